@@ -1,0 +1,106 @@
+//! Command dispatch: one file per command, each resolving its arguments into plain values,
+//! calling the library and returning a [`Report`] for the printer.
+
+mod completions;
+
+use std::error::Error as StdError;
+use std::fmt;
+
+use talos_hcloud::error::{Class, Classify};
+
+use crate::cli::{Cli, Command};
+use crate::printer::Printer;
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli, printer: &Printer) -> Result<(), CliError> {
+    match cli.command {
+        Command::Completions(args) => completions::completions(&args, printer),
+        Command::Man => completions::man(printer),
+    }
+}
+
+/// A failed command: the error chain, its class (which sets the exit code) and hints.
+pub struct CliError {
+    class: Class,
+    context: Option<String>,
+    error: Box<dyn StdError + Send + Sync + 'static>,
+    hints: Vec<String>,
+}
+
+impl CliError {
+    /// Invalid input or usage detected by the command itself (exit 2).
+    pub fn invalid(message: impl Into<String>) -> Self {
+        CliError::with_class(Class::InvalidInput, message)
+    }
+
+    /// An operation failed (exit 1).
+    pub fn failed(message: impl Into<String>) -> Self {
+        CliError::with_class(Class::Failed, message)
+    }
+
+    fn with_class(class: Class, message: impl Into<String>) -> Self {
+        CliError {
+            class,
+            context: None,
+            error: message.into().into(),
+            hints: Vec::new(),
+        }
+    }
+
+    /// Adds what was being done, printed before the cause: `while reading FILE`.
+    pub fn context(mut self, context: impl Into<String>) -> Self {
+        self.context = Some(context.into());
+        self
+    }
+
+    /// Adds a `hint: …` line.
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hints.push(hint.into());
+        self
+    }
+
+    /// The class of the failure.
+    pub fn class(&self) -> Class {
+        self.class
+    }
+
+    /// The messages of the chain, outermost first: context (if any), error, its sources.
+    pub fn chain(&self) -> Vec<String> {
+        let mut chain: Vec<String> = self.context.iter().cloned().collect();
+        chain.push(self.error.to_string());
+        let mut source = self.error.source();
+        while let Some(cause) = source {
+            chain.push(cause.to_string());
+            source = cause.source();
+        }
+        chain
+    }
+
+    /// The `hint: …` lines.
+    pub fn hints(&self) -> &[String] {
+        &self.hints
+    }
+}
+
+impl<E> From<E> for CliError
+where
+    E: StdError + Classify + Send + Sync + 'static,
+{
+    fn from(error: E) -> Self {
+        CliError {
+            class: error.class(),
+            context: None,
+            hints: error.hints(),
+            error: Box::new(error),
+        }
+    }
+}
+
+impl fmt::Debug for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CliError")
+            .field("class", &self.class)
+            .field("chain", &self.chain())
+            .finish()
+    }
+}

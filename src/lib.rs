@@ -1,0 +1,18 @@
+//! talos-hcloud takes a Talos Linux Kubernetes cluster on Hetzner Cloud from nothing to
+//! running, and keeps it running: it builds the Talos snapshot, creates the cloud
+//! resources, generates and delivers the machine configuration and bootstraps etcd. It
+//! replaces a Packer template, an OpenTofu layer and the Talos Terraform provider with one
+//! idempotent binary.
+//!
+//! This library holds everything but the terminal: the binary (`src/main.rs`, `src/cli.rs`,
+//! `src/commands/`) parses arguments, renders output and decides the exit code. Data flows
+//! one way: [`spec`] → ([`factory`], [`talos`]) → plans → cloud, SSH and Talos API effects.
+//! [`sim`] is the local emulator of Hetzner Cloud, the Image Factory and Talos nodes; it
+//! shares wire types with the client side but no behaviour.
+
+pub mod error;
+pub mod factory;
+pub mod redact;
+pub mod sim;
+pub mod spec;
+pub mod talos;

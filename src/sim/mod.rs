@@ -1,0 +1,1 @@
+//! The local emulator of Hetzner Cloud, the Image Factory and Talos nodes.

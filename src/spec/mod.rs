@@ -1,0 +1,1 @@
+//! The `cluster.yaml` model: loading, validation and diagnostics (issue: foundation).

@@ -1,0 +1,1 @@
+//! Talos Linux: secrets bundle, machine configuration and the Talos API client.

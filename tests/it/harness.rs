@@ -1,0 +1,46 @@
+//! Shared test helpers: running the built binary and capturing its output.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// The result of one run of the binary.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `talos-hcloud ARGS` in `dir` with a clean environment (no HCLOUD_* leaking in).
+pub fn talos_hcloud_in(dir: &Path, args: &[&str]) -> Run {
+    talos_hcloud_env(dir, args, &[])
+}
+
+/// Runs `talos-hcloud ARGS` in `dir` with extra environment variables.
+pub fn talos_hcloud_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_talos-hcloud"));
+    command.args(args).current_dir(dir);
+    for var in [
+        "HCLOUD_TOKEN",
+        "HCLOUD_ENDPOINT",
+        "TALOS_FACTORY_URL",
+        "TALOS_HCLOUD_CONFIG",
+        "TALOS_HCLOUD_LOG",
+    ] {
+        command.env_remove(var);
+    }
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let Output { status, stdout, stderr } = command.output().expect("the talos-hcloud binary runs");
+    Run {
+        code: status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    }
+}
+
+/// The repository root (where the shipped cluster.yaml, schematics/ and machine-patches/ live).
+pub fn repo_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
