@@ -103,6 +103,12 @@ pub enum Command {
     ///   talos-hcloud completions bash > /etc/bash_completion.d/talos-hcloud
     Completions(CompletionsArgs),
 
+    /// Run the local emulator of Hetzner Cloud (and, with `node`, one emulated Talos node).
+    ///
+    /// The emulator lets you rehearse every command without a Hetzner account: point
+    /// HCLOUD_ENDPOINT at the printed endpoint and HCLOUD_TOKEN at the printed token.
+    Sim(SimArgs),
+
     /// Print the man page (roff) to stdout.
     ///
     /// Example:
@@ -118,3 +124,29 @@ pub struct CompletionsArgs {
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
 }
+
+/// Arguments of `sim`: without a subcommand it serves the Hetzner Cloud API emulator.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct SimArgs {
+    #[command(subcommand)]
+    pub command: Option<SimCommand>,
+
+    #[command(flatten)]
+    pub serve: SimServeArgs,
+}
+
+/// Subcommands of `sim`.
+#[derive(Debug, Subcommand)]
+pub enum SimCommand {
+    /// Serve one emulated Talos node until Ctrl-C.
+    Node(SimNodeArgs),
+}
+
+/// Options of the Hetzner Cloud API emulator (`talos-hcloud sim`).
+#[derive(Debug, Args)]
+pub struct SimServeArgs {}
+
+/// Options of `talos-hcloud sim node`.
+#[derive(Debug, Args)]
+pub struct SimNodeArgs {}

@@ -2,6 +2,9 @@
 //! calling the library and returning a [`Report`] for the printer.
 
 mod completions;
+mod sim;
+mod sim_node;
+mod sim_serve;
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -16,6 +19,7 @@ pub async fn run(cli: Cli, printer: &Printer) -> Result<(), CliError> {
     match cli.command {
         Command::Completions(args) => completions::completions(&args, printer),
         Command::Man => completions::man(printer),
+        Command::Sim(args) => sim::run(args, printer).await,
     }
 }
 

@@ -1,6 +1,9 @@
-//! Talos Linux: the secrets bundle, machine configuration and the Talos API.
+//! Talos Linux: the secrets bundle, machine configuration, talosconfig and the Talos API.
 //!
 //! Everything talosctl would generate is generated here natively (no talosctl needed);
 //! `reference/talos.md` is the specification followed.
 
+pub mod api;
+pub mod config;
 pub mod secrets;
+pub mod talosconfig;

@@ -44,3 +44,21 @@ pub fn talos_hcloud_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run 
 pub fn repo_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
+
+/// The shared reference folder (`reference/` beside the repository): Talos golden configs
+/// and JSON schemas, the Hetzner OpenAPI description. Read at test time, never copied.
+///
+/// Looks at `$TALOS_HCLOUD_REFERENCE`, then `../shared/reference` beside the checkout, then
+/// `/work/shared/reference`; panics if none exists, so a test never silently skips.
+pub fn reference_dir() -> std::path::PathBuf {
+    let candidates = [
+        std::env::var_os("TALOS_HCLOUD_REFERENCE").map(std::path::PathBuf::from),
+        Some(repo_root().join("../shared/reference")),
+        Some(std::path::PathBuf::from("/work/shared/reference")),
+    ];
+    candidates
+        .into_iter()
+        .flatten()
+        .find(|dir| dir.join("hcloud-openapi.json").is_file())
+        .expect("reference data not found: set TALOS_HCLOUD_REFERENCE to the shared reference folder")
+}

@@ -1,0 +1,1 @@
+//! The emulated Hetzner Cloud API v1, served over HTTP on loopback.

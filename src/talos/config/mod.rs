@@ -1,0 +1,1 @@
+//! Machine configuration: generation per version contract, patches, validation.

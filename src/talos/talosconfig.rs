@@ -1,0 +1,1 @@
+//! talosconfig, the Talos client configuration, and the admin client certificate.
