@@ -1,0 +1,318 @@
+//! OpenAPI 3.0 schema objects → JSON Schema 2020-12, so the `jsonschema` crate can judge them.
+//!
+//! OpenAPI 3.0.3 schemas are a dialect: `nullable: true` instead of a `null` type, `readOnly` /
+//! `writeOnly` that change what `required` means per direction, boolean `exclusiveMinimum`,
+//! and documentation keywords (`example`, `discriminator`, `xml`, `x-*`) that JSON Schema does
+//! not know. This module rewrites one schema tree at a time, walking only schema positions
+//! (`properties` values, `items`, `allOf` members, …) so a property that happens to be called
+//! `nullable` or `type` is never mistaken for a keyword. `$ref`s are left as they are: they
+//! point into `#/components/...`, which the caller places beside the converted schema.
+//!
+//! It also applies the one known deviation of the live API from the description (see
+//! `reference/README.md`): since 2026-07-01 servers and primary IPs no longer carry
+//! `datacenter`, so wherever `datacenter` is required *and* marked `deprecated`, it is dropped
+//! from `required` (its presence stays valid).
+
+use serde_json::{Map, Value};
+
+/// Which side of an exchange a schema judges; `readOnly` / `writeOnly` depend on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// A body the server sent: `writeOnly` properties are never required.
+    Response,
+    /// A body or parameter the client sent: `readOnly` properties are never required.
+    Request,
+}
+
+/// What the conversion changed, so tests can prove each quirk was actually met.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Stats {
+    /// `nullable: true` on a schema with a `type`: became a type union with `null`.
+    pub nullable_typed: usize,
+    /// `nullable: true` on a `$ref` / `allOf` / `oneOf` / `anyOf` / typeless `enum` schema:
+    /// wrapped so `null` passes and anything else is judged, with precise errors, by the rest.
+    pub nullable_wrapped: usize,
+    /// Required properties dropped because they are `readOnly` (requests) / `writeOnly`
+    /// (responses).
+    pub direction_relaxed: usize,
+    /// Required `datacenter` keys dropped (the live-API deviation).
+    pub datacenter_relaxed: usize,
+    /// Boolean `exclusiveMinimum` / `exclusiveMaximum` rewritten to the numeric form.
+    pub exclusive_bounds: usize,
+}
+
+/// Keywords that exist only for documentation or code generation in OpenAPI 3.0; removed so
+/// the converted schema is plain JSON Schema (and smaller to compile).
+const DOCUMENTATION_KEYWORDS: &[&str] = &[
+    "example",
+    "discriminator",
+    "xml",
+    "externalDocs",
+    "description",
+    "title",
+    "deprecated",
+    "readOnly",
+    "writeOnly",
+    "nullable",
+];
+
+/// Converts one OpenAPI 3.0 schema object (and everything nested in it) for `direction`.
+pub fn schema(input: &Value, direction: Direction, stats: &mut Stats) -> Value {
+    let Value::Object(map) = input else {
+        // `true` / `false` schemas (e.g. `additionalProperties: false`) mean the same in both.
+        return input.clone();
+    };
+    let mut out = Map::new();
+    for (key, value) in map {
+        let converted = match key.as_str() {
+            "properties" | "patternProperties" => match value {
+                Value::Object(members) => Value::Object(
+                    members
+                        .iter()
+                        .map(|(name, member)| (name.clone(), schema(member, direction, stats)))
+                        .collect(),
+                ),
+                other => other.clone(),
+            },
+            "items" | "additionalProperties" | "not" => schema(value, direction, stats),
+            "allOf" | "anyOf" | "oneOf" => match value {
+                Value::Array(members) => {
+                    Value::Array(members.iter().map(|member| schema(member, direction, stats)).collect())
+                }
+                other => other.clone(),
+            },
+            k if DOCUMENTATION_KEYWORDS.contains(&k) || k.starts_with("x-") => continue,
+            _ => value.clone(),
+        };
+        out.insert(key.clone(), converted);
+    }
+    exclusive_bounds(map, &mut out, stats);
+    relax_required(map, &mut out, direction, stats);
+    if map.get("nullable") == Some(&Value::Bool(true)) {
+        return nullable(out, stats);
+    }
+    Value::Object(out)
+}
+
+/// OpenAPI 3.0 (like draft 4) writes `minimum: 0, exclusiveMinimum: true`; 2020-12 wants
+/// `exclusiveMinimum: 0`.
+fn exclusive_bounds(original: &Map<String, Value>, out: &mut Map<String, Value>, stats: &mut Stats) {
+    for (exclusive, bound) in [("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")] {
+        match original.get(exclusive) {
+            Some(Value::Bool(true)) => {
+                if let Some(limit) = original.get(bound) {
+                    out.insert(exclusive.to_owned(), limit.clone());
+                    out.remove(bound);
+                } else {
+                    out.remove(exclusive);
+                }
+                stats.exclusive_bounds += 1;
+            }
+            Some(Value::Bool(false)) => {
+                out.remove(exclusive);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Drops from `required` what this direction never carries, and the deprecated `datacenter`.
+fn relax_required(
+    original: &Map<String, Value>,
+    out: &mut Map<String, Value>,
+    direction: Direction,
+    stats: &mut Stats,
+) {
+    let Some(Value::Array(required)) = original.get("required") else {
+        return;
+    };
+    let properties = original.get("properties").and_then(Value::as_object);
+    let flag = |name: &str, keyword: &str| {
+        properties
+            .and_then(|props| props.get(name))
+            .and_then(|prop| prop.get(keyword))
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+    };
+    let hidden = match direction {
+        Direction::Response => "writeOnly",
+        Direction::Request => "readOnly",
+    };
+    let mut kept = Vec::with_capacity(required.len());
+    for name in required {
+        let Some(name_str) = name.as_str() else {
+            kept.push(name.clone());
+            continue;
+        };
+        if flag(name_str, hidden) {
+            stats.direction_relaxed += 1;
+        } else if name_str == "datacenter" && flag(name_str, "deprecated") {
+            stats.datacenter_relaxed += 1;
+        } else {
+            kept.push(name.clone());
+        }
+    }
+    out.insert("required".to_owned(), Value::Array(kept));
+}
+
+/// Makes an already converted schema accept `null`.
+///
+/// With a `type`, `null` joins the type (and the `enum`, which would otherwise still reject
+/// it). Otherwise (`$ref`, `allOf`, …) the schema becomes `if null then ok else <schema>`:
+/// unlike `anyOf: [null, <schema>]`, a wrong non-null value then reports the precise nested
+/// error instead of "not valid under any of the schemas".
+fn nullable(mut out: Map<String, Value>, stats: &mut Stats) -> Value {
+    match out.get_mut("type") {
+        Some(Value::String(single)) => {
+            let single = std::mem::take(single);
+            out.insert(
+                "type".to_owned(),
+                Value::Array(vec![Value::String(single), Value::String("null".to_owned())]),
+            );
+        }
+        Some(Value::Array(types)) => {
+            if !types.iter().any(|t| t == "null") {
+                types.push(Value::String("null".to_owned()));
+            }
+        }
+        _ => {
+            let constrained = ["$ref", "allOf", "anyOf", "oneOf", "not", "enum", "const"]
+                .iter()
+                .any(|keyword| out.contains_key(*keyword));
+            if !constrained {
+                // Nothing rejects null anyway.
+                return Value::Object(out);
+            }
+            stats.nullable_wrapped += 1;
+            let mut wrapper = Map::new();
+            wrapper.insert("if".to_owned(), serde_json::json!({"type": "null"}));
+            wrapper.insert("else".to_owned(), Value::Object(out));
+            return Value::Object(wrapper);
+        }
+    }
+    if let Some(Value::Array(values)) = out.get_mut("enum")
+        && !values.contains(&Value::Null)
+    {
+        values.push(Value::Null);
+    }
+    stats.nullable_typed += 1;
+    Value::Object(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn convert(input: Value, direction: Direction) -> (Value, Stats) {
+        let mut stats = Stats::default();
+        let out = schema(&input, direction, &mut stats);
+        (out, stats)
+    }
+
+    #[test]
+    fn nullable_type_becomes_union_and_enum_gains_null() {
+        let (out, stats) = convert(
+            json!({"type": "string", "enum": ["a", "b"], "nullable": true, "example": "a"}),
+            Direction::Response,
+        );
+        assert_eq!(out, json!({"type": ["string", "null"], "enum": ["a", "b", null]}));
+        assert_eq!(stats.nullable_typed, 1);
+    }
+
+    #[test]
+    fn nullable_ref_and_all_of_are_wrapped() {
+        let (out, stats) = convert(
+            json!({"allOf": [{"$ref": "#/components/schemas/x"}], "nullable": true, "description": "d"}),
+            Direction::Response,
+        );
+        assert_eq!(
+            out,
+            json!({"if": {"type": "null"}, "else": {"allOf": [{"$ref": "#/components/schemas/x"}]}})
+        );
+        let (out, _) = convert(
+            json!({"$ref": "#/components/schemas/x", "nullable": true}),
+            Direction::Response,
+        );
+        assert_eq!(
+            out,
+            json!({"if": {"type": "null"}, "else": {"$ref": "#/components/schemas/x"}})
+        );
+        assert_eq!(stats.nullable_wrapped, 1);
+    }
+
+    #[test]
+    fn properties_named_like_keywords_are_not_keywords() {
+        let (out, stats) = convert(
+            json!({"type": "object", "properties": {
+                "nullable": {"type": "boolean"},
+                "example": {"type": "string", "nullable": true},
+            }}),
+            Direction::Response,
+        );
+        assert_eq!(
+            out,
+            json!({"type": "object", "properties": {
+                "nullable": {"type": "boolean"},
+                "example": {"type": ["string", "null"]},
+            }})
+        );
+        assert_eq!(stats.nullable_typed, 1);
+    }
+
+    #[test]
+    fn read_only_and_write_only_relax_required_per_direction() {
+        let input = json!({
+            "type": "object",
+            "required": ["id", "password", "name"],
+            "properties": {
+                "id": {"type": "integer", "readOnly": true},
+                "password": {"type": "string", "writeOnly": true},
+                "name": {"type": "string"},
+            },
+        });
+        let (response, stats) = convert(input.clone(), Direction::Response);
+        assert_eq!(response["required"], json!(["id", "name"]));
+        assert_eq!(stats.direction_relaxed, 1);
+        let (request, _) = convert(input, Direction::Request);
+        assert_eq!(request["required"], json!(["password", "name"]));
+        assert!(request["properties"]["id"].get("readOnly").is_none());
+    }
+
+    #[test]
+    fn only_deprecated_datacenter_is_relaxed() {
+        let deprecated = json!({
+            "required": ["datacenter", "id"],
+            "properties": {"datacenter": {"deprecated": true}, "id": {"type": "integer"}},
+        });
+        let (out, stats) = convert(deprecated, Direction::Response);
+        assert_eq!(out["required"], json!(["id"]));
+        assert_eq!(stats.datacenter_relaxed, 1);
+        // GET /datacenters/{id} still requires its `datacenter`.
+        let current = json!({"required": ["datacenter"], "properties": {"datacenter": {"type": "object"}}});
+        let (out, stats) = convert(current, Direction::Response);
+        assert_eq!(out["required"], json!(["datacenter"]));
+        assert_eq!(stats.datacenter_relaxed, 0);
+    }
+
+    #[test]
+    fn boolean_exclusive_bounds_become_numeric() {
+        let (out, stats) = convert(
+            json!({"type": "integer", "minimum": 0, "exclusiveMinimum": true, "maximum": 9, "exclusiveMaximum": false}),
+            Direction::Request,
+        );
+        assert_eq!(out, json!({"type": "integer", "exclusiveMinimum": 0, "maximum": 9}));
+        assert_eq!(stats.exclusive_bounds, 1);
+    }
+
+    #[test]
+    fn documentation_keywords_and_extensions_are_dropped() {
+        let (out, _) = convert(
+            json!({"type": "object", "discriminator": {"propertyName": "type"}, "x-go-name": "X",
+                   "xml": {"name": "x"}, "externalDocs": {"url": "u"}, "title": "T",
+                   "items": {"type": "string", "example": "e"}}),
+            Direction::Response,
+        );
+        assert_eq!(out, json!({"type": "object", "items": {"type": "string"}}));
+    }
+}
