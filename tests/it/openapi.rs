@@ -14,6 +14,7 @@
 //! emulator's business; this module only judges.
 
 mod convert;
+mod deviations;
 mod route;
 
 // MERGE: uncomment once `talos_hcloud::sim::RequestRecord` exists (implements `Exchange` for it).
@@ -25,6 +26,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use serde_json::{Map, Value, json};
 
 pub use convert::{Direction, Stats};
+pub use deviations::Deviation;
 use route::Templates;
 
 /// The base URL of the cloud API in the description; operations served elsewhere (the
@@ -87,6 +89,7 @@ pub struct OpenApi {
     /// `#/components/...` references resolve.
     components: HashMap<Direction, Value>,
     stats: HashMap<Direction, Stats>,
+    deviations: Vec<Deviation>,
     envelope: jsonschema::Validator,
     validators: Mutex<HashMap<(String, Direction), Arc<jsonschema::Validator>>>,
 }
@@ -129,11 +132,13 @@ impl OpenApi {
     }
 
     /// Builds a checker from an OpenAPI 3.0 document (the reference one, or a small one in
-    /// tests). Only operations served under [`CLOUD_BASE`] are kept.
+    /// tests), after patching in the live-API deviations (`deviations`). Only operations
+    /// served under [`CLOUD_BASE`] are kept.
     ///
     /// # Errors
     /// When the document has no `paths` object.
-    pub fn from_document(document: Value) -> Result<OpenApi, String> {
+    pub fn from_document(mut document: Value) -> Result<OpenApi, String> {
+        let deviations = deviations::apply(&mut document);
         let paths = document
             .get("paths")
             .and_then(Value::as_object)
@@ -166,6 +171,7 @@ impl OpenApi {
             templates,
             components,
             stats,
+            deviations,
             envelope,
             validators: Mutex::new(HashMap::new()),
         })
@@ -174,6 +180,11 @@ impl OpenApi {
     /// The raw document, for tests that walk its examples.
     pub fn document(&self) -> &Value {
         &self.document
+    }
+
+    /// The live-API deviations patched into the document.
+    pub fn deviations(&self) -> &[Deviation] {
+        &self.deviations
     }
 
     /// What converting `#/components/schemas` for `direction` changed.
@@ -350,11 +361,16 @@ impl Operation<'_> {
         }
         let Some(key) = key else {
             if status < 400 {
-                let documented: Vec<&String> = responses.into_iter().flat_map(|map| map.keys()).collect();
+                let mut documented: Vec<&str> = responses
+                    .into_iter()
+                    .flat_map(|map| map.keys())
+                    .map(String::as_str)
+                    .collect();
+                documented.sort_unstable();
                 problems.push(format!(
                     "status {status} is not documented for {} (documented: {})",
                     self.name(),
-                    documented.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                    documented.join(", ")
                 ));
             }
             return problems;

@@ -771,3 +771,31 @@ fn the_most_specific_template_with_the_method_is_chosen() {
         "{message}"
     );
 }
+
+#[test]
+fn load_balancer_delete_returns_an_action_like_the_live_api() {
+    let api = api();
+    assert_eq!(api.deviations(), [super::Deviation::LoadBalancerDeleteReturnsAction]);
+    let action = json!({"id": 13, "command": "delete_load_balancer", "status": "running", "progress": 0,
+        "started": "2026-10-05T12:00:00+00:00", "finished": null,
+        "resources": [{"id": 4711, "type": "load_balancer"}], "error": null});
+    assert_eq!(
+        api.check(
+            "DELETE",
+            "/v1/load_balancers/4711",
+            200,
+            Some(&json!({ "action": action }))
+        ),
+        Ok(())
+    );
+    let message = joined(api.check("DELETE", "/v1/load_balancers/4711", 204, None));
+    assert!(
+        message.contains("status 204 is not documented for DELETE /load_balancers/{id} (documented: 200, 4xx, 5xx)"),
+        "{message}"
+    );
+    let message = joined(api.check("DELETE", "/v1/load_balancers/4711", 200, Some(&json!({}))));
+    assert!(
+        message.contains("(root): \"action\" is a required property"),
+        "{message}"
+    );
+}
