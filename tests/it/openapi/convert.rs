@@ -39,6 +39,8 @@ pub struct Stats {
     pub datacenter_relaxed: usize,
     /// Boolean `exclusiveMinimum` / `exclusiveMaximum` rewritten to the numeric form.
     pub exclusive_bounds: usize,
+    /// Optional request properties that now also accept an explicit `null` (see [`schema`]).
+    pub optional_null_accepted: usize,
 }
 
 /// Keywords that exist only for documentation or code generation in OpenAPI 3.0; removed so
@@ -57,6 +59,10 @@ const DOCUMENTATION_KEYWORDS: &[&str] = &[
 ];
 
 /// Converts one OpenAPI 3.0 schema object (and everything nested in it) for `direction`.
+///
+/// For requests, an optional property also accepts an explicit `null`: the API decodes it as
+/// "not given", and the official clients rely on that (hcloud-python's
+/// `server.enable_rescue()` sends `"type": null` when no type is chosen).
 pub fn schema(input: &Value, direction: Direction, stats: &mut Stats) -> Value {
     let Value::Object(map) = input else {
         // `true` / `false` schemas (e.g. `additionalProperties: false`) mean the same in both.
@@ -88,8 +94,17 @@ pub fn schema(input: &Value, direction: Direction, stats: &mut Stats) -> Value {
     }
     exclusive_bounds(map, &mut out, stats);
     relax_required(map, &mut out, direction, stats);
+    if direction == Direction::Request {
+        accept_null_for_optional(&mut out, stats);
+    }
     if map.get("nullable") == Some(&Value::Bool(true)) {
-        return nullable(out, stats);
+        let (converted, kind) = nullable(out);
+        match kind {
+            Nulled::Typed => stats.nullable_typed += 1,
+            Nulled::Wrapped => stats.nullable_wrapped += 1,
+            Nulled::Unconstrained => {}
+        }
+        return converted;
     }
     Value::Object(out)
 }
@@ -155,13 +170,50 @@ fn relax_required(
     out.insert("required".to_owned(), Value::Array(kept));
 }
 
+/// In a converted request schema, lets every property outside `required` be `null` too.
+fn accept_null_for_optional(out: &mut Map<String, Value>, stats: &mut Stats) {
+    let required: Vec<Value> = match out.get("required") {
+        Some(Value::Array(names)) => names.clone(),
+        _ => Vec::new(),
+    };
+    let Some(Value::Object(properties)) = out.get_mut("properties") else {
+        return;
+    };
+    for (name, property) in properties.iter_mut() {
+        let Value::Object(map) = property else { continue };
+        let accepts_null = match map.get("type") {
+            Some(Value::Array(types)) => types.iter().any(|t| t == "null"),
+            _ => map.contains_key("if"),
+        };
+        if required.contains(&Value::String(name.clone())) || accepts_null {
+            continue;
+        }
+        let (converted, kind) = nullable(std::mem::take(map));
+        *property = converted;
+        if kind != Nulled::Unconstrained {
+            stats.optional_null_accepted += 1;
+        }
+    }
+}
+
+/// How [`nullable`] let `null` in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Nulled {
+    /// `null` joined the `type` (and the `enum`).
+    Typed,
+    /// The schema was wrapped in `if null … else <schema>`.
+    Wrapped,
+    /// Nothing rejected `null` in the first place.
+    Unconstrained,
+}
+
 /// Makes an already converted schema accept `null`.
 ///
 /// With a `type`, `null` joins the type (and the `enum`, which would otherwise still reject
 /// it). Otherwise (`$ref`, `allOf`, …) the schema becomes `if null then ok else <schema>`:
 /// unlike `anyOf: [null, <schema>]`, a wrong non-null value then reports the precise nested
 /// error instead of "not valid under any of the schemas".
-fn nullable(mut out: Map<String, Value>, stats: &mut Stats) -> Value {
+fn nullable(mut out: Map<String, Value>) -> (Value, Nulled) {
     match out.get_mut("type") {
         Some(Value::String(single)) => {
             let single = std::mem::take(single);
@@ -180,14 +232,12 @@ fn nullable(mut out: Map<String, Value>, stats: &mut Stats) -> Value {
                 .iter()
                 .any(|keyword| out.contains_key(*keyword));
             if !constrained {
-                // Nothing rejects null anyway.
-                return Value::Object(out);
+                return (Value::Object(out), Nulled::Unconstrained);
             }
-            stats.nullable_wrapped += 1;
             let mut wrapper = Map::new();
             wrapper.insert("if".to_owned(), serde_json::json!({"type": "null"}));
             wrapper.insert("else".to_owned(), Value::Object(out));
-            return Value::Object(wrapper);
+            return (Value::Object(wrapper), Nulled::Wrapped);
         }
     }
     if let Some(Value::Array(values)) = out.get_mut("enum")
@@ -195,8 +245,7 @@ fn nullable(mut out: Map<String, Value>, stats: &mut Stats) -> Value {
     {
         values.push(Value::Null);
     }
-    stats.nullable_typed += 1;
-    Value::Object(out)
+    (Value::Object(out), Nulled::Typed)
 }
 
 #[cfg(test)]
@@ -277,6 +326,37 @@ mod tests {
         let (request, _) = convert(input, Direction::Request);
         assert_eq!(request["required"], json!(["password", "name"]));
         assert!(request["properties"]["id"].get("readOnly").is_none());
+    }
+
+    #[test]
+    fn optional_request_properties_accept_null() {
+        let input = json!({
+            "type": "object",
+            "required": ["name"],
+            "properties": {
+                "name": {"type": "string"},
+                "type": {"type": "string", "enum": ["linux64"]},
+                "labels": {"$ref": "#/components/schemas/labels"},
+                "anything": {},
+            },
+        });
+        let (request, stats) = convert(input.clone(), Direction::Request);
+        assert_eq!(request["properties"]["name"], json!({"type": "string"}));
+        assert_eq!(
+            request["properties"]["type"],
+            json!({"type": ["string", "null"], "enum": ["linux64", null]})
+        );
+        assert_eq!(
+            request["properties"]["labels"],
+            json!({"if": {"type": "null"}, "else": {"$ref": "#/components/schemas/labels"}})
+        );
+        assert_eq!(stats.optional_null_accepted, 2);
+        let (response, stats) = convert(input, Direction::Response);
+        assert_eq!(
+            response["properties"]["type"],
+            json!({"type": "string", "enum": ["linux64"]})
+        );
+        assert_eq!(stats.optional_null_accepted, 0);
     }
 
     #[test]

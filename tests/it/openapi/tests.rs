@@ -549,6 +549,35 @@ fn request_bodies_are_checked() {
     let message = joined(api.check_request("POST", "/v1/servers", "", Some(&bad_label)));
     assert!(message.contains("request body: /labels/cluster"), "{message}");
 
+    // Optional fields may be null (hcloud-python's enable_rescue() sends `"type": null`);
+    // required ones may not.
+    assert_eq!(
+        api.check_request(
+            "POST",
+            "/v1/servers/42/actions/enable_rescue",
+            "",
+            Some(&json!({"type": null}))
+        ),
+        Ok(())
+    );
+    let message = joined(api.check_request(
+        "POST",
+        "/v1/servers/42/actions/enable_rescue",
+        "",
+        Some(&json!({"type": "linux32"})),
+    ));
+    assert!(
+        message.contains("request body: /type: \"linux32\" is not one of"),
+        "{message}"
+    );
+    let mut null_name = good.clone();
+    null_name["name"] = Value::Null;
+    let message = joined(api.check_request("POST", "/v1/servers", "", Some(&null_name)));
+    assert!(
+        message.contains("request body: /name: null is not of type \"string\""),
+        "{message}"
+    );
+
     let message = joined(api.check_request("POST", "/v1/servers", "", None));
     assert!(message.contains("request body missing"), "{message}");
 
