@@ -41,6 +41,8 @@ pub struct Stats {
     pub exclusive_bounds: usize,
     /// Optional request properties that now also accept an explicit `null` (see [`schema`]).
     pub optional_null_accepted: usize,
+    /// "ID or name" request strings that now also accept an integer ID (see [`schema`]).
+    pub id_or_name_widened: usize,
 }
 
 /// Keywords that exist only for documentation or code generation in OpenAPI 3.0; removed so
@@ -60,9 +62,12 @@ const DOCUMENTATION_KEYWORDS: &[&str] = &[
 
 /// Converts one OpenAPI 3.0 schema object (and everything nested in it) for `direction`.
 ///
-/// For requests, an optional property also accepts an explicit `null`: the API decodes it as
-/// "not given", and the official clients rely on that (hcloud-python's
-/// `server.enable_rescue()` sends `"type": null` when no type is chosen).
+/// Two request-side leniencies of the live API that the official clients rely on:
+/// - an optional property also accepts an explicit `null`: the API decodes it as "not given"
+///   (hcloud-python's `server.enable_rescue()` sends `"type": null` when no type is chosen);
+/// - a string documented as "ID or name" also accepts an integer ID (hcloud-python and
+///   hcloud-go send `"image": 42`, `"ssh_keys": [7]` for bound objects;
+///   `reference/hcloud-api.md` §1.1).
 pub fn schema(input: &Value, direction: Direction, stats: &mut Stats) -> Value {
     let Value::Object(map) = input else {
         // `true` / `false` schemas (e.g. `additionalProperties: false`) mean the same in both.
@@ -95,6 +100,7 @@ pub fn schema(input: &Value, direction: Direction, stats: &mut Stats) -> Value {
     exclusive_bounds(map, &mut out, stats);
     relax_required(map, &mut out, direction, stats);
     if direction == Direction::Request {
+        accept_integer_ids(map, &mut out, stats);
         accept_null_for_optional(&mut out, stats);
     }
     if map.get("nullable") == Some(&Value::Bool(true)) {
@@ -168,6 +174,37 @@ fn relax_required(
         }
     }
     out.insert("required".to_owned(), Value::Array(kept));
+}
+
+/// Whether a schema's description says it takes an ID or a name (the wordings in the
+/// description: "ID or name of …", "Either the ID or the name …", "SSH key IDs (`integer`) or
+/// names (`string`)").
+fn describes_id_or_name(original: &Map<String, Value>) -> bool {
+    let Some(description) = original.get("description").and_then(Value::as_str) else {
+        return false;
+    };
+    let description = description.to_ascii_lowercase();
+    ["id or name", "id or the name", "ids (`integer`) or names"]
+        .iter()
+        .any(|wording| description.contains(wording))
+}
+
+/// Widens an "ID or name" string (or array of them) to accept integers too.
+fn accept_integer_ids(original: &Map<String, Value>, out: &mut Map<String, Value>, stats: &mut Stats) {
+    if !describes_id_or_name(original) {
+        return;
+    }
+    let target = match out.get("type").and_then(Value::as_str) {
+        Some("string") => Some(&mut *out),
+        Some("array") => out.get_mut("items").and_then(Value::as_object_mut),
+        _ => None,
+    };
+    if let Some(schema) = target
+        && schema.get("type").and_then(Value::as_str) == Some("string")
+    {
+        schema.insert("type".to_owned(), serde_json::json!(["string", "integer"]));
+        stats.id_or_name_widened += 1;
+    }
 }
 
 /// In a converted request schema, lets every property outside `required` be `null` too.
@@ -357,6 +394,30 @@ mod tests {
             json!({"type": "string", "enum": ["linux64"]})
         );
         assert_eq!(stats.optional_null_accepted, 0);
+    }
+
+    #[test]
+    fn id_or_name_request_fields_accept_integers() {
+        let input = json!({
+            "type": "object",
+            "required": ["image", "ssh_keys", "name"],
+            "properties": {
+                "image": {"type": "string", "description": "ID or name of the Image the Server is created from."},
+                "ssh_keys": {"type": "array", "items": {"type": "string"},
+                    "description": "SSH key IDs (`integer`) or names (`string`) which should be injected."},
+                "name": {"type": "string", "description": "Name of the Server."},
+            },
+        });
+        let (request, stats) = convert(input.clone(), Direction::Request);
+        assert_eq!(request["properties"]["image"], json!({"type": ["string", "integer"]}));
+        assert_eq!(
+            request["properties"]["ssh_keys"]["items"],
+            json!({"type": ["string", "integer"]})
+        );
+        assert_eq!(request["properties"]["name"], json!({"type": "string"}));
+        assert_eq!(stats.id_or_name_widened, 2);
+        let (response, _) = convert(input, Direction::Response);
+        assert_eq!(response["properties"]["image"], json!({"type": "string"}));
     }
 
     #[test]

@@ -536,6 +536,21 @@ fn request_bodies_are_checked() {
         "placement_group": 5, "start_after_create": true});
     assert_eq!(api.check_request("POST", "/v1/servers", "", Some(&good)), Ok(()));
 
+    // hcloud-python sends bound objects by ID: `"image": 114690387, "ssh_keys": [7]`.
+    let mut by_id = good.clone();
+    by_id["image"] = json!(114_690_387);
+    by_id["ssh_keys"] = json!([7, "named-key"]);
+    by_id["server_type"] = json!(45);
+    assert_eq!(api.check_request("POST", "/v1/servers", "", Some(&by_id)), Ok(()));
+    let mut bad_id = good.clone();
+    bad_id["image"] = json!(1.5);
+    let message = joined(api.check_request("POST", "/v1/servers", "", Some(&bad_id)));
+    assert!(
+        message.contains("request body: /image: 1.5 is not of types"),
+        "{message}"
+    );
+    assert!(api.stats(Direction::Request).id_or_name_widened >= 12);
+
     let mut missing = good.clone();
     missing.as_object_mut().expect("object").remove("server_type");
     let message = joined(api.check_request("POST", "/v1/servers", "", Some(&missing)));
