@@ -4,3 +4,4 @@
 mod cli;
 mod harness;
 mod openapi;
+mod python_client;

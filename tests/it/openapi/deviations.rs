@@ -17,6 +17,10 @@ pub enum Deviation {
     /// `KeyError: 'action'` on an empty body). The status is assumed to be 200 like
     /// `DELETE /servers/{id}`: the release notes name the action, not the status (unverified).
     LoadBalancerDeleteReturnsAction,
+    /// `server_type.locations[]` carries `available` and `recommended` (booleans) since
+    /// 2026-04-01 (Hetzner changelog "datacenter deprecations"; hcloud-python v2.18.0 moved
+    /// them there, and from then on fails with a `TypeError` when they are missing).
+    ServerTypeLocationAvailability,
 }
 
 /// Patches `document` with every applicable deviation and returns those applied.
@@ -39,6 +43,25 @@ pub fn apply(document: &mut Value) -> Vec<Deviation> {
             }),
         );
         applied.push(Deviation::LoadBalancerDeleteReturnsAction);
+    }
+    if let Some(location) = document
+        .pointer_mut("/components/schemas/server_type_location")
+        .and_then(Value::as_object_mut)
+    {
+        if let Some(properties) = location.get_mut("properties").and_then(Value::as_object_mut) {
+            properties.insert(
+                "available".to_owned(),
+                json!({"type": "boolean", "description": "Whether the Server Type can be ordered in this Location."}),
+            );
+            properties.insert(
+                "recommended".to_owned(),
+                json!({"type": "boolean", "description": "Whether the Server Type is recommended in this Location."}),
+            );
+        }
+        if let Some(required) = location.get_mut("required").and_then(Value::as_array_mut) {
+            required.extend([json!("available"), json!("recommended")]);
+        }
+        applied.push(Deviation::ServerTypeLocationAvailability);
     }
     applied
 }

@@ -134,13 +134,37 @@ fn every_cloud_schema_compiles() {
     assert!(compiled > 400, "only {compiled} schemas compiled");
 }
 
+/// Brings a spec example up to the live shape the deviations require: every
+/// `server_type.locations[]` entry gains `available` and `recommended`. Returns how many
+/// entries were patched.
+fn live_shape(value: &mut Value) -> usize {
+    let mut patched = 0;
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::Array(locations)) = map.get_mut("server_type").and_then(|t| t.get_mut("locations")) {
+                for location in locations.iter_mut().filter_map(Value::as_object_mut) {
+                    location.entry("available").or_insert(Value::Bool(true));
+                    location.entry("recommended").or_insert(Value::Bool(true));
+                    patched += 1;
+                }
+            }
+            patched += map.values_mut().map(live_shape).sum::<usize>();
+        }
+        Value::Array(items) => patched += items.iter_mut().map(live_shape).sum::<usize>(),
+        _ => {}
+    }
+    patched
+}
+
 /// The core self-test: the description's own response examples conform (after the
-/// `datacenter` rule), through the same entry point recorded traffic uses.
+/// `datacenter` rule, and brought to the live shape by `live_shape`), through the same entry
+/// point recorded traffic uses.
 #[test]
 fn spec_response_examples_validate() {
     let api = api();
     let mut in_scope = 0;
     let mut other = 0;
+    let mut patched = 0;
     let mut failures = Vec::new();
     for (template, method, operation) in cloud_operations(api) {
         let path = instantiate(&template);
@@ -149,7 +173,8 @@ fn spec_response_examples_validate() {
             let Some(media) = response.pointer("/content/application~1json") else {
                 continue;
             };
-            for (name, example) in examples(media) {
+            for (name, mut example) in examples(media) {
+                patched += live_shape(&mut example);
                 match api.check(&method, &path, code, Some(&example)) {
                     Ok(()) => {
                         if IN_SCOPE.contains(&template.split('/').nth(1).unwrap_or_default()) {
@@ -171,7 +196,13 @@ fn spec_response_examples_validate() {
     );
     // 79 in-scope response examples in hcloud-openapi.json @ 5f93a6d; a newer copy may add some.
     assert!(in_scope >= 79, "only {in_scope} in-scope examples validated");
-    eprintln!("validated {in_scope} in-scope and {other} other response examples");
+    assert!(
+        patched > 0,
+        "no example carried a server type: the live-shape patch was not exercised"
+    );
+    eprintln!(
+        "validated {in_scope} in-scope and {other} other response examples ({patched} server-type locations patched)"
+    );
 }
 
 #[test]
@@ -209,6 +240,10 @@ fn live_server() -> Value {
     let mut server = api().document()["paths"]["/servers"]["post"]["responses"]["201"]["content"]["application/json"]
         ["examples"]["default"]["value"]["server"]
         .clone();
+    assert!(
+        live_shape(&mut server) > 0,
+        "the example server has a server type with locations"
+    );
     let object = server.as_object_mut().expect("the example server is an object");
     assert!(
         object.remove("datacenter").is_some(),
@@ -819,7 +854,13 @@ fn the_most_specific_template_with_the_method_is_chosen() {
 #[test]
 fn load_balancer_delete_returns_an_action_like_the_live_api() {
     let api = api();
-    assert_eq!(api.deviations(), [super::Deviation::LoadBalancerDeleteReturnsAction]);
+    assert_eq!(
+        api.deviations(),
+        [
+            super::Deviation::LoadBalancerDeleteReturnsAction,
+            super::Deviation::ServerTypeLocationAvailability
+        ]
+    );
     let action = json!({"id": 13, "command": "delete_load_balancer", "status": "running", "progress": 0,
         "started": "2026-10-05T12:00:00+00:00", "finished": null,
         "resources": [{"id": 4711, "type": "load_balancer"}], "error": null});
@@ -840,6 +881,20 @@ fn load_balancer_delete_returns_an_action_like_the_live_api() {
     let message = joined(api.check("DELETE", "/v1/load_balancers/4711", 200, Some(&json!({}))));
     assert!(
         message.contains("(root): \"action\" is a required property"),
+        "{message}"
+    );
+}
+
+#[test]
+fn server_type_locations_must_say_whether_they_are_available() {
+    let mut server = live_server();
+    let location = server["server_type"]["locations"][0]
+        .as_object_mut()
+        .expect("a location object");
+    location.remove("available");
+    let message = joined(get_server(server));
+    assert!(
+        message.contains("/server/server_type/locations/0: \"available\" is a required property"),
         "{message}"
     );
 }
