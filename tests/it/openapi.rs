@@ -307,9 +307,10 @@ impl OpenApi {
             Value::Object(map) => map,
             other => Map::from_iter([("allOf".to_owned(), Value::Array(vec![other]))]),
         };
+        let components = self.components.get(&direction).and_then(|c| c.get("schemas"));
         root.insert(
             "components".to_owned(),
-            self.components.get(&direction).cloned().unwrap_or(Value::Null),
+            json!({ "schemas": referenced_schemas(&root, components) }),
         );
         let validator = Arc::new(
             compile(&Value::Object(root)).map_err(|error| format!("schema at {pointer} does not compile: {error}"))?,
@@ -591,6 +592,47 @@ fn compile(schema: &Value) -> Result<jsonschema::Validator, String> {
         .with_format("decimal", is_decimal)
         .build(schema)
         .map_err(|error| error.to_string())
+}
+
+/// The converted component schemas `schema` reaches through `#/components/schemas/...`
+/// references, transitively: only those are placed beside it, which keeps each compiled
+/// validator small.
+fn referenced_schemas(schema: &Map<String, Value>, components: Option<&Value>) -> Map<String, Value> {
+    const PREFIX: &str = "#/components/schemas/";
+    fn collect<'v>(value: &'v Value, found: &mut Vec<&'v str>) {
+        match value {
+            Value::Object(map) => {
+                if let Some(name) = map
+                    .get("$ref")
+                    .and_then(Value::as_str)
+                    .and_then(|r| r.strip_prefix(PREFIX))
+                {
+                    found.push(name);
+                }
+                map.values().for_each(|v| collect(v, found));
+            }
+            Value::Array(items) => items.iter().for_each(|v| collect(v, found)),
+            _ => {}
+        }
+    }
+    let mut pending = Vec::new();
+    if let Some(name) = schema.get("$ref").and_then(Value::as_str).and_then(|r| r.strip_prefix(PREFIX)) {
+        pending.push(name);
+    }
+    schema.values().for_each(|v| collect(v, &mut pending));
+    let mut out = Map::new();
+    while let Some(name) = pending.pop() {
+        if out.contains_key(name) {
+            continue;
+        }
+        // A dangling reference stays dangling, and compiling reports it.
+        let Some(target) = components.and_then(|c| c.get(name)) else {
+            continue;
+        };
+        collect(target, &mut pending);
+        out.insert(name.to_owned(), target.clone());
+    }
+    out
 }
 
 /// `"1.0000000000"`, `"-3"`, `"0.5"`: the decimal strings Hetzner uses for prices.

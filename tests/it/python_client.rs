@@ -79,11 +79,17 @@ pub fn python_script(name: &str) -> PathBuf {
 /// One exchange as `selftest.py` logs it: the emulator's `RequestRecord` without `at`.
 #[derive(Debug, Clone, serde::Deserialize)]
 pub struct LoggedExchange {
+    /// HTTP method, e.g. `POST`.
     pub method: String,
+    /// Path as requested, with `/v1`.
     pub path: String,
+    /// Raw query string without `?`.
     pub query: String,
+    /// Response status.
     pub status: u16,
+    /// JSON request body, if any.
     pub request_body: Option<Value>,
+    /// JSON response body, if any.
     pub response_body: Option<Value>,
 }
 
