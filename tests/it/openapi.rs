@@ -616,7 +616,11 @@ fn referenced_schemas(schema: &Map<String, Value>, components: Option<&Value>) -
         }
     }
     let mut pending = Vec::new();
-    if let Some(name) = schema.get("$ref").and_then(Value::as_str).and_then(|r| r.strip_prefix(PREFIX)) {
+    if let Some(name) = schema
+        .get("$ref")
+        .and_then(Value::as_str)
+        .and_then(|r| r.strip_prefix(PREFIX))
+    {
         pending.push(name);
     }
     schema.values().for_each(|v| collect(v, &mut pending));

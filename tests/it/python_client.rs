@@ -161,6 +161,7 @@ impl SelfTest {
             .arg(reference_dir().join("hcloud-openapi.json"))
             .arg("--log")
             .arg(&log)
+            .env("PYTHONDONTWRITEBYTECODE", "1")
             .env_remove("HCLOUD_TOKEN")
             .env_remove("HCLOUD_ENDPOINT");
         if let Some(fault) = fault {

@@ -24,6 +24,7 @@ async fn official_python_client_scenario_passes_against_the_emulator() {
         // The token travels in the environment, not on a command line other users can read.
         .env("HCLOUD_TOKEN", sim.token())
         .env_remove("HCLOUD_ENDPOINT")
+        .env("PYTHONDONTWRITEBYTECODE", "1")
         .kill_on_drop(true)
         .output()
         .await
