@@ -3,3 +3,5 @@
 
 mod cli;
 mod harness;
+mod openapi;
+mod python_client;
