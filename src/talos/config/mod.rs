@@ -8,13 +8,20 @@
 //! error can name `file:line:column`. Secrets come from [`crate::talos::secrets`]; writing
 //! files and talking to nodes is left to the callers.
 
+pub mod contract;
 pub mod documents;
 pub mod emit;
+pub mod fields;
+pub mod generate;
+pub mod hcloud_overlay;
 pub mod path;
 pub mod value;
 pub mod yaml;
 
+pub use contract::{ContractError, VersionContract};
 pub use documents::{ConfigDocuments, DocumentError, DocumentId};
+pub use generate::{GenerateError, GenerateOptions, MachineType, generate};
+pub use hcloud_overlay::{HcloudCluster, HcloudVip, NodeSettings, OverlayError, VipForm, apply_node_overlay};
 pub use path::{Path, PathError, Segment};
 pub use value::{Entry, Mapping, Node, Position, Resolved, Scalar, ScalarStyle, Value};
 pub use yaml::{ParseError, ParsedDocument, parse_one, parse_stream};
