@@ -159,11 +159,12 @@ fn resolve(args: &GenConfigArgs) -> Result<(GenerateOptions, Vec<MachineType>), 
     Ok((options, types))
 }
 
-/// The installer tag: the full version given (`v1.11.3`), else the line's newest release.
+/// The installer tag: the full version given (`v1.11.3` or `1.11.3`), else the line's newest
+/// release.
 fn installer_tag(talos_version: &str, contract: VersionContract) -> String {
-    let full = talos_version.starts_with('v') && talos_version.matches('.').count() >= 2;
-    if full {
-        talos_version.to_string()
+    let bare = talos_version.strip_prefix('v').unwrap_or(talos_version);
+    if bare.matches('.').count() >= 2 {
+        format!("v{bare}")
     } else {
         contract.newest_release().to_string()
     }

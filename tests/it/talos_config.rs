@@ -394,7 +394,7 @@ fn cli_defaults_mirror_talosctl_for_the_chosen_line() {
     let dir = tempfile::tempdir().expect("temp dir");
     let run = gen_config(
         dir.path(),
-        &["--talos-version", "v1.11.3", "--output-types", "worker", "-o", "-"],
+        &["--talos-version", "1.11.3", "--output-types", "worker", "-o", "-"],
     );
     assert_eq!(run.code, 0, "{run:?}");
     let docs = ConfigDocuments::parse(&run.stdout).expect("stdout is a config");

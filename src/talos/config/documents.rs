@@ -154,10 +154,20 @@ impl crate::error::Classify for DocumentError {
 
 /// A machine configuration: at most one v1alpha1 document, then typed documents in order,
 /// each identity at most once.
-#[derive(Debug, Clone, Default, PartialEq)]
+///
+/// `Debug` lists the document identities only: a config holds CA keys and API tokens.
+#[derive(Clone, Default, PartialEq)]
 pub struct ConfigDocuments {
     v1alpha1: Option<Node>,
     documents: Vec<Node>,
+}
+
+impl fmt::Debug for ConfigDocuments {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("ConfigDocuments")
+            .field(&self.ids().iter().map(ToString::to_string).collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 impl ConfigDocuments {
@@ -349,6 +359,10 @@ mod tests {
             ["v1alpha1", "HostnameConfig", "RegistryMirrorConfig/docker.io"]
         );
         assert!(docs.find("RegistryMirrorConfig", Some("docker.io")).is_some());
+        assert_eq!(
+            format!("{docs:?}"),
+            r#"ConfigDocuments(["v1alpha1", "HostnameConfig", "RegistryMirrorConfig/docker.io"])"#
+        );
         assert!(docs.find("RegistryMirrorConfig", Some("ghcr.io")).is_none());
         assert_eq!(
             docs.to_yaml(),

@@ -525,6 +525,102 @@ list:
         assert!(parse_one(&out).expect("parses").yaml_eq(&root));
     }
 
+    /// Random trees with awkward strings must read back as the same values.
+    #[test]
+    fn random_trees_survive_emit_and_parse() {
+        use rand::{Rng, SeedableRng};
+
+        const PIECES: &[&str] = &[
+            "a",
+            "key",
+            " ",
+            "  ",
+            ":",
+            ": ",
+            "#",
+            " #",
+            "-",
+            "- ",
+            "?",
+            "'",
+            "\"",
+            "\\",
+            "\n",
+            "\n\n",
+            "\t",
+            "{",
+            "}",
+            "[",
+            "]",
+            ",",
+            "&",
+            "*",
+            "!",
+            "|",
+            ">",
+            "%",
+            "@",
+            "`",
+            "~",
+            "null",
+            "true",
+            "1",
+            "0x1F",
+            "1.5",
+            "---",
+            "...",
+            "é",
+            "→",
+            "\u{1F600}",
+            "\u{7}",
+            "\r",
+            "\u{85}",
+            "\u{FEFF}",
+            "2024-01-02",
+            "1:20",
+            "on",
+            "<<",
+            "=",
+        ];
+
+        fn random_text(rng: &mut rand_chacha::ChaCha8Rng) -> String {
+            let len = rng.random_range(0..5);
+            (0..len).map(|_| PIECES[rng.random_range(0..PIECES.len())]).collect()
+        }
+
+        fn random_node(rng: &mut rand_chacha::ChaCha8Rng, depth: usize) -> Node {
+            let choice = if depth > 3 { 0 } else { rng.random_range(0..4) };
+            match choice {
+                0 => match rng.random_range(0..3) {
+                    0 => Node::string(random_text(rng)),
+                    1 => Node::int(rng.random_range(-5..5)),
+                    _ => Node::bool(rng.random()),
+                },
+                1 => Node::sequence(
+                    (0..rng.random_range(0..4))
+                        .map(|_| random_node(rng, depth + 1))
+                        .collect(),
+                ),
+                _ => {
+                    let mut map = Mapping::new();
+                    for _ in 0..rng.random_range(0..4) {
+                        map.insert(random_text(rng), random_node(rng, depth + 1));
+                    }
+                    Node::mapping(map)
+                }
+            }
+        }
+
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(20_260_821);
+        for case in 0..3000 {
+            let node = random_node(&mut rng, 0);
+            let text = emit_str(&node);
+            let back = parse_one(&text).unwrap_or_else(|e| panic!("case {case}: {e}\n{text}"));
+            assert!(back.yaml_eq(&node), "case {case} changed:\n{text}\n{node:?}\n{back:?}");
+            assert_eq!(emit_str(&back), text, "case {case}: emitting is not stable");
+        }
+    }
+
     #[test]
     fn block_scalar_indentation_indicator_is_relative_to_the_parent() {
         let map = Mapping::new().with(
