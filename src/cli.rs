@@ -109,6 +109,9 @@ pub enum Command {
     /// HCLOUD_ENDPOINT at the printed endpoint and HCLOUD_TOKEN at the printed token.
     Sim(SimArgs),
 
+    /// Talos tools that mirror talosctl (config generation), for operators migrating.
+    Talos(TalosArgs),
+
     /// Print the man page (roff) to stdout.
     ///
     /// Example:
@@ -150,3 +153,139 @@ pub struct SimServeArgs {}
 /// Options of `talos-hcloud sim node`.
 #[derive(Debug, Args)]
 pub struct SimNodeArgs {}
+
+/// Arguments of `talos`.
+#[derive(Debug, Args)]
+pub struct TalosArgs {
+    #[command(subcommand)]
+    pub command: TalosCommand,
+}
+
+/// Subcommands of `talos`.
+#[derive(Debug, Subcommand)]
+pub enum TalosCommand {
+    /// Generate Talos configuration (as `talosctl gen`).
+    Gen(TalosGenArgs),
+}
+
+/// Arguments of `talos gen`.
+#[derive(Debug, Args)]
+pub struct TalosGenArgs {
+    #[command(subcommand)]
+    pub command: TalosGenCommand,
+}
+
+/// Subcommands of `talos gen`.
+#[derive(Debug, Subcommand)]
+pub enum TalosGenCommand {
+    /// Generate machine configs as `talosctl gen config NAME ENDPOINT` does.
+    ///
+    /// The output is byte-identical to `talosctl gen config --with-docs=false
+    /// --with-examples=false` for the same secrets bundle and flags, so configs made with
+    /// talosctl can be reproduced and compared. Comments are never written (Hetzner
+    /// user_data is limited to 32 KiB). Files are written with mode 0600: control-plane
+    /// configs hold the cluster's CA keys.
+    ///
+    /// Differences from talosctl: the output folder is `-o DIR` or `--output-dir DIR`
+    /// (`--output` selects text or JSON results here); `--talos-version` defaults to the
+    /// newest supported line (v1.13); `--kubernetes-version` defaults to that line's
+    /// Kubernetes version; an empty `--install-disk ""` or `--install-image ""` leaves the
+    /// field out.
+    ///
+    /// Example:
+    ///
+    ///   talos-hcloud talos gen config prod https://203.0.113.10:6443 --with-secrets secrets.yaml -o out
+    Config(Box<GenConfigArgs>),
+}
+
+/// Which files `talos gen config` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GenOutputType {
+    /// `controlplane.yaml`.
+    Controlplane,
+    /// `worker.yaml`.
+    Worker,
+    /// `talosconfig` (not available yet).
+    Talosconfig,
+}
+
+/// Options of `talos gen config`, named as talosctl's.
+#[derive(Debug, Args)]
+pub struct GenConfigArgs {
+    /// Cluster name.
+    #[arg(value_name = "NAME")]
+    pub cluster_name: String,
+
+    /// Kubernetes API endpoint URL, e.g. https://203.0.113.10:6443.
+    #[arg(value_name = "ENDPOINT")]
+    pub endpoint: String,
+
+    /// Talos version contract to generate for: v1.10 to v1.13, optionally with patch
+    /// (v1.11.3, also used as the default installer tag). Default: v1.13.
+    #[arg(long, value_name = "VERSION")]
+    pub talos_version: Option<String>,
+
+    /// Kubernetes version (a leading `v` is allowed). Default: the Talos line's default.
+    #[arg(long, value_name = "VERSION")]
+    pub kubernetes_version: Option<String>,
+
+    /// Secrets bundle to use (talosctl's secrets.yaml format).
+    #[arg(long, value_name = "FILE")]
+    pub with_secrets: Option<PathBuf>,
+
+    /// Extra certificate SANs for the Talos and Kubernetes APIs (comma-separated, repeatable).
+    #[arg(long, value_name = "SAN", value_delimiter = ',')]
+    pub additional_sans: Vec<String>,
+
+    /// Kubernetes cluster DNS domain.
+    #[arg(long, value_name = "DOMAIN", default_value = "cluster.local")]
+    pub dns_domain: String,
+
+    /// Install disk; "" leaves it out.
+    #[arg(long, value_name = "DISK", default_value = "/dev/sda")]
+    pub install_disk: String,
+
+    /// Installer image; "" leaves it out. Default: ghcr.io/siderolabs/installer:<talos version>.
+    #[arg(long, value_name = "IMAGE")]
+    pub install_image: Option<String>,
+
+    /// Registry mirror as HOST=URL, e.g. docker.io=https://mirror.gcr.io (repeatable).
+    #[arg(long = "registry-mirror", value_name = "HOST=URL")]
+    pub registry_mirrors: Vec<String>,
+
+    /// Enable KubeSpan.
+    #[arg(long)]
+    pub with_kubespan: bool,
+
+    /// Patch for all machine types (not supported yet).
+    #[arg(long, value_name = "PATCH")]
+    pub config_patch: Vec<String>,
+
+    /// Patch for control-plane configs (not supported yet).
+    #[arg(long, value_name = "PATCH")]
+    pub config_patch_control_plane: Vec<String>,
+
+    /// Patch for worker configs (not supported yet).
+    #[arg(long, value_name = "PATCH")]
+    pub config_patch_worker: Vec<String>,
+
+    /// Files to write (comma-separated): controlplane, worker.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "controlplane,worker")]
+    pub output_types: Vec<GenOutputType>,
+
+    /// Output folder, or `-` for stdout (one output type only).
+    #[arg(short = 'o', long = "output-dir", value_name = "DIR", default_value = ".")]
+    pub output_dir: PathBuf,
+
+    /// Overwrite existing files.
+    #[arg(long)]
+    pub force: bool,
+
+    /// Accepted for talosctl compatibility; only `false` (comments are never written).
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub with_docs: Option<bool>,
+
+    /// Accepted for talosctl compatibility; only `false` (examples are never written).
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub with_examples: Option<bool>,
+}

@@ -5,6 +5,8 @@ mod completions;
 mod sim;
 mod sim_node;
 mod sim_serve;
+mod talos;
+mod talos_gen_config;
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -20,6 +22,7 @@ pub async fn run(cli: Cli, printer: &Printer) -> Result<(), CliError> {
         Command::Completions(args) => completions::completions(&args, printer),
         Command::Man => completions::man(printer),
         Command::Sim(args) => sim::run(args, printer).await,
+        Command::Talos(args) => talos::run(args, printer),
     }
 }
 

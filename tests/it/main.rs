@@ -5,3 +5,4 @@ mod cli;
 mod harness;
 mod openapi;
 mod python_client;
+mod talos_config;

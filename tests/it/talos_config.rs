@@ -1,0 +1,624 @@
+//! Machine config generation: golden equality per Talos version, flag effects per version
+//! form, the hcloud overlay, and `talos gen config` end to end.
+
+use std::path::{Path as FsPath, PathBuf};
+
+use talos_hcloud::redact::Redacted;
+use talos_hcloud::talos::config::{
+    ConfigDocuments, GenerateOptions, HcloudCluster, HcloudVip, MachineType, Node, NodeSettings, Path, VersionContract,
+    generate,
+};
+use talos_hcloud::talos::secrets::SecretsBundle;
+
+use crate::harness::{reference_dir, talos_hcloud_in};
+
+const VERSIONS: [&str; 4] = ["v1.10", "v1.11", "v1.12", "v1.13"];
+
+fn golden_dir() -> PathBuf {
+    reference_dir().join("talos-golden")
+}
+
+fn golden(version: &str, machine_type: &str) -> String {
+    let path = golden_dir().join(version).join(format!("base-{machine_type}.yaml"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn secrets() -> SecretsBundle {
+    let text = std::fs::read_to_string(golden_dir().join("secrets.yaml")).expect("golden secrets.yaml");
+    serde_saphyr::from_str(&text).expect("golden secrets parse")
+}
+
+fn contract(version: &str) -> VersionContract {
+    VersionContract::parse(version).expect("supported version")
+}
+
+fn base_options(version: &str) -> GenerateOptions {
+    GenerateOptions::new("base", "https://base:6443", "1.28.0", contract(version))
+}
+
+fn at<'a>(doc: &'a Node, path: &str) -> Option<&'a Node> {
+    doc.get_path(&Path::parse(path).expect("valid path"))
+}
+
+fn strings(node: Option<&Node>) -> Vec<String> {
+    node.and_then(Node::as_sequence)
+        .map(|items| items.iter().filter_map(Node::as_str).map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+fn keys(node: Option<&Node>) -> Vec<String> {
+    node.and_then(Node::as_mapping)
+        .map(|m| m.keys().map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+fn kinds(docs: &ConfigDocuments) -> Vec<String> {
+    docs.ids().iter().map(ToString::to_string).collect()
+}
+
+#[test]
+fn library_output_equals_every_golden_file() {
+    let secrets = secrets();
+    for version in VERSIONS {
+        for machine_type in [MachineType::ControlPlane, MachineType::Worker] {
+            let docs = generate(&secrets, &base_options(version), machine_type).expect("generates");
+            let want = golden(version, machine_type.as_str());
+            assert_eq!(docs.to_yaml(), want, "{version} {machine_type}: not byte-identical");
+            assert!(
+                docs.yaml_eq(&ConfigDocuments::parse(&want).expect("golden parses")),
+                "{version} {machine_type}: not YAML-equal"
+            );
+        }
+    }
+}
+
+#[test]
+fn cli_with_golden_secrets_reproduces_every_golden_file() {
+    let secrets_path = golden_dir().join("secrets.yaml");
+    for version in VERSIONS {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let run = talos_hcloud_in(
+            dir.path(),
+            &[
+                "talos",
+                "gen",
+                "config",
+                "base",
+                "https://base:6443",
+                "--with-secrets",
+                secrets_path.to_str().expect("UTF-8 path"),
+                "--talos-version",
+                version,
+                "--kubernetes-version",
+                "v1.28.0",
+                "--install-disk",
+                "",
+                "--install-image",
+                "",
+                "-o",
+                "out",
+            ],
+        );
+        assert_eq!(run.code, 0, "{version}: {run:?}");
+        assert_eq!(
+            run.stdout,
+            format!(
+                "Generated Talos {version} configs for cluster \"base\" (Kubernetes 1.28.0):\n  out/controlplane.yaml\n  out/worker.yaml\n"
+            )
+        );
+        for machine_type in ["controlplane", "worker"] {
+            let path = dir.path().join("out").join(format!("{machine_type}.yaml"));
+            let written = std::fs::read_to_string(&path).expect("written");
+            assert_eq!(written, golden(version, machine_type), "{version} {machine_type}");
+            assert_private(&path);
+        }
+    }
+}
+
+#[cfg(unix)]
+fn assert_private(path: &FsPath) {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(path).expect("metadata").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "{} has mode {mode:o}", path.display());
+}
+
+#[cfg(not(unix))]
+fn assert_private(_path: &FsPath) {}
+
+#[test]
+fn additional_sans_reach_machine_and_api_server_per_version() {
+    let secrets = secrets();
+    for version in VERSIONS {
+        let mut options = base_options(version);
+        options.additional_sans = vec!["203.0.113.10".into(), "api.example.com".into()];
+        let cp = generate(&secrets, &options, MachineType::ControlPlane).expect("generates");
+        let v1 = cp.v1alpha1().expect("v1alpha1");
+        assert_eq!(strings(at(v1, "machine.certSANs")), ["203.0.113.10", "api.example.com"]);
+        let api_sans = strings(at(v1, "cluster.apiServer.certSANs"));
+        if contract(version).at_least(1, 12) {
+            assert_eq!(api_sans, ["203.0.113.10", "api.example.com"], "{version}");
+        } else {
+            assert_eq!(api_sans, ["base", "203.0.113.10", "api.example.com"], "{version}");
+        }
+        assert_eq!(
+            keys(at(v1, "cluster.apiServer"))[..2],
+            ["image", "certSANs"],
+            "{version}"
+        );
+        let worker = generate(&secrets, &options, MachineType::Worker).expect("generates");
+        let w = worker.v1alpha1().expect("v1alpha1");
+        assert_eq!(strings(at(w, "machine.certSANs")), ["203.0.113.10", "api.example.com"]);
+        assert!(at(w, "cluster.apiServer").is_none());
+    }
+}
+
+#[test]
+fn dns_domain_install_disk_and_image_are_placed_like_talosctl() {
+    let secrets = secrets();
+    for version in VERSIONS {
+        let mut options = base_options(version);
+        options.dns_domain = "cluster.internal".into();
+        options.install_disk = Some("/dev/vda".into());
+        options.install_image = Some("ghcr.io/siderolabs/installer:v1.11.3".into());
+        let docs = generate(&secrets, &options, MachineType::Worker).expect("generates");
+        let v1 = docs.v1alpha1().expect("v1alpha1");
+        assert_eq!(
+            at(v1, "cluster.network.dnsDomain").and_then(Node::as_str),
+            Some("cluster.internal")
+        );
+        let install = at(v1, "machine.install").expect("install").to_yaml();
+        let tail = if contract(version).at_least(1, 12) {
+            "grubUseUKICmdline: true\n"
+        } else {
+            ""
+        };
+        assert_eq!(
+            install,
+            format!("disk: /dev/vda\nimage: ghcr.io/siderolabs/installer:v1.11.3\nwipe: false\n{tail}"),
+            "{version}"
+        );
+    }
+}
+
+#[test]
+fn registry_mirrors_use_the_version_form() {
+    let secrets = secrets();
+    for version in VERSIONS {
+        let mut options = base_options(version);
+        options.add_registry_mirror("ghcr.io", "https://ghcr-mirror.example.com");
+        options.add_registry_mirror("docker.io", "https://mirror.gcr.io");
+        options.add_registry_mirror("docker.io", "https://registry-1.docker.io");
+        let docs = generate(&secrets, &options, MachineType::ControlPlane).expect("generates");
+        let v1 = docs.v1alpha1().expect("v1alpha1");
+        if contract(version).at_least(1, 12) {
+            assert!(at(v1, "machine.registries").is_none(), "{version}");
+            assert_eq!(
+                kinds(&docs),
+                [
+                    "v1alpha1",
+                    "RegistryMirrorConfig/docker.io",
+                    "RegistryMirrorConfig/ghcr.io",
+                    "HostnameConfig"
+                ],
+                "{version}"
+            );
+            assert_eq!(
+                docs.find("RegistryMirrorConfig", Some("docker.io"))
+                    .map(Node::to_yaml)
+                    .as_deref(),
+                Some(
+                    "apiVersion: v1alpha1\nkind: RegistryMirrorConfig\nname: docker.io\nendpoints:\n    \
+                     - url: https://mirror.gcr.io\n    - url: https://registry-1.docker.io\n"
+                )
+            );
+        } else {
+            assert_eq!(
+                at(v1, "machine.registries").map(Node::to_yaml).as_deref(),
+                Some(
+                    "mirrors:\n    docker.io:\n        endpoints:\n            - https://mirror.gcr.io\n            \
+                     - https://registry-1.docker.io\n    ghcr.io:\n        endpoints:\n            - https://ghcr-mirror.example.com\n"
+                ),
+                "{version}"
+            );
+            let machine_keys = keys(at(v1, "machine"));
+            let registries = machine_keys.iter().position(|k| k == "registries").expect("registries");
+            assert_eq!(machine_keys[registries - 1], "install", "{version}");
+            assert_eq!(machine_keys[registries + 1], "features", "{version}");
+            assert_eq!(kinds(&docs), ["v1alpha1"], "{version}");
+        }
+    }
+}
+
+#[test]
+fn kubespan_uses_the_version_form() {
+    let secrets = secrets();
+    for version in VERSIONS {
+        let mut options = base_options(version);
+        options.kubespan = true;
+        let docs = generate(&secrets, &options, MachineType::Worker).expect("generates");
+        let v1 = docs.v1alpha1().expect("v1alpha1");
+        if contract(version).at_least(1, 13) {
+            assert!(at(v1, "machine.network").is_none(), "{version}");
+            assert_eq!(kinds(&docs), ["v1alpha1", "HostnameConfig", "KubeSpanConfig"]);
+            assert_eq!(
+                docs.find("KubeSpanConfig", None).map(Node::to_yaml).as_deref(),
+                Some("apiVersion: v1alpha1\nkind: KubeSpanConfig\nenabled: true\n")
+            );
+        } else {
+            assert_eq!(
+                at(v1, "machine.network").map(Node::to_yaml).as_deref(),
+                Some("kubespan:\n    enabled: true\n"),
+                "{version}"
+            );
+            assert!(docs.find("KubeSpanConfig", None).is_none(), "{version}");
+        }
+    }
+}
+
+#[test]
+fn scheduling_on_control_planes_is_the_last_cluster_field() {
+    let mut options = base_options("v1.11");
+    options.allow_scheduling_on_control_planes = true;
+    let cp = generate(&secrets(), &options, MachineType::ControlPlane).expect("generates");
+    let cluster_keys = keys(at(cp.v1alpha1().expect("v1alpha1"), "cluster"));
+    assert_eq!(
+        cluster_keys.last().map(String::as_str),
+        Some("allowSchedulingOnControlPlanes")
+    );
+    let worker = generate(&secrets(), &options, MachineType::Worker).expect("generates");
+    assert!(
+        at(
+            worker.v1alpha1().expect("v1alpha1"),
+            "cluster.allowSchedulingOnControlPlanes"
+        )
+        .is_none()
+    );
+}
+
+#[test]
+fn hcloud_overlay_per_version() {
+    let token = "hcloud-secret-token-for-tests";
+    let settings = |talos_version: &str| HcloudCluster {
+        name: "tc-prod".into(),
+        endpoint: "https://203.0.113.10:6443".into(),
+        talos_version: talos_version.into(),
+        kubernetes_version: "1.34.0".into(),
+        schematic_id: "ce4c980550dd2ab1b17bbf2b08801c7eb59418eafe8f279833297925d67c7515".into(),
+        pod_subnets: vec!["10.0.16.0/20".into()],
+        service_subnets: vec!["10.0.8.0/21".into()],
+        install_disk: "/dev/sda".into(),
+        vip: Some(HcloudVip::new(
+            "203.0.113.10".parse().expect("ip"),
+            Redacted::new(token.to_string()),
+        )),
+    };
+    for (talos_version, multidoc) in [
+        ("v1.10.9", false),
+        ("v1.11.1", false),
+        ("v1.12.3", true),
+        ("v1.13.0", true),
+    ] {
+        let cluster = settings(talos_version);
+        let cp = cluster
+            .node_config(
+                &secrets(),
+                &NodeSettings {
+                    hostname: "tc-prod-cp-1".into(),
+                    machine_type: MachineType::ControlPlane,
+                },
+            )
+            .expect("control-plane config");
+        let worker = cluster
+            .node_config(
+                &secrets(),
+                &NodeSettings {
+                    hostname: "tc-prod-worker-1".into(),
+                    machine_type: MachineType::Worker,
+                },
+            )
+            .expect("worker config");
+        let image = format!(
+            "factory.talos.dev/hcloud-installer/ce4c980550dd2ab1b17bbf2b08801c7eb59418eafe8f279833297925d67c7515:{talos_version}"
+        );
+        for docs in [&cp, &worker] {
+            let v1 = docs.v1alpha1().expect("v1alpha1");
+            assert_eq!(
+                at(v1, "machine.install.image").and_then(Node::as_str),
+                Some(image.as_str())
+            );
+            assert_eq!(at(v1, "machine.install.disk").and_then(Node::as_str), Some("/dev/sda"));
+        }
+        let cp_v1 = cp.v1alpha1().expect("v1alpha1");
+        if multidoc {
+            assert_eq!(
+                kinds(&cp),
+                [
+                    "v1alpha1",
+                    "HostnameConfig",
+                    "LinkAliasConfig/public",
+                    "HCloudVIPConfig/203.0.113.10"
+                ],
+                "{talos_version}"
+            );
+            assert_eq!(kinds(&worker), ["v1alpha1", "HostnameConfig"], "{talos_version}");
+            let hostname = cp.find("HostnameConfig", None).expect("HostnameConfig");
+            assert_eq!(at(hostname, "auto").and_then(Node::as_str), Some("off"));
+            assert_eq!(at(hostname, "hostname").and_then(Node::as_str), Some("tc-prod-cp-1"));
+            assert!(at(cp_v1, "machine.network.hostname").is_none());
+        } else {
+            assert_eq!(kinds(&cp), ["v1alpha1"], "{talos_version}");
+            assert_eq!(
+                at(cp_v1, "machine.network.hostname").and_then(Node::as_str),
+                Some("tc-prod-cp-1")
+            );
+            assert_eq!(
+                at(cp_v1, "machine.network.interfaces[0].vip.hcloud.apiToken").and_then(Node::as_str),
+                Some(token)
+            );
+            assert_eq!(
+                at(cp_v1, "machine.network.interfaces[0].deviceSelector.busPath").and_then(Node::as_str),
+                Some("0000:01:00.0")
+            );
+            let w = worker.v1alpha1().expect("v1alpha1");
+            assert!(at(w, "machine.network.interfaces").is_none(), "{talos_version}");
+        }
+        assert!(cp.to_yaml().contains(token));
+        assert!(
+            !worker.to_yaml().contains(token),
+            "{talos_version}: token leaked to a worker"
+        );
+        assert!(!format!("{cluster:?}").contains(token), "token in Debug output");
+        // The result is still a valid container after a round trip through text.
+        let reparsed = ConfigDocuments::parse(&cp.to_yaml()).expect("reparses");
+        assert!(reparsed.yaml_eq(&cp), "{talos_version}");
+    }
+}
+
+fn gen_config(dir: &FsPath, extra: &[&str]) -> crate::harness::Run {
+    let secrets_path = golden_dir().join("secrets.yaml");
+    let mut args = vec![
+        "talos",
+        "gen",
+        "config",
+        "base",
+        "https://base:6443",
+        "--with-secrets",
+        secrets_path.to_str().expect("UTF-8 path"),
+    ];
+    args.extend_from_slice(extra);
+    talos_hcloud_in(dir, &args)
+}
+
+#[test]
+fn cli_defaults_mirror_talosctl_for_the_chosen_line() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let run = gen_config(
+        dir.path(),
+        &["--talos-version", "1.11.3", "--output-types", "worker", "-o", "-"],
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    let docs = ConfigDocuments::parse(&run.stdout).expect("stdout is a config");
+    let v1 = docs.v1alpha1().expect("v1alpha1");
+    assert_eq!(at(v1, "machine.type").and_then(Node::as_str), Some("worker"));
+    assert_eq!(at(v1, "machine.install.disk").and_then(Node::as_str), Some("/dev/sda"));
+    assert_eq!(
+        at(v1, "machine.install.image").and_then(Node::as_str),
+        Some("ghcr.io/siderolabs/installer:v1.11.3")
+    );
+    assert_eq!(
+        at(v1, "machine.kubelet.image").and_then(Node::as_str),
+        Some("ghcr.io/siderolabs/kubelet:v1.34.1")
+    );
+    assert_eq!(
+        at(v1, "cluster.network.dnsDomain").and_then(Node::as_str),
+        Some("cluster.local")
+    );
+    assert!(
+        dir.path().read_dir().expect("readable").next().is_none(),
+        "-o - writes no file"
+    );
+}
+
+#[test]
+fn cli_flags_change_the_right_fields() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let run = gen_config(
+        dir.path(),
+        &[
+            "--talos-version",
+            "v1.12",
+            "--additional-sans",
+            "203.0.113.10,api.example.com",
+            "--dns-domain",
+            "cluster.internal",
+            "--install-disk",
+            "/dev/vda",
+            "--install-image",
+            "factory.talos.dev/installer/abc:v1.12.1",
+            "--registry-mirror",
+            "docker.io=https://mirror.gcr.io",
+            "--with-kubespan",
+            "--output-types",
+            "controlplane",
+            "-o",
+            "-",
+        ],
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    let docs = ConfigDocuments::parse(&run.stdout).expect("stdout is a config");
+    let v1 = docs.v1alpha1().expect("v1alpha1");
+    assert_eq!(strings(at(v1, "machine.certSANs")), ["203.0.113.10", "api.example.com"]);
+    assert_eq!(
+        strings(at(v1, "cluster.apiServer.certSANs")),
+        ["203.0.113.10", "api.example.com"]
+    );
+    assert_eq!(
+        at(v1, "cluster.network.dnsDomain").and_then(Node::as_str),
+        Some("cluster.internal")
+    );
+    assert_eq!(at(v1, "machine.install.disk").and_then(Node::as_str), Some("/dev/vda"));
+    assert_eq!(
+        at(v1, "machine.install.image").and_then(Node::as_str),
+        Some("factory.talos.dev/installer/abc:v1.12.1")
+    );
+    assert_eq!(
+        at(v1, "machine.network.kubespan.enabled").and_then(Node::as_bool),
+        Some(true)
+    );
+    assert_eq!(
+        kinds(&docs),
+        ["v1alpha1", "RegistryMirrorConfig/docker.io", "HostnameConfig"]
+    );
+}
+
+#[test]
+fn cli_refuses_to_overwrite_without_force_and_changes_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).expect("mkdir");
+    std::fs::write(out.join("worker.yaml"), "keep me\n").expect("write");
+    let run = gen_config(dir.path(), &["-o", "out"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert_eq!(
+        run.stderr,
+        format!(
+            "error: {} already exists\nhint: pass --force to overwrite it, or choose another folder with -o DIR\n",
+            PathBuf::from("out").join("worker.yaml").display()
+        )
+    );
+    assert!(
+        !out.join("controlplane.yaml").exists(),
+        "nothing may be written on refusal"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("worker.yaml")).expect("read"),
+        "keep me\n"
+    );
+
+    let run = gen_config(dir.path(), &["-o", "out", "--force"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        std::fs::read_to_string(out.join("worker.yaml"))
+            .expect("read")
+            .starts_with("version: v1alpha1\n")
+    );
+    assert_private(&out.join("worker.yaml"));
+    assert_private(&out.join("controlplane.yaml"));
+}
+
+#[test]
+fn cli_rejects_what_it_cannot_do_yet_with_exit_2() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (args, message) in [
+        (
+            &["--config-patch", "@patch.yaml"][..],
+            "error: --config-patch, --config-patch-control-plane and --config-patch-worker are not supported yet\n",
+        ),
+        (
+            &["--config-patch-worker", "[]"][..],
+            "error: --config-patch, --config-patch-control-plane and --config-patch-worker are not supported yet\n",
+        ),
+        (
+            &["--output-types", "controlplane,talosconfig"][..],
+            "error: --output-types talosconfig is not supported yet\n",
+        ),
+        (
+            &["--with-docs"][..],
+            "error: --with-docs=true is not supported: talos-hcloud never writes comments (Hetzner user_data is limited to 32 KiB)\n",
+        ),
+        (
+            &["--registry-mirror", "docker.io"][..],
+            "error: invalid registry mirror \"docker.io\": expected HOST=URL, e.g. docker.io=https://mirror.gcr.io\n",
+        ),
+        (
+            &["--talos-version", "v1.9"][..],
+            "error: Talos v1.9 is not supported: talos-hcloud generates configs for Talos v1.10 to v1.13\n",
+        ),
+    ] {
+        let run = gen_config(dir.path(), args);
+        assert_eq!(run.code, 2, "{args:?}: {run:?}");
+        assert!(run.stderr.starts_with(message), "{args:?}: {}", run.stderr);
+        assert!(run.stdout.is_empty(), "{args:?}");
+    }
+    let run = gen_config(
+        dir.path(),
+        &[
+            "--with-docs=false",
+            "--with-examples=false",
+            "-o",
+            "-",
+            "--output-types",
+            "worker",
+        ],
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        dir.path().read_dir().expect("readable").next().is_none(),
+        "no file written"
+    );
+}
+
+#[test]
+fn cli_reports_bad_endpoints_and_missing_secrets() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let run = talos_hcloud_in(dir.path(), &["talos", "gen", "config", "base", "https://base:6443"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr
+            .starts_with("error: a secrets bundle is required: pass --with-secrets FILE\n"),
+        "{}",
+        run.stderr
+    );
+    let run = talos_hcloud_in(
+        dir.path(),
+        &[
+            "talos",
+            "gen",
+            "config",
+            "base",
+            "https://base:6443",
+            "--with-secrets",
+            "missing.yaml",
+        ],
+    );
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr
+            .starts_with("error: while reading the secrets bundle missing.yaml\n  caused by: "),
+        "{}",
+        run.stderr
+    );
+    let secrets_path = golden_dir().join("secrets.yaml");
+    let run = talos_hcloud_in(
+        dir.path(),
+        &[
+            "talos",
+            "gen",
+            "config",
+            "base",
+            "http://base:6443",
+            "--with-secrets",
+            secrets_path.to_str().expect("UTF-8 path"),
+        ],
+    );
+    assert_eq!(run.code, 2, "{run:?}");
+    assert_eq!(
+        run.stderr,
+        "error: invalid endpoint \"http://base:6443\": the scheme must be https, e.g. https://203.0.113.10:6443\n"
+    );
+}
+
+#[test]
+fn cli_json_result_lists_the_files() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let run = gen_config(
+        dir.path(),
+        &["--output", "json", "-o", "cfg", "--talos-version", "v1.10"],
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    let result: serde_json::Value = serde_json::from_str(&run.stdout).expect("one JSON document");
+    assert_eq!(result["talos_version_contract"], "v1.10");
+    assert_eq!(result["kubernetes_version"], "1.33.6");
+    assert_eq!(result["files"][0]["type"], "controlplane");
+    assert_eq!(result["files"][1]["path"], "cfg/worker.yaml");
+}
