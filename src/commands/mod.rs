@@ -5,6 +5,7 @@ mod completions;
 mod sim;
 mod sim_node;
 mod sim_serve;
+mod validate;
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -20,6 +21,7 @@ pub async fn run(cli: Cli, printer: &Printer) -> Result<(), CliError> {
         Command::Completions(args) => completions::completions(&args, printer),
         Command::Man => completions::man(printer),
         Command::Sim(args) => sim::run(args, printer).await,
+        Command::Validate => validate::run(&cli.global.config, printer),
     }
 }
 
@@ -29,6 +31,7 @@ pub struct CliError {
     context: Option<String>,
     error: Box<dyn StdError + Send + Sync + 'static>,
     hints: Vec<String>,
+    details: Option<serde_json::Value>,
 }
 
 impl CliError {
@@ -48,6 +51,7 @@ impl CliError {
             context: None,
             error: message.into().into(),
             hints: Vec::new(),
+            details: None,
         }
     }
 
@@ -84,6 +88,11 @@ impl CliError {
     pub fn hints(&self) -> &[String] {
         &self.hints
     }
+
+    /// Structured facts for the JSON error document (e.g. diagnostics), if any.
+    pub fn details(&self) -> Option<&serde_json::Value> {
+        self.details.as_ref()
+    }
 }
 
 impl<E> From<E> for CliError
@@ -95,6 +104,7 @@ where
             class: error.class(),
             context: None,
             hints: error.hints(),
+            details: error.details(),
             error: Box::new(error),
         }
     }

@@ -1,1 +1,138 @@
 //! The `cluster.yaml` model: loading, validation and diagnostics (issue: foundation).
+//!
+//! Loading runs in two stages (style rule 3). [`raw`] reads the YAML into a marked tree and
+//! mirrors it key by key with positions, rejecting unknown keys and wrong types; [`check`]
+//! applies every rule (CIDRs, names, catalogue, cross-references, files) and builds the
+//! typed [`Spec`]. Every problem of both stages is collected, so one run reports all of
+//! them as [`Diagnostic`]s with `file:line:column`, field path, the expected form and a
+//! "did you mean". Only local files are read (the schematic, patch files); nothing here
+//! touches the network. [`resources`] derives resource names and labels from a [`Spec`].
+//!
+//! Left to others: computing the schematic ID (`factory::schematic`), applying patches and
+//! rendering machine configs (`talos::config`), comparing with live state (`cluster`).
+
+pub mod catalog;
+mod check;
+mod diagnostic;
+mod error;
+mod model;
+pub mod names;
+mod raw;
+pub mod resources;
+mod version;
+mod yaml;
+
+use std::path::Path;
+
+pub use catalog::Architecture;
+pub use diagnostic::{Diagnostic, Diagnostics, Span, Spanned, suggest};
+pub use error::Error;
+pub use model::{
+    Endpoint, Firewall, Kubernetes, LoadBalancer, LoadBalancerService, LoadBalancerType, Location, Network,
+    NetworkZone, Node, NodeGroup, Patches, Role, Schematic, SchematicSource, ServerType, Spec, Talos,
+};
+pub use names::{ClusterName, LoadBalancerName, NameError, NodeName, PoolName, Prefix};
+pub use resources::{Labels, ResourceName};
+pub use version::{KubernetesVersion, TalosVersion, VersionError};
+
+/// Loads and checks a cluster description.
+///
+/// Relative paths inside it (the schematic, patch globs) are resolved against the file's
+/// folder. Only local files are read.
+///
+/// # Errors
+///
+/// [`Error::Read`] when the file cannot be read, [`Error::Invalid`] with every problem
+/// found when it breaks the format or a rule.
+pub fn load(path: &Path) -> Result<Spec, Error> {
+    let bytes = std::fs::read(path).map_err(|source| Error::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    match String::from_utf8(bytes) {
+        Ok(text) => parse(path, &text),
+        Err(e) => {
+            let offset = e.utf8_error().valid_up_to();
+            let valid = String::from_utf8_lossy(&e.as_bytes()[..offset]).into_owned();
+            let line = valid.matches('\n').count() + 1;
+            let column = valid.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            let mut diagnostics = Diagnostics::new();
+            diagnostics.push(Diagnostic::new(
+                path,
+                None,
+                Span { line, column, width: 1 },
+                None,
+                "the file is not UTF-8 text",
+            ));
+            Err(Error::Invalid {
+                path: path.to_path_buf(),
+                diagnostics,
+            })
+        }
+    }
+}
+
+/// Checks a cluster description given as text; `path` names it in diagnostics and its
+/// folder anchors relative paths (files it names are still read from disk).
+///
+/// # Errors
+///
+/// [`Error::Invalid`] with every problem found.
+pub fn parse(path: &Path, text: &str) -> Result<Spec, Error> {
+    let base_dir = path.parent().unwrap_or(Path::new(""));
+    let mut reader = yaml::Reader::new(path, text);
+    let spec = match yaml::load_documents(text) {
+        Err(e) => {
+            reader.push(yaml::syntax_diagnostic(path, text, &e));
+            None
+        }
+        Ok(documents) => match documents.as_slice() {
+            [] => {
+                let diagnostic = reader
+                    .diagnostic(Span::START, "", "the file is empty")
+                    .expected("a cluster description; see docs/cluster-yaml.md or the repository's cluster.yaml");
+                reader.push(diagnostic);
+                None
+            }
+            [document] => {
+                let raw = raw::decode(&mut reader, document);
+                check::check(&mut reader, &raw, path, base_dir)
+            }
+            [_, second, ..] => {
+                let span = reader.span(second);
+                let diagnostic = reader.diagnostic(
+                    span,
+                    "",
+                    format!(
+                        "the file holds {} YAML documents; a cluster description is one",
+                        documents.len()
+                    ),
+                );
+                reader.push(diagnostic);
+                None
+            }
+        },
+    };
+    let mut diagnostics = reader.diagnostics;
+    if spec.is_none() && diagnostics.is_empty() {
+        // Every rejection records a diagnostic; this keeps a missed one from printing
+        // "0 problems".
+        diagnostics.push(Diagnostic::new(
+            path,
+            None,
+            Span::START,
+            None,
+            "internal error: the description was rejected without a recorded reason (please report this)",
+        ));
+    }
+    match spec {
+        Some(spec) if diagnostics.is_empty() => Ok(spec),
+        _ => {
+            diagnostics.sort();
+            Err(Error::Invalid {
+                path: path.to_path_buf(),
+                diagnostics,
+            })
+        }
+    }
+}
