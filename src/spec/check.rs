@@ -157,8 +157,19 @@ impl Checker<'_, '_> {
 
         let talos = raw.talos.as_ref().and_then(|t| self.talos(t, &groups));
 
-        let load_balancers =
-            self.load_balancers(&raw.load_balancers, default_location, zone, &workers, prefix.as_ref());
+        let declared_pools: Vec<&str> = raw
+            .workers
+            .iter()
+            .filter_map(|w| w.pool.as_ref().map(|p| p.value.as_str()))
+            .collect();
+        let load_balancers = self.load_balancers(
+            &raw.load_balancers,
+            default_location,
+            zone,
+            &workers,
+            &declared_pools,
+            prefix.as_ref(),
+        );
         if let (Some(network), Some(endpoint), Some(subnet)) =
             (&network, endpoint, raw.network.as_ref().and_then(|n| n.subnet.as_ref()))
         {
@@ -591,6 +602,21 @@ impl Checker<'_, '_> {
             (Some(count), Some(_)) => {
                 self.error(
                     count.span,
+                    &count_field,
+                    "give either `count` or `nodes`, not both",
+                    example::NODES,
+                    None,
+                );
+                return None;
+            }
+            (None, None) if raw.has_count || raw.has_nodes => {
+                // Present but unreadable: already reported.
+                return None;
+            }
+            (Some(_), None) | (None, Some(_)) if raw.has_count && raw.has_nodes => {
+                let span = raw.count.as_ref().map(|c| c.span).unwrap_or(raw.anchor);
+                self.error(
+                    span,
                     &count_field,
                     "give either `count` or `nodes`, not both",
                     example::NODES,
@@ -1033,6 +1059,7 @@ impl Checker<'_, '_> {
         default_location: Option<Location>,
         zone: Option<NetworkZone>,
         workers: &[GroupDraft],
+        declared_pools: &[&str],
         prefix: Option<&Spanned<Prefix>>,
     ) -> Option<Vec<LoadBalancer>> {
         let mut out = Vec::new();
@@ -1110,36 +1137,36 @@ impl Checker<'_, '_> {
                 None => default_location,
             };
             let pool_field = format!("{path}.targets.pool");
+            // Pools are looked up by the name written, so a pool with its own problem is
+            // not reported a second time as missing here.
             let target = raw.target_pool.as_ref().and_then(|p| {
-                let group = workers
-                    .iter()
-                    .find(|g| g.pool.as_ref().is_some_and(|pool| pool.value.as_str() == p.value));
-                match group {
-                    Some(group) => Some((group.pool.as_ref()?.value.clone(), group.nodes.len(), p.span)),
-                    None => {
-                        let pools: Vec<&str> = workers
-                            .iter()
-                            .filter_map(|g| g.pool.as_ref().map(|p| p.value.as_str()))
-                            .collect();
-                        let expected = if pools.is_empty() {
-                            "the name of a pool under `workers:` (none is declared)".to_owned()
-                        } else {
-                            format!(
-                                "one of the pools {}",
-                                pools.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ")
-                            )
-                        };
-                        let suggestion = suggest(&p.value, pools.iter().copied());
-                        self.error(
-                            p.span,
-                            &pool_field,
-                            format!("no worker pool is called `{}`", p.value.escape_debug()),
-                            &expected,
-                            suggestion,
-                        );
-                        None
-                    }
+                if declared_pools.contains(&p.value.as_str()) {
+                    let group = workers
+                        .iter()
+                        .find(|g| g.pool.as_ref().is_some_and(|pool| pool.value.as_str() == p.value))?;
+                    return Some((group.pool.as_ref()?.value.clone(), group.nodes.len(), p.span));
                 }
+                let expected = if declared_pools.is_empty() {
+                    "the name of a pool under `workers:` (none is declared)".to_owned()
+                } else {
+                    format!(
+                        "one of the pools {}",
+                        declared_pools
+                            .iter()
+                            .map(|p| format!("`{p}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                };
+                let suggestion = suggest(&p.value, declared_pools.iter().copied());
+                self.error(
+                    p.span,
+                    &pool_field,
+                    format!("no worker pool is called `{}`", p.value.escape_debug()),
+                    &expected,
+                    suggestion,
+                );
+                None
             });
             let services = raw.services.as_ref().and_then(|list| {
                 let services_field = yaml::join(path, "services");

@@ -32,6 +32,14 @@ fn first_bad_char(s: &str, allowed: impl Fn(char) -> bool) -> Option<String> {
     })
 }
 
+fn uppercase_hint(s: &str) -> &'static str {
+    if s.chars().any(|c| c.is_ascii_uppercase()) {
+        " (only lowercase letters are allowed)"
+    } else {
+        ""
+    }
+}
+
 /// Checks an RFC 1123 DNS label in lowercase: 1–63 characters `a-z`, `0-9`, `-`, starting
 /// and ending with a letter or digit.
 pub fn check_dns_label(s: &str) -> Result<(), NameError> {
@@ -45,12 +53,7 @@ pub fn check_dns_label(s: &str) -> Result<(), NameError> {
         )));
     }
     if let Some(bad) = first_bad_char(s, |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
-        let hint = if s.chars().any(|c| c.is_ascii_uppercase()) {
-            " (only lowercase letters are allowed)"
-        } else {
-            ""
-        };
-        return Err(NameError::new(format!("it {bad}{hint}")));
+        return Err(NameError::new(format!("it {bad}{}", uppercase_hint(s))));
     }
     if s.starts_with('-') || s.ends_with('-') {
         return Err(NameError::new("it must start and end with a letter or digit"));
@@ -146,7 +149,7 @@ impl Prefix {
     /// Checks and wraps a prefix.
     pub fn parse(s: &str) -> Result<Self, NameError> {
         if let Some(bad) = first_bad_char(s, |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
-            return Err(NameError::new(format!("it {bad}")));
+            return Err(NameError::new(format!("it {bad}{}", uppercase_hint(s))));
         }
         if s.starts_with('-') {
             return Err(NameError::new("it must start with a letter or digit"));

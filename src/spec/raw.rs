@@ -16,6 +16,7 @@ pub(crate) mod example {
         "a mapping with `version` and `schematic`, e.g. `{ version: v1.11.6, schematic: schematics/hcloud.yaml }`";
     pub const TALOS_VERSION: &str = "a Talos version, e.g. `v1.11.6`";
     pub const SCHEMATIC: &str = "a schematic file relative to cluster.yaml, e.g. `schematics/hcloud.yaml`, or an inline `{ customization: … }` mapping";
+    pub const ARCHITECTURE: &str = "`amd64` or `arm64`";
     pub const ARCHITECTURES: &str = "a list of architectures, e.g. `[arm64]` or `[amd64, arm64]`";
     pub const KUBERNETES: &str = "a mapping with `version`, e.g. `{ version: v1.34.1 }`";
     pub const KUBERNETES_VERSION: &str = "a Kubernetes version, e.g. `v1.34.1`";
@@ -44,6 +45,7 @@ pub(crate) mod example {
     pub const SERVICES_LIST: &str = "a list of services, e.g. `[{ listen: 443, target: 443, proxy_protocol: true }]`";
     pub const PORT: &str = "a port number from 1 to 65535, e.g. `443`";
     pub const BOOL: &str = "`true` or `false`";
+    pub const PATCH_PATTERN: &str = "a glob pattern relative to cluster.yaml, e.g. `machine-patches/all/*.yaml`";
     pub const PATCH_LIST: &str =
         "a list of glob patterns relative to cluster.yaml, e.g. `[machine-patches/all/*.yaml]`";
     pub const SYSCTLS: &str = "a mapping of sysctl names to values, e.g. `{ net.core.somaxconn: \"32768\" }`";
@@ -139,6 +141,10 @@ pub(crate) struct RawGroup {
     pub count: Option<Spanned<i64>>,
     /// The list, spanned at its key.
     pub nodes: Option<Spanned<Vec<RawNode>>>,
+    /// Returns true if `count:` was written with a value (even an unreadable one).
+    pub has_count: bool,
+    /// Returns true if `nodes:` was written with a value (even an unreadable one).
+    pub has_nodes: bool,
 }
 
 /// One entry of a `nodes:` list.
@@ -183,9 +189,11 @@ pub(crate) struct RawPatches {
 /// Reads the whole document; every problem lands in `reader.diagnostics`.
 pub(crate) fn decode(reader: &mut Reader<'_>, root: &MarkedYaml<'_>) -> RawCluster {
     let mut raw = RawCluster::default();
+    // Missing top-level keys point at the start of the document's mapping.
+    let start = reader.span(root);
     let top = Field {
         path: "",
-        key_span: Span::START,
+        key_span: Span { width: 1, ..start },
         node: root,
     };
     if !matches!(root.data, YamlData::Mapping(_)) {
@@ -260,7 +268,7 @@ pub(crate) fn decode(reader: &mut Reader<'_>, root: &MarkedYaml<'_>) -> RawClust
                     node,
                 };
                 reader
-                    .string_list(&field, example::ADMIN_CIDR)
+                    .string_list(&field, example::ADMIN_CIDRS, example::ADMIN_CIDR)
                     .map(|list| Spanned::new(list, span))
             });
         Some(RawFirewall { admin_cidrs })
@@ -328,6 +336,7 @@ pub(crate) fn decode(reader: &mut Reader<'_>, root: &MarkedYaml<'_>) -> RawClust
                                 node,
                             },
                             example::PATCH_LIST,
+                            example::PATCH_PATTERN,
                         )
                     })
                     .unwrap_or_default()
@@ -407,6 +416,7 @@ fn decode_talos(reader: &mut Reader<'_>, field: &Field<'_, '_, '_>) -> Option<Ra
                     node,
                 },
                 example::ARCHITECTURES,
+                example::ARCHITECTURE,
             )
             .map(|list| Spanned::new(list, span))
     });
@@ -431,6 +441,8 @@ fn decode_group(reader: &mut Reader<'_>, field: &Field<'_, '_, '_>, worker: bool
     };
     let server_type = required_string(reader, &map, "type", example::SERVER_TYPE);
     let location = optional_string(reader, &map, "location", example::LOCATION);
+    let has_count = reader.optional(&map, "count").is_some();
+    let has_nodes = reader.optional(&map, "nodes").is_some();
     let count = optional_field(reader, &map, "count").and_then(|(path, span, node)| {
         reader.integer(
             &Field {
@@ -469,6 +481,8 @@ fn decode_group(reader: &mut Reader<'_>, field: &Field<'_, '_, '_>, worker: bool
         location,
         count,
         nodes,
+        has_count,
+        has_nodes,
     })
 }
 

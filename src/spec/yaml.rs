@@ -426,8 +426,13 @@ impl<'s> Reader<'s> {
     }
 
     /// Reads a list of strings.
-    pub fn string_list(&mut self, field: &Field<'_, '_, '_>, expected: &str) -> Option<Vec<Spanned<String>>> {
-        let items = self.sequence(field, expected)?;
+    pub fn string_list(
+        &mut self,
+        field: &Field<'_, '_, '_>,
+        list_expected: &str,
+        expected: &str,
+    ) -> Option<Vec<Spanned<String>>> {
+        let items = self.sequence(field, list_expected)?;
         let mut out = Vec::new();
         for (path, span, node) in items {
             let item = Field {
