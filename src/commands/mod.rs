@@ -31,7 +31,7 @@ pub struct CliError {
     context: Option<String>,
     error: Box<dyn StdError + Send + Sync + 'static>,
     hints: Vec<String>,
-    details: Option<serde_json::Value>,
+    details: Option<Box<serde_json::Value>>,
 }
 
 impl CliError {
@@ -91,7 +91,7 @@ impl CliError {
 
     /// Structured facts for the JSON error document (e.g. diagnostics), if any.
     pub fn details(&self) -> Option<&serde_json::Value> {
-        self.details.as_ref()
+        self.details.as_deref()
     }
 }
 
@@ -104,7 +104,7 @@ where
             class: error.class(),
             context: None,
             hints: error.hints(),
-            details: error.details(),
+            details: error.details().map(Box::new),
             error: Box::new(error),
         }
     }

@@ -47,6 +47,16 @@ struct NodeDraft {
     ip_span: Option<Span>,
 }
 
+/// One entry of a group's node list as written: name (when valid), field path, position,
+/// location override and fixed address.
+type Declared = (
+    Option<Spanned<NodeName>>,
+    String,
+    Span,
+    Option<Location>,
+    Option<Spanned<Ipv4Addr>>,
+);
+
 /// A group before the cross-group checks.
 struct GroupDraft {
     role: Role,
@@ -365,10 +375,12 @@ impl Checker<'_, '_> {
             .subnet
             .as_ref()
             .and_then(|s| self.ipv4_net(s, "network.subnet", example::SUBNET));
+        let mut subnet_ok = true;
         if let (Some(subnet), Some(span)) = (subnet, raw.subnet.as_ref().map(|s| s.span)) {
             if let Some(cidr) = cidr
                 && !cidr.contains(&subnet)
             {
+                subnet_ok = false;
                 self.error(
                     span,
                     "network.subnet",
@@ -378,6 +390,7 @@ impl Checker<'_, '_> {
                 );
             }
             if subnet.prefix_len() > 30 {
+                subnet_ok = false;
                 self.error(
                     span,
                     "network.subnet",
@@ -474,9 +487,11 @@ impl Checker<'_, '_> {
                 None,
             );
         }
+        // A subnet with its own problem is not used for address checks (which would only
+        // repeat it).
         Some(Network {
             cidr: cidr?,
-            subnet: subnet?,
+            subnet: subnet.filter(|_| subnet_ok)?,
             zone: zone?,
             pods: pods?.0,
             services: services?.0,
@@ -589,13 +604,7 @@ impl Checker<'_, '_> {
         // Names: from `nodes`, or numbered from `count`.
         let count_field = yaml::join(path, "count");
         let nodes_field = yaml::join(path, "nodes");
-        let mut declared: Vec<(
-            Option<Spanned<NodeName>>,
-            String,
-            Span,
-            Option<Location>,
-            Option<Spanned<Ipv4Addr>>,
-        )> = Vec::new();
+        let mut declared: Vec<Declared> = Vec::new();
         let size_span;
         let size_field;
         match (&raw.count, &raw.nodes) {
@@ -747,7 +756,7 @@ impl Checker<'_, '_> {
         }
         if role == Role::ControlPlane {
             let size = declared.len();
-            if size % 2 == 0 && size > 0 {
+            if size.is_multiple_of(2) && size > 0 {
                 self.error(
                     size_span,
                     &size_field,

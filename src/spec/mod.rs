@@ -136,3 +136,127 @@ pub fn parse(path: &Path, text: &str) -> Result<Spec, Error> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn description(network: &str, extra: &str) -> String {
+        format!(
+            "name: t\nprefix: t-\nlocation: fsn1\ntalos:\n  version: v1.11.6\n  schematic: {{ customization: {{}} }}\n\
+             kubernetes: {{ version: v1.34.1 }}\nnetwork: {network}\nfirewall: {{ admin_cidrs: [203.0.113.7/32] }}\n\
+             controlplane: {{ type: cax11, count: 1 }}\n{extra}"
+        )
+    }
+
+    /// The diagnostics of a description, as `field: message` lines.
+    fn problems(text: &str) -> Vec<String> {
+        match parse(Path::new("c.yaml"), text) {
+            Ok(_) => Vec::new(),
+            Err(e) => e
+                .diagnostics()
+                .expect("invalid, not unreadable")
+                .iter()
+                .map(|d| format!("{}: {}", d.field.as_deref().unwrap_or("-"), d.message))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn network_rules() {
+        let cases: &[(&str, &[&str])] = &[
+            ("{ cidr: 10.0.0.0/16, subnet: 10.0.1.0/24 }", &[]),
+            ("{ cidr: 172.16.0.0/12, subnet: 172.16.0.0/30 }", &[]),
+            (
+                "{ cidr: 192.168.0.0/24, subnet: 192.168.0.0/24, pods: 10.0.0.0/16, services: 10.1.0.0/16 }",
+                &[],
+            ),
+            (
+                "{ cidr: 10.0.0.0/16, subnet: 10.0.1.0/31 }",
+                &["network.subnet: 10.0.1.0/31 is smaller than /30"],
+            ),
+            (
+                "{ cidr: 10.0.0.0/25, subnet: 10.0.0.0/26 }",
+                &["network.cidr: 10.0.0.0/25 is smaller than /24"],
+            ),
+            (
+                "{ cidr: 100.64.0.0/16, subnet: 100.64.1.0/24 }",
+                &["network.cidr: 100.64.0.0/16 is not a private"],
+            ),
+            (
+                "{ cidr: 10.0.0.0/16, subnet: 10.0.0.0/15 }",
+                &["network.subnet: 10.0.0.0/15 is not inside network.cidr"],
+            ),
+            (
+                "{ cidr: 10.0.0.0/16, subnet: 10.0.1.0/24, zone: us-east }",
+                &["location: location `fsn1` is in network zone eu-central"],
+            ),
+            // Pods may sit inside the network range, but not on the node subnet or gateway.
+            (
+                "{ cidr: 10.0.0.0/16, subnet: 10.0.1.0/24, pods: 10.0.16.0/20, services: 10.0.8.0/21 }",
+                &[],
+            ),
+            (
+                "{ cidr: 10.0.0.0/16, subnet: 10.0.1.0/24, pods: 10.0.0.0/24 }",
+                &["network.pods: network.pods 10.0.0.0/24 contains 10.0.0.1, the gateway"],
+            ),
+            (
+                "{ cidr: 10.0.0.0/16, subnet: 10.0.1.0/24, services: 10.0.0.0/20 }",
+                &["network.services: network.services 10.0.0.0/20 overlaps network.subnet"],
+            ),
+            (
+                "{ cidr: 10.96.0.0/16, subnet: 10.96.1.0/24 }",
+                &["network.services: network.services 10.96.0.0/12 (the default) overlaps network.subnet 10.96.1.0/24"],
+            ),
+            (
+                "{ cidr: 10.0.0.0/16, subnet: 10.0.1.0/24, pods: 10.1.0.0/16, services: 10.1.128.0/17 }",
+                &["network.services: network.services 10.1.128.0/17 overlaps network.pods 10.1.0.0/16"],
+            ),
+            (
+                "{ cidr: 10.0.0.1/16, subnet: 10.0.1.0/24 }",
+                &["network.cidr: `10.0.0.1/16` has host bits set"],
+            ),
+            (
+                "{ cidr: 10.0.0.0, subnet: 10.0.1.0/24 }",
+                &["network.cidr: `10.0.0.0` is an address, not a range"],
+            ),
+        ];
+        for (network, expected) in cases {
+            let found = problems(&description(network, ""));
+            assert_eq!(found.len(), expected.len(), "{network}: {found:?}");
+            for (found, expected) in found.iter().zip(expected.iter()) {
+                assert!(
+                    found.starts_with(expected),
+                    "{network}: {found:?} does not start with {expected:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn admin_cidr_rules() {
+        let network = "{ cidr: 10.0.0.0/16, subnet: 10.0.1.0/24 }";
+        let with = |list: &str| problems(&description(network, "").replace("[203.0.113.7/32]", list));
+        assert!(with("[0.0.0.0/0, '::/0', 2001:db8::/32]").is_empty());
+        assert_eq!(
+            with("[2001:db8::1/32]"),
+            ["firewall.admin_cidrs[0]: `2001:db8::1/32` has host bits set"]
+        );
+        assert_eq!(
+            with("['2001:db8::1']"),
+            ["firewall.admin_cidrs[0]: `2001:db8::1` is an address, not a range"]
+        );
+    }
+
+    #[test]
+    fn one_problem_per_mistake_even_when_sections_fail() {
+        // A broken location must not also break the pools, the load balancer target and
+        // the zone check.
+        let text = description(
+            "{ cidr: 10.0.0.0/16, subnet: 10.0.1.0/24 }",
+            "workers: [{ pool: general, type: cax41, count: 2 }]\nload_balancers: [{ name: web, type: lb11, targets: { pool: general }, services: [{ listen: 80, target: 80 }] }]\n",
+        )
+        .replace("location: fsn1", "location: moon");
+        assert_eq!(problems(&text), ["location: unknown location `moon`"]);
+    }
+}
