@@ -313,7 +313,7 @@ impl Checker<'_, '_> {
         }
     }
 
-    /// Parses an IPv4 range; `what` names it in messages.
+    /// Parses a canonical IPv4 range (no host bits), reporting what else it is if not.
     fn ipv4_net(&mut self, value: &Spanned<String>, field: &str, expected: &str) -> Option<Ipv4Net> {
         let text = value.value.trim();
         let shown = value.value.escape_debug();
@@ -898,7 +898,10 @@ impl Checker<'_, '_> {
         let reserved = [
             (subnet.network(), "the subnet's network address"),
             (subnet.broadcast(), "the subnet's broadcast address"),
-            (first_host(subnet), "the subnet's first address, which Hetzner reserves"),
+            (
+                first_host(subnet),
+                "the subnet's first address, left free for Hetzner's gateway",
+            ),
             (network.gateway(), "the network's gateway"),
         ];
         let mut seen: BTreeMap<Ipv4Addr, String> = BTreeMap::new();

@@ -453,7 +453,7 @@ impl<'s> Reader<'s> {
     }
 }
 
-/// "a mapping with keys …" → used as is; "e.g. …" examples get their noun from the text.
+/// The noun part of an expected form: "a port, e.g. `443`" → "a port", for "expected …, found …".
 fn kind_of(expected: &str) -> &str {
     expected.split(", e.g.").next().unwrap_or(expected)
 }
