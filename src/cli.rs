@@ -103,6 +103,22 @@ pub enum Command {
     ///   talos-hcloud completions bash > /etc/bash_completion.d/talos-hcloud
     Completions(CompletionsArgs),
 
+    /// Check cluster.yaml and print a summary of the cluster it describes.
+    ///
+    /// Runs every check talos-hcloud makes before it touches anything: YAML syntax, unknown
+    /// keys (with "did you mean"), types, CIDRs and overlaps, names and Hetzner's limits,
+    /// server types and locations against the network zone, architectures, load balancers,
+    /// versions, the schematic file and the patch globs. All problems are listed at once,
+    /// each as `file:line:column: field: message`. No network access; no token needed.
+    ///
+    /// Exit codes: 0 valid, 2 invalid or unreadable (the diagnostics are on stderr; with
+    /// `--output json` they are in the error document's `details.diagnostics`).
+    ///
+    /// Example:
+    ///
+    ///   talos-hcloud -c clusters/prod.yaml validate
+    Validate,
+
     /// Run the local emulator of Hetzner Cloud (and, with `node`, one emulated Talos node).
     ///
     /// The emulator lets you rehearse every command without a Hetzner account: point

@@ -44,4 +44,10 @@ pub trait Classify {
     fn hints(&self) -> Vec<String> {
         Vec::new()
     }
+
+    /// Structured facts for the JSON error document (`"details"`), e.g. the list of
+    /// diagnostics of an invalid cluster.yaml.
+    fn details(&self) -> Option<serde_json::Value> {
+        None
+    }
 }

@@ -62,7 +62,7 @@ fn report_error(printer: &Printer, error: &CliError) {
     let chain = error.chain();
     match printer.format() {
         OutputFormat::Json => {
-            let document = serde_json::json!({
+            let mut document = serde_json::json!({
                 "ok": false,
                 "error": {
                     "class": error.class().as_str(),
@@ -72,6 +72,9 @@ fn report_error(printer: &Printer, error: &CliError) {
                     "hints": error.hints(),
                 }
             });
+            if let Some(details) = error.details() {
+                document["error"]["details"] = details.clone();
+            }
             printer.result(&printer::Report::new(String::new(), document));
         }
         OutputFormat::Text => {

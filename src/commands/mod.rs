@@ -7,6 +7,7 @@ mod sim_node;
 mod sim_serve;
 mod talos;
 mod talos_gen_config;
+mod validate;
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -23,6 +24,7 @@ pub async fn run(cli: Cli, printer: &Printer) -> Result<(), CliError> {
         Command::Man => completions::man(printer),
         Command::Sim(args) => sim::run(args, printer).await,
         Command::Talos(args) => talos::run(args, printer),
+        Command::Validate => validate::run(&cli.global.config, printer),
     }
 }
 
@@ -32,6 +34,7 @@ pub struct CliError {
     context: Option<String>,
     error: Box<dyn StdError + Send + Sync + 'static>,
     hints: Vec<String>,
+    details: Option<Box<serde_json::Value>>,
 }
 
 impl CliError {
@@ -51,6 +54,7 @@ impl CliError {
             context: None,
             error: message.into().into(),
             hints: Vec::new(),
+            details: None,
         }
     }
 
@@ -87,6 +91,11 @@ impl CliError {
     pub fn hints(&self) -> &[String] {
         &self.hints
     }
+
+    /// Structured facts for the JSON error document (e.g. diagnostics), if any.
+    pub fn details(&self) -> Option<&serde_json::Value> {
+        self.details.as_deref()
+    }
 }
 
 impl<E> From<E> for CliError
@@ -98,6 +107,7 @@ where
             class: error.class(),
             context: None,
             hints: error.hints(),
+            details: error.details().map(Box::new),
             error: Box::new(error),
         }
     }

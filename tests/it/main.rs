@@ -5,4 +5,5 @@ mod cli;
 mod harness;
 mod openapi;
 mod python_client;
+mod spec;
 mod talos_config;

@@ -1,0 +1,248 @@
+//! One problem found in a cluster description, and how it is shown: `file:line:col: field:
+//! message`, the source line with a caret underline, the expected form by example and a
+//! "did you mean" suggestion (the layout of `just` and `rustc`).
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+/// A position in a source file: 1-based line and column (in characters) and the width of
+/// the underlined text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct Span {
+    /// 1-based line number.
+    pub line: usize,
+    /// 1-based column, counted in characters.
+    pub column: usize,
+    /// Number of characters to underline (at least 1 when rendered).
+    pub width: usize,
+}
+
+impl Span {
+    /// The first character of a file, used when a problem has no better place (a missing
+    /// top-level key).
+    pub const START: Span = Span {
+        line: 1,
+        column: 1,
+        width: 1,
+    };
+}
+
+/// A value together with where it was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Spanned<T> {
+    /// The value.
+    pub value: T,
+    /// Where it was written.
+    pub span: Span,
+}
+
+impl<T> Spanned<T> {
+    /// Pairs a value with its span.
+    pub fn new(value: T, span: Span) -> Self {
+        Spanned { value, span }
+    }
+}
+
+/// One problem in an input file, with everything needed to show it without the file at hand.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Diagnostic {
+    /// The file the problem is in, as the user named it (cluster.yaml, a patch file).
+    pub file: PathBuf,
+    /// Where in the file.
+    #[serde(flatten)]
+    pub span: Span,
+    /// The field path, e.g. `network.subnet` or `workers[0].type`; `None` for YAML syntax
+    /// errors, which have no field yet.
+    pub field: Option<String>,
+    /// What is wrong.
+    pub message: String,
+    /// What would be accepted, by example: "a CIDR, e.g. `10.0.1.0/24`".
+    pub expected: Option<String>,
+    /// A likely intended value: "did you mean `subnet`?".
+    pub suggestion: Option<String>,
+    /// The text of the source line, for the caret display.
+    #[serde(skip)]
+    pub source_line: Option<String>,
+}
+
+impl Diagnostic {
+    /// A diagnostic at `span` in `file`; `source` is the whole file text, used to capture
+    /// the line shown under the message.
+    pub fn new(file: &Path, source: Option<&str>, span: Span, field: Option<&str>, message: impl Into<String>) -> Self {
+        let source_line = source.and_then(|text| text.lines().nth(span.line.saturating_sub(1)).map(str::to_owned));
+        Diagnostic {
+            file: file.to_path_buf(),
+            span,
+            field: field.map(str::to_owned),
+            message: message.into(),
+            expected: None,
+            suggestion: None,
+            source_line,
+        }
+    }
+
+    /// Adds the expected form, by example.
+    pub fn expected(mut self, expected: impl Into<String>) -> Self {
+        self.expected = Some(expected.into());
+        self
+    }
+
+    /// Adds a "did you mean `x`?" suggestion (only the candidate is stored).
+    pub fn suggestion(mut self, suggestion: Option<String>) -> Self {
+        self.suggestion = suggestion;
+        self
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    /// Renders the header line, then (when the source line is known) the line and a caret
+    /// underline, then `= expected:` and `= help:` notes.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: ", self.file.display(), self.span.line, self.span.column)?;
+        if let Some(field) = &self.field {
+            write!(f, "{field}: ")?;
+        }
+        write!(f, "{}", self.message)?;
+        let gutter = self.span.line.to_string().len();
+        let pad = " ".repeat(gutter);
+        if let Some(line) = &self.source_line {
+            let shown = line.replace('\t', " ");
+            let length = shown.chars().count();
+            let start = self.span.column.saturating_sub(1).min(length);
+            let width = self.span.width.max(1).min(length.saturating_sub(start).max(1));
+            write!(f, "\n{pad} |\n{} | {shown}", self.span.line)?;
+            write!(f, "\n{pad} | {}{}", " ".repeat(start), "^".repeat(width))?;
+        }
+        if let Some(expected) = &self.expected {
+            write!(f, "\n{pad} = expected: {expected}")?;
+        }
+        if let Some(suggestion) = &self.suggestion {
+            write!(f, "\n{pad} = help: did you mean `{suggestion}`?")?;
+        }
+        Ok(())
+    }
+}
+
+/// Every problem found in one load, in source order.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Diagnostics(Vec<Diagnostic>);
+
+impl Diagnostics {
+    /// An empty collection.
+    pub fn new() -> Self {
+        Diagnostics(Vec::new())
+    }
+
+    /// Adds one problem.
+    pub fn push(&mut self, diagnostic: Diagnostic) {
+        self.0.push(diagnostic);
+    }
+
+    /// Returns true if and only if no problem was found.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The number of problems.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// The problems, in the order they are shown.
+    pub fn iter(&self) -> std::slice::Iter<'_, Diagnostic> {
+        self.0.iter()
+    }
+
+    /// Orders problems by file, then position; problems at the same place keep the order
+    /// in which they were found. Exact duplicates are dropped.
+    pub(crate) fn sort(&mut self) {
+        self.0
+            .sort_by(|a, b| (&a.file, a.span.line, a.span.column).cmp(&(&b.file, b.span.line, b.span.column)));
+        self.0.dedup();
+    }
+}
+
+impl fmt::Display for Diagnostics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (index, diagnostic) in self.0.iter().enumerate() {
+            if index > 0 {
+                writeln!(f)?;
+                writeln!(f)?;
+            }
+            write!(f, "{diagnostic}")?;
+        }
+        Ok(())
+    }
+}
+
+impl<'a> IntoIterator for &'a Diagnostics {
+    type Item = &'a Diagnostic;
+    type IntoIter = std::slice::Iter<'a, Diagnostic>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+/// The candidate closest to `word` by Levenshtein distance, if it is at most 3 edits away
+/// (and not `word` itself): the "did you mean" rule of `just`.
+pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    candidates
+        .into_iter()
+        .filter(|candidate| *candidate != word)
+        .map(|candidate| (strsim::levenshtein(word, candidate), candidate))
+        .filter(|(distance, _)| *distance <= 3)
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, candidate)| candidate.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggest_picks_the_closest_within_three_edits() {
+        let keys = ["cidr", "subnet", "zone", "pods", "services"];
+        assert_eq!(suggest("subnte", keys).as_deref(), Some("subnet"));
+        assert_eq!(suggest("servces", keys).as_deref(), Some("services"));
+        assert_eq!(suggest("completely-different", keys), None);
+        assert_eq!(suggest("zone", ["zone"]), None, "the word itself is not a suggestion");
+    }
+
+    #[test]
+    fn renders_header_source_line_caret_and_notes() {
+        let source = "name: x\nnetwork:\n  subnet: 10.1.0.0/24\n";
+        let span = Span {
+            line: 3,
+            column: 11,
+            width: 11,
+        };
+        let diagnostic = Diagnostic::new(
+            Path::new("cluster.yaml"),
+            Some(source),
+            span,
+            Some("network.subnet"),
+            "10.1.0.0/24 is not inside network.cidr 10.0.0.0/16",
+        )
+        .expected("a CIDR inside network.cidr, e.g. `10.0.1.0/24`")
+        .suggestion(Some("10.0.1.0/24".into()));
+        assert_eq!(
+            diagnostic.to_string(),
+            "cluster.yaml:3:11: network.subnet: 10.1.0.0/24 is not inside network.cidr 10.0.0.0/16\n  |\n3 |   subnet: 10.1.0.0/24\n  |           ^^^^^^^^^^^\n  = expected: a CIDR inside network.cidr, e.g. `10.0.1.0/24`\n  = help: did you mean `10.0.1.0/24`?"
+        );
+    }
+
+    #[test]
+    fn caret_is_clamped_to_the_line() {
+        let span = Span {
+            line: 1,
+            column: 40,
+            width: 9,
+        };
+        let diagnostic = Diagnostic::new(Path::new("c.yaml"), Some("a: b\n"), span, None, "oops");
+        assert!(diagnostic.to_string().ends_with("1 | a: b\n  |     ^"), "{diagnostic}");
+    }
+}
