@@ -272,7 +272,7 @@ pub enum Error {
         origin: String,
         /// The parser's error (with line and column).
         #[source]
-        source: serde_saphyr::Error,
+        source: YamlError,
     },
     /// The file is encrypted with sops.
     #[error("{origin} is encrypted with sops; decrypt it first (sops --decrypt)")]
@@ -535,7 +535,7 @@ impl SecretsBundle {
                 origin: origin.to_string(),
             });
         }
-        let raw: Option<raw::Bundle> = serde_saphyr::from_str(text).map_err(|source| Error::Parse {
+        let raw: Option<raw::Bundle> = parse_yaml(text).map_err(|source| Error::Parse {
             origin: origin.to_string(),
             source,
         })?;
@@ -609,7 +609,51 @@ pub(crate) fn to_talos_yaml<T: Serialize>(value: &T) -> Result<String, serde_sap
     options.indent_step = 4;
     options.compact_list_indent = false;
     options.prefer_block_scalars = false;
+    // Go's yaml.v3 leaves strings like 10.0.0.2 unquoted; YAML 1.2 rules do too.
+    options.yaml_12 = true;
+    options.no_lang_directive = true;
     serde_saphyr::to_string_with_options(value, options)
+}
+
+/// A YAML (or JSON) syntax or shape error with its line and column. Unlike the parser's
+/// own rendering it never quotes the input (no source snippet, string values elided),
+/// because the input holds secrets.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct YamlError {
+    message: String,
+}
+
+/// Deserializes YAML or JSON text; errors carry locations but no input text.
+pub(crate) fn parse_yaml<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, YamlError> {
+    let mut options = serde_saphyr::Options::default();
+    options.with_snippet = false;
+    serde_saphyr::from_str_with_options(text, options).map_err(|e| YamlError {
+        message: elide_quoted_values(&e.to_string()),
+    })
+}
+
+/// Replaces the value in serde's `string "…"` phrases (e.g. `invalid type: string
+/// "hunter2", expected …`) by an ellipsis.
+fn elide_quoted_values(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(start) = rest.find("string \"") {
+        let value_start = start + "string \"".len();
+        out.push_str(&rest[..value_start]);
+        match rest[value_start..].find('"') {
+            Some(end) => {
+                out.push('…');
+                rest = &rest[value_start + end..];
+            }
+            None => {
+                out.push_str("…\"");
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// True when a top-level `sops:` key is present (sops-encrypted YAML or JSON).
@@ -965,6 +1009,42 @@ mod tests {
             assert!(!new.contains(['-', '_']), "{new}");
         }
         assert!(saw_url_safe && saw_standard);
+    }
+
+    #[test]
+    fn scalars_that_look_like_other_types_survive_a_round_trip() {
+        let values: std::collections::BTreeMap<String, String> = [
+            "000000.0000000000000000",
+            "123456.7890123456789012",
+            "1e3",
+            "null",
+            "~",
+            "0x1F",
+            "yes",
+            "on",
+            "true",
+            "10.0.0.2",
+            "2001:db8::1",
+            "-",
+            "",
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (format!("k{i:02}"), v.to_string()))
+        .collect();
+        let text = to_talos_yaml(&values).unwrap();
+        let back: std::collections::BTreeMap<String, String> = serde_saphyr::from_str(&text).unwrap();
+        assert_eq!(back, values, "{text}");
+    }
+
+    #[test]
+    fn parse_errors_never_quote_the_input() {
+        let err = SecretsBundle::from_yaml("cluster: hunter2-secret-value\n").unwrap_err();
+        let cause = std::error::Error::source(&err).unwrap().to_string();
+        assert!(!cause.contains("hunter2"), "{cause}");
+        assert!(cause.contains("line 1"), "{cause}");
+        assert_eq!(elide_quoted_values("invalid type: string \"abc\", expected x"), "invalid type: string \"…\", expected x");
+        assert_eq!(elide_quoted_values("string \"abc"), "string \"…\"");
     }
 
     #[test]
