@@ -68,7 +68,10 @@ impl Classify for Error {
     fn hints(&self) -> Vec<String> {
         match self {
             Error::AlreadyExists { .. } => {
-                vec!["the existing file may hold the only copy of a cluster's secrets; back it up before replacing it".into()]
+                vec![
+                    "the existing file may hold the only copy of a cluster's secrets; back it up before replacing it"
+                        .into(),
+                ]
             }
             _ => Vec::new(),
         }
@@ -90,9 +93,9 @@ impl Classify for Error {
 /// (nothing is changed); otherwise I/O failures, after which `path` is unchanged and no
 /// temporary file is left behind.
 pub fn write_private(path: &Path, bytes: &[u8], overwrite: Overwrite) -> Result<(), Error> {
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| Error::NotAFilePath { path: path.to_path_buf() })?;
+    let file_name = path.file_name().ok_or_else(|| Error::NotAFilePath {
+        path: path.to_path_buf(),
+    })?;
     let dir = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
         _ => PathBuf::from("."),
@@ -100,15 +103,23 @@ pub fn write_private(path: &Path, bytes: &[u8], overwrite: Overwrite) -> Result<
     if overwrite == Overwrite::Refuse && path.symlink_metadata().is_ok() {
         // Checked early so nothing (not even the directory) is touched; the no-clobber
         // persist below closes the race with a file created in between.
-        return Err(Error::AlreadyExists { path: path.to_path_buf() });
+        return Err(Error::AlreadyExists {
+            path: path.to_path_buf(),
+        });
     }
     DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(&dir)
-        .map_err(|source| Error::CreateDir { path: dir.clone(), source })?;
+        .map_err(|source| Error::CreateDir {
+            path: dir.clone(),
+            source,
+        })?;
 
-    let write_error = |source: io::Error| Error::Write { path: path.to_path_buf(), source };
+    let write_error = |source: io::Error| Error::Write {
+        path: path.to_path_buf(),
+        source,
+    };
     let mut prefix = std::ffi::OsString::from(".");
     prefix.push(file_name);
     prefix.push(".");
@@ -128,7 +139,9 @@ pub fn write_private(path: &Path, bytes: &[u8], overwrite: Overwrite) -> Result<
     if let Err(e) = persisted {
         // Dropping the returned temp file removes it.
         return Err(if e.error.kind() == io::ErrorKind::AlreadyExists {
-            Error::AlreadyExists { path: path.to_path_buf() }
+            Error::AlreadyExists {
+                path: path.to_path_buf(),
+            }
         } else {
             write_error(e.error)
         });
@@ -188,7 +201,10 @@ mod tests {
         assert!(matches!(err, Error::AlreadyExists { .. }), "{err:?}");
         assert_eq!(
             err.to_string(),
-            format!("refusing to overwrite existing file {} (use --force to replace it)", path.display())
+            format!(
+                "refusing to overwrite existing file {} (use --force to replace it)",
+                path.display()
+            )
         );
         assert_eq!(err.class(), Class::InvalidInput);
         assert_eq!(std::fs::read(&path).unwrap(), b"old");

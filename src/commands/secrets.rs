@@ -25,18 +25,25 @@ fn generate(args: &SecretsGenArgs, printer: &Printer) -> Result<(), CliError> {
     let contract = match &args.talos_version {
         None => Contract::DEFAULT,
         Some(text) => {
-            let contract: Contract = text.parse().map_err(|e: secrets::ContractParseError| CliError::invalid(e.to_string()))?;
+            let contract: Contract = text
+                .parse()
+                .map_err(|e: secrets::ContractParseError| CliError::invalid(e.to_string()))?;
             if !contract.is_supported() {
                 return Err(CliError::invalid(format!(
                     "Talos {contract} is not supported: talos-hcloud generates for {} to {}",
                     Contract::OLDEST_SUPPORTED,
                     Contract::NEWEST_SUPPORTED
-                )));
+                ))
+                .hint("pass the Talos version the cluster runs, e.g. --talos-version v1.11"));
             }
             contract
         }
     };
-    let overwrite = if args.force { Overwrite::Replace } else { Overwrite::Refuse };
+    let overwrite = if args.force {
+        Overwrite::Replace
+    } else {
+        Overwrite::Refuse
+    };
     if overwrite == Overwrite::Refuse && args.out.symlink_metadata().is_ok() {
         // Fail before spending seconds on key generation; the write refuses again anyway.
         return Err(secrets::Error::Write {
@@ -46,7 +53,9 @@ fn generate(args: &SecretsGenArgs, printer: &Printer) -> Result<(), CliError> {
         .into());
     }
 
-    printer.status(format!("generating secrets for Talos {contract} (the RSA-4096 key takes a few seconds)"));
+    printer.status(format!(
+        "generating secrets for Talos {contract} (the RSA-4096 key takes a few seconds)"
+    ));
     let bundle = SecretsBundle::generate(contract)?;
     bundle.save(&args.out, overwrite)?;
 
@@ -89,7 +98,11 @@ fn check(args: &SecretsCheckArgs, printer: &Printer) -> Result<(), CliError> {
     for (name, summary) in &summaries {
         let days_left = (summary.not_after - now).whole_days();
         if summary.not_after <= now {
-            warnings.push(format!("certs.{} expired on {}", name.as_str(), date(summary.not_after)));
+            warnings.push(format!(
+                "certs.{} expired on {}",
+                name.as_str(),
+                date(summary.not_after)
+            ));
         } else if days_left < EXPIRY_WARNING_DAYS {
             warnings.push(format!(
                 "certs.{} expires on {} (in {days_left} days)",
@@ -98,7 +111,10 @@ fn check(args: &SecretsCheckArgs, printer: &Printer) -> Result<(), CliError> {
             ));
         }
         if !summary.is_ca {
-            warnings.push(format!("certs.{} is not marked as a CA (BasicConstraints)", name.as_str()));
+            warnings.push(format!(
+                "certs.{} is not marked as a CA (BasicConstraints)",
+                name.as_str()
+            ));
         }
     }
 

@@ -104,7 +104,9 @@ impl FromStr for Contract {
 
     /// Parses `v1.11`, `1.11`, `v1.11.1` or `v1.14.0-rc.1` (only major.minor are kept).
     fn from_str(input: &str) -> Result<Self, Self::Err> {
-        let error = || ContractParseError { input: input.to_string() };
+        let error = || ContractParseError {
+            input: input.to_string(),
+        };
         let trimmed = input.trim();
         let version = trimmed.strip_prefix('v').unwrap_or(trimmed);
         let core = version.split(['-', '+']).next().unwrap_or("");
@@ -452,12 +454,12 @@ impl SecretsBundle {
         let os = ca("OS CA", Some("talos"), KeyAlgorithm::Ed25519)?;
         let service_account_key = match options.service_account_key {
             Some(key) => key,
-            None if contract.rsa_service_account_key() => Pem(pki::generate_rsa_key(4096).map_err(|source| {
-                Error::Generate {
+            None if contract.rsa_service_account_key() => {
+                Pem(pki::generate_rsa_key(4096).map_err(|source| Error::Generate {
                     what: "service-account key",
                     source,
-                }
-            })?),
+                })?)
+            }
             None => Pem(CertificateAuthority::generate(&CaSpec {
                 organization: None,
                 algorithm: KeyAlgorithm::EcdsaP256,
@@ -873,8 +875,11 @@ fn validate_service_account(key: Option<raw::Key>, problems: &mut Vec<String>) -
         problems.push("certs.k8sserviceaccount is required".into());
         return None;
     };
-    let checked = decode_pem(key.key, "key")
-        .and_then(|pem| pki::private_key_algorithm(&pem.0).map(|_| pem).map_err(|e| e.to_string()));
+    let checked = decode_pem(key.key, "key").and_then(|pem| {
+        pki::private_key_algorithm(&pem.0)
+            .map(|_| pem)
+            .map_err(|e| e.to_string())
+    });
     match checked {
         Ok(pem) => Some(pem),
         Err(e) => {
@@ -959,7 +964,14 @@ mod tests {
     #[test]
     fn golden_bundle_loads_and_writes_back_as_talosctl_did() {
         let bundle = SecretsBundle::from_yaml(GOLDEN).unwrap();
-        assert!(bundle.certs.os.key.0.starts_with("-----BEGIN ED25519 PRIVATE KEY-----\n"));
+        assert!(
+            bundle
+                .certs
+                .os
+                .key
+                .0
+                .starts_with("-----BEGIN ED25519 PRIVATE KEY-----\n")
+        );
         assert_eq!(bundle.secrets.bootstraptoken, "inn7ol.u4ehnti8qyls9ymo");
         // The fixture is talosctl output plus one comment line at the top.
         let without_comment: String = GOLDEN.lines().skip(1).map(|l| format!("{l}\n")).collect();
@@ -971,7 +983,14 @@ mod tests {
         let bundle = SecretsBundle::generate(Contract::new(1, 2)).unwrap();
         assert!(bundle.secrets.secretboxencryptionsecret.is_none());
         assert_eq!(bundle.secrets.aescbcencryptionsecret.as_ref().unwrap().len(), 44);
-        assert!(bundle.certs.k8sserviceaccount.key.0.starts_with("-----BEGIN EC PRIVATE KEY-----\n"));
+        assert!(
+            bundle
+                .certs
+                .k8sserviceaccount
+                .key
+                .0
+                .starts_with("-----BEGIN EC PRIVATE KEY-----\n")
+        );
         let reloaded = SecretsBundle::from_yaml(&bundle.to_yaml().unwrap()).unwrap();
         assert_eq!(reloaded, bundle);
     }
@@ -999,12 +1018,24 @@ mod tests {
         let mut saw_url_safe = false;
         let mut saw_standard = false;
         for _ in 0..20 {
-            let old = SecretsBundle::generate_with(Contract::V1_13, options()).unwrap().cluster.id;
-            assert_eq!(base64::engine::general_purpose::URL_SAFE.decode(&old).unwrap().len(), 32);
+            let old = SecretsBundle::generate_with(Contract::V1_13, options())
+                .unwrap()
+                .cluster
+                .id;
+            assert_eq!(
+                base64::engine::general_purpose::URL_SAFE.decode(&old).unwrap().len(),
+                32
+            );
             saw_url_safe |= old.contains(['-', '_']);
             assert!(!old.contains(['+', '/']), "{old}");
-            let new = SecretsBundle::generate_with(Contract::V1_14, options()).unwrap().cluster.id;
-            assert_eq!(base64::engine::general_purpose::STANDARD.decode(&new).unwrap().len(), 32);
+            let new = SecretsBundle::generate_with(Contract::V1_14, options())
+                .unwrap()
+                .cluster
+                .id;
+            assert_eq!(
+                base64::engine::general_purpose::STANDARD.decode(&new).unwrap().len(),
+                32
+            );
             saw_standard |= new.contains(['+', '/']);
             assert!(!new.contains(['-', '_']), "{new}");
         }
@@ -1043,7 +1074,10 @@ mod tests {
         let cause = std::error::Error::source(&err).unwrap().to_string();
         assert!(!cause.contains("hunter2"), "{cause}");
         assert!(cause.contains("line 1"), "{cause}");
-        assert_eq!(elide_quoted_values("invalid type: string \"abc\", expected x"), "invalid type: string \"…\", expected x");
+        assert_eq!(
+            elide_quoted_values("invalid type: string \"abc\", expected x"),
+            "invalid type: string \"…\", expected x"
+        );
         assert_eq!(elide_quoted_values("string \"abc"), "string \"…\"");
     }
 
@@ -1051,7 +1085,10 @@ mod tests {
     fn sops_files_are_recognised() {
         let text = "cluster:\n    id: ENC[AES256_GCM,data:abc]\nsops:\n    version: 3.9.0\n";
         let err = SecretsBundle::from_yaml(text).unwrap_err();
-        assert_eq!(err.to_string(), "input is encrypted with sops; decrypt it first (sops --decrypt)");
+        assert_eq!(
+            err.to_string(),
+            "input is encrypted with sops; decrypt it first (sops --decrypt)"
+        );
     }
 
     #[test]
@@ -1059,7 +1096,12 @@ mod tests {
         let err = SecretsBundle::from_yaml("").unwrap_err();
         assert_eq!(
             err.problems(),
-            ["cluster is required", "secrets is required", "trustdinfo is required", "certs is required"]
+            [
+                "cluster is required",
+                "secrets is required",
+                "trustdinfo is required",
+                "certs is required"
+            ]
         );
         assert_eq!(err.class(), Class::InvalidInput);
     }

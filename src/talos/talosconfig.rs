@@ -296,7 +296,10 @@ mod tests {
             context: "c".into(),
             contexts: BTreeMap::from([("c".to_string(), Context::default())]),
         };
-        assert_eq!(config.to_yaml().unwrap(), "context: c\ncontexts:\n    c:\n        endpoints: []\n");
+        assert_eq!(
+            config.to_yaml().unwrap(),
+            "context: c\ncontexts:\n    c:\n        endpoints: []\n"
+        );
         assert_eq!(Talosconfig::from_yaml(&config.to_yaml().unwrap()).unwrap(), config);
     }
 

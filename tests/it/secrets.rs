@@ -11,15 +11,14 @@ use std::time::Duration;
 
 use talos_hcloud::secure_file::Overwrite;
 use talos_hcloud::talos::pki::{
-    self, CaSpec, CertAndKey, CertificateAuthority, ExtKeyUsage, KeyAlgorithm, KeyUsage, LeafSpec, Pem,
-    SubjectKeyId,
+    self, CaSpec, CertAndKey, CertificateAuthority, ExtKeyUsage, KeyAlgorithm, KeyUsage, LeafSpec, Pem, SubjectKeyId,
 };
 use talos_hcloud::talos::secrets::{CaName, Contract, GenerateOptions, SecretsBundle, is_token};
 use talos_hcloud::talos::talosconfig::Talosconfig;
 use time::OffsetDateTime;
 use x509_parser::prelude::{FromDer as _, ParsedExtension, X509Certificate};
 
-use crate::harness::{Run, repo_root, talos_hcloud_in};
+use crate::harness::{Run, reference_dir, repo_root, talos_hcloud_in};
 
 fn golden_path() -> PathBuf {
     repo_root().join("tests/fixtures/talos/secrets.yaml")
@@ -28,7 +27,9 @@ fn golden_path() -> PathBuf {
 /// One RSA-4096 service-account key for every bundle of this test binary.
 fn service_account_key() -> Pem {
     static KEY: OnceLock<String> = OnceLock::new();
-    Pem(KEY.get_or_init(|| pki::generate_rsa_key(4096).expect("RSA key generation")).clone())
+    Pem(KEY
+        .get_or_init(|| pki::generate_rsa_key(4096).expect("RSA key generation"))
+        .clone())
 }
 
 fn bundle(contract: Contract) -> SecretsBundle {
@@ -129,7 +130,10 @@ fn cas_match_talos_section_a2_under_openssl() {
         assert!(!text.contains("Authority Key Identifier"), "{text}");
         assert!(!text.contains("pathlen"), "{text}");
         // Self-signed and verifiable as its own root.
-        let verified = openssl_ok(&["verify", "-CAfile", crt.to_str().unwrap(), crt.to_str().unwrap()], dir.path());
+        let verified = openssl_ok(
+            &["verify", "-CAfile", crt.to_str().unwrap(), crt.to_str().unwrap()],
+            dir.path(),
+        );
         assert!(verified.contains(": OK"), "{verified}");
 
         let der = der(&pair.crt.0);
@@ -158,7 +162,10 @@ fn cas_have_the_same_layout_as_talos_golden_cas() {
         let (_, golden_cert) = X509Certificate::from_der(&golden_der).unwrap();
         let (_, our_cert) = X509Certificate::from_der(&our_der).unwrap();
         assert_eq!(our_cert.subject().as_raw(), golden_cert.subject().as_raw(), "{name:?}");
-        assert_eq!(our_cert.signature_algorithm, golden_cert.signature_algorithm, "{name:?}");
+        assert_eq!(
+            our_cert.signature_algorithm, golden_cert.signature_algorithm,
+            "{name:?}"
+        );
         assert_eq!(
             our_cert.public_key().algorithm.algorithm,
             golden_cert.public_key().algorithm.algorithm
@@ -179,7 +186,11 @@ fn v1_10_key_ids_are_sha1_of_the_public_key_and_v1_11_random() {
                 &ring::digest::SHA1_FOR_LEGACY_USE_ONLY,
                 &cert.public_key().subject_public_key.data,
             );
-            assert_eq!(subject_key_id(&cert).unwrap() == digest.as_ref(), sha1, "{contract} {name:?}");
+            assert_eq!(
+                subject_key_id(&cert).unwrap() == digest.as_ref(),
+                sha1,
+                "{contract} {name:?}"
+            );
         }
     }
 }
@@ -193,7 +204,10 @@ fn private_keys_parse_with_openssl_after_the_label_fix() {
         assert!(key.starts_with("-----BEGIN EC PRIVATE KEY-----\n"), "{key:?}");
         let path = write(dir.path(), "ec.key", key);
         let text = openssl_ok(&["pkey", "-in", path.to_str().unwrap(), "-noout", "-text"], dir.path());
-        assert!(text.contains("Private-Key: (256 bit)") && text.contains("ASN1 OID: prime256v1"), "{text}");
+        assert!(
+            text.contains("Private-Key: (256 bit)") && text.contains("ASN1 OID: prime256v1"),
+            "{text}"
+        );
         let checked = openssl_ok(&["ec", "-in", path.to_str().unwrap(), "-check", "-noout"], dir.path());
         assert!(checked.contains("EC Key valid."), "{checked}");
         // The key is the certificate's key.
@@ -218,9 +232,15 @@ fn private_keys_parse_with_openssl_after_the_label_fix() {
     let sa = &bundle.certs.k8sserviceaccount.key.0;
     assert!(sa.starts_with("-----BEGIN RSA PRIVATE KEY-----\n"));
     let sa_path = write(dir.path(), "sa.key", sa);
-    let checked = openssl_ok(&["rsa", "-in", sa_path.to_str().unwrap(), "-check", "-noout"], dir.path());
+    let checked = openssl_ok(
+        &["rsa", "-in", sa_path.to_str().unwrap(), "-check", "-noout"],
+        dir.path(),
+    );
     assert!(checked.contains("RSA key ok"), "{checked}");
-    let text = openssl_ok(&["rsa", "-in", sa_path.to_str().unwrap(), "-noout", "-text"], dir.path());
+    let text = openssl_ok(
+        &["rsa", "-in", sa_path.to_str().unwrap(), "-noout", "-text"],
+        dir.path(),
+    );
     assert!(text.contains("Private-Key: (4096 bit, 2 primes)"), "{text}");
 }
 
@@ -250,14 +270,21 @@ fn admin_certificate_is_talos_section_c2_and_verifies_as_ssl_client() {
     let client = run(args("sslclient"));
     assert_eq!(client.code, 0, "{client:?}");
     assert!(client.stdout.contains("admin.crt: OK"), "{client:?}");
-    assert_ne!(run(args("sslserver")).code, 0, "the admin certificate must not serve TLS");
+    assert_ne!(
+        run(args("sslserver")).code,
+        0,
+        "the admin certificate must not serve TLS"
+    );
 
     let text = openssl_ok(&["x509", "-in", crt.to_str().unwrap(), "-noout", "-text"], dir.path());
     assert!(text.contains("Subject: O = os:admin\n"), "{text}");
     assert!(text.contains("Issuer: O = talos\n"), "{text}");
     assert!(text.contains("Public Key Algorithm: ED25519"), "{text}");
     assert!(text.contains("Signature Algorithm: ED25519"), "{text}");
-    assert!(text.contains("X509v3 Key Usage: critical\n                Digital Signature\n"), "{text}");
+    assert!(
+        text.contains("X509v3 Key Usage: critical\n                Digital Signature\n"),
+        "{text}"
+    );
     assert!(
         text.contains("X509v3 Extended Key Usage: \n                TLS Web Client Authentication\n"),
         "{text}"
@@ -285,8 +312,14 @@ fn server_certificate_verifies_as_ssl_server_with_its_sans() {
     let bundle = SecretsBundle::load(&golden_path()).unwrap();
     let k8s_ca = bundle.ca(CaName::K8s).unwrap();
     let ips: Vec<IpAddr> = vec!["127.0.0.2".parse().unwrap(), "::1".parse().unwrap()];
-    let pair = pki::issue_server_cert(&k8s_ca, "cp-1", &ips, &["cp-1", "kubernetes"], Duration::from_secs(86_400))
-        .unwrap();
+    let pair = pki::issue_server_cert(
+        &k8s_ca,
+        "cp-1",
+        &ips,
+        &["cp-1", "kubernetes"],
+        Duration::from_secs(86_400),
+    )
+    .unwrap();
     assert!(pair.key.0.starts_with("-----BEGIN EC PRIVATE KEY-----\n"));
     let crt = write(dir.path(), "server.crt", &pair.crt.0);
     let ca = write(dir.path(), "k8s.crt", k8s_ca.cert_pem());
@@ -406,7 +439,10 @@ fn issued_certificates_work_for_mutual_tls_with_rustls() {
     let rogue = pki::issue_client_cert(&rogue_ca, &["os:admin"], pki::ADMIN_CERT_VALIDITY).unwrap();
     let err = mtls_exchange(&server, &os_ca, &os_ca, &rogue).unwrap_err();
     // Same subject as the real OS CA, so the signature check is what fails.
-    assert!(err.contains("server: Err(\"invalid peer certificate: BadSignature"), "{err}");
+    assert!(
+        err.contains("server: Err(\"invalid peer certificate: BadSignature"),
+        "{err}"
+    );
 
     // Test support: a leaf with the wrong extended key usage is refused as a client.
     let server_only = pki::issue(
@@ -429,6 +465,12 @@ fn issued_certificates_work_for_mutual_tls_with_rustls() {
         err.contains("certificate does not allow extended key usage for client authentication"),
         "{err}"
     );
+}
+
+#[test]
+fn fixture_bundle_is_the_reference_golden_bundle() {
+    let reference = std::fs::read(reference_dir().join("talos-golden/secrets.yaml")).unwrap();
+    assert_eq!(std::fs::read(golden_path()).unwrap(), reference);
 }
 
 #[test]
@@ -458,7 +500,14 @@ fn golden_bundle_loads_with_its_known_cas() {
     let dir = tempfile::tempdir().unwrap();
     let crt = write(dir.path(), "etcd.crt", &bundle.certs.etcd.crt.0);
     let openssl_fp = openssl_ok(
-        &["x509", "-in", crt.to_str().unwrap(), "-noout", "-fingerprint", "-sha256"],
+        &[
+            "x509",
+            "-in",
+            crt.to_str().unwrap(),
+            "-noout",
+            "-fingerprint",
+            "-sha256",
+        ],
         dir.path(),
     );
     assert_eq!(
@@ -474,7 +523,10 @@ fn our_bundle_round_trips_through_yaml_and_a_file() {
     let text = bundle.to_yaml().unwrap();
     assert_eq!(SecretsBundle::from_yaml(&text).unwrap(), bundle);
     assert!(text.starts_with("cluster:\n    id: "), "{text}");
-    assert!(text.contains("\ncerts:\n    etcd:\n        crt: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t"), "{text}");
+    assert!(
+        text.contains("\ncerts:\n    etcd:\n        crt: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t"),
+        "{text}"
+    );
     assert!(!text.contains("aescbcencryptionsecret"));
 
     let path = dir.path().join("nested/secrets.yaml");
@@ -500,7 +552,10 @@ fn broken_bundles_report_every_problem_in_talos_words() {
     let mut tree = golden_tree();
     let os_crt = tree["certs"]["os"]["crt"].clone();
     tree["cluster"].as_object_mut().unwrap().remove("secret");
-    tree["secrets"].as_object_mut().unwrap().remove("secretboxencryptionsecret");
+    tree["secrets"]
+        .as_object_mut()
+        .unwrap()
+        .remove("secretboxencryptionsecret");
     tree.as_object_mut().unwrap().remove("trustdinfo");
     tree["certs"]["etcd"]["crt"] = base64("not a PEM block").into();
     tree["certs"].as_object_mut().unwrap().remove("k8saggregator");
@@ -541,7 +596,10 @@ fn bad_base64_garbage_certificates_and_foreign_keys_are_named() {
         problems[0],
         "only one of [secrets.secretboxencryptionsecret, secrets.aescbcencryptionsecret] is allowed"
     );
-    assert!(problems[1].starts_with("certs.etcd is invalid: failed to parse certificate: "), "{problems:#?}");
+    assert!(
+        problems[1].starts_with("certs.etcd is invalid: failed to parse certificate: "),
+        "{problems:#?}"
+    );
     assert!(
         problems[2].starts_with("certs.k8s is invalid: crt: not standard base64 of a PEM block"),
         "{problems:#?}"
@@ -571,9 +629,7 @@ fn unknown_keys_are_parse_errors_with_a_location() {
 fn terraform_and_go_json_forms_load_to_the_same_bundle() {
     let golden = SecretsBundle::load(&golden_path()).unwrap();
     let tree = golden_tree();
-    let pair = |name: &str, crt: &str| {
-        serde_json::json!({ crt: tree["certs"][name]["crt"], "key": tree["certs"][name]["key"] })
-    };
+    let pair = |name: &str, crt: &str| serde_json::json!({ crt: tree["certs"][name]["crt"], "key": tree["certs"][name]["key"] });
     // The Terraform provider's machine_secrets (e.g. yamlencode or `terraform output -json`).
     let terraform = serde_json::json!({
         "cluster": { "id": tree["cluster"]["id"], "secret": tree["cluster"]["secret"] },
@@ -595,7 +651,8 @@ fn terraform_and_go_json_forms_load_to_the_same_bundle() {
     let as_yaml = serde_saphyr::to_string(&terraform).unwrap();
     assert_eq!(SecretsBundle::from_yaml(&as_yaml).unwrap(), golden);
 
-    let go_pair = |name: &str| serde_json::json!({ "Crt": tree["certs"][name]["crt"], "Key": tree["certs"][name]["key"] });
+    let go_pair =
+        |name: &str| serde_json::json!({ "Crt": tree["certs"][name]["crt"], "Key": tree["certs"][name]["key"] });
     let go_json = serde_json::json!({
         "Cluster": { "Id": tree["cluster"]["id"], "Secret": tree["cluster"]["secret"] },
         "Secrets": {
@@ -660,7 +717,14 @@ fn cli_gen_writes_0600_and_never_overwrites_without_force() {
     assert_eq!(mode_of(&dir.path().join("state")), 0o700);
     let first = std::fs::read(&path).unwrap();
     let bundle = SecretsBundle::load(&path).unwrap();
-    assert!(bundle.certs.k8sserviceaccount.key.0.starts_with("-----BEGIN RSA PRIVATE KEY-----"));
+    assert!(
+        bundle
+            .certs
+            .k8sserviceaccount
+            .key
+            .0
+            .starts_with("-----BEGIN RSA PRIVATE KEY-----")
+    );
 
     let again = talos_hcloud_in(dir.path(), &["secrets", "gen", "-o", "state/secrets.yaml"]);
     assert_eq!(again.code, 2, "{again:?}");
@@ -672,15 +736,31 @@ fn cli_gen_writes_0600_and_never_overwrites_without_force() {
         "{}",
         again.stderr
     );
-    assert_eq!(std::fs::read(&path).unwrap(), first, "the file must be unchanged byte for byte");
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        first,
+        "the file must be unchanged byte for byte"
+    );
     assert_eq!(std::fs::read_dir(dir.path().join("state")).unwrap().count(), 1);
 
     let forced = talos_hcloud_in(
         dir.path(),
-        &["secrets", "gen", "-o", "state/secrets.yaml", "--force", "--talos-version", "v1.10.4"],
+        &[
+            "secrets",
+            "gen",
+            "-o",
+            "state/secrets.yaml",
+            "--force",
+            "--talos-version",
+            "v1.10.4",
+        ],
     );
     assert_eq!(forced.code, 0, "{forced:?}");
-    assert!(forced.stdout.starts_with("wrote secrets bundle state/secrets.yaml (Talos v1.10, mode 0600)"));
+    assert!(
+        forced
+            .stdout
+            .starts_with("wrote secrets bundle state/secrets.yaml (Talos v1.10, mode 0600)")
+    );
     let second = std::fs::read(&path).unwrap();
     assert_ne!(second, first);
     assert_eq!(mode_of(&path), 0o600);
@@ -692,7 +772,16 @@ fn cli_gen_json_shows_fingerprints_and_no_private_material() {
     let dir = tempfile::tempdir().unwrap();
     let run = talos_hcloud_in(
         dir.path(),
-        &["--output", "json", "secrets", "gen", "-o", "secrets.yaml", "--talos-version", "v1.14"],
+        &[
+            "--output",
+            "json",
+            "secrets",
+            "gen",
+            "-o",
+            "secrets.yaml",
+            "--talos-version",
+            "v1.14",
+        ],
     );
     assert_eq!(run.code, 0, "{run:?}");
     assert!(run.stderr.is_empty(), "{}", run.stderr);
@@ -731,15 +820,26 @@ fn cli_gen_json_shows_fingerprints_and_no_private_material() {
 #[test]
 fn cli_gen_rejects_unsupported_versions() {
     let dir = tempfile::tempdir().unwrap();
-    let run = talos_hcloud_in(dir.path(), &["secrets", "gen", "-o", "s.yaml", "--talos-version", "v1.9"]);
+    let run = talos_hcloud_in(
+        dir.path(),
+        &["secrets", "gen", "-o", "s.yaml", "--talos-version", "v1.9"],
+    );
     assert_eq!(run.code, 2, "{run:?}");
     assert_eq!(
         run.stderr,
-        "error: Talos v1.9 is not supported: talos-hcloud generates for v1.10 to v1.14\n"
+        "error: Talos v1.9 is not supported: talos-hcloud generates for v1.10 to v1.14\n\
+         hint: pass the Talos version the cluster runs, e.g. --talos-version v1.11\n"
     );
-    let run = talos_hcloud_in(dir.path(), &["secrets", "gen", "-o", "s.yaml", "--talos-version", "latest"]);
+    let run = talos_hcloud_in(
+        dir.path(),
+        &["secrets", "gen", "-o", "s.yaml", "--talos-version", "latest"],
+    );
     assert_eq!(run.code, 2, "{run:?}");
-    assert!(run.stderr.contains("invalid Talos version \"latest\""), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("invalid Talos version \"latest\""),
+        "{}",
+        run.stderr
+    );
     assert!(!dir.path().join("s.yaml").exists());
 }
 
@@ -751,11 +851,32 @@ fn cli_check_reports_cas_and_warns_about_open_permissions() {
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
     let run = talos_hcloud_in(dir.path(), &["secrets", "check", "secrets.yaml"]);
     assert_eq!(run.code, 0, "{run:?}");
-    assert!(run.stdout.starts_with("secrets.yaml: valid secrets bundle\n"), "{}", run.stdout);
-    assert!(run.stdout.contains("  etcd           O=etcd           ECDSA P-256  valid 2023-10-12 10:46:09Z to 2033-10-09 10:46:09Z  SHA256 "), "{}", run.stdout);
-    assert!(run.stdout.contains("  k8saggregator  (empty subject)  ECDSA P-256"), "{}", run.stdout);
-    assert!(run.stdout.contains("  os             O=talos          Ed25519"), "{}", run.stdout);
-    assert!(run.stdout.contains("  service-account key: ECDSA P-256\n  encryption secret:   secretbox\n"));
+    assert!(
+        run.stdout.starts_with("secrets.yaml: valid secrets bundle\n"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains(
+            "  etcd           O=etcd           ECDSA P-256  valid 2023-10-12 10:46:09Z to 2033-10-09 10:46:09Z  SHA256 "
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("  k8saggregator  (empty subject)  ECDSA P-256"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("  os             O=talos          Ed25519"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("  service-account key: ECDSA P-256\n  encryption secret:   secretbox\n")
+    );
     assert!(
         run.stdout
             .contains("warning: secrets.yaml is readable by others (mode 0644); run: chmod 600 secrets.yaml\n"),
@@ -793,5 +914,11 @@ fn cli_check_lists_every_problem_and_exits_2() {
     );
     let missing = talos_hcloud_in(dir.path(), &["secrets", "check", "nope.yaml"]);
     assert_eq!(missing.code, 2, "{missing:?}");
-    assert!(missing.stderr.starts_with("error: cannot read secrets bundle nope.yaml\n  caused by: "), "{}", missing.stderr);
+    assert!(
+        missing
+            .stderr
+            .starts_with("error: cannot read secrets bundle nope.yaml\n  caused by: "),
+        "{}",
+        missing.stderr
+    );
 }

@@ -198,13 +198,20 @@ pub(crate) fn parse(pem_text: &str) -> Result<PrivateKey, Error> {
             if !has_public {
                 return Err(invalid("keys without their public key are not supported".into()));
             }
-            (KeyAlgorithm::EcdsaP256, wrap_pkcs8(OID_EC_PUBLIC_KEY, Some(OID_P256), der))
+            (
+                KeyAlgorithm::EcdsaP256,
+                wrap_pkcs8(OID_EC_PUBLIC_KEY, Some(OID_P256), der),
+            )
         }
         LABEL_RSA => {
             let bits = rsa_modulus_bits(der).map_err(invalid)?;
             (KeyAlgorithm::Rsa { bits }, wrap_pkcs8(OID_RSA_ENCRYPTION, None, der))
         }
-        other => return Err(Error::UnsupportedKeyType { label: other.to_string() }),
+        other => {
+            return Err(Error::UnsupportedKeyType {
+                label: other.to_string(),
+            });
+        }
     };
     let signature_algorithm = match algorithm {
         KeyAlgorithm::Ed25519 => &PKCS_ED25519,
@@ -274,7 +281,9 @@ fn parse_sec1(der: &[u8]) -> Result<(Vec<u8>, Option<Vec<u8>>), String> {
             let private = r.next().read_bytes()?;
             let _curve = r.read_optional(|r| r.read_tagged(yasna::Tag::context(0), |r| r.read_oid()))?;
             let public = r.read_optional(|r| {
-                r.read_tagged(yasna::Tag::context(1), |r| r.read_bitvec_bytes().map(|(bytes, _)| bytes))
+                r.read_tagged(yasna::Tag::context(1), |r| {
+                    r.read_bitvec_bytes().map(|(bytes, _)| bytes)
+                })
             })?;
             Ok((private, public))
         })
@@ -356,13 +365,19 @@ mod tests {
     #[test]
     fn generated_ed25519_key_is_pkcs8_v1_under_the_talos_label() {
         let key = generate(KeyAlgorithm::Ed25519).unwrap();
-        assert!(key.pem.starts_with("-----BEGIN ED25519 PRIVATE KEY-----\n"), "{}", key.pem);
+        assert!(
+            key.pem.starts_with("-----BEGIN ED25519 PRIVATE KEY-----\n"),
+            "{}",
+            key.pem
+        );
         assert!(key.pem.ends_with("-----END ED25519 PRIVATE KEY-----\n"));
         // 30 2e 02 01 00 30 05 06 03 2b 65 70 04 22 04 20 <seed>: Go's exact form.
         assert_eq!(key.pkcs8.len(), 48);
         assert_eq!(
             &key.pkcs8[..16],
-            &[0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20]
+            &[
+                0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20
+            ]
         );
         let reparsed = parse(&key.pem).unwrap();
         assert_eq!(reparsed.algorithm, KeyAlgorithm::Ed25519);
@@ -385,11 +400,17 @@ mod tests {
     #[test]
     fn unsupported_labels_and_garbage_are_named() {
         let cert = "-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n";
-        assert_eq!(parse(cert).err().unwrap().to_string(), "unsupported key type: \"CERTIFICATE\"");
+        assert_eq!(
+            parse(cert).err().unwrap().to_string(),
+            "unsupported key type: \"CERTIFICATE\""
+        );
         assert_eq!(parse("hello").err().unwrap().to_string(), "failed to parse PEM block");
         let broken = "-----BEGIN EC PRIVATE KEY-----\nMAA=\n-----END EC PRIVATE KEY-----\n";
         let err = parse(broken).err().unwrap().to_string();
-        assert!(err.starts_with("invalid EC PRIVATE KEY: not a SEC1 EC private key"), "{err}");
+        assert!(
+            err.starts_with("invalid EC PRIVATE KEY: not a SEC1 EC private key"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -397,9 +418,15 @@ mod tests {
         let ec = generate(KeyAlgorithm::EcdsaP256).unwrap();
         let relabelled = encode_pem(LABEL_ED25519, &ec.pkcs8);
         let err = parse(&relabelled).err().unwrap().to_string();
-        assert_eq!(err, "invalid ED25519 PRIVATE KEY: the block holds an ECDSA P-256 key, not Ed25519");
+        assert_eq!(
+            err,
+            "invalid ED25519 PRIVATE KEY: the block holds an ECDSA P-256 key, not Ed25519"
+        );
         // The same bytes under the generic label are fine.
-        assert_eq!(parse(&encode_pem(LABEL_PKCS8, &ec.pkcs8)).unwrap().algorithm, KeyAlgorithm::EcdsaP256);
+        assert_eq!(
+            parse(&encode_pem(LABEL_PKCS8, &ec.pkcs8)).unwrap().algorithm,
+            KeyAlgorithm::EcdsaP256
+        );
     }
 
     #[test]

@@ -624,14 +624,15 @@ pub fn private_key_algorithm(pem_text: &str) -> Result<KeyAlgorithm, Error> {
 /// Re-labels Talos's `ED25519 PRIVATE KEY` PEM as standard PKCS#8 `PRIVATE KEY` (the body
 /// is already PKCS#8), for tools such as openssl; other PEM is returned unchanged.
 pub fn standard_key_pem(pem_text: &str) -> String {
-    pem_text.replace(
-        &format!("-----BEGIN {LABEL_ED25519}-----"),
-        &format!("-----BEGIN {LABEL_PKCS8}-----"),
-    )
-    .replace(
-        &format!("-----END {LABEL_ED25519}-----"),
-        &format!("-----END {LABEL_PKCS8}-----"),
-    )
+    pem_text
+        .replace(
+            &format!("-----BEGIN {LABEL_ED25519}-----"),
+            &format!("-----BEGIN {LABEL_PKCS8}-----"),
+        )
+        .replace(
+            &format!("-----END {LABEL_ED25519}-----"),
+            &format!("-----END {LABEL_PKCS8}-----"),
+        )
 }
 
 /// SHA-256 fingerprint of a DER certificate in openssl's form (`AB:CD:…`), comparable
@@ -727,7 +728,7 @@ fn name_string(name: &x509_parser::x509::X509Name<'_>) -> String {
 
 fn parse_x509(der: &[u8]) -> Result<X509Certificate<'_>, Error> {
     match X509Certificate::from_der(der) {
-        Ok((rest, cert)) if rest.is_empty() => Ok(cert),
+        Ok(([], cert)) => Ok(cert),
         Ok(_) => Err(Error::InvalidCertificate {
             detail: "trailing data after the certificate".into(),
         }),
@@ -745,9 +746,7 @@ fn random_serial() -> Result<[u8; 16], Error> {
 /// Validity window in whole seconds (X.509 has no fractions).
 fn validity(not_before: Option<OffsetDateTime>, length: Duration) -> Result<(OffsetDateTime, OffsetDateTime), Error> {
     let start = not_before.unwrap_or_else(OffsetDateTime::now_utc);
-    let start = start
-        .replace_nanosecond(0)
-        .expect("invariant: 0 is a valid nanosecond");
+    let start = start.replace_nanosecond(0).expect("invariant: 0 is a valid nanosecond");
     let length = time::Duration::try_from(length).map_err(|e| Error::InvalidRequest {
         detail: format!("validity too long: {e}"),
     })?;
@@ -825,7 +824,10 @@ mod tests {
         let both = format!("{}{}", a.cert_pem(), b.cert_pem());
         assert_eq!(certificates_der(&both).unwrap(), vec![a.cert_der(), b.cert_der()]);
         let err = certificates_der(&a.key_pem).unwrap_err();
-        assert_eq!(err.to_string(), "expected a CERTIFICATE PEM block, found \"ED25519 PRIVATE KEY\"");
+        assert_eq!(
+            err.to_string(),
+            "expected a CERTIFICATE PEM block, found \"ED25519 PRIVATE KEY\""
+        );
         assert!(matches!(certificates_der("nothing"), Err(Error::NoPemBlock)));
     }
 

@@ -179,12 +179,17 @@ fn extensions(fields: &TbsFields<'_>) -> Vec<(&'static [u64], bool, Vec<u8>)> {
         out.push((OID_BASIC_CONSTRAINTS, true, value));
     }
     if let Some(key_id) = fields.subject_key_id {
-        out.push((OID_SUBJECT_KEY_ID, false, yasna::construct_der(|w| w.write_bytes(key_id))));
+        out.push((
+            OID_SUBJECT_KEY_ID,
+            false,
+            yasna::construct_der(|w| w.write_bytes(key_id)),
+        ));
     }
     if let Some(key_id) = fields.authority_key_id {
         let value = yasna::construct_der(|w| {
             w.write_sequence(|w| {
-                w.next().write_tagged_implicit(Tag::context(0), |w| w.write_bytes(key_id));
+                w.next()
+                    .write_tagged_implicit(Tag::context(0), |w| w.write_bytes(key_id));
             })
         });
         out.push((OID_AUTHORITY_KEY_ID, false, value));
@@ -193,14 +198,16 @@ fn extensions(fields: &TbsFields<'_>) -> Vec<(&'static [u64], bool, Vec<u8>)> {
         let value = yasna::construct_der(|w| {
             w.write_sequence(|w| {
                 for name in fields.dns_sans {
-                    w.next().write_tagged_implicit(Tag::context(2), |w| w.write_ia5_string(name));
+                    w.next()
+                        .write_tagged_implicit(Tag::context(2), |w| w.write_ia5_string(name));
                 }
                 for ip in fields.ip_sans {
                     let octets = match ip {
                         IpAddr::V4(v4) => v4.octets().to_vec(),
                         IpAddr::V6(v6) => v6.octets().to_vec(),
                     };
-                    w.next().write_tagged_implicit(Tag::context(7), |w| w.write_bytes(&octets));
+                    w.next()
+                        .write_tagged_implicit(Tag::context(7), |w| w.write_bytes(&octets));
                 }
             })
         });
@@ -237,7 +244,9 @@ pub(super) fn build_certificate(fields: &TbsFields<'_>, signer: &KeyPair) -> Res
             }
         })
     });
-    let signature = signer.sign(&tbs).map_err(|e| Error::Signing { detail: e.to_string() })?;
+    let signature = signer
+        .sign(&tbs)
+        .map_err(|e| Error::Signing { detail: e.to_string() })?;
     Ok(yasna::construct_der(|w| {
         w.write_sequence(|w| {
             w.next().write_der(&tbs);
@@ -260,10 +269,16 @@ mod tests {
     fn key_usage_bits_are_minimal_der() {
         // digitalSignature + keyCertSign: 03 02 02 84, as in every Talos CA.
         let (bytes, length) = key_usage_bits(&[KeyUsage::DigitalSignature, KeyUsage::KeyCertSign]);
-        assert_eq!(yasna::construct_der(|w| w.write_bitvec_bytes(&bytes, length)), [3, 2, 2, 0x84]);
+        assert_eq!(
+            yasna::construct_der(|w| w.write_bitvec_bytes(&bytes, length)),
+            [3, 2, 2, 0x84]
+        );
         // digitalSignature only: 03 02 07 80.
         let (bytes, length) = key_usage_bits(&[KeyUsage::DigitalSignature]);
-        assert_eq!(yasna::construct_der(|w| w.write_bitvec_bytes(&bytes, length)), [3, 2, 7, 0x80]);
+        assert_eq!(
+            yasna::construct_der(|w| w.write_bitvec_bytes(&bytes, length)),
+            [3, 2, 7, 0x80]
+        );
     }
 
     #[test]
@@ -271,7 +286,9 @@ mod tests {
         // O=etcd as a PrintableString: 30 0f 31 0d 30 0b 06 03 55 04 0a 13 04 "etcd".
         assert_eq!(
             encode_name(&["etcd".into()], None),
-            [0x30, 0x0f, 0x31, 0x0d, 0x30, 0x0b, 0x06, 0x03, 0x55, 0x04, 0x0a, 0x13, 0x04, b'e', b't', b'c', b'd']
+            [
+                0x30, 0x0f, 0x31, 0x0d, 0x30, 0x0b, 0x06, 0x03, 0x55, 0x04, 0x0a, 0x13, 0x04, b'e', b't', b'c', b'd'
+            ]
         );
         assert_eq!(encode_name(&[], None), [0x30, 0x00]);
         // A value outside PrintableString is UTF8String (tag 0x0c).
