@@ -474,6 +474,100 @@ fn fixture_bundle_is_the_reference_golden_bundle() {
 }
 
 #[test]
+fn ecdsa_server_certificates_serve_tls_to_an_os_admin_client() {
+    // The emulated Kubernetes API: a serving certificate from the (ECDSA) Kubernetes CA.
+    let bundle = SecretsBundle::load(&golden_path()).unwrap();
+    let k8s_ca = bundle.ca(CaName::K8s).unwrap();
+    let os_ca = bundle.ca(CaName::Os).unwrap();
+    let ip: IpAddr = "127.0.0.1".parse().unwrap();
+    let server = pki::issue_server_cert(&k8s_ca, "kube-apiserver", &[ip], &[], Duration::from_secs(3600)).unwrap();
+    let admin = pki::issue_client_cert(&os_ca, &["os:admin"], pki::ADMIN_CERT_VALIDITY).unwrap();
+    assert_eq!(mtls_exchange(&server, &os_ca, &k8s_ca, &admin).unwrap(), b"pong");
+}
+
+/// Makes a CA with openssl the way kubeadm-era PKI looks, in the given key format.
+fn openssl_ca(dir: &Path, key_args: &[&str], key_format: &[&str]) -> (String, String) {
+    let mut args = vec![
+        "req",
+        "-x509",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/O=kubernetes",
+        "-keyout",
+        "gen.key",
+        "-out",
+        "ca.crt",
+    ];
+    args.extend_from_slice(key_args);
+    openssl_ok(&args, dir);
+    let mut convert = key_format.to_vec();
+    convert.extend_from_slice(&["-in", "gen.key", "-out", "ca.key"]);
+    openssl_ok(&convert, dir);
+    (
+        std::fs::read_to_string(dir.join("ca.crt")).unwrap(),
+        std::fs::read_to_string(dir.join("ca.key")).unwrap(),
+    )
+}
+
+#[test]
+fn cas_made_by_openssl_load_in_every_key_format_and_issue_verifiable_certificates() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&[&str], &[&str], &str, KeyAlgorithm); 4] = [
+        (
+            &["-newkey", "rsa:2048"],
+            &["rsa", "-traditional"],
+            "-----BEGIN RSA PRIVATE KEY-----",
+            KeyAlgorithm::Rsa { bits: 2048 },
+        ),
+        (
+            &["-newkey", "rsa:2048"],
+            &["pkey"],
+            "-----BEGIN PRIVATE KEY-----",
+            KeyAlgorithm::Rsa { bits: 2048 },
+        ),
+        (
+            &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"],
+            &["ec"],
+            "-----BEGIN EC PRIVATE KEY-----",
+            KeyAlgorithm::EcdsaP256,
+        ),
+        (
+            &["-newkey", "ed25519"],
+            &["pkey"],
+            "-----BEGIN PRIVATE KEY-----",
+            KeyAlgorithm::Ed25519,
+        ),
+    ];
+    for (key_args, key_format, label, algorithm) in cases {
+        let (crt, key) = openssl_ca(dir.path(), key_args, key_format);
+        assert!(key.starts_with(label), "{key}");
+        let ca = CertificateAuthority::from_pem(&crt, &key).unwrap();
+        assert_eq!(ca.algorithm(), algorithm);
+        let ip: IpAddr = "127.0.0.3".parse().unwrap();
+        let leaf = pki::issue_server_cert(&ca, "api", &[ip], &[], Duration::from_secs(3600)).unwrap();
+        write(dir.path(), "leaf.crt", &leaf.crt.0);
+        let verified = openssl_ok(
+            &[
+                "verify",
+                "-CAfile",
+                "ca.crt",
+                "-purpose",
+                "sslserver",
+                "-verify_ip",
+                "127.0.0.3",
+                "leaf.crt",
+            ],
+            dir.path(),
+        );
+        assert!(verified.contains("leaf.crt: OK"), "{algorithm}: {verified}");
+        // A bundle may carry such a CA: validation accepts it.
+        assert!(pki::check_cert_and_key(&ca.to_cert_and_key()).is_ok());
+    }
+}
+
+#[test]
 fn golden_bundle_loads_with_its_known_cas() {
     let bundle = SecretsBundle::load(&golden_path()).unwrap();
     assert_eq!(bundle.cluster.id, "0raF93qnkMvF-FZNuvyGozXNdLiT2FOWSlyBaW4PR-w=");
