@@ -148,8 +148,8 @@ pub struct SecretsBundle {
     pub certs: Certs,
 }
 
-/// `cluster:` in the bundle.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `cluster:` in the bundle. `Debug` hides the secret.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterSecrets {
     /// Cluster ID: 32 random bytes, URL-safe base64 (standard base64 from v1.14).
@@ -158,8 +158,8 @@ pub struct ClusterSecrets {
     pub secret: String,
 }
 
-/// `secrets:` in the bundle.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `secrets:` in the bundle. `Debug` hides the values.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Secrets {
     /// Kubernetes bootstrap token, `[a-z0-9]{6}.[a-z0-9]{16}`.
@@ -172,12 +172,47 @@ pub struct Secrets {
     pub secretboxencryptionsecret: Option<String>,
 }
 
-/// `trustdinfo:` in the bundle.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `trustdinfo:` in the bundle. `Debug` hides the token.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrustdInfo {
     /// trustd token, same format as the bootstrap token.
     pub token: String,
+}
+
+/// Stands for a secret value in `Debug` output.
+const HIDDEN: &str = "***";
+
+fn hidden_if_set(value: &Option<String>) -> Option<&'static str> {
+    value.as_ref().map(|_| HIDDEN)
+}
+
+impl fmt::Debug for ClusterSecrets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClusterSecrets")
+            .field("id", &self.id)
+            .field("secret", &HIDDEN)
+            .finish()
+    }
+}
+
+impl fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Secrets")
+            .field("bootstraptoken", &HIDDEN)
+            .field("aescbcencryptionsecret", &hidden_if_set(&self.aescbcencryptionsecret))
+            .field(
+                "secretboxencryptionsecret",
+                &hidden_if_set(&self.secretboxencryptionsecret),
+            )
+            .finish()
+    }
+}
+
+impl fmt::Debug for TrustdInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TrustdInfo").field("token", &HIDDEN).finish()
+    }
 }
 
 /// `certs:` in the bundle.
@@ -1079,6 +1114,22 @@ mod tests {
             "invalid type: string \"…\", expected x"
         );
         assert_eq!(elide_quoted_values("string \"abc"), "string \"…\"");
+    }
+
+    #[test]
+    fn debug_output_holds_no_secret() {
+        let bundle = SecretsBundle::from_yaml(GOLDEN).unwrap();
+        let debug = format!("{bundle:?}");
+        for secret in [
+            bundle.cluster.secret.as_str(),
+            bundle.secrets.bootstraptoken.as_str(),
+            bundle.secrets.secretboxencryptionsecret.as_deref().unwrap(),
+            bundle.trustdinfo.token.as_str(),
+            "PRIVATE KEY-----\n",
+        ] {
+            assert!(!debug.contains(secret), "{secret} in {debug}");
+        }
+        assert!(debug.contains("secretboxencryptionsecret: Some(\"***\")"), "{debug}");
     }
 
     #[test]

@@ -37,9 +37,9 @@ pub struct Talosconfig {
 /// itself does) and therefore not written back.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Context {
-    /// Deprecated single endpoint; moved into `endpoints` on load, never written.
-    #[serde(default, rename = "target", skip_serializing)]
-    deprecated_target: Option<String>,
+    /// Deprecated single endpoint: moved into `endpoints` on load, never written.
+    #[serde(default, skip_serializing)]
+    pub target: Option<String>,
     /// apid addresses the client dials (`host` or `host:port`, port 50000 by default).
     /// Always written, `[]` when empty.
     #[serde(default)]
@@ -238,7 +238,7 @@ impl Talosconfig {
             contexts: BTreeMap::new(),
         });
         for context in config.contexts.values_mut() {
-            if let Some(target) = context.deprecated_target.take().filter(|t| !t.is_empty()) {
+            if let Some(target) = context.target.take().filter(|t| !t.is_empty()) {
                 context.endpoints.push(target);
             }
         }

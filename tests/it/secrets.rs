@@ -449,14 +449,10 @@ fn issued_certificates_work_for_mutual_tls_with_rustls() {
         &os_ca,
         &LeafSpec {
             organizations: vec!["os:admin".into()],
-            common_name: None,
-            ip_sans: Vec::new(),
-            dns_sans: Vec::new(),
             key_usage: vec![KeyUsage::DigitalSignature],
             ext_key_usage: vec![ExtKeyUsage::ServerAuth],
-            basic_constraints_ca: None,
-            not_before: None,
             validity: pki::ADMIN_CERT_VALIDITY,
+            ..LeafSpec::default()
         },
     )
     .unwrap();

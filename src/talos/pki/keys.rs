@@ -83,7 +83,7 @@ pub(crate) fn encode_pem(label: &str, der: &[u8]) -> String {
 
 /// Fills `buf` from the operating system's CSPRNG.
 pub(crate) fn random_bytes(buf: &mut [u8]) -> Result<(), Error> {
-    getrandom::fill(buf).map_err(|e| Error::Random { detail: e.to_string() })
+    getrandom::fill(buf).map_err(|source| Error::Random { source })
 }
 
 /// Generates a new key of `algorithm` (Ed25519 or ECDSA P-256), PEM-encoded the way
@@ -111,17 +111,12 @@ pub(crate) fn generate(algorithm: KeyAlgorithm) -> Result<PrivateKey, Error> {
             })
         }
         KeyAlgorithm::EcdsaP256 => {
-            let key_pair = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(|e| Error::KeyGeneration {
-                algorithm,
-                detail: e.to_string(),
-            })?;
+            let failed = |source: Box<dyn std::error::Error + Send + Sync>| Error::KeyGeneration { algorithm, source };
+            let key_pair = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(|e| failed(e.into()))?;
             let pkcs8 = key_pair.serialized_der().to_vec();
-            let sec1 = pkcs8_inner_key(&pkcs8).map_err(|detail| Error::KeyGeneration { algorithm, detail })?;
-            let (private, public) = parse_sec1(&sec1).map_err(|detail| Error::KeyGeneration { algorithm, detail })?;
-            let public = public.ok_or_else(|| Error::KeyGeneration {
-                algorithm,
-                detail: "generated key has no public key".into(),
-            })?;
+            let sec1 = pkcs8_inner_key(&pkcs8).map_err(|e| failed(e.into()))?;
+            let (private, public) = parse_sec1(&sec1).map_err(|e| failed(e.into()))?;
+            let public = public.ok_or_else(|| failed("ring generated a key without its public key".into()))?;
             // Go's MarshalECPrivateKey form: version, key, [0] curve, [1] public key.
             let sec1 = encode_sec1(&private, &public);
             Ok(PrivateKey {
@@ -131,9 +126,9 @@ pub(crate) fn generate(algorithm: KeyAlgorithm) -> Result<PrivateKey, Error> {
                 pem: encode_pem(LABEL_EC, &sec1),
             })
         }
-        KeyAlgorithm::Rsa { .. } => Err(Error::KeyGeneration {
+        KeyAlgorithm::Rsa { .. } => Err(Error::Unsupported {
+            what: "generating keys other than with generate_rsa_key",
             algorithm,
-            detail: "RSA keys are generated with generate_rsa_key only".into(),
         }),
     }
 }
@@ -145,11 +140,11 @@ pub fn generate_rsa_key(bits: usize) -> Result<String, Error> {
     let algorithm = KeyAlgorithm::Rsa { bits };
     let key = rsa::PrivateKey::new(&mut getrandom::SysRng, bits).map_err(|e| Error::KeyGeneration {
         algorithm,
-        detail: e.to_string(),
+        source: Box::new(e),
     })?;
     let der = key.to_pkcs1_der().map_err(|e| Error::KeyGeneration {
         algorithm,
-        detail: e.to_string(),
+        source: Box::new(e),
     })?;
     Ok(encode_pem(LABEL_RSA, der.as_bytes()))
 }

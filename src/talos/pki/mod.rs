@@ -96,24 +96,27 @@ pub enum Error {
         detail: String,
     },
     /// The operating system's random source failed.
-    #[error("cannot read random bytes from the operating system: {detail}")]
+    #[error("cannot read random bytes from the operating system")]
     Random {
         /// The OS error.
-        detail: String,
+        #[source]
+        source: getrandom::Error,
     },
     /// Key generation failed.
-    #[error("cannot generate an {algorithm} key: {detail}")]
+    #[error("cannot generate an {algorithm} key")]
     KeyGeneration {
         /// The key type.
         algorithm: KeyAlgorithm,
-        /// The library's message.
-        detail: String,
+        /// The cause.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// Signing failed.
-    #[error("cannot sign the certificate: {detail}")]
+    #[error("cannot sign the certificate")]
     Signing {
-        /// The library's message.
-        detail: String,
+        /// The cause.
+        #[source]
+        source: rcgen::Error,
     },
 }
 
@@ -240,6 +243,8 @@ pub enum ExtKeyUsage {
     ClientAuth,
     /// `id-kp-codeSigning` (only useful to build certificates apid must reject).
     CodeSigning,
+    /// Any other purpose, by OID components (test support).
+    Other(&'static [u64]),
 }
 
 impl ExtKeyUsage {
@@ -248,6 +253,7 @@ impl ExtKeyUsage {
             ExtKeyUsage::ServerAuth => &[1, 3, 6, 1, 5, 5, 7, 3, 1],
             ExtKeyUsage::ClientAuth => &[1, 3, 6, 1, 5, 5, 7, 3, 2],
             ExtKeyUsage::CodeSigning => &[1, 3, 6, 1, 5, 5, 7, 3, 3],
+            ExtKeyUsage::Other(oid) => oid,
         }
     }
 }
@@ -435,8 +441,22 @@ impl CertificateAuthority {
 ///
 /// [`issue_client_cert`] and [`issue_server_cert`] cover what Talos does. Build a spec by
 /// hand only for test support: certificates with other extended key usages, CA flags or
-/// validity windows, to check that a server rejects them.
-#[derive(Debug, Clone)]
+/// validity windows (expired, not yet valid), to check that a server rejects them:
+///
+/// ```no_run
+/// # use talos_hcloud::talos::pki::{self, ExtKeyUsage, KeyUsage, LeafSpec};
+/// # fn demo(os_ca: &pki::CertificateAuthority) -> Result<(), pki::Error> {
+/// // apid (v1.12+) must refuse a client certificate that also allows serverAuth.
+/// let both = pki::issue(os_ca, &LeafSpec {
+///     organizations: vec!["os:admin".into()],
+///     key_usage: vec![KeyUsage::DigitalSignature],
+///     ext_key_usage: vec![ExtKeyUsage::ClientAuth, ExtKeyUsage::ServerAuth],
+///     validity: pki::ADMIN_CERT_VALIDITY,
+///     ..LeafSpec::default()
+/// })?;
+/// # let _ = both; Ok(()) }
+/// ```
+#[derive(Debug, Clone, Default)]
 pub struct LeafSpec {
     /// Subject Organization values, written in this order (Talos: roles, sorted).
     pub organizations: Vec<String>,
@@ -454,7 +474,8 @@ pub struct LeafSpec {
     pub basic_constraints_ca: Option<bool>,
     /// Validity start; `None` = now.
     pub not_before: Option<OffsetDateTime>,
-    /// Validity length from `not_before`.
+    /// Validity length from `not_before` (the default, zero, makes a certificate that is
+    /// valid for no time at all).
     pub validity: Duration,
 }
 
@@ -774,6 +795,13 @@ mod tests {
             subject_key_id: SubjectKeyId::Random,
         })
         .unwrap()
+    }
+
+    #[test]
+    fn a_ca_can_be_shared_between_tasks() {
+        fn assert_send_sync<T: Send + Sync + 'static>() {}
+        assert_send_sync::<CertificateAuthority>();
+        assert_send_sync::<Error>();
     }
 
     #[test]

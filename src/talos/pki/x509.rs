@@ -244,9 +244,7 @@ pub(super) fn build_certificate(fields: &TbsFields<'_>, signer: &KeyPair) -> Res
             }
         })
     });
-    let signature = signer
-        .sign(&tbs)
-        .map_err(|e| Error::Signing { detail: e.to_string() })?;
+    let signature = signer.sign(&tbs).map_err(|source| Error::Signing { source })?;
     Ok(yasna::construct_der(|w| {
         w.write_sequence(|w| {
             w.next().write_der(&tbs);
