@@ -44,7 +44,8 @@ fn generate(args: &SecretsGenArgs, printer: &Printer) -> Result<(), CliError> {
     } else {
         Overwrite::Refuse
     };
-    if overwrite == Overwrite::Refuse && args.out.symlink_metadata().is_ok() {
+    let existed = args.out.symlink_metadata().is_ok();
+    if overwrite == Overwrite::Refuse && existed {
         // Fail before spending seconds on key generation; the write refuses again anyway.
         return Err(secrets::Error::Write {
             path: args.out.clone(),
@@ -69,7 +70,7 @@ fn generate(args: &SecretsGenArgs, printer: &Printer) -> Result<(), CliError> {
         "path": path,
         "talos_version": contract.to_string(),
         "mode": "0600",
-        "replaced": args.force,
+        "replaced": existed,
         "cas": summaries.iter().map(|(name, summary)| ca_json(*name, summary)).collect::<Vec<_>>(),
     });
     printer.result(&Report::new(text, document));

@@ -878,6 +878,7 @@ fn cli_gen_json_shows_fingerprints_and_no_private_material() {
     let document: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(document["path"], "secrets.yaml");
     assert_eq!(document["talos_version"], "v1.14");
+    assert_eq!(document["replaced"], false);
     let bundle = SecretsBundle::load(&dir.path().join("secrets.yaml")).unwrap();
     let cas = document["cas"].as_array().unwrap();
     let names: Vec<&str> = cas.iter().map(|ca| ca["name"].as_str().unwrap()).collect();
