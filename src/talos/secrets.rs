@@ -489,26 +489,17 @@ impl SecretsBundle {
         let os = ca("OS CA", Some("talos"), KeyAlgorithm::Ed25519)?;
         let service_account_key = match options.service_account_key {
             Some(key) => key,
-            None if contract.rsa_service_account_key() => {
-                Pem(pki::generate_rsa_key(4096).map_err(|source| Error::Generate {
+            None => {
+                let algorithm = if contract.rsa_service_account_key() {
+                    KeyAlgorithm::Rsa { bits: 4096 }
+                } else {
+                    KeyAlgorithm::EcdsaP256
+                };
+                pki::generate_private_key(algorithm).map_err(|source| Error::Generate {
                     what: "service-account key",
                     source,
-                })?)
+                })?
             }
-            None => Pem(CertificateAuthority::generate(&CaSpec {
-                organization: None,
-                algorithm: KeyAlgorithm::EcdsaP256,
-                not_before: now,
-                validity: pki::CA_VALIDITY,
-                subject_key_id,
-            })
-            .map_err(|source| Error::Generate {
-                what: "service-account key",
-                source,
-            })?
-            .to_cert_and_key()
-            .key
-            .0),
         };
 
         let mut random = OsRandom;
@@ -1032,17 +1023,7 @@ mod tests {
 
     #[test]
     fn cluster_id_encoding_follows_the_contract() {
-        let key = Pem(CertificateAuthority::generate(&CaSpec {
-            organization: None,
-            algorithm: KeyAlgorithm::EcdsaP256,
-            not_before: OffsetDateTime::now_utc(),
-            validity: pki::CA_VALIDITY,
-            subject_key_id: SubjectKeyId::Random,
-        })
-        .unwrap()
-        .to_cert_and_key()
-        .key
-        .0);
+        let key = pki::generate_private_key(KeyAlgorithm::EcdsaP256).unwrap();
         let options = || GenerateOptions {
             now: None,
             service_account_key: Some(key.clone()),

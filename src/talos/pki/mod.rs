@@ -583,6 +583,20 @@ pub fn issue_server_cert(
     )
 }
 
+/// A new private key as Talos writes it: Ed25519 as `ED25519 PRIVATE KEY` (PKCS#8 body),
+/// ECDSA P-256 as `EC PRIVATE KEY` (SEC1), RSA as `RSA PRIVATE KEY` (PKCS#1; takes
+/// seconds for 4096 bits).
+///
+/// # Errors
+///
+/// The random source or key generation failed.
+pub fn generate_private_key(algorithm: KeyAlgorithm) -> Result<Pem, Error> {
+    match algorithm {
+        KeyAlgorithm::Rsa { bits } => generate_rsa_key(bits).map(Pem),
+        KeyAlgorithm::Ed25519 | KeyAlgorithm::EcdsaP256 => Ok(Pem(keys::generate(algorithm)?.pem)),
+    }
+}
+
 /// The first `CERTIFICATE` block of `pem_text`, DER.
 ///
 /// # Errors
