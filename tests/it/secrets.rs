@@ -26,10 +26,9 @@ fn golden_path() -> PathBuf {
 
 /// One RSA-4096 service-account key for every bundle of this test binary.
 fn service_account_key() -> Pem {
-    static KEY: OnceLock<String> = OnceLock::new();
-    Pem(KEY
-        .get_or_init(|| pki::generate_rsa_key(4096).expect("RSA key generation"))
-        .clone())
+    static KEY: OnceLock<Pem> = OnceLock::new();
+    KEY.get_or_init(|| pki::generate_private_key(KeyAlgorithm::Rsa { bits: 4096 }).expect("RSA key generation"))
+        .clone()
 }
 
 fn bundle(contract: Contract) -> SecretsBundle {

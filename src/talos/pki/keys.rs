@@ -127,7 +127,7 @@ pub(crate) fn generate(algorithm: KeyAlgorithm) -> Result<PrivateKey, Error> {
             })
         }
         KeyAlgorithm::Rsa { .. } => Err(Error::Unsupported {
-            what: "generating keys other than with generate_rsa_key",
+            what: "this key generator",
             algorithm,
         }),
     }
@@ -135,7 +135,7 @@ pub(crate) fn generate(algorithm: KeyAlgorithm) -> Result<PrivateKey, Error> {
 
 /// Generates an RSA key of `bits` bits, PEM `RSA PRIVATE KEY` (PKCS#1), as Talos's
 /// service-account key. Takes seconds for 4096 bits.
-pub fn generate_rsa_key(bits: usize) -> Result<String, Error> {
+pub(crate) fn generate_rsa_key(bits: usize) -> Result<String, Error> {
     use rsa::pkcs1::EncodeRsaPrivateKey as _;
     let algorithm = KeyAlgorithm::Rsa { bits };
     let key = rsa::PrivateKey::new(&mut getrandom::SysRng, bits).map_err(|e| Error::KeyGeneration {

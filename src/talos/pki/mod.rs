@@ -34,7 +34,7 @@ use x509_parser::prelude::{FromDer as _, ParsedExtension, X509Certificate};
 
 use crate::error::{Class, Classify};
 
-pub use keys::{KeyAlgorithm, LABEL_EC, LABEL_ED25519, LABEL_PKCS8, LABEL_RSA, generate_rsa_key};
+pub use keys::{KeyAlgorithm, LABEL_EC, LABEL_ED25519, LABEL_PKCS8, LABEL_RSA};
 
 /// Validity of the bundle's CAs: 87600 h (`CAValidityTime`, ten years of 365 days).
 pub const CA_VALIDITY: Duration = Duration::from_secs(87_600 * 3600);
@@ -592,7 +592,7 @@ pub fn issue_server_cert(
 /// The random source or key generation failed.
 pub fn generate_private_key(algorithm: KeyAlgorithm) -> Result<Pem, Error> {
     match algorithm {
-        KeyAlgorithm::Rsa { bits } => generate_rsa_key(bits).map(Pem),
+        KeyAlgorithm::Rsa { bits } => keys::generate_rsa_key(bits).map(Pem),
         KeyAlgorithm::Ed25519 | KeyAlgorithm::EcdsaP256 => Ok(Pem(keys::generate(algorithm)?.pem)),
     }
 }
