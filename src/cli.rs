@@ -128,6 +128,13 @@ pub enum Command {
     /// Talos tools that mirror talosctl (config generation), for operators migrating.
     Talos(TalosArgs),
 
+    /// Generate or check the cluster's secrets bundle (CAs, keys, tokens).
+    ///
+    /// The secrets bundle is the one file that cannot be re-derived: it holds the
+    /// cluster's certificate authorities. It uses talosctl's secrets.yaml layout, so a
+    /// bundle from `talosctl gen secrets` or the Talos Terraform provider can be used.
+    Secrets(SecretsArgs),
+
     /// Print the man page (roff) to stdout.
     ///
     /// Example:
@@ -304,4 +311,66 @@ pub struct GenConfigArgs {
     /// Accepted for talosctl compatibility; only `false` (examples are never written).
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     pub with_examples: Option<bool>,
+}
+
+/// Arguments of `secrets`.
+#[derive(Debug, Args)]
+pub struct SecretsArgs {
+    #[command(subcommand)]
+    pub command: SecretsCommand,
+}
+
+/// Subcommands of `secrets`.
+#[derive(Debug, Subcommand)]
+pub enum SecretsCommand {
+    /// Generate a new secrets bundle into a file (mode 0600), never overwriting one.
+    ///
+    /// Makes the etcd, Kubernetes and aggregator CAs (ECDSA P-256), the Talos API CA
+    /// (Ed25519), the service-account key (RSA-4096), the bootstrap and trustd tokens, the
+    /// cluster ID and secret and the secretbox encryption secret, exactly as `talosctl gen
+    /// secrets --talos-version` would. The file is written atomically with mode 0600; an
+    /// existing file is never replaced unless --force is given (exit 2, nothing changed).
+    /// Prints the path, or with --output json the path and the CA fingerprints (never
+    /// private material).
+    ///
+    /// Example:
+    ///
+    ///   talos-hcloud secrets gen -o .talos-hcloud/prod/secrets.yaml --talos-version v1.11
+    Gen(SecretsGenArgs),
+
+    /// Load and validate a secrets bundle; print its CAs' subjects, keys and expiry.
+    ///
+    /// Accepts talosctl's secrets.yaml and the Talos Terraform provider's machine_secrets
+    /// (YAML or JSON). Exits 2 with every problem listed if the bundle is incomplete or
+    /// holds unusable keys or certificates; warns about expired or soon expiring CAs and
+    /// about files readable by others.
+    ///
+    /// Example:
+    ///
+    ///   talos-hcloud secrets check secrets.yaml
+    Check(SecretsCheckArgs),
+}
+
+/// Arguments of `secrets gen`.
+#[derive(Debug, Args)]
+pub struct SecretsGenArgs {
+    /// File to write the bundle to (parent directories are created with mode 0700).
+    #[arg(short = 'o', long = "out", value_name = "FILE")]
+    pub out: PathBuf,
+
+    /// Replace an existing file (its CAs are lost: clusters made from it become unmanageable).
+    #[arg(long)]
+    pub force: bool,
+
+    /// Talos version whose generation rules to follow (v1.10 to v1.14; default v1.13).
+    #[arg(long = "talos-version", value_name = "VERSION")]
+    pub talos_version: Option<String>,
+}
+
+/// Arguments of `secrets check`.
+#[derive(Debug, Args)]
+pub struct SecretsCheckArgs {
+    /// The secrets bundle to check.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
 }

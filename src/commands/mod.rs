@@ -2,6 +2,7 @@
 //! calling the library and returning a [`Report`] for the printer.
 
 mod completions;
+mod secrets;
 mod sim;
 mod sim_node;
 mod sim_serve;
@@ -22,6 +23,7 @@ pub async fn run(cli: Cli, printer: &Printer) -> Result<(), CliError> {
     match cli.command {
         Command::Completions(args) => completions::completions(&args, printer),
         Command::Man => completions::man(printer),
+        Command::Secrets(args) => secrets::run(args, printer),
         Command::Sim(args) => sim::run(args, printer).await,
         Command::Talos(args) => talos::run(args, printer),
         Command::Validate => validate::run(&cli.global.config, printer),

@@ -5,5 +5,6 @@
 
 pub mod api;
 pub mod config;
+pub mod pki;
 pub mod secrets;
 pub mod talosconfig;

@@ -5,5 +5,6 @@ mod cli;
 mod harness;
 mod openapi;
 mod python_client;
+mod secrets;
 mod spec;
 mod talos_config;
