@@ -2,6 +2,8 @@
 //! calling the library and returning a [`Report`] for the printer.
 
 mod completions;
+mod factory;
+mod schematic;
 mod sim;
 mod sim_node;
 mod sim_serve;
@@ -20,6 +22,8 @@ pub async fn run(cli: Cli, printer: &Printer) -> Result<(), CliError> {
         Command::Completions(args) => completions::completions(&args, printer),
         Command::Man => completions::man(printer),
         Command::Sim(args) => sim::run(args, printer).await,
+        Command::Schematic(command) => schematic::run(command, &cli.global, printer).await,
+        Command::Factory(command) => factory::run(command, &cli.global, printer).await,
     }
 }
 

@@ -299,6 +299,45 @@ fn is_timestamp(s: &str) -> bool {
     }
 }
 
+/// A timestamp as Go re-writes it after decoding into `time.Time`: RFC 3339 with
+/// nanoseconds trimmed, `Z` for UTC (date-only and zone-less values are UTC).
+pub fn normalize_timestamp(s: &str) -> Option<String> {
+    if !is_timestamp(s) {
+        return None;
+    }
+    let (date, rest) = match s.find(['T', 't', ' ']) {
+        Some(i) => (&s[..i], Some(&s[i + 1..])),
+        None => (s, None),
+    };
+    let mut parts = date.split('-');
+    let year = parts.next()?;
+    let month: u32 = parts.next()?.parse().ok()?;
+    let day: u32 = parts.next()?.parse().ok()?;
+    let Some(rest) = rest else {
+        return Some(format!("{year}-{month:02}-{day:02}T00:00:00Z"));
+    };
+    let zone_at = rest.find(['Z', '+', '-']).unwrap_or(rest.len());
+    let (clock, zone) = rest.split_at(zone_at);
+    let (hms, fraction) = match clock.split_once('.') {
+        Some((hms, f)) => (hms, f.trim_end_matches('0')),
+        None => (clock, ""),
+    };
+    let mut hms = hms.split(':');
+    let hour: u32 = hms.next()?.parse().ok()?;
+    let minute: u32 = hms.next()?.parse().ok()?;
+    let second: u32 = hms.next()?.parse().ok()?;
+    let fraction = if fraction.is_empty() {
+        String::new()
+    } else {
+        format!(".{}", &fraction[..fraction.len().min(9)])
+    };
+    let zone = match zone {
+        "" | "Z" | "+00:00" | "-00:00" => "Z".to_string(),
+        other => other.to_string(),
+    };
+    Some(format!("{year}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}{fraction}{zone}"))
+}
+
 fn days_in_month(year: u32, month: u32) -> u32 {
     match month {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
@@ -331,6 +370,8 @@ pub enum Emit {
     Bool(bool),
     /// `null`.
     Null,
+    /// Text written as is, unquoted (a timestamp).
+    Plain(String),
 }
 
 /// A value that Go would emit in a form this emitter does not reproduce.
@@ -664,6 +705,7 @@ fn scalar_text(node: &Emit) -> (String, Style) {
         Emit::Int(i) => (i.to_string(), Style::Plain),
         Emit::Float(f) => (go_format_float(*f), Style::Plain),
         Emit::Bool(b) => (b.to_string(), Style::Plain),
+        Emit::Plain(text) => (text.clone(), Style::Plain),
         Emit::Null | Emit::Map(_) | Emit::Seq(_) => ("null".to_string(), Style::Plain),
     }
 }

@@ -147,6 +147,9 @@ pub enum Value {
     Float(f64),
     /// A string.
     Str(String),
+    /// A plain timestamp, normalised as Go writes a `time.Time` (RFC 3339, e.g.
+    /// `2024-01-01T00:00:00Z`).
+    Timestamp(String),
     /// A sequence.
     Seq(Vec<Value>),
     /// A mapping; keys may be any scalar.
@@ -489,6 +492,7 @@ fn value_to_emit(value: &Value) -> Emit {
         Value::Int(i) => Emit::Int(*i),
         Value::Float(f) => Emit::Float(*f),
         Value::Str(s) => Emit::Str(s.clone()),
+        Value::Timestamp(t) => Emit::Plain(t.clone()),
         Value::Seq(items) => Emit::Seq(items.iter().map(value_to_emit).collect()),
         Value::Map(entries) => {
             let mut sorted: Vec<&(Value, Value)> = entries.iter().collect();
@@ -509,6 +513,7 @@ fn go_kind(value: &Value) -> u8 {
         Value::Map(_) => 21,
         Value::Seq(_) => 23,
         Value::Str(_) => 24,
+        Value::Timestamp(_) => 25,
     }
 }
 
@@ -713,9 +718,11 @@ fn decode_string_list(node: &Node, path: &str) -> Result<Vec<String>, DecodeErro
     let NodeKind::Sequence(items) = &node.kind else {
         return Err(wrong(node, path, "a list of strings, e.g. [siderolabs/qemu-guest-agent]"));
     };
+    // Go skips null items when decoding into a typed slice.
     items
         .iter()
         .enumerate()
+        .filter(|(_, item)| !is_null(item))
         .map(|(i, item)| decode_string(item, &format!("{path}[{i}]")))
         .collect()
 }
@@ -783,7 +790,11 @@ fn decode_value(node: &Node, path: &str) -> Result<Value, DecodeError> {
             Resolved::Bool(b) => Value::Bool(b),
             Resolved::Int(i) => Value::Int(i),
             Resolved::Float(f) => Value::Float(f),
-            Resolved::Timestamp | Resolved::Str => Value::Str(s.value.clone()),
+            Resolved::Timestamp => match go_yaml::normalize_timestamp(&s.value) {
+                Some(t) => Value::Timestamp(t),
+                None => Value::Str(s.value.clone()),
+            },
+            Resolved::Str => Value::Str(s.value.clone()),
         }),
         NodeKind::Sequence(items) => items
             .iter()
@@ -957,7 +968,7 @@ fn decode_meta(node: &Node, path: &str) -> Result<Vec<MetaValue>, DecodeError> {
         return Err(wrong(node, path, "a list of {key, value} entries"));
     };
     let mut out = Vec::new();
-    for (i, item) in items.iter().enumerate() {
+    for (i, item) in items.iter().enumerate().filter(|(_, item)| !is_null(item)) {
         let item_path = format!("{path}[{i}]");
         let mut meta = MetaValue::default();
         struct_fields(item, &item_path, META_FIELDS, "a mapping with `key:` and `value:`", |name, v, path| {
