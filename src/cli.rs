@@ -229,7 +229,8 @@ pub enum FactoryCommand {
 #[derive(Debug, Args)]
 pub struct FactoryExtensionsArgs {
     /// The Talos version, e.g. v1.11.1.
-    pub version: String,
+    #[arg(value_name = "VERSION")]
+    pub talos_version: String,
 }
 
 /// Arguments of `factory download`.

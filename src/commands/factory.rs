@@ -23,7 +23,7 @@ pub async fn run(command: FactoryCommand, global: &GlobalArgs, printer: &Printer
             Ok(())
         }
         FactoryCommand::Extensions(args) => {
-            let extensions = client.official_extensions(&args.version).await?;
+            let extensions = client.official_extensions(&args.talos_version).await?;
             let width = extensions.iter().map(|e| e.name.len()).max().unwrap_or(0);
             let text = extensions
                 .iter()

@@ -820,6 +820,9 @@ fn decode_value(node: &Node, path: &str) -> Result<Value, DecodeError> {
                 let v = decode_value(value, &join(path, &key_text))?;
                 out.push((k, v));
             }
+            // Go keeps maps unordered and writes them sorted; sort now so equal maps
+            // compare equal.
+            out.sort_by(|a, b| go_key_order(&a.0, &b.0));
             Ok(Value::Map(out))
         }
     }
@@ -894,6 +897,7 @@ fn decode_options(node: &Node, path: &str) -> Result<Vec<(String, Value)>, Decod
         let v = decode_value(value, &join(path, &name))?;
         options.push((name, v));
     }
+    options.sort_by(|a, b| go_key_order(&Value::Str(a.0.clone()), &Value::Str(b.0.clone())));
     Ok(options)
 }
 
