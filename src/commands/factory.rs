@@ -52,12 +52,17 @@ impl ImageProgress for BarProgress {
     }
 
     fn retrying(&self, attempt: u32, offset: u64, reason: &str) {
-        self.0.println(format!("download interrupted (attempt {attempt}, {offset} bytes): {reason}; resuming"));
+        self.0.println(format!(
+            "download interrupted (attempt {attempt}, {offset} bytes): {reason}; resuming"
+        ));
     }
 }
 
 async fn download(client: &FactoryClient, args: FactoryDownloadArgs, printer: &Printer) -> Result<(), CliError> {
-    let arch: Arch = args.arch.parse().map_err(|e| CliError::invalid(format!("--arch: {e}")))?;
+    let arch: Arch = args
+        .arch
+        .parse()
+        .map_err(|e| CliError::invalid(format!("--arch: {e}")))?;
     let compression: Compression = args
         .compression
         .parse()
@@ -84,9 +89,13 @@ async fn download(client: &FactoryClient, args: FactoryDownloadArgs, printer: &P
                 file.sync_all()
                     .await
                     .map_err(|e| CliError::failed(format!("cannot write {}: {e}", partial.display())))?;
-                tokio::fs::rename(&partial, path)
-                    .await
-                    .map_err(|e| CliError::failed(format!("cannot rename {} to {}: {e}", partial.display(), path.display())))?;
+                tokio::fs::rename(&partial, path).await.map_err(|e| {
+                    CliError::failed(format!(
+                        "cannot rename {} to {}: {e}",
+                        partial.display(),
+                        path.display()
+                    ))
+                })?;
             } else {
                 let _ = tokio::fs::remove_file(&partial).await;
             }

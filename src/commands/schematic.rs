@@ -15,7 +15,10 @@ pub async fn run(command: SchematicCommand, global: &GlobalArgs, printer: &Print
             let schematic = Schematic::load(&args.file)?;
             let canonical = schematic.canonical_yaml()?;
             let id = schematic.id()?;
-            printer.result(&Report::new(id.to_string(), json!({ "id": id, "canonical": canonical })));
+            printer.result(&Report::new(
+                id.to_string(),
+                json!({ "id": id, "canonical": canonical }),
+            ));
             Ok(())
         }
         SchematicCommand::Push(args) => {

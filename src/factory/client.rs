@@ -371,7 +371,10 @@ mod tests {
     fn base_urls_are_checked() {
         assert!(FactoryClient::new("https://factory.talos.dev").is_ok());
         assert_eq!(
-            FactoryClient::new("http://127.0.0.1:9/sub").expect("ok").base_url().as_str(),
+            FactoryClient::new("http://127.0.0.1:9/sub")
+                .expect("ok")
+                .base_url()
+                .as_str(),
             "http://127.0.0.1:9/sub/"
         );
         for bad in ["factory.talos.dev", "ftp://x", "https://x/?q=1", "https://u:p@x/"] {
@@ -393,7 +396,12 @@ mod tests {
         assert!(check_extensions_against(&ok, "v1.11.1", &available).is_ok());
         let typo = Schematic::with_official_extensions(["siderolabs/qemu-guest-agnet", "siderolabs/nope-nope-nope-x"]);
         let err = check_extensions_against(&typo, "v1.11.1", &available).expect_err("missing");
-        let Error::UnknownExtensions { missing, suggestions, .. } = &err else { panic!("{err}") };
+        let Error::UnknownExtensions {
+            missing, suggestions, ..
+        } = &err
+        else {
+            panic!("{err}")
+        };
         assert_eq!(missing, &["siderolabs/qemu-guest-agnet", "siderolabs/nope-nope-nope-x"]);
         assert_eq!(suggestions, &["siderolabs/qemu-guest-agent"]);
         assert_eq!(

@@ -130,7 +130,11 @@ pub enum Error {
 }
 
 fn body_suffix(body: &str) -> String {
-    if body.is_empty() { String::new() } else { format!(": {body}") }
+    if body.is_empty() {
+        String::new()
+    } else {
+        format!(": {body}")
+    }
 }
 
 impl Error {

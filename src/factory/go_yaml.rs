@@ -335,7 +335,9 @@ pub fn normalize_timestamp(s: &str) -> Option<String> {
         "" | "Z" | "+00:00" | "-00:00" => "Z".to_string(),
         other => other.to_string(),
     };
-    Some(format!("{year}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}{fraction}{zone}"))
+    Some(format!(
+        "{year}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}{fraction}{zone}"
+    ))
 }
 
 fn days_in_month(year: u32, month: u32) -> u32 {
@@ -729,7 +731,11 @@ pub fn go_format_float(f: f64) -> String {
     let sign = if f < 0.0 { "-" } else { "" };
     if !(-4..6).contains(&exponent) {
         let (head, tail) = digits.split_at(1);
-        let mantissa = if tail.is_empty() { head.to_string() } else { format!("{head}.{tail}") };
+        let mantissa = if tail.is_empty() {
+            head.to_string()
+        } else {
+            format!("{head}.{tail}")
+        };
         let exp_sign = if exponent < 0 { '-' } else { '+' };
         return format!("{sign}{mantissa}e{exp_sign}{:02}", exponent.unsigned_abs());
     }
@@ -751,7 +757,10 @@ fn is_break(c: char) -> bool {
 
 fn is_printable(c: char) -> bool {
     let v = u32::from(c);
-    v == 0x0A || (0x20..=0x7E).contains(&v) || (0xA0..=0xD7FF).contains(&v) || ((0xE000..=0xFFFD).contains(&v) && v != 0xFEFF)
+    v == 0x0A
+        || (0x20..=0x7E).contains(&v)
+        || (0xA0..=0xD7FF).contains(&v)
+        || ((0xE000..=0xFFFD).contains(&v) && v != 0xFEFF)
 }
 
 fn is_blank(c: Option<&char>) -> bool {
@@ -970,20 +979,38 @@ mod tests {
     fn unicode_line_separator_in_single_quotes_matches_go() {
         // Go writes the separator raw, then re-indents the rest of the value.
         let got = doc(&["line\u{2028}sep"]);
-        assert_eq!(got, "customization:\n    extraKernelArgs:\n        - 'line\u{2028}          sep'\n");
+        assert_eq!(
+            got,
+            "customization:\n    extraKernelArgs:\n        - 'line\u{2028}          sep'\n"
+        );
     }
 
     #[test]
     fn multi_line_strings_use_literal_blocks() {
         let got = doc(&["a\nb", "c\n"]);
-        assert_eq!(got, "customization:\n    extraKernelArgs:\n        - |-\n          a\n          b\n        - |\n          c\n");
+        assert_eq!(
+            got,
+            "customization:\n    extraKernelArgs:\n        - |-\n          a\n          b\n        - |\n          c\n"
+        );
         // A trailing space before a line break forbids block style: double quotes.
-        assert_eq!(doc(&["a \nb\n"]), "customization:\n    extraKernelArgs:\n        - \"a \\nb\\n\"\n");
+        assert_eq!(
+            doc(&["a \nb\n"]),
+            "customization:\n    extraKernelArgs:\n        - \"a \\nb\\n\"\n"
+        );
         // Two trailing breaks keep them (`|+`); a leading space needs an indentation hint.
-        assert_eq!(doc(&["a\n\n"]), "customization:\n    extraKernelArgs:\n        - |+\n          a\n\n");
-        assert_eq!(doc(&[" a\n"]), "customization:\n    extraKernelArgs:\n        - |4\n           a\n");
+        assert_eq!(
+            doc(&["a\n\n"]),
+            "customization:\n    extraKernelArgs:\n        - |+\n          a\n\n"
+        );
+        assert_eq!(
+            doc(&[" a\n"]),
+            "customization:\n    extraKernelArgs:\n        - |4\n           a\n"
+        );
         // v4 (go-yaml #755): a leading line break is kept, with no indentation hint.
-        assert_eq!(doc(&["\nabc\n"]), "customization:\n    extraKernelArgs:\n        - |\n\n          abc\n");
+        assert_eq!(
+            doc(&["\nabc\n"]),
+            "customization:\n    extraKernelArgs:\n        - |\n\n          abc\n"
+        );
     }
 
     #[test]
@@ -1034,8 +1061,14 @@ mod tests {
         assert_eq!(resolve_plain("012"), Resolved::Int(10));
         assert_eq!(resolve_plain("0o12"), Resolved::Int(10));
         assert_eq!(resolve_plain("1_0"), Resolved::Int(10));
-        assert_eq!(resolve_plain("18446744073709551615"), Resolved::Int(18446744073709551615));
-        assert_eq!(resolve_plain("-18446744073709551615"), Resolved::Float(-18446744073709551615.0));
+        assert_eq!(
+            resolve_plain("18446744073709551615"),
+            Resolved::Int(18446744073709551615)
+        );
+        assert_eq!(
+            resolve_plain("-18446744073709551615"),
+            Resolved::Float(-18446744073709551615.0)
+        );
         assert_eq!(resolve_plain("yes"), Resolved::Str);
         assert_eq!(resolve_plain("2024-02-30"), Resolved::Str);
         assert_eq!(resolve_plain("2024-02-29"), Resolved::Timestamp);

@@ -112,7 +112,9 @@ pub fn check_version(version: &str) -> Result<(), Error> {
     let ok = !version.is_empty()
         && version.len() <= 64
         && version.chars().next().is_some_and(|c| c == 'v' || c.is_ascii_digit())
-        && version.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+'));
+        && version
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+'));
     if ok {
         Ok(())
     } else {
@@ -174,7 +176,9 @@ mod tests {
     use super::*;
 
     fn id() -> SchematicId {
-        "ce4c980550dd2ab1b17bbf2b08801c7eb59418eafe8f279833297925d67c7515".parse().expect("valid id")
+        "ce4c980550dd2ab1b17bbf2b08801c7eb59418eafe8f279833297925d67c7515"
+            .parse()
+            .expect("valid id")
     }
 
     #[test]
@@ -201,7 +205,11 @@ mod tests {
             "factory.talos.dev/hcloud-installer/ce4c980550dd2ab1b17bbf2b08801c7eb59418eafe8f279833297925d67c7515:v1.13.9"
         );
         let base = Url::parse("http://127.0.0.1:5000").expect("url");
-        assert!(hcloud_installer_ref(&base, &id(), "v1.13.9").expect("ref").starts_with("127.0.0.1:5000/hcloud-installer/"));
+        assert!(
+            hcloud_installer_ref(&base, &id(), "v1.13.9")
+                .expect("ref")
+                .starts_with("127.0.0.1:5000/hcloud-installer/")
+        );
     }
 
     #[test]

@@ -23,12 +23,12 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
+use chunk_reader::ChunkReader;
 use futures::StreamExt;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use chunk_reader::ChunkReader;
 use url::Url;
 
 use super::client::{FactoryClient, Timeouts, first_line, transport};
@@ -178,11 +178,11 @@ where
     let decoder = tokio::task::spawn_blocking(move || decode(decode_rx, options.compression, None));
     let mut sink_error = None;
     while let Some(chunk) = download_rx.recv().await {
-        if let Chunk::Data(bytes) = &chunk {
-            if let Err(e) = sink.write_all(bytes).await {
-                sink_error = Some(e);
-                break;
-            }
+        if let Chunk::Data(bytes) = &chunk
+            && let Err(e) = sink.write_all(bytes).await
+        {
+            sink_error = Some(e);
+            break;
         }
         if decode_tx.send(chunk).await.is_err() {
             break;
@@ -274,7 +274,10 @@ fn combine(
         }),
         (_, Err(DecodeFailure::ConsumerGone)) => Err(Error::Sink {
             url: url.to_string(),
-            source: io::Error::new(io::ErrorKind::BrokenPipe, "the raw image reader was closed before the end"),
+            source: io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "the raw image reader was closed before the end",
+            ),
         }),
         (_, Err(DecodeFailure::InputAborted)) | (Err(Failure::ReceiverGone), Ok(_)) => Err(Error::BadResponse {
             url: url.to_string(),
@@ -456,7 +459,11 @@ impl Downloader {
                 Ok(()) => break,
                 Err(AttemptError::Fatal(failure)) => return Err(failure),
                 Err(AttemptError::Retry(error)) => {
-                    consecutive_failures = if state.offset > before { 1 } else { consecutive_failures + 1 };
+                    consecutive_failures = if state.offset > before {
+                        1
+                    } else {
+                        consecutive_failures + 1
+                    };
                     if consecutive_failures >= self.options.max_attempts || attempts >= MAX_TOTAL_ATTEMPTS {
                         return Err(Failure::Fatal(Error::RetriesExhausted {
                             url: self.url.to_string(),
@@ -561,7 +568,9 @@ impl Downloader {
         };
         match (state.total, announced_total) {
             (Some(known), Some(now)) if known != now => {
-                return Err(bad(format!("the image size changed from {known} to {now} bytes between attempts")));
+                return Err(bad(format!(
+                    "the image size changed from {known} to {now} bytes between attempts"
+                )));
             }
             (None, Some(now)) => {
                 state.total = Some(now);
@@ -594,7 +603,9 @@ impl Downloader {
                 skip -= n as u64;
                 chunk = chunk.slice(n..);
                 if skip == 0 && expected_prefix.as_ref() != Some(&prefix_hasher.clone().finalize()) {
-                    return Err(bad("the image changed between attempts (the re-read prefix differs)".to_string()));
+                    return Err(bad(
+                        "the image changed between attempts (the re-read prefix differs)".to_string()
+                    ));
                 }
                 if chunk.is_empty() {
                     continue;
@@ -737,9 +748,13 @@ mod tests {
         let compressed = zstd::encode_all(&raw[..], 3).expect("compress");
         // Truncated: no end marker, channel closes → InputAborted.
         let (tx, rx) = mpsc::channel(4);
-        tx.send(Chunk::Data(Bytes::copy_from_slice(&compressed[..compressed.len() / 2]))).await.expect("send");
+        tx.send(Chunk::Data(Bytes::copy_from_slice(&compressed[..compressed.len() / 2])))
+            .await
+            .expect("send");
         drop(tx);
-        let result = tokio::task::spawn_blocking(move || decode(rx, Compression::Zstd, None)).await.expect("join");
+        let result = tokio::task::spawn_blocking(move || decode(rx, Compression::Zstd, None))
+            .await
+            .expect("join");
         assert!(matches!(result, Err(DecodeFailure::InputAborted)), "{result:?}");
         // Trailing garbage after a complete frame.
         let (tx, rx) = mpsc::channel(4);
@@ -748,8 +763,13 @@ mod tests {
         tx.send(Chunk::Data(Bytes::from(with_trailing))).await.expect("send");
         tx.send(Chunk::End).await.expect("send");
         drop(tx);
-        let result = tokio::task::spawn_blocking(move || decode(rx, Compression::Zstd, None)).await.expect("join");
-        assert!(matches!(result, Err(DecodeFailure::Corrupt(_) | DecodeFailure::Trailing)), "{result:?}");
+        let result = tokio::task::spawn_blocking(move || decode(rx, Compression::Zstd, None))
+            .await
+            .expect("join");
+        assert!(
+            matches!(result, Err(DecodeFailure::Corrupt(_) | DecodeFailure::Trailing)),
+            "{result:?}"
+        );
         // Complete input decodes to the raw digest.
         let (tx, rx) = mpsc::channel(4);
         tx.send(Chunk::Data(Bytes::from(compressed))).await.expect("send");

@@ -236,7 +236,7 @@ pub enum Error {
         /// Dotted path of the offending field, e.g. `customization.meta[0].key`.
         path: String,
         /// What is wrong.
-        problem: Problem,
+        problem: Box<Problem>,
     },
     /// The values cannot be written in the factory's canonical form.
     #[error("schematic cannot be written in the Image Factory's canonical form: {0}")]
@@ -294,16 +294,16 @@ impl Classify for Error {
 
     fn hints(&self) -> Vec<String> {
         match self {
-            Error::Invalid {
-                problem: Problem::UnknownField { field, expected, .. },
-                ..
-            } => expected
-                .iter()
-                .map(|candidate| (strsim::levenshtein(field, candidate), candidate))
-                .filter(|(distance, _)| *distance <= 3)
-                .min()
-                .map(|(_, candidate)| vec![format!("did you mean `{candidate}`?")])
-                .unwrap_or_default(),
+            Error::Invalid { problem, .. } => match problem.as_ref() {
+                Problem::UnknownField { field, expected, .. } => expected
+                    .iter()
+                    .map(|candidate| (strsim::levenshtein(field, candidate), candidate))
+                    .filter(|(distance, _)| *distance <= 3)
+                    .min()
+                    .map(|(_, candidate)| vec![format!("did you mean `{candidate}`?")])
+                    .unwrap_or_default(),
+                _ => Vec::new(),
+            },
             _ => Vec::new(),
         }
     }
@@ -362,10 +362,9 @@ impl Schematic {
             line: mark.line,
             column: mark.column,
             path: path.to_string(),
-            problem,
+            problem: Box::new(problem),
         };
-        let document = yaml_node::parse(text)
-            .map_err(|e| invalid(e.mark, "", Problem::Syntax(e.message)))?;
+        let document = yaml_node::parse(text).map_err(|e| invalid(e.mark, "", Problem::Syntax(e.message)))?;
         let root = match document {
             Document::Empty => return Ok(Schematic::default()),
             Document::Node(root) => root,
@@ -387,7 +386,9 @@ impl Schematic {
     /// # Errors
     /// As [`Schematic::canonical_yaml`].
     pub fn id(&self) -> Result<SchematicId, Error> {
-        Ok(SchematicId::from_digest(&Sha256::digest(self.canonical_yaml()?.as_bytes())))
+        Ok(SchematicId::from_digest(&Sha256::digest(
+            self.canonical_yaml()?.as_bytes(),
+        )))
     }
 
     /// The official extensions, in order.
@@ -472,7 +473,10 @@ impl Schematic {
         if c.disk_image.sector_size != 0 {
             fields.push(field(
                 "diskImage",
-                Emit::Map(vec![field("sectorSize", Emit::Int(i128::from(c.disk_image.sector_size)))]),
+                Emit::Map(vec![field(
+                    "sectorSize",
+                    Emit::Int(i128::from(c.disk_image.sector_size)),
+                )]),
             ));
         }
         top.push(field("customization", Emit::Map(fields)));
@@ -497,7 +501,12 @@ fn value_to_emit(value: &Value) -> Emit {
         Value::Map(entries) => {
             let mut sorted: Vec<&(Value, Value)> = entries.iter().collect();
             sorted.sort_by(|a, b| go_key_order(&a.0, &b.0));
-            Emit::Map(sorted.into_iter().map(|(k, v)| (value_to_emit(k), value_to_emit(v))).collect())
+            Emit::Map(
+                sorted
+                    .into_iter()
+                    .map(|(k, v)| (value_to_emit(k), value_to_emit(v)))
+                    .collect(),
+            )
         }
     }
 }
@@ -593,12 +602,16 @@ fn natural_less(a: &str, b: &str) -> bool {
         }
         let mut ai = i;
         while ai < ar.len() && ar[ai].is_numeric() {
-            an = an.wrapping_mul(10).wrapping_add(i64::from(ar[ai] as u32) - i64::from('0' as u32));
+            an = an
+                .wrapping_mul(10)
+                .wrapping_add(i64::from(ar[ai] as u32) - i64::from('0' as u32));
             ai += 1;
         }
         let mut bi = i;
         while bi < br.len() && br[bi].is_numeric() {
-            bn = bn.wrapping_mul(10).wrapping_add(i64::from(br[bi] as u32) - i64::from('0' as u32));
+            bn = bn
+                .wrapping_mul(10)
+                .wrapping_add(i64::from(br[bi] as u32) - i64::from('0' as u32));
             bi += 1;
         }
         if an != bn {
@@ -640,7 +653,11 @@ fn wrong(node: &Node, path: &str, expected: &'static str) -> DecodeError {
 }
 
 fn join(path: &str, key: &str) -> String {
-    if path.is_empty() { key.to_string() } else { format!("{path}.{key}") }
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
 }
 
 /// Walks a struct-like mapping: checks keys against `known`, rejects duplicates, and hands
@@ -699,7 +716,11 @@ fn struct_fields<'n>(
 }
 
 fn place(path: &str) -> String {
-    if path.is_empty() { "the schematic".to_string() } else { format!("`{path}`") }
+    if path.is_empty() {
+        "the schematic".to_string()
+    } else {
+        format!("`{path}`")
+    }
 }
 
 /// A string field: any scalar's text (Go copies the raw value), null is empty.
@@ -716,7 +737,11 @@ fn decode_string_list(node: &Node, path: &str) -> Result<Vec<String>, DecodeErro
         return Ok(Vec::new());
     }
     let NodeKind::Sequence(items) = &node.kind else {
-        return Err(wrong(node, path, "a list of strings, e.g. [siderolabs/qemu-guest-agent]"));
+        return Err(wrong(
+            node,
+            path,
+            "a list of strings, e.g. [siderolabs/qemu-guest-agent]",
+        ));
     };
     // Go skips null items when decoding into a typed slice.
     items
@@ -845,27 +870,39 @@ fn decode_map_key(key: &Node, path: &str) -> Result<Value, DecodeError> {
 
 fn decode_schematic(root: &Node) -> Result<Schematic, DecodeError> {
     let mut schematic = Schematic::default();
-    struct_fields(root, "", TOP_FIELDS, "a mapping with `customization:`", |name, value, path| {
-        match name {
-            "owner" => schematic.owner = decode_string(value, path)?,
-            "overlay" => schematic.overlay = decode_overlay(value, path)?,
-            _ => schematic.customization = decode_customization(value, path)?,
-        }
-        Ok(())
-    })?;
+    struct_fields(
+        root,
+        "",
+        TOP_FIELDS,
+        "a mapping with `customization:`",
+        |name, value, path| {
+            match name {
+                "owner" => schematic.owner = decode_string(value, path)?,
+                "overlay" => schematic.overlay = decode_overlay(value, path)?,
+                _ => schematic.customization = decode_customization(value, path)?,
+            }
+            Ok(())
+        },
+    )?;
     Ok(schematic)
 }
 
 fn decode_overlay(node: &Node, path: &str) -> Result<Overlay, DecodeError> {
     let mut overlay = Overlay::default();
-    struct_fields(node, path, OVERLAY_FIELDS, "a mapping with `image:` and `name:`", |name, value, path| {
-        match name {
-            "image" => overlay.image = decode_string(value, path)?,
-            "name" => overlay.name = decode_string(value, path)?,
-            _ => overlay.options = decode_options(value, path)?,
-        }
-        Ok(())
-    })?;
+    struct_fields(
+        node,
+        path,
+        OVERLAY_FIELDS,
+        "a mapping with `image:` and `name:`",
+        |name, value, path| {
+            match name {
+                "image" => overlay.image = decode_string(value, path)?,
+                "name" => overlay.name = decode_string(value, path)?,
+                _ => overlay.options = decode_options(value, path)?,
+            }
+            Ok(())
+        },
+    )?;
     Ok(overlay)
 }
 
@@ -975,15 +1012,21 @@ fn decode_meta(node: &Node, path: &str) -> Result<Vec<MetaValue>, DecodeError> {
     for (i, item) in items.iter().enumerate().filter(|(_, item)| !is_null(item)) {
         let item_path = format!("{path}[{i}]");
         let mut meta = MetaValue::default();
-        struct_fields(item, &item_path, META_FIELDS, "a mapping with `key:` and `value:`", |name, v, path| {
-            if name == "key" {
-                let key = decode_uint(v, path, 255, "an integer from 0 to 255, e.g. 0xa")?;
-                meta.key = u8::try_from(key).expect("invariant: decode_uint bounded the key to 255");
-            } else {
-                meta.value = decode_string(v, path)?;
-            }
-            Ok(())
-        })?;
+        struct_fields(
+            item,
+            &item_path,
+            META_FIELDS,
+            "a mapping with `key:` and `value:`",
+            |name, v, path| {
+                if name == "key" {
+                    let key = decode_uint(v, path, 255, "an integer from 0 to 255, e.g. 0xa")?;
+                    meta.key = u8::try_from(key).expect("invariant: decode_uint bounded the key to 255");
+                } else {
+                    meta.value = decode_string(v, path)?;
+                }
+                Ok(())
+            },
+        )?;
         out.push(meta);
     }
     Ok(out)
@@ -994,7 +1037,11 @@ mod tests {
     use super::*;
 
     fn id(text: &str) -> String {
-        Schematic::parse(text, "t.yaml").expect("valid").id().expect("id").to_string()
+        Schematic::parse(text, "t.yaml")
+            .expect("valid")
+            .id()
+            .expect("id")
+            .to_string()
     }
 
     #[test]
@@ -1009,7 +1056,9 @@ mod tests {
             "9cba8e32753f91a16c1837ab8abf356af021706ef284aef07380780177d9a06c"
         );
         assert_eq!(
-            id(r#"{"customization": {"meta": [{"key": 10, "value": "foo"}], "extraKernelArgs": [], "systemExtensions": {}}}"#),
+            id(
+                r#"{"customization": {"meta": [{"key": 10, "value": "foo"}], "extraKernelArgs": [], "systemExtensions": {}}}"#
+            ),
             "d308a2a5ee2277bed5fbaa104fcbc8d59122abfa737df987a95b4ca763459a7f"
         );
         assert_eq!(
@@ -1028,17 +1077,30 @@ mod tests {
 
     #[test]
     fn schematic_id_newtype_checks_its_text() {
-        assert!("ce4c980550dd2ab1b17bbf2b08801c7eb59418eafe8f279833297925d67c7515".parse::<SchematicId>().is_ok());
-        assert!("CE4C980550DD2AB1B17BBF2B08801C7EB59418EAFE8F279833297925D67C7515".parse::<SchematicId>().is_err());
+        assert!(
+            "ce4c980550dd2ab1b17bbf2b08801c7eb59418eafe8f279833297925d67c7515"
+                .parse::<SchematicId>()
+                .is_ok()
+        );
+        assert!(
+            "CE4C980550DD2AB1B17BBF2B08801C7EB59418EAFE8F279833297925D67C7515"
+                .parse::<SchematicId>()
+                .is_err()
+        );
         assert!("ce4c98".parse::<SchematicId>().is_err());
-        let id: SchematicId = "ce4c980550dd2ab1b17bbf2b08801c7eb59418eafe8f279833297925d67c7515".parse().expect("valid");
+        let id: SchematicId = "ce4c980550dd2ab1b17bbf2b08801c7eb59418eafe8f279833297925d67c7515"
+            .parse()
+            .expect("valid");
         assert_eq!(id.short(), "ce4c980550dd2ab1b17bbf2b08801c7e");
     }
 
     #[test]
     fn overlay_options_are_sorted_like_go() {
         let text = r#"{"overlay": {"name": "rpi", "image": "img", "options": {"b": 1, "a10": "x", "a9": "y", "A": "z", "1": "one", "10": "ten", "2": "two", "zz09": 3, "zz9": 1, "zz10": 2, "_": 1}}}"#;
-        let yaml = Schematic::parse(text, "t").expect("valid").canonical_yaml().expect("yaml");
+        let yaml = Schematic::parse(text, "t")
+            .expect("valid")
+            .canonical_yaml()
+            .expect("yaml");
         assert_eq!(
             yaml,
             "overlay:\n    image: img\n    name: rpi\n    options:\n        _: 1\n        \"1\": one\n        \"2\": two\n        \"10\": ten\n        A: z\n        a9: \"y\"\n        a10: x\n        b: 1\n        zz9: 1\n        zz09: 3\n        zz10: 2\ncustomization: {}\n"

@@ -266,10 +266,14 @@ mod tests {
     #[test]
     fn records_positions_and_plainness() {
         let node = root("a:\n  - 'x'\n  - y\n");
-        let NodeKind::Mapping(entries) = node.kind else { panic!("mapping") };
+        let NodeKind::Mapping(entries) = node.kind else {
+            panic!("mapping")
+        };
         let (key, value) = &entries[0];
         assert_eq!(key.mark, Mark { line: 1, column: 1 });
-        let NodeKind::Sequence(items) = &value.kind else { panic!("sequence") };
+        let NodeKind::Sequence(items) = &value.kind else {
+            panic!("sequence")
+        };
         assert_eq!(items[0].mark, Mark { line: 2, column: 5 });
         assert!(matches!(&items[0].kind, NodeKind::Scalar(s) if !s.plain && s.value == "x"));
         assert!(matches!(&items[1].kind, NodeKind::Scalar(s) if s.plain && s.value == "y"));
@@ -290,14 +294,20 @@ mod tests {
     #[test]
     fn aliases_are_expanded() {
         let node = root("a: &x [1, 2]\nb: *x\n");
-        let NodeKind::Mapping(entries) = node.kind else { panic!("mapping") };
+        let NodeKind::Mapping(entries) = node.kind else {
+            panic!("mapping")
+        };
         assert_eq!(entries[0].1.kind, entries[1].1.kind);
     }
 
     #[test]
     fn unknown_tags_are_rejected() {
         let err = parse("a: !!binary aGVsbG8=\n").expect_err("binary tag");
-        assert!(err.message.contains("!!binary") || err.message.contains("binary"), "{}", err.message);
+        assert!(
+            err.message.contains("!!binary") || err.message.contains("binary"),
+            "{}",
+            err.message
+        );
         assert!(matches!(parse("a: !!str 10\n").expect("str tag"), Document::Node(_)));
     }
 }

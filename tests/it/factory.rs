@@ -28,7 +28,9 @@ fn zstd(raw: &[u8]) -> Vec<u8> {
 
 fn xz(raw: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    liblzma::read::XzEncoder::new(raw, 6).read_to_end(&mut out).expect("xz compresses");
+    liblzma::read::XzEncoder::new(raw, 6)
+        .read_to_end(&mut out)
+        .expect("xz compresses");
     out
 }
 
@@ -55,16 +57,31 @@ async fn zstd_and_xz_images_stream_with_independent_digests() {
     let client = FactoryClient::new(&factory.url).expect("client");
     let id: SchematicId = HCLOUD_ID.parse().expect("id");
     for (compression, compressed) in [(Compression::Zstd, zstd(&raw)), (Compression::Xz, xz(&raw))] {
-        assert!(compressed.len() < raw.len() * 9 / 10, "test data should compress, but not trivially");
-        assert!(compressed.len() > raw.len() / 10, "test data should not compress trivially");
+        assert!(
+            compressed.len() < raw.len() * 9 / 10,
+            "test data should compress, but not trivially"
+        );
+        assert!(
+            compressed.len() > raw.len() / 10,
+            "test data should not compress trivially"
+        );
         let url = client.image_url(&id, "v1.11.1", Arch::Arm64, compression).expect("url");
-        factory.add_image(&image_path(&format!("hcloud-arm64.raw.{}", compression.extension())), compressed.clone());
+        factory.add_image(
+            &image_path(&format!("hcloud-arm64.raw.{}", compression.extension())),
+            compressed.clone(),
+        );
 
         // Forwarding mode: the compressed bytes go to the sink unchanged.
         let mut forwarded = Vec::new();
-        let digest = image_stream::forward_compressed(&client, url.clone(), fast_options(compression), Arc::new(NoProgress), &mut forwarded)
-            .await
-            .expect("forwarded");
+        let digest = image_stream::forward_compressed(
+            &client,
+            url.clone(),
+            fast_options(compression),
+            Arc::new(NoProgress),
+            &mut forwarded,
+        )
+        .await
+        .expect("forwarded");
         assert_eq!(forwarded, compressed, "{compression}: forwarded bytes");
         assert_eq!(digest.compressed_sha256, sha256_hex(&compressed), "{compression}");
         assert_eq!(digest.compressed_bytes, compressed.len() as u64, "{compression}");
@@ -74,7 +91,10 @@ async fn zstd_and_xz_images_stream_with_independent_digests() {
         // Raw mode: the decoded image as an AsyncRead.
         let mut reader = image_stream::open_raw(&client, url, fast_options(compression), Arc::new(NoProgress));
         let mut decoded = Vec::new();
-        reader.read_to_end(&mut decoded).await.expect("raw stream reads to the end");
+        reader
+            .read_to_end(&mut decoded)
+            .await
+            .expect("raw stream reads to the end");
         let raw_digest = reader.finish().await.expect("raw digest");
         assert!(decoded == raw, "{compression}: decoded bytes differ");
         assert_eq!(raw_digest, digest, "{compression}: both modes agree");
@@ -92,7 +112,10 @@ async fn a_dropped_connection_resumes_with_a_range_request() {
     let url = url::Url::parse(&server.url).expect("url");
     let mut reader = image_stream::open_raw(&client, url, fast_options(Compression::Zstd), Arc::new(NoProgress));
     let mut decoded = Vec::new();
-    reader.read_to_end(&mut decoded).await.expect("reads through the resume");
+    reader
+        .read_to_end(&mut decoded)
+        .await
+        .expect("reads through the resume");
     let digest = reader.finish().await.expect("digest");
     assert!(decoded == raw);
     assert_eq!(digest.compressed_sha256, sha256_hex(&compressed));
@@ -110,9 +133,15 @@ async fn a_server_that_ignores_ranges_is_read_again_and_verified() {
     let client = FactoryClient::new(&server.url).expect("client");
     let url = url::Url::parse(&server.url).expect("url");
     let mut forwarded = Vec::new();
-    let digest = image_stream::forward_compressed(&client, url, fast_options(Compression::Xz), Arc::new(NoProgress), &mut forwarded)
-        .await
-        .expect("digest");
+    let digest = image_stream::forward_compressed(
+        &client,
+        url,
+        fast_options(Compression::Xz),
+        Arc::new(NoProgress),
+        &mut forwarded,
+    )
+    .await
+    .expect("digest");
     assert!(forwarded == compressed, "the consumer sees each byte exactly once");
     assert_eq!(digest.compressed_sha256, sha256_hex(&compressed));
     assert_eq!(digest.raw_sha256, sha256_hex(&raw));
@@ -134,7 +163,12 @@ async fn an_axum_connection_reset_mid_body_is_resumed() {
     });
     let client = FactoryClient::new(&factory.url).expect("client");
     let url = client
-        .image_url(&HCLOUD_ID.parse().expect("id"), "v1.11.1", Arch::Amd64, Compression::Zstd)
+        .image_url(
+            &HCLOUD_ID.parse().expect("id"),
+            "v1.11.1",
+            Arch::Amd64,
+            Compression::Zstd,
+        )
         .expect("url");
     let digest = image_stream::digest(&client, url, fast_options(Compression::Zstd), Arc::new(NoProgress))
         .await
@@ -160,14 +194,22 @@ async fn redirects_are_followed() {
     let compressed = zstd(&raw);
     factory.add_image(&image_path("hcloud-arm64.raw.zst"), compressed.clone());
     let client = FactoryClient::new(&factory.url).expect("client");
-    let url = url::Url::parse(&format!("{}/redirect/{}", factory.url, image_path("hcloud-arm64.raw.zst"))).expect("url");
+    let url = url::Url::parse(&format!(
+        "{}/redirect/{}",
+        factory.url,
+        image_path("hcloud-arm64.raw.zst")
+    ))
+    .expect("url");
     let digest = image_stream::digest(&client, url, fast_options(Compression::Zstd), Arc::new(NoProgress))
         .await
         .expect("digest through a redirect");
     assert_eq!(digest.compressed_sha256, sha256_hex(&compressed));
     assert_eq!(digest.raw_sha256, sha256_hex(&raw));
     assert!(
-        factory.seen().iter().any(|s| s.method == "GET" && s.path.starts_with("/image/")),
+        factory
+            .seen()
+            .iter()
+            .any(|s| s.method == "GET" && s.path.starts_with("/image/")),
         "the redirect target was fetched"
     );
 }
@@ -177,11 +219,21 @@ async fn not_found_and_server_errors_name_the_url_and_status() {
     let factory = TestFactory::start().await;
     let client = FactoryClient::new(&factory.url).expect("client");
     let missing = client
-        .image_url(&HCLOUD_ID.parse().expect("id"), "v1.11.1", Arch::Amd64, Compression::Zstd)
+        .image_url(
+            &HCLOUD_ID.parse().expect("id"),
+            "v1.11.1",
+            Arch::Amd64,
+            Compression::Zstd,
+        )
         .expect("url");
-    let err = image_stream::digest(&client, missing.clone(), fast_options(Compression::Zstd), Arc::new(NoProgress))
-        .await
-        .expect_err("404");
+    let err = image_stream::digest(
+        &client,
+        missing.clone(),
+        fast_options(Compression::Zstd),
+        Arc::new(NoProgress),
+    )
+    .await
+    .expect_err("404");
     assert!(matches!(err, Error::Status { status: 404, .. }), "{err:?}");
     assert_eq!(err.to_string(), format!("{missing} answered 404: image not found"));
     assert_eq!(
@@ -191,19 +243,39 @@ async fn not_found_and_server_errors_name_the_url_and_status() {
     );
 
     let failing = url::Url::parse(&format!("{}/fail/503/x.raw.zst", factory.url)).expect("url");
-    let err = image_stream::digest(&client, failing.clone(), fast_options(Compression::Zstd), Arc::new(NoProgress))
-        .await
-        .expect_err("503");
-    let Error::RetriesExhausted { attempts, source, .. } = &err else { panic!("{err:?}") };
+    let err = image_stream::digest(
+        &client,
+        failing.clone(),
+        fast_options(Compression::Zstd),
+        Arc::new(NoProgress),
+    )
+    .await
+    .expect_err("503");
+    let Error::RetriesExhausted { attempts, source, .. } = &err else {
+        panic!("{err:?}")
+    };
     assert_eq!(*attempts, 6);
-    assert_eq!(source.to_string(), format!("{failing} answered 503: injected failure 503"));
-    assert!(err.to_string().starts_with(&format!("giving up on {failing} after 6 attempts")), "{err}");
+    assert_eq!(
+        source.to_string(),
+        format!("{failing} answered 503: injected failure 503")
+    );
+    assert!(
+        err.to_string()
+            .starts_with(&format!("giving up on {failing} after 6 attempts")),
+        "{err}"
+    );
 
     // API calls name the URL too, and a 5xx is an operation failure (exit 1).
     let broken = FactoryClient::new(&format!("{}/fail/500/", factory.url)).expect("client");
     let err = broken.versions().await.expect_err("500");
-    assert_eq!(err.to_string(), format!("{}/fail/500/versions answered 500: injected failure 500", factory.url));
-    assert_eq!(talos_hcloud::error::Classify::class(&err), talos_hcloud::error::Class::Failed);
+    assert_eq!(
+        err.to_string(),
+        format!("{}/fail/500/versions answered 500: injected failure 500", factory.url)
+    );
+    assert_eq!(
+        talos_hcloud::error::Classify::class(&err),
+        talos_hcloud::error::Class::Failed
+    );
 
     let closed = FactoryClient::new("http://127.0.0.1:9").expect("client");
     let err = closed.versions().await.expect_err("connection refused");
@@ -217,7 +289,9 @@ async fn head_prewarm_and_names() {
     factory.add_image(&image_path("hcloud-arm64.raw.xz"), vec![1, 2, 3, 4, 5]);
     let client = FactoryClient::new(&factory.url).expect("client");
     let id: SchematicId = HCLOUD_ID.parse().expect("id");
-    let url = client.image_url(&id, "v1.11.1", Arch::Arm64, Compression::Xz).expect("url");
+    let url = client
+        .image_url(&id, "v1.11.1", Arch::Arm64, Compression::Xz)
+        .expect("url");
     let head = client.head_image(&url).await.expect("head");
     assert_eq!(head.content_length, Some(5));
     assert_eq!(factory.seen().last().map(|s| s.method.clone()).as_deref(), Some("HEAD"));
@@ -236,9 +310,18 @@ async fn extensions_are_checked_against_the_target_version() {
     client.check_extensions(&good, "v1.11.1").await.expect("available");
     let bad = Schematic::with_official_extensions(["siderolabs/qemu-guest-agent", "siderolabs/iscsi-tool"]);
     let err = client.check_extensions(&bad, "v1.11.1").await.expect_err("missing");
-    assert_eq!(err.to_string(), "Talos v1.11.1 has no official extension siderolabs/iscsi-tool");
-    assert_eq!(talos_hcloud::error::Classify::class(&err), talos_hcloud::error::Class::InvalidInput);
-    let err = client.check_extensions(&good, "v9.9.9").await.expect_err("unknown version");
+    assert_eq!(
+        err.to_string(),
+        "Talos v1.11.1 has no official extension siderolabs/iscsi-tool"
+    );
+    assert_eq!(
+        talos_hcloud::error::Classify::class(&err),
+        talos_hcloud::error::Class::InvalidInput
+    );
+    let err = client
+        .check_extensions(&good, "v9.9.9")
+        .await
+        .expect_err("unknown version");
     assert!(matches!(err, Error::Status { status: 404, .. }), "{err:?}");
 }
 
@@ -251,11 +334,17 @@ async fn schematic_push_prints_the_id_and_rejects_a_mismatch() {
     let pushed = factory.schematics();
     assert_eq!(
         pushed.get(HCLOUD_ID).map(String::as_str),
-        Some("customization:\n    systemExtensions:\n        officialExtensions:\n            - siderolabs/qemu-guest-agent\n"),
+        Some(
+            "customization:\n    systemExtensions:\n        officialExtensions:\n            - siderolabs/qemu-guest-agent\n"
+        ),
         "the canonical YAML was posted"
     );
 
-    let run = cli(&factory, &["--output", "json", "schematic", "push", "schematics/hcloud.yaml"]).await;
+    let run = cli(
+        &factory,
+        &["--output", "json", "schematic", "push", "schematics/hcloud.yaml"],
+    )
+    .await;
     assert_eq!(run.code, 0, "{run:?}");
     let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("json");
     assert_eq!(json["id"], HCLOUD_ID);
@@ -296,14 +385,30 @@ async fn factory_versions_and_extensions_commands() {
         "siderolabs/qemu-guest-agent  ghcr.io/siderolabs/qemu-guest-agent:10.0.2\nsiderolabs/iscsi-tools       ghcr.io/siderolabs/iscsi-tools:v0.2.0\n"
     );
 
-    let run = cli(&factory, &["schematic", "check", "schematics/hcloud.yaml", "--talos-version", "v1.11.1"]).await;
+    let run = cli(
+        &factory,
+        &[
+            "schematic",
+            "check",
+            "schematics/hcloud.yaml",
+            "--talos-version",
+            "v1.11.1",
+        ],
+    )
+    .await;
     assert_eq!(run.code, 0, "{run:?}");
-    assert_eq!(run.stdout, "schematics/hcloud.yaml: 1 official extension(s) available for Talos v1.11.1\n");
+    assert_eq!(
+        run.stdout,
+        "schematics/hcloud.yaml: 1 official extension(s) available for Talos v1.11.1\n"
+    );
 
     let dir = tempfile::tempdir().expect("tempdir");
     let typo = dir.path().join("typo.yaml");
-    std::fs::write(&typo, "customization:\n  systemExtensions:\n    officialExtensions: [siderolabs/qemu-guest-agnet]\n")
-        .expect("write");
+    std::fs::write(
+        &typo,
+        "customization:\n  systemExtensions:\n    officialExtensions: [siderolabs/qemu-guest-agnet]\n",
+    )
+    .expect("write");
     let typo = typo.to_string_lossy().into_owned();
     let run = cli(&factory, &["schematic", "check", &typo, "--talos-version", "v1.11.1"]).await;
     assert_eq!(run.code, 2, "{run:?}");
@@ -327,8 +432,17 @@ async fn factory_download_writes_the_raw_image_and_prints_digests() {
     let run = cli(
         &factory,
         &[
-            "--output", "json", "factory", "download", "schematics/hcloud.yaml", "--talos-version", "v1.11.1", "--arch",
-            "arm64", "-o", &out_text,
+            "--output",
+            "json",
+            "factory",
+            "download",
+            "schematics/hcloud.yaml",
+            "--talos-version",
+            "v1.11.1",
+            "--arch",
+            "arm64",
+            "-o",
+            &out_text,
         ],
     )
     .await;
@@ -338,10 +452,17 @@ async fn factory_download_writes_the_raw_image_and_prints_digests() {
     assert_eq!(json["digest"]["raw_bytes"], raw.len() as u64);
     assert_eq!(json["digest"]["compressed_sha256"], sha256_hex(&compressed));
     assert_eq!(json["digest"]["compressed_bytes"], compressed.len() as u64);
-    assert!(std::fs::read(&out).expect("output file") == raw, "the raw image was written");
+    assert!(
+        std::fs::read(&out).expect("output file") == raw,
+        "the raw image was written"
+    );
     assert!(!dir.path().join("disk.raw.part").exists());
 
-    let run = cli(&factory, &["factory", "download", HCLOUD_ID, "--talos-version", "v1.11.0"]).await;
+    let run = cli(
+        &factory,
+        &["factory", "download", HCLOUD_ID, "--talos-version", "v1.11.0"],
+    )
+    .await;
     assert_eq!(run.code, 1, "{run:?}");
     assert!(run.stderr.contains("answered 404: image not found"), "{}", run.stderr);
 }
@@ -352,7 +473,13 @@ async fn factory_download_writes_the_raw_image_and_prints_digests() {
 fn image_stream_memory_does_not_grow_with_image_size() {
     let exe = std::env::current_exe().expect("test binary path");
     let output = std::process::Command::new(exe)
-        .args(["factory::streaming_memory_child", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+        .args([
+            "factory::streaming_memory_child",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env("TALOS_HCLOUD_MEMORY_CHILD", "1")
         .output()
         .expect("child test runs");
@@ -364,7 +491,10 @@ fn image_stream_memory_does_not_grow_with_image_size() {
         .find_map(|l| l.split("peak_growth_kib=").nth(1))
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or_else(|| panic!("child did not report its memory:\n{stdout}\n{stderr}"));
-    assert!(growth < 64 * 1024, "peak RSS grew by {growth} KiB while streaming 384 MiB");
+    assert!(
+        growth < 64 * 1024,
+        "peak RSS grew by {growth} KiB while streaming 384 MiB"
+    );
 }
 
 fn status_kib(field: &str) -> u64 {
@@ -383,24 +513,52 @@ fn status_kib(field: &str) -> u64 {
 async fn streaming_memory_child() {
     const RAW: u64 = 384 * 1024 * 1024;
     let factory = TestFactory::start().await;
-    factory.add_generated(&image_path("hcloud-amd64.raw.zst"), Generated { raw_bytes: RAW, seed: 5 });
+    factory.add_generated(
+        &image_path("hcloud-amd64.raw.zst"),
+        Generated {
+            raw_bytes: RAW,
+            seed: 5,
+        },
+    );
     let client = FactoryClient::new(&factory.url).expect("client");
     let url = client
-        .image_url(&HCLOUD_ID.parse().expect("id"), "v1.11.1", Arch::Amd64, Compression::Zstd)
+        .image_url(
+            &HCLOUD_ID.parse().expect("id"),
+            "v1.11.1",
+            Arch::Amd64,
+            Compression::Zstd,
+        )
         .expect("url");
     // Warm up allocator, runtime and connection pools with a small image first.
     let small = zstd(&synthetic_image(256 * 1024, 1));
     factory.add_image(&image_path("hcloud-arm64.raw.zst"), small);
     let warm = client
-        .image_url(&HCLOUD_ID.parse().expect("id"), "v1.11.1", Arch::Arm64, Compression::Zstd)
+        .image_url(
+            &HCLOUD_ID.parse().expect("id"),
+            "v1.11.1",
+            Arch::Arm64,
+            Compression::Zstd,
+        )
         .expect("url");
-    image_stream::digest(&client, warm, StreamOptions::new(Compression::Zstd), Arc::new(NoProgress))
-        .await
-        .expect("warm-up");
+    image_stream::digest(
+        &client,
+        warm,
+        StreamOptions::new(Compression::Zstd),
+        Arc::new(NoProgress),
+    )
+    .await
+    .expect("warm-up");
 
     let before = status_kib("VmHWM:");
-    let mut reader = image_stream::open_raw(&client, url, StreamOptions::new(Compression::Zstd), Arc::new(NoProgress));
-    let copied = tokio::io::copy(&mut reader, &mut tokio::io::sink()).await.expect("streams");
+    let mut reader = image_stream::open_raw(
+        &client,
+        url,
+        StreamOptions::new(Compression::Zstd),
+        Arc::new(NoProgress),
+    );
+    let copied = tokio::io::copy(&mut reader, &mut tokio::io::sink())
+        .await
+        .expect("streams");
     let digest = reader.finish().await.expect("digest");
     let after = status_kib("VmHWM:");
     assert_eq!(copied, RAW);
@@ -411,5 +569,8 @@ async fn streaming_memory_child() {
     assert_eq!(digest.compressed_bytes, expected.compressed_bytes);
     let growth = after.saturating_sub(before);
     println!("peak_growth_kib={growth}");
-    assert!(growth < 64 * 1024, "peak RSS grew by {growth} KiB while streaming {RAW} bytes");
+    assert!(
+        growth < 64 * 1024,
+        "peak RSS grew by {growth} KiB while streaming {RAW} bytes"
+    );
 }

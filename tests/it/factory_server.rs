@@ -98,7 +98,9 @@ impl TestFactory {
             .route("/redirect/{*path}", get(redirect))
             .route("/fail/{status}/{*path}", any(fail))
             .with_state(inner.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("local addr");
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -111,12 +113,20 @@ impl TestFactory {
 
     /// Serves `bytes` at `/image/{path}`.
     pub fn add_image(&self, path: &str, bytes: Vec<u8>) {
-        self.inner.lock().expect("lock").images.insert(path.to_string(), Arc::new(bytes));
+        self.inner
+            .lock()
+            .expect("lock")
+            .images
+            .insert(path.to_string(), Arc::new(bytes));
     }
 
     /// Serves a zstd image of `raw_bytes` generated on the fly at `/image/{path}`.
     pub fn add_generated(&self, path: &str, generated: Generated) {
-        self.inner.lock().expect("lock").generated.insert(path.to_string(), generated);
+        self.inner
+            .lock()
+            .expect("lock")
+            .generated
+            .insert(path.to_string(), generated);
     }
 
     /// The digests of the last generated image served to the end.
@@ -205,7 +215,11 @@ async fn image(State(state): Shared, method: Method, Path(path): Path<String>, h
     record(&state, &method, &format!("/image/{path}"), &headers);
     let (bytes, generated, drop_after, ignore_range) = {
         let mut inner = state.lock().expect("lock");
-        let drop_after = if method == Method::GET { inner.faults.drop_after.take() } else { None };
+        let drop_after = if method == Method::GET {
+            inner.faults.drop_after.take()
+        } else {
+            None
+        };
         (
             inner.images.get(&path).cloned(),
             inner.generated.get(&path).copied(),
@@ -250,7 +264,10 @@ async fn image(State(state): Shared, method: Method, Path(path): Path<String>, h
         .collect();
     let mut stream: Vec<Result<Bytes, std::io::Error>> = chunks;
     if end < len {
-        stream.push(Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "injected drop")));
+        stream.push(Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "injected drop",
+        )));
     }
     response
         .body(Body::from_stream(futures::stream::iter(stream)))
@@ -375,7 +392,9 @@ pub struct DroppingServer {
 impl DroppingServer {
     pub async fn start(image: Vec<u8>, drop_at: usize, ignore_range: bool) -> DroppingServer {
         use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("local addr");
         let ranges: Arc<Mutex<Vec<Option<String>>>> = Arc::default();
         let image = Arc::new(image);

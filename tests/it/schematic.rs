@@ -38,7 +38,10 @@ fn the_shipped_hcloud_schematic_has_the_published_id() {
     assert_eq!(run.stdout, format!("{HCLOUD_ID}\n"));
     assert!(run.stderr.is_empty(), "{}", run.stderr);
 
-    let run = talos_hcloud_in(repo_root(), &["--output", "json", "schematic", "id", "schematics/hcloud.yaml"]);
+    let run = talos_hcloud_in(
+        repo_root(),
+        &["--output", "json", "schematic", "id", "schematics/hcloud.yaml"],
+    );
     assert_eq!(run.code, 0, "{run:?}");
     let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("one JSON document");
     assert_eq!(
@@ -75,8 +78,14 @@ fn formatting_key_order_and_json_do_not_change_the_id() {
 
 #[test]
 fn empty_schematics_have_the_default_id() {
-    for text in ["", "{}", "customization: {}", "customization:\n", "# nothing\n", r#"{"customization": {"systemExtensions": {}}}"#]
-    {
+    for text in [
+        "",
+        "{}",
+        "customization: {}",
+        "customization:\n",
+        "# nothing\n",
+        r#"{"customization": {"systemExtensions": {}}}"#,
+    ] {
         let run = cli_id(text, &[]);
         assert_eq!(run.code, 0, "{text:?}: {run:?}");
         assert_eq!(run.stdout, format!("{EMPTY_ID}\n"), "{text:?}");
@@ -130,13 +139,18 @@ fn unknown_fields_are_rejected_with_their_location() {
         run.stderr
     );
 
-    let run = cli_id("customization:\n  meta:\n    - key: 1\n      value: x\n      vaule: y\n", &["--output", "json"]);
+    let run = cli_id(
+        "customization:\n  meta:\n    - key: 1\n      value: x\n      vaule: y\n",
+        &["--output", "json"],
+    );
     assert_eq!(run.code, 2, "{run:?}");
     let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("json error document");
     assert_eq!(json["error"]["class"], "invalid_input");
     let message = json["error"]["message"].as_str().expect("message");
     assert!(
-        message.ends_with("schematic.yaml:5:7: unknown field `vaule` in `customization.meta[0]` (known fields: key, value)"),
+        message.ends_with(
+            "schematic.yaml:5:7: unknown field `vaule` in `customization.meta[0]` (known fields: key, value)"
+        ),
         "{message}"
     );
 }
@@ -144,16 +158,43 @@ fn unknown_fields_are_rejected_with_their_location() {
 #[test]
 fn invalid_values_are_rejected_with_their_location() {
     let cases = [
-        ("customization:\n  extraKernelArgs: noapic\n", "2:20: `customization.extraKernelArgs` must be a list of strings, e.g. [siderolabs/qemu-guest-agent], found `noapic`"),
-        ("customization:\n  meta:\n    - key: 256\n      value: x\n", "3:12: `customization.meta[0].key` must be between 0 and 255, found 256"),
-        ("customization:\n  meta:\n    - key: \"1\"\n", "3:12: `customization.meta[0].key` must be an integer from 0 to 255, e.g. 0xa, found `1`"),
-        ("customization:\n  bootloader: lilo\n", "2:15: `customization.bootloader` must be one of auto, dual-boot, sd-boot, grub; found `lilo`"),
-        ("customization:\n  secureboot:\n    enrollKeys: always\n", "3:17: `customization.secureboot.enrollKeys` must be one of off, manual, if-safe, force; found `always`"),
-        ("customization:\n  secureboot:\n    includeWellKnownCertificates: maybe\n", "3:35: `customization.secureboot.includeWellKnownCertificates` must be true or false, found `maybe`"),
-        ("customization: {}\ncustomization: {}\n", "2:1: `customization` is given twice (first on line 1)"),
-        ("customization: [a]\n", "1:16: `customization` must be a mapping, found a list"),
+        (
+            "customization:\n  extraKernelArgs: noapic\n",
+            "2:20: `customization.extraKernelArgs` must be a list of strings, e.g. [siderolabs/qemu-guest-agent], found `noapic`",
+        ),
+        (
+            "customization:\n  meta:\n    - key: 256\n      value: x\n",
+            "3:12: `customization.meta[0].key` must be between 0 and 255, found 256",
+        ),
+        (
+            "customization:\n  meta:\n    - key: \"1\"\n",
+            "3:12: `customization.meta[0].key` must be an integer from 0 to 255, e.g. 0xa, found `1`",
+        ),
+        (
+            "customization:\n  bootloader: lilo\n",
+            "2:15: `customization.bootloader` must be one of auto, dual-boot, sd-boot, grub; found `lilo`",
+        ),
+        (
+            "customization:\n  secureboot:\n    enrollKeys: always\n",
+            "3:17: `customization.secureboot.enrollKeys` must be one of off, manual, if-safe, force; found `always`",
+        ),
+        (
+            "customization:\n  secureboot:\n    includeWellKnownCertificates: maybe\n",
+            "3:35: `customization.secureboot.includeWellKnownCertificates` must be true or false, found `maybe`",
+        ),
+        (
+            "customization: {}\ncustomization: {}\n",
+            "2:1: `customization` is given twice (first on line 1)",
+        ),
+        (
+            "customization: [a]\n",
+            "1:16: `customization` must be a mapping, found a list",
+        ),
         ("customization:\n  extraKernelArgs: [noapic\n", "invalid YAML"),
-        ("a: 1\n---\nb: 2\n", "2:1: invalid YAML: a schematic is one YAML document; found a second one"),
+        (
+            "a: 1\n---\nb: 2\n",
+            "2:1: invalid YAML: a schematic is one YAML document; found a second one",
+        ),
     ];
     for (text, expected) in cases {
         let err = Schematic::parse(text, "s.yaml").expect_err(text).to_string();
@@ -168,7 +209,10 @@ fn every_field_round_trips_into_canonical_yaml() {
     // integer and string rendering, as the factory writes them.
     let cases: &[(&str, &str)] = &[
         ("", "customization: {}\n"),
-        ("owner: ops@example.com\n", "owner: ops@example.com\ncustomization: {}\n"),
+        (
+            "owner: ops@example.com\n",
+            "owner: ops@example.com\ncustomization: {}\n",
+        ),
         (
             "overlay: {name: rpi_generic, image: siderolabs/sbc-raspberrypi}",
             "overlay:\n    image: siderolabs/sbc-raspberrypi\n    name: rpi_generic\ncustomization: {}\n",
@@ -177,7 +221,10 @@ fn every_field_round_trips_into_canonical_yaml() {
             "overlay: {name: rpi, image: x, options: {data: mydata, 10: ten, 9: nine, flag: true, list: [1, 2.50]}}",
             "overlay:\n    image: x\n    name: rpi\n    options:\n        \"9\": nine\n        \"10\": ten\n        data: mydata\n        flag: true\n        list:\n            - 1\n            - 2.5\ncustomization: {}\n",
         ),
-        ("overlay: {name: rpi}", "overlay:\n    image: \"\"\n    name: rpi\ncustomization: {}\n"),
+        (
+            "overlay: {name: rpi}",
+            "overlay:\n    image: \"\"\n    name: rpi\ncustomization: {}\n",
+        ),
         (
             "customization: {embeddedMachineConfiguration: \"apiVersion: v1alpha1\\nkind: HostnameConfig\\nhostname: node\\n\"}",
             "customization:\n    embeddedMachineConfiguration: |\n        apiVersion: v1alpha1\n        kind: HostnameConfig\n        hostname: node\n",
@@ -194,16 +241,28 @@ fn every_field_round_trips_into_canonical_yaml() {
             "customization: {systemExtensions: {officialExtensions: [siderolabs/gvisor, siderolabs/amd-ucode]}}",
             "customization:\n    systemExtensions:\n        officialExtensions:\n            - siderolabs/gvisor\n            - siderolabs/amd-ucode\n",
         ),
-        ("customization: {bootloader: SD-Boot}", "customization:\n    bootloader: sd-boot\n"),
+        (
+            "customization: {bootloader: SD-Boot}",
+            "customization:\n    bootloader: sd-boot\n",
+        ),
         ("customization: {bootloader: auto}", "customization: {}\n"),
         ("customization: {bootloader: none}", "customization: {}\n"),
-        ("customization: {bootloader: dual-boot}", "customization:\n    bootloader: dual-boot\n"),
+        (
+            "customization: {bootloader: dual-boot}",
+            "customization:\n    bootloader: dual-boot\n",
+        ),
         (
             "customization: {secureboot: {includeWellKnownCertificates: true, enrollKeys: force}}",
             "customization:\n    secureboot:\n        enrollKeys: force\n        includeWellKnownCertificates: true\n",
         ),
-        ("customization: {secureboot: {includeWellKnownCertificates: false}}", "customization: {}\n"),
-        ("customization: {diskImage: {sectorSize: 4096}}", "customization:\n    diskImage:\n        sectorSize: 4096\n"),
+        (
+            "customization: {secureboot: {includeWellKnownCertificates: false}}",
+            "customization: {}\n",
+        ),
+        (
+            "customization: {diskImage: {sectorSize: 4096}}",
+            "customization:\n    diskImage:\n        sectorSize: 4096\n",
+        ),
         ("customization: {diskImage: {sectorSize: 0}}", "customization: {}\n"),
         (
             "customization:\n  diskImage: {sectorSize: 512}\n  secureboot: {includeWellKnownCertificates: yes}\n  bootloader: grub\n  systemExtensions: {officialExtensions: [a/b]}\n  meta: [{key: 1, value: v}]\n  extraKernelArgs: [k]\n  embeddedMachineConfiguration: \"x: y\"\noverlay: {image: i, name: n}\nowner: o\n",
