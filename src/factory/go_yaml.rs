@@ -48,12 +48,11 @@ pub fn resolve_plain(s: &str) -> Resolved {
     }
     match hint {
         '.' => {
-            if is_dot_float(s) {
-                if let Ok(f) = s.parse::<f64>() {
-                    if f.is_finite() {
-                        return Resolved::Float(f);
-                    }
-                }
+            if is_dot_float(s)
+                && let Ok(f) = s.parse::<f64>()
+                && f.is_finite()
+            {
+                return Resolved::Float(f);
             }
             Resolved::Str
         }
@@ -65,12 +64,11 @@ pub fn resolve_plain(s: &str) -> Resolved {
             if let Some(i) = go_parse_int(&plain) {
                 return Resolved::Int(i);
             }
-            if is_yaml_style_float(&plain) {
-                if let Ok(f) = plain.parse::<f64>() {
-                    if f.is_finite() {
-                        return Resolved::Float(f);
-                    }
-                }
+            if is_yaml_style_float(&plain)
+                && let Ok(f) = plain.parse::<f64>()
+                && f.is_finite()
+            {
+                return Resolved::Float(f);
             }
             Resolved::Str
         }
@@ -344,7 +342,7 @@ fn days_in_month(year: u32, month: u32) -> u32 {
     match month {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
         4 | 6 | 9 | 11 => 30,
-        _ if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        _ if (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400) => 29,
         _ => 28,
     }
 }
@@ -500,10 +498,8 @@ impl Emitter {
         if simple_key && analysis.multiline {
             style = Style::DoubleQuoted;
         }
-        if style == Style::Plain {
-            if !analysis.block_plain_allowed || (text.is_empty() && simple_key) {
-                style = Style::SingleQuoted;
-            }
+        if style == Style::Plain && (!analysis.block_plain_allowed || (text.is_empty() && simple_key)) {
+            style = Style::SingleQuoted;
         }
         if style == Style::SingleQuoted && !analysis.single_quoted_allowed {
             style = Style::DoubleQuoted;

@@ -188,10 +188,10 @@ where
             break;
         }
     }
-    if sink_error.is_none() {
-        if let Err(e) = sink.flush().await {
-            sink_error = Some(e);
-        }
+    if sink_error.is_none()
+        && let Err(e) = sink.flush().await
+    {
+        sink_error = Some(e);
     }
     drop(download_rx);
     drop(decode_tx);
@@ -400,10 +400,10 @@ fn decode_inner(
         };
         hasher.update(&buf[..n]);
         total += n as u64;
-        if let Some(tx) = raw_tx {
-            if tx.blocking_send(Ok(Bytes::copy_from_slice(&buf[..n]))).is_err() {
-                return Err(DecodeFailure::ConsumerGone);
-            }
+        if let Some(tx) = raw_tx
+            && tx.blocking_send(Ok(Bytes::copy_from_slice(&buf[..n]))).is_err()
+        {
+            return Err(DecodeFailure::ConsumerGone);
         }
     }
     if decoder.has_trailing_input().map_err(classify)? {
@@ -613,10 +613,10 @@ impl Downloader {
             }
             state.hasher.update(&chunk);
             state.offset += chunk.len() as u64;
-            if let Some(total) = state.total {
-                if state.offset > total {
-                    return Err(bad(format!("received more than the announced {total} bytes")));
-                }
+            if let Some(total) = state.total
+                && state.offset > total
+            {
+                return Err(bad(format!("received more than the announced {total} bytes")));
             }
             self.progress.advanced(state.offset);
             if tx.send(Chunk::Data(chunk)).await.is_err() {
@@ -629,13 +629,13 @@ impl Downloader {
                 reason: "the response ended before the bytes already received".to_string(),
             }));
         }
-        if let Some(total) = state.total {
-            if state.offset < total {
-                return Err(AttemptError::Retry(Error::BadResponse {
-                    url: url.to_string(),
-                    reason: format!("the connection ended after {} of {total} bytes", state.offset),
-                }));
-            }
+        if let Some(total) = state.total
+            && state.offset < total
+        {
+            return Err(AttemptError::Retry(Error::BadResponse {
+                url: url.to_string(),
+                reason: format!("the connection ended after {} of {total} bytes", state.offset),
+            }));
         }
         Ok(())
     }

@@ -794,10 +794,10 @@ fn decode_bool(node: &Node, path: &str) -> Result<bool, DecodeError> {
     let NodeKind::Scalar(s) = &node.kind else {
         return Err(wrong(node, path, "true or false"));
     };
-    if s.plain {
-        if let Resolved::Bool(b) = go_yaml::resolve_plain(&s.value) {
-            return Ok(b);
-        }
+    if s.plain
+        && let Resolved::Bool(b) = go_yaml::resolve_plain(&s.value)
+    {
+        return Ok(b);
     }
     match s.value.as_str() {
         "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" => Ok(true),

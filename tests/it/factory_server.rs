@@ -417,10 +417,10 @@ impl DroppingServer {
                         if line.is_empty() {
                             break;
                         }
-                        if let Some((name, value)) = line.split_once(':') {
-                            if name.eq_ignore_ascii_case("range") {
-                                range = Some(value.trim().to_string());
-                            }
+                        if let Some((name, value)) = line.split_once(':')
+                            && name.eq_ignore_ascii_case("range")
+                        {
+                            range = Some(value.trim().to_string());
                         }
                     }
                     seen.lock().expect("lock").push(range.clone());
