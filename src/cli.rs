@@ -216,8 +216,8 @@ pub enum FactoryCommand {
     /// The factory publishes no checksums for hcloud images; this computes them: the
     /// SHA-256 and size of the compressed download and of the decompressed disk image,
     /// in constant memory. Interrupted downloads resume with HTTP ranges. The schematic
-    /// must have been pushed to the factory. With --output the raw disk image is written
-    /// to that file too.
+    /// must have been pushed to the factory. With --output-file (-o) the raw disk image is
+    /// written to that file too.
     ///
     /// Example:
     ///
