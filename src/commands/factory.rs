@@ -72,7 +72,11 @@ async fn download(client: &FactoryClient, args: FactoryDownloadArgs, printer: &P
         Err(_) => Schematic::load(Path::new(&args.schematic))?.id()?,
     };
     let url = client.image_url(&id, &args.talos_version, arch, compression)?;
-    let bar = printer.bytes_bar(None, format!("hcloud-{arch}"));
+    // HEAD first: the factory builds the image before answering, and the size lets the
+    // progress bar show a total. A failing HEAD is not fatal; the GET reports the error.
+    printer.status(format!("requesting {url}"));
+    let size = client.head_image(&url).await.ok().and_then(|head| head.content_length);
+    let bar = printer.bytes_bar(size, format!("hcloud-{arch}"));
     let progress = Arc::new(BarProgress(bar.clone()));
     let options = StreamOptions::new(compression);
     let digest = match &args.output_file {
