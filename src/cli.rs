@@ -135,12 +135,152 @@ pub enum Command {
     /// bundle from `talosctl gen secrets` or the Talos Terraform provider can be used.
     Secrets(SecretsArgs),
 
+    /// Compute, check and push Image Factory schematics.
+    ///
+    /// A schematic (YAML or JSON) says what the Image Factory bakes into a Talos image:
+    /// system extensions, kernel arguments, META values. Its ID is the SHA-256 of the
+    /// factory's canonical form, so it can be computed offline.
+    ///
+    /// Example:
+    ///
+    ///   talos-hcloud schematic id schematics/hcloud.yaml
+    #[command(subcommand)]
+    Schematic(SchematicCommand),
+
+    /// Query the Talos Image Factory (TALOS_FACTORY_URL, default https://factory.talos.dev).
+    ///
+    /// Example:
+    ///
+    ///   talos-hcloud factory versions
+    #[command(subcommand)]
+    Factory(FactoryCommand),
+
     /// Print the man page (roff) to stdout.
     ///
     /// Example:
     ///
     ///   talos-hcloud man > /usr/local/share/man/man1/talos-hcloud.1
     Man,
+}
+
+/// Subcommands of `schematic`.
+#[derive(Debug, Subcommand)]
+pub enum SchematicCommand {
+    /// Print a schematic's Image Factory ID (offline).
+    ///
+    /// The file is parsed strictly (unknown fields are errors with file:line:column),
+    /// re-written in the factory's canonical YAML and hashed. Formatting, key order and
+    /// JSON-vs-YAML do not change the ID; the order of list items does. With
+    /// `--output json` the canonical YAML is printed too.
+    ///
+    /// Example:
+    ///
+    ///   talos-hcloud schematic id schematics/hcloud.yaml
+    ///   ce4c980550dd2ab1b17bbf2b08801c7eb59418eafe8f279833297925d67c7515
+    Id(SchematicFileArgs),
+
+    /// Register a schematic with the Image Factory and print its ID.
+    ///
+    /// Sends the canonical YAML to `POST /schematics` on TALOS_FACTORY_URL (or
+    /// --factory-url). Pushing again is harmless. Fails (exit 1) if the factory's ID
+    /// differs from the one computed locally.
+    ///
+    /// Example:
+    ///
+    ///   TALOS_FACTORY_URL=https://factory.talos.dev talos-hcloud schematic push schematics/hcloud.yaml
+    Push(SchematicFileArgs),
+
+    /// Check that every official extension of a schematic exists for a Talos version.
+    ///
+    /// The factory accepts unknown extension names when a schematic is pushed and only
+    /// fails when the image is built; this check fails early (exit 2) instead, naming the
+    /// missing extensions and close matches.
+    ///
+    /// Example:
+    ///
+    ///   talos-hcloud schematic check schematics/hcloud.yaml --talos-version v1.11.1
+    Check(SchematicCheckArgs),
+}
+
+/// A schematic file argument.
+#[derive(Debug, Args)]
+pub struct SchematicFileArgs {
+    /// The schematic file (YAML or JSON).
+    pub file: PathBuf,
+}
+
+/// Arguments of `schematic check`.
+#[derive(Debug, Args)]
+pub struct SchematicCheckArgs {
+    /// The schematic file (YAML or JSON).
+    pub file: PathBuf,
+
+    /// The Talos version the image will be built for, e.g. v1.11.1.
+    #[arg(long = "talos-version", value_name = "VERSION")]
+    pub talos_version: String,
+}
+
+/// Subcommands of `factory`.
+#[derive(Debug, Subcommand)]
+pub enum FactoryCommand {
+    /// List the Talos versions the factory can build, oldest first.
+    ///
+    /// Example:
+    ///
+    ///   talos-hcloud factory versions --output json
+    Versions,
+
+    /// List the official system extensions available for a Talos version.
+    ///
+    /// Example:
+    ///
+    ///   talos-hcloud factory extensions v1.11.1
+    Extensions(FactoryExtensionsArgs),
+
+    /// Download a Hetzner Cloud image and print its SHA-256 digests.
+    ///
+    /// The factory publishes no checksums for hcloud images; this computes them: the
+    /// SHA-256 and size of the compressed download and of the decompressed disk image,
+    /// in constant memory. Interrupted downloads resume with HTTP ranges. The schematic
+    /// must have been pushed to the factory. With --output-file (-o) the raw disk image is
+    /// written to that file too.
+    ///
+    /// Example:
+    ///
+    ///   talos-hcloud factory download schematics/hcloud.yaml --talos-version v1.11.1 --arch arm64
+    Download(FactoryDownloadArgs),
+}
+
+/// Arguments of `factory extensions`.
+#[derive(Debug, Args)]
+pub struct FactoryExtensionsArgs {
+    /// The Talos version, e.g. v1.11.1.
+    #[arg(value_name = "VERSION")]
+    pub talos_version: String,
+}
+
+/// Arguments of `factory download`.
+#[derive(Debug, Args)]
+pub struct FactoryDownloadArgs {
+    /// A schematic file, or a schematic ID (64 hex digits).
+    pub schematic: String,
+
+    /// The Talos version, e.g. v1.11.1.
+    #[arg(long = "talos-version", value_name = "VERSION")]
+    pub talos_version: String,
+
+    /// The architecture: amd64 or arm64.
+    #[arg(long, default_value = "amd64")]
+    pub arch: String,
+
+    /// The compression to download: zstd or xz.
+    #[arg(long, default_value = "zstd")]
+    pub compression: String,
+
+    /// Also write the decompressed disk image to this file (written to FILE.part, then
+    /// renamed).
+    #[arg(long = "output-file", short = 'o', value_name = "FILE")]
+    pub output_file: Option<PathBuf>,
 }
 
 /// Arguments of `completions`.

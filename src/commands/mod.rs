@@ -2,6 +2,8 @@
 //! calling the library and returning a [`Report`] for the printer.
 
 mod completions;
+mod factory;
+mod schematic;
 mod secrets;
 mod sim;
 mod sim_node;
@@ -27,6 +29,9 @@ pub async fn run(cli: Cli, printer: &Printer) -> Result<(), CliError> {
         Command::Sim(args) => sim::run(args, printer).await,
         Command::Talos(args) => talos::run(args, printer),
         Command::Validate => validate::run(&cli.global.config, printer),
+
+        Command::Schematic(command) => schematic::run(command, &cli.global, printer).await,
+        Command::Factory(command) => factory::run(command, &cli.global, printer).await,
     }
 }
 

@@ -2,9 +2,12 @@
 //! starts its own on 127.0.0.1:0 through `harness`.
 
 mod cli;
+mod factory;
+mod factory_server;
 mod harness;
 mod openapi;
 mod python_client;
+mod schematic;
 mod secrets;
 mod spec;
 mod talos_config;

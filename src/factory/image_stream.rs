@@ -1,0 +1,785 @@
+//! Streaming an image from the factory in constant memory, with integrity digests.
+//!
+//! One download feeds two consumers: the compressed bytes are hashed as they arrive and
+//! decompressed (zstd or xz) on a blocking thread, where the raw bytes are hashed and
+//! counted. Every hop is a small bounded channel, so a slow consumer slows the download
+//! instead of filling memory. A caller either
+//!
+//! * reads the **raw** image as an [`AsyncRead`] ([`open_raw`]), or
+//! * **forwards the compressed** bytes to any [`AsyncWrite`] (an SSH channel into
+//!   `zstd -d | dd`) while the raw digest is still computed locally
+//!   ([`forward_compressed`], [`digest`]),
+//!
+//! and gets an [`ImageDigest`] at the end. A dropped connection is resumed with
+//! `Range: bytes=N-` (checked against `206` and `Content-Range`); a server that ignores
+//! ranges is read again from the start, the bytes already received are verified against
+//! their hash and skipped, and a warning is logged. Redirects are followed. Connection,
+//! response and read-idle timeouts come from [`Timeouts`].
+
+use std::io::{self, Read};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use chunk_reader::ChunkReader;
+use futures::StreamExt;
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use url::Url;
+
+use super::client::{FactoryClient, Timeouts, first_line, transport};
+use super::error::Error;
+use super::image::Compression;
+
+/// Sizes and hashes of one image, compressed (as downloaded) and raw (as written to disk).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ImageDigest {
+    /// Lower-case hex SHA-256 of the compressed bytes.
+    pub compressed_sha256: String,
+    /// Number of compressed bytes.
+    pub compressed_bytes: u64,
+    /// Lower-case hex SHA-256 of the decompressed disk image.
+    pub raw_sha256: String,
+    /// Number of decompressed bytes.
+    pub raw_bytes: u64,
+}
+
+/// Receives download progress (compressed bytes). Called from async tasks: keep it cheap.
+pub trait ImageProgress: Send + Sync {
+    /// The compressed size, once a response announces it.
+    fn total(&self, _bytes: Option<u64>) {}
+    /// `done` compressed bytes have been received and handed on.
+    fn advanced(&self, _done: u64) {}
+    /// An attempt failed; the next one resumes at `offset` after a pause.
+    fn retrying(&self, _attempt: u32, _offset: u64, _reason: &str) {}
+}
+
+/// A progress receiver that ignores everything.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoProgress;
+
+impl ImageProgress for NoProgress {}
+
+/// How a download is carried out.
+#[derive(Debug, Clone, Copy)]
+pub struct StreamOptions {
+    /// The image's compression.
+    pub compression: Compression,
+    /// Consecutive failed attempts without any new byte before giving up.
+    pub max_attempts: u32,
+    /// Pause before the first retry; doubled per consecutive failure.
+    pub retry_delay: Duration,
+    /// Longest pause between retries.
+    pub max_retry_delay: Duration,
+}
+
+impl StreamOptions {
+    /// Defaults for `compression`: 6 attempts, pauses from 1 s to 30 s.
+    pub fn new(compression: Compression) -> StreamOptions {
+        StreamOptions {
+            compression,
+            max_attempts: 6,
+            retry_delay: Duration::from_secs(1),
+            max_retry_delay: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Bounded channel depth between the stages (each item is one network chunk or one
+/// decoder buffer, at most a few hundred KiB).
+const CHANNEL_DEPTH: usize = 16;
+/// Decoder output buffer.
+const RAW_BUFFER: usize = 128 * 1024;
+/// Hard cap on attempts, even when each one makes progress.
+const MAX_TOTAL_ATTEMPTS: u32 = 100;
+
+/// The decompressed image as an [`AsyncRead`]; call [`RawImageReader::finish`] after
+/// reading to the end to get the digest.
+pub struct RawImageReader {
+    reader: ChunkReader,
+    task: JoinHandle<Result<ImageDigest, Error>>,
+    url: String,
+}
+
+impl RawImageReader {
+    /// Waits for the download to finish and returns the digest. Reading stops if called
+    /// before the end (the download is then aborted and a [`Error::Sink`] returned).
+    pub async fn finish(self) -> Result<ImageDigest, Error> {
+        let RawImageReader { reader, task, url } = self;
+        drop(reader);
+        task.await.unwrap_or_else(|e| {
+            Err(Error::BadResponse {
+                url,
+                reason: format!("the download task failed: {e}"),
+            })
+        })
+    }
+}
+
+impl AsyncRead for RawImageReader {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.reader).poll_read(cx, buf)
+    }
+}
+
+/// Starts downloading `url` and returns the raw image as a stream.
+///
+/// The raw stream ends cleanly only if the whole image was downloaded and decoded; any
+/// failure surfaces as a read error, and [`RawImageReader::finish`] says what failed.
+/// Must be called within a Tokio runtime.
+pub fn open_raw(
+    client: &FactoryClient,
+    url: Url,
+    options: StreamOptions,
+    progress: Arc<dyn ImageProgress>,
+) -> RawImageReader {
+    let (chunk_tx, chunk_rx) = mpsc::channel(CHANNEL_DEPTH);
+    let (raw_tx, raw_rx) = mpsc::channel(CHANNEL_DEPTH);
+    let downloader = Downloader::new(client, url.clone(), options, progress);
+    let url_text = url.to_string();
+    let task_url = url_text.clone();
+    let task = tokio::spawn(async move {
+        let decoder = tokio::task::spawn_blocking(move || decode(chunk_rx, options.compression, Some(raw_tx)));
+        let downloaded = downloader.run(chunk_tx).await;
+        let decoded = decoder.await;
+        combine(&task_url, options.compression, downloaded, decoded)
+    });
+    RawImageReader {
+        reader: ChunkReader::new(raw_rx),
+        task,
+        url: url_text,
+    }
+}
+
+/// Downloads `url`, writing the **compressed** bytes to `sink` as they arrive, while the
+/// raw image is decoded and hashed locally. `sink` is flushed but not shut down.
+///
+/// # Errors
+/// Download failures, [`Error::Decode`] for corrupt data, [`Error::Sink`] if writing fails.
+pub async fn forward_compressed<W>(
+    client: &FactoryClient,
+    url: Url,
+    options: StreamOptions,
+    progress: Arc<dyn ImageProgress>,
+    sink: &mut W,
+) -> Result<ImageDigest, Error>
+where
+    W: AsyncWrite + Unpin + ?Sized,
+{
+    let (download_tx, mut download_rx) = mpsc::channel(CHANNEL_DEPTH);
+    let (decode_tx, decode_rx) = mpsc::channel(CHANNEL_DEPTH);
+    let url_text = url.to_string();
+    let downloader = Downloader::new(client, url, options, progress);
+    let download = tokio::spawn(downloader.run(download_tx));
+    let decoder = tokio::task::spawn_blocking(move || decode(decode_rx, options.compression, None));
+    let mut sink_error = None;
+    while let Some(chunk) = download_rx.recv().await {
+        if let Chunk::Data(bytes) = &chunk
+            && let Err(e) = sink.write_all(bytes).await
+        {
+            sink_error = Some(e);
+            break;
+        }
+        if decode_tx.send(chunk).await.is_err() {
+            break;
+        }
+    }
+    if sink_error.is_none()
+        && let Err(e) = sink.flush().await
+    {
+        sink_error = Some(e);
+    }
+    drop(download_rx);
+    drop(decode_tx);
+    let downloaded = download.await.unwrap_or_else(|e| {
+        Err(Failure::Fatal(Error::BadResponse {
+            url: url_text.clone(),
+            reason: format!("the download task failed: {e}"),
+        }))
+    });
+    let decoded = decoder.await;
+    if let Some(source) = sink_error {
+        return Err(Error::Sink { url: url_text, source });
+    }
+    combine(&url_text, options.compression, downloaded, decoded)
+}
+
+/// Downloads and decodes `url` only to compute its [`ImageDigest`].
+pub async fn digest(
+    client: &FactoryClient,
+    url: Url,
+    options: StreamOptions,
+    progress: Arc<dyn ImageProgress>,
+) -> Result<ImageDigest, Error> {
+    forward_compressed(client, url, options, progress, &mut tokio::io::sink()).await
+}
+
+/// What flows from the downloader to the decoder: data, then an explicit end marker so a
+/// failed download can never look like a complete one.
+#[derive(Debug)]
+enum Chunk {
+    Data(Bytes),
+    End,
+}
+
+/// Why the download stopped.
+#[derive(Debug)]
+enum Failure {
+    /// A real failure to report.
+    Fatal(Error),
+    /// The decoder (or consumer) stopped taking data; its own error explains why.
+    ReceiverGone,
+}
+
+/// Why decoding stopped.
+#[derive(Debug)]
+enum DecodeFailure {
+    /// The data is not valid zstd/xz.
+    Corrupt(io::Error),
+    /// Bytes after the end of the compressed stream.
+    Trailing,
+    /// The input ended without the downloader's end marker (the download failed).
+    InputAborted,
+    /// The raw reader was dropped before the end.
+    ConsumerGone,
+}
+
+fn combine(
+    url: &str,
+    compression: Compression,
+    downloaded: Result<(String, u64), Failure>,
+    decoded: Result<Result<(String, u64), DecodeFailure>, tokio::task::JoinError>,
+) -> Result<ImageDigest, Error> {
+    let decoded = decoded.unwrap_or_else(|e| Err(DecodeFailure::Corrupt(io::Error::other(e.to_string()))));
+    match (downloaded, decoded) {
+        (Ok((compressed_sha256, compressed_bytes)), Ok((raw_sha256, raw_bytes))) => Ok(ImageDigest {
+            compressed_sha256,
+            compressed_bytes,
+            raw_sha256,
+            raw_bytes,
+        }),
+        (Err(Failure::Fatal(e)), _) => Err(e),
+        (_, Err(DecodeFailure::Corrupt(source))) => Err(Error::Decode {
+            url: url.to_string(),
+            compression: compression.tool(),
+            source,
+        }),
+        (_, Err(DecodeFailure::Trailing)) => Err(Error::BadResponse {
+            url: url.to_string(),
+            reason: format!("data follows the end of the {compression} stream"),
+        }),
+        (_, Err(DecodeFailure::ConsumerGone)) => Err(Error::Sink {
+            url: url.to_string(),
+            source: io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "the raw image reader was closed before the end",
+            ),
+        }),
+        (_, Err(DecodeFailure::InputAborted)) | (Err(Failure::ReceiverGone), Ok(_)) => Err(Error::BadResponse {
+            url: url.to_string(),
+            reason: "the download stopped unexpectedly".to_string(),
+        }),
+    }
+}
+
+/// Feeds the decoder from the channel on a blocking thread.
+struct ChannelInput {
+    rx: mpsc::Receiver<Chunk>,
+    current: Bytes,
+    ended: bool,
+}
+
+impl Read for ChannelInput {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.current.is_empty() {
+            if self.ended {
+                return Ok(0);
+            }
+            match self.rx.blocking_recv() {
+                Some(Chunk::Data(bytes)) => self.current = bytes,
+                Some(Chunk::End) => self.ended = true,
+                None => {
+                    return Err(io::Error::new(io::ErrorKind::UnexpectedEof, ABORTED));
+                }
+            }
+        }
+        let n = buf.len().min(self.current.len());
+        buf[..n].copy_from_slice(&self.current[..n]);
+        self.current = self.current.slice(n..);
+        Ok(n)
+    }
+}
+
+const ABORTED: &str = "the download ended before the image was complete";
+
+enum Decoder {
+    Zstd(zstd::stream::read::Decoder<'static, io::BufReader<ChannelInput>>),
+    Xz(liblzma::read::XzDecoder<ChannelInput>),
+}
+
+impl Decoder {
+    fn new(input: ChannelInput, compression: Compression) -> io::Result<Decoder> {
+        Ok(match compression {
+            Compression::Zstd => Decoder::Zstd(zstd::stream::read::Decoder::new(input)?),
+            Compression::Xz => Decoder::Xz(liblzma::read::XzDecoder::new_multi_decoder(input)),
+        })
+    }
+
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Decoder::Zstd(d) => d.read(buf),
+            Decoder::Xz(d) => d.read(buf),
+        }
+    }
+
+    /// Whether input remains after the end of the compressed stream.
+    fn has_trailing_input(self) -> io::Result<bool> {
+        let (buffered, mut input) = match self {
+            Decoder::Zstd(d) => {
+                let reader = d.finish();
+                (!reader.buffer().is_empty(), reader.into_inner())
+            }
+            Decoder::Xz(d) => (false, d.into_inner()),
+        };
+        let mut probe = [0u8; 1];
+        Ok(buffered || input.read(&mut probe)? > 0)
+    }
+}
+
+/// Decodes everything from `rx`, hashing the raw bytes and passing them to `raw_tx`.
+/// On failure the raw stream receives an error, never a clean end.
+fn decode(
+    rx: mpsc::Receiver<Chunk>,
+    compression: Compression,
+    raw_tx: Option<mpsc::Sender<io::Result<Bytes>>>,
+) -> Result<(String, u64), DecodeFailure> {
+    let result = decode_inner(rx, compression, raw_tx.as_ref());
+    if let (Err(failure), Some(tx)) = (&result, &raw_tx) {
+        let message = match failure {
+            DecodeFailure::Corrupt(e) => format!("invalid {compression} data: {e}"),
+            DecodeFailure::Trailing => format!("data follows the end of the {compression} stream"),
+            DecodeFailure::InputAborted => ABORTED.to_string(),
+            DecodeFailure::ConsumerGone => String::new(),
+        };
+        let _ = tx.blocking_send(Err(io::Error::other(message)));
+    }
+    result
+}
+
+fn decode_inner(
+    rx: mpsc::Receiver<Chunk>,
+    compression: Compression,
+    raw_tx: Option<&mpsc::Sender<io::Result<Bytes>>>,
+) -> Result<(String, u64), DecodeFailure> {
+    let input = ChannelInput {
+        rx,
+        current: Bytes::new(),
+        ended: false,
+    };
+    let classify = |e: io::Error| {
+        if e.kind() == io::ErrorKind::UnexpectedEof && e.to_string() == ABORTED {
+            DecodeFailure::InputAborted
+        } else {
+            DecodeFailure::Corrupt(e)
+        }
+    };
+    let mut decoder = Decoder::new(input, compression).map_err(classify)?;
+    let mut hasher = Sha256::new();
+    let mut total: u64 = 0;
+    let mut buf = vec![0u8; RAW_BUFFER];
+    loop {
+        let n = match decoder.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(classify(e)),
+        };
+        hasher.update(&buf[..n]);
+        total += n as u64;
+        if let Some(tx) = raw_tx
+            && tx.blocking_send(Ok(Bytes::copy_from_slice(&buf[..n]))).is_err()
+        {
+            return Err(DecodeFailure::ConsumerGone);
+        }
+    }
+    if decoder.has_trailing_input().map_err(classify)? {
+        return Err(DecodeFailure::Trailing);
+    }
+    Ok((hex::encode(hasher.finalize()), total))
+}
+
+/// The download loop: one GET, then ranged GETs after failures.
+struct Downloader {
+    http: reqwest::Client,
+    url: Url,
+    timeouts: Timeouts,
+    options: StreamOptions,
+    progress: Arc<dyn ImageProgress>,
+}
+
+/// State carried across attempts.
+struct Progressed {
+    hasher: Sha256,
+    offset: u64,
+    total: Option<u64>,
+}
+
+enum AttemptError {
+    Retry(Error),
+    Fatal(Failure),
+}
+
+impl Downloader {
+    fn new(client: &FactoryClient, url: Url, options: StreamOptions, progress: Arc<dyn ImageProgress>) -> Downloader {
+        Downloader {
+            http: client.http().clone(),
+            url,
+            timeouts: client.timeouts(),
+            options,
+            progress,
+        }
+    }
+
+    async fn run(self, tx: mpsc::Sender<Chunk>) -> Result<(String, u64), Failure> {
+        let mut state = Progressed {
+            hasher: Sha256::new(),
+            offset: 0,
+            total: None,
+        };
+        let mut consecutive_failures: u32 = 0;
+        let mut attempts: u32 = 0;
+        loop {
+            attempts += 1;
+            let before = state.offset;
+            match self.attempt(&mut state, &tx).await {
+                Ok(()) => break,
+                Err(AttemptError::Fatal(failure)) => return Err(failure),
+                Err(AttemptError::Retry(error)) => {
+                    consecutive_failures = if state.offset > before {
+                        1
+                    } else {
+                        consecutive_failures + 1
+                    };
+                    if consecutive_failures >= self.options.max_attempts || attempts >= MAX_TOTAL_ATTEMPTS {
+                        return Err(Failure::Fatal(Error::RetriesExhausted {
+                            url: self.url.to_string(),
+                            attempts,
+                            bytes: state.offset,
+                            source: Box::new(error),
+                        }));
+                    }
+                    let reason = error_chain(&error);
+                    tracing::warn!(
+                        url = %self.url,
+                        attempt = attempts,
+                        offset = state.offset,
+                        error = %reason,
+                        "image download interrupted; resuming"
+                    );
+                    self.progress.retrying(attempts, state.offset, &reason);
+                    tokio::time::sleep(self.backoff(consecutive_failures)).await;
+                }
+            }
+        }
+        if tx.send(Chunk::End).await.is_err() {
+            return Err(Failure::ReceiverGone);
+        }
+        Ok((hex::encode(state.hasher.finalize()), state.offset))
+    }
+
+    fn backoff(&self, failures: u32) -> Duration {
+        let factor = 2u32.saturating_pow(failures.saturating_sub(1).min(16));
+        self.options
+            .retry_delay
+            .saturating_mul(factor)
+            .min(self.options.max_retry_delay)
+    }
+
+    async fn attempt(&self, state: &mut Progressed, tx: &mpsc::Sender<Chunk>) -> Result<(), AttemptError> {
+        let url = &self.url;
+        let mut request = self.http.get(url.clone());
+        if state.offset > 0 {
+            request = request.header(reqwest::header::RANGE, format!("bytes={}-", state.offset));
+        }
+        let response = match tokio::time::timeout(self.timeouts.image_response, request.send()).await {
+            Err(_) => {
+                return Err(AttemptError::Retry(Error::Timeout {
+                    url: url.to_string(),
+                    seconds: self.timeouts.image_response.as_secs(),
+                }));
+            }
+            Ok(Err(source)) => return Err(AttemptError::Retry(transport(url, source))),
+            Ok(Ok(response)) => response,
+        };
+        let status = response.status();
+        if !status.is_success() {
+            let body = tokio::time::timeout(self.timeouts.read_idle, response.text())
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .map(|b| first_line(&b))
+                .unwrap_or_default();
+            let error = Error::Status {
+                url: url.to_string(),
+                status: status.as_u16(),
+                body,
+            };
+            return Err(if error.is_transient() {
+                AttemptError::Retry(error)
+            } else {
+                AttemptError::Fatal(Failure::Fatal(error))
+            });
+        }
+        let bad = |reason: String| {
+            AttemptError::Fatal(Failure::Fatal(Error::BadResponse {
+                url: url.to_string(),
+                reason,
+            }))
+        };
+        let content_length = response.content_length();
+        let (start, announced_total) = if status == reqwest::StatusCode::PARTIAL_CONTENT {
+            let range = response
+                .headers()
+                .get(reqwest::header::CONTENT_RANGE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(parse_content_range)
+                .ok_or_else(|| bad("206 Partial Content without a valid Content-Range".to_string()))?;
+            if range.start != state.offset {
+                return Err(bad(format!(
+                    "asked for bytes from {} but Content-Range starts at {}",
+                    state.offset, range.start
+                )));
+            }
+            (range.start, range.total.or(content_length.map(|l| range.start + l)))
+        } else {
+            if state.offset > 0 {
+                tracing::warn!(
+                    url = %url,
+                    offset = state.offset,
+                    "the server ignored the Range request; reading the image again from the start and \
+                     verifying the bytes already received"
+                );
+            }
+            (0, content_length)
+        };
+        match (state.total, announced_total) {
+            (Some(known), Some(now)) if known != now => {
+                return Err(bad(format!(
+                    "the image size changed from {known} to {now} bytes between attempts"
+                )));
+            }
+            (None, Some(now)) => {
+                state.total = Some(now);
+                self.progress.total(Some(now));
+            }
+            _ => {}
+        }
+        let mut skip = state.offset - start;
+        let expected_prefix = (skip > 0).then(|| state.hasher.clone().finalize());
+        let mut prefix_hasher = Sha256::new();
+        let mut body = response.bytes_stream();
+        loop {
+            let next = match tokio::time::timeout(self.timeouts.read_idle, body.next()).await {
+                Err(_) => {
+                    return Err(AttemptError::Retry(Error::Timeout {
+                        url: url.to_string(),
+                        seconds: self.timeouts.read_idle.as_secs(),
+                    }));
+                }
+                Ok(next) => next,
+            };
+            let mut chunk = match next {
+                None => break,
+                Some(Err(source)) => return Err(AttemptError::Retry(transport(url, source))),
+                Some(Ok(chunk)) => chunk,
+            };
+            if skip > 0 {
+                let n = usize::try_from(skip).unwrap_or(usize::MAX).min(chunk.len());
+                prefix_hasher.update(&chunk[..n]);
+                skip -= n as u64;
+                chunk = chunk.slice(n..);
+                if skip == 0 && expected_prefix.as_ref() != Some(&prefix_hasher.clone().finalize()) {
+                    return Err(bad(
+                        "the image changed between attempts (the re-read prefix differs)".to_string()
+                    ));
+                }
+                if chunk.is_empty() {
+                    continue;
+                }
+            }
+            state.hasher.update(&chunk);
+            state.offset += chunk.len() as u64;
+            if let Some(total) = state.total
+                && state.offset > total
+            {
+                return Err(bad(format!("received more than the announced {total} bytes")));
+            }
+            self.progress.advanced(state.offset);
+            if tx.send(Chunk::Data(chunk)).await.is_err() {
+                return Err(AttemptError::Fatal(Failure::ReceiverGone));
+            }
+        }
+        if skip > 0 {
+            return Err(AttemptError::Retry(Error::BadResponse {
+                url: url.to_string(),
+                reason: "the response ended before the bytes already received".to_string(),
+            }));
+        }
+        if let Some(total) = state.total
+            && state.offset < total
+        {
+            return Err(AttemptError::Retry(Error::BadResponse {
+                url: url.to_string(),
+                reason: format!("the connection ended after {} of {total} bytes", state.offset),
+            }));
+        }
+        Ok(())
+    }
+}
+
+fn error_chain(error: &Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[derive(Debug, PartialEq, Eq)]
+struct ContentRange {
+    start: u64,
+    total: Option<u64>,
+}
+
+/// `bytes START-END/TOTAL` (TOTAL may be `*`).
+fn parse_content_range(value: &str) -> Option<ContentRange> {
+    let rest = value.trim().strip_prefix("bytes ")?;
+    let (range, total) = rest.split_once('/')?;
+    let (start, end) = range.split_once('-')?;
+    let start: u64 = start.trim().parse().ok()?;
+    let end: u64 = end.trim().parse().ok()?;
+    if end < start {
+        return None;
+    }
+    let total = match total.trim() {
+        "*" => None,
+        t => Some(t.parse().ok()?),
+    };
+    Some(ContentRange { start, total })
+}
+
+/// A minimal `AsyncRead` over a channel of byte chunks (`tokio_util::io::StreamReader`
+/// needs a `Stream`; this avoids pulling in `tokio-stream` for one adapter).
+mod chunk_reader {
+    use super::*;
+
+    pub struct ChunkReader {
+        rx: mpsc::Receiver<io::Result<Bytes>>,
+        current: Bytes,
+        done: bool,
+    }
+
+    impl ChunkReader {
+        pub fn new(rx: mpsc::Receiver<io::Result<Bytes>>) -> ChunkReader {
+            ChunkReader {
+                rx,
+                current: Bytes::new(),
+                done: false,
+            }
+        }
+    }
+
+    impl AsyncRead for ChunkReader {
+        fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+            while self.current.is_empty() {
+                if self.done {
+                    return Poll::Ready(Ok(()));
+                }
+                match self.rx.poll_recv(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(None) => self.done = true,
+                    Poll::Ready(Some(Err(e))) => {
+                        self.done = true;
+                        return Poll::Ready(Err(e));
+                    }
+                    Poll::Ready(Some(Ok(bytes))) => self.current = bytes,
+                }
+            }
+            let n = buf.remaining().min(self.current.len());
+            buf.put_slice(&self.current[..n]);
+            let rest = self.current.slice(n..);
+            self.current = rest;
+            Poll::Ready(Ok(()))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_range_parsing() {
+        assert_eq!(
+            parse_content_range("bytes 100-999/1000"),
+            Some(ContentRange {
+                start: 100,
+                total: Some(1000)
+            })
+        );
+        assert_eq!(
+            parse_content_range("bytes 5-9/*"),
+            Some(ContentRange { start: 5, total: None })
+        );
+        assert_eq!(parse_content_range("bytes 9-5/10"), None);
+        assert_eq!(parse_content_range("items 0-1/2"), None);
+    }
+
+    #[tokio::test]
+    async fn decoder_rejects_truncated_and_trailing_input() {
+        let raw = vec![7u8; 100_000];
+        let compressed = zstd::encode_all(&raw[..], 3).expect("compress");
+        // Truncated: no end marker, channel closes → InputAborted.
+        let (tx, rx) = mpsc::channel(4);
+        tx.send(Chunk::Data(Bytes::copy_from_slice(&compressed[..compressed.len() / 2])))
+            .await
+            .expect("send");
+        drop(tx);
+        let result = tokio::task::spawn_blocking(move || decode(rx, Compression::Zstd, None))
+            .await
+            .expect("join");
+        assert!(matches!(result, Err(DecodeFailure::InputAborted)), "{result:?}");
+        // Trailing garbage after a complete frame.
+        let (tx, rx) = mpsc::channel(4);
+        let mut with_trailing = compressed.clone();
+        with_trailing.extend_from_slice(b"garbage");
+        tx.send(Chunk::Data(Bytes::from(with_trailing))).await.expect("send");
+        tx.send(Chunk::End).await.expect("send");
+        drop(tx);
+        let result = tokio::task::spawn_blocking(move || decode(rx, Compression::Zstd, None))
+            .await
+            .expect("join");
+        assert!(
+            matches!(result, Err(DecodeFailure::Corrupt(_) | DecodeFailure::Trailing)),
+            "{result:?}"
+        );
+        // Complete input decodes to the raw digest.
+        let (tx, rx) = mpsc::channel(4);
+        tx.send(Chunk::Data(Bytes::from(compressed))).await.expect("send");
+        tx.send(Chunk::End).await.expect("send");
+        drop(tx);
+        let (sha, len) = tokio::task::spawn_blocking(move || decode(rx, Compression::Zstd, None))
+            .await
+            .expect("join")
+            .expect("decodes");
+        assert_eq!(len, 100_000);
+        assert_eq!(sha, hex::encode(Sha256::digest(&raw)));
+    }
+}

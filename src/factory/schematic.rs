@@ -1,0 +1,1109 @@
+//! Image Factory schematics: the typed document, its strict parser, its canonical YAML and
+//! its ID.
+//!
+//! The factory parses a schematic into its Go struct (unknown fields rejected), marshals it
+//! back with Go's YAML encoder and names it by the SHA-256 of those bytes. This module does
+//! the same offline so a schematic's ID is known before any request: the ID depends only on
+//! the values, never on formatting, key order or JSON-vs-YAML, but list order matters.
+//!
+//! Field names, order and omit-if-empty rules follow image-factory `pkg/schematic` and its
+//! documented API (`docs/api.md`): `owner`, `overlay {image, name, options}`,
+//! `customization {embeddedMachineConfiguration, extraKernelArgs, meta[{key,value}],
+//! systemExtensions {officialExtensions}, bootloader, secureboot {enrollKeys,
+//! includeWellKnownCertificates}, diskImage {sectorSize}}`. See `docs/factory.md` for the
+//! two details that could not be checked against the factory's current source.
+//!
+//! This file is free of HTTP on purpose: the simulator imports it as a wire type.
+
+use std::fmt;
+use std::path::Path;
+use std::str::FromStr;
+
+use sha2::{Digest, Sha256};
+
+use super::go_yaml::{self, Emit, Resolved};
+use super::yaml_node::{self, Document, Mark, Node, NodeKind, Scalar};
+use crate::error::{Class, Classify};
+
+/// A schematic: what the Image Factory bakes into an image.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Schematic {
+    /// Enterprise factories set this to the caller's identity; empty otherwise.
+    pub owner: String,
+    /// Board overlay (single-board computers); empty for cloud images.
+    pub overlay: Overlay,
+    /// The image customization.
+    pub customization: Customization,
+}
+
+/// A board overlay.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Overlay {
+    /// The overlay image, e.g. `siderolabs/sbc-raspberrypi`.
+    pub image: String,
+    /// The overlay name, e.g. `rpi_generic`.
+    pub name: String,
+    /// Free-form options interpreted by the overlay (string keys).
+    pub options: Vec<(String, Value)>,
+}
+
+/// The Talos image customization.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Customization {
+    /// Machine configuration documents embedded into the image (YAML text).
+    pub embedded_machine_configuration: String,
+    /// Extra kernel arguments, in order.
+    pub extra_kernel_args: Vec<String>,
+    /// Initial META partition values, in order.
+    pub meta: Vec<MetaValue>,
+    /// System extensions.
+    pub system_extensions: SystemExtensions,
+    /// The bootloader; [`Bootloader::Auto`] lets the imager choose.
+    pub bootloader: Bootloader,
+    /// SecureBoot options.
+    pub secureboot: SecureBoot,
+    /// Disk image options.
+    pub disk_image: DiskImage,
+}
+
+/// One initial META value.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MetaValue {
+    /// The META key (0–255; YAML accepts `0xa` and writes `10`).
+    pub key: u8,
+    /// The value.
+    pub value: String,
+}
+
+/// System extensions to install.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SystemExtensions {
+    /// Official extensions by name, e.g. `siderolabs/qemu-guest-agent`; order matters.
+    pub official_extensions: Vec<String>,
+}
+
+/// The bootloader choice. Go models it as an enum whose zero value is omitted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Bootloader {
+    /// Chosen by the imager (`auto`, also spelled `none`); omitted from the canonical form.
+    #[default]
+    Auto,
+    /// sd-boot for UEFI and GRUB for BIOS.
+    DualBoot,
+    /// systemd-boot.
+    SdBoot,
+    /// GRUB.
+    Grub,
+}
+
+impl Bootloader {
+    /// The canonical name, as the factory writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Bootloader::Auto => "auto",
+            Bootloader::DualBoot => "dual-boot",
+            Bootloader::SdBoot => "sd-boot",
+            Bootloader::Grub => "grub",
+        }
+    }
+
+    fn parse(name: &str) -> Option<Bootloader> {
+        match name.to_ascii_lowercase().as_str() {
+            "auto" | "none" => Some(Bootloader::Auto),
+            "dual-boot" => Some(Bootloader::DualBoot),
+            "sd-boot" => Some(Bootloader::SdBoot),
+            "grub" => Some(Bootloader::Grub),
+            _ => None,
+        }
+    }
+}
+
+/// SecureBoot options (only used by SecureBoot assets).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SecureBoot {
+    /// systemd-boot key enrollment: `off`, `manual`, `if-safe` or `force`; empty = default.
+    pub enroll_keys: String,
+    /// Include well-known UEFI certificates in the auto-enrollment database.
+    pub include_well_known_certificates: bool,
+}
+
+/// Disk image options.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DiskImage {
+    /// Sector size in bytes; 0 = default (512).
+    pub sector_size: u64,
+}
+
+/// An untyped YAML value (overlay options), as Go decodes it into `any`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// null.
+    Null,
+    /// A boolean.
+    Bool(bool),
+    /// An integer.
+    Int(i128),
+    /// A float.
+    Float(f64),
+    /// A string.
+    Str(String),
+    /// A plain timestamp, normalised as Go writes a `time.Time` (RFC 3339, e.g.
+    /// `2024-01-01T00:00:00Z`).
+    Timestamp(String),
+    /// A sequence.
+    Seq(Vec<Value>),
+    /// A mapping; keys may be any scalar.
+    Map(Vec<(Value, Value)>),
+}
+
+/// The Image Factory ID of a schematic: 64 lower-case hex digits (SHA-256).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SchematicId(String);
+
+impl SchematicId {
+    /// The ID as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The first 32 hex digits: what fits a Hetzner label value (max 63 characters).
+    pub fn short(&self) -> &str {
+        &self.0[..32]
+    }
+
+    fn from_digest(digest: &[u8]) -> SchematicId {
+        SchematicId(hex::encode(digest))
+    }
+}
+
+impl fmt::Display for SchematicId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A string that is not a schematic ID.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a schematic ID (expected 64 lower-case hex digits)")]
+pub struct InvalidSchematicId(pub String);
+
+impl FromStr for SchematicId {
+    type Err = InvalidSchematicId;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+            Ok(SchematicId(s.to_string()))
+        } else {
+            Err(InvalidSchematicId(s.to_string()))
+        }
+    }
+}
+
+impl serde::Serialize for SchematicId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for SchematicId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Why a schematic could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The file could not be read.
+    #[error("cannot read schematic {path}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The text is not a valid schematic.
+    #[error("{origin}:{line}:{column}: {problem}")]
+    Invalid {
+        /// File name (or `<input>`).
+        origin: String,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// Dotted path of the offending field, e.g. `customization.meta[0].key`.
+        path: String,
+        /// What is wrong.
+        problem: Box<Problem>,
+    },
+    /// The values cannot be written in the factory's canonical form.
+    #[error("schematic cannot be written in the Image Factory's canonical form: {0}")]
+    Unsupported(#[from] go_yaml::Unsupported),
+}
+
+/// What is wrong with a schematic's text.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Problem {
+    /// Not YAML (or JSON).
+    #[error("invalid YAML: {0}")]
+    Syntax(String),
+    /// A key the factory does not know.
+    #[error("unknown field `{field}` in {place} (known fields: {})", expected.join(", "))]
+    UnknownField {
+        /// The unknown key.
+        field: String,
+        /// Where it was found (`the schematic` or a dotted path).
+        place: String,
+        /// The keys allowed there.
+        expected: Vec<&'static str>,
+    },
+    /// A key given twice.
+    #[error("`{key}` is given twice (first on line {first_line})")]
+    DuplicateKey {
+        /// The key.
+        key: String,
+        /// Where it first appeared.
+        first_line: usize,
+    },
+    /// A value of the wrong shape.
+    #[error("`{path}` must be {expected}, found {found}")]
+    WrongType {
+        /// The field.
+        path: String,
+        /// What is expected, by example.
+        expected: &'static str,
+        /// What was found.
+        found: String,
+    },
+    /// A value outside the allowed set or range.
+    #[error("`{path}` {reason}")]
+    InvalidValue {
+        /// The field.
+        path: String,
+        /// What is wrong, by example.
+        reason: String,
+    },
+}
+
+impl Classify for Error {
+    fn class(&self) -> Class {
+        Class::InvalidInput
+    }
+
+    fn hints(&self) -> Vec<String> {
+        match self {
+            Error::Invalid { problem, .. } => match problem.as_ref() {
+                Problem::UnknownField { field, expected, .. } => expected
+                    .iter()
+                    .map(|candidate| (strsim::levenshtein(field, candidate), candidate))
+                    .filter(|(distance, _)| *distance <= 3)
+                    .min()
+                    .map(|(_, candidate)| vec![format!("did you mean `{candidate}`?")])
+                    .unwrap_or_default(),
+                _ => Vec::new(),
+            },
+            _ => Vec::new(),
+        }
+    }
+}
+
+const TOP_FIELDS: &[&str] = &["owner", "overlay", "customization"];
+const OVERLAY_FIELDS: &[&str] = &["image", "name", "options"];
+const CUSTOMIZATION_FIELDS: &[&str] = &[
+    "embeddedMachineConfiguration",
+    "extraKernelArgs",
+    "meta",
+    "systemExtensions",
+    "bootloader",
+    "secureboot",
+    "diskImage",
+];
+const META_FIELDS: &[&str] = &["key", "value"];
+const SYSTEM_EXTENSIONS_FIELDS: &[&str] = &["officialExtensions"];
+const SECUREBOOT_FIELDS: &[&str] = &["enrollKeys", "includeWellKnownCertificates"];
+const DISK_IMAGE_FIELDS: &[&str] = &["sectorSize"];
+const ENROLL_KEYS: &[&str] = &["off", "manual", "if-safe", "force"];
+
+impl Schematic {
+    /// The schematic with one official extension list and nothing else.
+    pub fn with_official_extensions(extensions: impl IntoIterator<Item = impl Into<String>>) -> Schematic {
+        Schematic {
+            customization: Customization {
+                system_extensions: SystemExtensions {
+                    official_extensions: extensions.into_iter().map(Into::into).collect(),
+                },
+                ..Customization::default()
+            },
+            ..Schematic::default()
+        }
+    }
+
+    /// Reads and parses a schematic file.
+    ///
+    /// # Errors
+    /// [`Error::Read`] if the file cannot be read, [`Error::Invalid`] (naming
+    /// `file:line:column` and the field) if it is not a valid schematic.
+    pub fn load(path: &Path) -> Result<Schematic, Error> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Schematic::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses schematic text (YAML, or JSON as a subset of YAML) strictly: unknown fields,
+    /// duplicate keys, wrong types and out-of-range values are errors located at
+    /// `origin:line:column`. An empty document is the empty schematic.
+    pub fn parse(text: &str, origin: &str) -> Result<Schematic, Error> {
+        let invalid = |mark: Mark, path: &str, problem: Problem| Error::Invalid {
+            origin: origin.to_string(),
+            line: mark.line,
+            column: mark.column,
+            path: path.to_string(),
+            problem: Box::new(problem),
+        };
+        let document = yaml_node::parse(text).map_err(|e| invalid(e.mark, "", Problem::Syntax(e.message)))?;
+        let root = match document {
+            Document::Empty => return Ok(Schematic::default()),
+            Document::Node(root) => root,
+        };
+        decode_schematic(&root).map_err(|(mark, path, problem)| invalid(mark, &path, problem))
+    }
+
+    /// The canonical YAML the factory hashes: Go's `yaml.Marshal` of the schematic struct.
+    ///
+    /// # Errors
+    /// Only for overlay options that Go would write as complex keys (multi-line keys or
+    /// keys longer than 128 bytes).
+    pub fn canonical_yaml(&self) -> Result<String, Error> {
+        Ok(go_yaml::emit(&self.to_emit())?)
+    }
+
+    /// The schematic's Image Factory ID: SHA-256 of [`Schematic::canonical_yaml`].
+    ///
+    /// # Errors
+    /// As [`Schematic::canonical_yaml`].
+    pub fn id(&self) -> Result<SchematicId, Error> {
+        Ok(SchematicId::from_digest(&Sha256::digest(
+            self.canonical_yaml()?.as_bytes(),
+        )))
+    }
+
+    /// The official extensions, in order.
+    pub fn official_extensions(&self) -> &[String] {
+        &self.customization.system_extensions.official_extensions
+    }
+
+    fn to_emit(&self) -> Emit {
+        let mut top = Vec::new();
+        if !self.owner.is_empty() {
+            top.push(field("owner", Emit::Str(self.owner.clone())));
+        }
+        let overlay = &self.overlay;
+        if !(overlay.image.is_empty() && overlay.name.is_empty() && overlay.options.is_empty()) {
+            let mut fields = vec![
+                field("image", Emit::Str(overlay.image.clone())),
+                field("name", Emit::Str(overlay.name.clone())),
+            ];
+            if !overlay.options.is_empty() {
+                let entries = overlay
+                    .options
+                    .iter()
+                    .map(|(k, v)| (Value::Str(k.clone()), v.clone()))
+                    .collect::<Vec<_>>();
+                fields.push(field("options", value_to_emit(&Value::Map(entries))));
+            }
+            top.push(field("overlay", Emit::Map(fields)));
+        }
+        let c = &self.customization;
+        let mut fields = Vec::new();
+        if !c.embedded_machine_configuration.is_empty() {
+            fields.push(field(
+                "embeddedMachineConfiguration",
+                Emit::Str(c.embedded_machine_configuration.clone()),
+            ));
+        }
+        if !c.extra_kernel_args.is_empty() {
+            fields.push(field(
+                "extraKernelArgs",
+                Emit::Seq(c.extra_kernel_args.iter().cloned().map(Emit::Str).collect()),
+            ));
+        }
+        if !c.meta.is_empty() {
+            let items = c
+                .meta
+                .iter()
+                .map(|m| {
+                    Emit::Map(vec![
+                        field("key", Emit::Int(i128::from(m.key))),
+                        field("value", Emit::Str(m.value.clone())),
+                    ])
+                })
+                .collect();
+            fields.push(field("meta", Emit::Seq(items)));
+        }
+        if !c.system_extensions.official_extensions.is_empty() {
+            let list = c
+                .system_extensions
+                .official_extensions
+                .iter()
+                .cloned()
+                .map(Emit::Str)
+                .collect();
+            fields.push(field(
+                "systemExtensions",
+                Emit::Map(vec![field("officialExtensions", Emit::Seq(list))]),
+            ));
+        }
+        if c.bootloader != Bootloader::Auto {
+            fields.push(field("bootloader", Emit::Str(c.bootloader.as_str().to_string())));
+        }
+        let mut secureboot = Vec::new();
+        if !c.secureboot.enroll_keys.is_empty() {
+            secureboot.push(field("enrollKeys", Emit::Str(c.secureboot.enroll_keys.clone())));
+        }
+        if c.secureboot.include_well_known_certificates {
+            secureboot.push(field("includeWellKnownCertificates", Emit::Bool(true)));
+        }
+        if !secureboot.is_empty() {
+            fields.push(field("secureboot", Emit::Map(secureboot)));
+        }
+        if c.disk_image.sector_size != 0 {
+            fields.push(field(
+                "diskImage",
+                Emit::Map(vec![field(
+                    "sectorSize",
+                    Emit::Int(i128::from(c.disk_image.sector_size)),
+                )]),
+            ));
+        }
+        top.push(field("customization", Emit::Map(fields)));
+        Emit::Map(top)
+    }
+}
+
+fn field(name: &str, value: Emit) -> (Emit, Emit) {
+    (Emit::Str(name.to_string()), value)
+}
+
+/// Converts an untyped value, sorting map keys the way Go's encoder does.
+fn value_to_emit(value: &Value) -> Emit {
+    match value {
+        Value::Null => Emit::Null,
+        Value::Bool(b) => Emit::Bool(*b),
+        Value::Int(i) => Emit::Int(*i),
+        Value::Float(f) => Emit::Float(*f),
+        Value::Str(s) => Emit::Str(s.clone()),
+        Value::Timestamp(t) => Emit::Plain(t.clone()),
+        Value::Seq(items) => Emit::Seq(items.iter().map(value_to_emit).collect()),
+        Value::Map(entries) => {
+            let mut sorted: Vec<&(Value, Value)> = entries.iter().collect();
+            sorted.sort_by(|a, b| go_key_order(&a.0, &b.0));
+            Emit::Map(
+                sorted
+                    .into_iter()
+                    .map(|(k, v)| (value_to_emit(k), value_to_emit(v)))
+                    .collect(),
+            )
+        }
+    }
+}
+
+/// Go's `reflect.Kind` ordinal of a decoded value, used to order keys of different kinds.
+fn go_kind(value: &Value) -> u8 {
+    match value {
+        Value::Bool(_) => 1,
+        Value::Int(i) if *i > i128::from(i64::MAX) => 11,
+        Value::Int(_) => 2,
+        Value::Float(_) => 14,
+        Value::Null => 20,
+        Value::Map(_) => 21,
+        Value::Seq(_) => 23,
+        Value::Str(_) => 24,
+        Value::Timestamp(_) => 25,
+    }
+}
+
+fn key_float(value: &Value) -> Option<f64> {
+    match value {
+        Value::Int(i) => Some(*i as f64),
+        Value::Float(f) => Some(*f),
+        Value::Bool(b) => Some(if *b { 1.0 } else { 0.0 }),
+        _ => None,
+    }
+}
+
+/// Go's `keyList.Less`: numbers by value, then kinds, then a "natural" string order in
+/// which runs of digits compare as numbers (`a9` < `a10`).
+fn go_key_order(a: &Value, b: &Value) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let less = |x: &Value, y: &Value| -> bool {
+        if let (Some(xf), Some(yf)) = (key_float(x), key_float(y)) {
+            if xf != yf {
+                return xf < yf;
+            }
+            if go_kind(x) != go_kind(y) {
+                return go_kind(x) < go_kind(y);
+            }
+            return match (x, y) {
+                (Value::Int(p), Value::Int(q)) => p < q,
+                (Value::Float(p), Value::Float(q)) => p < q,
+                (Value::Bool(p), Value::Bool(q)) => !p & q,
+                _ => false,
+            };
+        }
+        let (Value::Str(xs), Value::Str(ys)) = (x, y) else {
+            return go_kind(x) < go_kind(y);
+        };
+        natural_less(xs, ys)
+    };
+    if less(a, b) {
+        Ordering::Less
+    } else if less(b, a) {
+        Ordering::Greater
+    } else {
+        Ordering::Equal
+    }
+}
+
+fn natural_less(a: &str, b: &str) -> bool {
+    let ar: Vec<char> = a.chars().collect();
+    let br: Vec<char> = b.chars().collect();
+    let mut digits = false;
+    let mut i = 0;
+    while i < ar.len() && i < br.len() {
+        if ar[i] == br[i] {
+            digits = ar[i].is_numeric();
+            i += 1;
+            continue;
+        }
+        let al = ar[i].is_alphabetic();
+        let bl = br[i].is_alphabetic();
+        if al && bl {
+            return ar[i] < br[i];
+        }
+        if al || bl {
+            return if digits { al } else { bl };
+        }
+        let mut an: i64 = 0;
+        let mut bn: i64 = 0;
+        if ar[i] == '0' || br[i] == '0' {
+            let mut j = i;
+            while j > 0 && ar[j - 1].is_numeric() {
+                j -= 1;
+                if ar[j] != '0' {
+                    an = 1;
+                    bn = 1;
+                    break;
+                }
+            }
+        }
+        let mut ai = i;
+        while ai < ar.len() && ar[ai].is_numeric() {
+            an = an
+                .wrapping_mul(10)
+                .wrapping_add(i64::from(ar[ai] as u32) - i64::from('0' as u32));
+            ai += 1;
+        }
+        let mut bi = i;
+        while bi < br.len() && br[bi].is_numeric() {
+            bn = bn
+                .wrapping_mul(10)
+                .wrapping_add(i64::from(br[bi] as u32) - i64::from('0' as u32));
+            bi += 1;
+        }
+        if an != bn {
+            return an < bn;
+        }
+        if ai != bi {
+            return ai < bi;
+        }
+        return ar[i] < br[i];
+    }
+    ar.len() < br.len()
+}
+
+type DecodeError = (Mark, String, Problem);
+
+fn describe(node: &Node) -> String {
+    match &node.kind {
+        NodeKind::Scalar(s) if s.plain && go_yaml::resolve_plain(&s.value) == Resolved::Null => "null".to_string(),
+        NodeKind::Scalar(s) => format!("`{}`", s.value),
+        NodeKind::Sequence(_) => "a list".to_string(),
+        NodeKind::Mapping(_) => "a mapping".to_string(),
+    }
+}
+
+fn is_null(node: &Node) -> bool {
+    matches!(&node.kind, NodeKind::Scalar(s) if s.plain && go_yaml::resolve_plain(&s.value) == Resolved::Null)
+}
+
+fn wrong(node: &Node, path: &str, expected: &'static str) -> DecodeError {
+    (
+        node.mark,
+        path.to_string(),
+        Problem::WrongType {
+            path: path.to_string(),
+            expected,
+            found: describe(node),
+        },
+    )
+}
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+/// Walks a struct-like mapping: checks keys against `known`, rejects duplicates, and hands
+/// each value to `visit`. A null node is an empty struct, as in Go.
+fn struct_fields<'n>(
+    node: &'n Node,
+    path: &str,
+    known: &'static [&'static str],
+    expected: &'static str,
+    mut visit: impl FnMut(&str, &'n Node, &str) -> Result<(), DecodeError>,
+) -> Result<(), DecodeError> {
+    if is_null(node) {
+        return Ok(());
+    }
+    let NodeKind::Mapping(entries) = &node.kind else {
+        return Err(wrong(node, if path.is_empty() { "schematic" } else { path }, expected));
+    };
+    let mut seen: Vec<(&str, usize)> = Vec::new();
+    for (key, value) in entries {
+        let NodeKind::Scalar(Scalar { value: name, .. }) = &key.kind else {
+            return Err((
+                key.mark,
+                path.to_string(),
+                Problem::UnknownField {
+                    field: describe(key),
+                    place: place(path),
+                    expected: known.to_vec(),
+                },
+            ));
+        };
+        if let Some((_, first_line)) = seen.iter().find(|(k, _)| k == name) {
+            return Err((
+                key.mark,
+                join(path, name),
+                Problem::DuplicateKey {
+                    key: name.clone(),
+                    first_line: *first_line,
+                },
+            ));
+        }
+        seen.push((name, key.mark.line));
+        if !known.contains(&name.as_str()) {
+            return Err((
+                key.mark,
+                join(path, name),
+                Problem::UnknownField {
+                    field: name.clone(),
+                    place: place(path),
+                    expected: known.to_vec(),
+                },
+            ));
+        }
+        visit(name, value, &join(path, name))?;
+    }
+    Ok(())
+}
+
+fn place(path: &str) -> String {
+    if path.is_empty() {
+        "the schematic".to_string()
+    } else {
+        format!("`{path}`")
+    }
+}
+
+/// A string field: any scalar's text (Go copies the raw value), null is empty.
+fn decode_string(node: &Node, path: &str) -> Result<String, DecodeError> {
+    match &node.kind {
+        NodeKind::Scalar(_) if is_null(node) => Ok(String::new()),
+        NodeKind::Scalar(s) => Ok(s.value.clone()),
+        _ => Err(wrong(node, path, "a string")),
+    }
+}
+
+fn decode_string_list(node: &Node, path: &str) -> Result<Vec<String>, DecodeError> {
+    if is_null(node) {
+        return Ok(Vec::new());
+    }
+    let NodeKind::Sequence(items) = &node.kind else {
+        return Err(wrong(
+            node,
+            path,
+            "a list of strings, e.g. [siderolabs/qemu-guest-agent]",
+        ));
+    };
+    // Go skips null items when decoding into a typed slice.
+    items
+        .iter()
+        .enumerate()
+        .filter(|(_, item)| !is_null(item))
+        .map(|(i, item)| decode_string(item, &format!("{path}[{i}]")))
+        .collect()
+}
+
+/// An unsigned integer field: a plain integer (decimal, hex, octal, binary) or an integral
+/// float, as Go accepts; null is 0.
+fn decode_uint(node: &Node, path: &str, max: u64, expected: &'static str) -> Result<u64, DecodeError> {
+    if is_null(node) {
+        return Ok(0);
+    }
+    let NodeKind::Scalar(s) = &node.kind else {
+        return Err(wrong(node, path, expected));
+    };
+    let number = if s.plain {
+        match go_yaml::resolve_plain(&s.value) {
+            Resolved::Int(i) => Some(i),
+            Resolved::Float(f) if f.fract() == 0.0 && f >= 0.0 && f <= u64::MAX as f64 => Some(f as i128),
+            _ => None,
+        }
+    } else {
+        None
+    };
+    let Some(number) = number else {
+        return Err(wrong(node, path, expected));
+    };
+    match u64::try_from(number) {
+        Ok(n) if n <= max => Ok(n),
+        _ => Err((
+            node.mark,
+            path.to_string(),
+            Problem::InvalidValue {
+                path: path.to_string(),
+                reason: format!("must be between 0 and {max}, found {}", s.value),
+            },
+        )),
+    }
+}
+
+/// A bool field: `true`/`false`, or (into a typed bool, as Go allows) YAML 1.1 spellings.
+fn decode_bool(node: &Node, path: &str) -> Result<bool, DecodeError> {
+    if is_null(node) {
+        return Ok(false);
+    }
+    let NodeKind::Scalar(s) = &node.kind else {
+        return Err(wrong(node, path, "true or false"));
+    };
+    if s.plain
+        && let Resolved::Bool(b) = go_yaml::resolve_plain(&s.value)
+    {
+        return Ok(b);
+    }
+    match s.value.as_str() {
+        "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" => Ok(true),
+        "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF" => Ok(false),
+        _ => Err(wrong(node, path, "true or false")),
+    }
+}
+
+/// An untyped value, as Go decodes into `any`.
+fn decode_value(node: &Node, path: &str) -> Result<Value, DecodeError> {
+    match &node.kind {
+        NodeKind::Scalar(s) if !s.plain => Ok(Value::Str(s.value.clone())),
+        NodeKind::Scalar(s) => Ok(match go_yaml::resolve_plain(&s.value) {
+            Resolved::Null => Value::Null,
+            Resolved::Bool(b) => Value::Bool(b),
+            Resolved::Int(i) => Value::Int(i),
+            Resolved::Float(f) => Value::Float(f),
+            Resolved::Timestamp => match go_yaml::normalize_timestamp(&s.value) {
+                Some(t) => Value::Timestamp(t),
+                None => Value::Str(s.value.clone()),
+            },
+            Resolved::Str => Value::Str(s.value.clone()),
+        }),
+        NodeKind::Sequence(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| decode_value(item, &format!("{path}[{i}]")))
+            .collect::<Result<_, _>>()
+            .map(Value::Seq),
+        NodeKind::Mapping(entries) => {
+            let mut out: Vec<(Value, Value)> = Vec::new();
+            for (key, value) in entries {
+                let k = decode_map_key(key, path)?;
+                let key_text = describe(key);
+                if out.iter().any(|(existing, _)| *existing == k) {
+                    return Err((
+                        key.mark,
+                        path.to_string(),
+                        Problem::DuplicateKey {
+                            key: key_text,
+                            first_line: key.mark.line,
+                        },
+                    ));
+                }
+                let v = decode_value(value, &join(path, &key_text))?;
+                out.push((k, v));
+            }
+            // Go keeps maps unordered and writes them sorted; sort now so equal maps
+            // compare equal.
+            out.sort_by(|a, b| go_key_order(&a.0, &b.0));
+            Ok(Value::Map(out))
+        }
+    }
+}
+
+fn decode_map_key(key: &Node, path: &str) -> Result<Value, DecodeError> {
+    match &key.kind {
+        NodeKind::Scalar(s) if s.plain && s.value == "<<" => Err((
+            key.mark,
+            path.to_string(),
+            Problem::InvalidValue {
+                path: path.to_string(),
+                reason: "uses a merge key (`<<`), which schematics do not support".to_string(),
+            },
+        )),
+        NodeKind::Scalar(_) => decode_value(key, path),
+        _ => Err(wrong(key, path, "a mapping with scalar keys")),
+    }
+}
+
+fn decode_schematic(root: &Node) -> Result<Schematic, DecodeError> {
+    let mut schematic = Schematic::default();
+    struct_fields(
+        root,
+        "",
+        TOP_FIELDS,
+        "a mapping with `customization:`",
+        |name, value, path| {
+            match name {
+                "owner" => schematic.owner = decode_string(value, path)?,
+                "overlay" => schematic.overlay = decode_overlay(value, path)?,
+                _ => schematic.customization = decode_customization(value, path)?,
+            }
+            Ok(())
+        },
+    )?;
+    Ok(schematic)
+}
+
+fn decode_overlay(node: &Node, path: &str) -> Result<Overlay, DecodeError> {
+    let mut overlay = Overlay::default();
+    struct_fields(
+        node,
+        path,
+        OVERLAY_FIELDS,
+        "a mapping with `image:` and `name:`",
+        |name, value, path| {
+            match name {
+                "image" => overlay.image = decode_string(value, path)?,
+                "name" => overlay.name = decode_string(value, path)?,
+                _ => overlay.options = decode_options(value, path)?,
+            }
+            Ok(())
+        },
+    )?;
+    Ok(overlay)
+}
+
+/// Overlay options: Go's `map[string]any`, so each key is its scalar's text.
+fn decode_options(node: &Node, path: &str) -> Result<Vec<(String, Value)>, DecodeError> {
+    if is_null(node) {
+        return Ok(Vec::new());
+    }
+    let NodeKind::Mapping(entries) = &node.kind else {
+        return Err(wrong(node, path, "a mapping"));
+    };
+    let mut options: Vec<(String, Value)> = Vec::new();
+    for (key, value) in entries {
+        decode_map_key(key, path)?;
+        let NodeKind::Scalar(s) = &key.kind else {
+            return Err(wrong(key, path, "a mapping with scalar keys"));
+        };
+        let name = if is_null(key) { String::new() } else { s.value.clone() };
+        if options.iter().any(|(existing, _)| *existing == name) {
+            return Err((
+                key.mark,
+                join(path, &name),
+                Problem::DuplicateKey {
+                    key: name,
+                    first_line: key.mark.line,
+                },
+            ));
+        }
+        let v = decode_value(value, &join(path, &name))?;
+        options.push((name, v));
+    }
+    options.sort_by(|a, b| go_key_order(&Value::Str(a.0.clone()), &Value::Str(b.0.clone())));
+    Ok(options)
+}
+
+fn decode_customization(node: &Node, path: &str) -> Result<Customization, DecodeError> {
+    let mut c = Customization::default();
+    struct_fields(node, path, CUSTOMIZATION_FIELDS, "a mapping", |name, value, path| {
+        match name {
+            "embeddedMachineConfiguration" => c.embedded_machine_configuration = decode_string(value, path)?,
+            "extraKernelArgs" => c.extra_kernel_args = decode_string_list(value, path)?,
+            "meta" => c.meta = decode_meta(value, path)?,
+            "systemExtensions" => {
+                struct_fields(value, path, SYSTEM_EXTENSIONS_FIELDS, "a mapping", |_, list, path| {
+                    c.system_extensions.official_extensions = decode_string_list(list, path)?;
+                    Ok(())
+                })?;
+            }
+            "bootloader" => {
+                let text = decode_string(value, path)?;
+                c.bootloader = if text.is_empty() {
+                    Bootloader::Auto
+                } else {
+                    Bootloader::parse(&text).ok_or_else(|| {
+                        (
+                            value.mark,
+                            path.to_string(),
+                            Problem::InvalidValue {
+                                path: path.to_string(),
+                                reason: format!("must be one of auto, dual-boot, sd-boot, grub; found `{text}`"),
+                            },
+                        )
+                    })?
+                };
+            }
+            "secureboot" => {
+                struct_fields(value, path, SECUREBOOT_FIELDS, "a mapping", |name, v, path| {
+                    if name == "enrollKeys" {
+                        let text = decode_string(v, path)?;
+                        if !text.is_empty() && !ENROLL_KEYS.contains(&text.as_str()) {
+                            return Err((
+                                v.mark,
+                                path.to_string(),
+                                Problem::InvalidValue {
+                                    path: path.to_string(),
+                                    reason: format!("must be one of off, manual, if-safe, force; found `{text}`"),
+                                },
+                            ));
+                        }
+                        c.secureboot.enroll_keys = text;
+                    } else {
+                        c.secureboot.include_well_known_certificates = decode_bool(v, path)?;
+                    }
+                    Ok(())
+                })?;
+            }
+            _ => {
+                struct_fields(value, path, DISK_IMAGE_FIELDS, "a mapping", |_, v, path| {
+                    c.disk_image.sector_size = decode_uint(v, path, u64::MAX, "a number of bytes, e.g. 4096")?;
+                    Ok(())
+                })?;
+            }
+        }
+        Ok(())
+    })?;
+    Ok(c)
+}
+
+fn decode_meta(node: &Node, path: &str) -> Result<Vec<MetaValue>, DecodeError> {
+    if is_null(node) {
+        return Ok(Vec::new());
+    }
+    let NodeKind::Sequence(items) = &node.kind else {
+        return Err(wrong(node, path, "a list of {key, value} entries"));
+    };
+    let mut out = Vec::new();
+    for (i, item) in items.iter().enumerate().filter(|(_, item)| !is_null(item)) {
+        let item_path = format!("{path}[{i}]");
+        let mut meta = MetaValue::default();
+        struct_fields(
+            item,
+            &item_path,
+            META_FIELDS,
+            "a mapping with `key:` and `value:`",
+            |name, v, path| {
+                if name == "key" {
+                    let key = decode_uint(v, path, 255, "an integer from 0 to 255, e.g. 0xa")?;
+                    meta.key = u8::try_from(key).expect("invariant: decode_uint bounded the key to 255");
+                } else {
+                    meta.value = decode_string(v, path)?;
+                }
+                Ok(())
+            },
+        )?;
+        out.push(meta);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(text: &str) -> String {
+        Schematic::parse(text, "t.yaml")
+            .expect("valid")
+            .id()
+            .expect("id")
+            .to_string()
+    }
+
+    #[test]
+    fn ids_of_the_factory_test_cases() {
+        let empty = "376567988ad370138ad8b2698212367b8edcb69b5fd68c80be1f2ec7d603b4ba";
+        assert_eq!(id(""), empty);
+        assert_eq!(id("{}"), empty);
+        assert_eq!(id("customization: {}"), empty);
+        assert_eq!(id(r#"customization: {"extraKernelArgs": []}"#), empty);
+        assert_eq!(
+            id(r#"{"customization": {"extraKernelArgs": ["noapic", "nolapic"], "systemExtensions": {}}}"#),
+            "9cba8e32753f91a16c1837ab8abf356af021706ef284aef07380780177d9a06c"
+        );
+        assert_eq!(
+            id(
+                r#"{"customization": {"meta": [{"key": 10, "value": "foo"}], "extraKernelArgs": [], "systemExtensions": {}}}"#
+            ),
+            "d308a2a5ee2277bed5fbaa104fcbc8d59122abfa737df987a95b4ca763459a7f"
+        );
+        assert_eq!(
+            id("customization:\n  meta:\n    - key: 0xa\n      value: foo\n"),
+            "d308a2a5ee2277bed5fbaa104fcbc8d59122abfa737df987a95b4ca763459a7f"
+        );
+        assert_eq!(
+            id(r#"{"overlay": {"name": "rpi_generic", "image": "siderolabs/sbc-raspberrypi"},"customization":{}}"#),
+            "ee21ef4a5ef808a9b7484cc0dda0f25075021691c8c09a276591eedb638ea1f9"
+        );
+        assert_eq!(
+            id(r#"{"customization":{"secureboot": {"includeWellKnownCertificates": true}}}"#),
+            "fa8e05f142a851d3ee568eb0a8e5841eaf6b0ebc8df9a63df16ac5ed2c04f3e6"
+        );
+    }
+
+    #[test]
+    fn schematic_id_newtype_checks_its_text() {
+        assert!(
+            "ce4c980550dd2ab1b17bbf2b08801c7eb59418eafe8f279833297925d67c7515"
+                .parse::<SchematicId>()
+                .is_ok()
+        );
+        assert!(
+            "CE4C980550DD2AB1B17BBF2B08801C7EB59418EAFE8F279833297925D67C7515"
+                .parse::<SchematicId>()
+                .is_err()
+        );
+        assert!("ce4c98".parse::<SchematicId>().is_err());
+        let id: SchematicId = "ce4c980550dd2ab1b17bbf2b08801c7eb59418eafe8f279833297925d67c7515"
+            .parse()
+            .expect("valid");
+        assert_eq!(id.short(), "ce4c980550dd2ab1b17bbf2b08801c7e");
+    }
+
+    #[test]
+    fn overlay_options_are_sorted_like_go() {
+        let text = r#"{"overlay": {"name": "rpi", "image": "img", "options": {"b": 1, "a10": "x", "a9": "y", "A": "z", "1": "one", "10": "ten", "2": "two", "zz09": 3, "zz9": 1, "zz10": 2, "_": 1}}}"#;
+        let yaml = Schematic::parse(text, "t")
+            .expect("valid")
+            .canonical_yaml()
+            .expect("yaml");
+        assert_eq!(
+            yaml,
+            "overlay:\n    image: img\n    name: rpi\n    options:\n        _: 1\n        \"1\": one\n        \"2\": two\n        \"10\": ten\n        A: z\n        a9: \"y\"\n        a10: x\n        b: 1\n        zz9: 1\n        zz09: 3\n        zz10: 2\ncustomization: {}\n"
+        );
+    }
+}

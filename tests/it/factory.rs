@@ -1,0 +1,576 @@
+//! The Image Factory client, image streams and the `schematic push` / `factory …` commands,
+//! against a real HTTP server started in the test (`factory_server`).
+
+use std::io::Read;
+use std::sync::Arc;
+use std::time::Duration;
+
+use talos_hcloud::factory::image_stream::{self, NoProgress, StreamOptions};
+use talos_hcloud::factory::{Arch, Compression, Error, FactoryClient, Schematic, SchematicId};
+use tokio::io::AsyncReadExt;
+
+use crate::factory_server::{DroppingServer, Faults, Generated, TestFactory, sha256_hex, synthetic_image};
+use crate::harness::{Run, repo_root, talos_hcloud_env};
+
+const HCLOUD_ID: &str = "ce4c980550dd2ab1b17bbf2b08801c7eb59418eafe8f279833297925d67c7515";
+
+fn fast_options(compression: Compression) -> StreamOptions {
+    StreamOptions {
+        retry_delay: Duration::from_millis(10),
+        max_retry_delay: Duration::from_millis(50),
+        ..StreamOptions::new(compression)
+    }
+}
+
+fn zstd(raw: &[u8]) -> Vec<u8> {
+    zstd::encode_all(raw, 3).expect("zstd compresses")
+}
+
+fn xz(raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    liblzma::read::XzEncoder::new(raw, 6)
+        .read_to_end(&mut out)
+        .expect("xz compresses");
+    out
+}
+
+/// Runs the binary on a blocking thread so the in-process server keeps serving.
+async fn cli(factory: &TestFactory, args: &[&str]) -> Run {
+    let url = factory.url.clone();
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        talos_hcloud_env(repo_root(), &args, &[("TALOS_FACTORY_URL", &url)])
+    })
+    .await
+    .expect("cli thread")
+}
+
+fn image_path(file: &str) -> String {
+    format!("{HCLOUD_ID}/v1.11.1/{file}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zstd_and_xz_images_stream_with_independent_digests() {
+    let factory = TestFactory::start().await;
+    let raw = synthetic_image(6 * 1024 * 1024 + 123, 42);
+    let client = FactoryClient::new(&factory.url).expect("client");
+    let id: SchematicId = HCLOUD_ID.parse().expect("id");
+    for (compression, compressed) in [(Compression::Zstd, zstd(&raw)), (Compression::Xz, xz(&raw))] {
+        assert!(
+            compressed.len() < raw.len() * 9 / 10,
+            "test data should compress, but not trivially"
+        );
+        assert!(
+            compressed.len() > raw.len() / 10,
+            "test data should not compress trivially"
+        );
+        let url = client.image_url(&id, "v1.11.1", Arch::Arm64, compression).expect("url");
+        factory.add_image(
+            &image_path(&format!("hcloud-arm64.raw.{}", compression.extension())),
+            compressed.clone(),
+        );
+
+        // Forwarding mode: the compressed bytes go to the sink unchanged.
+        let mut forwarded = Vec::new();
+        let digest = image_stream::forward_compressed(
+            &client,
+            url.clone(),
+            fast_options(compression),
+            Arc::new(NoProgress),
+            &mut forwarded,
+        )
+        .await
+        .expect("forwarded");
+        assert_eq!(forwarded, compressed, "{compression}: forwarded bytes");
+        assert_eq!(digest.compressed_sha256, sha256_hex(&compressed), "{compression}");
+        assert_eq!(digest.compressed_bytes, compressed.len() as u64, "{compression}");
+        assert_eq!(digest.raw_sha256, sha256_hex(&raw), "{compression}");
+        assert_eq!(digest.raw_bytes, raw.len() as u64, "{compression}");
+
+        // Raw mode: the decoded image as an AsyncRead.
+        let mut reader = image_stream::open_raw(&client, url, fast_options(compression), Arc::new(NoProgress));
+        let mut decoded = Vec::new();
+        reader
+            .read_to_end(&mut decoded)
+            .await
+            .expect("raw stream reads to the end");
+        let raw_digest = reader.finish().await.expect("raw digest");
+        assert!(decoded == raw, "{compression}: decoded bytes differ");
+        assert_eq!(raw_digest, digest, "{compression}: both modes agree");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_connection_resumes_with_a_range_request() {
+    let raw = synthetic_image(4 * 1024 * 1024, 7);
+    let compressed = zstd(&raw);
+    let drop_at = 1_000_000usize;
+    assert!(compressed.len() > drop_at + 100_000);
+    let server = DroppingServer::start(compressed.clone(), drop_at, false).await;
+    let client = FactoryClient::new(&server.url).expect("client");
+    let url = url::Url::parse(&server.url).expect("url");
+    let mut reader = image_stream::open_raw(&client, url, fast_options(Compression::Zstd), Arc::new(NoProgress));
+    let mut decoded = Vec::new();
+    reader
+        .read_to_end(&mut decoded)
+        .await
+        .expect("reads through the resume");
+    let digest = reader.finish().await.expect("digest");
+    assert!(decoded == raw);
+    assert_eq!(digest.compressed_sha256, sha256_hex(&compressed));
+    assert_eq!(digest.compressed_bytes, compressed.len() as u64);
+    assert_eq!(digest.raw_sha256, sha256_hex(&raw));
+    assert_eq!(digest.raw_bytes, raw.len() as u64);
+    assert_eq!(server.ranges(), vec![None, Some("bytes=1000000-".to_string())]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_ignores_ranges_is_read_again_and_verified() {
+    let raw = synthetic_image(3 * 1024 * 1024, 9);
+    let compressed = xz(&raw);
+    let server = DroppingServer::start(compressed.clone(), 300_000, true).await;
+    let client = FactoryClient::new(&server.url).expect("client");
+    let url = url::Url::parse(&server.url).expect("url");
+    let mut forwarded = Vec::new();
+    let digest = image_stream::forward_compressed(
+        &client,
+        url,
+        fast_options(Compression::Xz),
+        Arc::new(NoProgress),
+        &mut forwarded,
+    )
+    .await
+    .expect("digest");
+    assert!(forwarded == compressed, "the consumer sees each byte exactly once");
+    assert_eq!(digest.compressed_sha256, sha256_hex(&compressed));
+    assert_eq!(digest.raw_sha256, sha256_hex(&raw));
+    assert_eq!(digest.raw_bytes, raw.len() as u64);
+    assert_eq!(server.ranges(), vec![None, Some("bytes=300000-".to_string())]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_axum_connection_reset_mid_body_is_resumed() {
+    // A reset (not a clean close) loses whatever was in flight; the client resumes from
+    // what it actually received and the digests still match.
+    let factory = TestFactory::start().await;
+    let raw = synthetic_image(4 * 1024 * 1024, 8);
+    let compressed = zstd(&raw);
+    factory.add_image(&image_path("hcloud-amd64.raw.zst"), compressed.clone());
+    factory.set_faults(Faults {
+        drop_after: Some(1_500_000),
+        ..Faults::default()
+    });
+    let client = FactoryClient::new(&factory.url).expect("client");
+    let url = client
+        .image_url(
+            &HCLOUD_ID.parse().expect("id"),
+            "v1.11.1",
+            Arch::Amd64,
+            Compression::Zstd,
+        )
+        .expect("url");
+    let digest = image_stream::digest(&client, url, fast_options(Compression::Zstd), Arc::new(NoProgress))
+        .await
+        .expect("digest");
+    assert_eq!(digest.compressed_sha256, sha256_hex(&compressed));
+    assert_eq!(digest.raw_sha256, sha256_hex(&raw));
+    let gets: Vec<_> = factory.seen().into_iter().filter(|s| s.method == "GET").collect();
+    assert_eq!(gets.len(), 2, "{gets:?}");
+    let resumed_at: u64 = gets[1]
+        .range
+        .as_deref()
+        .and_then(|r| r.strip_prefix("bytes="))
+        .and_then(|r| r.strip_suffix('-'))
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(0);
+    assert!(resumed_at <= 1_500_000, "{gets:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redirects_are_followed() {
+    let factory = TestFactory::start().await;
+    let raw = synthetic_image(1024 * 1024, 3);
+    let compressed = zstd(&raw);
+    factory.add_image(&image_path("hcloud-arm64.raw.zst"), compressed.clone());
+    let client = FactoryClient::new(&factory.url).expect("client");
+    let url = url::Url::parse(&format!(
+        "{}/redirect/{}",
+        factory.url,
+        image_path("hcloud-arm64.raw.zst")
+    ))
+    .expect("url");
+    let digest = image_stream::digest(&client, url, fast_options(Compression::Zstd), Arc::new(NoProgress))
+        .await
+        .expect("digest through a redirect");
+    assert_eq!(digest.compressed_sha256, sha256_hex(&compressed));
+    assert_eq!(digest.raw_sha256, sha256_hex(&raw));
+    assert!(
+        factory
+            .seen()
+            .iter()
+            .any(|s| s.method == "GET" && s.path.starts_with("/image/")),
+        "the redirect target was fetched"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn not_found_and_server_errors_name_the_url_and_status() {
+    let factory = TestFactory::start().await;
+    let client = FactoryClient::new(&factory.url).expect("client");
+    let missing = client
+        .image_url(
+            &HCLOUD_ID.parse().expect("id"),
+            "v1.11.1",
+            Arch::Amd64,
+            Compression::Zstd,
+        )
+        .expect("url");
+    let err = image_stream::digest(
+        &client,
+        missing.clone(),
+        fast_options(Compression::Zstd),
+        Arc::new(NoProgress),
+    )
+    .await
+    .expect_err("404");
+    assert!(matches!(err, Error::Status { status: 404, .. }), "{err:?}");
+    assert_eq!(err.to_string(), format!("{missing} answered 404: image not found"));
+    assert_eq!(
+        factory.seen().iter().filter(|s| s.method == "GET").count(),
+        1,
+        "a 404 is not retried"
+    );
+
+    let failing = url::Url::parse(&format!("{}/fail/503/x.raw.zst", factory.url)).expect("url");
+    let err = image_stream::digest(
+        &client,
+        failing.clone(),
+        fast_options(Compression::Zstd),
+        Arc::new(NoProgress),
+    )
+    .await
+    .expect_err("503");
+    let Error::RetriesExhausted { attempts, source, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(*attempts, 6);
+    assert_eq!(
+        source.to_string(),
+        format!("{failing} answered 503: injected failure 503")
+    );
+    assert!(
+        err.to_string()
+            .starts_with(&format!("giving up on {failing} after 6 attempts")),
+        "{err}"
+    );
+
+    // API calls name the URL too, and a 5xx is an operation failure (exit 1).
+    let broken = FactoryClient::new(&format!("{}/fail/500/", factory.url)).expect("client");
+    let err = broken.versions().await.expect_err("500");
+    assert_eq!(
+        err.to_string(),
+        format!("{}/fail/500/versions answered 500: injected failure 500", factory.url)
+    );
+    assert_eq!(
+        talos_hcloud::error::Classify::class(&err),
+        talos_hcloud::error::Class::Failed
+    );
+
+    let closed = FactoryClient::new("http://127.0.0.1:9").expect("client");
+    let err = closed.versions().await.expect_err("connection refused");
+    assert!(matches!(err, Error::Request { .. }), "{err:?}");
+    assert_eq!(err.to_string(), "request to http://127.0.0.1:9/versions failed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn head_prewarm_and_names() {
+    let factory = TestFactory::start().await;
+    factory.add_image(&image_path("hcloud-arm64.raw.xz"), vec![1, 2, 3, 4, 5]);
+    let client = FactoryClient::new(&factory.url).expect("client");
+    let id: SchematicId = HCLOUD_ID.parse().expect("id");
+    let url = client
+        .image_url(&id, "v1.11.1", Arch::Arm64, Compression::Xz)
+        .expect("url");
+    let head = client.head_image(&url).await.expect("head");
+    assert_eq!(head.content_length, Some(5));
+    assert_eq!(factory.seen().last().map(|s| s.method.clone()).as_deref(), Some("HEAD"));
+    let host = factory.url.trim_start_matches("http://");
+    assert_eq!(
+        client.installer_ref(&id, "v1.11.1").expect("ref"),
+        format!("{host}/hcloud-installer/{HCLOUD_ID}:v1.11.1")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn extensions_are_checked_against_the_target_version() {
+    let factory = TestFactory::start().await;
+    let client = FactoryClient::new(&factory.url).expect("client");
+    let good = Schematic::with_official_extensions(["siderolabs/qemu-guest-agent", "siderolabs/iscsi-tools"]);
+    client.check_extensions(&good, "v1.11.1").await.expect("available");
+    let bad = Schematic::with_official_extensions(["siderolabs/qemu-guest-agent", "siderolabs/iscsi-tool"]);
+    let err = client.check_extensions(&bad, "v1.11.1").await.expect_err("missing");
+    assert_eq!(
+        err.to_string(),
+        "Talos v1.11.1 has no official extension siderolabs/iscsi-tool"
+    );
+    assert_eq!(
+        talos_hcloud::error::Classify::class(&err),
+        talos_hcloud::error::Class::InvalidInput
+    );
+    let err = client
+        .check_extensions(&good, "v9.9.9")
+        .await
+        .expect_err("unknown version");
+    assert!(matches!(err, Error::Status { status: 404, .. }), "{err:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schematic_push_prints_the_id_and_rejects_a_mismatch() {
+    let factory = TestFactory::start().await;
+    let run = cli(&factory, &["schematic", "push", "schematics/hcloud.yaml"]).await;
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(run.stdout, format!("{HCLOUD_ID}\n"));
+    let pushed = factory.schematics();
+    assert_eq!(
+        pushed.get(HCLOUD_ID).map(String::as_str),
+        Some(
+            "customization:\n    systemExtensions:\n        officialExtensions:\n            - siderolabs/qemu-guest-agent\n"
+        ),
+        "the canonical YAML was posted"
+    );
+
+    let run = cli(
+        &factory,
+        &["--output", "json", "schematic", "push", "schematics/hcloud.yaml"],
+    )
+    .await;
+    assert_eq!(run.code, 0, "{run:?}");
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("json");
+    assert_eq!(json["id"], HCLOUD_ID);
+    assert_eq!(json["factory"], format!("{}/", factory.url));
+
+    let other = "0".repeat(64);
+    factory.set_faults(Faults {
+        schematic_id: Some(other.clone()),
+        ..Faults::default()
+    });
+    let run = cli(&factory, &["schematic", "push", "schematics/hcloud.yaml"]).await;
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stdout.is_empty());
+    assert!(
+        run.stderr.contains(&format!(
+            "error: the factory at {}/schematics assigned schematic ID {other}, but the schematic hashes to {HCLOUD_ID} locally\nhint: ",
+            factory.url
+        )),
+        "{}",
+        run.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn factory_versions_and_extensions_commands() {
+    let factory = TestFactory::start().await;
+    let run = cli(&factory, &["factory", "versions"]).await;
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(run.stdout, "v1.10.7\nv1.11.0\nv1.11.1\n");
+    let run = cli(&factory, &["--output", "json", "factory", "versions"]).await;
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("json");
+    assert_eq!(json, serde_json::json!(["v1.10.7", "v1.11.0", "v1.11.1"]));
+
+    let run = cli(&factory, &["factory", "extensions", "v1.11.1"]).await;
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(
+        run.stdout,
+        "siderolabs/qemu-guest-agent  ghcr.io/siderolabs/qemu-guest-agent:10.0.2\nsiderolabs/iscsi-tools       ghcr.io/siderolabs/iscsi-tools:v0.2.0\n"
+    );
+
+    let run = cli(
+        &factory,
+        &[
+            "schematic",
+            "check",
+            "schematics/hcloud.yaml",
+            "--talos-version",
+            "v1.11.1",
+        ],
+    )
+    .await;
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(
+        run.stdout,
+        "schematics/hcloud.yaml: 1 official extension(s) available for Talos v1.11.1\n"
+    );
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let typo = dir.path().join("typo.yaml");
+    std::fs::write(
+        &typo,
+        "customization:\n  systemExtensions:\n    officialExtensions: [siderolabs/qemu-guest-agnet]\n",
+    )
+    .expect("write");
+    let typo = typo.to_string_lossy().into_owned();
+    let run = cli(&factory, &["schematic", "check", &typo, "--talos-version", "v1.11.1"]).await;
+    assert_eq!(run.code, 2, "{run:?}");
+    assert_eq!(
+        run.stderr,
+        "error: Talos v1.11.1 has no official extension siderolabs/qemu-guest-agnet\n\
+         hint: did you mean `siderolabs/qemu-guest-agent`?\n\
+         hint: list them with `talos-hcloud factory extensions v1.11.1`\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn factory_download_writes_the_raw_image_and_prints_digests() {
+    let factory = TestFactory::start().await;
+    let raw = synthetic_image(2 * 1024 * 1024 + 17, 11);
+    let compressed = zstd(&raw);
+    factory.add_image(&image_path("hcloud-arm64.raw.zst"), compressed.clone());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("disk.raw");
+    let out_text = out.to_string_lossy().into_owned();
+    let run = cli(
+        &factory,
+        &[
+            "--output",
+            "json",
+            "factory",
+            "download",
+            "schematics/hcloud.yaml",
+            "--talos-version",
+            "v1.11.1",
+            "--arch",
+            "arm64",
+            "-o",
+            &out_text,
+        ],
+    )
+    .await;
+    assert_eq!(run.code, 0, "{run:?}");
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("json");
+    assert_eq!(json["digest"]["raw_sha256"], sha256_hex(&raw));
+    assert_eq!(json["digest"]["raw_bytes"], raw.len() as u64);
+    assert_eq!(json["digest"]["compressed_sha256"], sha256_hex(&compressed));
+    assert_eq!(json["digest"]["compressed_bytes"], compressed.len() as u64);
+    assert!(
+        std::fs::read(&out).expect("output file") == raw,
+        "the raw image was written"
+    );
+    assert!(!dir.path().join("disk.raw.part").exists());
+
+    let run = cli(
+        &factory,
+        &["factory", "download", HCLOUD_ID, "--talos-version", "v1.11.0"],
+    )
+    .await;
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("answered 404: image not found"), "{}", run.stderr);
+}
+
+/// The memory test runs in its own process (this test binary, filtered to the child
+/// test) so that other tests running in parallel cannot raise the peak it measures.
+#[test]
+fn image_stream_memory_does_not_grow_with_image_size() {
+    let exe = std::env::current_exe().expect("test binary path");
+    let output = std::process::Command::new(exe)
+        .args([
+            "factory::streaming_memory_child",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("TALOS_HCLOUD_MEMORY_CHILD", "1")
+        .output()
+        .expect("child test runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "child failed:\n{stdout}\n{stderr}");
+    let growth: u64 = stdout
+        .lines()
+        .find_map(|l| l.split("peak_growth_kib=").nth(1))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("child did not report its memory:\n{stdout}\n{stderr}"));
+    assert!(
+        growth < 64 * 1024,
+        "peak RSS grew by {growth} KiB while streaming 384 MiB"
+    );
+}
+
+fn status_kib(field: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("{field} missing from /proc/self/status"))
+}
+
+/// Streams a 384 MiB image generated on the fly and reports the growth of the peak
+/// resident set. Run by `image_stream_memory_does_not_grow_with_image_size`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "run in a separate process by image_stream_memory_does_not_grow_with_image_size"]
+async fn streaming_memory_child() {
+    const RAW: u64 = 384 * 1024 * 1024;
+    let factory = TestFactory::start().await;
+    factory.add_generated(
+        &image_path("hcloud-amd64.raw.zst"),
+        Generated {
+            raw_bytes: RAW,
+            seed: 5,
+        },
+    );
+    let client = FactoryClient::new(&factory.url).expect("client");
+    let url = client
+        .image_url(
+            &HCLOUD_ID.parse().expect("id"),
+            "v1.11.1",
+            Arch::Amd64,
+            Compression::Zstd,
+        )
+        .expect("url");
+    // Warm up allocator, runtime and connection pools with a small image first.
+    let small = zstd(&synthetic_image(256 * 1024, 1));
+    factory.add_image(&image_path("hcloud-arm64.raw.zst"), small);
+    let warm = client
+        .image_url(
+            &HCLOUD_ID.parse().expect("id"),
+            "v1.11.1",
+            Arch::Arm64,
+            Compression::Zstd,
+        )
+        .expect("url");
+    image_stream::digest(
+        &client,
+        warm,
+        StreamOptions::new(Compression::Zstd),
+        Arc::new(NoProgress),
+    )
+    .await
+    .expect("warm-up");
+
+    let before = status_kib("VmHWM:");
+    let mut reader = image_stream::open_raw(
+        &client,
+        url,
+        StreamOptions::new(Compression::Zstd),
+        Arc::new(NoProgress),
+    );
+    let copied = tokio::io::copy(&mut reader, &mut tokio::io::sink())
+        .await
+        .expect("streams");
+    let digest = reader.finish().await.expect("digest");
+    let after = status_kib("VmHWM:");
+    assert_eq!(copied, RAW);
+    let expected = factory.generated_digest().expect("server finished the image");
+    assert_eq!(digest.raw_bytes, expected.raw_bytes);
+    assert_eq!(digest.raw_sha256, expected.raw_sha256);
+    assert_eq!(digest.compressed_sha256, expected.compressed_sha256);
+    assert_eq!(digest.compressed_bytes, expected.compressed_bytes);
+    let growth = after.saturating_sub(before);
+    println!("peak_growth_kib={growth}");
+    assert!(
+        growth < 64 * 1024,
+        "peak RSS grew by {growth} KiB while streaming {RAW} bytes"
+    );
+}
