@@ -52,7 +52,10 @@ fn summary(config: &Path, spec: &Spec) -> String {
     };
     line(
         "talos",
-        format!("{} for {architectures}, schematic {schematic}", spec.talos.version),
+        format!(
+            "{} for {architectures}, schematic {schematic} ({})",
+            spec.talos.version, spec.talos.schematic.id
+        ),
     );
     line("kubernetes", spec.kubernetes.version.to_string());
     line(

@@ -1034,19 +1034,24 @@ impl Checker<'_, '_> {
 
     fn schematic(&mut self, raw: &RawSchematic) -> Option<Schematic> {
         match raw {
-            RawSchematic::Inline { yaml, .. } => Some(Schematic {
-                source: SchematicSource::Inline,
-                yaml: yaml.clone(),
-            }),
+            RawSchematic::Inline { yaml, span } => {
+                let parsed = crate::factory::Schematic::parse(yaml, "the inline schematic");
+                self.checked_schematic(SchematicSource::Inline, yaml, parsed, |_, _| (None, *span))
+            }
             RawSchematic::File(file) => {
                 let resolved = resolve(self.base_dir, Path::new(&file.value));
                 let problem = match std::fs::read(&resolved) {
                     Ok(bytes) => match String::from_utf8(bytes) {
                         Ok(text) => {
-                            return Some(Schematic {
-                                source: SchematicSource::File(resolved),
-                                yaml: text,
-                            });
+                            let parsed = crate::factory::Schematic::parse(&text, &resolved.display().to_string());
+                            let place =
+                                |line: usize, column: usize| (Some(resolved.clone()), Span { line, column, width: 1 });
+                            return self.checked_schematic(
+                                SchematicSource::File(resolved.clone()),
+                                &text,
+                                parsed,
+                                place,
+                            );
                         }
                         Err(_) => "is not UTF-8 text".to_owned(),
                     },
@@ -1060,6 +1065,74 @@ impl Checker<'_, '_> {
                     example::SCHEMATIC,
                     None,
                 );
+                None
+            }
+        }
+    }
+
+    /// Turns the factory's strict parse of a schematic into the checked value, or into a
+    /// diagnostic: in the schematic file at the problem's position, or at the inline block.
+    fn checked_schematic(
+        &mut self,
+        source: SchematicSource,
+        text: &str,
+        parsed: Result<crate::factory::Schematic, crate::factory::schematic::Error>,
+        place: impl Fn(usize, usize) -> (Option<PathBuf>, Span),
+    ) -> Option<Schematic> {
+        use crate::factory::schematic::Error as SchematicError;
+        let outcome = parsed.and_then(|schematic| schematic.id().map(|id| (schematic, id)));
+        match outcome {
+            Ok((parsed, id)) => Some(Schematic {
+                source,
+                yaml: text.to_owned(),
+                parsed,
+                id,
+            }),
+            Err(error) => {
+                let (file, span, field, message) = match &error {
+                    SchematicError::Invalid {
+                        line,
+                        column,
+                        path,
+                        problem,
+                        ..
+                    } => {
+                        let (file, span) = place(*line, *column);
+                        // In a schematic file the field is named as in that file; inline, it
+                        // continues the cluster.yaml path.
+                        let field = match (&file, path.is_empty()) {
+                            (Some(_), false) => path.clone(),
+                            (_, true) => "talos.schematic".to_owned(),
+                            (None, false) => format!("talos.schematic.{path}"),
+                        };
+                        (file, span, field, problem.to_string())
+                    }
+                    other => {
+                        let (_, span) = place(1, 1);
+                        (None, span, "talos.schematic".to_owned(), other.to_string())
+                    }
+                };
+                let hint = match &error {
+                    SchematicError::Invalid { problem, .. } => match problem.as_ref() {
+                        crate::factory::schematic::Problem::UnknownField { field, expected, .. } => {
+                            super::diagnostic::suggest(field, expected.iter().copied())
+                        }
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                match file {
+                    Some(file) => {
+                        let mut diagnostic =
+                            super::diagnostic::Diagnostic::new(&file, Some(text), span, Some(&field), message)
+                                .expected(example::SCHEMATIC_CONTENT);
+                        if let Some(hint) = hint {
+                            diagnostic = diagnostic.suggestion(Some(hint));
+                        }
+                        self.r.push(diagnostic);
+                    }
+                    None => self.error(span, &field, message, example::SCHEMATIC_CONTENT, hint),
+                }
                 None
             }
         }

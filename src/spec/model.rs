@@ -231,14 +231,19 @@ pub struct Talos {
     pub architectures_explicit: bool,
 }
 
-/// An Image Factory schematic as YAML text, and where it came from. Its ID is computed by
-/// `factory::schematic`, not here.
+/// An Image Factory schematic, checked strictly by `factory::schematic` while cluster.yaml
+/// is validated, with its offline-computed ID.
 #[derive(Debug, Clone, Serialize)]
 pub struct Schematic {
     /// Where the schematic was written.
     pub source: SchematicSource,
     /// The schematic document (`customization: …`) as YAML text.
     pub yaml: String,
+    /// The parsed schematic.
+    #[serde(skip)]
+    pub parsed: crate::factory::Schematic,
+    /// Its Image Factory ID (sha256 of the canonical YAML).
+    pub id: crate::factory::SchematicId,
 }
 
 /// Where a schematic was written.

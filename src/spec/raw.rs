@@ -15,6 +15,7 @@ pub(crate) mod example {
     pub const TALOS: &str =
         "a mapping with `version` and `schematic`, e.g. `{ version: v1.11.6, schematic: schematics/hcloud.yaml }`";
     pub const TALOS_VERSION: &str = "a Talos version, e.g. `v1.11.6`";
+    pub const SCHEMATIC_CONTENT: &str = "an Image Factory schematic, e.g. `customization: {systemExtensions: {officialExtensions: [siderolabs/qemu-guest-agent]}}`";
     pub const SCHEMATIC: &str = "a schematic file relative to cluster.yaml, e.g. `schematics/hcloud.yaml`, or an inline `{ customization: … }` mapping";
     pub const ARCHITECTURE: &str = "`amd64` or `arm64`";
     pub const ARCHITECTURES: &str = "a list of architectures, e.g. `[arm64]` or `[amd64, arm64]`";
@@ -100,8 +101,8 @@ pub(crate) struct RawTalos {
 pub(crate) enum RawSchematic {
     /// A path relative to cluster.yaml.
     File(Spanned<String>),
-    /// An inline schematic, re-emitted as YAML text.
-    Inline { yaml: String },
+    /// An inline schematic, re-emitted as YAML text, and where it was written.
+    Inline { yaml: String, span: Span },
 }
 
 /// `kubernetes:`.
@@ -394,6 +395,7 @@ fn decode_talos(reader: &mut Reader<'_>, field: &Field<'_, '_, '_>) -> Option<Ra
             }
             return Some(RawSchematic::Inline {
                 yaml: super::yaml::to_yaml_text(node),
+                span: reader.span(node),
             });
         }
         reader

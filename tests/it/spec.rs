@@ -266,7 +266,7 @@ fn reference_cluster_validates_with_a_summary() {
 valid           cluster.yaml
 cluster         tootcommunity-prod (resources named tc-prod-…)
 location        fsn1 (Falkenstein), network zone eu-central
-talos           v1.11.6 for arm64, schematic schematics/hcloud.yaml
+talos           v1.11.6 for arm64, schematic schematics/hcloud.yaml (ce4c980550dd2ab1b17bbf2b08801c7eb59418eafe8f279833297925d67c7515)
 kubernetes      v1.34.1
 network         10.0.0.0/16, subnet 10.0.1.0/24, pods 10.0.16.0/20, services 10.0.8.0/21
 endpoint        floating-ip (tc-prod-api)
