@@ -3,3 +3,5 @@
 
 mod cli;
 mod harness;
+mod sim_common;
+mod sim_core;

@@ -21,7 +21,17 @@ pub(crate) fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
         let path = error.path().to_string();
         let path = if path == "." { String::new() } else { path };
         let message = error.inner().to_string();
-        let join = |name: &str| if path.is_empty() { name.to_string() } else { format!("{path}.{name}") };
+        // The path may already end in the offending field (unknown fields) or name its
+        // container (missing fields).
+        let join = |name: &str| {
+            if path.is_empty() {
+                name.to_string()
+            } else if path == name || path.ends_with(&format!(".{name}")) {
+                path.clone()
+            } else {
+                format!("{path}.{name}")
+            }
+        };
         if let Some(field) = quoted(&message, "unknown field `") {
             ApiError::invalid_field(&join(&field), "Unknown field.")
         } else if let Some(field) = quoted(&message, "missing field `") {
