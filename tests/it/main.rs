@@ -5,3 +5,4 @@ mod cli;
 mod harness;
 mod sim_common;
 mod sim_core;
+mod sim_servers;
