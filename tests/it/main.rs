@@ -6,3 +6,4 @@ mod harness;
 mod sim_common;
 mod sim_core;
 mod sim_servers;
+mod sim_resources;
