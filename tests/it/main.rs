@@ -7,3 +7,4 @@ mod sim_common;
 mod sim_core;
 mod sim_servers;
 mod sim_resources;
+mod sim_faults;
