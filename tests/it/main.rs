@@ -8,3 +8,4 @@ mod sim_core;
 mod sim_servers;
 mod sim_resources;
 mod sim_faults;
+mod sim_crate;
