@@ -9,3 +9,4 @@ mod sim_servers;
 mod sim_resources;
 mod sim_faults;
 mod sim_crate;
+mod sim_cli;
