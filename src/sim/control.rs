@@ -57,41 +57,63 @@ impl SimControl {
 
     /// Clears the request log.
     pub async fn clear_log(&self) -> Result<(), Error> {
-        self.call("clear log", reqwest::Method::DELETE, "/__sim/log", None).await.map(|_| ())
+        self.call("clear log", reqwest::Method::DELETE, "/__sim/log", None)
+            .await
+            .map(|_| ())
     }
 
     /// The state dump.
     pub async fn state(&self) -> Result<Value, Error> {
-        self.call("dump state", reqwest::Method::GET, "/__sim/state", None).await
+        self.call("dump state", reqwest::Method::GET, "/__sim/state", None)
+            .await
     }
 
     /// Advances simulated time.
     pub async fn advance(&self, by: Duration) -> Result<Value, Error> {
         let body = json!({"seconds": by.as_secs_f64()});
-        self.call("advance time", reqwest::Method::POST, "/__sim/time/advance", Some(body)).await
+        self.call("advance time", reqwest::Method::POST, "/__sim/time/advance", Some(body))
+            .await
     }
 
     /// Sets the time scale (0 = step mode).
     pub async fn set_time_scale(&self, scale: f64) -> Result<Value, Error> {
-        self.call("set time scale", reqwest::Method::POST, "/__sim/time", Some(json!({"scale": scale})))
-            .await
+        self.call(
+            "set time scale",
+            reqwest::Method::POST,
+            "/__sim/time",
+            Some(json!({"scale": scale})),
+        )
+        .await
     }
 
     /// Adds fault rules (the `--faults` grammar); returns the active rules.
     pub async fn add_faults(&self, spec: &str) -> Result<Value, Error> {
-        self.call("add faults", reqwest::Method::POST, "/__sim/faults", Some(json!({"spec": spec})))
-            .await
+        self.call(
+            "add faults",
+            reqwest::Method::POST,
+            "/__sim/faults",
+            Some(json!({"spec": spec})),
+        )
+        .await
     }
 
     /// Removes every fault rule.
     pub async fn clear_faults(&self) -> Result<(), Error> {
-        self.call("clear faults", reqwest::Method::DELETE, "/__sim/faults", None).await.map(|_| ())
+        self.call("clear faults", reqwest::Method::DELETE, "/__sim/faults", None)
+            .await
+            .map(|_| ())
     }
 
     /// Reconfigures the rate limit.
-    pub async fn set_rate_limit(&self, limit: u64, refill_per_second: f64, remaining: Option<u64>) -> Result<Value, Error> {
+    pub async fn set_rate_limit(
+        &self,
+        limit: u64,
+        refill_per_second: f64,
+        remaining: Option<u64>,
+    ) -> Result<Value, Error> {
         let body = json!({"limit": limit, "refill_per_second": refill_per_second, "remaining": remaining});
-        self.call("set rate limit", reqwest::Method::PUT, "/__sim/rate_limit", Some(body)).await
+        self.call("set rate limit", reqwest::Method::PUT, "/__sim/rate_limit", Some(body))
+            .await
     }
 
     /// Makes the guest of a server power itself off.

@@ -54,7 +54,9 @@ impl Default for SimConfig {
 pub fn random_token() -> String {
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     let mut rng = rand::rng();
-    (0..64).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect()
+    (0..64)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect()
 }
 
 /// Why the emulator could not start or a control failed.
@@ -119,7 +121,9 @@ impl Sim {
     /// empty or a time scale that is negative or not finite.
     pub async fn start(config: SimConfig) -> Result<Sim, Error> {
         if config.token.is_empty() || config.token.chars().any(char::is_whitespace) {
-            return Err(Error::Config("the token must be non-empty and contain no whitespace".to_string()));
+            return Err(Error::Config(
+                "the token must be non-empty and contain no whitespace".to_string(),
+            ));
         }
         if !config.time_scale.is_finite() || config.time_scale < 0.0 {
             return Err(Error::Config(format!(
@@ -127,10 +131,14 @@ impl Sim {
                 config.time_scale
             )));
         }
-        let listener = http::bind(config.listen)
-            .await
-            .map_err(|source| Error::Bind { addr: config.listen, source })?;
-        let addr = listener.local_addr().map_err(|source| Error::Bind { addr: config.listen, source })?;
+        let listener = http::bind(config.listen).await.map_err(|source| Error::Bind {
+            addr: config.listen,
+            source,
+        })?;
+        let addr = listener.local_addr().map_err(|source| Error::Bind {
+            addr: config.listen,
+            source,
+        })?;
         let clock = SimClock::new(config.time_scale);
         let world = World::new(config.seed, &config.faults, clock.wall(0));
         let shared = Arc::new(Shared::new(world, clock, config.token));
@@ -195,7 +203,9 @@ impl Sim {
     /// Reconfigures the rate limit: `limit` requests, refilling `refill_per_second`,
     /// currently `remaining` (default full).
     pub fn set_rate_limit(&self, limit: u64, refill_per_second: f64, remaining: Option<u64>) {
-        self.shared.rate_limiter().configure(limit, refill_per_second, remaining);
+        self.shared
+            .rate_limiter()
+            .configure(limit, refill_per_second, remaining);
     }
 
     /// The guest inside a server powers itself off (`shutdown now` over SSH).
@@ -203,7 +213,10 @@ impl Sim {
     /// # Errors
     /// `not_found` when there is no such server.
     pub fn guest_shutdown(&self, server: u64) -> Result<(), Error> {
-        self.shared.with_world(|w| w.guest_shutdown(server)).map(|_| ()).map_err(Error::from)
+        self.shared
+            .with_world(|w| w.guest_shutdown(server))
+            .map(|_| ())
+            .map_err(Error::from)
     }
 
     /// The whole state (API shapes plus internal fields).

@@ -3,10 +3,10 @@
 
 mod cli;
 mod harness;
+mod sim_cli;
 mod sim_common;
 mod sim_core;
-mod sim_servers;
-mod sim_resources;
-mod sim_faults;
 mod sim_crate;
-mod sim_cli;
+mod sim_faults;
+mod sim_resources;
+mod sim_servers;

@@ -22,7 +22,17 @@ impl Drop for Child {
 async fn standalone_sim_prints_its_endpoint_and_serves() {
     let mut child = Child(
         Command::new(env!("CARGO_BIN_EXE_talos-hcloud"))
-            .args(["--output", "json", "sim", "--listen", "127.0.0.1:0", "--time-scale", "100", "--seed", "7"])
+            .args([
+                "--output",
+                "json",
+                "sim",
+                "--listen",
+                "127.0.0.1:0",
+                "--time-scale",
+                "100",
+                "--seed",
+                "7",
+            ])
             .args(["--token", "tok-0123456789", "--faults", "503,on=GET:/server_types,n=1"])
             .env_remove("TALOS_HCLOUD_SIM_TOKEN")
             .stdout(Stdio::piped())
@@ -40,9 +50,15 @@ async fn standalone_sim_prints_its_endpoint_and_serves() {
     .unwrap();
     let info: Value = serde_json::from_str(&line).expect("one JSON line");
     let endpoint = info["endpoint"].as_str().unwrap();
-    assert!(endpoint.starts_with("http://127.0.0.1:") && endpoint.ends_with("/v1"), "{endpoint}");
+    assert!(
+        endpoint.starts_with("http://127.0.0.1:") && endpoint.ends_with("/v1"),
+        "{endpoint}"
+    );
     assert_eq!(info["token"], "tok-0123456789");
-    assert_eq!((info["seed"].as_u64(), info["time_scale"].as_f64()), (Some(7), Some(100.0)));
+    assert_eq!(
+        (info["seed"].as_u64(), info["time_scale"].as_f64()),
+        (Some(7), Some(100.0))
+    );
 
     let client = reqwest::Client::new();
     let locations: Value = client
@@ -54,7 +70,13 @@ async fn standalone_sim_prints_its_endpoint_and_serves() {
         .json()
         .await
         .unwrap();
-    assert!(locations["locations"].as_array().unwrap().iter().any(|l| l["name"] == "fsn1"));
+    assert!(
+        locations["locations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["name"] == "fsn1")
+    );
     let faulted = client
         .get(format!("{endpoint}/server_types"))
         .bearer_auth("tok-0123456789")
@@ -111,7 +133,16 @@ async fn sigterm_stops_the_sim_with_exit_0() {
 fn help_documents_every_option_and_the_fault_grammar() {
     let run = talos_hcloud_in(repo_root(), &["sim", "--help"]);
     assert_eq!(run.code, 0, "{run:?}");
-    for needle in ["--listen", "--token", "--time-scale", "--faults", "--seed", "action-error", "p=0..1", "Example: --faults"] {
+    for needle in [
+        "--listen",
+        "--token",
+        "--time-scale",
+        "--faults",
+        "--seed",
+        "action-error",
+        "p=0..1",
+        "Example: --faults",
+    ] {
         assert!(run.stdout.contains(needle), "missing {needle} in:\n{}", run.stdout);
     }
 }

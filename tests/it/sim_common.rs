@@ -69,7 +69,8 @@ impl Api {
 
     /// A request with the emulator's token; `path` relative to `/v1` (e.g. `/servers`).
     pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Answer {
-        self.call_raw(method, path, body.map(|b| b.to_string()), Some(self.sim.token())).await
+        self.call_raw(method, path, body.map(|b| b.to_string()), Some(self.sim.token()))
+            .await
     }
 
     /// A request with an explicit raw body and token.
@@ -155,5 +156,8 @@ pub fn ssh_public_key(n: u8) -> String {
     blob.extend_from_slice(b"ssh-ed25519");
     blob.extend_from_slice(&32u32.to_be_bytes());
     blob.extend_from_slice(&[n; 32]);
-    format!("ssh-ed25519 {} test-{n}@example", base64::engine::general_purpose::STANDARD.encode(blob))
+    format!(
+        "ssh-ed25519 {} test-{n}@example",
+        base64::engine::general_purpose::STANDARD.encode(blob)
+    )
 }

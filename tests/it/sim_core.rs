@@ -35,7 +35,12 @@ async fn unknown_routes_and_methods_are_hetzner_shaped_errors() {
     );
     let console = api.post("/servers/1/actions/request_console", json!({})).await;
     assert_eq!(console.code(), "not_implemented");
-    assert!(console.body["error"]["message"].as_str().unwrap().contains("request_console"));
+    assert!(
+        console.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("request_console")
+    );
     let wrong_method = api.call(Method::PATCH, "/servers", None).await;
     assert_eq!((wrong_method.status, wrong_method.code()), (405, "method_not_allowed"));
     let missing = api.get("/servers/123456").await;
@@ -48,11 +53,19 @@ async fn unknown_routes_and_methods_are_hetzner_shaped_errors() {
 async fn bodies_are_strict() {
     let api = Api::start().await;
     let malformed = api
-        .call_raw(Method::POST, "/ssh_keys", Some("{\"name\": ".into()), Some(api.sim.token()))
+        .call_raw(
+            Method::POST,
+            "/ssh_keys",
+            Some("{\"name\": ".into()),
+            Some(api.sim.token()),
+        )
         .await;
     assert_eq!((malformed.status, malformed.code()), (400, "json_error"));
     let unknown = api
-        .post("/ssh_keys", json!({"name": "k", "public_key": ssh_public_key(1), "colour": "red"}))
+        .post(
+            "/ssh_keys",
+            json!({"name": "k", "public_key": ssh_public_key(1), "colour": "red"}),
+        )
         .await;
     assert_eq!((unknown.status, unknown.code()), (422, "invalid_input"));
     assert_eq!(unknown.body["error"]["details"]["fields"][0]["name"], "colour");
@@ -62,28 +75,44 @@ async fn bodies_are_strict() {
             json!({"name": "a", "server_type": "cax11", "image": "ubuntu-24.04", "public_net": {"enable_ipv5": true}}),
         )
         .await;
-    assert_eq!(nested.body["error"]["details"]["fields"][0]["name"], "public_net.enable_ipv5");
+    assert_eq!(
+        nested.body["error"]["details"]["fields"][0]["name"],
+        "public_net.enable_ipv5"
+    );
     let missing = api.post("/ssh_keys", json!({"name": "k"})).await;
     assert_eq!(missing.body["error"]["details"]["fields"][0]["name"], "public_key");
     let bad_labels = api
-        .post("/ssh_keys", json!({"name": "k", "public_key": ssh_public_key(1), "labels": {"-bad": "x"}}))
+        .post(
+            "/ssh_keys",
+            json!({"name": "k", "public_key": ssh_public_key(1), "labels": {"-bad": "x"}}),
+        )
         .await;
     assert_eq!(bad_labels.body["error"]["details"]["fields"][0]["name"], "labels");
     // Bodiless actions accept nothing else.
     let created = api.server("s1", json!({})).await;
     let id = created["server"]["id"].as_u64().unwrap();
-    let extra = api.post(&format!("/servers/{id}/actions/poweroff"), json!({"force": true})).await;
+    let extra = api
+        .post(&format!("/servers/{id}/actions/poweroff"), json!({"force": true}))
+        .await;
     assert_eq!(extra.code(), "invalid_input");
-    assert_eq!(api.get("/servers").await.body["servers"].as_array().unwrap().len(), 1, "nothing else was created");
+    assert_eq!(
+        api.get("/servers").await.body["servers"].as_array().unwrap().len(),
+        1,
+        "nothing else was created"
+    );
 }
 
 #[tokio::test]
 async fn ids_are_accepted_as_numbers_or_numeric_strings_and_are_large() {
     let api = Api::start().await;
-    let key = api.create("/ssh_keys", json!({"name": "k", "public_key": ssh_public_key(1)})).await;
+    let key = api
+        .create("/ssh_keys", json!({"name": "k", "public_key": ssh_public_key(1)}))
+        .await;
     let key_id = key["ssh_key"]["id"].as_u64().unwrap();
     assert!(key_id > 1_000_000, "{key_id}");
-    let group = api.create("/placement_groups", json!({"name": "g", "type": "spread"})).await;
+    let group = api
+        .create("/placement_groups", json!({"name": "g", "type": "spread"}))
+        .await;
     let group_id = group["placement_group"]["id"].as_u64().unwrap();
     let image_id = api.get("/images?name=ubuntu-24.04&architecture=arm").await.body["images"][0]["id"]
         .as_u64()
@@ -109,16 +138,31 @@ async fn ids_are_accepted_as_numbers_or_numeric_strings_and_are_large() {
 async fn pagination_meta_and_link_header() {
     let api = Api::start().await;
     for i in 0..55 {
-        api.create("/placement_groups", json!({"name": format!("g{i:02}"), "type": "spread"})).await;
+        api.create(
+            "/placement_groups",
+            json!({"name": format!("g{i:02}"), "type": "spread"}),
+        )
+        .await;
     }
     let first = api.get("/placement_groups").await;
     let meta = &first.body["meta"]["pagination"];
     assert_eq!(first.body["placement_groups"].as_array().unwrap().len(), 25);
     assert_eq!(
-        (meta["page"].as_u64(), meta["per_page"].as_u64(), meta["total_entries"].as_u64()),
+        (
+            meta["page"].as_u64(),
+            meta["per_page"].as_u64(),
+            meta["total_entries"].as_u64()
+        ),
         (Some(1), Some(25), Some(55))
     );
-    assert_eq!((meta["previous_page"].clone(), meta["next_page"].clone(), meta["last_page"].clone()), (Value::Null, json!(2), json!(3)));
+    assert_eq!(
+        (
+            meta["previous_page"].clone(),
+            meta["next_page"].clone(),
+            meta["last_page"].clone()
+        ),
+        (Value::Null, json!(2), json!(3))
+    );
     let link = first.header("link");
     assert!(link.contains("page=2>; rel=\"next\""), "{link}");
     assert!(link.contains("page=3>; rel=\"last\""), "{link}");
@@ -134,7 +178,13 @@ async fn pagination_meta_and_link_header() {
     let mut page = Some(1);
     while let Some(p) = page {
         let answer = api.get(&format!("/placement_groups?page={p}&per_page=10")).await;
-        seen.extend(answer.body["placement_groups"].as_array().unwrap().iter().map(|g| g["id"].clone()));
+        seen.extend(
+            answer.body["placement_groups"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|g| g["id"].clone()),
+        );
         page = answer.body["meta"]["pagination"]["next_page"].as_u64();
     }
     seen.dedup();
@@ -191,7 +241,8 @@ async fn every_label_selector_operator() {
 async fn sorting_by_allowed_fields_only() {
     let api = Api::start().await;
     for name in ["b", "c", "a"] {
-        api.create("/placement_groups", json!({"name": name, "type": "spread"})).await;
+        api.create("/placement_groups", json!({"name": name, "type": "spread"}))
+            .await;
     }
     let names = |body: &Value| {
         body["placement_groups"]
@@ -213,15 +264,24 @@ async fn sorting_by_allowed_fields_only() {
 async fn actions_progress_on_simulated_time_and_lock_the_server() {
     let api = Api::stepped().await;
     let created = api
-        .create("/servers", json!({"name": "s", "server_type": "cx23", "image": "ubuntu-24.04"}))
+        .create(
+            "/servers",
+            json!({"name": "s", "server_type": "cx23", "image": "ubuntu-24.04"}),
+        )
         .await;
     let server = &created["server"];
     let id = server["id"].as_u64().unwrap();
     assert_eq!(server["status"], "initializing");
     assert_eq!(server["locked"], true);
     let action = &created["action"];
-    assert_eq!((action["command"].as_str(), action["status"].as_str()), (Some("create_server"), Some("running")));
-    assert_eq!((action["progress"].as_u64(), action["finished"].clone()), (Some(0), Value::Null));
+    assert_eq!(
+        (action["command"].as_str(), action["status"].as_str()),
+        (Some("create_server"), Some("running"))
+    );
+    assert_eq!(
+        (action["progress"].as_u64(), action["finished"].clone()),
+        (Some(0), Value::Null)
+    );
     assert_eq!(action["error"], Value::Null);
     assert_eq!(action["resources"], json!([{"id": id, "type": "server"}]));
     assert_eq!(created["next_actions"][0]["command"], "start_server");
@@ -237,16 +297,28 @@ async fn actions_progress_on_simulated_time_and_lock_the_server() {
 
     api.sim.advance(Duration::from_secs(40));
     let done = api.get(&format!("/actions/{}", action["id"])).await.body["action"].clone();
-    assert_eq!((done["status"].as_str(), done["progress"].as_u64()), (Some("success"), Some(100)));
+    assert_eq!(
+        (done["status"].as_str(), done["progress"].as_u64()),
+        (Some("success"), Some(100))
+    );
     assert!(done["finished"].is_string());
-    assert_eq!(api.get(&format!("/servers/{id}")).await.body["server"]["status"], "starting");
+    assert_eq!(
+        api.get(&format!("/servers/{id}")).await.body["server"]["status"],
+        "starting"
+    );
     api.sim.advance(Duration::from_secs(20));
     let server = api.get(&format!("/servers/{id}")).await.body["server"].clone();
-    assert_eq!((server["status"].as_str(), server["locked"].as_bool()), (Some("running"), Some(false)));
+    assert_eq!(
+        (server["status"].as_str(), server["locked"].as_bool()),
+        (Some("running"), Some(false))
+    );
 
     // Batched lookup: unknown IDs are simply absent; the per-resource lists agree.
     let both = api
-        .get(&format!("/actions?id={}&id={}&id=999&sort=status&sort=id", action["id"], created["next_actions"][0]["id"]))
+        .get(&format!(
+            "/actions?id={}&id={}&id=999&sort=status&sort=id",
+            action["id"], created["next_actions"][0]["id"]
+        ))
         .await;
     assert_eq!(both.body["actions"].as_array().unwrap().len(), 2);
     assert!(both.header("link").contains("rel=\"last\""));
@@ -310,11 +382,15 @@ async fn rate_limit_really_throttles_and_refills() {
 async fn request_log_records_bodies_and_counts() {
     let api = Api::start().await;
     assert!(api.sim.request_log().is_empty(), "no API call was made");
-    api.create("/ssh_keys", json!({"name": "k", "public_key": ssh_public_key(9)})).await;
+    api.create("/ssh_keys", json!({"name": "k", "public_key": ssh_public_key(9)}))
+        .await;
     api.get("/ssh_keys?name=k").await;
     let log = api.sim.request_log();
     assert_eq!(log.len(), 2);
-    assert_eq!((log[0].method.as_str(), log[0].path.as_str(), log[0].status), ("POST", "/v1/ssh_keys", 201));
+    assert_eq!(
+        (log[0].method.as_str(), log[0].path.as_str(), log[0].status),
+        ("POST", "/v1/ssh_keys", 201)
+    );
     assert_eq!(log[0].request_body.as_ref().unwrap()["name"], "k");
     assert_eq!(log[0].response_body.as_ref().unwrap()["ssh_key"]["name"], "k");
     assert_eq!((log[1].query.as_str(), log[1].request_body.clone()), ("name=k", None));
@@ -334,11 +410,18 @@ async fn controls_step_time_and_dump_state() {
     let time = control.set_time_scale(0.0).await.unwrap();
     assert_eq!(time["mode"], "step");
     let created = api
-        .create("/servers", json!({"name": "s", "server_type": "cax11", "image": "ubuntu-24.04", "start_after_create": false}))
+        .create(
+            "/servers",
+            json!({"name": "s", "server_type": "cax11", "image": "ubuntu-24.04", "start_after_create": false}),
+        )
         .await;
     let id = created["server"]["id"].as_u64().unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(api.get(&format!("/servers/{id}")).await.body["server"]["status"], "initializing", "time stands still");
+    assert_eq!(
+        api.get(&format!("/servers/{id}")).await.body["server"]["status"],
+        "initializing",
+        "time stands still"
+    );
     let before = time["now_ms"].as_u64().unwrap();
     let after = control.advance(Duration::from_secs(120)).await.unwrap();
     assert!(after["now_ms"].as_u64().unwrap() >= before + 120_000);

@@ -45,9 +45,14 @@ async fn servers_images_actions_and_ssh_keys() {
     request.ssh_keys = Some(vec![key.ssh_key.id.to_string()]);
     request.start_after_create = Some(false);
     request.labels = Some([("talos-hcloud/role".to_string(), "builder".to_string())].into());
-    let created = servers_api::create_server(&config, servers_api::CreateServerParams { create_server_request: request })
-        .await
-        .expect("create_server decodes");
+    let created = servers_api::create_server(
+        &config,
+        servers_api::CreateServerParams {
+            create_server_request: request,
+        },
+    )
+    .await
+    .expect("create_server decodes");
     assert_eq!(created.server.status, models::server::Status::Initializing);
     assert!(created.root_password.is_none());
     let server_id = created.server.id;
@@ -56,7 +61,10 @@ async fn servers_images_actions_and_ssh_keys() {
     let server = servers_api::get_server(&config, servers_api::GetServerParams { id: server_id })
         .await
         .expect("get_server decodes");
-    assert_eq!(server.server.as_ref().map(|s| s.status), Some(models::server::Status::Off));
+    assert_eq!(
+        server.server.as_ref().map(|s| s.status),
+        Some(models::server::Status::Off)
+    );
     let listed = servers_api::list_servers(
         &config,
         servers_api::ListServersParams {
@@ -130,9 +138,14 @@ async fn servers_images_actions_and_ssh_keys() {
         .await
         .expect("list_images of system images decodes");
     assert!(system.images.len() > 4);
-    let one = images_api::get_image(&config, images_api::GetImageParams { id: images.images[0].id })
-        .await
-        .expect("get_image decodes");
+    let one = images_api::get_image(
+        &config,
+        images_api::GetImageParams {
+            id: images.images[0].id,
+        },
+    )
+    .await
+    .expect("get_image decodes");
     assert_eq!(one.image.map(|i| i.status), Some(models::image::Status::Available));
 
     let deleted = servers_api::delete_server(&config, servers_api::DeleteServerParams { id: server_id })
@@ -165,9 +178,14 @@ async fn networks_firewalls_floating_ips_placement_groups_load_balancers() {
     let mut subnet = models::Subnet::new("eu-central".into(), models::subnet::Type::Cloud);
     subnet.ip_range = Some("10.0.1.0/24".into());
     network.subnets = Some(vec![subnet]);
-    let network = networks_api::create_network(&config, networks_api::CreateNetworkParams { create_network_request: network })
-        .await
-        .expect("create_network decodes");
+    let network = networks_api::create_network(
+        &config,
+        networks_api::CreateNetworkParams {
+            create_network_request: network,
+        },
+    )
+    .await
+    .expect("create_network decodes");
     let net = network.network.expect("a network").id;
     networks_api::get_network(&config, networks_api::GetNetworkParams { id: net })
         .await
@@ -190,7 +208,10 @@ async fn networks_firewalls_floating_ips_placement_groups_load_balancers() {
     let group_id = group.placement_group.id;
 
     let server = api
-        .server("cp-1", json!({"labels": {"role": "cp"}, "networks": [net], "placement_group": group_id}))
+        .server(
+            "cp-1",
+            json!({"labels": {"role": "cp"}, "networks": [net], "placement_group": group_id}),
+        )
         .await;
     let server_id = server["server"]["id"].as_i64().unwrap();
     let decoded: models::GetServerResponse = serde_json::from_value(json!({"server": server["server"]})).unwrap();
@@ -212,7 +233,8 @@ async fn networks_firewalls_floating_ips_placement_groups_load_balancers() {
             }),
         )
         .await;
-    let _: models::CreateFirewallResponse = serde_json::from_value(firewall.clone()).expect("create_firewall response decodes");
+    let _: models::CreateFirewallResponse =
+        serde_json::from_value(firewall.clone()).expect("create_firewall response decodes");
     let fw_id = firewall["firewall"]["id"].as_i64().unwrap();
     firewalls_api::get_firewall(&config, firewalls_api::GetFirewallParams { id: fw_id })
         .await
@@ -223,9 +245,14 @@ async fn networks_firewalls_floating_ips_placement_groups_load_balancers() {
 
     let mut fip = models::CreateFloatingIpRequest::new(models::IpType::Ipv4);
     fip.home_location = Some("fsn1".into());
-    let fip = floating_ips_api::create_floating_ip(&config, floating_ips_api::CreateFloatingIpParams { create_floating_ip_request: fip })
-        .await
-        .expect("create_floating_ip decodes");
+    let fip = floating_ips_api::create_floating_ip(
+        &config,
+        floating_ips_api::CreateFloatingIpParams {
+            create_floating_ip_request: fip,
+        },
+    )
+    .await
+    .expect("create_floating_ip decodes");
     let fip_id = fip.floating_ip.id;
     let assigned = floating_ips_api::assign_floating_ip_to_server(
         &config,
@@ -263,7 +290,8 @@ async fn networks_firewalls_floating_ips_placement_groups_load_balancers() {
             }),
         )
         .await;
-    let _: models::CreateLoadBalancerResponse = serde_json::from_value(lb.clone()).expect("create_load_balancer response decodes");
+    let _: models::CreateLoadBalancerResponse =
+        serde_json::from_value(lb.clone()).expect("create_load_balancer response decodes");
     let lb_id = lb["load_balancer"]["id"].as_i64().unwrap();
     load_balancers_api::get_load_balancer(&config, load_balancers_api::GetLoadBalancerParams { id: lb_id })
         .await
@@ -285,8 +313,14 @@ async fn networks_firewalls_floating_ips_placement_groups_load_balancers() {
         false,
     );
     api.finish(&lb["action"]).await;
-    let added = load_balancers_api::add_service(&config, load_balancers_api::AddServiceParams { id: lb_id, load_balancer_service: service })
-        .await
-        .expect("add_service decodes");
+    let added = load_balancers_api::add_service(
+        &config,
+        load_balancers_api::AddServiceParams {
+            id: lb_id,
+            load_balancer_service: service,
+        },
+    )
+    .await
+    .expect("add_service decodes");
     assert_eq!(added.action.command, "add_service");
 }

@@ -85,7 +85,11 @@ impl SimClock {
 
     /// The current mode.
     pub fn mode(&self) -> ClockMode {
-        if self.scale() > 0.0 { ClockMode::Auto } else { ClockMode::Step }
+        if self.scale() > 0.0 {
+            ClockMode::Auto
+        } else {
+            ClockMode::Step
+        }
     }
 
     /// The wall-clock instant shown for a simulated time.

@@ -13,7 +13,8 @@ pub struct ApiError {
     /// The human-readable message.
     pub message: String,
     /// `details` (fields for `invalid_input`, `uniqueness_error`, …); `{}` otherwise.
-    pub details: Value,
+    /// Boxed to keep `Result<_, ApiError>` small.
+    pub details: Box<Value>,
 }
 
 impl ApiError {
@@ -23,7 +24,7 @@ impl ApiError {
             status,
             code: code.to_string(),
             message: message.into(),
-            details: json!({}),
+            details: Box::new(json!({})),
         }
     }
 
@@ -57,7 +58,7 @@ impl ApiError {
             status: 422,
             code: "invalid_input".to_string(),
             message: format!("invalid input in field '{first}'"),
-            details,
+            details: Box::new(details),
         }
     }
 
@@ -69,13 +70,17 @@ impl ApiError {
     /// 409 `uniqueness_error` naming the colliding field.
     pub fn uniqueness(field: &str, message: impl Into<String>) -> Self {
         let mut error = ApiError::new(409, "uniqueness_error", message);
-        error.details = json!({"fields": [{"name": field}]});
+        error.details = Box::new(json!({"fields": [{"name": field}]}));
         error
     }
 
     /// 423 `locked`: an action is running on the resource.
     pub fn locked(kind: &str) -> Self {
-        ApiError::new(423, "locked", format!("cannot perform operation because {kind} is locked"))
+        ApiError::new(
+            423,
+            "locked",
+            format!("cannot perform operation because {kind} is locked"),
+        )
     }
 
     /// 409 `conflict`: the resource is being changed by another request.

@@ -102,7 +102,11 @@ impl RoutePattern {
         let path = path.strip_prefix("/v1").unwrap_or(path);
         let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
         segments.len() == self.segments.len()
-            && self.segments.iter().zip(&segments).all(|(want, have)| want == "*" || want == have)
+            && self
+                .segments
+                .iter()
+                .zip(&segments)
+                .all(|(want, have)| want == "*" || want == have)
     }
 }
 
@@ -221,7 +225,10 @@ impl FromStr for FaultRule {
                 _ => return Err(format!("unknown option '{key}' in '{text}'")),
             };
             if !allowed {
-                return Err(format!("option '{key}' does not apply to '{}' in '{text}'", kind.name()));
+                return Err(format!(
+                    "option '{key}' does not apply to '{}' in '{text}'",
+                    kind.name()
+                ));
             }
             match key {
                 "on" => rule.route = Some(value.parse()?),
@@ -336,7 +343,8 @@ impl FaultEngine {
 
     /// Adds rules after the existing ones.
     pub fn add(&mut self, spec: &FaultSpec) {
-        self.rules.extend(spec.rules.iter().map(|rule| (rule.clone(), rule.count)));
+        self.rules
+            .extend(spec.rules.iter().map(|rule| (rule.clone(), rule.count)));
     }
 
     /// Removes every rule (the RNG streams continue).
@@ -394,7 +402,9 @@ impl FaultEngine {
             FaultKind::Status(502) => ApiError::new(502, "bad_gateway", "injected fault: bad gateway"),
             FaultKind::Status(504) => ApiError::new(504, "timeout", "injected fault: timeout"),
             FaultKind::Status(_) => ApiError::new(503, "unavailable", "injected fault: service unavailable"),
-            FaultKind::RateLimited => ApiError::new(429, "rate_limit_exceeded", "limit of 3600 requests per hour reached"),
+            FaultKind::RateLimited => {
+                ApiError::new(429, "rate_limit_exceeded", "limit of 3600 requests per hour reached")
+            }
             FaultKind::Locked => ApiError::locked("resource"),
             _ => ApiError::conflict("resource"),
         })
@@ -420,7 +430,9 @@ impl FaultEngine {
         let factor = self
             .fire(Concern::Slow, for_command(FaultKind::Slow))
             .map_or(1.0, |rule| rule.factor);
-        let fails = self.fire(Concern::ActionError, for_command(FaultKind::ActionError)).is_some();
+        let fails = self
+            .fire(Concern::ActionError, for_command(FaultKind::ActionError))
+            .is_some();
         ActionFault { factor, fails }
     }
 
@@ -497,7 +509,9 @@ mod tests {
     fn counted_rules_fire_exactly_n_times() {
         let spec: FaultSpec = "locked,on=POST:/servers,n=3".parse().unwrap();
         let mut engine = FaultEngine::new(&spec, 7);
-        let fired = (0..5).filter(|_| engine.http_fault("POST", "/v1/servers").is_some()).count();
+        let fired = (0..5)
+            .filter(|_| engine.http_fault("POST", "/v1/servers").is_some())
+            .count();
         assert_eq!(fired, 3);
         assert!(engine.http_fault("GET", "/v1/servers").is_none());
     }
@@ -508,7 +522,8 @@ mod tests {
         let run = |seed, with_other: bool| {
             let mut spec = spec.clone();
             if with_other {
-                spec.rules.extend("action-error,p=0.5".parse::<FaultSpec>().unwrap().rules);
+                spec.rules
+                    .extend("action-error,p=0.5".parse::<FaultSpec>().unwrap().rules);
             }
             let mut engine = FaultEngine::new(&spec, seed);
             (0..64)
@@ -522,6 +537,10 @@ mod tests {
         };
         assert_eq!(run(1, false), run(1, false));
         assert_ne!(run(1, false), run(2, false));
-        assert_eq!(run(1, false), run(1, true), "action faults must not shift the HTTP stream");
+        assert_eq!(
+            run(1, false),
+            run(1, true),
+            "action faults must not shift the HTTP stream"
+        );
     }
 }

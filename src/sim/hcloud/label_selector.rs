@@ -123,11 +123,19 @@ fn parse_term(term: &str) -> Result<Term, String> {
 }
 
 fn check_key(key: &str) -> Result<(), String> {
-    if valid_key(key) { Ok(()) } else { Err(format!("invalid label key '{key}'")) }
+    if valid_key(key) {
+        Ok(())
+    } else {
+        Err(format!("invalid label key '{key}'"))
+    }
 }
 
 fn check_value(value: &str) -> Result<(), String> {
-    if valid_value(value) { Ok(()) } else { Err(format!("invalid label value '{value}'")) }
+    if valid_value(value) {
+        Ok(())
+    } else {
+        Err(format!("invalid label value '{value}'"))
+    }
 }
 
 /// A name or value part: 1–63 characters, alphanumeric at both ends, `-_.` inside.
@@ -211,7 +219,15 @@ mod tests {
         for s in yes {
             assert!(Selector::parse(s).unwrap().matches(&l), "{s} should match");
         }
-        let no = ["env=dev", "env!=prod", "env in (dev)", "env notin (prod)", "type", "!env", "env=prod,type"];
+        let no = [
+            "env=dev",
+            "env!=prod",
+            "env in (dev)",
+            "env notin (prod)",
+            "type",
+            "!env",
+            "env=prod,type",
+        ];
         for s in no {
             assert!(!Selector::parse(s).unwrap().matches(&l), "{s} should not match");
         }
@@ -219,7 +235,17 @@ mod tests {
 
     #[test]
     fn malformed_selectors_are_rejected() {
-        for s in ["", "env=", "=x", "env in (a", "env in a)", "env within (a)", "a,,b", "-bad=x", "k=v!"] {
+        for s in [
+            "",
+            "env=",
+            "=x",
+            "env in (a",
+            "env in a)",
+            "env within (a)",
+            "a,,b",
+            "-bad=x",
+            "k=v!",
+        ] {
             if s == "env=" {
                 // an empty value is a valid equality on the empty string
                 assert!(Selector::parse(s).is_ok());

@@ -32,7 +32,11 @@ impl Query {
 
     /// Every value of `key`, in order.
     pub fn all(&self, key: &str) -> Vec<&str> {
-        self.pairs.iter().filter(|(k, _)| k == key).map(|(_, v)| v.as_str()).collect()
+        self.pairs
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
 
     /// The pairs, in order.
@@ -102,17 +106,30 @@ pub fn list(mut items: Vec<Value>, query: &Query, rules: ListRules) -> Result<Pa
 }
 
 /// Keeps items whose `field` (a string) is one of the query's values for `key`, if any.
-pub fn filter_in(items: &mut Vec<Value>, query: &Query, key: &str, field: &str, allowed: &[&str]) -> Result<(), ApiError> {
+pub fn filter_in(
+    items: &mut Vec<Value>,
+    query: &Query,
+    key: &str,
+    field: &str,
+    allowed: &[&str],
+) -> Result<(), ApiError> {
     let wanted = query.all(key);
     if wanted.is_empty() {
         return Ok(());
     }
     for value in &wanted {
         if !allowed.is_empty() && !allowed.contains(value) {
-            return Err(ApiError::invalid_field(key, format!("Must be one of: {}.", allowed.join(", "))));
+            return Err(ApiError::invalid_field(
+                key,
+                format!("Must be one of: {}.", allowed.join(", ")),
+            ));
         }
     }
-    items.retain(|item| item.get(field).and_then(Value::as_str).is_some_and(|v| wanted.contains(&v)));
+    items.retain(|item| {
+        item.get(field)
+            .and_then(Value::as_str)
+            .is_some_and(|v| wanted.contains(&v))
+    });
     Ok(())
 }
 
@@ -123,7 +140,12 @@ pub fn sort(items: &mut [Value], requested: &[&str], allowed: &[&str]) -> Result
         let (field, ascending) = match spec.split_once(':') {
             Some((field, "asc")) => (field, true),
             Some((field, "desc")) => (field, false),
-            Some(_) => return Err(ApiError::invalid_field("sort", format!("invalid sort order in '{spec}'"))),
+            Some(_) => {
+                return Err(ApiError::invalid_field(
+                    "sort",
+                    format!("invalid sort order in '{spec}'"),
+                ));
+            }
             None => (*spec, true),
         };
         if !allowed.contains(&field) {
@@ -158,9 +180,11 @@ fn compare(a: Option<&Value>, b: Option<&Value>) -> Ordering {
         }
     }
     match (a, b) {
-        (Some(Value::Number(x)), Some(Value::Number(y))) => {
-            x.as_f64().unwrap_or(0.0).partial_cmp(&y.as_f64().unwrap_or(0.0)).unwrap_or(Ordering::Equal)
-        }
+        (Some(Value::Number(x)), Some(Value::Number(y))) => x
+            .as_f64()
+            .unwrap_or(0.0)
+            .partial_cmp(&y.as_f64().unwrap_or(0.0))
+            .unwrap_or(Ordering::Equal),
         (Some(Value::String(x)), Some(Value::String(y))) => x.cmp(y),
         _ => rank(a).cmp(&rank(b)),
     }
@@ -243,7 +267,9 @@ mod tests {
     use super::*;
 
     fn items(n: u64) -> Vec<Value> {
-        (1..=n).map(|i| json!({"id": i, "name": format!("n{:02}", 100 - i)})).collect()
+        (1..=n)
+            .map(|i| json!({"id": i, "name": format!("n{:02}", 100 - i)}))
+            .collect()
     }
 
     #[test]

@@ -12,7 +12,8 @@ pub(crate) fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
     let value: Value = if bytes.iter().all(u8::is_ascii_whitespace) {
         Value::Object(Default::default())
     } else {
-        serde_json::from_slice(bytes).map_err(|e| ApiError::new(400, "json_error", format!("invalid JSON in request body: {e}")))?
+        serde_json::from_slice(bytes)
+            .map_err(|e| ApiError::new(400, "json_error", format!("invalid JSON in request body: {e}")))?
     };
     if !value.is_object() {
         return Err(ApiError::invalid_input("request body must be a JSON object"));
@@ -37,7 +38,10 @@ pub(crate) fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
         } else if let Some(field) = quoted(&message, "missing field `") {
             ApiError::invalid_field(&join(&field), "Missing data for required field.")
         } else {
-            ApiError::invalid_field(if path.is_empty() { "body" } else { &path }, format!("Not a valid value: {message}."))
+            ApiError::invalid_field(
+                if path.is_empty() { "body" } else { &path },
+                format!("Not a valid value: {message}."),
+            )
         }
     })
 }

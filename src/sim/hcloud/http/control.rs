@@ -59,7 +59,8 @@ pub(super) fn routes() -> Router<App> {
         .route(
             "/__sim/log",
             get(|State(app): State<App>| async move {
-                ok(serde_json::to_value(app.log.snapshot()).map_err(|e| ApiError::new(500, "server_error", e.to_string())))
+                ok(serde_json::to_value(app.log.snapshot())
+                    .map_err(|e| ApiError::new(500, "server_error", e.to_string())))
             })
             .delete(|State(app): State<App>| async move {
                 app.log.clear();
@@ -97,25 +98,31 @@ pub(super) fn routes() -> Router<App> {
         )
         .route(
             "/__sim/faults",
-            get(|State(app): State<App>| async move { ok(Ok(json!({"rules": app.with_world(|w| w.faults.active())}))) })
-                .post(|State(app): State<App>, body: Bytes| async move {
-                    let request: Faults = parse_body(&body)?;
-                    let spec: FaultSpec = request.spec.parse().map_err(|why: String| ApiError::invalid_field("spec", why))?;
-                    ok(Ok(json!({"rules": app.with_world(|w| {
-                        w.faults.add(&spec);
-                        w.faults.active()
-                    })})))
-                })
-                .delete(|State(app): State<App>| async move {
-                    app.with_world(|w| w.faults.clear());
-                    ok(Ok(json!({"rules": []})))
-                }),
+            get(
+                |State(app): State<App>| async move { ok(Ok(json!({"rules": app.with_world(|w| w.faults.active())}))) },
+            )
+            .post(|State(app): State<App>, body: Bytes| async move {
+                let request: Faults = parse_body(&body)?;
+                let spec: FaultSpec = request
+                    .spec
+                    .parse()
+                    .map_err(|why: String| ApiError::invalid_field("spec", why))?;
+                ok(Ok(json!({"rules": app.with_world(|w| {
+                    w.faults.add(&spec);
+                    w.faults.active()
+                })})))
+            })
+            .delete(|State(app): State<App>| async move {
+                app.with_world(|w| w.faults.clear());
+                ok(Ok(json!({"rules": []})))
+            }),
         )
         .route(
             "/__sim/rate_limit",
             put(|State(app): State<App>, body: Bytes| async move {
                 let request: RateLimit = parse_body(&body)?;
-                app.rate_limiter().configure(request.limit, request.refill_per_second, request.remaining);
+                app.rate_limiter()
+                    .configure(request.limit, request.refill_per_second, request.remaining);
                 ok(Ok(rate_json(&app)))
             })
             .get(|State(app): State<App>| async move { ok(Ok(rate_json(&app))) }),
@@ -123,8 +130,7 @@ pub(super) fn routes() -> Router<App> {
         .route(
             "/__sim/servers/{id}/guest_shutdown",
             post(|State(app): State<App>, Path(id): Path<String>| async move {
-                let result: Result<Reply, ApiError> =
-                    ok(app.with_world(|w| w.guest_shutdown(path_id("server", &id)?)));
+                let result: Result<Reply, ApiError> = ok(app.with_world(|w| w.guest_shutdown(path_id("server", &id)?)));
                 result
             }),
         )

@@ -49,7 +49,11 @@ impl IntoResponse for ApiError {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         if self.status == 502 {
             // What a proxy in front of the API answers: not JSON.
-            return (status, [(header::CONTENT_TYPE, "text/html")], "<html><body><h1>502 Bad Gateway</h1></body></html>")
+            return (
+                status,
+                [(header::CONTENT_TYPE, "text/html")],
+                "<html><body><h1>502 Bad Gateway</h1></body></html>",
+            )
                 .into_response();
         }
         (status, axum::Json(self.body())).into_response()
@@ -150,14 +154,22 @@ impl<S: Send + Sync> FromRequestParts<S> for ListContext {
 
 /// The error for routes the emulator does not serve.
 pub(crate) fn not_implemented(method: &Method, path: &str) -> ApiError {
-    ApiError::new(501, "not_implemented", format!("{method} {path} is not implemented in talos-hcloud sim"))
+    ApiError::new(
+        501,
+        "not_implemented",
+        format!("{method} {path} is not implemented in talos-hcloud sim"),
+    )
 }
 
 /// The whole router: API routes behind the API layer, control routes, fallbacks.
 pub fn router(app: App) -> Router {
     let api = routes::routes()
         .method_not_allowed_fallback(|method: Method, uri: axum::http::Uri| async move {
-            ApiError::new(405, "method_not_allowed", format!("method {method} is not allowed on {}", uri.path()))
+            ApiError::new(
+                405,
+                "method_not_allowed",
+                format!("method {method} is not allowed on {}", uri.path()),
+            )
         })
         .fallback(|method: Method, uri: axum::http::Uri| async move { not_implemented(&method, uri.path()) })
         .layer(middleware::from_fn_with_state(app.clone(), api_layer));

@@ -47,7 +47,11 @@ pub(super) fn routes() -> Router<App> {
         .route(
             "/v1/server_types",
             get(|State(app): State<App>, ctx: ListContext| async move {
-                listed("server_types", &ctx, app.with_world(|w| w.list_server_types(ctx.query())))
+                listed(
+                    "server_types",
+                    &ctx,
+                    app.with_world(|w| w.list_server_types(ctx.query())),
+                )
             }),
         )
         .route(
@@ -59,7 +63,11 @@ pub(super) fn routes() -> Router<App> {
         .route(
             "/v1/load_balancer_types",
             get(|State(app): State<App>, ctx: ListContext| async move {
-                listed("load_balancer_types", &ctx, app.with_world(|w| w.list_load_balancer_types(ctx.query())))
+                listed(
+                    "load_balancer_types",
+                    &ctx,
+                    app.with_world(|w| w.list_load_balancer_types(ctx.query())),
+                )
             }),
         )
         .route(
@@ -85,9 +93,11 @@ pub(super) fn routes() -> Router<App> {
             get(|State(app): State<App>, Path(id): Path<String>| async move {
                 ok(app.with_world(|w| w.get_server(path_id("server", &id)?)))
             })
-            .put(|State(app): State<App>, Path(id): Path<String>, body: Bytes| async move {
-                ok(app.with_world(|w| w.update_server(path_id("server", &id)?, parse_body(&body)?)))
-            })
+            .put(
+                |State(app): State<App>, Path(id): Path<String>, body: Bytes| async move {
+                    ok(app.with_world(|w| w.update_server(path_id("server", &id)?, parse_body(&body)?)))
+                },
+            )
             .delete(|State(app): State<App>, Path(id): Path<String>| async move {
                 ok(app.with_world(|w| w.delete_server(path_id("server", &id)?)))
             }),
@@ -103,9 +113,11 @@ pub(super) fn routes() -> Router<App> {
             get(|State(app): State<App>, Path(id): Path<String>| async move {
                 ok(app.with_world(|w| w.get_image(path_id("image", &id)?)))
             })
-            .put(|State(app): State<App>, Path(id): Path<String>, body: Bytes| async move {
-                ok(app.with_world(|w| w.update_image(path_id("image", &id)?, parse_body(&body)?)))
-            })
+            .put(
+                |State(app): State<App>, Path(id): Path<String>, body: Bytes| async move {
+                    ok(app.with_world(|w| w.update_image(path_id("image", &id)?, parse_body(&body)?)))
+                },
+            )
             .delete(|State(app): State<App>, Path(id): Path<String>| async move {
                 no_content(app.with_world(|w| w.delete_image(path_id("image", &id)?)))
             }),
@@ -124,9 +136,11 @@ pub(super) fn routes() -> Router<App> {
             get(|State(app): State<App>, Path(id): Path<String>| async move {
                 ok(app.with_world(|w| w.get_ssh_key(path_id("ssh_key", &id)?)))
             })
-            .put(|State(app): State<App>, Path(id): Path<String>, body: Bytes| async move {
-                ok(app.with_world(|w| w.update_ssh_key(path_id("ssh_key", &id)?, parse_body(&body)?)))
-            })
+            .put(
+                |State(app): State<App>, Path(id): Path<String>, body: Bytes| async move {
+                    ok(app.with_world(|w| w.update_ssh_key(path_id("ssh_key", &id)?, parse_body(&body)?)))
+                },
+            )
             .delete(|State(app): State<App>, Path(id): Path<String>| async move {
                 no_content(app.with_world(|w| w.delete_ssh_key(path_id("ssh_key", &id)?)))
             }),
@@ -134,7 +148,11 @@ pub(super) fn routes() -> Router<App> {
         .route(
             "/v1/placement_groups",
             get(|State(app): State<App>, ctx: ListContext| async move {
-                listed("placement_groups", &ctx, app.with_world(|w| w.list_placement_groups(ctx.query())))
+                listed(
+                    "placement_groups",
+                    &ctx,
+                    app.with_world(|w| w.list_placement_groups(ctx.query())),
+                )
             })
             .post(|State(app): State<App>, body: Bytes| async move {
                 created(app.with_world(|w| w.create_placement_group(parse_body(&body)?)))
@@ -145,9 +163,12 @@ pub(super) fn routes() -> Router<App> {
             get(|State(app): State<App>, Path(id): Path<String>| async move {
                 ok(app.with_world(|w| w.get_placement_group(path_id("placement_group", &id)?)))
             })
-            .put(|State(app): State<App>, Path(id): Path<String>, body: Bytes| async move {
-                ok(app.with_world(|w| w.update_placement_group(path_id("placement_group", &id)?, parse_body(&body)?)))
-            })
+            .put(
+                |State(app): State<App>, Path(id): Path<String>, body: Bytes| async move {
+                    ok(app
+                        .with_world(|w| w.update_placement_group(path_id("placement_group", &id)?, parse_body(&body)?)))
+                },
+            )
             .delete(|State(app): State<App>, Path(id): Path<String>| async move {
                 no_content(app.with_world(|w| w.delete_placement_group(path_id("placement_group", &id)?)))
             }),
@@ -166,9 +187,11 @@ pub(super) fn routes() -> Router<App> {
             get(|State(app): State<App>, Path(id): Path<String>| async move {
                 ok(app.with_world(|w| w.get_network(path_id("network", &id)?)))
             })
-            .put(|State(app): State<App>, Path(id): Path<String>, body: Bytes| async move {
-                ok(app.with_world(|w| w.update_network(path_id("network", &id)?, parse_body(&body)?)))
-            })
+            .put(
+                |State(app): State<App>, Path(id): Path<String>, body: Bytes| async move {
+                    ok(app.with_world(|w| w.update_network(path_id("network", &id)?, parse_body(&body)?)))
+                },
+            )
             .delete(|State(app): State<App>, Path(id): Path<String>| async move {
                 no_content(app.with_world(|w| w.delete_network(path_id("network", &id)?)))
             }),
@@ -187,9 +210,11 @@ pub(super) fn routes() -> Router<App> {
             get(|State(app): State<App>, Path(id): Path<String>| async move {
                 ok(app.with_world(|w| w.get_firewall(path_id("firewall", &id)?)))
             })
-            .put(|State(app): State<App>, Path(id): Path<String>, body: Bytes| async move {
-                ok(app.with_world(|w| w.update_firewall(path_id("firewall", &id)?, parse_body(&body)?)))
-            })
+            .put(
+                |State(app): State<App>, Path(id): Path<String>, body: Bytes| async move {
+                    ok(app.with_world(|w| w.update_firewall(path_id("firewall", &id)?, parse_body(&body)?)))
+                },
+            )
             .delete(|State(app): State<App>, Path(id): Path<String>| async move {
                 no_content(app.with_world(|w| w.delete_firewall(path_id("firewall", &id)?)))
             }),
@@ -197,7 +222,11 @@ pub(super) fn routes() -> Router<App> {
         .route(
             "/v1/floating_ips",
             get(|State(app): State<App>, ctx: ListContext| async move {
-                listed("floating_ips", &ctx, app.with_world(|w| w.list_floating_ips(ctx.query())))
+                listed(
+                    "floating_ips",
+                    &ctx,
+                    app.with_world(|w| w.list_floating_ips(ctx.query())),
+                )
             })
             .post(|State(app): State<App>, body: Bytes| async move {
                 created(app.with_world(|w| w.create_floating_ip(parse_body(&body)?)))
@@ -208,9 +237,11 @@ pub(super) fn routes() -> Router<App> {
             get(|State(app): State<App>, Path(id): Path<String>| async move {
                 ok(app.with_world(|w| w.get_floating_ip(path_id("floating_ip", &id)?)))
             })
-            .put(|State(app): State<App>, Path(id): Path<String>, body: Bytes| async move {
-                ok(app.with_world(|w| w.update_floating_ip(path_id("floating_ip", &id)?, parse_body(&body)?)))
-            })
+            .put(
+                |State(app): State<App>, Path(id): Path<String>, body: Bytes| async move {
+                    ok(app.with_world(|w| w.update_floating_ip(path_id("floating_ip", &id)?, parse_body(&body)?)))
+                },
+            )
             .delete(|State(app): State<App>, Path(id): Path<String>| async move {
                 no_content(app.with_world(|w| w.delete_floating_ip(path_id("floating_ip", &id)?)))
             }),
@@ -229,9 +260,11 @@ pub(super) fn routes() -> Router<App> {
             get(|State(app): State<App>, Path(id): Path<String>| async move {
                 ok(app.with_world(|w| w.get_primary_ip(path_id("primary_ip", &id)?)))
             })
-            .put(|State(app): State<App>, Path(id): Path<String>, body: Bytes| async move {
-                ok(app.with_world(|w| w.update_primary_ip(path_id("primary_ip", &id)?, parse_body(&body)?)))
-            })
+            .put(
+                |State(app): State<App>, Path(id): Path<String>, body: Bytes| async move {
+                    ok(app.with_world(|w| w.update_primary_ip(path_id("primary_ip", &id)?, parse_body(&body)?)))
+                },
+            )
             .delete(|State(app): State<App>, Path(id): Path<String>| async move {
                 no_content(app.with_world(|w| w.delete_primary_ip(path_id("primary_ip", &id)?)))
             }),
@@ -239,7 +272,11 @@ pub(super) fn routes() -> Router<App> {
         .route(
             "/v1/load_balancers",
             get(|State(app): State<App>, ctx: ListContext| async move {
-                listed("load_balancers", &ctx, app.with_world(|w| w.list_load_balancers(ctx.query())))
+                listed(
+                    "load_balancers",
+                    &ctx,
+                    app.with_world(|w| w.list_load_balancers(ctx.query())),
+                )
             })
             .post(|State(app): State<App>, body: Bytes| async move {
                 created(app.with_world(|w| w.create_load_balancer(parse_body(&body)?)))
@@ -250,9 +287,11 @@ pub(super) fn routes() -> Router<App> {
             get(|State(app): State<App>, Path(id): Path<String>| async move {
                 ok(app.with_world(|w| w.get_load_balancer(path_id("load_balancer", &id)?)))
             })
-            .put(|State(app): State<App>, Path(id): Path<String>, body: Bytes| async move {
-                ok(app.with_world(|w| w.update_load_balancer(path_id("load_balancer", &id)?, parse_body(&body)?)))
-            })
+            .put(
+                |State(app): State<App>, Path(id): Path<String>, body: Bytes| async move {
+                    ok(app.with_world(|w| w.update_load_balancer(path_id("load_balancer", &id)?, parse_body(&body)?)))
+                },
+            )
             .delete(|State(app): State<App>, Path(id): Path<String>| async move {
                 no_content(app.with_world(|w| w.delete_load_balancer(path_id("load_balancer", &id)?)))
             }),
@@ -285,7 +324,11 @@ fn action_routes(kind: &'static str, plural: &'static str, dispatch: Dispatch) -
         .route(
             &format!("/v1/{plural}/actions"),
             get(move |State(app): State<App>, ctx: ListContext| async move {
-                listed("actions", &ctx, app.with_world(|w| w.list_resource_actions(kind, None, ctx.query())))
+                listed(
+                    "actions",
+                    &ctx,
+                    app.with_world(|w| w.list_resource_actions(kind, None, ctx.query())),
+                )
             }),
         )
         .route(
@@ -296,27 +339,36 @@ fn action_routes(kind: &'static str, plural: &'static str, dispatch: Dispatch) -
         )
         .route(
             &format!("/v1/{plural}/{{id}}/actions"),
-            get(move |State(app): State<App>, Path(id): Path<String>, ctx: ListContext| async move {
-                listed(
-                    "actions",
-                    &ctx,
-                    app.with_world(|w| {
-                        let id = path_id(kind, &id)?;
-                        if !w.exists(kind, id) {
-                            return Err(ApiError::not_found(kind, id));
-                        }
-                        w.list_resource_actions(kind, Some(id), ctx.query())
-                    }),
-                )
-            }),
+            get(
+                move |State(app): State<App>, Path(id): Path<String>, ctx: ListContext| async move {
+                    listed(
+                        "actions",
+                        &ctx,
+                        app.with_world(|w| {
+                            let id = path_id(kind, &id)?;
+                            if !w.exists(kind, id) {
+                                return Err(ApiError::not_found(kind, id));
+                            }
+                            w.list_resource_actions(kind, Some(id), ctx.query())
+                        }),
+                    )
+                },
+            ),
         )
         .route(
             &format!("/v1/{plural}/{{id}}/actions/{{action}}"),
-            get(move |State(app): State<App>, Path((id, action)): Path<(String, String)>| async move {
-                ok(app.with_world(|w| w.get_resource_action(kind, Some(path_id(kind, &id)?), path_id("action", &action)?)))
-            })
+            get(
+                move |State(app): State<App>, Path((id, action)): Path<(String, String)>| async move {
+                    ok(app.with_world(|w| {
+                        w.get_resource_action(kind, Some(path_id(kind, &id)?), path_id("action", &action)?)
+                    }))
+                },
+            )
             .post(
-                move |State(app): State<App>, Path((id, action)): Path<(String, String)>, uri: axum::http::Uri, body: Bytes| async move {
+                move |State(app): State<App>,
+                      Path((id, action)): Path<(String, String)>,
+                      uri: axum::http::Uri,
+                      body: Bytes| async move {
                     let result: Result<Reply> = app.with_world(|w| {
                         let id = path_id(kind, &id)?;
                         match dispatch(w, id, &action, &body) {

@@ -195,7 +195,9 @@ impl World {
     }
 
     pub(super) fn finish_action(&mut self, id: u64) {
-        let Some(action) = self.actions.get_mut(&id) else { return };
+        let Some(action) = self.actions.get_mut(&id) else {
+            return;
+        };
         if action.status != ActionStatus::Running {
             return;
         }
@@ -234,7 +236,9 @@ impl World {
 
     /// The API representation of an action.
     pub fn action_json(&self, id: u64) -> Value {
-        let Some(a) = self.actions.get(&id) else { return Value::Null };
+        let Some(a) = self.actions.get(&id) else {
+            return Value::Null;
+        };
         let progress = match a.status {
             ActionStatus::Success => 100,
             ActionStatus::Error => 100.min(self.progress_of(a)),
@@ -276,7 +280,10 @@ impl World {
         }
         let mut wanted = Vec::new();
         for id in ids {
-            wanted.push(id.parse::<u64>().map_err(|_| ApiError::invalid_field("id", "Not a valid integer."))?);
+            wanted.push(
+                id.parse::<u64>()
+                    .map_err(|_| ApiError::invalid_field("id", "Not a valid integer."))?,
+            );
         }
         let items = wanted
             .iter()
@@ -292,7 +299,11 @@ impl World {
         let items = self
             .actions
             .values()
-            .filter(|a| a.resources.iter().any(|r| r.kind == kind && id.is_none_or(|id| r.id == id)))
+            .filter(|a| {
+                a.resources
+                    .iter()
+                    .any(|r| r.kind == kind && id.is_none_or(|id| r.id == id))
+            })
             .map(|a| self.action_json(a.id))
             .collect();
         self.finish_action_list(items, query)
@@ -300,7 +311,11 @@ impl World {
 
     fn finish_action_list(&self, mut items: Vec<Value>, query: &Query) -> Result<Page, ApiError> {
         pagination::filter_in(&mut items, query, "status", "status", &["running", "success", "error"])?;
-        pagination::sort(&mut items, &query.all("sort"), &["id", "command", "status", "started", "finished"])?;
+        pagination::sort(
+            &mut items,
+            &query.all("sort"),
+            &["id", "command", "status", "started", "finished"],
+        )?;
         pagination::paginate(items, query)
     }
 

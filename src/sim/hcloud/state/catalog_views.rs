@@ -50,7 +50,11 @@ impl World {
 
     /// `GET /load_balancer_types`.
     pub fn list_load_balancer_types(&self, query: &Query) -> Result<Page, ApiError> {
-        pagination::list(LOAD_BALANCER_TYPES.iter().map(|t| t.to_json()).collect(), query, TYPE_RULES)
+        pagination::list(
+            LOAD_BALANCER_TYPES.iter().map(|t| t.to_json()).collect(),
+            query,
+            TYPE_RULES,
+        )
     }
 
     /// `GET /load_balancer_types/{id}`.

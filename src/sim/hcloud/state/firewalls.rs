@@ -141,7 +141,10 @@ fn check_port(port: &str) -> bool {
 
 fn build_rules(requests: Vec<RuleRequest>) -> Result<Vec<Rule>, ApiError> {
     if requests.len() > MAX_RULES {
-        return Err(ApiError::invalid_field("rules", format!("at most {MAX_RULES} rules are allowed")));
+        return Err(ApiError::invalid_field(
+            "rules",
+            format!("at most {MAX_RULES} rules are allowed"),
+        ));
     }
     let mut rules = Vec::new();
     for (i, r) in requests.into_iter().enumerate() {
@@ -150,16 +153,30 @@ fn build_rules(requests: Vec<RuleRequest>) -> Result<Vec<Rule>, ApiError> {
             return Err(ApiError::invalid_field(&field("direction"), "Must be one of: in, out."));
         }
         if !matches!(r.protocol.as_str(), "tcp" | "udp" | "icmp" | "esp" | "gre") {
-            return Err(ApiError::invalid_field(&field("protocol"), "Must be one of: tcp, udp, icmp, esp, gre."));
+            return Err(ApiError::invalid_field(
+                &field("protocol"),
+                "Must be one of: tcp, udp, icmp, esp, gre.",
+            ));
         }
         let needs_port = matches!(r.protocol.as_str(), "tcp" | "udp");
         match (&r.port, needs_port) {
-            (None, true) => return Err(ApiError::invalid_field(&field("port"), "port is required for tcp and udp")),
+            (None, true) => {
+                return Err(ApiError::invalid_field(
+                    &field("port"),
+                    "port is required for tcp and udp",
+                ));
+            }
             (Some(_), false) => {
-                return Err(ApiError::invalid_field(&field("port"), "port is only allowed for tcp and udp"));
+                return Err(ApiError::invalid_field(
+                    &field("port"),
+                    "port is only allowed for tcp and udp",
+                ));
             }
             (Some(port), true) if !check_port(port) => {
-                return Err(ApiError::invalid_field(&field("port"), "port must be a number or a range like 80-85"));
+                return Err(ApiError::invalid_field(
+                    &field("port"),
+                    "port must be a number or a range like 80-85",
+                ));
             }
             _ => {}
         }
@@ -171,18 +188,30 @@ fn build_rules(requests: Vec<RuleRequest>) -> Result<Vec<Rule>, ApiError> {
             (&destination_ips, "destination_ips", &source_ips, "source_ips")
         };
         if needed.is_empty() {
-            return Err(ApiError::invalid_field(&field(needed_name), "at least one address is required"));
+            return Err(ApiError::invalid_field(
+                &field(needed_name),
+                "at least one address is required",
+            ));
         }
         if !forbidden.is_empty() {
-            return Err(ApiError::invalid_field(&field(forbidden_name), format!("not allowed for direction {}", r.direction)));
+            return Err(ApiError::invalid_field(
+                &field(forbidden_name),
+                format!("not allowed for direction {}", r.direction),
+            ));
         }
         for cidr in needed {
             if cidr.parse::<IpNet>().is_err() {
-                return Err(ApiError::invalid_field(&field(needed_name), format!("'{cidr}' is not a CIDR")));
+                return Err(ApiError::invalid_field(
+                    &field(needed_name),
+                    format!("'{cidr}' is not a CIDR"),
+                ));
             }
         }
         if r.description.as_ref().is_some_and(|d| d.chars().count() > 255) {
-            return Err(ApiError::invalid_field(&field("description"), "Length must be between 0 and 255."));
+            return Err(ApiError::invalid_field(
+                &field("description"),
+                "Length must be between 0 and 255.",
+            ));
         }
         rules.push(Rule {
             direction: r.direction,
@@ -198,7 +227,9 @@ fn build_rules(requests: Vec<RuleRequest>) -> Result<Vec<Rule>, ApiError> {
 
 impl World {
     fn firewall(&self, id: u64) -> Result<&Firewall, ApiError> {
-        self.firewalls.get(&id).ok_or_else(|| ApiError::not_found("firewall", id))
+        self.firewalls
+            .get(&id)
+            .ok_or_else(|| ApiError::not_found("firewall", id))
     }
 
     fn firewall_for_change(&self, id: u64) -> Result<&Firewall, ApiError> {
@@ -212,7 +243,11 @@ impl World {
             ("server", Some(server), None) => {
                 let id = server.id.0;
                 let found = self.servers.get(&id).ok_or_else(|| {
-                    ApiError::new(404, "firewall_resource_not_found", format!("server with ID '{id}' not found"))
+                    ApiError::new(
+                        404,
+                        "firewall_resource_not_found",
+                        format!("server with ID '{id}' not found"),
+                    )
                 })?;
                 if found.ipv4.is_none() && found.ipv6.is_none() {
                     return Err(ApiError::unprocessable(
@@ -235,7 +270,9 @@ impl World {
 
     /// The firewalls applying to a server, directly or by selector.
     pub(crate) fn firewalls_for_server(&self, server: u64) -> Vec<u64> {
-        let Some(s) = self.servers.get(&server) else { return Vec::new() };
+        let Some(s) = self.servers.get(&server) else {
+            return Vec::new();
+        };
         self.firewalls
             .values()
             .filter(|fw| {
@@ -252,7 +289,9 @@ impl World {
     }
 
     fn selector_matches(&self, firewall: u64) -> Vec<u64> {
-        let Some(fw) = self.firewalls.get(&firewall) else { return Vec::new() };
+        let Some(fw) = self.firewalls.get(&firewall) else {
+            return Vec::new();
+        };
         let selectors: Vec<Selector> = fw
             .applied_to
             .iter()
@@ -276,7 +315,9 @@ impl World {
 
     fn reconcile_server_firewalls_locking(&mut self, server: u64, after: Option<u64>, lock_firewall: bool) -> Vec<u64> {
         let effective = self.firewalls_for_server(server);
-        let Some(s) = self.servers.get_mut(&server) else { return Vec::new() };
+        let Some(s) = self.servers.get_mut(&server) else {
+            return Vec::new();
+        };
         s.firewalls_applied.retain(|fw| effective.contains(fw));
         let missing: Vec<u64> = effective
             .iter()
@@ -337,7 +378,10 @@ impl World {
         for target in request.apply_to.iter().flatten() {
             let target = self.target(target)?;
             if targets.contains(&target) {
-                return Err(ApiError::unprocessable("server_already_added", "a resource is listed twice"));
+                return Err(ApiError::unprocessable(
+                    "server_already_added",
+                    "a resource is listed twice",
+                ));
             }
             targets.push(target);
         }
@@ -368,7 +412,11 @@ impl World {
 
     /// `GET /firewalls`.
     pub fn list_firewalls(&self, query: &Query) -> Result<Page, ApiError> {
-        pagination::list(self.firewalls.keys().map(|id| self.firewall_json(*id)).collect(), query, RULES)
+        pagination::list(
+            self.firewalls.keys().map(|id| self.firewall_json(*id)).collect(),
+            query,
+            RULES,
+        )
     }
 
     /// `GET /firewalls/{id}`.
@@ -403,7 +451,10 @@ impl World {
     pub fn delete_firewall(&mut self, id: u64) -> Result<(), ApiError> {
         let fw = self.firewall_for_change(id)?;
         if !fw.applied_to.is_empty() {
-            return Err(ApiError::unprocessable("resource_in_use", "firewall is still applied to resources"));
+            return Err(ApiError::unprocessable(
+                "resource_in_use",
+                "firewall is still applied to resources",
+            ));
         }
         self.firewalls.remove(&id);
         Ok(())
@@ -437,11 +488,18 @@ impl World {
         for target in &request.apply_to {
             let target = self.target(target)?;
             if fw.applied_to.contains(&target) || targets.contains(&target) {
-                return Err(ApiError::unprocessable("firewall_already_applied", "firewall is already applied to this resource"));
+                return Err(ApiError::unprocessable(
+                    "firewall_already_applied",
+                    "firewall is already applied to this resource",
+                ));
             }
             targets.push(target);
         }
-        self.firewalls.get_mut(&id).expect("invariant: found above").applied_to.extend(targets);
+        self.firewalls
+            .get_mut(&id)
+            .expect("invariant: found above")
+            .applied_to
+            .extend(targets);
         let actions = self.reconcile_all_firewalls(true);
         Ok(json!({"actions": actions.iter().map(|a| self.action_json(*a)).collect::<Vec<_>>()}))
     }
@@ -466,7 +524,11 @@ impl World {
                         "the server is covered by a label selector of this firewall",
                     ));
                 }
-                return Err(ApiError::new(404, "firewall_resource_not_found", "the firewall is not applied to this resource"));
+                return Err(ApiError::new(
+                    404,
+                    "firewall_resource_not_found",
+                    "the firewall is not applied to this resource",
+                ));
             }
             removed.push(target);
         }
@@ -496,7 +558,9 @@ impl World {
     /// The API representation of a firewall; selector entries list the servers they
     /// currently match.
     pub(crate) fn firewall_json(&self, id: u64) -> Value {
-        let Some(fw) = self.firewalls.get(&id) else { return Value::Null };
+        let Some(fw) = self.firewalls.get(&id) else {
+            return Value::Null;
+        };
         let applied_to: Vec<Value> = fw
             .applied_to
             .iter()

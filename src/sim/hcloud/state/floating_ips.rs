@@ -77,7 +77,9 @@ const RULES: ListRules = ListRules {
 
 impl World {
     fn floating_ip(&self, id: u64) -> Result<&FloatingIp, ApiError> {
-        self.floating_ips.get(&id).ok_or_else(|| ApiError::not_found("floating_ip", id))
+        self.floating_ips
+            .get(&id)
+            .ok_or_else(|| ApiError::not_found("floating_ip", id))
     }
 
     fn floating_ip_for_change(&self, id: u64) -> Result<&FloatingIp, ApiError> {
@@ -119,13 +121,18 @@ impl World {
                     .ok_or_else(|| ApiError::invalid_field("server", format!("server {} not found", server.0)))?
                     .location
             }
-            (None, Some(l)) => catalog::location(l.as_str())
-                .ok_or_else(|| ApiError::invalid_field("home_location", format!("location {} not found", l.as_str())))?,
+            (None, Some(l)) => catalog::location(l.as_str()).ok_or_else(|| {
+                ApiError::invalid_field("home_location", format!("location {} not found", l.as_str()))
+            })?,
             (None, None) => return Err(ApiError::invalid_input("either server or home_location is required")),
         };
         let id = self.new_id(IdKind::FloatingIp);
         let (v4, n) = self.next_ipv4(2);
-        let ip = if kind == "ipv4" { v4 } else { format!("2001:db8:2:{n:x}::/64") };
+        let ip = if kind == "ipv4" {
+            v4
+        } else {
+            format!("2001:db8:2:{n:x}::/64")
+        };
         self.floating_ips.insert(
             id,
             FloatingIp {
@@ -149,12 +156,21 @@ impl World {
             }
             None => Value::Null,
         };
-        Ok(json!({"floating_ip": self.floating_ip_json(id), "action": action}))
+        let mut body = json!({"floating_ip": self.floating_ip_json(id)});
+        // `action` is optional but not nullable in the spec: omitted when nothing runs.
+        if !action.is_null() {
+            body["action"] = action;
+        }
+        Ok(body)
     }
 
     /// `GET /floating_ips`.
     pub fn list_floating_ips(&self, query: &Query) -> Result<Page, ApiError> {
-        pagination::list(self.floating_ips.keys().map(|id| self.floating_ip_json(*id)).collect(), query, RULES)
+        pagination::list(
+            self.floating_ips.keys().map(|id| self.floating_ip_json(*id)).collect(),
+            query,
+            RULES,
+        )
     }
 
     /// `GET /floating_ips/{id}`.
@@ -193,7 +209,10 @@ impl World {
             return Err(ApiError::protected("floating_ip"));
         }
         if ip.server.is_some() {
-            return Err(ApiError::unprocessable("must_be_unassigned", "floating IP must be unassigned before deletion"));
+            return Err(ApiError::unprocessable(
+                "must_be_unassigned",
+                "floating IP must be unassigned before deletion",
+            ));
         }
         self.floating_ips.remove(&id);
         Ok(())
@@ -206,10 +225,16 @@ impl World {
             return self.unassign_floating_ip(id);
         };
         if !self.servers.contains_key(&server.0) {
-            return Err(ApiError::invalid_field("server", format!("server {} not found", server.0)));
+            return Err(ApiError::invalid_field(
+                "server",
+                format!("server {} not found", server.0),
+            ));
         }
         if ip.server == Some(server.0) {
-            return Err(ApiError::unprocessable("floating_ip_assigned", "floating IP is already assigned to this server"));
+            return Err(ApiError::unprocessable(
+                "floating_ip_assigned",
+                "floating IP is already assigned to this server",
+            ));
         }
         let action = self.assign_floating_ip_action(id, server.0);
         Ok(json!({"action": self.action_json(action)}))
@@ -229,13 +254,24 @@ impl World {
     }
 
     /// `change_protection`.
-    pub fn change_floating_ip_protection(&mut self, id: u64, request: ChangeDeleteProtection) -> Result<Value, ApiError> {
+    pub fn change_floating_ip_protection(
+        &mut self,
+        id: u64,
+        request: ChangeDeleteProtection,
+    ) -> Result<Value, ApiError> {
         self.floating_ip_for_change(id)?;
         if let Some(delete) = request.delete {
-            self.floating_ips.get_mut(&id).expect("invariant: found above").protect_delete = delete;
+            self.floating_ips
+                .get_mut(&id)
+                .expect("invariant: found above")
+                .protect_delete = delete;
         }
         let seconds = self.durations.small;
-        let action = self.start_action(NewAction::new("change_protection", vec![ResourceRef::new("floating_ip", id)], seconds));
+        let action = self.start_action(NewAction::new(
+            "change_protection",
+            vec![ResourceRef::new("floating_ip", id)],
+            seconds,
+        ));
         Ok(json!({"action": self.action_json(action)}))
     }
 
@@ -248,13 +284,19 @@ impl World {
             ip.dns_ptr.push((request.ip, ptr));
         }
         let seconds = self.durations.small;
-        let action = self.start_action(NewAction::new("change_dns_ptr", vec![ResourceRef::new("floating_ip", id)], seconds));
+        let action = self.start_action(NewAction::new(
+            "change_dns_ptr",
+            vec![ResourceRef::new("floating_ip", id)],
+            seconds,
+        ));
         Ok(json!({"action": self.action_json(action)}))
     }
 
     /// The API representation of a floating IP.
     pub fn floating_ip_json(&self, id: u64) -> Value {
-        let Some(f) = self.floating_ips.get(&id) else { return Value::Null };
+        let Some(f) = self.floating_ips.get(&id) else {
+            return Value::Null;
+        };
         json!({
             "id": f.id,
             "name": f.name,

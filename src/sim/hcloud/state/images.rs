@@ -130,8 +130,20 @@ impl World {
     pub fn list_images(&self, query: &Query) -> Result<Page, ApiError> {
         query.flag("include_deprecated")?;
         let mut items: Vec<Value> = self.images.keys().map(|id| self.image_json(*id)).collect();
-        pagination::filter_in(&mut items, query, "type", "type", &["system", "app", "snapshot", "backup"])?;
-        pagination::filter_in(&mut items, query, "status", "status", &["available", "creating", "unavailable"])?;
+        pagination::filter_in(
+            &mut items,
+            query,
+            "type",
+            "type",
+            &["system", "app", "snapshot", "backup"],
+        )?;
+        pagination::filter_in(
+            &mut items,
+            query,
+            "status",
+            "status",
+            &["available", "creating", "unavailable"],
+        )?;
         pagination::filter_in(&mut items, query, "architecture", "architecture", &["x86", "arm"])?;
         let bound: Vec<&str> = query.all("bound_to");
         if !bound.is_empty() {
@@ -198,16 +210,25 @@ impl World {
         }
         self.ensure_unlocked("image", id)?;
         if let Some(delete) = request.delete {
-            self.images.get_mut(&id).expect("invariant: the image was found above").protect_delete = delete;
+            self.images
+                .get_mut(&id)
+                .expect("invariant: the image was found above")
+                .protect_delete = delete;
         }
         let seconds = self.durations.small;
-        let action = self.start_action(NewAction::new("change_protection", vec![ResourceRef::new("image", id)], seconds));
+        let action = self.start_action(NewAction::new(
+            "change_protection",
+            vec![ResourceRef::new("image", id)],
+            seconds,
+        ));
         Ok(json!({"action": self.action_json(action)}))
     }
 
     /// The API representation of an image (`null` if it does not exist).
     pub fn image_json(&self, id: u64) -> Value {
-        let Some(i) = self.images.get(&id) else { return Value::Null };
+        let Some(i) = self.images.get(&id) else {
+            return Value::Null;
+        };
         json!({
             "id": i.id,
             "type": i.kind.as_str(),

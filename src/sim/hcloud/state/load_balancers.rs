@@ -5,7 +5,7 @@
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::super::catalog::{self, Location, LoadBalancerType};
+use super::super::catalog::{self, LoadBalancerType, Location};
 use super::super::error::ApiError;
 use super::super::label_selector::{Labels, Selector};
 use super::super::pagination::{self, ListRules, Page, Query};
@@ -256,7 +256,10 @@ fn merge(base: &mut Value, patch: Value) {
 
 /// A complete, normalised service from a request, with the API's defaults.
 fn build_service(request: ServiceRequest) -> Result<Value, ApiError> {
-    let protocol = request.protocol.clone().ok_or_else(|| ApiError::invalid_field("protocol", "Missing data for required field."))?;
+    let protocol = request
+        .protocol
+        .clone()
+        .ok_or_else(|| ApiError::invalid_field("protocol", "Missing data for required field."))?;
     if !matches!(protocol.as_str(), "tcp" | "http" | "https") {
         return Err(ApiError::invalid_field("protocol", "Must be one of: tcp, http, https."));
     }
@@ -296,24 +299,33 @@ fn finish_service(service: &mut Value) -> Result<(), ApiError> {
     let check = &mut service["health_check"];
     let hc_protocol = check["protocol"].as_str().unwrap_or("tcp").to_string();
     if !matches!(hc_protocol.as_str(), "tcp" | "http") {
-        return Err(ApiError::invalid_field("health_check.protocol", "Must be one of: http, tcp."));
+        return Err(ApiError::invalid_field(
+            "health_check.protocol",
+            "Must be one of: http, tcp.",
+        ));
     }
     if hc_protocol == "http" {
-        let mut http = json!({"domain": null, "path": "/", "response": "", "status_codes": ["2??", "3??"], "tls": false});
+        let mut http =
+            json!({"domain": null, "path": "/", "response": "", "status_codes": ["2??", "3??"], "tls": false});
         merge(&mut http, check.get("http").cloned().unwrap_or(json!({})));
         check["http"] = http;
     } else if let Some(map) = check.as_object_mut() {
         map.remove("http");
     }
     if service["protocol"] == "https" && service["http"]["certificates"].as_array().is_none_or(Vec::is_empty) {
-        return Err(ApiError::invalid_field("http.certificates", "https services need certificates, which are not emulated"));
+        return Err(ApiError::invalid_field(
+            "http.certificates",
+            "https services need certificates, which are not emulated",
+        ));
     }
     Ok(())
 }
 
 impl World {
     fn load_balancer(&self, id: u64) -> Result<&LoadBalancer, ApiError> {
-        self.load_balancers.get(&id).ok_or_else(|| ApiError::not_found("load_balancer", id))
+        self.load_balancers
+            .get(&id)
+            .ok_or_else(|| ApiError::not_found("load_balancer", id))
     }
 
     fn load_balancer_for_change(&self, id: u64) -> Result<&LoadBalancer, ApiError> {
@@ -337,7 +349,10 @@ impl World {
         for target in &lb.targets {
             match target {
                 Target::Server { id, use_private_ip } => out.push((*id, *use_private_ip)),
-                Target::Selector { selector, use_private_ip } => {
+                Target::Selector {
+                    selector,
+                    use_private_ip,
+                } => {
                     if let Ok(sel) = Selector::parse(selector) {
                         out.extend(
                             self.servers
@@ -355,7 +370,12 @@ impl World {
 
     fn build_target(&self, lb_networks: &[u64], request: &TargetRequest) -> Result<Target, ApiError> {
         let use_private_ip = request.use_private_ip.unwrap_or(false);
-        match (request.kind.as_str(), &request.server, &request.label_selector, &request.ip) {
+        match (
+            request.kind.as_str(),
+            &request.server,
+            &request.label_selector,
+            &request.ip,
+        ) {
             ("server", Some(server), None, None) => {
                 let id = server.id.0;
                 let s = self
@@ -399,7 +419,10 @@ impl World {
                     .map_err(|_| ApiError::invalid_field("ip.ip", "not an IP address"))?;
                 Ok(Target::Ip { ip: ip.ip.clone() })
             }
-            _ => Err(ApiError::invalid_field("type", "the target type and its object do not match")),
+            _ => Err(ApiError::invalid_field(
+                "type",
+                "the target type and its object do not match",
+            )),
         }
     }
 
@@ -423,12 +446,21 @@ impl World {
                 .iter()
                 .find(|l| l.network_zone == zone)
                 .ok_or_else(|| ApiError::invalid_field("network_zone", format!("unknown network zone {zone}")))?,
-            _ => return Err(ApiError::invalid_input("exactly one of location or network_zone is required")),
+            _ => {
+                return Err(ApiError::invalid_input(
+                    "exactly one of location or network_zone is required",
+                ));
+            }
         };
         let algorithm = match request.algorithm.map(|a| a.kind) {
             None => "round_robin".to_string(),
             Some(a) if a == "round_robin" || a == "least_connections" => a,
-            Some(_) => return Err(ApiError::invalid_field("algorithm.type", "Must be one of: round_robin, least_connections.")),
+            Some(_) => {
+                return Err(ApiError::invalid_field(
+                    "algorithm.type",
+                    "Must be one of: round_robin, least_connections.",
+                ));
+            }
         };
         let mut private_net = Vec::new();
         if let Some(network) = request.network {
@@ -440,18 +472,27 @@ impl World {
         for service in request.services.unwrap_or_default() {
             let service = build_service(service)?;
             if services.iter().any(|s| s["listen_port"] == service["listen_port"]) {
-                return Err(ApiError::unprocessable("source_port_already_used", "listen_port is already used"));
+                return Err(ApiError::unprocessable(
+                    "source_port_already_used",
+                    "listen_port is already used",
+                ));
             }
             services.push(service);
         }
         if services.len() as u64 > lb_type.max_services {
-            return Err(ApiError::invalid_field("services", "too many services for this load balancer type"));
+            return Err(ApiError::invalid_field(
+                "services",
+                "too many services for this load balancer type",
+            ));
         }
         let mut targets = Vec::new();
         for target in request.targets.iter().flatten() {
             let target = self.build_target(&networks, target)?;
             if targets.contains(&target) {
-                return Err(ApiError::unprocessable("target_already_defined", "target is already defined"));
+                return Err(ApiError::unprocessable(
+                    "target_already_defined",
+                    "target is already defined",
+                ));
             }
             targets.push(target);
         }
@@ -494,7 +535,14 @@ impl World {
 
     /// `GET /load_balancers`.
     pub fn list_load_balancers(&self, query: &Query) -> Result<Page, ApiError> {
-        pagination::list(self.load_balancers.keys().map(|id| self.load_balancer_json(*id)).collect(), query, RULES)
+        pagination::list(
+            self.load_balancers
+                .keys()
+                .map(|id| self.load_balancer_json(*id))
+                .collect(),
+            query,
+            RULES,
+        )
     }
 
     /// `GET /load_balancers/{id}`.
@@ -542,7 +590,9 @@ impl World {
     }
 
     fn lb_mut(&mut self, id: u64) -> &mut LoadBalancer {
-        self.load_balancers.get_mut(&id).expect("invariant: the load balancer was checked by the caller")
+        self.load_balancers
+            .get_mut(&id)
+            .expect("invariant: the load balancer was checked by the caller")
     }
 
     /// `add_service`.
@@ -550,10 +600,17 @@ impl World {
         let lb = self.load_balancer_for_change(id)?;
         let service = build_service(request)?;
         if lb.services.iter().any(|s| s["listen_port"] == service["listen_port"]) {
-            return Err(ApiError::new(412, "source_port_already_used", "listen_port is already used"));
+            return Err(ApiError::new(
+                412,
+                "source_port_already_used",
+                "listen_port is already used",
+            ));
         }
         if lb.services.len() as u64 >= lb.lb_type.max_services {
-            return Err(ApiError::unprocessable("resource_limit_exceeded", "too many services for this load balancer type"));
+            return Err(ApiError::unprocessable(
+                "resource_limit_exceeded",
+                "too many services for this load balancer type",
+            ));
         }
         self.lb_mut(id).services.push(service);
         Ok(self.lb_action(id, "add_service", None))
@@ -564,7 +621,10 @@ impl World {
         let lb = self.load_balancer_for_change(id)?;
         let port = request.listen_port;
         let Some(index) = lb.services.iter().position(|s| s["listen_port"] == port) else {
-            return Err(ApiError::invalid_field("listen_port", format!("no service listens on port {port}")));
+            return Err(ApiError::invalid_field(
+                "listen_port",
+                format!("no service listens on port {port}"),
+            ));
         };
         let mut service = lb.services[index].clone();
         let patch = serde_json::to_value(&request).expect("invariant: a request struct always serializes");
@@ -579,7 +639,10 @@ impl World {
         let lb = self.load_balancer_for_change(id)?;
         let port = request.listen_port;
         if !lb.services.iter().any(|s| s["listen_port"] == port) {
-            return Err(ApiError::invalid_field("listen_port", format!("no service listens on port {port}")));
+            return Err(ApiError::invalid_field(
+                "listen_port",
+                format!("no service listens on port {port}"),
+            ));
         }
         self.lb_mut(id).services.retain(|s| s["listen_port"] != port);
         Ok(self.lb_action(id, "delete_service", None))
@@ -591,10 +654,16 @@ impl World {
         let networks: Vec<u64> = lb.private_net.iter().map(|(n, _)| *n).collect();
         let target = self.build_target(&networks, &request)?;
         if lb.targets.contains(&target) {
-            return Err(ApiError::unprocessable("target_already_defined", "target is already defined"));
+            return Err(ApiError::unprocessable(
+                "target_already_defined",
+                "target is already defined",
+            ));
         }
         if lb.targets.len() as u64 >= lb.lb_type.max_targets {
-            return Err(ApiError::unprocessable("resource_limit_exceeded", "too many targets for this load balancer type"));
+            return Err(ApiError::unprocessable(
+                "resource_limit_exceeded",
+                "too many targets for this load balancer type",
+            ));
         }
         let extra = match &target {
             Target::Server { id, .. } => Some(ResourceRef::new("server", *id)),
@@ -607,7 +676,12 @@ impl World {
     /// `remove_target`.
     pub fn remove_target(&mut self, id: u64, request: TargetRequest) -> Result<Value, ApiError> {
         let lb = self.load_balancer_for_change(id)?;
-        let target = match (request.kind.as_str(), &request.server, &request.label_selector, &request.ip) {
+        let target = match (
+            request.kind.as_str(),
+            &request.server,
+            &request.label_selector,
+            &request.ip,
+        ) {
             ("server", Some(s), None, None) => lb
                 .targets
                 .iter()
@@ -623,10 +697,18 @@ impl World {
                 .iter()
                 .find(|t| matches!(t, Target::Ip { ip: have } if *have == ip.ip))
                 .cloned(),
-            _ => return Err(ApiError::invalid_field("type", "the target type and its object do not match")),
+            _ => {
+                return Err(ApiError::invalid_field(
+                    "type",
+                    "the target type and its object do not match",
+                ));
+            }
         };
         let Some(target) = target else {
-            return Err(ApiError::unprocessable("target_not_found", "the load balancer has no such target"));
+            return Err(ApiError::unprocessable(
+                "target_not_found",
+                "the load balancer has no such target",
+            ));
         };
         self.lb_mut(id).targets.retain(|t| *t != target);
         Ok(self.lb_action(id, "remove_target", None))
@@ -643,7 +725,10 @@ impl World {
             ));
         }
         if request.ip.is_some() && request.ip_range.is_some() {
-            return Err(ApiError::invalid_field("ip_range", "ip and ip_range are mutually exclusive"));
+            return Err(ApiError::invalid_field(
+                "ip_range",
+                "ip and ip_range are mutually exclusive",
+            ));
         }
         let zone = lb.location.network_zone;
         let ip = self.allocate_private_ip(network, zone, request.ip.as_deref())?;
@@ -652,7 +737,11 @@ impl World {
     }
 
     /// `detach_from_network`.
-    pub fn detach_load_balancer_from_network(&mut self, id: u64, request: DetachLoadBalancer) -> Result<Value, ApiError> {
+    pub fn detach_load_balancer_from_network(
+        &mut self,
+        id: u64,
+        request: DetachLoadBalancer,
+    ) -> Result<Value, ApiError> {
         let lb = self.load_balancer_for_change(id)?;
         let network = request.network.0;
         if !lb.private_net.iter().any(|(n, _)| *n == network) {
@@ -669,7 +758,10 @@ impl World {
     pub fn change_algorithm(&mut self, id: u64, request: ChangeAlgorithm) -> Result<Value, ApiError> {
         self.load_balancer_for_change(id)?;
         if !matches!(request.kind.as_str(), "round_robin" | "least_connections") {
-            return Err(ApiError::invalid_field("type", "Must be one of: round_robin, least_connections."));
+            return Err(ApiError::invalid_field(
+                "type",
+                "Must be one of: round_robin, least_connections.",
+            ));
         }
         self.lb_mut(id).algorithm = request.kind;
         Ok(self.lb_action(id, "change_algorithm", None))
@@ -678,18 +770,24 @@ impl World {
     /// `change_type`.
     pub fn change_load_balancer_type(&mut self, id: u64, request: ChangeLoadBalancerType) -> Result<Value, ApiError> {
         let lb = self.load_balancer_for_change(id)?;
-        let new_type = catalog::load_balancer_type(request.load_balancer_type.as_str()).ok_or_else(|| {
-            ApiError::invalid_field("load_balancer_type", "load balancer type not found")
-        })?;
+        let new_type = catalog::load_balancer_type(request.load_balancer_type.as_str())
+            .ok_or_else(|| ApiError::invalid_field("load_balancer_type", "load balancer type not found"))?;
         if (lb.services.len() as u64) > new_type.max_services || (lb.targets.len() as u64) > new_type.max_targets {
-            return Err(ApiError::unprocessable("invalid_load_balancer_type", "the new type is too small"));
+            return Err(ApiError::unprocessable(
+                "invalid_load_balancer_type",
+                "the new type is too small",
+            ));
         }
         self.lb_mut(id).lb_type = new_type;
         Ok(self.lb_action(id, "change_load_balancer_type", None))
     }
 
     /// `change_protection`.
-    pub fn change_load_balancer_protection(&mut self, id: u64, request: ChangeDeleteProtection) -> Result<Value, ApiError> {
+    pub fn change_load_balancer_protection(
+        &mut self,
+        id: u64,
+        request: ChangeDeleteProtection,
+    ) -> Result<Value, ApiError> {
         self.load_balancer_for_change(id)?;
         if let Some(delete) = request.delete {
             self.lb_mut(id).protect_delete = delete;
@@ -719,7 +817,11 @@ impl World {
             }
         }
         self.lb_mut(id).public_enabled = enabled;
-        let command = if enabled { "enable_public_interface" } else { "disable_public_interface" };
+        let command = if enabled {
+            "enable_public_interface"
+        } else {
+            "disable_public_interface"
+        };
         Ok(self.lb_action(id, command, None))
     }
 
@@ -737,7 +839,9 @@ impl World {
 
     /// The API representation of a load balancer, selector targets resolved.
     pub fn load_balancer_json(&self, id: u64) -> Value {
-        let Some(lb) = self.load_balancers.get(&id) else { return Value::Null };
+        let Some(lb) = self.load_balancers.get(&id) else {
+            return Value::Null;
+        };
         let targets: Vec<Value> = lb
             .targets
             .iter()
@@ -748,7 +852,10 @@ impl World {
                     "use_private_ip": use_private_ip,
                     "health_status": self.health(lb, Some(*id)),
                 }),
-                Target::Selector { selector, use_private_ip } => {
+                Target::Selector {
+                    selector,
+                    use_private_ip,
+                } => {
                     let resolved: Vec<Value> = Selector::parse(selector)
                         .map(|sel| {
                             self.servers
@@ -777,7 +884,10 @@ impl World {
             .collect();
         let mut public_net = Map::new();
         public_net.insert("enabled".into(), json!(lb.public_enabled));
-        public_net.insert("ipv4".into(), json!({"ip": lb.ipv4, "dns_ptr": format!("static.{}.clients.your-server.de", lb.ipv4)}));
+        public_net.insert(
+            "ipv4".into(),
+            json!({"ip": lb.ipv4, "dns_ptr": format!("static.{}.clients.your-server.de", lb.ipv4)}),
+        );
         public_net.insert("ipv6".into(), json!({"ip": lb.ipv6, "dns_ptr": null}));
         json!({
             "id": lb.id,

@@ -277,7 +277,9 @@ impl World {
             if at > to {
                 break;
             }
-            let Some((_, timed)) = self.timeline.pop_first() else { break };
+            let Some((_, timed)) = self.timeline.pop_first() else {
+                break;
+            };
             self.now = self.now.max(at);
             match timed {
                 Timed::ActionDone(id) => self.finish_action(id),
@@ -363,10 +365,14 @@ impl<'de> Deserialize<'de> for FlexId {
                 Ok(FlexId(v))
             }
             fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<FlexId, E> {
-                u64::try_from(v).map(FlexId).map_err(|_| E::custom("an ID must be positive"))
+                u64::try_from(v)
+                    .map(FlexId)
+                    .map_err(|_| E::custom("an ID must be positive"))
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<FlexId, E> {
-                v.parse().map(FlexId).map_err(|_| E::custom(format!("'{v}' is not an ID")))
+                v.parse()
+                    .map(FlexId)
+                    .map_err(|_| E::custom(format!("'{v}' is not an ID")))
             }
         }
         deserializer.deserialize_any(Visitor)
@@ -415,8 +421,9 @@ impl IdOrName {
 /// `invalid_input` on `labels` when any label is malformed.
 pub(crate) fn check_labels(labels: &Option<Labels>) -> Result<(), ApiError> {
     match labels {
-        Some(labels) => validate_labels(labels)
-            .map_err(|problems| ApiError::invalid_fields(problems.into_iter().map(|p| ("labels".to_string(), p)).collect())),
+        Some(labels) => validate_labels(labels).map_err(|problems| {
+            ApiError::invalid_fields(problems.into_iter().map(|p| ("labels".to_string(), p)).collect())
+        }),
         None => Ok(()),
     }
 }
@@ -432,7 +439,10 @@ pub(crate) fn check_name(field: &str, name: &str) -> Result<(), ApiError> {
     if ok {
         Ok(())
     } else {
-        Err(ApiError::invalid_field(field, "Name contains invalid characters or has an invalid length."))
+        Err(ApiError::invalid_field(
+            field,
+            "Name contains invalid characters or has an invalid length.",
+        ))
     }
 }
 

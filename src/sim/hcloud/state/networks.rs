@@ -162,7 +162,10 @@ impl World {
     /// The network exists and has a subnet in `zone`.
     pub(crate) fn network_for_attach(&self, id: u64, zone: &str) -> Result<(), ApiError> {
         let Some(network) = self.networks.get(&id) else {
-            return Err(ApiError::invalid_field("network", format!("network with ID {id} not found")));
+            return Err(ApiError::invalid_field(
+                "network",
+                format!("network with ID {id} not found"),
+            ));
         };
         if !network
             .subnets
@@ -190,7 +193,12 @@ impl World {
     }
 
     /// The requested address if free and inside a usable subnet, else the first free one.
-    pub(crate) fn allocate_private_ip(&self, network: u64, zone: &str, requested: Option<&str>) -> Result<String, ApiError> {
+    pub(crate) fn allocate_private_ip(
+        &self,
+        network: u64,
+        zone: &str,
+        requested: Option<&str>,
+    ) -> Result<String, ApiError> {
         self.network_for_attach(network, zone)?;
         let net = self.network(network)?;
         let gateway = net.ip_range.hosts().next();
@@ -208,7 +216,10 @@ impl World {
                 .any(|s| s.ip_range.contains(&ip) && ip != s.ip_range.network() && ip != s.ip_range.broadcast())
                 && Some(ip) != gateway;
             if !usable || self.private_ip_in_use(network, text) {
-                return Err(ApiError::unprocessable("ip_not_available", format!("IP {text} is not available")));
+                return Err(ApiError::unprocessable(
+                    "ip_not_available",
+                    format!("IP {text} is not available"),
+                ));
             }
             return Ok(text.to_string());
         }
@@ -223,12 +234,24 @@ impl World {
                 }
             }
         }
-        Err(ApiError::unprocessable("ip_not_available", "no free IP left in the network's subnets"))
+        Err(ApiError::unprocessable(
+            "ip_not_available",
+            "no free IP left in the network's subnets",
+        ))
     }
 
-    fn build_subnet(&self, range: &Ipv4Net, existing: &[Subnet], routes: &[Route], request: SubnetRequest) -> Result<Subnet, ApiError> {
+    fn build_subnet(
+        &self,
+        range: &Ipv4Net,
+        existing: &[Subnet],
+        routes: &[Route],
+        request: SubnetRequest,
+    ) -> Result<Subnet, ApiError> {
         if !matches!(request.kind.as_str(), "cloud" | "server" | "vswitch") {
-            return Err(ApiError::invalid_field("subnets.type", "Must be one of: cloud, server, vswitch."));
+            return Err(ApiError::invalid_field(
+                "subnets.type",
+                "Must be one of: cloud, server, vswitch.",
+            ));
         }
         if !NETWORK_ZONES.contains(&request.network_zone.as_str()) {
             return Err(ApiError::invalid_field(
@@ -237,7 +260,10 @@ impl World {
             ));
         }
         if request.kind == "vswitch" && request.vswitch_id.is_none() {
-            return Err(ApiError::invalid_field("subnets.vswitch_id", "vswitch subnets need a vswitch_id"));
+            return Err(ApiError::invalid_field(
+                "subnets.vswitch_id",
+                "vswitch subnets need a vswitch_id",
+            ));
         }
         let ip_range = match &request.ip_range {
             Some(text) => parse_net("subnets.ip_range", text)?,
@@ -253,13 +279,24 @@ impl World {
             }
         };
         if !range.contains(&ip_range) {
-            return Err(ApiError::invalid_field("subnets.ip_range", "subnet must be inside the network's ip_range"));
+            return Err(ApiError::invalid_field(
+                "subnets.ip_range",
+                "subnet must be inside the network's ip_range",
+            ));
         }
         if ip_range.prefix_len() > 30 {
-            return Err(ApiError::invalid_field("subnets.ip_range", "subnet must be at least a /30"));
+            return Err(ApiError::invalid_field(
+                "subnets.ip_range",
+                "subnet must be at least a /30",
+            ));
         }
-        if existing.iter().any(|s| overlaps(&s.ip_range, &ip_range)) || routes.iter().any(|r| overlaps(&r.destination, &ip_range)) {
-            return Err(ApiError::unprocessable("networks_overlap", "subnet overlaps an existing subnet or route"));
+        if existing.iter().any(|s| overlaps(&s.ip_range, &ip_range))
+            || routes.iter().any(|r| overlaps(&r.destination, &ip_range))
+        {
+            return Err(ApiError::unprocessable(
+                "networks_overlap",
+                "subnet overlaps an existing subnet or route",
+            ));
         }
         Ok(Subnet {
             kind: request.kind,
@@ -276,13 +313,22 @@ impl World {
             .parse()
             .map_err(|_| ApiError::invalid_field("routes.gateway", "not an IPv4 address"))?;
         if !(is_private(&destination) || destination.prefix_len() == 0) {
-            return Err(ApiError::invalid_field("routes.destination", "destination must be private or 0.0.0.0/0"));
+            return Err(ApiError::invalid_field(
+                "routes.destination",
+                "destination must be private or 0.0.0.0/0",
+            ));
         }
         if !range.contains(&gateway) || Some(gateway) == range.hosts().next() {
-            return Err(ApiError::invalid_field("routes.gateway", "gateway must be inside the network, not its first IP"));
+            return Err(ApiError::invalid_field(
+                "routes.gateway",
+                "gateway must be inside the network, not its first IP",
+            ));
         }
         if subnets.iter().any(|s| overlaps(&s.ip_range, &destination)) && destination.prefix_len() != 0 {
-            return Err(ApiError::unprocessable("networks_overlap", "route destination overlaps a subnet"));
+            return Err(ApiError::unprocessable(
+                "networks_overlap",
+                "route destination overlaps a subnet",
+            ));
         }
         Ok(Route { destination, gateway })
     }
@@ -296,7 +342,10 @@ impl World {
         }
         let range = parse_net("ip_range", &request.ip_range)?;
         if !is_private(&range) || range.prefix_len() > 24 {
-            return Err(ApiError::invalid_field("ip_range", "ip_range must be a private (RFC 1918) range of at least /24"));
+            return Err(ApiError::invalid_field(
+                "ip_range",
+                "ip_range must be a private (RFC 1918) range of at least /24",
+            ));
         }
         let mut subnets = Vec::new();
         for subnet in request.subnets.unwrap_or_default() {
@@ -327,7 +376,11 @@ impl World {
 
     /// `GET /networks`.
     pub fn list_networks(&self, query: &Query) -> Result<Page, ApiError> {
-        pagination::list(self.networks.keys().map(|id| self.network_json(*id)).collect(), query, RULES)
+        pagination::list(
+            self.networks.keys().map(|id| self.network_json(*id)).collect(),
+            query,
+            RULES,
+        )
     }
 
     /// `GET /networks/{id}`.
@@ -346,7 +399,10 @@ impl World {
             }
         }
         check_labels(&request.labels)?;
-        let network = self.networks.get_mut(&id).expect("invariant: the network was found above");
+        let network = self
+            .networks
+            .get_mut(&id)
+            .expect("invariant: the network was found above");
         if let Some(name) = request.name {
             network.name = name;
         }
@@ -385,7 +441,11 @@ impl World {
     pub fn add_subnet(&mut self, id: u64, request: SubnetRequest) -> Result<Value, ApiError> {
         let network = self.network_for_change(id)?;
         let subnet = self.build_subnet(&network.ip_range, &network.subnets, &network.routes, request)?;
-        self.networks.get_mut(&id).expect("invariant: found above").subnets.push(subnet);
+        self.networks
+            .get_mut(&id)
+            .expect("invariant: found above")
+            .subnets
+            .push(subnet);
         Ok(self.network_action(id, "add_subnet"))
     }
 
@@ -402,9 +462,16 @@ impl World {
                 .any(|p| p.network == id && p.ip.parse().is_ok_and(|ip: Ipv4Addr| range.contains(&ip)))
         });
         if in_use {
-            return Err(ApiError::unprocessable("resource_in_use", "subnet still has attached servers"));
+            return Err(ApiError::unprocessable(
+                "resource_in_use",
+                "subnet still has attached servers",
+            ));
         }
-        self.networks.get_mut(&id).expect("invariant: found above").subnets.retain(|s| s.ip_range != range);
+        self.networks
+            .get_mut(&id)
+            .expect("invariant: found above")
+            .subnets
+            .retain(|s| s.ip_range != range);
         Ok(self.network_action(id, "delete_subnet"))
     }
 
@@ -415,7 +482,11 @@ impl World {
         if network.routes.contains(&route) {
             return Err(ApiError::unprocessable("networks_overlap", "route already exists"));
         }
-        self.networks.get_mut(&id).expect("invariant: found above").routes.push(route);
+        self.networks
+            .get_mut(&id)
+            .expect("invariant: found above")
+            .routes
+            .push(route);
         Ok(self.network_action(id, "add_route"))
     }
 
@@ -426,7 +497,11 @@ impl World {
         if !network.routes.contains(&route) {
             return Err(ApiError::invalid_field("destination", "no such route"));
         }
-        self.networks.get_mut(&id).expect("invariant: found above").routes.retain(|r| *r != route);
+        self.networks
+            .get_mut(&id)
+            .expect("invariant: found above")
+            .routes
+            .retain(|r| *r != route);
         Ok(self.network_action(id, "delete_route"))
     }
 
@@ -435,7 +510,10 @@ impl World {
         let network = self.network_for_change(id)?;
         let range = parse_net("ip_range", &request.ip_range)?;
         if !range.contains(&network.ip_range) || !is_private(&range) {
-            return Err(ApiError::invalid_field("ip_range", "the new range must contain the old one"));
+            return Err(ApiError::invalid_field(
+                "ip_range",
+                "the new range must contain the old one",
+            ));
         }
         self.networks.get_mut(&id).expect("invariant: found above").ip_range = range;
         Ok(self.network_action(id, "change_ip_range"))
@@ -445,14 +523,19 @@ impl World {
     pub fn change_network_protection(&mut self, id: u64, request: ChangeDeleteProtection) -> Result<Value, ApiError> {
         self.network_for_change(id)?;
         if let Some(delete) = request.delete {
-            self.networks.get_mut(&id).expect("invariant: found above").protect_delete = delete;
+            self.networks
+                .get_mut(&id)
+                .expect("invariant: found above")
+                .protect_delete = delete;
         }
         Ok(self.network_action(id, "change_protection"))
     }
 
     /// The API representation of a network.
     pub fn network_json(&self, id: u64) -> Value {
-        let Some(n) = self.networks.get(&id) else { return Value::Null };
+        let Some(n) = self.networks.get(&id) else {
+            return Value::Null;
+        };
         let gateway = n.ip_range.hosts().next().map(|g| g.to_string()).unwrap_or_default();
         let servers: Vec<u64> = self
             .servers

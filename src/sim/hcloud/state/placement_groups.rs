@@ -105,7 +105,11 @@ impl World {
 
     /// `GET /placement_groups` with `name`, `label_selector`, `type`.
     pub fn list_placement_groups(&self, query: &Query) -> Result<Page, ApiError> {
-        let mut items: Vec<Value> = self.placement_groups.keys().map(|id| self.placement_group_json(*id)).collect();
+        let mut items: Vec<Value> = self
+            .placement_groups
+            .keys()
+            .map(|id| self.placement_group_json(*id))
+            .collect();
         pagination::filter_in(&mut items, query, "type", "type", &["spread"])?;
         pagination::list(items, query, RULES)
     }
@@ -126,7 +130,10 @@ impl World {
             }
         }
         check_labels(&request.labels)?;
-        let group = self.placement_groups.get_mut(&id).expect("invariant: the group was found above");
+        let group = self
+            .placement_groups
+            .get_mut(&id)
+            .expect("invariant: the group was found above");
         if let Some(name) = request.name {
             group.name = name;
         }
@@ -141,7 +148,10 @@ impl World {
     pub fn delete_placement_group(&mut self, id: u64) -> Result<(), ApiError> {
         self.placement_group(id)?;
         if !self.placement_members(id).is_empty() {
-            return Err(ApiError::unprocessable("resource_in_use", "placement group still contains servers"));
+            return Err(ApiError::unprocessable(
+                "resource_in_use",
+                "placement group still contains servers",
+            ));
         }
         self.placement_groups.remove(&id);
         Ok(())
@@ -149,7 +159,9 @@ impl World {
 
     /// The API representation of a placement group.
     pub fn placement_group_json(&self, id: u64) -> Value {
-        let Some(g) = self.placement_groups.get(&id) else { return Value::Null };
+        let Some(g) = self.placement_groups.get(&id) else {
+            return Value::Null;
+        };
         json!({
             "id": g.id,
             "name": g.name,

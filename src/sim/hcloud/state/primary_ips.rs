@@ -113,12 +113,18 @@ fn ip_kind(text: &str) -> Result<&'static str, ApiError> {
 
 impl World {
     fn primary_ip(&self, id: u64) -> Result<&PrimaryIp, ApiError> {
-        self.primary_ips.get(&id).ok_or_else(|| ApiError::not_found("primary_ip", id))
+        self.primary_ips
+            .get(&id)
+            .ok_or_else(|| ApiError::not_found("primary_ip", id))
     }
 
     fn allocate_public(&mut self, kind: &str, pool: u8) -> String {
         let (v4, n) = self.next_ipv4(pool);
-        if kind == "ipv4" { v4 } else { format!("2001:db8:{pool}:{n:x}::/64") }
+        if kind == "ipv4" {
+            v4
+        } else {
+            format!("2001:db8:{pool}:{n:x}::/64")
+        }
     }
 
     /// A primary IP created for a new server (`auto_delete: true`).
@@ -146,15 +152,21 @@ impl World {
 
     /// The primary IP exists, is of `kind`, unassigned and in `location`.
     pub(crate) fn check_primary_ip_free(&self, id: u64, kind: &str, location: &Location) -> Result<(), ApiError> {
-        let ip = self
-            .primary_ips
-            .get(&id)
-            .ok_or_else(|| ApiError::invalid_field(&format!("public_net.{kind}"), format!("primary IP {id} not found")))?;
+        let ip = self.primary_ips.get(&id).ok_or_else(|| {
+            ApiError::invalid_field(&format!("public_net.{kind}"), format!("primary IP {id} not found"))
+        })?;
         if ip.kind != kind {
-            return Err(ApiError::new(412, "primary_ip_version_mismatch", format!("primary IP {id} is not {kind}")));
+            return Err(ApiError::new(
+                412,
+                "primary_ip_version_mismatch",
+                format!("primary IP {id} is not {kind}"),
+            ));
         }
         if ip.assignee.is_some() {
-            return Err(ApiError::unprocessable("primary_ip_assigned", format!("primary IP {id} is already assigned")));
+            return Err(ApiError::unprocessable(
+                "primary_ip_assigned",
+                format!("primary IP {id} is already assigned"),
+            ));
         }
         if ip.location.id != location.id {
             return Err(ApiError::unprocessable(
@@ -180,14 +192,25 @@ impl World {
         }
         let location = match (&request.assignee_id, &request.location, &request.datacenter) {
             (Some(server), None, None) => {
-                let s = self.servers.get(&server.0).ok_or_else(|| ApiError::not_found("server", server.0))?;
+                let s = self
+                    .servers
+                    .get(&server.0)
+                    .ok_or_else(|| ApiError::not_found("server", server.0))?;
                 if s.status != ServerStatus::Off {
                     return Err(ApiError::unprocessable("server_not_stopped", "server must be stopped"));
                 }
-                let has = if kind == "ipv4" { s.ipv4.is_some() } else { s.ipv6.is_some() };
+                let has = if kind == "ipv4" {
+                    s.ipv4.is_some()
+                } else {
+                    s.ipv6.is_some()
+                };
                 if has {
                     return Err(ApiError::unprocessable(
-                        if kind == "ipv4" { "server_has_ipv4" } else { "server_has_ipv6" },
+                        if kind == "ipv4" {
+                            "server_has_ipv4"
+                        } else {
+                            "server_has_ipv6"
+                        },
                         format!("server already has an {kind}"),
                     ));
                 }
@@ -197,8 +220,9 @@ impl World {
                 .ok_or_else(|| ApiError::invalid_field("location", format!("location {} not found", l.as_str())))?,
             (None, None, Some(dc)) => {
                 let name = dc.as_str().split('-').next().unwrap_or_default();
-                catalog::location(name)
-                    .ok_or_else(|| ApiError::invalid_field("datacenter", format!("datacenter {} not found", dc.as_str())))?
+                catalog::location(name).ok_or_else(|| {
+                    ApiError::invalid_field("datacenter", format!("datacenter {} not found", dc.as_str()))
+                })?
             }
             _ => {
                 return Err(ApiError::invalid_input(
@@ -237,11 +261,18 @@ impl World {
             }
             None => Value::Null,
         };
-        Ok(json!({"primary_ip": self.primary_ip_json(id), "action": action}))
+        let mut body = json!({"primary_ip": self.primary_ip_json(id)});
+        // `action` is optional but not nullable in the spec: omitted when nothing runs.
+        if !action.is_null() {
+            body["action"] = action;
+        }
+        Ok(body)
     }
 
     fn attach_primary_ip(&mut self, id: u64, server: u64) {
-        let Some(ip) = self.primary_ips.get_mut(&id) else { return };
+        let Some(ip) = self.primary_ips.get_mut(&id) else {
+            return;
+        };
         ip.assignee = Some(server);
         let kind = ip.kind;
         if let Some(s) = self.servers.get_mut(&server) {
@@ -296,7 +327,10 @@ impl World {
             return Err(ApiError::protected("primary_ip"));
         }
         if ip.assignee.is_some() {
-            return Err(ApiError::unprocessable("must_be_unassigned", "primary IP must be unassigned before deletion"));
+            return Err(ApiError::unprocessable(
+                "must_be_unassigned",
+                "primary IP must be unassigned before deletion",
+            ));
         }
         self.ensure_unlocked("primary_ip", id)?;
         self.primary_ips.remove(&id);
@@ -311,28 +345,49 @@ impl World {
             return Err(ApiError::invalid_field("assignee_type", "Must be one of: server."));
         }
         if ip.assignee.is_some() {
-            return Err(ApiError::unprocessable("primary_ip_assigned", "primary IP is already assigned"));
+            return Err(ApiError::unprocessable(
+                "primary_ip_assigned",
+                "primary IP is already assigned",
+            ));
         }
         let server_id = request.assignee_id.0;
-        let server = self.servers.get(&server_id).ok_or_else(|| ApiError::not_found("server", server_id))?;
+        let server = self
+            .servers
+            .get(&server_id)
+            .ok_or_else(|| ApiError::not_found("server", server_id))?;
         self.ensure_unlocked("server", server_id)?;
         if server.status != ServerStatus::Off {
             return Err(ApiError::unprocessable("server_not_stopped", "server must be stopped"));
         }
         if server.location.id != ip.location.id {
-            return Err(ApiError::unprocessable("primary_ip_datacenter_mismatch", "server is in another location"));
+            return Err(ApiError::unprocessable(
+                "primary_ip_datacenter_mismatch",
+                "server is in another location",
+            ));
         }
-        let has = if ip.kind == "ipv4" { server.ipv4.is_some() } else { server.ipv6.is_some() };
+        let has = if ip.kind == "ipv4" {
+            server.ipv4.is_some()
+        } else {
+            server.ipv6.is_some()
+        };
         if has {
             return Err(ApiError::unprocessable(
-                if ip.kind == "ipv4" { "server_has_ipv4" } else { "server_has_ipv6" },
+                if ip.kind == "ipv4" {
+                    "server_has_ipv4"
+                } else {
+                    "server_has_ipv6"
+                },
                 format!("server already has an {}", ip.kind),
             ));
         }
         self.attach_primary_ip(id, server_id);
         let seconds = self.durations.small;
-        let resources = vec![ResourceRef::new("primary_ip", id), ResourceRef::new("server", server_id)];
-        let action = self.start_action(NewAction::new("assign_primary_ip", resources.clone(), seconds).locks(resources));
+        let resources = vec![
+            ResourceRef::new("primary_ip", id),
+            ResourceRef::new("server", server_id),
+        ];
+        let action =
+            self.start_action(NewAction::new("assign_primary_ip", resources.clone(), seconds).locks(resources));
         Ok(json!({"action": self.action_json(action)}))
     }
 
@@ -344,7 +399,11 @@ impl World {
             return Err(ApiError::unprocessable("not_assigned", "primary IP is not assigned"));
         };
         let kind = ip.kind;
-        if self.servers.get(&server_id).is_some_and(|s| s.status != ServerStatus::Off) {
+        if self
+            .servers
+            .get(&server_id)
+            .is_some_and(|s| s.status != ServerStatus::Off)
+        {
             return Err(ApiError::unprocessable("server_not_stopped", "server must be stopped"));
         }
         if kind == "ipv4" && !self.load_balancers_targeting(server_id).is_empty() {
@@ -362,20 +421,34 @@ impl World {
             }
         }
         let seconds = self.durations.small;
-        let resources = vec![ResourceRef::new("primary_ip", id), ResourceRef::new("server", server_id)];
+        let resources = vec![
+            ResourceRef::new("primary_ip", id),
+            ResourceRef::new("server", server_id),
+        ];
         let action = self.start_action(NewAction::new("unassign_primary_ip", resources, seconds));
         Ok(json!({"action": self.action_json(action)}))
     }
 
     /// `change_protection`.
-    pub fn change_primary_ip_protection(&mut self, id: u64, request: ChangeDeleteProtection) -> Result<Value, ApiError> {
+    pub fn change_primary_ip_protection(
+        &mut self,
+        id: u64,
+        request: ChangeDeleteProtection,
+    ) -> Result<Value, ApiError> {
         self.primary_ip(id)?;
         self.ensure_unlocked("primary_ip", id)?;
         if let Some(delete) = request.delete {
-            self.primary_ips.get_mut(&id).expect("invariant: found above").protect_delete = delete;
+            self.primary_ips
+                .get_mut(&id)
+                .expect("invariant: found above")
+                .protect_delete = delete;
         }
         let seconds = self.durations.small;
-        let action = self.start_action(NewAction::new("change_protection", vec![ResourceRef::new("primary_ip", id)], seconds));
+        let action = self.start_action(NewAction::new(
+            "change_protection",
+            vec![ResourceRef::new("primary_ip", id)],
+            seconds,
+        ));
         Ok(json!({"action": self.action_json(action)}))
     }
 
@@ -389,17 +462,26 @@ impl World {
             ip.dns_ptr.push((request.ip, ptr));
         }
         let seconds = self.durations.small;
-        let action = self.start_action(NewAction::new("change_dns_ptr", vec![ResourceRef::new("primary_ip", id)], seconds));
+        let action = self.start_action(NewAction::new(
+            "change_dns_ptr",
+            vec![ResourceRef::new("primary_ip", id)],
+            seconds,
+        ));
         Ok(json!({"action": self.action_json(action)}))
     }
 
     /// The API representation (live shape: no `datacenter`; `unassigned` when free).
     pub fn primary_ip_json(&self, id: u64) -> Value {
-        let Some(p) = self.primary_ips.get(&id) else { return Value::Null };
+        let Some(p) = self.primary_ips.get(&id) else {
+            return Value::Null;
+        };
         let dns_ptr: Vec<Value> = if p.kind == "ipv4" {
             vec![json!({"ip": p.ip, "dns_ptr": p.dns_ptr_for(&p.ip)})]
         } else {
-            p.dns_ptr.iter().map(|(ip, ptr)| json!({"ip": ip, "dns_ptr": ptr})).collect()
+            p.dns_ptr
+                .iter()
+                .map(|(ip, ptr)| json!({"ip": ip, "dns_ptr": ptr}))
+                .collect()
         };
         json!({
             "id": p.id,

@@ -266,9 +266,10 @@ fn check_server_name(world: &World, name: &str, except: Option<u64>) -> Result<(
 
 fn check_user_data(user_data: &Option<String>) -> Result<(), ApiError> {
     match user_data {
-        Some(data) if data.len() > USER_DATA_MAX => {
-            Err(ApiError::invalid_field("user_data", "Length must be between 0 and 32768."))
-        }
+        Some(data) if data.len() > USER_DATA_MAX => Err(ApiError::invalid_field(
+            "user_data",
+            "Length must be between 0 and 32768.",
+        )),
         _ => Ok(()),
     }
 }
@@ -279,7 +280,9 @@ impl World {
     }
 
     pub(crate) fn server_mut(&mut self, id: u64) -> Result<&mut Server, ApiError> {
-        self.servers.get_mut(&id).ok_or_else(|| ApiError::not_found("server", id))
+        self.servers
+            .get_mut(&id)
+            .ok_or_else(|| ApiError::not_found("server", id))
     }
 
     /// The server for an action request: it must exist and not be locked.
@@ -294,7 +297,12 @@ impl World {
 
     /// Resolves an image reference for a server of `server_type` (names pick the matching
     /// architecture).
-    pub(crate) fn resolve_image(&self, field: &str, image: &IdOrName, server_type: &ServerType) -> Result<u64, ApiError> {
+    pub(crate) fn resolve_image(
+        &self,
+        field: &str,
+        image: &IdOrName,
+        server_type: &ServerType,
+    ) -> Result<u64, ApiError> {
         let found = match image.id() {
             Some(id) => self.images.get(&id),
             None => self
@@ -303,7 +311,10 @@ impl World {
                 .find(|i| i.name.as_deref() == Some(image.as_str()) && i.architecture == server_type.architecture),
         };
         let Some(found) = found else {
-            return Err(ApiError::invalid_field(field, format!("image {} not found", image.as_str())));
+            return Err(ApiError::invalid_field(
+                field,
+                format!("image {} not found", image.as_str()),
+            ));
         };
         if found.architecture != server_type.architecture {
             return Err(ApiError::invalid_field(
@@ -315,7 +326,10 @@ impl World {
             ));
         }
         if found.status != "available" {
-            return Err(ApiError::invalid_field(field, format!("image {} is not available", found.id)));
+            return Err(ApiError::invalid_field(
+                field,
+                format!("image {} is not available", found.id),
+            ));
         }
         Ok(found.id)
     }
@@ -336,19 +350,26 @@ impl World {
         check_labels(&request.labels)?;
         check_user_data(&request.user_data)?;
         let server_type = catalog::server_type(request.server_type.as_str()).ok_or_else(|| {
-            ApiError::invalid_field("server_type", format!("server type {} not found", request.server_type.as_str()))
+            ApiError::invalid_field(
+                "server_type",
+                format!("server type {} not found", request.server_type.as_str()),
+            )
         })?;
         let location = match (&request.location, &request.datacenter) {
             (Some(_), Some(_)) => {
-                return Err(ApiError::invalid_field("location", "location and datacenter are mutually exclusive"));
+                return Err(ApiError::invalid_field(
+                    "location",
+                    "location and datacenter are mutually exclusive",
+                ));
             }
             (Some(l), None) => catalog::location(l.as_str())
                 .ok_or_else(|| ApiError::invalid_field("location", format!("location {} not found", l.as_str())))?,
             (None, Some(dc)) => {
                 // Deprecated: `fsn1-dc14` names its location before the dash.
                 let name = dc.as_str().split('-').next().unwrap_or_default();
-                catalog::location(name)
-                    .ok_or_else(|| ApiError::invalid_field("datacenter", format!("datacenter {} not found", dc.as_str())))?
+                catalog::location(name).ok_or_else(|| {
+                    ApiError::invalid_field("datacenter", format!("datacenter {} not found", dc.as_str()))
+                })?
             }
             (None, None) => server_type
                 .locations
@@ -360,7 +381,10 @@ impl World {
             return Err(ApiError::new(
                 412,
                 "resource_unavailable",
-                format!("server type {} is not available in location {}", server_type.name, location.name),
+                format!(
+                    "server type {} is not available in location {}",
+                    server_type.name, location.name
+                ),
             ));
         }
         let image = self.resolve_image("image", &request.image, server_type)?;
@@ -388,7 +412,10 @@ impl World {
             self.check_placement_capacity(group.0)?;
         }
         if request.volumes.as_ref().is_some_and(|v| !v.is_empty()) || request.automount == Some(true) {
-            return Err(ApiError::invalid_field("volumes", "volumes are not emulated by talos-hcloud sim"));
+            return Err(ApiError::invalid_field(
+                "volumes",
+                "volumes are not emulated by talos-hcloud sim",
+            ));
         }
         let public = request.public_net.as_ref();
         let enable_ipv4 = public.and_then(|p| p.enable_ipv4).unwrap_or(true);
@@ -474,15 +501,19 @@ impl World {
         });
 
         let me = ResourceRef::new("server", id);
-        let seconds = self.durations.create_server
-            + image_size.map_or(0.0, |gb| gb * self.durations.create_server_per_gb);
+        let seconds =
+            self.durations.create_server + image_size.map_or(0.0, |gb| gb * self.durations.create_server_per_gb);
         let create = self.start_action(
             NewAction::new("create_server", vec![me], seconds)
                 .on_success(move |w| {
                     if let Some(s) = w.servers.get_mut(&id)
                         && s.status == ServerStatus::Initializing
                     {
-                        s.status = if start { ServerStatus::Starting } else { ServerStatus::Off };
+                        s.status = if start {
+                            ServerStatus::Starting
+                        } else {
+                            ServerStatus::Off
+                        };
                     }
                 })
                 .on_error(move |w| w.remove_server(id)),
@@ -490,11 +521,13 @@ impl World {
         let mut next = Vec::new();
         if start {
             let seconds = self.durations.start_server;
-            next.push(self.start_action(
-                NewAction::new("start_server", vec![me], seconds)
-                    .after(Some(create))
-                    .on_success(move |w| w.boot(id)),
-            ));
+            next.push(
+                self.start_action(
+                    NewAction::new("start_server", vec![me], seconds)
+                        .after(Some(create))
+                        .on_success(move |w| w.boot(id)),
+                ),
+            );
         }
         for network in networks {
             let ip = self.allocate_private_ip(network, location.network_zone, None)?;
@@ -508,13 +541,23 @@ impl World {
                 });
             }
             let seconds = self.durations.small;
-            next.push(self.start_action(
-                NewAction::new("attach_to_network", vec![me, ResourceRef::new("network", network)], seconds)
+            next.push(
+                self.start_action(
+                    NewAction::new(
+                        "attach_to_network",
+                        vec![me, ResourceRef::new("network", network)],
+                        seconds,
+                    )
                     .after(Some(create)),
-            ));
+                ),
+            );
         }
         next.extend(self.reconcile_server_firewalls(id, Some(create)));
-        let root_password = if ssh_keys.is_empty() { Some(self.new_password()) } else { None };
+        let root_password = if ssh_keys.is_empty() {
+            Some(self.new_password())
+        } else {
+            None
+        };
         Ok(json!({
             "server": self.server_json(id),
             "action": self.action_json(create),
@@ -525,12 +568,19 @@ impl World {
 
     fn new_mac(&mut self) -> String {
         let (_, n) = self.next_ipv4(200);
-        format!("86:00:00:{:02x}:{:02x}:{:02x}", (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff)
+        format!(
+            "86:00:00:{:02x}:{:02x}:{:02x}",
+            (n >> 16) & 0xff,
+            (n >> 8) & 0xff,
+            n & 0xff
+        )
     }
 
     /// The server finished booting: the rescue system if it was enabled.
     pub(crate) fn boot(&mut self, id: u64) {
-        let Some(server) = self.servers.get_mut(&id) else { return };
+        let Some(server) = self.servers.get_mut(&id) else {
+            return;
+        };
         server.status = ServerStatus::Running;
         server.rescue_booted = server.rescue_enabled;
         server.rescue_enabled = false;
@@ -540,7 +590,9 @@ impl World {
 
     /// The server is now off.
     pub(crate) fn power_off(&mut self, id: u64) {
-        let Some(server) = self.servers.get_mut(&id) else { return };
+        let Some(server) = self.servers.get_mut(&id) else {
+            return;
+        };
         server.status = ServerStatus::Off;
         server.rescue_booted = false;
         self.emit(SimEvent::ServerPoweredOff { id });
@@ -563,7 +615,17 @@ impl World {
             query,
             "status",
             "status",
-            &["initializing", "starting", "running", "stopping", "off", "deleting", "rebuilding", "migrating", "unknown"],
+            &[
+                "initializing",
+                "starting",
+                "running",
+                "stopping",
+                "off",
+                "deleting",
+                "rebuilding",
+                "migrating",
+                "unknown",
+            ],
         )?;
         pagination::list(items, query, RULES)
     }
@@ -637,7 +699,8 @@ impl World {
                 .retain(|t| *t != super::firewalls::ApplyTarget::Server(id));
         }
         for lb in self.load_balancers.values_mut() {
-            lb.targets.retain(|t| !matches!(t, super::load_balancers::Target::Server { id: sid, .. } if *sid == id));
+            lb.targets
+                .retain(|t| !matches!(t, super::load_balancers::Target::Server { id: sid, .. } if *sid == id));
         }
         self.images
             .retain(|_, image| !(image.kind == ImageType::Backup && image.bound_to == Some(id)));
@@ -651,9 +714,8 @@ impl World {
         seconds: f64,
         effect: impl FnOnce(&mut World) + Send + 'static,
     ) -> Result<Value, ApiError> {
-        let action = self.start_action(
-            NewAction::new(command, vec![ResourceRef::new("server", id)], seconds).on_success(effect),
-        );
+        let action = self
+            .start_action(NewAction::new(command, vec![ResourceRef::new("server", id)], seconds).on_success(effect));
         Ok(json!({"action": self.action_json(action)}))
     }
 
@@ -737,7 +799,10 @@ impl World {
         }
         for key in request.ssh_keys.iter().flatten() {
             if !self.ssh_keys.contains_key(&key.0) {
-                return Err(ApiError::invalid_field("ssh_keys", format!("SSH key {} not found", key.0)));
+                return Err(ApiError::invalid_field(
+                    "ssh_keys",
+                    format!("SSH key {} not found", key.0),
+                ));
             }
         }
         let password = self.new_password();
@@ -771,7 +836,10 @@ impl World {
         let kind = match request.kind.as_deref() {
             None | Some("snapshot") => ImageType::Snapshot,
             Some("backup") => {
-                return Err(ApiError::unprocessable("unsupported_error", "backups are not enabled for this server"));
+                return Err(ApiError::unprocessable(
+                    "unsupported_error",
+                    "backups are not enabled for this server",
+                ));
             }
             Some(_) => return Err(ApiError::invalid_field("type", "Must be one of: snapshot, backup.")),
         };
@@ -845,13 +913,19 @@ impl World {
         let zone = server.location.network_zone;
         self.network_for_attach(network, zone)?;
         if request.ip_range.is_some() && request.ip.is_some() {
-            return Err(ApiError::invalid_field("ip_range", "ip and ip_range are mutually exclusive"));
+            return Err(ApiError::invalid_field(
+                "ip_range",
+                "ip and ip_range are mutually exclusive",
+            ));
         }
         let ip = self.allocate_private_ip(network, zone, request.ip.as_deref())?;
         let alias_ips = request.alias_ips.unwrap_or_default();
         for alias in &alias_ips {
             if self.private_ip_in_use(network, alias) || *alias == ip {
-                return Err(ApiError::unprocessable("ip_not_available", format!("IP {alias} is not available")));
+                return Err(ApiError::unprocessable(
+                    "ip_not_available",
+                    format!("IP {alias} is not available"),
+                ));
             }
         }
         let mac = self.new_mac();
@@ -908,7 +982,10 @@ impl World {
         let seconds = self.durations.small;
         let action = self.start_action(NewAction::new(
             "add_to_placement_group",
-            vec![ResourceRef::new("server", id), ResourceRef::new("placement_group", group)],
+            vec![
+                ResourceRef::new("server", id),
+                ResourceRef::new("placement_group", group),
+            ],
             seconds,
         ));
         Ok(json!({"action": self.action_json(action)}))
@@ -927,7 +1004,10 @@ impl World {
         let seconds = self.durations.small;
         let action = self.start_action(NewAction::new(
             "remove_from_placement_group",
-            vec![ResourceRef::new("server", id), ResourceRef::new("placement_group", group)],
+            vec![
+                ResourceRef::new("server", id),
+                ResourceRef::new("placement_group", group),
+            ],
             seconds,
         ));
         Ok(json!({"action": self.action_json(action)}))
@@ -939,7 +1019,10 @@ impl World {
         let delete = request.delete.unwrap_or(server.protect_delete);
         let rebuild = request.rebuild.unwrap_or(server.protect_rebuild);
         if delete != rebuild {
-            return Err(ApiError::invalid_field("rebuild", "delete and rebuild protection must be equal"));
+            return Err(ApiError::invalid_field(
+                "rebuild",
+                "delete and rebuild protection must be equal",
+            ));
         }
         let server = self.server_mut(id)?;
         server.protect_delete = delete;
@@ -955,13 +1038,22 @@ impl World {
             return Err(ApiError::unprocessable("server_not_stopped", "server must be stopped"));
         }
         let new_type = catalog::server_type(request.server_type.as_str()).ok_or_else(|| {
-            ApiError::invalid_field("server_type", format!("server type {} not found", request.server_type.as_str()))
+            ApiError::invalid_field(
+                "server_type",
+                format!("server type {} not found", request.server_type.as_str()),
+            )
         })?;
         if new_type.architecture != server.server_type.architecture || !new_type.offered_in(server.location.name) {
-            return Err(ApiError::unprocessable("invalid_server_type", "the server type cannot be used here"));
+            return Err(ApiError::unprocessable(
+                "invalid_server_type",
+                "the server type cannot be used here",
+            ));
         }
         if !request.upgrade_disk && new_type.disk < server.primary_disk_size {
-            return Err(ApiError::unprocessable("invalid_server_type", "the new server type's disk is too small"));
+            return Err(ApiError::unprocessable(
+                "invalid_server_type",
+                "the new server type's disk is too small",
+            ));
         }
         let upgrade = request.upgrade_disk;
         self.simple_server_action(id, "change_server_type", 30.0, move |w| {
@@ -991,7 +1083,8 @@ impl World {
             server.user_data = request.user_data;
         }
         let action = self.start_action(
-            NewAction::new("rebuild_server", vec![ResourceRef::new("server", id)], 30.0).on_success(move |w| w.boot(id)),
+            NewAction::new("rebuild_server", vec![ResourceRef::new("server", id)], 30.0)
+                .on_success(move |w| w.boot(id)),
         );
         let password = if has_keys { None } else { Some(self.new_password()) };
         Ok(json!({"action": self.action_json(action), "root_password": password}))
@@ -999,10 +1092,13 @@ impl World {
 
     /// The API representation of a server (live shape: no `datacenter`).
     pub fn server_json(&self, id: u64) -> Value {
-        let Some(s) = self.servers.get(&id) else { return Value::Null };
-        let ipv4 = s.ipv4.and_then(|ip| self.primary_ips.get(&ip)).map(|p| {
-            json!({"id": p.id, "ip": p.ip, "blocked": false, "dns_ptr": p.dns_ptr_for(&p.ip)})
-        });
+        let Some(s) = self.servers.get(&id) else {
+            return Value::Null;
+        };
+        let ipv4 = s
+            .ipv4
+            .and_then(|ip| self.primary_ips.get(&ip))
+            .map(|p| json!({"id": p.id, "ip": p.ip, "blocked": false, "dns_ptr": p.dns_ptr_for(&p.ip)}));
         let ipv6 = s.ipv6.and_then(|ip| self.primary_ips.get(&ip)).map(|p| {
             json!({"id": p.id, "ip": p.ip, "blocked": false, "dns_ptr": p.dns_ptr.iter().map(|(ip, ptr)| json!({"ip": ip, "dns_ptr": ptr})).collect::<Vec<_>>()})
         });
@@ -1016,7 +1112,11 @@ impl World {
             .firewalls_for_server(id)
             .into_iter()
             .map(|fw| {
-                let status = if s.firewalls_applied.contains(&fw) { "applied" } else { "pending" };
+                let status = if s.firewalls_applied.contains(&fw) {
+                    "applied"
+                } else {
+                    "pending"
+                };
                 json!({"id": fw, "status": status})
             })
             .collect();
@@ -1058,7 +1158,9 @@ impl World {
 
     /// Internal fields for the state dump.
     pub fn server_internals(&self, id: u64) -> Value {
-        let Some(s) = self.servers.get(&id) else { return Value::Null };
+        let Some(s) = self.servers.get(&id) else {
+            return Value::Null;
+        };
         json!({
             "rescue_booted": s.rescue_booted,
             "user_data": s.user_data,

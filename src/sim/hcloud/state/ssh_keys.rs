@@ -64,7 +64,10 @@ impl World {
             return Err(ApiError::uniqueness("name", "SSH key name is already used"));
         }
         if self.ssh_keys.values().any(|k| k.fingerprint == fingerprint) {
-            return Err(ApiError::uniqueness("public_key", "SSH key with the same fingerprint already exists"));
+            return Err(ApiError::uniqueness(
+                "public_key",
+                "SSH key with the same fingerprint already exists",
+            ));
         }
         let id = self.new_id(IdKind::SshKey);
         self.ssh_keys.insert(
@@ -122,7 +125,9 @@ impl World {
     }
 
     fn ssh_key_json(&self, id: u64) -> Value {
-        let Some(k) = self.ssh_keys.get(&id) else { return Value::Null };
+        let Some(k) = self.ssh_keys.get(&id) else {
+            return Value::Null;
+        };
         json!({
             "id": k.id,
             "name": k.name,
