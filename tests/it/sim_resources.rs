@@ -21,6 +21,15 @@ async fn images_filters_updates_protection_and_deletion() {
     assert_eq!(arm.as_array().unwrap().len(), 1);
     assert_eq!(arm[0]["architecture"], "arm");
     assert_eq!(api.get("/images?type=floppy").await.code(), "invalid_input");
+    assert_eq!(
+        api.get("/images?include_deprecated=True").await.status,
+        200,
+        "Python writes True"
+    );
+    assert_eq!(
+        api.get("/images?include_deprecated=maybe").await.code(),
+        "invalid_input"
+    );
     let system_id = id(&system[0]);
     assert_eq!(api.delete(&format!("/images/{system_id}")).await.status, 403);
 

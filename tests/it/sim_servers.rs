@@ -89,6 +89,18 @@ async fn the_snapshot_build_workflow() {
         (Some("running"), Some(false))
     );
     assert_eq!(api.sim.state()["servers"][0]["internal"]["rescue_booted"], true);
+    let mut seen = Vec::new();
+    while let Ok(event) = events.try_recv() {
+        seen.push(event);
+    }
+    assert!(seen.contains(&SimEvent::RescueEnabled { id: server }), "{seen:?}");
+    assert!(
+        seen.contains(&SimEvent::ServerPoweredOn {
+            id: server,
+            rescue: true
+        }),
+        "{seen:?}"
+    );
 
     // The guest shuts itself down (shutdown now over SSH).
     api.sim.guest_shutdown(server).unwrap();
@@ -125,6 +137,13 @@ async fn the_snapshot_build_workflow() {
     assert_eq!(busy.code(), "locked", "the server is locked while the snapshot runs");
     api.finish(&image["action"]).await;
     let done = api.get(&format!("/images/{image_id}")).await.body["image"].clone();
+    let mut snapshot_event = None;
+    while let Ok(event) = events.try_recv() {
+        if let SimEvent::ImageCreated { id, server: from, .. } = event {
+            snapshot_event = Some((id, from));
+        }
+    }
+    assert_eq!(snapshot_event, Some((image_id, server)));
     assert_eq!(done["status"], "available");
     assert!(done["image_size"].as_f64().is_some_and(|s| s > 0.0));
 

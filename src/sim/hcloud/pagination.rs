@@ -46,7 +46,8 @@ impl Query {
 
     /// A boolean parameter (`true`/`false`).
     pub fn flag(&self, key: &str) -> Result<Option<bool>, ApiError> {
-        match self.get(key) {
+        // Python's requests writes `True`/`False`; accept any case.
+        match self.get(key).map(str::to_ascii_lowercase).as_deref() {
             None => Ok(None),
             Some("true") => Ok(Some(true)),
             Some("false") => Ok(Some(false)),

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use axum::Router;
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -202,9 +202,8 @@ async fn api_layer(State(app): State<App>, request: Request, next: Next) -> Resp
     let query = request.uri().query().unwrap_or_default().to_string();
     let kill = request.extensions().get::<ConnectionKill>().cloned();
     let (parts, body) = request.into_parts();
-    let bytes = match axum::body::to_bytes(body, BODY_LIMIT).await {
-        Ok(bytes) => bytes,
-        Err(_) => Bytes::new(),
+    let Ok(bytes) = axum::body::to_bytes(body, BODY_LIMIT).await else {
+        return ApiError::invalid_input("request body too large or unreadable").into_response();
     };
     let request_body = serde_json::from_slice::<Value>(&bytes).ok();
 
