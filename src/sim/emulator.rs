@@ -22,7 +22,7 @@ use super::hcloud::state::{SimEvent, World};
 use crate::error::{Class, Classify};
 
 /// How to start an emulator.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SimConfig {
     /// Where to listen (port 0 picks a free port).
     pub listen: SocketAddr,
@@ -34,6 +34,19 @@ pub struct SimConfig {
     pub faults: FaultSpec,
     /// The seed of every random choice (IDs, passwords, durations, faults).
     pub seed: u64,
+}
+
+impl std::fmt::Debug for SimConfig {
+    /// Never shows the token.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimConfig")
+            .field("listen", &self.listen)
+            .field("token", &"***")
+            .field("time_scale", &self.time_scale)
+            .field("faults", &self.faults.to_string())
+            .field("seed", &self.seed)
+            .finish()
+    }
 }
 
 impl Default for SimConfig {
@@ -258,5 +271,17 @@ async fn tick(shared: Arc<Shared>, stop: CancellationToken) {
             _ = interval.tick() => shared.with_world(|_| ()),
             () = stop.cancelled() => break,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_the_token() {
+        let config = SimConfig::default();
+        assert_eq!(config.token.len(), 64);
+        assert!(!format!("{config:?}").contains(&config.token));
     }
 }
