@@ -9,6 +9,8 @@ use crate::printer::{Printer, Report};
 
 /// Serves the emulator until Ctrl-C (or SIGTERM), then exits 0.
 pub async fn run(args: SimServeArgs, printer: &Printer) -> Result<(), CliError> {
+    // Register the signal handlers before anyone can see the endpoint and send a signal.
+    let stop = StopSignals::register()?;
     let defaults = SimConfig::default();
     let config = SimConfig {
         listen: args.listen,
@@ -45,30 +47,49 @@ pub async fn run(args: SimServeArgs, printer: &Printer) -> Result<(), CliError> 
         }
     }
     printer.status("serving the Hetzner Cloud API emulator; Ctrl-C stops it");
-    wait_for_stop().await;
+    stop.wait().await;
     sim.shutdown().await;
     printer.status("emulator stopped");
     Ok(())
 }
 
-/// Waits for Ctrl-C or, on Unix, SIGTERM.
-async fn wait_for_stop() {
+/// Ctrl-C (SIGINT) and, on Unix, SIGTERM, registered up front.
+struct StopSignals {
     #[cfg(unix)]
-    {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(term) => term,
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-                return;
-            }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn register() -> Result<Self, CliError> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let fail = |e: std::io::Error| CliError::failed(format!("cannot install signal handlers: {e}"));
+            Ok(StopSignals {
+                interrupt: signal(SignalKind::interrupt()).map_err(fail)?,
+                terminate: signal(SignalKind::terminate()).map_err(fail)?,
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(StopSignals {})
         }
     }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+
+    /// Waits for the first stop signal.
+    async fn wait(mut self) {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.interrupt.recv() => {}
+                _ = self.terminate.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
