@@ -310,8 +310,53 @@ pub enum SimCommand {
 }
 
 /// Options of the Hetzner Cloud API emulator (`talos-hcloud sim`).
+///
+/// The emulator prints its endpoint and token (with `--output json`: one JSON line) and
+/// serves until Ctrl-C, then exits 0. Test controls live under `/__sim/` on the same port
+/// (see docs/simulator.md).
 #[derive(Debug, Args)]
-pub struct SimServeArgs {}
+pub struct SimServeArgs {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+    pub listen: std::net::SocketAddr,
+
+    /// Bearer token clients must send [default: a random 64-character token].
+    #[arg(long, value_name = "T", env = "TALOS_HCLOUD_SIM_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+
+    /// Simulated seconds per real second: 1 is realistic (a server takes about 70 s to
+    /// start), 100 makes minutes into seconds, 0 freezes time (step mode: time moves only
+    /// through POST /__sim/time/advance).
+    #[arg(long, value_name = "F", default_value_t = 1.0)]
+    pub time_scale: f64,
+
+    /// Fault rules, seeded and reproducible.
+    ///
+    /// SPEC is rules separated by `;`; a rule is a KIND followed by `,key=value` options:
+    ///
+    ///   KIND: 500 | 502 | 503 | 504 | 429 | locked | conflict   (answer instead of the API)
+    ///         drop              (process the request, then close the connection unanswered)
+    ///         action-error      (the action ends in `error`)
+    ///         slow              (the action takes `factor` times longer)
+    ///         unavailable | placement-error   (server creation fails: 412 / 422)
+    ///
+    ///   on=METHOD:/PATH   route of HTTP kinds and drop; `*` = any method or one segment
+    ///   command=NAME      action command of action-error and slow (create_image, …)
+    ///   type=NAME         server type of unavailable / placement-error
+    ///   location=NAME     location of unavailable / placement-error
+    ///   p=0..1            probability per match (default 1)
+    ///   n=N               fire at most N times (default unlimited)
+    ///   factor=F          slow: duration multiplier (default 10)
+    ///
+    /// Example: --faults '503,on=POST:/servers,p=0.2; locked,on=POST:/servers/*/actions/*,n=3;
+    /// drop,on=POST:/servers/*/actions/create_image,n=1; unavailable,type=cax11,location=fsn1'
+    #[arg(long, value_name = "SPEC", verbatim_doc_comment)]
+    pub faults: Option<talos_hcloud::sim::FaultSpec>,
+
+    /// Seed of every random choice (IDs, passwords, durations, faults).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub seed: u64,
+}
 
 /// Options of `talos-hcloud sim node`.
 #[derive(Debug, Args)]

@@ -1,10 +1,95 @@
 //! `sim`: serve the Hetzner Cloud API emulator until Ctrl-C.
 
-use super::CliError;
-use crate::cli::SimServeArgs;
-use crate::printer::Printer;
+use serde_json::json;
+use talos_hcloud::sim::{Sim, SimConfig};
 
-/// Serves the emulator.
-pub async fn run(_args: SimServeArgs, _printer: &Printer) -> Result<(), CliError> {
-    Err(CliError::failed("the Hetzner Cloud emulator is being built (issue 3)"))
+use super::CliError;
+use crate::cli::{OutputFormat, SimServeArgs};
+use crate::printer::{Printer, Report};
+
+/// Serves the emulator until Ctrl-C (or SIGTERM), then exits 0.
+pub async fn run(args: SimServeArgs, printer: &Printer) -> Result<(), CliError> {
+    // Register the signal handlers before anyone can see the endpoint and send a signal.
+    let stop = StopSignals::register()?;
+    let defaults = SimConfig::default();
+    let config = SimConfig {
+        listen: args.listen,
+        token: args.token.unwrap_or(defaults.token),
+        time_scale: args.time_scale,
+        faults: args.faults.unwrap_or_default(),
+        seed: args.seed,
+    };
+    let (seed, time_scale, faults) = (config.seed, config.time_scale, config.faults.to_string());
+    let sim = Sim::start(config).await?;
+    let endpoint = sim.endpoint();
+    let controls = format!("http://{}/__sim", sim.addr());
+    let document = json!({
+        "endpoint": endpoint,
+        "token": sim.token(),
+        "controls": controls,
+        "time_scale": time_scale,
+        "seed": seed,
+        "faults": faults,
+    });
+    match printer.format() {
+        OutputFormat::Json => {
+            let mut line = document.to_string();
+            line.push('\n');
+            printer.raw(line.as_bytes());
+        }
+        OutputFormat::Text => {
+            let text = format!(
+                "endpoint: {endpoint}\ntoken: {}\ncontrols: {controls}\n\nexport HCLOUD_ENDPOINT={endpoint} HCLOUD_TOKEN={}\n",
+                sim.token(),
+                sim.token()
+            );
+            printer.result(&Report::new(text, document));
+        }
+    }
+    printer.status("serving the Hetzner Cloud API emulator; Ctrl-C stops it");
+    stop.wait().await;
+    sim.shutdown().await;
+    printer.status("emulator stopped");
+    Ok(())
+}
+
+/// Ctrl-C (SIGINT) and, on Unix, SIGTERM, registered up front.
+struct StopSignals {
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn register() -> Result<Self, CliError> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let fail = |e: std::io::Error| CliError::failed(format!("cannot install signal handlers: {e}"));
+            Ok(StopSignals {
+                interrupt: signal(SignalKind::interrupt()).map_err(fail)?,
+                terminate: signal(SignalKind::terminate()).map_err(fail)?,
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(StopSignals {})
+        }
+    }
+
+    /// Waits for the first stop signal.
+    async fn wait(mut self) {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.interrupt.recv() => {}
+                _ = self.terminate.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
 }

@@ -4,6 +4,17 @@
 //! stands on. It shares wire types with the client side (Talos protobuf messages,
 //! schematic types) but never behaviour: nothing here imports `hcloud`, `cluster`, `image`
 //! or `ssh`.
+//!
+//! [`Sim`] is a running emulator (start it with a [`SimConfig`]); [`hcloud`] is the
+//! emulated Hetzner Cloud API; [`SimControl`] drives its test controls over HTTP.
 
+mod control;
+mod emulator;
 pub mod hcloud;
 pub mod talos;
+
+pub use control::SimControl;
+pub use emulator::{Error, Sim, SimConfig};
+pub use hcloud::faults::FaultSpec;
+pub use hcloud::request_log::RequestRecord;
+pub use hcloud::state::SimEvent;

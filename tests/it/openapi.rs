@@ -18,7 +18,7 @@ mod deviations;
 mod route;
 
 // MERGE: uncomment once `talos_hcloud::sim::RequestRecord` exists (implements `Exchange` for it).
-// mod sim_records;
+mod sim_records;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};

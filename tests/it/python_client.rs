@@ -10,7 +10,7 @@
 //! nothing here skips.
 
 // MERGE: uncomment once `talos_hcloud::sim::{Sim, SimConfig}` exist.
-// mod sim;
+mod sim;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

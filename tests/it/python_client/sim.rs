@@ -1,4 +1,4 @@
-//! MERGE: the official Python client scenario against talos-hcloud's emulator.
+//! The official Python client scenario against talos-hcloud's emulator.
 //!
 //! Not compiled until `talos_hcloud::sim::{Sim, SimConfig}` exist; enable it with the
 //! commented `mod sim;` line in `tests/it/python_client.rs` (and `mod sim_records;` in
@@ -12,15 +12,26 @@ use super::{expected_lifecycle, interpreter, lifecycle, python_script};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn official_python_client_scenario_passes_against_the_emulator() {
     let python = interpreter();
-    let sim = Sim::start(SimConfig::default()).await;
+    let sim = Sim::start(SimConfig::default()).await.expect("the emulator starts");
     // The scenario wants the API base (`…/v1`), whichever form `endpoint()` has.
     let endpoint = sim.endpoint().to_string();
     let endpoint = endpoint.trim_end_matches('/');
-    let endpoint = if endpoint.ends_with("/v1") { endpoint.to_owned() } else { format!("{endpoint}/v1") };
+    let endpoint = if endpoint.ends_with("/v1") {
+        endpoint.to_owned()
+    } else {
+        format!("{endpoint}/v1")
+    };
 
     let output = tokio::process::Command::new(&python)
         .arg(python_script("scenario.py"))
-        .args(["--endpoint", &endpoint, "--poll-interval", "0.05", "--poll-max-retries", "2400"])
+        .args([
+            "--endpoint",
+            &endpoint,
+            "--poll-interval",
+            "0.05",
+            "--poll-max-retries",
+            "2400",
+        ])
         // The token travels in the environment, not on a command line other users can read.
         .env("HCLOUD_TOKEN", sim.token())
         .env_remove("HCLOUD_ENDPOINT")
@@ -41,5 +52,9 @@ async fn official_python_client_scenario_passes_against_the_emulator() {
     let records = sim.request_log();
     let validated = assert_conforms(&records);
     assert!(validated >= 50, "only {validated} API exchanges recorded");
-    assert_eq!(lifecycle(&records), expected_lifecycle(), "created/deleted per collection");
+    assert_eq!(
+        lifecycle(&records),
+        expected_lifecycle(),
+        "created/deleted per collection"
+    );
 }

@@ -1,0 +1,287 @@
+//! A running emulator: binds the listener, serves the API, ticks simulated time, and
+//! offers the in-process controls tests use.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::Rng;
+use serde_json::Value;
+use tokio::sync::broadcast;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::control::SimControl;
+use super::hcloud::Shared;
+use super::hcloud::clock::SimClock;
+use super::hcloud::error::ApiError;
+use super::hcloud::faults::FaultSpec;
+use super::hcloud::http;
+use super::hcloud::request_log::RequestRecord;
+use super::hcloud::state::{SimEvent, World};
+use crate::error::{Class, Classify};
+
+/// How to start an emulator.
+#[derive(Clone)]
+pub struct SimConfig {
+    /// Where to listen (port 0 picks a free port).
+    pub listen: SocketAddr,
+    /// The bearer token clients must send.
+    pub token: String,
+    /// Simulated seconds per real second; 0 starts in step mode.
+    pub time_scale: f64,
+    /// Fault rules.
+    pub faults: FaultSpec,
+    /// The seed of every random choice (IDs, passwords, durations, faults).
+    pub seed: u64,
+}
+
+impl std::fmt::Debug for SimConfig {
+    /// Never shows the token.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimConfig")
+            .field("listen", &self.listen)
+            .field("token", &"***")
+            .field("time_scale", &self.time_scale)
+            .field("faults", &self.faults.to_string())
+            .field("seed", &self.seed)
+            .finish()
+    }
+}
+
+impl Default for SimConfig {
+    /// 127.0.0.1:0, a random 64-character token, 1000× time (a 60 s action takes about
+    /// 60 ms), no faults, seed 0.
+    fn default() -> Self {
+        SimConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            token: random_token(),
+            time_scale: 1000.0,
+            faults: FaultSpec::default(),
+            seed: 0,
+        }
+    }
+}
+
+/// A random 64-character token like the real ones.
+pub fn random_token() -> String {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let mut rng = rand::rng();
+    (0..64)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
+/// Why the emulator could not start or a control failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The configuration is unusable.
+    #[error("invalid emulator configuration: {0}")]
+    Config(String),
+    /// A control request to the emulator failed.
+    #[error("emulator control {what} failed")]
+    Control {
+        /// Which control.
+        what: String,
+        /// The cause.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The emulated API refused an in-process control.
+    #[error(transparent)]
+    Api(#[from] ApiError),
+}
+
+impl Classify for Error {
+    fn class(&self) -> Class {
+        match self {
+            Error::Config(_) => Class::InvalidInput,
+            _ => Class::Failed,
+        }
+    }
+
+    fn hints(&self) -> Vec<String> {
+        match self {
+            Error::Bind { .. } => vec!["pick another address with --listen, e.g. --listen 127.0.0.1:0".to_string()],
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// A running emulator. Dropping it without [`Sim::shutdown`] leaves the server running
+/// until the runtime ends.
+pub struct Sim {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    stop: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Sim {
+    /// Binds and starts serving.
+    ///
+    /// # Errors
+    /// [`Error::Bind`] when the address is taken; [`Error::Config`] for a token that is
+    /// empty or a time scale that is negative or not finite.
+    pub async fn start(config: SimConfig) -> Result<Sim, Error> {
+        if config.token.is_empty() || config.token.chars().any(char::is_whitespace) {
+            return Err(Error::Config(
+                "the token must be non-empty and contain no whitespace".to_string(),
+            ));
+        }
+        if !config.time_scale.is_finite() || config.time_scale < 0.0 {
+            return Err(Error::Config(format!(
+                "the time scale must be 0 (step mode) or positive, got {}",
+                config.time_scale
+            )));
+        }
+        let listener = http::bind(config.listen).await.map_err(|source| Error::Bind {
+            addr: config.listen,
+            source,
+        })?;
+        let addr = listener.local_addr().map_err(|source| Error::Bind {
+            addr: config.listen,
+            source,
+        })?;
+        let clock = SimClock::new(config.time_scale);
+        let world = World::new(config.seed, &config.faults, clock.wall(0));
+        let shared = Arc::new(Shared::new(world, clock, config.token));
+        let stop = CancellationToken::new();
+        let server = tokio::spawn(http::serve(listener, http::router(shared.clone()), stop.clone()));
+        let ticker = tokio::spawn(tick(shared.clone(), stop.clone()));
+        Ok(Sim {
+            shared,
+            addr,
+            stop,
+            tasks: vec![server, ticker],
+        })
+    }
+
+    /// The API endpoint, e.g. `http://127.0.0.1:41234/v1`.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+
+    /// The address the emulator listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The bearer token.
+    pub fn token(&self) -> &str {
+        &self.shared.token
+    }
+
+    /// Every API request so far (control routes excluded).
+    pub fn request_log(&self) -> Vec<RequestRecord> {
+        self.shared.log.snapshot()
+    }
+
+    /// Forgets the request log.
+    pub fn clear_request_log(&self) {
+        self.shared.log.clear();
+    }
+
+    /// Moves simulated time forward (in either mode) and completes what became due.
+    pub fn advance(&self, by: Duration) {
+        self.shared.clock.advance(by);
+        self.shared.with_world(|_| ());
+    }
+
+    /// Sets the time scale; 0 = step mode (time moves only through [`Sim::advance`]).
+    pub fn set_time_scale(&self, scale: f64) {
+        self.shared.with_world(|_| ());
+        self.shared.clock.set_scale(scale.max(0.0));
+    }
+
+    /// Adds fault rules.
+    pub fn add_faults(&self, spec: &FaultSpec) {
+        self.shared.with_world(|w| w.faults.add(spec));
+    }
+
+    /// Removes every fault rule.
+    pub fn clear_faults(&self) {
+        self.shared.with_world(|w| w.faults.clear());
+    }
+
+    /// Reconfigures the rate limit: `limit` requests, refilling `refill_per_second`,
+    /// currently `remaining` (default full).
+    pub fn set_rate_limit(&self, limit: u64, refill_per_second: f64, remaining: Option<u64>) {
+        self.shared
+            .rate_limiter()
+            .configure(limit, refill_per_second, remaining);
+    }
+
+    /// The guest inside a server powers itself off (`shutdown now` over SSH).
+    ///
+    /// # Errors
+    /// `not_found` when there is no such server.
+    pub fn guest_shutdown(&self, server: u64) -> Result<(), Error> {
+        self.shared
+            .with_world(|w| w.guest_shutdown(server))
+            .map(|_| ())
+            .map_err(Error::from)
+    }
+
+    /// The whole state (API shapes plus internal fields).
+    pub fn state(&self) -> Value {
+        self.shared.with_world(|w| w.dump())
+    }
+
+    /// Machine events (server created, powered on/off, rescue, snapshots).
+    pub fn events(&self) -> broadcast::Receiver<SimEvent> {
+        self.shared.with_world(|w| w.subscribe())
+    }
+
+    /// A client for the HTTP test controls of this emulator.
+    pub fn control(&self) -> SimControl {
+        SimControl::new(format!("http://{}", self.addr), self.token().to_string())
+    }
+
+    /// Stops serving and waits for the server task.
+    pub async fn shutdown(mut self) {
+        self.stop.cancel();
+        for task in self.tasks.drain(..) {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+/// Advances the world regularly so effects and events happen without a request.
+async fn tick(shared: Arc<Shared>, stop: CancellationToken) {
+    let mut interval = tokio::time::interval(Duration::from_millis(20));
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            _ = interval.tick() => shared.with_world(|_| ()),
+            () = stop.cancelled() => break,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_the_token() {
+        let config = SimConfig::default();
+        assert_eq!(config.token.len(), 64);
+        assert!(!format!("{config:?}").contains(&config.token));
+    }
+}

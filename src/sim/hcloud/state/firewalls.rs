@@ -1,0 +1,599 @@
+//! Firewalls: rules plus the servers they apply to, named directly or by label selector.
+//! Selector matches are re-evaluated whenever servers or selectors change; each newly
+//! covered server gets an `apply_firewall` action that locks it, and its
+//! `public_net.firewalls[].status` is `pending` until that action succeeds.
+
+use ipnet::IpNet;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::super::error::ApiError;
+use super::super::label_selector::{Labels, Selector};
+use super::super::pagination::{self, ListRules, Page, Query};
+use super::{FlexId, IdKind, NewAction, ResourceRef, World, check_labels, labels_json};
+
+/// The most rules a firewall holds.
+pub const MAX_RULES: usize = 50;
+
+/// What a firewall applies to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApplyTarget {
+    /// One server.
+    Server(u64),
+    /// Every server matching a selector.
+    Selector(String),
+}
+
+/// A firewall rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rule {
+    direction: String,
+    protocol: String,
+    port: Option<String>,
+    source_ips: Vec<String>,
+    destination_ips: Vec<String>,
+    description: Option<String>,
+}
+
+/// A firewall.
+#[derive(Debug, Clone)]
+pub struct Firewall {
+    /// ID.
+    pub id: u64,
+    /// Name.
+    pub name: String,
+    /// Labels.
+    pub labels: Labels,
+    /// Rules.
+    pub rules: Vec<Rule>,
+    /// Targets.
+    pub applied_to: Vec<ApplyTarget>,
+    /// Creation time.
+    pub created: u64,
+}
+
+/// A rule in a request.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleRequest {
+    direction: String,
+    protocol: String,
+    port: Option<String>,
+    source_ips: Option<Vec<String>>,
+    destination_ips: Option<Vec<String>>,
+    description: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IdRef {
+    id: FlexId,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SelectorRef {
+    selector: String,
+}
+
+/// A target in `apply_to`/`remove_from`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetRequest {
+    #[serde(rename = "type")]
+    kind: String,
+    server: Option<IdRef>,
+    label_selector: Option<SelectorRef>,
+}
+
+/// `POST /firewalls`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateFirewall {
+    name: String,
+    labels: Option<Labels>,
+    rules: Option<Vec<RuleRequest>>,
+    apply_to: Option<Vec<TargetRequest>>,
+}
+
+/// `PUT /firewalls/{id}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateFirewall {
+    name: Option<String>,
+    labels: Option<Labels>,
+}
+
+/// `set_rules`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetRules {
+    rules: Vec<RuleRequest>,
+}
+
+/// `apply_to_resources`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApplyToResources {
+    apply_to: Vec<TargetRequest>,
+}
+
+/// `remove_from_resources`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoveFromResources {
+    remove_from: Vec<TargetRequest>,
+}
+
+const RULES: ListRules = ListRules {
+    sort_fields: &["id", "name", "created"],
+    name_filter: true,
+    label_selector: true,
+};
+
+fn check_port(port: &str) -> bool {
+    let valid = |p: &str| p.parse::<u16>().is_ok_and(|n| n >= 1);
+    match port.split_once('-') {
+        Some((a, b)) => valid(a) && valid(b) && a.parse::<u16>().ok() <= b.parse::<u16>().ok(),
+        None => valid(port),
+    }
+}
+
+fn build_rules(requests: Vec<RuleRequest>) -> Result<Vec<Rule>, ApiError> {
+    if requests.len() > MAX_RULES {
+        return Err(ApiError::invalid_field(
+            "rules",
+            format!("at most {MAX_RULES} rules are allowed"),
+        ));
+    }
+    let mut rules = Vec::new();
+    for (i, r) in requests.into_iter().enumerate() {
+        let field = |name: &str| format!("rules[{i}].{name}");
+        if !matches!(r.direction.as_str(), "in" | "out") {
+            return Err(ApiError::invalid_field(&field("direction"), "Must be one of: in, out."));
+        }
+        if !matches!(r.protocol.as_str(), "tcp" | "udp" | "icmp" | "esp" | "gre") {
+            return Err(ApiError::invalid_field(
+                &field("protocol"),
+                "Must be one of: tcp, udp, icmp, esp, gre.",
+            ));
+        }
+        let needs_port = matches!(r.protocol.as_str(), "tcp" | "udp");
+        match (&r.port, needs_port) {
+            (None, true) => {
+                return Err(ApiError::invalid_field(
+                    &field("port"),
+                    "port is required for tcp and udp",
+                ));
+            }
+            (Some(_), false) => {
+                return Err(ApiError::invalid_field(
+                    &field("port"),
+                    "port is only allowed for tcp and udp",
+                ));
+            }
+            (Some(port), true) if !check_port(port) => {
+                return Err(ApiError::invalid_field(
+                    &field("port"),
+                    "port must be a number or a range like 80-85",
+                ));
+            }
+            _ => {}
+        }
+        let source_ips = r.source_ips.unwrap_or_default();
+        let destination_ips = r.destination_ips.unwrap_or_default();
+        let (needed, needed_name, forbidden, forbidden_name) = if r.direction == "in" {
+            (&source_ips, "source_ips", &destination_ips, "destination_ips")
+        } else {
+            (&destination_ips, "destination_ips", &source_ips, "source_ips")
+        };
+        if needed.is_empty() {
+            return Err(ApiError::invalid_field(
+                &field(needed_name),
+                "at least one address is required",
+            ));
+        }
+        if !forbidden.is_empty() {
+            return Err(ApiError::invalid_field(
+                &field(forbidden_name),
+                format!("not allowed for direction {}", r.direction),
+            ));
+        }
+        for cidr in needed {
+            if cidr.parse::<IpNet>().is_err() {
+                return Err(ApiError::invalid_field(
+                    &field(needed_name),
+                    format!("'{cidr}' is not a CIDR"),
+                ));
+            }
+        }
+        if r.description.as_ref().is_some_and(|d| d.chars().count() > 255) {
+            return Err(ApiError::invalid_field(
+                &field("description"),
+                "Length must be between 0 and 255.",
+            ));
+        }
+        rules.push(Rule {
+            direction: r.direction,
+            protocol: r.protocol,
+            port: r.port,
+            source_ips,
+            destination_ips,
+            description: r.description,
+        });
+    }
+    Ok(rules)
+}
+
+impl World {
+    fn firewall(&self, id: u64) -> Result<&Firewall, ApiError> {
+        self.firewalls
+            .get(&id)
+            .ok_or_else(|| ApiError::not_found("firewall", id))
+    }
+
+    fn firewall_for_change(&self, id: u64) -> Result<&Firewall, ApiError> {
+        let firewall = self.firewall(id)?;
+        self.ensure_unlocked("firewall", id)?;
+        Ok(firewall)
+    }
+
+    fn target(&self, request: &TargetRequest) -> Result<ApplyTarget, ApiError> {
+        match (request.kind.as_str(), &request.server, &request.label_selector) {
+            ("server", Some(server), None) => {
+                let id = server.id.0;
+                let found = self.servers.get(&id).ok_or_else(|| {
+                    ApiError::new(
+                        404,
+                        "firewall_resource_not_found",
+                        format!("server with ID '{id}' not found"),
+                    )
+                })?;
+                if found.ipv4.is_none() && found.ipv6.is_none() {
+                    return Err(ApiError::unprocessable(
+                        "private_net_only_server",
+                        "firewalls cannot be applied to servers without a public interface",
+                    ));
+                }
+                Ok(ApplyTarget::Server(id))
+            }
+            ("label_selector", None, Some(selector)) => {
+                Selector::parse(&selector.selector).map_err(|why| ApiError::invalid_field("label_selector", why))?;
+                Ok(ApplyTarget::Selector(selector.selector.clone()))
+            }
+            _ => Err(ApiError::invalid_field(
+                "type",
+                "type server needs 'server', type label_selector needs 'label_selector'",
+            )),
+        }
+    }
+
+    /// The firewalls applying to a server, directly or by selector.
+    pub(crate) fn firewalls_for_server(&self, server: u64) -> Vec<u64> {
+        let Some(s) = self.servers.get(&server) else {
+            return Vec::new();
+        };
+        self.firewalls
+            .values()
+            .filter(|fw| {
+                fw.applied_to.iter().any(|t| match t {
+                    ApplyTarget::Server(id) => *id == server,
+                    ApplyTarget::Selector(text) => {
+                        (s.ipv4.is_some() || s.ipv6.is_some())
+                            && Selector::parse(text).is_ok_and(|sel| sel.matches(&s.labels))
+                    }
+                })
+            })
+            .map(|fw| fw.id)
+            .collect()
+    }
+
+    fn selector_matches(&self, firewall: u64) -> Vec<u64> {
+        let Some(fw) = self.firewalls.get(&firewall) else {
+            return Vec::new();
+        };
+        let selectors: Vec<Selector> = fw
+            .applied_to
+            .iter()
+            .filter_map(|t| match t {
+                ApplyTarget::Selector(text) => Selector::parse(text).ok(),
+                ApplyTarget::Server(_) => None,
+            })
+            .collect();
+        self.servers
+            .values()
+            .filter(|s| (s.ipv4.is_some() || s.ipv6.is_some()) && selectors.iter().any(|sel| sel.matches(&s.labels)))
+            .map(|s| s.id)
+            .collect()
+    }
+
+    /// Starts `apply_firewall` for firewalls newly covering a server and drops ones that
+    /// no longer do; returns the new actions.
+    pub(crate) fn reconcile_server_firewalls(&mut self, server: u64, after: Option<u64>) -> Vec<u64> {
+        self.reconcile_server_firewalls_locking(server, after, false)
+    }
+
+    fn reconcile_server_firewalls_locking(&mut self, server: u64, after: Option<u64>, lock_firewall: bool) -> Vec<u64> {
+        let effective = self.firewalls_for_server(server);
+        let Some(s) = self.servers.get_mut(&server) else {
+            return Vec::new();
+        };
+        s.firewalls_applied.retain(|fw| effective.contains(fw));
+        let missing: Vec<u64> = effective
+            .iter()
+            .copied()
+            .filter(|fw| !s.firewalls_applied.contains(fw) && !s.firewalls_pending.contains(fw))
+            .collect();
+        s.firewalls_pending.extend(missing.iter().copied());
+        let mut actions = Vec::new();
+        for fw in missing {
+            let me = ResourceRef::new("server", server);
+            let firewall = ResourceRef::new("firewall", fw);
+            let locks = if lock_firewall { vec![me, firewall] } else { vec![me] };
+            let seconds = self.durations.small;
+            actions.push(
+                self.start_action(
+                    NewAction::new("apply_firewall", vec![firewall, me], seconds)
+                        .locks(locks)
+                        .after(after)
+                        .on_success(move |w| {
+                            let still = w.firewalls_for_server(server).contains(&fw);
+                            if let Some(s) = w.servers.get_mut(&server) {
+                                s.firewalls_pending.remove(&fw);
+                                if still {
+                                    s.firewalls_applied.insert(fw);
+                                }
+                            }
+                        })
+                        .on_error(move |w| {
+                            if let Some(s) = w.servers.get_mut(&server) {
+                                s.firewalls_pending.remove(&fw);
+                            }
+                        }),
+                ),
+            );
+        }
+        actions
+    }
+
+    fn reconcile_all_firewalls(&mut self, lock_firewall: bool) -> Vec<u64> {
+        let servers: Vec<u64> = self.servers.keys().copied().collect();
+        servers
+            .into_iter()
+            .flat_map(|s| self.reconcile_server_firewalls_locking(s, None, lock_firewall))
+            .collect()
+    }
+
+    /// `POST /firewalls`: 201 with `set_firewall_rules` and `apply_firewall` actions.
+    pub fn create_firewall(&mut self, request: CreateFirewall) -> Result<Value, ApiError> {
+        if request.name.is_empty() || request.name.chars().count() > 128 {
+            return Err(ApiError::invalid_field("name", "Length must be between 1 and 128."));
+        }
+        check_labels(&request.labels)?;
+        if self.firewalls.values().any(|f| f.name == request.name) {
+            return Err(ApiError::uniqueness("name", "firewall name is already used"));
+        }
+        let rules = build_rules(request.rules.unwrap_or_default())?;
+        let mut targets: Vec<ApplyTarget> = Vec::new();
+        for target in request.apply_to.iter().flatten() {
+            let target = self.target(target)?;
+            if targets.contains(&target) {
+                return Err(ApiError::unprocessable(
+                    "server_already_added",
+                    "a resource is listed twice",
+                ));
+            }
+            targets.push(target);
+        }
+        let id = self.new_id(IdKind::Firewall);
+        self.firewalls.insert(
+            id,
+            Firewall {
+                id,
+                name: request.name,
+                labels: request.labels.unwrap_or_default(),
+                rules,
+                applied_to: targets,
+                created: self.now,
+            },
+        );
+        let seconds = self.durations.small;
+        let mut actions = vec![self.start_action(NewAction::new(
+            "set_firewall_rules",
+            vec![ResourceRef::new("firewall", id)],
+            seconds,
+        ))];
+        actions.extend(self.reconcile_all_firewalls(false));
+        Ok(json!({
+            "firewall": self.firewall_json(id),
+            "actions": actions.iter().map(|a| self.action_json(*a)).collect::<Vec<_>>(),
+        }))
+    }
+
+    /// `GET /firewalls`.
+    pub fn list_firewalls(&self, query: &Query) -> Result<Page, ApiError> {
+        pagination::list(
+            self.firewalls.keys().map(|id| self.firewall_json(*id)).collect(),
+            query,
+            RULES,
+        )
+    }
+
+    /// `GET /firewalls/{id}`.
+    pub fn get_firewall(&self, id: u64) -> Result<Value, ApiError> {
+        self.firewall(id)?;
+        Ok(json!({"firewall": self.firewall_json(id)}))
+    }
+
+    /// `PUT /firewalls/{id}`.
+    pub fn update_firewall(&mut self, id: u64, request: UpdateFirewall) -> Result<Value, ApiError> {
+        self.firewall_for_change(id)?;
+        if let Some(name) = &request.name {
+            if name.is_empty() || name.chars().count() > 128 {
+                return Err(ApiError::invalid_field("name", "Length must be between 1 and 128."));
+            }
+            if self.firewalls.values().any(|f| f.name == *name && f.id != id) {
+                return Err(ApiError::uniqueness("name", "firewall name is already used"));
+            }
+        }
+        check_labels(&request.labels)?;
+        let fw = self.firewalls.get_mut(&id).expect("invariant: found above");
+        if let Some(name) = request.name {
+            fw.name = name;
+        }
+        if let Some(labels) = request.labels {
+            fw.labels = labels;
+        }
+        Ok(json!({"firewall": self.firewall_json(id)}))
+    }
+
+    /// `DELETE /firewalls/{id}`: 204; refused while it still applies to anything.
+    pub fn delete_firewall(&mut self, id: u64) -> Result<(), ApiError> {
+        let fw = self.firewall_for_change(id)?;
+        if !fw.applied_to.is_empty() {
+            return Err(ApiError::unprocessable(
+                "resource_in_use",
+                "firewall is still applied to resources",
+            ));
+        }
+        self.firewalls.remove(&id);
+        Ok(())
+    }
+
+    /// `set_rules`: replaces every rule; re-applies to every covered server.
+    pub fn set_firewall_rules(&mut self, id: u64, request: SetRules) -> Result<Value, ApiError> {
+        self.firewall_for_change(id)?;
+        let rules = build_rules(request.rules)?;
+        self.firewalls.get_mut(&id).expect("invariant: found above").rules = rules;
+        let seconds = self.durations.small;
+        let me = ResourceRef::new("firewall", id);
+        let mut actions = vec![self.start_action(NewAction::new("set_firewall_rules", vec![me], seconds))];
+        let covered: Vec<u64> = self
+            .servers
+            .keys()
+            .copied()
+            .filter(|s| self.firewalls_for_server(*s).contains(&id))
+            .collect();
+        for server in covered {
+            let s = ResourceRef::new("server", server);
+            actions.push(self.start_action(NewAction::new("apply_firewall", vec![me, s], seconds).locks(vec![s])));
+        }
+        Ok(json!({"actions": actions.iter().map(|a| self.action_json(*a)).collect::<Vec<_>>()}))
+    }
+
+    /// `apply_to_resources`.
+    pub fn apply_firewall_to_resources(&mut self, id: u64, request: ApplyToResources) -> Result<Value, ApiError> {
+        let fw = self.firewall_for_change(id)?;
+        let mut targets = Vec::new();
+        for target in &request.apply_to {
+            let target = self.target(target)?;
+            if fw.applied_to.contains(&target) || targets.contains(&target) {
+                return Err(ApiError::unprocessable(
+                    "firewall_already_applied",
+                    "firewall is already applied to this resource",
+                ));
+            }
+            targets.push(target);
+        }
+        self.firewalls
+            .get_mut(&id)
+            .expect("invariant: found above")
+            .applied_to
+            .extend(targets);
+        let actions = self.reconcile_all_firewalls(true);
+        Ok(json!({"actions": actions.iter().map(|a| self.action_json(*a)).collect::<Vec<_>>()}))
+    }
+
+    /// `remove_from_resources`.
+    pub fn remove_firewall_from_resources(&mut self, id: u64, request: RemoveFromResources) -> Result<Value, ApiError> {
+        let fw = self.firewall_for_change(id)?;
+        let by_selector = self.selector_matches(id);
+        let mut removed = Vec::new();
+        for target in &request.remove_from {
+            let target = match (target.kind.as_str(), &target.server, &target.label_selector) {
+                ("server", Some(server), None) => ApplyTarget::Server(server.id.0),
+                ("label_selector", None, Some(sel)) => ApplyTarget::Selector(sel.selector.clone()),
+                _ => return Err(ApiError::invalid_field("type", "type and its object do not match")),
+            };
+            if !fw.applied_to.contains(&target) {
+                if let ApplyTarget::Server(server) = target
+                    && by_selector.contains(&server)
+                {
+                    return Err(ApiError::unprocessable(
+                        "firewall_managed_by_label_selector",
+                        "the server is covered by a label selector of this firewall",
+                    ));
+                }
+                return Err(ApiError::new(
+                    404,
+                    "firewall_resource_not_found",
+                    "the firewall is not applied to this resource",
+                ));
+            }
+            removed.push(target);
+        }
+        let before: Vec<u64> = self
+            .servers
+            .keys()
+            .copied()
+            .filter(|s| self.firewalls_for_server(*s).contains(&id))
+            .collect();
+        self.firewalls
+            .get_mut(&id)
+            .expect("invariant: found above")
+            .applied_to
+            .retain(|t| !removed.contains(t));
+        let mut actions = Vec::new();
+        for server in before {
+            if !self.firewalls_for_server(server).contains(&id) {
+                self.reconcile_server_firewalls(server, None);
+                let seconds = self.durations.small;
+                let refs = vec![ResourceRef::new("firewall", id), ResourceRef::new("server", server)];
+                actions.push(self.start_action(NewAction::new("remove_firewall", refs, seconds)));
+            }
+        }
+        Ok(json!({"actions": actions.iter().map(|a| self.action_json(*a)).collect::<Vec<_>>()}))
+    }
+
+    /// The API representation of a firewall; selector entries list the servers they
+    /// currently match.
+    pub(crate) fn firewall_json(&self, id: u64) -> Value {
+        let Some(fw) = self.firewalls.get(&id) else {
+            return Value::Null;
+        };
+        let applied_to: Vec<Value> = fw
+            .applied_to
+            .iter()
+            .map(|t| match t {
+                ApplyTarget::Server(server) => json!({"type": "server", "server": {"id": server}}),
+                ApplyTarget::Selector(text) => {
+                    let matched: Vec<Value> = Selector::parse(text)
+                        .map(|sel| {
+                            self.servers
+                                .values()
+                                .filter(|s| sel.matches(&s.labels))
+                                .map(|s| json!({"type": "server", "server": {"id": s.id}}))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    json!({"type": "label_selector", "label_selector": {"selector": text}, "applied_to_resources": matched})
+                }
+            })
+            .collect();
+        json!({
+            "id": fw.id,
+            "name": fw.name,
+            "labels": labels_json(&fw.labels),
+            "created": self.timestamp(fw.created),
+            "rules": fw.rules.iter().map(|r| json!({
+                "direction": r.direction,
+                "protocol": r.protocol,
+                "port": r.port,
+                "source_ips": r.source_ips,
+                "destination_ips": r.destination_ips,
+                "description": r.description,
+            })).collect::<Vec<_>>(),
+            "applied_to": applied_to,
+        })
+    }
+}

@@ -1,0 +1,494 @@
+//! The state model of the emulated project: every resource, every action and the timeline
+//! of what happens when, with no HTTP types.
+//!
+//! The model is a [`World`] behind one lock. Each request first advances the world to the
+//! current simulated time ([`World::advance`]), which completes due actions in order and
+//! applies their effects; then it reads or changes resources. Resources are state machines
+//! (a server is `initializing`, `starting`, `running`, …) whose transitions are the
+//! completion effects of actions. One file per resource family; rendering to the API
+//! representation lives beside each family.
+
+pub mod actions;
+pub mod catalog_views;
+pub mod firewalls;
+pub mod floating_ips;
+pub mod images;
+pub mod load_balancers;
+pub mod networks;
+pub mod placement_groups;
+pub mod primary_ips;
+pub mod servers;
+pub mod ssh_keys;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, SystemTime};
+
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use serde::Deserialize;
+use serde_json::Value;
+use tokio::sync::broadcast;
+
+use super::clock::{SimMillis, rfc3339};
+use super::error::ApiError;
+use super::faults::{FaultEngine, FaultSpec, child_rng};
+use super::label_selector::{Labels, validate_labels};
+
+pub use actions::{Action, ActionStatus, NewAction, ResourceRef};
+
+/// Something that happened to a machine, for the parts of the emulator that will back
+/// servers with disks and booting nodes (rescue SSH, Talos). Sent on a broadcast channel.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SimEvent {
+    /// A server was created (still `initializing`).
+    ServerCreated {
+        /// Server ID.
+        id: u64,
+        /// Its public IPv4 (in 127.0.0.0/8), if any.
+        ipv4: Option<String>,
+        /// The disk content it starts from (the image's disk reference).
+        disk: String,
+    },
+    /// A server finished booting; `rescue` is true when it booted the rescue system.
+    ServerPoweredOn {
+        /// Server ID.
+        id: u64,
+        /// Whether the rescue system was booted.
+        rescue: bool,
+    },
+    /// A server is now off.
+    ServerPoweredOff {
+        /// Server ID.
+        id: u64,
+    },
+    /// Rescue mode was enabled (takes effect at the next boot).
+    RescueEnabled {
+        /// Server ID.
+        id: u64,
+    },
+    /// A server was deleted.
+    ServerDeleted {
+        /// Server ID.
+        id: u64,
+    },
+    /// A snapshot finished; its disk reference was copied from the server at request time.
+    ImageCreated {
+        /// Image ID.
+        id: u64,
+        /// The server it was taken from.
+        server: u64,
+        /// The disk content reference the image carries.
+        disk: String,
+    },
+}
+
+/// Realistic durations in simulated seconds (reference `hcloud-api.md` §18).
+#[derive(Debug, Clone)]
+pub struct Durations {
+    /// `create_server` from a system image.
+    pub create_server: f64,
+    /// Extra per GB of a snapshot's `image_size`.
+    pub create_server_per_gb: f64,
+    /// `start_server`.
+    pub start_server: f64,
+    /// `stop_server`, `reset_server`, `reboot_server`.
+    pub stop_server: f64,
+    /// `shutdown_server` (the ACPI signal).
+    pub shutdown_signal: f64,
+    /// From the ACPI signal to `off` (a guest that honours it).
+    pub guest_shutdown: f64,
+    /// `enable_rescue`, `disable_rescue`.
+    pub rescue: f64,
+    /// `create_image` base.
+    pub create_image: f64,
+    /// `create_image` per GB written.
+    pub create_image_per_gb: f64,
+    /// `delete_server`.
+    pub delete_server: f64,
+    /// Network, firewall, placement, protection and IP actions.
+    pub small: f64,
+}
+
+impl Default for Durations {
+    fn default() -> Self {
+        Durations {
+            create_server: 60.0,
+            create_server_per_gb: 10.0,
+            start_server: 10.0,
+            stop_server: 3.0,
+            shutdown_signal: 1.0,
+            guest_shutdown: 5.0,
+            rescue: 2.0,
+            create_image: 60.0,
+            create_image_per_gb: 90.0,
+            delete_server: 3.0,
+            small: 2.0,
+        }
+    }
+}
+
+/// The kinds of ID, each with its own large, non-contiguous sequence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum IdKind {
+    /// Servers (~5×10^7).
+    Server,
+    /// Snapshots and backups (~3×10^8).
+    Image,
+    /// Actions (~1.7×10^9).
+    Action,
+    /// SSH keys.
+    SshKey,
+    /// Placement groups.
+    PlacementGroup,
+    /// Networks.
+    Network,
+    /// Firewalls.
+    Firewall,
+    /// Floating IPs.
+    FloatingIp,
+    /// Primary IPs.
+    PrimaryIp,
+    /// Load balancers.
+    LoadBalancer,
+}
+
+impl IdKind {
+    fn base(self) -> u64 {
+        match self {
+            IdKind::Server => 58_000_000,
+            IdKind::Image => 310_000_000,
+            IdKind::Action => 1_700_000_000,
+            IdKind::SshKey => 24_000_000,
+            IdKind::PlacementGroup => 400_000,
+            IdKind::Network => 10_500_000,
+            IdKind::Firewall => 1_800_000,
+            IdKind::FloatingIp => 80_000_000,
+            IdKind::PrimaryIp => 90_000_000,
+            IdKind::LoadBalancer => 2_300_000,
+        }
+    }
+}
+
+enum Timed {
+    ActionDone(u64),
+    Run(actions::Effect),
+}
+
+/// Address pools in 127.0.0.0/8 so later issues can bind real listeners on them.
+#[derive(Debug, Default, Clone)]
+struct Pools {
+    next: BTreeMap<u8, u32>,
+}
+
+impl Pools {
+    /// The next IPv4 of pool `second_octet` (127.P.x.y) and the next IPv6 /64 index.
+    fn next(&mut self, pool: u8) -> u32 {
+        let n = self.next.entry(pool).or_insert(0);
+        *n += 1;
+        *n
+    }
+}
+
+/// The whole emulated project.
+pub struct World {
+    pub(crate) now: SimMillis,
+    epoch: SystemTime,
+    next_ids: BTreeMap<IdKind, u64>,
+    rng_ids: ChaCha8Rng,
+    rng_passwords: ChaCha8Rng,
+    rng_durations: ChaCha8Rng,
+    /// The fault rules and their RNGs.
+    pub faults: FaultEngine,
+    /// Durations of actions, in simulated seconds.
+    pub durations: Durations,
+    pub(crate) actions: BTreeMap<u64, Action>,
+    running: BTreeSet<u64>,
+    timeline: BTreeMap<(SimMillis, u64), Timed>,
+    seq: u64,
+    pools: Pools,
+    pub(crate) servers: BTreeMap<u64, servers::Server>,
+    pub(crate) images: BTreeMap<u64, images::Image>,
+    pub(crate) ssh_keys: BTreeMap<u64, ssh_keys::SshKey>,
+    pub(crate) placement_groups: BTreeMap<u64, placement_groups::PlacementGroup>,
+    pub(crate) networks: BTreeMap<u64, networks::Network>,
+    pub(crate) firewalls: BTreeMap<u64, firewalls::Firewall>,
+    pub(crate) floating_ips: BTreeMap<u64, floating_ips::FloatingIp>,
+    pub(crate) primary_ips: BTreeMap<u64, primary_ips::PrimaryIp>,
+    pub(crate) load_balancers: BTreeMap<u64, load_balancers::LoadBalancer>,
+    events: broadcast::Sender<SimEvent>,
+}
+
+impl World {
+    /// A fresh project at simulated time 0 with the catalogue's system images.
+    pub fn new(seed: u64, faults: &FaultSpec, epoch: SystemTime) -> Self {
+        let (events, _) = broadcast::channel(1024);
+        let mut world = World {
+            now: 0,
+            epoch,
+            next_ids: BTreeMap::new(),
+            rng_ids: child_rng(seed, "ids"),
+            rng_passwords: child_rng(seed, "passwords"),
+            rng_durations: child_rng(seed, "durations"),
+            faults: FaultEngine::new(faults, seed),
+            durations: Durations::default(),
+            actions: BTreeMap::new(),
+            running: BTreeSet::new(),
+            timeline: BTreeMap::new(),
+            seq: 0,
+            pools: Pools::default(),
+            servers: BTreeMap::new(),
+            images: BTreeMap::new(),
+            ssh_keys: BTreeMap::new(),
+            placement_groups: BTreeMap::new(),
+            networks: BTreeMap::new(),
+            firewalls: BTreeMap::new(),
+            floating_ips: BTreeMap::new(),
+            primary_ips: BTreeMap::new(),
+            load_balancers: BTreeMap::new(),
+            events,
+        };
+        world.seed_system_images();
+        world
+    }
+
+    /// Subscribes to machine events.
+    pub fn subscribe(&self) -> broadcast::Receiver<SimEvent> {
+        self.events.subscribe()
+    }
+
+    pub(crate) fn emit(&self, event: SimEvent) {
+        // No subscriber is fine: the events are hooks, not a log.
+        let _ = self.events.send(event);
+    }
+
+    /// The current simulated time.
+    pub fn now(&self) -> SimMillis {
+        self.now
+    }
+
+    /// An API timestamp for a simulated time.
+    pub fn timestamp(&self, at: SimMillis) -> String {
+        rfc3339(self.epoch + Duration::from_millis(at))
+    }
+
+    /// Completes everything due up to `to`, in time order.
+    pub fn advance(&mut self, to: SimMillis) {
+        while let Some((&(at, _), _)) = self.timeline.first_key_value() {
+            if at > to {
+                break;
+            }
+            let Some((_, timed)) = self.timeline.pop_first() else {
+                break;
+            };
+            self.now = self.now.max(at);
+            match timed {
+                Timed::ActionDone(id) => self.finish_action(id),
+                Timed::Run(effect) => effect(self),
+            }
+        }
+        self.now = self.now.max(to);
+    }
+
+    /// The earliest pending event, if any (for step-mode tests that want to run to it).
+    pub fn next_event_at(&self) -> Option<SimMillis> {
+        self.timeline.first_key_value().map(|(&(at, _), _)| at)
+    }
+
+    fn schedule(&mut self, at: SimMillis, timed: Timed) {
+        self.seq += 1;
+        self.timeline.insert((at, self.seq), timed);
+    }
+
+    /// Runs `effect` after `seconds` of simulated time.
+    pub(crate) fn schedule_effect(&mut self, seconds: f64, effect: actions::Effect) {
+        let at = self.now + (seconds * 1000.0) as u64;
+        self.schedule(at, Timed::Run(effect));
+    }
+
+    /// A new ID of `kind`: large, increasing, with seeded gaps as in the real API.
+    pub(crate) fn new_id(&mut self, kind: IdKind) -> u64 {
+        let step = self.rng_ids.random_range(1..=37);
+        let next = self.next_ids.entry(kind).or_insert(kind.base());
+        *next += step;
+        *next
+    }
+
+    /// A root password as the API generates them.
+    pub(crate) fn new_password(&mut self) -> String {
+        const ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+        (0..24)
+            .map(|_| ALPHABET[self.rng_passwords.random_range(0..ALPHABET.len())] as char)
+            .collect()
+    }
+
+    /// The next address of a 127.P.0.0/16 pool and its index (for IPv6 and MAC addresses).
+    pub(crate) fn next_ipv4(&mut self, pool: u8) -> (String, u32) {
+        let n = self.pools.next(pool);
+        (format!("127.{pool}.{}.{}", n / 250, n % 250 + 1), n)
+    }
+
+    /// Returns true if and only if a running action holds a lock on the resource.
+    pub fn is_locked(&self, kind: &str, id: u64) -> bool {
+        self.running.iter().any(|a| {
+            self.actions
+                .get(a)
+                .is_some_and(|action| action.locks.iter().any(|r| r.kind == kind && r.id == id))
+        })
+    }
+
+    /// `locked` (servers, images, IPs) or `conflict` (networks, firewalls, load balancers)
+    /// while an action holds the resource.
+    pub(crate) fn ensure_unlocked(&self, kind: &'static str, id: u64) -> Result<(), ApiError> {
+        if !self.is_locked(kind, id) {
+            return Ok(());
+        }
+        Err(match kind {
+            "network" | "firewall" | "load_balancer" => ApiError::conflict(kind),
+            _ => ApiError::locked(kind),
+        })
+    }
+}
+
+/// An ID in a request body: a JSON number or a numeric string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlexId(pub u64);
+
+impl<'de> Deserialize<'de> for FlexId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = FlexId;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an ID (a number or a numeric string)")
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<FlexId, E> {
+                Ok(FlexId(v))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<FlexId, E> {
+                u64::try_from(v)
+                    .map(FlexId)
+                    .map_err(|_| E::custom("an ID must be positive"))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<FlexId, E> {
+                v.parse()
+                    .map(FlexId)
+                    .map_err(|_| E::custom(format!("'{v}' is not an ID")))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+/// An ID-or-name field (`image`, `server_type`, `location`, `ssh_keys[]`): a JSON number,
+/// or a string that is an ID when it parses as an integer and a name otherwise.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdOrName(pub String);
+
+impl<'de> Deserialize<'de> for IdOrName {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = IdOrName;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an ID or a name")
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<IdOrName, E> {
+                Ok(IdOrName(v.to_string()))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<IdOrName, E> {
+                Ok(IdOrName(v.to_string()))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<IdOrName, E> {
+                Ok(IdOrName(v.to_string()))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+impl IdOrName {
+    /// The ID, when the value is numeric.
+    pub fn id(&self) -> Option<u64> {
+        self.0.parse().ok()
+    }
+
+    /// The text as given.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// `invalid_input` on `labels` when any label is malformed.
+pub(crate) fn check_labels(labels: &Option<Labels>) -> Result<(), ApiError> {
+    match labels {
+        Some(labels) => validate_labels(labels).map_err(|problems| {
+            ApiError::invalid_fields(problems.into_iter().map(|p| ("labels".to_string(), p)).collect())
+        }),
+        None => Ok(()),
+    }
+}
+
+/// A resource name: 1–63 characters of letters, digits, `-`, `_`, `.` (servers use the
+/// stricter hostname rule in `servers`).
+pub(crate) fn check_name(field: &str, name: &str) -> Result<(), ApiError> {
+    let ok = !name.is_empty()
+        && name.len() <= 128
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::invalid_field(
+            field,
+            "Name contains invalid characters or has an invalid length.",
+        ))
+    }
+}
+
+/// Renders a labels map.
+pub(crate) fn labels_json(labels: &Labels) -> Value {
+    serde_json::to_value(labels).expect("invariant: a string map always serializes")
+}
+
+impl World {
+    /// Returns true if and only if a resource of `kind` with `id` exists.
+    pub fn exists(&self, kind: &str, id: u64) -> bool {
+        match kind {
+            "server" => self.servers.contains_key(&id),
+            "image" => self.images.contains_key(&id),
+            "network" => self.networks.contains_key(&id),
+            "firewall" => self.firewalls.contains_key(&id),
+            "floating_ip" => self.floating_ips.contains_key(&id),
+            "primary_ip" => self.primary_ips.contains_key(&id),
+            "load_balancer" => self.load_balancers.contains_key(&id),
+            "ssh_key" => self.ssh_keys.contains_key(&id),
+            "placement_group" => self.placement_groups.contains_key(&id),
+            _ => false,
+        }
+    }
+
+    /// Everything, in API representation plus internal fields, for tests and debugging.
+    pub fn dump(&self) -> Value {
+        serde_json::json!({
+            "now_ms": self.now,
+            "now": self.timestamp(self.now),
+            "servers": self.servers.keys().map(|id| {
+                serde_json::json!({"server": self.server_json(*id), "internal": self.server_internals(*id)})
+            }).collect::<Vec<_>>(),
+            "images": self.images.values().filter(|i| i.kind != images::ImageType::System).map(|i| {
+                serde_json::json!({"image": self.image_json(i.id), "internal": {"disk": i.disk, "source_disk": i.source_disk}})
+            }).collect::<Vec<_>>(),
+            "ssh_keys": self.ssh_keys.keys().map(|id| self.get_ssh_key(*id).unwrap_or_default()).collect::<Vec<_>>(),
+            "placement_groups": self.placement_groups.keys().map(|id| self.placement_group_json(*id)).collect::<Vec<_>>(),
+            "networks": self.networks.keys().map(|id| self.network_json(*id)).collect::<Vec<_>>(),
+            "firewalls": self.firewalls.keys().map(|id| self.firewall_json(*id)).collect::<Vec<_>>(),
+            "floating_ips": self.floating_ips.keys().map(|id| self.floating_ip_json(*id)).collect::<Vec<_>>(),
+            "primary_ips": self.primary_ips.keys().map(|id| self.primary_ip_json(*id)).collect::<Vec<_>>(),
+            "load_balancers": self.load_balancers.keys().map(|id| self.load_balancer_json(*id)).collect::<Vec<_>>(),
+            "running_actions": self.running_actions().iter().map(|id| self.action_json(*id)).collect::<Vec<_>>(),
+            "next_event_ms": self.next_event_at(),
+            "faults": self.faults.active(),
+        })
+    }
+}

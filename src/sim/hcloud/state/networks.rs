@@ -1,0 +1,575 @@
+//! Private networks with subnets and routes. Servers and load balancers attach to a
+//! network through a subnet in their location's network zone and get the first free
+//! address. Network changes hold the network, so parallel changes get `conflict`.
+
+use std::net::Ipv4Addr;
+
+use ipnet::Ipv4Net;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::super::catalog::NETWORK_ZONES;
+use super::super::error::ApiError;
+use super::super::label_selector::Labels;
+use super::super::pagination::{self, ListRules, Page, Query};
+use super::{IdKind, NewAction, ResourceRef, World, check_labels, check_name, labels_json};
+
+/// A subnet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Subnet {
+    /// `cloud`, `server` or `vswitch`.
+    pub kind: String,
+    /// Its range.
+    pub ip_range: Ipv4Net,
+    /// Network zone.
+    pub network_zone: String,
+    /// vSwitch ID (vswitch subnets).
+    pub vswitch_id: Option<u64>,
+}
+
+/// A route.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Route {
+    /// Destination range.
+    pub destination: Ipv4Net,
+    /// Gateway.
+    pub gateway: Ipv4Addr,
+}
+
+/// A network.
+#[derive(Debug, Clone)]
+pub struct Network {
+    /// ID.
+    pub id: u64,
+    /// Name.
+    pub name: String,
+    /// Range.
+    pub ip_range: Ipv4Net,
+    /// Subnets.
+    pub subnets: Vec<Subnet>,
+    /// Routes.
+    pub routes: Vec<Route>,
+    /// Delete protection.
+    pub protect_delete: bool,
+    /// Labels.
+    pub labels: Labels,
+    /// Creation time.
+    pub created: u64,
+    /// Whether routes are exposed to a vSwitch.
+    pub expose_routes_to_vswitch: bool,
+}
+
+/// A subnet in a request.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubnetRequest {
+    #[serde(rename = "type")]
+    kind: String,
+    network_zone: String,
+    ip_range: Option<String>,
+    vswitch_id: Option<u64>,
+}
+
+/// A route in a request.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteRequest {
+    destination: String,
+    gateway: String,
+}
+
+/// `POST /networks`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateNetwork {
+    name: String,
+    ip_range: String,
+    subnets: Option<Vec<SubnetRequest>>,
+    routes: Option<Vec<RouteRequest>>,
+    labels: Option<Labels>,
+    expose_routes_to_vswitch: Option<bool>,
+}
+
+/// `PUT /networks/{id}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateNetwork {
+    name: Option<String>,
+    labels: Option<Labels>,
+    expose_routes_to_vswitch: Option<bool>,
+}
+
+/// `delete_subnet`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteSubnet {
+    ip_range: String,
+}
+
+/// `change_ip_range`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeIpRange {
+    ip_range: String,
+}
+
+/// `change_protection` of a network, floating IP, primary IP or load balancer.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeDeleteProtection {
+    /// The new delete protection.
+    pub delete: Option<bool>,
+}
+
+const RULES: ListRules = ListRules {
+    sort_fields: &["id", "name", "created"],
+    name_filter: true,
+    label_selector: true,
+};
+
+fn parse_net(field: &str, text: &str) -> Result<Ipv4Net, ApiError> {
+    let net: Ipv4Net = text
+        .parse()
+        .map_err(|_| ApiError::invalid_field(field, format!("'{text}' is not an IPv4 network in CIDR notation")))?;
+    if net.trunc() != net {
+        return Err(ApiError::invalid_field(field, format!("'{text}' has host bits set")));
+    }
+    Ok(net)
+}
+
+fn is_private(net: &Ipv4Net) -> bool {
+    ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
+        .iter()
+        .filter_map(|r| r.parse::<Ipv4Net>().ok())
+        .any(|r| r.contains(net))
+}
+
+fn overlaps(a: &Ipv4Net, b: &Ipv4Net) -> bool {
+    a.contains(&b.network()) || b.contains(&a.network())
+}
+
+impl World {
+    fn network(&self, id: u64) -> Result<&Network, ApiError> {
+        self.networks.get(&id).ok_or_else(|| ApiError::not_found("network", id))
+    }
+
+    fn network_for_change(&self, id: u64) -> Result<&Network, ApiError> {
+        let network = self.network(id)?;
+        self.ensure_unlocked("network", id)?;
+        Ok(network)
+    }
+
+    /// The network exists and has a subnet in `zone`.
+    pub(crate) fn network_for_attach(&self, id: u64, zone: &str) -> Result<(), ApiError> {
+        let Some(network) = self.networks.get(&id) else {
+            return Err(ApiError::invalid_field(
+                "network",
+                format!("network with ID {id} not found"),
+            ));
+        };
+        if !network
+            .subnets
+            .iter()
+            .any(|s| s.network_zone == zone && s.kind != "vswitch")
+        {
+            return Err(ApiError::unprocessable(
+                "no_subnet_available",
+                format!("network {id} has no subnet in network zone {zone}"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Returns true if and only if `ip` is taken in `network` by a server or load balancer.
+    pub(crate) fn private_ip_in_use(&self, network: u64, ip: &str) -> bool {
+        self.servers.values().any(|s| {
+            s.private_net
+                .iter()
+                .any(|p| p.network == network && (p.ip == ip || p.alias_ips.iter().any(|a| a == ip)))
+        }) || self
+            .load_balancers
+            .values()
+            .any(|lb| lb.private_net.iter().any(|(n, a)| *n == network && a == ip))
+    }
+
+    /// The requested address if free and inside a usable subnet, else the first free one.
+    pub(crate) fn allocate_private_ip(
+        &self,
+        network: u64,
+        zone: &str,
+        requested: Option<&str>,
+    ) -> Result<String, ApiError> {
+        self.network_for_attach(network, zone)?;
+        let net = self.network(network)?;
+        let gateway = net.ip_range.hosts().next();
+        let subnets: Vec<&Subnet> = net
+            .subnets
+            .iter()
+            .filter(|s| s.network_zone == zone && s.kind != "vswitch")
+            .collect();
+        if let Some(text) = requested {
+            let ip: Ipv4Addr = text
+                .parse()
+                .map_err(|_| ApiError::invalid_field("ip", format!("'{text}' is not an IPv4 address")))?;
+            let usable = subnets
+                .iter()
+                .any(|s| s.ip_range.contains(&ip) && ip != s.ip_range.network() && ip != s.ip_range.broadcast())
+                && Some(ip) != gateway;
+            if !usable || self.private_ip_in_use(network, text) {
+                return Err(ApiError::unprocessable(
+                    "ip_not_available",
+                    format!("IP {text} is not available"),
+                ));
+            }
+            return Ok(text.to_string());
+        }
+        for subnet in subnets {
+            for ip in subnet.ip_range.hosts() {
+                if Some(ip) == gateway {
+                    continue;
+                }
+                let text = ip.to_string();
+                if !self.private_ip_in_use(network, &text) {
+                    return Ok(text);
+                }
+            }
+        }
+        Err(ApiError::unprocessable(
+            "ip_not_available",
+            "no free IP left in the network's subnets",
+        ))
+    }
+
+    fn build_subnet(
+        &self,
+        range: &Ipv4Net,
+        existing: &[Subnet],
+        routes: &[Route],
+        request: SubnetRequest,
+    ) -> Result<Subnet, ApiError> {
+        if !matches!(request.kind.as_str(), "cloud" | "server" | "vswitch") {
+            return Err(ApiError::invalid_field(
+                "subnets.type",
+                "Must be one of: cloud, server, vswitch.",
+            ));
+        }
+        if !NETWORK_ZONES.contains(&request.network_zone.as_str()) {
+            return Err(ApiError::invalid_field(
+                "subnets.network_zone",
+                format!("unknown network zone '{}'", request.network_zone),
+            ));
+        }
+        if request.kind == "vswitch" && request.vswitch_id.is_none() {
+            return Err(ApiError::invalid_field(
+                "subnets.vswitch_id",
+                "vswitch subnets need a vswitch_id",
+            ));
+        }
+        let ip_range = match &request.ip_range {
+            Some(text) => parse_net("subnets.ip_range", text)?,
+            None => {
+                // The first free /24 of the network.
+                let candidates = range
+                    .subnets(24.max(range.prefix_len()))
+                    .map_err(|_| ApiError::invalid_field("ip_range", "network range too small"))?;
+                let free = candidates
+                    .into_iter()
+                    .find(|c| !existing.iter().any(|s| overlaps(&s.ip_range, c)));
+                free.ok_or_else(|| ApiError::invalid_field("subnets.ip_range", "no free /24 left in the network"))?
+            }
+        };
+        if !range.contains(&ip_range) {
+            return Err(ApiError::invalid_field(
+                "subnets.ip_range",
+                "subnet must be inside the network's ip_range",
+            ));
+        }
+        if ip_range.prefix_len() > 30 {
+            return Err(ApiError::invalid_field(
+                "subnets.ip_range",
+                "subnet must be at least a /30",
+            ));
+        }
+        if existing.iter().any(|s| overlaps(&s.ip_range, &ip_range))
+            || routes.iter().any(|r| overlaps(&r.destination, &ip_range))
+        {
+            return Err(ApiError::unprocessable(
+                "networks_overlap",
+                "subnet overlaps an existing subnet or route",
+            ));
+        }
+        Ok(Subnet {
+            kind: request.kind,
+            ip_range,
+            network_zone: request.network_zone,
+            vswitch_id: request.vswitch_id,
+        })
+    }
+
+    fn build_route(range: &Ipv4Net, subnets: &[Subnet], request: RouteRequest) -> Result<Route, ApiError> {
+        let destination = parse_net("routes.destination", &request.destination)?;
+        let gateway: Ipv4Addr = request
+            .gateway
+            .parse()
+            .map_err(|_| ApiError::invalid_field("routes.gateway", "not an IPv4 address"))?;
+        if !(is_private(&destination) || destination.prefix_len() == 0) {
+            return Err(ApiError::invalid_field(
+                "routes.destination",
+                "destination must be private or 0.0.0.0/0",
+            ));
+        }
+        if !range.contains(&gateway) || Some(gateway) == range.hosts().next() {
+            return Err(ApiError::invalid_field(
+                "routes.gateway",
+                "gateway must be inside the network, not its first IP",
+            ));
+        }
+        if subnets.iter().any(|s| overlaps(&s.ip_range, &destination)) && destination.prefix_len() != 0 {
+            return Err(ApiError::unprocessable(
+                "networks_overlap",
+                "route destination overlaps a subnet",
+            ));
+        }
+        Ok(Route { destination, gateway })
+    }
+
+    /// `POST /networks`.
+    pub fn create_network(&mut self, request: CreateNetwork) -> Result<Value, ApiError> {
+        check_name("name", &request.name)?;
+        check_labels(&request.labels)?;
+        if self.networks.values().any(|n| n.name == request.name) {
+            return Err(ApiError::uniqueness("name", "network name is already used"));
+        }
+        let range = parse_net("ip_range", &request.ip_range)?;
+        if !is_private(&range) || range.prefix_len() > 24 {
+            return Err(ApiError::invalid_field(
+                "ip_range",
+                "ip_range must be a private (RFC 1918) range of at least /24",
+            ));
+        }
+        let mut subnets = Vec::new();
+        for subnet in request.subnets.unwrap_or_default() {
+            let built = self.build_subnet(&range, &subnets, &[], subnet)?;
+            subnets.push(built);
+        }
+        let mut routes = Vec::new();
+        for route in request.routes.unwrap_or_default() {
+            routes.push(World::build_route(&range, &subnets, route)?);
+        }
+        let id = self.new_id(IdKind::Network);
+        self.networks.insert(
+            id,
+            Network {
+                id,
+                name: request.name,
+                ip_range: range,
+                subnets,
+                routes,
+                protect_delete: false,
+                labels: request.labels.unwrap_or_default(),
+                created: self.now,
+                expose_routes_to_vswitch: request.expose_routes_to_vswitch.unwrap_or(false),
+            },
+        );
+        Ok(json!({"network": self.network_json(id)}))
+    }
+
+    /// `GET /networks`.
+    pub fn list_networks(&self, query: &Query) -> Result<Page, ApiError> {
+        pagination::list(
+            self.networks.keys().map(|id| self.network_json(*id)).collect(),
+            query,
+            RULES,
+        )
+    }
+
+    /// `GET /networks/{id}`.
+    pub fn get_network(&self, id: u64) -> Result<Value, ApiError> {
+        self.network(id)?;
+        Ok(json!({"network": self.network_json(id)}))
+    }
+
+    /// `PUT /networks/{id}`.
+    pub fn update_network(&mut self, id: u64, request: UpdateNetwork) -> Result<Value, ApiError> {
+        self.network_for_change(id)?;
+        if let Some(name) = &request.name {
+            check_name("name", name)?;
+            if self.networks.values().any(|n| n.name == *name && n.id != id) {
+                return Err(ApiError::uniqueness("name", "network name is already used"));
+            }
+        }
+        check_labels(&request.labels)?;
+        let network = self
+            .networks
+            .get_mut(&id)
+            .expect("invariant: the network was found above");
+        if let Some(name) = request.name {
+            network.name = name;
+        }
+        if let Some(labels) = request.labels {
+            network.labels = labels;
+        }
+        if let Some(expose) = request.expose_routes_to_vswitch {
+            network.expose_routes_to_vswitch = expose;
+        }
+        Ok(json!({"network": self.network_json(id)}))
+    }
+
+    /// `DELETE /networks/{id}`: 204; detaches servers and load balancers.
+    pub fn delete_network(&mut self, id: u64) -> Result<(), ApiError> {
+        let network = self.network_for_change(id)?;
+        if network.protect_delete {
+            return Err(ApiError::protected("network"));
+        }
+        self.networks.remove(&id);
+        for server in self.servers.values_mut() {
+            server.private_net.retain(|p| p.network != id);
+        }
+        for lb in self.load_balancers.values_mut() {
+            lb.private_net.retain(|(n, _)| *n != id);
+        }
+        Ok(())
+    }
+
+    fn network_action(&mut self, id: u64, command: &'static str) -> Value {
+        let seconds = self.durations.small;
+        let action = self.start_action(NewAction::new(command, vec![ResourceRef::new("network", id)], seconds));
+        json!({"action": self.action_json(action)})
+    }
+
+    /// `add_subnet`.
+    pub fn add_subnet(&mut self, id: u64, request: SubnetRequest) -> Result<Value, ApiError> {
+        let network = self.network_for_change(id)?;
+        let subnet = self.build_subnet(&network.ip_range, &network.subnets, &network.routes, request)?;
+        self.networks
+            .get_mut(&id)
+            .expect("invariant: found above")
+            .subnets
+            .push(subnet);
+        Ok(self.network_action(id, "add_subnet"))
+    }
+
+    /// `delete_subnet`: refused while servers or load balancers use addresses in it.
+    pub fn delete_subnet(&mut self, id: u64, request: DeleteSubnet) -> Result<Value, ApiError> {
+        let network = self.network_for_change(id)?;
+        let range = parse_net("ip_range", &request.ip_range)?;
+        if !network.subnets.iter().any(|s| s.ip_range == range) {
+            return Err(ApiError::invalid_field("ip_range", "no such subnet"));
+        }
+        let in_use = self.servers.values().any(|s| {
+            s.private_net
+                .iter()
+                .any(|p| p.network == id && p.ip.parse().is_ok_and(|ip: Ipv4Addr| range.contains(&ip)))
+        });
+        if in_use {
+            return Err(ApiError::unprocessable(
+                "resource_in_use",
+                "subnet still has attached servers",
+            ));
+        }
+        self.networks
+            .get_mut(&id)
+            .expect("invariant: found above")
+            .subnets
+            .retain(|s| s.ip_range != range);
+        Ok(self.network_action(id, "delete_subnet"))
+    }
+
+    /// `add_route`.
+    pub fn add_route(&mut self, id: u64, request: RouteRequest) -> Result<Value, ApiError> {
+        let network = self.network_for_change(id)?;
+        let route = World::build_route(&network.ip_range, &network.subnets, request)?;
+        if network.routes.contains(&route) {
+            return Err(ApiError::unprocessable("networks_overlap", "route already exists"));
+        }
+        self.networks
+            .get_mut(&id)
+            .expect("invariant: found above")
+            .routes
+            .push(route);
+        Ok(self.network_action(id, "add_route"))
+    }
+
+    /// `delete_route`.
+    pub fn delete_route(&mut self, id: u64, request: RouteRequest) -> Result<Value, ApiError> {
+        let network = self.network_for_change(id)?;
+        let route = World::build_route(&network.ip_range, &[], request)?;
+        if !network.routes.contains(&route) {
+            return Err(ApiError::invalid_field("destination", "no such route"));
+        }
+        self.networks
+            .get_mut(&id)
+            .expect("invariant: found above")
+            .routes
+            .retain(|r| *r != route);
+        Ok(self.network_action(id, "delete_route"))
+    }
+
+    /// `change_ip_range`: may only grow.
+    pub fn change_ip_range(&mut self, id: u64, request: ChangeIpRange) -> Result<Value, ApiError> {
+        let network = self.network_for_change(id)?;
+        let range = parse_net("ip_range", &request.ip_range)?;
+        if !range.contains(&network.ip_range) || !is_private(&range) {
+            return Err(ApiError::invalid_field(
+                "ip_range",
+                "the new range must contain the old one",
+            ));
+        }
+        self.networks.get_mut(&id).expect("invariant: found above").ip_range = range;
+        Ok(self.network_action(id, "change_ip_range"))
+    }
+
+    /// `change_protection`.
+    pub fn change_network_protection(&mut self, id: u64, request: ChangeDeleteProtection) -> Result<Value, ApiError> {
+        self.network_for_change(id)?;
+        if let Some(delete) = request.delete {
+            self.networks
+                .get_mut(&id)
+                .expect("invariant: found above")
+                .protect_delete = delete;
+        }
+        Ok(self.network_action(id, "change_protection"))
+    }
+
+    /// The API representation of a network.
+    pub fn network_json(&self, id: u64) -> Value {
+        let Some(n) = self.networks.get(&id) else {
+            return Value::Null;
+        };
+        let gateway = n.ip_range.hosts().next().map(|g| g.to_string()).unwrap_or_default();
+        let servers: Vec<u64> = self
+            .servers
+            .values()
+            .filter(|s| s.private_net.iter().any(|p| p.network == id))
+            .map(|s| s.id)
+            .collect();
+        let load_balancers: Vec<u64> = self
+            .load_balancers
+            .values()
+            .filter(|lb| lb.private_net.iter().any(|(net, _)| *net == id))
+            .map(|lb| lb.id)
+            .collect();
+        json!({
+            "id": n.id,
+            "name": n.name,
+            "ip_range": n.ip_range.to_string(),
+            "subnets": n.subnets.iter().map(|s| json!({
+                "type": s.kind,
+                "ip_range": s.ip_range.to_string(),
+                "network_zone": s.network_zone,
+                "gateway": gateway,
+                "vswitch_id": s.vswitch_id,
+            })).collect::<Vec<_>>(),
+            "routes": n.routes.iter().map(|r| json!({
+                "destination": r.destination.to_string(),
+                "gateway": r.gateway.to_string(),
+            })).collect::<Vec<_>>(),
+            "servers": servers,
+            "load_balancers": load_balancers,
+            "protection": {"delete": n.protect_delete},
+            "labels": labels_json(&n.labels),
+            "created": self.timestamp(n.created),
+            "expose_routes_to_vswitch": n.expose_routes_to_vswitch,
+        })
+    }
+}

@@ -1,0 +1,1187 @@
+//! Servers: creation with everything the tool attaches at birth, the power state machine
+//! (`initializing` → `starting` → `running` → `stopping` → `off`), rescue mode, snapshots,
+//! networks, placement groups, protection and deletion.
+//!
+//! Status transitions happen when the driving action completes. Rescue follows the real
+//! rule: enabling it changes nothing until the next boot, which boots the rescue system
+//! and clears `rescue_enabled`.
+
+use std::collections::BTreeSet;
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::super::catalog::{self, Location, ServerType};
+use super::super::error::ApiError;
+use super::super::label_selector::Labels;
+use super::super::pagination::{self, ListRules, Page, Query};
+use super::images::ImageType;
+use super::{FlexId, IdKind, IdOrName, NewAction, ResourceRef, SimEvent, World, check_labels, labels_json};
+
+/// The statuses a server passes through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerStatus {
+    /// Being created.
+    Initializing,
+    /// Booting.
+    Starting,
+    /// Running.
+    Running,
+    /// Powering off.
+    Stopping,
+    /// Off.
+    Off,
+    /// Being deleted.
+    Deleting,
+    /// Being rebuilt.
+    Rebuilding,
+}
+
+impl ServerStatus {
+    /// The API name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServerStatus::Initializing => "initializing",
+            ServerStatus::Starting => "starting",
+            ServerStatus::Running => "running",
+            ServerStatus::Stopping => "stopping",
+            ServerStatus::Off => "off",
+            ServerStatus::Deleting => "deleting",
+            ServerStatus::Rebuilding => "rebuilding",
+        }
+    }
+}
+
+/// A server's attachment to a private network.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PrivateNet {
+    /// Network ID.
+    pub network: u64,
+    /// Its IP in the network.
+    pub ip: String,
+    /// Alias IPs.
+    pub alias_ips: Vec<String>,
+    /// MAC address of the interface.
+    pub mac_address: String,
+}
+
+/// A server.
+#[derive(Debug, Clone)]
+pub struct Server {
+    /// ID.
+    pub id: u64,
+    /// Name (a hostname).
+    pub name: String,
+    /// Status.
+    pub status: ServerStatus,
+    /// Creation time.
+    pub created: u64,
+    /// Server type.
+    pub server_type: &'static ServerType,
+    /// Location.
+    pub location: &'static Location,
+    /// The image it was created from (or rebuilt with).
+    pub image: Option<u64>,
+    /// Labels.
+    pub labels: Labels,
+    /// Delete protection.
+    pub protect_delete: bool,
+    /// Rebuild protection.
+    pub protect_rebuild: bool,
+    /// Rescue is enabled for the next boot.
+    pub rescue_enabled: bool,
+    /// The running system is the rescue system (internal; not in the API).
+    pub rescue_booted: bool,
+    /// Primary IPv4 (primary IP ID).
+    pub ipv4: Option<u64>,
+    /// Primary IPv6 (primary IP ID).
+    pub ipv6: Option<u64>,
+    /// Private networks.
+    pub private_net: Vec<PrivateNet>,
+    /// Placement group.
+    pub placement_group: Option<u64>,
+    /// Firewalls whose `apply_firewall` succeeded.
+    pub firewalls_applied: BTreeSet<u64>,
+    /// Firewalls with an `apply_firewall` running.
+    pub firewalls_pending: BTreeSet<u64>,
+    /// The user data given at creation or rebuild (internal).
+    pub user_data: Option<String>,
+    /// SSH keys given at creation (internal).
+    pub ssh_keys: Vec<u64>,
+    /// Disk content reference (internal): where a later issue keeps the disk bytes.
+    pub disk: String,
+    /// GB written on the disk (internal): the size a snapshot of it gets.
+    pub disk_used_gb: f64,
+    /// Disk size in GB.
+    pub primary_disk_size: u32,
+}
+
+/// `POST /servers`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateServer {
+    name: String,
+    server_type: IdOrName,
+    image: IdOrName,
+    location: Option<IdOrName>,
+    datacenter: Option<IdOrName>,
+    start_after_create: Option<bool>,
+    ssh_keys: Option<Vec<IdOrName>>,
+    user_data: Option<String>,
+    labels: Option<Labels>,
+    networks: Option<Vec<FlexId>>,
+    firewalls: Option<Vec<FirewallRef>>,
+    placement_group: Option<FlexId>,
+    public_net: Option<PublicNetRequest>,
+    volumes: Option<Vec<FlexId>>,
+    automount: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FirewallRef {
+    firewall: FlexId,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PublicNetRequest {
+    enable_ipv4: Option<bool>,
+    enable_ipv6: Option<bool>,
+    ipv4: Option<FlexId>,
+    ipv6: Option<FlexId>,
+}
+
+/// `PUT /servers/{id}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateServer {
+    name: Option<String>,
+    labels: Option<Labels>,
+}
+
+/// A bodiless action (`poweron`, …): only `{}` is accepted.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoBody {}
+
+/// `enable_rescue`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnableRescue {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    ssh_keys: Option<Vec<FlexId>>,
+}
+
+/// `create_image`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateImage {
+    description: Option<String>,
+    labels: Option<Labels>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+}
+
+/// `attach_to_network`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttachToNetwork {
+    network: FlexId,
+    ip: Option<String>,
+    alias_ips: Option<Vec<String>>,
+    ip_range: Option<String>,
+}
+
+/// `detach_from_network`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DetachFromNetwork {
+    network: FlexId,
+}
+
+/// `add_to_placement_group`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddToPlacementGroup {
+    placement_group: FlexId,
+}
+
+/// `change_protection`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeServerProtection {
+    delete: Option<bool>,
+    rebuild: Option<bool>,
+}
+
+/// `change_type`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeType {
+    server_type: IdOrName,
+    upgrade_disk: bool,
+}
+
+/// `rebuild`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rebuild {
+    image: IdOrName,
+    user_data: Option<String>,
+}
+
+const RULES: ListRules = ListRules {
+    sort_fields: &["id", "name", "created"],
+    name_filter: true,
+    label_selector: true,
+};
+
+const USER_DATA_MAX: usize = 32_768;
+
+/// Returns true if and only if `name` is a valid RFC 1123 hostname.
+fn valid_hostname(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            let b = label.as_bytes();
+            !b.is_empty()
+                && b.len() <= 63
+                && b[0].is_ascii_alphanumeric()
+                && b[b.len() - 1].is_ascii_alphanumeric()
+                && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
+        })
+}
+
+fn check_server_name(world: &World, name: &str, except: Option<u64>) -> Result<(), ApiError> {
+    if !valid_hostname(name) {
+        return Err(ApiError::invalid_field("name", "Name must be a valid hostname."));
+    }
+    if world.servers.values().any(|s| s.name == name && Some(s.id) != except) {
+        return Err(ApiError::uniqueness("name", "server name is already used"));
+    }
+    Ok(())
+}
+
+fn check_user_data(user_data: &Option<String>) -> Result<(), ApiError> {
+    match user_data {
+        Some(data) if data.len() > USER_DATA_MAX => Err(ApiError::invalid_field(
+            "user_data",
+            "Length must be between 0 and 32768.",
+        )),
+        _ => Ok(()),
+    }
+}
+
+impl World {
+    fn server(&self, id: u64) -> Result<&Server, ApiError> {
+        self.servers.get(&id).ok_or_else(|| ApiError::not_found("server", id))
+    }
+
+    pub(crate) fn server_mut(&mut self, id: u64) -> Result<&mut Server, ApiError> {
+        self.servers
+            .get_mut(&id)
+            .ok_or_else(|| ApiError::not_found("server", id))
+    }
+
+    /// The server for an action request: it must exist and not be locked.
+    fn server_for_action(&self, id: u64) -> Result<&Server, ApiError> {
+        let server = self.server(id)?;
+        self.ensure_unlocked("server", id)?;
+        if server.status == ServerStatus::Deleting {
+            return Err(ApiError::locked("server"));
+        }
+        Ok(server)
+    }
+
+    /// Resolves an image reference for a server of `server_type` (names pick the matching
+    /// architecture).
+    pub(crate) fn resolve_image(
+        &self,
+        field: &str,
+        image: &IdOrName,
+        server_type: &ServerType,
+    ) -> Result<u64, ApiError> {
+        let found = match image.id() {
+            Some(id) => self.images.get(&id),
+            None => self
+                .images
+                .values()
+                .find(|i| i.name.as_deref() == Some(image.as_str()) && i.architecture == server_type.architecture),
+        };
+        let Some(found) = found else {
+            return Err(ApiError::invalid_field(
+                field,
+                format!("image {} not found", image.as_str()),
+            ));
+        };
+        if found.architecture != server_type.architecture {
+            return Err(ApiError::invalid_field(
+                field,
+                format!(
+                    "image architecture {} does not match server type architecture {}",
+                    found.architecture, server_type.architecture
+                ),
+            ));
+        }
+        if found.status != "available" {
+            return Err(ApiError::invalid_field(
+                field,
+                format!("image {} is not available", found.id),
+            ));
+        }
+        Ok(found.id)
+    }
+
+    fn resolve_ssh_key(&self, key: &IdOrName) -> Result<u64, ApiError> {
+        let found = match key.id() {
+            Some(id) => self.ssh_keys.get(&id),
+            None => self.ssh_keys.values().find(|k| k.name == key.as_str()),
+        };
+        found
+            .map(|k| k.id)
+            .ok_or_else(|| ApiError::invalid_field("ssh_keys", format!("SSH key {} not found", key.as_str())))
+    }
+
+    /// `POST /servers`.
+    pub fn create_server(&mut self, request: CreateServer) -> Result<Value, ApiError> {
+        check_server_name(self, &request.name, None)?;
+        check_labels(&request.labels)?;
+        check_user_data(&request.user_data)?;
+        let server_type = catalog::server_type(request.server_type.as_str()).ok_or_else(|| {
+            ApiError::invalid_field(
+                "server_type",
+                format!("server type {} not found", request.server_type.as_str()),
+            )
+        })?;
+        let location = match (&request.location, &request.datacenter) {
+            (Some(_), Some(_)) => {
+                return Err(ApiError::invalid_field(
+                    "location",
+                    "location and datacenter are mutually exclusive",
+                ));
+            }
+            (Some(l), None) => catalog::location(l.as_str())
+                .ok_or_else(|| ApiError::invalid_field("location", format!("location {} not found", l.as_str())))?,
+            (None, Some(dc)) => {
+                // Deprecated: `fsn1-dc14` names its location before the dash.
+                let name = dc.as_str().split('-').next().unwrap_or_default();
+                catalog::location(name).ok_or_else(|| {
+                    ApiError::invalid_field("datacenter", format!("datacenter {} not found", dc.as_str()))
+                })?
+            }
+            (None, None) => server_type
+                .locations
+                .first()
+                .and_then(|name| catalog::location(name))
+                .expect("invariant: every catalogue server type is offered somewhere"),
+        };
+        if !server_type.offered_in(location.name) {
+            return Err(ApiError::new(
+                412,
+                "resource_unavailable",
+                format!(
+                    "server type {} is not available in location {}",
+                    server_type.name, location.name
+                ),
+            ));
+        }
+        let image = self.resolve_image("image", &request.image, server_type)?;
+        let ssh_keys = request
+            .ssh_keys
+            .iter()
+            .flatten()
+            .map(|k| self.resolve_ssh_key(k))
+            .collect::<Result<Vec<_>, _>>()?;
+        let networks: Vec<u64> = request.networks.iter().flatten().map(|n| n.0).collect();
+        for network in &networks {
+            self.network_for_attach(*network, location.network_zone)?;
+        }
+        let firewalls: Vec<u64> = request.firewalls.iter().flatten().map(|f| f.firewall.0).collect();
+        for firewall in &firewalls {
+            if !self.firewalls.contains_key(firewall) {
+                return Err(ApiError::new(
+                    404,
+                    "firewall_resource_not_found",
+                    format!("firewall with ID '{firewall}' not found"),
+                ));
+            }
+        }
+        if let Some(group) = request.placement_group {
+            self.check_placement_capacity(group.0)?;
+        }
+        if request.volumes.as_ref().is_some_and(|v| !v.is_empty()) || request.automount == Some(true) {
+            return Err(ApiError::invalid_field(
+                "volumes",
+                "volumes are not emulated by talos-hcloud sim",
+            ));
+        }
+        let public = request.public_net.as_ref();
+        let enable_ipv4 = public.and_then(|p| p.enable_ipv4).unwrap_or(true);
+        let enable_ipv6 = public.and_then(|p| p.enable_ipv6).unwrap_or(true);
+        let given_ipv4 = public.and_then(|p| p.ipv4).map(|i| i.0);
+        let given_ipv6 = public.and_then(|p| p.ipv6).map(|i| i.0);
+        if enable_ipv4 && let Some(ip) = given_ipv4 {
+            self.check_primary_ip_free(ip, "ipv4", location)?;
+        }
+        if enable_ipv6 && let Some(ip) = given_ipv6 {
+            self.check_primary_ip_free(ip, "ipv6", location)?;
+        }
+        let start = request.start_after_create.unwrap_or(true);
+        if start && !enable_ipv4 && !enable_ipv6 && networks.is_empty() {
+            return Err(ApiError::invalid_input(
+                "a server without public IPs needs a private network to be started",
+            ));
+        }
+        if let Some(error) = self.faults.capacity(server_type.name, location.name) {
+            return Err(error);
+        }
+
+        // Validated: create.
+        let id = self.new_id(IdKind::Server);
+        let image_size = self.images.get(&image).and_then(|i| i.image_size);
+        let ipv4 = if enable_ipv4 {
+            Some(match given_ipv4 {
+                Some(ip) => ip,
+                None => self.create_auto_primary_ip("ipv4", location),
+            })
+        } else {
+            None
+        };
+        let ipv6 = if enable_ipv6 {
+            Some(match given_ipv6 {
+                Some(ip) => ip,
+                None => self.create_auto_primary_ip("ipv6", location),
+            })
+        } else {
+            None
+        };
+        for ip in ipv4.iter().chain(ipv6.iter()) {
+            if let Some(primary) = self.primary_ips.get_mut(ip) {
+                primary.assignee = Some(id);
+            }
+        }
+        let server = Server {
+            id,
+            name: request.name,
+            status: ServerStatus::Initializing,
+            created: self.now,
+            server_type,
+            location,
+            image: Some(image),
+            labels: request.labels.unwrap_or_default(),
+            protect_delete: false,
+            protect_rebuild: false,
+            rescue_enabled: false,
+            rescue_booted: false,
+            ipv4,
+            ipv6,
+            private_net: Vec::new(),
+            placement_group: request.placement_group.map(|g| g.0),
+            firewalls_applied: BTreeSet::new(),
+            firewalls_pending: BTreeSet::new(),
+            user_data: request.user_data,
+            ssh_keys: ssh_keys.clone(),
+            disk: format!("image:{image}"),
+            disk_used_gb: image_size.unwrap_or(1.0),
+            primary_disk_size: server_type.disk,
+        };
+        self.servers.insert(id, server);
+        for firewall in firewalls {
+            if let Some(fw) = self.firewalls.get_mut(&firewall) {
+                fw.applied_to.push(super::firewalls::ApplyTarget::Server(id));
+            }
+        }
+        let ipv4_text = ipv4.and_then(|ip| self.primary_ips.get(&ip)).map(|p| p.ip.clone());
+        self.emit(SimEvent::ServerCreated {
+            id,
+            ipv4: ipv4_text,
+            disk: format!("image:{image}"),
+        });
+
+        let me = ResourceRef::new("server", id);
+        let seconds =
+            self.durations.create_server + image_size.map_or(0.0, |gb| gb * self.durations.create_server_per_gb);
+        let create = self.start_action(
+            NewAction::new("create_server", vec![me], seconds)
+                .on_success(move |w| {
+                    if let Some(s) = w.servers.get_mut(&id)
+                        && s.status == ServerStatus::Initializing
+                    {
+                        s.status = if start {
+                            ServerStatus::Starting
+                        } else {
+                            ServerStatus::Off
+                        };
+                    }
+                })
+                .on_error(move |w| w.remove_server(id)),
+        );
+        let mut next = Vec::new();
+        if start {
+            let seconds = self.durations.start_server;
+            next.push(
+                self.start_action(
+                    NewAction::new("start_server", vec![me], seconds)
+                        .after(Some(create))
+                        .on_success(move |w| w.boot(id)),
+                ),
+            );
+        }
+        for network in networks {
+            let ip = self.allocate_private_ip(network, location.network_zone, None)?;
+            let mac = self.new_mac();
+            if let Some(s) = self.servers.get_mut(&id) {
+                s.private_net.push(PrivateNet {
+                    network,
+                    ip,
+                    alias_ips: Vec::new(),
+                    mac_address: mac,
+                });
+            }
+            let seconds = self.durations.small;
+            next.push(
+                self.start_action(
+                    NewAction::new(
+                        "attach_to_network",
+                        vec![me, ResourceRef::new("network", network)],
+                        seconds,
+                    )
+                    .after(Some(create)),
+                ),
+            );
+        }
+        next.extend(self.reconcile_server_firewalls(id, Some(create)));
+        let root_password = if ssh_keys.is_empty() {
+            Some(self.new_password())
+        } else {
+            None
+        };
+        Ok(json!({
+            "server": self.server_json(id),
+            "action": self.action_json(create),
+            "next_actions": next.iter().map(|a| self.action_json(*a)).collect::<Vec<_>>(),
+            "root_password": root_password,
+        }))
+    }
+
+    fn new_mac(&mut self) -> String {
+        let (_, n) = self.next_ipv4(200);
+        format!(
+            "86:00:00:{:02x}:{:02x}:{:02x}",
+            (n >> 16) & 0xff,
+            (n >> 8) & 0xff,
+            n & 0xff
+        )
+    }
+
+    /// The server finished booting: the rescue system if it was enabled.
+    pub(crate) fn boot(&mut self, id: u64) {
+        let Some(server) = self.servers.get_mut(&id) else {
+            return;
+        };
+        server.status = ServerStatus::Running;
+        server.rescue_booted = server.rescue_enabled;
+        server.rescue_enabled = false;
+        let rescue = server.rescue_booted;
+        self.emit(SimEvent::ServerPoweredOn { id, rescue });
+    }
+
+    /// The server is now off.
+    pub(crate) fn power_off(&mut self, id: u64) {
+        let Some(server) = self.servers.get_mut(&id) else {
+            return;
+        };
+        server.status = ServerStatus::Off;
+        server.rescue_booted = false;
+        self.emit(SimEvent::ServerPoweredOff { id });
+    }
+
+    /// The guest powered itself off (`shutdown now` inside the VM); a test control.
+    pub fn guest_shutdown(&mut self, id: u64) -> Result<Value, ApiError> {
+        let server = self.server(id)?;
+        if server.status == ServerStatus::Running {
+            self.power_off(id);
+        }
+        Ok(json!({"server": self.server_json(id)}))
+    }
+
+    /// `GET /servers`.
+    pub fn list_servers(&self, query: &Query) -> Result<Page, ApiError> {
+        let mut items: Vec<Value> = self.servers.keys().map(|id| self.server_json(*id)).collect();
+        pagination::filter_in(
+            &mut items,
+            query,
+            "status",
+            "status",
+            &[
+                "initializing",
+                "starting",
+                "running",
+                "stopping",
+                "off",
+                "deleting",
+                "rebuilding",
+                "migrating",
+                "unknown",
+            ],
+        )?;
+        pagination::list(items, query, RULES)
+    }
+
+    /// `GET /servers/{id}`.
+    pub fn get_server(&self, id: u64) -> Result<Value, ApiError> {
+        self.server(id)?;
+        Ok(json!({"server": self.server_json(id)}))
+    }
+
+    /// `PUT /servers/{id}`.
+    pub fn update_server(&mut self, id: u64, request: UpdateServer) -> Result<Value, ApiError> {
+        self.server(id)?;
+        if let Some(name) = &request.name {
+            check_server_name(self, name, Some(id))?;
+        }
+        check_labels(&request.labels)?;
+        let server = self.server_mut(id)?;
+        if let Some(name) = request.name {
+            server.name = name;
+        }
+        let relabelled = request.labels.is_some();
+        if let Some(labels) = request.labels {
+            server.labels = labels;
+        }
+        if relabelled {
+            self.reconcile_server_firewalls(id, None);
+        }
+        Ok(json!({"server": self.server_json(id)}))
+    }
+
+    /// `DELETE /servers/{id}`: 200 with a `delete_server` action.
+    pub fn delete_server(&mut self, id: u64) -> Result<Value, ApiError> {
+        let server = self.server_for_action(id)?;
+        if server.protect_delete {
+            return Err(ApiError::protected("server"));
+        }
+        let previous = server.status;
+        self.server_mut(id)?.status = ServerStatus::Deleting;
+        let seconds = self.durations.delete_server;
+        let action = self.start_action(
+            NewAction::new("delete_server", vec![ResourceRef::new("server", id)], seconds)
+                .on_success(move |w| w.remove_server(id))
+                .on_error(move |w| {
+                    if let Some(s) = w.servers.get_mut(&id) {
+                        s.status = previous;
+                    }
+                }),
+        );
+        Ok(json!({"action": self.action_json(action)}))
+    }
+
+    /// Removes a server and everything bound to it.
+    pub(crate) fn remove_server(&mut self, id: u64) {
+        let Some(server) = self.servers.remove(&id) else { return };
+        for ip in server.ipv4.iter().chain(server.ipv6.iter()) {
+            let auto = self.primary_ips.get(ip).is_some_and(|p| p.auto_delete);
+            if auto {
+                self.primary_ips.remove(ip);
+            } else if let Some(p) = self.primary_ips.get_mut(ip) {
+                p.assignee = None;
+            }
+        }
+        for fip in self.floating_ips.values_mut() {
+            if fip.server == Some(id) {
+                fip.server = None;
+            }
+        }
+        for fw in self.firewalls.values_mut() {
+            fw.applied_to
+                .retain(|t| *t != super::firewalls::ApplyTarget::Server(id));
+        }
+        for lb in self.load_balancers.values_mut() {
+            lb.targets
+                .retain(|t| !matches!(t, super::load_balancers::Target::Server { id: sid, .. } if *sid == id));
+        }
+        self.images
+            .retain(|_, image| !(image.kind == ImageType::Backup && image.bound_to == Some(id)));
+        self.emit(SimEvent::ServerDeleted { id });
+    }
+
+    fn simple_server_action(
+        &mut self,
+        id: u64,
+        command: &'static str,
+        seconds: f64,
+        effect: impl FnOnce(&mut World) + Send + 'static,
+    ) -> Result<Value, ApiError> {
+        let action = self
+            .start_action(NewAction::new(command, vec![ResourceRef::new("server", id)], seconds).on_success(effect));
+        Ok(json!({"action": self.action_json(action)}))
+    }
+
+    /// `poweron`: `off` → `starting` → `running` (a no-op success when already running).
+    pub fn poweron(&mut self, id: u64) -> Result<Value, ApiError> {
+        let status = self.server_for_action(id)?.status;
+        if status != ServerStatus::Off {
+            return self.simple_server_action(id, "start_server", 1.0, |_| {});
+        }
+        self.server_mut(id)?.status = ServerStatus::Starting;
+        let seconds = self.durations.start_server;
+        let action = self.start_action(
+            NewAction::new("start_server", vec![ResourceRef::new("server", id)], seconds)
+                .on_success(move |w| w.boot(id))
+                .on_error(move |w| {
+                    if let Some(s) = w.servers.get_mut(&id) {
+                        s.status = ServerStatus::Off;
+                    }
+                }),
+        );
+        Ok(json!({"action": self.action_json(action)}))
+    }
+
+    /// `poweroff` (hard): `running` → `stopping` → `off`.
+    pub fn poweroff(&mut self, id: u64) -> Result<Value, ApiError> {
+        let status = self.server_for_action(id)?.status;
+        if status != ServerStatus::Running {
+            return self.simple_server_action(id, "stop_server", 1.0, |_| {});
+        }
+        self.server_mut(id)?.status = ServerStatus::Stopping;
+        let seconds = self.durations.stop_server;
+        let action = self.start_action(
+            NewAction::new("stop_server", vec![ResourceRef::new("server", id)], seconds)
+                .on_success(move |w| w.power_off(id))
+                .on_error(move |w| {
+                    if let Some(s) = w.servers.get_mut(&id) {
+                        s.status = ServerStatus::Running;
+                    }
+                }),
+        );
+        Ok(json!({"action": self.action_json(action)}))
+    }
+
+    /// `shutdown` (ACPI): the action only delivers the signal; the guest powers off a few
+    /// seconds later. Poll the status.
+    pub fn shutdown(&mut self, id: u64) -> Result<Value, ApiError> {
+        self.server_for_action(id)?;
+        let seconds = self.durations.shutdown_signal;
+        self.simple_server_action(id, "shutdown_server", seconds, move |w| {
+            let delay = w.durations.guest_shutdown;
+            w.schedule_effect(
+                delay,
+                Box::new(move |w: &mut World| {
+                    if w.servers.get(&id).is_some_and(|s| s.status == ServerStatus::Running) {
+                        w.power_off(id);
+                    }
+                }),
+            );
+        })
+    }
+
+    /// `reboot` (ACPI) and `reset` (hard): the server stays `running`; the next system
+    /// is the rescue system if rescue is enabled.
+    pub fn restart(&mut self, id: u64, command: &'static str) -> Result<Value, ApiError> {
+        self.server_for_action(id)?;
+        let seconds = self.durations.stop_server;
+        self.simple_server_action(id, command, seconds, move |w| {
+            if w.servers.get(&id).is_some_and(|s| s.status == ServerStatus::Running) {
+                w.boot(id);
+            }
+        })
+    }
+
+    /// `enable_rescue`: returns the rescue root password; effective at the next boot.
+    pub fn enable_rescue(&mut self, id: u64, request: EnableRescue) -> Result<Value, ApiError> {
+        self.server_for_action(id)?;
+        if let Some(kind) = &request.kind
+            && kind != "linux64"
+        {
+            return Err(ApiError::invalid_field("type", "Must be one of: linux64."));
+        }
+        for key in request.ssh_keys.iter().flatten() {
+            if !self.ssh_keys.contains_key(&key.0) {
+                return Err(ApiError::invalid_field(
+                    "ssh_keys",
+                    format!("SSH key {} not found", key.0),
+                ));
+            }
+        }
+        let password = self.new_password();
+        let seconds = self.durations.rescue;
+        let action = self.start_action(
+            NewAction::new("enable_rescue", vec![ResourceRef::new("server", id)], seconds).on_success(move |w| {
+                if let Some(s) = w.servers.get_mut(&id) {
+                    s.rescue_enabled = true;
+                    w.emit(SimEvent::RescueEnabled { id });
+                }
+            }),
+        );
+        Ok(json!({"action": self.action_json(action), "root_password": password}))
+    }
+
+    /// `disable_rescue`.
+    pub fn disable_rescue(&mut self, id: u64) -> Result<Value, ApiError> {
+        self.server_for_action(id)?;
+        let seconds = self.durations.rescue;
+        self.simple_server_action(id, "disable_rescue", seconds, move |w| {
+            if let Some(s) = w.servers.get_mut(&id) {
+                s.rescue_enabled = false;
+            }
+        })
+    }
+
+    /// `create_image`: a snapshot (or backup) that is `creating` until the action ends.
+    pub fn create_image(&mut self, id: u64, request: CreateImage) -> Result<Value, ApiError> {
+        let server = self.server_for_action(id)?;
+        check_labels(&request.labels)?;
+        let kind = match request.kind.as_deref() {
+            None | Some("snapshot") => ImageType::Snapshot,
+            Some("backup") => {
+                return Err(ApiError::unprocessable(
+                    "unsupported_error",
+                    "backups are not enabled for this server",
+                ));
+            }
+            Some(_) => return Err(ApiError::invalid_field("type", "Must be one of: snapshot, backup.")),
+        };
+        let (server_name, used_gb, disk_size, architecture, source_disk) = (
+            server.name.clone(),
+            server.disk_used_gb,
+            server.primary_disk_size,
+            server.server_type.architecture,
+            server.disk.clone(),
+        );
+        let image_id = self.new_id(IdKind::Image);
+        let description = request
+            .description
+            .unwrap_or_else(|| format!("{server_name}-{}", self.timestamp(self.now)));
+        self.images.insert(
+            image_id,
+            super::images::Image {
+                id: image_id,
+                kind,
+                status: "creating",
+                name: None,
+                description,
+                image_size: None,
+                disk_size: f64::from(disk_size),
+                created: self.now,
+                created_from: Some((id, server_name)),
+                bound_to: None,
+                os_flavor: "unknown",
+                os_version: None,
+                protect_delete: false,
+                labels: request.labels.unwrap_or_default(),
+                architecture,
+                disk: format!("image:{image_id}"),
+                source_disk,
+            },
+        );
+        let seconds = self.durations.create_image + used_gb * self.durations.create_image_per_gb;
+        let resources = vec![ResourceRef::new("server", id), ResourceRef::new("image", image_id)];
+        let action = self.start_action(
+            NewAction::new("create_image", resources.clone(), seconds)
+                .locks(resources)
+                .on_success(move |w| {
+                    if let Some(image) = w.images.get_mut(&image_id) {
+                        image.status = "available";
+                        image.image_size = Some(used_gb);
+                        let disk = image.disk.clone();
+                        w.emit(SimEvent::ImageCreated {
+                            id: image_id,
+                            server: id,
+                            disk,
+                        });
+                    }
+                })
+                .on_error(move |w| {
+                    w.images.remove(&image_id);
+                }),
+        );
+        Ok(json!({"image": self.image_json(image_id), "action": self.action_json(action)}))
+    }
+
+    /// `attach_to_network`.
+    pub fn attach_server_to_network(&mut self, id: u64, request: AttachToNetwork) -> Result<Value, ApiError> {
+        let server = self.server_for_action(id)?;
+        let network = request.network.0;
+        if server.private_net.iter().any(|p| p.network == network) {
+            return Err(ApiError::unprocessable(
+                "server_already_attached",
+                "server is already attached to this network",
+            ));
+        }
+        let zone = server.location.network_zone;
+        self.network_for_attach(network, zone)?;
+        if request.ip_range.is_some() && request.ip.is_some() {
+            return Err(ApiError::invalid_field(
+                "ip_range",
+                "ip and ip_range are mutually exclusive",
+            ));
+        }
+        let ip = self.allocate_private_ip(network, zone, request.ip.as_deref())?;
+        let alias_ips = request.alias_ips.unwrap_or_default();
+        for alias in &alias_ips {
+            if self.private_ip_in_use(network, alias) || *alias == ip {
+                return Err(ApiError::unprocessable(
+                    "ip_not_available",
+                    format!("IP {alias} is not available"),
+                ));
+            }
+        }
+        let mac = self.new_mac();
+        self.server_mut(id)?.private_net.push(PrivateNet {
+            network,
+            ip,
+            alias_ips,
+            mac_address: mac,
+        });
+        let seconds = self.durations.small;
+        let action = self.start_action(NewAction::new(
+            "attach_to_network",
+            vec![ResourceRef::new("server", id), ResourceRef::new("network", network)],
+            seconds,
+        ));
+        Ok(json!({"action": self.action_json(action)}))
+    }
+
+    /// `detach_from_network`.
+    pub fn detach_server_from_network(&mut self, id: u64, request: DetachFromNetwork) -> Result<Value, ApiError> {
+        let server = self.server_for_action(id)?;
+        let network = request.network.0;
+        if !server.private_net.iter().any(|p| p.network == network) {
+            return Err(ApiError::unprocessable(
+                "server_not_attached_to_network",
+                "server is not attached to this network",
+            ));
+        }
+        self.server_mut(id)?.private_net.retain(|p| p.network != network);
+        let seconds = self.durations.small;
+        let action = self.start_action(NewAction::new(
+            "detach_from_network",
+            vec![ResourceRef::new("server", id), ResourceRef::new("network", network)],
+            seconds,
+        ));
+        Ok(json!({"action": self.action_json(action)}))
+    }
+
+    /// `add_to_placement_group`: only while `off`.
+    pub fn add_to_placement_group(&mut self, id: u64, request: AddToPlacementGroup) -> Result<Value, ApiError> {
+        let server = self.server_for_action(id)?;
+        if server.status != ServerStatus::Off {
+            return Err(ApiError::unprocessable("server_not_stopped", "server must be stopped"));
+        }
+        if server.placement_group.is_some() {
+            return Err(ApiError::unprocessable(
+                "already_in_placement_group",
+                "server is already in a placement group",
+            ));
+        }
+        let group = request.placement_group.0;
+        self.check_placement_capacity(group)?;
+        self.server_mut(id)?.placement_group = Some(group);
+        let seconds = self.durations.small;
+        let action = self.start_action(NewAction::new(
+            "add_to_placement_group",
+            vec![
+                ResourceRef::new("server", id),
+                ResourceRef::new("placement_group", group),
+            ],
+            seconds,
+        ));
+        Ok(json!({"action": self.action_json(action)}))
+    }
+
+    /// `remove_from_placement_group`.
+    pub fn remove_from_placement_group(&mut self, id: u64) -> Result<Value, ApiError> {
+        let server = self.server_for_action(id)?;
+        let Some(group) = server.placement_group else {
+            return Err(ApiError::unprocessable(
+                "server_not_in_placement_group",
+                "server is not in a placement group",
+            ));
+        };
+        self.server_mut(id)?.placement_group = None;
+        let seconds = self.durations.small;
+        let action = self.start_action(NewAction::new(
+            "remove_from_placement_group",
+            vec![
+                ResourceRef::new("server", id),
+                ResourceRef::new("placement_group", group),
+            ],
+            seconds,
+        ));
+        Ok(json!({"action": self.action_json(action)}))
+    }
+
+    /// `change_protection`: delete and rebuild protection must end up equal.
+    pub fn change_server_protection(&mut self, id: u64, request: ChangeServerProtection) -> Result<Value, ApiError> {
+        let server = self.server_for_action(id)?;
+        let delete = request.delete.unwrap_or(server.protect_delete);
+        let rebuild = request.rebuild.unwrap_or(server.protect_rebuild);
+        if delete != rebuild {
+            return Err(ApiError::invalid_field(
+                "rebuild",
+                "delete and rebuild protection must be equal",
+            ));
+        }
+        let server = self.server_mut(id)?;
+        server.protect_delete = delete;
+        server.protect_rebuild = rebuild;
+        let seconds = self.durations.small;
+        self.simple_server_action(id, "change_protection", seconds, |_| {})
+    }
+
+    /// `change_type`: only while `off`, within the same architecture.
+    pub fn change_server_type(&mut self, id: u64, request: ChangeType) -> Result<Value, ApiError> {
+        let server = self.server_for_action(id)?;
+        if server.status != ServerStatus::Off {
+            return Err(ApiError::unprocessable("server_not_stopped", "server must be stopped"));
+        }
+        let new_type = catalog::server_type(request.server_type.as_str()).ok_or_else(|| {
+            ApiError::invalid_field(
+                "server_type",
+                format!("server type {} not found", request.server_type.as_str()),
+            )
+        })?;
+        if new_type.architecture != server.server_type.architecture || !new_type.offered_in(server.location.name) {
+            return Err(ApiError::unprocessable(
+                "invalid_server_type",
+                "the server type cannot be used here",
+            ));
+        }
+        if !request.upgrade_disk && new_type.disk < server.primary_disk_size {
+            return Err(ApiError::unprocessable(
+                "invalid_server_type",
+                "the new server type's disk is too small",
+            ));
+        }
+        let upgrade = request.upgrade_disk;
+        self.simple_server_action(id, "change_server_type", 30.0, move |w| {
+            if let Some(s) = w.servers.get_mut(&id) {
+                s.server_type = new_type;
+                if upgrade {
+                    s.primary_disk_size = new_type.disk;
+                }
+            }
+        })
+    }
+
+    /// `rebuild`: reinstalls from an image; `root_password` when the server has no SSH keys.
+    pub fn rebuild_server(&mut self, id: u64, request: Rebuild) -> Result<Value, ApiError> {
+        let server = self.server_for_action(id)?;
+        if server.protect_rebuild {
+            return Err(ApiError::protected("server"));
+        }
+        check_user_data(&request.user_data)?;
+        let image = self.resolve_image("image", &request.image, server.server_type)?;
+        let has_keys = !server.ssh_keys.is_empty();
+        let server = self.server_mut(id)?;
+        server.status = ServerStatus::Rebuilding;
+        server.image = Some(image);
+        server.disk = format!("image:{image}");
+        if request.user_data.is_some() {
+            server.user_data = request.user_data;
+        }
+        let action = self.start_action(
+            NewAction::new("rebuild_server", vec![ResourceRef::new("server", id)], 30.0)
+                .on_success(move |w| w.boot(id)),
+        );
+        let password = if has_keys { None } else { Some(self.new_password()) };
+        Ok(json!({"action": self.action_json(action), "root_password": password}))
+    }
+
+    /// The API representation of a server (live shape: no `datacenter`).
+    pub fn server_json(&self, id: u64) -> Value {
+        let Some(s) = self.servers.get(&id) else {
+            return Value::Null;
+        };
+        let ipv4 = s
+            .ipv4
+            .and_then(|ip| self.primary_ips.get(&ip))
+            .map(|p| json!({"id": p.id, "ip": p.ip, "blocked": false, "dns_ptr": p.dns_ptr_for(&p.ip)}));
+        let ipv6 = s.ipv6.and_then(|ip| self.primary_ips.get(&ip)).map(|p| {
+            json!({"id": p.id, "ip": p.ip, "blocked": false, "dns_ptr": p.dns_ptr.iter().map(|(ip, ptr)| json!({"ip": ip, "dns_ptr": ptr})).collect::<Vec<_>>()})
+        });
+        let floating_ips: Vec<u64> = self
+            .floating_ips
+            .values()
+            .filter(|f| f.server == Some(id))
+            .map(|f| f.id)
+            .collect();
+        let firewalls: Vec<Value> = self
+            .firewalls_for_server(id)
+            .into_iter()
+            .map(|fw| {
+                let status = if s.firewalls_applied.contains(&fw) {
+                    "applied"
+                } else {
+                    "pending"
+                };
+                json!({"id": fw, "status": status})
+            })
+            .collect();
+        json!({
+            "id": s.id,
+            "name": s.name,
+            "status": s.status.as_str(),
+            "created": self.timestamp(s.created),
+            "public_net": {
+                "ipv4": ipv4,
+                "ipv6": ipv6,
+                "floating_ips": floating_ips,
+                "firewalls": firewalls,
+            },
+            "private_net": s.private_net.iter().map(|p| json!({
+                "network": p.network,
+                "ip": p.ip,
+                "alias_ips": p.alias_ips,
+                "mac_address": p.mac_address,
+            })).collect::<Vec<_>>(),
+            "server_type": s.server_type.to_json(),
+            "location": s.location.to_json(),
+            "image": s.image.map(|i| self.image_json(i)).filter(|v| !v.is_null()),
+            "iso": null,
+            "rescue_enabled": s.rescue_enabled,
+            "locked": self.is_locked("server", id),
+            "backup_window": null,
+            "outgoing_traffic": 0,
+            "ingoing_traffic": 0,
+            "included_traffic": catalog::INCLUDED_TRAFFIC,
+            "protection": {"delete": s.protect_delete, "rebuild": s.protect_rebuild},
+            "labels": labels_json(&s.labels),
+            "volumes": [],
+            "load_balancers": self.load_balancers_targeting(id),
+            "primary_disk_size": s.primary_disk_size,
+            "placement_group": s.placement_group.map(|g| self.placement_group_json(g)).filter(|v| !v.is_null()),
+        })
+    }
+
+    /// Internal fields for the state dump.
+    pub fn server_internals(&self, id: u64) -> Value {
+        let Some(s) = self.servers.get(&id) else {
+            return Value::Null;
+        };
+        json!({
+            "rescue_booted": s.rescue_booted,
+            "user_data": s.user_data,
+            "ssh_keys": s.ssh_keys,
+            "disk": s.disk,
+            "disk_used_gb": s.disk_used_gb,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_hostname;
+
+    #[test]
+    fn hostnames() {
+        for ok in ["a", "tc-prod-cp-1", "node.example.com", "x1"] {
+            assert!(valid_hostname(ok), "{ok}");
+        }
+        for bad in ["", "-a", "a-", "a_b", "a..b", &"a".repeat(64)] {
+            assert!(!valid_hostname(bad), "{bad}");
+        }
+    }
+}

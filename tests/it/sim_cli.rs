@@ -1,0 +1,155 @@
+//! `talos-hcloud sim` as a process: prints its endpoint and token, serves real requests,
+//! documents its options, rejects bad fault specs.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+use crate::harness::{repo_root, talos_hcloud_in};
+
+/// Kills the child when the test ends, whatever happens.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn standalone_sim_prints_its_endpoint_and_serves() {
+    let mut child = Child(
+        Command::new(env!("CARGO_BIN_EXE_talos-hcloud"))
+            .args([
+                "--output",
+                "json",
+                "sim",
+                "--listen",
+                "127.0.0.1:0",
+                "--time-scale",
+                "100",
+                "--seed",
+                "7",
+            ])
+            .args(["--token", "tok-0123456789", "--faults", "503,on=GET:/server_types,n=1"])
+            .env_remove("TALOS_HCLOUD_SIM_TOKEN")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the binary starts"),
+    );
+    let stdout = child.0.stdout.take().expect("stdout is piped");
+    let line = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).expect("a line arrives");
+        line
+    })
+    .await
+    .unwrap();
+    let info: Value = serde_json::from_str(&line).expect("one JSON line");
+    let endpoint = info["endpoint"].as_str().unwrap();
+    assert!(
+        endpoint.starts_with("http://127.0.0.1:") && endpoint.ends_with("/v1"),
+        "{endpoint}"
+    );
+    assert_eq!(info["token"], "tok-0123456789");
+    assert_eq!(
+        (info["seed"].as_u64(), info["time_scale"].as_f64()),
+        (Some(7), Some(100.0))
+    );
+
+    let client = reqwest::Client::new();
+    let locations: Value = client
+        .get(format!("{endpoint}/locations"))
+        .bearer_auth("tok-0123456789")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        locations["locations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["name"] == "fsn1")
+    );
+    let faulted = client
+        .get(format!("{endpoint}/server_types"))
+        .bearer_auth("tok-0123456789")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(faulted.status(), 503, "the --faults rule is active");
+    let unauthorized = client.get(format!("{endpoint}/locations")).send().await.unwrap();
+    assert_eq!(unauthorized.status(), 401);
+    let log: Value = client
+        .get(format!("{}/__sim/log", endpoint.trim_end_matches("/v1")))
+        .bearer_auth("tok-0123456789")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(log.as_array().unwrap().len(), 3);
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn sigterm_stops_the_sim_with_exit_0() {
+    let mut child = Child(
+        Command::new(env!("CARGO_BIN_EXE_talos-hcloud"))
+            .args(["sim", "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the binary starts"),
+    );
+    let stdout = child.0.stdout.take().expect("stdout is piped");
+    let text = tokio::task::spawn_blocking(move || {
+        let mut reader = BufReader::new(stdout);
+        let mut text = String::new();
+        for _ in 0..2 {
+            reader.read_line(&mut text).expect("a line arrives");
+        }
+        text
+    })
+    .await
+    .unwrap();
+    assert!(text.starts_with("endpoint: http://127.0.0.1:"), "{text}");
+    assert!(text.contains("\ntoken: "), "{text}");
+    let pid = child.0.id().to_string();
+    let killed = Command::new("kill").args(["-TERM", &pid]).status().expect("kill runs");
+    assert!(killed.success());
+    let status = child.0.wait().expect("the sim exits");
+    assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn help_documents_every_option_and_the_fault_grammar() {
+    let run = talos_hcloud_in(repo_root(), &["sim", "--help"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    for needle in [
+        "--listen",
+        "--token",
+        "--time-scale",
+        "--faults",
+        "--seed",
+        "action-error",
+        "p=0..1",
+        "Example: --faults",
+    ] {
+        assert!(run.stdout.contains(needle), "missing {needle} in:\n{}", run.stdout);
+    }
+}
+
+#[test]
+fn a_bad_fault_spec_is_invalid_input() {
+    let run = talos_hcloud_in(repo_root(), &["sim", "--faults", "418,on=GET:/x"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("unknown fault kind '418'"), "{}", run.stderr);
+}

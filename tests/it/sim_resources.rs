@@ -1,0 +1,562 @@
+//! Images, SSH keys, networks, firewalls, floating IPs, primary IPs and load balancers
+//! over real HTTP.
+
+use serde_json::{Value, json};
+
+use crate::sim_common::{Api, ssh_public_key};
+
+fn id(v: &Value) -> u64 {
+    v["id"].as_u64().expect("an object with an ID")
+}
+
+#[tokio::test]
+async fn images_filters_updates_protection_and_deletion() {
+    let api = Api::start().await;
+    let system = api.get("/images?type=system").await.body["images"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert!(system.len() >= 4);
+    let arm = api.get("/images?name=ubuntu-24.04&architecture=arm").await.body["images"].clone();
+    assert_eq!(arm.as_array().unwrap().len(), 1);
+    assert_eq!(arm[0]["architecture"], "arm");
+    assert_eq!(api.get("/images?type=floppy").await.code(), "invalid_input");
+    assert_eq!(
+        api.get("/images?include_deprecated=True").await.status,
+        200,
+        "Python writes True"
+    );
+    assert_eq!(
+        api.get("/images?include_deprecated=maybe").await.code(),
+        "invalid_input"
+    );
+    let system_id = id(&system[0]);
+    assert_eq!(api.delete(&format!("/images/{system_id}")).await.status, 403);
+
+    let server = id(&api.server("s", json!({})).await["server"]);
+    let image = api
+        .create(
+            &format!("/servers/{server}/actions/create_image"),
+            json!({"labels": {"k": "v"}}),
+        )
+        .await;
+    let image_id = id(&image["image"]);
+    api.finish(&image["action"]).await;
+    let updated = api
+        .put(
+            &format!("/images/{image_id}"),
+            json!({"description": "new", "labels": {"os": "talos"}}),
+        )
+        .await;
+    assert_eq!(
+        (
+            updated.body["image"]["description"].as_str(),
+            updated.body["image"]["labels"]["os"].as_str()
+        ),
+        (Some("new"), Some("talos"))
+    );
+    assert_eq!(
+        api.put(&format!("/images/{image_id}"), json!({"name": "x"}))
+            .await
+            .code(),
+        "invalid_input"
+    );
+    let protect = api
+        .create(
+            &format!("/images/{image_id}/actions/change_protection"),
+            json!({"delete": true}),
+        )
+        .await;
+    api.finish(&protect["action"]).await;
+    assert_eq!(api.delete(&format!("/images/{image_id}")).await.code(), "protected");
+    let unprotect = api
+        .create(
+            &format!("/images/{image_id}/actions/change_protection"),
+            json!({"delete": false}),
+        )
+        .await;
+    api.finish(&unprotect["action"]).await;
+    let image_actions = api.get(&format!("/images/{image_id}/actions")).await.body["actions"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(image_actions, 3, "create_image and two change_protection");
+    assert_eq!(api.delete(&format!("/images/{image_id}")).await.status, 204);
+    assert_eq!(api.get(&format!("/images/{image_id}")).await.status, 404);
+}
+
+#[tokio::test]
+async fn ssh_keys_are_unique_by_name_and_fingerprint() {
+    let api = Api::start().await;
+    let key = api
+        .create("/ssh_keys", json!({"name": "a", "public_key": ssh_public_key(1)}))
+        .await["ssh_key"]
+        .clone();
+    let fingerprint = key["fingerprint"].as_str().unwrap();
+    assert_eq!(fingerprint.split(':').count(), 16);
+    let same_name = api
+        .post("/ssh_keys", json!({"name": "a", "public_key": ssh_public_key(2)}))
+        .await;
+    assert_eq!((same_name.status, same_name.code()), (409, "uniqueness_error"));
+    let same_key = api
+        .post("/ssh_keys", json!({"name": "b", "public_key": ssh_public_key(1)}))
+        .await;
+    assert_eq!(same_key.body["error"]["details"]["fields"][0]["name"], "public_key");
+    assert_eq!(
+        same_key.body["error"]["message"],
+        "SSH key with the same fingerprint already exists"
+    );
+    let garbage = api
+        .post("/ssh_keys", json!({"name": "c", "public_key": "ssh-ed25519 nope"}))
+        .await;
+    assert_eq!(garbage.code(), "invalid_input");
+    let by_fp = api.get(&format!("/ssh_keys?fingerprint={fingerprint}")).await;
+    assert_eq!(by_fp.body["ssh_keys"][0]["name"], "a");
+    let renamed = api
+        .put(
+            &format!("/ssh_keys/{}", id(&key)),
+            json!({"name": "z", "labels": {"t": "1"}}),
+        )
+        .await;
+    assert_eq!(renamed.body["ssh_key"]["name"], "z");
+    assert_eq!(api.delete(&format!("/ssh_keys/{}", id(&key))).await.status, 204);
+    assert_eq!(api.get(&format!("/ssh_keys/{}", id(&key))).await.status, 404);
+}
+
+#[tokio::test]
+async fn networks_subnets_routes_and_conflicts() {
+    let api = Api::stepped().await;
+    let bad = api
+        .post("/networks", json!({"name": "n", "ip_range": "8.8.0.0/16"}))
+        .await;
+    assert_eq!(bad.body["error"]["details"]["fields"][0]["name"], "ip_range");
+    let network = api
+        .create(
+            "/networks",
+            json!({"name": "n", "ip_range": "10.0.0.0/16", "labels": {"c": "x"}}),
+        )
+        .await["network"]
+        .clone();
+    let net = id(&network);
+    assert_eq!(network["subnets"], json!([]));
+    let add = api
+        .create(
+            &format!("/networks/{net}/actions/add_subnet"),
+            json!({"type": "cloud", "network_zone": "eu-central"}),
+        )
+        .await;
+    assert_eq!(add["action"]["command"], "add_subnet");
+    let busy = api
+        .post(
+            &format!("/networks/{net}/actions/add_route"),
+            json!({"destination": "10.100.0.0/24", "gateway": "10.0.0.2"}),
+        )
+        .await;
+    assert_eq!(
+        (busy.status, busy.code()),
+        (409, "conflict"),
+        "parallel network changes conflict"
+    );
+    api.finish(&add["action"]).await;
+    let subnet = &api.get(&format!("/networks/{net}")).await.body["network"]["subnets"][0];
+    assert_eq!(
+        (subnet["ip_range"].as_str(), subnet["gateway"].as_str()),
+        (Some("10.0.0.0/24"), Some("10.0.0.1"))
+    );
+    let overlap = api
+        .post(
+            &format!("/networks/{net}/actions/add_subnet"),
+            json!({"type": "cloud", "network_zone": "eu-central", "ip_range": "10.0.0.128/25"}),
+        )
+        .await;
+    assert_eq!(overlap.code(), "networks_overlap");
+    let route = api
+        .create(
+            &format!("/networks/{net}/actions/add_route"),
+            json!({"destination": "10.100.0.0/24", "gateway": "10.0.0.2"}),
+        )
+        .await;
+    api.finish(&route["action"]).await;
+    let grow = api
+        .create(
+            &format!("/networks/{net}/actions/change_ip_range"),
+            json!({"ip_range": "10.0.0.0/15"}),
+        )
+        .await;
+    api.finish(&grow["action"]).await;
+    let shrink = api
+        .post(
+            &format!("/networks/{net}/actions/change_ip_range"),
+            json!({"ip_range": "10.0.0.0/20"}),
+        )
+        .await;
+    assert_eq!(shrink.code(), "invalid_input");
+    let protect = api
+        .create(
+            &format!("/networks/{net}/actions/change_protection"),
+            json!({"delete": true}),
+        )
+        .await;
+    api.finish(&protect["action"]).await;
+    assert_eq!(api.delete(&format!("/networks/{net}")).await.code(), "protected");
+    let unprotect = api
+        .create(
+            &format!("/networks/{net}/actions/change_protection"),
+            json!({"delete": false}),
+        )
+        .await;
+    api.finish(&unprotect["action"]).await;
+    assert_eq!(
+        api.get("/networks?label_selector=c%3Dx").await.body["networks"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(api.delete(&format!("/networks/{net}")).await.status, 204);
+}
+
+#[tokio::test]
+async fn firewalls_follow_label_selectors() {
+    let api = Api::stepped().await;
+    let cp = id(&api.server("cp-1", json!({"labels": {"role": "controlplane"}})).await["server"]);
+    let worker = id(&api.server("w-1", json!({"labels": {"role": "worker"}})).await["server"]);
+    let created = api
+        .create(
+            "/firewalls",
+            json!({
+                "name": "cp",
+                "rules": [
+                    {"direction": "in", "protocol": "tcp", "port": "50000", "source_ips": ["203.0.113.7/32"]},
+                    {"direction": "in", "protocol": "icmp", "source_ips": ["0.0.0.0/0", "::/0"], "description": "ping"},
+                ],
+                "apply_to": [{"type": "label_selector", "label_selector": {"selector": "role=controlplane"}}],
+            }),
+        )
+        .await;
+    let fw = id(&created["firewall"]);
+    let commands: Vec<&str> = created["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["command"].as_str().unwrap())
+        .collect();
+    assert_eq!(commands, ["set_firewall_rules", "apply_firewall"]);
+    let rule = &created["firewall"]["rules"][1];
+    assert_eq!(
+        (rule["port"].clone(), rule["destination_ips"].clone()),
+        (Value::Null, json!([]))
+    );
+    let applied = &created["firewall"]["applied_to"][0]["applied_to_resources"];
+    assert_eq!(applied, &json!([{"type": "server", "server": {"id": cp}}]));
+    let cp_view = api.get(&format!("/servers/{cp}")).await.body["server"].clone();
+    assert_eq!(
+        cp_view["public_net"]["firewalls"],
+        json!([{"id": fw, "status": "pending"}])
+    );
+    assert_eq!(cp_view["locked"], true, "apply_firewall locks the server");
+    for action in created["actions"].as_array().unwrap() {
+        api.finish(action).await;
+    }
+    let cp_view = api.get(&format!("/servers/{cp}")).await.body["server"].clone();
+    assert_eq!(
+        cp_view["public_net"]["firewalls"],
+        json!([{"id": fw, "status": "applied"}])
+    );
+    assert_eq!(
+        api.get(&format!("/servers/{worker}")).await.body["server"]["public_net"]["firewalls"],
+        json!([])
+    );
+
+    // Relabelling a server brings it under the selector.
+    api.put(
+        &format!("/servers/{worker}"),
+        json!({"labels": {"role": "controlplane"}}),
+    )
+    .await;
+    let status = api.get(&format!("/servers/{worker}")).await.body["server"]["public_net"]["firewalls"].clone();
+    assert_eq!(status, json!([{"id": fw, "status": "pending"}]));
+
+    let managed = api
+        .post(
+            &format!("/firewalls/{fw}/actions/remove_from_resources"),
+            json!({"remove_from": [{"type": "server", "server": {"id": cp}}]}),
+        )
+        .await;
+    assert_eq!(managed.code(), "firewall_managed_by_label_selector");
+    let bad_rule = api
+        .post(
+            &format!("/firewalls/{fw}/actions/set_rules"),
+            json!({"rules": [{"direction": "in", "protocol": "tcp", "source_ips": ["0.0.0.0/0"]}]}),
+        )
+        .await;
+    assert_eq!(bad_rule.code(), "invalid_input", "tcp needs a port");
+    assert_eq!(api.delete(&format!("/firewalls/{fw}")).await.code(), "resource_in_use");
+    let remove = api
+        .create(
+            &format!("/firewalls/{fw}/actions/remove_from_resources"),
+            json!({"remove_from": [{"type": "label_selector", "label_selector": {"selector": "role=controlplane"}}]}),
+        )
+        .await;
+    assert_eq!(remove["actions"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        api.get(&format!("/servers/{cp}")).await.body["server"]["public_net"]["firewalls"],
+        json!([])
+    );
+    for action in remove["actions"].as_array().unwrap() {
+        api.finish(action).await;
+    }
+    assert_eq!(api.delete(&format!("/firewalls/{fw}")).await.status, 204);
+    let dup = api.create("/firewalls", json!({"name": "x"})).await;
+    assert_eq!(dup["actions"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        api.post("/firewalls", json!({"name": "x"})).await.code(),
+        "uniqueness_error"
+    );
+}
+
+#[tokio::test]
+async fn floating_ips_assign_reassign_and_delete() {
+    let api = Api::start().await;
+    let a = id(&api.server("a", json!({})).await["server"]);
+    let b = id(&api.server("b", json!({})).await["server"]);
+    assert_eq!(
+        api.post("/floating_ips", json!({"type": "ipv4"})).await.code(),
+        "invalid_input"
+    );
+    let created = api
+        .create(
+            "/floating_ips",
+            json!({"type": "ipv4", "server": a, "name": "vip", "description": "control plane"}),
+        )
+        .await;
+    let fip = id(&created["floating_ip"]);
+    assert!(created["floating_ip"]["ip"].as_str().unwrap().starts_with("127."));
+    assert_eq!(created["action"]["command"], "assign_floating_ip");
+    api.finish(&created["action"]).await;
+    assert_eq!(
+        api.get(&format!("/servers/{a}")).await.body["server"]["public_net"]["floating_ips"],
+        json!([fip])
+    );
+    let same = api
+        .post(&format!("/floating_ips/{fip}/actions/assign"), json!({"server": a}))
+        .await;
+    assert_eq!(same.code(), "floating_ip_assigned");
+    let moved = api
+        .create(&format!("/floating_ips/{fip}/actions/assign"), json!({"server": b}))
+        .await;
+    assert_eq!(
+        moved["action"]["resources"],
+        json!([{"id": fip, "type": "floating_ip"}, {"id": b, "type": "server"}])
+    );
+    api.finish(&moved["action"]).await;
+    assert_eq!(
+        api.get(&format!("/servers/{a}")).await.body["server"]["public_net"]["floating_ips"],
+        json!([])
+    );
+    assert_eq!(
+        api.get(&format!("/floating_ips/{fip}")).await.body["floating_ip"]["server"],
+        b
+    );
+    assert_eq!(
+        api.delete(&format!("/floating_ips/{fip}")).await.code(),
+        "must_be_unassigned"
+    );
+    let unassign = api
+        .create(&format!("/floating_ips/{fip}/actions/unassign"), json!({}))
+        .await;
+    api.finish(&unassign["action"]).await;
+    assert_eq!(api.delete(&format!("/floating_ips/{fip}")).await.status, 204);
+}
+
+#[tokio::test]
+async fn primary_ips_follow_the_live_api() {
+    let api = Api::start().await;
+    let created = api.server("s", json!({"start_after_create": false})).await;
+    let server = id(&created["server"]);
+    let auto = id(&created["server"]["public_net"]["ipv4"]);
+    let ip = api.get(&format!("/primary_ips/{auto}")).await.body["primary_ip"].clone();
+    assert_eq!(
+        (
+            ip["assignee_type"].as_str(),
+            ip["assignee_id"].as_u64(),
+            ip["auto_delete"].as_bool()
+        ),
+        (Some("server"), Some(server), Some(true))
+    );
+    assert!(ip.get("datacenter").is_none());
+    let free = api
+        .create(
+            "/primary_ips",
+            json!({"name": "spare", "type": "ipv4", "location": "fsn1"}),
+        )
+        .await;
+    let spare = id(&free["primary_ip"]);
+    assert_eq!(free["primary_ip"]["assignee_type"], "unassigned");
+    assert!(
+        free.get("action").is_none(),
+        "no action: the key is omitted (optional, not nullable)"
+    );
+    let has = api
+        .post(
+            &format!("/primary_ips/{spare}/actions/assign"),
+            json!({"assignee_id": server, "assignee_type": "server"}),
+        )
+        .await;
+    assert_eq!(has.code(), "server_has_ipv4");
+    assert_eq!(
+        api.delete(&format!("/primary_ips/{auto}")).await.code(),
+        "must_be_unassigned"
+    );
+    let unassign = api
+        .create(&format!("/primary_ips/{auto}/actions/unassign"), json!({}))
+        .await;
+    api.finish(&unassign["action"]).await;
+    let assign = api
+        .create(
+            &format!("/primary_ips/{spare}/actions/assign"),
+            json!({"assignee_id": server, "assignee_type": "server"}),
+        )
+        .await;
+    api.finish(&assign["action"]).await;
+    assert_eq!(
+        api.get(&format!("/servers/{server}")).await.body["server"]["public_net"]["ipv4"]["id"],
+        spare
+    );
+    let by_ip = api
+        .get(&format!(
+            "/primary_ips?ip={}",
+            free["primary_ip"]["ip"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(by_ip.body["primary_ips"].as_array().unwrap().len(), 1);
+    assert_eq!(api.delete(&format!("/primary_ips/{auto}")).await.status, 204);
+}
+
+#[tokio::test]
+async fn load_balancers_with_services_and_selector_targets() {
+    let api = Api::stepped().await;
+    let network = api
+        .create("/networks", json!({"name": "n", "ip_range": "10.0.0.0/16", "subnets": [{"type": "cloud", "network_zone": "eu-central", "ip_range": "10.0.1.0/24"}]}))
+        .await;
+    let net = id(&network["network"]);
+    let cp = id(&api
+        .server("cp-1", json!({"labels": {"role": "controlplane"}, "networks": [net]}))
+        .await["server"]);
+    let created = api
+        .create(
+            "/load_balancers",
+            json!({
+                "name": "api", "load_balancer_type": "lb11", "location": "fsn1", "network": net,
+                "services": [{"protocol": "tcp", "listen_port": 6443, "destination_port": 6443, "proxyprotocol": false,
+                              "health_check": {"protocol": "tcp", "port": 6443, "interval": 15, "timeout": 10, "retries": 3}}],
+                "targets": [{"type": "label_selector", "label_selector": {"selector": "role=controlplane"}, "use_private_ip": true}],
+                "labels": {"talos-hcloud/cluster": "c"},
+            }),
+        )
+        .await;
+    let lb = id(&created["load_balancer"]);
+    assert_eq!(created["action"]["command"], "create_load_balancer");
+    let view = &created["load_balancer"];
+    assert!(view["public_net"]["ipv4"]["ip"].as_str().unwrap().starts_with("127."));
+    assert_eq!(view["private_net"][0]["network"], net);
+    let resolved = &view["targets"][0]["targets"][0];
+    assert_eq!(resolved["server"]["id"], cp);
+    assert_eq!(
+        resolved["health_status"],
+        json!([{"listen_port": 6443, "status": "healthy"}])
+    );
+    assert_eq!(
+        api.get(&format!("/servers/{cp}")).await.body["server"]["load_balancers"],
+        json!([lb])
+    );
+    let busy = api.post(&format!("/load_balancers/{lb}/actions/add_service"), json!({"protocol": "tcp", "listen_port": 50000, "destination_port": 50000, "proxyprotocol": false, "health_check": {"protocol": "tcp", "port": 50000, "interval": 15, "timeout": 10, "retries": 3}})).await;
+    assert_eq!(busy.code(), "conflict");
+    api.finish(&created["action"]).await;
+    let dup = api
+        .post(&format!("/load_balancers/{lb}/actions/add_service"), json!({"protocol": "tcp", "listen_port": 6443, "destination_port": 1, "proxyprotocol": false, "health_check": {"protocol": "tcp", "port": 1, "interval": 15, "timeout": 10, "retries": 3}}))
+        .await;
+    assert_eq!((dup.status, dup.code()), (412, "source_port_already_used"));
+    let worker = id(&api.server("w", json!({})).await["server"]);
+    let private = api
+        .post(
+            &format!("/load_balancers/{lb}/actions/add_target"),
+            json!({"type": "server", "server": {"id": worker}, "use_private_ip": true}),
+        )
+        .await;
+    assert_eq!(private.code(), "server_not_attached_to_network");
+    let add = api
+        .create(
+            &format!("/load_balancers/{lb}/actions/add_target"),
+            json!({"type": "server", "server": {"id": worker}}),
+        )
+        .await;
+    api.finish(&add["action"]).await;
+    let again = api
+        .post(
+            &format!("/load_balancers/{lb}/actions/add_target"),
+            json!({"type": "server", "server": {"id": worker}}),
+        )
+        .await;
+    assert_eq!(again.code(), "target_already_defined");
+    let service = api
+        .create(
+            &format!("/load_balancers/{lb}/actions/add_service"),
+            json!({"protocol": "http", "listen_port": 80, "destination_port": 8080, "proxyprotocol": false,
+                   "health_check": {"protocol": "http", "port": 8080, "interval": 15, "timeout": 10, "retries": 3, "http": {"domain": null, "path": "/healthz"}}}),
+        )
+        .await;
+    api.finish(&service["action"]).await;
+    let view = api.get(&format!("/load_balancers/{lb}")).await.body["load_balancer"].clone();
+    let http = &view["services"][1];
+    assert_eq!(
+        (
+            http["http"]["cookie_name"].as_str(),
+            http["health_check"]["http"]["status_codes"].clone()
+        ),
+        (Some("HCLBSTICKY"), json!(["2??", "3??"]))
+    );
+    let removed = api
+        .create(
+            &format!("/load_balancers/{lb}/actions/remove_target"),
+            json!({"type": "server", "server": {"id": worker}}),
+        )
+        .await;
+    api.finish(&removed["action"]).await;
+    let delete_service = api
+        .create(
+            &format!("/load_balancers/{lb}/actions/delete_service"),
+            json!({"listen_port": 80}),
+        )
+        .await;
+    api.finish(&delete_service["action"]).await;
+    assert_eq!(
+        api.get(&format!("/load_balancers/{lb}")).await.body["load_balancer"]["services"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let public_targets = api
+        .post(
+            &format!("/load_balancers/{lb}/actions/disable_public_interface"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        public_targets.status, 201,
+        "every target uses its private IP: {public_targets:?}"
+    );
+    assert_eq!(
+        api.delete(&format!("/load_balancers/{lb}")).await.code(),
+        "conflict",
+        "an action is running"
+    );
+    api.finish(&public_targets.body["action"]).await;
+    // The live API answers a delete with an action (since 2026-10-05), not 204.
+    let deleted = api.delete(&format!("/load_balancers/{lb}")).await;
+    assert_eq!(deleted.status, 200, "{deleted:?}");
+    assert_eq!(deleted.body["action"]["command"], "delete_load_balancer");
+    api.finish(&deleted.body["action"]).await;
+    assert_eq!(api.get(&format!("/load_balancers/{lb}")).await.status, 404);
+}
