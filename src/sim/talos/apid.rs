@@ -39,6 +39,10 @@ pub(crate) async fn handle(
     request: http::Request<Incoming>,
 ) -> http::Response<Body> {
     let path = request.uri().path().to_string();
+    if !shared.serves(context.kind) {
+        // A request racing a restart on a connection that is being closed.
+        return Status::unavailable("apid is restarting").into_http();
+    }
     match route(&shared, &context, request.headers()) {
         Route::Local => {}
         Route::Reject(status) => return status.into_http(),
@@ -65,12 +69,9 @@ fn route(shared: &NodeShared, context: &ConnContext, headers: &http::HeaderMap) 
     if headers.contains_key("proxyfrom") {
         return Route::Local;
     }
-    let is_local = |value: &str| {
-        value
-            .trim()
-            .parse::<IpAddr>()
-            .is_ok_and(|ip| ip == shared.address || ip.is_loopback())
-    };
+    // Only the node's own address is local: every emulated node lives on a loopback
+    // address, so "any loopback address" would swallow requests meant for others.
+    let is_local = |value: &str| value.trim().parse::<IpAddr>().is_ok_and(|ip| ip == shared.address);
     if let Some(nodes) = headers.get("nodes") {
         let all_local = nodes.to_str().is_ok_and(|list| list.split(',').all(is_local));
         return if all_local {

@@ -172,6 +172,26 @@ pub enum NodeError {
     Tls(#[source] TlsSetupError),
 }
 
+impl crate::error::Classify for NodeError {
+    fn class(&self) -> crate::error::Class {
+        match self {
+            NodeError::Version(_) | NodeError::Config(_) => crate::error::Class::InvalidInput,
+            NodeError::Bind { .. } | NodeError::Tls(_) => crate::error::Class::Failed,
+        }
+    }
+
+    fn hints(&self) -> Vec<String> {
+        match self {
+            NodeError::Bind { .. } => vec![
+                "is another node already on this address? On Linux any 127.x.y.z works without setup; \
+                 on macOS add one first (sudo ifconfig lo0 alias 127.0.0.2)"
+                    .into(),
+            ],
+            _ => Vec::new(),
+        }
+    }
+}
+
 /// A running emulated Talos node. Dropping it stops it (prefer [`EmulatedNode::stop`],
 /// which waits for the listener to close).
 pub struct EmulatedNode {
@@ -198,6 +218,10 @@ impl EmulatedNode {
     /// [`NodeError`]: bad version, port in use, refused installed config, TLS setup.
     pub async fn start(options: NodeOptions) -> Result<EmulatedNode, NodeError> {
         let version: TalosVersion = options.talos_version.parse().map_err(NodeError::Version)?;
+        let installed = match &options.installed_config {
+            Some(bytes) => Some(accept_config(bytes).map_err(NodeError::Config)?),
+            None => None,
+        };
         let api_addr = SocketAddr::new(options.address, options.api_port);
         let listener = TcpListener::bind(api_addr)
             .await
@@ -227,10 +251,12 @@ impl EmulatedNode {
             modes,
             received: Mutex::new(Vec::new()),
         });
-        if let Some(bytes) = &options.installed_config {
-            let outcome = shared.accept(bytes);
-            shared.record(bytes.clone(), ConfigSource::Installed, outcome.as_ref().map(|_| ()));
-            let config = outcome.map_err(NodeError::Config)?;
+        if let (Some(bytes), Some(config)) = (&options.installed_config, installed) {
+            if let Some(validator) = &shared.validator {
+                validator(bytes, &shared.version)
+                    .map_err(|reason| NodeError::Config(ConfigRejected::Validator(reason)))?;
+            }
+            shared.record(bytes.clone(), ConfigSource::Installed, Ok(()));
             shared.lock().installed = Some(Arc::new(config));
         }
         {
@@ -592,6 +618,18 @@ impl NodeShared {
     /// Closes apid's connections gracefully (in-flight answers complete).
     pub(crate) fn restart_apid(&self) {
         self.restarts.send_modify(|generation| *generation += 1);
+    }
+
+    /// Returns true if and only if apid is up in the mode a connection was accepted in.
+    pub(crate) fn serves(&self, kind: ConnKind) -> bool {
+        let state = self.lock();
+        if !state.powered || Instant::now() < state.ready_at {
+            return false;
+        }
+        matches!(
+            (&state.phase, kind),
+            (Phase::Maintenance { .. }, ConnKind::Maintenance) | (Phase::Configured(_), ConnKind::Configured)
+        )
     }
 
     /// The TLS for a new apid connection, or `None` to close it at once.

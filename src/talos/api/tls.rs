@@ -366,6 +366,14 @@ pub(crate) fn find_tls_failure(error: &(dyn std::error::Error + 'static)) -> Opt
                 .and_then(|io| io.get_ref())
                 .and_then(|inner| inner.downcast_ref::<rustls::Error>())
         });
+        // HTTP/2 (h2) keeps only the text of an I/O error, so an alert that arrives after
+        // the handshake (TLS 1.3 client-certificate checks) is recognised by rustls's wording.
+        if rustls_error.is_none()
+            && let Some(io) = err.downcast_ref::<std::io::Error>()
+            && let Some(alert) = io.to_string().strip_prefix("received fatal alert: ")
+        {
+            return Some(TlsFailure::Alert(alert.to_string()));
+        }
         if let Some(rustls_error) = rustls_error {
             return Some(match rustls_error {
                 rustls::Error::InvalidCertificate(rustls::CertificateError::Other(other)) => {
