@@ -1140,5 +1140,18 @@ async fn transient_failures_are_retried_within_the_policy() {
         other => panic!("{other:?}"),
     }
     assert!(error.hints()[0].contains("port 50000"), "{:?}", error.hints());
+
+    // A reset without reboot leaves the node powered off.
+    node.power_on().expect("boots");
+    admin.wait_ready(Duration::from_secs(10)).await.expect("back");
+    admin
+        .reset(&ResetOptions {
+            graceful: false,
+            reboot: false,
+            ..ResetOptions::default()
+        })
+        .await
+        .expect("reset");
+    assert_eq!(node.mode(), NodeMode::PoweredOff);
     node.stop().await;
 }

@@ -273,6 +273,10 @@ impl TalosClient {
     /// A client of the apid at `endpoint` (usually `IP:50000`). Nothing is dialled until the
     /// first call.
     ///
+    /// # Panics
+    ///
+    /// Outside a Tokio runtime (the channel spawns its worker task).
+    ///
     /// # Errors
     ///
     /// [`Error::Credentials`] when the PEM material or pin is unusable.

@@ -76,6 +76,30 @@ pub struct ClientIdentity {
     pub key_pem: Redacted<String>,
 }
 
+impl ClientIdentity {
+    /// Builds an identity from a talosconfig context's `ca`, `crt` and `key` fields, which
+    /// hold standard base64 of PEM (reference `talos.md` §C.1).
+    ///
+    /// # Errors
+    ///
+    /// [`CredentialsError::Base64`] naming the field that does not decode to PEM text.
+    pub fn from_talosconfig_fields(ca: &str, crt: &str, key: &str) -> Result<ClientIdentity, CredentialsError> {
+        use base64::Engine as _;
+        let decode = |field: &'static str, value: &str| {
+            base64::engine::general_purpose::STANDARD
+                .decode(value.trim())
+                .ok()
+                .and_then(|bytes| String::from_utf8(bytes).ok())
+                .ok_or(CredentialsError::Base64 { field })
+        };
+        Ok(ClientIdentity {
+            ca_pem: decode("ca", ca)?,
+            crt_pem: decode("crt", crt)?,
+            key_pem: Redacted::new(decode("key", key)?),
+        })
+    }
+}
+
 impl fmt::Debug for ClientIdentity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientIdentity")
@@ -107,6 +131,12 @@ pub enum CredentialsError {
     /// rustls refused the certificate and key pair.
     #[error("the client certificate and key do not form a usable pair")]
     BadClientPair(#[source] rustls::Error),
+    /// A talosconfig field is not base64 of PEM text.
+    #[error("the talosconfig field `{field}` is not base64 of PEM text")]
+    Base64 {
+        /// The field (`ca`, `crt`, `key`).
+        field: &'static str,
+    },
     /// A server public-key pin is not 64 hex digits.
     #[error("a server key pin must be 64 hex digits (SHA-256 of the SubjectPublicKeyInfo)")]
     BadPin,
@@ -419,6 +449,19 @@ mod tests {
         let certs = parse_certificates(&bundle.certs.os.crt.0).expect("certificate parses");
         assert_eq!(certs.len(), 1);
         assert!(SpkiSha256::of_certificate(&certs[0]).is_some());
+    }
+
+    #[test]
+    fn talosconfig_fields_are_base64_of_pem() {
+        use base64::Engine as _;
+        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        let identity = ClientIdentity::from_talosconfig_fields(&b64("CA"), &b64("CRT"), &b64("KEY")).expect("decodes");
+        assert_eq!((identity.ca_pem.as_str(), identity.crt_pem.as_str()), ("CA", "CRT"));
+        assert_eq!(identity.key_pem.expose(), "KEY");
+        assert!(matches!(
+            ClientIdentity::from_talosconfig_fields(&b64("CA"), "%%%", &b64("KEY")),
+            Err(CredentialsError::Base64 { field: "crt" })
+        ));
     }
 
     #[test]
