@@ -68,7 +68,7 @@ pub struct ClusterEndpoint {
 }
 
 /// The fields of a machine configuration the emulated node acts on.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct AcceptedConfig {
     /// `machine.type`.
     pub machine_type: MachineType,
@@ -98,6 +98,21 @@ pub struct AcceptedConfig {
     pub apid_check_ext_key_usage: Option<bool>,
     /// The bytes as received.
     pub raw: Vec<u8>,
+}
+
+impl std::fmt::Debug for AcceptedConfig {
+    /// Leaves out the raw bytes: they hold CA keys.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AcceptedConfig")
+            .field("machine_type", &self.machine_type)
+            .field("cluster_id", &self.cluster_id)
+            .field("cluster_name", &self.cluster_name)
+            .field("endpoint", &self.endpoint.url)
+            .field("hostname", &self.hostname)
+            .field("cert_sans", &self.cert_sans)
+            .field("raw", &format_args!("{} bytes", self.raw.len()))
+            .finish_non_exhaustive()
+    }
 }
 
 /// Why a machine configuration was refused; the text is the node's `InvalidArgument`

@@ -139,7 +139,7 @@ pub enum ConfigSource {
 
 /// A machine configuration the node received, kept for tests (e.g. to validate every
 /// received config against the official JSON schema).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ReceivedConfig {
     /// The configuration bytes (after user-data decoding).
     pub bytes: Vec<u8>,
@@ -147,6 +147,17 @@ pub struct ReceivedConfig {
     pub source: ConfigSource,
     /// Whether the node accepted it, or why not.
     pub outcome: Result<(), String>,
+}
+
+impl std::fmt::Debug for ReceivedConfig {
+    /// Leaves out the bytes: they hold CA keys.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReceivedConfig")
+            .field("bytes", &format_args!("{} bytes", self.bytes.len()))
+            .field("source", &self.source)
+            .field("outcome", &self.outcome)
+            .finish()
+    }
 }
 
 /// Why a node could not start.
