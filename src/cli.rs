@@ -306,6 +306,20 @@ pub struct SimArgs {
 #[derive(Debug, Subcommand)]
 pub enum SimCommand {
     /// Serve one emulated Talos node until Ctrl-C.
+    ///
+    /// The node listens with the Talos API on ADDR:50000 and, once it is a bootstrapped
+    /// control plane, the Kubernetes API on ADDR:6443. Without a configuration it boots
+    /// into maintenance mode (self-signed certificate, no client certificate needed) and
+    /// waits for ApplyConfiguration; with one it serves mutual TLS signed by the config's
+    /// OS CA. On Linux every 127.x.y.z address works without setup, so several nodes run
+    /// side by side (one process each; nodes of one process share an emulated etcd).
+    ///
+    /// Prints the node's address and mode once started (one JSON line with --output json),
+    /// mode changes on stderr, and exits 0 on Ctrl-C.
+    ///
+    /// Example:
+    ///
+    ///   talos-hcloud sim node --address 127.0.0.2 --talos-version v1.11.6
     Node(SimNodeArgs),
 }
 
@@ -360,7 +374,25 @@ pub struct SimServeArgs {
 
 /// Options of `talos-hcloud sim node`.
 #[derive(Debug, Args)]
-pub struct SimNodeArgs {}
+pub struct SimNodeArgs {
+    /// Address of the node: apid listens on ADDR:50000, the Kubernetes API on ADDR:6443.
+    #[arg(long, value_name = "IP")]
+    pub address: std::net::IpAddr,
+
+    /// Talos release the node emulates (decides version-dependent behaviour).
+    #[arg(long, value_name = "VERSION", default_value = talos_hcloud::sim::talos::DEFAULT_TALOS_VERSION)]
+    pub talos_version: String,
+
+    /// Machine configuration already installed on the node (it boots configured).
+    ///
+    /// (Named --machine-config because -c/--config is the global cluster.yaml path.)
+    #[arg(long, value_name = "FILE")]
+    pub machine_config: Option<PathBuf>,
+
+    /// Hetzner user data the node reads at boot: YAML, base64, or base64 of gzip.
+    #[arg(long, value_name = "FILE", conflicts_with = "machine_config")]
+    pub user_data: Option<PathBuf>,
+}
 
 /// Arguments of `talos`.
 #[derive(Debug, Args)]

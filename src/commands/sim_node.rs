@@ -1,10 +1,61 @@
 //! `sim node`: serve one emulated Talos node until Ctrl-C.
 
-use super::CliError;
-use crate::cli::SimNodeArgs;
-use crate::printer::Printer;
+use talos_hcloud::sim::talos::{EmulatedNode, NodeOptions};
 
-/// Serves one emulated Talos node.
-pub async fn run(_args: SimNodeArgs, _printer: &Printer) -> Result<(), CliError> {
-    Err(CliError::failed("the emulated Talos node is being built (issue 5)"))
+use super::CliError;
+use crate::cli::{OutputFormat, SimNodeArgs};
+use crate::printer::{Printer, Report};
+
+/// Serves one emulated Talos node until Ctrl-C, then stops it and returns (exit 0).
+pub async fn run(args: SimNodeArgs, printer: &Printer) -> Result<(), CliError> {
+    let mut options = NodeOptions::new(args.address);
+    options.talos_version = args.talos_version.clone();
+    if let Some(path) = &args.machine_config {
+        let bytes = std::fs::read(path)
+            .map_err(|e| CliError::invalid(e.to_string()).context(format!("while reading {}", path.display())))?;
+        options.installed_config = Some(bytes);
+    }
+    if let Some(path) = &args.user_data {
+        let bytes = std::fs::read(path)
+            .map_err(|e| CliError::invalid(e.to_string()).context(format!("while reading {}", path.display())))?;
+        options.user_data = Some(bytes);
+    }
+    let node = EmulatedNode::start(options).await?;
+    let mode = node.mode();
+    let json = serde_json::json!({
+        "address": node.address().to_string(),
+        "talos_api": node.api_addr().to_string(),
+        "kubernetes_api": node.kubernetes_addr().to_string(),
+        "talos_version": node.talos_version().to_string(),
+        "mode": mode.as_str(),
+        "detail": mode.to_string(),
+    });
+    match printer.format() {
+        // One line, so a supervising process can read it while the node keeps running.
+        OutputFormat::Json => printer.raw(format!("{json}\n").as_bytes()),
+        OutputFormat::Text => printer.result(&Report::new(
+            format!(
+                "emulated Talos node {version} at {address}\n  Talos API:      {api} ({mode})\n  Kubernetes API: {kube} (control planes, after bootstrap)\nCtrl-C stops it.",
+                version = node.talos_version(),
+                address = node.address(),
+                api = node.api_addr(),
+                kube = node.kubernetes_addr(),
+            ),
+            json,
+        )),
+    }
+
+    let mut modes = node.subscribe();
+    let status_printer = printer.clone();
+    let address = node.address();
+    let watcher = tokio::spawn(async move {
+        while modes.changed().await.is_ok() {
+            let mode = modes.borrow_and_update().clone();
+            status_printer.status(format!("{address}: {mode}"));
+        }
+    });
+    let signal = tokio::signal::ctrl_c().await;
+    watcher.abort();
+    node.stop().await;
+    signal.map_err(|e| CliError::failed(format!("cannot wait for Ctrl-C: {e}")))
 }

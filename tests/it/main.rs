@@ -17,4 +17,5 @@ mod sim_faults;
 mod sim_resources;
 mod sim_servers;
 mod spec;
+mod talos_api;
 mod talos_config;

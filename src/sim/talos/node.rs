@@ -1,0 +1,751 @@
+//! The emulated node: its lifecycle (boot, maintenance, configured, reset, reboot, power)
+//! and apid's listener on `ADDR:50000`.
+//!
+//! apid's port stays bound for the node's lifetime; what a new connection gets depends on
+//! the state at accept time (maintenance TLS, configured mTLS, or an immediate close while
+//! the node boots, is powered off, failed to read its config, or — a worker — waits for
+//! its certificate). Every restart of apid (after install, reboot, reset) closes existing
+//! connections gracefully, so an answer in flight still reaches the caller.
+
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rustls::ServerConfig;
+use sha2::{Digest, Sha256};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use super::apid;
+use super::cluster::{ClusterRegistry, TalosCluster};
+use super::config::{AcceptedConfig, ConfigRejected, ConfigValidator, MachineType, accept_config, decode_user_data};
+use super::kube_api::{self, KubeApi};
+use super::tls::{self, ConfiguredTls, PeerIdentity, TlsSetupError};
+use super::version::{BadVersion, TalosVersion};
+
+/// How to start an emulated node.
+#[derive(Clone)]
+pub struct NodeOptions {
+    /// The node's address; apid binds `address:api_port`.
+    pub address: IpAddr,
+    /// apid's port (50000).
+    pub api_port: u16,
+    /// The Kubernetes API port (6443).
+    pub kubernetes_port: u16,
+    /// The Talos release the node runs (`v1.11.6`).
+    pub talos_version: String,
+    /// The architecture Version reports.
+    pub arch: String,
+    /// A configuration already installed (on the node's STATE partition).
+    pub installed_config: Option<Vec<u8>>,
+    /// Hetzner user data, read at boot when nothing is installed (plain YAML, base64, or
+    /// base64 of gzip).
+    pub user_data: Option<Vec<u8>>,
+    /// The clusters this node's etcd joins.
+    pub registry: Arc<ClusterRegistry>,
+    /// How long apid stays down after each boot.
+    pub boot_delay: Duration,
+    /// An extra check of received configurations (e.g. the strict Talos validator).
+    pub validator: Option<ConfigValidator>,
+}
+
+impl NodeOptions {
+    /// Defaults: ports 50000/6443, Talos v1.11.6, amd64, no config, a private registry,
+    /// no boot delay.
+    pub fn new(address: IpAddr) -> NodeOptions {
+        NodeOptions {
+            address,
+            api_port: crate::sim::talos::APID_PORT,
+            kubernetes_port: crate::sim::talos::KUBERNETES_PORT,
+            talos_version: DEFAULT_TALOS_VERSION.to_string(),
+            arch: "amd64".into(),
+            installed_config: None,
+            user_data: None,
+            registry: ClusterRegistry::new(),
+            boot_delay: Duration::ZERO,
+            validator: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for NodeOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeOptions")
+            .field("address", &self.address)
+            .field("api_port", &self.api_port)
+            .field("kubernetes_port", &self.kubernetes_port)
+            .field("talos_version", &self.talos_version)
+            .field("installed_config", &self.installed_config.as_ref().map(Vec::len))
+            .field("user_data", &self.user_data.as_ref().map(Vec::len))
+            .field("boot_delay", &self.boot_delay)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The Talos release an emulated node runs unless told otherwise.
+pub const DEFAULT_TALOS_VERSION: &str = "v1.11.6";
+
+/// What state a node is in, as an operator would describe it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NodeMode {
+    /// apid is restarting (within the boot delay).
+    Booting,
+    /// No configuration: apid serves the maintenance API.
+    Maintenance,
+    /// Configured as this machine type.
+    Configured(MachineType),
+    /// The user data could not be used as a configuration; apid is down.
+    ConfigFailed(String),
+    /// Powered off (a reset without reboot, or [`EmulatedNode::power_off`]).
+    PoweredOff,
+}
+
+impl NodeMode {
+    /// A short stable name (`maintenance`, `configured`, …).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            NodeMode::Booting => "booting",
+            NodeMode::Maintenance => "maintenance",
+            NodeMode::Configured(_) => "configured",
+            NodeMode::ConfigFailed(_) => "config-failed",
+            NodeMode::PoweredOff => "powered-off",
+        }
+    }
+}
+
+impl std::fmt::Display for NodeMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NodeMode::Configured(machine_type) => write!(f, "configured ({})", machine_type.as_str()),
+            NodeMode::ConfigFailed(reason) => write!(f, "config failed: {reason}"),
+            other => f.write_str(other.as_str()),
+        }
+    }
+}
+
+/// Where a received configuration came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigSource {
+    /// `ApplyConfiguration` (maintenance or configured mode).
+    ApplyConfiguration,
+    /// Hetzner user data at boot.
+    UserData,
+    /// Installed before start ([`NodeOptions::installed_config`]).
+    Installed,
+}
+
+/// A machine configuration the node received, kept for tests (e.g. to validate every
+/// received config against the official JSON schema).
+#[derive(Clone)]
+pub struct ReceivedConfig {
+    /// The configuration bytes (after user-data decoding).
+    pub bytes: Vec<u8>,
+    /// Where it came from.
+    pub source: ConfigSource,
+    /// Whether the node accepted it, or why not.
+    pub outcome: Result<(), String>,
+}
+
+impl std::fmt::Debug for ReceivedConfig {
+    /// Leaves out the bytes: they hold CA keys.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReceivedConfig")
+            .field("bytes", &format_args!("{} bytes", self.bytes.len()))
+            .field("source", &self.source)
+            .field("outcome", &self.outcome)
+            .finish()
+    }
+}
+
+/// Why a node could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// The Talos version is malformed.
+    #[error("invalid Talos version for the emulated node")]
+    Version(#[source] BadVersion),
+    /// apid's port could not be bound.
+    #[error("cannot listen on {addr}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The installed configuration was refused.
+    #[error("the installed machine configuration was refused")]
+    Config(#[source] ConfigRejected),
+    /// TLS could not be set up.
+    #[error("cannot set up the node's TLS")]
+    Tls(#[source] TlsSetupError),
+}
+
+impl crate::error::Classify for NodeError {
+    fn class(&self) -> crate::error::Class {
+        match self {
+            NodeError::Version(_) | NodeError::Config(_) => crate::error::Class::InvalidInput,
+            NodeError::Bind { .. } | NodeError::Tls(_) => crate::error::Class::Failed,
+        }
+    }
+
+    fn hints(&self) -> Vec<String> {
+        match self {
+            NodeError::Bind { .. } => vec![
+                "is another node already on this address? On Linux any 127.x.y.z works without setup; \
+                 on macOS add one first (sudo ifconfig lo0 alias 127.0.0.2)"
+                    .into(),
+            ],
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// A running emulated Talos node. Dropping it stops it (prefer [`EmulatedNode::stop`],
+/// which waits for the listener to close).
+pub struct EmulatedNode {
+    shared: Arc<NodeShared>,
+    stop: watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for EmulatedNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmulatedNode")
+            .field("address", &self.shared.address)
+            .field("mode", &self.mode())
+            .finish()
+    }
+}
+
+impl EmulatedNode {
+    /// Binds apid's port and boots the node: installed config, else user data, else
+    /// maintenance mode.
+    ///
+    /// # Errors
+    ///
+    /// [`NodeError`]: bad version, port in use, refused installed config, TLS setup.
+    pub async fn start(options: NodeOptions) -> Result<EmulatedNode, NodeError> {
+        let version: TalosVersion = options.talos_version.parse().map_err(NodeError::Version)?;
+        let installed = match &options.installed_config {
+            Some(bytes) => Some(accept_config(bytes).map_err(NodeError::Config)?),
+            None => None,
+        };
+        let api_addr = SocketAddr::new(options.address, options.api_port);
+        let listener = TcpListener::bind(api_addr)
+            .await
+            .map_err(|source| NodeError::Bind { addr: api_addr, source })?;
+        let (restarts, _) = watch::channel(0u64);
+        let (modes, _) = watch::channel(NodeMode::Booting);
+        let shared = Arc::new(NodeShared {
+            address: options.address,
+            api_addr,
+            kube_addr: SocketAddr::new(options.address, options.kubernetes_port),
+            version,
+            arch: options.arch.clone(),
+            boot_delay: options.boot_delay,
+            registry: options.registry.clone(),
+            validator: options.validator.clone(),
+            state: Mutex::new(NodeState {
+                powered: false,
+                ready_at: Instant::now(),
+                installed: None,
+                staged: None,
+                user_data: options.user_data.clone(),
+                phase: Phase::Off,
+                kube: None,
+                try_generation: 0,
+            }),
+            restarts,
+            modes,
+            received: Mutex::new(Vec::new()),
+        });
+        if let (Some(bytes), Some(config)) = (&options.installed_config, installed) {
+            if let Some(validator) = &shared.validator {
+                validator(bytes, &shared.version)
+                    .map_err(|reason| NodeError::Config(ConfigRejected::Validator(reason)))?;
+            }
+            shared.record(bytes.clone(), ConfigSource::Installed, Ok(()));
+            shared.lock().installed = Some(Arc::new(config));
+        }
+        {
+            let mut state = shared.lock();
+            shared.boot(&mut state).map_err(NodeError::Tls)?;
+        }
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(accept_loop(shared.clone(), listener, stopped));
+        Ok(EmulatedNode {
+            shared,
+            stop,
+            task: Some(task),
+        })
+    }
+
+    /// The node's address.
+    pub fn address(&self) -> IpAddr {
+        self.shared.address
+    }
+
+    /// apid's address (`ADDR:50000`).
+    pub fn api_addr(&self) -> SocketAddr {
+        self.shared.api_addr
+    }
+
+    /// The Kubernetes API address (`ADDR:6443`).
+    pub fn kubernetes_addr(&self) -> SocketAddr {
+        self.shared.kube_addr
+    }
+
+    /// The Talos release the node runs.
+    pub fn talos_version(&self) -> &TalosVersion {
+        &self.shared.version
+    }
+
+    /// The node's mode now.
+    pub fn mode(&self) -> NodeMode {
+        self.shared.mode()
+    }
+
+    /// Mode changes (boot delays not included), for status displays and tests.
+    pub fn subscribe(&self) -> watch::Receiver<NodeMode> {
+        self.shared.modes.subscribe()
+    }
+
+    /// Replaces the user data read at the next boot without an installed configuration.
+    pub fn set_user_data(&self, user_data: Option<Vec<u8>>) {
+        self.shared.lock().user_data = user_data;
+    }
+
+    /// Reboots: apid restarts (staged configuration becomes active).
+    ///
+    /// # Errors
+    ///
+    /// TLS setup for the new boot failed.
+    pub fn reboot(&self) -> Result<(), TlsSetupError> {
+        let mut state = self.shared.lock();
+        self.shared.shutdown(&mut state);
+        self.shared.boot(&mut state)
+    }
+
+    /// Powers the node off: apid and the Kubernetes API stop answering; its etcd member
+    /// becomes unhealthy.
+    pub fn power_off(&self) {
+        let mut state = self.shared.lock();
+        self.shared.shutdown(&mut state);
+        self.shared.publish_mode(&state);
+    }
+
+    /// Powers the node on (boots) if it is off.
+    ///
+    /// # Errors
+    ///
+    /// TLS setup for the new boot failed.
+    pub fn power_on(&self) -> Result<(), TlsSetupError> {
+        let mut state = self.shared.lock();
+        if state.powered {
+            return Ok(());
+        }
+        self.shared.boot(&mut state)
+    }
+
+    /// Every machine configuration received so far, oldest first.
+    pub fn received_configs(&self) -> Vec<ReceivedConfig> {
+        self.shared
+            .received
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// The cluster this node is configured into, if any.
+    pub fn cluster(&self) -> Option<Arc<TalosCluster>> {
+        match &self.shared.lock().phase {
+            Phase::Configured(configured) => Some(configured.cluster.clone()),
+            _ => None,
+        }
+    }
+
+    /// Stops the node and waits until its listener is closed.
+    pub async fn stop(mut self) {
+        self.halt();
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+
+    fn halt(&self) {
+        {
+            let mut state = self.shared.lock();
+            self.shared.shutdown(&mut state);
+            self.shared.publish_mode(&state);
+        }
+        let _ = self.stop.send(true);
+    }
+}
+
+impl Drop for EmulatedNode {
+    fn drop(&mut self) {
+        if self.task.is_some() {
+            self.halt();
+        }
+    }
+}
+
+/// State shared by the node's tasks and handlers.
+pub(crate) struct NodeShared {
+    pub(crate) address: IpAddr,
+    pub(crate) api_addr: SocketAddr,
+    pub(crate) kube_addr: SocketAddr,
+    pub(crate) version: TalosVersion,
+    pub(crate) arch: String,
+    boot_delay: Duration,
+    registry: Arc<ClusterRegistry>,
+    validator: Option<ConfigValidator>,
+    state: Mutex<NodeState>,
+    restarts: watch::Sender<u64>,
+    modes: watch::Sender<NodeMode>,
+    received: Mutex<Vec<ReceivedConfig>>,
+}
+
+pub(crate) struct NodeState {
+    powered: bool,
+    ready_at: Instant,
+    pub(crate) installed: Option<Arc<AcceptedConfig>>,
+    pub(crate) staged: Option<Arc<AcceptedConfig>>,
+    user_data: Option<Vec<u8>>,
+    pub(crate) phase: Phase,
+    kube: Option<KubeApi>,
+    pub(crate) try_generation: u64,
+}
+
+pub(crate) enum Phase {
+    Off,
+    Maintenance { tls: Arc<ServerConfig> },
+    Configured(Box<Configured>),
+    ConfigFailed(String),
+}
+
+pub(crate) struct Configured {
+    pub(crate) config: Arc<AcceptedConfig>,
+    pub(crate) hostname: String,
+    pub(crate) cluster: Arc<TalosCluster>,
+    /// `None`: a worker still waiting for its certificate (no OS CA key yet).
+    pub(crate) tls: Option<ConfiguredTls>,
+}
+
+/// Which TLS a connection was accepted with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ConnKind {
+    Maintenance,
+    Configured,
+}
+
+/// Per-connection facts handed to apid's handlers.
+#[derive(Debug)]
+pub(crate) struct ConnContext {
+    pub(crate) kind: ConnKind,
+    pub(crate) peer: PeerIdentity,
+}
+
+impl NodeShared {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, NodeState> {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(crate) fn mode(&self) -> NodeMode {
+        let state = self.lock();
+        if state.powered && Instant::now() < state.ready_at {
+            return NodeMode::Booting;
+        }
+        mode_of(&state)
+    }
+
+    fn publish_mode(&self, state: &NodeState) {
+        let mode = mode_of(state);
+        self.modes.send_if_modified(|current| {
+            let changed = *current != mode;
+            *current = mode;
+            changed
+        });
+    }
+
+    /// Runs [`accept_config`] and the plugged-in validator.
+    pub(crate) fn accept(&self, bytes: &[u8]) -> Result<AcceptedConfig, ConfigRejected> {
+        let config = accept_config(bytes)?;
+        if let Some(validator) = &self.validator {
+            validator(bytes, &self.version).map_err(ConfigRejected::Validator)?;
+        }
+        Ok(config)
+    }
+
+    pub(crate) fn record(&self, bytes: Vec<u8>, source: ConfigSource, outcome: Result<(), &ConfigRejected>) {
+        self.received
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(ReceivedConfig {
+                bytes,
+                source,
+                outcome: outcome.map_err(ToString::to_string),
+            });
+    }
+
+    /// The node's hostname: the configured one, else a stable name derived from its
+    /// address (Talos's `auto: stable` derives one from the machine ID).
+    pub(crate) fn hostname_for(&self, config: Option<&AcceptedConfig>) -> String {
+        if let Some(hostname) = config.and_then(|c| c.hostname.clone()) {
+            return hostname;
+        }
+        let digest = Sha256::digest(self.address.to_string().as_bytes());
+        const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+        let chars: String = digest
+            .iter()
+            .take(6)
+            .map(|b| ALPHABET[usize::from(*b) % 36] as char)
+            .collect();
+        format!("talos-{}-{}", &chars[..3], &chars[3..])
+    }
+
+    /// Boots: staged config becomes installed; installed config, else user data, else
+    /// maintenance. apid restarts (connections close gracefully).
+    pub(crate) fn boot(&self, state: &mut NodeState) -> Result<(), TlsSetupError> {
+        state.powered = true;
+        state.ready_at = Instant::now() + self.boot_delay;
+        state.try_generation += 1;
+        if let Some(staged) = state.staged.take() {
+            state.installed = Some(staged);
+        }
+        if state.installed.is_none()
+            && let Some(body) = state.user_data.clone()
+        {
+            let bytes = decode_user_data(&body);
+            let outcome = self.accept(&bytes);
+            self.record(bytes, ConfigSource::UserData, outcome.as_ref().map(|_| ()));
+            match outcome {
+                Ok(config) => state.installed = Some(Arc::new(config)),
+                Err(rejected) => {
+                    state.phase = Phase::ConfigFailed(rejected.to_string());
+                    self.restart_apid();
+                    self.publish_mode(state);
+                    return Ok(());
+                }
+            }
+        }
+        let result = match state.installed.clone() {
+            Some(config) => self.enter_configured(state, config),
+            None => {
+                let hostname = self.hostname_for(None);
+                tls::maintenance(self.address, &hostname).map(|tls| {
+                    state.phase = Phase::Maintenance { tls };
+                })
+            }
+        };
+        self.restart_apid();
+        self.publish_mode(state);
+        result
+    }
+
+    /// Takes the node down: control-plane membership goes unhealthy, the Kubernetes API
+    /// stops, apid connections close.
+    pub(crate) fn shutdown(&self, state: &mut NodeState) {
+        if let Phase::Configured(configured) = &state.phase {
+            configured.cluster.set_running(self.address, false);
+        }
+        state.kube = None;
+        state.phase = Phase::Off;
+        state.powered = false;
+        self.restart_apid();
+    }
+
+    /// Switches to configured mode with `config` (live; no apid restart by itself).
+    pub(crate) fn enter_configured(
+        &self,
+        state: &mut NodeState,
+        config: Arc<AcceptedConfig>,
+    ) -> Result<(), TlsSetupError> {
+        let hostname = self.hostname_for(Some(&config));
+        let cluster = self.registry.ensure(&config.cluster_id);
+        if let Phase::Configured(previous) = &state.phase
+            && previous.config.machine_type.is_control_plane()
+            && (!config.machine_type.is_control_plane() || previous.cluster.id() != cluster.id())
+        {
+            previous.cluster.unregister(self.address);
+            state.kube = None;
+        }
+        let os_key = config
+            .os_ca
+            .key_pem
+            .clone()
+            .or_else(|| cluster.os_ca_key_for(&config.os_ca.crt_pem));
+        let tls = match &os_key {
+            Some(key) => Some(tls::configured(&config, key, self.address, &hostname, &self.version)?),
+            None => None,
+        };
+        if config.machine_type.is_control_plane() {
+            if let Some(key) = &config.os_ca.key_pem {
+                cluster.publish_os_ca(&config.os_ca.crt_pem, key);
+            }
+            cluster.register_control_plane(self.address, &hostname);
+            if state.kube.is_none() {
+                let kube_tls = tls::kube_apiserver(&config, self.address, &hostname)?;
+                let version = config
+                    .kubernetes_version
+                    .clone()
+                    .unwrap_or_else(|| self.version.default_kubernetes().to_string());
+                match kube_api::start(self.kube_addr, kube_tls, cluster.clone(), self.address, version) {
+                    Ok(kube) => state.kube = Some(kube),
+                    Err(error) => {
+                        tracing::warn!(addr = %self.kube_addr, %error, "the emulated Kubernetes API cannot listen");
+                    }
+                }
+            }
+        }
+        state.phase = Phase::Configured(Box::new(Configured {
+            config,
+            hostname,
+            cluster,
+            tls,
+        }));
+        Ok(())
+    }
+
+    /// Wipes what a reset wipes: STATE (the configuration) and/or EPHEMERAL (etcd data).
+    pub(crate) fn wipe(&self, state: &mut NodeState, wipe_state: bool, wipe_ephemeral: bool) {
+        if let Phase::Configured(configured) = &state.phase {
+            if wipe_ephemeral {
+                configured.cluster.wipe_data(self.address);
+            }
+            if wipe_state {
+                configured.cluster.unregister(self.address);
+            }
+        }
+        if wipe_state {
+            state.installed = None;
+            state.staged = None;
+        }
+    }
+
+    /// Closes apid's connections gracefully (in-flight answers complete).
+    pub(crate) fn restart_apid(&self) {
+        self.restarts.send_modify(|generation| *generation += 1);
+    }
+
+    /// Returns true if and only if apid is up in the mode a connection was accepted in.
+    pub(crate) fn serves(&self, kind: ConnKind) -> bool {
+        let state = self.lock();
+        if !state.powered || Instant::now() < state.ready_at {
+            return false;
+        }
+        matches!(
+            (&state.phase, kind),
+            (Phase::Maintenance { .. }, ConnKind::Maintenance) | (Phase::Configured(_), ConnKind::Configured)
+        )
+    }
+
+    /// The TLS for a new apid connection, or `None` to close it at once.
+    fn connection_tls(&self) -> Option<(Arc<ServerConfig>, ConnKind)> {
+        let mut state = self.lock();
+        if !state.powered || Instant::now() < state.ready_at {
+            return None;
+        }
+        match &mut state.phase {
+            Phase::Maintenance { tls } => Some((tls.clone(), ConnKind::Maintenance)),
+            Phase::Configured(configured) => {
+                if configured.tls.is_none() {
+                    // A worker asks "trustd" again for its certificate.
+                    let key = configured.cluster.os_ca_key_for(&configured.config.os_ca.crt_pem)?;
+                    match tls::configured(
+                        &configured.config,
+                        &key,
+                        self.address,
+                        &configured.hostname,
+                        &self.version,
+                    ) {
+                        Ok(tls) => configured.tls = Some(tls),
+                        Err(error) => {
+                            tracing::warn!(node = %self.address, %error, "cannot issue the worker's apid certificate");
+                            return None;
+                        }
+                    }
+                }
+                configured
+                    .tls
+                    .as_ref()
+                    .map(|tls| (tls.server.clone(), ConnKind::Configured))
+            }
+            Phase::Off | Phase::ConfigFailed(_) => None,
+        }
+    }
+}
+
+fn mode_of(state: &NodeState) -> NodeMode {
+    if !state.powered {
+        return NodeMode::PoweredOff;
+    }
+    match &state.phase {
+        Phase::Off => NodeMode::PoweredOff,
+        Phase::Maintenance { .. } => NodeMode::Maintenance,
+        Phase::Configured(configured) => NodeMode::Configured(configured.config.machine_type),
+        Phase::ConfigFailed(reason) => NodeMode::ConfigFailed(reason.clone()),
+    }
+}
+
+async fn accept_loop(shared: Arc<NodeShared>, listener: TcpListener, mut stopped: watch::Receiver<bool>) {
+    loop {
+        let tcp = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, _)) => tcp,
+                Err(error) => {
+                    tracing::warn!(addr = %shared.api_addr, %error, "accept failed on the emulated apid");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = stopped.changed() => break,
+        };
+        let Some((tls, kind)) = shared.connection_tls() else {
+            drop(tcp);
+            continue;
+        };
+        tokio::spawn(serve_connection(shared.clone(), tcp, tls, kind));
+    }
+}
+
+async fn serve_connection(shared: Arc<NodeShared>, tcp: TcpStream, tls: Arc<ServerConfig>, kind: ConnKind) {
+    let mut restarts = shared.restarts.subscribe();
+    restarts.mark_unchanged();
+    let accepted = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio_rustls::TlsAcceptor::from(tls).accept(tcp),
+    )
+    .await;
+    let Ok(Ok(stream)) = accepted else {
+        return;
+    };
+    let peer = PeerIdentity::from_chain(stream.get_ref().1.peer_certificates());
+    let context = Arc::new(ConnContext { kind, peer });
+    let handler_shared = shared.clone();
+    let service = hyper::service::service_fn(move |request| {
+        let shared = handler_shared.clone();
+        let context = context.clone();
+        async move { Ok::<_, Infallible>(apid::handle(shared, context, request).await) }
+    });
+    let connection =
+        hyper::server::conn::http2::Builder::new(TokioExecutor::new()).serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(connection);
+    let mut closing = false;
+    loop {
+        tokio::select! {
+            _ = connection.as_mut() => break,
+            changed = restarts.changed(), if !closing => {
+                closing = true;
+                if changed.is_ok() {
+                    connection.as_mut().graceful_shutdown();
+                } else {
+                    break;
+                }
+            }
+        }
+    }
+}

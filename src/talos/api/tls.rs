@@ -1,0 +1,477 @@
+//! TLS for the Talos API client: the rustls configurations of both modes and the connector
+//! that hands tonic a TLS stream.
+//!
+//! apid speaks TLS 1.2+ with ALPN `h2` (reference `talos.md` §F.5). In *configured* mode the
+//! client presents the talosconfig's admin certificate (Ed25519, `O=os:admin`) and verifies
+//! the server against the OS CA by the IP address it dialled (an IP SAN). In *maintenance*
+//! mode the node has an ephemeral self-signed certificate, so nothing can be verified by a
+//! CA; the client records the server's public key (SPKI SHA-256) and, when asked, insists
+//! it matches a pin taken earlier.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use http::Uri;
+use hyper_util::rt::TokioIo;
+use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs1KeyDer, PrivatePkcs8KeyDer, PrivateSec1KeyDer};
+use rustls::pki_types::{ServerName, UnixTime};
+use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use sha2::{Digest, Sha256};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+
+use crate::redact::Redacted;
+
+/// The SHA-256 of a certificate's SubjectPublicKeyInfo (DER): a pin that survives the
+/// certificate being re-issued with the same key.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SpkiSha256(pub [u8; 32]);
+
+impl SpkiSha256 {
+    /// The pin of a DER certificate, or `None` if it does not parse.
+    pub fn of_certificate(der: &[u8]) -> Option<SpkiSha256> {
+        let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+        Some(SpkiSha256(Sha256::digest(cert.tbs_certificate.subject_pki.raw).into()))
+    }
+}
+
+impl fmt::Display for SpkiSha256 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+impl fmt::Debug for SpkiSha256 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SpkiSha256({self})")
+    }
+}
+
+impl FromStr for SpkiSha256 {
+    type Err = CredentialsError;
+
+    /// Parses 64 hex digits.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bytes = hex::decode(s.trim()).map_err(|_| CredentialsError::BadPin)?;
+        let array: [u8; 32] = bytes.try_into().map_err(|_| CredentialsError::BadPin)?;
+        Ok(SpkiSha256(array))
+    }
+}
+
+/// The client side of configured-mode mTLS, as found in a talosconfig context: the OS CA
+/// (to verify nodes) and a client certificate with its key (PEM text, not base64).
+#[derive(Clone)]
+pub struct ClientIdentity {
+    /// PEM of the CA certificate(s) that signed the nodes' apid certificates.
+    pub ca_pem: String,
+    /// PEM of the client certificate.
+    pub crt_pem: String,
+    /// PEM of the client private key; Talos's `ED25519 PRIVATE KEY` label is accepted.
+    pub key_pem: Redacted<String>,
+}
+
+impl ClientIdentity {
+    /// Builds an identity from a talosconfig context's `ca`, `crt` and `key` fields, which
+    /// hold standard base64 of PEM (reference `talos.md` §C.1).
+    ///
+    /// # Errors
+    ///
+    /// [`CredentialsError::Base64`] naming the field that does not decode to PEM text.
+    pub fn from_talosconfig_fields(ca: &str, crt: &str, key: &str) -> Result<ClientIdentity, CredentialsError> {
+        use base64::Engine as _;
+        let decode = |field: &'static str, value: &str| {
+            base64::engine::general_purpose::STANDARD
+                .decode(value.trim())
+                .ok()
+                .and_then(|bytes| String::from_utf8(bytes).ok())
+                .ok_or(CredentialsError::Base64 { field })
+        };
+        Ok(ClientIdentity {
+            ca_pem: decode("ca", ca)?,
+            crt_pem: decode("crt", crt)?,
+            key_pem: Redacted::new(decode("key", key)?),
+        })
+    }
+}
+
+impl fmt::Debug for ClientIdentity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientIdentity")
+            .field("ca_pem", &format_args!("{} bytes", self.ca_pem.len()))
+            .field("crt_pem", &format_args!("{} bytes", self.crt_pem.len()))
+            .field("key_pem", &self.key_pem)
+            .finish()
+    }
+}
+
+/// Why credentials for the Talos API could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialsError {
+    /// The CA field holds no PEM certificate.
+    #[error("the CA holds no PEM certificate")]
+    NoCaCertificate,
+    /// A CA certificate was refused as a trust anchor.
+    #[error("the CA certificate cannot be used as a trust anchor")]
+    BadCaCertificate(#[source] rustls::Error),
+    /// The certificate field holds no PEM certificate.
+    #[error("the client certificate holds no PEM certificate")]
+    NoClientCertificate,
+    /// The key field holds no supported private key.
+    #[error("the client key holds no supported PEM private key (PKCS#8, ED25519, EC or RSA)")]
+    NoPrivateKey,
+    /// A PEM block could not be decoded.
+    #[error("malformed PEM")]
+    Pem(#[source] pem::PemError),
+    /// rustls refused the certificate and key pair.
+    #[error("the client certificate and key do not form a usable pair")]
+    BadClientPair(#[source] rustls::Error),
+    /// A talosconfig field is not base64 of PEM text.
+    #[error("the talosconfig field `{field}` is not base64 of PEM text")]
+    Base64 {
+        /// The field (`ca`, `crt`, `key`).
+        field: &'static str,
+    },
+    /// A server public-key pin is not 64 hex digits.
+    #[error("a server key pin must be 64 hex digits (SHA-256 of the SubjectPublicKeyInfo)")]
+    BadPin,
+    /// rustls refused the TLS settings (an internal invariant).
+    #[error("TLS settings rejected")]
+    Settings(#[source] rustls::Error),
+}
+
+/// Raised by the maintenance verifier when the server key differs from the pin.
+#[derive(Debug, thiserror::Error)]
+#[error("the server public key {seen} differs from the pinned key {pinned}")]
+pub struct PinMismatch {
+    /// The key the server presented.
+    pub seen: SpkiSha256,
+    /// The key that was expected.
+    pub pinned: SpkiSha256,
+}
+
+/// The ring provider; every config is built with it explicitly so no process-wide default
+/// is needed.
+pub(crate) fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// Parses all `CERTIFICATE` blocks of a PEM text.
+pub(crate) fn parse_certificates(text: &str) -> Result<Vec<CertificateDer<'static>>, CredentialsError> {
+    let blocks = pem::parse_many(text).map_err(CredentialsError::Pem)?;
+    Ok(blocks
+        .into_iter()
+        .filter(|block| block.tag() == "CERTIFICATE")
+        .map(|block| CertificateDer::from(block.into_contents()))
+        .collect())
+}
+
+/// Parses the first private key of a PEM text, accepting Talos's non-standard
+/// `ED25519 PRIVATE KEY` label (a PKCS#8 body, reference `talos.md` §A.2).
+pub(crate) fn parse_private_key(text: &str) -> Result<PrivateKeyDer<'static>, CredentialsError> {
+    let blocks = pem::parse_many(text).map_err(CredentialsError::Pem)?;
+    blocks
+        .into_iter()
+        .find_map(|block| match block.tag() {
+            "PRIVATE KEY" | "ED25519 PRIVATE KEY" => {
+                Some(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(block.into_contents())))
+            }
+            "EC PRIVATE KEY" => Some(PrivateKeyDer::Sec1(PrivateSec1KeyDer::from(block.into_contents()))),
+            "RSA PRIVATE KEY" => Some(PrivateKeyDer::Pkcs1(PrivatePkcs1KeyDer::from(block.into_contents()))),
+            _ => None,
+        })
+        .ok_or(CredentialsError::NoPrivateKey)
+}
+
+/// The rustls client configuration for configured mode: verify the node against the OS CA,
+/// present the client certificate.
+pub(crate) fn configured_config(identity: &ClientIdentity) -> Result<Arc<ClientConfig>, CredentialsError> {
+    let provider = provider();
+    let mut roots = RootCertStore::empty();
+    let ca_certs = parse_certificates(&identity.ca_pem)?;
+    if ca_certs.is_empty() {
+        return Err(CredentialsError::NoCaCertificate);
+    }
+    for cert in ca_certs {
+        roots.add(cert).map_err(CredentialsError::BadCaCertificate)?;
+    }
+    let verifier = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .build()
+        .map_err(|e| CredentialsError::Settings(rustls::Error::General(e.to_string())))?;
+    let chain = parse_certificates(&identity.crt_pem)?;
+    if chain.is_empty() {
+        return Err(CredentialsError::NoClientCertificate);
+    }
+    let key = parse_private_key(identity.key_pem.expose())?;
+    let mut config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(CredentialsError::Settings)?
+        .with_webpki_verifier(verifier)
+        .with_client_auth_cert(chain, key)
+        .map_err(CredentialsError::BadClientPair)?;
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// The rustls client configuration for maintenance mode: no client certificate, no CA
+/// verification; the server key is recorded in `seen` and checked against `pin`.
+pub(crate) fn maintenance_config(
+    pin: Option<SpkiSha256>,
+    seen: Arc<Mutex<Option<SpkiSha256>>>,
+) -> Result<Arc<ClientConfig>, CredentialsError> {
+    let provider = provider();
+    let verifier = MaintenanceVerifier {
+        pin,
+        seen,
+        algorithms: provider.signature_verification_algorithms,
+    };
+    let mut config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(CredentialsError::Settings)?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// Accepts any server certificate (maintenance nodes have no verifiable identity) but still
+/// checks the handshake signatures, so a recorded or pinned key means something.
+#[derive(Debug)]
+struct MaintenanceVerifier {
+    pin: Option<SpkiSha256>,
+    seen: Arc<Mutex<Option<SpkiSha256>>>,
+    algorithms: WebPkiSupportedAlgorithms,
+}
+
+impl ServerCertVerifier for MaintenanceVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let seen = SpkiSha256::of_certificate(end_entity)
+            .ok_or(rustls::Error::InvalidCertificate(rustls::CertificateError::BadEncoding))?;
+        if let Ok(mut slot) = self.seen.lock() {
+            *slot = Some(seen);
+        }
+        match self.pin {
+            Some(pinned) if pinned != seen => Err(rustls::Error::InvalidCertificate(rustls::CertificateError::Other(
+                rustls::OtherError(Arc::new(PinMismatch { seen, pinned })),
+            ))),
+            _ => Ok(ServerCertVerified::assertion()),
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}
+
+/// Why a connection to apid could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ConnectFailure {
+    /// TCP connect failed.
+    #[error("TCP connection to {addr} failed")]
+    Tcp {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    /// TCP connect did not finish in time.
+    #[error("TCP connection to {addr} timed out after {after:?}")]
+    TcpTimeout { addr: SocketAddr, after: Duration },
+    /// The TLS handshake failed.
+    #[error("TLS handshake with {addr} failed")]
+    Tls {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Opens TCP + TLS to one fixed address, whatever URI tonic asks for; the server name is
+/// the IP address, so rustls verifies an IP SAN.
+#[derive(Clone)]
+pub(crate) struct Connector {
+    addr: SocketAddr,
+    config: Arc<ClientConfig>,
+    connect_timeout: Duration,
+}
+
+impl Connector {
+    /// A connector to `addr` with the given TLS configuration.
+    pub(crate) fn new(addr: SocketAddr, config: Arc<ClientConfig>, connect_timeout: Duration) -> Self {
+        Connector {
+            addr,
+            config,
+            connect_timeout,
+        }
+    }
+}
+
+type ConnectFuture =
+    std::pin::Pin<Box<dyn Future<Output = Result<TokioIo<TlsStream<TcpStream>>, ConnectFailure>> + Send>>;
+
+impl tower::Service<Uri> for Connector {
+    type Response = TokioIo<TlsStream<TcpStream>>;
+    type Error = ConnectFailure;
+    type Future = ConnectFuture;
+
+    fn poll_ready(&mut self, _cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _uri: Uri) -> Self::Future {
+        let Connector {
+            addr,
+            config,
+            connect_timeout,
+        } = self.clone();
+        Box::pin(async move {
+            let tcp = match tokio::time::timeout(connect_timeout, TcpStream::connect(addr)).await {
+                Ok(Ok(tcp)) => tcp,
+                Ok(Err(source)) => return Err(ConnectFailure::Tcp { addr, source }),
+                Err(_) => {
+                    return Err(ConnectFailure::TcpTimeout {
+                        addr,
+                        after: connect_timeout,
+                    });
+                }
+            };
+            let _ = tcp.set_nodelay(true);
+            let name = ServerName::IpAddress(addr.ip().into());
+            let tls = tokio_rustls::TlsConnector::from(config)
+                .connect(name, tcp)
+                .await
+                .map_err(|source| ConnectFailure::Tls { addr, source })?;
+            Ok(TokioIo::new(tls))
+        })
+    }
+}
+
+/// What a TLS failure somewhere in an error chain means for the caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum TlsFailure {
+    /// The pinned maintenance key did not match.
+    PinMismatch { seen: SpkiSha256, pinned: SpkiSha256 },
+    /// We did not trust the server certificate (rustls's reason).
+    ServerNotTrusted(String),
+    /// The server sent an alert: it refused our client certificate (or had none to ask).
+    Alert(String),
+}
+
+/// Walks an error chain for a rustls error and says what it means.
+pub(crate) fn find_tls_failure(error: &(dyn std::error::Error + 'static)) -> Option<TlsFailure> {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(err) = current {
+        let rustls_error = err.downcast_ref::<rustls::Error>().or_else(|| {
+            err.downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        });
+        // HTTP/2 (h2) keeps only the text of an I/O error, so an alert that arrives after
+        // the handshake (TLS 1.3 client-certificate checks) is recognised by rustls's wording.
+        if rustls_error.is_none()
+            && let Some(io) = err.downcast_ref::<std::io::Error>()
+            && let Some(alert) = io.to_string().strip_prefix("received fatal alert: ")
+        {
+            return Some(TlsFailure::Alert(alert.to_string()));
+        }
+        if let Some(rustls_error) = rustls_error {
+            return Some(match rustls_error {
+                rustls::Error::InvalidCertificate(rustls::CertificateError::Other(other)) => {
+                    match other.0.downcast_ref::<PinMismatch>() {
+                        Some(mismatch) => TlsFailure::PinMismatch {
+                            seen: mismatch.seen,
+                            pinned: mismatch.pinned,
+                        },
+                        None => TlsFailure::ServerNotTrusted(rustls_error.to_string()),
+                    }
+                }
+                rustls::Error::InvalidCertificate(_) => TlsFailure::ServerNotTrusted(rustls_error.to_string()),
+                rustls::Error::AlertReceived(alert) => TlsFailure::Alert(format!("{alert:?}")),
+                other => TlsFailure::ServerNotTrusted(other.to_string()),
+            });
+        }
+        current = err.source();
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pin_round_trips_through_hex() {
+        let pin = SpkiSha256([0xab; 32]);
+        let text = pin.to_string();
+        assert_eq!(text.len(), 64);
+        assert_eq!(text.parse::<SpkiSha256>().expect("valid hex"), pin);
+        assert!(matches!("abcd".parse::<SpkiSha256>(), Err(CredentialsError::BadPin)));
+    }
+
+    #[test]
+    fn talos_ed25519_key_label_is_accepted() {
+        let text = include_str!("../../../tests/fixtures/talos/secrets.yaml");
+        let bundle: crate::talos::secrets::SecretsBundle = serde_saphyr::from_str(text).expect("golden bundle parses");
+        let key = parse_private_key(&bundle.certs.os.key.0).expect("ED25519 PRIVATE KEY parses");
+        assert!(matches!(key, PrivateKeyDer::Pkcs8(_)));
+        let key = parse_private_key(&bundle.certs.k8s.key.0).expect("EC PRIVATE KEY parses");
+        assert!(matches!(key, PrivateKeyDer::Sec1(_)));
+        let certs = parse_certificates(&bundle.certs.os.crt.0).expect("certificate parses");
+        assert_eq!(certs.len(), 1);
+        assert!(SpkiSha256::of_certificate(&certs[0]).is_some());
+    }
+
+    #[test]
+    fn talosconfig_fields_are_base64_of_pem() {
+        use base64::Engine as _;
+        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        let identity = ClientIdentity::from_talosconfig_fields(&b64("CA"), &b64("CRT"), &b64("KEY")).expect("decodes");
+        assert_eq!((identity.ca_pem.as_str(), identity.crt_pem.as_str()), ("CA", "CRT"));
+        assert_eq!(identity.key_pem.expose(), "KEY");
+        assert!(matches!(
+            ClientIdentity::from_talosconfig_fields(&b64("CA"), "%%%", &b64("KEY")),
+            Err(CredentialsError::Base64 { field: "crt" })
+        ));
+    }
+
+    #[test]
+    fn identity_debug_hides_the_key() {
+        let identity = ClientIdentity {
+            ca_pem: "ca".into(),
+            crt_pem: "crt".into(),
+            key_pem: Redacted::new("-----BEGIN PRIVATE KEY-----secret".into()),
+        };
+        let debug = format!("{identity:?}");
+        assert!(!debug.contains("secret"), "{debug}");
+    }
+}

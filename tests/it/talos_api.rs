@@ -1,0 +1,1156 @@
+//! The Talos API client against emulated Talos nodes, over real TLS sockets on distinct
+//! 127.x.y.z addresses (issue 5).
+//!
+//! The machine configurations are Talos's own golden configs (`reference/talos-golden/`),
+//! signed by the golden secrets bundle (`tests/fixtures/talos/secrets.yaml`). Every
+//! configuration an emulated node accepts here is also checked against the official JSON
+//! schema of the node's Talos version (`persist` set aside, reference `talos.md` §E.5).
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use rcgen::ExtendedKeyUsagePurpose;
+use talos_hcloud::error::Classify as _;
+use talos_hcloud::redact::Redacted;
+use talos_hcloud::sim::talos::pki::{self, KeyKind, LeafSpec};
+use talos_hcloud::sim::talos::{ClusterRegistry, EmulatedNode, MachineType, NodeMode, NodeOptions};
+use talos_hcloud::talos::api::{
+    ApplyMode, BootstrapOutcome, CallError, CallOptions, ClientIdentity, Credentials, DetectedMode, MemberListScope,
+    RebootMode, ResetOptions, RetryPolicy, TalosClient, detect_mode,
+};
+use talos_hcloud::talos::secrets::SecretsBundle;
+
+use crate::harness::{reference_dir, repo_root};
+
+// ---------------------------------------------------------------------------------------
+// Test plumbing
+// ---------------------------------------------------------------------------------------
+
+static NEXT_HOST: AtomicU32 = AtomicU32::new(1);
+
+/// A fresh loopback address for this test process: 127.(100..199).(pid).(counter), so
+/// parallel tests — and parallel test processes of other checkouts — do not collide.
+fn next_address() -> IpAddr {
+    let pid = std::process::id();
+    let n = NEXT_HOST.fetch_add(1, Ordering::Relaxed);
+    let second = 100 + ((pid >> 8) % 100) as u8;
+    let third = (pid % 256) as u8 ^ (n / 250) as u8;
+    let fourth = (n % 250) as u8 + 2;
+    IpAddr::from([127, second, third, fourth])
+}
+
+/// Starts a node on a fresh address (retrying on an address already in use).
+async fn start(mut options: NodeOptions) -> EmulatedNode {
+    for _ in 0..20 {
+        options.address = next_address();
+        match EmulatedNode::start(options.clone()).await {
+            Ok(node) => return node,
+            Err(talos_hcloud::sim::talos::NodeError::Bind { .. }) => continue,
+            Err(other) => panic!("emulated node failed to start: {other:?}"),
+        }
+    }
+    panic!("no free loopback address after 20 tries");
+}
+
+fn options(version: &str, registry: &std::sync::Arc<ClusterRegistry>) -> NodeOptions {
+    let mut options = NodeOptions::new(IpAddr::from([127, 0, 0, 1]));
+    options.talos_version = version.to_string();
+    options.registry = registry.clone();
+    options
+}
+
+fn bundle() -> SecretsBundle {
+    let text = std::fs::read_to_string(repo_root().join("tests/fixtures/talos/secrets.yaml")).expect("golden bundle");
+    serde_saphyr::from_str(&text).expect("golden bundle parses")
+}
+
+/// The golden config of a Talos minor version (`v1.11`), `controlplane` or `worker`.
+fn golden(contract: &str, kind: &str) -> Vec<u8> {
+    let path = reference_dir().join(format!("talos-golden/{contract}/base-{kind}.yaml"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
+fn identity(ca_crt: &str, ca_key: &str, spec: &LeafSpec) -> ClientIdentity {
+    let issued = pki::issue(ca_crt, ca_key, spec).expect("test certificate issues");
+    ClientIdentity {
+        ca_pem: bundle().certs.os.crt.0,
+        crt_pem: issued.cert_pem,
+        key_pem: Redacted::new(issued.key_pem),
+    }
+}
+
+/// A talosconfig-style admin identity from the golden bundle's OS CA.
+fn admin() -> ClientIdentity {
+    let bundle = bundle();
+    identity(
+        &bundle.certs.os.crt.0,
+        &bundle.certs.os.key.0,
+        &LeafSpec::talos_client(&["os:admin"]),
+    )
+}
+
+fn quick() -> CallOptions {
+    CallOptions {
+        timeout: Duration::from_secs(10),
+        connect_timeout: Duration::from_secs(5),
+        retry: RetryPolicy::api_call(),
+    }
+}
+
+fn configured_client(node: &EmulatedNode, identity: &ClientIdentity) -> TalosClient {
+    TalosClient::new(node.api_addr(), &Credentials::Configured(identity.clone()), quick())
+        .expect("credentials are valid")
+}
+
+fn maintenance_client(node: &EmulatedNode, pin: Option<talos_hcloud::talos::api::SpkiSha256>) -> TalosClient {
+    TalosClient::new(node.api_addr(), &Credentials::Maintenance { pin }, quick()).expect("no credentials to refuse")
+}
+
+fn chain(error: &dyn std::error::Error) -> Vec<String> {
+    let mut out = vec![error.to_string()];
+    let mut source = error.source();
+    while let Some(cause) = source {
+        out.push(cause.to_string());
+        source = cause.source();
+    }
+    out
+}
+
+/// The schema hook: every configuration the node accepted validates against the official
+/// Talos JSON schema of the node's version, document by document, `persist` set aside
+/// (the schema omits it although Talos writes it).
+fn assert_received_configs_match_schema(node: &EmulatedNode) {
+    let contract = node.talos_version().contract();
+    let path = reference_dir().join(format!("talos-schema/{contract}.config.schema.json"));
+    let schema: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(&path).unwrap_or_else(|e| panic!("no schema for {contract} at {}: {e}", path.display())),
+    )
+    .expect("schema is JSON");
+    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+    let received = node.received_configs();
+    assert!(!received.is_empty(), "the node received no configuration to check");
+    for config in received.iter().filter(|c| c.outcome.is_ok()) {
+        let text = std::str::from_utf8(&config.bytes).expect("configs are text");
+        let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(text).expect("configs are YAML");
+        for mut doc in docs {
+            if doc.get("kind").is_none()
+                && let Some(object) = doc.as_object_mut()
+            {
+                object.remove("persist");
+            }
+            let errors: Vec<String> = validator
+                .iter_errors(&doc)
+                .map(|e| format!("{e} at {}", e.instance_path()))
+                .collect();
+            assert!(
+                errors.is_empty(),
+                "config from {:?} violates the {contract} schema: {errors:#?}",
+                config.source
+            );
+        }
+    }
+}
+
+/// An HTTPS client that trusts the kubeconfig's CA, presents its client certificate and
+/// resolves the endpoint host to the node's Kubernetes API address.
+fn https_client(kubeconfig: &[u8], endpoint_host: &str, kube_addr: SocketAddr) -> reqwest::Client {
+    use base64::Engine as _;
+    let config: serde_json::Value = serde_saphyr::from_slice(kubeconfig).expect("kubeconfig is YAML");
+    let data = |section: &str, entry: &str, key: &str| -> Vec<u8> {
+        let value = config[section][0][entry][key]
+            .as_str()
+            .unwrap_or_else(|| panic!("{section}[0].{entry}.{key}"));
+        base64::engine::general_purpose::STANDARD
+            .decode(value)
+            .expect("base64 data")
+    };
+    let ca = data("clusters", "cluster", "certificate-authority-data");
+    let mut identity_pem = data("users", "user", "client-certificate-data");
+    identity_pem.extend(data("users", "user", "client-key-data"));
+    reqwest::Client::builder()
+        .use_rustls_tls()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(&ca).expect("CA PEM"))
+        .identity(reqwest::Identity::from_pem(&identity_pem).expect("identity PEM"))
+        .resolve(endpoint_host, kube_addr)
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("client builds")
+}
+
+// ---------------------------------------------------------------------------------------
+// Maintenance → configured, every call with the admin certificate
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn maintenance_apply_then_every_configured_call() {
+    let registry = ClusterRegistry::new();
+    let node = start(options("v1.11.6", &registry)).await;
+    assert_eq!(node.mode(), NodeMode::Maintenance);
+
+    // Maintenance mode: answered without a client certificate; remember the server key.
+    let DetectedMode::Maintenance { server_key } = detect_mode(node.api_addr(), quick()).await.expect("detects") else {
+        panic!("a fresh node is in maintenance mode");
+    };
+    let maintenance = maintenance_client(&node, Some(server_key));
+    let disks = maintenance.disks().await.expect("Disks answers in maintenance");
+    assert_eq!(disks[0].device_name, "/dev/sda");
+    assert!(!disks[0].system_disk);
+    // v1.10–v1.12 maintenance: Version is admin-only, so "not implemented" for everyone.
+    let version = maintenance
+        .version()
+        .await
+        .expect_err("Version is not served in v1.11 maintenance");
+    assert_eq!(version.code(), Some(tonic::Code::Unimplemented));
+    assert!(
+        chain(&version)[1].contains("API is not implemented in maintenance mode"),
+        "{:?}",
+        chain(&version)
+    );
+    // A mode the v1.11 maintenance server refuses.
+    let staged = maintenance
+        .apply_configuration(&golden("v1.11", "controlplane"), ApplyMode::Staged)
+        .await
+        .expect_err("STAGED is not accepted in maintenance");
+    assert_eq!(staged.code(), Some(tonic::Code::Unimplemented));
+    // A broken config is refused with InvalidArgument and the decoder's reason.
+    let broken = maintenance
+        .apply_configuration(b"version: v1alpha1\nmachine: {type: worker}\n", ApplyMode::Auto)
+        .await
+        .expect_err("incomplete config");
+    assert_eq!(broken.code(), Some(tonic::Code::InvalidArgument));
+    assert_eq!(chain(&broken)[1], "InvalidArgument: machine.ca.crt is required");
+
+    let applied = maintenance
+        .apply_configuration(&golden("v1.11", "controlplane"), ApplyMode::Auto)
+        .await
+        .expect("maintenance apply");
+    assert_eq!(applied.warnings, Vec::<String>::new());
+    assert_eq!(node.mode(), NodeMode::Configured(MachineType::ControlPlane));
+    assert_eq!(
+        detect_mode(node.api_addr(), quick()).await.expect("detects"),
+        DetectedMode::Configured
+    );
+
+    // Configured mode with the admin certificate.
+    let admin = configured_client(&node, &admin());
+    let version = admin
+        .wait_ready(Duration::from_secs(10))
+        .await
+        .expect("apid is back in configured mode");
+    assert_eq!(version.tag, "v1.11.6");
+    assert_eq!(
+        (version.platform.as_str(), version.platform_mode.as_str()),
+        ("hcloud", "cloud")
+    );
+    assert!(version.rbac);
+    let disks = admin.disks().await.expect("Disks with admin");
+    assert!(disks[0].system_disk, "installed");
+
+    let services = admin.services().await.expect("ServiceList");
+    let etcd = services
+        .iter()
+        .find(|s| s.id == "etcd")
+        .expect("control planes run etcd");
+    assert_eq!((etcd.state.as_str(), etcd.healthy), ("Preparing", Some(false)));
+    let members = admin
+        .etcd_members(MemberListScope::Cluster)
+        .await
+        .expect_err("no etcd yet");
+    assert_eq!(members.code(), Some(tonic::Code::FailedPrecondition));
+
+    assert_eq!(
+        admin.bootstrap().await.expect("bootstrap"),
+        BootstrapOutcome::Bootstrapped
+    );
+    assert_eq!(
+        admin.bootstrap().await.expect("second bootstrap"),
+        BootstrapOutcome::AlreadyBootstrapped
+    );
+
+    let members = admin.etcd_members(MemberListScope::Cluster).await.expect("member list");
+    assert_eq!(members.len(), 1);
+    assert_eq!(members[0].peer_urls, [format!("https://{}:2380", node.address())]);
+    assert!(
+        members[0].hostname.starts_with("talos-"),
+        "stable hostname: {}",
+        members[0].hostname
+    );
+    let services = admin.services().await.expect("ServiceList");
+    let etcd = services.iter().find(|s| s.id == "etcd").expect("etcd");
+    assert_eq!((etcd.state.as_str(), etcd.healthy), ("Running", Some(true)));
+
+    // Kubeconfig: a real HTTPS request with its CA and client certificate.
+    let kubeconfig = admin.kubeconfig().await.expect("kubeconfig");
+    let text = String::from_utf8(kubeconfig.expose().clone()).expect("YAML text");
+    assert!(text.contains("server: https://base:6443"), "{text}");
+    assert!(text.contains("current-context: admin@base"), "{text}");
+    let https = https_client(kubeconfig.expose(), "base", node.kubernetes_addr());
+    let readyz = https
+        .get("https://base:6443/readyz")
+        .send()
+        .await
+        .expect("readyz answers");
+    assert_eq!(readyz.status(), 200);
+    assert_eq!(readyz.text().await.expect("body"), "ok");
+    let whoami: serde_json::Value = https
+        .post("https://base:6443/apis/authentication.k8s.io/v1/selfsubjectreviews")
+        .send()
+        .await
+        .expect("whoami answers")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(whoami["status"]["userInfo"]["username"], "admin");
+    assert_eq!(whoami["status"]["userInfo"]["groups"][0], "system:masters");
+    let version: serde_json::Value = https
+        .get("https://base:6443/version")
+        .send()
+        .await
+        .expect("version answers")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(version["gitVersion"], "v1.28.0", "from cluster.apiServer.image");
+
+    // Reboot: apid restarts, etcd membership survives.
+    admin.reboot(RebootMode::Default).await.expect("reboot");
+    admin
+        .wait_ready(Duration::from_secs(10))
+        .await
+        .expect("back after reboot");
+    let after = admin
+        .etcd_members(MemberListScope::Cluster)
+        .await
+        .expect("member list after reboot");
+    assert_eq!(after, members);
+
+    // Reset of the last control plane: a graceful one cannot leave etcd (no quorum after).
+    let graceful = admin
+        .reset(&ResetOptions::default())
+        .await
+        .expect_err("the last member cannot leave");
+    assert_eq!(graceful.code(), Some(tonic::Code::FailedPrecondition));
+    assert!(
+        chain(&graceful)[1].contains("failed to leave the etcd cluster"),
+        "{:?}",
+        chain(&graceful)
+    );
+    let actor = admin
+        .reset(&ResetOptions {
+            graceful: false,
+            ..ResetOptions::default()
+        })
+        .await
+        .expect("forced reset");
+    assert_eq!(actor.len(), 36, "a UUID-shaped actor ID: {actor}");
+    assert_eq!(node.mode(), NodeMode::Maintenance);
+
+    // Back in maintenance with a new ephemeral key: the old pin no longer matches.
+    let pinned = maintenance_client(&node, Some(server_key));
+    let mismatch = pinned.disks().await.expect_err("a different server key");
+    match mismatch.call_error() {
+        Some(CallError::PinMismatch { pinned, seen }) => {
+            assert_eq!(*pinned, server_key);
+            assert_ne!(*seen, server_key);
+        }
+        other => panic!("expected a pin mismatch, got {other:?}"),
+    }
+    assert_eq!(mismatch.code(), Some(tonic::Code::Unavailable));
+    assert!(
+        maintenance_client(&node, None).disks().await.is_ok(),
+        "unpinned still works"
+    );
+
+    assert_received_configs_match_schema(&node);
+    node.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------
+// Client certificates: wrong CA, wrong key usage, reader role
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn client_certificates_are_checked_by_ca_usage_and_role() {
+    let registry = ClusterRegistry::new();
+    let mut opts = options("v1.12.11", &registry);
+    opts.installed_config = Some(golden("v1.12", "controlplane"));
+    let node = start(opts).await;
+    let bundle = bundle();
+    let no_retry = CallOptions {
+        retry: RetryPolicy::none(),
+        ..quick()
+    };
+
+    // The admin certificate works.
+    configured_client(&node, &admin())
+        .version()
+        .await
+        .expect("admin is accepted");
+
+    // Another CA's certificate: refused in the TLS handshake.
+    let other_ca = pki::self_signed_ca(Some("talos"), KeyKind::Ed25519, Duration::from_secs(3600)).expect("ca");
+    let stranger = identity(
+        &other_ca.cert_pem,
+        &other_ca.key_pem,
+        &LeafSpec::talos_client(&["os:admin"]),
+    );
+    let error = TalosClient::new(node.api_addr(), &Credentials::Configured(stranger), no_retry)
+        .expect("valid PEM")
+        .version()
+        .await
+        .expect_err("unknown CA");
+    assert!(error.is_client_certificate_rejected(), "{:?}", chain(&error));
+    assert_eq!(error.code(), Some(tonic::Code::Unavailable));
+    assert_eq!(
+        chain(&error)[0],
+        format!("while reading the Talos version on {}", node.address())
+    );
+
+    // The right CA but ExtKeyUsage serverAuth+clientAuth: apid wants exactly clientAuth.
+    let mut both = LeafSpec::talos_client(&["os:admin"]);
+    both.usages = vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth];
+    let wrong_usage = identity(&bundle.certs.os.crt.0, &bundle.certs.os.key.0, &both);
+    let error = TalosClient::new(node.api_addr(), &Credentials::Configured(wrong_usage), no_retry)
+        .expect("valid PEM")
+        .version()
+        .await
+        .expect_err("wrong key usage");
+    assert!(error.is_client_certificate_rejected(), "{:?}", chain(&error));
+    assert!(error.hints()[0].contains("clientAuth"), "{:?}", error.hints());
+
+    // No client certificate at all (maintenance credentials against a configured node).
+    let error = TalosClient::new(node.api_addr(), &Credentials::Maintenance { pin: None }, no_retry)
+        .expect("no PEM")
+        .version()
+        .await
+        .expect_err("configured apid requires a client certificate");
+    assert!(error.is_client_certificate_rejected(), "{:?}", chain(&error));
+
+    // os:reader: reads work, writes are denied with PermissionDenied "not authorized".
+    let reader = identity(
+        &bundle.certs.os.crt.0,
+        &bundle.certs.os.key.0,
+        &LeafSpec::talos_client(&["os:reader"]),
+    );
+    let reader = configured_client(&node, &reader);
+    assert_eq!(reader.version().await.expect("readers may read").tag, "v1.12.11");
+    reader.services().await.expect("readers may list services");
+    for (what, error) in [
+        ("bootstrap", reader.bootstrap().await.expect_err("write")),
+        (
+            "reset",
+            reader
+                .reset(&ResetOptions::default())
+                .await
+                .map(|_| ())
+                .expect_err("write"),
+        ),
+        (
+            "kubeconfig",
+            reader.kubeconfig().await.map(|_| ()).expect_err("admin only"),
+        ),
+        (
+            "apply",
+            reader
+                .apply_configuration(&golden("v1.12", "controlplane"), ApplyMode::NoReboot)
+                .await
+                .map(|_| ())
+                .expect_err("write"),
+        ),
+        (
+            "reboot",
+            reader
+                .reboot(RebootMode::Default)
+                .await
+                .map(|_| ())
+                .expect_err("operator+"),
+        ),
+    ] {
+        assert_eq!(
+            error.code(),
+            Some(tonic::Code::PermissionDenied),
+            "{what}: {:?}",
+            chain(&error)
+        );
+        assert!(
+            chain(&error)[1].ends_with("not authorized"),
+            "{what}: {:?}",
+            chain(&error)
+        );
+        assert!(
+            matches!(error.call_error(), Some(CallError::Status(_))),
+            "{what}: {error:?}"
+        );
+        match &error {
+            talos_hcloud::talos::api::Error::Call { attempts, .. } => assert_eq!(*attempts, 1, "{what}: never retried"),
+            other => panic!("{what}: {other:?}"),
+        }
+    }
+    assert_eq!(
+        node.mode(),
+        NodeMode::Configured(MachineType::ControlPlane),
+        "nothing was changed"
+    );
+
+    // A configured-mode client talking to a maintenance node does not trust its certificate.
+    let fresh = start(options("v1.12.11", &registry)).await;
+    let error = TalosClient::new(fresh.api_addr(), &Credentials::Configured(admin()), no_retry)
+        .expect("valid PEM")
+        .version()
+        .await
+        .expect_err("self-signed maintenance certificate");
+    assert!(
+        matches!(error.call_error(), Some(CallError::ServerNotTrusted { .. })),
+        "{:?}",
+        chain(&error)
+    );
+    assert_received_configs_match_schema(&node);
+    fresh.stop().await;
+    node.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------
+// Workers: bootstrap refused, certificates from the control plane, `node` proxying
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn bootstrap_on_a_worker_is_a_clear_error_and_node_header_proxies() {
+    let registry = ClusterRegistry::new();
+    let mut cp = options("v1.13.9", &registry);
+    cp.installed_config = Some(golden("v1.13", "controlplane"));
+    let cp = start(cp).await;
+    // The worker config has no OS CA key: its apid certificate comes from the control plane.
+    let worker = start(options("v1.13.9", &registry)).await;
+    let maintenance = maintenance_client(&worker, None);
+    // v1.13+: readers may call Version in maintenance.
+    assert_eq!(
+        maintenance.version().await.expect("v1.13 maintenance Version").tag,
+        "v1.13.9"
+    );
+    maintenance
+        .apply_configuration(&golden("v1.13", "worker"), ApplyMode::Auto)
+        .await
+        .expect("worker config applied");
+    assert_eq!(worker.mode(), NodeMode::Configured(MachineType::Worker));
+
+    let admin = admin();
+    let to_worker = configured_client(&worker, &admin);
+    to_worker
+        .wait_ready(Duration::from_secs(10))
+        .await
+        .expect("worker apid up");
+    let error = to_worker.bootstrap().await.expect_err("workers cannot bootstrap");
+    assert_eq!(error.code(), Some(tonic::Code::FailedPrecondition));
+    assert_eq!(
+        chain(&error),
+        [
+            format!("while bootstrapping etcd on {}", worker.address()),
+            "FailedPrecondition: bootstrap can only be performed on a control plane node".to_string(),
+        ]
+    );
+    let error = to_worker.kubeconfig().await.expect_err("no kubeconfig on workers");
+    assert_eq!(error.code(), Some(tonic::Code::FailedPrecondition));
+
+    // Through the control plane to the worker with the `node` header.
+    let via_cp = configured_client(&cp, &admin);
+    let version = via_cp
+        .with_node(worker.address())
+        .version()
+        .await
+        .expect("proxied Version");
+    assert_eq!(version.tag, "v1.13.9");
+    let worker_services = via_cp
+        .with_node(worker.address())
+        .services()
+        .await
+        .expect("proxied ServiceList");
+    assert!(
+        !worker_services.iter().any(|s| s.id == "etcd"),
+        "answered by the worker: {worker_services:?}"
+    );
+    let cp_services = via_cp
+        .with_node(cp.address())
+        .services()
+        .await
+        .expect("own address is local");
+    assert!(
+        cp_services.iter().any(|s| s.id == "etcd"),
+        "answered by the control plane"
+    );
+    let proxied = via_cp
+        .with_node(worker.address())
+        .bootstrap()
+        .await
+        .expect_err("proxied bootstrap");
+    assert_eq!(
+        proxied.code(),
+        Some(tonic::Code::FailedPrecondition),
+        "upstream error passes through"
+    );
+    assert_eq!(
+        chain(&proxied)[0],
+        format!("while bootstrapping etcd on {}", worker.address())
+    );
+    // Roles travel with the proxied call: a reader stays a reader on the target.
+    let bundle = bundle();
+    let reader = identity(
+        &bundle.certs.os.crt.0,
+        &bundle.certs.os.key.0,
+        &LeafSpec::talos_client(&["os:reader"]),
+    );
+    let denied = configured_client(&cp, &reader)
+        .with_node(worker.address())
+        .reboot(RebootMode::Default)
+        .await
+        .expect_err("reader cannot reboot the target");
+    assert_eq!(denied.code(), Some(tonic::Code::PermissionDenied));
+    // A worker cannot forward.
+    let error = to_worker
+        .with_node(cp.address())
+        .version()
+        .await
+        .expect_err("workers do not proxy");
+    assert_eq!(error.code(), Some(tonic::Code::PermissionDenied));
+    assert!(
+        chain(&error)[1].contains("no request forwarding"),
+        "{:?}",
+        chain(&error)
+    );
+
+    assert_received_configs_match_schema(&worker);
+    worker.stop().await;
+    cp.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------
+// Three control planes: membership, removal, quorum
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn three_control_planes_membership_removal_and_quorum() {
+    let registry = ClusterRegistry::new();
+    let mut nodes = Vec::new();
+    for _ in 0..3 {
+        let node = start(options("v1.12.11", &registry)).await;
+        maintenance_client(&node, None)
+            .apply_configuration(&golden("v1.12", "controlplane"), ApplyMode::Auto)
+            .await
+            .expect("control plane config applied");
+        nodes.push(node);
+    }
+    let admin = admin();
+    let clients: Vec<_> = nodes.iter().map(|n| configured_client(n, &admin)).collect();
+    for client in &clients {
+        client.wait_ready(Duration::from_secs(10)).await.expect("configured");
+    }
+    assert_eq!(
+        clients[0].bootstrap().await.expect("bootstrap"),
+        BootstrapOutcome::Bootstrapped
+    );
+    assert_eq!(
+        clients[1].bootstrap().await.expect("bootstrap elsewhere"),
+        BootstrapOutcome::AlreadyBootstrapped
+    );
+
+    // Everyone joined; every node sees the same list.
+    let members = clients[1]
+        .etcd_members(MemberListScope::Cluster)
+        .await
+        .expect("member list");
+    assert_eq!(members.len(), 3);
+    for node in &nodes {
+        assert!(
+            members
+                .iter()
+                .any(|m| m.peer_urls == [format!("https://{}:2380", node.address())]),
+            "{} is a member",
+            node.address()
+        );
+    }
+    let cluster = nodes[0].cluster().expect("configured");
+    assert!(cluster.quorum().has_quorum());
+
+    // Node 3 leaves; its etcd no longer answers; two members remain.
+    clients[2].etcd_leave_cluster().await.expect("leave");
+    let error = clients[2].etcd_members(MemberListScope::Local).await.expect_err("left");
+    assert_eq!(error.code(), Some(tonic::Code::FailedPrecondition));
+    assert_eq!(
+        clients[0]
+            .etcd_members(MemberListScope::Cluster)
+            .await
+            .expect("list")
+            .len(),
+        2
+    );
+
+    // Node 2 goes down: 1 of 2 healthy → no quorum, reported as Unavailable; the local
+    // (serializable) view still answers; /readyz fails.
+    let kubeconfig = clients[0].kubeconfig().await.expect("kubeconfig");
+    let https = https_client(kubeconfig.expose(), "base", nodes[0].kubernetes_addr());
+    assert_eq!(
+        https
+            .get("https://base:6443/readyz")
+            .send()
+            .await
+            .expect("readyz")
+            .status(),
+        200
+    );
+    nodes[1].power_off();
+    let quorum = cluster.quorum();
+    assert_eq!(
+        (quorum.members, quorum.healthy, quorum.needed, quorum.has_quorum()),
+        (2, 1, 2, false)
+    );
+    let no_quorum = CallOptions {
+        retry: RetryPolicy::none(),
+        ..quick()
+    };
+    let error = clients[0]
+        .with_options(no_quorum)
+        .etcd_members(MemberListScope::Cluster)
+        .await
+        .expect_err("no quorum");
+    assert_eq!(error.code(), Some(tonic::Code::Unavailable));
+    assert!(
+        chain(&error)[1].contains("quorum lost: 1 of 2 members healthy, 2 needed"),
+        "{:?}",
+        chain(&error)
+    );
+    let local = clients[0]
+        .etcd_members(MemberListScope::Local)
+        .await
+        .expect("local view");
+    assert_eq!(local.len(), 2);
+    let readyz = https
+        .get("https://base:6443/readyz")
+        .send()
+        .await
+        .expect("readyz answers");
+    assert_eq!(readyz.status(), 500);
+    let services = clients[0].services().await.expect("services");
+    let etcd = services.iter().find(|s| s.id == "etcd").expect("etcd");
+    assert_eq!(etcd.healthy, Some(false));
+
+    // Without quorum no member can be removed either.
+    let dead = local
+        .iter()
+        .find(|m| m.peer_urls[0].contains(&nodes[1].address().to_string()))
+        .expect("node 2");
+    let error = clients[0]
+        .with_options(no_quorum)
+        .etcd_remove_member(dead.id)
+        .await
+        .expect_err("no quorum");
+    assert_eq!(error.code(), Some(tonic::Code::Unavailable));
+
+    // Node 2 back: quorum again; then remove it by ID: one healthy member of one.
+    nodes[1].power_on().expect("boots");
+    assert!(cluster.quorum().has_quorum());
+    assert_eq!(
+        https
+            .get("https://base:6443/readyz")
+            .send()
+            .await
+            .expect("readyz")
+            .status(),
+        200
+    );
+    clients[0].etcd_remove_member(dead.id).await.expect("remove by ID");
+    let remaining = clients[0].etcd_members(MemberListScope::Cluster).await.expect("list");
+    assert_eq!(remaining.len(), 1);
+    assert!(remaining[0].peer_urls[0].contains(&nodes[0].address().to_string()));
+    assert_eq!(
+        clients[0]
+            .etcd_remove_member(dead.id)
+            .await
+            .expect_err("already gone")
+            .code(),
+        Some(tonic::Code::NotFound)
+    );
+    assert!(cluster.quorum().has_quorum(), "1 of 1 is a quorum");
+
+    for node in &nodes {
+        assert_received_configs_match_schema(node);
+    }
+    for node in nodes {
+        node.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_removal_that_would_lose_quorum_is_refused() {
+    let registry = ClusterRegistry::new();
+    let mut nodes = Vec::new();
+    for _ in 0..3 {
+        let mut opts = options("v1.10.9", &registry);
+        opts.installed_config = Some(golden("v1.10", "controlplane"));
+        nodes.push(start(opts).await);
+    }
+    let admin = admin();
+    let first = configured_client(&nodes[0], &admin);
+    first.bootstrap().await.expect("bootstrap");
+    let members = first.etcd_members(MemberListScope::Cluster).await.expect("list");
+    assert_eq!(members.len(), 3);
+    nodes[2].power_off();
+    let healthy_other = members
+        .iter()
+        .find(|m| m.peer_urls[0].contains(&nodes[1].address().to_string()))
+        .expect("node 2 is a member");
+    let error = first
+        .etcd_remove_member(healthy_other.id)
+        .await
+        .expect_err("would leave 1 of 2");
+    assert_eq!(error.code(), Some(tonic::Code::FailedPrecondition));
+    assert!(chain(&error)[1].contains("unhealthy cluster"), "{:?}", chain(&error));
+    assert_eq!(
+        first.etcd_members(MemberListScope::Cluster).await.expect("list").len(),
+        3
+    );
+    for node in nodes {
+        node.stop().await;
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Boot from Hetzner user data
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn user_data_configures_at_boot_and_bad_user_data_keeps_apid_down() {
+    use base64::Engine as _;
+    use std::io::Write as _;
+    let registry = ClusterRegistry::new();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(&golden("v1.11", "controlplane")).expect("in memory");
+    let packed = base64::engine::general_purpose::STANDARD.encode(gz.finish().expect("in memory"));
+    let mut opts = options("v1.11.6", &registry);
+    opts.user_data = Some(packed.into_bytes());
+    let node = start(opts).await;
+    assert_eq!(node.mode(), NodeMode::Configured(MachineType::ControlPlane));
+    configured_client(&node, &admin())
+        .version()
+        .await
+        .expect("configured from user data");
+    assert_received_configs_match_schema(&node);
+
+    // Reset wipes STATE, but the platform user data configures the node again at boot.
+    configured_client(&node, &admin())
+        .reset(&ResetOptions {
+            graceful: false,
+            ..ResetOptions::default()
+        })
+        .await
+        .expect("reset");
+    assert_eq!(node.mode(), NodeMode::Configured(MachineType::ControlPlane));
+    node.set_user_data(None);
+    node.reboot().expect("reboot keeps the installed config");
+    assert_eq!(node.mode(), NodeMode::Configured(MachineType::ControlPlane));
+    node.stop().await;
+
+    let mut opts = options("v1.11.6", &registry);
+    opts.user_data = Some(b"#cloud-config\nusers: []\n".to_vec());
+    let broken = start(opts).await;
+    assert!(
+        matches!(broken.mode(), NodeMode::ConfigFailed(_)),
+        "{:?}",
+        broken.mode()
+    );
+    let error = detect_mode(broken.api_addr(), quick()).await.expect_err("apid is down");
+    assert_eq!(error.code(), Some(tonic::Code::Unavailable), "{:?}", chain(&error));
+    broken.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------
+// Wire compatibility: request encodings written out from the reference's field numbers
+// ---------------------------------------------------------------------------------------
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ")
+}
+
+#[test]
+fn request_encodings_match_reference_field_numbers() {
+    use prost::Message as _;
+    use talos_hcloud::talos::api::proto::{google_protobuf, machine};
+
+    // ApplyConfigurationRequest: data=1 (bytes), mode=4 (enum), dry_run=5, try_mode_timeout=6.
+    let apply = machine::ApplyConfigurationRequest {
+        data: b"abc".to_vec(),
+        mode: machine::apply_configuration_request::Mode::NoReboot as i32,
+        dry_run: true,
+        try_mode_timeout: Some(google_protobuf::Duration { seconds: 90, nanos: 0 }),
+    };
+    assert_eq!(hex(&apply.encode_to_vec()), "0a 03 61 62 63 20 02 28 01 32 02 08 5a");
+    // Mode AUTO is 1 and is written even though the caller "just applies".
+    let auto = machine::ApplyConfigurationRequest {
+        data: b"x".to_vec(),
+        mode: machine::apply_configuration_request::Mode::Auto as i32,
+        ..Default::default()
+    };
+    assert_eq!(hex(&auto.encode_to_vec()), "0a 01 78 20 01");
+
+    // BootstrapRequest: recover_etcd=1, recover_skip_hash_check=2.
+    let bootstrap = machine::BootstrapRequest {
+        recover_etcd: true,
+        recover_skip_hash_check: true,
+    };
+    assert_eq!(hex(&bootstrap.encode_to_vec()), "08 01 10 01");
+    assert!(machine::BootstrapRequest::default().encode_to_vec().is_empty());
+
+    // EtcdMemberListRequest: query_local=1.
+    assert_eq!(
+        hex(&machine::EtcdMemberListRequest { query_local: true }.encode_to_vec()),
+        "08 01"
+    );
+    // EtcdRemoveMemberByIDRequest: member_id=1 (uint64 varint; 300 = ac 02).
+    assert_eq!(
+        hex(&machine::EtcdRemoveMemberByIdRequest { member_id: 300 }.encode_to_vec()),
+        "08 ac 02"
+    );
+    assert!(machine::EtcdLeaveClusterRequest {}.encode_to_vec().is_empty());
+
+    // ResetRequest: graceful=1, reboot=2, system_partitions_to_wipe=3 {label=1, wipe=2},
+    // user_disks_to_wipe=4, mode=5.
+    let reset = machine::ResetRequest {
+        graceful: true,
+        reboot: true,
+        system_partitions_to_wipe: vec![machine::ResetPartitionSpec {
+            label: "STATE".into(),
+            wipe: true,
+        }],
+        user_disks_to_wipe: vec!["/dev/sdb".into()],
+        mode: machine::reset_request::WipeMode::SystemDisk as i32,
+    };
+    assert_eq!(
+        hex(&reset.encode_to_vec()),
+        "08 01 10 01 1a 09 0a 05 53 54 41 54 45 10 01 22 08 2f 64 65 76 2f 73 64 62 28 01"
+    );
+
+    // RebootRequest: mode=1 (POWERCYCLE = 1, FORCE = 2).
+    let reboot = machine::RebootRequest {
+        mode: machine::reboot_request::Mode::Powercycle as i32,
+    };
+    assert_eq!(hex(&reboot.encode_to_vec()), "08 01");
+    assert_eq!(
+        hex(&machine::RebootRequest {
+            mode: machine::reboot_request::Mode::Force as i32
+        }
+        .encode_to_vec()),
+        "08 02"
+    );
+
+    // Version / ServiceList / Kubeconfig / Disks take google.protobuf.Empty.
+    assert!(google_protobuf::Empty {}.encode_to_vec().is_empty());
+}
+
+#[test]
+fn response_decodings_match_reference_field_numbers() {
+    use prost::Message as _;
+    use talos_hcloud::talos::api::proto::{machine, storage};
+
+    fn bytes(hex: &str) -> Vec<u8> {
+        hex.split_whitespace()
+            .map(|b| u8::from_str_radix(b, 16).expect("hex literal"))
+            .collect()
+    }
+
+    // EtcdMemberListResponse{messages=1: EtcdMembers{members=3: EtcdMember{id=2: 5, hostname=3: "cp-1"}}}
+    let members = machine::EtcdMemberListResponse::decode(bytes("0a 0a 1a 08 10 05 1a 04 63 70 2d 31").as_slice())
+        .expect("decodes");
+    assert_eq!(members.messages[0].members[0].id, 5);
+    assert_eq!(members.messages[0].members[0].hostname, "cp-1");
+
+    // ApplyConfigurationResponse{messages=1: ApplyConfiguration{metadata=1: {hostname=1: "n1",
+    // error=2: "boom"}, mode=3: NO_REBOOT}}
+    let apply = machine::ApplyConfigurationResponse::decode(
+        bytes("0a 0e 0a 0a 0a 02 6e 31 12 04 62 6f 6f 6d 18 02").as_slice(),
+    )
+    .expect("decodes");
+    let message = &apply.messages[0];
+    let metadata = message.metadata.as_ref().expect("metadata");
+    assert_eq!((metadata.hostname.as_str(), metadata.error.as_str()), ("n1", "boom"));
+    assert_eq!(message.mode, 2);
+
+    // VersionResponse{messages=1: Version{version=2: {tag=1: "v1.11.6"}, platform=3: {name=1: "hcloud"}}}
+    let version = machine::VersionResponse::decode(
+        bytes("0a 15 12 09 0a 07 76 31 2e 31 31 2e 36 1a 08 0a 06 68 63 6c 6f 75 64").as_slice(),
+    )
+    .expect("decodes");
+    let version = &version.messages[0];
+    assert_eq!(version.version.as_ref().expect("version").tag, "v1.11.6");
+    assert_eq!(version.platform.as_ref().expect("platform").name, "hcloud");
+
+    // DisksResponse{messages=1: Disks{disks=2: Disk{size=1: 10, device_name=3: "/dev/sda", system_disk=11: true}}}
+    let disks =
+        storage::DisksResponse::decode(bytes("0a 10 12 0e 08 0a 1a 08 2f 64 65 76 2f 73 64 61 58 01").as_slice())
+            .expect("decodes");
+    let disk = &disks.messages[0].disks[0];
+    assert_eq!(
+        (disk.size, disk.device_name.as_str(), disk.system_disk),
+        (10, "/dev/sda", true)
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// `talos-hcloud sim node` as a process
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn sim_node_command_serves_until_ctrl_c() {
+    use std::io::BufRead as _;
+    use std::process::{Command, Stdio};
+
+    for _ in 0..10 {
+        let address = next_address();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_talos-hcloud"))
+            .args(["--output", "json", "sim", "node", "--address", &address.to_string()])
+            .args(["--talos-version", "v1.12.11"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the binary runs");
+        let stdout = child.stdout.take().expect("piped");
+        let line = tokio::task::spawn_blocking(move || {
+            let mut line = String::new();
+            std::io::BufReader::new(stdout).read_line(&mut line).map(|_| line)
+        })
+        .await
+        .expect("reader task")
+        .expect("reads stdout");
+        if line.is_empty() {
+            // The address was taken (exit 1 with "cannot listen"): try another.
+            let output = child.wait_with_output().expect("exits");
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(stderr.contains("cannot listen"), "{stderr}");
+            continue;
+        }
+        let started: serde_json::Value = serde_json::from_str(&line).expect("one JSON line");
+        assert_eq!(started["mode"], "maintenance");
+        assert_eq!(started["talos_api"], format!("{address}:50000"));
+        assert_eq!(started["talos_version"], "v1.12.11");
+
+        // Probe it like any node.
+        let api = SocketAddr::new(address, 50000);
+        assert!(matches!(
+            detect_mode(api, quick()).await.expect("probe"),
+            DetectedMode::Maintenance { .. }
+        ));
+
+        // Ctrl-C: exit 0.
+        let status = Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+        let output = tokio::task::spawn_blocking(move || child.wait_with_output())
+            .await
+            .expect("waiter")
+            .expect("exits");
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(TalosClient::new(api, &Credentials::Maintenance { pin: None }, quick()).is_ok());
+        let gone = detect_mode(
+            api,
+            CallOptions {
+                retry: RetryPolicy::none(),
+                ..quick()
+            },
+        )
+        .await
+        .expect_err("stopped");
+        assert_eq!(gone.code(), Some(tonic::Code::Unavailable));
+        return;
+    }
+    panic!("no free address for `sim node` after 10 tries");
+}
+
+#[test]
+fn sim_node_help_teaches_and_bad_input_exits_2() {
+    let help = crate::harness::talos_hcloud_in(repo_root(), &["sim", "node", "--help"]);
+    assert_eq!(help.code, 0, "{help:?}");
+    assert!(
+        help.stdout.contains("talos-hcloud sim node --address 127.0.0.2"),
+        "{}",
+        help.stdout
+    );
+    assert!(help.stdout.contains("--machine-config <FILE>"), "{}", help.stdout);
+
+    let bad = crate::harness::talos_hcloud_in(
+        repo_root(),
+        &["sim", "node", "--address", "127.0.0.2", "--talos-version", "1.11"],
+    );
+    assert_eq!(bad.code, 2, "{bad:?}");
+    assert!(
+        bad.stderr.contains("is not a Talos version like v1.11.6"),
+        "{}",
+        bad.stderr
+    );
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("broken.yaml");
+    std::fs::write(&config, "version: v1alpha1\nmachine: {type: worker}\n").expect("write");
+    let bad = crate::harness::talos_hcloud_in(
+        repo_root(),
+        &[
+            "sim",
+            "node",
+            "--address",
+            "127.0.0.2",
+            "--machine-config",
+            config.to_str().expect("utf-8 path"),
+        ],
+    );
+    assert_eq!(bad.code, 2, "{bad:?}");
+    assert!(bad.stderr.contains("machine.ca.crt is required"), "{}", bad.stderr);
+}
+
+// ---------------------------------------------------------------------------------------
+// Retries: transient failures only, bounded
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn transient_failures_are_retried_within_the_policy() {
+    let registry = ClusterRegistry::new();
+    let mut opts = options("v1.11.6", &registry);
+    opts.installed_config = Some(golden("v1.11", "controlplane"));
+    opts.boot_delay = Duration::from_millis(300);
+    let node = start(opts).await;
+    let admin = configured_client(&node, &admin());
+    admin.wait_ready(Duration::from_secs(10)).await.expect("boots");
+
+    // A reboot takes apid away for the boot delay; the next call rides it out by retrying
+    // Unavailable (250 ms, 500 ms, 1 s between attempts).
+    admin.reboot(RebootMode::Default).await.expect("reboot");
+    assert_eq!(admin.version().await.expect("answered after retries").tag, "v1.11.6");
+
+    // Powered off: Unavailable on every attempt, all attempts used, then a hint.
+    node.power_off();
+    let error = admin.version().await.expect_err("the node is off");
+    assert_eq!(error.code(), Some(tonic::Code::Unavailable), "{:?}", chain(&error));
+    match &error {
+        talos_hcloud::talos::api::Error::Call { attempts, .. } => assert_eq!(*attempts, 4),
+        other => panic!("{other:?}"),
+    }
+    assert!(error.hints()[0].contains("port 50000"), "{:?}", error.hints());
+
+    // A reset without reboot leaves the node powered off.
+    node.power_on().expect("boots");
+    admin.wait_ready(Duration::from_secs(10)).await.expect("back");
+    admin
+        .reset(&ResetOptions {
+            graceful: false,
+            reboot: false,
+            ..ResetOptions::default()
+        })
+        .await
+        .expect("reset");
+    assert_eq!(node.mode(), NodeMode::PoweredOff);
+    node.stop().await;
+}
