@@ -3,4 +3,5 @@
 
 mod cli;
 mod harness;
+mod talos_patch;
 mod talos_schema;

@@ -167,7 +167,10 @@ pub(super) fn all() -> Vec<DocumentKind> {
             "HostnameConfig",
             (1, 12),
             false,
-            vec![p("auto", Ty::Enum(&["off", "stable"])), f("hostname", string())],
+            vec![
+                p("auto", Ty::Enum(&["off", "stable", "talos-addr"])),
+                f("hostname", string()),
+            ],
         ),
         doc("Layer2VIPConfig", (1, 12), true, vec![f("link", string()).keep_empty()]),
         doc("LinkConfig", (1, 12), true, link_common()),

@@ -13,6 +13,7 @@
 //! Decoding ([`crate::talos::config::validate`]) and patching
 //! ([`crate::talos::config::patch`]) walk these declarations; nothing here reads YAML.
 
+pub mod go_values;
 mod kinds;
 mod v1alpha1;
 
@@ -21,6 +22,7 @@ use std::fmt;
 use std::sync::{Arc, LazyLock};
 
 use super::contract::VersionContract;
+use super::path::{Path, Segment};
 
 /// A Talos `major.minor` line used as a gate (`(1, 12)` = Talos v1.12).
 pub type Line = (u32, u32);
@@ -375,6 +377,30 @@ static REGISTRY: LazyLock<Registry> = LazyLock::new(|| {
 /// The declared shapes of every document.
 pub fn registry() -> &'static Registry {
     &REGISTRY
+}
+
+static UNSTRUCTURED: Ty = Ty::Unstructured;
+
+/// The type of the value at `path` below a document root of shape `root` (`None` for the
+/// root itself, for unknown keys and for the inside of `Args` values). Inside free-form
+/// values everything is free-form.
+pub fn ty_at<'a>(root: &'a StructShape, path: &Path, contract: VersionContract) -> Option<&'a Ty> {
+    let mut segments = path.segments().iter();
+    let first = match segments.next()? {
+        Segment::Key(key) => &root.field(key, contract)?.ty,
+        Segment::Index(_) => return None,
+    };
+    let mut current = first;
+    for segment in segments {
+        current = match (current, segment) {
+            (Ty::Struct(shape), Segment::Key(key)) => &shape.field(key, contract)?.ty,
+            (Ty::Map(value), Segment::Key(_)) => value,
+            (Ty::List(item, _), Segment::Index(_)) => item,
+            (Ty::Unstructured, _) => &UNSTRUCTURED,
+            _ => return None,
+        };
+    }
+    Some(current)
 }
 
 impl fmt::Display for Ty {
