@@ -5,3 +5,4 @@ mod cli;
 mod harness;
 mod talos_patch;
 mod talos_schema;
+mod talos_validate;

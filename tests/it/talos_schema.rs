@@ -317,3 +317,90 @@ fn our_shape_knows_every_documented_field_and_documents_nothing_else() {
         problems.join("\n")
     );
 }
+
+/// talos-hcloud's `machine-patches/` style patches for one Talos line: sysctls, time
+/// servers (a `TimeSyncConfig` document from v1.12, where `machine.time` left the schema),
+/// kubelet extraArgs; on control planes the metrics bind addresses and etcd's metrics URL.
+fn machine_patches(contract: VersionContract, control_plane: bool) -> Vec<String> {
+    let mut patches = vec![
+        "machine:\n  sysctls:\n    net.core.somaxconn: 65535\n    vm.max_map_count: 262144\n    net.ipv4.ip_forward: 1\n"
+            .to_string(),
+        "machine:\n  kubelet:\n    extraArgs:\n      rotate-server-certificates: true\n".to_string(),
+    ];
+    if contract.at_least(1, 12) {
+        patches.push(
+            "apiVersion: v1alpha1\nkind: TimeSyncConfig\nntp:\n  servers: [ntp1.hetzner.de, ntp2.hetzner.com]\n"
+                .to_string(),
+        );
+    } else {
+        patches.push("machine:\n  time:\n    servers: [ntp1.hetzner.de, ntp2.hetzner.com]\n".to_string());
+    }
+    if control_plane {
+        patches.push(
+            "cluster:\n  controllerManager:\n    extraArgs:\n      bind-address: 0.0.0.0\n  scheduler:\n    extraArgs:\n      bind-address: 0.0.0.0\n  \
+             proxy:\n    extraArgs:\n      metrics-bind-address: 0.0.0.0:10249\n  etcd:\n    extraArgs:\n      listen-metrics-urls: http://0.0.0.0:2381\n"
+                .to_string(),
+        );
+    }
+    patches
+}
+
+#[test]
+fn generated_configs_with_machine_patches_are_valid_under_the_official_schema() {
+    use talos_hcloud::talos::config::patch::{PatchSource, apply, load_patch};
+    use talos_hcloud::talos::config::validate::{ValidateOptions, validate};
+    use talos_hcloud::talos::config::{MachineType, hcloud_overlay::NodeSettings};
+
+    let secrets = crate::talos_validate::secrets();
+    for (release, (version, contract)) in ["v1.10.9", "v1.11.6", "v1.12.11", "v1.13.9"].into_iter().zip(VERSIONS) {
+        let cluster = crate::talos_validate::hcloud_cluster(release);
+        for (hostname, machine_type) in [("cp-1", MachineType::ControlPlane), ("worker-1", MachineType::Worker)] {
+            let base = cluster
+                .node_config(
+                    &secrets,
+                    &NodeSettings {
+                        hostname: hostname.into(),
+                        machine_type,
+                    },
+                )
+                .expect("config generates");
+            let patches: Vec<_> = machine_patches(contract, machine_type == MachineType::ControlPlane)
+                .into_iter()
+                .enumerate()
+                .map(|(i, text)| {
+                    load_patch(PatchSource::Inline {
+                        name: format!("machine-patch-{i}"),
+                        text,
+                    })
+                    .expect("patch loads")
+                })
+                .collect();
+            let (docs, warnings) = apply(&base, &patches, &contract).expect("patches apply");
+            assert!(warnings.is_empty(), "{warnings:?}");
+            let text = docs.to_yaml();
+            assert!(text.contains("net.ipv4.ip_forward: \"1\""), "{text}");
+            assert_schema_valid(version, &text);
+            let mut options = ValidateOptions::new(contract);
+            options.node = Some(hostname.into());
+            let findings = validate(&docs, &options).unwrap_or_else(|e| panic!("{release} {hostname}: {e}"));
+            assert!(findings.is_empty(), "{release} {hostname}: {findings:?}");
+        }
+    }
+}
+
+#[test]
+fn the_schema_check_fails_on_what_the_schema_forbids() {
+    let text = crate::talos_validate::golden_text("v1.12", "worker");
+    assert_schema_valid("v1.12", &text);
+    let broken = text.replace(
+        "dnsDomain: cluster.local",
+        "dnsDomain: cluster.local\n        frobnicate: true",
+    );
+    let outcome = std::panic::catch_unwind(|| assert_schema_valid("v1.12", &broken));
+    let message = outcome
+        .expect_err("an unknown key is invalid")
+        .downcast::<String>()
+        .map(|m| *m)
+        .unwrap_or_default();
+    assert!(message.contains("frobnicate"), "{message}");
+}

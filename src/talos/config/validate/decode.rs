@@ -601,14 +601,14 @@ pub fn yaml11_bool(text: &str) -> Option<bool> {
     }
 }
 
-/// The candidate closest to `word` (Levenshtein, case-insensitive), if close enough to be
-/// a likely typo.
+/// The candidate closest to `word` (Damerau-Levenshtein, case-insensitive), if close
+/// enough to be a likely typo: one edit, or one per five characters of longer words.
 pub fn suggest(word: &str, candidates: &[&'static str]) -> Option<&'static str> {
     let lower = word.to_lowercase();
     candidates
         .iter()
-        .map(|c| (strsim::levenshtein(&lower, &c.to_lowercase()), *c))
-        .filter(|(distance, candidate)| *distance <= 2.max(candidate.len() / 4))
+        .map(|c| (strsim::damerau_levenshtein(&lower, &c.to_lowercase()), *c))
+        .filter(|(distance, candidate)| *distance <= 1.max(candidate.len().min(lower.len()) / 5))
         .min_by_key(|(distance, _)| *distance)
         .map(|(_, candidate)| candidate)
 }
