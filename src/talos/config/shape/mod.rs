@@ -529,6 +529,57 @@ mod tests {
         assert_eq!(kubelet.order().iter().filter(|n| **n == "extraArgs").count(), 1);
     }
 
+    /// The struct order of `fields.rs` (used by the generator and the hcloud overlay) and of
+    /// these declarations must agree, or patched and generated configs would disagree.
+    #[test]
+    fn field_order_agrees_with_the_generator_tables() {
+        use crate::talos::config::fields;
+        let contract = VersionContract::V1_13;
+        let root = &registry().v1alpha1;
+        let tables: [(&str, &[&str]); 9] = [
+            ("", fields::CONFIG),
+            ("machine", fields::MACHINE),
+            ("machine.network", fields::NETWORK),
+            ("machine.network.interfaces[0]", fields::DEVICE),
+            ("machine.network.interfaces[0].deviceSelector", fields::DEVICE_SELECTOR),
+            ("machine.install", fields::INSTALL),
+            ("machine.features", fields::FEATURES),
+            ("cluster", fields::CLUSTER),
+            ("cluster.apiServer", fields::API_SERVER),
+        ];
+        for (path, table) in tables {
+            let shape = if path.is_empty() {
+                root.clone()
+            } else {
+                match ty_at(root, &Path::parse(path).expect("path"), contract) {
+                    Some(Ty::Struct(shape)) => shape.clone(),
+                    other => panic!("{path} is a struct, got {other:?}"),
+                }
+            };
+            let ours: Vec<&str> = shape.order().iter().copied().filter(|n| table.contains(n)).collect();
+            let theirs: Vec<&str> = table.iter().copied().filter(|n| shape.order().contains(n)).collect();
+            assert_eq!(ours, theirs, "{path}");
+            assert_eq!(
+                theirs.len(),
+                table.len(),
+                "{path}: fields.rs names a field the shape lacks"
+            );
+        }
+        let documents: [(&str, &[&str]); 5] = [
+            ("HostnameConfig", fields::HOSTNAME_CONFIG),
+            ("HCloudVIPConfig", fields::HCLOUD_VIP_CONFIG),
+            ("LinkAliasConfig", fields::LINK_ALIAS_CONFIG),
+            ("RegistryMirrorConfig", fields::REGISTRY_MIRROR_CONFIG),
+            ("KubeSpanConfig", fields::KUBESPAN_CONFIG),
+        ];
+        for (kind, table) in documents {
+            let KindLookup::Found(found) = registry().kind(kind, "v1alpha1", contract) else {
+                panic!("{kind} is registered for v1.13");
+            };
+            assert_eq!(found.root.order(), table, "{kind}");
+        }
+    }
+
     #[test]
     fn kinds_are_looked_up_by_line() {
         let registry = registry();
