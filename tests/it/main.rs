@@ -19,3 +19,6 @@ mod sim_servers;
 mod spec;
 mod talos_api;
 mod talos_config;
+mod talos_patch;
+mod talos_schema;
+mod talos_validate;

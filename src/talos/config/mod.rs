@@ -14,7 +14,10 @@ pub mod emit;
 pub mod fields;
 pub mod generate;
 pub mod hcloud_overlay;
+pub mod patch;
 pub mod path;
+pub mod shape;
+pub mod validate;
 pub mod value;
 pub mod yaml;
 
