@@ -3,18 +3,32 @@
 #
 #   scripts/test.sh            # everything (as root, or with sudo available)
 #
-# Needs: a Rust toolchain (cargo), python3 with venv/pip. Installs via apt: openssl, zstd,
-# xz-utils; via pip into target/py: the official Hetzner Cloud Python client.
+# Installs what is missing: a Rust toolchain (rustup) if there is none; via apt: a C
+# compiler, openssl, zstd, xz-utils, python3-venv; via pip into target/py: the official
+# Hetzner Cloud Python client.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
 
+# Rust: use the machine's toolchain; on a machine without one, install rustup's stable.
+if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then
+    export PATH="$HOME/.cargo/bin:$PATH"
+fi
+if ! command -v cargo >/dev/null 2>&1; then
+    echo "installing the Rust toolchain (rustup, stable)" >&2
+    command -v curl >/dev/null 2>&1 || { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq curl ca-certificates build-essential >/dev/null; }
+    curl -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal >/dev/null
+    export PATH="$HOME/.cargo/bin:$PATH"
+fi
+
 missing=()
+command -v cc >/dev/null 2>&1 || missing+=(build-essential)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v zstd >/dev/null 2>&1 || missing+=(zstd)
 command -v xz >/dev/null 2>&1 || missing+=(xz-utils)
+command -v python3 >/dev/null 2>&1 || missing+=(python3)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 if [ "${#missing[@]}" -gt 0 ]; then
     echo "installing: ${missing[*]}" >&2
