@@ -41,7 +41,7 @@ async fn unknown_routes_and_methods_are_hetzner_shaped_errors() {
             .unwrap()
             .contains("request_console")
     );
-    let wrong_method = api.call(Method::PATCH, "/servers", None).await;
+    let wrong_method = api.off_contract(Method::PATCH, "/servers", None).await;
     assert_eq!((wrong_method.status, wrong_method.code()), (405, "method_not_allowed"));
     let missing = api.get("/servers/123456").await;
     assert_eq!((missing.status, missing.code()), (404, "not_found"));
@@ -122,7 +122,7 @@ async fn ids_are_accepted_as_numbers_or_numeric_strings_and_are_large() {
             "/servers",
             json!({
                 "name": "by-ids", "server_type": "45", "image": image_id.to_string(), "location": 1,
-                "ssh_keys": [key_id.to_string()], "placement_group": group_id.to_string(),
+                "ssh_keys": [key_id.to_string()], "placement_group": group_id,
             }),
         )
         .await;
@@ -398,6 +398,7 @@ async fn request_log_records_bodies_and_counts() {
     let over_http = control.request_log().await.unwrap();
     assert_eq!(over_http.len(), 2);
     assert_eq!(over_http[1]["path"], "/v1/ssh_keys");
+    assert_eq!(api.check_log_now(), 2, "judged before the log is cleared");
     control.clear_log().await.unwrap();
     assert!(api.sim.request_log().is_empty());
 }
@@ -430,4 +431,29 @@ async fn controls_step_time_and_dump_state() {
     assert_eq!(state["servers"][0]["internal"]["rescue_booted"], false);
     let bad = control.add_faults("418").await.unwrap_err();
     assert!(bad.to_string().contains("add faults"), "{bad}");
+}
+
+#[test]
+fn unmarked_off_contract_traffic_fails_the_test() {
+    // The conformance check at the end of every emulator test is real: an exchange the
+    // description does not have, sent without `off_contract`, fails the test when the `Api`
+    // is dropped.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        runtime.block_on(async {
+            let api = Api::start().await;
+            let wrong = api.call(Method::PATCH, "/servers", None).await;
+            assert_eq!(wrong.status, 405);
+            drop(api);
+        })
+    }))
+    .expect_err("the dropped Api panics");
+    let message = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(
+        message.contains("#0 PATCH /v1/servers → 405") && message.contains("1 violation(s)"),
+        "{message}"
+    );
 }
