@@ -145,6 +145,8 @@ fn help_documents_every_option_and_the_fault_grammar() {
         "--faults",
         "--seed",
         "action-error",
+        "limit",
+        "code=NAME",
         "p=0..1",
         "Example: --faults",
     ] {

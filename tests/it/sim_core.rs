@@ -43,6 +43,18 @@ async fn unknown_routes_and_methods_are_hetzner_shaped_errors() {
     );
     let wrong_method = api.off_contract(Method::PATCH, "/servers", None).await;
     assert_eq!((wrong_method.status, wrong_method.code()), (405, "method_not_allowed"));
+    // Removed from the live API on 2026-10-01.
+    let datacenters = api.get("/datacenters").await;
+    assert_eq!(
+        (datacenters.status, datacenters.code()),
+        (410, "deprecated_api_endpoint")
+    );
+    assert!(
+        datacenters.body["error"]["details"]["announcement"]
+            .as_str()
+            .is_some_and(|url| url.starts_with("https://docs.hetzner.cloud/changelog"))
+    );
+    assert_eq!(api.get("/datacenters/4").await.status, 410);
     let missing = api.get("/servers/123456").await;
     assert_eq!((missing.status, missing.code()), (404, "not_found"));
     let not_numeric = api.get("/servers/abc").await;
@@ -137,16 +149,16 @@ async fn ids_are_accepted_as_numbers_or_numeric_strings_and_are_large() {
 #[tokio::test]
 async fn pagination_meta_and_link_header() {
     let api = Api::start().await;
-    for i in 0..55 {
+    for i in 0..55u8 {
         api.create(
-            "/placement_groups",
-            json!({"name": format!("g{i:02}"), "type": "spread"}),
+            "/ssh_keys",
+            json!({"name": format!("k{i:02}"), "public_key": ssh_public_key(i)}),
         )
         .await;
     }
-    let first = api.get("/placement_groups").await;
+    let first = api.get("/ssh_keys").await;
     let meta = &first.body["meta"]["pagination"];
-    assert_eq!(first.body["placement_groups"].as_array().unwrap().len(), 25);
+    assert_eq!(first.body["ssh_keys"].as_array().unwrap().len(), 25);
     assert_eq!(
         (
             meta["page"].as_u64(),
@@ -166,20 +178,20 @@ async fn pagination_meta_and_link_header() {
     let link = first.header("link");
     assert!(link.contains("page=2>; rel=\"next\""), "{link}");
     assert!(link.contains("page=3>; rel=\"last\""), "{link}");
-    let last = api.get("/placement_groups?page=2&per_page=50").await;
-    assert_eq!(last.body["placement_groups"].as_array().unwrap().len(), 5);
+    let last = api.get("/ssh_keys?page=2&per_page=50").await;
+    assert_eq!(last.body["ssh_keys"].as_array().unwrap().len(), 5);
     assert_eq!(last.body["meta"]["pagination"]["next_page"], Value::Null);
     assert!(last.header("link").contains("rel=\"prev\""));
-    let clamped = api.get("/placement_groups?per_page=500").await;
+    let clamped = api.get("/ssh_keys?per_page=500").await;
     assert_eq!(clamped.body["meta"]["pagination"]["per_page"], 50);
-    assert_eq!(api.get("/placement_groups?page=0").await.code(), "invalid_input");
+    assert_eq!(api.get("/ssh_keys?page=0").await.code(), "invalid_input");
     // Following next_page visits every item once.
     let mut seen = Vec::new();
     let mut page = Some(1);
     while let Some(p) = page {
-        let answer = api.get(&format!("/placement_groups?page={p}&per_page=10")).await;
+        let answer = api.get(&format!("/ssh_keys?page={p}&per_page=10")).await;
         seen.extend(
-            answer.body["placement_groups"]
+            answer.body["ssh_keys"]
                 .as_array()
                 .unwrap()
                 .iter()
@@ -341,6 +353,9 @@ async fn rate_limit_really_throttles_and_refills() {
     assert_eq!(first.header("ratelimit-remaining"), "3599");
     assert!(first.header("ratelimit-reset").parse::<u64>().unwrap() > 1_700_000_000);
     assert_eq!(first.header("x-correlation-id").len(), 16);
+    assert_eq!(first.header("content-type"), "application/json");
+    assert_eq!(first.header("access-control-expose-headers"), "Link,X-Correlation-ID");
+    assert!(first.header("strict-transport-security").starts_with("max-age="));
 
     api.sim.set_rate_limit(3, 0.0, None);
     let statuses: Vec<(u16, String)> = {

@@ -26,6 +26,21 @@ async fn images_filters_updates_protection_and_deletion() {
         200,
         "Python writes True"
     );
+    // Deprecated images are listed only on request, and stay usable by name.
+    assert!(system.iter().all(|i| i["deprecated"].is_null()), "hidden by default");
+    assert_eq!(api.get("/images?name=ubuntu-20.04").await.body["images"], json!([]));
+    let deprecated = api.get("/images?name=ubuntu-20.04&include_deprecated=true").await.body["images"].clone();
+    assert_eq!(deprecated.as_array().map(Vec::len), Some(2));
+    assert!(
+        deprecated[0]["deprecated"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("2025-"))
+    );
+    let old = api
+        .server("old", json!({"image": "ubuntu-20.04", "server_type": "cx23"}))
+        .await;
+    assert_eq!(old["server"]["image"]["name"], "ubuntu-20.04");
+    assert_eq!(old["server"]["image"]["architecture"], "x86");
     assert_eq!(
         api.get("/images?include_deprecated=maybe").await.code(),
         "invalid_input"
@@ -559,4 +574,20 @@ async fn load_balancers_with_services_and_selector_targets() {
     assert_eq!(deleted.body["action"]["command"], "delete_load_balancer");
     api.finish(&deleted.body["action"]).await;
     assert_eq!(api.get(&format!("/load_balancers/{lb}")).await.status, 404);
+}
+
+#[tokio::test]
+async fn a_project_holds_at_most_50_placement_groups() {
+    let api = Api::start().await;
+    for i in 0..50 {
+        api.create("/placement_groups", json!({"name": format!("g{i}"), "type": "spread"}))
+            .await;
+    }
+    let refused = api
+        .post("/placement_groups", json!({"name": "g50", "type": "spread"}))
+        .await;
+    assert_eq!((refused.status, refused.code()), (403, "resource_limit_exceeded"));
+    let listed = api.get("/placement_groups?per_page=50&page=2").await;
+    assert_eq!(listed.body["placement_groups"], json!([]));
+    assert_eq!(listed.body["meta"]["pagination"]["total_entries"], 50);
 }

@@ -460,3 +460,29 @@ async fn networks_at_creation_and_later() {
         json!([])
     );
 }
+
+#[tokio::test]
+async fn an_unused_rescue_system_expires_after_an_hour() {
+    let api = Api::stepped().await;
+    let server = id(&api.server("s", json!({"start_after_create": false})).await["server"]);
+    let path = format!("/servers/{server}");
+    let rescue = api.create(&format!("{path}/actions/enable_rescue"), json!({})).await;
+    api.finish(&rescue["action"]).await;
+    api.sim.advance(Duration::from_secs(3000));
+    assert_eq!(api.get(&path).await.body["server"]["rescue_enabled"], true);
+    // Enabling again starts a new hour; the first activation's expiry must not end it.
+    let again = api.create(&format!("{path}/actions/enable_rescue"), json!({})).await;
+    api.finish(&again["action"]).await;
+    api.sim.advance(Duration::from_secs(700));
+    assert_eq!(
+        api.get(&path).await.body["server"]["rescue_enabled"],
+        true,
+        "the second activation is younger than an hour"
+    );
+    api.sim.advance(Duration::from_secs(3000));
+    assert_eq!(
+        api.get(&path).await.body["server"]["rescue_enabled"],
+        false,
+        "unused for 60 minutes"
+    );
+}
