@@ -340,6 +340,7 @@ pub struct SimServeArgs {
     ///         action-error      (the action ends in `error`)
     ///         slow              (the action takes `factor` times longer)
     ///         unavailable | placement-error   (server creation fails: 412 / 422)
+    ///         ignore-shutdown   (the guest ignores ACPI `shutdown`: it keeps running)
     ///
     ///   on=METHOD:/PATH   route of HTTP kinds and drop; `*` = any method or one segment
     ///   command=NAME      action command of action-error and slow (create_image, …)

@@ -147,6 +147,7 @@ fn help_documents_every_option_and_the_fault_grammar() {
         "action-error",
         "limit",
         "code=NAME",
+        "ignore-shutdown",
         "p=0..1",
         "Example: --faults",
     ] {

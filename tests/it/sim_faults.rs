@@ -245,3 +245,27 @@ async fn quotas_and_chosen_action_error_codes() {
         "a failed poweroff leaves the server running"
     );
 }
+
+#[tokio::test]
+async fn a_guest_can_ignore_the_acpi_shutdown() {
+    let api = Api::stepped().await;
+    api.sim.add_faults(&"ignore-shutdown,n=1".parse().unwrap());
+    let server = api.server("s", json!({})).await["server"]["id"].as_u64().unwrap();
+    let path = format!("/servers/{server}");
+    let first = api.create(&format!("{path}/actions/shutdown"), json!({})).await;
+    assert_eq!(api.finish(&first["action"]).await["status"], "success");
+    api.sim.advance(std::time::Duration::from_secs(600));
+    assert_eq!(
+        api.get(&path).await.body["server"]["status"],
+        "running",
+        "the signal was delivered, the guest ignored it"
+    );
+    let second = api.create(&format!("{path}/actions/shutdown"), json!({})).await;
+    api.finish(&second["action"]).await;
+    api.sim.advance(std::time::Duration::from_secs(60));
+    assert_eq!(
+        api.get(&path).await.body["server"]["status"],
+        "off",
+        "the rule is used up"
+    );
+}

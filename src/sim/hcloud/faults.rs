@@ -11,7 +11,7 @@
 //! SPEC   := RULE { ";" RULE }
 //! RULE   := KIND { "," OPTION }
 //! KIND   := "500" | "502" | "503" | "504" | "429" | "locked" | "conflict" | "limit" | "drop"
-//!         | "action-error" | "slow" | "unavailable" | "placement-error"
+//!         | "action-error" | "slow" | "unavailable" | "placement-error" | "ignore-shutdown"
 //! OPTION := "on=" METHOD ":" PATH    HTTP kinds and drop: the route; `*` = one path segment
 //!                                     or any method; PATH with or without `/v1`
 //!         | "command=" NAME          action-error, slow: the action command (create_image…)
@@ -89,6 +89,8 @@ pub enum FaultKind {
     Unavailable,
     /// Server creation fails with 422 `placement_error`.
     PlacementError,
+    /// The guest ignores an ACPI `shutdown`: the action succeeds, the server keeps running.
+    IgnoreShutdown,
 }
 
 /// `METHOD:PATH` with `*` wildcards.
@@ -157,6 +159,7 @@ impl FaultKind {
             FaultKind::Slow => "slow".into(),
             FaultKind::Unavailable => "unavailable".into(),
             FaultKind::PlacementError => "placement-error".into(),
+            FaultKind::IgnoreShutdown => "ignore-shutdown".into(),
         }
     }
 
@@ -201,10 +204,11 @@ impl FromStr for FaultRule {
             "slow" => FaultKind::Slow,
             "unavailable" => FaultKind::Unavailable,
             "placement-error" => FaultKind::PlacementError,
+            "ignore-shutdown" => FaultKind::IgnoreShutdown,
             other => {
                 return Err(format!(
                     "unknown fault kind '{other}' in '{text}' (expected 500, 502, 503, 504, 429, locked, conflict, \
-                     limit, drop, action-error, slow, unavailable or placement-error)"
+                     limit, drop, action-error, slow, unavailable, placement-error or ignore-shutdown)"
                 ));
             }
         };
@@ -336,6 +340,7 @@ pub struct FaultEngine {
     action_errors: ChaCha8Rng,
     slow: ChaCha8Rng,
     capacity: ChaCha8Rng,
+    shutdown: ChaCha8Rng,
 }
 
 /// What the action faults decided for one new action.
@@ -357,6 +362,7 @@ impl FaultEngine {
             action_errors: child_rng(seed, "faults/action-error"),
             slow: child_rng(seed, "faults/slow"),
             capacity: child_rng(seed, "faults/capacity"),
+            shutdown: child_rng(seed, "faults/shutdown"),
         };
         engine.add(spec);
         engine
@@ -400,6 +406,7 @@ impl FaultEngine {
                 Concern::ActionError => &mut self.action_errors,
                 Concern::Slow => &mut self.slow,
                 Concern::Capacity => &mut self.capacity,
+                Concern::Shutdown => &mut self.shutdown,
             };
             let fires = p >= 1.0 || rng.random::<f64>() < p;
             if fires {
@@ -458,6 +465,12 @@ impl FaultEngine {
         ActionFault { factor, error }
     }
 
+    /// Whether the guest ignores the ACPI shutdown signal just sent.
+    pub fn shutdown_ignored(&mut self) -> bool {
+        self.fire(Concern::Shutdown, |rule| rule.kind == FaultKind::IgnoreShutdown)
+            .is_some()
+    }
+
     /// A capacity error for creating a server of `server_type` in `location`.
     pub fn capacity(&mut self, server_type: &str, location: &str) -> Option<ApiError> {
         let rule = self.fire(Concern::Capacity, |rule| {
@@ -498,6 +511,7 @@ enum Concern {
     ActionError,
     Slow,
     Capacity,
+    Shutdown,
 }
 
 #[cfg(test)]
@@ -508,9 +522,11 @@ mod tests {
     fn parses_and_prints_the_documented_example() {
         let text = "503,on=POST:/servers,p=0.2; drop,on=POST:/servers/*/actions/create_image,n=1; \
                     action-error,command=create_image; unavailable,type=cax11,location=fsn1; slow,factor=5; \
-                    limit,on=POST:/servers,n=1; action-error,command=create_server,code=unknown_error";
+                    limit,on=POST:/servers,n=1; action-error,command=create_server,code=unknown_error; \
+                    ignore-shutdown,n=2";
         let spec: FaultSpec = text.parse().unwrap();
-        assert_eq!(spec.rules.len(), 7);
+        assert_eq!(spec.rules.len(), 8);
+        assert_eq!(spec.rules[7].kind, FaultKind::IgnoreShutdown);
         assert_eq!(spec.rules[5].kind, FaultKind::Limit);
         assert_eq!(spec.rules[6].code.as_deref(), Some("unknown_error"));
         assert_eq!(spec.rules[0].kind, FaultKind::Status(503));

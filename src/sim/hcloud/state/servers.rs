@@ -767,11 +767,15 @@ impl World {
     }
 
     /// `shutdown` (ACPI): the action only delivers the signal; the guest powers off a few
-    /// seconds later. Poll the status.
+    /// seconds later, or never when it ignores ACPI (fault `ignore-shutdown`). Poll the status.
     pub fn shutdown(&mut self, id: u64) -> Result<Value, ApiError> {
         self.server_for_action(id)?;
         let seconds = self.durations.shutdown_signal;
+        let ignored = self.faults.shutdown_ignored();
         self.simple_server_action(id, "shutdown_server", seconds, move |w| {
+            if ignored {
+                return;
+            }
             let delay = w.durations.guest_shutdown;
             w.schedule_effect(
                 delay,
