@@ -591,3 +591,102 @@ async fn a_project_holds_at_most_50_placement_groups() {
     assert_eq!(listed.body["placement_groups"], json!([]));
     assert_eq!(listed.body["meta"]["pagination"]["total_entries"], 50);
 }
+
+#[tokio::test]
+async fn attach_apply_and_resize_errors() {
+    let api = Api::stepped().await;
+    let net = id(&api
+        .create(
+            "/networks",
+            json!({"name": "n", "ip_range": "10.0.0.0/16",
+                   "subnets": [{"type": "cloud", "network_zone": "eu-central", "ip_range": "10.0.1.0/24"}]}),
+        )
+        .await["network"]);
+
+    // Firewalls: applying twice, and to a server without a public interface.
+    let public = id(&api.server("public", json!({})).await["server"]);
+    let private = id(&api
+        .server(
+            "private",
+            json!({"networks": [net], "public_net": {"enable_ipv4": false, "enable_ipv6": false}}),
+        )
+        .await["server"]);
+    let fw = api.create("/firewalls", json!({"name": "fw"})).await;
+    for action in fw["actions"].as_array().unwrap() {
+        api.finish(action).await;
+    }
+    let fw = id(&fw["firewall"]);
+    let apply = |server: u64| json!({"apply_to": [{"type": "server", "server": {"id": server}}]});
+    let applied = api
+        .create(&format!("/firewalls/{fw}/actions/apply_to_resources"), apply(public))
+        .await;
+    for action in applied["actions"].as_array().unwrap() {
+        api.finish(action).await;
+    }
+    let twice = api
+        .post(&format!("/firewalls/{fw}/actions/apply_to_resources"), apply(public))
+        .await;
+    assert_eq!((twice.status, twice.code()), (422, "firewall_already_applied"));
+    let no_public = api
+        .post(&format!("/firewalls/{fw}/actions/apply_to_resources"), apply(private))
+        .await;
+    assert_eq!((no_public.status, no_public.code()), (422, "private_net_only_server"));
+
+    // Load balancers: attaching to the same network twice; detaching.
+    let lb = api
+        .create(
+            "/load_balancers",
+            json!({"name": "lb", "load_balancer_type": "lb11", "location": "fsn1", "network": net}),
+        )
+        .await;
+    api.finish(&lb["action"]).await;
+    let lb = id(&lb["load_balancer"]);
+    let again = api
+        .post(
+            &format!("/load_balancers/{lb}/actions/attach_to_network"),
+            json!({"network": net}),
+        )
+        .await;
+    assert_eq!((again.status, again.code()), (422, "load_balancer_already_attached"));
+    let detached = api
+        .create(
+            &format!("/load_balancers/{lb}/actions/detach_from_network"),
+            json!({"network": net}),
+        )
+        .await;
+    assert_eq!(api.finish(&detached["action"]).await["status"], "success");
+    assert_eq!(
+        api.get(&format!("/load_balancers/{lb}")).await.body["load_balancer"]["private_net"],
+        json!([])
+    );
+
+    // Server type changes: only while off, only within the architecture.
+    let path = format!("/servers/{public}");
+    let running = api
+        .post(
+            &format!("{path}/actions/change_type"),
+            json!({"server_type": "cax21", "upgrade_disk": true}),
+        )
+        .await;
+    assert_eq!((running.status, running.code()), (422, "server_not_stopped"));
+    let off = api.create(&format!("{path}/actions/poweroff"), json!({})).await;
+    api.finish(&off["action"]).await;
+    let other_arch = api
+        .post(
+            &format!("{path}/actions/change_type"),
+            json!({"server_type": "cx23", "upgrade_disk": false}),
+        )
+        .await;
+    assert_eq!((other_arch.status, other_arch.code()), (422, "invalid_server_type"));
+    let changed = api
+        .create(
+            &format!("{path}/actions/change_type"),
+            json!({"server_type": "cax21", "upgrade_disk": true}),
+        )
+        .await;
+    assert_eq!(changed["action"]["command"], "change_server_type");
+    api.finish(&changed["action"]).await;
+    let server = api.get(&path).await.body["server"].clone();
+    assert_eq!(server["server_type"]["name"], "cax21");
+    assert_eq!(server["primary_disk_size"], server["server_type"]["disk"]);
+}
