@@ -690,3 +690,75 @@ async fn attach_apply_and_resize_errors() {
     assert_eq!(server["server_type"]["name"], "cax21");
     assert_eq!(server["primary_disk_size"], server["server_type"]["disk"]);
 }
+
+#[tokio::test]
+async fn primary_ip_placement_and_firewall_reference_errors() {
+    let api = Api::stepped().await;
+    let v4 = |name: &str, location: &str| json!({"name": name, "type": "ipv4", "location": location});
+    let fsn1 = id(&api.create("/primary_ips", v4("fsn1-ip", "fsn1")).await["primary_ip"]);
+    let nbg1 = id(&api.create("/primary_ips", v4("nbg1-ip", "nbg1")).await["primary_ip"]);
+    let server = |name: &str, public_net: Value| json!({"name": name, "server_type": "cax11", "image": "ubuntu-24.04", "location": "fsn1", "public_net": public_net});
+    let version = api.post("/servers", server("a", json!({"ipv6": fsn1}))).await;
+    assert_eq!((version.status, version.code()), (412, "primary_ip_version_mismatch"));
+    let elsewhere = api.post("/servers", server("a", json!({"ipv4": nbg1}))).await;
+    assert_eq!(
+        (elsewhere.status, elsewhere.code()),
+        (422, "primary_ip_datacenter_mismatch")
+    );
+    let first = api.server("a", json!({"public_net": {"ipv4": fsn1}})).await;
+    let a = id(&first["server"]);
+    assert_eq!(first["server"]["public_net"]["ipv4"]["id"], fsn1);
+    let taken = api.post("/servers", server("b", json!({"ipv4": fsn1}))).await;
+    assert_eq!((taken.status, taken.code()), (422, "primary_ip_assigned"));
+    let idle = api
+        .post(&format!("/primary_ips/{nbg1}/actions/unassign"), json!({}))
+        .await;
+    assert_eq!((idle.status, idle.code()), (422, "not_assigned"));
+
+    // A load balancer target needs its IPv4 (the server must be off to unassign at all).
+    let lb = api
+        .create(
+            "/load_balancers",
+            json!({"name": "lb", "load_balancer_type": "lb11", "location": "fsn1",
+                   "targets": [{"type": "server", "server": {"id": a}}]}),
+        )
+        .await;
+    api.finish(&lb["action"]).await;
+    let off = api.create(&format!("/servers/{a}/actions/poweroff"), json!({})).await;
+    api.finish(&off["action"]).await;
+    let needed = api
+        .post(&format!("/primary_ips/{fsn1}/actions/unassign"), json!({}))
+        .await;
+    assert_eq!((needed.status, needed.code()), (422, "server_is_load_balancer_target"));
+
+    // Placement groups: one group per server.
+    let g1 = id(&api
+        .create("/placement_groups", json!({"name": "g1", "type": "spread"}))
+        .await["placement_group"]);
+    let g2 = id(&api
+        .create("/placement_groups", json!({"name": "g2", "type": "spread"}))
+        .await["placement_group"]);
+    let added = api
+        .create(
+            &format!("/servers/{a}/actions/add_to_placement_group"),
+            json!({"placement_group": g1}),
+        )
+        .await;
+    api.finish(&added["action"]).await;
+    let second = api
+        .post(
+            &format!("/servers/{a}/actions/add_to_placement_group"),
+            json!({"placement_group": g2}),
+        )
+        .await;
+    assert_eq!((second.status, second.code()), (422, "already_in_placement_group"));
+
+    // Firewalls named at server creation must exist.
+    let missing = api
+        .post(
+            "/servers",
+            json!({"name": "c", "server_type": "cax11", "image": "ubuntu-24.04", "firewalls": [{"firewall": 424242}]}),
+        )
+        .await;
+    assert_eq!((missing.status, missing.code()), (404, "firewall_resource_not_found"));
+}
