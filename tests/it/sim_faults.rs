@@ -151,6 +151,7 @@ async fn capacity_errors_for_a_type_or_location() {
     assert_eq!(api.post("/servers", create("c", "cax11", "nbg1")).await.status, 201);
     let placement = api.post("/servers", create("d", "cax11", "hel1")).await;
     assert_eq!((placement.status, placement.code()), (422, "placement_error"));
+    assert_eq!(placement.body["error"]["message"], "error during placement");
     assert_eq!(api.post("/servers", create("d", "cax11", "hel1")).await.status, 201);
 }
 

@@ -762,3 +762,127 @@ async fn primary_ip_placement_and_firewall_reference_errors() {
         .await;
     assert_eq!((missing.status, missing.code()), (404, "firewall_resource_not_found"));
 }
+
+#[tokio::test]
+async fn the_less_used_actions_change_what_they_say() {
+    let api = Api::stepped().await;
+    // Servers: rebuild from another image, leave a placement group, no backups.
+    let group = id(&api
+        .create("/placement_groups", json!({"name": "g", "type": "spread"}))
+        .await["placement_group"]);
+    let server = id(&api.server("s", json!({"placement_group": group})).await["server"]);
+    let path = format!("/servers/{server}");
+    let rebuilt = api
+        .create(&format!("{path}/actions/rebuild"), json!({"image": "debian-12"}))
+        .await;
+    assert_eq!(rebuilt["action"]["command"], "rebuild_server");
+    assert!(rebuilt["root_password"].is_string(), "no SSH keys: a new password");
+    assert_eq!(api.get(&path).await.body["server"]["status"], "rebuilding");
+    api.finish(&rebuilt["action"]).await;
+    let after = api.get(&path).await.body["server"].clone();
+    assert_eq!(
+        (after["status"].as_str(), after["image"]["name"].as_str()),
+        (Some("running"), Some("debian-12"))
+    );
+    let left = api
+        .create(&format!("{path}/actions/remove_from_placement_group"), json!({}))
+        .await;
+    api.finish(&left["action"]).await;
+    assert_eq!(api.get(&path).await.body["server"]["placement_group"], Value::Null);
+    assert_eq!(
+        api.get(&format!("/placement_groups/{group}")).await.body["placement_group"]["servers"],
+        json!([])
+    );
+    let backup = api
+        .post(&format!("{path}/actions/create_image"), json!({"type": "backup"}))
+        .await;
+    assert_eq!((backup.status, backup.code()), (422, "unsupported_error"));
+
+    // Networks: routes come and go; an unused subnet can be deleted.
+    let net = id(&api
+        .create(
+            "/networks",
+            json!({"name": "n", "ip_range": "10.0.0.0/16",
+                   "subnets": [{"type": "cloud", "network_zone": "eu-central", "ip_range": "10.0.1.0/24"},
+                               {"type": "cloud", "network_zone": "eu-central", "ip_range": "10.0.2.0/24"}]}),
+        )
+        .await["network"]);
+    let route = json!({"destination": "10.100.0.0/16", "gateway": "10.0.1.10"});
+    let added = api
+        .create(&format!("/networks/{net}/actions/add_route"), route.clone())
+        .await;
+    api.finish(&added["action"]).await;
+    assert_eq!(
+        api.get(&format!("/networks/{net}")).await.body["network"]["routes"],
+        json!([route])
+    );
+    let removed = api
+        .create(&format!("/networks/{net}/actions/delete_route"), route)
+        .await;
+    api.finish(&removed["action"]).await;
+    let subnet = api
+        .create(
+            &format!("/networks/{net}/actions/delete_subnet"),
+            json!({"ip_range": "10.0.2.0/24"}),
+        )
+        .await;
+    api.finish(&subnet["action"]).await;
+    let network = api.get(&format!("/networks/{net}")).await.body["network"].clone();
+    assert_eq!(network["routes"], json!([]));
+    assert_eq!(network["subnets"].as_array().map(Vec::len), Some(1));
+
+    // Load balancers: service update, algorithm, type, protection, public interface.
+    let lb = api
+        .create(
+            "/load_balancers",
+            json!({"name": "lb", "load_balancer_type": "lb11", "location": "fsn1", "network": net,
+                   "services": [{"protocol": "tcp", "listen_port": 6443, "destination_port": 6443, "proxyprotocol": false,
+                                 "health_check": {"protocol": "tcp", "port": 6443, "interval": 15, "timeout": 10, "retries": 3}}]}),
+        )
+        .await;
+    api.finish(&lb["action"]).await;
+    let lb = id(&lb["load_balancer"]);
+    let lb_path = format!("/load_balancers/{lb}");
+    for (action, body) in [
+        ("update_service", json!({"listen_port": 6443, "destination_port": 7443})),
+        ("change_algorithm", json!({"type": "least_connections"})),
+        ("change_type", json!({"load_balancer_type": "lb21"})),
+        ("change_protection", json!({"delete": true})),
+        ("disable_public_interface", json!({})),
+        ("enable_public_interface", json!({})),
+    ] {
+        let answer = api.create(&format!("{lb_path}/actions/{action}"), body).await;
+        assert_eq!(api.finish(&answer["action"]).await["status"], "success", "{action}");
+    }
+    let got = api.get(&lb_path).await.body["load_balancer"].clone();
+    assert_eq!(got["services"][0]["destination_port"], 7443);
+    assert_eq!(got["algorithm"]["type"], "least_connections");
+    assert_eq!(got["load_balancer_type"]["name"], "lb21");
+    assert_eq!(got["protection"]["delete"], true);
+    assert_eq!(got["public_net"]["enabled"], true);
+    assert_eq!(api.delete(&lb_path).await.code(), "protected");
+
+    // Floating IPs: reverse DNS and protection.
+    let fip = api
+        .create("/floating_ips", json!({"type": "ipv4", "home_location": "fsn1"}))
+        .await["floating_ip"]
+        .clone();
+    let fip_id = id(&fip);
+    let ptr = api
+        .create(
+            &format!("/floating_ips/{fip_id}/actions/change_dns_ptr"),
+            json!({"ip": fip["ip"], "dns_ptr": "api.example.com"}),
+        )
+        .await;
+    api.finish(&ptr["action"]).await;
+    let protect = api
+        .create(
+            &format!("/floating_ips/{fip_id}/actions/change_protection"),
+            json!({"delete": true}),
+        )
+        .await;
+    api.finish(&protect["action"]).await;
+    let got = api.get(&format!("/floating_ips/{fip_id}")).await.body["floating_ip"].clone();
+    assert_eq!(got["dns_ptr"][0]["dns_ptr"], "api.example.com");
+    assert_eq!(api.delete(&format!("/floating_ips/{fip_id}")).await.code(), "protected");
+}

@@ -54,7 +54,11 @@ async fn the_snapshot_build_workflow() {
             json!({"type": "linux64"}),
         )
         .await;
-    assert_eq!(early.code(), "locked");
+    assert_eq!((early.status, early.code()), (423, "locked"));
+    assert_eq!(
+        early.body["error"]["message"],
+        "cannot perform operation because server is locked"
+    );
     api.finish(&created["action"]).await;
     assert_eq!(
         api.get(&format!("/servers/{server}")).await.body["server"]["status"],
@@ -239,6 +243,13 @@ async fn power_actions_follow_the_state_machine() {
             "running"
         );
     }
+    // Powering on a running server succeeds without change (emulator choice).
+    let again = api.create(&path("poweron"), json!({})).await;
+    assert_eq!(api.finish(&again["action"]).await["status"], "success");
+    assert_eq!(
+        api.get(&format!("/servers/{server}")).await.body["server"]["status"],
+        "running"
+    );
     // Rescue is used by the next boot, even a reset.
     let rescue = api.create(&path("enable_rescue"), json!({})).await;
     api.finish(&rescue["action"]).await;
