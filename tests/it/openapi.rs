@@ -17,7 +17,7 @@ mod convert;
 mod deviations;
 mod route;
 
-// MERGE: uncomment once `talos_hcloud::sim::RequestRecord` exists (implements `Exchange` for it).
+// `Exchange` for the emulator's `RequestRecord`.
 mod sim_records;
 
 use std::collections::HashMap;

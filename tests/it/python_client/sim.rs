@@ -1,8 +1,6 @@
-//! The official Python client scenario against talos-hcloud's emulator.
-//!
-//! Not compiled until `talos_hcloud::sim::{Sim, SimConfig}` exist; enable it with the
-//! commented `mod sim;` line in `tests/it/python_client.rs` (and `mod sim_records;` in
-//! `tests/it/openapi.rs`, which lets `assert_conforms` read the emulator's request log).
+//! The official Python client scenario against talos-hcloud's emulator; the emulator's whole
+//! request log is then judged by the OpenAPI conformance checker (and counted, like every
+//! emulator test's traffic).
 
 use crate::openapi::{assert_conforms, count_validated};
 use talos_hcloud::sim::{Sim, SimConfig};
