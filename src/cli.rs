@@ -349,13 +349,16 @@ pub struct SimServeArgs {
     /// SPEC is rules separated by `;`; a rule is a KIND followed by `,key=value` options:
     ///
     ///   KIND: 500 | 502 | 503 | 504 | 429 | locked | conflict   (answer instead of the API)
+    ///         limit             (answer 403 resource_limit_exceeded: a project quota)
     ///         drop              (process the request, then close the connection unanswered)
     ///         action-error      (the action ends in `error`)
     ///         slow              (the action takes `factor` times longer)
     ///         unavailable | placement-error   (server creation fails: 412 / 422)
+    ///         ignore-shutdown   (the guest ignores ACPI `shutdown`: it keeps running)
     ///
     ///   on=METHOD:/PATH   route of HTTP kinds and drop; `*` = any method or one segment
     ///   command=NAME      action command of action-error and slow (create_image, …)
+    ///   code=NAME         action-error: the action's error code (default action_failed)
     ///   type=NAME         server type of unavailable / placement-error
     ///   location=NAME     location of unavailable / placement-error
     ///   p=0..1            probability per match (default 1)
@@ -363,7 +366,8 @@ pub struct SimServeArgs {
     ///   factor=F          slow: duration multiplier (default 10)
     ///
     /// Example: --faults '503,on=POST:/servers,p=0.2; locked,on=POST:/servers/*/actions/*,n=3;
-    /// drop,on=POST:/servers/*/actions/create_image,n=1; unavailable,type=cax11,location=fsn1'
+    /// drop,on=POST:/servers/*/actions/create_image,n=1; unavailable,type=cax11,location=fsn1;
+    /// limit,on=POST:/servers,n=1; action-error,command=create_image,code=unknown_error'
     #[arg(long, value_name = "SPEC", verbatim_doc_comment)]
     pub faults: Option<talos_hcloud::sim::FaultSpec>,
 

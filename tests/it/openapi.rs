@@ -17,10 +17,11 @@ mod convert;
 mod deviations;
 mod route;
 
-// MERGE: uncomment once `talos_hcloud::sim::RequestRecord` exists (implements `Exchange` for it).
+// `Exchange` for the emulator's `RequestRecord`.
 mod sim_records;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use serde_json::{Map, Value, json};
@@ -547,6 +548,21 @@ pub fn assert_conforms<E: Exchange>(records: &[E]) -> usize {
     validated
 }
 
+/// Responses validated so far in this test process (emulator traffic only).
+static VALIDATED: AtomicUsize = AtomicUsize::new(0);
+
+/// Adds `validated` emulator responses to the process-wide count and prints one line per test
+/// on stderr, `openapi-conformance: validated=N test=NAME`. The total over a run is the sum of
+/// those lines (`scripts/conformance-count.sh`); a final "summary test" would race with the
+/// others. Returns `validated`.
+pub fn count_validated(validated: usize) -> usize {
+    let total = VALIDATED.fetch_add(validated, Ordering::SeqCst) + validated;
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("unnamed");
+    eprintln!("openapi-conformance: validated={validated} test={test} process_total_so_far={total}");
+    validated
+}
+
 /// The work behind [`assert_conforms`]: `(validated count, violations)`.
 pub fn conformance<E: Exchange>(api: &OpenApi, records: &[E]) -> (usize, Vec<String>) {
     let mut validated = 0;
@@ -674,9 +690,10 @@ fn coerce(raw: &str, schema: &Value) -> Value {
             .ok()
             .and_then(serde_json::Number::from_f64)
             .map_or_else(|| Value::String(raw.to_owned()), Value::Number),
+        // The live API also reads Python's spelling (`deviations.rs`).
         Some("boolean") => match raw {
-            "true" => Value::Bool(true),
-            "false" => Value::Bool(false),
+            "true" | "True" => Value::Bool(true),
+            "false" | "False" => Value::Bool(false),
             other => Value::String(other.to_owned()),
         },
         _ => Value::String(raw.to_owned()),

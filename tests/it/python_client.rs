@@ -4,12 +4,11 @@
 //! `tests/python/scenario.py` drives an endpoint through the official client the way an
 //! ordinary user script would. Here it runs against `tests/python/selftest.py` — a throwaway
 //! API made of the description's own examples — so the scenario, this wrapper and the
-//! conformance checker are proven on real official-client traffic before the emulator exists;
-//! `python_client/sim.rs` (enabled at merge) runs the same scenario against the emulator.
+//! conformance checker are proven on real official-client traffic independently of the
+//! emulator; `python_client/sim.rs` runs the same scenario against the emulator.
 //! A missing interpreter or package fails the test with a hint to run `scripts/test.sh`;
 //! nothing here skips.
 
-// MERGE: uncomment once `talos_hcloud::sim::{Sim, SimConfig}` exist.
 mod sim;
 
 use std::collections::BTreeMap;

@@ -7,6 +7,8 @@ use std::process::{Command, Stdio};
 use serde_json::Value;
 
 use crate::harness::{repo_root, talos_hcloud_in};
+use crate::openapi::{assert_conforms, count_validated};
+use crate::python_client::LoggedExchange;
 
 /// Kills the child when the test ends, whatever happens.
 struct Child(std::process::Child);
@@ -96,6 +98,9 @@ async fn standalone_sim_prints_its_endpoint_and_serves() {
         .await
         .unwrap();
     assert_eq!(log.as_array().unwrap().len(), 3);
+    // The standalone emulator's traffic conforms too, like every in-process one.
+    let records: Vec<LoggedExchange> = serde_json::from_value(log).expect("the log has the record shape");
+    assert_eq!(count_validated(assert_conforms(&records)), 3);
 }
 
 #[cfg(unix)]
@@ -140,6 +145,9 @@ fn help_documents_every_option_and_the_fault_grammar() {
         "--faults",
         "--seed",
         "action-error",
+        "limit",
+        "code=NAME",
+        "ignore-shutdown",
         "p=0..1",
         "Example: --faults",
     ] {

@@ -1,12 +1,21 @@
 //! Shared helpers of the emulator tests: start an emulator in-process and talk to it over
 //! real HTTP with reqwest.
+//!
+//! Every emulator started here judges its own traffic when the test ends: dropping an [`Api`]
+//! runs the OpenAPI conformance checker over the whole request log and fails the test on any
+//! violation (issue 3: every response body the suite produces validates against the
+//! description). Requests a test sends off the contract on purpose (unknown routes, wrong
+//! methods) go through [`Api::off_contract`], which marks exactly those records.
 
+use std::sync::Mutex;
 use std::time::Duration;
 
 use reqwest::Method;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
-use talos_hcloud::sim::{Sim, SimConfig};
+use talos_hcloud::sim::{RequestRecord, Sim, SimConfig};
+
+use crate::openapi;
 
 /// One HTTP answer.
 #[derive(Debug)]
@@ -32,10 +41,49 @@ impl Answer {
     }
 }
 
-/// A running emulator and a client for it.
+/// A running emulator and a client for it; checks its traffic against the OpenAPI
+/// description when dropped (unless the test already failed).
 pub struct Api {
     pub sim: Sim,
     client: reqwest::Client,
+    /// `(method, path with /v1, query)` of requests sent off the contract on purpose.
+    off_contract: Mutex<Vec<(String, String, String)>>,
+    /// The records already judged by [`Api::check_log_now`] (still at the head of the log
+    /// unless a test cleared it).
+    checked: Mutex<Vec<RequestRecord>>,
+}
+
+impl Drop for Api {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        self.check_log_now();
+    }
+}
+
+/// Checks an emulator's request log against the OpenAPI description, leaving out the records
+/// `exempt` names (one record per entry: method, path with `/v1`, query) and the exchanges
+/// that never produced a response (a `drop` fault closes the connection instead of
+/// answering, so nothing reached the client). Counts the validated responses process-wide.
+///
+/// # Panics
+/// On any violation, or when an exemption matches no record (a stale mark must not hide
+/// anything).
+pub fn assert_emulator_conforms(mut records: Vec<RequestRecord>, exempt: &[(String, String, String)]) -> usize {
+    for (method, path, query) in exempt {
+        let found = records
+            .iter()
+            .position(|r| &r.method == method && &r.path == path && &r.query == query);
+        match found {
+            Some(index) => {
+                records.remove(index);
+            }
+            None => panic!("off-contract mark {method} {path}?{query} matches no recorded request"),
+        }
+    }
+    records.retain(|r| !(r.status == 0 && r.fault.as_deref() == Some("drop")));
+    openapi::count_validated(openapi::assert_conforms(&records))
 }
 
 impl Api {
@@ -59,6 +107,8 @@ impl Api {
         Api {
             sim,
             client: reqwest::Client::new(),
+            off_contract: Mutex::new(Vec::new()),
+            checked: Mutex::new(Vec::new()),
         }
     }
 
@@ -93,6 +143,34 @@ impl Api {
             serde_json::from_str(&text).unwrap_or(Value::String(text))
         };
         Answer { status, body, headers }
+    }
+
+    /// Judges the request log recorded so far (what earlier calls already judged is skipped),
+    /// so a test can clear the log afterwards without losing the check. Dropping the `Api`
+    /// calls it once more.
+    ///
+    /// # Panics
+    /// On any contract violation (see [`assert_emulator_conforms`]).
+    pub fn check_log_now(&self) -> usize {
+        let mut checked = lock(&self.checked);
+        let mut log = self.sim.request_log();
+        if log.starts_with(&checked) {
+            log.drain(..checked.len());
+        } else {
+            checked.clear();
+        }
+        let exempt = std::mem::take(&mut *lock(&self.off_contract));
+        let validated = assert_emulator_conforms(log.clone(), &exempt);
+        checked.extend(log);
+        validated
+    }
+
+    /// A request the test sends off the Hetzner contract on purpose (a route or method the
+    /// description does not have); its record is left out of the conformance check.
+    pub async fn off_contract(&self, method: Method, path: &str, body: Option<Value>) -> Answer {
+        let (route, query) = path.split_once('?').unwrap_or((path, ""));
+        lock(&self.off_contract).push((method.to_string(), format!("/v1{route}"), query.to_string()));
+        self.call(method, path, body).await
     }
 
     pub async fn get(&self, path: &str) -> Answer {
@@ -146,6 +224,10 @@ impl Api {
         }
         created
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// A valid ed25519 public key line whose key bytes are derived from `n`.

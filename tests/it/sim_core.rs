@@ -41,8 +41,20 @@ async fn unknown_routes_and_methods_are_hetzner_shaped_errors() {
             .unwrap()
             .contains("request_console")
     );
-    let wrong_method = api.call(Method::PATCH, "/servers", None).await;
+    let wrong_method = api.off_contract(Method::PATCH, "/servers", None).await;
     assert_eq!((wrong_method.status, wrong_method.code()), (405, "method_not_allowed"));
+    // Removed from the live API on 2026-10-01.
+    let datacenters = api.get("/datacenters").await;
+    assert_eq!(
+        (datacenters.status, datacenters.code()),
+        (410, "deprecated_api_endpoint")
+    );
+    assert!(
+        datacenters.body["error"]["details"]["announcement"]
+            .as_str()
+            .is_some_and(|url| url.starts_with("https://docs.hetzner.cloud/changelog"))
+    );
+    assert_eq!(api.get("/datacenters/4").await.status, 410);
     let missing = api.get("/servers/123456").await;
     assert_eq!((missing.status, missing.code()), (404, "not_found"));
     let not_numeric = api.get("/servers/abc").await;
@@ -122,7 +134,7 @@ async fn ids_are_accepted_as_numbers_or_numeric_strings_and_are_large() {
             "/servers",
             json!({
                 "name": "by-ids", "server_type": "45", "image": image_id.to_string(), "location": 1,
-                "ssh_keys": [key_id.to_string()], "placement_group": group_id.to_string(),
+                "ssh_keys": [key_id.to_string()], "placement_group": group_id,
             }),
         )
         .await;
@@ -137,16 +149,16 @@ async fn ids_are_accepted_as_numbers_or_numeric_strings_and_are_large() {
 #[tokio::test]
 async fn pagination_meta_and_link_header() {
     let api = Api::start().await;
-    for i in 0..55 {
+    for i in 0..55u8 {
         api.create(
-            "/placement_groups",
-            json!({"name": format!("g{i:02}"), "type": "spread"}),
+            "/ssh_keys",
+            json!({"name": format!("k{i:02}"), "public_key": ssh_public_key(i)}),
         )
         .await;
     }
-    let first = api.get("/placement_groups").await;
+    let first = api.get("/ssh_keys").await;
     let meta = &first.body["meta"]["pagination"];
-    assert_eq!(first.body["placement_groups"].as_array().unwrap().len(), 25);
+    assert_eq!(first.body["ssh_keys"].as_array().unwrap().len(), 25);
     assert_eq!(
         (
             meta["page"].as_u64(),
@@ -166,20 +178,20 @@ async fn pagination_meta_and_link_header() {
     let link = first.header("link");
     assert!(link.contains("page=2>; rel=\"next\""), "{link}");
     assert!(link.contains("page=3>; rel=\"last\""), "{link}");
-    let last = api.get("/placement_groups?page=2&per_page=50").await;
-    assert_eq!(last.body["placement_groups"].as_array().unwrap().len(), 5);
+    let last = api.get("/ssh_keys?page=2&per_page=50").await;
+    assert_eq!(last.body["ssh_keys"].as_array().unwrap().len(), 5);
     assert_eq!(last.body["meta"]["pagination"]["next_page"], Value::Null);
     assert!(last.header("link").contains("rel=\"prev\""));
-    let clamped = api.get("/placement_groups?per_page=500").await;
+    let clamped = api.get("/ssh_keys?per_page=500").await;
     assert_eq!(clamped.body["meta"]["pagination"]["per_page"], 50);
-    assert_eq!(api.get("/placement_groups?page=0").await.code(), "invalid_input");
+    assert_eq!(api.get("/ssh_keys?page=0").await.code(), "invalid_input");
     // Following next_page visits every item once.
     let mut seen = Vec::new();
     let mut page = Some(1);
     while let Some(p) = page {
-        let answer = api.get(&format!("/placement_groups?page={p}&per_page=10")).await;
+        let answer = api.get(&format!("/ssh_keys?page={p}&per_page=10")).await;
         seen.extend(
-            answer.body["placement_groups"]
+            answer.body["ssh_keys"]
                 .as_array()
                 .unwrap()
                 .iter()
@@ -341,6 +353,9 @@ async fn rate_limit_really_throttles_and_refills() {
     assert_eq!(first.header("ratelimit-remaining"), "3599");
     assert!(first.header("ratelimit-reset").parse::<u64>().unwrap() > 1_700_000_000);
     assert_eq!(first.header("x-correlation-id").len(), 16);
+    assert_eq!(first.header("content-type"), "application/json");
+    assert_eq!(first.header("access-control-expose-headers"), "Link,X-Correlation-ID");
+    assert!(first.header("strict-transport-security").starts_with("max-age="));
 
     api.sim.set_rate_limit(3, 0.0, None);
     let statuses: Vec<(u16, String)> = {
@@ -398,6 +413,7 @@ async fn request_log_records_bodies_and_counts() {
     let over_http = control.request_log().await.unwrap();
     assert_eq!(over_http.len(), 2);
     assert_eq!(over_http[1]["path"], "/v1/ssh_keys");
+    assert_eq!(api.check_log_now(), 2, "judged before the log is cleared");
     control.clear_log().await.unwrap();
     assert!(api.sim.request_log().is_empty());
 }
@@ -430,4 +446,29 @@ async fn controls_step_time_and_dump_state() {
     assert_eq!(state["servers"][0]["internal"]["rescue_booted"], false);
     let bad = control.add_faults("418").await.unwrap_err();
     assert!(bad.to_string().contains("add faults"), "{bad}");
+}
+
+#[test]
+fn unmarked_off_contract_traffic_fails_the_test() {
+    // The conformance check at the end of every emulator test is real: an exchange the
+    // description does not have, sent without `off_contract`, fails the test when the `Api`
+    // is dropped.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        runtime.block_on(async {
+            let api = Api::start().await;
+            let wrong = api.call(Method::PATCH, "/servers", None).await;
+            assert_eq!(wrong.status, 405);
+            drop(api);
+        })
+    }))
+    .expect_err("the dropped Api panics");
+    let message = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(
+        message.contains("#0 PATCH /v1/servers → 405") && message.contains("1 violation(s)"),
+        "{message}"
+    );
 }

@@ -151,6 +151,7 @@ async fn capacity_errors_for_a_type_or_location() {
     assert_eq!(api.post("/servers", create("c", "cax11", "nbg1")).await.status, 201);
     let placement = api.post("/servers", create("d", "cax11", "hel1")).await;
     assert_eq!((placement.status, placement.code()), (422, "placement_error"));
+    assert_eq!(placement.body["error"]["message"], "error during placement");
     assert_eq!(api.post("/servers", create("d", "cax11", "hel1")).await.status, 201);
 }
 
@@ -207,4 +208,65 @@ async fn faults_can_be_added_over_http() {
     assert_eq!(api.get("/locations").await.status, 503);
     control.clear_faults().await.unwrap();
     assert_eq!(api.get("/locations").await.status, 200);
+}
+
+#[tokio::test]
+async fn quotas_and_chosen_action_error_codes() {
+    let api = Api::stepped().await;
+    api.sim.add_faults(
+        &"limit,on=POST:/servers,n=1; limit,on=POST:/primary_ips,n=1; action-error,command=stop_server,code=unknown_error,n=1"
+            .parse()
+            .unwrap(),
+    );
+    let body = json!({"name": "s", "server_type": "cax11", "image": "ubuntu-24.04"});
+    let refused = api.post("/servers", body.clone()).await;
+    assert_eq!((refused.status, refused.code()), (403, "resource_limit_exceeded"));
+    assert_eq!(refused.body["error"]["message"], "server limit exceeded");
+    assert_eq!(refused.body["error"]["details"]["limits"][0]["name"], "project_limit");
+    let refused = api
+        .post("/primary_ips", json!({"name": "p", "type": "ipv4", "location": "fsn1"}))
+        .await;
+    assert_eq!(refused.body["error"]["message"], "Primary IP limit exceeded");
+    assert_eq!(
+        api.get("/servers").await.body["servers"],
+        json!([]),
+        "nothing was created"
+    );
+
+    let server = api.server("s", json!({})).await["server"]["id"].as_u64().unwrap();
+    let off = api
+        .create(&format!("/servers/{server}/actions/poweroff"), json!({}))
+        .await;
+    let failed = api.finish(&off["action"]).await;
+    assert_eq!(failed["status"], "error");
+    assert_eq!(failed["error"]["code"], "unknown_error");
+    assert_eq!(
+        api.get(&format!("/servers/{server}")).await.body["server"]["status"],
+        "running",
+        "a failed poweroff leaves the server running"
+    );
+}
+
+#[tokio::test]
+async fn a_guest_can_ignore_the_acpi_shutdown() {
+    let api = Api::stepped().await;
+    api.sim.add_faults(&"ignore-shutdown,n=1".parse().unwrap());
+    let server = api.server("s", json!({})).await["server"]["id"].as_u64().unwrap();
+    let path = format!("/servers/{server}");
+    let first = api.create(&format!("{path}/actions/shutdown"), json!({})).await;
+    assert_eq!(api.finish(&first["action"]).await["status"], "success");
+    api.sim.advance(std::time::Duration::from_secs(600));
+    assert_eq!(
+        api.get(&path).await.body["server"]["status"],
+        "running",
+        "the signal was delivered, the guest ignored it"
+    );
+    let second = api.create(&format!("{path}/actions/shutdown"), json!({})).await;
+    api.finish(&second["action"]).await;
+    api.sim.advance(std::time::Duration::from_secs(60));
+    assert_eq!(
+        api.get(&path).await.body["server"]["status"],
+        "off",
+        "the rule is used up"
+    );
 }

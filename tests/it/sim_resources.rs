@@ -26,6 +26,21 @@ async fn images_filters_updates_protection_and_deletion() {
         200,
         "Python writes True"
     );
+    // Deprecated images are listed only on request, and stay usable by name.
+    assert!(system.iter().all(|i| i["deprecated"].is_null()), "hidden by default");
+    assert_eq!(api.get("/images?name=ubuntu-20.04").await.body["images"], json!([]));
+    let deprecated = api.get("/images?name=ubuntu-20.04&include_deprecated=true").await.body["images"].clone();
+    assert_eq!(deprecated.as_array().map(Vec::len), Some(2));
+    assert!(
+        deprecated[0]["deprecated"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("2025-"))
+    );
+    let old = api
+        .server("old", json!({"image": "ubuntu-20.04", "server_type": "cx23"}))
+        .await;
+    assert_eq!(old["server"]["image"]["name"], "ubuntu-20.04");
+    assert_eq!(old["server"]["image"]["architecture"], "x86");
     assert_eq!(
         api.get("/images?include_deprecated=maybe").await.code(),
         "invalid_input"
@@ -559,4 +574,315 @@ async fn load_balancers_with_services_and_selector_targets() {
     assert_eq!(deleted.body["action"]["command"], "delete_load_balancer");
     api.finish(&deleted.body["action"]).await;
     assert_eq!(api.get(&format!("/load_balancers/{lb}")).await.status, 404);
+}
+
+#[tokio::test]
+async fn a_project_holds_at_most_50_placement_groups() {
+    let api = Api::start().await;
+    for i in 0..50 {
+        api.create("/placement_groups", json!({"name": format!("g{i}"), "type": "spread"}))
+            .await;
+    }
+    let refused = api
+        .post("/placement_groups", json!({"name": "g50", "type": "spread"}))
+        .await;
+    assert_eq!((refused.status, refused.code()), (403, "resource_limit_exceeded"));
+    let listed = api.get("/placement_groups?per_page=50&page=2").await;
+    assert_eq!(listed.body["placement_groups"], json!([]));
+    assert_eq!(listed.body["meta"]["pagination"]["total_entries"], 50);
+}
+
+#[tokio::test]
+async fn attach_apply_and_resize_errors() {
+    let api = Api::stepped().await;
+    let net = id(&api
+        .create(
+            "/networks",
+            json!({"name": "n", "ip_range": "10.0.0.0/16",
+                   "subnets": [{"type": "cloud", "network_zone": "eu-central", "ip_range": "10.0.1.0/24"}]}),
+        )
+        .await["network"]);
+
+    // Firewalls: applying twice, and to a server without a public interface.
+    let public = id(&api.server("public", json!({})).await["server"]);
+    let private = id(&api
+        .server(
+            "private",
+            json!({"networks": [net], "public_net": {"enable_ipv4": false, "enable_ipv6": false}}),
+        )
+        .await["server"]);
+    let fw = api.create("/firewalls", json!({"name": "fw"})).await;
+    for action in fw["actions"].as_array().unwrap() {
+        api.finish(action).await;
+    }
+    let fw = id(&fw["firewall"]);
+    let apply = |server: u64| json!({"apply_to": [{"type": "server", "server": {"id": server}}]});
+    let applied = api
+        .create(&format!("/firewalls/{fw}/actions/apply_to_resources"), apply(public))
+        .await;
+    for action in applied["actions"].as_array().unwrap() {
+        api.finish(action).await;
+    }
+    let twice = api
+        .post(&format!("/firewalls/{fw}/actions/apply_to_resources"), apply(public))
+        .await;
+    assert_eq!((twice.status, twice.code()), (422, "firewall_already_applied"));
+    let no_public = api
+        .post(&format!("/firewalls/{fw}/actions/apply_to_resources"), apply(private))
+        .await;
+    assert_eq!((no_public.status, no_public.code()), (422, "private_net_only_server"));
+
+    // Load balancers: attaching to the same network twice; detaching.
+    let lb = api
+        .create(
+            "/load_balancers",
+            json!({"name": "lb", "load_balancer_type": "lb11", "location": "fsn1", "network": net}),
+        )
+        .await;
+    api.finish(&lb["action"]).await;
+    let lb = id(&lb["load_balancer"]);
+    let again = api
+        .post(
+            &format!("/load_balancers/{lb}/actions/attach_to_network"),
+            json!({"network": net}),
+        )
+        .await;
+    assert_eq!((again.status, again.code()), (422, "load_balancer_already_attached"));
+    let detached = api
+        .create(
+            &format!("/load_balancers/{lb}/actions/detach_from_network"),
+            json!({"network": net}),
+        )
+        .await;
+    assert_eq!(api.finish(&detached["action"]).await["status"], "success");
+    assert_eq!(
+        api.get(&format!("/load_balancers/{lb}")).await.body["load_balancer"]["private_net"],
+        json!([])
+    );
+
+    // Server type changes: only while off, only within the architecture.
+    let path = format!("/servers/{public}");
+    let running = api
+        .post(
+            &format!("{path}/actions/change_type"),
+            json!({"server_type": "cax21", "upgrade_disk": true}),
+        )
+        .await;
+    assert_eq!((running.status, running.code()), (422, "server_not_stopped"));
+    let off = api.create(&format!("{path}/actions/poweroff"), json!({})).await;
+    api.finish(&off["action"]).await;
+    let other_arch = api
+        .post(
+            &format!("{path}/actions/change_type"),
+            json!({"server_type": "cx23", "upgrade_disk": false}),
+        )
+        .await;
+    assert_eq!((other_arch.status, other_arch.code()), (422, "invalid_server_type"));
+    let changed = api
+        .create(
+            &format!("{path}/actions/change_type"),
+            json!({"server_type": "cax21", "upgrade_disk": true}),
+        )
+        .await;
+    assert_eq!(changed["action"]["command"], "change_server_type");
+    api.finish(&changed["action"]).await;
+    let server = api.get(&path).await.body["server"].clone();
+    assert_eq!(server["server_type"]["name"], "cax21");
+    assert_eq!(server["primary_disk_size"], server["server_type"]["disk"]);
+}
+
+#[tokio::test]
+async fn primary_ip_placement_and_firewall_reference_errors() {
+    let api = Api::stepped().await;
+    let v4 = |name: &str, location: &str| json!({"name": name, "type": "ipv4", "location": location});
+    let fsn1 = id(&api.create("/primary_ips", v4("fsn1-ip", "fsn1")).await["primary_ip"]);
+    let nbg1 = id(&api.create("/primary_ips", v4("nbg1-ip", "nbg1")).await["primary_ip"]);
+    let server = |name: &str, public_net: Value| json!({"name": name, "server_type": "cax11", "image": "ubuntu-24.04", "location": "fsn1", "public_net": public_net});
+    let version = api.post("/servers", server("a", json!({"ipv6": fsn1}))).await;
+    assert_eq!((version.status, version.code()), (412, "primary_ip_version_mismatch"));
+    let elsewhere = api.post("/servers", server("a", json!({"ipv4": nbg1}))).await;
+    assert_eq!(
+        (elsewhere.status, elsewhere.code()),
+        (422, "primary_ip_datacenter_mismatch")
+    );
+    let first = api.server("a", json!({"public_net": {"ipv4": fsn1}})).await;
+    let a = id(&first["server"]);
+    assert_eq!(first["server"]["public_net"]["ipv4"]["id"], fsn1);
+    let taken = api.post("/servers", server("b", json!({"ipv4": fsn1}))).await;
+    assert_eq!((taken.status, taken.code()), (422, "primary_ip_assigned"));
+    let idle = api
+        .post(&format!("/primary_ips/{nbg1}/actions/unassign"), json!({}))
+        .await;
+    assert_eq!((idle.status, idle.code()), (422, "not_assigned"));
+
+    // A load balancer target needs its IPv4 (the server must be off to unassign at all).
+    let lb = api
+        .create(
+            "/load_balancers",
+            json!({"name": "lb", "load_balancer_type": "lb11", "location": "fsn1",
+                   "targets": [{"type": "server", "server": {"id": a}}]}),
+        )
+        .await;
+    api.finish(&lb["action"]).await;
+    let off = api.create(&format!("/servers/{a}/actions/poweroff"), json!({})).await;
+    api.finish(&off["action"]).await;
+    let needed = api
+        .post(&format!("/primary_ips/{fsn1}/actions/unassign"), json!({}))
+        .await;
+    assert_eq!((needed.status, needed.code()), (422, "server_is_load_balancer_target"));
+
+    // Placement groups: one group per server.
+    let g1 = id(&api
+        .create("/placement_groups", json!({"name": "g1", "type": "spread"}))
+        .await["placement_group"]);
+    let g2 = id(&api
+        .create("/placement_groups", json!({"name": "g2", "type": "spread"}))
+        .await["placement_group"]);
+    let added = api
+        .create(
+            &format!("/servers/{a}/actions/add_to_placement_group"),
+            json!({"placement_group": g1}),
+        )
+        .await;
+    api.finish(&added["action"]).await;
+    let second = api
+        .post(
+            &format!("/servers/{a}/actions/add_to_placement_group"),
+            json!({"placement_group": g2}),
+        )
+        .await;
+    assert_eq!((second.status, second.code()), (422, "already_in_placement_group"));
+
+    // Firewalls named at server creation must exist.
+    let missing = api
+        .post(
+            "/servers",
+            json!({"name": "c", "server_type": "cax11", "image": "ubuntu-24.04", "firewalls": [{"firewall": 424242}]}),
+        )
+        .await;
+    assert_eq!((missing.status, missing.code()), (404, "firewall_resource_not_found"));
+}
+
+#[tokio::test]
+async fn the_less_used_actions_change_what_they_say() {
+    let api = Api::stepped().await;
+    // Servers: rebuild from another image, leave a placement group, no backups.
+    let group = id(&api
+        .create("/placement_groups", json!({"name": "g", "type": "spread"}))
+        .await["placement_group"]);
+    let server = id(&api.server("s", json!({"placement_group": group})).await["server"]);
+    let path = format!("/servers/{server}");
+    let rebuilt = api
+        .create(&format!("{path}/actions/rebuild"), json!({"image": "debian-12"}))
+        .await;
+    assert_eq!(rebuilt["action"]["command"], "rebuild_server");
+    assert!(rebuilt["root_password"].is_string(), "no SSH keys: a new password");
+    assert_eq!(api.get(&path).await.body["server"]["status"], "rebuilding");
+    api.finish(&rebuilt["action"]).await;
+    let after = api.get(&path).await.body["server"].clone();
+    assert_eq!(
+        (after["status"].as_str(), after["image"]["name"].as_str()),
+        (Some("running"), Some("debian-12"))
+    );
+    let left = api
+        .create(&format!("{path}/actions/remove_from_placement_group"), json!({}))
+        .await;
+    api.finish(&left["action"]).await;
+    assert_eq!(api.get(&path).await.body["server"]["placement_group"], Value::Null);
+    assert_eq!(
+        api.get(&format!("/placement_groups/{group}")).await.body["placement_group"]["servers"],
+        json!([])
+    );
+    let backup = api
+        .post(&format!("{path}/actions/create_image"), json!({"type": "backup"}))
+        .await;
+    assert_eq!((backup.status, backup.code()), (422, "unsupported_error"));
+
+    // Networks: routes come and go; an unused subnet can be deleted.
+    let net = id(&api
+        .create(
+            "/networks",
+            json!({"name": "n", "ip_range": "10.0.0.0/16",
+                   "subnets": [{"type": "cloud", "network_zone": "eu-central", "ip_range": "10.0.1.0/24"},
+                               {"type": "cloud", "network_zone": "eu-central", "ip_range": "10.0.2.0/24"}]}),
+        )
+        .await["network"]);
+    let route = json!({"destination": "10.100.0.0/16", "gateway": "10.0.1.10"});
+    let added = api
+        .create(&format!("/networks/{net}/actions/add_route"), route.clone())
+        .await;
+    api.finish(&added["action"]).await;
+    assert_eq!(
+        api.get(&format!("/networks/{net}")).await.body["network"]["routes"],
+        json!([route])
+    );
+    let removed = api
+        .create(&format!("/networks/{net}/actions/delete_route"), route)
+        .await;
+    api.finish(&removed["action"]).await;
+    let subnet = api
+        .create(
+            &format!("/networks/{net}/actions/delete_subnet"),
+            json!({"ip_range": "10.0.2.0/24"}),
+        )
+        .await;
+    api.finish(&subnet["action"]).await;
+    let network = api.get(&format!("/networks/{net}")).await.body["network"].clone();
+    assert_eq!(network["routes"], json!([]));
+    assert_eq!(network["subnets"].as_array().map(Vec::len), Some(1));
+
+    // Load balancers: service update, algorithm, type, protection, public interface.
+    let lb = api
+        .create(
+            "/load_balancers",
+            json!({"name": "lb", "load_balancer_type": "lb11", "location": "fsn1", "network": net,
+                   "services": [{"protocol": "tcp", "listen_port": 6443, "destination_port": 6443, "proxyprotocol": false,
+                                 "health_check": {"protocol": "tcp", "port": 6443, "interval": 15, "timeout": 10, "retries": 3}}]}),
+        )
+        .await;
+    api.finish(&lb["action"]).await;
+    let lb = id(&lb["load_balancer"]);
+    let lb_path = format!("/load_balancers/{lb}");
+    for (action, body) in [
+        ("update_service", json!({"listen_port": 6443, "destination_port": 7443})),
+        ("change_algorithm", json!({"type": "least_connections"})),
+        ("change_type", json!({"load_balancer_type": "lb21"})),
+        ("change_protection", json!({"delete": true})),
+        ("disable_public_interface", json!({})),
+        ("enable_public_interface", json!({})),
+    ] {
+        let answer = api.create(&format!("{lb_path}/actions/{action}"), body).await;
+        assert_eq!(api.finish(&answer["action"]).await["status"], "success", "{action}");
+    }
+    let got = api.get(&lb_path).await.body["load_balancer"].clone();
+    assert_eq!(got["services"][0]["destination_port"], 7443);
+    assert_eq!(got["algorithm"]["type"], "least_connections");
+    assert_eq!(got["load_balancer_type"]["name"], "lb21");
+    assert_eq!(got["protection"]["delete"], true);
+    assert_eq!(got["public_net"]["enabled"], true);
+    assert_eq!(api.delete(&lb_path).await.code(), "protected");
+
+    // Floating IPs: reverse DNS and protection.
+    let fip = api
+        .create("/floating_ips", json!({"type": "ipv4", "home_location": "fsn1"}))
+        .await["floating_ip"]
+        .clone();
+    let fip_id = id(&fip);
+    let ptr = api
+        .create(
+            &format!("/floating_ips/{fip_id}/actions/change_dns_ptr"),
+            json!({"ip": fip["ip"], "dns_ptr": "api.example.com"}),
+        )
+        .await;
+    api.finish(&ptr["action"]).await;
+    let protect = api
+        .create(
+            &format!("/floating_ips/{fip_id}/actions/change_protection"),
+            json!({"delete": true}),
+        )
+        .await;
+    api.finish(&protect["action"]).await;
+    let got = api.get(&format!("/floating_ips/{fip_id}")).await.body["floating_ip"].clone();
+    assert_eq!(got["dns_ptr"][0]["dns_ptr"], "api.example.com");
+    assert_eq!(api.delete(&format!("/floating_ips/{fip_id}")).await.code(), "protected");
 }

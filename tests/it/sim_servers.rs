@@ -54,7 +54,11 @@ async fn the_snapshot_build_workflow() {
             json!({"type": "linux64"}),
         )
         .await;
-    assert_eq!(early.code(), "locked");
+    assert_eq!((early.status, early.code()), (423, "locked"));
+    assert_eq!(
+        early.body["error"]["message"],
+        "cannot perform operation because server is locked"
+    );
     api.finish(&created["action"]).await;
     assert_eq!(
         api.get(&format!("/servers/{server}")).await.body["server"]["status"],
@@ -239,6 +243,13 @@ async fn power_actions_follow_the_state_machine() {
             "running"
         );
     }
+    // Powering on a running server succeeds without change (emulator choice).
+    let again = api.create(&path("poweron"), json!({})).await;
+    assert_eq!(api.finish(&again["action"]).await["status"], "success");
+    assert_eq!(
+        api.get(&format!("/servers/{server}")).await.body["server"]["status"],
+        "running"
+    );
     // Rescue is used by the next boot, even a reset.
     let rescue = api.create(&path("enable_rescue"), json!({})).await;
     api.finish(&rescue["action"]).await;
@@ -458,5 +469,31 @@ async fn networks_at_creation_and_later() {
     assert_eq!(
         api.get(&format!("/servers/{n2}")).await.body["server"]["private_net"],
         json!([])
+    );
+}
+
+#[tokio::test]
+async fn an_unused_rescue_system_expires_after_an_hour() {
+    let api = Api::stepped().await;
+    let server = id(&api.server("s", json!({"start_after_create": false})).await["server"]);
+    let path = format!("/servers/{server}");
+    let rescue = api.create(&format!("{path}/actions/enable_rescue"), json!({})).await;
+    api.finish(&rescue["action"]).await;
+    api.sim.advance(Duration::from_secs(3000));
+    assert_eq!(api.get(&path).await.body["server"]["rescue_enabled"], true);
+    // Enabling again starts a new hour; the first activation's expiry must not end it.
+    let again = api.create(&format!("{path}/actions/enable_rescue"), json!({})).await;
+    api.finish(&again["action"]).await;
+    api.sim.advance(Duration::from_secs(700));
+    assert_eq!(
+        api.get(&path).await.body["server"]["rescue_enabled"],
+        true,
+        "the second activation is younger than an hour"
+    );
+    api.sim.advance(Duration::from_secs(3000));
+    assert_eq!(
+        api.get(&path).await.body["server"]["rescue_enabled"],
+        false,
+        "unused for 60 minutes"
     );
 }

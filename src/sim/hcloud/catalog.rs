@@ -362,6 +362,9 @@ pub struct SystemImage {
     pub os_version: &'static str,
     /// `x86` or `arm`.
     pub architecture: &'static str,
+    /// When the image was deprecated (RFC 3339), if it is: listed only with
+    /// `include_deprecated=true`, still usable by ID or name.
+    pub deprecated: Option<&'static str>,
 }
 
 /// The system images.
@@ -373,6 +376,7 @@ pub const SYSTEM_IMAGES: &[SystemImage] = &[
         os_flavor: "ubuntu",
         os_version: "24.04",
         architecture: "x86",
+        deprecated: None,
     },
     SystemImage {
         id: 161_547_270,
@@ -381,6 +385,7 @@ pub const SYSTEM_IMAGES: &[SystemImage] = &[
         os_flavor: "ubuntu",
         os_version: "24.04",
         architecture: "arm",
+        deprecated: None,
     },
     SystemImage {
         id: 67_794_396,
@@ -389,6 +394,7 @@ pub const SYSTEM_IMAGES: &[SystemImage] = &[
         os_flavor: "ubuntu",
         os_version: "22.04",
         architecture: "x86",
+        deprecated: None,
     },
     SystemImage {
         id: 103_908_070,
@@ -397,6 +403,25 @@ pub const SYSTEM_IMAGES: &[SystemImage] = &[
         os_flavor: "ubuntu",
         os_version: "22.04",
         architecture: "arm",
+        deprecated: None,
+    },
+    SystemImage {
+        id: 15_512_617,
+        name: "ubuntu-20.04",
+        description: "Ubuntu 20.04",
+        os_flavor: "ubuntu",
+        os_version: "20.04",
+        architecture: "x86",
+        deprecated: Some("2025-06-02T08:00:00+00:00"),
+    },
+    SystemImage {
+        id: 103_907_373,
+        name: "ubuntu-20.04",
+        description: "Ubuntu 20.04",
+        os_flavor: "ubuntu",
+        os_version: "20.04",
+        architecture: "arm",
+        deprecated: Some("2025-06-02T08:00:00+00:00"),
     },
     SystemImage {
         id: 114_690_387,
@@ -405,6 +430,7 @@ pub const SYSTEM_IMAGES: &[SystemImage] = &[
         os_flavor: "debian",
         os_version: "12",
         architecture: "x86",
+        deprecated: None,
     },
     SystemImage {
         id: 114_690_389,
@@ -413,6 +439,7 @@ pub const SYSTEM_IMAGES: &[SystemImage] = &[
         os_flavor: "debian",
         os_version: "12",
         architecture: "arm",
+        deprecated: None,
     },
 ];
 

@@ -10,11 +10,12 @@
 //! ```text
 //! SPEC   := RULE { ";" RULE }
 //! RULE   := KIND { "," OPTION }
-//! KIND   := "500" | "502" | "503" | "504" | "429" | "locked" | "conflict" | "drop"
-//!         | "action-error" | "slow" | "unavailable" | "placement-error"
+//! KIND   := "500" | "502" | "503" | "504" | "429" | "locked" | "conflict" | "limit" | "drop"
+//!         | "action-error" | "slow" | "unavailable" | "placement-error" | "ignore-shutdown"
 //! OPTION := "on=" METHOD ":" PATH    HTTP kinds and drop: the route; `*` = one path segment
 //!                                     or any method; PATH with or without `/v1`
 //!         | "command=" NAME          action-error, slow: the action command (create_image…)
+//!         | "code=" NAME             action-error: the action's error code (action_failed)
 //!         | "type=" NAME             unavailable, placement-error: the server type
 //!         | "location=" NAME         unavailable, placement-error: the location
 //!         | "p=" FLOAT               probability per match, 0..1 (default 1)
@@ -61,6 +62,8 @@ pub struct FaultRule {
     pub count: Option<u32>,
     /// `slow`: the duration multiplier.
     pub factor: f64,
+    /// `action-error`: the error code the action ends with (None = `action_failed`).
+    pub code: Option<String>,
 }
 
 /// The kinds of fault.
@@ -74,6 +77,8 @@ pub enum FaultKind {
     Locked,
     /// 409 `conflict` before the request is processed.
     Conflict,
+    /// 403 `resource_limit_exceeded` (a project quota) before the request is processed.
+    Limit,
     /// The request is processed, then the connection is closed without a response.
     Drop,
     /// The action ends in `error` instead of `success`.
@@ -84,6 +89,8 @@ pub enum FaultKind {
     Unavailable,
     /// Server creation fails with 422 `placement_error`.
     PlacementError,
+    /// The guest ignores an ACPI `shutdown`: the action succeeds, the server keeps running.
+    IgnoreShutdown,
 }
 
 /// `METHOD:PATH` with `*` wildcards.
@@ -146,18 +153,20 @@ impl FaultKind {
             FaultKind::RateLimited => "429".into(),
             FaultKind::Locked => "locked".into(),
             FaultKind::Conflict => "conflict".into(),
+            FaultKind::Limit => "limit".into(),
             FaultKind::Drop => "drop".into(),
             FaultKind::ActionError => "action-error".into(),
             FaultKind::Slow => "slow".into(),
             FaultKind::Unavailable => "unavailable".into(),
             FaultKind::PlacementError => "placement-error".into(),
+            FaultKind::IgnoreShutdown => "ignore-shutdown".into(),
         }
     }
 
     fn is_http(self) -> bool {
         matches!(
             self,
-            FaultKind::Status(_) | FaultKind::RateLimited | FaultKind::Locked | FaultKind::Conflict
+            FaultKind::Status(_) | FaultKind::RateLimited | FaultKind::Locked | FaultKind::Conflict | FaultKind::Limit
         )
     }
 }
@@ -189,15 +198,17 @@ impl FromStr for FaultRule {
             "429" => FaultKind::RateLimited,
             "locked" => FaultKind::Locked,
             "conflict" => FaultKind::Conflict,
+            "limit" => FaultKind::Limit,
             "drop" => FaultKind::Drop,
             "action-error" => FaultKind::ActionError,
             "slow" => FaultKind::Slow,
             "unavailable" => FaultKind::Unavailable,
             "placement-error" => FaultKind::PlacementError,
+            "ignore-shutdown" => FaultKind::IgnoreShutdown,
             other => {
                 return Err(format!(
                     "unknown fault kind '{other}' in '{text}' (expected 500, 502, 503, 504, 429, locked, conflict, \
-                     drop, action-error, slow, unavailable or placement-error)"
+                     limit, drop, action-error, slow, unavailable, placement-error or ignore-shutdown)"
                 ));
             }
         };
@@ -210,6 +221,7 @@ impl FromStr for FaultRule {
             probability: 1.0,
             count: None,
             factor: 10.0,
+            code: None,
         };
         for option in parts {
             let (key, value) = option
@@ -221,6 +233,7 @@ impl FromStr for FaultRule {
                 "command" => matches!(kind, FaultKind::ActionError | FaultKind::Slow),
                 "type" | "location" => matches!(kind, FaultKind::Unavailable | FaultKind::PlacementError),
                 "factor" => kind == FaultKind::Slow,
+                "code" => kind == FaultKind::ActionError,
                 "p" | "n" => true,
                 _ => return Err(format!("unknown option '{key}' in '{text}'")),
             };
@@ -235,6 +248,15 @@ impl FromStr for FaultRule {
                 "command" => rule.command = Some(value.to_string()),
                 "type" => rule.server_type = Some(value.to_string()),
                 "location" => rule.location = Some(value.to_string()),
+                "code" => {
+                    let valid = !value.is_empty() && value.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+                    if !valid {
+                        return Err(format!(
+                            "code must be a Hetzner error code like unknown_error, got '{value}'"
+                        ));
+                    }
+                    rule.code = Some(value.to_string());
+                }
                 "p" => {
                     rule.probability = value
                         .parse::<f64>()
@@ -278,6 +300,9 @@ impl fmt::Display for FaultRule {
         if let Some(l) = &self.location {
             write!(f, ",location={l}")?;
         }
+        if let Some(code) = &self.code {
+            write!(f, ",code={code}")?;
+        }
         if self.kind == FaultKind::Slow {
             write!(f, ",factor={}", self.factor)?;
         }
@@ -315,15 +340,16 @@ pub struct FaultEngine {
     action_errors: ChaCha8Rng,
     slow: ChaCha8Rng,
     capacity: ChaCha8Rng,
+    shutdown: ChaCha8Rng,
 }
 
 /// What the action faults decided for one new action.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ActionFault {
     /// Duration multiplier (1 = normal).
     pub factor: f64,
-    /// Whether the action ends in `error`.
-    pub fails: bool,
+    /// The error code the action ends with, if it fails.
+    pub error: Option<String>,
 }
 
 impl FaultEngine {
@@ -336,6 +362,7 @@ impl FaultEngine {
             action_errors: child_rng(seed, "faults/action-error"),
             slow: child_rng(seed, "faults/slow"),
             capacity: child_rng(seed, "faults/capacity"),
+            shutdown: child_rng(seed, "faults/shutdown"),
         };
         engine.add(spec);
         engine
@@ -379,6 +406,7 @@ impl FaultEngine {
                 Concern::ActionError => &mut self.action_errors,
                 Concern::Slow => &mut self.slow,
                 Concern::Capacity => &mut self.capacity,
+                Concern::Shutdown => &mut self.shutdown,
             };
             let fires = p >= 1.0 || rng.random::<f64>() < p;
             if fires {
@@ -406,6 +434,7 @@ impl FaultEngine {
                 ApiError::new(429, "rate_limit_exceeded", "limit of 3600 requests per hour reached")
             }
             FaultKind::Locked => ApiError::locked("resource"),
+            FaultKind::Limit => quota_exceeded(method, path),
             _ => ApiError::conflict("resource"),
         })
     }
@@ -430,10 +459,16 @@ impl FaultEngine {
         let factor = self
             .fire(Concern::Slow, for_command(FaultKind::Slow))
             .map_or(1.0, |rule| rule.factor);
-        let fails = self
+        let error = self
             .fire(Concern::ActionError, for_command(FaultKind::ActionError))
-            .is_some();
-        ActionFault { factor, fails }
+            .map(|rule| rule.code.unwrap_or_else(|| "action_failed".to_string()));
+        ActionFault { factor, error }
+    }
+
+    /// Whether the guest ignores the ACPI shutdown signal just sent.
+    pub fn shutdown_ignored(&mut self) -> bool {
+        self.fire(Concern::Shutdown, |rule| rule.kind == FaultKind::IgnoreShutdown)
+            .is_some()
     }
 
     /// A capacity error for creating a server of `server_type` in `location`.
@@ -454,6 +489,21 @@ impl FaultEngine {
     }
 }
 
+/// 403 `resource_limit_exceeded` as the real API words it for the route's resource
+/// (reference `hcloud-api.md` §3.1, §3.3, §8.1).
+fn quota_exceeded(method: &str, path: &str) -> ApiError {
+    let path = path.strip_prefix("/v1").unwrap_or(path);
+    let message = match (method, path) {
+        ("POST", "/servers") => "server limit exceeded",
+        ("POST", "/primary_ips") => "Primary IP limit exceeded",
+        ("POST", "/floating_ips") => "Floating IP limit exceeded",
+        _ => "project limit exceeded",
+    };
+    let mut error = ApiError::new(403, "resource_limit_exceeded", message);
+    error.details = Box::new(serde_json::json!({"limits": [{"name": "project_limit"}]}));
+    error
+}
+
 #[derive(Clone, Copy)]
 enum Concern {
     Http,
@@ -461,6 +511,7 @@ enum Concern {
     ActionError,
     Slow,
     Capacity,
+    Shutdown,
 }
 
 #[cfg(test)]
@@ -470,9 +521,14 @@ mod tests {
     #[test]
     fn parses_and_prints_the_documented_example() {
         let text = "503,on=POST:/servers,p=0.2; drop,on=POST:/servers/*/actions/create_image,n=1; \
-                    action-error,command=create_image; unavailable,type=cax11,location=fsn1; slow,factor=5";
+                    action-error,command=create_image; unavailable,type=cax11,location=fsn1; slow,factor=5; \
+                    limit,on=POST:/servers,n=1; action-error,command=create_server,code=unknown_error; \
+                    ignore-shutdown,n=2";
         let spec: FaultSpec = text.parse().unwrap();
-        assert_eq!(spec.rules.len(), 5);
+        assert_eq!(spec.rules.len(), 8);
+        assert_eq!(spec.rules[7].kind, FaultKind::IgnoreShutdown);
+        assert_eq!(spec.rules[5].kind, FaultKind::Limit);
+        assert_eq!(spec.rules[6].code.as_deref(), Some("unknown_error"));
         assert_eq!(spec.rules[0].kind, FaultKind::Status(503));
         assert_eq!(spec.rules[1].count, Some(1));
         assert_eq!(spec.rules[4].factor, 5.0);
@@ -489,6 +545,8 @@ mod tests {
             ("slow,type=cax11", "does not apply"),
             ("drop,n=x", "whole number"),
             ("locked,colour=red", "unknown option"),
+            ("slow,code=x", "does not apply"),
+            ("action-error,code=Bad Code", "Hetzner error code"),
         ] {
             let error = text.parse::<FaultSpec>().unwrap_err();
             assert!(error.contains(needle), "{text}: {error}");

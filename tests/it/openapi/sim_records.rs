@@ -1,7 +1,4 @@
-//! MERGE: the adapter from the emulator's request log to the conformance checker.
-//!
-//! Not compiled until `talos_hcloud::sim::RequestRecord` exists; enable it with the
-//! commented `mod sim_records;` line in `tests/it/openapi.rs`. Then
+//! The adapter from the emulator's request log to the conformance checker:
 //! `openapi::assert_conforms(&sim.request_log())` works on the log as it is.
 
 use serde_json::Value;

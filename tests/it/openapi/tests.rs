@@ -858,7 +858,9 @@ fn load_balancer_delete_returns_an_action_like_the_live_api() {
         api.deviations(),
         [
             super::Deviation::LoadBalancerDeleteReturnsAction,
-            super::Deviation::ServerTypeLocationAvailability
+            super::Deviation::ServerTypeLocationAvailability,
+            super::Deviation::ActionsListSortAndPage,
+            super::Deviation::PrimaryIpUnassigned,
         ]
     );
     let action = json!({"id": 13, "command": "delete_load_balancer", "status": "running", "progress": 0,

@@ -1,10 +1,8 @@
-//! The official Python client scenario against talos-hcloud's emulator.
-//!
-//! Not compiled until `talos_hcloud::sim::{Sim, SimConfig}` exist; enable it with the
-//! commented `mod sim;` line in `tests/it/python_client.rs` (and `mod sim_records;` in
-//! `tests/it/openapi.rs`, which lets `assert_conforms` read the emulator's request log).
+//! The official Python client scenario against talos-hcloud's emulator; the emulator's whole
+//! request log is then judged by the OpenAPI conformance checker (and counted, like every
+//! emulator test's traffic).
 
-use crate::openapi::assert_conforms;
+use crate::openapi::{assert_conforms, count_validated};
 use talos_hcloud::sim::{Sim, SimConfig};
 
 use super::{expected_lifecycle, interpreter, lifecycle, python_script};
@@ -50,7 +48,7 @@ async fn official_python_client_scenario_passes_against_the_emulator() {
     assert!(stdout.contains(": all steps passed"), "{stdout}");
 
     let records = sim.request_log();
-    let validated = assert_conforms(&records);
+    let validated = count_validated(assert_conforms(&records));
     assert!(validated >= 50, "only {validated} API exchanges recorded");
     assert_eq!(
         lifecycle(&records),

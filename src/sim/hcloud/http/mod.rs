@@ -229,6 +229,10 @@ async fn api_layer(State(app): State<App>, request: Request, next: Next) -> Resp
         ("ratelimit-reset", verdict.reset.to_string()),
         ("x-correlation-id", format!("{:016x}", rand::random::<u64>())),
         ("access-control-expose-headers", "Link,X-Correlation-ID".to_string()),
+        (
+            "strict-transport-security",
+            "max-age=15724800; includeSubDomains".to_string(),
+        ),
     ] {
         if let Ok(value) = HeaderValue::from_str(&value) {
             headers.insert(name, value);

@@ -31,6 +31,9 @@ pub(super) fn routes() -> Router<App> {
                 ok(app.with_world(|w| w.get_action(path_id("action", &id)?)))
             }),
         )
+        // Removed from the live API (reference `hcloud-api.md` §1.2): 410 since 2026-10-01.
+        .route("/v1/datacenters", get(|| async { datacenters_removed() }))
+        .route("/v1/datacenters/{id}", get(|| async { datacenters_removed() }))
         // Catalogue.
         .route(
             "/v1/locations",
@@ -380,6 +383,20 @@ fn action_routes(kind: &'static str, plural: &'static str, dispatch: Dispatch) -
                 },
             ),
         )
+}
+
+/// `GET /datacenters`: the live API answers 410 `deprecated_api_endpoint` since 2026-10-01
+/// (Hetzner changelog "removing datacenters"; hcloud-go v2.44.0). Use `locations`.
+fn datacenters_removed() -> ApiError {
+    let mut error = ApiError::new(
+        410,
+        "deprecated_api_endpoint",
+        "datacenters have been removed from the API; use locations instead",
+    );
+    error.details = Box::new(serde_json::json!({
+        "announcement": "https://docs.hetzner.cloud/changelog#2026-07-01-removing-datacenters"
+    }));
+    error
 }
 
 fn none(body: &[u8]) -> Result<()> {

@@ -73,7 +73,8 @@ pub struct Action {
     /// The resources locked while it runs.
     pub locks: Vec<ResourceRef>,
     after: Option<u64>,
-    fails: bool,
+    /// The error code it will end with (an injected fault, or a failed predecessor).
+    fails: Option<String>,
     on_success: Option<Effect>,
     on_error: Option<Effect>,
 }
@@ -159,7 +160,7 @@ impl World {
                 resources: new.resources,
                 locks: new.locks,
                 after: new.after,
-                fails: fault.fails,
+                fails: fault.error,
                 on_success: new.on_success,
                 on_error: new.on_error,
             },
@@ -186,7 +187,7 @@ impl World {
                 resources,
                 locks: Vec::new(),
                 after: None,
-                fails: false,
+                fails: None,
                 on_success: None,
                 on_error: None,
             },
@@ -203,9 +204,14 @@ impl World {
         }
         self.running.remove(&id);
         action.finished = Some(self.now);
-        let effect = if action.fails {
+        let effect = if let Some(code) = action.fails.clone() {
             action.status = ActionStatus::Error;
-            action.error = Some(("action_failed".to_string(), "Action failed".to_string()));
+            let message = if code == "action_failed" {
+                "Action failed".to_string()
+            } else {
+                format!("Action failed: {code}")
+            };
+            action.error = Some((code, message));
             action.on_success = None;
             action.on_error.take()
         } else {
@@ -213,7 +219,7 @@ impl World {
             action.on_error = None;
             action.on_success.take()
         };
-        let failed = action.fails;
+        let failed = action.fails.is_some();
         if let Some(effect) = effect {
             effect(self);
         }
@@ -227,7 +233,7 @@ impl World {
                 .collect();
             for dependent in dependents {
                 if let Some(action) = self.actions.get_mut(&dependent) {
-                    action.fails = true;
+                    action.fails = Some("action_failed".to_string());
                 }
                 self.finish_action(dependent);
             }

@@ -64,6 +64,8 @@ pub struct Image {
     pub labels: Labels,
     /// `x86` or `arm`.
     pub architecture: &'static str,
+    /// When it was deprecated (system images only).
+    pub deprecated: Option<&'static str>,
     /// Disk content reference (internal): servers created from the image start from it.
     pub disk: String,
     /// The server disk it was copied from (internal; empty for system images).
@@ -114,6 +116,7 @@ impl World {
                     protect_delete: false,
                     labels: Labels::new(),
                     architecture: image.architecture,
+                    deprecated: image.deprecated,
                     disk: format!("system:{}-{}", image.name, image.architecture),
                     source_disk: String::new(),
                 },
@@ -128,8 +131,13 @@ impl World {
     /// `GET /images` with `type`, `status`, `bound_to`, `architecture`,
     /// `include_deprecated`, `name`, `label_selector`, sorting and pagination.
     pub fn list_images(&self, query: &Query) -> Result<Page, ApiError> {
-        query.flag("include_deprecated")?;
-        let mut items: Vec<Value> = self.images.keys().map(|id| self.image_json(*id)).collect();
+        let include_deprecated = query.flag("include_deprecated")?.unwrap_or(false);
+        let mut items: Vec<Value> = self
+            .images
+            .values()
+            .filter(|image| include_deprecated || image.deprecated.is_none())
+            .map(|image| self.image_json(image.id))
+            .collect();
         pagination::filter_in(
             &mut items,
             query,
@@ -244,7 +252,7 @@ impl World {
             "os_version": i.os_version,
             "rapid_deploy": i.kind == super::images::ImageType::System,
             "protection": {"delete": i.protect_delete},
-            "deprecated": null,
+            "deprecated": i.deprecated,
             "deleted": null,
             "labels": labels_json(&i.labels),
             "architecture": i.architecture,

@@ -8,6 +8,9 @@ use super::super::label_selector::Labels;
 use super::super::pagination::{self, ListRules, Page, Query};
 use super::{IdKind, World, check_labels, check_name, labels_json};
 
+/// The most placement groups a project holds (docs.hetzner.com/cloud/placement-groups/overview).
+pub const MAX_GROUPS: usize = 50;
+
 /// The most servers a spread group holds.
 pub const SPREAD_GROUP_LIMIT: usize = 10;
 
@@ -89,6 +92,11 @@ impl World {
         }
         if self.placement_groups.values().any(|g| g.name == request.name) {
             return Err(ApiError::uniqueness("name", "name is already used"));
+        }
+        if self.placement_groups.len() >= MAX_GROUPS {
+            let mut error = ApiError::new(403, "resource_limit_exceeded", "placement group limit exceeded");
+            error.details = Box::new(json!({"limits": [{"name": "project_limit"}]}));
+            return Err(error);
         }
         let id = self.new_id(IdKind::PlacementGroup);
         self.placement_groups.insert(

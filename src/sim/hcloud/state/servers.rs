@@ -92,6 +92,9 @@ pub struct Server {
     pub rescue_enabled: bool,
     /// The running system is the rescue system (internal; not in the API).
     pub rescue_booted: bool,
+    /// Counts `enable_rescue` successes, so the 60-minute expiry of an unused rescue only
+    /// ends the activation it was scheduled for (internal).
+    pub rescue_generation: u64,
     /// Primary IPv4 (primary IP ID).
     pub ipv4: Option<u64>,
     /// Primary IPv6 (primary IP ID).
@@ -239,6 +242,9 @@ const RULES: ListRules = ListRules {
 };
 
 const USER_DATA_MAX: usize = 32_768;
+
+/// An enabled rescue system that no boot used is disabled after this long (simulated).
+const RESCUE_EXPIRY_SECONDS: f64 = 3600.0;
 
 /// Returns true if and only if `name` is a valid RFC 1123 hostname.
 fn valid_hostname(name: &str) -> bool {
@@ -475,6 +481,7 @@ impl World {
             protect_rebuild: false,
             rescue_enabled: false,
             rescue_booted: false,
+            rescue_generation: 0,
             ipv4,
             ipv6,
             private_net: Vec::new(),
@@ -760,11 +767,15 @@ impl World {
     }
 
     /// `shutdown` (ACPI): the action only delivers the signal; the guest powers off a few
-    /// seconds later. Poll the status.
+    /// seconds later, or never when it ignores ACPI (fault `ignore-shutdown`). Poll the status.
     pub fn shutdown(&mut self, id: u64) -> Result<Value, ApiError> {
         self.server_for_action(id)?;
         let seconds = self.durations.shutdown_signal;
+        let ignored = self.faults.shutdown_ignored();
         self.simple_server_action(id, "shutdown_server", seconds, move |w| {
+            if ignored {
+                return;
+            }
             let delay = w.durations.guest_shutdown;
             w.schedule_effect(
                 delay,
@@ -789,7 +800,8 @@ impl World {
         })
     }
 
-    /// `enable_rescue`: returns the rescue root password; effective at the next boot.
+    /// `enable_rescue`: returns the rescue root password; effective at the next boot, and
+    /// disabled again if no boot uses it within 60 minutes (the API description).
     pub fn enable_rescue(&mut self, id: u64, request: EnableRescue) -> Result<Value, ApiError> {
         self.server_for_action(id)?;
         if let Some(kind) = &request.kind
@@ -811,7 +823,20 @@ impl World {
             NewAction::new("enable_rescue", vec![ResourceRef::new("server", id)], seconds).on_success(move |w| {
                 if let Some(s) = w.servers.get_mut(&id) {
                     s.rescue_enabled = true;
+                    s.rescue_generation += 1;
+                    let generation = s.rescue_generation;
                     w.emit(SimEvent::RescueEnabled { id });
+                    w.schedule_effect(
+                        RESCUE_EXPIRY_SECONDS,
+                        Box::new(move |w: &mut World| {
+                            if let Some(s) = w.servers.get_mut(&id)
+                                && s.rescue_enabled
+                                && s.rescue_generation == generation
+                            {
+                                s.rescue_enabled = false;
+                            }
+                        }),
+                    );
                 }
             }),
         );
@@ -872,6 +897,7 @@ impl World {
                 protect_delete: false,
                 labels: request.labels.unwrap_or_default(),
                 architecture,
+                deprecated: None,
                 disk: format!("image:{image_id}"),
                 source_disk,
             },
