@@ -21,7 +21,6 @@ mod config;
 mod kube_api;
 mod kubeconfig;
 mod node;
-pub mod pki;
 mod proxy;
 mod tls;
 mod version;
