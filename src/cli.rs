@@ -314,6 +314,12 @@ pub enum SimCommand {
     /// OS CA. On Linux every 127.x.y.z address works without setup, so several nodes run
     /// side by side (one process each; nodes of one process share an emulated etcd).
     ///
+    /// Like Talos, the node decodes every configuration it receives strictly and validates
+    /// it, with the validator talos-hcloud checks its own generated configs with: unknown
+    /// keys, wrong types and semantic mistakes (a VIP on a worker, …) are refused with
+    /// InvalidArgument. So only the Talos lines talos-hcloud supports (v1.10 to v1.13) can
+    /// be emulated.
+    ///
     /// Prints the node's address and mode once started (one JSON line with --output json),
     /// mode changes on stderr, and exits 0 on Ctrl-C.
     ///
@@ -383,7 +389,8 @@ pub struct SimNodeArgs {
     #[arg(long, value_name = "IP")]
     pub address: std::net::IpAddr,
 
-    /// Talos release the node emulates (decides version-dependent behaviour).
+    /// Talos release the node emulates (decides version-dependent behaviour and the
+    /// validation rules).
     #[arg(long, value_name = "VERSION", default_value = talos_hcloud::sim::talos::DEFAULT_TALOS_VERSION)]
     pub talos_version: String,
 

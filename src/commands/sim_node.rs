@@ -1,6 +1,8 @@
 //! `sim node`: serve one emulated Talos node until Ctrl-C.
 
 use talos_hcloud::sim::talos::{EmulatedNode, NodeOptions};
+use talos_hcloud::talos::config::VersionContract;
+use talos_hcloud::talos::config::validate::node_validator;
 
 use super::CliError;
 use crate::cli::{OutputFormat, SimNodeArgs};
@@ -8,7 +10,17 @@ use crate::printer::{Printer, Report};
 
 /// Serves one emulated Talos node until Ctrl-C, then stops it and returns (exit 0).
 pub async fn run(args: SimNodeArgs, printer: &Printer) -> Result<(), CliError> {
-    let mut options = NodeOptions::new(args.address);
+    // The node checks received configs with talos-hcloud's validator, which knows the rules
+    // of the lines talos-hcloud generates for: refuse others now rather than every config.
+    VersionContract::parse(&args.talos_version).map_err(|e| {
+        CliError::from(e)
+            .context(format!("cannot emulate a Talos {} node", args.talos_version))
+            .hint(
+                "emulated nodes check every config they receive with talos-hcloud's own validator, \
+                 so they run the Talos lines talos-hcloud supports",
+            )
+    })?;
+    let mut options = NodeOptions::new(args.address, node_validator());
     options.talos_version = args.talos_version.clone();
     if let Some(path) = &args.machine_config {
         let bytes = std::fs::read(path)

@@ -19,6 +19,7 @@ mod sim_servers;
 mod spec;
 mod talos_api;
 mod talos_config;
+mod talos_nodes;
 mod talos_patch;
 mod talos_schema;
 mod talos_validate;

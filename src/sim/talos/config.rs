@@ -4,21 +4,24 @@
 //! (machine type, OS CA, cert SANs, hostname, cluster identity, Kubernetes CA, endpoint,
 //! etcd presence), for the v1alpha1 document and the v1.12+ multi-document form
 //! (`HostnameConfig`; v1.14's `KubeClusterConfig`, `DiscoveryIdentityConfig`,
-//! `KubeAPIServerCAConfig`). Other fields are ignored here; a strict validator can be
-//! plugged in through [`ConfigValidator`] (the emulator imports nothing of the client
-//! side's `talos::config`).
+//! `KubeAPIServerCAConfig`). Other fields are ignored here: Talos's strict decoding and
+//! validation come from outside through [`ConfigValidator`] (the emulator imports nothing
+//! of the client side's `talos::config`; callers pass
+//! `talos_hcloud::talos::config::validate::node_validator()`).
 
 use std::sync::Arc;
 
 use base64::Engine as _;
 use serde::Deserialize;
 
-use super::version::TalosVersion;
 use crate::redact::Redacted;
 
-/// An extra check run after [`accept_config`] (e.g. the strict Talos validator), given the
-/// raw bytes and the node's Talos version; `Err` text becomes the `InvalidArgument` message.
-pub type ConfigValidator = Arc<dyn Fn(&[u8], &TalosVersion) -> Result<(), String> + Send + Sync>;
+/// The strict check every received configuration passes before [`accept_config`] reads it
+/// (Talos's decoder and validator), given the raw bytes and the node's Talos release as
+/// written (`v1.11.6`); `Err` text becomes the `InvalidArgument` message.
+///
+/// A plain function type, so that the emulator and the validator need not know each other.
+pub type ConfigValidator = Arc<dyn Fn(&[u8], &str) -> Result<(), String> + Send + Sync>;
 
 /// `machine.type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

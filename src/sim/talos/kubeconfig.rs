@@ -12,11 +12,13 @@ use std::time::Duration;
 use base64::Engine as _;
 use flate2::Compression;
 use flate2::write::GzEncoder;
-use rcgen::ExtendedKeyUsagePurpose;
 use serde::Serialize;
 
 use super::config::AcceptedConfig;
-use super::pki::{self, KeyKind, LeafSpec, PkiError};
+use crate::talos::pki::{self, CertificateAuthority, ExtKeyUsage, KeyUsage, LeafSpec};
+
+/// Validity of the admin kubeconfig's client certificate: one year, as Talos issues it.
+const ADMIN_CERT_VALIDITY: Duration = Duration::from_secs(365 * 24 * 3600);
 
 #[derive(Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -74,9 +76,9 @@ pub(crate) enum KubeconfigBuildError {
     /// The configuration has no Kubernetes CA key (a worker's config).
     #[error("the configuration has no Kubernetes CA key")]
     NoCaKey,
-    /// Signing failed.
+    /// The Kubernetes CA could not be loaded or could not sign.
     #[error("cannot sign the admin certificate")]
-    Pki(#[from] PkiError),
+    Pki(#[from] pki::Error),
     /// YAML rendering failed (an internal invariant).
     #[error("cannot render the kubeconfig: {0}")]
     Render(String),
@@ -89,16 +91,19 @@ pub(crate) fn admin_kubeconfig(config: &AcceptedConfig) -> Result<String, Kubeco
         .key_pem
         .as_ref()
         .ok_or(KubeconfigBuildError::NoCaKey)?;
-    let spec = LeafSpec {
-        common_name: Some("admin".into()),
-        organizations: vec!["system:masters".into()],
-        ips: Vec::new(),
-        dns_names: Vec::new(),
-        usages: vec![ExtendedKeyUsagePurpose::ClientAuth],
-        key: KeyKind::EcdsaP256,
-        validity: Duration::from_secs(365 * 24 * 3600),
-    };
-    let client = pki::issue(&config.kubernetes_ca.crt_pem, ca_key.expose(), &spec)?;
+    let kubernetes_ca = CertificateAuthority::from_pem(&config.kubernetes_ca.crt_pem, ca_key.expose())?;
+    // The key type follows the CA: ECDSA P-256 under Talos's Kubernetes CA.
+    let client = pki::issue(
+        &kubernetes_ca,
+        &LeafSpec {
+            common_name: Some("admin".into()),
+            organizations: vec!["system:masters".into()],
+            key_usage: vec![KeyUsage::DigitalSignature],
+            ext_key_usage: vec![ExtKeyUsage::ClientAuth],
+            validity: ADMIN_CERT_VALIDITY,
+            ..LeafSpec::default()
+        },
+    )?;
     let b64 = |text: &str| base64::engine::general_purpose::STANDARD.encode(text.as_bytes());
     let name = config.cluster_name.clone();
     let user = format!("admin@{name}");
@@ -115,8 +120,8 @@ pub(crate) fn admin_kubeconfig(config: &AcceptedConfig) -> Result<String, Kubeco
         users: vec![NamedUser {
             name: user.clone(),
             user: UserEntry {
-                client_certificate_data: b64(&client.cert_pem),
-                client_key_data: b64(&client.key_pem),
+                client_certificate_data: b64(client.crt.as_str()),
+                client_key_data: b64(client.key.as_str()),
             },
         }],
         contexts: vec![NamedContext {

@@ -10,8 +10,9 @@
 //! removal, quorum. Addresses come from 127.0.0.0/8, so several nodes listen side by side on
 //! the real ports.
 //!
-//! It shares the wire types (`talos::api::proto`) with the client and nothing else; a strict
-//! config validator is plugged in from outside ([`ConfigValidator`]). What is not emulated
+//! It shares the wire types (`talos::api::proto`) and the PKI (`talos::pki`) with the
+//! client and nothing else; Talos's strict config validation is plugged in from outside
+//! ([`ConfigValidator`], required by [`NodeOptions::new`]). What is not emulated
 //! answers `Unimplemented` naming the sim (one-to-many `nodes` proxying, etcd recovery,
 //! Upgrade, and every method outside reference `talos.md` §F.2).
 
@@ -21,7 +22,6 @@ mod config;
 mod kube_api;
 mod kubeconfig;
 mod node;
-pub mod pki;
 mod proxy;
 mod tls;
 mod version;

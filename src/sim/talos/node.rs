@@ -48,14 +48,27 @@ pub struct NodeOptions {
     pub registry: Arc<ClusterRegistry>,
     /// How long apid stays down after each boot.
     pub boot_delay: Duration,
-    /// An extra check of received configurations (e.g. the strict Talos validator).
-    pub validator: Option<ConfigValidator>,
+    /// The strict check every received configuration passes first (Talos's decoder and
+    /// validator); see [`NodeOptions::new`].
+    pub validator: ConfigValidator,
 }
 
 impl NodeOptions {
     /// Defaults: ports 50000/6443, Talos v1.11.6, amd64, no config, a private registry,
     /// no boot delay.
-    pub fn new(address: IpAddr) -> NodeOptions {
+    ///
+    /// `validator` is the strict check a real node runs on every configuration it
+    /// receives (installed, user data, ApplyConfiguration) before anything else; its refusal
+    /// text becomes the `InvalidArgument` message. The emulator has none of its own (it
+    /// shares wire types with talos-hcloud, never logic), so it is a required argument:
+    /// `sim node` and the tests pass
+    /// `talos_hcloud::talos::config::validate::node_validator()`. A caller that wants no
+    /// strict check has to say so with a closure that accepts everything; the node then
+    /// only refuses what it cannot act on ([`accept_config`]).
+    pub fn new(
+        address: IpAddr,
+        validator: impl Fn(&[u8], &str) -> Result<(), String> + Send + Sync + 'static,
+    ) -> NodeOptions {
         NodeOptions {
             address,
             api_port: crate::sim::talos::APID_PORT,
@@ -66,7 +79,7 @@ impl NodeOptions {
             user_data: None,
             registry: ClusterRegistry::new(),
             boot_delay: Duration::ZERO,
-            validator: None,
+            validator: Arc::new(validator),
         }
     }
 }
@@ -230,7 +243,7 @@ impl EmulatedNode {
     pub async fn start(options: NodeOptions) -> Result<EmulatedNode, NodeError> {
         let version: TalosVersion = options.talos_version.parse().map_err(NodeError::Version)?;
         let installed = match &options.installed_config {
-            Some(bytes) => Some(accept_config(bytes).map_err(NodeError::Config)?),
+            Some(bytes) => Some(check_config(&options.validator, &version, bytes).map_err(NodeError::Config)?),
             None => None,
         };
         let api_addr = SocketAddr::new(options.address, options.api_port);
@@ -263,10 +276,6 @@ impl EmulatedNode {
             received: Mutex::new(Vec::new()),
         });
         if let (Some(bytes), Some(config)) = (&options.installed_config, installed) {
-            if let Some(validator) = &shared.validator {
-                validator(bytes, &shared.version)
-                    .map_err(|reason| NodeError::Config(ConfigRejected::Validator(reason)))?;
-            }
             shared.record(bytes.clone(), ConfigSource::Installed, Ok(()));
             shared.lock().installed = Some(Arc::new(config));
         }
@@ -402,7 +411,7 @@ pub(crate) struct NodeShared {
     pub(crate) arch: String,
     boot_delay: Duration,
     registry: Arc<ClusterRegistry>,
-    validator: Option<ConfigValidator>,
+    validator: ConfigValidator,
     state: Mutex<NodeState>,
     restarts: watch::Sender<u64>,
     modes: watch::Sender<NodeMode>,
@@ -471,13 +480,9 @@ impl NodeShared {
         });
     }
 
-    /// Runs [`accept_config`] and the plugged-in validator.
+    /// Checks a received configuration ([`check_config`]).
     pub(crate) fn accept(&self, bytes: &[u8]) -> Result<AcceptedConfig, ConfigRejected> {
-        let config = accept_config(bytes)?;
-        if let Some(validator) = &self.validator {
-            validator(bytes, &self.version).map_err(ConfigRejected::Validator)?;
-        }
-        Ok(config)
+        check_config(&self.validator, &self.version, bytes)
     }
 
     pub(crate) fn record(&self, bytes: Vec<u8>, source: ConfigSource, outcome: Result<(), &ConfigRejected>) {
@@ -677,6 +682,18 @@ impl NodeShared {
             Phase::Off | Phase::ConfigFailed(_) => None,
         }
     }
+}
+
+/// What a node does with a configuration it receives: the strict validator first (Talos
+/// decodes and validates before anything else, reference `talos.md` §F.4), then
+/// [`accept_config`] for the fields the emulator acts on.
+fn check_config(
+    validator: &ConfigValidator,
+    version: &TalosVersion,
+    bytes: &[u8],
+) -> Result<AcceptedConfig, ConfigRejected> {
+    validator(bytes, &version.to_string()).map_err(ConfigRejected::Validator)?;
+    accept_config(bytes)
 }
 
 fn mode_of(state: &NodeState) -> NodeMode {

@@ -11,26 +11,30 @@ use std::time::Duration;
 
 use rustls::client::danger::HandshakeSignatureValid;
 use rustls::crypto::CryptoProvider;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, UnixTime};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
 use rustls::server::WebPkiClientVerifier;
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{ClientConfig, DigitallySignedStruct, DistinguishedName, RootCertStore, ServerConfig, SignatureScheme};
 
-use super::config::AcceptedConfig;
-use super::pki::{self, Issued, KeyKind, LeafSpec, PkiError};
+use super::config::{AcceptedConfig, CaPair};
 use super::version::TalosVersion;
 use crate::redact::Redacted;
+use crate::talos::pki::{self, CertAndKey, CertificateAuthority, ExtKeyUsage, KeyUsage, LeafSpec};
+
+/// Validity of every certificate the node issues for itself: apid's 24 hours (reference
+/// `talos.md` §F.5).
+const NODE_CERT_VALIDITY: Duration = Duration::from_secs(24 * 3600);
 
 /// Why the node could not set up TLS.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsSetupError {
-    /// Issuing a certificate failed.
+    /// A CA could not be loaded or could not issue a certificate.
     #[error("cannot issue the node's certificate")]
-    Pki(#[from] PkiError),
+    Pki(#[from] pki::Error),
     /// rustls refused the material.
     #[error("TLS settings rejected")]
     Rustls(#[from] rustls::Error),
-    /// A CA certificate could not be read.
+    /// A CA certificate could not be used as a trust anchor.
     #[error("cannot read the CA certificate: {0}")]
     Ca(String),
     /// The config lacks a CA key the node needs to sign its own certificate.
@@ -46,44 +50,49 @@ fn server_config_builder() -> Result<rustls::ConfigBuilder<ServerConfig, rustls:
     Ok(ServerConfig::builder_with_provider(provider()).with_safe_default_protocol_versions()?)
 }
 
-fn key_der(issued: &Issued) -> PrivateKeyDer<'static> {
-    PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(issued.key_der.clone()))
+/// A certificate and its key as rustls takes them.
+fn rustls_pair(pair: &CertAndKey) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TlsSetupError> {
+    Ok((
+        pki::certificates_der(pair.crt.as_str())?,
+        pki::private_key_der(pair.key.as_str())?,
+    ))
+}
+
+/// Loads a CA of the configuration with the key the node holds for it.
+fn load_ca(ca: &CaPair, key_pem: &Redacted<String>) -> Result<CertificateAuthority, TlsSetupError> {
+    Ok(CertificateAuthority::from_pem(&ca.crt_pem, key_pem.expose())?)
 }
 
 fn roots(pems: &[&str]) -> Result<RootCertStore, TlsSetupError> {
     let mut roots = RootCertStore::empty();
     for text in pems {
-        let blocks = pem::parse_many(text).map_err(|e| TlsSetupError::Ca(e.to_string()))?;
-        for block in blocks.into_iter().filter(|b| b.tag() == "CERTIFICATE") {
-            roots
-                .add(CertificateDer::from(block.into_contents()))
-                .map_err(|e| TlsSetupError::Ca(e.to_string()))?;
+        for cert in pki::certificates_der(text)? {
+            roots.add(cert).map_err(|e| TlsSetupError::Ca(e.to_string()))?;
         }
     }
     Ok(roots)
 }
 
-/// Maintenance-mode apid TLS: an ephemeral self-signed CA (Ed25519, empty subject, 24 h)
-/// and a leaf `CN=maintenance-service.talos.dev` for the node's IPs, loopback and hostname.
+/// Maintenance-mode apid TLS: an ephemeral self-signed CA (Ed25519, empty subject, 24 h,
+/// [`pki::CaSpec::ephemeral`]) and a leaf `CN=maintenance-service.talos.dev` for the
+/// node's IPs, loopback and hostname.
 pub(crate) fn maintenance(address: IpAddr, hostname: &str) -> Result<Arc<ServerConfig>, TlsSetupError> {
-    let ca = pki::self_signed_ca(None, KeyKind::Ed25519, Duration::from_secs(24 * 3600))?;
-    let leaf = pki::issue(
-        &ca.cert_pem,
-        &ca.key_pem,
-        &LeafSpec::server(
-            "maintenance-service.talos.dev",
-            dedup(vec![
-                address,
-                IpAddr::V4(Ipv4Addr::LOCALHOST),
-                IpAddr::V6(Ipv6Addr::LOCALHOST),
-            ]),
-            vec![hostname.to_string()],
-            KeyKind::Ed25519,
-        ),
+    let ca = CertificateAuthority::generate(&pki::CaSpec::ephemeral(NODE_CERT_VALIDITY))?;
+    let leaf = pki::issue_server_cert(
+        &ca,
+        "maintenance-service.talos.dev",
+        &dedup(vec![
+            address,
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ]),
+        &[hostname],
+        NODE_CERT_VALIDITY,
     )?;
+    let (chain, key) = rustls_pair(&leaf)?;
     let mut config = server_config_builder()?
         .with_no_client_auth()
-        .with_single_cert(vec![CertificateDer::from(leaf.cert_der.clone())], key_der(&leaf))?;
+        .with_single_cert(chain, key)?;
     config.alpn_protocols = vec![b"h2".to_vec()];
     Ok(Arc::new(config))
 }
@@ -107,17 +116,16 @@ pub(crate) fn configured(
     hostname: &str,
     version: &TalosVersion,
 ) -> Result<ConfiguredTls, TlsSetupError> {
+    let os_ca = load_ca(&config.os_ca, os_ca_key)?;
     let (mut ips, mut dns) = split_sans(&config.cert_sans);
     ips.push(address);
     if version.at_least(1, 13) {
         ips.push(IpAddr::V4(Ipv4Addr::LOCALHOST));
     }
     dns.push(hostname.to_string());
-    let leaf = pki::issue(
-        &config.os_ca.crt_pem,
-        os_ca_key.expose(),
-        &LeafSpec::server(hostname, dedup(ips), dedup(dns), KeyKind::Ed25519),
-    )?;
+    let dns = dedup(dns);
+    let dns: Vec<&str> = dns.iter().map(String::as_str).collect();
+    let leaf = pki::issue_server_cert(&os_ca, hostname, &dedup(ips), &dns, NODE_CERT_VALIDITY)?;
     let mut anchors: Vec<&str> = vec![config.os_ca.crt_pem.as_str()];
     anchors.extend(config.accepted_cas.iter().map(String::as_str));
     let inner = WebPkiClientVerifier::builder_with_provider(Arc::new(roots(&anchors)?), provider())
@@ -125,20 +133,30 @@ pub(crate) fn configured(
         .map_err(|e| TlsSetupError::Ca(e.to_string()))?;
     // v1.10–v1.11 check the key usage only when the config asks (generated configs do).
     let check_eku = version.at_least(1, 12) || config.apid_check_ext_key_usage == Some(true);
+    let (chain, key) = rustls_pair(&leaf)?;
     let mut server = server_config_builder()?
         .with_client_cert_verifier(Arc::new(TalosClientVerifier { inner, check_eku }))
-        .with_single_cert(vec![CertificateDer::from(leaf.cert_der.clone())], key_der(&leaf))?;
+        .with_single_cert(chain, key)?;
     server.alpn_protocols = vec![b"h2".to_vec()];
 
     let impersonator = if config.machine_type.is_control_plane() {
-        let mut spec = LeafSpec::talos_client(&["os:impersonator"]);
-        spec.common_name = Some(hostname.to_string());
-        spec.validity = Duration::from_secs(24 * 3600);
-        let client = pki::issue(&config.os_ca.crt_pem, os_ca_key.expose(), &spec)?;
+        // A control plane's proxy identity: CN = node name, O = os:impersonator (§F.5).
+        let client = pki::issue(
+            &os_ca,
+            &LeafSpec {
+                organizations: vec!["os:impersonator".into()],
+                common_name: Some(hostname.to_string()),
+                key_usage: vec![KeyUsage::DigitalSignature],
+                ext_key_usage: vec![ExtKeyUsage::ClientAuth],
+                validity: NODE_CERT_VALIDITY,
+                ..LeafSpec::default()
+            },
+        )?;
+        let (chain, key) = rustls_pair(&client)?;
         let mut client_config = ClientConfig::builder_with_provider(provider())
             .with_safe_default_protocol_versions()?
             .with_root_certificates(roots(&[config.os_ca.crt_pem.as_str()])?)
-            .with_client_auth_cert(vec![CertificateDer::from(client.cert_der.clone())], key_der(&client))?;
+            .with_client_auth_cert(chain, key)?;
         client_config.alpn_protocols = vec![b"h2".to_vec()];
         Some(Arc::new(client_config))
     } else {
@@ -163,6 +181,7 @@ pub(crate) fn kube_apiserver(
         .key_pem
         .as_ref()
         .ok_or(TlsSetupError::NoCaKey("cluster.ca"))?;
+    let kubernetes_ca = load_ca(&config.kubernetes_ca, ca_key)?;
     let (mut ips, mut dns) = split_sans(&config.cert_sans);
     ips.extend([address, IpAddr::V4(Ipv4Addr::LOCALHOST)]);
     match config.endpoint.host.parse::<IpAddr>() {
@@ -180,11 +199,10 @@ pub(crate) fn kube_apiserver(
         ]
         .map(String::from),
     );
-    let leaf = pki::issue(
-        &config.kubernetes_ca.crt_pem,
-        ca_key.expose(),
-        &LeafSpec::server("kube-apiserver", dedup(ips), dedup(dns), KeyKind::EcdsaP256),
-    )?;
+    let dns = dedup(dns);
+    let dns: Vec<&str> = dns.iter().map(String::as_str).collect();
+    // The Kubernetes CA is ECDSA P-256, so is the leaf (the key type follows the CA).
+    let leaf = pki::issue_server_cert(&kubernetes_ca, "kube-apiserver", &dedup(ips), &dns, NODE_CERT_VALIDITY)?;
     let verifier = WebPkiClientVerifier::builder_with_provider(
         Arc::new(roots(&[config.kubernetes_ca.crt_pem.as_str()])?),
         provider(),
@@ -192,9 +210,10 @@ pub(crate) fn kube_apiserver(
     .allow_unauthenticated()
     .build()
     .map_err(|e| TlsSetupError::Ca(e.to_string()))?;
+    let (chain, key) = rustls_pair(&leaf)?;
     let mut server = server_config_builder()?
         .with_client_cert_verifier(verifier)
-        .with_single_cert(vec![CertificateDer::from(leaf.cert_der.clone())], key_der(&leaf))?;
+        .with_single_cert(chain, key)?;
     server.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(server))
 }
@@ -331,24 +350,39 @@ fn dedup<T: PartialEq>(items: Vec<T>) -> Vec<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rcgen::ExtendedKeyUsagePurpose;
+    use crate::talos::pki::{CaSpec, KeyAlgorithm, SubjectKeyId};
+
+    fn client_cert(ca: &CertificateAuthority, usages: Vec<ExtKeyUsage>) -> CertificateDer<'static> {
+        let pair = pki::issue(
+            ca,
+            &LeafSpec {
+                organizations: vec!["os:admin".into()],
+                key_usage: vec![KeyUsage::DigitalSignature],
+                ext_key_usage: usages,
+                validity: Duration::from_secs(600),
+                ..LeafSpec::default()
+            },
+        )
+        .expect("the test CA signs");
+        pki::certificate_der(pair.crt.as_str()).expect("issued PEM is a certificate")
+    }
 
     #[test]
     fn eku_must_be_client_auth_alone() {
-        let ca = pki::self_signed_ca(Some("talos"), KeyKind::Ed25519, Duration::from_secs(600)).expect("ca");
-        let good = pki::issue(&ca.cert_pem, &ca.key_pem, &LeafSpec::talos_client(&["os:admin"])).expect("leaf");
-        assert!(eku_is_client_auth_only(&good.cert_der));
-        let mut both = LeafSpec::talos_client(&["os:admin"]);
-        both.usages = vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth];
-        let both = pki::issue(&ca.cert_pem, &ca.key_pem, &both).expect("leaf");
-        assert!(!eku_is_client_auth_only(&both.cert_der));
-        let mut none = LeafSpec::talos_client(&["os:admin"]);
-        none.usages = Vec::new();
-        let none = pki::issue(&ca.cert_pem, &ca.key_pem, &none).expect("leaf");
-        assert!(!eku_is_client_auth_only(&none.cert_der));
-        assert_eq!(
-            PeerIdentity::from_chain(Some(&[CertificateDer::from(good.cert_der.clone())])).organizations,
-            ["os:admin"]
-        );
+        let ca = CertificateAuthority::generate(&CaSpec {
+            organization: Some("talos".into()),
+            algorithm: KeyAlgorithm::Ed25519,
+            not_before: time::OffsetDateTime::now_utc(),
+            validity: Duration::from_secs(600),
+            subject_key_id: SubjectKeyId::Random,
+        })
+        .expect("ca");
+        let good = client_cert(&ca, vec![ExtKeyUsage::ClientAuth]);
+        assert!(eku_is_client_auth_only(&good));
+        let both = client_cert(&ca, vec![ExtKeyUsage::ServerAuth, ExtKeyUsage::ClientAuth]);
+        assert!(!eku_is_client_auth_only(&both));
+        let none = client_cert(&ca, Vec::new());
+        assert!(!eku_is_client_auth_only(&none));
+        assert_eq!(PeerIdentity::from_chain(Some(&[good])).organizations, ["os:admin"]);
     }
 }

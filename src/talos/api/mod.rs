@@ -8,7 +8,8 @@
 //! Every call has a deadline, retries only transient failures, checks each node's
 //! `metadata.error` and fails with an [`Error`] naming the call and the node. It leaves
 //! to others what to call when (`cluster`, `node`), the talosconfig file format
-//! (`talos::talosconfig`) and certificate issuing (`talos::pki`).
+//! (`talos::talosconfig`; [`TalosconfigTarget`] reads a parsed context into endpoints and
+//! a [`ClientIdentity`]) and certificate issuing and PEM parsing (`talos::pki`).
 //!
 //! Specification: `reference/talos.md` §F (paths, field numbers, modes, TLS, `node`).
 
@@ -17,6 +18,7 @@ mod error;
 pub mod kubeconfig;
 pub mod proto;
 pub mod retry;
+mod target;
 pub mod tls;
 
 pub use client::{
@@ -27,4 +29,5 @@ pub use client::{
 pub use error::{CallError, Error, Rpc};
 pub use kubeconfig::{KubeconfigError, extract_kubeconfig};
 pub use retry::RetryPolicy;
+pub use target::{TalosconfigError, TalosconfigTarget};
 pub use tls::{ClientIdentity, CredentialsError, SpkiSha256};

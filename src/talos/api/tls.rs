@@ -19,7 +19,7 @@ use hyper_util::rt::TokioIo;
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs1KeyDer, PrivatePkcs8KeyDer, PrivateSec1KeyDer};
+use rustls::pki_types::CertificateDer;
 use rustls::pki_types::{ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use sha2::{Digest, Sha256};
@@ -27,6 +27,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
 use crate::redact::Redacted;
+use crate::talos::pki;
 
 /// The SHA-256 of a certificate's SubjectPublicKeyInfo (DER): a pin that survives the
 /// certificate being re-issued with the same key.
@@ -66,6 +67,7 @@ impl FromStr for SpkiSha256 {
 
 /// The client side of configured-mode mTLS, as found in a talosconfig context: the OS CA
 /// (to verify nodes) and a client certificate with its key (PEM text, not base64).
+/// [`super::TalosconfigTarget`] reads one from a parsed talosconfig.
 #[derive(Clone)]
 pub struct ClientIdentity {
     /// PEM of the CA certificate(s) that signed the nodes' apid certificates.
@@ -74,30 +76,6 @@ pub struct ClientIdentity {
     pub crt_pem: String,
     /// PEM of the client private key; Talos's `ED25519 PRIVATE KEY` label is accepted.
     pub key_pem: Redacted<String>,
-}
-
-impl ClientIdentity {
-    /// Builds an identity from a talosconfig context's `ca`, `crt` and `key` fields, which
-    /// hold standard base64 of PEM (reference `talos.md` §C.1).
-    ///
-    /// # Errors
-    ///
-    /// [`CredentialsError::Base64`] naming the field that does not decode to PEM text.
-    pub fn from_talosconfig_fields(ca: &str, crt: &str, key: &str) -> Result<ClientIdentity, CredentialsError> {
-        use base64::Engine as _;
-        let decode = |field: &'static str, value: &str| {
-            base64::engine::general_purpose::STANDARD
-                .decode(value.trim())
-                .ok()
-                .and_then(|bytes| String::from_utf8(bytes).ok())
-                .ok_or(CredentialsError::Base64 { field })
-        };
-        Ok(ClientIdentity {
-            ca_pem: decode("ca", ca)?,
-            crt_pem: decode("crt", crt)?,
-            key_pem: Redacted::new(decode("key", key)?),
-        })
-    }
 }
 
 impl fmt::Debug for ClientIdentity {
@@ -113,30 +91,21 @@ impl fmt::Debug for ClientIdentity {
 /// Why credentials for the Talos API could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum CredentialsError {
-    /// The CA field holds no PEM certificate.
-    #[error("the CA holds no PEM certificate")]
-    NoCaCertificate,
+    /// The CA field holds no usable PEM certificate.
+    #[error("the CA is not a PEM certificate")]
+    CaCertificate(#[source] pki::Error),
     /// A CA certificate was refused as a trust anchor.
     #[error("the CA certificate cannot be used as a trust anchor")]
     BadCaCertificate(#[source] rustls::Error),
-    /// The certificate field holds no PEM certificate.
-    #[error("the client certificate holds no PEM certificate")]
-    NoClientCertificate,
-    /// The key field holds no supported private key.
-    #[error("the client key holds no supported PEM private key (PKCS#8, ED25519, EC or RSA)")]
-    NoPrivateKey,
-    /// A PEM block could not be decoded.
-    #[error("malformed PEM")]
-    Pem(#[source] pem::PemError),
+    /// The certificate field holds no usable PEM certificate.
+    #[error("the client certificate is not a PEM certificate")]
+    ClientCertificate(#[source] pki::Error),
+    /// The key field holds no usable private key.
+    #[error("the client key is not a usable PEM private key (PKCS#8, ED25519, EC or RSA)")]
+    ClientKey(#[source] pki::Error),
     /// rustls refused the certificate and key pair.
     #[error("the client certificate and key do not form a usable pair")]
     BadClientPair(#[source] rustls::Error),
-    /// A talosconfig field is not base64 of PEM text.
-    #[error("the talosconfig field `{field}` is not base64 of PEM text")]
-    Base64 {
-        /// The field (`ca`, `crt`, `key`).
-        field: &'static str,
-    },
     /// A server public-key pin is not 64 hex digits.
     #[error("a server key pin must be 64 hex digits (SHA-256 of the SubjectPublicKeyInfo)")]
     BadPin,
@@ -161,53 +130,20 @@ pub(crate) fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-/// Parses all `CERTIFICATE` blocks of a PEM text.
-pub(crate) fn parse_certificates(text: &str) -> Result<Vec<CertificateDer<'static>>, CredentialsError> {
-    let blocks = pem::parse_many(text).map_err(CredentialsError::Pem)?;
-    Ok(blocks
-        .into_iter()
-        .filter(|block| block.tag() == "CERTIFICATE")
-        .map(|block| CertificateDer::from(block.into_contents()))
-        .collect())
-}
-
-/// Parses the first private key of a PEM text, accepting Talos's non-standard
-/// `ED25519 PRIVATE KEY` label (a PKCS#8 body, reference `talos.md` §A.2).
-pub(crate) fn parse_private_key(text: &str) -> Result<PrivateKeyDer<'static>, CredentialsError> {
-    let blocks = pem::parse_many(text).map_err(CredentialsError::Pem)?;
-    blocks
-        .into_iter()
-        .find_map(|block| match block.tag() {
-            "PRIVATE KEY" | "ED25519 PRIVATE KEY" => {
-                Some(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(block.into_contents())))
-            }
-            "EC PRIVATE KEY" => Some(PrivateKeyDer::Sec1(PrivateSec1KeyDer::from(block.into_contents()))),
-            "RSA PRIVATE KEY" => Some(PrivateKeyDer::Pkcs1(PrivatePkcs1KeyDer::from(block.into_contents()))),
-            _ => None,
-        })
-        .ok_or(CredentialsError::NoPrivateKey)
-}
-
 /// The rustls client configuration for configured mode: verify the node against the OS CA,
 /// present the client certificate.
 pub(crate) fn configured_config(identity: &ClientIdentity) -> Result<Arc<ClientConfig>, CredentialsError> {
     let provider = provider();
     let mut roots = RootCertStore::empty();
-    let ca_certs = parse_certificates(&identity.ca_pem)?;
-    if ca_certs.is_empty() {
-        return Err(CredentialsError::NoCaCertificate);
-    }
-    for cert in ca_certs {
+    for cert in pki::certificates_der(&identity.ca_pem).map_err(CredentialsError::CaCertificate)? {
         roots.add(cert).map_err(CredentialsError::BadCaCertificate)?;
     }
     let verifier = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
         .build()
         .map_err(|e| CredentialsError::Settings(rustls::Error::General(e.to_string())))?;
-    let chain = parse_certificates(&identity.crt_pem)?;
-    if chain.is_empty() {
-        return Err(CredentialsError::NoClientCertificate);
-    }
-    let key = parse_private_key(identity.key_pem.expose())?;
+    let chain = pki::certificates_der(&identity.crt_pem).map_err(CredentialsError::ClientCertificate)?;
+    // Any key label Talos writes (`ED25519 PRIVATE KEY`, `EC PRIVATE KEY`, …), as PKCS#8.
+    let key = pki::private_key_der(identity.key_pem.expose()).map_err(CredentialsError::ClientKey)?;
     let mut config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(CredentialsError::Settings)?
@@ -442,26 +378,19 @@ mod tests {
     fn talos_ed25519_key_label_is_accepted() {
         let text = include_str!("../../../tests/fixtures/talos/secrets.yaml");
         let bundle: crate::talos::secrets::SecretsBundle = serde_saphyr::from_str(text).expect("golden bundle parses");
-        let key = parse_private_key(&bundle.certs.os.key.0).expect("ED25519 PRIVATE KEY parses");
-        assert!(matches!(key, PrivateKeyDer::Pkcs8(_)));
-        let key = parse_private_key(&bundle.certs.k8s.key.0).expect("EC PRIVATE KEY parses");
-        assert!(matches!(key, PrivateKeyDer::Sec1(_)));
-        let certs = parse_certificates(&bundle.certs.os.crt.0).expect("certificate parses");
-        assert_eq!(certs.len(), 1);
+        let identity = ClientIdentity {
+            ca_pem: bundle.certs.os.crt.0.clone(),
+            crt_pem: bundle.certs.os.crt.0.clone(),
+            key_pem: Redacted::new(bundle.certs.os.key.0.clone()),
+        };
+        configured_config(&identity).expect("an ED25519 PRIVATE KEY with its certificate is usable");
+        let certs = pki::certificates_der(&bundle.certs.os.crt.0).expect("certificate parses");
         assert!(SpkiSha256::of_certificate(&certs[0]).is_some());
-    }
-
-    #[test]
-    fn talosconfig_fields_are_base64_of_pem() {
-        use base64::Engine as _;
-        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
-        let identity = ClientIdentity::from_talosconfig_fields(&b64("CA"), &b64("CRT"), &b64("KEY")).expect("decodes");
-        assert_eq!((identity.ca_pem.as_str(), identity.crt_pem.as_str()), ("CA", "CRT"));
-        assert_eq!(identity.key_pem.expose(), "KEY");
-        assert!(matches!(
-            ClientIdentity::from_talosconfig_fields(&b64("CA"), "%%%", &b64("KEY")),
-            Err(CredentialsError::Base64 { field: "crt" })
-        ));
+        let wrong = ClientIdentity {
+            key_pem: Redacted::new("-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n".into()),
+            ..identity
+        };
+        assert!(matches!(configured_config(&wrong), Err(CredentialsError::ClientKey(_))));
     }
 
     #[test]

@@ -282,6 +282,23 @@ pub struct CaSpec {
     pub subject_key_id: SubjectKeyId,
 }
 
+impl CaSpec {
+    /// A short-lived CA with the defaults of siderolabs/crypto's
+    /// `NewSelfSignedCertificateAuthority` (Ed25519, empty subject, NotBefore now, random
+    /// subject key identifier), valid for `validity`. Talos's maintenance service makes one
+    /// at boot, valid 24 h, to sign its `maintenance-service.talos.dev` certificate
+    /// (reference `talos.md` §F.5); the emulated node does the same.
+    pub fn ephemeral(validity: Duration) -> CaSpec {
+        CaSpec {
+            organization: None,
+            algorithm: KeyAlgorithm::Ed25519,
+            not_before: OffsetDateTime::now_utc(),
+            validity,
+            subject_key_id: SubjectKeyId::Random,
+        }
+    }
+}
+
 /// A certificate authority loaded with its private key, ready to issue certificates.
 pub struct CertificateAuthority {
     cert_pem: String,
@@ -849,6 +866,28 @@ mod tests {
             ADMIN_CERT_VALIDITY.as_secs() as i64
         );
         assert_eq!(private_key_algorithm(&cert.key.0).unwrap(), KeyAlgorithm::Ed25519);
+    }
+
+    #[test]
+    fn ephemeral_ca_has_an_empty_subject_and_signs_server_certs() {
+        let validity = Duration::from_secs(24 * 3600);
+        let ca = CertificateAuthority::generate(&CaSpec::ephemeral(validity)).unwrap();
+        let summary = summarize_certificate(ca.cert_pem()).unwrap();
+        assert_eq!(summary.subject, "");
+        assert!(summary.is_ca);
+        assert_eq!(summary.key_algorithm, "Ed25519");
+        assert_eq!(
+            (summary.not_after - summary.not_before).whole_seconds(),
+            validity.as_secs() as i64
+        );
+        let ip: IpAddr = "127.0.0.9".parse().unwrap();
+        let leaf = issue_server_cert(&ca, "maintenance-service.talos.dev", &[ip], &["talos-x"], validity).unwrap();
+        let der = certificate_der(&leaf.crt.0).unwrap();
+        let (_, cert) = X509Certificate::from_der(&der).unwrap();
+        assert_eq!(cert.issuer().to_string(), "");
+        assert_eq!(name_string(cert.subject()), "CN=maintenance-service.talos.dev");
+        let eku = cert.extended_key_usage().unwrap().unwrap().value;
+        assert!(eku.server_auth && !eku.client_auth);
     }
 
     #[test]

@@ -11,6 +11,7 @@
 pub mod decode;
 mod formats;
 mod kinds;
+mod node;
 mod user_data;
 mod v1alpha1;
 
@@ -22,6 +23,7 @@ use super::path::Path;
 use super::value::Position;
 
 pub use decode::{DecodeError, DecodeErrors, DecodeProblem, decode_strict, decode_strict_named};
+pub use node::{ReceivedConfigError, check_received_config, node_validator};
 pub use user_data::{HCLOUD_USER_DATA_LIMIT, UserDataEncoding, user_data_bytes};
 
 /// Talos's runtime mode, which changes a few rules (`talosctl validate -m`).
