@@ -2,8 +2,9 @@
 
 use serde_json::json;
 use talos_hcloud::secure_file::{self, Overwrite};
+use talos_hcloud::talos::contract::{Artifact, Contract};
 use talos_hcloud::talos::pki::{CertificateSummary, private_key_algorithm};
-use talos_hcloud::talos::secrets::{self, CaName, Contract, SecretsBundle};
+use talos_hcloud::talos::secrets::{self, CaName, SecretsBundle};
 use time::OffsetDateTime;
 
 use super::CliError;
@@ -23,21 +24,8 @@ pub fn run(args: SecretsArgs, printer: &Printer) -> Result<(), CliError> {
 
 fn generate(args: &SecretsGenArgs, printer: &Printer) -> Result<(), CliError> {
     let contract = match &args.talos_version {
-        None => Contract::DEFAULT,
-        Some(text) => {
-            let contract: Contract = text
-                .parse()
-                .map_err(|e: secrets::ContractParseError| CliError::invalid(e.to_string()))?;
-            if !contract.is_supported() {
-                return Err(CliError::invalid(format!(
-                    "Talos {contract} is not supported: talos-hcloud generates for {} to {}",
-                    Contract::OLDEST_SUPPORTED,
-                    Contract::NEWEST_SUPPORTED
-                ))
-                .hint("pass the Talos version the cluster runs, e.g. --talos-version v1.11"));
-            }
-            contract
-        }
+        None => Contract::CURRENT,
+        Some(text) => Contract::parse_for(text, Artifact::SecretsBundle)?,
     };
     let overwrite = if args.force {
         Overwrite::Replace

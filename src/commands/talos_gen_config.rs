@@ -8,7 +8,7 @@ use std::io::Write as _;
 use std::path::{Path as FsPath, PathBuf};
 
 use serde_json::json;
-use talos_hcloud::talos::config::{GenerateOptions, MachineType, VersionContract, generate};
+use talos_hcloud::talos::config::{Artifact, Contract, GenerateOptions, MachineType, generate};
 use talos_hcloud::talos::secrets::SecretsBundle;
 
 use super::CliError;
@@ -115,14 +115,16 @@ fn reject_unsupported(args: &GenConfigArgs) -> Result<(), CliError> {
 fn resolve(args: &GenConfigArgs) -> Result<(GenerateOptions, Vec<MachineType>), CliError> {
     let talos_version = args.talos_version.as_deref().unwrap_or("");
     let contract = if talos_version.is_empty() {
-        VersionContract::CURRENT
+        Contract::CURRENT
     } else {
-        VersionContract::parse(talos_version)?
+        Contract::parse_for(talos_version, Artifact::MachineConfig)?
     };
-    let kubernetes_version = args
-        .kubernetes_version
-        .clone()
-        .unwrap_or_else(|| contract.default_kubernetes_version().to_string());
+    let kubernetes_version = args.kubernetes_version.clone().unwrap_or_else(|| {
+        contract
+            .default_kubernetes_version()
+            .expect("invariant: every line configs are generated for has a default Kubernetes version")
+            .to_string()
+    });
     let mut options = GenerateOptions::new(&args.cluster_name, &args.endpoint, &kubernetes_version, contract);
     options.additional_sans = args.additional_sans.iter().filter(|s| !s.is_empty()).cloned().collect();
     options.dns_domain = args.dns_domain.clone();
@@ -161,12 +163,15 @@ fn resolve(args: &GenConfigArgs) -> Result<(GenerateOptions, Vec<MachineType>), 
 
 /// The installer tag: the full version given (`v1.11.3` or `1.11.3`), else the line's newest
 /// release.
-fn installer_tag(talos_version: &str, contract: VersionContract) -> String {
+fn installer_tag(talos_version: &str, contract: Contract) -> String {
     let bare = talos_version.strip_prefix('v').unwrap_or(talos_version);
     if bare.matches('.').count() >= 2 {
         format!("v{bare}")
     } else {
-        contract.newest_release().to_string()
+        contract
+            .newest_release()
+            .expect("invariant: every line configs are generated for has a newest release")
+            .to_string()
     }
 }
 

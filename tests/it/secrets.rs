@@ -10,10 +10,11 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use talos_hcloud::secure_file::Overwrite;
+use talos_hcloud::talos::contract::Contract;
 use talos_hcloud::talos::pki::{
     self, CaSpec, CertAndKey, CertificateAuthority, ExtKeyUsage, KeyAlgorithm, KeyUsage, LeafSpec, Pem, SubjectKeyId,
 };
-use talos_hcloud::talos::secrets::{CaName, Contract, GenerateOptions, SecretsBundle, is_token};
+use talos_hcloud::talos::secrets::{CaName, GenerateOptions, SecretsBundle, is_token};
 use talos_hcloud::talos::talosconfig::Talosconfig;
 use time::OffsetDateTime;
 use x509_parser::prelude::{FromDer as _, ParsedExtension, X509Certificate};
@@ -917,7 +918,7 @@ fn cli_gen_rejects_unsupported_versions() {
     assert_eq!(run.code, 2, "{run:?}");
     assert_eq!(
         run.stderr,
-        "error: Talos v1.9 is not supported: talos-hcloud generates for v1.10 to v1.14\n\
+        "error: Talos v1.9 is not supported: talos-hcloud generates secrets bundles for Talos v1.10 to v1.14\n\
          hint: pass the Talos version the cluster runs, e.g. --talos-version v1.11\n"
     );
     let run = talos_hcloud_in(

@@ -5,7 +5,7 @@ use std::path::{Path as FsPath, PathBuf};
 
 use talos_hcloud::redact::Redacted;
 use talos_hcloud::talos::config::{
-    ConfigDocuments, GenerateOptions, HcloudCluster, HcloudVip, MachineType, Node, NodeSettings, Path, VersionContract,
+    ConfigDocuments, Contract, GenerateOptions, HcloudCluster, HcloudVip, MachineType, Node, NodeSettings, Path,
     generate,
 };
 use talos_hcloud::talos::secrets::SecretsBundle;
@@ -28,8 +28,8 @@ fn secrets() -> SecretsBundle {
     serde_saphyr::from_str(&text).expect("golden secrets parse")
 }
 
-fn contract(version: &str) -> VersionContract {
-    VersionContract::parse(version).expect("supported version")
+fn contract(version: &str) -> Contract {
+    Contract::parse(version).expect("supported version")
 }
 
 fn base_options(version: &str) -> GenerateOptions {

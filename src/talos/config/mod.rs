@@ -1,6 +1,6 @@
 //! Machine configuration: an ordered YAML value model, generation per Talos version
 //! contract, talos-hcloud's own settings on top, and (built on the same model) patches and
-//! validation.
+//! validation. The version contract is [`crate::talos::contract`] (re-exported here).
 //!
 //! The value model ([`value`], [`path`], [`yaml`], [`emit`], [`documents`]) keeps what
 //! Talos's typed structs would lose — mapping order, scalar text and style, source
@@ -8,7 +8,6 @@
 //! error can name `file:line:column`. Secrets come from [`crate::talos::secrets`]; writing
 //! files and talking to nodes is left to the callers.
 
-pub mod contract;
 pub mod documents;
 pub mod emit;
 pub mod fields;
@@ -21,7 +20,7 @@ pub mod validate;
 pub mod value;
 pub mod yaml;
 
-pub use contract::{ContractError, VersionContract};
+pub use crate::talos::contract::{Artifact, Contract, ContractError};
 pub use documents::{ConfigDocuments, DocumentError, DocumentId};
 pub use generate::{GenerateError, GenerateOptions, MachineType, generate};
 pub use hcloud_overlay::{HcloudCluster, HcloudVip, NodeSettings, OverlayError, VipForm, apply_node_overlay};

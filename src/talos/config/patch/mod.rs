@@ -25,12 +25,12 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 
-use super::contract::VersionContract;
 use super::documents::{ConfigDocuments, DocumentId};
 use super::path::Path;
 use super::shape::registry;
 use super::validate::decode::{DecodeErrors, Mode, check_document};
 use super::value::{Mapping, Node, Position};
+use crate::talos::contract::Contract;
 
 pub use json6902::{JsonOp, JsonOpKind};
 pub use normalize::normalize_documents;
@@ -169,7 +169,7 @@ pub enum PatchError {
         /// The patch name.
         patch: String,
         /// The target line.
-        contract: VersionContract,
+        contract: Contract,
         /// Every problem, with positions in the patch.
         #[source]
         errors: DecodeErrors,
@@ -288,7 +288,7 @@ pub fn load_patches(args: &[String]) -> Result<Vec<Patch>, PatchError> {
 pub fn apply(
     docs: &ConfigDocuments,
     patches: &[Patch],
-    contract: &VersionContract,
+    contract: &Contract,
 ) -> Result<(ConfigDocuments, Vec<PatchWarning>), PatchError> {
     let contract = *contract;
     let mut result = docs.clone();
@@ -323,7 +323,7 @@ pub fn apply(
 pub fn apply_sysctls<V: AsRef<str>>(
     docs: &ConfigDocuments,
     sysctls: &BTreeMap<String, V>,
-    contract: &VersionContract,
+    contract: &Contract,
 ) -> Result<ConfigDocuments, PatchError> {
     if sysctls.is_empty() {
         return Ok(docs.clone());
@@ -348,7 +348,7 @@ fn apply_strategic(
     config: &mut ConfigDocuments,
     patch: &str,
     document: &Node,
-    contract: VersionContract,
+    contract: Contract,
     warnings: &mut Vec<PatchWarning>,
 ) -> Result<(), PatchError> {
     let problems = check_document(patch, document, contract, Mode::Patch);
