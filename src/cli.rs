@@ -6,6 +6,12 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use talos_hcloud::redact::Redacted;
+
+/// Wraps the token as soon as it is parsed, so no `Debug` of the arguments shows it.
+fn redacted_token(text: &str) -> Result<Redacted<String>, std::convert::Infallible> {
+    Ok(Redacted::new(text.to_string()))
+}
 
 /// Take a Talos Linux Kubernetes cluster on Hetzner Cloud from nothing to running.
 ///
@@ -61,9 +67,10 @@ pub struct GlobalArgs {
         env = "HCLOUD_TOKEN",
         hide_env_values = true,
         global = true,
-        hide = true
+        hide = true,
+        value_parser = redacted_token
     )]
-    pub hcloud_token: Option<String>,
+    pub hcloud_token: Option<Redacted<String>>,
 
     /// Hetzner Cloud API endpoint.
     #[arg(
@@ -134,6 +141,10 @@ pub enum Command {
     /// cluster's certificate authorities. It uses talosctl's secrets.yaml layout, so a
     /// bundle from `talosctl gen secrets` or the Talos Terraform provider can be used.
     Secrets(SecretsArgs),
+
+    /// Render the cluster's machine configs and talosconfig (offline).
+    #[command(subcommand)]
+    Config(ConfigCommand),
 
     /// Compute, check and push Image Factory schematics.
     ///
@@ -530,6 +541,63 @@ pub struct GenConfigArgs {
     pub with_examples: Option<bool>,
 }
 
+/// Subcommands of `config`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Render every node's machine config and the talosconfig into a folder (offline).
+    ///
+    /// For each node of cluster.yaml: the config Talos generates for `talos.version`
+    /// (cluster name, Kubernetes version, pod and service subnets, --endpoint), the
+    /// Hetzner settings (installer factory.talos.dev/hcloud-installer/<schematic
+    /// ID>:<version>, install disk, hostname = node name, and on control planes of an
+    /// `endpoint: floating-ip` cluster the Talos VIP), the patch files of `patches.all` and
+    /// of its role, then `sysctls:`; the result is checked as a Talos node would check it.
+    /// Files: <node>.yaml for every node and `talosconfig`, mode 0600 (control-plane
+    /// configs hold the cluster's CA keys). Everything is rendered before the first file is
+    /// written: any problem writes nothing (exit 2). Existing files are replaced only with
+    /// --force.
+    ///
+    /// The output is deterministic for a given secrets bundle, so a diff between two runs
+    /// shows real changes only: the talosconfig's admin certificate is derived from the
+    /// bundle and changes only every 4380 hours (docs/machine-config.md).
+    ///
+    /// With `endpoint: floating-ip` the control-plane configs carry a Hetzner Cloud API
+    /// token for the VIP, read from HCLOUD_TOKEN (never printed). Use a dedicated token.
+    ///
+    /// Example:
+    ///
+    ///   talos-hcloud -c cluster.yaml config gen --endpoint 203.0.113.10 --talos-endpoint 198.51.100.11,198.51.100.12
+    Gen(ConfigGenArgs),
+}
+
+/// Arguments of `config gen`.
+#[derive(Debug, Args)]
+pub struct ConfigGenArgs {
+    /// Output folder [default: .talos-hcloud/<cluster>/configs beside cluster.yaml].
+    #[arg(short = 'o', long = "out", value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// Secrets bundle [default: .talos-hcloud/<cluster>/secrets.yaml beside cluster.yaml].
+    #[arg(long, value_name = "FILE")]
+    pub secrets: Option<PathBuf>,
+
+    /// Kubernetes API endpoint: the floating IP's address (or the API load balancer's),
+    /// as IP, host or URL; written as https://HOST:6443. Required for now.
+    #[arg(long, value_name = "HOST|URL")]
+    pub endpoint: Option<String>,
+
+    /// Talos API endpoints for the talosconfig: the control planes' public IPs
+    /// (comma-separated, repeatable; none is allowed, as with talosctl). Never the floating
+    /// IP: Talos holds the VIP through an etcd election, so it vanishes exactly when etcd
+    /// or the API server is unhealthy, which is when the Talos API is needed.
+    #[arg(long = "talos-endpoint", value_name = "IP", value_delimiter = ',')]
+    pub talos_endpoints: Vec<String>,
+
+    /// Replace existing files.
+    #[arg(long)]
+    pub force: bool,
+}
+
 /// Arguments of `secrets`.
 #[derive(Debug, Args)]
 pub struct SecretsArgs {
@@ -550,9 +618,15 @@ pub enum SecretsCommand {
     /// Prints the path, or with --output json the path and the CA fingerprints (never
     /// private material).
     ///
+    /// Without -o the bundle goes to the cluster's local folder,
+    /// `.talos-hcloud/<name>/secrets.yaml` beside the cluster.yaml named by -c, and
+    /// --talos-version defaults to its `talos.version`. With -o no cluster.yaml is read and
+    /// the default is v1.13.
+    ///
     /// Example:
     ///
-    ///   talos-hcloud secrets gen -o .talos-hcloud/prod/secrets.yaml --talos-version v1.11
+    ///   talos-hcloud -c clusters/prod/cluster.yaml secrets gen
+    ///   talos-hcloud secrets gen -o /secure/prod-secrets.yaml --talos-version v1.11
     Gen(SecretsGenArgs),
 
     /// Load and validate a secrets bundle; print its CAs' subjects, keys and expiry.
@@ -571,15 +645,17 @@ pub enum SecretsCommand {
 /// Arguments of `secrets gen`.
 #[derive(Debug, Args)]
 pub struct SecretsGenArgs {
-    /// File to write the bundle to (parent directories are created with mode 0700).
+    /// File to write the bundle to (parent directories are created with mode 0700)
+    /// [default: .talos-hcloud/<cluster>/secrets.yaml beside cluster.yaml].
     #[arg(short = 'o', long = "out", value_name = "FILE")]
-    pub out: PathBuf,
+    pub out: Option<PathBuf>,
 
     /// Replace an existing file (its CAs are lost: clusters made from it become unmanageable).
     #[arg(long)]
     pub force: bool,
 
-    /// Talos version whose generation rules to follow (v1.10 to v1.14; default v1.13).
+    /// Talos version whose generation rules to follow (v1.10 to v1.14) [default: talos.version
+    /// of cluster.yaml, or v1.13 with -o].
     #[arg(long = "talos-version", value_name = "VERSION")]
     pub talos_version: Option<String>,
 }

@@ -5,8 +5,9 @@
 //! The value model ([`value`], [`path`], [`yaml`], [`emit`], [`documents`]) keeps what
 //! Talos's typed structs would lose — mapping order, scalar text and style, source
 //! positions — so generated configs are byte-identical to `talosctl gen config` and every
-//! error can name `file:line:column`. Secrets come from [`crate::talos::secrets`]; writing
-//! files and talking to nodes is left to the callers.
+//! error can name `file:line:column`. Secrets come from [`crate::talos::secrets`];
+//! [`render`] puts it all together for every node of a cluster.yaml. Writing files and
+//! talking to nodes is left to the callers.
 
 pub mod documents;
 pub mod emit;
@@ -15,6 +16,7 @@ pub mod generate;
 pub mod hcloud_overlay;
 pub mod patch;
 pub mod path;
+pub mod render;
 pub mod shape;
 pub mod validate;
 pub mod value;

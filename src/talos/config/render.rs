@@ -1,0 +1,451 @@
+//! Rendering every node's final machine config for a cluster described by cluster.yaml
+//! (`talos-hcloud config gen`, issue 4).
+//!
+//! Per node: [`generate`](super::generate()) for `talos.version` (contract, Kubernetes
+//! version, pod and service subnets, cluster name, endpoint), then the hcloud overlay
+//! ([`super::hcloud_overlay`]: installer image, install disk, hostname, the VIP on control
+//! planes of a floating-IP cluster), then the patch files of `patches.all` and of the
+//! node's role in order ([`super::patch`]), then cluster.yaml's `sysctls:`, then the
+//! emitted YAML is decoded strictly and validated for Hetzner Cloud (cloud mode, user_data
+//! limit). Everything is rendered before anything is returned, so a caller writes nothing
+//! when one node fails. The result is a pure function of the inputs.
+//!
+//! Reading the secrets bundle, the token and the endpoint from the operator, and writing
+//! files, are left to the command.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use super::documents::ConfigDocuments;
+use super::generate::MachineType;
+use super::hcloud_overlay::{HCLOUD_INSTALL_DISK, HcloudCluster, HcloudVip, NodeSettings, OverlayError};
+use super::patch::{self, Patch, PatchError, PatchSource};
+use super::validate::{self, DecodeErrors, Mode, UserDataEncoding, ValidateOptions, ValidationErrors};
+use crate::error::{Class, Classify};
+use crate::redact::Redacted;
+use crate::spec::{Endpoint, Role, Spec};
+use crate::talos::contract::Contract;
+use crate::talos::secrets::SecretsBundle;
+
+/// The Kubernetes API port.
+pub const KUBERNETES_API_PORT: u16 = 6443;
+
+/// The `user_data` encoding configs are checked for: plain YAML, the largest form, so a
+/// config that passes fits in every encoding the delivery may choose.
+pub const USER_DATA_ENCODING: UserDataEncoding = UserDataEncoding::Plain;
+
+/// The Kubernetes API endpoint, normalised to `https://HOST:PORT`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiEndpoint {
+    url: String,
+    host: String,
+    ip: Option<IpAddr>,
+}
+
+/// An `--endpoint` that is not an address, host name or `https://` URL.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid Kubernetes API endpoint {text:?}: {reason}")]
+pub struct EndpointError {
+    /// The text given.
+    pub text: String,
+    /// What is wrong, with the expected form.
+    pub reason: String,
+}
+
+impl Classify for EndpointError {
+    fn class(&self) -> Class {
+        Class::InvalidInput
+    }
+
+    fn hints(&self) -> Vec<String> {
+        vec!["give an address, a host name or a URL: 203.0.113.10, api.example.com or https://203.0.113.10:6443".into()]
+    }
+}
+
+impl ApiEndpoint {
+    /// Parses an IP address, a host name, `HOST:PORT`, or an `https://` URL (no path), and
+    /// normalises it to `https://HOST:PORT` (port 6443 unless one is given; IPv6 in
+    /// brackets).
+    ///
+    /// # Errors
+    /// [`EndpointError`] for anything else.
+    pub fn parse(text: &str) -> Result<ApiEndpoint, EndpointError> {
+        let fail = |reason: &str| EndpointError {
+            text: text.to_string(),
+            reason: reason.to_string(),
+        };
+        let trimmed = text.trim();
+        if trimmed.is_empty() {
+            return Err(fail("it is empty"));
+        }
+        if let Ok(ip) = trimmed.parse::<IpAddr>() {
+            return Ok(ApiEndpoint::from_parts(&ip.to_string(), Some(ip), KUBERNETES_API_PORT));
+        }
+        let with_scheme = if trimmed.contains("://") {
+            trimmed.to_string()
+        } else {
+            format!("https://{trimmed}")
+        };
+        let url = url::Url::parse(&with_scheme).map_err(|e| fail(&e.to_string()))?;
+        if url.scheme() != "https" {
+            return Err(fail("the scheme must be https"));
+        }
+        if !url.username().is_empty() || url.password().is_some() || url.query().is_some() || url.fragment().is_some() {
+            return Err(fail("only a scheme, host and port are allowed"));
+        }
+        if !matches!(url.path(), "" | "/") {
+            return Err(fail("a path is not allowed"));
+        }
+        let port = url.port().unwrap_or(KUBERNETES_API_PORT);
+        match url.host() {
+            Some(url::Host::Ipv4(ip)) => Ok(ApiEndpoint::from_parts(&ip.to_string(), Some(IpAddr::V4(ip)), port)),
+            Some(url::Host::Ipv6(ip)) => Ok(ApiEndpoint::from_parts(&ip.to_string(), Some(IpAddr::V6(ip)), port)),
+            Some(url::Host::Domain(domain)) if !domain.is_empty() => Ok(ApiEndpoint::from_parts(domain, None, port)),
+            _ => Err(fail("no host")),
+        }
+    }
+
+    fn from_parts(host: &str, ip: Option<IpAddr>, port: u16) -> ApiEndpoint {
+        let url_host = match ip {
+            Some(IpAddr::V6(_)) => format!("[{host}]"),
+            _ => host.to_string(),
+        };
+        ApiEndpoint {
+            url: format!("https://{url_host}:{port}"),
+            host: host.to_string(),
+            ip,
+        }
+    }
+
+    /// `https://HOST:PORT`, as written into `cluster.controlPlane.endpoint`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The host (an address without brackets, or a DNS name).
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The address, if the host is one.
+    pub fn ip(&self) -> Option<IpAddr> {
+        self.ip
+    }
+}
+
+impl fmt::Display for ApiEndpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.url)
+    }
+}
+
+/// What a cluster's configs are rendered from.
+#[derive(Debug, Clone, Copy)]
+pub struct ClusterInputs<'a> {
+    /// The checked cluster description.
+    pub spec: &'a Spec,
+    /// The cluster's secrets bundle.
+    pub secrets: &'a SecretsBundle,
+    /// The Kubernetes API endpoint (the floating IP or the API load balancer).
+    pub endpoint: &'a ApiEndpoint,
+    /// The Hetzner Cloud API token the Talos VIP controller uses (required for
+    /// `endpoint: floating-ip`, unused otherwise).
+    pub hcloud_token: Option<&'a Redacted<String>>,
+}
+
+/// One node's rendered config.
+#[derive(Debug, Clone)]
+pub struct RenderedNode {
+    /// The node name (also its hostname).
+    pub name: String,
+    /// Control plane or worker.
+    pub role: Role,
+    /// The config as checked.
+    pub docs: ConfigDocuments,
+    /// The config as it is to be written (what was decoded and validated).
+    pub yaml: String,
+    /// Things worth telling about patches and the config that do not stop it.
+    pub warnings: Vec<String>,
+}
+
+/// Why a cluster's configs cannot be rendered.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    /// The version in cluster.yaml is one configs are not generated for.
+    #[error("cannot render configs for talos.version {version}")]
+    Contract {
+        /// The version.
+        version: String,
+        /// The cause.
+        #[source]
+        source: crate::talos::contract::ContractError,
+    },
+    /// A floating-IP cluster's endpoint is a host name, not the floating IP.
+    #[error(
+        "with `endpoint: floating-ip` the Kubernetes API endpoint must be the floating IP's address (it becomes the Talos VIP), not the host name {host:?}"
+    )]
+    VipNeedsAddress {
+        /// The host given.
+        host: String,
+    },
+    /// A floating-IP cluster without a Hetzner token for the VIP.
+    #[error(
+        "a Hetzner Cloud API token is needed: with `endpoint: floating-ip` every control-plane config carries one for the Talos VIP"
+    )]
+    MissingToken,
+    /// A patch file cannot be read or is no patch.
+    #[error("cannot load a machine-config patch")]
+    LoadPatch(#[source] Box<PatchError>),
+    /// The base config of a node cannot be made.
+    #[error("cannot generate the machine config of node {node}")]
+    Overlay {
+        /// The node.
+        node: String,
+        /// The cause.
+        #[source]
+        source: Box<OverlayError>,
+    },
+    /// A patch does not apply to a node's config.
+    #[error("cannot patch the machine config of node {node}")]
+    Patch {
+        /// The node.
+        node: String,
+        /// The cause (names the patch file, document and path).
+        #[source]
+        source: Box<PatchError>,
+    },
+    /// cluster.yaml's `sysctls:` do not apply.
+    #[error("cannot merge cluster.yaml sysctls into the machine config of node {node}")]
+    Sysctls {
+        /// The node.
+        node: String,
+        /// The cause.
+        #[source]
+        source: Box<PatchError>,
+    },
+    /// The emitted config does not decode strictly.
+    #[error("the machine config of node {node} does not decode")]
+    Decode {
+        /// The node.
+        node: String,
+        /// Every problem.
+        #[source]
+        source: Box<DecodeErrors>,
+    },
+    /// The config breaks Talos's (or talos-hcloud's) rules.
+    #[error("the machine config of node {node} is invalid")]
+    Invalid {
+        /// The node.
+        node: String,
+        /// Every error, with document and path.
+        #[source]
+        source: Box<ValidationErrors>,
+    },
+}
+
+impl Classify for RenderError {
+    fn class(&self) -> Class {
+        match self {
+            RenderError::Overlay { source, .. } => source.class(),
+            _ => Class::InvalidInput,
+        }
+    }
+
+    fn hints(&self) -> Vec<String> {
+        match self {
+            RenderError::Contract { source, .. } => source.hints(),
+            RenderError::VipNeedsAddress { .. } => {
+                vec!["pass the floating IP's address, e.g. --endpoint 203.0.113.10".into()]
+            }
+            RenderError::MissingToken => vec![
+                "export HCLOUD_TOKEN with a dedicated Read & Write token of the cluster's project: it is stored in the control-plane configs, so revoking it must not break anything else".into(),
+            ],
+            RenderError::LoadPatch(source) | RenderError::Patch { source, .. } | RenderError::Sysctls { source, .. } => {
+                source.hints()
+            }
+            RenderError::Decode { source, .. } => source.hints(),
+            RenderError::Overlay { .. } | RenderError::Invalid { .. } => Vec::new(),
+        }
+    }
+}
+
+/// The hcloud overlay settings of a cluster.
+///
+/// # Errors
+/// [`RenderError::VipNeedsAddress`] or [`RenderError::MissingToken`] for a floating-IP
+/// cluster whose endpoint is no address or that has no token.
+pub fn hcloud_cluster(
+    spec: &Spec,
+    endpoint: &ApiEndpoint,
+    hcloud_token: Option<&Redacted<String>>,
+) -> Result<HcloudCluster, RenderError> {
+    let vip = match spec.endpoint {
+        Endpoint::LoadBalancer => None,
+        Endpoint::FloatingIp => {
+            let ip = endpoint.ip().ok_or_else(|| RenderError::VipNeedsAddress {
+                host: endpoint.host().to_string(),
+            })?;
+            let token = hcloud_token
+                .filter(|t| !t.expose().trim().is_empty())
+                .ok_or(RenderError::MissingToken)?;
+            Some(HcloudVip::new(ip, Redacted::new(token.expose().trim().to_string())))
+        }
+    };
+    Ok(HcloudCluster {
+        name: spec.name.as_str().to_string(),
+        endpoint: endpoint.url().to_string(),
+        talos_version: spec.talos.version.to_string(),
+        kubernetes_version: spec.kubernetes.version.to_string(),
+        schematic_id: spec.talos.schematic.id.as_str().to_string(),
+        pod_subnets: vec![spec.network.pods.to_string()],
+        service_subnets: vec![spec.network.services.to_string()],
+        install_disk: HCLOUD_INSTALL_DISK.to_string(),
+        vip,
+    })
+}
+
+/// Renders every node's config, control planes first, in cluster.yaml order.
+///
+/// # Errors
+/// [`RenderError`] for the first problem: naming the node, and for patches the patch
+/// file, document and path. Nothing is returned unless every node renders.
+pub fn render_cluster(inputs: &ClusterInputs<'_>) -> Result<Vec<RenderedNode>, RenderError> {
+    let spec = inputs.spec;
+    let version = spec.talos.version.to_string();
+    let contract = Contract::parse_for(&version, crate::talos::contract::Artifact::MachineConfig)
+        .map_err(|source| RenderError::Contract { version, source })?;
+    let cluster = hcloud_cluster(spec, inputs.endpoint, inputs.hcloud_token)?;
+    let patches = load_patch_files(spec)?;
+
+    let mut rendered = Vec::new();
+    for node in spec.nodes() {
+        let name = node.name.as_str().to_string();
+        let machine_type = match node.role {
+            Role::ControlPlane => MachineType::ControlPlane,
+            Role::Worker => MachineType::Worker,
+        };
+        let base = cluster
+            .node_config(
+                inputs.secrets,
+                &NodeSettings {
+                    hostname: name.clone(),
+                    machine_type,
+                },
+            )
+            .map_err(|source| RenderError::Overlay {
+                node: name.clone(),
+                source: Box::new(source),
+            })?;
+        let node_patches: Vec<Patch> = spec
+            .patches
+            .for_role(node.role)
+            .filter_map(|path| patches.get(path).cloned())
+            .collect();
+        let (patched, patch_warnings) =
+            patch::apply(&base, &node_patches, &contract).map_err(|source| RenderError::Patch {
+                node: name.clone(),
+                source: Box::new(source),
+            })?;
+        let docs = patch::apply_sysctls(&patched, &spec.sysctls, &contract).map_err(|source| RenderError::Sysctls {
+            node: name.clone(),
+            source: Box::new(source),
+        })?;
+        let yaml = docs.to_yaml();
+        let decoded =
+            validate::decode_strict_named(&format!("{name}.yaml"), yaml.as_bytes(), contract).map_err(|source| {
+                RenderError::Decode {
+                    node: name.clone(),
+                    source: Box::new(source),
+                }
+            })?;
+        let options = ValidateOptions {
+            contract,
+            mode: Mode::Cloud,
+            node: Some(name.clone()),
+            source: None,
+            strict: false,
+            user_data: Some(USER_DATA_ENCODING),
+        };
+        let findings = validate::validate(&decoded, &options).map_err(|source| RenderError::Invalid {
+            node: name.clone(),
+            source: Box::new(source),
+        })?;
+        let mut warnings: Vec<String> = patch_warnings.iter().map(|w| format!("{name}: {w}")).collect();
+        warnings.extend(findings.iter().map(ToString::to_string));
+        rendered.push(RenderedNode {
+            name,
+            role: node.role,
+            docs: decoded,
+            yaml,
+            warnings,
+        });
+    }
+    Ok(rendered)
+}
+
+/// Every patch file of the spec, loaded once.
+fn load_patch_files(spec: &Spec) -> Result<BTreeMap<PathBuf, Patch>, RenderError> {
+    let mut patches = BTreeMap::new();
+    let files = spec
+        .patches
+        .all
+        .iter()
+        .chain(&spec.patches.controlplane)
+        .chain(&spec.patches.worker);
+    for path in files {
+        if patches.contains_key(path) {
+            continue;
+        }
+        let patch =
+            patch::load_patch(PatchSource::File(path.clone())).map_err(|e| RenderError::LoadPatch(Box::new(e)))?;
+        patches.insert(path.clone(), patch);
+    }
+    Ok(patches)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_normalise_to_https_host_and_port() {
+        let cases = [
+            ("203.0.113.10", "https://203.0.113.10:6443", Some("203.0.113.10")),
+            (
+                "https://203.0.113.10:6443",
+                "https://203.0.113.10:6443",
+                Some("203.0.113.10"),
+            ),
+            (
+                "https://203.0.113.10",
+                "https://203.0.113.10:6443",
+                Some("203.0.113.10"),
+            ),
+            ("203.0.113.10:8443", "https://203.0.113.10:8443", Some("203.0.113.10")),
+            ("2001:db8::1", "https://[2001:db8::1]:6443", Some("2001:db8::1")),
+            (
+                "https://[2001:db8::1]:7443/",
+                "https://[2001:db8::1]:7443",
+                Some("2001:db8::1"),
+            ),
+            ("api.example.com", "https://api.example.com:6443", None),
+            ("API.example.com:443", "https://api.example.com:443", None),
+        ];
+        for (text, url, ip) in cases {
+            let endpoint = ApiEndpoint::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(endpoint.url(), url, "{text}");
+            assert_eq!(endpoint.ip().map(|ip| ip.to_string()).as_deref(), ip, "{text}");
+        }
+        for bad in [
+            "",
+            "http://203.0.113.10",
+            "https://a.example/path",
+            "https://u:p@a.example",
+            "a b",
+        ] {
+            assert!(ApiEndpoint::parse(bad).is_err(), "{bad}");
+        }
+    }
+}
