@@ -437,11 +437,16 @@ pub enum TalosGenCommand {
     /// user_data is limited to 32 KiB). Files are written with mode 0600: control-plane
     /// configs hold the cluster's CA keys.
     ///
+    /// Patches (`--config-patch`, then `--config-patch-control-plane` or
+    /// `--config-patch-worker`) are applied as talosctl applies them; docs/patches.md
+    /// describes the forms. The talosconfig has one context named NAME with a fresh admin
+    /// certificate and no endpoints.
+    ///
     /// Differences from talosctl: the output folder is `-o DIR` or `--output-dir DIR`
     /// (`--output` selects text or JSON results here); `--talos-version` defaults to the
     /// newest supported line (v1.13); `--kubernetes-version` defaults to that line's
     /// Kubernetes version; an empty `--install-disk ""` or `--install-image ""` leaves the
-    /// field out.
+    /// field out; existing files are replaced only with --force.
     ///
     /// Example:
     ///
@@ -456,7 +461,7 @@ pub enum GenOutputType {
     Controlplane,
     /// `worker.yaml`.
     Worker,
-    /// `talosconfig` (not available yet).
+    /// `talosconfig` (admin client config, no endpoints).
     Talosconfig,
 }
 
@@ -480,7 +485,8 @@ pub struct GenConfigArgs {
     #[arg(long, value_name = "VERSION")]
     pub kubernetes_version: Option<String>,
 
-    /// Secrets bundle to use (talosctl's secrets.yaml format).
+    /// Secrets bundle to use (talosctl's secrets.yaml format). Default: a new bundle that
+    /// is not saved, as talosctl does (make one with `secrets gen` to keep it).
     #[arg(long, value_name = "FILE")]
     pub with_secrets: Option<PathBuf>,
 
@@ -508,20 +514,26 @@ pub struct GenConfigArgs {
     #[arg(long)]
     pub with_kubespan: bool,
 
-    /// Patch for all machine types (not supported yet).
+    /// Patch for all machine types, applied first: @FILE, a file name, or inline YAML/JSON
+    /// (strategic merge or RFC 6902; repeatable).
     #[arg(long, value_name = "PATCH")]
     pub config_patch: Vec<String>,
 
-    /// Patch for control-plane configs (not supported yet).
+    /// Patch for control-plane configs, applied after --config-patch (repeatable).
     #[arg(long, value_name = "PATCH")]
     pub config_patch_control_plane: Vec<String>,
 
-    /// Patch for worker configs (not supported yet).
+    /// Patch for worker configs, applied after --config-patch (repeatable).
     #[arg(long, value_name = "PATCH")]
     pub config_patch_worker: Vec<String>,
 
-    /// Files to write (comma-separated): controlplane, worker.
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "controlplane,worker")]
+    /// Files to write (comma-separated): controlplane, worker, talosconfig.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "controlplane,worker,talosconfig"
+    )]
     pub output_types: Vec<GenOutputType>,
 
     /// Output folder, or `-` for stdout (one output type only).

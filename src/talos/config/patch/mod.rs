@@ -252,6 +252,15 @@ pub fn load_patch(source: PatchSource) -> Result<Patch, PatchError> {
 /// # Errors
 /// As [`load_patch`], for the first argument that fails.
 pub fn load_patches(args: &[String]) -> Result<Vec<Patch>, PatchError> {
+    load_flag_patches("--config-patch", args)
+}
+
+/// As [`load_patches`] for the arguments of another flag (`--config-patch-worker`), which
+/// names inline patches (`--config-patch-worker #2`).
+///
+/// # Errors
+/// As [`load_patch`], for the first argument that fails.
+pub fn load_flag_patches(flag: &str, args: &[String]) -> Result<Vec<Patch>, PatchError> {
     let mut patches: Vec<Patch> = Vec::new();
     for (index, arg) in args.iter().enumerate() {
         let source = if let Some(file) = arg.strip_prefix('@') {
@@ -260,7 +269,7 @@ pub fn load_patches(args: &[String]) -> Result<Vec<Patch>, PatchError> {
             PatchSource::File(PathBuf::from(arg))
         } else {
             PatchSource::Inline {
-                name: format!("--config-patch #{}", index + 1),
+                name: format!("{flag} #{}", index + 1),
                 text: arg.clone(),
             }
         };
