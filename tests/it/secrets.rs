@@ -26,7 +26,7 @@ fn golden_path() -> PathBuf {
 }
 
 /// One RSA-4096 service-account key for every bundle of this test binary.
-fn service_account_key() -> Pem {
+pub fn service_account_key() -> Pem {
     static KEY: OnceLock<Pem> = OnceLock::new();
     KEY.get_or_init(|| pki::generate_private_key(KeyAlgorithm::Rsa { bits: 4096 }).expect("RSA key generation"))
         .clone()
@@ -44,7 +44,7 @@ fn bundle(contract: Contract) -> SecretsBundle {
 }
 
 /// Runs the real openssl CLI (scripts/test.sh installs it); never skips.
-fn openssl(args: &[&str], dir: &Path) -> Run {
+pub fn openssl(args: &[&str], dir: &Path) -> Run {
     let output = Command::new("openssl")
         .args(args)
         .current_dir(dir)
@@ -58,7 +58,7 @@ fn openssl(args: &[&str], dir: &Path) -> Run {
     }
 }
 
-fn openssl_ok(args: &[&str], dir: &Path) -> String {
+pub fn openssl_ok(args: &[&str], dir: &Path) -> String {
     let run = openssl(args, dir);
     assert_eq!(run.code, 0, "openssl {args:?}: {run:?}");
     run.stdout + &run.stderr

@@ -98,7 +98,13 @@ impl ApiEndpoint {
         if !matches!(url.path(), "" | "/") {
             return Err(fail("a path is not allowed"));
         }
-        let port = url.port().unwrap_or(KUBERNETES_API_PORT);
+        // The url crate hides a port equal to the scheme's default (443); an explicit one is
+        // kept, a missing one means 6443.
+        let port = match url.port() {
+            Some(port) => port,
+            None if has_explicit_port(&with_scheme) => 443,
+            None => KUBERNETES_API_PORT,
+        };
         match url.host() {
             Some(url::Host::Ipv4(ip)) => Ok(ApiEndpoint::from_parts(&ip.to_string(), Some(IpAddr::V4(ip)), port)),
             Some(url::Host::Ipv6(ip)) => Ok(ApiEndpoint::from_parts(&ip.to_string(), Some(IpAddr::V6(ip)), port)),
@@ -132,6 +138,26 @@ impl ApiEndpoint {
     /// The address, if the host is one.
     pub fn ip(&self) -> Option<IpAddr> {
         self.ip
+    }
+}
+
+/// Returns true if and only if the authority of `url` (`scheme://authority/…`) ends in
+/// `:PORT`.
+fn has_explicit_port(url: &str) -> bool {
+    let authority = url
+        .split_once("://")
+        .map_or(url, |(_, rest)| rest)
+        .split(['/', '?', '#'])
+        .next()
+        .unwrap_or("");
+    let host_port = authority.rsplit('@').next().unwrap_or(authority);
+    match host_port.rsplit_once(':') {
+        Some((host, port)) => {
+            !port.is_empty()
+                && port.bytes().all(|b| b.is_ascii_digit())
+                && (!host.starts_with('[') || host.ends_with(']'))
+        }
+        None => false,
     }
 }
 
@@ -225,6 +251,16 @@ pub enum RenderError {
         #[source]
         source: Box<PatchError>,
     },
+    /// A patch changed the hostname talos-hcloud sets from the node name.
+    #[error(
+        "the patches change the hostname of node {node} to {found:?}; talos-hcloud names every node after cluster.yaml"
+    )]
+    HostnameChanged {
+        /// The node.
+        node: String,
+        /// The hostname after the patches (empty when removed).
+        found: String,
+    },
     /// The emitted config does not decode strictly.
     #[error("the machine config of node {node} does not decode")]
     Decode {
@@ -266,6 +302,9 @@ impl Classify for RenderError {
                 source.hints()
             }
             RenderError::Decode { source, .. } => source.hints(),
+            RenderError::HostnameChanged { .. } => vec![
+                "remove machine.network.hostname (HostnameConfig from Talos v1.12) from the patches; rename nodes in cluster.yaml instead".into(),
+            ],
             RenderError::Overlay { .. } | RenderError::Invalid { .. } => Vec::new(),
         }
     }
@@ -352,6 +391,13 @@ pub fn render_cluster(inputs: &ClusterInputs<'_>) -> Result<Vec<RenderedNode>, R
             node: name.clone(),
             source: Box::new(source),
         })?;
+        let hostname = hostname_of(&docs, contract);
+        if hostname != Some(name.as_str()) {
+            return Err(RenderError::HostnameChanged {
+                found: hostname.unwrap_or_default().to_string(),
+                node: name,
+            });
+        }
         let yaml = docs.to_yaml();
         let decoded =
             validate::decode_strict_named(&format!("{name}.yaml"), yaml.as_bytes(), contract).map_err(|source| {
@@ -385,6 +431,20 @@ pub fn render_cluster(inputs: &ClusterInputs<'_>) -> Result<Vec<RenderedNode>, R
     Ok(rendered)
 }
 
+/// The static hostname of a config, in the form of its contract (see
+/// [`super::hcloud_overlay`]).
+fn hostname_of(docs: &ConfigDocuments, contract: Contract) -> Option<&str> {
+    if contract.multidoc_network_config() {
+        docs.find("HostnameConfig", None)?.get("hostname")?.as_str()
+    } else {
+        docs.v1alpha1()?
+            .get("machine")?
+            .get("network")?
+            .get("hostname")?
+            .as_str()
+    }
+}
+
 /// Every patch file of the spec, loaded once.
 fn load_patch_files(spec: &Spec) -> Result<BTreeMap<PathBuf, Patch>, RenderError> {
     let mut patches = BTreeMap::new();
@@ -408,6 +468,76 @@ fn load_patch_files(spec: &Spec) -> Result<BTreeMap<PathBuf, Patch>, RenderError
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::talos::config::test_support::reference_dir;
+
+    fn cluster_spec(talos_version: &str, endpoint: &str) -> Spec {
+        let text = format!(
+            "name: t\nprefix: t-\nlocation: fsn1\ntalos:\n  version: {talos_version}\n  schematic: {{ customization: {{}} }}\n\
+             kubernetes: {{ version: v1.34.1 }}\nnetwork: {{ cidr: 10.0.0.0/16, subnet: 10.0.1.0/24 }}\nendpoint: {endpoint}\n\
+             firewall: {{ admin_cidrs: [203.0.113.7/32] }}\ncontrolplane: {{ type: cax11, count: 1 }}\n\
+             workers: [{{ pool: w, type: cax11, count: 1 }}]\nsysctls: {{ net.ipv4.ip_forward: 1 }}\n"
+        );
+        crate::spec::parse(std::path::Path::new("cluster.yaml"), &text).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn secrets() -> SecretsBundle {
+        let text = std::fs::read_to_string(reference_dir().join("talos-golden/secrets.yaml")).expect("golden secrets");
+        serde_saphyr::from_str(&text).expect("golden secrets parse")
+    }
+
+    #[test]
+    fn every_config_line_renders_with_the_version_forms() {
+        let token = Redacted::new("token-0123".to_string());
+        let endpoint = ApiEndpoint::parse("203.0.113.10").expect("endpoint");
+        let secrets = secrets();
+        for version in ["v1.10.9", "v1.11.6", "v1.12.11", "v1.13.9"] {
+            let spec = cluster_spec(version, "floating-ip");
+            let inputs = ClusterInputs {
+                spec: &spec,
+                secrets: &secrets,
+                endpoint: &endpoint,
+                hcloud_token: Some(&token),
+            };
+            let nodes = render_cluster(&inputs).unwrap_or_else(|e| panic!("{version}: {e}"));
+            let names: Vec<&str> = nodes.iter().map(|n| n.name.as_str()).collect();
+            assert_eq!(names, ["cp-1", "w-1"], "{version}");
+            for node in &nodes {
+                assert!(node.warnings.is_empty(), "{version}: {:?}", node.warnings);
+                assert_eq!(
+                    hostname_of(&node.docs, Contract::parse(version).expect("v")),
+                    Some(node.name.as_str())
+                );
+                assert!(node.yaml.contains("net.ipv4.ip_forward: \"1\""), "{version}");
+                let has_vip = node.yaml.contains("token-0123");
+                assert_eq!(has_vip, node.role == Role::ControlPlane, "{version} {}", node.name);
+                let multidoc = version >= "v1.12";
+                assert_eq!(
+                    node.docs.find("HCloudVIPConfig", None).is_some(),
+                    multidoc && has_vip,
+                    "{version}"
+                );
+            }
+        }
+        let spec = cluster_spec("v1.11.6", "floating-ip");
+        let missing = ClusterInputs {
+            spec: &spec,
+            secrets: &secrets,
+            endpoint: &endpoint,
+            hcloud_token: Some(&Redacted::new("  ".to_string())),
+        };
+        assert!(matches!(render_cluster(&missing), Err(RenderError::MissingToken)));
+        let balanced = cluster_spec("v1.11.6", "load-balancer");
+        let named = ApiEndpoint::parse("api.example.com").expect("endpoint");
+        let inputs = ClusterInputs {
+            spec: &balanced,
+            secrets: &secrets,
+            endpoint: &named,
+            hcloud_token: None,
+        };
+        let nodes = render_cluster(&inputs).expect("no token needed");
+        assert!(nodes.iter().all(|n| !n.yaml.contains("vip:")));
+    }
 
     #[test]
     fn endpoints_normalise_to_https_host_and_port() {
