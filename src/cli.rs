@@ -578,7 +578,7 @@ pub enum ConfigCommand {
     ///
     /// Example:
     ///
-    ///   talos-hcloud -c cluster.yaml config gen --endpoint 203.0.113.10 --talos-endpoint 198.51.100.11,198.51.100.12
+    ///   HCLOUD_TOKEN=… talos-hcloud config gen --endpoint 203.0.113.10 --talos-endpoint 198.51.100.11
     Gen(ConfigGenArgs),
 }
 
@@ -638,6 +638,7 @@ pub enum SecretsCommand {
     /// Example:
     ///
     ///   talos-hcloud -c clusters/prod/cluster.yaml secrets gen
+    ///
     ///   talos-hcloud secrets gen -o /secure/prod-secrets.yaml --talos-version v1.11
     Gen(SecretsGenArgs),
 
