@@ -43,7 +43,7 @@ const ADMIN_DERIVATION_CONTEXT: &str = "talos-hcloud talosconfig admin certifica
 /// half a year.
 ///
 /// # Errors
-/// [`Error::AdminCertificate`] when the CA has expired at `now`.
+/// [`Error::AdminCertificate`] when the CA has expired at `now` or its validity is empty.
 pub fn admin_cert_window(
     ca_not_before: OffsetDateTime,
     ca_not_after: OffsetDateTime,
@@ -61,7 +61,15 @@ pub fn admin_cert_window(
     let window = elapsed / rotation;
     let not_before = ca_not_before + time::Duration::seconds(window * rotation);
     let full = not_before + time::Duration::seconds(pki::ADMIN_CERT_VALIDITY.as_secs() as i64);
-    Ok((not_before, full.min(ca_not_after)))
+    let not_after = full.min(ca_not_after);
+    if not_after <= not_before {
+        return Err(Error::AdminCertificate {
+            source: pki::Error::InvalidRequest {
+                detail: format!("the OS CA's validity ends ({ca_not_after}) before it starts ({ca_not_before})"),
+            },
+        });
+    }
+    Ok((not_before, not_after))
 }
 
 /// A talosconfig file: the current context and all contexts by name.
@@ -269,10 +277,11 @@ impl Talosconfig {
         let serial_bytes = os_ca.derive_secret(format!("{context}\0serial").as_bytes());
         let mut serial = [0u8; 16];
         serial.copy_from_slice(&serial_bytes[..16]);
-        let validity = std::time::Duration::from_secs(
-            u64::try_from((not_after - not_before).whole_seconds())
-                .expect("invariant: the window ends after it starts"),
-        );
+        let validity = std::time::Duration::try_from(not_after - not_before).map_err(|e| Error::AdminCertificate {
+            source: pki::Error::InvalidRequest {
+                detail: format!("admin certificate validity: {e}"),
+            },
+        })?;
         let spec = pki::client_cert_spec(&[ADMIN_ROLE], Some(not_before), validity);
         let admin = pki::issue_derived(
             &os_ca,
@@ -428,6 +437,15 @@ mod tests {
             "cut at the CA's end"
         );
         assert!(admin_cert_window(start, end, end).is_err());
+        assert!(
+            admin_cert_window(
+                start,
+                start - time::Duration::hours(1),
+                start - time::Duration::hours(2)
+            )
+            .is_err(),
+            "a CA that ends before it starts"
+        );
     }
 
     #[test]

@@ -181,8 +181,9 @@ pub struct ClusterInputs<'a> {
     pub hcloud_token: Option<&'a Redacted<String>>,
 }
 
-/// One node's rendered config.
-#[derive(Debug, Clone)]
+/// One node's rendered config. `Debug` leaves out the config: it holds CA keys and, on
+/// control planes, the Hetzner token.
+#[derive(Clone)]
 pub struct RenderedNode {
     /// The node name (also its hostname).
     pub name: String,
@@ -194,6 +195,17 @@ pub struct RenderedNode {
     pub yaml: String,
     /// Things worth telling about patches and the config that do not stop it.
     pub warnings: Vec<String>,
+}
+
+impl fmt::Debug for RenderedNode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RenderedNode")
+            .field("name", &self.name)
+            .field("role", &self.role)
+            .field("yaml", &format_args!("<{} bytes>", self.yaml.len()))
+            .field("warnings", &self.warnings)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Why a cluster's configs cannot be rendered.
@@ -537,6 +549,12 @@ mod tests {
         };
         let nodes = render_cluster(&inputs).expect("no token needed");
         assert!(nodes.iter().all(|n| !n.yaml.contains("vip:")));
+        let debug = format!("{:?}", nodes[0]);
+        assert!(
+            debug.starts_with("RenderedNode { name: \"cp-1\", role: ControlPlane, yaml: <"),
+            "{debug}"
+        );
+        assert!(!debug.contains("LS0t"), "{debug}");
     }
 
     #[test]

@@ -900,6 +900,47 @@ mod tests {
     }
 
     #[test]
+    fn derived_leaves_are_pure_functions_of_their_inputs() {
+        let ca = os_ca();
+        let start = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
+        let spec = client_cert_spec(&["os:admin"], Some(start), ADMIN_CERT_VALIDITY);
+        let derived = DerivedLeaf {
+            ed25519_seed: ca.derive_secret(b"key"),
+            serial: [7; 16],
+        };
+        let first = issue_derived(&ca, &spec, &derived).unwrap();
+        assert_eq!(first, issue_derived(&ca, &spec, &derived).unwrap());
+        check_cert_and_key(&first).unwrap();
+        assert_ne!(ca.derive_secret(b"key"), ca.derive_secret(b"serial"));
+        assert_ne!(
+            ca.derive_secret(b"key"),
+            os_ca().derive_secret(b"key"),
+            "keyed by the CA"
+        );
+        let debug = format!("{derived:?}");
+        assert!(debug.contains(REDACTED) && debug.contains("07070707"), "{debug}");
+        assert!(!debug.contains(&hex::encode(derived.ed25519_seed)), "{debug}");
+
+        let unanchored = client_cert_spec(&["os:admin"], None, ADMIN_CERT_VALIDITY);
+        assert!(matches!(
+            issue_derived(&ca, &unanchored, &derived),
+            Err(Error::InvalidRequest { .. })
+        ));
+        let ecdsa = CertificateAuthority::generate(&CaSpec {
+            organization: Some("etcd".into()),
+            algorithm: KeyAlgorithm::EcdsaP256,
+            not_before: start,
+            validity: CA_VALIDITY,
+            subject_key_id: SubjectKeyId::Random,
+        })
+        .unwrap();
+        assert!(matches!(
+            issue_derived(&ecdsa, &spec, &derived),
+            Err(Error::Unsupported { .. })
+        ));
+    }
+
+    #[test]
     fn a_foreign_key_is_rejected() {
         let ca = os_ca();
         let other = os_ca();
