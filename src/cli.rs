@@ -6,6 +6,12 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use talos_hcloud::redact::Redacted;
+
+/// Wraps the token as soon as it is parsed, so no `Debug` of the arguments shows it.
+fn redacted_token(text: &str) -> Result<Redacted<String>, std::convert::Infallible> {
+    Ok(Redacted::new(text.to_string()))
+}
 
 /// Take a Talos Linux Kubernetes cluster on Hetzner Cloud from nothing to running.
 ///
@@ -61,9 +67,10 @@ pub struct GlobalArgs {
         env = "HCLOUD_TOKEN",
         hide_env_values = true,
         global = true,
-        hide = true
+        hide = true,
+        value_parser = redacted_token
     )]
-    pub hcloud_token: Option<String>,
+    pub hcloud_token: Option<Redacted<String>>,
 
     /// Hetzner Cloud API endpoint.
     #[arg(
@@ -134,6 +141,10 @@ pub enum Command {
     /// cluster's certificate authorities. It uses talosctl's secrets.yaml layout, so a
     /// bundle from `talosctl gen secrets` or the Talos Terraform provider can be used.
     Secrets(SecretsArgs),
+
+    /// Render the cluster's machine configs and talosconfig (offline).
+    #[command(subcommand)]
+    Config(ConfigCommand),
 
     /// Compute, check and push Image Factory schematics.
     ///
@@ -437,11 +448,16 @@ pub enum TalosGenCommand {
     /// user_data is limited to 32 KiB). Files are written with mode 0600: control-plane
     /// configs hold the cluster's CA keys.
     ///
+    /// Patches (`--config-patch`, then `--config-patch-control-plane` or
+    /// `--config-patch-worker`) are applied as talosctl applies them; docs/patches.md
+    /// describes the forms. The talosconfig has one context named NAME with a fresh admin
+    /// certificate and no endpoints.
+    ///
     /// Differences from talosctl: the output folder is `-o DIR` or `--output-dir DIR`
     /// (`--output` selects text or JSON results here); `--talos-version` defaults to the
     /// newest supported line (v1.13); `--kubernetes-version` defaults to that line's
     /// Kubernetes version; an empty `--install-disk ""` or `--install-image ""` leaves the
-    /// field out.
+    /// field out; existing files are replaced only with --force.
     ///
     /// Example:
     ///
@@ -456,7 +472,7 @@ pub enum GenOutputType {
     Controlplane,
     /// `worker.yaml`.
     Worker,
-    /// `talosconfig` (not available yet).
+    /// `talosconfig` (admin client config, no endpoints).
     Talosconfig,
 }
 
@@ -480,7 +496,8 @@ pub struct GenConfigArgs {
     #[arg(long, value_name = "VERSION")]
     pub kubernetes_version: Option<String>,
 
-    /// Secrets bundle to use (talosctl's secrets.yaml format).
+    /// Secrets bundle to use (talosctl's secrets.yaml format). Default: a new bundle that
+    /// is not saved, as talosctl does (make one with `secrets gen` to keep it).
     #[arg(long, value_name = "FILE")]
     pub with_secrets: Option<PathBuf>,
 
@@ -508,20 +525,26 @@ pub struct GenConfigArgs {
     #[arg(long)]
     pub with_kubespan: bool,
 
-    /// Patch for all machine types (not supported yet).
+    /// Patch for all machine types, applied first: @FILE, a file name, or inline YAML/JSON
+    /// (strategic merge or RFC 6902; repeatable).
     #[arg(long, value_name = "PATCH")]
     pub config_patch: Vec<String>,
 
-    /// Patch for control-plane configs (not supported yet).
+    /// Patch for control-plane configs, applied after --config-patch (repeatable).
     #[arg(long, value_name = "PATCH")]
     pub config_patch_control_plane: Vec<String>,
 
-    /// Patch for worker configs (not supported yet).
+    /// Patch for worker configs, applied after --config-patch (repeatable).
     #[arg(long, value_name = "PATCH")]
     pub config_patch_worker: Vec<String>,
 
-    /// Files to write (comma-separated): controlplane, worker.
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "controlplane,worker")]
+    /// Files to write (comma-separated): controlplane, worker, talosconfig.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "controlplane,worker,talosconfig"
+    )]
     pub output_types: Vec<GenOutputType>,
 
     /// Output folder, or `-` for stdout (one output type only).
@@ -539,6 +562,63 @@ pub struct GenConfigArgs {
     /// Accepted for talosctl compatibility; only `false` (examples are never written).
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     pub with_examples: Option<bool>,
+}
+
+/// Subcommands of `config`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Render every node's machine config and the talosconfig into a folder (offline).
+    ///
+    /// For each node of cluster.yaml: the config Talos generates for `talos.version`
+    /// (cluster name, Kubernetes version, pod and service subnets, --endpoint), the
+    /// Hetzner settings (installer factory.talos.dev/hcloud-installer/<schematic
+    /// ID>:<version>, install disk, hostname = node name, and on control planes of an
+    /// `endpoint: floating-ip` cluster the Talos VIP), the patch files of `patches.all` and
+    /// of its role, then `sysctls:`; the result is checked as a Talos node would check it.
+    /// Files: <node>.yaml for every node and `talosconfig`, mode 0600 (control-plane
+    /// configs hold the cluster's CA keys). Everything is rendered before the first file is
+    /// written: any problem writes nothing (exit 2). Existing files are replaced only with
+    /// --force.
+    ///
+    /// The output is deterministic for a given secrets bundle, so a diff between two runs
+    /// shows real changes only: the talosconfig's admin certificate is derived from the
+    /// bundle and changes only every 4380 hours (docs/machine-config.md).
+    ///
+    /// With `endpoint: floating-ip` the control-plane configs carry a Hetzner Cloud API
+    /// token for the VIP, read from HCLOUD_TOKEN (never printed). Use a dedicated token.
+    ///
+    /// Example:
+    ///
+    ///   HCLOUD_TOKEN=… talos-hcloud config gen --endpoint 203.0.113.10 --talos-endpoint 198.51.100.11
+    Gen(ConfigGenArgs),
+}
+
+/// Arguments of `config gen`.
+#[derive(Debug, Args)]
+pub struct ConfigGenArgs {
+    /// Output folder [default: .talos-hcloud/<cluster>/configs beside cluster.yaml].
+    #[arg(short = 'o', long = "out", value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// Secrets bundle [default: .talos-hcloud/<cluster>/secrets.yaml beside cluster.yaml].
+    #[arg(long, value_name = "FILE")]
+    pub secrets: Option<PathBuf>,
+
+    /// Kubernetes API endpoint: the floating IP's address (or the API load balancer's),
+    /// as IP, host or URL; written as https://HOST:6443. Required for now.
+    #[arg(long, value_name = "HOST|URL")]
+    pub endpoint: Option<String>,
+
+    /// Talos API endpoints for the talosconfig: the control planes' public IPs
+    /// (comma-separated, repeatable; none is allowed, as with talosctl). Never the floating
+    /// IP: Talos holds the VIP through an etcd election, so it vanishes exactly when etcd
+    /// or the API server is unhealthy, which is when the Talos API is needed.
+    #[arg(long = "talos-endpoint", value_name = "IP", value_delimiter = ',')]
+    pub talos_endpoints: Vec<String>,
+
+    /// Replace existing files.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Arguments of `secrets`.
@@ -561,9 +641,16 @@ pub enum SecretsCommand {
     /// Prints the path, or with --output json the path and the CA fingerprints (never
     /// private material).
     ///
+    /// Without -o the bundle goes to the cluster's local folder,
+    /// `.talos-hcloud/<name>/secrets.yaml` beside the cluster.yaml named by -c, and
+    /// --talos-version defaults to its `talos.version`. With -o no cluster.yaml is read and
+    /// the default is v1.13.
+    ///
     /// Example:
     ///
-    ///   talos-hcloud secrets gen -o .talos-hcloud/prod/secrets.yaml --talos-version v1.11
+    ///   talos-hcloud -c clusters/prod/cluster.yaml secrets gen
+    ///
+    ///   talos-hcloud secrets gen -o /secure/prod-secrets.yaml --talos-version v1.11
     Gen(SecretsGenArgs),
 
     /// Load and validate a secrets bundle; print its CAs' subjects, keys and expiry.
@@ -582,15 +669,17 @@ pub enum SecretsCommand {
 /// Arguments of `secrets gen`.
 #[derive(Debug, Args)]
 pub struct SecretsGenArgs {
-    /// File to write the bundle to (parent directories are created with mode 0700).
+    /// File to write the bundle to (parent directories are created with mode 0700)
+    /// [default: .talos-hcloud/<cluster>/secrets.yaml beside cluster.yaml].
     #[arg(short = 'o', long = "out", value_name = "FILE")]
-    pub out: PathBuf,
+    pub out: Option<PathBuf>,
 
     /// Replace an existing file (its CAs are lost: clusters made from it become unmanageable).
     #[arg(long)]
     pub force: bool,
 
-    /// Talos version whose generation rules to follow (v1.10 to v1.14; default v1.13).
+    /// Talos version whose generation rules to follow (v1.10 to v1.14) [default: talos.version
+    /// of cluster.yaml, or v1.13 with -o].
     #[arg(long = "talos-version", value_name = "VERSION")]
     pub talos_version: Option<String>,
 }

@@ -2,6 +2,7 @@
 //! calling the library and returning a [`Report`] for the printer.
 
 mod completions;
+mod config;
 mod factory;
 mod schematic;
 mod secrets;
@@ -24,8 +25,9 @@ use crate::printer::Printer;
 pub async fn run(cli: Cli, printer: &Printer) -> Result<(), CliError> {
     match cli.command {
         Command::Completions(args) => completions::completions(&args, printer),
+        Command::Config(command) => config::run(command, &cli.global, printer),
         Command::Man => completions::man(printer),
-        Command::Secrets(args) => secrets::run(args, printer),
+        Command::Secrets(args) => secrets::run(args, &cli.global, printer),
         Command::Sim(args) => sim::run(args, printer).await,
         Command::Talos(args) => talos::run(args, printer),
         Command::Validate => validate::run(&cli.global.config, printer),

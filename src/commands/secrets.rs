@@ -2,54 +2,57 @@
 
 use serde_json::json;
 use talos_hcloud::secure_file::{self, Overwrite};
+use talos_hcloud::spec;
+use talos_hcloud::talos::contract::{Artifact, Contract};
 use talos_hcloud::talos::pki::{CertificateSummary, private_key_algorithm};
-use talos_hcloud::talos::secrets::{self, CaName, Contract, SecretsBundle};
+use talos_hcloud::talos::secrets::{self, CaName, SecretsBundle};
 use time::OffsetDateTime;
 
 use super::CliError;
-use crate::cli::{SecretsArgs, SecretsCheckArgs, SecretsCommand, SecretsGenArgs};
+use crate::cli::{GlobalArgs, SecretsArgs, SecretsCheckArgs, SecretsCommand, SecretsGenArgs};
 use crate::printer::{Printer, Report};
 
 /// A CA expiring within this many days is reported as a warning by `secrets check`.
 const EXPIRY_WARNING_DAYS: i64 = 90;
 
 /// Runs `secrets gen` or `secrets check`.
-pub fn run(args: SecretsArgs, printer: &Printer) -> Result<(), CliError> {
+pub fn run(args: SecretsArgs, global: &GlobalArgs, printer: &Printer) -> Result<(), CliError> {
     match args.command {
-        SecretsCommand::Gen(gen_args) => generate(&gen_args, printer),
+        SecretsCommand::Gen(gen_args) => generate(&gen_args, global, printer),
         SecretsCommand::Check(check_args) => check(&check_args, printer),
     }
 }
 
-fn generate(args: &SecretsGenArgs, printer: &Printer) -> Result<(), CliError> {
-    let contract = match &args.talos_version {
-        None => Contract::DEFAULT,
-        Some(text) => {
-            let contract: Contract = text
-                .parse()
-                .map_err(|e: secrets::ContractParseError| CliError::invalid(e.to_string()))?;
-            if !contract.is_supported() {
-                return Err(CliError::invalid(format!(
-                    "Talos {contract} is not supported: talos-hcloud generates for {} to {}",
-                    Contract::OLDEST_SUPPORTED,
-                    Contract::NEWEST_SUPPORTED
-                ))
-                .hint("pass the Talos version the cluster runs, e.g. --talos-version v1.11"));
-            }
-            contract
+fn generate(args: &SecretsGenArgs, global: &GlobalArgs, printer: &Printer) -> Result<(), CliError> {
+    // With -o the bundle needs no cluster description; without it the path and the
+    // default version come from cluster.yaml.
+    let (out, cluster_version) = match &args.out {
+        Some(out) => (out.clone(), None),
+        None => {
+            let spec = spec::load(&global.config).map_err(|e| match e {
+                spec::Error::Read { .. } => CliError::from(e).hint(
+                    "or write the bundle to a file of your choice without a cluster description: secrets gen -o FILE",
+                ),
+                _ => CliError::from(e),
+            })?;
+            (spec.secrets_path(), Some(spec.talos.version.to_string()))
         }
+    };
+    let contract = match (&args.talos_version, &cluster_version) {
+        (Some(text), _) | (None, Some(text)) => Contract::parse_for(text, Artifact::SecretsBundle)?,
+        (None, None) => Contract::CURRENT,
     };
     let overwrite = if args.force {
         Overwrite::Replace
     } else {
         Overwrite::Refuse
     };
-    let existed = args.out.symlink_metadata().is_ok();
+    let existed = out.symlink_metadata().is_ok();
     if overwrite == Overwrite::Refuse && existed {
         // Fail before spending seconds on key generation; the write refuses again anyway.
         return Err(secrets::Error::Write {
-            path: args.out.clone(),
-            source: secure_file::Error::AlreadyExists { path: args.out.clone() },
+            path: out.clone(),
+            source: secure_file::Error::AlreadyExists { path: out.clone() },
         }
         .into());
     }
@@ -58,10 +61,10 @@ fn generate(args: &SecretsGenArgs, printer: &Printer) -> Result<(), CliError> {
         "generating secrets for Talos {contract} (the RSA-4096 key takes a few seconds)"
     ));
     let bundle = SecretsBundle::generate(contract)?;
-    bundle.save(&args.out, overwrite)?;
+    bundle.save(&out, overwrite)?;
 
     let summaries = ca_summaries(&bundle)?;
-    let path = args.out.display().to_string();
+    let path = out.display().to_string();
     let text = format!(
         "wrote secrets bundle {path} (Talos {contract}, mode 0600)\n\
          keep it safe and backed up: it holds the cluster's CAs and cannot be re-created"

@@ -1,74 +1,117 @@
 //! `talos gen config NAME ENDPOINT`: talosctl-compatible machine config generation.
 //!
 //! Resolves the flags into `GenerateOptions` (talosctl's defaults, per version contract),
-//! generates each requested type and writes it atomically with mode 0600 (control-plane
-//! configs hold CA keys). Every check runs before the first file is written.
+//! generates each requested machine type, applies the `--config-patch*` patches in
+//! talosctl's order (all types, then control plane, then worker; reference `talos.md`
+//! §B.1), makes the talosconfig, and writes each file atomically with mode 0600
+//! (control-plane configs hold CA keys). Everything is generated and checked before the
+//! first file is written.
 
-use std::io::Write as _;
 use std::path::{Path as FsPath, PathBuf};
 
 use serde_json::json;
-use talos_hcloud::talos::config::{GenerateOptions, MachineType, VersionContract, generate};
+use talos_hcloud::secure_file::{self, Overwrite};
+use talos_hcloud::talos::config::patch::{self, Patch, PatchWarning};
+use talos_hcloud::talos::config::{Artifact, Contract, GenerateOptions, MachineType, generate};
 use talos_hcloud::talos::secrets::SecretsBundle;
+use talos_hcloud::talos::talosconfig::Talosconfig;
 
 use super::CliError;
 use crate::cli::{GenConfigArgs, GenOutputType};
 use crate::printer::{Printer, Report};
 
+/// One file to produce.
+struct Output {
+    kind: GenOutputType,
+    file_name: &'static str,
+    text: String,
+}
+
 /// Runs `talos gen config`.
 pub fn run(args: GenConfigArgs, printer: &Printer) -> Result<(), CliError> {
     reject_unsupported(&args)?;
     let (options, types) = resolve(&args)?;
-    let secrets = read_secrets(args.with_secrets.as_deref())?;
+    let all_patches = patch::load_flag_patches("--config-patch", &args.config_patch)?;
+    let control_plane_patches =
+        patch::load_flag_patches("--config-patch-control-plane", &args.config_patch_control_plane)?;
+    let worker_patches = patch::load_flag_patches("--config-patch-worker", &args.config_patch_worker)?;
+    let secrets = read_secrets(args.with_secrets.as_deref(), options.contract, printer)?;
 
     let mut outputs = Vec::new();
-    for machine_type in types {
-        let docs = generate(&secrets, &options, machine_type)?;
-        outputs.push((machine_type, docs.to_yaml()));
+    let mut warnings: Vec<PatchWarning> = Vec::new();
+    for kind in types {
+        let text = match kind {
+            GenOutputType::Controlplane | GenOutputType::Worker => {
+                let (machine_type, own) = if kind == GenOutputType::Controlplane {
+                    (MachineType::ControlPlane, &control_plane_patches)
+                } else {
+                    (MachineType::Worker, &worker_patches)
+                };
+                let docs = generate(&secrets, &options, machine_type)?;
+                let patches: Vec<Patch> = all_patches.iter().chain(own.iter()).cloned().collect();
+                if patches.is_empty() {
+                    docs.to_yaml()
+                } else {
+                    let (patched, found) = patch::apply(&docs, &patches, &options.contract)?;
+                    warnings.extend(found);
+                    patched.to_yaml()
+                }
+            }
+            GenOutputType::Talosconfig => {
+                // talosctl writes no endpoints; `talosctl config endpoint` or `-e` adds them.
+                Talosconfig::for_cluster(&secrets, &options.cluster_name, Vec::<String>::new())?.to_yaml()?
+            }
+        };
+        outputs.push(Output {
+            kind,
+            file_name: file_name(kind),
+            text,
+        });
+    }
+    for warning in &warnings {
+        printer.status(format!("warning: {warning}"));
     }
 
     if args.output_dir.as_os_str() == "-" {
-        let [(machine_type, yaml)] = outputs.as_slice() else {
+        let [output] = outputs.as_slice() else {
             return Err(CliError::invalid(
                 "-o - (stdout) needs exactly one --output-types value",
             ));
         };
         match printer.format() {
-            crate::cli::OutputFormat::Text => printer.raw(yaml.as_bytes()),
+            crate::cli::OutputFormat::Text => printer.raw(output.text.as_bytes()),
             crate::cli::OutputFormat::Json => printer.result(&Report::new(
-                yaml.clone(),
-                json!({ "type": machine_type.as_str(), "config": yaml }),
+                output.text.clone(),
+                json!({ "type": type_name(output.kind), "config": output.text }),
             )),
         }
         return Ok(());
     }
 
-    let files: Vec<(MachineType, PathBuf, String)> = outputs
-        .into_iter()
-        .map(|(machine_type, yaml)| {
-            let path = args.output_dir.join(format!("{}.yaml", machine_type.as_str()));
-            (machine_type, path, yaml)
-        })
+    let files: Vec<(&Output, PathBuf)> = outputs
+        .iter()
+        .map(|output| (output, args.output_dir.join(output.file_name)))
         .collect();
     if !args.force
-        && let Some((_, existing, _)) = files.iter().find(|(_, path, _)| path.exists())
+        && let Some((_, existing)) = files.iter().find(|(_, path)| path.symlink_metadata().is_ok())
     {
         return Err(CliError::invalid(format!("{} already exists", existing.display()))
             .hint("pass --force to overwrite it, or choose another folder with -o DIR"));
     }
-    std::fs::create_dir_all(&args.output_dir).map_err(|e| {
-        CliError::failed(e.to_string()).context(format!("while creating {}", args.output_dir.display()))
-    })?;
-    for (_, path, yaml) in &files {
-        write_private(path, yaml.as_bytes(), args.force)
-            .map_err(|e| CliError::failed(e.to_string()).context(format!("while writing {}", path.display())))?;
+    let overwrite = if args.force {
+        Overwrite::Replace
+    } else {
+        Overwrite::Refuse
+    };
+    for (output, path) in &files {
+        secure_file::write_private(path, output.text.as_bytes(), overwrite)?;
     }
 
     let mut text = format!(
         "Generated Talos {} configs for cluster {:?} (Kubernetes {}):\n",
         options.contract, options.cluster_name, options.kubernetes_version
     );
-    for (_, path, _) in &files {
+    for (_, path) in &files {
         text.push_str(&format!("  {}\n", path.display()));
     }
     let json = json!({
@@ -78,28 +121,32 @@ pub fn run(args: GenConfigArgs, printer: &Printer) -> Result<(), CliError> {
         "kubernetes_version": options.kubernetes_version,
         "files": files
             .iter()
-            .map(|(machine_type, path, _)| json!({ "type": machine_type.as_str(), "path": path }))
+            .map(|(output, path)| json!({ "type": type_name(output.kind), "path": path }))
             .collect::<Vec<_>>(),
+        "warnings": warnings.iter().map(ToString::to_string).collect::<Vec<_>>(),
     });
     printer.result(&Report::new(text, json));
     Ok(())
 }
 
+fn file_name(kind: GenOutputType) -> &'static str {
+    match kind {
+        GenOutputType::Controlplane => "controlplane.yaml",
+        GenOutputType::Worker => "worker.yaml",
+        GenOutputType::Talosconfig => "talosconfig",
+    }
+}
+
+fn type_name(kind: GenOutputType) -> &'static str {
+    match kind {
+        GenOutputType::Controlplane => "controlplane",
+        GenOutputType::Worker => "worker",
+        GenOutputType::Talosconfig => "talosconfig",
+    }
+}
+
 /// Flags accepted for compatibility whose behaviour is not available.
 fn reject_unsupported(args: &GenConfigArgs) -> Result<(), CliError> {
-    if !args.config_patch.is_empty()
-        || !args.config_patch_control_plane.is_empty()
-        || !args.config_patch_worker.is_empty()
-    {
-        return Err(CliError::invalid(
-            "--config-patch, --config-patch-control-plane and --config-patch-worker are not supported yet",
-        )
-        .hint("generate without patches and apply them with talosctl machineconfig patch for now"));
-    }
-    if args.output_types.contains(&GenOutputType::Talosconfig) {
-        return Err(CliError::invalid("--output-types talosconfig is not supported yet")
-            .hint("use --output-types controlplane,worker"));
-    }
     for (flag, value) in [("--with-docs", args.with_docs), ("--with-examples", args.with_examples)] {
         if value == Some(true) {
             return Err(CliError::invalid(format!(
@@ -111,18 +158,21 @@ fn reject_unsupported(args: &GenConfigArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-/// The generation options and machine types the flags ask for.
-fn resolve(args: &GenConfigArgs) -> Result<(GenerateOptions, Vec<MachineType>), CliError> {
+/// The generation options and output types the flags ask for (each type once, in the
+/// order given).
+fn resolve(args: &GenConfigArgs) -> Result<(GenerateOptions, Vec<GenOutputType>), CliError> {
     let talos_version = args.talos_version.as_deref().unwrap_or("");
     let contract = if talos_version.is_empty() {
-        VersionContract::CURRENT
+        Contract::CURRENT
     } else {
-        VersionContract::parse(talos_version)?
+        Contract::parse_for(talos_version, Artifact::MachineConfig)?
     };
-    let kubernetes_version = args
-        .kubernetes_version
-        .clone()
-        .unwrap_or_else(|| contract.default_kubernetes_version().to_string());
+    let kubernetes_version = args.kubernetes_version.clone().unwrap_or_else(|| {
+        contract
+            .default_kubernetes_version()
+            .expect("invariant: every line configs are generated for has a default Kubernetes version")
+            .to_string()
+    });
     let mut options = GenerateOptions::new(&args.cluster_name, &args.endpoint, &kubernetes_version, contract);
     options.additional_sans = args.additional_sans.iter().filter(|s| !s.is_empty()).cloned().collect();
     options.dns_domain = args.dns_domain.clone();
@@ -147,13 +197,8 @@ fn resolve(args: &GenConfigArgs) -> Result<(GenerateOptions, Vec<MachineType>), 
 
     let mut types = Vec::new();
     for output_type in &args.output_types {
-        let machine_type = match output_type {
-            GenOutputType::Controlplane => MachineType::ControlPlane,
-            GenOutputType::Worker => MachineType::Worker,
-            GenOutputType::Talosconfig => continue,
-        };
-        if !types.contains(&machine_type) {
-            types.push(machine_type);
+        if !types.contains(output_type) {
+            types.push(*output_type);
         }
     }
     Ok((options, types))
@@ -161,47 +206,27 @@ fn resolve(args: &GenConfigArgs) -> Result<(GenerateOptions, Vec<MachineType>), 
 
 /// The installer tag: the full version given (`v1.11.3` or `1.11.3`), else the line's newest
 /// release.
-fn installer_tag(talos_version: &str, contract: VersionContract) -> String {
+fn installer_tag(talos_version: &str, contract: Contract) -> String {
     let bare = talos_version.strip_prefix('v').unwrap_or(talos_version);
     if bare.matches('.').count() >= 2 {
         format!("v{bare}")
     } else {
-        contract.newest_release().to_string()
+        contract
+            .newest_release()
+            .expect("invariant: every line configs are generated for has a newest release")
+            .to_string()
     }
 }
 
-fn read_secrets(path: Option<&FsPath>) -> Result<SecretsBundle, CliError> {
-    let Some(path) = path else {
-        return Err(
-            CliError::invalid("a secrets bundle is required: pass --with-secrets FILE").hint(
-                "create one with `talosctl gen secrets -o secrets.yaml` (talos-hcloud's own `secrets gen` writes the same format)",
-            ),
-        );
-    };
-    let context = || format!("while reading the secrets bundle {}", path.display());
-    let text = std::fs::read_to_string(path).map_err(|e| CliError::invalid(e.to_string()).context(context()))?;
-    serde_saphyr::from_str(&text).map_err(|e| CliError::invalid(e.to_string()).context(context()))
-}
-
-/// Writes `bytes` to `path` atomically with mode 0600 (a temporary file in the same folder,
-/// synced, then renamed over the target; never over an existing file unless `overwrite`).
-fn write_private(path: &FsPath, bytes: &[u8], overwrite: bool) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(FsPath::new("."));
-    let mut file = tempfile::Builder::new().prefix(".talos-hcloud-").tempfile_in(dir)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        file.as_file().set_permissions(std::fs::Permissions::from_mode(0o600))?;
+/// The bundle of `--with-secrets`, or (as talosctl does) a new one that is not saved.
+fn read_secrets(path: Option<&FsPath>, contract: Contract, printer: &Printer) -> Result<SecretsBundle, CliError> {
+    match path {
+        Some(path) => Ok(SecretsBundle::load(path)?),
+        None => {
+            printer.status(format!(
+                "generating a new secrets bundle for Talos {contract} (not saved: pass --with-secrets FILE to reuse one)"
+            ));
+            Ok(SecretsBundle::generate(contract)?)
+        }
     }
-    file.write_all(bytes)?;
-    file.as_file().sync_all()?;
-    if overwrite {
-        file.persist(path).map_err(|e| e.error)?;
-    } else {
-        file.persist_noclobber(path).map_err(|e| e.error)?;
-    }
-    Ok(())
 }

@@ -28,8 +28,8 @@ pub use catalog::Architecture;
 pub use diagnostic::{Diagnostic, Diagnostics, Span, Spanned, suggest};
 pub use error::Error;
 pub use model::{
-    Endpoint, Firewall, Kubernetes, LoadBalancer, LoadBalancerService, LoadBalancerType, Location, Network,
-    NetworkZone, Node, NodeGroup, Patches, Role, Schematic, SchematicSource, ServerType, Spec, Talos,
+    Endpoint, Firewall, Kubernetes, LOCAL_DIR_NAME, LoadBalancer, LoadBalancerService, LoadBalancerType, Location,
+    Network, NetworkZone, Node, NodeGroup, Patches, Role, Schematic, SchematicSource, ServerType, Spec, Talos,
 };
 pub use names::{ClusterName, LoadBalancerName, NameError, NodeName, PoolName, Prefix};
 pub use resources::{Labels, ResourceName};

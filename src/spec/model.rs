@@ -14,6 +14,9 @@ use super::catalog::{self, Architecture, LoadBalancerTypeInfo, LocationInfo, Ser
 use super::names::{ClusterName, LoadBalancerName, NodeName, PoolName, Prefix};
 use super::version::{KubernetesVersion, TalosVersion};
 
+/// The name of the folder beside cluster.yaml that holds each cluster's local files.
+pub const LOCAL_DIR_NAME: &str = ".talos-hcloud";
+
 /// A checked cluster.yaml.
 #[derive(Debug, Clone, Serialize)]
 pub struct Spec {
@@ -68,6 +71,29 @@ impl Spec {
         self.workers
             .iter()
             .find(|pool| pool.pool.as_ref().is_some_and(|p| p.as_str() == name))
+    }
+
+    /// The cluster's local folder: `.talos-hcloud/<cluster name>/` in the folder that holds
+    /// cluster.yaml (design.md §3).
+    ///
+    /// Anchored at cluster.yaml rather than the working directory, so `-c
+    /// clusters/prod/cluster.yaml` finds `clusters/prod/.talos-hcloud/<name>/` from any
+    /// directory, like the schematic and patch paths in the file. For `-c cluster.yaml`
+    /// it is `./.talos-hcloud/<name>/`. Holds the secrets bundle and what is derived
+    /// from it; everything else lives in Hetzner Cloud, found by labels.
+    pub fn local_dir(&self) -> PathBuf {
+        self.base_dir.join(LOCAL_DIR_NAME).join(self.name.as_str())
+    }
+
+    /// The secrets bundle: `<local dir>/secrets.yaml`.
+    pub fn secrets_path(&self) -> PathBuf {
+        self.local_dir().join("secrets.yaml")
+    }
+
+    /// Where `config gen` writes machine configs and the talosconfig by default:
+    /// `<local dir>/configs/`.
+    pub fn configs_dir(&self) -> PathBuf {
+        self.local_dir().join("configs")
     }
 
     /// The architectures snapshots are needed for (see [`Talos::architectures`]).

@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod config;
+pub mod contract;
 pub mod pki;
 pub mod secrets;
 pub mod talosconfig;

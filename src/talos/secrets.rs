@@ -9,126 +9,16 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::error::{Class, Classify};
 use crate::secure_file::{self, Overwrite};
+use crate::talos::contract::Contract;
 use crate::talos::pki::{self, CaSpec, CertificateAuthority, CertificateSummary, KeyAlgorithm, SubjectKeyId};
 
 pub use crate::talos::pki::{CertAndKey, KeyOnly, Pem, REDACTED};
-
-/// A Talos version contract: whose generation rules to follow (`--talos-version`).
-///
-/// Talos changes what it generates by release line (reference §0); only major.minor
-/// matters. Any 1.x can be represented (older lines drive the legacy branches), but
-/// talos-hcloud supports [`Contract::OLDEST_SUPPORTED`] to [`Contract::NEWEST_SUPPORTED`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Contract {
-    major: u32,
-    minor: u32,
-}
-
-impl Contract {
-    /// Talos v1.10.
-    pub const V1_10: Contract = Contract::new(1, 10);
-    /// Talos v1.11.
-    pub const V1_11: Contract = Contract::new(1, 11);
-    /// Talos v1.12.
-    pub const V1_12: Contract = Contract::new(1, 12);
-    /// Talos v1.13.
-    pub const V1_13: Contract = Contract::new(1, 13);
-    /// Talos v1.14.
-    pub const V1_14: Contract = Contract::new(1, 14);
-    /// The oldest release line talos-hcloud generates for.
-    pub const OLDEST_SUPPORTED: Contract = Contract::V1_10;
-    /// The newest release line talos-hcloud generates for.
-    pub const NEWEST_SUPPORTED: Contract = Contract::V1_14;
-    /// Used when no version is given: the newest stable line known to this build (v1.14
-    /// was a release candidate when it was written).
-    pub const DEFAULT: Contract = Contract::V1_13;
-
-    /// The contract `major.minor`.
-    pub const fn new(major: u32, minor: u32) -> Contract {
-        Contract { major, minor }
-    }
-
-    /// Returns true if and only if this contract is `major.minor` or newer.
-    pub fn at_least(self, major: u32, minor: u32) -> bool {
-        self >= Contract::new(major, minor)
-    }
-
-    /// Returns true if and only if talos-hcloud generates for this release line.
-    pub fn is_supported(self) -> bool {
-        (Contract::OLDEST_SUPPORTED..=Contract::NEWEST_SUPPORTED).contains(&self)
-    }
-
-    /// Secretbox encryption secret (≥ 1.3) instead of AES-CBC.
-    pub fn secretbox_encryption(self) -> bool {
-        self.at_least(1, 3)
-    }
-
-    /// RSA-4096 service-account key (≥ 1.7) instead of ECDSA P-256.
-    pub fn rsa_service_account_key(self) -> bool {
-        self.at_least(1, 7)
-    }
-
-    /// Random CA subject key identifiers (≥ 1.11) instead of SHA-1 of the key.
-    pub fn random_ca_key_ids(self) -> bool {
-        self.at_least(1, 11)
-    }
-
-    /// Standard base64 cluster ID (≥ 1.14) instead of URL-safe base64.
-    pub fn standard_base64_cluster_id(self) -> bool {
-        self.at_least(1, 14)
-    }
-}
-
-impl fmt::Display for Contract {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "v{}.{}", self.major, self.minor)
-    }
-}
-
-/// A version string that is not `vMAJOR.MINOR[.PATCH][-PRE]`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid Talos version {input:?}: expected a version like v1.11 or v1.11.1")]
-pub struct ContractParseError {
-    input: String,
-}
-
-impl FromStr for Contract {
-    type Err = ContractParseError;
-
-    /// Parses `v1.11`, `1.11`, `v1.11.1` or `v1.14.0-rc.1` (only major.minor are kept).
-    fn from_str(input: &str) -> Result<Self, Self::Err> {
-        let error = || ContractParseError {
-            input: input.to_string(),
-        };
-        let trimmed = input.trim();
-        let version = trimmed.strip_prefix('v').unwrap_or(trimmed);
-        let core = version.split(['-', '+']).next().unwrap_or("");
-        let mut parts = core.split('.');
-        let number = |part: Option<&str>| -> Result<u32, ContractParseError> {
-            let part = part.ok_or_else(error)?;
-            if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(error());
-            }
-            part.parse().map_err(|_| error())
-        };
-        let major = number(parts.next())?;
-        let minor = number(parts.next())?;
-        if let Some(patch) = parts.next() {
-            number(Some(patch))?;
-        }
-        if parts.next().is_some() {
-            return Err(error());
-        }
-        Ok(Contract::new(major, minor))
-    }
-}
 
 /// A secrets bundle, as stored in `secrets.yaml` (reference `talos.md` §A.1).
 ///
@@ -965,26 +855,6 @@ mod tests {
         assert!(!is_token("abcdef.0123456789abcdeF"));
         assert!(!is_token("abcde.0123456789abcdefg"));
         assert!(!is_token("abcdef0123456789abcdefg"));
-    }
-
-    #[test]
-    fn contract_parses_versions_and_answers_predicates() {
-        assert_eq!("v1.11".parse::<Contract>().unwrap(), Contract::V1_11);
-        assert_eq!("1.11.1".parse::<Contract>().unwrap(), Contract::V1_11);
-        assert_eq!("v1.14.0-rc.1".parse::<Contract>().unwrap(), Contract::V1_14);
-        for bad in ["", "v1", "v1.x", "1.11.1.1", "latest", "v1..2"] {
-            assert!(bad.parse::<Contract>().is_err(), "{bad}");
-        }
-        assert_eq!(
-            "v2".parse::<Contract>().unwrap_err().to_string(),
-            "invalid Talos version \"v2\": expected a version like v1.11 or v1.11.1"
-        );
-        assert_eq!(Contract::V1_10.to_string(), "v1.10");
-        assert!(!Contract::V1_10.random_ca_key_ids() && Contract::V1_11.random_ca_key_ids());
-        assert!(!Contract::V1_13.standard_base64_cluster_id() && Contract::V1_14.standard_base64_cluster_id());
-        assert!(!Contract::new(1, 2).secretbox_encryption() && Contract::new(1, 3).secretbox_encryption());
-        assert!(!Contract::new(1, 6).rsa_service_account_key() && Contract::new(1, 7).rsa_service_account_key());
-        assert!(Contract::V1_14.is_supported() && !Contract::new(1, 9).is_supported());
     }
 
     #[test]

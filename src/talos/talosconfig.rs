@@ -3,14 +3,17 @@
 //! The file format is talosctl's (reference `talos.md` §C.1), so `talosctl
 //! --talosconfig FILE` works with what we write and we can read what talosctl writes.
 //! [`Talosconfig::for_cluster`] makes the one context `talos-hcloud` hands out, with a
-//! fresh admin certificate from the bundle's OS CA (§C.2). Files are written through
-//! [`crate::secure_file`] (mode 0600, atomic). Dialling the endpoints is left to
-//! `talos::api`.
+//! fresh admin certificate from the bundle's OS CA (§C.2), as talosctl does;
+//! [`Talosconfig::derived_for_cluster`] makes the same with a certificate derived from the
+//! bundle (see [`admin_cert_window`]), so re-rendering a cluster's files gives the same
+//! bytes. Files are written through [`crate::secure_file`] (mode 0600, atomic). Dialling
+//! the endpoints is left to `talos::api`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
 
 use crate::error::{Class, Classify};
 use crate::secure_file::{self, Overwrite};
@@ -19,6 +22,55 @@ use crate::talos::secrets::{CaName, SecretsBundle, YamlError, parse_yaml, to_tal
 
 /// The admin role carried by the talosconfig certificate.
 pub const ADMIN_ROLE: &str = "os:admin";
+
+/// How often the derived admin certificate rotates: every 4380 h (half its validity), so
+/// the certificate in use always has at least half a year left.
+pub const ADMIN_CERT_ROTATION: std::time::Duration = std::time::Duration::from_secs(4_380 * 3600);
+
+/// The context string of the derived admin key and serial (versioned, so a change of
+/// scheme changes every certificate instead of silently reusing keys).
+const ADMIN_DERIVATION_CONTEXT: &str = "talos-hcloud talosconfig admin certificate v1";
+
+/// The validity of the derived admin certificate at `now`, for an OS CA valid from
+/// `ca_not_before` to `ca_not_after`.
+///
+/// Time from the CA's NotBefore is cut into consecutive windows of
+/// [`ADMIN_CERT_ROTATION`] (4380 h); the certificate starts at the beginning of the window
+/// holding `now` (the first window if `now` is earlier) and lasts
+/// [`pki::ADMIN_CERT_VALIDITY`] (8760 h, Talos's own), cut at the CA's NotAfter. Every run
+/// in the same window gets the same validity, hence (with the derived key and serial) the
+/// same certificate; the next window rotates it while the previous one is still valid for
+/// half a year.
+///
+/// # Errors
+/// [`Error::AdminCertificate`] when the CA has expired at `now` or its validity is empty.
+pub fn admin_cert_window(
+    ca_not_before: OffsetDateTime,
+    ca_not_after: OffsetDateTime,
+    now: OffsetDateTime,
+) -> Result<(OffsetDateTime, OffsetDateTime), Error> {
+    if now >= ca_not_after {
+        return Err(Error::AdminCertificate {
+            source: pki::Error::InvalidRequest {
+                detail: format!("the OS CA expired at {ca_not_after}"),
+            },
+        });
+    }
+    let rotation = ADMIN_CERT_ROTATION.as_secs() as i64;
+    let elapsed = (now - ca_not_before).whole_seconds().max(0);
+    let window = elapsed / rotation;
+    let not_before = ca_not_before + time::Duration::seconds(window * rotation);
+    let full = not_before + time::Duration::seconds(pki::ADMIN_CERT_VALIDITY.as_secs() as i64);
+    let not_after = full.min(ca_not_after);
+    if not_after <= not_before {
+        return Err(Error::AdminCertificate {
+            source: pki::Error::InvalidRequest {
+                detail: format!("the OS CA's validity ends ({ca_not_after}) before it starts ({ca_not_before})"),
+            },
+        });
+    }
+    Ok((not_before, not_after))
+}
 
 /// A talosconfig file: the current context and all contexts by name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -192,6 +244,63 @@ impl Talosconfig {
             .map_err(|source| Error::AdminCertificate { source })?;
         let admin = pki::issue_client_cert(&os_ca, &[ADMIN_ROLE], pki::ADMIN_CERT_VALIDITY)
             .map_err(|source| Error::AdminCertificate { source })?;
+        Ok(Talosconfig::with_admin(bundle, cluster_name, endpoints, admin))
+    }
+
+    /// As [`Talosconfig::for_cluster`], but the admin certificate is a pure function of the
+    /// bundle, the cluster name and the validity window holding `now`
+    /// ([`admin_cert_window`]): its Ed25519 key seed and its serial are HMAC-SHA256 values
+    /// keyed with the OS CA's private key over a context naming the scheme, the cluster,
+    /// the role and the window ([`pki::CertificateAuthority::derive_secret`]). Re-running
+    /// in the same window writes the same bytes, so a diff of generated files shows real
+    /// changes only.
+    ///
+    /// # Errors
+    ///
+    /// The bundle's OS CA cannot be loaded, is not Ed25519, has expired, or cannot sign.
+    pub fn derived_for_cluster<E: std::fmt::Display>(
+        bundle: &SecretsBundle,
+        cluster_name: &str,
+        endpoints: impl IntoIterator<Item = E>,
+        now: OffsetDateTime,
+    ) -> Result<Talosconfig, Error> {
+        let admin_error = |source| Error::AdminCertificate { source };
+        let os_ca = bundle.ca(CaName::Os).map_err(admin_error)?;
+        let summary = pki::summarize_certificate(&bundle.certs.os.crt.0).map_err(admin_error)?;
+        let (not_before, not_after) = admin_cert_window(summary.not_before, summary.not_after, now)?;
+        let context = format!(
+            "{ADMIN_DERIVATION_CONTEXT}\0cluster={cluster_name}\0role={ADMIN_ROLE}\0not_before={}\0not_after={}",
+            not_before.unix_timestamp(),
+            not_after.unix_timestamp()
+        );
+        let seed = os_ca.derive_secret(format!("{context}\0key").as_bytes());
+        let serial_bytes = os_ca.derive_secret(format!("{context}\0serial").as_bytes());
+        let mut serial = [0u8; 16];
+        serial.copy_from_slice(&serial_bytes[..16]);
+        let validity = std::time::Duration::try_from(not_after - not_before).map_err(|e| Error::AdminCertificate {
+            source: pki::Error::InvalidRequest {
+                detail: format!("admin certificate validity: {e}"),
+            },
+        })?;
+        let spec = pki::client_cert_spec(&[ADMIN_ROLE], Some(not_before), validity);
+        let admin = pki::issue_derived(
+            &os_ca,
+            &spec,
+            &pki::DerivedLeaf {
+                ed25519_seed: seed,
+                serial,
+            },
+        )
+        .map_err(admin_error)?;
+        Ok(Talosconfig::with_admin(bundle, cluster_name, endpoints, admin))
+    }
+
+    fn with_admin<E: std::fmt::Display>(
+        bundle: &SecretsBundle,
+        cluster_name: &str,
+        endpoints: impl IntoIterator<Item = E>,
+        admin: pki::CertAndKey,
+    ) -> Talosconfig {
         let context = Context {
             endpoints: endpoints.into_iter().map(|e| e.to_string()).collect(),
             ca: Some(bundle.certs.os.crt.clone()),
@@ -199,10 +308,10 @@ impl Talosconfig {
             key: Some(admin.key),
             ..Context::default()
         };
-        Ok(Talosconfig {
+        Talosconfig {
             context: cluster_name.to_string(),
             contexts: BTreeMap::from([(cluster_name.to_string(), context)]),
-        })
+        }
     }
 
     /// Loads a talosconfig file.
@@ -301,6 +410,81 @@ mod tests {
             "context: c\ncontexts:\n    c:\n        endpoints: []\n"
         );
         assert_eq!(Talosconfig::from_yaml(&config.to_yaml().unwrap()).unwrap(), config);
+    }
+
+    #[test]
+    fn admin_windows_are_consecutive_half_years_from_the_ca_start() {
+        let start = time::macros::datetime!(2025-01-01 00:00:00 UTC);
+        let end = start + time::Duration::hours(87_600);
+        let hours = |h: i64| start + time::Duration::hours(h);
+        assert_eq!(
+            admin_cert_window(start, end, hours(-5)).unwrap(),
+            (start, hours(8_760)),
+            "before the CA starts: the first window"
+        );
+        assert_eq!(admin_cert_window(start, end, hours(0)).unwrap(), (start, hours(8_760)));
+        assert_eq!(
+            admin_cert_window(start, end, hours(4_379)).unwrap(),
+            (start, hours(8_760))
+        );
+        assert_eq!(
+            admin_cert_window(start, end, hours(4_380)).unwrap(),
+            (hours(4_380), hours(13_140))
+        );
+        assert_eq!(
+            admin_cert_window(start, end, hours(87_599)).unwrap(),
+            (hours(83_220), end),
+            "cut at the CA's end"
+        );
+        assert!(admin_cert_window(start, end, end).is_err());
+        assert!(
+            admin_cert_window(
+                start,
+                start - time::Duration::hours(1),
+                start - time::Duration::hours(2)
+            )
+            .is_err(),
+            "a CA that ends before it starts"
+        );
+    }
+
+    #[test]
+    fn derived_admin_certificate_is_stable_within_a_window_and_rotates_after() {
+        let bundle = SecretsBundle::from_yaml(include_str!("../../tests/fixtures/talos/secrets.yaml")).unwrap();
+        let summary = pki::summarize_certificate(&bundle.certs.os.crt.0).unwrap();
+        let at = |hours: i64| summary.not_before + time::Duration::hours(hours);
+        let make = |now| {
+            Talosconfig::derived_for_cluster(&bundle, "prod", ["203.0.113.11"], now)
+                .unwrap()
+                .to_yaml()
+                .unwrap()
+        };
+        let first = make(at(10));
+        assert_eq!(first, make(at(10)));
+        assert_eq!(first, make(at(4_000)), "same window, same bytes");
+        let next = make(at(4_400));
+        assert_ne!(first, next, "the next window rotates the certificate");
+        let other_cluster = Talosconfig::derived_for_cluster(&bundle, "staging", ["203.0.113.11"], at(10))
+            .unwrap()
+            .current()
+            .unwrap()
+            .key
+            .clone();
+        let config = Talosconfig::from_yaml(&first).unwrap();
+        let context = config.current().unwrap();
+        assert_ne!(other_cluster, context.key, "keys differ per cluster");
+        let crt = context.crt.as_ref().unwrap();
+        let admin = pki::summarize_certificate(&crt.0).unwrap();
+        assert_eq!(admin.subject, "O=os:admin");
+        assert_eq!(admin.not_before, summary.not_before);
+        assert_eq!(admin.not_after, at(8_760));
+        let key = context.key.as_ref().unwrap();
+        assert!(key.0.starts_with("-----BEGIN ED25519 PRIVATE KEY-----\n"));
+        pki::check_cert_and_key(&pki::CertAndKey {
+            crt: crt.clone(),
+            key: key.clone(),
+        })
+        .unwrap();
     }
 
     #[test]

@@ -10,10 +10,11 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use talos_hcloud::secure_file::Overwrite;
+use talos_hcloud::talos::contract::Contract;
 use talos_hcloud::talos::pki::{
     self, CaSpec, CertAndKey, CertificateAuthority, ExtKeyUsage, KeyAlgorithm, KeyUsage, LeafSpec, Pem, SubjectKeyId,
 };
-use talos_hcloud::talos::secrets::{CaName, Contract, GenerateOptions, SecretsBundle, is_token};
+use talos_hcloud::talos::secrets::{CaName, GenerateOptions, SecretsBundle, is_token};
 use talos_hcloud::talos::talosconfig::Talosconfig;
 use time::OffsetDateTime;
 use x509_parser::prelude::{FromDer as _, ParsedExtension, X509Certificate};
@@ -25,7 +26,7 @@ fn golden_path() -> PathBuf {
 }
 
 /// One RSA-4096 service-account key for every bundle of this test binary.
-fn service_account_key() -> Pem {
+pub fn service_account_key() -> Pem {
     static KEY: OnceLock<Pem> = OnceLock::new();
     KEY.get_or_init(|| pki::generate_private_key(KeyAlgorithm::Rsa { bits: 4096 }).expect("RSA key generation"))
         .clone()
@@ -43,7 +44,7 @@ fn bundle(contract: Contract) -> SecretsBundle {
 }
 
 /// Runs the real openssl CLI (scripts/test.sh installs it); never skips.
-fn openssl(args: &[&str], dir: &Path) -> Run {
+pub fn openssl(args: &[&str], dir: &Path) -> Run {
     let output = Command::new("openssl")
         .args(args)
         .current_dir(dir)
@@ -57,7 +58,7 @@ fn openssl(args: &[&str], dir: &Path) -> Run {
     }
 }
 
-fn openssl_ok(args: &[&str], dir: &Path) -> String {
+pub fn openssl_ok(args: &[&str], dir: &Path) -> String {
     let run = openssl(args, dir);
     assert_eq!(run.code, 0, "openssl {args:?}: {run:?}");
     run.stdout + &run.stderr
@@ -917,7 +918,7 @@ fn cli_gen_rejects_unsupported_versions() {
     assert_eq!(run.code, 2, "{run:?}");
     assert_eq!(
         run.stderr,
-        "error: Talos v1.9 is not supported: talos-hcloud generates for v1.10 to v1.14\n\
+        "error: Talos v1.9 is not supported: talos-hcloud generates secrets bundles for Talos v1.10 to v1.14\n\
          hint: pass the Talos version the cluster runs, e.g. --talos-version v1.11\n"
     );
     let run = talos_hcloud_in(

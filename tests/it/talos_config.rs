@@ -5,7 +5,7 @@ use std::path::{Path as FsPath, PathBuf};
 
 use talos_hcloud::redact::Redacted;
 use talos_hcloud::talos::config::{
-    ConfigDocuments, GenerateOptions, HcloudCluster, HcloudVip, MachineType, Node, NodeSettings, Path, VersionContract,
+    ConfigDocuments, Contract, GenerateOptions, HcloudCluster, HcloudVip, MachineType, Node, NodeSettings, Path,
     generate,
 };
 use talos_hcloud::talos::secrets::SecretsBundle;
@@ -28,8 +28,8 @@ fn secrets() -> SecretsBundle {
     serde_saphyr::from_str(&text).expect("golden secrets parse")
 }
 
-fn contract(version: &str) -> VersionContract {
-    VersionContract::parse(version).expect("supported version")
+fn contract(version: &str) -> Contract {
+    Contract::parse(version).expect("supported version")
 }
 
 fn base_options(version: &str) -> GenerateOptions {
@@ -103,7 +103,7 @@ fn cli_with_golden_secrets_reproduces_every_golden_file() {
         assert_eq!(
             run.stdout,
             format!(
-                "Generated Talos {version} configs for cluster \"base\" (Kubernetes 1.28.0):\n  out/controlplane.yaml\n  out/worker.yaml\n"
+                "Generated Talos {version} configs for cluster \"base\" (Kubernetes 1.28.0):\n  out/controlplane.yaml\n  out/worker.yaml\n  out/talosconfig\n"
             )
         );
         for machine_type in ["controlplane", "worker"] {
@@ -507,20 +507,16 @@ fn cli_refuses_to_overwrite_without_force_and_changes_nothing() {
 }
 
 #[test]
-fn cli_rejects_what_it_cannot_do_yet_with_exit_2() {
+fn cli_rejects_bad_flags_with_exit_2_and_writes_nothing() {
     let dir = tempfile::tempdir().expect("temp dir");
     for (args, message) in [
         (
             &["--config-patch", "@patch.yaml"][..],
-            "error: --config-patch, --config-patch-control-plane and --config-patch-worker are not supported yet\n",
+            "error: cannot read patch file patch.yaml\n",
         ),
         (
-            &["--config-patch-worker", "[]"][..],
-            "error: --config-patch, --config-patch-control-plane and --config-patch-worker are not supported yet\n",
-        ),
-        (
-            &["--output-types", "controlplane,talosconfig"][..],
-            "error: --output-types talosconfig is not supported yet\n",
+            &["--config-patch-worker", "[{\"op\": \"jump\"}]"][..],
+            "error: --config-patch-worker #1:1:2: not a valid patch: operation 0: unknown op \"jump\"",
         ),
         (
             &["--with-docs"][..],
@@ -561,14 +557,6 @@ fn cli_rejects_what_it_cannot_do_yet_with_exit_2() {
 #[test]
 fn cli_reports_bad_endpoints_and_missing_secrets() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let run = talos_hcloud_in(dir.path(), &["talos", "gen", "config", "base", "https://base:6443"]);
-    assert_eq!(run.code, 2, "{run:?}");
-    assert!(
-        run.stderr
-            .starts_with("error: a secrets bundle is required: pass --with-secrets FILE\n"),
-        "{}",
-        run.stderr
-    );
     let run = talos_hcloud_in(
         dir.path(),
         &[
@@ -584,7 +572,7 @@ fn cli_reports_bad_endpoints_and_missing_secrets() {
     assert_eq!(run.code, 2, "{run:?}");
     assert!(
         run.stderr
-            .starts_with("error: while reading the secrets bundle missing.yaml\n  caused by: "),
+            .starts_with("error: cannot read secrets bundle missing.yaml\n  caused by: "),
         "{}",
         run.stderr
     );
@@ -621,4 +609,139 @@ fn cli_json_result_lists_the_files() {
     assert_eq!(result["kubernetes_version"], "1.33.6");
     assert_eq!(result["files"][0]["type"], "controlplane");
     assert_eq!(result["files"][1]["path"], "cfg/worker.yaml");
+    assert_eq!(result["files"][2]["type"], "talosconfig");
+    assert_eq!(result["files"][2]["path"], "cfg/talosconfig");
+}
+
+/// `text` with `insert` placed before the first occurrence of `before` (which must exist).
+fn insert_before(text: &str, before: &str, insert: &str) -> String {
+    let at = text.find(before).unwrap_or_else(|| panic!("{before:?} not found"));
+    format!("{}{insert}{}", &text[..at], &text[at..])
+}
+
+#[test]
+fn cli_patch_flags_reproduce_patched_golden_configs_in_talosctl_order() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("all.yaml"),
+        "machine:\n  sysctls:\n    vm.swappiness: 10\n    net.core.somaxconn: 1024\n",
+    )
+    .expect("write patch");
+    let run = gen_config(
+        dir.path(),
+        &[
+            "--talos-version",
+            "v1.11",
+            "--kubernetes-version",
+            "v1.28.0",
+            "--install-disk",
+            "",
+            "--install-image",
+            "",
+            "--config-patch",
+            "@all.yaml",
+            // Control plane: a JSON patch, then a strategic one that overrides the
+            // all-types patch (later patches win).
+            "--config-patch-control-plane",
+            r#"[{"op": "add", "path": "/cluster/allowSchedulingOnControlPlanes", "value": true}]"#,
+            "--config-patch-control-plane",
+            "machine:\n  sysctls:\n    vm.swappiness: 20\n",
+            "--config-patch-worker",
+            "machine:\n  nodeLabels:\n    pool: general\n",
+            "-o",
+            "out",
+        ],
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    let read = |name: &str| std::fs::read_to_string(dir.path().join("out").join(name)).expect("written");
+
+    let control_plane = insert_before(
+        &golden("v1.11", "controlplane"),
+        "    features:\n",
+        "    sysctls:\n        net.core.somaxconn: \"1024\"\n        vm.swappiness: \"20\"\n",
+    ) + "    allowSchedulingOnControlPlanes: true\n";
+    assert_eq!(read("controlplane.yaml"), control_plane);
+
+    let worker = insert_before(
+        &insert_before(
+            &golden("v1.11", "worker"),
+            "    features:\n",
+            "    sysctls:\n        net.core.somaxconn: \"1024\"\n        vm.swappiness: \"10\"\n",
+        ),
+        "cluster:\n",
+        "    nodeLabels:\n        pool: general\n",
+    );
+    assert_eq!(read("worker.yaml"), worker);
+    assert!(read("talosconfig").starts_with("context: base\n"));
+}
+
+#[test]
+fn cli_patch_errors_name_the_patch_and_write_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("bad.yaml"), "machine:\n  kubelet:\n    extraArgz: {}\n").expect("write patch");
+    let run = gen_config(dir.path(), &["--config-patch-worker", "bad.yaml", "-o", "out"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr
+            .starts_with("error: patch bad.yaml does not fit Talos v1.13\n"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("bad.yaml:3:5"), "{}", run.stderr);
+    assert!(run.stderr.contains("extraArgz"), "{}", run.stderr);
+    assert!(!dir.path().join("out").exists(), "nothing may be written");
+}
+
+#[test]
+fn cli_writes_a_talosconfig_by_default_and_makes_a_bundle_without_with_secrets() {
+    use talos_hcloud::talos::pki;
+    use talos_hcloud::talos::talosconfig::Talosconfig;
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let run = gen_config(dir.path(), &["-o", "out"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let path = dir.path().join("out/talosconfig");
+    assert_private(&path);
+    let config = Talosconfig::load(&path).expect("a talosconfig");
+    assert_eq!(config.context, "base");
+    let context = config.current().expect("the current context");
+    assert!(context.endpoints.is_empty());
+    assert!(context.nodes.is_empty());
+    assert_eq!(context.ca.as_ref(), Some(&secrets().certs.os.crt));
+    let admin = pki::summarize_certificate(&context.crt.as_ref().expect("crt").0).expect("certificate");
+    assert_eq!(admin.subject, "O=os:admin");
+
+    // Without --with-secrets a new bundle is made (and not saved), as talosctl does: the
+    // configs and the talosconfig share its OS CA.
+    let fresh = tempfile::tempdir().expect("temp dir");
+    let run = talos_hcloud_in(
+        fresh.path(),
+        &[
+            "talos",
+            "gen",
+            "config",
+            "fresh",
+            "https://203.0.113.10:6443",
+            "-o",
+            "out",
+        ],
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    let mut names: Vec<String> = std::fs::read_dir(fresh.path().join("out"))
+        .expect("out")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["controlplane.yaml", "talosconfig", "worker.yaml"]);
+    let config = Talosconfig::load(&fresh.path().join("out/talosconfig")).expect("talosconfig");
+    let ca = config.current().and_then(|c| c.ca.clone()).expect("ca");
+    assert_ne!(ca, secrets().certs.os.crt);
+    let docs =
+        ConfigDocuments::parse(&std::fs::read_to_string(fresh.path().join("out/controlplane.yaml")).expect("cp"))
+            .expect("config");
+    let v1 = docs.v1alpha1().expect("v1alpha1");
+    assert_eq!(
+        at(v1, "machine.ca.crt").and_then(Node::as_str),
+        Some(ca.to_base64().as_str())
+    );
 }

@@ -7,12 +7,12 @@ use std::collections::BTreeMap;
 use talos_hcloud::talos::config::patch::{
     Patch, PatchError, PatchSource, PatchWarning, apply, apply_sysctls, load_patch, load_patches,
 };
-use talos_hcloud::talos::config::{ConfigDocuments, VersionContract};
+use talos_hcloud::talos::config::{ConfigDocuments, Contract};
 
-const V10: VersionContract = VersionContract::V1_10;
-const V11: VersionContract = VersionContract::V1_11;
-const V12: VersionContract = VersionContract::V1_12;
-const V13: VersionContract = VersionContract::V1_13;
+const V10: Contract = Contract::V1_10;
+const V11: Contract = Contract::V1_11;
+const V12: Contract = Contract::V1_12;
+const V13: Contract = Contract::V1_13;
 
 /// Strips the leading newline and the common indentation of a test literal.
 fn y(text: &str) -> String {
@@ -47,7 +47,7 @@ enum Expect {
 
 struct Case {
     name: &'static str,
-    contract: VersionContract,
+    contract: Contract,
     config: &'static str,
     patches: &'static [&'static str],
     expect: Expect,

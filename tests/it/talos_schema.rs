@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{Map, Value as Json};
 use talos_hcloud::talos::config::shape::{KindLookup, StructShape, Ty, registry};
-use talos_hcloud::talos::config::{Node, Resolved, Value, VersionContract, parse_stream};
+use talos_hcloud::talos::config::{Contract, Node, Resolved, Value, parse_stream};
 
 use crate::harness::reference_dir;
 
@@ -117,11 +117,11 @@ fn definition_for_kind(schema: &Json, kind: &str) -> Option<String> {
     })
 }
 
-const VERSIONS: [(&str, VersionContract); 4] = [
-    ("v1.10", VersionContract::V1_10),
-    ("v1.11", VersionContract::V1_11),
-    ("v1.12", VersionContract::V1_12),
-    ("v1.13", VersionContract::V1_13),
+const VERSIONS: [(&str, Contract); 4] = [
+    ("v1.10", Contract::V1_10),
+    ("v1.11", Contract::V1_11),
+    ("v1.12", Contract::V1_12),
+    ("v1.13", Contract::V1_13),
 ];
 
 /// Follows `$ref` within the schema.
@@ -146,7 +146,7 @@ const SCHEMA_TYPE_QUIRKS: &[&str] = &[
 
 struct CrossCheck<'a> {
     schema: &'a Json,
-    contract: VersionContract,
+    contract: Contract,
     problems: Vec<String>,
 }
 
@@ -321,7 +321,7 @@ fn our_shape_knows_every_documented_field_and_documents_nothing_else() {
 /// talos-hcloud's `machine-patches/` style patches for one Talos line: sysctls, time
 /// servers (a `TimeSyncConfig` document from v1.12, where `machine.time` left the schema),
 /// kubelet extraArgs; on control planes the metrics bind addresses and etcd's metrics URL.
-fn machine_patches(contract: VersionContract, control_plane: bool) -> Vec<String> {
+fn machine_patches(contract: Contract, control_plane: bool) -> Vec<String> {
     let mut patches = vec![
         "machine:\n  sysctls:\n    net.core.somaxconn: 65535\n    vm.max_map_count: 262144\n    net.ipv4.ip_forward: 1\n"
             .to_string(),

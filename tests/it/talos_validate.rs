@@ -11,16 +11,16 @@ use talos_hcloud::talos::config::validate::{
     HCLOUD_USER_DATA_LIMIT, Mode, UserDataEncoding, ValidateOptions, decode_strict, decode_strict_named,
     user_data_bytes, validate,
 };
-use talos_hcloud::talos::config::{ConfigDocuments, MachineType, VersionContract};
+use talos_hcloud::talos::config::{ConfigDocuments, Contract, MachineType};
 use talos_hcloud::talos::secrets::SecretsBundle;
 
 use crate::harness::reference_dir;
 
-const VERSIONS: [(&str, VersionContract); 4] = [
-    ("v1.10", VersionContract::V1_10),
-    ("v1.11", VersionContract::V1_11),
-    ("v1.12", VersionContract::V1_12),
-    ("v1.13", VersionContract::V1_13),
+const VERSIONS: [(&str, Contract); 4] = [
+    ("v1.10", Contract::V1_10),
+    ("v1.11", Contract::V1_11),
+    ("v1.12", Contract::V1_12),
+    ("v1.13", Contract::V1_13),
 ];
 
 /// A golden config's text (`v1.12`, `worker`).
@@ -36,8 +36,8 @@ fn golden(version: &str, role: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-fn contract(version: &str) -> VersionContract {
-    VersionContract::parse(version).expect("a supported version")
+fn contract(version: &str) -> Contract {
+    Contract::parse(version).expect("a supported version")
 }
 
 /// The hcloud cluster settings used for generated configs.
@@ -677,7 +677,7 @@ fn semantic_rules_table() {
 fn findings_name_file_position_node_document_and_path() {
     let text = "version: v1alpha1\nmachine:\n  type: master\n  tokn: x\ncluster: {}\n";
     let docs = ConfigDocuments::parse(text).expect("parses");
-    let mut options = ValidateOptions::new(VersionContract::V1_11);
+    let mut options = ValidateOptions::new(Contract::V1_11);
     options.node = Some("cp-1".into());
     options.source = Some("cp-1.yaml".into());
     let errors = validate(&docs, &options).expect_err("broken config");
@@ -703,7 +703,7 @@ fn findings_name_file_position_node_document_and_path() {
 
 #[test]
 fn user_data_limit_counts_the_bytes_sent_and_says_what_fits() {
-    let contract = VersionContract::V1_11;
+    let contract = Contract::V1_11;
     let docs = ConfigDocuments::parse(&golden("v1.11", "controlplane")).expect("golden");
     // A 40 KB inline manifest pushes plain YAML over 32 KiB; it compresses well.
     let manifest = "apiVersion: v1\nkind: ConfigMap\n".to_string() + &"data: abcdefghij\n".repeat(2400);
@@ -754,21 +754,21 @@ fn user_data_limit_counts_the_bytes_sent_and_says_what_fits() {
 #[test]
 fn decode_strict_rejects_what_talos_rejects() {
     let duplicate = "apiVersion: v1alpha1\nkind: HostnameConfig\nauto: stable\n---\napiVersion: v1alpha1\nkind: HostnameConfig\nauto: stable\n";
-    let errors = decode_strict(duplicate.as_bytes(), VersionContract::V1_12).expect_err("duplicate");
+    let errors = decode_strict(duplicate.as_bytes(), Contract::V1_12).expect_err("duplicate");
     assert_eq!(
         errors.to_string(),
         "<config>:5:1: HostnameConfig document: duplicate document HostnameConfig is not allowed"
     );
     let unknown = "apiVersion: v1alpha1\nkind: FooConfig\n";
-    let errors = decode_strict(unknown.as_bytes(), VersionContract::V1_13).expect_err("unknown kind");
+    let errors = decode_strict(unknown.as_bytes(), Contract::V1_13).expect_err("unknown kind");
     assert_eq!(
         errors.to_string(),
         "<config>:1:1: FooConfig document: \"FooConfig\" \"v1alpha1\": not registered"
     );
-    let not_utf8 = decode_strict(&[0xff, 0xfe], VersionContract::V1_13).expect_err("binary");
+    let not_utf8 = decode_strict(&[0xff, 0xfe], Contract::V1_13).expect_err("binary");
     assert_eq!(not_utf8.to_string(), "<config>: the config is not UTF-8 text");
     let two = "machine:\n  typo: 1\ncluster:\n  nmae: x\n";
-    let errors = decode_strict(two.as_bytes(), VersionContract::V1_10).expect_err("two problems");
+    let errors = decode_strict(two.as_bytes(), Contract::V1_10).expect_err("two problems");
     assert_eq!(
         errors.to_string(),
         "2 problems found during decoding:\n  * <config>:2:3: v1alpha1 document, machine.typo: unknown key \"typo\" (did you mean \"type\"?)\n  * <config>:4:3: v1alpha1 document, cluster.nmae: unknown key \"nmae\""

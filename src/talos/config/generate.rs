@@ -11,9 +11,9 @@ use std::fmt;
 
 use base64::Engine as _;
 
-use super::contract::VersionContract;
 use super::documents::{ConfigDocuments, DocumentError};
 use super::value::{Mapping, Node};
+use crate::talos::contract::{Artifact, Contract, ContractError};
 use crate::talos::secrets::{CertAndKey, Pem, SecretsBundle};
 
 /// The node role a config is generated for (talosctl's `init` type is never written).
@@ -51,7 +51,7 @@ pub struct GenerateOptions {
     /// Kubernetes version without leading `v` (`1.34.0`).
     pub kubernetes_version: String,
     /// The Talos line generated for.
-    pub contract: VersionContract,
+    pub contract: Contract,
     /// Extra SANs for the Talos API and the Kubernetes API server certificates.
     pub additional_sans: Vec<String>,
     /// Cluster DNS domain.
@@ -83,6 +83,9 @@ pub enum GenerateError {
         /// What is wrong, with the expected form.
         reason: String,
     },
+    /// The contract is a line configs are not generated for.
+    #[error("cannot generate for this Talos version")]
+    Contract(#[source] ContractError),
     /// An empty required option.
     #[error("{0} must not be empty")]
     Empty(&'static str),
@@ -119,7 +122,7 @@ impl GenerateOptions {
         cluster_name: impl Into<String>,
         endpoint: impl Into<String>,
         kubernetes_version: &str,
-        contract: VersionContract,
+        contract: Contract,
     ) -> Self {
         GenerateOptions {
             cluster_name: cluster_name.into(),
@@ -177,13 +180,17 @@ impl GenerateOptions {
 /// Generates the config of one machine type.
 ///
 /// # Errors
-/// [`GenerateError`] for an invalid endpoint, empty cluster name or Kubernetes version, or
-/// a secrets bundle without a secretbox encryption secret.
+/// [`GenerateError`] for a contract configs are not generated for, an invalid endpoint,
+/// empty cluster name or Kubernetes version, or a secrets bundle without a secretbox encryption secret.
 pub fn generate(
     secrets: &SecretsBundle,
     options: &GenerateOptions,
     machine_type: MachineType,
 ) -> Result<ConfigDocuments, GenerateError> {
+    options
+        .contract
+        .supported_for(Artifact::MachineConfig)
+        .map_err(GenerateError::Contract)?;
     if options.cluster_name.is_empty() {
         return Err(GenerateError::Empty("cluster name"));
     }
@@ -453,11 +460,11 @@ mod tests {
         serde_saphyr::from_str(&text).expect("golden secrets parse")
     }
 
-    fn base_options(contract: VersionContract) -> GenerateOptions {
+    fn base_options(contract: Contract) -> GenerateOptions {
         GenerateOptions::new("base", "https://base:6443", "v1.28.0", contract)
     }
 
-    fn golden(contract: VersionContract, machine_type: MachineType) -> String {
+    fn golden(contract: Contract, machine_type: MachineType) -> String {
         let path = reference_dir().join(format!("talos-golden/{contract}/base-{machine_type}.yaml"));
         std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
     }
@@ -465,7 +472,7 @@ mod tests {
     #[test]
     fn generated_configs_are_byte_identical_to_the_golden_files() {
         let secrets = golden_secrets();
-        for contract in VersionContract::SUPPORTED {
+        for contract in Contract::CONFIG_LINES {
             for machine_type in [MachineType::ControlPlane, MachineType::Worker] {
                 let docs = generate(&secrets, &base_options(contract), machine_type).expect("generates");
                 let want = golden(contract, machine_type);
@@ -489,12 +496,12 @@ mod tests {
                 "the scheme must be https, e.g. https://203.0.113.10:6443",
             ),
         ] {
-            let mut options = base_options(VersionContract::V1_11);
+            let mut options = base_options(Contract::V1_11);
             options.endpoint = endpoint.into();
             let err = generate(&secrets, &options, MachineType::Worker).expect_err("bad endpoint");
             assert_eq!(err.to_string(), format!("invalid endpoint {endpoint:?}: {reason}"));
         }
-        let mut options = base_options(VersionContract::V1_10);
+        let mut options = base_options(Contract::V1_10);
         options.endpoint = "https://[2001:db8::1]:6443".into();
         let docs = generate(&secrets, &options, MachineType::ControlPlane).expect("IPv6 endpoint");
         let sans = docs
@@ -507,7 +514,7 @@ mod tests {
     #[test]
     fn workers_carry_no_ca_keys() {
         let secrets = golden_secrets();
-        for contract in VersionContract::SUPPORTED {
+        for contract in Contract::CONFIG_LINES {
             let docs = generate(&secrets, &base_options(contract), MachineType::Worker).expect("generates");
             let yaml = docs.to_yaml();
             assert!(!yaml.contains("PRIVATE KEY"), "{contract}");

@@ -22,12 +22,12 @@
 
 use std::net::IpAddr;
 
-use super::contract::{ContractError, VersionContract};
 use super::documents::{ConfigDocuments, DocumentError, DocumentId};
 use super::fields;
 use super::generate::{GenerateError, GenerateOptions, MachineType, generate, typed_document};
 use super::value::{Mapping, Node};
 use crate::redact::Redacted;
+use crate::talos::contract::{Artifact, Contract, ContractError};
 use crate::talos::secrets::SecretsBundle;
 
 /// PCI bus path of the public NIC of Hetzner Cloud servers (`enp1s0` = bus 1, slot 0).
@@ -52,7 +52,7 @@ pub enum VipForm {
 
 impl VipForm {
     /// The form used when none is chosen: documents from v1.12, legacy before.
-    pub fn for_contract(contract: VersionContract) -> Self {
+    pub fn for_contract(contract: Contract) -> Self {
         if contract.multidoc_network_config() {
             VipForm::Documents
         } else {
@@ -168,13 +168,13 @@ impl HcloudCluster {
     ///
     /// # Errors
     /// [`OverlayError`] for a version that is not `vX.Y.Z` or not v1.10–v1.13.
-    pub fn contract(&self) -> Result<VersionContract, OverlayError> {
+    pub fn contract(&self) -> Result<Contract, OverlayError> {
         if !is_full_version(&self.talos_version) {
             return Err(OverlayError::TalosVersion {
                 version: self.talos_version.clone(),
             });
         }
-        VersionContract::parse(&self.talos_version).map_err(OverlayError::Contract)
+        Contract::parse_for(&self.talos_version, Artifact::MachineConfig).map_err(OverlayError::Contract)
     }
 
     /// `factory.talos.dev/hcloud-installer/<schematic>:<version>`.
@@ -234,7 +234,7 @@ impl HcloudCluster {
 /// [`OverlayError`] for an invalid hostname or a base config without a v1alpha1 document.
 pub fn apply_node_overlay(
     docs: &mut ConfigDocuments,
-    contract: VersionContract,
+    contract: Contract,
     node: &NodeSettings,
     vip: Option<&HcloudVip>,
 ) -> Result<(), OverlayError> {

@@ -1,14 +1,14 @@
 //! Machine configuration: an ordered YAML value model, generation per Talos version
 //! contract, talos-hcloud's own settings on top, and (built on the same model) patches and
-//! validation.
+//! validation. The version contract is [`crate::talos::contract`] (re-exported here).
 //!
 //! The value model ([`value`], [`path`], [`yaml`], [`emit`], [`documents`]) keeps what
 //! Talos's typed structs would lose — mapping order, scalar text and style, source
 //! positions — so generated configs are byte-identical to `talosctl gen config` and every
-//! error can name `file:line:column`. Secrets come from [`crate::talos::secrets`]; writing
-//! files and talking to nodes is left to the callers.
+//! error can name `file:line:column`. Secrets come from [`crate::talos::secrets`];
+//! [`render`] puts it all together for every node of a cluster.yaml. Writing files and
+//! talking to nodes is left to the callers.
 
-pub mod contract;
 pub mod documents;
 pub mod emit;
 pub mod fields;
@@ -16,12 +16,13 @@ pub mod generate;
 pub mod hcloud_overlay;
 pub mod patch;
 pub mod path;
+pub mod render;
 pub mod shape;
 pub mod validate;
 pub mod value;
 pub mod yaml;
 
-pub use contract::{ContractError, VersionContract};
+pub use crate::talos::contract::{Artifact, Contract, ContractError};
 pub use documents::{ConfigDocuments, DocumentError, DocumentId};
 pub use generate::{GenerateError, GenerateOptions, MachineType, generate};
 pub use hcloud_overlay::{HcloudCluster, HcloudVip, NodeSettings, OverlayError, VipForm, apply_node_overlay};

@@ -86,6 +86,27 @@ pub(crate) fn random_bytes(buf: &mut [u8]) -> Result<(), Error> {
     getrandom::fill(buf).map_err(|source| Error::Random { source })
 }
 
+/// The Ed25519 key of a 32-byte seed (RFC 8032 private key), PEM-encoded the way Talos
+/// writes it: `ED25519 PRIVATE KEY` with a PKCS#8 v1 body (no public key), byte-compatible
+/// with Go's `MarshalPKCS8PrivateKey`.
+pub(crate) fn ed25519_from_seed(seed: &[u8; 32]) -> Result<PrivateKey, Error> {
+    let pkcs8 = yasna::construct_der(|w| {
+        w.write_sequence(|w| {
+            w.next().write_u8(0);
+            w.next().write_sequence(|w| w.next().write_oid(&oid(OID_ED25519)));
+            w.next().write_bytes(&yasna::construct_der(|w| w.write_bytes(seed)));
+        })
+    });
+    let key_pair = load_pkcs8(&pkcs8, &PKCS_ED25519)?;
+    let pem = encode_pem(LABEL_ED25519, &pkcs8);
+    Ok(PrivateKey {
+        algorithm: KeyAlgorithm::Ed25519,
+        key_pair,
+        pkcs8,
+        pem,
+    })
+}
+
 /// Generates a new key of `algorithm` (Ed25519 or ECDSA P-256), PEM-encoded the way
 /// Talos writes it.
 pub(crate) fn generate(algorithm: KeyAlgorithm) -> Result<PrivateKey, Error> {
@@ -93,22 +114,7 @@ pub(crate) fn generate(algorithm: KeyAlgorithm) -> Result<PrivateKey, Error> {
         KeyAlgorithm::Ed25519 => {
             let mut seed = [0u8; 32];
             random_bytes(&mut seed)?;
-            // PKCS#8 v1 (no public key), byte-compatible with Go's MarshalPKCS8PrivateKey.
-            let pkcs8 = yasna::construct_der(|w| {
-                w.write_sequence(|w| {
-                    w.next().write_u8(0);
-                    w.next().write_sequence(|w| w.next().write_oid(&oid(OID_ED25519)));
-                    w.next().write_bytes(&yasna::construct_der(|w| w.write_bytes(&seed)));
-                })
-            });
-            let key_pair = load_pkcs8(&pkcs8, &PKCS_ED25519)?;
-            let pem = encode_pem(LABEL_ED25519, &pkcs8);
-            Ok(PrivateKey {
-                algorithm,
-                key_pair,
-                pkcs8,
-                pem,
-            })
+            ed25519_from_seed(&seed)
         }
         KeyAlgorithm::EcdsaP256 => {
             let failed = |source: Box<dyn std::error::Error + Send + Sync>| Error::KeyGeneration { algorithm, source };

@@ -444,6 +444,21 @@ impl CertificateAuthority {
         }
     }
 
+    /// A 32-byte secret derived from this CA's private key: HMAC-SHA256 keyed with the
+    /// key's PKCS#8 encoding, over `context`.
+    ///
+    /// Lets a caller make certificates that are pure functions of the CA (the talosconfig
+    /// admin certificate, see `talos::talosconfig`): whoever holds the CA key can mint any
+    /// certificate anyway, so deriving leaf keys from it gives nothing away, and distinct
+    /// contexts give independent secrets.
+    pub fn derive_secret(&self, context: &[u8]) -> [u8; 32] {
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &self.key.pkcs8);
+        let tag = ring::hmac::sign(&key, context);
+        let mut out = [0u8; 32];
+        out.copy_from_slice(tag.as_ref());
+        out
+    }
+
     /// The key type of certificates this CA issues: Ed25519 for an Ed25519 CA (as Talos),
     /// ECDSA P-256 otherwise (Talos would make RSA keys under an RSA CA; we do not).
     pub fn leaf_algorithm(&self) -> KeyAlgorithm {
@@ -507,13 +522,64 @@ pub struct LeafSpec {
 /// The validity does not fit, or the random source or signing failed.
 pub fn issue(ca: &CertificateAuthority, spec: &LeafSpec) -> Result<CertAndKey, Error> {
     let key = keys::generate(ca.leaf_algorithm())?;
+    issue_with(ca, spec, key, &random_serial()?)
+}
+
+/// The key seed and serial of a leaf certificate, derived rather than drawn at random (see
+/// [`issue_derived`]). `Debug` hides the seed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DerivedLeaf {
+    /// The Ed25519 private key seed (RFC 8032).
+    pub ed25519_seed: [u8; 32],
+    /// The serial number, big-endian unsigned.
+    pub serial: [u8; 16],
+}
+
+impl std::fmt::Debug for DerivedLeaf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DerivedLeaf")
+            .field("ed25519_seed", &REDACTED)
+            .field("serial", &hex::encode(self.serial))
+            .finish()
+    }
+}
+
+/// Issues a leaf certificate whose key and serial are given, so the certificate is a pure
+/// function of `ca`, `spec` and `derived` (Ed25519 signatures are deterministic).
+///
+/// # Errors
+///
+/// [`Error::Unsupported`] unless `ca` issues Ed25519 leaves (the OS CA does);
+/// [`Error::InvalidRequest`] without a fixed `spec.not_before` (the result would depend on
+/// the clock); otherwise as [`issue`].
+pub fn issue_derived(ca: &CertificateAuthority, spec: &LeafSpec, derived: &DerivedLeaf) -> Result<CertAndKey, Error> {
+    if ca.leaf_algorithm() != KeyAlgorithm::Ed25519 {
+        return Err(Error::Unsupported {
+            what: "issuing certificates with derived keys",
+            algorithm: ca.algorithm(),
+        });
+    }
+    if spec.not_before.is_none() {
+        return Err(Error::InvalidRequest {
+            detail: "a certificate with a derived key needs a fixed validity start".into(),
+        });
+    }
+    let key = keys::ed25519_from_seed(&derived.ed25519_seed)?;
+    issue_with(ca, spec, key, &derived.serial)
+}
+
+fn issue_with(
+    ca: &CertificateAuthority,
+    spec: &LeafSpec,
+    key: keys::PrivateKey,
+    serial: &[u8],
+) -> Result<CertAndKey, Error> {
     let subject_der = x509::encode_name(&spec.organizations, spec.common_name.as_deref());
     let (not_before, not_after) = validity(spec.not_before, spec.validity)?;
-    let serial = random_serial()?;
     let spki = x509::spki_der(&key.key_pair);
     let cert_der = x509::build_certificate(
         &x509::TbsFields {
-            serial: &serial,
+            serial,
             issuer_der: &ca.subject_der,
             subject_der: &subject_der,
             not_before,
@@ -546,6 +612,14 @@ pub fn issue(ca: &CertificateAuthority, spec: &LeafSpec) -> Result<CertAndKey, E
 ///
 /// As [`issue`].
 pub fn issue_client_cert(ca: &CertificateAuthority, roles: &[&str], validity: Duration) -> Result<CertAndKey, Error> {
+    issue(ca, &client_cert_spec(roles, None, validity))
+}
+
+/// The [`LeafSpec`] of a Talos API client certificate (see [`issue_client_cert`]):
+/// organizations = `roles` trimmed, sorted and de-duplicated; KeyUsage digitalSignature;
+/// ExtKeyUsage exactly clientAuth; no basic constraints; NotBefore `not_before` (`None` =
+/// now).
+pub fn client_cert_spec(roles: &[&str], not_before: Option<OffsetDateTime>, validity: Duration) -> LeafSpec {
     let mut organizations: Vec<String> = roles
         .iter()
         .map(|role| role.trim().to_string())
@@ -553,20 +627,17 @@ pub fn issue_client_cert(ca: &CertificateAuthority, roles: &[&str], validity: Du
         .collect();
     organizations.sort();
     organizations.dedup();
-    issue(
-        ca,
-        &LeafSpec {
-            organizations,
-            common_name: None,
-            ip_sans: Vec::new(),
-            dns_sans: Vec::new(),
-            key_usage: vec![KeyUsage::DigitalSignature],
-            ext_key_usage: vec![ExtKeyUsage::ClientAuth],
-            basic_constraints_ca: None,
-            not_before: None,
-            validity,
-        },
-    )
+    LeafSpec {
+        organizations,
+        common_name: None,
+        ip_sans: Vec::new(),
+        dns_sans: Vec::new(),
+        key_usage: vec![KeyUsage::DigitalSignature],
+        ext_key_usage: vec![ExtKeyUsage::ClientAuth],
+        basic_constraints_ca: None,
+        not_before,
+        validity,
+    }
 }
 
 /// Issues a TLS server certificate (as apid's, reference §F.5): Subject CN =
@@ -843,6 +914,47 @@ mod tests {
         assert_eq!(reloaded.cert_der(), ca.cert_der());
         assert_eq!(reloaded.subject_key_id, ca.subject_key_id);
         assert_eq!(ca.subject_key_id.as_ref().unwrap().len(), 20);
+    }
+
+    #[test]
+    fn derived_leaves_are_pure_functions_of_their_inputs() {
+        let ca = os_ca();
+        let start = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
+        let spec = client_cert_spec(&["os:admin"], Some(start), ADMIN_CERT_VALIDITY);
+        let derived = DerivedLeaf {
+            ed25519_seed: ca.derive_secret(b"key"),
+            serial: [7; 16],
+        };
+        let first = issue_derived(&ca, &spec, &derived).unwrap();
+        assert_eq!(first, issue_derived(&ca, &spec, &derived).unwrap());
+        check_cert_and_key(&first).unwrap();
+        assert_ne!(ca.derive_secret(b"key"), ca.derive_secret(b"serial"));
+        assert_ne!(
+            ca.derive_secret(b"key"),
+            os_ca().derive_secret(b"key"),
+            "keyed by the CA"
+        );
+        let debug = format!("{derived:?}");
+        assert!(debug.contains(REDACTED) && debug.contains("07070707"), "{debug}");
+        assert!(!debug.contains(&hex::encode(derived.ed25519_seed)), "{debug}");
+
+        let unanchored = client_cert_spec(&["os:admin"], None, ADMIN_CERT_VALIDITY);
+        assert!(matches!(
+            issue_derived(&ca, &unanchored, &derived),
+            Err(Error::InvalidRequest { .. })
+        ));
+        let ecdsa = CertificateAuthority::generate(&CaSpec {
+            organization: Some("etcd".into()),
+            algorithm: KeyAlgorithm::EcdsaP256,
+            not_before: start,
+            validity: CA_VALIDITY,
+            subject_key_id: SubjectKeyId::Random,
+        })
+        .unwrap();
+        assert!(matches!(
+            issue_derived(&ecdsa, &spec, &derived),
+            Err(Error::Unsupported { .. })
+        ));
     }
 
     #[test]

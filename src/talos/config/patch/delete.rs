@@ -11,11 +11,11 @@
 //! A delete below a list element is refused (`cannot delete an inner key`), and a delete
 //! of something absent fails with `lookup failed`, as in Talos.
 
-use crate::talos::config::contract::VersionContract;
 use crate::talos::config::path::{Path, Segment};
 use crate::talos::config::shape::{StructShape, Ty, ty_at};
 use crate::talos::config::validate::decode::PATCH_DIRECTIVE;
 use crate::talos::config::value::{Node, Position, Value};
+use crate::talos::contract::Contract;
 
 /// One deletion requested by a patch.
 #[derive(Debug, Clone)]
@@ -153,7 +153,7 @@ pub(super) fn apply(
     document: &mut Node,
     selector: &Selector,
     shape: &StructShape,
-    contract: VersionContract,
+    contract: Contract,
 ) -> Result<(), String> {
     let lookup_failed = |what: &str| format!("$patch: delete: lookup failed: {what}");
     match &selector.target {

@@ -7,11 +7,11 @@
 use std::fmt;
 
 use super::PatchError;
-use crate::talos::config::contract::VersionContract;
 use crate::talos::config::documents::ConfigDocuments;
 use crate::talos::config::path::Path;
 use crate::talos::config::validate::decode::{DecodeErrors, Mode, check_document};
 use crate::talos::config::value::{Node, Position, Value};
+use crate::talos::contract::Contract;
 
 /// A JSON patch operation kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,7 +118,7 @@ pub(super) fn apply(
     config: &mut ConfigDocuments,
     patch: &str,
     ops: &[JsonOp],
-    contract: VersionContract,
+    contract: Contract,
 ) -> Result<(), PatchError> {
     let Some(original) = config.v1alpha1() else {
         return Err(PatchError::Apply {

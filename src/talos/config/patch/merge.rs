@@ -15,17 +15,17 @@
 //! or leaving them out (`omitempty`) is the normaliser's job.
 
 use super::{PatchError, PatchWarning};
-use crate::talos::config::contract::VersionContract;
 use crate::talos::config::path::Path;
 use crate::talos::config::shape::go_values::parse_duration;
 use crate::talos::config::shape::{Field, ListMerge, StructShape, Ty};
 use crate::talos::config::validate::decode::{PATCH_DIRECTIVE, yaml11_bool};
 use crate::talos::config::value::{Mapping, Node, Position, Resolved, Value};
+use crate::talos::contract::Contract;
 
 /// What a merge needs to know besides the two trees.
 pub(super) struct Context<'a> {
     /// The target Talos line (pointer zero semantics changed in v1.12).
-    pub contract: VersionContract,
+    pub contract: Contract,
     /// Patch name for errors and warnings.
     pub patch: &'a str,
     /// Target document label for errors.
@@ -241,7 +241,7 @@ fn is_zero(node: &Node, ty: &Ty) -> bool {
 }
 
 /// The key value of a list element as Go would compare it (absent = zero).
-fn key_of(element: &Node, key: &str, element_ty: &Ty, contract: VersionContract) -> String {
+fn key_of(element: &Node, key: &str, element_ty: &Ty, contract: Contract) -> String {
     let value = element.get(key).filter(|v| !v.is_null());
     let numeric = match element_ty {
         Ty::Struct(shape) => matches!(shape.field(key, contract).map(|f| &f.ty), Some(Ty::Int(_))),

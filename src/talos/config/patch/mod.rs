@@ -25,12 +25,12 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 
-use super::contract::VersionContract;
 use super::documents::{ConfigDocuments, DocumentId};
 use super::path::Path;
 use super::shape::registry;
 use super::validate::decode::{DecodeErrors, Mode, check_document};
 use super::value::{Mapping, Node, Position};
+use crate::talos::contract::Contract;
 
 pub use json6902::{JsonOp, JsonOpKind};
 pub use normalize::normalize_documents;
@@ -169,7 +169,7 @@ pub enum PatchError {
         /// The patch name.
         patch: String,
         /// The target line.
-        contract: VersionContract,
+        contract: Contract,
         /// Every problem, with positions in the patch.
         #[source]
         errors: DecodeErrors,
@@ -252,6 +252,15 @@ pub fn load_patch(source: PatchSource) -> Result<Patch, PatchError> {
 /// # Errors
 /// As [`load_patch`], for the first argument that fails.
 pub fn load_patches(args: &[String]) -> Result<Vec<Patch>, PatchError> {
+    load_flag_patches("--config-patch", args)
+}
+
+/// As [`load_patches`] for the arguments of another flag (`--config-patch-worker`), which
+/// names inline patches (`--config-patch-worker #2`).
+///
+/// # Errors
+/// As [`load_patch`], for the first argument that fails.
+pub fn load_flag_patches(flag: &str, args: &[String]) -> Result<Vec<Patch>, PatchError> {
     let mut patches: Vec<Patch> = Vec::new();
     for (index, arg) in args.iter().enumerate() {
         let source = if let Some(file) = arg.strip_prefix('@') {
@@ -260,7 +269,7 @@ pub fn load_patches(args: &[String]) -> Result<Vec<Patch>, PatchError> {
             PatchSource::File(PathBuf::from(arg))
         } else {
             PatchSource::Inline {
-                name: format!("--config-patch #{}", index + 1),
+                name: format!("{flag} #{}", index + 1),
                 text: arg.clone(),
             }
         };
@@ -288,7 +297,7 @@ pub fn load_patches(args: &[String]) -> Result<Vec<Patch>, PatchError> {
 pub fn apply(
     docs: &ConfigDocuments,
     patches: &[Patch],
-    contract: &VersionContract,
+    contract: &Contract,
 ) -> Result<(ConfigDocuments, Vec<PatchWarning>), PatchError> {
     let contract = *contract;
     let mut result = docs.clone();
@@ -323,7 +332,7 @@ pub fn apply(
 pub fn apply_sysctls<V: AsRef<str>>(
     docs: &ConfigDocuments,
     sysctls: &BTreeMap<String, V>,
-    contract: &VersionContract,
+    contract: &Contract,
 ) -> Result<ConfigDocuments, PatchError> {
     if sysctls.is_empty() {
         return Ok(docs.clone());
@@ -348,7 +357,7 @@ fn apply_strategic(
     config: &mut ConfigDocuments,
     patch: &str,
     document: &Node,
-    contract: VersionContract,
+    contract: Contract,
     warnings: &mut Vec<PatchWarning>,
 ) -> Result<(), PatchError> {
     let problems = check_document(patch, document, contract, Mode::Patch);

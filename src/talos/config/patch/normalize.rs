@@ -8,21 +8,21 @@
 //! Generated configs are already in this form (a test checks the golden files come out
 //! byte for byte), so only patched content changes.
 
-use crate::talos::config::contract::VersionContract;
 use crate::talos::config::documents::{ConfigDocuments, DocumentId};
 use crate::talos::config::shape::go_values::{format_duration, key_order, parse_duration};
 use crate::talos::config::shape::{Field, KindLookup, Ty, registry};
 use crate::talos::config::validate::decode::yaml11_bool;
 use crate::talos::config::value::{Entry, Mapping, Node, Resolved, Scalar, Value};
+use crate::talos::contract::Contract;
 
 /// Every document of `docs` in Talos's written form for the line of `contract`. Documents
 /// of kinds the line does not register are only stripped of source positions.
-pub fn normalize_documents(docs: &ConfigDocuments, contract: VersionContract) -> ConfigDocuments {
+pub fn normalize_documents(docs: &ConfigDocuments, contract: Contract) -> ConfigDocuments {
     let normalized: Vec<Node> = docs.iter().map(|doc| normalize_document(doc, contract)).collect();
     ConfigDocuments::from_nodes(normalized).unwrap_or_else(|_| docs.clone())
 }
 
-fn normalize_document(document: &Node, contract: VersionContract) -> Node {
+fn normalize_document(document: &Node, contract: Contract) -> Node {
     let shape = match DocumentId::of(document) {
         Ok(DocumentId::V1Alpha1) => Some(registry().v1alpha1.clone()),
         Ok(DocumentId::Typed { api_version, kind, .. }) => match registry().kind(&kind, &api_version, contract) {
@@ -64,7 +64,7 @@ fn plain(text: impl Into<String>) -> Node {
     Node::from(Scalar::plain(text))
 }
 
-fn normalize_value(node: &Node, ty: &Ty, contract: VersionContract) -> Node {
+fn normalize_value(node: &Node, ty: &Ty, contract: Contract) -> Node {
     if node.is_null() {
         return Node::null();
     }

@@ -4,8 +4,8 @@
 use super::*;
 use crate::talos::config::test_support::golden_files;
 
-fn contract_of(name: &str) -> VersionContract {
-    VersionContract::parse(name.split('/').next().unwrap_or_default()).expect("golden folder is a version")
+fn contract_of(name: &str) -> Contract {
+    Contract::parse(name.split('/').next().unwrap_or_default()).expect("golden folder is a version")
 }
 
 #[test]

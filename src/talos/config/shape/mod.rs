@@ -21,8 +21,8 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, LazyLock};
 
-use super::contract::VersionContract;
 use super::path::{Path, Segment};
+use crate::talos::contract::Contract;
 
 /// A Talos `major.minor` line used as a gate (`(1, 12)` = Talos v1.12).
 pub type Line = (u32, u32);
@@ -212,13 +212,13 @@ impl Field {
     }
 
     /// Returns true if and only if the field exists in the Talos line of `contract`.
-    pub fn available(&self, contract: VersionContract) -> bool {
+    pub fn available(&self, contract: Contract) -> bool {
         gate_open(self.since, self.until, contract)
     }
 
     /// Returns true if and only if the field exists in `contract` and that line's JSON
     /// schema documents it.
-    pub fn documented(&self, contract: VersionContract) -> bool {
+    pub fn documented(&self, contract: Contract) -> bool {
         self.available(contract)
             && match self.schema {
                 SchemaVisibility::Documented => true,
@@ -228,7 +228,7 @@ impl Field {
     }
 
     /// "added in Talos v1.12" / "removed in Talos v1.13" for a field missing from `contract`.
-    pub fn availability_note(&self, contract: VersionContract) -> Option<String> {
+    pub fn availability_note(&self, contract: Contract) -> Option<String> {
         match (self.since, self.until) {
             (Some((major, minor)), _) if !contract.at_least(major, minor) => {
                 Some(format!("added in Talos v{major}.{minor}"))
@@ -241,7 +241,7 @@ impl Field {
     }
 }
 
-fn gate_open(since: Option<Line>, until: Option<Line>, contract: VersionContract) -> bool {
+fn gate_open(since: Option<Line>, until: Option<Line>, contract: Contract) -> bool {
     since.is_none_or(|(major, minor)| contract.at_least(major, minor))
         && until.is_none_or(|(major, minor)| !contract.at_least(major, minor))
 }
@@ -270,7 +270,7 @@ impl StructShape {
     }
 
     /// The field called `name` in the line of `contract`.
-    pub fn field(&self, name: &str, contract: VersionContract) -> Option<&Field> {
+    pub fn field(&self, name: &str, contract: Contract) -> Option<&Field> {
         self.fields.iter().find(|f| f.name == name && f.available(contract))
     }
 
@@ -280,7 +280,7 @@ impl StructShape {
     }
 
     /// Field names available in `contract`, in declaration order.
-    pub fn field_names(&self, contract: VersionContract) -> Vec<&'static str> {
+    pub fn field_names(&self, contract: Contract) -> Vec<&'static str> {
         let mut names = Vec::new();
         for field in self.fields.iter().filter(|f| f.available(contract)) {
             if !names.contains(&field.name) {
@@ -313,7 +313,7 @@ pub struct DocumentKind {
 
 impl DocumentKind {
     /// Returns true if and only if the kind is registered in `contract`'s line.
-    pub fn available(&self, contract: VersionContract) -> bool {
+    pub fn available(&self, contract: Contract) -> bool {
         contract.at_least(self.since.0, self.since.1)
     }
 }
@@ -349,7 +349,7 @@ pub struct Registry {
 
 impl Registry {
     /// Looks a typed document kind up for `contract`.
-    pub fn kind(&self, kind: &str, api_version: &str, contract: VersionContract) -> KindLookup<'_> {
+    pub fn kind(&self, kind: &str, api_version: &str, contract: Contract) -> KindLookup<'_> {
         let Some(found) = self.by_kind.get(kind).and_then(|&i| self.kinds.get(i)) else {
             return KindLookup::NotRegistered;
         };
@@ -384,7 +384,7 @@ static UNSTRUCTURED: Ty = Ty::Unstructured;
 /// The type of the value at `path` below a document root of shape `root` (`None` for the
 /// root itself, for unknown keys and for the inside of `Args` values). Inside free-form
 /// values everything is free-form.
-pub fn ty_at<'a>(root: &'a StructShape, path: &Path, contract: VersionContract) -> Option<&'a Ty> {
+pub fn ty_at<'a>(root: &'a StructShape, path: &Path, contract: Contract) -> Option<&'a Ty> {
     let mut segments = path.segments().iter();
     let first = match segments.next()? {
         Segment::Key(key) => &root.field(key, contract)?.ty,
@@ -492,38 +492,34 @@ mod tests {
     #[test]
     fn gates_follow_the_contract() {
         let field = f("grubUseUKICmdline", boolean()).since(1, 12);
-        assert!(!field.available(VersionContract::V1_11));
-        assert!(field.available(VersionContract::V1_12));
+        assert!(!field.available(Contract::V1_11));
+        assert!(field.available(Contract::V1_12));
         assert_eq!(
-            field.availability_note(VersionContract::V1_10).as_deref(),
+            field.availability_note(Contract::V1_10).as_deref(),
             Some("added in Talos v1.12")
         );
         let old = f("x", string()).until(1, 13).hidden_since(1, 12);
-        assert!(old.documented(VersionContract::V1_11));
-        assert!(!old.documented(VersionContract::V1_12));
-        assert!(!old.available(VersionContract::V1_13));
+        assert!(old.documented(Contract::V1_11));
+        assert!(!old.documented(Contract::V1_12));
+        assert!(!old.available(Contract::V1_13));
     }
 
     #[test]
     fn a_field_whose_type_changed_resolves_per_line() {
         let registry = registry();
-        let kubelet = match registry
-            .v1alpha1
-            .field("machine", VersionContract::V1_12)
-            .map(|f| &f.ty)
-        {
-            Some(Ty::Struct(machine)) => match machine.field("kubelet", VersionContract::V1_12).map(|f| &f.ty) {
+        let kubelet = match registry.v1alpha1.field("machine", Contract::V1_12).map(|f| &f.ty) {
+            Some(Ty::Struct(machine)) => match machine.field("kubelet", Contract::V1_12).map(|f| &f.ty) {
                 Some(Ty::Struct(kubelet)) => kubelet.clone(),
                 other => panic!("kubelet is a struct, got {other:?}"),
             },
             other => panic!("machine is a struct, got {other:?}"),
         };
         assert!(matches!(
-            kubelet.field("extraArgs", VersionContract::V1_12).map(|f| &f.ty),
+            kubelet.field("extraArgs", Contract::V1_12).map(|f| &f.ty),
             Some(Ty::Map(_))
         ));
         assert!(matches!(
-            kubelet.field("extraArgs", VersionContract::V1_13).map(|f| &f.ty),
+            kubelet.field("extraArgs", Contract::V1_13).map(|f| &f.ty),
             Some(Ty::Args)
         ));
         assert_eq!(kubelet.order().iter().filter(|n| **n == "extraArgs").count(), 1);
@@ -534,7 +530,7 @@ mod tests {
     #[test]
     fn field_order_agrees_with_the_generator_tables() {
         use crate::talos::config::fields;
-        let contract = VersionContract::V1_13;
+        let contract = Contract::V1_13;
         let root = &registry().v1alpha1;
         let tables: [(&str, &[&str]); 9] = [
             ("", fields::CONFIG),
@@ -584,19 +580,19 @@ mod tests {
     fn kinds_are_looked_up_by_line() {
         let registry = registry();
         assert!(matches!(
-            registry.kind("HostnameConfig", "v1alpha1", VersionContract::V1_12),
+            registry.kind("HostnameConfig", "v1alpha1", Contract::V1_12),
             KindLookup::Found(k) if !k.named
         ));
         assert!(matches!(
-            registry.kind("HostnameConfig", "v1alpha1", VersionContract::V1_11),
+            registry.kind("HostnameConfig", "v1alpha1", Contract::V1_11),
             KindLookup::TooNew(k) if k.since == (1, 12)
         ));
         assert_eq!(
-            registry.kind("HostnameConfig", "v1alpha2", VersionContract::V1_13),
+            registry.kind("HostnameConfig", "v1alpha2", Contract::V1_13),
             KindLookup::NotRegistered
         );
         assert_eq!(
-            registry.kind("NoSuchConfig", "v1alpha1", VersionContract::V1_13),
+            registry.kind("NoSuchConfig", "v1alpha1", Contract::V1_13),
             KindLookup::NotRegistered
         );
     }

@@ -9,12 +9,12 @@ use std::fmt;
 
 use base64::Engine as _;
 
-use crate::talos::config::contract::VersionContract;
 use crate::talos::config::documents::{ConfigDocuments, DocumentError, DocumentId};
 use crate::talos::config::path::Path;
 use crate::talos::config::shape::{KindLookup, StructShape, Ty, registry};
 use crate::talos::config::value::{Mapping, Node, Position, Resolved, Value};
 use crate::talos::config::yaml::{ParseError, parse_stream};
+use crate::talos::contract::Contract;
 
 /// The key that carries strategic-merge directives in patches.
 pub const PATCH_DIRECTIVE: &str = "$patch";
@@ -214,7 +214,7 @@ pub enum Mode {
 ///
 /// # Errors
 /// [`DecodeErrors`] listing every problem (source named `<config>`).
-pub fn decode_strict(bytes: &[u8], contract: VersionContract) -> Result<ConfigDocuments, DecodeErrors> {
+pub fn decode_strict(bytes: &[u8], contract: Contract) -> Result<ConfigDocuments, DecodeErrors> {
     decode_strict_named("<config>", bytes, contract)
 }
 
@@ -222,11 +222,7 @@ pub fn decode_strict(bytes: &[u8], contract: VersionContract) -> Result<ConfigDo
 ///
 /// # Errors
 /// [`DecodeErrors`] listing every problem.
-pub fn decode_strict_named(
-    source: &str,
-    bytes: &[u8],
-    contract: VersionContract,
-) -> Result<ConfigDocuments, DecodeErrors> {
+pub fn decode_strict_named(source: &str, bytes: &[u8], contract: Contract) -> Result<ConfigDocuments, DecodeErrors> {
     let error = |problem, position| DecodeError {
         source: source.to_string(),
         document: None,
@@ -267,7 +263,7 @@ pub fn decode_strict_named(
 }
 
 /// Checks every document of an assembled config (e.g. after patching) for `contract`.
-pub fn check_documents(source: &str, documents: &ConfigDocuments, contract: VersionContract) -> Vec<DecodeError> {
+pub fn check_documents(source: &str, documents: &ConfigDocuments, contract: Contract) -> Vec<DecodeError> {
     documents
         .iter()
         .flat_map(|doc| check_document(source, doc, contract, Mode::Config))
@@ -275,7 +271,7 @@ pub fn check_documents(source: &str, documents: &ConfigDocuments, contract: Vers
 }
 
 /// Checks one document: identity, registration for the line, then every key and value.
-pub fn check_document(source: &str, root: &Node, contract: VersionContract, mode: Mode) -> Vec<DecodeError> {
+pub fn check_document(source: &str, root: &Node, contract: Contract, mode: Mode) -> Vec<DecodeError> {
     let mut decoder = Decoder {
         source,
         document: None,
@@ -372,7 +368,7 @@ fn from_document_error(source: &str, error: DocumentError) -> DecodeError {
 struct Decoder<'a> {
     source: &'a str,
     document: Option<String>,
-    contract: VersionContract,
+    contract: Contract,
     mode: Mode,
     errors: Vec<DecodeError>,
 }
@@ -618,7 +614,7 @@ mod tests {
     use super::*;
     use crate::talos::config::test_support::golden_files;
 
-    fn errors(text: &str, contract: VersionContract) -> Vec<String> {
+    fn errors(text: &str, contract: Contract) -> Vec<String> {
         match decode_strict_named("test.yaml", text.as_bytes(), contract) {
             Ok(_) => Vec::new(),
             Err(DecodeErrors(errors)) => errors.iter().map(ToString::to_string).collect(),
@@ -629,7 +625,7 @@ mod tests {
     fn golden_configs_decode_strictly() {
         for (name, text) in golden_files() {
             let version = name.split('/').next().unwrap_or_default();
-            let contract = VersionContract::parse(version).expect("golden folder is a version");
+            let contract = Contract::parse(version).expect("golden folder is a version");
             let docs = decode_strict_named(&name, text.as_bytes(), contract).unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(docs.to_yaml(), text, "{name}");
         }
@@ -639,7 +635,7 @@ mod tests {
     fn unknown_keys_name_position_path_and_suggestion() {
         let text = "version: v1alpha1\nmachine:\n  kubelet:\n    extraArgz:\n      a: b\n  type: worker\ncluster:\n  clusterNmae: x\n";
         assert_eq!(
-            errors(text, VersionContract::V1_11),
+            errors(text, Contract::V1_11),
             [
                 "test.yaml:4:5: v1alpha1 document, machine.kubelet.extraArgz: unknown key \"extraArgz\" (did you mean \"extraArgs\"?)",
                 "test.yaml:8:3: v1alpha1 document, cluster.clusterNmae: unknown key \"clusterNmae\" (did you mean \"clusterName\"?)",
@@ -651,12 +647,12 @@ mod tests {
     fn keys_of_newer_lines_say_so() {
         let text = "machine:\n  install:\n    grubUseUKICmdline: true\n";
         assert_eq!(
-            errors(text, VersionContract::V1_11),
+            errors(text, Contract::V1_11),
             [
                 "test.yaml:3:5: v1alpha1 document, machine.install.grubUseUKICmdline: unknown key \"grubUseUKICmdline\" (added in Talos v1.12; this config is for Talos v1.11)"
             ]
         );
-        assert!(errors(text, VersionContract::V1_12).is_empty());
+        assert!(errors(text, Contract::V1_12).is_empty());
     }
 
     #[test]
@@ -664,7 +660,7 @@ mod tests {
         let text = "machine:\n  certSANs: {a: b}\n  sysctls: [a]\n  kubelet:\n    defaultRuntimeSeccompProfileEnabled: maybe\n  \
                     network:\n    interfaces:\n      - mtu: big\n        vlans:\n          - vlanId: 70000\n";
         assert_eq!(
-            errors(text, VersionContract::V1_10),
+            errors(text, Contract::V1_10),
             [
                 "test.yaml:2:13: v1alpha1 document, machine.certSANs: expected a list of strings, found a mapping",
                 "test.yaml:3:12: v1alpha1 document, machine.sysctls: expected a mapping of names to strings, found a sequence",
@@ -678,7 +674,7 @@ mod tests {
     #[test]
     fn any_scalar_is_a_string_and_yaml11_booleans_decode() {
         let text = "machine:\n  sysctls:\n    a: 1\n    b: true\n    c: 0.5\n  install:\n    wipe: yes\n";
-        assert!(errors(text, VersionContract::V1_10).is_empty());
+        assert!(errors(text, Contract::V1_10).is_empty());
     }
 
     #[test]
@@ -686,20 +682,20 @@ mod tests {
         assert_eq!(
             errors(
                 "apiVersion: v1alpha1\nkind: HostnameConfig\nauto: stable\n",
-                VersionContract::V1_11
+                Contract::V1_11
             ),
             [
                 "test.yaml:1:1: HostnameConfig document: \"HostnameConfig\" \"v1alpha1\": not registered (HostnameConfig needs Talos v1.12 or later; this config is for Talos v1.11)"
             ]
         );
         assert_eq!(
-            errors("apiVersion: v1alpha1\nkind: HostnameConfg\n", VersionContract::V1_12),
+            errors("apiVersion: v1alpha1\nkind: HostnameConfg\n", Contract::V1_12),
             [
                 "test.yaml:1:1: HostnameConfg document: \"HostnameConfg\" \"v1alpha1\": not registered (did you mean \"HostnameConfig\"?)"
             ]
         );
         assert_eq!(
-            errors("apiVersion: v1\nkind: HostnameConfig\n", VersionContract::V1_12),
+            errors("apiVersion: v1\nkind: HostnameConfig\n", Contract::V1_12),
             [
                 "test.yaml:1:1: HostnameConfig document: \"HostnameConfig\" \"v1\": not registered (the only apiVersion is \"v1alpha1\")"
             ]
@@ -709,39 +705,39 @@ mod tests {
     #[test]
     fn document_level_problems() {
         assert_eq!(
-            errors("- a\n", VersionContract::V1_12),
+            errors("- a\n", Contract::V1_12),
             ["test.yaml:1:1: expected a document (a mapping), found a sequence"]
         );
         assert_eq!(
-            errors("foo: bar\n", VersionContract::V1_12),
+            errors("foo: bar\n", Contract::V1_12),
             [
                 "test.yaml:1:1: missing kind (a typed document needs apiVersion and kind; the v1alpha1 document has machine/cluster)"
             ]
         );
         assert_eq!(
-            errors("kind: HostnameConfig\n", VersionContract::V1_12),
+            errors("kind: HostnameConfig\n", Contract::V1_12),
             ["test.yaml:1:1: HostnameConfig document: missing apiVersion"]
         );
         assert_eq!(
             errors(
                 "apiVersion: v1alpha1\nkind: HostnameConfig\nauto: stable\n---\napiVersion: v1alpha1\nkind: HostnameConfig\nauto: stable\n",
-                VersionContract::V1_12
+                Contract::V1_12
             ),
             ["test.yaml:5:1: HostnameConfig document: duplicate document HostnameConfig is not allowed"]
         );
         assert_eq!(
-            errors("version: v1alpha2\nmachine: {}\n", VersionContract::V1_12),
+            errors("version: v1alpha2\nmachine: {}\n", Contract::V1_12),
             [
                 "test.yaml:1:10: v1alpha1 document, version: unsupported config version \"v1alpha2\": the legacy document must say version: v1alpha1"
             ]
         );
         assert_eq!(
-            errors("machine: {\n", VersionContract::V1_12).len(),
+            errors("machine: {\n", Contract::V1_12).len(),
             1,
             "bad YAML is one error"
         );
         assert_eq!(
-            errors("machine:\n  $patch: delete\n", VersionContract::V1_12),
+            errors("machine:\n  $patch: delete\n", Contract::V1_12),
             [
                 "test.yaml:2:3: v1alpha1 document, machine.$patch: unknown key \"$patch\" ($patch directives belong in patches, not in machine configs)"
             ]
@@ -751,7 +747,7 @@ mod tests {
     #[test]
     fn secrets_are_not_quoted() {
         let text = "machine:\n  ca:\n    crt: \"not base64!\"\n    key: \"secret value!\"\n";
-        let got = errors(text, VersionContract::V1_10);
+        let got = errors(text, Contract::V1_10);
         assert_eq!(got.len(), 2, "{got:?}");
         assert!(
             got[0].contains("\"not base64!\" is not a valid base64 string"),

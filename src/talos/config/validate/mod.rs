@@ -17,10 +17,10 @@ mod v1alpha1;
 
 use std::fmt;
 
-use super::contract::VersionContract;
 use super::documents::ConfigDocuments;
 use super::path::Path;
 use super::value::Position;
+use crate::talos::contract::Contract;
 
 pub use decode::{DecodeError, DecodeErrors, DecodeProblem, decode_strict, decode_strict_named};
 pub use node::{ReceivedConfigError, check_received_config, node_validator};
@@ -41,7 +41,7 @@ pub enum Mode {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ValidateOptions {
     /// The Talos line the config targets.
-    pub contract: VersionContract,
+    pub contract: Contract,
     /// The runtime mode (`Cloud` for Hetzner Cloud servers).
     pub mode: Mode,
     /// The node the config is for, named in every finding.
@@ -57,7 +57,7 @@ pub struct ValidateOptions {
 impl ValidateOptions {
     /// Options for a Hetzner Cloud node of `contract`: cloud mode, no node name, not
     /// strict, no user_data check.
-    pub fn new(contract: VersionContract) -> Self {
+    pub fn new(contract: Contract) -> Self {
         ValidateOptions {
             contract,
             mode: Mode::Cloud,

@@ -1,0 +1,244 @@
+//! `config gen`: render every node's machine config and the talosconfig of the cluster in
+//! cluster.yaml into a folder, offline.
+//!
+//! Resolves the operator's inputs (cluster.yaml, the secrets bundle, `--endpoint`,
+//! `HCLOUD_TOKEN`, `--talos-endpoint`), renders everything through
+//! `talos::config::render` and `talos::talosconfig`, and only then writes the files
+//! (mode 0600, atomically, never over existing ones without `--force`).
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+use talos_hcloud::secure_file::{self, Overwrite};
+use talos_hcloud::spec::{self, Endpoint};
+use talos_hcloud::talos::config::render::{self, ApiEndpoint, ClusterInputs};
+use talos_hcloud::talos::secrets::{self, SecretsBundle};
+use talos_hcloud::talos::talosconfig::{self, Talosconfig};
+use time::OffsetDateTime;
+
+use super::CliError;
+use crate::cli::{ConfigCommand, ConfigGenArgs, GlobalArgs};
+use crate::printer::{Printer, Report};
+
+/// Runs a `config` subcommand.
+pub fn run(command: ConfigCommand, global: &GlobalArgs, printer: &Printer) -> Result<(), CliError> {
+    match command {
+        ConfigCommand::Gen(args) => generate(&args, global, printer),
+    }
+}
+
+/// The talosconfig's file name in the output folder.
+const TALOSCONFIG_FILE: &str = "talosconfig";
+
+fn generate(args: &ConfigGenArgs, global: &GlobalArgs, printer: &Printer) -> Result<(), CliError> {
+    let spec = spec::load(&global.config)?;
+    let endpoint = match &args.endpoint {
+        Some(text) => ApiEndpoint::parse(text)?,
+        None => {
+            let what = match spec.endpoint {
+                Endpoint::FloatingIp => "the floating IP's address",
+                Endpoint::LoadBalancer => "the API load balancer's address",
+            };
+            return Err(CliError::invalid(format!(
+                "the Kubernetes API endpoint is needed: pass --endpoint with {what}"
+            ))
+            .hint(format!(
+                "it is not known offline; find it with `hcloud {} list -l talos-hcloud/cluster={}` (a later version looks it up itself)",
+                match spec.endpoint {
+                    Endpoint::FloatingIp => "floating-ip",
+                    Endpoint::LoadBalancer => "load-balancer",
+                },
+                spec.name
+            )));
+        }
+    };
+    let talos_endpoints = talos_endpoints(&args.talos_endpoints, &spec, &endpoint)?;
+    let inputs_token = global.hcloud_token.as_ref();
+    // Checked before the bundle is read, so a missing token is reported first.
+    render::hcloud_cluster(&spec, &endpoint, inputs_token)?;
+
+    let secrets_path = args.secrets.clone().unwrap_or_else(|| spec.secrets_path());
+    let bundle = load_secrets(&secrets_path, &global.config)?;
+
+    let out_dir = args.out.clone().unwrap_or_else(|| spec.configs_dir());
+    let overwrite = if args.force {
+        Overwrite::Replace
+    } else {
+        Overwrite::Refuse
+    };
+    let node_files: Vec<PathBuf> = spec
+        .nodes()
+        .map(|node| out_dir.join(format!("{}.yaml", node.name)))
+        .collect();
+    let talosconfig_path = out_dir.join(TALOSCONFIG_FILE);
+    if overwrite == Overwrite::Refuse
+        && let Some(existing) = node_files
+            .iter()
+            .chain(std::iter::once(&talosconfig_path))
+            .find(|path| path.symlink_metadata().is_ok())
+    {
+        return Err(
+            CliError::from(secure_file::Error::AlreadyExists { path: existing.clone() }).context("nothing was written"),
+        );
+    }
+
+    let inputs = ClusterInputs {
+        spec: &spec,
+        secrets: &bundle,
+        endpoint: &endpoint,
+        hcloud_token: inputs_token,
+    };
+    let nodes = render::render_cluster(&inputs)?;
+    let now = OffsetDateTime::now_utc();
+    let talosconfig = Talosconfig::derived_for_cluster(&bundle, spec.name.as_str(), &talos_endpoints, now)?;
+    let talosconfig_yaml = talosconfig.to_yaml()?;
+    let admin_window = admin_window(&bundle, now)?;
+
+    for node in &nodes {
+        for warning in &node.warnings {
+            printer.status(format!("warning: {warning}"));
+        }
+    }
+    for (node, path) in nodes.iter().zip(&node_files) {
+        secure_file::write_private(path, node.yaml.as_bytes(), overwrite)?;
+    }
+    secure_file::write_private(&talosconfig_path, talosconfig_yaml.as_bytes(), overwrite)?;
+
+    let mut text = format!(
+        "wrote machine configs for cluster {} (Talos {}, Kubernetes {}, endpoint {}), mode 0600:\n",
+        spec.name,
+        spec.talos.version,
+        spec.kubernetes.version,
+        endpoint.url()
+    );
+    for (node, path) in nodes.iter().zip(&node_files) {
+        text.push_str(&format!("  {}  ({})\n", path.display(), node.role));
+    }
+    let endpoints_text = if talos_endpoints.is_empty() {
+        "no endpoints: pass --talos-endpoint or use talosctl -e".to_string()
+    } else {
+        format!("endpoints {}", talos_endpoints.join(", "))
+    };
+    text.push_str(&format!(
+        "  {}  (talosconfig, {endpoints_text}; admin certificate valid until {})\n",
+        talosconfig_path.display(),
+        date(admin_window.1)
+    ));
+    text.push_str("the control-plane configs hold the cluster's CA keys: keep them private");
+    let document = json!({
+        "cluster": spec.name.as_str(),
+        "talos_version": spec.talos.version.to_string(),
+        "kubernetes_version": spec.kubernetes.version.to_string(),
+        "endpoint": endpoint.url(),
+        "directory": out_dir,
+        "secrets": secrets_path,
+        "mode": "0600",
+        "nodes": nodes
+            .iter()
+            .zip(&node_files)
+            .map(|(node, path)| json!({ "name": node.name, "role": node.role.as_str(), "path": path }))
+            .collect::<Vec<_>>(),
+        "talosconfig": {
+            "path": talosconfig_path,
+            "context": spec.name.as_str(),
+            "endpoints": talos_endpoints,
+            "admin_certificate": {
+                "not_before": rfc3339(admin_window.0),
+                "not_after": rfc3339(admin_window.1),
+            },
+        },
+        "warnings": nodes.iter().flat_map(|n| n.warnings.iter()).collect::<Vec<_>>(),
+    });
+    printer.result(&Report::new(text, document));
+    Ok(())
+}
+
+/// Reads the bundle; a missing file says how to make one.
+fn load_secrets(path: &Path, config: &Path) -> Result<SecretsBundle, CliError> {
+    match SecretsBundle::load(path) {
+        Ok(bundle) => Ok(bundle),
+        Err(secrets::Error::Read { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => Err(
+            CliError::invalid(format!("no secrets bundle at {}", path.display())).hint(format!(
+                "create one with `talos-hcloud -c {} secrets gen`, or name an existing one with --secrets FILE",
+                config.display()
+            )),
+        ),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Checks `--talos-endpoint` values: addresses or host names with an optional port, never
+/// the floating IP.
+fn talos_endpoints(values: &[String], spec: &spec::Spec, endpoint: &ApiEndpoint) -> Result<Vec<String>, CliError> {
+    let mut out = Vec::new();
+    for value in values {
+        let value = value.trim();
+        let host = host_of(value).ok_or_else(|| {
+            CliError::invalid(format!(
+                "invalid --talos-endpoint {value:?}: expected an address or host name with an optional port, e.g. 198.51.100.11 or 198.51.100.11:50000"
+            ))
+        })?;
+        if spec.endpoint == Endpoint::FloatingIp && endpoint.ip().is_some_and(|vip| host.parse::<IpAddr>() == Ok(vip)) {
+            return Err(CliError::invalid(format!(
+                "--talos-endpoint {value} is the floating IP: Talos holds it through an etcd election, so it is gone exactly when etcd or the API server is unhealthy"
+            ))
+            .hint("use the control-plane nodes' public IPs"));
+        }
+        if !out.iter().any(|e| e == value) {
+            out.push(value.to_string());
+        }
+    }
+    Ok(out)
+}
+
+/// The host of `host`, `host:port`, `ip`, `[ipv6]:port`; `None` for anything else.
+fn host_of(value: &str) -> Option<String> {
+    if value.is_empty() || value.contains("://") || value.contains(['/', ' ', '@']) {
+        return None;
+    }
+    if let Ok(ip) = value.parse::<IpAddr>() {
+        return Some(ip.to_string());
+    }
+    if let Ok(socket) = value.parse::<std::net::SocketAddr>() {
+        return Some(socket.ip().to_string());
+    }
+    let (host, port) = match value.rsplit_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (value, None),
+    };
+    if let Some(port) = port
+        && port.parse::<u16>().map_or(true, |p| p == 0)
+    {
+        return None;
+    }
+    let valid_label = |label: &str| {
+        !label.is_empty()
+            && label.len() <= 63
+            && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+    };
+    (host.len() <= 253 && host.split('.').all(valid_label)).then(|| host.to_string())
+}
+
+/// The validity of the admin certificate the talosconfig carries.
+fn admin_window(bundle: &SecretsBundle, now: OffsetDateTime) -> Result<(OffsetDateTime, OffsetDateTime), CliError> {
+    let summary = talos_hcloud::talos::pki::summarize_certificate(&bundle.certs.os.crt.0)
+        .map_err(|e| CliError::failed(e.to_string()).context("reading the OS CA certificate"))?;
+    Ok(talosconfig::admin_cert_window(
+        summary.not_before,
+        summary.not_after,
+        now,
+    )?)
+}
+
+fn rfc3339(at: OffsetDateTime) -> String {
+    at.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| at.to_string())
+}
+
+fn date(at: OffsetDateTime) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    at.format(&format).unwrap_or_else(|_| at.to_string())
+}
