@@ -1,8 +1,8 @@
 //! `sim node`: serve one emulated Talos node until Ctrl-C.
 
 use talos_hcloud::sim::talos::{EmulatedNode, NodeOptions};
-use talos_hcloud::talos::config::VersionContract;
 use talos_hcloud::talos::config::validate::node_validator;
+use talos_hcloud::talos::contract::{Artifact, Contract};
 
 use super::CliError;
 use crate::cli::{OutputFormat, SimNodeArgs};
@@ -12,7 +12,7 @@ use crate::printer::{Printer, Report};
 pub async fn run(args: SimNodeArgs, printer: &Printer) -> Result<(), CliError> {
     // The node checks received configs with talos-hcloud's validator, which knows the rules
     // of the lines talos-hcloud generates for: refuse others now rather than every config.
-    VersionContract::parse(&args.talos_version).map_err(|e| {
+    Contract::parse_for(&args.talos_version, Artifact::MachineConfig).map_err(|e| {
         CliError::from(e)
             .context(format!("cannot emulate a Talos {} node", args.talos_version))
             .hint(

@@ -8,7 +8,7 @@
 //! its Talos release, and whoever starts a node passes [`node_validator`] in.
 
 use super::{DecodeErrors, ValidateOptions, ValidationErrors, Warning, decode_strict, validate};
-use crate::talos::config::contract::{ContractError, VersionContract};
+use crate::talos::contract::{Artifact, Contract, ContractError};
 
 /// Why a node refuses a received configuration.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -38,7 +38,7 @@ impl crate::error::Classify for ReceivedConfigError {
 ///
 /// [`ReceivedConfigError`]: an unsupported release, a decoding problem, or the rules.
 pub fn check_received_config(config: &[u8], talos_version: &str) -> Result<Vec<Warning>, ReceivedConfigError> {
-    let contract = VersionContract::parse(talos_version).map_err(ReceivedConfigError::Release)?;
+    let contract = Contract::parse_for(talos_version, Artifact::MachineConfig).map_err(ReceivedConfigError::Release)?;
     let documents = decode_strict(config, contract).map_err(ReceivedConfigError::Decode)?;
     validate(&documents, &ValidateOptions::new(contract)).map_err(ReceivedConfigError::Invalid)
 }
