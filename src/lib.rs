@@ -17,3 +17,4 @@ pub mod secure_file;
 pub mod sim;
 pub mod spec;
 pub mod talos;
+pub mod yaml;

@@ -374,8 +374,8 @@ fn short_tag(tag: &Tag) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::talos::config::path::Path;
-    use crate::talos::config::value::Resolved;
+    use crate::yaml::path::Path;
+    use crate::yaml::value::Resolved;
 
     #[test]
     fn parses_styles_positions_and_multiple_documents() {

@@ -373,7 +373,7 @@ fn is_printable(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::talos::config::yaml::{parse_one, parse_stream};
+    use crate::yaml::parse::{parse_one, parse_stream};
 
     fn emit_str(node: &Node) -> String {
         emit_document(node)
