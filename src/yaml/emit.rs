@@ -1,25 +1,63 @@
-//! Writing [`Node`] trees as YAML exactly the way talosctl does (go-yaml v3, indent 4,
-//! no line wrapping), so generated configs are byte-identical to `talosctl gen config`.
+//! Writing [`Node`] trees as YAML exactly the way go-yaml does: talosctl's machine configs
+//! (go-yaml v3, byte-identical to `talosctl gen config`) and the Image Factory's canonical
+//! schematics (go-yaml v4 `yaml.Marshal`, whose SHA-256 is the schematic ID).
 //!
-//! The layout rules are go-yaml v3's emitter (`emitterc.go`): a nested block inside a
-//! mapping is indented to the next multiple of 4; content inside a sequence item starts 2
-//! after its `- `; empty collections are written `{}`/`[]`; documents are joined by
-//! `---`. Scalar styles are honoured with the same fallbacks (plain → single quotes →
-//! double quotes, block → double quotes) when the characters forbid a style. Two deliberate
-//! differences, both only for parsed input and both semantically identical: folded (`>`)
-//! scalars are written as literal (`|`) blocks, and multi-line single-quoted scalars as
-//! literal blocks, because go-yaml's own rendering of those can produce invalid YAML.
+//! The layout rules are go-yaml's emitter (`emitterc.go`, indent 4, no line wrapping): a
+//! nested block inside a mapping is indented to the next multiple of 4; content inside a
+//! sequence item starts 2 after its `- `; empty collections are written `{}`/`[]`;
+//! documents are joined by `---`. Scalar styles are honoured with the same fallbacks (plain
+//! → single quotes → double quotes, block → double quotes) when the characters forbid a
+//! style; a value that starts with a byte-order mark is escaped throughout, as Go does.
+//!
+//! One emitter serves both; [`GoYaml`] says which output to reproduce where they differ:
+//!
+//! | where | [`GoYaml::V3`] (talosctl, always valid) | [`GoYaml::V4`] (`yaml.Marshal`, exact) |
+//! |---|---|---|
+//! | block scalar that starts with a line break | indentation indicator | none (go-yaml#755) |
+//! | block scalar indentation indicator | the real relative indent (`\|2` under `- k:`) | always `4`, as Go writes it |
+//! | U+2028/U+2029 in single-quoted or block scalars | content, written as is | a line break: re-indented after, as Go does |
+//! | the mapping key `<<` | double-quoted, so it does not read back as a merge | plain, as Go writes it |
+//! | keys over 128 bytes or spanning lines | written as simple keys (double-quoted) | refused ([`ComplexKey`]) |
+//!
+//! V3 leaves Go's output only where Go's would not read back as the same value (or not
+//! parse); nothing Talos generates is affected. Two more differences, in both modes and
+//! only for parsed input (Go values never have these styles), both semantically identical:
+//! folded (`>`) scalars are written as literal (`|`) blocks, and multi-line single-quoted
+//! scalars as literal blocks, because go-yaml's own rendering of those can produce invalid
+//! YAML.
 
-use super::value::{Mapping, Node, Resolved, Scalar, ScalarStyle, Value, resolve_plain};
+use super::resolve::{Resolved, resolve_plain};
+use super::value::{Mapping, Node, Scalar, ScalarStyle, Value};
 
-/// One document, without a `---` line.
-pub fn emit_document(node: &Node) -> String {
-    let mut emitter = Emitter { out: String::new() };
-    emitter.root(node);
-    emitter.out
+/// Which go-yaml encoder's bytes to reproduce (see the module documentation's table).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GoYaml {
+    /// `gopkg.in/yaml.v3` with indent 4, as `talosctl` writes machine configs, except where
+    /// its output would not read back as the same value: there the valid equivalent.
+    V3,
+    /// `go.yaml.in/yaml/v4` `yaml.Marshal`, byte for byte, quirks included: the Image
+    /// Factory hashes these bytes for a schematic's ID.
+    V4,
 }
 
-/// Several documents joined by `---` lines, as Talos writes multi-document configs.
+/// A mapping key go-yaml would write as a complex key (`? key`), which [`GoYaml::V4`]
+/// output does not reproduce.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the mapping key {key:?} is longer than 128 bytes or spans lines (go-yaml writes such keys in the `? key` form, which is not supported)"
+)]
+pub struct ComplexKey {
+    /// The key's text.
+    pub key: String,
+}
+
+/// One document in talosctl's form ([`GoYaml::V3`]), without a `---` line.
+pub fn emit_document(node: &Node) -> String {
+    Emitter::new(GoYaml::V3).document(node)
+}
+
+/// Several documents in talosctl's form, joined by `---` lines, as Talos writes
+/// multi-document configs.
 pub fn emit_stream<'a>(documents: impl IntoIterator<Item = &'a Node>) -> String {
     let mut out = String::new();
     for (i, document) in documents.into_iter().enumerate() {
@@ -31,8 +69,37 @@ pub fn emit_stream<'a>(documents: impl IntoIterator<Item = &'a Node>) -> String 
     out
 }
 
+/// One document as `go_yaml` writes it, without a `---` line.
+///
+/// # Errors
+/// With [`GoYaml::V4`] only: [`ComplexKey`] for a key longer than 128 bytes or spanning
+/// lines. [`GoYaml::V3`] never fails.
+pub fn emit_document_as(node: &Node, go_yaml: GoYaml) -> Result<String, ComplexKey> {
+    if go_yaml == GoYaml::V4 {
+        refuse_complex_keys(node)?;
+    }
+    Ok(Emitter::new(go_yaml).document(node))
+}
+
+/// go-yaml's `yaml_emitter_check_simple_key`: a key is written `? key` when it is longer
+/// than 128 bytes or spans lines.
+fn refuse_complex_keys(node: &Node) -> Result<(), ComplexKey> {
+    match &node.value {
+        Value::Scalar(_) => Ok(()),
+        Value::Sequence(items) => items.iter().try_for_each(refuse_complex_keys),
+        Value::Mapping(map) => map.entries().iter().try_for_each(|entry| {
+            let key = entry.key.text();
+            if key.len() > 128 || key.chars().any(is_break) {
+                return Err(ComplexKey { key: key.to_string() });
+            }
+            refuse_complex_keys(&entry.value)
+        }),
+    }
+}
+
 struct Emitter {
     out: String,
+    go_yaml: GoYaml,
 }
 
 /// The next indentation go-yaml uses for a block nested in a mapping at `indent`.
@@ -41,14 +108,39 @@ fn nested(indent: usize) -> usize {
 }
 
 impl Emitter {
-    fn root(&mut self, node: &Node) {
+    fn new(go_yaml: GoYaml) -> Self {
+        Emitter {
+            out: String::new(),
+            go_yaml,
+        }
+    }
+
+    fn document(mut self, node: &Node) -> String {
         match &node.value {
             Value::Mapping(map) if !map.is_empty() => self.block_mapping(map, 0, false),
             Value::Sequence(items) if !items.is_empty() => self.block_sequence(items, 0, false),
             _ => {
                 self.inline_value(node, 4, 0, false);
-                self.out.push('\n');
+                self.end_line();
             }
+        }
+        self.out
+    }
+
+    /// Returns true if and only if go-yaml, in this mode, starts a new line at `c` inside a
+    /// single-quoted or block scalar. YAML 1.2 (what talos-hcloud and Talos read) has only
+    /// `\n`; go-yaml keeps YAML 1.1's U+2028/U+2029 (`\r` and U+0085 are always escaped).
+    fn is_line_break(&self, c: char) -> bool {
+        match self.go_yaml {
+            GoYaml::V3 => c == '\n',
+            GoYaml::V4 => is_break(c),
+        }
+    }
+
+    /// Ends the current line unless a block scalar already did.
+    fn end_line(&mut self) {
+        if !self.out.chars().next_back().is_some_and(|c| self.is_line_break(c)) {
+            self.out.push('\n');
         }
     }
 
@@ -63,7 +155,7 @@ impl Emitter {
             if !(i == 0 && first_inline) {
                 self.pad(indent);
             }
-            self.scalar(&entry.key, true, indent, indent, false);
+            self.scalar(&entry.key, true, nested(indent), indent, false);
             self.out.push(':');
             match &entry.value.value {
                 Value::Mapping(child) if !child.is_empty() => {
@@ -76,7 +168,7 @@ impl Emitter {
                 }
                 _ => {
                     self.inline_value(&entry.value, nested(indent), indent, true);
-                    self.out.push('\n');
+                    self.end_line();
                 }
             }
         }
@@ -100,7 +192,7 @@ impl Emitter {
                 }
                 _ => {
                     self.inline_value(item, indent + 2, indent, true);
-                    self.out.push('\n');
+                    self.end_line();
                 }
             }
         }
@@ -116,7 +208,7 @@ impl Emitter {
     }
 
     fn scalar(&mut self, scalar: &Scalar, simple_key: bool, content_indent: usize, parent_indent: usize, space: bool) {
-        let (style, tag) = effective_style(scalar, simple_key);
+        let (style, tag) = self.effective_style(scalar, simple_key);
         let text = scalar.text();
         if let Some(tag) = tag {
             if space {
@@ -132,20 +224,47 @@ impl Emitter {
         }
         match style {
             ScalarStyle::Plain => self.out.push_str(text),
-            ScalarStyle::SingleQuoted => {
-                self.out.push('\'');
-                self.out.push_str(&text.replace('\'', "''"));
-                self.out.push('\'');
-            }
+            ScalarStyle::SingleQuoted => self.single_quoted(text, content_indent),
             ScalarStyle::DoubleQuoted => self.double_quoted(text),
             ScalarStyle::Literal | ScalarStyle::Folded => self.literal(text, content_indent, parent_indent),
         }
     }
 
+    /// go-yaml's single-quoted writer: a line break is doubled (one alone would fold to a
+    /// space) and the text after it re-indented.
+    fn single_quoted(&mut self, text: &str, indent: usize) {
+        self.out.push('\'');
+        let mut breaks = false;
+        for c in text.chars() {
+            if c == ' ' {
+                self.out.push(c);
+            } else if self.is_line_break(c) {
+                if !breaks && c == '\n' {
+                    self.out.push('\n');
+                }
+                self.out.push(c);
+                breaks = true;
+            } else {
+                if breaks {
+                    self.pad(indent);
+                }
+                if c == '\'' {
+                    self.out.push('\'');
+                }
+                self.out.push(c);
+                breaks = false;
+            }
+        }
+        self.out.push('\'');
+    }
+
     fn double_quoted(&mut self, text: &str) {
         self.out.push('"');
+        // Go tests for a byte-order mark at the start of the *whole* value at every
+        // character (`is_bom` ignores its index), so such a value is escaped throughout.
+        let starts_with_bom = text.starts_with('\u{FEFF}');
         for c in text.chars() {
-            let escape = !is_printable(c) || c == '\u{FEFF}' || is_break(c) || c == '"' || c == '\\';
+            let escape = starts_with_bom || !is_printable(c) || is_break(c) || c == '"' || c == '\\';
             if !escape {
                 self.out.push(c);
                 continue;
@@ -186,10 +305,14 @@ impl Emitter {
     /// `content_indent` (empty lines stay empty).
     fn literal(&mut self, text: &str, content_indent: usize, parent_indent: usize) {
         self.out.push('|');
-        if text.starts_with([' ', '\n', '\r']) || text.starts_with(['\u{85}', '\u{2028}', '\u{2029}']) {
-            self.out.push_str(&(content_indent - parent_indent).to_string());
+        match self.go_yaml {
+            GoYaml::V3 if text.starts_with([' ', '\n']) => {
+                self.out.push_str(&(content_indent - parent_indent).to_string());
+            }
+            GoYaml::V4 if text.starts_with(' ') => self.out.push('4'),
+            _ => {}
         }
-        let mut trailing = text.chars().rev().take_while(|c| is_break(*c));
+        let mut trailing = text.chars().rev().take_while(|c| self.is_line_break(*c));
         match (trailing.next(), trailing.next()) {
             (None, _) => self.out.push('-'),
             (Some(_), Some(_)) => self.out.push('+'),
@@ -199,10 +322,8 @@ impl Emitter {
         self.out.push('\n');
         let mut at_line_start = true;
         for c in text.chars() {
-            // Only `\n` can reach here as a break: `\r` and U+0085 force double quotes, and
-            // U+2028/U+2029 are content in YAML 1.2, so they are written as they are.
-            if c == '\n' {
-                self.out.push('\n');
+            if self.is_line_break(c) {
+                self.out.push(c);
                 at_line_start = true;
             } else {
                 if at_line_start {
@@ -212,59 +333,59 @@ impl Emitter {
                 self.out.push(c);
             }
         }
-        // The caller ends the line; a text ending in a break already did.
-        if at_line_start {
-            self.out.pop();
-        }
     }
-}
 
-/// The style actually written and the tag kept, after go-yaml's fallbacks.
-fn effective_style(scalar: &Scalar, simple_key: bool) -> (ScalarStyle, Option<&str>) {
-    let text = scalar.text();
-    let analysis = analyze(text);
-    let mut style = scalar.style();
-    let mut tag = scalar.tag();
-    if style == ScalarStyle::Folded || (style == ScalarStyle::SingleQuoted && analysis.multiline) {
-        style = ScalarStyle::Literal;
-    }
-    match tag {
-        // A string tag is implied by quoting; a plain text that would read as another type
-        // is quoted instead, as go-yaml does for `!!str`-tagged nodes.
-        Some("!!str") => {
-            tag = None;
-            if style == ScalarStyle::Plain && !matches!(resolve_plain(text), Resolved::Str(_)) {
-                style = ScalarStyle::DoubleQuoted;
-            }
+    /// The style actually written and the tag kept, after go-yaml's fallbacks.
+    fn effective_style<'s>(&self, scalar: &'s Scalar, simple_key: bool) -> (ScalarStyle, Option<&'s str>) {
+        let text = scalar.text();
+        let analysis = analyze(text);
+        let mut style = scalar.style();
+        let mut tag = scalar.tag();
+        let spans_lines = text.chars().any(|c| self.is_line_break(c));
+        if style == ScalarStyle::Folded || (style == ScalarStyle::SingleQuoted && spans_lines) {
+            style = ScalarStyle::Literal;
         }
-        Some(core @ ("!!int" | "!!bool" | "!!float" | "!!null" | "!!timestamp")) if style == ScalarStyle::Plain => {
-            let implied = match resolve_plain(text) {
-                Resolved::Null => "!!null",
-                Resolved::Bool(_) => "!!bool",
-                Resolved::Int(_) => "!!int",
-                Resolved::Float(_) => "!!float",
-                Resolved::Timestamp(_) => "!!timestamp",
-                Resolved::Str(_) => "",
-            };
-            if implied == core {
+        match tag {
+            // A string tag is implied by quoting; a plain text that would read as another
+            // type is quoted instead, as go-yaml does for `!!str`-tagged nodes.
+            Some("!!str") => {
                 tag = None;
+                if style == ScalarStyle::Plain && !matches!(resolve_plain(text), Resolved::Str(_)) {
+                    style = ScalarStyle::DoubleQuoted;
+                }
             }
+            Some(core @ ("!!int" | "!!bool" | "!!float" | "!!null" | "!!timestamp")) if style == ScalarStyle::Plain => {
+                let implied = match resolve_plain(text) {
+                    Resolved::Null => "!!null",
+                    Resolved::Bool(_) => "!!bool",
+                    Resolved::Int(_) => "!!int",
+                    Resolved::Float(_) => "!!float",
+                    Resolved::Timestamp(_) => "!!timestamp",
+                    Resolved::Str(_) => "",
+                };
+                if implied == core {
+                    tag = None;
+                }
+            }
+            _ => {}
         }
-        _ => {}
+        if style == ScalarStyle::Plain && (!analysis.block_plain_allowed || (text.is_empty() && simple_key)) {
+            style = ScalarStyle::SingleQuoted;
+        }
+        if style == ScalarStyle::Plain && simple_key && text == "<<" && tag.is_none() && self.go_yaml == GoYaml::V3 {
+            style = ScalarStyle::DoubleQuoted;
+        }
+        if simple_key && analysis.multiline {
+            style = ScalarStyle::DoubleQuoted;
+        }
+        if style == ScalarStyle::SingleQuoted && !analysis.single_quoted_allowed {
+            style = ScalarStyle::DoubleQuoted;
+        }
+        if style == ScalarStyle::Literal && (!analysis.block_allowed || simple_key) {
+            style = ScalarStyle::DoubleQuoted;
+        }
+        (style, tag)
     }
-    if style == ScalarStyle::Plain && (!analysis.block_plain_allowed || (text.is_empty() && simple_key)) {
-        style = ScalarStyle::SingleQuoted;
-    }
-    if simple_key && analysis.multiline {
-        style = ScalarStyle::DoubleQuoted;
-    }
-    if style == ScalarStyle::SingleQuoted && !analysis.single_quoted_allowed {
-        style = ScalarStyle::DoubleQuoted;
-    }
-    if style == ScalarStyle::Literal && (!analysis.block_allowed || simple_key) {
-        style = ScalarStyle::DoubleQuoted;
-    }
-    (style, tag)
 }
 
 /// What libyaml's `yaml_emitter_analyze_scalar` decides for block context.
@@ -581,6 +702,7 @@ list:
             "on",
             "<<",
             "=",
+            "\u{2028}",
         ];
 
         fn random_text(rng: &mut rand_chacha::ChaCha8Rng) -> String {
@@ -630,5 +752,226 @@ list:
         let out = emit_str(&Node::mapping(map.clone()));
         assert_eq!(out, "k:\n    - v: |2\n         x\n");
         assert!(parse_one(&out).expect("parses").yaml_eq(&Node::mapping(map)), "{out}");
+    }
+
+    fn kernel_args(args: &[&str], go_yaml: GoYaml) -> String {
+        let root = Node::mapping(Mapping::new().with(
+            "customization",
+            Mapping::new().with("extraKernelArgs", Node::strings(args.iter().copied())),
+        ));
+        emit_document_as(&root, go_yaml).expect("no complex keys")
+    }
+
+    /// Each pair: a string and the line Go's encoder (yaml.v3 3.0.1, same emitter rules as
+    /// v4 for single-line scalars) writes for it as a sequence item.
+    const GO_QUOTING: &[(&str, &str)] = &[
+        ("console=ttyS0,115200", "console=ttyS0,115200"),
+        ("-", "'-'"),
+        ("- x", "'- x'"),
+        ("a: b", "'a: b'"),
+        ("a:b", "a:b"),
+        ("#x", "'#x'"),
+        ("a #b", "'a #b'"),
+        ("a#b", "a#b"),
+        ("true", "\"true\""),
+        ("TRUE", "\"TRUE\""),
+        ("yes", "\"yes\""),
+        ("Off", "\"Off\""),
+        ("y", "\"y\""),
+        ("null", "\"null\""),
+        ("~", "\"~\""),
+        ("", "\"\""),
+        ("123", "\"123\""),
+        ("-5", "\"-5\""),
+        ("+5", "\"+5\""),
+        ("0x1f", "\"0x1f\""),
+        ("0o17", "\"0o17\""),
+        ("017", "\"017\""),
+        ("0b101", "\"0b101\""),
+        ("1e3", "\"1e3\""),
+        ("1.5", "\"1.5\""),
+        (".5", "\".5\""),
+        ("1.", "\"1.\""),
+        ("1_000", "\"1_000\""),
+        ("2024-01-02", "\"2024-01-02\""),
+        ("2024-1-2", "\"2024-1-2\""),
+        ("12:30", "\"12:30\""),
+        ("1:20:30", "\"1:20:30\""),
+        (" lead", "' lead'"),
+        ("trail ", "'trail '"),
+        ("tab\there", "\"tab\\there\""),
+        ("café", "café"),
+        ("emoji 😀", "\"emoji \\U0001F600\""),
+        ("quote'inside", "quote'inside"),
+        ("'start", "'''start'"),
+        ("\"start", "'\"start'"),
+        ("@at", "'@at'"),
+        ("`tick", "'`tick'"),
+        ("%pct", "'%pct'"),
+        ("!bang", "'!bang'"),
+        ("&amp", "'&amp'"),
+        ("*star", "'*star'"),
+        ("|pipe", "'|pipe'"),
+        ("> gt", "'> gt'"),
+        ("[x]", "'[x]'"),
+        ("{x}", "'{x}'"),
+        ("x,y", "x,y"),
+        ("?q", "?q"),
+        ("? q", "'? q'"),
+        (":colon", ":colon"),
+        ("x:", "'x:'"),
+        ("\u{7}bell", "\"\\abell\""),
+        ("---", "'---'"),
+        ("...", "'...'"),
+        ("--x", "--x"),
+        (".inf", "\".inf\""),
+        ("-.inf", "\"-.inf\""),
+        ("<<", "<<"),
+        ("a\\b", "a\\b"),
+        ("x\u{a0}y", "x\u{a0}y"),
+        ("\u{feff}bom", "\"\\uFEFF\\x62\\x6F\\x6D\""),
+        ("a\"b", "a\"b"),
+        ("[", "'['"),
+        ("a]", "a]"),
+        ("0.", "\"0.\""),
+        ("1e", "1e"),
+        ("e3", "e3"),
+        ("0x", "0x"),
+        ("-0b11", "\"-0b11\""),
+        ("0_1", "\"0_1\""),
+        ("_1", "_1"),
+        ("1_", "\"1_\""),
+        ("0xG", "0xG"),
+        ("09", "\"09\""),
+        ("08.5", "\"08.5\""),
+        ("+.5", "\"+.5\""),
+        ("+", "+"),
+        ("1 2", "1 2"),
+        ("  ", "'  '"),
+        ("\t", "\"\\t\""),
+    ];
+
+    #[test]
+    fn strings_are_quoted_like_go_in_both_modes() {
+        for go_yaml in [GoYaml::V3, GoYaml::V4] {
+            for (input, expected) in GO_QUOTING {
+                let got = kernel_args(&[input], go_yaml);
+                let want = format!("customization:\n    extraKernelArgs:\n        - {expected}\n");
+                assert_eq!(got, want, "{go_yaml:?}, input {input:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn unicode_line_separator_in_single_quotes() {
+        // Go writes the separator raw, then re-indents the rest of the value.
+        assert_eq!(
+            kernel_args(&["line\u{2028}sep"], GoYaml::V4),
+            "customization:\n    extraKernelArgs:\n        - 'line\u{2028}          sep'\n"
+        );
+        // V3 keeps the value: in YAML 1.2 the separator is content.
+        let v3 = kernel_args(&["line\u{2028}sep"], GoYaml::V3);
+        assert_eq!(
+            v3,
+            "customization:\n    extraKernelArgs:\n        - 'line\u{2028}sep'\n"
+        );
+        let back = parse_one(&v3).expect("parses");
+        let path = crate::yaml::Path::parse("customization.extraKernelArgs[0]").expect("path");
+        assert_eq!(back.get_path(&path).and_then(Node::as_str), Some("line\u{2028}sep"));
+    }
+
+    #[test]
+    fn multi_line_strings_use_literal_blocks_as_go_v4_writes_them() {
+        let got = kernel_args(&["a\nb", "c\n"], GoYaml::V4);
+        assert_eq!(
+            got,
+            "customization:\n    extraKernelArgs:\n        - |-\n          a\n          b\n        - |\n          c\n"
+        );
+        // A trailing space before a line break forbids block style: double quotes.
+        assert_eq!(
+            kernel_args(&["a \nb\n"], GoYaml::V4),
+            "customization:\n    extraKernelArgs:\n        - \"a \\nb\\n\"\n"
+        );
+        // Two trailing breaks keep them (`|+`); a leading space needs an indentation hint,
+        // which Go writes as its indent (4) even under a sequence item.
+        assert_eq!(
+            kernel_args(&["a\n\n"], GoYaml::V4),
+            "customization:\n    extraKernelArgs:\n        - |+\n          a\n\n"
+        );
+        assert_eq!(
+            kernel_args(&[" a\n"], GoYaml::V4),
+            "customization:\n    extraKernelArgs:\n        - |4\n           a\n"
+        );
+        // v4 (go-yaml #755): a leading line break is kept, with no indentation hint.
+        assert_eq!(
+            kernel_args(&["\nabc\n"], GoYaml::V4),
+            "customization:\n    extraKernelArgs:\n        - |\n\n          abc\n"
+        );
+        // V3 writes the real relative indentation, so the blocks read back.
+        let v3 = kernel_args(&[" a\n", "\nabc\n"], GoYaml::V3);
+        assert_eq!(
+            v3,
+            "customization:\n    extraKernelArgs:\n        - |2\n           a\n        - |2\n\n          abc\n"
+        );
+        let back = parse_one(&v3).expect("parses");
+        let path = crate::yaml::Path::parse("customization.extraKernelArgs").expect("path");
+        let args = back.get_path(&path).and_then(Node::as_sequence).expect("list");
+        assert_eq!(
+            args.iter().map(Node::as_str).collect::<Vec<_>>(),
+            [Some(" a\n"), Some("\nabc\n")]
+        );
+    }
+
+    #[test]
+    fn a_literal_block_ending_in_a_line_separator_ends_the_line_as_go_does() {
+        let root = Node::mapping(Mapping::new().with("a", "x\ny\u{2028}").with("b", "z"));
+        assert_eq!(
+            emit_document_as(&root, GoYaml::V4).expect("emits"),
+            "a: |\n    x\n    y\u{2028}b: z\n"
+        );
+        let v3 = emit_document(&root);
+        assert_eq!(v3, "a: |-\n    x\n    y\u{2028}\nb: z\n");
+        assert!(parse_one(&v3).expect("parses").yaml_eq(&root), "{v3}");
+    }
+
+    #[test]
+    fn go_values_are_written_like_go_marshal() {
+        use crate::yaml::resolve::format_float;
+
+        let options = Mapping::new().with("1", "one").with(
+            "a",
+            Node::sequence(vec![
+                Node::int(1),
+                Node::plain(format_float(2.5)),
+                Node::bool(true),
+                Node::null(),
+                Node::mapping(Mapping::new().with("j", Node::sequence(vec![]))),
+                Node::sequence(vec![Node::int(1), Node::sequence(vec![Node::int(2)])]),
+            ]),
+        );
+        let root = Node::mapping(Mapping::new().with("options", options.with("n", Mapping::new())));
+        let want = "options:\n    \"1\": one\n    a:\n        - 1\n        - 2.5\n        - true\n        - null\n        - j: []\n        - - 1\n          - - 2\n    \"n\": {}\n";
+        assert_eq!(emit_document_as(&root, GoYaml::V4).expect("emits"), want);
+        assert_eq!(emit_document(&root), want);
+    }
+
+    #[test]
+    fn merge_key_and_complex_keys_differ_by_mode() {
+        let root = Node::mapping(Mapping::new().with("<<", "<<"));
+        assert_eq!(emit_document_as(&root, GoYaml::V4).expect("emits"), "<<: <<\n");
+        let v3 = emit_document(&root);
+        assert_eq!(v3, "\"<<\": <<\n");
+        assert!(parse_one(&v3).expect("parses").yaml_eq(&root));
+
+        for key in ["a\nb".to_string(), "k".repeat(129)] {
+            let root = Node::mapping(Mapping::new().with(key.as_str(), "v"));
+            let nested = Node::sequence(vec![Node::mapping(Mapping::new().with("x", root.clone()))]);
+            let err = emit_document_as(&nested, GoYaml::V4).expect_err("complex key");
+            assert_eq!(err.key, key);
+            let v3 = emit_document(&root);
+            assert!(parse_one(&v3).expect("parses").yaml_eq(&root), "{v3}");
+        }
+        let fits = Node::mapping(Mapping::new().with("k".repeat(128), "v"));
+        assert!(emit_document_as(&fits, GoYaml::V4).is_ok());
     }
 }
