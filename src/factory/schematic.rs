@@ -1067,4 +1067,82 @@ mod tests {
             "overlay:\n    image: img\n    name: rpi\n    options:\n        _: 1\n        \"1\": one\n        \"2\": two\n        \"10\": ten\n        A: z\n        a9: \"y\"\n        a10: x\n        b: 1\n        zz9: 1\n        zz09: 3\n        zz10: 2\ncustomization: {}\n"
         );
     }
+
+    #[test]
+    fn tags_are_refused_except_those_restating_the_kind() {
+        for (text, at, tag) in [
+            (
+                "customization:\n  extraKernelArgs: [!!binary aGVsbG8=]\n",
+                "t:2:21:",
+                "!!binary",
+            ),
+            ("customization: !!set {extraKernelArgs: null}\n", "t:1:16:", "!!set"),
+            ("customization:\n  extraKernelArgs: !!map [a]\n", "t:2:20:", "!!map"),
+            ("owner: !custom x\n", "t:1:8:", "!custom"),
+        ] {
+            let err = Schematic::parse(text, "t").expect_err(text).to_string();
+            assert!(err.starts_with(at), "{text:?}: {err}");
+            assert!(
+                err.ends_with(&format!(
+                    "invalid YAML: the tag `{tag}` is not supported in a schematic"
+                )),
+                "{text:?}: {err}"
+            );
+        }
+        let plain = id("customization: {extraKernelArgs: [\"10\"]}");
+        assert_eq!(id("customization: !!map {extraKernelArgs: !!seq [!!str 10]}"), plain);
+    }
+
+    #[test]
+    fn merge_keys_and_aliases_expand_as_go_decodes_them() {
+        let merged = "base: &b {extraKernelArgs: [noapic]}\n";
+        let err = Schematic::parse(merged, "t").expect_err("unknown field");
+        assert!(err.to_string().contains("unknown field `base`"), "{err}");
+        let text = "overlay: &o {image: img, name: rpi}\ncustomization:\n  <<: {extraKernelArgs: [a], bootloader: grub}\n  bootloader: sd-boot\n";
+        let schematic = Schematic::parse(text, "t").expect("valid");
+        assert_eq!(schematic.customization.extra_kernel_args, ["a"]);
+        assert_eq!(schematic.customization.bootloader, Bootloader::SdBoot);
+        assert_eq!(schematic.overlay.name, "rpi");
+    }
+
+    #[test]
+    fn duplicate_keys_name_the_field_and_the_first_line() {
+        let err = Schematic::parse(
+            "customization:\n  meta:\n    - key: 1\n      value: a\n      key: 2\n",
+            "t",
+        )
+        .expect_err("duplicate");
+        let Error::Invalid {
+            line,
+            column,
+            path,
+            problem,
+            ..
+        } = &err
+        else {
+            panic!("{err:?}")
+        };
+        assert_eq!((*line, *column, path.as_str()), (5, 7, "customization.meta[0].key"));
+        assert_eq!(problem.to_string(), "`key` is given twice (first on line 3)");
+        // Different texts, same Go value: still one key of a Go map.
+        let err =
+            Schematic::parse("overlay: {name: n, image: i, options: {a: {1: x, 0x1: y}}}", "t").expect_err("duplicate");
+        assert!(
+            err.to_string().ends_with("`0x1` is given twice (first on line 1)"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn plain_timestamps_in_options_are_written_as_go_time() {
+        let text = "overlay: {name: n, image: i, options: {a: 2024-1-2, b: 2024-01-02T03:04:05, c: '2024-01-02'}}";
+        let yaml = Schematic::parse(text, "t")
+            .expect("valid")
+            .canonical_yaml()
+            .expect("yaml");
+        assert_eq!(
+            yaml,
+            "overlay:\n    image: i\n    name: \"n\"\n    options:\n        a: 2024-01-02T00:00:00Z\n        b: 2024-01-02T03:04:05\n        c: \"2024-01-02\"\ncustomization: {}\n"
+        );
+    }
 }

@@ -17,10 +17,11 @@
 //! | block scalar indentation indicator | the real relative indent (`\|2` under `- k:`) | always `4`, as Go writes it |
 //! | U+2028/U+2029 in single-quoted or block scalars | content, written as is | a line break: re-indented after, as Go does |
 //! | the mapping key `<<` | double-quoted, so it does not read back as a merge | plain, as Go writes it |
-//! | keys over 128 bytes or spanning lines | written as simple keys (double-quoted) | refused ([`ComplexKey`]) |
+//! | keys over 128 bytes or spanning lines | simple keys (double-quoted when spanning lines) | refused ([`ComplexKey`]) |
 //!
 //! V3 leaves Go's output only where Go's would not read back as the same value (or not
-//! parse); nothing Talos generates is affected. Two more differences, in both modes and
+//! parse), and for complex keys, which no machine config has; nothing Talos generates is
+//! affected. Two more differences, in both modes and
 //! only for parsed input (Go values never have these styles), both semantically identical:
 //! folded (`>`) scalars are written as literal (`|`) blocks, and multi-line single-quoted
 //! scalars as literal blocks, because go-yaml's own rendering of those can produce invalid

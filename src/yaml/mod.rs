@@ -8,7 +8,7 @@
 //! errors. One model serves both: [`value`] (the tree: mapping order, scalar text, style and
 //! tags, positions), [`resolve`] (what a plain scalar means to Go, and how Go writes its
 //! strings, floats and times), [`parse`] (text to tree on `saphyr-parser`), [`emit`] (tree
-//! to text, in go-yaml v3's or v4's exact form: [`GoYaml`]), [`key_order`] (the order Go
+//! to text, in go-yaml v3's or v4's exact form: [`GoYaml`]), [`key_order`](mod@key_order) (the order Go
 //! writes map keys in) and [`path`] (`machine.network.interfaces[0]`, JSON pointers). What
 //! the values mean — Talos's fields, a schematic's — is left to the callers. The emulator ([`crate::sim`]) may use this module too: it is a
 //! shared wire-format helper like the schematic types, with no client behaviour in it.
