@@ -6,7 +6,8 @@
 //!
 //! This library holds everything but the terminal: the binary (`src/main.rs`, `src/cli.rs`,
 //! `src/commands/`) parses arguments, renders output and decides the exit code. Data flows
-//! one way: [`spec`] → ([`factory`], [`talos`]) → plans → cloud, SSH and Talos API effects.
+//! one way: [`spec`] → ([`factory`], [`talos`]) → plans → cloud, SSH and Talos API effects;
+//! [`yaml`] is the go-yaml-compatible YAML model that schematics and machine configs share.
 //! [`sim`] is the local emulator of Hetzner Cloud, the Image Factory and Talos nodes; it
 //! shares wire types with the client side but no behaviour.
 
@@ -17,3 +18,4 @@ pub mod secure_file;
 pub mod sim;
 pub mod spec;
 pub mod talos;
+pub mod yaml;

@@ -1,8 +1,8 @@
 //! The Talos Image Factory: schematics and their IDs, the HTTP client, image streams.
 //!
 //! [`schematic`] parses a schematic strictly and computes its ID offline, exactly as the
-//! factory does (canonical YAML through Go's encoder rules, then SHA-256); it has no HTTP
-//! and is shared with the simulator. [`client`] talks to a factory (`POST /schematics`,
+//! factory does (canonical YAML as go-yaml v4 writes it, through the shared
+//! [`crate::yaml`], then SHA-256); it has no HTTP and is shared with the simulator. [`client`] talks to a factory (`POST /schematics`,
 //! `/versions`, official extensions, HEAD pre-warm) and [`image`] names image URLs and
 //! installer references. [`image_stream`] downloads an image in constant memory, hashing
 //! the compressed and the decompressed bytes and resuming interrupted downloads with HTTP
@@ -14,9 +14,6 @@ pub mod error;
 pub mod image;
 pub mod image_stream;
 pub mod schematic;
-
-mod go_yaml;
-mod yaml_node;
 
 pub use client::{DEFAULT_FACTORY_URL, FactoryClient, OfficialExtension, PushedSchematic, Timeouts};
 pub use error::Error;

@@ -15,15 +15,19 @@
 //!
 //! This file is free of HTTP on purpose: the simulator imports it as a wire type.
 
+use std::cmp::Ordering;
 use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
 
 use sha2::{Digest, Sha256};
 
-use super::go_yaml::{self, Emit, Resolved};
-use super::yaml_node::{self, Document, Mark, Node, NodeKind, Scalar};
 use crate::error::{Class, Classify};
+use crate::yaml::resolve::{format_float, normalize_timestamp, old_bool};
+use crate::yaml::{
+    self, Entry, GoYaml, Mapping, Node, ParseError, ParsedDocument, Path as YamlPath, Position, Resolved, Scalar,
+    Value as YamlValue, key_order,
+};
 
 /// A schematic: what the Image Factory bakes into an image.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -239,8 +243,11 @@ pub enum Error {
         problem: Box<Problem>,
     },
     /// The values cannot be written in the factory's canonical form.
-    #[error("schematic cannot be written in the Image Factory's canonical form: {0}")]
-    Unsupported(#[from] go_yaml::Unsupported),
+    #[error("schematic cannot be written in the Image Factory's canonical form: {reason}")]
+    Unsupported {
+        /// What Go would write in a form that is not reproduced.
+        reason: String,
+    },
 }
 
 /// What is wrong with a schematic's text.
@@ -354,31 +361,48 @@ impl Schematic {
     }
 
     /// Parses schematic text (YAML, or JSON as a subset of YAML) strictly: unknown fields,
-    /// duplicate keys, wrong types and out-of-range values are errors located at
-    /// `origin:line:column`. An empty document is the empty schematic.
+    /// duplicate keys, wrong types, out-of-range values and tags are errors located at
+    /// `origin:line:column`. An empty document is the empty schematic. Aliases and merge
+    /// keys (`<<`) are expanded, as Go's decoder does.
     pub fn parse(text: &str, origin: &str) -> Result<Schematic, Error> {
-        let invalid = |mark: Mark, path: &str, problem: Problem| Error::Invalid {
+        let invalid = |at: Position, path: String, problem: Problem| Error::Invalid {
             origin: origin.to_string(),
-            line: mark.line,
-            column: mark.column,
-            path: path.to_string(),
+            line: at.line,
+            column: at.column,
+            path,
             problem: Box::new(problem),
         };
-        let document = yaml_node::parse(text).map_err(|e| invalid(e.mark, "", Problem::Syntax(e.message)))?;
-        let root = match document {
-            Document::Empty => return Ok(Schematic::default()),
-            Document::Node(root) => root,
+        let mut documents = yaml::parse_stream(text).map_err(|e| match &e {
+            ParseError::DuplicateKey { key, path, first, .. } => invalid(
+                e.position(),
+                path.to_string(),
+                Problem::DuplicateKey {
+                    key: key.clone(),
+                    first_line: first.line,
+                },
+            ),
+            _ => invalid(e.position(), String::new(), Problem::Syntax(e.reason())),
+        })?;
+        if let Some(second) = documents.get(1) {
+            let problem = Problem::Syntax("a schematic is one YAML document; found a second one".to_string());
+            return Err(invalid(second.start, String::new(), problem));
+        }
+        let Some(document) = documents.pop() else {
+            return Ok(Schematic::default());
         };
-        decode_schematic(&root).map_err(|(mark, path, problem)| invalid(mark, &path, problem))
+        refuse_tags(&document)
+            .and_then(|()| decode_schematic(&document.root))
+            .map_err(|(at, path, problem)| invalid(at, path, problem))
     }
 
-    /// The canonical YAML the factory hashes: Go's `yaml.Marshal` of the schematic struct.
+    /// The canonical YAML the factory hashes: Go's `yaml.Marshal` of the schematic struct
+    /// (go-yaml v4, [`GoYaml::V4`]).
     ///
     /// # Errors
-    /// Only for overlay options that Go would write as complex keys (multi-line keys or
-    /// keys longer than 128 bytes).
+    /// [`Error::Unsupported`], only for overlay options that Go would write as complex keys
+    /// (keys that span lines or are longer than 128 bytes, or collections as keys).
     pub fn canonical_yaml(&self) -> Result<String, Error> {
-        Ok(go_yaml::emit(&self.to_emit())?)
+        yaml::emit_document_as(&self.to_node()?, GoYaml::V4).map_err(|e| Error::Unsupported { reason: e.to_string() })
     }
 
     /// The schematic's Image Factory ID: SHA-256 of [`Schematic::canonical_yaml`].
@@ -396,119 +420,101 @@ impl Schematic {
         &self.customization.system_extensions.official_extensions
     }
 
-    fn to_emit(&self) -> Emit {
-        let mut top = Vec::new();
+    /// The schematic as the Go struct's YAML tree: fields in Go's order, empty ones
+    /// omitted (`omitempty`).
+    fn to_node(&self) -> Result<Node, Error> {
+        let mut top = Mapping::new();
         if !self.owner.is_empty() {
-            top.push(field("owner", Emit::Str(self.owner.clone())));
+            top.insert("owner", &self.owner);
         }
         let overlay = &self.overlay;
         if !(overlay.image.is_empty() && overlay.name.is_empty() && overlay.options.is_empty()) {
-            let mut fields = vec![
-                field("image", Emit::Str(overlay.image.clone())),
-                field("name", Emit::Str(overlay.name.clone())),
-            ];
+            let mut fields = Mapping::new().with("image", &overlay.image).with("name", &overlay.name);
             if !overlay.options.is_empty() {
                 let entries = overlay
                     .options
                     .iter()
                     .map(|(k, v)| (Value::Str(k.clone()), v.clone()))
                     .collect::<Vec<_>>();
-                fields.push(field("options", value_to_emit(&Value::Map(entries))));
+                fields.insert("options", value_to_node(&Value::Map(entries))?);
             }
-            top.push(field("overlay", Emit::Map(fields)));
+            top.insert("overlay", fields);
         }
         let c = &self.customization;
-        let mut fields = Vec::new();
+        let mut fields = Mapping::new();
         if !c.embedded_machine_configuration.is_empty() {
-            fields.push(field(
-                "embeddedMachineConfiguration",
-                Emit::Str(c.embedded_machine_configuration.clone()),
-            ));
+            fields.insert("embeddedMachineConfiguration", &c.embedded_machine_configuration);
         }
         if !c.extra_kernel_args.is_empty() {
-            fields.push(field(
-                "extraKernelArgs",
-                Emit::Seq(c.extra_kernel_args.iter().cloned().map(Emit::Str).collect()),
-            ));
+            fields.insert("extraKernelArgs", Node::strings(&c.extra_kernel_args));
         }
         if !c.meta.is_empty() {
             let items = c
                 .meta
                 .iter()
-                .map(|m| {
-                    Emit::Map(vec![
-                        field("key", Emit::Int(i128::from(m.key))),
-                        field("value", Emit::Str(m.value.clone())),
-                    ])
-                })
-                .collect();
-            fields.push(field("meta", Emit::Seq(items)));
+                .map(|m| Node::mapping(Mapping::new().with("key", i64::from(m.key)).with("value", &m.value)))
+                .collect::<Vec<_>>();
+            fields.insert("meta", items);
         }
         if !c.system_extensions.official_extensions.is_empty() {
-            let list = c
-                .system_extensions
-                .official_extensions
-                .iter()
-                .cloned()
-                .map(Emit::Str)
-                .collect();
-            fields.push(field(
+            let extensions = Node::strings(&c.system_extensions.official_extensions);
+            fields.insert(
                 "systemExtensions",
-                Emit::Map(vec![field("officialExtensions", Emit::Seq(list))]),
-            ));
+                Mapping::new().with("officialExtensions", extensions),
+            );
         }
         if c.bootloader != Bootloader::Auto {
-            fields.push(field("bootloader", Emit::Str(c.bootloader.as_str().to_string())));
+            fields.insert("bootloader", c.bootloader.as_str());
         }
-        let mut secureboot = Vec::new();
+        let mut secureboot = Mapping::new();
         if !c.secureboot.enroll_keys.is_empty() {
-            secureboot.push(field("enrollKeys", Emit::Str(c.secureboot.enroll_keys.clone())));
+            secureboot.insert("enrollKeys", &c.secureboot.enroll_keys);
         }
         if c.secureboot.include_well_known_certificates {
-            secureboot.push(field("includeWellKnownCertificates", Emit::Bool(true)));
+            secureboot.insert("includeWellKnownCertificates", true);
         }
         if !secureboot.is_empty() {
-            fields.push(field("secureboot", Emit::Map(secureboot)));
+            fields.insert("secureboot", secureboot);
         }
         if c.disk_image.sector_size != 0 {
-            fields.push(field(
-                "diskImage",
-                Emit::Map(vec![field(
-                    "sectorSize",
-                    Emit::Int(i128::from(c.disk_image.sector_size)),
-                )]),
-            ));
+            let size = Node::plain(c.disk_image.sector_size.to_string());
+            fields.insert("diskImage", Mapping::new().with("sectorSize", size));
         }
-        top.push(field("customization", Emit::Map(fields)));
-        Emit::Map(top)
+        top.insert("customization", fields);
+        Ok(Node::mapping(top))
     }
-}
-
-fn field(name: &str, value: Emit) -> (Emit, Emit) {
-    (Emit::Str(name.to_string()), value)
 }
 
 /// Converts an untyped value, sorting map keys the way Go's encoder does.
-fn value_to_emit(value: &Value) -> Emit {
-    match value {
-        Value::Null => Emit::Null,
-        Value::Bool(b) => Emit::Bool(*b),
-        Value::Int(i) => Emit::Int(*i),
-        Value::Float(f) => Emit::Float(*f),
-        Value::Str(s) => Emit::Str(s.clone()),
-        Value::Timestamp(t) => Emit::Plain(t.clone()),
-        Value::Seq(items) => Emit::Seq(items.iter().map(value_to_emit).collect()),
+fn value_to_node(value: &Value) -> Result<Node, Error> {
+    Ok(match value {
+        Value::Null => Node::null(),
+        Value::Bool(b) => Node::bool(*b),
+        Value::Int(i) => Node::plain(i.to_string()),
+        Value::Float(f) => Node::plain(format_float(*f)),
+        Value::Str(s) => Node::string(s.as_str()),
+        Value::Timestamp(t) => Node::plain(t.as_str()),
+        Value::Seq(items) => Node::sequence(items.iter().map(value_to_node).collect::<Result<_, _>>()?),
         Value::Map(entries) => {
             let mut sorted: Vec<&(Value, Value)> = entries.iter().collect();
             sorted.sort_by(|a, b| go_key_order(&a.0, &b.0));
-            Emit::Map(
-                sorted
-                    .into_iter()
-                    .map(|(k, v)| (value_to_emit(k), value_to_emit(v)))
-                    .collect(),
-            )
+            let mut map = Mapping::new();
+            for (key, value) in sorted {
+                let Some(key) = value_to_node(key)?.as_scalar().cloned() else {
+                    return Err(Error::Unsupported {
+                        reason: "overlay option keys must be scalars".to_string(),
+                    });
+                };
+                // Pushed, not inserted: `1` and `"1"` are different keys of a Go map.
+                map.entries_mut().push(Entry {
+                    key,
+                    key_position: None,
+                    value: value_to_node(value)?,
+                });
+            }
+            Node::mapping(map)
         }
-    }
+    })
 }
 
 /// Go's `reflect.Kind` ordinal of a decoded value, used to order keys of different kinds.
@@ -537,8 +543,7 @@ fn key_float(value: &Value) -> Option<f64> {
 
 /// Go's `keyList.Less`: numbers by value, then kinds, then a "natural" string order in
 /// which runs of digits compare as numbers (`a9` < `a10`).
-fn go_key_order(a: &Value, b: &Value) -> std::cmp::Ordering {
-    use std::cmp::Ordering;
+fn go_key_order(a: &Value, b: &Value) -> Ordering {
     let less = |x: &Value, y: &Value| -> bool {
         if let (Some(xf), Some(yf)) = (key_float(x), key_float(y)) {
             if xf != yf {
@@ -557,7 +562,7 @@ fn go_key_order(a: &Value, b: &Value) -> std::cmp::Ordering {
         let (Value::Str(xs), Value::Str(ys)) = (x, y) else {
             return go_kind(x) < go_kind(y);
         };
-        natural_less(xs, ys)
+        key_order(xs, ys) == Ordering::Less
     };
     if less(a, b) {
         Ordering::Less
@@ -568,81 +573,25 @@ fn go_key_order(a: &Value, b: &Value) -> std::cmp::Ordering {
     }
 }
 
-fn natural_less(a: &str, b: &str) -> bool {
-    let ar: Vec<char> = a.chars().collect();
-    let br: Vec<char> = b.chars().collect();
-    let mut digits = false;
-    let mut i = 0;
-    while i < ar.len() && i < br.len() {
-        if ar[i] == br[i] {
-            digits = ar[i].is_numeric();
-            i += 1;
-            continue;
-        }
-        let al = ar[i].is_alphabetic();
-        let bl = br[i].is_alphabetic();
-        if al && bl {
-            return ar[i] < br[i];
-        }
-        if al || bl {
-            return if digits { al } else { bl };
-        }
-        let mut an: i64 = 0;
-        let mut bn: i64 = 0;
-        if ar[i] == '0' || br[i] == '0' {
-            let mut j = i;
-            while j > 0 && ar[j - 1].is_numeric() {
-                j -= 1;
-                if ar[j] != '0' {
-                    an = 1;
-                    bn = 1;
-                    break;
-                }
-            }
-        }
-        let mut ai = i;
-        while ai < ar.len() && ar[ai].is_numeric() {
-            an = an
-                .wrapping_mul(10)
-                .wrapping_add(i64::from(ar[ai] as u32) - i64::from('0' as u32));
-            ai += 1;
-        }
-        let mut bi = i;
-        while bi < br.len() && br[bi].is_numeric() {
-            bn = bn
-                .wrapping_mul(10)
-                .wrapping_add(i64::from(br[bi] as u32) - i64::from('0' as u32));
-            bi += 1;
-        }
-        if an != bn {
-            return an < bn;
-        }
-        if ai != bi {
-            return ai < bi;
-        }
-        return ar[i] < br[i];
-    }
-    ar.len() < br.len()
-}
+type DecodeError = (Position, String, Problem);
 
-type DecodeError = (Mark, String, Problem);
+/// Where a parsed node starts (every parsed node has a position).
+fn at(node: &Node) -> Position {
+    node.position.unwrap_or(Position::new(1, 1))
+}
 
 fn describe(node: &Node) -> String {
-    match &node.kind {
-        NodeKind::Scalar(s) if s.plain && go_yaml::resolve_plain(&s.value) == Resolved::Null => "null".to_string(),
-        NodeKind::Scalar(s) => format!("`{}`", s.value),
-        NodeKind::Sequence(_) => "a list".to_string(),
-        NodeKind::Mapping(_) => "a mapping".to_string(),
+    match &node.value {
+        YamlValue::Scalar(s) if s.is_null() => "null".to_string(),
+        YamlValue::Scalar(s) => format!("`{}`", s.text()),
+        YamlValue::Sequence(_) => "a list".to_string(),
+        YamlValue::Mapping(_) => "a mapping".to_string(),
     }
-}
-
-fn is_null(node: &Node) -> bool {
-    matches!(&node.kind, NodeKind::Scalar(s) if s.plain && go_yaml::resolve_plain(&s.value) == Resolved::Null)
 }
 
 fn wrong(node: &Node, path: &str, expected: &'static str) -> DecodeError {
     (
-        node.mark,
+        at(node),
         path.to_string(),
         Problem::WrongType {
             path: path.to_string(),
@@ -660,8 +609,59 @@ fn join(path: &str, key: &str) -> String {
     }
 }
 
-/// Walks a struct-like mapping: checks keys against `known`, rejects duplicates, and hands
-/// each value to `visit`. A null node is an empty struct, as in Go.
+/// Only the core-schema tags that do not change a value's meaning are accepted: `!!str` on
+/// scalars and `!!seq`/`!!map` on collections. Anything else would need Go's tag handling
+/// to be reproduced exactly, so it is refused with its position.
+fn refuse_tags(document: &ParsedDocument) -> Result<(), DecodeError> {
+    let unsupported = |tag: &str, at: Position, path: String| {
+        let message = format!("the tag `{tag}` is not supported in a schematic");
+        Err((at, path, Problem::Syntax(message)))
+    };
+    for tag in &document.collection_tags {
+        let implied = if tag.on_mapping { "!!map" } else { "!!seq" };
+        if tag.tag != implied {
+            return unsupported(&tag.tag, tag.position, String::new());
+        }
+    }
+    fn scalar_tags(node: &Node, path: &YamlPath, found: &mut Option<(String, Position, String)>) {
+        match &node.value {
+            YamlValue::Scalar(s) => {
+                if let Some(tag) = s.tag().filter(|t| *t != "!!str")
+                    && found.is_none()
+                {
+                    *found = Some((tag.to_string(), at(node), path.to_string()));
+                }
+            }
+            YamlValue::Sequence(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    scalar_tags(item, &path.index(i), found);
+                }
+            }
+            YamlValue::Mapping(map) => {
+                for entry in map.entries() {
+                    let path = path.key(entry.key.text());
+                    if let Some(tag) = entry.key.tag().filter(|t| *t != "!!str")
+                        && found.is_none()
+                    {
+                        let position = entry.key_position.unwrap_or(Position::new(1, 1));
+                        *found = Some((tag.to_string(), position, path.to_string()));
+                    }
+                    scalar_tags(&entry.value, &path, found);
+                }
+            }
+        }
+    }
+    let mut found = None;
+    scalar_tags(&document.root, &YamlPath::root(), &mut found);
+    match found {
+        Some((tag, position, path)) => unsupported(&tag, position, path),
+        None => Ok(()),
+    }
+}
+
+/// Walks a struct-like mapping: checks keys against `known` and hands each value to
+/// `visit` (the parser already refused duplicate keys). A null node is an empty struct,
+/// as in Go.
 fn struct_fields<'n>(
     node: &'n Node,
     path: &str,
@@ -669,48 +669,26 @@ fn struct_fields<'n>(
     expected: &'static str,
     mut visit: impl FnMut(&str, &'n Node, &str) -> Result<(), DecodeError>,
 ) -> Result<(), DecodeError> {
-    if is_null(node) {
+    if node.is_null() {
         return Ok(());
     }
-    let NodeKind::Mapping(entries) = &node.kind else {
+    let Some(map) = node.as_mapping() else {
         return Err(wrong(node, if path.is_empty() { "schematic" } else { path }, expected));
     };
-    let mut seen: Vec<(&str, usize)> = Vec::new();
-    for (key, value) in entries {
-        let NodeKind::Scalar(Scalar { value: name, .. }) = &key.kind else {
+    for entry in map.entries() {
+        let name = entry.key.text();
+        if !known.contains(&name) {
             return Err((
-                key.mark,
-                path.to_string(),
-                Problem::UnknownField {
-                    field: describe(key),
-                    place: place(path),
-                    expected: known.to_vec(),
-                },
-            ));
-        };
-        if let Some((_, first_line)) = seen.iter().find(|(k, _)| k == name) {
-            return Err((
-                key.mark,
-                join(path, name),
-                Problem::DuplicateKey {
-                    key: name.clone(),
-                    first_line: *first_line,
-                },
-            ));
-        }
-        seen.push((name, key.mark.line));
-        if !known.contains(&name.as_str()) {
-            return Err((
-                key.mark,
+                entry.key_position.unwrap_or(at(node)),
                 join(path, name),
                 Problem::UnknownField {
-                    field: name.clone(),
+                    field: name.to_string(),
                     place: place(path),
                     expected: known.to_vec(),
                 },
             ));
         }
-        visit(name, value, &join(path, name))?;
+        visit(name, &entry.value, &join(path, name))?;
     }
     Ok(())
 }
@@ -725,18 +703,18 @@ fn place(path: &str) -> String {
 
 /// A string field: any scalar's text (Go copies the raw value), null is empty.
 fn decode_string(node: &Node, path: &str) -> Result<String, DecodeError> {
-    match &node.kind {
-        NodeKind::Scalar(_) if is_null(node) => Ok(String::new()),
-        NodeKind::Scalar(s) => Ok(s.value.clone()),
-        _ => Err(wrong(node, path, "a string")),
+    match node.as_scalar() {
+        Some(s) if s.is_null() => Ok(String::new()),
+        Some(s) => Ok(s.text().to_string()),
+        None => Err(wrong(node, path, "a string")),
     }
 }
 
 fn decode_string_list(node: &Node, path: &str) -> Result<Vec<String>, DecodeError> {
-    if is_null(node) {
+    if node.is_null() {
         return Ok(Vec::new());
     }
-    let NodeKind::Sequence(items) = &node.kind else {
+    let Some(items) = node.as_sequence() else {
         return Err(wrong(
             node,
             path,
@@ -747,7 +725,7 @@ fn decode_string_list(node: &Node, path: &str) -> Result<Vec<String>, DecodeErro
     items
         .iter()
         .enumerate()
-        .filter(|(_, item)| !is_null(item))
+        .filter(|(_, item)| !item.is_null())
         .map(|(i, item)| decode_string(item, &format!("{path}[{i}]")))
         .collect()
 }
@@ -755,32 +733,25 @@ fn decode_string_list(node: &Node, path: &str) -> Result<Vec<String>, DecodeErro
 /// An unsigned integer field: a plain integer (decimal, hex, octal, binary) or an integral
 /// float, as Go accepts; null is 0.
 fn decode_uint(node: &Node, path: &str, max: u64, expected: &'static str) -> Result<u64, DecodeError> {
-    if is_null(node) {
+    if node.is_null() {
         return Ok(0);
     }
-    let NodeKind::Scalar(s) = &node.kind else {
+    let Some(s) = node.as_scalar() else {
         return Err(wrong(node, path, expected));
     };
-    let number = if s.plain {
-        match go_yaml::resolve_plain(&s.value) {
-            Resolved::Int(i) => Some(i),
-            Resolved::Float(f) if f.fract() == 0.0 && f >= 0.0 && f <= u64::MAX as f64 => Some(f as i128),
-            _ => None,
-        }
-    } else {
-        None
-    };
-    let Some(number) = number else {
-        return Err(wrong(node, path, expected));
+    let number = match s.resolve() {
+        Resolved::Int(i) => i,
+        Resolved::Float(f) if f.fract() == 0.0 && f >= 0.0 && f <= u64::MAX as f64 => f as i128,
+        _ => return Err(wrong(node, path, expected)),
     };
     match u64::try_from(number) {
         Ok(n) if n <= max => Ok(n),
         _ => Err((
-            node.mark,
+            at(node),
             path.to_string(),
             Problem::InvalidValue {
                 path: path.to_string(),
-                reason: format!("must be between 0 and {max}, found {}", s.value),
+                reason: format!("must be between 0 and {max}, found {}", s.text()),
             },
         )),
     }
@@ -788,83 +759,69 @@ fn decode_uint(node: &Node, path: &str, max: u64, expected: &'static str) -> Res
 
 /// A bool field: `true`/`false`, or (into a typed bool, as Go allows) YAML 1.1 spellings.
 fn decode_bool(node: &Node, path: &str) -> Result<bool, DecodeError> {
-    if is_null(node) {
+    if node.is_null() {
         return Ok(false);
     }
-    let NodeKind::Scalar(s) = &node.kind else {
+    let Some(s) = node.as_scalar() else {
         return Err(wrong(node, path, "true or false"));
     };
-    if s.plain
-        && let Resolved::Bool(b) = go_yaml::resolve_plain(&s.value)
-    {
-        return Ok(b);
+    match s.resolve() {
+        Resolved::Bool(b) => Ok(b),
+        _ => old_bool(s.text()).ok_or_else(|| wrong(node, path, "true or false")),
     }
-    match s.value.as_str() {
-        "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" => Ok(true),
-        "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF" => Ok(false),
-        _ => Err(wrong(node, path, "true or false")),
+}
+
+/// A scalar as Go decodes it into `any`.
+fn scalar_value(s: &Scalar) -> Value {
+    match s.resolve() {
+        Resolved::Null => Value::Null,
+        Resolved::Bool(b) => Value::Bool(b),
+        Resolved::Int(i) => Value::Int(i),
+        Resolved::Float(f) => Value::Float(f),
+        Resolved::Timestamp(text) => match normalize_timestamp(text) {
+            Some(t) => Value::Timestamp(t),
+            None => Value::Str(text.to_string()),
+        },
+        Resolved::Str(text) => Value::Str(text.to_string()),
     }
 }
 
 /// An untyped value, as Go decodes into `any`.
 fn decode_value(node: &Node, path: &str) -> Result<Value, DecodeError> {
-    match &node.kind {
-        NodeKind::Scalar(s) if !s.plain => Ok(Value::Str(s.value.clone())),
-        NodeKind::Scalar(s) => Ok(match go_yaml::resolve_plain(&s.value) {
-            Resolved::Null => Value::Null,
-            Resolved::Bool(b) => Value::Bool(b),
-            Resolved::Int(i) => Value::Int(i),
-            Resolved::Float(f) => Value::Float(f),
-            Resolved::Timestamp => match go_yaml::normalize_timestamp(&s.value) {
-                Some(t) => Value::Timestamp(t),
-                None => Value::Str(s.value.clone()),
-            },
-            Resolved::Str => Value::Str(s.value.clone()),
-        }),
-        NodeKind::Sequence(items) => items
+    match &node.value {
+        YamlValue::Scalar(s) => Ok(scalar_value(s)),
+        YamlValue::Sequence(items) => items
             .iter()
             .enumerate()
             .map(|(i, item)| decode_value(item, &format!("{path}[{i}]")))
             .collect::<Result<_, _>>()
             .map(Value::Seq),
-        NodeKind::Mapping(entries) => {
+        YamlValue::Mapping(map) => {
             let mut out: Vec<(Value, Value)> = Vec::new();
-            for (key, value) in entries {
-                let k = decode_map_key(key, path)?;
-                let key_text = describe(key);
-                if out.iter().any(|(existing, _)| *existing == k) {
+            let mut first_lines: Vec<usize> = Vec::new();
+            for entry in map.entries() {
+                let key_at = entry.key_position.unwrap_or(at(node));
+                let key = scalar_value(&entry.key);
+                // `1` and `0x1` are different texts but the same Go key.
+                if let Some(first) = out.iter().position(|(existing, _)| *existing == key) {
                     return Err((
-                        key.mark,
-                        path.to_string(),
+                        key_at,
+                        join(path, entry.key.text()),
                         Problem::DuplicateKey {
-                            key: key_text,
-                            first_line: key.mark.line,
+                            key: entry.key.text().to_string(),
+                            first_line: first_lines[first],
                         },
                     ));
                 }
-                let v = decode_value(value, &join(path, &key_text))?;
-                out.push((k, v));
+                let value = decode_value(&entry.value, &join(path, entry.key.text()))?;
+                out.push((key, value));
+                first_lines.push(key_at.line);
             }
             // Go keeps maps unordered and writes them sorted; sort now so equal maps
             // compare equal.
             out.sort_by(|a, b| go_key_order(&a.0, &b.0));
             Ok(Value::Map(out))
         }
-    }
-}
-
-fn decode_map_key(key: &Node, path: &str) -> Result<Value, DecodeError> {
-    match &key.kind {
-        NodeKind::Scalar(s) if s.plain && s.value == "<<" => Err((
-            key.mark,
-            path.to_string(),
-            Problem::InvalidValue {
-                path: path.to_string(),
-                reason: "uses a merge key (`<<`), which schematics do not support".to_string(),
-            },
-        )),
-        NodeKind::Scalar(_) => decode_value(key, path),
-        _ => Err(wrong(key, path, "a mapping with scalar keys")),
     }
 }
 
@@ -906,35 +863,39 @@ fn decode_overlay(node: &Node, path: &str) -> Result<Overlay, DecodeError> {
     Ok(overlay)
 }
 
-/// Overlay options: Go's `map[string]any`, so each key is its scalar's text.
+/// Overlay options: Go's `map[string]any`, so each key is its scalar's text (null is "").
 fn decode_options(node: &Node, path: &str) -> Result<Vec<(String, Value)>, DecodeError> {
-    if is_null(node) {
+    if node.is_null() {
         return Ok(Vec::new());
     }
-    let NodeKind::Mapping(entries) = &node.kind else {
+    let Some(map) = node.as_mapping() else {
         return Err(wrong(node, path, "a mapping"));
     };
     let mut options: Vec<(String, Value)> = Vec::new();
-    for (key, value) in entries {
-        decode_map_key(key, path)?;
-        let NodeKind::Scalar(s) = &key.kind else {
-            return Err(wrong(key, path, "a mapping with scalar keys"));
+    let mut first_lines: Vec<usize> = Vec::new();
+    for entry in map.entries() {
+        let key_at = entry.key_position.unwrap_or(at(node));
+        let name = if entry.key.is_null() {
+            String::new()
+        } else {
+            entry.key.text().to_string()
         };
-        let name = if is_null(key) { String::new() } else { s.value.clone() };
-        if options.iter().any(|(existing, _)| *existing == name) {
+        // `~` and `null` are different texts but the same (empty) Go key.
+        if let Some(first) = options.iter().position(|(existing, _)| *existing == name) {
             return Err((
-                key.mark,
+                key_at,
                 join(path, &name),
                 Problem::DuplicateKey {
                     key: name,
-                    first_line: key.mark.line,
+                    first_line: first_lines[first],
                 },
             ));
         }
-        let v = decode_value(value, &join(path, &name))?;
-        options.push((name, v));
+        let value = decode_value(&entry.value, &join(path, &name))?;
+        options.push((name, value));
+        first_lines.push(key_at.line);
     }
-    options.sort_by(|a, b| go_key_order(&Value::Str(a.0.clone()), &Value::Str(b.0.clone())));
+    options.sort_by(|a, b| key_order(&a.0, &b.0));
     Ok(options)
 }
 
@@ -958,7 +919,7 @@ fn decode_customization(node: &Node, path: &str) -> Result<Customization, Decode
                 } else {
                     Bootloader::parse(&text).ok_or_else(|| {
                         (
-                            value.mark,
+                            at(value),
                             path.to_string(),
                             Problem::InvalidValue {
                                 path: path.to_string(),
@@ -974,7 +935,7 @@ fn decode_customization(node: &Node, path: &str) -> Result<Customization, Decode
                         let text = decode_string(v, path)?;
                         if !text.is_empty() && !ENROLL_KEYS.contains(&text.as_str()) {
                             return Err((
-                                v.mark,
+                                at(v),
                                 path.to_string(),
                                 Problem::InvalidValue {
                                     path: path.to_string(),
@@ -1002,14 +963,14 @@ fn decode_customization(node: &Node, path: &str) -> Result<Customization, Decode
 }
 
 fn decode_meta(node: &Node, path: &str) -> Result<Vec<MetaValue>, DecodeError> {
-    if is_null(node) {
+    if node.is_null() {
         return Ok(Vec::new());
     }
-    let NodeKind::Sequence(items) = &node.kind else {
+    let Some(items) = node.as_sequence() else {
         return Err(wrong(node, path, "a list of {key, value} entries"));
     };
     let mut out = Vec::new();
-    for (i, item) in items.iter().enumerate().filter(|(_, item)| !is_null(item)) {
+    for (i, item) in items.iter().enumerate().filter(|(_, item)| !item.is_null()) {
         let item_path = format!("{path}[{i}]");
         let mut meta = MetaValue::default();
         struct_fields(
@@ -1104,6 +1065,84 @@ mod tests {
         assert_eq!(
             yaml,
             "overlay:\n    image: img\n    name: rpi\n    options:\n        _: 1\n        \"1\": one\n        \"2\": two\n        \"10\": ten\n        A: z\n        a9: \"y\"\n        a10: x\n        b: 1\n        zz9: 1\n        zz09: 3\n        zz10: 2\ncustomization: {}\n"
+        );
+    }
+
+    #[test]
+    fn tags_are_refused_except_those_restating_the_kind() {
+        for (text, at, tag) in [
+            (
+                "customization:\n  extraKernelArgs: [!!binary aGVsbG8=]\n",
+                "t:2:21:",
+                "!!binary",
+            ),
+            ("customization: !!set {extraKernelArgs: null}\n", "t:1:16:", "!!set"),
+            ("customization:\n  extraKernelArgs: !!map [a]\n", "t:2:20:", "!!map"),
+            ("owner: !custom x\n", "t:1:8:", "!custom"),
+        ] {
+            let err = Schematic::parse(text, "t").expect_err(text).to_string();
+            assert!(err.starts_with(at), "{text:?}: {err}");
+            assert!(
+                err.ends_with(&format!(
+                    "invalid YAML: the tag `{tag}` is not supported in a schematic"
+                )),
+                "{text:?}: {err}"
+            );
+        }
+        let plain = id("customization: {extraKernelArgs: [\"10\"]}");
+        assert_eq!(id("customization: !!map {extraKernelArgs: !!seq [!!str 10]}"), plain);
+    }
+
+    #[test]
+    fn merge_keys_and_aliases_expand_as_go_decodes_them() {
+        let merged = "base: &b {extraKernelArgs: [noapic]}\n";
+        let err = Schematic::parse(merged, "t").expect_err("unknown field");
+        assert!(err.to_string().contains("unknown field `base`"), "{err}");
+        let text = "overlay: &o {image: img, name: rpi}\ncustomization:\n  <<: {extraKernelArgs: [a], bootloader: grub}\n  bootloader: sd-boot\n";
+        let schematic = Schematic::parse(text, "t").expect("valid");
+        assert_eq!(schematic.customization.extra_kernel_args, ["a"]);
+        assert_eq!(schematic.customization.bootloader, Bootloader::SdBoot);
+        assert_eq!(schematic.overlay.name, "rpi");
+    }
+
+    #[test]
+    fn duplicate_keys_name_the_field_and_the_first_line() {
+        let err = Schematic::parse(
+            "customization:\n  meta:\n    - key: 1\n      value: a\n      key: 2\n",
+            "t",
+        )
+        .expect_err("duplicate");
+        let Error::Invalid {
+            line,
+            column,
+            path,
+            problem,
+            ..
+        } = &err
+        else {
+            panic!("{err:?}")
+        };
+        assert_eq!((*line, *column, path.as_str()), (5, 7, "customization.meta[0].key"));
+        assert_eq!(problem.to_string(), "`key` is given twice (first on line 3)");
+        // Different texts, same Go value: still one key of a Go map.
+        let err =
+            Schematic::parse("overlay: {name: n, image: i, options: {a: {1: x, 0x1: y}}}", "t").expect_err("duplicate");
+        assert!(
+            err.to_string().ends_with("`0x1` is given twice (first on line 1)"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn plain_timestamps_in_options_are_written_as_go_time() {
+        let text = "overlay: {name: n, image: i, options: {a: 2024-1-2, b: 2024-01-02T03:04:05, c: '2024-01-02'}}";
+        let yaml = Schematic::parse(text, "t")
+            .expect("valid")
+            .canonical_yaml()
+            .expect("yaml");
+        assert_eq!(
+            yaml,
+            "overlay:\n    image: i\n    name: \"n\"\n    options:\n        a: 2024-01-02T00:00:00Z\n        b: 2024-01-02T03:04:05\n        c: \"2024-01-02\"\ncustomization: {}\n"
         );
     }
 }

@@ -2,25 +2,27 @@
 //! contract, talos-hcloud's own settings on top, and (built on the same model) patches and
 //! validation. The version contract is [`crate::talos::contract`] (re-exported here).
 //!
-//! The value model ([`value`], [`path`], [`yaml`], [`emit`], [`documents`]) keeps what
-//! Talos's typed structs would lose — mapping order, scalar text and style, source
-//! positions — so generated configs are byte-identical to `talosctl gen config` and every
-//! error can name `file:line:column`. Secrets come from [`crate::talos::secrets`];
-//! [`render`] puts it all together for every node of a cluster.yaml. Writing files and
-//! talking to nodes is left to the callers.
+//! The value model is the shared [`crate::yaml`] (re-exported here as [`value`], [`path`],
+//! [`yaml`] and [`emit`]) plus [`documents`]: it keeps what Talos's typed structs would
+//! lose — mapping order, scalar text and style, source positions — so generated configs
+//! are byte-identical to `talosctl gen config` and every error can name
+//! `file:line:column`. Secrets come from [`crate::talos::secrets`]; [`render`] puts it
+//! all together for every node of a cluster.yaml. Writing files and talking to nodes is
+//! left to the callers.
 
 pub mod documents;
-pub mod emit;
 pub mod fields;
 pub mod generate;
 pub mod hcloud_overlay;
 pub mod patch;
-pub mod path;
 pub mod render;
 pub mod shape;
 pub mod validate;
-pub mod value;
-pub mod yaml;
+
+/// The shared YAML parser ([`crate::yaml::parse`]), under its old name here.
+pub use crate::yaml::parse as yaml;
+/// The shared YAML model, under the names this module has always used for it.
+pub use crate::yaml::{emit, path, value};
 
 pub use crate::talos::contract::{Artifact, Contract, ContractError};
 pub use documents::{ConfigDocuments, DocumentError, DocumentId};

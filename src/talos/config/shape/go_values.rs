@@ -2,8 +2,6 @@
 //! the order go-yaml writes map keys in. Needed so that a patched config is written the
 //! way Talos would write it (`5m` comes back as `5m0s`; map keys come out sorted).
 
-use std::cmp::Ordering;
-
 const NANOS_PER_SECOND: u128 = 1_000_000_000;
 
 /// Go's `time.ParseDuration`: an optional sign, then one or more decimal numbers with a
@@ -102,70 +100,8 @@ fn fraction(value: u128, precision: u32) -> String {
     format!("{whole}.{}", digits.trim_end_matches('0'))
 }
 
-/// The order go-yaml v3 writes the string keys of a Go map in (`sorter.go` `keyList.Less`):
-/// letters compare by code point, a non-letter sorts before a letter unless the previous
-/// character was a digit, and runs of digits compare as numbers.
-pub fn key_order(a: &str, b: &str) -> Ordering {
-    if key_less(a, b) {
-        Ordering::Less
-    } else if key_less(b, a) {
-        Ordering::Greater
-    } else {
-        Ordering::Equal
-    }
-}
-
-fn key_less(a: &str, b: &str) -> bool {
-    let ar: Vec<char> = a.chars().collect();
-    let br: Vec<char> = b.chars().collect();
-    let mut digits = false;
-    let mut i = 0;
-    while i < ar.len() && i < br.len() {
-        if ar[i] == br[i] {
-            digits = ar[i].is_ascii_digit();
-            i += 1;
-            continue;
-        }
-        let al = ar[i].is_alphabetic();
-        let bl = br[i].is_alphabetic();
-        if al && bl {
-            return ar[i] < br[i];
-        }
-        if al || bl {
-            return if digits { al } else { bl };
-        }
-        let (mut an, mut bn): (i128, i128) = (0, 0);
-        if ar[i] == '0' || br[i] == '0' {
-            let mut j = i;
-            while j > 0 && ar[j - 1].is_ascii_digit() {
-                j -= 1;
-                if ar[j] != '0' {
-                    an = 1;
-                    bn = 1;
-                    break;
-                }
-            }
-        }
-        let mut ai = i;
-        while ai < ar.len() && ar[ai].is_ascii_digit() {
-            an = an.saturating_mul(10).saturating_add(i128::from(ar[ai] as u8 - b'0'));
-            ai += 1;
-        }
-        let mut bi = i;
-        while bi < br.len() && br[bi].is_ascii_digit() {
-            bn = bn.saturating_mul(10).saturating_add(i128::from(br[bi] as u8 - b'0'));
-            bi += 1;
-        }
-        if an != bn {
-            return an < bn;
-        }
-        if ai != bi {
-            return ai < bi;
-        }
-        return ar[i] < br[i];
-    }
-    ar.len() < br.len()
-}
+/// The order go-yaml writes the string keys of a Go map in (shared with schematics).
+pub use crate::yaml::key_order;
 
 #[cfg(test)]
 mod tests {

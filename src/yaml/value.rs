@@ -1,18 +1,21 @@
-//! The ordered YAML value tree every machine-config operation works on.
+//! The ordered YAML value tree that machine configs and schematics are read into.
 //!
-//! Talos decodes configs into Go structs and writes them back with go-yaml v3. We keep the
-//! YAML itself instead, because three things must survive that a typed model would lose:
-//! mapping order (so output matches talosctl's field order byte for byte), the literal text
-//! and style of scalars (a sysctl `1` stays the text `1`; reference `talos.md` §D.7: every
-//! string field accepts any scalar), and source positions (patch and validation errors name
-//! `file:line:column`).
+//! Talos and the Image Factory decode YAML into Go structs and write it back with go-yaml.
+//! We keep the YAML itself instead, because three things must survive that a typed model
+//! would lose: mapping order (so output matches Go's field order byte for byte), the literal
+//! text and style of scalars (a sysctl `1` stays the text `1`; reference `talos.md` §D.7:
+//! every string field accepts any scalar; a schematic's `0xa` is an integer only where it
+//! is unquoted), and source positions (errors name `file:line:column`).
 //!
-//! Scalars resolve their type the way go-yaml v3 does (`Scalar::resolve`), which is what
-//! YAML-equality ([`Node::yaml_eq`]) compares and what the emitter uses to decide quoting.
+//! Scalars resolve their type the way go-yaml does ([`Scalar::resolve`], rules in
+//! [`super::resolve`]), which is what YAML-equality ([`Node::yaml_eq`]) compares and what
+//! the emitter uses to decide quoting.
 
 use std::fmt;
 
 use super::path::{Path, PathError, Segment};
+pub use super::resolve::Resolved;
+use super::resolve::{go_string_style, resolve_plain};
 
 /// A place in a source text: 1-based line and 1-based column (in characters).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -60,25 +63,8 @@ pub struct Scalar {
     tag: Option<String>,
 }
 
-/// The typed value of a scalar under go-yaml v3's resolution rules.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Resolved<'a> {
-    /// `null`, `~`, empty plain scalar.
-    Null,
-    /// `true`/`false` (YAML 1.2 spellings only, as go-yaml v3 decodes).
-    Bool(bool),
-    /// Integers, including `0x`, `0o`, `0b` and legacy `0777` octal forms.
-    Int(i128),
-    /// Floats, including `.inf` and `.nan`.
-    Float(f64),
-    /// A plain timestamp such as `2024-01-02`; kept as text.
-    Timestamp(&'a str),
-    /// Anything else, and every quoted or block scalar.
-    Str(&'a str),
-}
-
 impl Scalar {
-    /// A string scalar styled as go-yaml v3 writes a Go `string`: plain when that reads
+    /// A string scalar styled as go-yaml writes a Go `string`: plain when that reads
     /// back as the same string, double-quoted when plain text would read as another type
     /// (`"true"`, `"1"`, `""`), a literal block when it spans lines.
     pub fn string(text: impl Into<String>) -> Self {
@@ -138,7 +124,7 @@ impl Scalar {
         self.style == ScalarStyle::Plain && self.tag.is_none()
     }
 
-    /// The scalar's typed value under go-yaml v3's rules: quoted and block scalars are
+    /// The scalar's typed value under go-yaml's rules: quoted and block scalars are
     /// strings; plain scalars resolve by their text; core tags (`!!str`, `!!int`, …) force
     /// their type where the text allows it.
     pub fn resolve(&self) -> Resolved<'_> {
@@ -752,337 +738,9 @@ impl From<u32> for Node {
     }
 }
 
-/// The style go-yaml v3 gives a Go `string` (`encode.go` `stringv`): literal block when it
-/// contains a newline, double quotes when the plain text would resolve to another type or
-/// to a YAML 1.1 boolean/sexagesimal number or the merge key `<<`, plain otherwise (the emitter still switches to
-/// quotes when the characters forbid plain style).
-pub fn go_string_style(text: &str) -> ScalarStyle {
-    if text.contains('\n') {
-        ScalarStyle::Literal
-    } else if matches!(resolve_plain(text), Resolved::Str(_))
-        && !is_base60_float(text)
-        && !is_old_bool(text)
-        && text != "<<"
-    {
-        ScalarStyle::Plain
-    } else {
-        ScalarStyle::DoubleQuoted
-    }
-}
-
-/// Resolves a plain scalar's text as go-yaml v3 does (`resolve.go`).
-pub fn resolve_plain(text: &str) -> Resolved<'_> {
-    match text {
-        "" | "~" | "null" | "Null" | "NULL" => return Resolved::Null,
-        "true" | "True" | "TRUE" => return Resolved::Bool(true),
-        "false" | "False" | "FALSE" => return Resolved::Bool(false),
-        ".nan" | ".NaN" | ".NAN" => return Resolved::Float(f64::NAN),
-        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => return Resolved::Float(f64::INFINITY),
-        "-.inf" | "-.Inf" | "-.INF" => return Resolved::Float(f64::NEG_INFINITY),
-        _ => {}
-    }
-    let Some(&first) = text.as_bytes().first() else {
-        return Resolved::Null;
-    };
-    match first {
-        b'.' => match text.parse::<f64>() {
-            Ok(f) if is_go_float_syntax(text) => Resolved::Float(f),
-            _ => Resolved::Str(text),
-        },
-        b'+' | b'-' | b'0'..=b'9' => {
-            if is_go_timestamp(text) {
-                return Resolved::Timestamp(text);
-            }
-            let plain: String = text.chars().filter(|c| *c != '_').collect();
-            if let Some(i) = parse_go_int(&plain) {
-                return Resolved::Int(i);
-            }
-            if is_yaml_style_float(&plain) {
-                if let Ok(f) = plain.parse::<f64>() {
-                    return Resolved::Float(f);
-                }
-                // Out-of-range integers still look like floats to go-yaml.
-                return Resolved::Float(f64::INFINITY);
-            }
-            for (prefix, radix, negative) in [("0b", 2, false), ("-0b", 2, true), ("0o", 8, false), ("-0o", 8, true)] {
-                if let Some(digits) = plain.strip_prefix(prefix)
-                    && !digits.is_empty()
-                    && let Ok(v) = i128::from_str_radix(digits, radix)
-                {
-                    return Resolved::Int(if negative { -v } else { v });
-                }
-            }
-            Resolved::Str(text)
-        }
-        _ => Resolved::Str(text),
-    }
-}
-
-/// Go's `strconv.ParseInt(s, 0, 64)` or `ParseUint(s, 0, 64)` succeeding.
-fn parse_go_int(s: &str) -> Option<i128> {
-    let (negative, body) = match s.as_bytes().first()? {
-        b'-' => (true, &s[1..]),
-        b'+' => (false, &s[1..]),
-        _ => (false, s),
-    };
-    let (radix, digits) = if let Some(d) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
-        (16, d)
-    } else if let Some(d) = body.strip_prefix("0o").or_else(|| body.strip_prefix("0O")) {
-        (8, d)
-    } else if let Some(d) = body.strip_prefix("0b").or_else(|| body.strip_prefix("0B")) {
-        (2, d)
-    } else if body.len() > 1 && body.starts_with('0') {
-        (8, &body[1..])
-    } else {
-        (10, body)
-    };
-    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
-        return None;
-    }
-    let magnitude = i128::from_str_radix(digits, radix).ok()?;
-    let value = if negative { -magnitude } else { magnitude };
-    let fits = if negative {
-        value >= i128::from(i64::MIN)
-    } else {
-        value <= i128::from(u64::MAX)
-    };
-    fits.then_some(value)
-}
-
-/// go-yaml's `yamlStyleFloat`: `^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`.
-fn is_yaml_style_float(s: &str) -> bool {
-    let b = s.as_bytes();
-    let mut i = 0;
-    if matches!(b.first(), Some(b'-' | b'+')) {
-        i += 1;
-    }
-    let digits = |i: &mut usize| {
-        let start = *i;
-        while *i < b.len() && b[*i].is_ascii_digit() {
-            *i += 1;
-        }
-        *i - start
-    };
-    if b.get(i) == Some(&b'.') {
-        i += 1;
-        if digits(&mut i) == 0 {
-            return false;
-        }
-    } else {
-        if digits(&mut i) == 0 {
-            return false;
-        }
-        if b.get(i) == Some(&b'.') {
-            i += 1;
-            digits(&mut i);
-        }
-    }
-    if matches!(b.get(i), Some(b'e' | b'E')) {
-        i += 1;
-        if matches!(b.get(i), Some(b'-' | b'+')) {
-            i += 1;
-        }
-        if digits(&mut i) == 0 {
-            return false;
-        }
-    }
-    i == b.len()
-}
-
-/// What Go's `strconv.ParseFloat` accepts for texts starting with `.` (decimal forms only).
-fn is_go_float_syntax(s: &str) -> bool {
-    is_yaml_style_float(s)
-}
-
-/// YAML 1.1 sexagesimal floats (`1:20`), which go-yaml quotes on output.
-fn is_base60_float(s: &str) -> bool {
-    let b = s.as_bytes();
-    let Some(&c) = b.first() else { return false };
-    if !(c == b'+' || c == b'-' || c.is_ascii_digit()) || !s.contains(':') {
-        return false;
-    }
-    // ^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$
-    let mut i = usize::from(c == b'+' || c == b'-');
-    if !b.get(i).is_some_and(u8::is_ascii_digit) {
-        return false;
-    }
-    while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'_') {
-        i += 1;
-    }
-    let mut groups = 0;
-    while b.get(i) == Some(&b':') {
-        i += 1;
-        let start = i;
-        while i < b.len() && b[i].is_ascii_digit() && i - start < 2 {
-            i += 1;
-        }
-        match i - start {
-            1 => {}
-            2 if b[start] <= b'5' => {}
-            _ => return false,
-        }
-        groups += 1;
-    }
-    if groups == 0 {
-        return false;
-    }
-    if b.get(i) == Some(&b'.') {
-        i += 1;
-        while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'_') {
-            i += 1;
-        }
-    }
-    i == b.len()
-}
-
-/// YAML 1.1 booleans, which go-yaml v3 no longer decodes as booleans but still quotes.
-fn is_old_bool(s: &str) -> bool {
-    matches!(
-        s,
-        "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" | "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF"
-    )
-}
-
-/// go-yaml's timestamp check: four digits and `-`, then one of the layouts
-/// `2006-1-2`, `2006-1-2T15:4:5.999999999Z07:00` (also lowercase `t`), `2006-1-2 15:4:5.999999999`.
-fn is_go_timestamp(s: &str) -> bool {
-    let b = s.as_bytes();
-    if b.len() < 5 || !b[..4].iter().all(u8::is_ascii_digit) || b[4] != b'-' {
-        return false;
-    }
-    let mut i = 5;
-    let number = |i: &mut usize, max_digits: usize| -> Option<u32> {
-        let start = *i;
-        while *i < b.len() && b[*i].is_ascii_digit() && *i - start < max_digits {
-            *i += 1;
-        }
-        (*i > start).then(|| s[start..*i].parse().ok()).flatten()
-    };
-    let year: u32 = s[..4].parse().unwrap_or(0);
-    let Some(month) = number(&mut i, 2) else { return false };
-    if b.get(i) != Some(&b'-') {
-        return false;
-    }
-    i += 1;
-    let Some(day) = number(&mut i, 2) else { return false };
-    if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
-        return false;
-    }
-    if i == b.len() {
-        return true;
-    }
-    let separator = b[i];
-    if !matches!(separator, b'T' | b't' | b' ') {
-        return false;
-    }
-    i += 1;
-    let Some(hour) = number(&mut i, 2) else { return false };
-    if b.get(i) != Some(&b':') {
-        return false;
-    }
-    i += 1;
-    let Some(minute) = number(&mut i, 2) else { return false };
-    if b.get(i) != Some(&b':') {
-        return false;
-    }
-    i += 1;
-    let Some(second) = number(&mut i, 2) else { return false };
-    if hour > 23 || minute > 59 || second > 59 {
-        return false;
-    }
-    if b.get(i) == Some(&b'.') && b.get(i + 1).is_some_and(u8::is_ascii_digit) {
-        i += 1;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-        }
-    }
-    if separator == b' ' {
-        return i == b.len();
-    }
-    match b.get(i) {
-        Some(b'Z') => i + 1 == b.len(),
-        Some(b'+' | b'-') => {
-            let zone = &b[i + 1..];
-            zone.len() == 5 && zone[2] == b':' && [0, 1, 3, 4].iter().all(|&k| zone[k].is_ascii_digit())
-        }
-        _ => false,
-    }
-}
-
-fn days_in_month(year: u32, month: u32) -> u32 {
-    match month {
-        2 if year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400)) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn plain_scalars_resolve_like_go_yaml_v3() {
-        let cases: &[(&str, &str)] = &[
-            ("", "null"),
-            ("~", "null"),
-            ("null", "null"),
-            ("true", "bool"),
-            ("False", "bool"),
-            ("yes", "str"),
-            ("on", "str"),
-            ("1", "int"),
-            ("-12", "int"),
-            ("0x1F", "int"),
-            ("0o17", "int"),
-            ("0b101", "int"),
-            ("0777", "int"),
-            ("1_000", "int"),
-            ("08", "float"),
-            ("1.5", "float"),
-            (".5", "float"),
-            ("1e3", "float"),
-            ("-.inf", "float"),
-            (".nan", "float"),
-            ("99999999999999999999", "float"),
-            ("2024-01-02", "timestamp"),
-            ("2024-1-2T03:04:05Z", "timestamp"),
-            ("2024-02-30", "str"),
-            ("1.2.3", "str"),
-            ("10.244.0.0/16", "str"),
-            ("v1.28.0", "str"),
-            ("0.0.0.0", "str"),
-            ("1:20", "str"),
-            ("-", "str"),
-        ];
-        for (text, want) in cases {
-            let got = match resolve_plain(text) {
-                Resolved::Null => "null",
-                Resolved::Bool(_) => "bool",
-                Resolved::Int(_) => "int",
-                Resolved::Float(_) => "float",
-                Resolved::Timestamp(_) => "timestamp",
-                Resolved::Str(_) => "str",
-            };
-            assert_eq!(got, *want, "{text:?}");
-        }
-        assert_eq!(resolve_plain("0x10"), Resolved::Int(16));
-        assert_eq!(resolve_plain("0777"), Resolved::Int(511));
-    }
-
-    #[test]
-    fn go_string_style_quotes_what_would_change_type() {
-        assert_eq!(go_string_style(""), ScalarStyle::DoubleQuoted);
-        assert_eq!(go_string_style("true"), ScalarStyle::DoubleQuoted);
-        assert_eq!(go_string_style("1"), ScalarStyle::DoubleQuoted);
-        assert_eq!(go_string_style("yes"), ScalarStyle::DoubleQuoted);
-        assert_eq!(go_string_style("1:20"), ScalarStyle::DoubleQuoted);
-        assert_eq!(go_string_style("2024-01-02"), ScalarStyle::DoubleQuoted);
-        assert_eq!(go_string_style("a\nb"), ScalarStyle::Literal);
-        assert_eq!(go_string_style("https://base:6443"), ScalarStyle::Plain);
-        assert_eq!(go_string_style("v1.28.0"), ScalarStyle::Plain);
-    }
 
     #[test]
     fn quoted_scalars_are_strings_and_tags_force_types() {

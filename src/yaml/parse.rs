@@ -1,14 +1,17 @@
 //! Parsing YAML text (one or many documents) into [`Node`] trees, with positions.
 //!
 //! Built on `saphyr-parser`'s event stream so scalar styles, tags and positions survive.
-//! Like go-yaml v3 (which Talos uses): duplicate mapping keys are errors, aliases are
-//! expanded, merge keys (`<<`) are applied with explicit keys winning. Unlike it, mapping
-//! keys must be scalars (Talos configs only have string keys).
+//! Like go-yaml's decoder (which Talos and the Image Factory use): duplicate mapping keys
+//! are errors, aliases are expanded, merge keys (`<<`) are applied with explicit keys
+//! winning. Unlike it, mapping keys must be scalars (Talos configs and schematics only have
+//! scalar keys), and tags on collections are reported beside the tree rather than kept in
+//! it ([`ParsedDocument::collection_tags`]).
 
 use std::collections::HashMap;
 
 use saphyr_parser::{Event, Parser, ScalarStyle as SaphyrStyle, Span, Tag};
 
+use super::path::{Path, Segment};
 use super::value::{Entry, Mapping, Node, Position, Scalar, ScalarStyle, Value};
 
 /// Deepest nesting accepted; deeper input is rejected rather than risking the stack.
@@ -16,11 +19,10 @@ const MAX_DEPTH: usize = 256;
 /// Most nodes alias expansion may produce in one stream ("billion laughs" guard).
 const MAX_ALIAS_NODES: usize = 100_000;
 
-/// YAML text that could not be parsed into a tree.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// YAML text that could not be parsed into a tree. Displayed as `line L, column C: reason`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ParseError {
     /// Not YAML (the scanner's or parser's message).
-    #[error("line {}, column {}: {message}", .position.line, .position.column)]
     Syntax {
         /// Where the problem was found.
         position: Position,
@@ -28,35 +30,32 @@ pub enum ParseError {
         message: String,
     },
     /// The same key twice in one mapping.
-    #[error("line {}, column {}: mapping key {key:?} already defined at line {}", .position.line, .position.column, .first.line)]
     DuplicateKey {
         /// The repeated key.
         key: String,
+        /// Where the key stands in its document (the mapping's path, then the key).
+        path: Path,
         /// Where it is repeated.
         position: Position,
         /// Where it first appears.
         first: Position,
     },
     /// A sequence or mapping used as a mapping key.
-    #[error("line {}, column {}: mapping keys must be scalars", .position.line, .position.column)]
     ComplexKey {
         /// Where the key starts.
         position: Position,
     },
     /// A merge key (`<<`) whose value is not a mapping or a list of mappings.
-    #[error("line {}, column {}: merge key << needs a mapping or a list of mappings", .position.line, .position.column)]
     BadMerge {
         /// Where the merge value starts.
         position: Position,
     },
     /// An alias to an anchor that was not defined before it.
-    #[error("line {}, column {}: unknown anchor", .position.line, .position.column)]
     UnknownAnchor {
         /// Where the alias is.
         position: Position,
     },
     /// Nesting deeper than the limit, or aliases expanding to too many nodes.
-    #[error("line {}, column {}: document too deeply nested or too many alias expansions", .position.line, .position.column)]
     TooComplex {
         /// Where the limit was hit.
         position: Position,
@@ -75,7 +74,37 @@ impl ParseError {
             | ParseError::TooComplex { position } => *position,
         }
     }
+
+    /// What is wrong, without the position: for callers that show positions their own way
+    /// (`file:line:column`).
+    pub fn reason(&self) -> String {
+        match self {
+            ParseError::Syntax { message, .. } => message.clone(),
+            ParseError::DuplicateKey { key, first, .. } => {
+                format!("mapping key {key:?} already defined at line {}", first.line)
+            }
+            ParseError::ComplexKey { .. } => "mapping keys must be scalars".into(),
+            ParseError::BadMerge { .. } => "merge key << needs a mapping or a list of mappings".into(),
+            ParseError::UnknownAnchor { .. } => "unknown anchor".into(),
+            ParseError::TooComplex { .. } => "document too deeply nested or too many alias expansions".into(),
+        }
+    }
 }
+
+impl std::fmt::Display for ParseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let position = self.position();
+        write!(
+            f,
+            "line {}, column {}: {}",
+            position.line,
+            position.column,
+            self.reason()
+        )
+    }
+}
+
+impl std::error::Error for ParseError {}
 
 impl crate::error::Classify for ParseError {
     fn class(&self) -> crate::error::Class {
@@ -92,6 +121,20 @@ pub struct ParsedDocument {
     pub start: Position,
     /// Its index in the stream, from 0.
     pub index: usize,
+    /// Explicit tags on its sequences and mappings, in document order; the tree does not
+    /// keep them (Talos configs never carry any), so strict readers can refuse them here.
+    pub collection_tags: Vec<CollectionTag>,
+}
+
+/// An explicit tag on a sequence or mapping (`!!set {a: null}`, `!!seq [a]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CollectionTag {
+    /// The tag in short form (`!!set`, `!custom`).
+    pub tag: String,
+    /// Where the collection starts.
+    pub position: Position,
+    /// True for a mapping, false for a sequence.
+    pub on_mapping: bool,
 }
 
 /// Parses every document of a YAML stream.
@@ -125,6 +168,7 @@ pub fn parse_stream(text: &str) -> Result<Vec<ParsedDocument>, ParseError> {
                     root,
                     start: doc_start.unwrap_or(at),
                     index: documents.len(),
+                    collection_tags: std::mem::take(&mut builder.collection_tags),
                 });
                 doc_start = None;
             }
@@ -178,6 +222,7 @@ struct Builder {
     root: Option<Node>,
     anchors: HashMap<usize, Node>,
     alias_budget_used: usize,
+    collection_tags: Vec<CollectionTag>,
 }
 
 impl Builder {
@@ -203,8 +248,9 @@ impl Builder {
                 let node = node.clone();
                 self.complete(node, 0)
             }
-            Event::SequenceStart(anchor, _) => {
+            Event::SequenceStart(anchor, tag) => {
                 self.check_depth(at)?;
+                self.note_tag(tag.as_deref(), at, false);
                 self.stack.push(Frame::Sequence {
                     items: Vec::new(),
                     position: at,
@@ -212,8 +258,9 @@ impl Builder {
                 });
                 Ok(())
             }
-            Event::MappingStart(anchor, _) => {
+            Event::MappingStart(anchor, tag) => {
                 self.check_depth(at)?;
+                self.note_tag(tag.as_deref(), at, true);
                 self.stack.push(Frame::Mapping {
                     mapping: Mapping::new(),
                     first_seen: HashMap::new(),
@@ -251,6 +298,32 @@ impl Builder {
         }
     }
 
+    fn note_tag(&mut self, tag: Option<&Tag>, position: Position, on_mapping: bool) {
+        if let Some(tag) = tag {
+            self.collection_tags.push(CollectionTag {
+                tag: short_tag(tag),
+                position,
+                on_mapping,
+            });
+        }
+    }
+
+    /// The path of the innermost collection being built (each open sequence contributes the
+    /// index of the item being built, each open mapping the key whose value is).
+    fn open_path(&self) -> Path {
+        let steps = self.stack.iter().take(self.stack.len().saturating_sub(1));
+        Path::from_segments(
+            steps
+                .filter_map(|frame| match frame {
+                    Frame::Sequence { items, .. } => Some(Segment::Index(items.len())),
+                    Frame::Mapping { pending_key, .. } => pending_key
+                        .as_ref()
+                        .map(|(key, _)| Segment::Key(key.text().to_string())),
+                })
+                .collect(),
+        )
+    }
+
     fn check_depth(&self, at: Position) -> Result<(), ParseError> {
         if self.stack.len() >= MAX_DEPTH {
             return Err(ParseError::TooComplex { position: at });
@@ -264,7 +337,7 @@ impl Builder {
             self.anchors.insert(anchor, node.clone());
         }
         let at = node.position.unwrap_or(Position::new(1, 1));
-        match self.stack.last_mut() {
+        let result = match self.stack.last_mut() {
             None => {
                 self.root = Some(node);
                 Ok(())
@@ -293,21 +366,35 @@ impl Builder {
                         return Ok(());
                     }
                     if let Some(first) = first_seen.get(key.text()) {
-                        return Err(ParseError::DuplicateKey {
+                        // The path is filled in below, once the stack is no longer borrowed.
+                        Err(ParseError::DuplicateKey {
                             key: key.text().to_string(),
+                            path: Path::root(),
                             position: key_position,
                             first: *first,
+                        })
+                    } else {
+                        first_seen.insert(key.text().to_string(), key_position);
+                        mapping.insert_entry(Entry {
+                            key,
+                            key_position: Some(key_position),
+                            value: node,
                         });
+                        Ok(())
                     }
-                    first_seen.insert(key.text().to_string(), key_position);
-                    mapping.insert_entry(Entry {
-                        key,
-                        key_position: Some(key_position),
-                        value: node,
-                    });
-                    Ok(())
                 }
             },
+        };
+        match result {
+            Err(ParseError::DuplicateKey {
+                key, position, first, ..
+            }) => Err(ParseError::DuplicateKey {
+                path: self.open_path().key(key.clone()),
+                key,
+                position,
+                first,
+            }),
+            other => other,
         }
     }
 }
@@ -374,8 +461,8 @@ fn short_tag(tag: &Tag) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::talos::config::path::Path;
-    use crate::talos::config::value::Resolved;
+    use crate::yaml::path::Path;
+    use crate::yaml::value::Resolved;
 
     #[test]
     fn parses_styles_positions_and_multiple_documents() {
@@ -468,5 +555,58 @@ mod tests {
         assert!(parse_stream("").expect("empty").is_empty());
         assert!(parse_one("").expect("empty").is_null());
         assert!(parse_one("a: 1\n---\nb: 2\n").is_err());
+    }
+
+    #[test]
+    fn duplicate_keys_name_their_path() {
+        let err = parse_stream("a:\n  - x: 1\n  - y: 1\n    y: 2\n").expect_err("duplicate");
+        let ParseError::DuplicateKey {
+            path, position, first, ..
+        } = &err
+        else {
+            panic!("{err:?}")
+        };
+        assert_eq!(path.to_string(), "a[1].y");
+        assert_eq!((*position, first.line), (Position::new(4, 5), 3));
+        assert_eq!(err.reason(), "mapping key \"y\" already defined at line 3");
+        // Keys are compared by text, as go-yaml does: `1` and `"1"` are the same key.
+        let err = parse_one("m:\n  1: a\n  \"1\": b\n").expect_err("duplicate");
+        assert!(
+            matches!(&err, ParseError::DuplicateKey { path, .. } if path.to_string() == "m.1"),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn collection_tags_are_listed_beside_the_tree() {
+        let docs = parse_stream("a: !!set {x: null}\nb: !!seq [1]\nc: !!str s\n---\nd: 1\n").expect("valid");
+        let tags: Vec<_> = docs[0]
+            .collection_tags
+            .iter()
+            .map(|t| (t.tag.as_str(), t.position.line, t.on_mapping))
+            .collect();
+        assert_eq!(tags, [("!!set", 1, true), ("!!seq", 2, false)]);
+        assert!(docs[1].collection_tags.is_empty());
+        // The tree itself is untouched by them.
+        assert!(
+            docs[0]
+                .root
+                .get("a")
+                .and_then(Node::as_mapping)
+                .is_some_and(|m| m.contains_key("x"))
+        );
+    }
+
+    #[test]
+    fn positions_are_one_based_for_keys_and_items() {
+        let root = parse_one("a:\n  - 'x'\n  - y\n").expect("valid");
+        let entry = root.as_mapping().and_then(|m| m.entry("a")).expect("a");
+        assert_eq!(entry.key_position, Some(Position::new(1, 1)));
+        let items = entry.value.as_sequence().expect("sequence");
+        assert_eq!(items[0].position, Some(Position::new(2, 5)));
+        assert_eq!(items[0].as_scalar().map(Scalar::style), Some(ScalarStyle::SingleQuoted));
+        assert_eq!(items[1].as_scalar().map(Scalar::style), Some(ScalarStyle::Plain));
+        // Comments only: no document at all.
+        assert!(parse_stream("# only a comment\n").expect("valid").is_empty());
     }
 }
