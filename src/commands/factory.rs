@@ -83,6 +83,9 @@ async fn download(client: &FactoryClient, args: FactoryDownloadArgs, printer: &P
         None => image_stream::digest(client, url.clone(), options, progress).await,
         Some(path) => {
             let partial = partial_path(path);
+            // Removes the partial file on every way out but success, Ctrl-C included (the
+            // interrupted command's future is dropped).
+            let mut cleanup = RemoveOnDrop(Some(partial.clone()));
             let mut file = tokio::fs::File::create(&partial)
                 .await
                 .map_err(|e| CliError::failed(format!("cannot create {}: {e}", partial.display())))?;
@@ -100,8 +103,7 @@ async fn download(client: &FactoryClient, args: FactoryDownloadArgs, printer: &P
                         path.display()
                     ))
                 })?;
-            } else {
-                let _ = tokio::fs::remove_file(&partial).await;
+                cleanup.0 = None;
             }
             match (digest, copied) {
                 (Err(e), _) => Err(e),
@@ -129,6 +131,17 @@ async fn download(client: &FactoryClient, args: FactoryDownloadArgs, printer: &P
         }),
     ));
     Ok(())
+}
+
+/// Deletes a file when dropped, unless disarmed by taking the path out.
+struct RemoveOnDrop(Option<PathBuf>);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        if let Some(path) = self.0.take() {
+            let _ = std::fs::remove_file(path);
+        }
+    }
 }
 
 fn partial_path(path: &Path) -> PathBuf {

@@ -21,8 +21,23 @@ use talos_hcloud::error::{Class, Classify};
 use crate::cli::{Cli, Command};
 use crate::printer::Printer;
 
-/// Runs the parsed command line.
+/// Runs the parsed command line. Ctrl-C stops a command (its future is dropped, so its
+/// cleanup guards run) and yields an `interrupted` error (exit 3); `sim` and `sim node`
+/// serve until Ctrl-C, so for them it is the normal way to stop.
 pub async fn run(cli: Cli, printer: &Printer) -> Result<(), CliError> {
+    if matches!(cli.command, Command::Sim(_)) {
+        return dispatch(cli, printer).await;
+    }
+    tokio::select! {
+        outcome = dispatch(cli, printer) => outcome,
+        signal = tokio::signal::ctrl_c() => match signal {
+            Ok(()) => Err(CliError::interrupted()),
+            Err(e) => Err(CliError::failed(format!("cannot listen for Ctrl-C: {e}"))),
+        },
+    }
+}
+
+async fn dispatch(cli: Cli, printer: &Printer) -> Result<(), CliError> {
     match cli.command {
         Command::Completions(args) => completions::completions(&args, printer),
         Command::Config(command) => config::run(command, &cli.global, printer),
@@ -31,7 +46,6 @@ pub async fn run(cli: Cli, printer: &Printer) -> Result<(), CliError> {
         Command::Sim(args) => sim::run(args, printer).await,
         Command::Talos(args) => talos::run(args, printer),
         Command::Validate => validate::run(&cli.global.config, printer),
-
         Command::Schematic(command) => schematic::run(command, &cli.global, printer).await,
         Command::Factory(command) => factory::run(command, &cli.global, printer).await,
     }
@@ -50,6 +64,11 @@ impl CliError {
     /// Invalid input or usage detected by the command itself (exit 2).
     pub fn invalid(message: impl Into<String>) -> Self {
         CliError::with_class(Class::InvalidInput, message)
+    }
+
+    /// The run was interrupted by Ctrl-C after the command's cleanup ran (exit 3).
+    pub fn interrupted() -> Self {
+        CliError::with_class(Class::Interrupted, "interrupted")
     }
 
     /// An operation failed (exit 1).

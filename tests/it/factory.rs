@@ -574,3 +574,63 @@ async fn streaming_memory_child() {
         "peak RSS grew by {growth} KiB while streaming {RAW} bytes"
     );
 }
+
+/// Ctrl-C during a download: exit 3 (interrupted), and the partial file is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_during_download_exits_3_and_removes_the_partial_file() {
+    use tokio::io::AsyncWriteExt;
+    // A factory that sends headers and the first bytes of an image, then stalls forever.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let mut request = [0u8; 4096];
+                let n = socket.read(&mut request).await.unwrap_or(0);
+                let is_head = request[..n].starts_with(b"HEAD");
+                let head = "HTTP/1.1 200 OK\r\ncontent-type: application/zstd\r\ncontent-length: 1000000000\r\n\r\n";
+                let _ = socket.write_all(head.as_bytes()).await;
+                if !is_head {
+                    let _ = socket.write_all(&zstd(&synthetic_image(64 * 1024, 3))[..4096]).await;
+                    tokio::time::sleep(Duration::from_secs(3600)).await;
+                }
+            });
+        }
+    });
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("disk.raw");
+    let part = dir.path().join("disk.raw.part");
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_talos-hcloud"))
+        .args(["factory", "download", HCLOUD_ID, "--talos-version", "v1.11.1", "-o"])
+        .arg(&out)
+        .env("TALOS_FACTORY_URL", &url)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn talos-hcloud");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !part.exists() {
+        assert!(tokio::time::Instant::now() < deadline, "the download never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let pid = child.id().expect("child pid").to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let output = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+        .await
+        .expect("exits after Ctrl-C")
+        .expect("output");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("error: interrupted"), "{stderr}");
+    assert!(!part.exists(), "the partial file was removed");
+    assert!(!out.exists(), "no image file was written");
+}
