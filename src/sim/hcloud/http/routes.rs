@@ -1,24 +1,37 @@
-//! The API routes: one line per operation, each extracting its inputs and calling one
-//! `World` method. Resource actions (`POST /{kind}/{id}/actions/{name}`) dispatch on the
-//! action name; names the emulator does not serve answer `not_implemented`.
+//! The API routes. The standard operations of every collection (list, create, get,
+//! update, delete) are registered from one table, [`collections`]: a row names the `World`
+//! method behind each operation the collection serves, and the handlers around them only
+//! extract the path ID or body, call that method and pick the status. Resource actions
+//! (`POST /{kind}s/{id}/actions/{name}`) dispatch on the action name; names the emulator
+//! does not serve answer `not_implemented`.
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::Method;
-use axum::routing::get;
+use axum::routing::{MethodRouter, get};
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::super::error::ApiError;
-use super::super::state::World;
-use super::super::state::servers::NoBody;
+use super::super::pagination::{Page, Query};
+use super::super::state::firewalls::Firewall;
+use super::super::state::floating_ips::FloatingIp;
+use super::super::state::images::Image;
+use super::super::state::load_balancers::LoadBalancer;
+use super::super::state::networks::Network;
+use super::super::state::placement_groups::PlacementGroup;
+use super::super::state::primary_ips::PrimaryIp;
+use super::super::state::servers::{NoBody, Server};
+use super::super::state::ssh_keys::SshKey;
+use super::super::state::{Resource, World};
 use super::{App, ListContext, Reply, created, listed, no_content, not_implemented, ok, parse_body, path_id};
 
 type Result<T> = std::result::Result<T, ApiError>;
 
 /// The `/v1` API routes.
 pub(super) fn routes() -> Router<App> {
-    let mut router = Router::new()
+    let router = Router::new()
         .route(
             "/v1/actions",
             get(|State(app): State<App>, ctx: ListContext| async move {
@@ -33,296 +46,183 @@ pub(super) fn routes() -> Router<App> {
         )
         // Removed from the live API (reference `hcloud-api.md` §1.2): 410 since 2026-10-01.
         .route("/v1/datacenters", get(|| async { datacenters_removed() }))
-        .route("/v1/datacenters/{id}", get(|| async { datacenters_removed() }))
-        // Catalogue.
-        .route(
-            "/v1/locations",
-            get(|State(app): State<App>, ctx: ListContext| async move {
-                listed("locations", &ctx, app.with_world(|w| w.list_locations(ctx.query())))
-            }),
-        )
-        .route(
-            "/v1/locations/{id}",
-            get(|State(app): State<App>, Path(id): Path<String>| async move {
-                ok(app.with_world(|w| w.get_location(path_id("location", &id)?)))
-            }),
-        )
-        .route(
-            "/v1/server_types",
-            get(|State(app): State<App>, ctx: ListContext| async move {
-                listed(
-                    "server_types",
-                    &ctx,
-                    app.with_world(|w| w.list_server_types(ctx.query())),
-                )
-            }),
-        )
-        .route(
-            "/v1/server_types/{id}",
-            get(|State(app): State<App>, Path(id): Path<String>| async move {
-                ok(app.with_world(|w| w.get_server_type(path_id("server_type", &id)?)))
-            }),
-        )
-        .route(
-            "/v1/load_balancer_types",
-            get(|State(app): State<App>, ctx: ListContext| async move {
-                listed(
-                    "load_balancer_types",
-                    &ctx,
-                    app.with_world(|w| w.list_load_balancer_types(ctx.query())),
-                )
-            }),
-        )
-        .route(
-            "/v1/load_balancer_types/{id}",
-            get(|State(app): State<App>, Path(id): Path<String>| async move {
-                ok(app.with_world(|w| w.get_load_balancer_type(path_id("load_balancer_type", &id)?)))
-            }),
-        );
+        .route("/v1/datacenters/{id}", get(|| async { datacenters_removed() }));
+    collections()
+        .into_iter()
+        .fold(router, |router, c| router.merge(c.routes()))
+}
 
-    // Resource families: list/create, get/update/delete, actions.
-    router = router
-        .route(
-            "/v1/servers",
-            get(|State(app): State<App>, ctx: ListContext| async move {
-                listed("servers", &ctx, app.with_world(|w| w.list_servers(ctx.query())))
-            })
-            .post(|State(app): State<App>, body: Bytes| async move {
-                created(app.with_world(|w| w.create_server(parse_body(&body)?)))
-            }),
-        )
-        .route(
-            "/v1/servers/{id}",
-            get(|State(app): State<App>, Path(id): Path<String>| async move {
-                ok(app.with_world(|w| w.get_server(path_id("server", &id)?)))
-            })
-            .put(
-                |State(app): State<App>, Path(id): Path<String>, body: Bytes| async move {
-                    ok(app.with_world(|w| w.update_server(path_id("server", &id)?, parse_body(&body)?)))
-                },
-            )
-            .delete(|State(app): State<App>, Path(id): Path<String>| async move {
-                ok(app.with_world(|w| w.delete_server(path_id("server", &id)?)))
-            }),
-        )
-        .route(
-            "/v1/images",
-            get(|State(app): State<App>, ctx: ListContext| async move {
-                listed("images", &ctx, app.with_world(|w| w.list_images(ctx.query())))
-            }),
-        )
-        .route(
-            "/v1/images/{id}",
-            get(|State(app): State<App>, Path(id): Path<String>| async move {
-                ok(app.with_world(|w| w.get_image(path_id("image", &id)?)))
-            })
-            .put(
-                |State(app): State<App>, Path(id): Path<String>, body: Bytes| async move {
-                    ok(app.with_world(|w| w.update_image(path_id("image", &id)?, parse_body(&body)?)))
-                },
-            )
-            .delete(|State(app): State<App>, Path(id): Path<String>| async move {
-                no_content(app.with_world(|w| w.delete_image(path_id("image", &id)?)))
-            }),
-        )
-        .route(
-            "/v1/ssh_keys",
-            get(|State(app): State<App>, ctx: ListContext| async move {
-                listed("ssh_keys", &ctx, app.with_world(|w| w.list_ssh_keys(ctx.query())))
-            })
-            .post(|State(app): State<App>, body: Bytes| async move {
-                created(app.with_world(|w| w.create_ssh_key(parse_body(&body)?)))
-            }),
-        )
-        .route(
-            "/v1/ssh_keys/{id}",
-            get(|State(app): State<App>, Path(id): Path<String>| async move {
-                ok(app.with_world(|w| w.get_ssh_key(path_id("ssh_key", &id)?)))
-            })
-            .put(
-                |State(app): State<App>, Path(id): Path<String>, body: Bytes| async move {
-                    ok(app.with_world(|w| w.update_ssh_key(path_id("ssh_key", &id)?, parse_body(&body)?)))
-                },
-            )
-            .delete(|State(app): State<App>, Path(id): Path<String>| async move {
-                no_content(app.with_world(|w| w.delete_ssh_key(path_id("ssh_key", &id)?)))
-            }),
-        )
-        .route(
-            "/v1/placement_groups",
-            get(|State(app): State<App>, ctx: ListContext| async move {
-                listed(
-                    "placement_groups",
-                    &ctx,
-                    app.with_world(|w| w.list_placement_groups(ctx.query())),
-                )
-            })
-            .post(|State(app): State<App>, body: Bytes| async move {
-                created(app.with_world(|w| w.create_placement_group(parse_body(&body)?)))
-            }),
-        )
-        .route(
-            "/v1/placement_groups/{id}",
-            get(|State(app): State<App>, Path(id): Path<String>| async move {
-                ok(app.with_world(|w| w.get_placement_group(path_id("placement_group", &id)?)))
-            })
-            .put(
-                |State(app): State<App>, Path(id): Path<String>, body: Bytes| async move {
-                    ok(app
-                        .with_world(|w| w.update_placement_group(path_id("placement_group", &id)?, parse_body(&body)?)))
-                },
-            )
-            .delete(|State(app): State<App>, Path(id): Path<String>| async move {
-                no_content(app.with_world(|w| w.delete_placement_group(path_id("placement_group", &id)?)))
-            }),
-        )
-        .route(
-            "/v1/networks",
-            get(|State(app): State<App>, ctx: ListContext| async move {
-                listed("networks", &ctx, app.with_world(|w| w.list_networks(ctx.query())))
-            })
-            .post(|State(app): State<App>, body: Bytes| async move {
-                created(app.with_world(|w| w.create_network(parse_body(&body)?)))
-            }),
-        )
-        .route(
-            "/v1/networks/{id}",
-            get(|State(app): State<App>, Path(id): Path<String>| async move {
-                ok(app.with_world(|w| w.get_network(path_id("network", &id)?)))
-            })
-            .put(
-                |State(app): State<App>, Path(id): Path<String>, body: Bytes| async move {
-                    ok(app.with_world(|w| w.update_network(path_id("network", &id)?, parse_body(&body)?)))
-                },
-            )
-            .delete(|State(app): State<App>, Path(id): Path<String>| async move {
-                no_content(app.with_world(|w| w.delete_network(path_id("network", &id)?)))
-            }),
-        )
-        .route(
-            "/v1/firewalls",
-            get(|State(app): State<App>, ctx: ListContext| async move {
-                listed("firewalls", &ctx, app.with_world(|w| w.list_firewalls(ctx.query())))
-            })
-            .post(|State(app): State<App>, body: Bytes| async move {
-                created(app.with_world(|w| w.create_firewall(parse_body(&body)?)))
-            }),
-        )
-        .route(
-            "/v1/firewalls/{id}",
-            get(|State(app): State<App>, Path(id): Path<String>| async move {
-                ok(app.with_world(|w| w.get_firewall(path_id("firewall", &id)?)))
-            })
-            .put(
-                |State(app): State<App>, Path(id): Path<String>, body: Bytes| async move {
-                    ok(app.with_world(|w| w.update_firewall(path_id("firewall", &id)?, parse_body(&body)?)))
-                },
-            )
-            .delete(|State(app): State<App>, Path(id): Path<String>| async move {
-                no_content(app.with_world(|w| w.delete_firewall(path_id("firewall", &id)?)))
-            }),
-        )
-        .route(
-            "/v1/floating_ips",
-            get(|State(app): State<App>, ctx: ListContext| async move {
-                listed(
-                    "floating_ips",
-                    &ctx,
-                    app.with_world(|w| w.list_floating_ips(ctx.query())),
-                )
-            })
-            .post(|State(app): State<App>, body: Bytes| async move {
-                created(app.with_world(|w| w.create_floating_ip(parse_body(&body)?)))
-            }),
-        )
-        .route(
-            "/v1/floating_ips/{id}",
-            get(|State(app): State<App>, Path(id): Path<String>| async move {
-                ok(app.with_world(|w| w.get_floating_ip(path_id("floating_ip", &id)?)))
-            })
-            .put(
-                |State(app): State<App>, Path(id): Path<String>, body: Bytes| async move {
-                    ok(app.with_world(|w| w.update_floating_ip(path_id("floating_ip", &id)?, parse_body(&body)?)))
-                },
-            )
-            .delete(|State(app): State<App>, Path(id): Path<String>| async move {
-                no_content(app.with_world(|w| w.delete_floating_ip(path_id("floating_ip", &id)?)))
-            }),
-        )
-        .route(
-            "/v1/primary_ips",
-            get(|State(app): State<App>, ctx: ListContext| async move {
-                listed("primary_ips", &ctx, app.with_world(|w| w.list_primary_ips(ctx.query())))
-            })
-            .post(|State(app): State<App>, body: Bytes| async move {
-                created(app.with_world(|w| w.create_primary_ip(parse_body(&body)?)))
-            }),
-        )
-        .route(
-            "/v1/primary_ips/{id}",
-            get(|State(app): State<App>, Path(id): Path<String>| async move {
-                ok(app.with_world(|w| w.get_primary_ip(path_id("primary_ip", &id)?)))
-            })
-            .put(
-                |State(app): State<App>, Path(id): Path<String>, body: Bytes| async move {
-                    ok(app.with_world(|w| w.update_primary_ip(path_id("primary_ip", &id)?, parse_body(&body)?)))
-                },
-            )
-            .delete(|State(app): State<App>, Path(id): Path<String>| async move {
-                no_content(app.with_world(|w| w.delete_primary_ip(path_id("primary_ip", &id)?)))
-            }),
-        )
-        .route(
-            "/v1/load_balancers",
-            get(|State(app): State<App>, ctx: ListContext| async move {
-                listed(
-                    "load_balancers",
-                    &ctx,
-                    app.with_world(|w| w.list_load_balancers(ctx.query())),
-                )
-            })
-            .post(|State(app): State<App>, body: Bytes| async move {
-                created(app.with_world(|w| w.create_load_balancer(parse_body(&body)?)))
-            }),
-        )
-        .route(
-            "/v1/load_balancers/{id}",
-            get(|State(app): State<App>, Path(id): Path<String>| async move {
-                ok(app.with_world(|w| w.get_load_balancer(path_id("load_balancer", &id)?)))
-            })
-            .put(
-                |State(app): State<App>, Path(id): Path<String>, body: Bytes| async move {
-                    ok(app.with_world(|w| w.update_load_balancer(path_id("load_balancer", &id)?, parse_body(&body)?)))
-                },
-            )
-            .delete(|State(app): State<App>, Path(id): Path<String>| async move {
-                ok(app.with_world(|w| w.delete_load_balancer(path_id("load_balancer", &id)?)))
-            }),
-        );
-
-    for (kind, plural, dispatch) in FAMILIES {
-        router = router.merge(action_routes(kind, plural, *dispatch));
-    }
-    router
+/// Every collection and the `World` method behind each operation it serves.
+fn collections() -> Vec<Collection> {
+    vec![
+        Collection::new("locations", "location", World::list_locations, World::get_location),
+        Collection::new(
+            "server_types",
+            "server_type",
+            World::list_server_types,
+            World::get_server_type,
+        ),
+        Collection::new(
+            "load_balancer_types",
+            "load_balancer_type",
+            World::list_load_balancer_types,
+            World::get_load_balancer_type,
+        ),
+        Collection::of::<Server>("servers")
+            .create(World::create_server)
+            .update(World::update_server)
+            .delete_with_action(World::delete_server)
+            .actions(server_action),
+        Collection::new("images", Image::KIND, World::list_images, World::get::<Image>)
+            .update(World::update_image)
+            .delete(World::delete_image)
+            .actions(image_action),
+        Collection::of::<SshKey>("ssh_keys")
+            .create(World::create_ssh_key)
+            .update(World::update::<SshKey>)
+            .delete(World::delete_ssh_key),
+        Collection::of::<PlacementGroup>("placement_groups")
+            .create(World::create_placement_group)
+            .update(World::update::<PlacementGroup>)
+            .delete(World::delete_placement_group),
+        Collection::of::<Network>("networks")
+            .create(World::create_network)
+            .update(World::update_network)
+            .delete(World::delete_network)
+            .actions(network_action),
+        Collection::of::<Firewall>("firewalls")
+            .create(World::create_firewall)
+            .update(World::update::<Firewall>)
+            .delete(World::delete_firewall)
+            .actions(firewall_action),
+        Collection::of::<FloatingIp>("floating_ips")
+            .create(World::create_floating_ip)
+            .update(World::update_floating_ip)
+            .delete(World::delete_floating_ip)
+            .actions(floating_ip_action),
+        Collection::of::<PrimaryIp>("primary_ips")
+            .create(World::create_primary_ip)
+            .update(World::update_primary_ip)
+            .delete(World::delete_primary_ip)
+            .actions(primary_ip_action),
+        // The live API answers with a `delete_load_balancer` action (see the method).
+        Collection::of::<LoadBalancer>("load_balancers")
+            .create(World::create_load_balancer)
+            .update(World::update::<LoadBalancer>)
+            .delete_with_action(World::delete_load_balancer)
+            .actions(load_balancer_action),
+    ]
 }
 
 /// A family's action dispatcher: (world, resource ID, action name, body) → answer, or
 /// `None` when the emulator does not serve that action.
 type Dispatch = fn(&mut World, u64, &str, &[u8]) -> Option<Result<Value>>;
 
-const FAMILIES: &[(&str, &str, Dispatch)] = &[
-    ("server", "servers", server_action),
-    ("image", "images", image_action),
-    ("network", "networks", network_action),
-    ("firewall", "firewalls", firewall_action),
-    ("floating_ip", "floating_ips", floating_ip_action),
-    ("primary_ip", "primary_ips", primary_ip_action),
-    ("load_balancer", "load_balancers", load_balancer_action),
-];
+/// One collection's routes, built up operation by operation: `GET /v1/{plural}` and
+/// `GET /v1/{plural}/{id}` always, the rest as the collection serves them.
+struct Collection {
+    plural: &'static str,
+    /// Names the path ID in 404s and the resource type of the collection's actions.
+    kind: &'static str,
+    get_one: fn(&World, u64) -> Result<Value>,
+    items: MethodRouter<App>,
+    item: MethodRouter<App>,
+    actions: Option<Dispatch>,
+}
+
+impl Collection {
+    fn new(
+        plural: &'static str,
+        kind: &'static str,
+        list: fn(&World, &Query) -> Result<Page>,
+        get_one: fn(&World, u64) -> Result<Value>,
+    ) -> Self {
+        Collection {
+            plural,
+            kind,
+            get_one,
+            items: get(move |State(app): State<App>, ctx: ListContext| async move {
+                listed(plural, &ctx, app.with_world(|w| list(w, ctx.query())))
+            }),
+            item: get(move |State(app): State<App>, Path(id): Path<String>| async move {
+                ok(app.with_world(|w| get_one(w, path_id(kind, &id)?)))
+            }),
+            actions: None,
+        }
+    }
+
+    /// A resource family with the generic list and get.
+    fn of<T: Resource>(plural: &'static str) -> Self {
+        Collection::new(plural, T::KIND, World::list::<T>, World::get::<T>)
+    }
+
+    /// `POST /v1/{plural}`: 201.
+    fn create<R: DeserializeOwned + 'static>(mut self, create: fn(&mut World, R) -> Result<Value>) -> Self {
+        self.items = self.items.post(move |State(app): State<App>, body: Bytes| async move {
+            created(app.with_world(|w| create(w, parse_body(&body)?)))
+        });
+        self
+    }
+
+    /// `PUT /v1/{plural}/{id}`: 200.
+    fn update<R: DeserializeOwned + 'static>(mut self, update: fn(&mut World, u64, R) -> Result<Value>) -> Self {
+        let kind = self.kind;
+        self.item = self.item.put(
+            move |State(app): State<App>, Path(id): Path<String>, body: Bytes| async move {
+                ok(app.with_world(|w| update(w, path_id(kind, &id)?, parse_body(&body)?)))
+            },
+        );
+        self
+    }
+
+    /// `DELETE /v1/{plural}/{id}`: 204.
+    fn delete(mut self, delete: fn(&mut World, u64) -> Result<()>) -> Self {
+        let kind = self.kind;
+        self.item = self
+            .item
+            .delete(move |State(app): State<App>, Path(id): Path<String>| async move {
+                no_content(app.with_world(|w| delete(w, path_id(kind, &id)?)))
+            });
+        self
+    }
+
+    /// `DELETE /v1/{plural}/{id}`: 200 with the action that deletes.
+    fn delete_with_action(mut self, delete: fn(&mut World, u64) -> Result<Value>) -> Self {
+        let kind = self.kind;
+        self.item = self
+            .item
+            .delete(move |State(app): State<App>, Path(id): Path<String>| async move {
+                ok(app.with_world(|w| delete(w, path_id(kind, &id)?)))
+            });
+        self
+    }
+
+    /// The action routes, dispatching by name.
+    fn actions(mut self, dispatch: Dispatch) -> Self {
+        self.actions = Some(dispatch);
+        self
+    }
+
+    fn routes(self) -> Router<App> {
+        let router = Router::new()
+            .route(&format!("/v1/{}", self.plural), self.items)
+            .route(&format!("/v1/{}/{{id}}", self.plural), self.item);
+        match self.actions {
+            Some(dispatch) => router.merge(action_routes(self.kind, self.plural, self.get_one, dispatch)),
+            None => router,
+        }
+    }
+}
 
 /// `GET /{plural}/actions`, `/{plural}/actions/{id}`, `/{plural}/{id}/actions`,
-/// `/{plural}/{id}/actions/{action_id}` and `POST /{plural}/{id}/actions/{name}`.
-fn action_routes(kind: &'static str, plural: &'static str, dispatch: Dispatch) -> Router<App> {
+/// `/{plural}/{id}/actions/{action_id}` and `POST /{plural}/{id}/actions/{name}`;
+/// `get_one` answers 404 for a resource that does not exist.
+fn action_routes(
+    kind: &'static str,
+    plural: &'static str,
+    get_one: fn(&World, u64) -> Result<Value>,
+    dispatch: Dispatch,
+) -> Router<App> {
     Router::new()
         .route(
             &format!("/v1/{plural}/actions"),
@@ -349,9 +249,7 @@ fn action_routes(kind: &'static str, plural: &'static str, dispatch: Dispatch) -
                         &ctx,
                         app.with_world(|w| {
                             let id = path_id(kind, &id)?;
-                            if !w.exists(kind, id) {
-                                return Err(ApiError::not_found(kind, id));
-                            }
+                            get_one(w, id)?;
                             w.list_resource_actions(kind, Some(id), ctx.query())
                         }),
                     )
@@ -438,7 +336,7 @@ fn network_action(w: &mut World, id: u64, action: &str, body: &[u8]) -> Option<R
         "add_route" => parse_body(body).and_then(|r| w.add_route(id, r)),
         "delete_route" => parse_body(body).and_then(|r| w.delete_route(id, r)),
         "change_ip_range" => parse_body(body).and_then(|r| w.change_ip_range(id, r)),
-        "change_protection" => parse_body(body).and_then(|r| w.change_network_protection(id, r)),
+        "change_protection" => parse_body(body).and_then(|r| w.change_delete_protection::<Network>(id, r)),
         _ => return None,
     })
 }
@@ -456,7 +354,7 @@ fn floating_ip_action(w: &mut World, id: u64, action: &str, body: &[u8]) -> Opti
     Some(match action {
         "assign" => parse_body(body).and_then(|r| w.assign_floating_ip(id, r)),
         "unassign" => none(body).and_then(|()| w.unassign_floating_ip(id)),
-        "change_protection" => parse_body(body).and_then(|r| w.change_floating_ip_protection(id, r)),
+        "change_protection" => parse_body(body).and_then(|r| w.change_delete_protection::<FloatingIp>(id, r)),
         "change_dns_ptr" => parse_body(body).and_then(|r| w.change_floating_ip_dns_ptr(id, r)),
         _ => return None,
     })
@@ -466,7 +364,7 @@ fn primary_ip_action(w: &mut World, id: u64, action: &str, body: &[u8]) -> Optio
     Some(match action {
         "assign" => parse_body(body).and_then(|r| w.assign_primary_ip(id, r)),
         "unassign" => none(body).and_then(|()| w.unassign_primary_ip(id)),
-        "change_protection" => parse_body(body).and_then(|r| w.change_primary_ip_protection(id, r)),
+        "change_protection" => parse_body(body).and_then(|r| w.change_delete_protection::<PrimaryIp>(id, r)),
         "change_dns_ptr" => parse_body(body).and_then(|r| w.change_primary_ip_dns_ptr(id, r)),
         _ => return None,
     })
@@ -483,7 +381,7 @@ fn load_balancer_action(w: &mut World, id: u64, action: &str, body: &[u8]) -> Op
         "detach_from_network" => parse_body(body).and_then(|r| w.detach_load_balancer_from_network(id, r)),
         "change_algorithm" => parse_body(body).and_then(|r| w.change_algorithm(id, r)),
         "change_type" => parse_body(body).and_then(|r| w.change_load_balancer_type(id, r)),
-        "change_protection" => parse_body(body).and_then(|r| w.change_load_balancer_protection(id, r)),
+        "change_protection" => parse_body(body).and_then(|r| w.change_delete_protection::<LoadBalancer>(id, r)),
         "enable_public_interface" => none(body).and_then(|()| w.set_public_interface(id, true)),
         "disable_public_interface" => none(body).and_then(|()| w.set_public_interface(id, false)),
         _ => return None,

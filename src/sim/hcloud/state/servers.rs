@@ -14,8 +14,10 @@ use serde_json::{Value, json};
 use super::super::catalog::{self, Location, ServerType};
 use super::super::error::ApiError;
 use super::super::label_selector::Labels;
-use super::super::pagination::{self, ListRules, Page, Query};
-use super::images::ImageType;
+use super::super::pagination::ListRules;
+use super::images::{Image, ImageType};
+use super::placement_groups::PlacementGroup;
+use super::resource::{DeleteProtected, Resource, UpdateNameAndLabels, delete_protected, stored_in};
 use super::{FlexId, IdKind, IdOrName, NewAction, ResourceRef, SimEvent, World, check_labels, labels_json};
 
 /// The statuses a server passes through.
@@ -155,14 +157,6 @@ struct PublicNetRequest {
     ipv6: Option<FlexId>,
 }
 
-/// `PUT /servers/{id}`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateServer {
-    name: Option<String>,
-    labels: Option<Labels>,
-}
-
 /// A bodiless action (`poweron`, …): only `{}` is accepted.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -235,12 +229,6 @@ pub struct Rebuild {
     user_data: Option<String>,
 }
 
-const RULES: ListRules = ListRules {
-    sort_fields: &["id", "name", "created"],
-    name_filter: true,
-    label_selector: true,
-};
-
 const USER_DATA_MAX: usize = 32_768;
 
 /// An enabled rescue system that no boot used is disabled after this long (simulated).
@@ -260,16 +248,6 @@ fn valid_hostname(name: &str) -> bool {
         })
 }
 
-fn check_server_name(world: &World, name: &str, except: Option<u64>) -> Result<(), ApiError> {
-    if !valid_hostname(name) {
-        return Err(ApiError::invalid_field("name", "Name must be a valid hostname."));
-    }
-    if world.servers.values().any(|s| s.name == name && Some(s.id) != except) {
-        return Err(ApiError::uniqueness("name", "server name is already used"));
-    }
-    Ok(())
-}
-
 fn check_user_data(user_data: &Option<String>) -> Result<(), ApiError> {
     match user_data {
         Some(data) if data.len() > USER_DATA_MAX => Err(ApiError::invalid_field(
@@ -280,21 +258,132 @@ fn check_user_data(user_data: &Option<String>) -> Result<(), ApiError> {
     }
 }
 
+impl Server {
+    /// 422 `server_not_stopped` unless the server is `off`.
+    pub(crate) fn ensure_off(&self) -> Result<(), ApiError> {
+        if self.status != ServerStatus::Off {
+            return Err(ApiError::unprocessable("server_not_stopped", "server must be stopped"));
+        }
+        Ok(())
+    }
+
+    /// The server's primary IP of `kind` (`ipv4` or `ipv6`), by ID.
+    pub(crate) fn primary_ip_slot(&mut self, kind: &str) -> &mut Option<u64> {
+        if kind == "ipv4" { &mut self.ipv4 } else { &mut self.ipv6 }
+    }
+
+    /// 422 `server_has_ipv4`/`server_has_ipv6` when the server has a primary IP of `kind`.
+    pub(crate) fn ensure_no_primary_ip(&self, kind: &str) -> Result<(), ApiError> {
+        let (has, code) = if kind == "ipv4" {
+            (self.ipv4.is_some(), "server_has_ipv4")
+        } else {
+            (self.ipv6.is_some(), "server_has_ipv6")
+        };
+        if has {
+            return Err(ApiError::unprocessable(code, format!("server already has an {kind}")));
+        }
+        Ok(())
+    }
+}
+
+impl Resource for Server {
+    const KIND: &'static str = "server";
+    const LIST: ListRules = ListRules::resources(&["id", "name", "created"]).filters(&[(
+        "status",
+        &[
+            "initializing",
+            "starting",
+            "running",
+            "stopping",
+            "off",
+            "deleting",
+            "rebuilding",
+            "migrating",
+            "unknown",
+        ],
+    )]);
+    const NAME_TAKEN: &'static str = "server name is already used";
+
+    /// A hostname (RFC 1123), stricter than other resources' names.
+    fn check_name(name: &str) -> Result<(), ApiError> {
+        if !valid_hostname(name) {
+            return Err(ApiError::invalid_field("name", "Name must be a valid hostname."));
+        }
+        Ok(())
+    }
+
+    stored_in!(servers);
+
+    /// The live shape: no `datacenter`.
+    fn render(&self, world: &World) -> Value {
+        let ipv4 = self
+            .ipv4
+            .and_then(|ip| world.primary_ips.get(&ip))
+            .map(|p| json!({"id": p.id, "ip": p.ip, "blocked": false, "dns_ptr": p.dns_ptr_for(&p.ip)}));
+        let ipv6 = self.ipv6.and_then(|ip| world.primary_ips.get(&ip)).map(|p| {
+            json!({"id": p.id, "ip": p.ip, "blocked": false, "dns_ptr": p.dns_ptr.iter().map(|(ip, ptr)| json!({"ip": ip, "dns_ptr": ptr})).collect::<Vec<_>>()})
+        });
+        let floating_ips: Vec<u64> = world
+            .floating_ips
+            .values()
+            .filter(|f| f.server == Some(self.id))
+            .map(|f| f.id)
+            .collect();
+        let firewalls: Vec<Value> = world
+            .firewalls_for_server(self.id)
+            .into_iter()
+            .map(|fw| {
+                let status = if self.firewalls_applied.contains(&fw) {
+                    "applied"
+                } else {
+                    "pending"
+                };
+                json!({"id": fw, "status": status})
+            })
+            .collect();
+        json!({
+            "id": self.id,
+            "name": self.name,
+            "status": self.status.as_str(),
+            "created": world.timestamp(self.created),
+            "public_net": {
+                "ipv4": ipv4,
+                "ipv6": ipv6,
+                "floating_ips": floating_ips,
+                "firewalls": firewalls,
+            },
+            "private_net": self.private_net.iter().map(|p| json!({
+                "network": p.network,
+                "ip": p.ip,
+                "alias_ips": p.alias_ips,
+                "mac_address": p.mac_address,
+            })).collect::<Vec<_>>(),
+            "server_type": self.server_type.to_json(),
+            "location": self.location.to_json(),
+            "image": self.image.map(|i| world.render::<Image>(i)).filter(|v| !v.is_null()),
+            "iso": null,
+            "rescue_enabled": self.rescue_enabled,
+            "locked": world.is_locked("server", self.id),
+            "backup_window": null,
+            "outgoing_traffic": 0,
+            "ingoing_traffic": 0,
+            "included_traffic": catalog::INCLUDED_TRAFFIC,
+            "protection": {"delete": self.protect_delete, "rebuild": self.protect_rebuild},
+            "labels": labels_json(&self.labels),
+            "volumes": [],
+            "load_balancers": world.load_balancers_targeting(self.id),
+            "primary_disk_size": self.primary_disk_size,
+            "placement_group": self.placement_group.map(|g| world.render::<PlacementGroup>(g)).filter(|v| !v.is_null()),
+        })
+    }
+}
+
+delete_protected!(Server);
+
 impl World {
-    fn server(&self, id: u64) -> Result<&Server, ApiError> {
-        self.servers.get(&id).ok_or_else(|| ApiError::not_found("server", id))
-    }
-
-    pub(crate) fn server_mut(&mut self, id: u64) -> Result<&mut Server, ApiError> {
-        self.servers
-            .get_mut(&id)
-            .ok_or_else(|| ApiError::not_found("server", id))
-    }
-
     /// The server for an action request: it must exist and not be locked.
     fn server_for_action(&self, id: u64) -> Result<&Server, ApiError> {
-        let server = self.server(id)?;
-        self.ensure_unlocked("server", id)?;
+        let server = self.find_unlocked::<Server>(id)?;
         if server.status == ServerStatus::Deleting {
             return Err(ApiError::locked("server"));
         }
@@ -352,7 +441,8 @@ impl World {
 
     /// `POST /servers`.
     pub fn create_server(&mut self, request: CreateServer) -> Result<Value, ApiError> {
-        check_server_name(self, &request.name, None)?;
+        Server::check_name(&request.name)?;
+        self.ensure_name_free::<Server>(&request.name, None)?;
         check_labels(&request.labels)?;
         check_user_data(&request.user_data)?;
         let server_type = catalog::server_type(request.server_type.as_str()).ok_or_else(|| {
@@ -566,7 +656,7 @@ impl World {
             None
         };
         Ok(json!({
-            "server": self.server_json(id),
+            "server": self.render::<Server>(id),
             "action": self.action_json(create),
             "next_actions": next.iter().map(|a| self.action_json(*a)).collect::<Vec<_>>(),
             "root_password": root_password,
@@ -607,71 +697,28 @@ impl World {
 
     /// The guest powered itself off (`shutdown now` inside the VM); a test control.
     pub fn guest_shutdown(&mut self, id: u64) -> Result<Value, ApiError> {
-        let server = self.server(id)?;
-        if server.status == ServerStatus::Running {
+        if self.find::<Server>(id)?.status == ServerStatus::Running {
             self.power_off(id);
         }
-        Ok(json!({"server": self.server_json(id)}))
+        Ok(self.envelope::<Server>(id))
     }
 
-    /// `GET /servers`.
-    pub fn list_servers(&self, query: &Query) -> Result<Page, ApiError> {
-        let mut items: Vec<Value> = self.servers.keys().map(|id| self.server_json(*id)).collect();
-        pagination::filter_in(
-            &mut items,
-            query,
-            "status",
-            "status",
-            &[
-                "initializing",
-                "starting",
-                "running",
-                "stopping",
-                "off",
-                "deleting",
-                "rebuilding",
-                "migrating",
-                "unknown",
-            ],
-        )?;
-        pagination::list(items, query, RULES)
-    }
-
-    /// `GET /servers/{id}`.
-    pub fn get_server(&self, id: u64) -> Result<Value, ApiError> {
-        self.server(id)?;
-        Ok(json!({"server": self.server_json(id)}))
-    }
-
-    /// `PUT /servers/{id}`.
-    pub fn update_server(&mut self, id: u64, request: UpdateServer) -> Result<Value, ApiError> {
-        self.server(id)?;
-        if let Some(name) = &request.name {
-            check_server_name(self, name, Some(id))?;
-        }
-        check_labels(&request.labels)?;
-        let server = self.server_mut(id)?;
-        if let Some(name) = request.name {
-            server.name = name;
-        }
+    /// `PUT /servers/{id}`: a relabelled server may gain or lose firewalls.
+    pub fn update_server(&mut self, id: u64, request: UpdateNameAndLabels) -> Result<Value, ApiError> {
         let relabelled = request.labels.is_some();
-        if let Some(labels) = request.labels {
-            server.labels = labels;
-        }
+        self.rename_relabel::<Server>(id, request.name, request.labels)?;
         if relabelled {
             self.reconcile_server_firewalls(id, None);
         }
-        Ok(json!({"server": self.server_json(id)}))
+        Ok(self.envelope::<Server>(id))
     }
 
     /// `DELETE /servers/{id}`: 200 with a `delete_server` action.
     pub fn delete_server(&mut self, id: u64) -> Result<Value, ApiError> {
         let server = self.server_for_action(id)?;
-        if server.protect_delete {
-            return Err(ApiError::protected("server"));
-        }
+        server.ensure_unprotected()?;
         let previous = server.status;
-        self.server_mut(id)?.status = ServerStatus::Deleting;
+        self.found_mut::<Server>(id).status = ServerStatus::Deleting;
         let seconds = self.durations.delete_server;
         let action = self.start_action(
             NewAction::new("delete_server", vec![ResourceRef::new("server", id)], seconds)
@@ -682,7 +729,7 @@ impl World {
                     }
                 }),
         );
-        Ok(json!({"action": self.action_json(action)}))
+        Ok(self.action_reply(action))
     }
 
     /// Removes a server and everything bound to it.
@@ -723,7 +770,7 @@ impl World {
     ) -> Result<Value, ApiError> {
         let action = self
             .start_action(NewAction::new(command, vec![ResourceRef::new("server", id)], seconds).on_success(effect));
-        Ok(json!({"action": self.action_json(action)}))
+        Ok(self.action_reply(action))
     }
 
     /// `poweron`: `off` → `starting` → `running` (a no-op success when already running).
@@ -732,7 +779,7 @@ impl World {
         if status != ServerStatus::Off {
             return self.simple_server_action(id, "start_server", 1.0, |_| {});
         }
-        self.server_mut(id)?.status = ServerStatus::Starting;
+        self.found_mut::<Server>(id).status = ServerStatus::Starting;
         let seconds = self.durations.start_server;
         let action = self.start_action(
             NewAction::new("start_server", vec![ResourceRef::new("server", id)], seconds)
@@ -743,7 +790,7 @@ impl World {
                     }
                 }),
         );
-        Ok(json!({"action": self.action_json(action)}))
+        Ok(self.action_reply(action))
     }
 
     /// `poweroff` (hard): `running` → `stopping` → `off`.
@@ -752,7 +799,7 @@ impl World {
         if status != ServerStatus::Running {
             return self.simple_server_action(id, "stop_server", 1.0, |_| {});
         }
-        self.server_mut(id)?.status = ServerStatus::Stopping;
+        self.found_mut::<Server>(id).status = ServerStatus::Stopping;
         let seconds = self.durations.stop_server;
         let action = self.start_action(
             NewAction::new("stop_server", vec![ResourceRef::new("server", id)], seconds)
@@ -763,7 +810,7 @@ impl World {
                     }
                 }),
         );
-        Ok(json!({"action": self.action_json(action)}))
+        Ok(self.action_reply(action))
     }
 
     /// `shutdown` (ACPI): the action only delivers the signal; the guest powers off a few
@@ -923,7 +970,7 @@ impl World {
                     w.images.remove(&image_id);
                 }),
         );
-        Ok(json!({"image": self.image_json(image_id), "action": self.action_json(action)}))
+        Ok(json!({"image": self.render::<Image>(image_id), "action": self.action_json(action)}))
     }
 
     /// `attach_to_network`.
@@ -955,7 +1002,7 @@ impl World {
             }
         }
         let mac = self.new_mac();
-        self.server_mut(id)?.private_net.push(PrivateNet {
+        self.found_mut::<Server>(id).private_net.push(PrivateNet {
             network,
             ip,
             alias_ips,
@@ -967,7 +1014,7 @@ impl World {
             vec![ResourceRef::new("server", id), ResourceRef::new("network", network)],
             seconds,
         ));
-        Ok(json!({"action": self.action_json(action)}))
+        Ok(self.action_reply(action))
     }
 
     /// `detach_from_network`.
@@ -980,22 +1027,22 @@ impl World {
                 "server is not attached to this network",
             ));
         }
-        self.server_mut(id)?.private_net.retain(|p| p.network != network);
+        self.found_mut::<Server>(id)
+            .private_net
+            .retain(|p| p.network != network);
         let seconds = self.durations.small;
         let action = self.start_action(NewAction::new(
             "detach_from_network",
             vec![ResourceRef::new("server", id), ResourceRef::new("network", network)],
             seconds,
         ));
-        Ok(json!({"action": self.action_json(action)}))
+        Ok(self.action_reply(action))
     }
 
     /// `add_to_placement_group`: only while `off`.
     pub fn add_to_placement_group(&mut self, id: u64, request: AddToPlacementGroup) -> Result<Value, ApiError> {
         let server = self.server_for_action(id)?;
-        if server.status != ServerStatus::Off {
-            return Err(ApiError::unprocessable("server_not_stopped", "server must be stopped"));
-        }
+        server.ensure_off()?;
         if server.placement_group.is_some() {
             return Err(ApiError::unprocessable(
                 "already_in_placement_group",
@@ -1004,7 +1051,7 @@ impl World {
         }
         let group = request.placement_group.0;
         self.check_placement_capacity(group)?;
-        self.server_mut(id)?.placement_group = Some(group);
+        self.found_mut::<Server>(id).placement_group = Some(group);
         let seconds = self.durations.small;
         let action = self.start_action(NewAction::new(
             "add_to_placement_group",
@@ -1014,7 +1061,7 @@ impl World {
             ],
             seconds,
         ));
-        Ok(json!({"action": self.action_json(action)}))
+        Ok(self.action_reply(action))
     }
 
     /// `remove_from_placement_group`.
@@ -1026,7 +1073,7 @@ impl World {
                 "server is not in a placement group",
             ));
         };
-        self.server_mut(id)?.placement_group = None;
+        self.found_mut::<Server>(id).placement_group = None;
         let seconds = self.durations.small;
         let action = self.start_action(NewAction::new(
             "remove_from_placement_group",
@@ -1036,7 +1083,7 @@ impl World {
             ],
             seconds,
         ));
-        Ok(json!({"action": self.action_json(action)}))
+        Ok(self.action_reply(action))
     }
 
     /// `change_protection`: delete and rebuild protection must end up equal.
@@ -1050,7 +1097,7 @@ impl World {
                 "delete and rebuild protection must be equal",
             ));
         }
-        let server = self.server_mut(id)?;
+        let server = self.found_mut::<Server>(id);
         server.protect_delete = delete;
         server.protect_rebuild = rebuild;
         let seconds = self.durations.small;
@@ -1060,9 +1107,7 @@ impl World {
     /// `change_type`: only while `off`, within the same architecture.
     pub fn change_server_type(&mut self, id: u64, request: ChangeType) -> Result<Value, ApiError> {
         let server = self.server_for_action(id)?;
-        if server.status != ServerStatus::Off {
-            return Err(ApiError::unprocessable("server_not_stopped", "server must be stopped"));
-        }
+        server.ensure_off()?;
         let new_type = catalog::server_type(request.server_type.as_str()).ok_or_else(|| {
             ApiError::invalid_field(
                 "server_type",
@@ -1101,7 +1146,7 @@ impl World {
         check_user_data(&request.user_data)?;
         let image = self.resolve_image("image", &request.image, server.server_type)?;
         let has_keys = !server.ssh_keys.is_empty();
-        let server = self.server_mut(id)?;
+        let server = self.found_mut::<Server>(id);
         server.status = ServerStatus::Rebuilding;
         server.image = Some(image);
         server.disk = format!("image:{image}");
@@ -1114,72 +1159,6 @@ impl World {
         );
         let password = if has_keys { None } else { Some(self.new_password()) };
         Ok(json!({"action": self.action_json(action), "root_password": password}))
-    }
-
-    /// The API representation of a server (live shape: no `datacenter`).
-    pub fn server_json(&self, id: u64) -> Value {
-        let Some(s) = self.servers.get(&id) else {
-            return Value::Null;
-        };
-        let ipv4 = s
-            .ipv4
-            .and_then(|ip| self.primary_ips.get(&ip))
-            .map(|p| json!({"id": p.id, "ip": p.ip, "blocked": false, "dns_ptr": p.dns_ptr_for(&p.ip)}));
-        let ipv6 = s.ipv6.and_then(|ip| self.primary_ips.get(&ip)).map(|p| {
-            json!({"id": p.id, "ip": p.ip, "blocked": false, "dns_ptr": p.dns_ptr.iter().map(|(ip, ptr)| json!({"ip": ip, "dns_ptr": ptr})).collect::<Vec<_>>()})
-        });
-        let floating_ips: Vec<u64> = self
-            .floating_ips
-            .values()
-            .filter(|f| f.server == Some(id))
-            .map(|f| f.id)
-            .collect();
-        let firewalls: Vec<Value> = self
-            .firewalls_for_server(id)
-            .into_iter()
-            .map(|fw| {
-                let status = if s.firewalls_applied.contains(&fw) {
-                    "applied"
-                } else {
-                    "pending"
-                };
-                json!({"id": fw, "status": status})
-            })
-            .collect();
-        json!({
-            "id": s.id,
-            "name": s.name,
-            "status": s.status.as_str(),
-            "created": self.timestamp(s.created),
-            "public_net": {
-                "ipv4": ipv4,
-                "ipv6": ipv6,
-                "floating_ips": floating_ips,
-                "firewalls": firewalls,
-            },
-            "private_net": s.private_net.iter().map(|p| json!({
-                "network": p.network,
-                "ip": p.ip,
-                "alias_ips": p.alias_ips,
-                "mac_address": p.mac_address,
-            })).collect::<Vec<_>>(),
-            "server_type": s.server_type.to_json(),
-            "location": s.location.to_json(),
-            "image": s.image.map(|i| self.image_json(i)).filter(|v| !v.is_null()),
-            "iso": null,
-            "rescue_enabled": s.rescue_enabled,
-            "locked": self.is_locked("server", id),
-            "backup_window": null,
-            "outgoing_traffic": 0,
-            "ingoing_traffic": 0,
-            "included_traffic": catalog::INCLUDED_TRAFFIC,
-            "protection": {"delete": s.protect_delete, "rebuild": s.protect_rebuild},
-            "labels": labels_json(&s.labels),
-            "volumes": [],
-            "load_balancers": self.load_balancers_targeting(id),
-            "primary_disk_size": s.primary_disk_size,
-            "placement_group": s.placement_group.map(|g| self.placement_group_json(g)).filter(|v| !v.is_null()),
-        })
     }
 
     /// Internal fields for the state dump.
