@@ -1,9 +1,10 @@
-//! The API routes. The standard operations of every collection (list, create, get,
-//! update, delete) are registered from one table, [`collections`]: a row names the `World`
-//! method behind each operation the collection serves, and the handlers around them only
-//! extract the path ID or body, call that method and pick the status. Resource actions
-//! (`POST /{kind}s/{id}/actions/{name}`) dispatch on the action name; names the emulator
-//! does not serve answer `not_implemented`.
+//! The API routes, registered from one table, [`collections`]: an entry names the `World`
+//! method behind each operation a collection serves (list, create, get, update, delete) and
+//! behind each of its actions (`POST /{plural}/{id}/actions/{name}`); the handlers around
+//! them only extract the path ID and body, call that method and pick the status. Action
+//! names the emulator does not serve answer `not_implemented`.
+
+use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -52,7 +53,7 @@ pub(super) fn routes() -> Router<App> {
         .fold(router, |router, c| router.merge(c.routes()))
 }
 
-/// Every collection and the `World` method behind each operation it serves.
+/// Every collection and the `World` method behind each operation and action it serves.
 fn collections() -> Vec<Collection> {
     vec![
         Collection::new("locations", "location", World::list_locations, World::get_location),
@@ -72,11 +73,25 @@ fn collections() -> Vec<Collection> {
             .create(World::create_server)
             .update(World::update_server)
             .delete_with_action(World::delete_server)
-            .actions(server_action),
+            .bodiless("poweron", World::poweron)
+            .bodiless("poweroff", World::poweroff)
+            .bodiless("shutdown", World::shutdown)
+            .bodiless("reboot", |w, id| w.restart(id, "reboot_server"))
+            .bodiless("reset", |w, id| w.restart(id, "reset_server"))
+            .action("enable_rescue", World::enable_rescue)
+            .bodiless("disable_rescue", World::disable_rescue)
+            .action("create_image", World::create_image)
+            .action("attach_to_network", World::attach_server_to_network)
+            .action("detach_from_network", World::detach_server_from_network)
+            .action("add_to_placement_group", World::add_to_placement_group)
+            .bodiless("remove_from_placement_group", World::remove_from_placement_group)
+            .action("change_protection", World::change_server_protection)
+            .action("change_type", World::change_server_type)
+            .action("rebuild", World::rebuild_server),
         Collection::new("images", Image::KIND, World::list_images, World::get::<Image>)
             .update(World::update_image)
             .delete(World::delete_image)
-            .actions(image_action),
+            .action("change_protection", World::change_image_protection),
         Collection::of::<SshKey>("ssh_keys")
             .create(World::create_ssh_key)
             .update(World::update::<SshKey>)
@@ -89,34 +104,57 @@ fn collections() -> Vec<Collection> {
             .create(World::create_network)
             .update(World::update_network)
             .delete(World::delete_network)
-            .actions(network_action),
+            .action("add_subnet", World::add_subnet)
+            .action("delete_subnet", World::delete_subnet)
+            .action("add_route", World::add_route)
+            .action("delete_route", World::delete_route)
+            .action("change_ip_range", World::change_ip_range)
+            .action("change_protection", World::change_delete_protection::<Network>),
         Collection::of::<Firewall>("firewalls")
             .create(World::create_firewall)
             .update(World::update::<Firewall>)
             .delete(World::delete_firewall)
-            .actions(firewall_action),
+            .action("set_rules", World::set_firewall_rules)
+            .action("apply_to_resources", World::apply_firewall_to_resources)
+            .action("remove_from_resources", World::remove_firewall_from_resources),
         Collection::of::<FloatingIp>("floating_ips")
             .create(World::create_floating_ip)
             .update(World::update_floating_ip)
             .delete(World::delete_floating_ip)
-            .actions(floating_ip_action),
+            .action("assign", World::assign_floating_ip)
+            .bodiless("unassign", World::unassign_floating_ip)
+            .action("change_protection", World::change_delete_protection::<FloatingIp>)
+            .action("change_dns_ptr", World::change_floating_ip_dns_ptr),
         Collection::of::<PrimaryIp>("primary_ips")
             .create(World::create_primary_ip)
             .update(World::update_primary_ip)
             .delete(World::delete_primary_ip)
-            .actions(primary_ip_action),
-        // The live API answers with a `delete_load_balancer` action (see the method).
+            .action("assign", World::assign_primary_ip)
+            .bodiless("unassign", World::unassign_primary_ip)
+            .action("change_protection", World::change_delete_protection::<PrimaryIp>)
+            .action("change_dns_ptr", World::change_primary_ip_dns_ptr),
+        // The live API answers DELETE with a `delete_load_balancer` action (see the method).
         Collection::of::<LoadBalancer>("load_balancers")
             .create(World::create_load_balancer)
             .update(World::update::<LoadBalancer>)
             .delete_with_action(World::delete_load_balancer)
-            .actions(load_balancer_action),
+            .action("add_service", World::add_service)
+            .action("update_service", World::update_service)
+            .action("delete_service", World::delete_service)
+            .action("add_target", World::add_target)
+            .action("remove_target", World::remove_target)
+            .action("attach_to_network", World::attach_load_balancer_to_network)
+            .action("detach_from_network", World::detach_load_balancer_from_network)
+            .action("change_algorithm", World::change_algorithm)
+            .action("change_type", World::change_load_balancer_type)
+            .action("change_protection", World::change_delete_protection::<LoadBalancer>)
+            .bodiless("enable_public_interface", |w, id| w.set_public_interface(id, true))
+            .bodiless("disable_public_interface", |w, id| w.set_public_interface(id, false)),
     ]
 }
 
-/// A family's action dispatcher: (world, resource ID, action name, body) → answer, or
-/// `None` when the emulator does not serve that action.
-type Dispatch = fn(&mut World, u64, &str, &[u8]) -> Option<Result<Value>>;
+/// One action: parses the body and calls its `World` method.
+type ActionHandler = Box<dyn Fn(&mut World, u64, &[u8]) -> Result<Value> + Send + Sync>;
 
 /// One collection's routes, built up operation by operation: `GET /v1/{plural}` and
 /// `GET /v1/{plural}/{id}` always, the rest as the collection serves them.
@@ -127,7 +165,7 @@ struct Collection {
     get_one: fn(&World, u64) -> Result<Value>,
     items: MethodRouter<App>,
     item: MethodRouter<App>,
-    actions: Option<Dispatch>,
+    actions: Vec<(&'static str, ActionHandler)>,
 }
 
 impl Collection {
@@ -147,7 +185,7 @@ impl Collection {
             item: get(move |State(app): State<App>, Path(id): Path<String>| async move {
                 ok(app.with_world(|w| get_one(w, path_id(kind, &id)?)))
             }),
-            actions: None,
+            actions: Vec::new(),
         }
     }
 
@@ -197,9 +235,24 @@ impl Collection {
         self
     }
 
-    /// The action routes, dispatching by name.
-    fn actions(mut self, dispatch: Dispatch) -> Self {
-        self.actions = Some(dispatch);
+    /// `POST /v1/{plural}/{id}/actions/{name}` with a request body: 201.
+    fn action<R: DeserializeOwned + 'static>(
+        mut self,
+        name: &'static str,
+        call: fn(&mut World, u64, R) -> Result<Value>,
+    ) -> Self {
+        let handler = move |w: &mut World, id: u64, body: &[u8]| call(w, id, parse_body(body)?);
+        self.actions.push((name, Box::new(handler)));
+        self
+    }
+
+    /// `POST /v1/{plural}/{id}/actions/{name}` without a body (only `{}` is accepted): 201.
+    fn bodiless(mut self, name: &'static str, call: fn(&mut World, u64) -> Result<Value>) -> Self {
+        let handler = move |w: &mut World, id: u64, body: &[u8]| {
+            parse_body::<NoBody>(body)?;
+            call(w, id)
+        };
+        self.actions.push((name, Box::new(handler)));
         self
     }
 
@@ -207,21 +260,27 @@ impl Collection {
         let router = Router::new()
             .route(&format!("/v1/{}", self.plural), self.items)
             .route(&format!("/v1/{}/{{id}}", self.plural), self.item);
-        match self.actions {
-            Some(dispatch) => router.merge(action_routes(self.kind, self.plural, self.get_one, dispatch)),
-            None => router,
+        if self.actions.is_empty() {
+            return router;
         }
+        router.merge(action_routes(
+            self.kind,
+            self.plural,
+            self.get_one,
+            Arc::new(self.actions),
+        ))
     }
 }
 
 /// `GET /{plural}/actions`, `/{plural}/actions/{id}`, `/{plural}/{id}/actions`,
-/// `/{plural}/{id}/actions/{action_id}` and `POST /{plural}/{id}/actions/{name}`;
-/// `get_one` answers 404 for a resource that does not exist.
+/// `/{plural}/{id}/actions/{action_id}` and `POST /{plural}/{id}/actions/{name}` (names
+/// not in `actions` answer `not_implemented`); `get_one` answers 404 for a resource that
+/// does not exist.
 fn action_routes(
     kind: &'static str,
     plural: &'static str,
     get_one: fn(&World, u64) -> Result<Value>,
-    dispatch: Dispatch,
+    actions: Arc<Vec<(&'static str, ActionHandler)>>,
 ) -> Router<App> {
     Router::new()
         .route(
@@ -272,8 +331,8 @@ fn action_routes(
                       body: Bytes| async move {
                     let result: Result<Reply> = app.with_world(|w| {
                         let id = path_id(kind, &id)?;
-                        match dispatch(w, id, &action, &body) {
-                            Some(result) => created(result),
+                        match actions.iter().find(|(name, _)| *name == action) {
+                            Some((_, call)) => created(call(w, id, &body)),
                             None => Err(not_implemented(&Method::POST, uri.path())),
                         }
                     });
@@ -295,95 +354,4 @@ fn datacenters_removed() -> ApiError {
         "announcement": "https://docs.hetzner.cloud/changelog#2026-07-01-removing-datacenters"
     }));
     error
-}
-
-fn none(body: &[u8]) -> Result<()> {
-    parse_body::<NoBody>(body).map(|_| ())
-}
-
-fn server_action(w: &mut World, id: u64, action: &str, body: &[u8]) -> Option<Result<Value>> {
-    Some(match action {
-        "poweron" => none(body).and_then(|()| w.poweron(id)),
-        "poweroff" => none(body).and_then(|()| w.poweroff(id)),
-        "shutdown" => none(body).and_then(|()| w.shutdown(id)),
-        "reboot" => none(body).and_then(|()| w.restart(id, "reboot_server")),
-        "reset" => none(body).and_then(|()| w.restart(id, "reset_server")),
-        "enable_rescue" => parse_body(body).and_then(|r| w.enable_rescue(id, r)),
-        "disable_rescue" => none(body).and_then(|()| w.disable_rescue(id)),
-        "create_image" => parse_body(body).and_then(|r| w.create_image(id, r)),
-        "attach_to_network" => parse_body(body).and_then(|r| w.attach_server_to_network(id, r)),
-        "detach_from_network" => parse_body(body).and_then(|r| w.detach_server_from_network(id, r)),
-        "add_to_placement_group" => parse_body(body).and_then(|r| w.add_to_placement_group(id, r)),
-        "remove_from_placement_group" => none(body).and_then(|()| w.remove_from_placement_group(id)),
-        "change_protection" => parse_body(body).and_then(|r| w.change_server_protection(id, r)),
-        "change_type" => parse_body(body).and_then(|r| w.change_server_type(id, r)),
-        "rebuild" => parse_body(body).and_then(|r| w.rebuild_server(id, r)),
-        _ => return None,
-    })
-}
-
-fn image_action(w: &mut World, id: u64, action: &str, body: &[u8]) -> Option<Result<Value>> {
-    Some(match action {
-        "change_protection" => parse_body(body).and_then(|r| w.change_image_protection(id, r)),
-        _ => return None,
-    })
-}
-
-fn network_action(w: &mut World, id: u64, action: &str, body: &[u8]) -> Option<Result<Value>> {
-    Some(match action {
-        "add_subnet" => parse_body(body).and_then(|r| w.add_subnet(id, r)),
-        "delete_subnet" => parse_body(body).and_then(|r| w.delete_subnet(id, r)),
-        "add_route" => parse_body(body).and_then(|r| w.add_route(id, r)),
-        "delete_route" => parse_body(body).and_then(|r| w.delete_route(id, r)),
-        "change_ip_range" => parse_body(body).and_then(|r| w.change_ip_range(id, r)),
-        "change_protection" => parse_body(body).and_then(|r| w.change_delete_protection::<Network>(id, r)),
-        _ => return None,
-    })
-}
-
-fn firewall_action(w: &mut World, id: u64, action: &str, body: &[u8]) -> Option<Result<Value>> {
-    Some(match action {
-        "set_rules" => parse_body(body).and_then(|r| w.set_firewall_rules(id, r)),
-        "apply_to_resources" => parse_body(body).and_then(|r| w.apply_firewall_to_resources(id, r)),
-        "remove_from_resources" => parse_body(body).and_then(|r| w.remove_firewall_from_resources(id, r)),
-        _ => return None,
-    })
-}
-
-fn floating_ip_action(w: &mut World, id: u64, action: &str, body: &[u8]) -> Option<Result<Value>> {
-    Some(match action {
-        "assign" => parse_body(body).and_then(|r| w.assign_floating_ip(id, r)),
-        "unassign" => none(body).and_then(|()| w.unassign_floating_ip(id)),
-        "change_protection" => parse_body(body).and_then(|r| w.change_delete_protection::<FloatingIp>(id, r)),
-        "change_dns_ptr" => parse_body(body).and_then(|r| w.change_floating_ip_dns_ptr(id, r)),
-        _ => return None,
-    })
-}
-
-fn primary_ip_action(w: &mut World, id: u64, action: &str, body: &[u8]) -> Option<Result<Value>> {
-    Some(match action {
-        "assign" => parse_body(body).and_then(|r| w.assign_primary_ip(id, r)),
-        "unassign" => none(body).and_then(|()| w.unassign_primary_ip(id)),
-        "change_protection" => parse_body(body).and_then(|r| w.change_delete_protection::<PrimaryIp>(id, r)),
-        "change_dns_ptr" => parse_body(body).and_then(|r| w.change_primary_ip_dns_ptr(id, r)),
-        _ => return None,
-    })
-}
-
-fn load_balancer_action(w: &mut World, id: u64, action: &str, body: &[u8]) -> Option<Result<Value>> {
-    Some(match action {
-        "add_service" => parse_body(body).and_then(|r| w.add_service(id, r)),
-        "update_service" => parse_body(body).and_then(|r| w.update_service(id, r)),
-        "delete_service" => parse_body(body).and_then(|r| w.delete_service(id, r)),
-        "add_target" => parse_body(body).and_then(|r| w.add_target(id, r)),
-        "remove_target" => parse_body(body).and_then(|r| w.remove_target(id, r)),
-        "attach_to_network" => parse_body(body).and_then(|r| w.attach_load_balancer_to_network(id, r)),
-        "detach_from_network" => parse_body(body).and_then(|r| w.detach_load_balancer_from_network(id, r)),
-        "change_algorithm" => parse_body(body).and_then(|r| w.change_algorithm(id, r)),
-        "change_type" => parse_body(body).and_then(|r| w.change_load_balancer_type(id, r)),
-        "change_protection" => parse_body(body).and_then(|r| w.change_delete_protection::<LoadBalancer>(id, r)),
-        "enable_public_interface" => none(body).and_then(|()| w.set_public_interface(id, true)),
-        "disable_public_interface" => none(body).and_then(|()| w.set_public_interface(id, false)),
-        _ => return None,
-    })
 }

@@ -1,11 +1,15 @@
-//! Read-only catalogue endpoints: locations, server types, load balancer types.
+//! The catalogue as the API shows it: the read-only endpoints for locations, server types
+//! and load balancer types, and the lookups of catalogue entries that requests name (422
+//! `invalid_input` on the field when there is none).
 
 use serde_json::{Value, json};
 
-use super::super::catalog::{LOAD_BALANCER_TYPES, LOCATIONS, LoadBalancerType, Location, SERVER_TYPES, ServerType};
+use super::super::catalog::{
+    self, LOAD_BALANCER_TYPES, LOCATIONS, LoadBalancerType, Location, SERVER_TYPES, ServerType,
+};
 use super::super::error::ApiError;
 use super::super::pagination::{self, ListRules, Page, Query};
-use super::World;
+use super::{IdOrName, World};
 
 const RULES: ListRules = ListRules::catalog(&["id", "name"]);
 
@@ -64,4 +68,24 @@ impl World {
             LoadBalancerType::to_json,
         )
     }
+}
+
+/// The location a request names in `field` (`location`, `home_location`).
+pub(crate) fn requested_location(field: &str, name: &IdOrName) -> Result<&'static Location, ApiError> {
+    catalog::location(name.as_str())
+        .ok_or_else(|| ApiError::invalid_field(field, format!("location {} not found", name.as_str())))
+}
+
+/// The location of the `datacenter` a request names (deprecated): `fsn1-dc14` names its
+/// location before the dash.
+pub(crate) fn requested_datacenter(name: &IdOrName) -> Result<&'static Location, ApiError> {
+    let location = name.as_str().split('-').next().unwrap_or_default();
+    catalog::location(location)
+        .ok_or_else(|| ApiError::invalid_field("datacenter", format!("datacenter {} not found", name.as_str())))
+}
+
+/// The server type a request names in `server_type`.
+pub(crate) fn requested_server_type(name: &IdOrName) -> Result<&'static ServerType, ApiError> {
+    catalog::server_type(name.as_str())
+        .ok_or_else(|| ApiError::invalid_field("server_type", format!("server type {} not found", name.as_str())))
 }

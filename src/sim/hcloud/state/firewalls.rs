@@ -224,16 +224,10 @@ impl Resource for Firewall {
             .map(|t| match t {
                 ApplyTarget::Server(server) => json!({"type": "server", "server": {"id": server}}),
                 ApplyTarget::Selector(text) => {
-                    let matched: Vec<Value> = Selector::parse(text)
-                        .map(|sel| {
-                            world
-                                .servers
-                                .values()
-                                .filter(|s| sel.matches(&s.labels))
-                                .map(|s| json!({"type": "server", "server": {"id": s.id}}))
-                                .collect()
-                        })
-                        .unwrap_or_default();
+                    let matched: Vec<Value> = world
+                        .servers_matching(text)
+                        .map(|s| json!({"type": "server", "server": {"id": s.id}}))
+                        .collect();
                     json!({"type": "label_selector", "label_selector": {"selector": text}, "applied_to_resources": matched})
                 }
             })
@@ -268,7 +262,7 @@ impl World {
                         format!("server with ID '{id}' not found"),
                     )
                 })?;
-                if found.ipv4.is_none() && found.ipv6.is_none() {
+                if !found.has_public_ip() {
                     return Err(ApiError::unprocessable(
                         "private_net_only_server",
                         "firewalls cannot be applied to servers without a public interface",
@@ -298,12 +292,20 @@ impl World {
                 fw.applied_to.iter().any(|t| match t {
                     ApplyTarget::Server(id) => *id == server,
                     ApplyTarget::Selector(text) => {
-                        (s.ipv4.is_some() || s.ipv6.is_some())
-                            && Selector::parse(text).is_ok_and(|sel| sel.matches(&s.labels))
+                        s.has_public_ip() && Selector::parse(text).is_ok_and(|sel| sel.matches(&s.labels))
                     }
                 })
             })
             .map(|fw| fw.id)
+            .collect()
+    }
+
+    /// The servers `firewall` applies to, directly or by selector.
+    fn servers_covered_by(&self, firewall: u64) -> Vec<u64> {
+        self.servers
+            .keys()
+            .copied()
+            .filter(|s| self.firewalls_for_server(*s).contains(&firewall))
             .collect()
     }
 
@@ -321,7 +323,7 @@ impl World {
             .collect();
         self.servers
             .values()
-            .filter(|s| (s.ipv4.is_some() || s.ipv6.is_some()) && selectors.iter().any(|sel| sel.matches(&s.labels)))
+            .filter(|s| s.has_public_ip() && selectors.iter().any(|sel| sel.matches(&s.labels)))
             .map(|s| s.id)
             .collect()
     }
@@ -446,13 +448,7 @@ impl World {
         let seconds = self.durations.small;
         let me = ResourceRef::new("firewall", id);
         let mut actions = vec![self.start_action(NewAction::new("set_firewall_rules", vec![me], seconds))];
-        let covered: Vec<u64> = self
-            .servers
-            .keys()
-            .copied()
-            .filter(|s| self.firewalls_for_server(*s).contains(&id))
-            .collect();
-        for server in covered {
+        for server in self.servers_covered_by(id) {
             let s = ResourceRef::new("server", server);
             actions.push(self.start_action(NewAction::new("apply_firewall", vec![me, s], seconds).locks(vec![s])));
         }
@@ -510,12 +506,7 @@ impl World {
             }
             removed.push(target);
         }
-        let before: Vec<u64> = self
-            .servers
-            .keys()
-            .copied()
-            .filter(|s| self.firewalls_for_server(*s).contains(&id))
-            .collect();
+        let before = self.servers_covered_by(id);
         self.firewalls
             .get_mut(&id)
             .expect("invariant: found above")

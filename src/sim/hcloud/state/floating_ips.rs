@@ -5,11 +5,12 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::super::catalog::{self, Location};
+use super::super::catalog::Location;
 use super::super::error::ApiError;
 use super::super::label_selector::Labels;
 use super::super::pagination::ListRules;
-use super::primary_ips::ChangeDnsPtr;
+use super::catalog_views::requested_location;
+use super::primary_ips::{ChangeDnsPtr, must_be_unassigned};
 use super::resource::{DeleteProtected, Resource, delete_protected, stored_in};
 use super::{FlexId, IdKind, IdOrName, NewAction, ResourceRef, World, check_labels, labels_json};
 
@@ -121,15 +122,8 @@ impl World {
             self.ensure_name_free::<FloatingIp>(name, None)?;
         }
         let home_location = match (&request.server, &request.home_location) {
-            (Some(server), _) => {
-                self.servers
-                    .get(&server.0)
-                    .ok_or_else(|| ApiError::invalid_field("server", format!("server {} not found", server.0)))?
-                    .location
-            }
-            (None, Some(l)) => catalog::location(l.as_str()).ok_or_else(|| {
-                ApiError::invalid_field("home_location", format!("location {} not found", l.as_str()))
-            })?,
+            (Some(server), _) => self.requested_server(server.0)?.location,
+            (None, Some(l)) => requested_location("home_location", l)?,
             (None, None) => return Err(ApiError::invalid_input("either server or home_location is required")),
         };
         let id = self.new_id(IdKind::FloatingIp);
@@ -155,28 +149,19 @@ impl World {
                 created: self.now,
             },
         );
-        let action = match request.server {
-            Some(server) => {
-                let action = self.assign_floating_ip_action(id, server.0);
-                self.action_json(action)
-            }
-            None => Value::Null,
-        };
-        let mut body = self.envelope::<FloatingIp>(id);
-        // `action` is optional but not nullable in the spec: omitted when nothing runs.
-        if !action.is_null() {
-            body["action"] = action;
-        }
-        Ok(body)
+        let action = request
+            .server
+            .map(|server| self.assign_floating_ip_action(id, server.0));
+        Ok(self.created_reply::<FloatingIp>(id, action))
     }
 
     /// `PUT /floating_ips/{id}`.
     pub fn update_floating_ip(&mut self, id: u64, request: UpdateFloatingIp) -> Result<Value, ApiError> {
-        let ip = self.rename_relabel::<FloatingIp>(id, request.name, request.labels)?;
-        if request.description.is_some() {
-            ip.description = request.description;
-        }
-        Ok(self.envelope::<FloatingIp>(id))
+        self.update_with::<FloatingIp>(id, request.name, request.labels, |ip| {
+            if request.description.is_some() {
+                ip.description = request.description;
+            }
+        })
     }
 
     /// `DELETE /floating_ips/{id}`: 204; must be unassigned and unprotected.
@@ -184,10 +169,7 @@ impl World {
         let ip = self.find_unlocked::<FloatingIp>(id)?;
         ip.ensure_unprotected()?;
         if ip.server.is_some() {
-            return Err(ApiError::unprocessable(
-                "must_be_unassigned",
-                "floating IP must be unassigned before deletion",
-            ));
+            return Err(must_be_unassigned("floating IP"));
         }
         self.floating_ips.remove(&id);
         Ok(())
@@ -199,12 +181,7 @@ impl World {
         let Some(server) = request.server else {
             return self.unassign_floating_ip(id);
         };
-        if !self.servers.contains_key(&server.0) {
-            return Err(ApiError::invalid_field(
-                "server",
-                format!("server {} not found", server.0),
-            ));
-        }
+        self.requested_server(server.0)?;
         if ip.server == Some(server.0) {
             return Err(ApiError::unprocessable(
                 "floating_ip_assigned",

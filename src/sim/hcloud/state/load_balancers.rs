@@ -9,6 +9,7 @@ use super::super::catalog::{self, LoadBalancerType, Location};
 use super::super::error::ApiError;
 use super::super::label_selector::{Labels, Selector};
 use super::super::pagination::ListRules;
+use super::catalog_views::requested_location;
 use super::resource::{Busy, DeleteProtected, Resource, delete_protected, stored_in};
 use super::servers::ServerStatus;
 use super::{FlexId, IdKind, IdOrName, IdRef, NewAction, ResourceRef, SelectorRef, World, check_labels, labels_json};
@@ -228,6 +229,17 @@ fn merge(base: &mut Value, patch: Value) {
     }
 }
 
+/// 422 `resource_limit_exceeded` when `count` of the type's `max` `what` are used up.
+fn ensure_room(count: usize, max: u64, what: &str) -> Result<(), ApiError> {
+    if count as u64 >= max {
+        return Err(ApiError::unprocessable(
+            "resource_limit_exceeded",
+            format!("too many {what} for this load balancer type"),
+        ));
+    }
+    Ok(())
+}
+
 /// A complete, normalised service from a request, with the API's defaults.
 fn build_service(request: ServiceRequest) -> Result<Value, ApiError> {
     let protocol = request
@@ -318,23 +330,17 @@ impl Resource for LoadBalancer {
                     selector,
                     use_private_ip,
                 } => {
-                    let resolved: Vec<Value> = Selector::parse(selector)
-                        .map(|sel| {
-                            world
-                                .servers
-                                .values()
-                                .filter(|s| sel.matches(&s.labels))
-                                .map(|s| {
-                                    json!({
-                                        "type": "server",
-                                        "server": {"id": s.id},
-                                        "use_private_ip": use_private_ip,
-                                        "health_status": world.health(self, Some(s.id)),
-                                    })
-                                })
-                                .collect()
+                    let resolved: Vec<Value> = world
+                        .servers_matching(selector)
+                        .map(|s| {
+                            json!({
+                                "type": "server",
+                                "server": {"id": s.id},
+                                "use_private_ip": use_private_ip,
+                                "health_status": world.health(self, Some(s.id)),
+                            })
                         })
-                        .unwrap_or_default();
+                        .collect();
                     json!({
                         "type": "label_selector",
                         "label_selector": {"selector": selector},
@@ -394,14 +400,7 @@ impl World {
                     selector,
                     use_private_ip,
                 } => {
-                    if let Ok(sel) = Selector::parse(selector) {
-                        out.extend(
-                            self.servers
-                                .values()
-                                .filter(|s| sel.matches(&s.labels))
-                                .map(|s| (s.id, *use_private_ip)),
-                        );
-                    }
+                    out.extend(self.servers_matching(selector).map(|s| (s.id, *use_private_ip)));
                 }
                 Target::Ip { .. } => {}
             }
@@ -419,10 +418,7 @@ impl World {
         ) {
             ("server", Some(server), None, None) => {
                 let id = server.id.0;
-                let s = self
-                    .servers
-                    .get(&id)
-                    .ok_or_else(|| ApiError::invalid_field("server", format!("server {id} not found")))?;
+                let s = self.requested_server(id)?;
                 if use_private_ip {
                     if lb_networks.is_empty() {
                         return Err(ApiError::unprocessable(
@@ -479,8 +475,7 @@ impl World {
             )
         })?;
         let location = match (&request.location, &request.network_zone) {
-            (Some(l), None) => catalog::location(l.as_str())
-                .ok_or_else(|| ApiError::invalid_field("location", format!("location {} not found", l.as_str())))?,
+            (Some(l), None) => requested_location("location", l)?,
             (None, Some(zone)) => catalog::LOCATIONS
                 .iter()
                 .find(|l| l.network_zone == zone)
@@ -602,12 +597,7 @@ impl World {
                 "listen_port is already used",
             ));
         }
-        if lb.services.len() as u64 >= lb.lb_type.max_services {
-            return Err(ApiError::unprocessable(
-                "resource_limit_exceeded",
-                "too many services for this load balancer type",
-            ));
-        }
+        ensure_room(lb.services.len(), lb.lb_type.max_services, "services")?;
         Ok(self.apply_change::<LoadBalancer>(id, "add_service", None, |lb| lb.services.push(service)))
     }
 
@@ -654,12 +644,7 @@ impl World {
                 "target is already defined",
             ));
         }
-        if lb.targets.len() as u64 >= lb.lb_type.max_targets {
-            return Err(ApiError::unprocessable(
-                "resource_limit_exceeded",
-                "too many targets for this load balancer type",
-            ));
-        }
+        ensure_room(lb.targets.len(), lb.lb_type.max_targets, "targets")?;
         let extra = match &target {
             Target::Server { id, .. } => Some(ResourceRef::new("server", *id)),
             _ => None,

@@ -400,11 +400,11 @@ impl World {
 
     /// `PUT /networks/{id}`.
     pub fn update_network(&mut self, id: u64, request: UpdateNetwork) -> Result<Value, ApiError> {
-        let network = self.rename_relabel::<Network>(id, request.name, request.labels)?;
-        if let Some(expose) = request.expose_routes_to_vswitch {
-            network.expose_routes_to_vswitch = expose;
-        }
-        Ok(self.envelope::<Network>(id))
+        self.update_with::<Network>(id, request.name, request.labels, |network| {
+            if let Some(expose) = request.expose_routes_to_vswitch {
+                network.expose_routes_to_vswitch = expose;
+            }
+        })
     }
 
     /// `DELETE /networks/{id}`: 204; detaches servers and load balancers.

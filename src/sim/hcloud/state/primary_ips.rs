@@ -6,10 +6,11 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::super::catalog::{self, Location};
+use super::super::catalog::Location;
 use super::super::error::ApiError;
 use super::super::label_selector::Labels;
 use super::super::pagination::ListRules;
+use super::catalog_views::{requested_datacenter, requested_location};
 use super::resource::{DeleteProtected, Resource, delete_protected, stored_in};
 use super::servers::Server;
 use super::{FlexId, IdKind, IdOrName, NewAction, ResourceRef, World, check_labels, labels_json};
@@ -143,6 +144,14 @@ impl Resource for PrimaryIp {
 
 delete_protected!(PrimaryIp);
 
+/// 422 `must_be_unassigned`: a floating or primary IP is deleted only when unassigned.
+pub(crate) fn must_be_unassigned(what: &str) -> ApiError {
+    ApiError::unprocessable(
+        "must_be_unassigned",
+        format!("{what} must be unassigned before deletion"),
+    )
+}
+
 fn ip_kind(text: &str) -> Result<&'static str, ApiError> {
     match text {
         "ipv4" => Ok("ipv4"),
@@ -161,27 +170,40 @@ impl World {
         }
     }
 
-    /// A primary IP created for a new server (`auto_delete: true`).
-    pub(crate) fn create_auto_primary_ip(&mut self, kind: &'static str, location: &'static Location) -> u64 {
+    /// A new, unassigned primary IP from pool 127.1.x.y; named `primary_ip-{id}` unless
+    /// `name` is given.
+    fn add_primary_ip(
+        &mut self,
+        name: Option<String>,
+        kind: &'static str,
+        location: &'static Location,
+        auto_delete: bool,
+        labels: Labels,
+    ) -> u64 {
         let id = self.new_id(IdKind::PrimaryIp);
         let ip = self.allocate_public(kind, 1);
         self.primary_ips.insert(
             id,
             PrimaryIp {
                 id,
-                name: format!("primary_ip-{id}"),
+                name: name.unwrap_or_else(|| format!("primary_ip-{id}")),
                 ip,
                 kind,
                 assignee: None,
-                auto_delete: true,
+                auto_delete,
                 dns_ptr: Vec::new(),
                 location,
                 protect_delete: false,
-                labels: Labels::new(),
+                labels,
                 created: self.now,
             },
         );
         id
+    }
+
+    /// A primary IP created for a new server (`auto_delete: true`).
+    pub(crate) fn create_auto_primary_ip(&mut self, kind: &'static str, location: &'static Location) -> u64 {
+        self.add_primary_ip(None, kind, location, true, Labels::new())
     }
 
     /// The primary IP exists, is of `kind`, unassigned and in `location`.
@@ -229,57 +251,27 @@ impl World {
                 s.ensure_no_primary_ip(kind)?;
                 s.location
             }
-            (None, Some(l), None) => catalog::location(l.as_str())
-                .ok_or_else(|| ApiError::invalid_field("location", format!("location {} not found", l.as_str())))?,
-            (None, None, Some(dc)) => {
-                let name = dc.as_str().split('-').next().unwrap_or_default();
-                catalog::location(name).ok_or_else(|| {
-                    ApiError::invalid_field("datacenter", format!("datacenter {} not found", dc.as_str()))
-                })?
-            }
+            (None, Some(l), None) => requested_location("location", l)?,
+            (None, None, Some(dc)) => requested_datacenter(dc)?,
             _ => {
                 return Err(ApiError::invalid_input(
                     "exactly one of assignee_id, location or datacenter is required",
                 ));
             }
         };
-        let id = self.new_id(IdKind::PrimaryIp);
-        let ip = self.allocate_public(kind, 1);
-        self.primary_ips.insert(
-            id,
-            PrimaryIp {
-                id,
-                name: request.name,
-                ip,
-                kind,
-                assignee: None,
-                auto_delete: request.auto_delete.unwrap_or(false),
-                dns_ptr: Vec::new(),
-                location,
-                protect_delete: false,
-                labels: request.labels.unwrap_or_default(),
-                created: self.now,
-            },
-        );
-        let action = match request.assignee_id {
-            Some(server) => {
-                self.attach_primary_ip(id, server.0);
-                let seconds = self.durations.small;
-                let action = self.start_action(NewAction::new(
-                    "create_primary_ip",
-                    vec![ResourceRef::new("primary_ip", id), ResourceRef::new("server", server.0)],
-                    seconds,
-                ));
-                self.action_json(action)
-            }
-            None => Value::Null,
-        };
-        let mut body = self.envelope::<PrimaryIp>(id);
-        // `action` is optional but not nullable in the spec: omitted when nothing runs.
-        if !action.is_null() {
-            body["action"] = action;
-        }
-        Ok(body)
+        let auto_delete = request.auto_delete.unwrap_or(false);
+        let labels = request.labels.unwrap_or_default();
+        let id = self.add_primary_ip(Some(request.name), kind, location, auto_delete, labels);
+        let action = request.assignee_id.map(|server| {
+            self.attach_primary_ip(id, server.0);
+            let seconds = self.durations.small;
+            self.start_action(NewAction::new(
+                "create_primary_ip",
+                vec![ResourceRef::new("primary_ip", id), ResourceRef::new("server", server.0)],
+                seconds,
+            ))
+        });
+        Ok(self.created_reply::<PrimaryIp>(id, action))
     }
 
     fn attach_primary_ip(&mut self, id: u64, server: u64) {
@@ -295,11 +287,11 @@ impl World {
 
     /// `PUT /primary_ips/{id}`.
     pub fn update_primary_ip(&mut self, id: u64, request: UpdatePrimaryIp) -> Result<Value, ApiError> {
-        let ip = self.rename_relabel::<PrimaryIp>(id, request.name, request.labels)?;
-        if let Some(auto) = request.auto_delete {
-            ip.auto_delete = auto;
-        }
-        Ok(self.envelope::<PrimaryIp>(id))
+        self.update_with::<PrimaryIp>(id, request.name, request.labels, |ip| {
+            if let Some(auto) = request.auto_delete {
+                ip.auto_delete = auto;
+            }
+        })
     }
 
     /// `DELETE /primary_ips/{id}`: 204; must be unassigned and unprotected.
@@ -307,10 +299,7 @@ impl World {
         let ip = self.find::<PrimaryIp>(id)?;
         ip.ensure_unprotected()?;
         if ip.assignee.is_some() {
-            return Err(ApiError::unprocessable(
-                "must_be_unassigned",
-                "primary IP must be unassigned before deletion",
-            ));
+            return Err(must_be_unassigned("primary IP"));
         }
         self.ensure_unlocked::<PrimaryIp>(id)?;
         self.primary_ips.remove(&id);

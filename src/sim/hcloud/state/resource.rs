@@ -190,6 +190,16 @@ impl World {
         json!({T::KIND: self.render::<T>(id)})
     }
 
+    /// The body of a create that may start an action: `{KIND: …}`, plus `action` when one
+    /// runs (the field is optional but not nullable in the spec, so it is left out).
+    pub(crate) fn created_reply<T: Resource>(&self, id: u64, action: Option<u64>) -> Value {
+        let mut body = self.envelope::<T>(id);
+        if let Some(action) = action {
+            body["action"] = self.action_json(action);
+        }
+        body
+    }
+
     /// `GET /{kind}s/{id}`.
     pub fn get<T: Resource>(&self, id: u64) -> Result<Value, ApiError> {
         self.find::<T>(id)?;
@@ -242,10 +252,22 @@ impl World {
         Ok(resource)
     }
 
+    /// `PUT /{kind}s/{id}`: [`World::rename_relabel`], then `change` for the family's own
+    /// fields (which need no checks); answers the updated resource.
+    pub(crate) fn update_with<T: Resource>(
+        &mut self,
+        id: u64,
+        name: Option<String>,
+        labels: Option<Labels>,
+        change: impl FnOnce(&mut T),
+    ) -> Result<Value, ApiError> {
+        change(self.rename_relabel::<T>(id, name, labels)?);
+        Ok(self.envelope::<T>(id))
+    }
+
     /// `PUT /{kind}s/{id}` of a family whose only editable fields are name and labels.
     pub fn update<T: Resource>(&mut self, id: u64, request: UpdateNameAndLabels) -> Result<Value, ApiError> {
-        self.rename_relabel::<T>(id, request.name, request.labels)?;
-        Ok(self.envelope::<T>(id))
+        self.update_with::<T>(id, request.name, request.labels, |_| ())
     }
 
     /// Applies `change` to resource `id`, which the caller has checked, and starts a short

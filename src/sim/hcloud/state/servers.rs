@@ -13,8 +13,9 @@ use serde_json::{Value, json};
 
 use super::super::catalog::{self, Location, ServerType};
 use super::super::error::ApiError;
-use super::super::label_selector::Labels;
+use super::super::label_selector::{Labels, Selector, valid_dns_name};
 use super::super::pagination::ListRules;
+use super::catalog_views::{requested_datacenter, requested_location, requested_server_type};
 use super::images::{Image, ImageType};
 use super::placement_groups::PlacementGroup;
 use super::resource::{DeleteProtected, Resource, UpdateNameAndLabels, delete_protected, stored_in};
@@ -234,20 +235,6 @@ const USER_DATA_MAX: usize = 32_768;
 /// An enabled rescue system that no boot used is disabled after this long (simulated).
 const RESCUE_EXPIRY_SECONDS: f64 = 3600.0;
 
-/// Returns true if and only if `name` is a valid RFC 1123 hostname.
-fn valid_hostname(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 253
-        && name.split('.').all(|label| {
-            let b = label.as_bytes();
-            !b.is_empty()
-                && b.len() <= 63
-                && b[0].is_ascii_alphanumeric()
-                && b[b.len() - 1].is_ascii_alphanumeric()
-                && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
-        })
-}
-
 fn check_user_data(user_data: &Option<String>) -> Result<(), ApiError> {
     match user_data {
         Some(data) if data.len() > USER_DATA_MAX => Err(ApiError::invalid_field(
@@ -259,6 +246,11 @@ fn check_user_data(user_data: &Option<String>) -> Result<(), ApiError> {
 }
 
 impl Server {
+    /// Returns true if and only if the server has a public IPv4 or IPv6.
+    pub(crate) fn has_public_ip(&self) -> bool {
+        self.ipv4.is_some() || self.ipv6.is_some()
+    }
+
     /// 422 `server_not_stopped` unless the server is `off`.
     pub(crate) fn ensure_off(&self) -> Result<(), ApiError> {
         if self.status != ServerStatus::Off {
@@ -306,7 +298,7 @@ impl Resource for Server {
 
     /// A hostname (RFC 1123), stricter than other resources' names.
     fn check_name(name: &str) -> Result<(), ApiError> {
-        if !valid_hostname(name) {
+        if !valid_dns_name(name) {
             return Err(ApiError::invalid_field("name", "Name must be a valid hostname."));
         }
         Ok(())
@@ -381,6 +373,21 @@ impl Resource for Server {
 delete_protected!(Server);
 
 impl World {
+    /// The server a request names in `server` (422 `invalid_input` there if none).
+    pub(crate) fn requested_server(&self, id: u64) -> Result<&Server, ApiError> {
+        self.servers
+            .get(&id)
+            .ok_or_else(|| ApiError::invalid_field("server", format!("server {id} not found")))
+    }
+
+    /// The servers a label selector matches, by ascending ID; none if it does not parse.
+    pub(crate) fn servers_matching<'a>(&'a self, selector: &str) -> impl Iterator<Item = &'a Server> + use<'a> {
+        let selector = Selector::parse(selector).ok();
+        self.servers
+            .values()
+            .filter(move |s| selector.as_ref().is_some_and(|sel| sel.matches(&s.labels)))
+    }
+
     /// The server for an action request: it must exist and not be locked.
     fn server_for_action(&self, id: u64) -> Result<&Server, ApiError> {
         let server = self.find_unlocked::<Server>(id)?;
@@ -445,12 +452,7 @@ impl World {
         self.ensure_name_free::<Server>(&request.name, None)?;
         check_labels(&request.labels)?;
         check_user_data(&request.user_data)?;
-        let server_type = catalog::server_type(request.server_type.as_str()).ok_or_else(|| {
-            ApiError::invalid_field(
-                "server_type",
-                format!("server type {} not found", request.server_type.as_str()),
-            )
-        })?;
+        let server_type = requested_server_type(&request.server_type)?;
         let location = match (&request.location, &request.datacenter) {
             (Some(_), Some(_)) => {
                 return Err(ApiError::invalid_field(
@@ -458,15 +460,8 @@ impl World {
                     "location and datacenter are mutually exclusive",
                 ));
             }
-            (Some(l), None) => catalog::location(l.as_str())
-                .ok_or_else(|| ApiError::invalid_field("location", format!("location {} not found", l.as_str())))?,
-            (None, Some(dc)) => {
-                // Deprecated: `fsn1-dc14` names its location before the dash.
-                let name = dc.as_str().split('-').next().unwrap_or_default();
-                catalog::location(name).ok_or_else(|| {
-                    ApiError::invalid_field("datacenter", format!("datacenter {} not found", dc.as_str()))
-                })?
-            }
+            (Some(l), None) => requested_location("location", l)?,
+            (None, Some(dc)) => requested_datacenter(dc)?,
             (None, None) => server_type
                 .locations
                 .first()
@@ -775,38 +770,51 @@ impl World {
 
     /// `poweron`: `off` → `starting` → `running` (a no-op success when already running).
     pub fn poweron(&mut self, id: u64) -> Result<Value, ApiError> {
-        let status = self.server_for_action(id)?.status;
-        if status != ServerStatus::Off {
-            return self.simple_server_action(id, "start_server", 1.0, |_| {});
-        }
-        self.found_mut::<Server>(id).status = ServerStatus::Starting;
         let seconds = self.durations.start_server;
-        let action = self.start_action(
-            NewAction::new("start_server", vec![ResourceRef::new("server", id)], seconds)
-                .on_success(move |w| w.boot(id))
-                .on_error(move |w| {
-                    if let Some(s) = w.servers.get_mut(&id) {
-                        s.status = ServerStatus::Off;
-                    }
-                }),
-        );
-        Ok(self.action_reply(action))
+        self.power_transition(
+            id,
+            ServerStatus::Off,
+            ServerStatus::Starting,
+            "start_server",
+            seconds,
+            World::boot,
+        )
     }
 
-    /// `poweroff` (hard): `running` → `stopping` → `off`.
+    /// `poweroff` (hard): `running` → `stopping` → `off` (a no-op success when not running).
     pub fn poweroff(&mut self, id: u64) -> Result<Value, ApiError> {
-        let status = self.server_for_action(id)?.status;
-        if status != ServerStatus::Running {
-            return self.simple_server_action(id, "stop_server", 1.0, |_| {});
-        }
-        self.found_mut::<Server>(id).status = ServerStatus::Stopping;
         let seconds = self.durations.stop_server;
+        self.power_transition(
+            id,
+            ServerStatus::Running,
+            ServerStatus::Stopping,
+            "stop_server",
+            seconds,
+            World::power_off,
+        )
+    }
+
+    /// A power change from `from` through `via`, finished by `done`, back to `from` if the
+    /// action fails; from any other status, a short `command` action that changes nothing.
+    fn power_transition(
+        &mut self,
+        id: u64,
+        from: ServerStatus,
+        via: ServerStatus,
+        command: &'static str,
+        seconds: f64,
+        done: fn(&mut World, u64),
+    ) -> Result<Value, ApiError> {
+        if self.server_for_action(id)?.status != from {
+            return self.simple_server_action(id, command, 1.0, |_| {});
+        }
+        self.found_mut::<Server>(id).status = via;
         let action = self.start_action(
-            NewAction::new("stop_server", vec![ResourceRef::new("server", id)], seconds)
-                .on_success(move |w| w.power_off(id))
+            NewAction::new(command, vec![ResourceRef::new("server", id)], seconds)
+                .on_success(move |w| done(w, id))
                 .on_error(move |w| {
                     if let Some(s) = w.servers.get_mut(&id) {
-                        s.status = ServerStatus::Running;
+                        s.status = from;
                     }
                 }),
         );
@@ -1108,12 +1116,7 @@ impl World {
     pub fn change_server_type(&mut self, id: u64, request: ChangeType) -> Result<Value, ApiError> {
         let server = self.server_for_action(id)?;
         server.ensure_off()?;
-        let new_type = catalog::server_type(request.server_type.as_str()).ok_or_else(|| {
-            ApiError::invalid_field(
-                "server_type",
-                format!("server type {} not found", request.server_type.as_str()),
-            )
-        })?;
+        let new_type = requested_server_type(&request.server_type)?;
         if new_type.architecture != server.server_type.architecture || !new_type.offered_in(server.location.name) {
             return Err(ApiError::unprocessable(
                 "invalid_server_type",
@@ -1173,20 +1176,5 @@ impl World {
             "disk": s.disk,
             "disk_used_gb": s.disk_used_gb,
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::valid_hostname;
-
-    #[test]
-    fn hostnames() {
-        for ok in ["a", "tc-prod-cp-1", "node.example.com", "x1"] {
-            assert!(valid_hostname(ok), "{ok}");
-        }
-        for bad in ["", "-a", "a-", "a_b", "a..b", &"a".repeat(64)] {
-            assert!(!valid_hostname(bad), "{bad}");
-        }
     }
 }
