@@ -445,8 +445,9 @@ pub(crate) fn check_labels(labels: &Option<Labels>) -> Result<(), ApiError> {
     }
 }
 
-/// A resource name: 1–63 characters of letters, digits, `-`, `_`, `.` (servers use the
-/// stricter hostname rule in `servers`).
+/// A resource name: 1–128 characters of letters, digits, `-`, `_`, `.` — the default
+/// [`Resource::check_name`]; servers (DNS names) and firewalls (any characters) have their
+/// own rule.
 pub(crate) fn check_name(field: &str, name: &str) -> Result<(), ApiError> {
     let ok = !name.is_empty()
         && name.len() <= 128

@@ -1009,20 +1009,15 @@ impl World {
                 ));
             }
         }
-        let mac = self.new_mac();
-        self.found_mut::<Server>(id).private_net.push(PrivateNet {
+        let mac_address = self.new_mac();
+        let attached = PrivateNet {
             network,
             ip,
             alias_ips,
-            mac_address: mac,
-        });
-        let seconds = self.durations.small;
-        let action = self.start_action(NewAction::new(
-            "attach_to_network",
-            vec![ResourceRef::new("server", id), ResourceRef::new("network", network)],
-            seconds,
-        ));
-        Ok(self.action_reply(action))
+            mac_address,
+        };
+        let network = Some(ResourceRef::new("network", network));
+        Ok(self.apply_change::<Server>(id, "attach_to_network", network, |s| s.private_net.push(attached)))
     }
 
     /// `detach_from_network`.
@@ -1035,16 +1030,10 @@ impl World {
                 "server is not attached to this network",
             ));
         }
-        self.found_mut::<Server>(id)
-            .private_net
-            .retain(|p| p.network != network);
-        let seconds = self.durations.small;
-        let action = self.start_action(NewAction::new(
-            "detach_from_network",
-            vec![ResourceRef::new("server", id), ResourceRef::new("network", network)],
-            seconds,
-        ));
-        Ok(self.action_reply(action))
+        let other = Some(ResourceRef::new("network", network));
+        Ok(self.apply_change::<Server>(id, "detach_from_network", other, |s| {
+            s.private_net.retain(|p| p.network != network);
+        }))
     }
 
     /// `add_to_placement_group`: only while `off`.
@@ -1059,17 +1048,8 @@ impl World {
         }
         let group = request.placement_group.0;
         self.check_placement_capacity(group)?;
-        self.found_mut::<Server>(id).placement_group = Some(group);
-        let seconds = self.durations.small;
-        let action = self.start_action(NewAction::new(
-            "add_to_placement_group",
-            vec![
-                ResourceRef::new("server", id),
-                ResourceRef::new("placement_group", group),
-            ],
-            seconds,
-        ));
-        Ok(self.action_reply(action))
+        let other = Some(ResourceRef::new("placement_group", group));
+        Ok(self.apply_change::<Server>(id, "add_to_placement_group", other, |s| s.placement_group = Some(group)))
     }
 
     /// `remove_from_placement_group`.
@@ -1081,17 +1061,8 @@ impl World {
                 "server is not in a placement group",
             ));
         };
-        self.found_mut::<Server>(id).placement_group = None;
-        let seconds = self.durations.small;
-        let action = self.start_action(NewAction::new(
-            "remove_from_placement_group",
-            vec![
-                ResourceRef::new("server", id),
-                ResourceRef::new("placement_group", group),
-            ],
-            seconds,
-        ));
-        Ok(self.action_reply(action))
+        let other = Some(ResourceRef::new("placement_group", group));
+        Ok(self.apply_change::<Server>(id, "remove_from_placement_group", other, |s| s.placement_group = None))
     }
 
     /// `change_protection`: delete and rebuild protection must end up equal.
@@ -1105,11 +1076,10 @@ impl World {
                 "delete and rebuild protection must be equal",
             ));
         }
-        let server = self.found_mut::<Server>(id);
-        server.protect_delete = delete;
-        server.protect_rebuild = rebuild;
-        let seconds = self.durations.small;
-        self.simple_server_action(id, "change_protection", seconds, |_| {})
+        Ok(self.apply_change::<Server>(id, "change_protection", None, |server| {
+            server.protect_delete = delete;
+            server.protect_rebuild = rebuild;
+        }))
     }
 
     /// `change_type`: only while `off`, within the same architecture.
