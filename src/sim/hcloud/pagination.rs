@@ -332,6 +332,23 @@ mod tests {
     }
 
     #[test]
+    fn rule_filters_match_exactly_and_check_their_values() {
+        let rules = ListRules::resources(&["id"]).filters(&[("status", &["on", "off"]), ("kind", &[])]);
+        let items: Vec<Value> = [("on", "a"), ("off", "a"), ("on", "b")]
+            .iter()
+            .enumerate()
+            .map(|(i, (status, kind))| json!({"id": i, "status": status, "kind": kind, "labels": {}}))
+            .collect();
+        let page = list(items.clone(), &Query::parse("status=on&kind=b&kind=c"), rules).unwrap();
+        assert_eq!(page.items, vec![items[2].clone()]);
+        let page = list(items.clone(), &Query::parse("status=on&status=off"), rules).unwrap();
+        assert_eq!(page.items.len(), 3);
+        let error = list(items, &Query::parse("kind=a&status=up"), rules).unwrap_err();
+        assert_eq!(error.details["fields"][0]["name"], "status");
+        assert_eq!(error.details["fields"][0]["messages"][0], "Must be one of: on, off.");
+    }
+
+    #[test]
     fn link_keeps_other_parameters() {
         let q = Query::parse("id=1&page=1&sort=status&sort=id");
         let link = link_header("http://h/v1/actions", &q, &[("next", 2), ("last", 3)]);

@@ -169,6 +169,7 @@ struct Collection {
 }
 
 impl Collection {
+    /// A collection served by `list` and `get_one`; `kind` names its path IDs.
     fn new(
         plural: &'static str,
         kind: &'static str,
@@ -189,7 +190,8 @@ impl Collection {
         }
     }
 
-    /// A resource family with the generic list and get.
+    /// A resource family, listed and fetched by the generic [`World::list`] and
+    /// [`World::get`].
     fn of<T: Resource>(plural: &'static str) -> Self {
         Collection::new(plural, T::KIND, World::list::<T>, World::get::<T>)
     }
