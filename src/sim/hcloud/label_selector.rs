@@ -151,24 +151,28 @@ fn valid_name(name: &str) -> bool {
 }
 
 /// Returns true if and only if `key` is a valid label key: `[prefix/]name`, the prefix a
-/// DNS subdomain of at most 253 characters.
+/// DNS name.
 pub fn valid_key(key: &str) -> bool {
     match key.split_once('/') {
-        Some((prefix, name)) => {
-            !prefix.is_empty()
-                && prefix.len() <= 253
-                && prefix.split('.').all(|part| {
-                    let b = part.as_bytes();
-                    !b.is_empty()
-                        && b.len() <= 63
-                        && b[0].is_ascii_alphanumeric()
-                        && b[b.len() - 1].is_ascii_alphanumeric()
-                        && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
-                })
-                && valid_name(name)
-        }
+        Some((prefix, name)) => valid_dns_name(prefix) && valid_name(name),
         None => valid_name(key),
     }
+}
+
+/// Returns true if and only if `name` is a DNS name (RFC 1123): at most 253 characters of
+/// dot-separated parts, each 1–63 letters, digits and `-`, alphanumeric at both ends.
+/// Label key prefixes follow it, and so do server names (hostnames).
+pub fn valid_dns_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|part| {
+            let b = part.as_bytes();
+            !b.is_empty()
+                && b.len() <= 63
+                && b[0].is_ascii_alphanumeric()
+                && b[b.len() - 1].is_ascii_alphanumeric()
+                && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
+        })
 }
 
 /// Returns true if and only if `value` is a valid label value (empty allowed).
@@ -262,5 +266,15 @@ mod tests {
         assert!(validate_labels(&labels(&[("-x", "y")])).is_err());
         assert!(validate_labels(&labels(&[("x", "bad value")])).is_err());
         assert!(validate_labels(&labels(&[(&"a".repeat(64), "y")])).is_err());
+    }
+
+    #[test]
+    fn dns_names() {
+        for ok in ["a", "tc-prod-cp-1", "node.example.com", "x1"] {
+            assert!(valid_dns_name(ok), "{ok}");
+        }
+        for bad in ["", "-a", "a-", "a_b", "a..b", &"a".repeat(64)] {
+            assert!(!valid_dns_name(bad), "{bad}");
+        }
     }
 }

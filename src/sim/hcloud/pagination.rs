@@ -56,15 +56,44 @@ impl Query {
     }
 }
 
-/// What a list endpoint allows: its sort fields and whether `name`/`label_selector` apply.
+/// What a list endpoint allows: its sort fields, its exact-match filters and whether
+/// `name`/`label_selector` apply.
 #[derive(Debug, Clone, Copy)]
 pub struct ListRules {
     /// Fields `sort` may name.
     pub sort_fields: &'static [&'static str],
+    /// Exact-match filters: a query key that is also the field it matches, and the values
+    /// it accepts (empty: any).
+    pub filters: &'static [(&'static str, &'static [&'static str])],
     /// Whether `name=` filters.
     pub name_filter: bool,
     /// Whether `label_selector=` filters.
     pub label_selector: bool,
+}
+
+impl ListRules {
+    /// A resource list: `name` and `label_selector` filter, `sort` may name `sort_fields`.
+    pub const fn resources(sort_fields: &'static [&'static str]) -> Self {
+        ListRules {
+            sort_fields,
+            filters: &[],
+            name_filter: true,
+            label_selector: true,
+        }
+    }
+
+    /// A catalogue list (locations, types): `name` filters; there are no labels.
+    pub const fn catalog(sort_fields: &'static [&'static str]) -> Self {
+        ListRules {
+            label_selector: false,
+            ..ListRules::resources(sort_fields)
+        }
+    }
+
+    /// The same rules with these exact-match filters, applied in this order.
+    pub const fn filters(self, filters: &'static [(&'static str, &'static [&'static str])]) -> Self {
+        ListRules { filters, ..self }
+    }
 }
 
 /// One page of a list, ready to render.
@@ -78,8 +107,12 @@ pub struct Page {
     pub links: Vec<(&'static str, u64)>,
 }
 
-/// Filters by `name` and `label_selector`, sorts, and cuts one page.
+/// Applies the exact-match filters, then `name` and `label_selector`, sorts, and cuts one
+/// page.
 pub fn list(mut items: Vec<Value>, query: &Query, rules: ListRules) -> Result<Page, ApiError> {
+    for (key, allowed) in rules.filters {
+        filter_in(&mut items, query, key, allowed)?;
+    }
     if rules.name_filter
         && let Some(name) = query.get("name")
     {
@@ -106,14 +139,9 @@ pub fn list(mut items: Vec<Value>, query: &Query, rules: ListRules) -> Result<Pa
     paginate(items, query)
 }
 
-/// Keeps items whose `field` (a string) is one of the query's values for `key`, if any.
-pub fn filter_in(
-    items: &mut Vec<Value>,
-    query: &Query,
-    key: &str,
-    field: &str,
-    allowed: &[&str],
-) -> Result<(), ApiError> {
+/// Keeps items whose field `key` (a string) is one of the query's values for `key`, if
+/// any; a value outside `allowed` (when not empty) is 422 `invalid_input`.
+pub fn filter_in(items: &mut Vec<Value>, query: &Query, key: &str, allowed: &[&str]) -> Result<(), ApiError> {
     let wanted = query.all(key);
     if wanted.is_empty() {
         return Ok(());
@@ -127,7 +155,7 @@ pub fn filter_in(
         }
     }
     items.retain(|item| {
-        item.get(field)
+        item.get(key)
             .and_then(Value::as_str)
             .is_some_and(|v| wanted.contains(&v))
     });
@@ -301,6 +329,23 @@ mod tests {
         assert_eq!(v[0]["id"], 1);
         assert!(sort(&mut v, &["created"], &["id", "name"]).is_err());
         assert!(sort(&mut v, &["id:up"], &["id"]).is_err());
+    }
+
+    #[test]
+    fn rule_filters_match_exactly_and_check_their_values() {
+        let rules = ListRules::resources(&["id"]).filters(&[("status", &["on", "off"]), ("kind", &[])]);
+        let items: Vec<Value> = [("on", "a"), ("off", "a"), ("on", "b")]
+            .iter()
+            .enumerate()
+            .map(|(i, (status, kind))| json!({"id": i, "status": status, "kind": kind, "labels": {}}))
+            .collect();
+        let page = list(items.clone(), &Query::parse("status=on&kind=b&kind=c"), rules).unwrap();
+        assert_eq!(page.items, vec![items[2].clone()]);
+        let page = list(items.clone(), &Query::parse("status=on&status=off"), rules).unwrap();
+        assert_eq!(page.items.len(), 3);
+        let error = list(items, &Query::parse("kind=a&status=up"), rules).unwrap_err();
+        assert_eq!(error.details["fields"][0]["name"], "status");
+        assert_eq!(error.details["fields"][0]["messages"][0], "Must be one of: on, off.");
     }
 
     #[test]

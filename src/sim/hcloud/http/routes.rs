@@ -1,24 +1,38 @@
-//! The API routes: one line per operation, each extracting its inputs and calling one
-//! `World` method. Resource actions (`POST /{kind}/{id}/actions/{name}`) dispatch on the
-//! action name; names the emulator does not serve answer `not_implemented`.
+//! The API routes, registered from one table, [`collections`]: an entry names the `World`
+//! method behind each operation a collection serves (list, create, get, update, delete) and
+//! behind each of its actions (`POST /{plural}/{id}/actions/{name}`); the handlers around
+//! them only extract the path ID and body, call that method and pick the status. Action
+//! names the emulator does not serve answer `not_implemented`.
+
+use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::Method;
-use axum::routing::get;
+use axum::routing::{MethodRouter, get};
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::super::error::ApiError;
-use super::super::state::World;
-use super::super::state::servers::NoBody;
+use super::super::pagination::{Page, Query};
+use super::super::state::firewalls::Firewall;
+use super::super::state::floating_ips::FloatingIp;
+use super::super::state::images::Image;
+use super::super::state::load_balancers::LoadBalancer;
+use super::super::state::networks::Network;
+use super::super::state::placement_groups::PlacementGroup;
+use super::super::state::primary_ips::PrimaryIp;
+use super::super::state::servers::{NoBody, Server};
+use super::super::state::ssh_keys::SshKey;
+use super::super::state::{Resource, World};
 use super::{App, ListContext, Reply, created, listed, no_content, not_implemented, ok, parse_body, path_id};
 
 type Result<T> = std::result::Result<T, ApiError>;
 
 /// The `/v1` API routes.
 pub(super) fn routes() -> Router<App> {
-    let mut router = Router::new()
+    let router = Router::new()
         .route(
             "/v1/actions",
             get(|State(app): State<App>, ctx: ListContext| async move {
@@ -33,296 +47,243 @@ pub(super) fn routes() -> Router<App> {
         )
         // Removed from the live API (reference `hcloud-api.md` §1.2): 410 since 2026-10-01.
         .route("/v1/datacenters", get(|| async { datacenters_removed() }))
-        .route("/v1/datacenters/{id}", get(|| async { datacenters_removed() }))
-        // Catalogue.
-        .route(
-            "/v1/locations",
-            get(|State(app): State<App>, ctx: ListContext| async move {
-                listed("locations", &ctx, app.with_world(|w| w.list_locations(ctx.query())))
-            }),
-        )
-        .route(
-            "/v1/locations/{id}",
-            get(|State(app): State<App>, Path(id): Path<String>| async move {
-                ok(app.with_world(|w| w.get_location(path_id("location", &id)?)))
-            }),
-        )
-        .route(
-            "/v1/server_types",
-            get(|State(app): State<App>, ctx: ListContext| async move {
-                listed(
-                    "server_types",
-                    &ctx,
-                    app.with_world(|w| w.list_server_types(ctx.query())),
-                )
-            }),
-        )
-        .route(
-            "/v1/server_types/{id}",
-            get(|State(app): State<App>, Path(id): Path<String>| async move {
-                ok(app.with_world(|w| w.get_server_type(path_id("server_type", &id)?)))
-            }),
-        )
-        .route(
-            "/v1/load_balancer_types",
-            get(|State(app): State<App>, ctx: ListContext| async move {
-                listed(
-                    "load_balancer_types",
-                    &ctx,
-                    app.with_world(|w| w.list_load_balancer_types(ctx.query())),
-                )
-            }),
-        )
-        .route(
-            "/v1/load_balancer_types/{id}",
-            get(|State(app): State<App>, Path(id): Path<String>| async move {
-                ok(app.with_world(|w| w.get_load_balancer_type(path_id("load_balancer_type", &id)?)))
-            }),
-        );
-
-    // Resource families: list/create, get/update/delete, actions.
-    router = router
-        .route(
-            "/v1/servers",
-            get(|State(app): State<App>, ctx: ListContext| async move {
-                listed("servers", &ctx, app.with_world(|w| w.list_servers(ctx.query())))
-            })
-            .post(|State(app): State<App>, body: Bytes| async move {
-                created(app.with_world(|w| w.create_server(parse_body(&body)?)))
-            }),
-        )
-        .route(
-            "/v1/servers/{id}",
-            get(|State(app): State<App>, Path(id): Path<String>| async move {
-                ok(app.with_world(|w| w.get_server(path_id("server", &id)?)))
-            })
-            .put(
-                |State(app): State<App>, Path(id): Path<String>, body: Bytes| async move {
-                    ok(app.with_world(|w| w.update_server(path_id("server", &id)?, parse_body(&body)?)))
-                },
-            )
-            .delete(|State(app): State<App>, Path(id): Path<String>| async move {
-                ok(app.with_world(|w| w.delete_server(path_id("server", &id)?)))
-            }),
-        )
-        .route(
-            "/v1/images",
-            get(|State(app): State<App>, ctx: ListContext| async move {
-                listed("images", &ctx, app.with_world(|w| w.list_images(ctx.query())))
-            }),
-        )
-        .route(
-            "/v1/images/{id}",
-            get(|State(app): State<App>, Path(id): Path<String>| async move {
-                ok(app.with_world(|w| w.get_image(path_id("image", &id)?)))
-            })
-            .put(
-                |State(app): State<App>, Path(id): Path<String>, body: Bytes| async move {
-                    ok(app.with_world(|w| w.update_image(path_id("image", &id)?, parse_body(&body)?)))
-                },
-            )
-            .delete(|State(app): State<App>, Path(id): Path<String>| async move {
-                no_content(app.with_world(|w| w.delete_image(path_id("image", &id)?)))
-            }),
-        )
-        .route(
-            "/v1/ssh_keys",
-            get(|State(app): State<App>, ctx: ListContext| async move {
-                listed("ssh_keys", &ctx, app.with_world(|w| w.list_ssh_keys(ctx.query())))
-            })
-            .post(|State(app): State<App>, body: Bytes| async move {
-                created(app.with_world(|w| w.create_ssh_key(parse_body(&body)?)))
-            }),
-        )
-        .route(
-            "/v1/ssh_keys/{id}",
-            get(|State(app): State<App>, Path(id): Path<String>| async move {
-                ok(app.with_world(|w| w.get_ssh_key(path_id("ssh_key", &id)?)))
-            })
-            .put(
-                |State(app): State<App>, Path(id): Path<String>, body: Bytes| async move {
-                    ok(app.with_world(|w| w.update_ssh_key(path_id("ssh_key", &id)?, parse_body(&body)?)))
-                },
-            )
-            .delete(|State(app): State<App>, Path(id): Path<String>| async move {
-                no_content(app.with_world(|w| w.delete_ssh_key(path_id("ssh_key", &id)?)))
-            }),
-        )
-        .route(
-            "/v1/placement_groups",
-            get(|State(app): State<App>, ctx: ListContext| async move {
-                listed(
-                    "placement_groups",
-                    &ctx,
-                    app.with_world(|w| w.list_placement_groups(ctx.query())),
-                )
-            })
-            .post(|State(app): State<App>, body: Bytes| async move {
-                created(app.with_world(|w| w.create_placement_group(parse_body(&body)?)))
-            }),
-        )
-        .route(
-            "/v1/placement_groups/{id}",
-            get(|State(app): State<App>, Path(id): Path<String>| async move {
-                ok(app.with_world(|w| w.get_placement_group(path_id("placement_group", &id)?)))
-            })
-            .put(
-                |State(app): State<App>, Path(id): Path<String>, body: Bytes| async move {
-                    ok(app
-                        .with_world(|w| w.update_placement_group(path_id("placement_group", &id)?, parse_body(&body)?)))
-                },
-            )
-            .delete(|State(app): State<App>, Path(id): Path<String>| async move {
-                no_content(app.with_world(|w| w.delete_placement_group(path_id("placement_group", &id)?)))
-            }),
-        )
-        .route(
-            "/v1/networks",
-            get(|State(app): State<App>, ctx: ListContext| async move {
-                listed("networks", &ctx, app.with_world(|w| w.list_networks(ctx.query())))
-            })
-            .post(|State(app): State<App>, body: Bytes| async move {
-                created(app.with_world(|w| w.create_network(parse_body(&body)?)))
-            }),
-        )
-        .route(
-            "/v1/networks/{id}",
-            get(|State(app): State<App>, Path(id): Path<String>| async move {
-                ok(app.with_world(|w| w.get_network(path_id("network", &id)?)))
-            })
-            .put(
-                |State(app): State<App>, Path(id): Path<String>, body: Bytes| async move {
-                    ok(app.with_world(|w| w.update_network(path_id("network", &id)?, parse_body(&body)?)))
-                },
-            )
-            .delete(|State(app): State<App>, Path(id): Path<String>| async move {
-                no_content(app.with_world(|w| w.delete_network(path_id("network", &id)?)))
-            }),
-        )
-        .route(
-            "/v1/firewalls",
-            get(|State(app): State<App>, ctx: ListContext| async move {
-                listed("firewalls", &ctx, app.with_world(|w| w.list_firewalls(ctx.query())))
-            })
-            .post(|State(app): State<App>, body: Bytes| async move {
-                created(app.with_world(|w| w.create_firewall(parse_body(&body)?)))
-            }),
-        )
-        .route(
-            "/v1/firewalls/{id}",
-            get(|State(app): State<App>, Path(id): Path<String>| async move {
-                ok(app.with_world(|w| w.get_firewall(path_id("firewall", &id)?)))
-            })
-            .put(
-                |State(app): State<App>, Path(id): Path<String>, body: Bytes| async move {
-                    ok(app.with_world(|w| w.update_firewall(path_id("firewall", &id)?, parse_body(&body)?)))
-                },
-            )
-            .delete(|State(app): State<App>, Path(id): Path<String>| async move {
-                no_content(app.with_world(|w| w.delete_firewall(path_id("firewall", &id)?)))
-            }),
-        )
-        .route(
-            "/v1/floating_ips",
-            get(|State(app): State<App>, ctx: ListContext| async move {
-                listed(
-                    "floating_ips",
-                    &ctx,
-                    app.with_world(|w| w.list_floating_ips(ctx.query())),
-                )
-            })
-            .post(|State(app): State<App>, body: Bytes| async move {
-                created(app.with_world(|w| w.create_floating_ip(parse_body(&body)?)))
-            }),
-        )
-        .route(
-            "/v1/floating_ips/{id}",
-            get(|State(app): State<App>, Path(id): Path<String>| async move {
-                ok(app.with_world(|w| w.get_floating_ip(path_id("floating_ip", &id)?)))
-            })
-            .put(
-                |State(app): State<App>, Path(id): Path<String>, body: Bytes| async move {
-                    ok(app.with_world(|w| w.update_floating_ip(path_id("floating_ip", &id)?, parse_body(&body)?)))
-                },
-            )
-            .delete(|State(app): State<App>, Path(id): Path<String>| async move {
-                no_content(app.with_world(|w| w.delete_floating_ip(path_id("floating_ip", &id)?)))
-            }),
-        )
-        .route(
-            "/v1/primary_ips",
-            get(|State(app): State<App>, ctx: ListContext| async move {
-                listed("primary_ips", &ctx, app.with_world(|w| w.list_primary_ips(ctx.query())))
-            })
-            .post(|State(app): State<App>, body: Bytes| async move {
-                created(app.with_world(|w| w.create_primary_ip(parse_body(&body)?)))
-            }),
-        )
-        .route(
-            "/v1/primary_ips/{id}",
-            get(|State(app): State<App>, Path(id): Path<String>| async move {
-                ok(app.with_world(|w| w.get_primary_ip(path_id("primary_ip", &id)?)))
-            })
-            .put(
-                |State(app): State<App>, Path(id): Path<String>, body: Bytes| async move {
-                    ok(app.with_world(|w| w.update_primary_ip(path_id("primary_ip", &id)?, parse_body(&body)?)))
-                },
-            )
-            .delete(|State(app): State<App>, Path(id): Path<String>| async move {
-                no_content(app.with_world(|w| w.delete_primary_ip(path_id("primary_ip", &id)?)))
-            }),
-        )
-        .route(
-            "/v1/load_balancers",
-            get(|State(app): State<App>, ctx: ListContext| async move {
-                listed(
-                    "load_balancers",
-                    &ctx,
-                    app.with_world(|w| w.list_load_balancers(ctx.query())),
-                )
-            })
-            .post(|State(app): State<App>, body: Bytes| async move {
-                created(app.with_world(|w| w.create_load_balancer(parse_body(&body)?)))
-            }),
-        )
-        .route(
-            "/v1/load_balancers/{id}",
-            get(|State(app): State<App>, Path(id): Path<String>| async move {
-                ok(app.with_world(|w| w.get_load_balancer(path_id("load_balancer", &id)?)))
-            })
-            .put(
-                |State(app): State<App>, Path(id): Path<String>, body: Bytes| async move {
-                    ok(app.with_world(|w| w.update_load_balancer(path_id("load_balancer", &id)?, parse_body(&body)?)))
-                },
-            )
-            .delete(|State(app): State<App>, Path(id): Path<String>| async move {
-                ok(app.with_world(|w| w.delete_load_balancer(path_id("load_balancer", &id)?)))
-            }),
-        );
-
-    for (kind, plural, dispatch) in FAMILIES {
-        router = router.merge(action_routes(kind, plural, *dispatch));
-    }
-    router
+        .route("/v1/datacenters/{id}", get(|| async { datacenters_removed() }));
+    collections()
+        .into_iter()
+        .fold(router, |router, c| router.merge(c.routes()))
 }
 
-/// A family's action dispatcher: (world, resource ID, action name, body) → answer, or
-/// `None` when the emulator does not serve that action.
-type Dispatch = fn(&mut World, u64, &str, &[u8]) -> Option<Result<Value>>;
+/// Every collection and the `World` method behind each operation and action it serves.
+fn collections() -> Vec<Collection> {
+    vec![
+        Collection::new("locations", "location", World::list_locations, World::get_location),
+        Collection::new(
+            "server_types",
+            "server_type",
+            World::list_server_types,
+            World::get_server_type,
+        ),
+        Collection::new(
+            "load_balancer_types",
+            "load_balancer_type",
+            World::list_load_balancer_types,
+            World::get_load_balancer_type,
+        ),
+        Collection::of::<Server>("servers")
+            .create(World::create_server)
+            .update(World::update_server)
+            .delete_with_action(World::delete_server)
+            .bodiless("poweron", World::poweron)
+            .bodiless("poweroff", World::poweroff)
+            .bodiless("shutdown", World::shutdown)
+            .bodiless("reboot", |w, id| w.restart(id, "reboot_server"))
+            .bodiless("reset", |w, id| w.restart(id, "reset_server"))
+            .action("enable_rescue", World::enable_rescue)
+            .bodiless("disable_rescue", World::disable_rescue)
+            .action("create_image", World::create_image)
+            .action("attach_to_network", World::attach_server_to_network)
+            .action("detach_from_network", World::detach_server_from_network)
+            .action("add_to_placement_group", World::add_to_placement_group)
+            .bodiless("remove_from_placement_group", World::remove_from_placement_group)
+            .action("change_protection", World::change_server_protection)
+            .action("change_type", World::change_server_type)
+            .action("rebuild", World::rebuild_server),
+        Collection::new("images", Image::KIND, World::list_images, World::get::<Image>)
+            .update(World::update_image)
+            .delete(World::delete_image)
+            .action("change_protection", World::change_image_protection),
+        Collection::of::<SshKey>("ssh_keys")
+            .create(World::create_ssh_key)
+            .update(World::update::<SshKey>)
+            .delete(World::delete_ssh_key),
+        Collection::of::<PlacementGroup>("placement_groups")
+            .create(World::create_placement_group)
+            .update(World::update::<PlacementGroup>)
+            .delete(World::delete_placement_group),
+        Collection::of::<Network>("networks")
+            .create(World::create_network)
+            .update(World::update_network)
+            .delete(World::delete_network)
+            .action("add_subnet", World::add_subnet)
+            .action("delete_subnet", World::delete_subnet)
+            .action("add_route", World::add_route)
+            .action("delete_route", World::delete_route)
+            .action("change_ip_range", World::change_ip_range)
+            .action("change_protection", World::change_delete_protection::<Network>),
+        Collection::of::<Firewall>("firewalls")
+            .create(World::create_firewall)
+            .update(World::update::<Firewall>)
+            .delete(World::delete_firewall)
+            .action("set_rules", World::set_firewall_rules)
+            .action("apply_to_resources", World::apply_firewall_to_resources)
+            .action("remove_from_resources", World::remove_firewall_from_resources),
+        Collection::of::<FloatingIp>("floating_ips")
+            .create(World::create_floating_ip)
+            .update(World::update_floating_ip)
+            .delete(World::delete_floating_ip)
+            .action("assign", World::assign_floating_ip)
+            .bodiless("unassign", World::unassign_floating_ip)
+            .action("change_protection", World::change_delete_protection::<FloatingIp>)
+            .action("change_dns_ptr", World::change_floating_ip_dns_ptr),
+        Collection::of::<PrimaryIp>("primary_ips")
+            .create(World::create_primary_ip)
+            .update(World::update_primary_ip)
+            .delete(World::delete_primary_ip)
+            .action("assign", World::assign_primary_ip)
+            .bodiless("unassign", World::unassign_primary_ip)
+            .action("change_protection", World::change_delete_protection::<PrimaryIp>)
+            .action("change_dns_ptr", World::change_primary_ip_dns_ptr),
+        // The live API answers DELETE with a `delete_load_balancer` action (see the method).
+        Collection::of::<LoadBalancer>("load_balancers")
+            .create(World::create_load_balancer)
+            .update(World::update::<LoadBalancer>)
+            .delete_with_action(World::delete_load_balancer)
+            .action("add_service", World::add_service)
+            .action("update_service", World::update_service)
+            .action("delete_service", World::delete_service)
+            .action("add_target", World::add_target)
+            .action("remove_target", World::remove_target)
+            .action("attach_to_network", World::attach_load_balancer_to_network)
+            .action("detach_from_network", World::detach_load_balancer_from_network)
+            .action("change_algorithm", World::change_algorithm)
+            .action("change_type", World::change_load_balancer_type)
+            .action("change_protection", World::change_delete_protection::<LoadBalancer>)
+            .bodiless("enable_public_interface", |w, id| w.set_public_interface(id, true))
+            .bodiless("disable_public_interface", |w, id| w.set_public_interface(id, false)),
+    ]
+}
 
-const FAMILIES: &[(&str, &str, Dispatch)] = &[
-    ("server", "servers", server_action),
-    ("image", "images", image_action),
-    ("network", "networks", network_action),
-    ("firewall", "firewalls", firewall_action),
-    ("floating_ip", "floating_ips", floating_ip_action),
-    ("primary_ip", "primary_ips", primary_ip_action),
-    ("load_balancer", "load_balancers", load_balancer_action),
-];
+/// One action: parses the body and calls its `World` method.
+type ActionHandler = Box<dyn Fn(&mut World, u64, &[u8]) -> Result<Value> + Send + Sync>;
+
+/// One collection's routes, built up operation by operation: `GET /v1/{plural}` and
+/// `GET /v1/{plural}/{id}` always, the rest as the collection serves them.
+struct Collection {
+    plural: &'static str,
+    /// Names the path ID in 404s and the resource type of the collection's actions.
+    kind: &'static str,
+    get_one: fn(&World, u64) -> Result<Value>,
+    items: MethodRouter<App>,
+    item: MethodRouter<App>,
+    actions: Vec<(&'static str, ActionHandler)>,
+}
+
+impl Collection {
+    /// A collection served by `list` and `get_one`; `kind` names its path IDs.
+    fn new(
+        plural: &'static str,
+        kind: &'static str,
+        list: fn(&World, &Query) -> Result<Page>,
+        get_one: fn(&World, u64) -> Result<Value>,
+    ) -> Self {
+        Collection {
+            plural,
+            kind,
+            get_one,
+            items: get(move |State(app): State<App>, ctx: ListContext| async move {
+                listed(plural, &ctx, app.with_world(|w| list(w, ctx.query())))
+            }),
+            item: get(move |State(app): State<App>, Path(id): Path<String>| async move {
+                ok(app.with_world(|w| get_one(w, path_id(kind, &id)?)))
+            }),
+            actions: Vec::new(),
+        }
+    }
+
+    /// A resource family, listed and fetched by the generic [`World::list`] and
+    /// [`World::get`].
+    fn of<T: Resource>(plural: &'static str) -> Self {
+        Collection::new(plural, T::KIND, World::list::<T>, World::get::<T>)
+    }
+
+    /// `POST /v1/{plural}`: 201.
+    fn create<R: DeserializeOwned + 'static>(mut self, create: fn(&mut World, R) -> Result<Value>) -> Self {
+        self.items = self.items.post(move |State(app): State<App>, body: Bytes| async move {
+            created(app.with_world(|w| create(w, parse_body(&body)?)))
+        });
+        self
+    }
+
+    /// `PUT /v1/{plural}/{id}`: 200.
+    fn update<R: DeserializeOwned + 'static>(mut self, update: fn(&mut World, u64, R) -> Result<Value>) -> Self {
+        let kind = self.kind;
+        self.item = self.item.put(
+            move |State(app): State<App>, Path(id): Path<String>, body: Bytes| async move {
+                ok(app.with_world(|w| update(w, path_id(kind, &id)?, parse_body(&body)?)))
+            },
+        );
+        self
+    }
+
+    /// `DELETE /v1/{plural}/{id}`: 204.
+    fn delete(mut self, delete: fn(&mut World, u64) -> Result<()>) -> Self {
+        let kind = self.kind;
+        self.item = self
+            .item
+            .delete(move |State(app): State<App>, Path(id): Path<String>| async move {
+                no_content(app.with_world(|w| delete(w, path_id(kind, &id)?)))
+            });
+        self
+    }
+
+    /// `DELETE /v1/{plural}/{id}`: 200 with the action that deletes.
+    fn delete_with_action(mut self, delete: fn(&mut World, u64) -> Result<Value>) -> Self {
+        let kind = self.kind;
+        self.item = self
+            .item
+            .delete(move |State(app): State<App>, Path(id): Path<String>| async move {
+                ok(app.with_world(|w| delete(w, path_id(kind, &id)?)))
+            });
+        self
+    }
+
+    /// `POST /v1/{plural}/{id}/actions/{name}` with a request body: 201.
+    fn action<R: DeserializeOwned + 'static>(
+        mut self,
+        name: &'static str,
+        call: fn(&mut World, u64, R) -> Result<Value>,
+    ) -> Self {
+        let handler = move |w: &mut World, id: u64, body: &[u8]| call(w, id, parse_body(body)?);
+        self.actions.push((name, Box::new(handler)));
+        self
+    }
+
+    /// `POST /v1/{plural}/{id}/actions/{name}` without a body (only `{}` is accepted): 201.
+    fn bodiless(mut self, name: &'static str, call: fn(&mut World, u64) -> Result<Value>) -> Self {
+        let handler = move |w: &mut World, id: u64, body: &[u8]| {
+            parse_body::<NoBody>(body)?;
+            call(w, id)
+        };
+        self.actions.push((name, Box::new(handler)));
+        self
+    }
+
+    fn routes(self) -> Router<App> {
+        let router = Router::new()
+            .route(&format!("/v1/{}", self.plural), self.items)
+            .route(&format!("/v1/{}/{{id}}", self.plural), self.item);
+        if self.actions.is_empty() {
+            return router;
+        }
+        router.merge(action_routes(
+            self.kind,
+            self.plural,
+            self.get_one,
+            Arc::new(self.actions),
+        ))
+    }
+}
 
 /// `GET /{plural}/actions`, `/{plural}/actions/{id}`, `/{plural}/{id}/actions`,
-/// `/{plural}/{id}/actions/{action_id}` and `POST /{plural}/{id}/actions/{name}`.
-fn action_routes(kind: &'static str, plural: &'static str, dispatch: Dispatch) -> Router<App> {
+/// `/{plural}/{id}/actions/{action_id}` and `POST /{plural}/{id}/actions/{name}` (names
+/// not in `actions` answer `not_implemented`); `get_one` answers 404 for a resource that
+/// does not exist.
+fn action_routes(
+    kind: &'static str,
+    plural: &'static str,
+    get_one: fn(&World, u64) -> Result<Value>,
+    actions: Arc<Vec<(&'static str, ActionHandler)>>,
+) -> Router<App> {
     Router::new()
         .route(
             &format!("/v1/{plural}/actions"),
@@ -349,9 +310,7 @@ fn action_routes(kind: &'static str, plural: &'static str, dispatch: Dispatch) -
                         &ctx,
                         app.with_world(|w| {
                             let id = path_id(kind, &id)?;
-                            if !w.exists(kind, id) {
-                                return Err(ApiError::not_found(kind, id));
-                            }
+                            get_one(w, id)?;
                             w.list_resource_actions(kind, Some(id), ctx.query())
                         }),
                     )
@@ -374,8 +333,8 @@ fn action_routes(kind: &'static str, plural: &'static str, dispatch: Dispatch) -
                       body: Bytes| async move {
                     let result: Result<Reply> = app.with_world(|w| {
                         let id = path_id(kind, &id)?;
-                        match dispatch(w, id, &action, &body) {
-                            Some(result) => created(result),
+                        match actions.iter().find(|(name, _)| *name == action) {
+                            Some((_, call)) => created(call(w, id, &body)),
                             None => Err(not_implemented(&Method::POST, uri.path())),
                         }
                     });
@@ -397,95 +356,4 @@ fn datacenters_removed() -> ApiError {
         "announcement": "https://docs.hetzner.cloud/changelog#2026-07-01-removing-datacenters"
     }));
     error
-}
-
-fn none(body: &[u8]) -> Result<()> {
-    parse_body::<NoBody>(body).map(|_| ())
-}
-
-fn server_action(w: &mut World, id: u64, action: &str, body: &[u8]) -> Option<Result<Value>> {
-    Some(match action {
-        "poweron" => none(body).and_then(|()| w.poweron(id)),
-        "poweroff" => none(body).and_then(|()| w.poweroff(id)),
-        "shutdown" => none(body).and_then(|()| w.shutdown(id)),
-        "reboot" => none(body).and_then(|()| w.restart(id, "reboot_server")),
-        "reset" => none(body).and_then(|()| w.restart(id, "reset_server")),
-        "enable_rescue" => parse_body(body).and_then(|r| w.enable_rescue(id, r)),
-        "disable_rescue" => none(body).and_then(|()| w.disable_rescue(id)),
-        "create_image" => parse_body(body).and_then(|r| w.create_image(id, r)),
-        "attach_to_network" => parse_body(body).and_then(|r| w.attach_server_to_network(id, r)),
-        "detach_from_network" => parse_body(body).and_then(|r| w.detach_server_from_network(id, r)),
-        "add_to_placement_group" => parse_body(body).and_then(|r| w.add_to_placement_group(id, r)),
-        "remove_from_placement_group" => none(body).and_then(|()| w.remove_from_placement_group(id)),
-        "change_protection" => parse_body(body).and_then(|r| w.change_server_protection(id, r)),
-        "change_type" => parse_body(body).and_then(|r| w.change_server_type(id, r)),
-        "rebuild" => parse_body(body).and_then(|r| w.rebuild_server(id, r)),
-        _ => return None,
-    })
-}
-
-fn image_action(w: &mut World, id: u64, action: &str, body: &[u8]) -> Option<Result<Value>> {
-    Some(match action {
-        "change_protection" => parse_body(body).and_then(|r| w.change_image_protection(id, r)),
-        _ => return None,
-    })
-}
-
-fn network_action(w: &mut World, id: u64, action: &str, body: &[u8]) -> Option<Result<Value>> {
-    Some(match action {
-        "add_subnet" => parse_body(body).and_then(|r| w.add_subnet(id, r)),
-        "delete_subnet" => parse_body(body).and_then(|r| w.delete_subnet(id, r)),
-        "add_route" => parse_body(body).and_then(|r| w.add_route(id, r)),
-        "delete_route" => parse_body(body).and_then(|r| w.delete_route(id, r)),
-        "change_ip_range" => parse_body(body).and_then(|r| w.change_ip_range(id, r)),
-        "change_protection" => parse_body(body).and_then(|r| w.change_network_protection(id, r)),
-        _ => return None,
-    })
-}
-
-fn firewall_action(w: &mut World, id: u64, action: &str, body: &[u8]) -> Option<Result<Value>> {
-    Some(match action {
-        "set_rules" => parse_body(body).and_then(|r| w.set_firewall_rules(id, r)),
-        "apply_to_resources" => parse_body(body).and_then(|r| w.apply_firewall_to_resources(id, r)),
-        "remove_from_resources" => parse_body(body).and_then(|r| w.remove_firewall_from_resources(id, r)),
-        _ => return None,
-    })
-}
-
-fn floating_ip_action(w: &mut World, id: u64, action: &str, body: &[u8]) -> Option<Result<Value>> {
-    Some(match action {
-        "assign" => parse_body(body).and_then(|r| w.assign_floating_ip(id, r)),
-        "unassign" => none(body).and_then(|()| w.unassign_floating_ip(id)),
-        "change_protection" => parse_body(body).and_then(|r| w.change_floating_ip_protection(id, r)),
-        "change_dns_ptr" => parse_body(body).and_then(|r| w.change_floating_ip_dns_ptr(id, r)),
-        _ => return None,
-    })
-}
-
-fn primary_ip_action(w: &mut World, id: u64, action: &str, body: &[u8]) -> Option<Result<Value>> {
-    Some(match action {
-        "assign" => parse_body(body).and_then(|r| w.assign_primary_ip(id, r)),
-        "unassign" => none(body).and_then(|()| w.unassign_primary_ip(id)),
-        "change_protection" => parse_body(body).and_then(|r| w.change_primary_ip_protection(id, r)),
-        "change_dns_ptr" => parse_body(body).and_then(|r| w.change_primary_ip_dns_ptr(id, r)),
-        _ => return None,
-    })
-}
-
-fn load_balancer_action(w: &mut World, id: u64, action: &str, body: &[u8]) -> Option<Result<Value>> {
-    Some(match action {
-        "add_service" => parse_body(body).and_then(|r| w.add_service(id, r)),
-        "update_service" => parse_body(body).and_then(|r| w.update_service(id, r)),
-        "delete_service" => parse_body(body).and_then(|r| w.delete_service(id, r)),
-        "add_target" => parse_body(body).and_then(|r| w.add_target(id, r)),
-        "remove_target" => parse_body(body).and_then(|r| w.remove_target(id, r)),
-        "attach_to_network" => parse_body(body).and_then(|r| w.attach_load_balancer_to_network(id, r)),
-        "detach_from_network" => parse_body(body).and_then(|r| w.detach_load_balancer_from_network(id, r)),
-        "change_algorithm" => parse_body(body).and_then(|r| w.change_algorithm(id, r)),
-        "change_type" => parse_body(body).and_then(|r| w.change_load_balancer_type(id, r)),
-        "change_protection" => parse_body(body).and_then(|r| w.change_load_balancer_protection(id, r)),
-        "enable_public_interface" => none(body).and_then(|()| w.set_public_interface(id, true)),
-        "disable_public_interface" => none(body).and_then(|()| w.set_public_interface(id, false)),
-        _ => return None,
-    })
 }

@@ -262,6 +262,11 @@ impl World {
         })
     }
 
+    /// `{"action": …}`, the body of an operation that started one action.
+    pub(crate) fn action_reply(&self, id: u64) -> Value {
+        json!({"action": self.action_json(id)})
+    }
+
     fn progress_of(&self, a: &Action) -> u64 {
         if self.now <= a.begins || a.ends <= a.begins {
             return 0;
@@ -272,7 +277,7 @@ impl World {
     /// `GET /actions/{id}`.
     pub fn get_action(&self, id: u64) -> Result<Value, ApiError> {
         if self.actions.contains_key(&id) {
-            Ok(serde_json::json!({"action": self.action_json(id)}))
+            Ok(self.action_reply(id))
         } else {
             Err(ApiError::not_found("action", id))
         }
@@ -316,7 +321,7 @@ impl World {
     }
 
     fn finish_action_list(&self, mut items: Vec<Value>, query: &Query) -> Result<Page, ApiError> {
-        pagination::filter_in(&mut items, query, "status", "status", &["running", "success", "error"])?;
+        pagination::filter_in(&mut items, query, "status", &["running", "success", "error"])?;
         pagination::sort(
             &mut items,
             &query.all("sort"),
@@ -334,7 +339,7 @@ impl World {
                 .any(|r| r.kind == kind && resource.is_none_or(|rid| r.id == rid))
         });
         if concerns {
-            Ok(json!({"action": self.action_json(id)}))
+            Ok(self.action_reply(id))
         } else {
             Err(ApiError::not_found("action", id))
         }

@@ -1,68 +1,91 @@
-//! Read-only catalogue endpoints: locations, server types, load balancer types.
+//! The catalogue as the API shows it: the read-only endpoints for locations, server types
+//! and load balancer types, and the lookups of catalogue entries that requests name (422
+//! `invalid_input` on the field when there is none).
 
 use serde_json::{Value, json};
 
-use super::super::catalog::{LOAD_BALANCER_TYPES, LOCATIONS, SERVER_TYPES};
+use super::super::catalog::{
+    self, LOAD_BALANCER_TYPES, LOCATIONS, LoadBalancerType, Location, SERVER_TYPES, ServerType,
+};
 use super::super::error::ApiError;
 use super::super::pagination::{self, ListRules, Page, Query};
-use super::World;
+use super::{IdOrName, World};
 
-const LOCATION_RULES: ListRules = ListRules {
-    sort_fields: &["id", "name"],
-    name_filter: true,
-    label_selector: false,
-};
+const RULES: ListRules = ListRules::catalog(&["id", "name"]);
 
-const TYPE_RULES: ListRules = ListRules {
-    sort_fields: &["id", "name"],
-    name_filter: true,
-    label_selector: false,
-};
+/// `{kind: entry}` for the entry with `id`, or 404 `not_found`.
+fn find_entry<T>(
+    kind: &str,
+    entries: &[T],
+    id: u64,
+    id_of: fn(&T) -> u64,
+    render: fn(&T) -> Value,
+) -> Result<Value, ApiError> {
+    entries
+        .iter()
+        .find(|entry| id_of(entry) == id)
+        .map(|entry| json!({kind: render(entry)}))
+        .ok_or_else(|| ApiError::not_found(kind, id))
+}
 
 impl World {
     /// `GET /locations`.
     pub fn list_locations(&self, query: &Query) -> Result<Page, ApiError> {
-        pagination::list(LOCATIONS.iter().map(|l| l.to_json()).collect(), query, LOCATION_RULES)
+        pagination::list(LOCATIONS.iter().map(Location::to_json).collect(), query, RULES)
     }
 
     /// `GET /locations/{id}`.
     pub fn get_location(&self, id: u64) -> Result<Value, ApiError> {
-        LOCATIONS
-            .iter()
-            .find(|l| l.id == id)
-            .map(|l| json!({"location": l.to_json()}))
-            .ok_or_else(|| ApiError::not_found("location", id))
+        find_entry("location", LOCATIONS, id, |l| l.id, Location::to_json)
     }
 
     /// `GET /server_types`.
     pub fn list_server_types(&self, query: &Query) -> Result<Page, ApiError> {
-        pagination::list(SERVER_TYPES.iter().map(|t| t.to_json()).collect(), query, TYPE_RULES)
+        pagination::list(SERVER_TYPES.iter().map(ServerType::to_json).collect(), query, RULES)
     }
 
     /// `GET /server_types/{id}`.
     pub fn get_server_type(&self, id: u64) -> Result<Value, ApiError> {
-        SERVER_TYPES
-            .iter()
-            .find(|t| t.id == id)
-            .map(|t| json!({"server_type": t.to_json()}))
-            .ok_or_else(|| ApiError::not_found("server_type", id))
+        find_entry("server_type", SERVER_TYPES, id, |t| t.id, ServerType::to_json)
     }
 
     /// `GET /load_balancer_types`.
     pub fn list_load_balancer_types(&self, query: &Query) -> Result<Page, ApiError> {
         pagination::list(
-            LOAD_BALANCER_TYPES.iter().map(|t| t.to_json()).collect(),
+            LOAD_BALANCER_TYPES.iter().map(LoadBalancerType::to_json).collect(),
             query,
-            TYPE_RULES,
+            RULES,
         )
     }
 
     /// `GET /load_balancer_types/{id}`.
     pub fn get_load_balancer_type(&self, id: u64) -> Result<Value, ApiError> {
-        LOAD_BALANCER_TYPES
-            .iter()
-            .find(|t| t.id == id)
-            .map(|t| json!({"load_balancer_type": t.to_json()}))
-            .ok_or_else(|| ApiError::not_found("load_balancer_type", id))
+        find_entry(
+            "load_balancer_type",
+            LOAD_BALANCER_TYPES,
+            id,
+            |t| t.id,
+            LoadBalancerType::to_json,
+        )
     }
+}
+
+/// The location a request names in `field` (`location`, `home_location`).
+pub(crate) fn requested_location(field: &str, name: &IdOrName) -> Result<&'static Location, ApiError> {
+    catalog::location(name.as_str())
+        .ok_or_else(|| ApiError::invalid_field(field, format!("location {} not found", name.as_str())))
+}
+
+/// The location of the `datacenter` a request names (deprecated): `fsn1-dc14` names its
+/// location before the dash.
+pub(crate) fn requested_datacenter(name: &IdOrName) -> Result<&'static Location, ApiError> {
+    let location = name.as_str().split('-').next().unwrap_or_default();
+    catalog::location(location)
+        .ok_or_else(|| ApiError::invalid_field("datacenter", format!("datacenter {} not found", name.as_str())))
+}
+
+/// The server type a request names in `server_type`.
+pub(crate) fn requested_server_type(name: &IdOrName) -> Result<&'static ServerType, ApiError> {
+    catalog::server_type(name.as_str())
+        .ok_or_else(|| ApiError::invalid_field("server_type", format!("server type {} not found", name.as_str())))
 }

@@ -9,8 +9,9 @@ use serde_json::{Value, json};
 
 use super::super::error::ApiError;
 use super::super::label_selector::{Labels, Selector};
-use super::super::pagination::{self, ListRules, Page, Query};
-use super::{FlexId, IdKind, NewAction, ResourceRef, World, check_labels, labels_json};
+use super::super::pagination::ListRules;
+use super::resource::{Busy, Resource, stored_in};
+use super::{IdKind, IdRef, NewAction, ResourceRef, SelectorRef, World, check_labels, labels_json};
 
 /// The most rules a firewall holds.
 pub const MAX_RULES: usize = 50;
@@ -64,18 +65,6 @@ pub struct RuleRequest {
     description: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct IdRef {
-    id: FlexId,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SelectorRef {
-    selector: String,
-}
-
 /// A target in `apply_to`/`remove_from`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -94,14 +83,6 @@ pub struct CreateFirewall {
     labels: Option<Labels>,
     rules: Option<Vec<RuleRequest>>,
     apply_to: Option<Vec<TargetRequest>>,
-}
-
-/// `PUT /firewalls/{id}`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateFirewall {
-    name: Option<String>,
-    labels: Option<Labels>,
 }
 
 /// `set_rules`.
@@ -124,12 +105,6 @@ pub struct ApplyToResources {
 pub struct RemoveFromResources {
     remove_from: Vec<TargetRequest>,
 }
-
-const RULES: ListRules = ListRules {
-    sort_fields: &["id", "name", "created"],
-    name_filter: true,
-    label_selector: true,
-};
 
 fn check_port(port: &str) -> bool {
     let valid = |p: &str| p.parse::<u16>().is_ok_and(|n| n >= 1);
@@ -225,19 +200,57 @@ fn build_rules(requests: Vec<RuleRequest>) -> Result<Vec<Rule>, ApiError> {
     Ok(rules)
 }
 
+impl Resource for Firewall {
+    const KIND: &'static str = "firewall";
+    const LIST: ListRules = ListRules::resources(&["id", "name", "created"]);
+    const BUSY: Busy = Busy::Conflict;
+    const NAME_TAKEN: &'static str = "firewall name is already used";
+
+    /// Any characters, 1 to 128 of them.
+    fn check_name(name: &str) -> Result<(), ApiError> {
+        if name.is_empty() || name.chars().count() > 128 {
+            return Err(ApiError::invalid_field("name", "Length must be between 1 and 128."));
+        }
+        Ok(())
+    }
+
+    stored_in!(firewalls);
+
+    /// Selector entries list the servers they currently match.
+    fn render(&self, world: &World) -> Value {
+        let applied_to: Vec<Value> = self
+            .applied_to
+            .iter()
+            .map(|t| match t {
+                ApplyTarget::Server(server) => json!({"type": "server", "server": {"id": server}}),
+                ApplyTarget::Selector(text) => {
+                    let matched: Vec<Value> = world
+                        .servers_matching(text)
+                        .map(|s| json!({"type": "server", "server": {"id": s.id}}))
+                        .collect();
+                    json!({"type": "label_selector", "label_selector": {"selector": text}, "applied_to_resources": matched})
+                }
+            })
+            .collect();
+        json!({
+            "id": self.id,
+            "name": self.name,
+            "labels": labels_json(&self.labels),
+            "created": world.timestamp(self.created),
+            "rules": self.rules.iter().map(|r| json!({
+                "direction": r.direction,
+                "protocol": r.protocol,
+                "port": r.port,
+                "source_ips": r.source_ips,
+                "destination_ips": r.destination_ips,
+                "description": r.description,
+            })).collect::<Vec<_>>(),
+            "applied_to": applied_to,
+        })
+    }
+}
+
 impl World {
-    fn firewall(&self, id: u64) -> Result<&Firewall, ApiError> {
-        self.firewalls
-            .get(&id)
-            .ok_or_else(|| ApiError::not_found("firewall", id))
-    }
-
-    fn firewall_for_change(&self, id: u64) -> Result<&Firewall, ApiError> {
-        let firewall = self.firewall(id)?;
-        self.ensure_unlocked("firewall", id)?;
-        Ok(firewall)
-    }
-
     fn target(&self, request: &TargetRequest) -> Result<ApplyTarget, ApiError> {
         match (request.kind.as_str(), &request.server, &request.label_selector) {
             ("server", Some(server), None) => {
@@ -249,7 +262,7 @@ impl World {
                         format!("server with ID '{id}' not found"),
                     )
                 })?;
-                if found.ipv4.is_none() && found.ipv6.is_none() {
+                if !found.has_public_ip() {
                     return Err(ApiError::unprocessable(
                         "private_net_only_server",
                         "firewalls cannot be applied to servers without a public interface",
@@ -279,12 +292,20 @@ impl World {
                 fw.applied_to.iter().any(|t| match t {
                     ApplyTarget::Server(id) => *id == server,
                     ApplyTarget::Selector(text) => {
-                        (s.ipv4.is_some() || s.ipv6.is_some())
-                            && Selector::parse(text).is_ok_and(|sel| sel.matches(&s.labels))
+                        s.has_public_ip() && Selector::parse(text).is_ok_and(|sel| sel.matches(&s.labels))
                     }
                 })
             })
             .map(|fw| fw.id)
+            .collect()
+    }
+
+    /// The servers `firewall` applies to, directly or by selector.
+    fn servers_covered_by(&self, firewall: u64) -> Vec<u64> {
+        self.servers
+            .keys()
+            .copied()
+            .filter(|s| self.firewalls_for_server(*s).contains(&firewall))
             .collect()
     }
 
@@ -302,7 +323,7 @@ impl World {
             .collect();
         self.servers
             .values()
-            .filter(|s| (s.ipv4.is_some() || s.ipv6.is_some()) && selectors.iter().any(|sel| sel.matches(&s.labels)))
+            .filter(|s| s.has_public_ip() && selectors.iter().any(|sel| sel.matches(&s.labels)))
             .map(|s| s.id)
             .collect()
     }
@@ -366,13 +387,9 @@ impl World {
 
     /// `POST /firewalls`: 201 with `set_firewall_rules` and `apply_firewall` actions.
     pub fn create_firewall(&mut self, request: CreateFirewall) -> Result<Value, ApiError> {
-        if request.name.is_empty() || request.name.chars().count() > 128 {
-            return Err(ApiError::invalid_field("name", "Length must be between 1 and 128."));
-        }
+        Firewall::check_name(&request.name)?;
         check_labels(&request.labels)?;
-        if self.firewalls.values().any(|f| f.name == request.name) {
-            return Err(ApiError::uniqueness("name", "firewall name is already used"));
-        }
+        self.ensure_name_free::<Firewall>(&request.name, None)?;
         let rules = build_rules(request.rules.unwrap_or_default())?;
         let mut targets: Vec<ApplyTarget> = Vec::new();
         for target in request.apply_to.iter().flatten() {
@@ -405,51 +422,14 @@ impl World {
         ))];
         actions.extend(self.reconcile_all_firewalls(false));
         Ok(json!({
-            "firewall": self.firewall_json(id),
+            "firewall": self.render::<Firewall>(id),
             "actions": actions.iter().map(|a| self.action_json(*a)).collect::<Vec<_>>(),
         }))
     }
 
-    /// `GET /firewalls`.
-    pub fn list_firewalls(&self, query: &Query) -> Result<Page, ApiError> {
-        pagination::list(
-            self.firewalls.keys().map(|id| self.firewall_json(*id)).collect(),
-            query,
-            RULES,
-        )
-    }
-
-    /// `GET /firewalls/{id}`.
-    pub fn get_firewall(&self, id: u64) -> Result<Value, ApiError> {
-        self.firewall(id)?;
-        Ok(json!({"firewall": self.firewall_json(id)}))
-    }
-
-    /// `PUT /firewalls/{id}`.
-    pub fn update_firewall(&mut self, id: u64, request: UpdateFirewall) -> Result<Value, ApiError> {
-        self.firewall_for_change(id)?;
-        if let Some(name) = &request.name {
-            if name.is_empty() || name.chars().count() > 128 {
-                return Err(ApiError::invalid_field("name", "Length must be between 1 and 128."));
-            }
-            if self.firewalls.values().any(|f| f.name == *name && f.id != id) {
-                return Err(ApiError::uniqueness("name", "firewall name is already used"));
-            }
-        }
-        check_labels(&request.labels)?;
-        let fw = self.firewalls.get_mut(&id).expect("invariant: found above");
-        if let Some(name) = request.name {
-            fw.name = name;
-        }
-        if let Some(labels) = request.labels {
-            fw.labels = labels;
-        }
-        Ok(json!({"firewall": self.firewall_json(id)}))
-    }
-
     /// `DELETE /firewalls/{id}`: 204; refused while it still applies to anything.
     pub fn delete_firewall(&mut self, id: u64) -> Result<(), ApiError> {
-        let fw = self.firewall_for_change(id)?;
+        let fw = self.find_unlocked::<Firewall>(id)?;
         if !fw.applied_to.is_empty() {
             return Err(ApiError::unprocessable(
                 "resource_in_use",
@@ -462,19 +442,13 @@ impl World {
 
     /// `set_rules`: replaces every rule; re-applies to every covered server.
     pub fn set_firewall_rules(&mut self, id: u64, request: SetRules) -> Result<Value, ApiError> {
-        self.firewall_for_change(id)?;
+        self.find_unlocked::<Firewall>(id)?;
         let rules = build_rules(request.rules)?;
         self.firewalls.get_mut(&id).expect("invariant: found above").rules = rules;
         let seconds = self.durations.small;
         let me = ResourceRef::new("firewall", id);
         let mut actions = vec![self.start_action(NewAction::new("set_firewall_rules", vec![me], seconds))];
-        let covered: Vec<u64> = self
-            .servers
-            .keys()
-            .copied()
-            .filter(|s| self.firewalls_for_server(*s).contains(&id))
-            .collect();
-        for server in covered {
+        for server in self.servers_covered_by(id) {
             let s = ResourceRef::new("server", server);
             actions.push(self.start_action(NewAction::new("apply_firewall", vec![me, s], seconds).locks(vec![s])));
         }
@@ -483,7 +457,7 @@ impl World {
 
     /// `apply_to_resources`.
     pub fn apply_firewall_to_resources(&mut self, id: u64, request: ApplyToResources) -> Result<Value, ApiError> {
-        let fw = self.firewall_for_change(id)?;
+        let fw = self.find_unlocked::<Firewall>(id)?;
         let mut targets = Vec::new();
         for target in &request.apply_to {
             let target = self.target(target)?;
@@ -506,7 +480,7 @@ impl World {
 
     /// `remove_from_resources`.
     pub fn remove_firewall_from_resources(&mut self, id: u64, request: RemoveFromResources) -> Result<Value, ApiError> {
-        let fw = self.firewall_for_change(id)?;
+        let fw = self.find_unlocked::<Firewall>(id)?;
         let by_selector = self.selector_matches(id);
         let mut removed = Vec::new();
         for target in &request.remove_from {
@@ -532,12 +506,7 @@ impl World {
             }
             removed.push(target);
         }
-        let before: Vec<u64> = self
-            .servers
-            .keys()
-            .copied()
-            .filter(|s| self.firewalls_for_server(*s).contains(&id))
-            .collect();
+        let before = self.servers_covered_by(id);
         self.firewalls
             .get_mut(&id)
             .expect("invariant: found above")
@@ -553,47 +522,5 @@ impl World {
             }
         }
         Ok(json!({"actions": actions.iter().map(|a| self.action_json(*a)).collect::<Vec<_>>()}))
-    }
-
-    /// The API representation of a firewall; selector entries list the servers they
-    /// currently match.
-    pub(crate) fn firewall_json(&self, id: u64) -> Value {
-        let Some(fw) = self.firewalls.get(&id) else {
-            return Value::Null;
-        };
-        let applied_to: Vec<Value> = fw
-            .applied_to
-            .iter()
-            .map(|t| match t {
-                ApplyTarget::Server(server) => json!({"type": "server", "server": {"id": server}}),
-                ApplyTarget::Selector(text) => {
-                    let matched: Vec<Value> = Selector::parse(text)
-                        .map(|sel| {
-                            self.servers
-                                .values()
-                                .filter(|s| sel.matches(&s.labels))
-                                .map(|s| json!({"type": "server", "server": {"id": s.id}}))
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    json!({"type": "label_selector", "label_selector": {"selector": text}, "applied_to_resources": matched})
-                }
-            })
-            .collect();
-        json!({
-            "id": fw.id,
-            "name": fw.name,
-            "labels": labels_json(&fw.labels),
-            "created": self.timestamp(fw.created),
-            "rules": fw.rules.iter().map(|r| json!({
-                "direction": r.direction,
-                "protocol": r.protocol,
-                "port": r.port,
-                "source_ips": r.source_ips,
-                "destination_ips": r.destination_ips,
-                "description": r.description,
-            })).collect::<Vec<_>>(),
-            "applied_to": applied_to,
-        })
     }
 }

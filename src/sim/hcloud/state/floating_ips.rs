@@ -5,13 +5,14 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::super::catalog::{self, Location};
+use super::super::catalog::Location;
 use super::super::error::ApiError;
 use super::super::label_selector::Labels;
-use super::super::pagination::{self, ListRules, Page, Query};
-use super::networks::ChangeDeleteProtection;
-use super::primary_ips::ChangeDnsPtr;
-use super::{FlexId, IdKind, IdOrName, NewAction, ResourceRef, World, check_labels, check_name, labels_json};
+use super::super::pagination::ListRules;
+use super::catalog_views::requested_location;
+use super::primary_ips::{ChangeDnsPtr, must_be_unassigned};
+use super::resource::{DeleteProtected, Resource, delete_protected, stored_in};
+use super::{FlexId, IdKind, IdOrName, NewAction, ResourceRef, World, check_labels, labels_json};
 
 /// A floating IP.
 #[derive(Debug, Clone)]
@@ -69,25 +70,33 @@ pub struct AssignFloatingIp {
     server: Option<FlexId>,
 }
 
-const RULES: ListRules = ListRules {
-    sort_fields: &["id", "created"],
-    name_filter: true,
-    label_selector: true,
-};
+impl Resource for FloatingIp {
+    const KIND: &'static str = "floating_ip";
+    const LIST: ListRules = ListRules::resources(&["id", "created"]);
+
+    stored_in!(floating_ips);
+
+    fn render(&self, world: &World) -> Value {
+        json!({
+            "id": self.id,
+            "name": self.name,
+            "description": self.description,
+            "ip": self.ip,
+            "type": self.kind,
+            "server": self.server,
+            "dns_ptr": self.dns_ptr.iter().map(|(ip, ptr)| json!({"ip": ip, "dns_ptr": ptr})).collect::<Vec<_>>(),
+            "home_location": self.home_location.to_json(),
+            "blocked": false,
+            "protection": {"delete": self.protect_delete},
+            "labels": labels_json(&self.labels),
+            "created": world.timestamp(self.created),
+        })
+    }
+}
+
+delete_protected!(FloatingIp);
 
 impl World {
-    fn floating_ip(&self, id: u64) -> Result<&FloatingIp, ApiError> {
-        self.floating_ips
-            .get(&id)
-            .ok_or_else(|| ApiError::not_found("floating_ip", id))
-    }
-
-    fn floating_ip_for_change(&self, id: u64) -> Result<&FloatingIp, ApiError> {
-        let ip = self.floating_ip(id)?;
-        self.ensure_unlocked("floating_ip", id)?;
-        Ok(ip)
-    }
-
     fn assign_floating_ip_action(&mut self, id: u64, server: u64) -> u64 {
         if let Some(ip) = self.floating_ips.get_mut(&id) {
             ip.server = Some(server);
@@ -109,21 +118,12 @@ impl World {
             _ => return Err(ApiError::invalid_field("type", "Must be one of: ipv4, ipv6.")),
         };
         if let Some(name) = &request.name {
-            check_name("name", name)?;
-            if self.floating_ips.values().any(|f| f.name == *name) {
-                return Err(ApiError::uniqueness("name", "name is already used"));
-            }
+            FloatingIp::check_name(name)?;
+            self.ensure_name_free::<FloatingIp>(name, None)?;
         }
         let home_location = match (&request.server, &request.home_location) {
-            (Some(server), _) => {
-                self.servers
-                    .get(&server.0)
-                    .ok_or_else(|| ApiError::invalid_field("server", format!("server {} not found", server.0)))?
-                    .location
-            }
-            (None, Some(l)) => catalog::location(l.as_str()).ok_or_else(|| {
-                ApiError::invalid_field("home_location", format!("location {} not found", l.as_str()))
-            })?,
+            (Some(server), _) => self.requested_server(server.0)?.location,
+            (None, Some(l)) => requested_location("home_location", l)?,
             (None, None) => return Err(ApiError::invalid_input("either server or home_location is required")),
         };
         let id = self.new_id(IdKind::FloatingIp);
@@ -149,70 +149,27 @@ impl World {
                 created: self.now,
             },
         );
-        let action = match request.server {
-            Some(server) => {
-                let action = self.assign_floating_ip_action(id, server.0);
-                self.action_json(action)
-            }
-            None => Value::Null,
-        };
-        let mut body = json!({"floating_ip": self.floating_ip_json(id)});
-        // `action` is optional but not nullable in the spec: omitted when nothing runs.
-        if !action.is_null() {
-            body["action"] = action;
-        }
-        Ok(body)
-    }
-
-    /// `GET /floating_ips`.
-    pub fn list_floating_ips(&self, query: &Query) -> Result<Page, ApiError> {
-        pagination::list(
-            self.floating_ips.keys().map(|id| self.floating_ip_json(*id)).collect(),
-            query,
-            RULES,
-        )
-    }
-
-    /// `GET /floating_ips/{id}`.
-    pub fn get_floating_ip(&self, id: u64) -> Result<Value, ApiError> {
-        self.floating_ip(id)?;
-        Ok(json!({"floating_ip": self.floating_ip_json(id)}))
+        let action = request
+            .server
+            .map(|server| self.assign_floating_ip_action(id, server.0));
+        Ok(self.created_reply::<FloatingIp>(id, action))
     }
 
     /// `PUT /floating_ips/{id}`.
     pub fn update_floating_ip(&mut self, id: u64, request: UpdateFloatingIp) -> Result<Value, ApiError> {
-        self.floating_ip(id)?;
-        if let Some(name) = &request.name {
-            check_name("name", name)?;
-            if self.floating_ips.values().any(|f| f.name == *name && f.id != id) {
-                return Err(ApiError::uniqueness("name", "name is already used"));
+        self.update_with::<FloatingIp>(id, request.name, request.labels, |ip| {
+            if request.description.is_some() {
+                ip.description = request.description;
             }
-        }
-        check_labels(&request.labels)?;
-        let ip = self.floating_ips.get_mut(&id).expect("invariant: found above");
-        if let Some(name) = request.name {
-            ip.name = name;
-        }
-        if request.description.is_some() {
-            ip.description = request.description;
-        }
-        if let Some(labels) = request.labels {
-            ip.labels = labels;
-        }
-        Ok(json!({"floating_ip": self.floating_ip_json(id)}))
+        })
     }
 
     /// `DELETE /floating_ips/{id}`: 204; must be unassigned and unprotected.
     pub fn delete_floating_ip(&mut self, id: u64) -> Result<(), ApiError> {
-        let ip = self.floating_ip_for_change(id)?;
-        if ip.protect_delete {
-            return Err(ApiError::protected("floating_ip"));
-        }
+        let ip = self.find_unlocked::<FloatingIp>(id)?;
+        ip.ensure_unprotected()?;
         if ip.server.is_some() {
-            return Err(ApiError::unprocessable(
-                "must_be_unassigned",
-                "floating IP must be unassigned before deletion",
-            ));
+            return Err(must_be_unassigned("floating IP"));
         }
         self.floating_ips.remove(&id);
         Ok(())
@@ -220,16 +177,11 @@ impl World {
 
     /// `assign`: to another server (reassignment allowed); `server: null` unassigns.
     pub fn assign_floating_ip(&mut self, id: u64, request: AssignFloatingIp) -> Result<Value, ApiError> {
-        let ip = self.floating_ip_for_change(id)?;
+        let ip = self.find_unlocked::<FloatingIp>(id)?;
         let Some(server) = request.server else {
             return self.unassign_floating_ip(id);
         };
-        if !self.servers.contains_key(&server.0) {
-            return Err(ApiError::invalid_field(
-                "server",
-                format!("server {} not found", server.0),
-            ));
-        }
+        self.requested_server(server.0)?;
         if ip.server == Some(server.0) {
             return Err(ApiError::unprocessable(
                 "floating_ip_assigned",
@@ -242,74 +194,14 @@ impl World {
 
     /// `unassign`.
     pub fn unassign_floating_ip(&mut self, id: u64) -> Result<Value, ApiError> {
-        let ip = self.floating_ip_for_change(id)?;
-        let mut resources = vec![ResourceRef::new("floating_ip", id)];
-        if let Some(server) = ip.server {
-            resources.push(ResourceRef::new("server", server));
-        }
-        self.floating_ips.get_mut(&id).expect("invariant: found above").server = None;
-        let seconds = self.durations.small;
-        let action = self.start_action(NewAction::new("unassign_floating_ip", resources, seconds));
-        Ok(json!({"action": self.action_json(action)}))
-    }
-
-    /// `change_protection`.
-    pub fn change_floating_ip_protection(
-        &mut self,
-        id: u64,
-        request: ChangeDeleteProtection,
-    ) -> Result<Value, ApiError> {
-        self.floating_ip_for_change(id)?;
-        if let Some(delete) = request.delete {
-            self.floating_ips
-                .get_mut(&id)
-                .expect("invariant: found above")
-                .protect_delete = delete;
-        }
-        let seconds = self.durations.small;
-        let action = self.start_action(NewAction::new(
-            "change_protection",
-            vec![ResourceRef::new("floating_ip", id)],
-            seconds,
-        ));
-        Ok(json!({"action": self.action_json(action)}))
+        let server = self.find_unlocked::<FloatingIp>(id)?.server;
+        let server = server.map(|server| ResourceRef::new("server", server));
+        Ok(self.apply_change::<FloatingIp>(id, "unassign_floating_ip", server, |ip| ip.server = None))
     }
 
     /// `change_dns_ptr`.
     pub fn change_floating_ip_dns_ptr(&mut self, id: u64, request: ChangeDnsPtr) -> Result<Value, ApiError> {
-        self.floating_ip_for_change(id)?;
-        let ip = self.floating_ips.get_mut(&id).expect("invariant: found above");
-        ip.dns_ptr.retain(|(addr, _)| *addr != request.ip);
-        if let Some(ptr) = request.dns_ptr {
-            ip.dns_ptr.push((request.ip, ptr));
-        }
-        let seconds = self.durations.small;
-        let action = self.start_action(NewAction::new(
-            "change_dns_ptr",
-            vec![ResourceRef::new("floating_ip", id)],
-            seconds,
-        ));
-        Ok(json!({"action": self.action_json(action)}))
-    }
-
-    /// The API representation of a floating IP.
-    pub fn floating_ip_json(&self, id: u64) -> Value {
-        let Some(f) = self.floating_ips.get(&id) else {
-            return Value::Null;
-        };
-        json!({
-            "id": f.id,
-            "name": f.name,
-            "description": f.description,
-            "ip": f.ip,
-            "type": f.kind,
-            "server": f.server,
-            "dns_ptr": f.dns_ptr.iter().map(|(ip, ptr)| json!({"ip": ip, "dns_ptr": ptr})).collect::<Vec<_>>(),
-            "home_location": f.home_location.to_json(),
-            "blocked": false,
-            "protection": {"delete": f.protect_delete},
-            "labels": labels_json(&f.labels),
-            "created": self.timestamp(f.created),
-        })
+        self.find_unlocked::<FloatingIp>(id)?;
+        Ok(self.apply_change::<FloatingIp>(id, "change_dns_ptr", None, |ip| request.apply(&mut ip.dns_ptr)))
     }
 }

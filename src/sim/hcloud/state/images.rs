@@ -1,6 +1,8 @@
 //! Images: the seeded system images and the snapshots servers make. Only snapshots and
 //! backups can be changed or deleted; a snapshot is `creating` until its action ends.
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -8,7 +10,8 @@ use super::super::catalog::SYSTEM_IMAGES;
 use super::super::error::ApiError;
 use super::super::label_selector::Labels;
 use super::super::pagination::{self, ListRules, Page, Query};
-use super::{NewAction, ResourceRef, World, check_labels, labels_json};
+use super::resource::{ChangeDeleteProtection, DeleteProtected, Resource, delete_protected};
+use super::{World, check_labels, labels_json};
 
 /// `system`, `app`, `snapshot` or `backup`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,18 +85,59 @@ pub struct UpdateImage {
     kind: Option<String>,
 }
 
-/// `change_protection` of an image.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ChangeImageProtection {
-    delete: Option<bool>,
+impl Resource for Image {
+    const KIND: &'static str = "image";
+    const LIST: ListRules = ListRules::resources(&["id", "name", "created"]).filters(&[
+        ("type", &["system", "app", "snapshot", "backup"]),
+        ("status", &["available", "creating", "unavailable"]),
+        ("architecture", &["x86", "arm"]),
+    ]);
+
+    fn table(world: &World) -> &BTreeMap<u64, Self> {
+        &world.images
+    }
+
+    fn table_mut(world: &mut World) -> &mut BTreeMap<u64, Self> {
+        &mut world.images
+    }
+
+    fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    fn set_name(&mut self, name: String) {
+        self.name = Some(name);
+    }
+
+    fn labels_mut(&mut self) -> &mut Labels {
+        &mut self.labels
+    }
+
+    fn render(&self, world: &World) -> Value {
+        json!({
+            "id": self.id,
+            "type": self.kind.as_str(),
+            "status": self.status,
+            "name": self.name,
+            "description": self.description,
+            "image_size": self.image_size,
+            "disk_size": self.disk_size,
+            "created": world.timestamp(self.created),
+            "created_from": self.created_from.as_ref().map(|(id, name)| json!({"id": id, "name": name})),
+            "bound_to": self.bound_to,
+            "os_flavor": self.os_flavor,
+            "os_version": self.os_version,
+            "rapid_deploy": self.kind == ImageType::System,
+            "protection": {"delete": self.protect_delete},
+            "deprecated": self.deprecated,
+            "deleted": null,
+            "labels": labels_json(&self.labels),
+            "architecture": self.architecture,
+        })
+    }
 }
 
-const RULES: ListRules = ListRules {
-    sort_fields: &["id", "name", "created"],
-    name_filter: true,
-    label_selector: true,
-};
+delete_protected!(Image);
 
 impl World {
     pub(super) fn seed_system_images(&mut self) {
@@ -124,55 +168,24 @@ impl World {
         }
     }
 
-    fn image(&self, id: u64) -> Result<&Image, ApiError> {
-        self.images.get(&id).ok_or_else(|| ApiError::not_found("image", id))
-    }
-
     /// `GET /images` with `type`, `status`, `bound_to`, `architecture`,
     /// `include_deprecated`, `name`, `label_selector`, sorting and pagination.
     pub fn list_images(&self, query: &Query) -> Result<Page, ApiError> {
         let include_deprecated = query.flag("include_deprecated")?.unwrap_or(false);
-        let mut items: Vec<Value> = self
+        let bound: Vec<&str> = query.all("bound_to");
+        let items = self
             .images
             .values()
             .filter(|image| include_deprecated || image.deprecated.is_none())
-            .map(|image| self.image_json(image.id))
+            .filter(|image| bound.is_empty() || image.bound_to.is_some_and(|b| bound.contains(&b.to_string().as_str())))
+            .map(|image| image.render(self))
             .collect();
-        pagination::filter_in(
-            &mut items,
-            query,
-            "type",
-            "type",
-            &["system", "app", "snapshot", "backup"],
-        )?;
-        pagination::filter_in(
-            &mut items,
-            query,
-            "status",
-            "status",
-            &["available", "creating", "unavailable"],
-        )?;
-        pagination::filter_in(&mut items, query, "architecture", "architecture", &["x86", "arm"])?;
-        let bound: Vec<&str> = query.all("bound_to");
-        if !bound.is_empty() {
-            items.retain(|i| {
-                i.get("bound_to")
-                    .and_then(Value::as_u64)
-                    .is_some_and(|b| bound.contains(&b.to_string().as_str()))
-            });
-        }
-        pagination::list(items, query, RULES)
-    }
-
-    /// `GET /images/{id}`.
-    pub fn get_image(&self, id: u64) -> Result<Value, ApiError> {
-        self.image(id)?;
-        Ok(json!({"image": self.image_json(id)}))
+        pagination::list(items, query, Image::LIST)
     }
 
     /// `PUT /images/{id}`: description, labels, or turning a backup into a snapshot.
     pub fn update_image(&mut self, id: u64, request: UpdateImage) -> Result<Value, ApiError> {
-        let image = self.image(id)?;
+        let image = self.find::<Image>(id)?;
         if image.kind == ImageType::System {
             return Err(ApiError::new(403, "forbidden", "system images cannot be modified"));
         }
@@ -182,7 +195,7 @@ impl World {
             Some("snapshot") => Some(ImageType::Snapshot),
             Some(_) => return Err(ApiError::invalid_field("type", "Must be one of: snapshot.")),
         };
-        let image = self.images.get_mut(&id).expect("invariant: the image was found above");
+        let image = self.found_mut::<Image>(id);
         if let Some(description) = request.description {
             image.description = description;
         }
@@ -193,69 +206,26 @@ impl World {
             image.kind = kind;
             image.bound_to = None;
         }
-        Ok(json!({"image": self.image_json(id)}))
+        Ok(self.envelope::<Image>(id))
     }
 
     /// `DELETE /images/{id}`: 204; snapshots and backups only, not while protected.
     pub fn delete_image(&mut self, id: u64) -> Result<(), ApiError> {
-        let image = self.image(id)?;
+        let image = self.find::<Image>(id)?;
         if image.kind == ImageType::System {
             return Err(ApiError::new(403, "forbidden", "system images cannot be deleted"));
         }
-        if image.protect_delete {
-            return Err(ApiError::protected("image"));
-        }
-        self.ensure_unlocked("image", id)?;
+        image.ensure_unprotected()?;
+        self.ensure_unlocked::<Image>(id)?;
         self.images.remove(&id);
         Ok(())
     }
 
-    /// `POST /images/{id}/actions/change_protection`.
-    pub fn change_image_protection(&mut self, id: u64, request: ChangeImageProtection) -> Result<Value, ApiError> {
-        let image = self.image(id)?;
-        if image.kind == ImageType::System {
+    /// `POST /images/{id}/actions/change_protection`: not for system images.
+    pub fn change_image_protection(&mut self, id: u64, request: ChangeDeleteProtection) -> Result<Value, ApiError> {
+        if self.find::<Image>(id)?.kind == ImageType::System {
             return Err(ApiError::new(403, "forbidden", "system images cannot be modified"));
         }
-        self.ensure_unlocked("image", id)?;
-        if let Some(delete) = request.delete {
-            self.images
-                .get_mut(&id)
-                .expect("invariant: the image was found above")
-                .protect_delete = delete;
-        }
-        let seconds = self.durations.small;
-        let action = self.start_action(NewAction::new(
-            "change_protection",
-            vec![ResourceRef::new("image", id)],
-            seconds,
-        ));
-        Ok(json!({"action": self.action_json(action)}))
-    }
-
-    /// The API representation of an image (`null` if it does not exist).
-    pub fn image_json(&self, id: u64) -> Value {
-        let Some(i) = self.images.get(&id) else {
-            return Value::Null;
-        };
-        json!({
-            "id": i.id,
-            "type": i.kind.as_str(),
-            "status": i.status,
-            "name": i.name,
-            "description": i.description,
-            "image_size": i.image_size,
-            "disk_size": i.disk_size,
-            "created": self.timestamp(i.created),
-            "created_from": i.created_from.as_ref().map(|(id, name)| json!({"id": id, "name": name})),
-            "bound_to": i.bound_to,
-            "os_flavor": i.os_flavor,
-            "os_version": i.os_version,
-            "rapid_deploy": i.kind == super::images::ImageType::System,
-            "protection": {"delete": i.protect_delete},
-            "deprecated": i.deprecated,
-            "deleted": null,
-            "labels": labels_json(&i.labels),
-            "architecture": i.architecture,
-        })
+        self.change_delete_protection::<Image>(id, request)
     }
 }

@@ -8,10 +8,11 @@ use serde_json::{Map, Value, json};
 use super::super::catalog::{self, LoadBalancerType, Location};
 use super::super::error::ApiError;
 use super::super::label_selector::{Labels, Selector};
-use super::super::pagination::{self, ListRules, Page, Query};
-use super::networks::ChangeDeleteProtection;
+use super::super::pagination::ListRules;
+use super::catalog_views::requested_location;
+use super::resource::{Busy, DeleteProtected, Resource, delete_protected, stored_in};
 use super::servers::ServerStatus;
-use super::{FlexId, IdKind, IdOrName, NewAction, ResourceRef, World, check_labels, check_name, labels_json};
+use super::{FlexId, IdKind, IdOrName, IdRef, NewAction, ResourceRef, SelectorRef, World, check_labels, labels_json};
 
 /// A load balancer target.
 #[derive(Debug, Clone, PartialEq)]
@@ -139,18 +140,6 @@ pub struct ServiceRequest {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct IdRef {
-    id: FlexId,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SelectorRef {
-    selector: String,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct IpRef {
     ip: String,
 }
@@ -188,14 +177,6 @@ pub struct CreateLoadBalancer {
     labels: Option<Labels>,
     network: Option<FlexId>,
     public_interface: Option<bool>,
-}
-
-/// `PUT /load_balancers/{id}`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateLoadBalancer {
-    name: Option<String>,
-    labels: Option<Labels>,
 }
 
 /// `delete_service`.
@@ -236,12 +217,6 @@ pub struct ChangeLoadBalancerType {
     load_balancer_type: IdOrName,
 }
 
-const RULES: ListRules = ListRules {
-    sort_fields: &["id", "name", "created"],
-    name_filter: true,
-    label_selector: true,
-};
-
 /// Merges `patch` into `base` recursively (objects merge, other values replace).
 fn merge(base: &mut Value, patch: Value) {
     match (base, patch) {
@@ -252,6 +227,17 @@ fn merge(base: &mut Value, patch: Value) {
         }
         (base, patch) => *base = patch,
     }
+}
+
+/// 422 `resource_limit_exceeded` when `count` of the type's `max` `what` are used up.
+fn ensure_room(count: usize, max: u64, what: &str) -> Result<(), ApiError> {
+    if count as u64 >= max {
+        return Err(ApiError::unprocessable(
+            "resource_limit_exceeded",
+            format!("too many {what} for this load balancer type"),
+        ));
+    }
+    Ok(())
 }
 
 /// A complete, normalised service from a request, with the API's defaults.
@@ -321,19 +307,80 @@ fn finish_service(service: &mut Value) -> Result<(), ApiError> {
     Ok(())
 }
 
+impl Resource for LoadBalancer {
+    const KIND: &'static str = "load_balancer";
+    const LIST: ListRules = ListRules::resources(&["id", "name", "created"]);
+    const BUSY: Busy = Busy::Conflict;
+
+    stored_in!(load_balancers);
+
+    /// Selector targets resolved.
+    fn render(&self, world: &World) -> Value {
+        let targets: Vec<Value> = self
+            .targets
+            .iter()
+            .map(|t| match t {
+                Target::Server { id, use_private_ip } => json!({
+                    "type": "server",
+                    "server": {"id": id},
+                    "use_private_ip": use_private_ip,
+                    "health_status": world.health(self, Some(*id)),
+                }),
+                Target::Selector {
+                    selector,
+                    use_private_ip,
+                } => {
+                    let resolved: Vec<Value> = world
+                        .servers_matching(selector)
+                        .map(|s| {
+                            json!({
+                                "type": "server",
+                                "server": {"id": s.id},
+                                "use_private_ip": use_private_ip,
+                                "health_status": world.health(self, Some(s.id)),
+                            })
+                        })
+                        .collect();
+                    json!({
+                        "type": "label_selector",
+                        "label_selector": {"selector": selector},
+                        "use_private_ip": use_private_ip,
+                        "targets": resolved,
+                    })
+                }
+                Target::Ip { ip } => json!({"type": "ip", "ip": {"ip": ip}, "health_status": world.health(self, None)}),
+            })
+            .collect();
+        let mut public_net = Map::new();
+        public_net.insert("enabled".into(), json!(self.public_enabled));
+        public_net.insert(
+            "ipv4".into(),
+            json!({"ip": self.ipv4, "dns_ptr": format!("static.{}.clients.your-server.de", self.ipv4)}),
+        );
+        public_net.insert("ipv6".into(), json!({"ip": self.ipv6, "dns_ptr": null}));
+        json!({
+            "id": self.id,
+            "name": self.name,
+            "public_net": public_net,
+            "private_net": self.private_net.iter().map(|(n, ip)| json!({"network": n, "ip": ip})).collect::<Vec<_>>(),
+            "location": self.location.to_json(),
+            "load_balancer_type": self.lb_type.to_json(),
+            "protection": {"delete": self.protect_delete},
+            "labels": labels_json(&self.labels),
+            "targets": targets,
+            "services": self.services,
+            "algorithm": {"type": self.algorithm},
+            "outgoing_traffic": 0,
+            "ingoing_traffic": 0,
+            "included_traffic": catalog::INCLUDED_TRAFFIC,
+            "created": world.timestamp(self.created),
+        })
+    }
+}
+
+delete_protected!(LoadBalancer);
+
 impl World {
-    fn load_balancer(&self, id: u64) -> Result<&LoadBalancer, ApiError> {
-        self.load_balancers
-            .get(&id)
-            .ok_or_else(|| ApiError::not_found("load_balancer", id))
-    }
-
-    fn load_balancer_for_change(&self, id: u64) -> Result<&LoadBalancer, ApiError> {
-        let lb = self.load_balancer(id)?;
-        self.ensure_unlocked("load_balancer", id)?;
-        Ok(lb)
-    }
-
     /// The load balancers that target a server, directly or by selector.
     pub(crate) fn load_balancers_targeting(&self, server: u64) -> Vec<u64> {
         self.load_balancers
@@ -353,14 +400,7 @@ impl World {
                     selector,
                     use_private_ip,
                 } => {
-                    if let Ok(sel) = Selector::parse(selector) {
-                        out.extend(
-                            self.servers
-                                .values()
-                                .filter(|s| sel.matches(&s.labels))
-                                .map(|s| (s.id, *use_private_ip)),
-                        );
-                    }
+                    out.extend(self.servers_matching(selector).map(|s| (s.id, *use_private_ip)));
                 }
                 Target::Ip { .. } => {}
             }
@@ -378,10 +418,7 @@ impl World {
         ) {
             ("server", Some(server), None, None) => {
                 let id = server.id.0;
-                let s = self
-                    .servers
-                    .get(&id)
-                    .ok_or_else(|| ApiError::invalid_field("server", format!("server {id} not found")))?;
+                let s = self.requested_server(id)?;
                 if use_private_ip {
                     if lb_networks.is_empty() {
                         return Err(ApiError::unprocessable(
@@ -428,11 +465,9 @@ impl World {
 
     /// `POST /load_balancers`.
     pub fn create_load_balancer(&mut self, request: CreateLoadBalancer) -> Result<Value, ApiError> {
-        check_name("name", &request.name)?;
+        LoadBalancer::check_name(&request.name)?;
         check_labels(&request.labels)?;
-        if self.load_balancers.values().any(|lb| lb.name == request.name) {
-            return Err(ApiError::uniqueness("name", "name is already used"));
-        }
+        self.ensure_name_free::<LoadBalancer>(&request.name, None)?;
         let lb_type = catalog::load_balancer_type(request.load_balancer_type.as_str()).ok_or_else(|| {
             ApiError::invalid_field(
                 "load_balancer_type",
@@ -440,8 +475,7 @@ impl World {
             )
         })?;
         let location = match (&request.location, &request.network_zone) {
-            (Some(l), None) => catalog::location(l.as_str())
-                .ok_or_else(|| ApiError::invalid_field("location", format!("location {} not found", l.as_str())))?,
+            (Some(l), None) => requested_location("location", l)?,
             (None, Some(zone)) => catalog::LOCATIONS
                 .iter()
                 .find(|l| l.network_zone == zone)
@@ -530,55 +564,14 @@ impl World {
             vec![ResourceRef::new("load_balancer", id)],
             seconds,
         ));
-        Ok(json!({"load_balancer": self.load_balancer_json(id), "action": self.action_json(action)}))
-    }
-
-    /// `GET /load_balancers`.
-    pub fn list_load_balancers(&self, query: &Query) -> Result<Page, ApiError> {
-        pagination::list(
-            self.load_balancers
-                .keys()
-                .map(|id| self.load_balancer_json(*id))
-                .collect(),
-            query,
-            RULES,
-        )
-    }
-
-    /// `GET /load_balancers/{id}`.
-    pub fn get_load_balancer(&self, id: u64) -> Result<Value, ApiError> {
-        self.load_balancer(id)?;
-        Ok(json!({"load_balancer": self.load_balancer_json(id)}))
-    }
-
-    /// `PUT /load_balancers/{id}`.
-    pub fn update_load_balancer(&mut self, id: u64, request: UpdateLoadBalancer) -> Result<Value, ApiError> {
-        self.load_balancer_for_change(id)?;
-        if let Some(name) = &request.name {
-            check_name("name", name)?;
-            if self.load_balancers.values().any(|lb| lb.name == *name && lb.id != id) {
-                return Err(ApiError::uniqueness("name", "name is already used"));
-            }
-        }
-        check_labels(&request.labels)?;
-        let lb = self.load_balancers.get_mut(&id).expect("invariant: found above");
-        if let Some(name) = request.name {
-            lb.name = name;
-        }
-        if let Some(labels) = request.labels {
-            lb.labels = labels;
-        }
-        Ok(json!({"load_balancer": self.load_balancer_json(id)}))
+        Ok(json!({"load_balancer": self.render::<LoadBalancer>(id), "action": self.action_json(action)}))
     }
 
     /// `DELETE /load_balancers/{id}`: 200 with a `delete_load_balancer` action. The live
     /// API returns an action since 2026-10-05 (hcloud-python 2.27.0 relies on it); the
     /// OpenAPI copy in the reference still documents 204.
     pub fn delete_load_balancer(&mut self, id: u64) -> Result<Value, ApiError> {
-        let lb = self.load_balancer_for_change(id)?;
-        if lb.protect_delete {
-            return Err(ApiError::protected("load_balancer"));
-        }
+        self.find_unlocked::<LoadBalancer>(id)?.ensure_unprotected()?;
         let seconds = self.durations.small;
         let action = self.start_action(
             NewAction::new(
@@ -590,26 +583,12 @@ impl World {
                 w.load_balancers.remove(&id);
             }),
         );
-        Ok(json!({"action": self.action_json(action)}))
-    }
-
-    fn lb_action(&mut self, id: u64, command: &'static str, extra: Option<ResourceRef>) -> Value {
-        let mut resources = vec![ResourceRef::new("load_balancer", id)];
-        resources.extend(extra);
-        let seconds = self.durations.small;
-        let action = self.start_action(NewAction::new(command, resources, seconds));
-        json!({"action": self.action_json(action)})
-    }
-
-    fn lb_mut(&mut self, id: u64) -> &mut LoadBalancer {
-        self.load_balancers
-            .get_mut(&id)
-            .expect("invariant: the load balancer was checked by the caller")
+        Ok(self.action_reply(action))
     }
 
     /// `add_service`.
     pub fn add_service(&mut self, id: u64, request: ServiceRequest) -> Result<Value, ApiError> {
-        let lb = self.load_balancer_for_change(id)?;
+        let lb = self.find_unlocked::<LoadBalancer>(id)?;
         let service = build_service(request)?;
         if lb.services.iter().any(|s| s["listen_port"] == service["listen_port"]) {
             return Err(ApiError::new(
@@ -618,19 +597,13 @@ impl World {
                 "listen_port is already used",
             ));
         }
-        if lb.services.len() as u64 >= lb.lb_type.max_services {
-            return Err(ApiError::unprocessable(
-                "resource_limit_exceeded",
-                "too many services for this load balancer type",
-            ));
-        }
-        self.lb_mut(id).services.push(service);
-        Ok(self.lb_action(id, "add_service", None))
+        ensure_room(lb.services.len(), lb.lb_type.max_services, "services")?;
+        Ok(self.apply_change::<LoadBalancer>(id, "add_service", None, |lb| lb.services.push(service)))
     }
 
     /// `update_service` (by `listen_port`).
     pub fn update_service(&mut self, id: u64, request: ServiceRequest) -> Result<Value, ApiError> {
-        let lb = self.load_balancer_for_change(id)?;
+        let lb = self.find_unlocked::<LoadBalancer>(id)?;
         let port = request.listen_port;
         let Some(index) = lb.services.iter().position(|s| s["listen_port"] == port) else {
             return Err(ApiError::invalid_field(
@@ -642,13 +615,12 @@ impl World {
         let patch = serde_json::to_value(&request).expect("invariant: a request struct always serializes");
         merge(&mut service, patch);
         finish_service(&mut service)?;
-        self.lb_mut(id).services[index] = service;
-        Ok(self.lb_action(id, "update_service", None))
+        Ok(self.apply_change::<LoadBalancer>(id, "update_service", None, |lb| lb.services[index] = service))
     }
 
     /// `delete_service`.
     pub fn delete_service(&mut self, id: u64, request: DeleteService) -> Result<Value, ApiError> {
-        let lb = self.load_balancer_for_change(id)?;
+        let lb = self.find_unlocked::<LoadBalancer>(id)?;
         let port = request.listen_port;
         if !lb.services.iter().any(|s| s["listen_port"] == port) {
             return Err(ApiError::invalid_field(
@@ -656,13 +628,14 @@ impl World {
                 format!("no service listens on port {port}"),
             ));
         }
-        self.lb_mut(id).services.retain(|s| s["listen_port"] != port);
-        Ok(self.lb_action(id, "delete_service", None))
+        Ok(self.apply_change::<LoadBalancer>(id, "delete_service", None, |lb| {
+            lb.services.retain(|s| s["listen_port"] != port);
+        }))
     }
 
     /// `add_target`.
     pub fn add_target(&mut self, id: u64, request: TargetRequest) -> Result<Value, ApiError> {
-        let lb = self.load_balancer_for_change(id)?;
+        let lb = self.find_unlocked::<LoadBalancer>(id)?;
         let networks: Vec<u64> = lb.private_net.iter().map(|(n, _)| *n).collect();
         let target = self.build_target(&networks, &request)?;
         if lb.targets.contains(&target) {
@@ -671,23 +644,17 @@ impl World {
                 "target is already defined",
             ));
         }
-        if lb.targets.len() as u64 >= lb.lb_type.max_targets {
-            return Err(ApiError::unprocessable(
-                "resource_limit_exceeded",
-                "too many targets for this load balancer type",
-            ));
-        }
+        ensure_room(lb.targets.len(), lb.lb_type.max_targets, "targets")?;
         let extra = match &target {
             Target::Server { id, .. } => Some(ResourceRef::new("server", *id)),
             _ => None,
         };
-        self.lb_mut(id).targets.push(target);
-        Ok(self.lb_action(id, "add_target", extra))
+        Ok(self.apply_change::<LoadBalancer>(id, "add_target", extra, |lb| lb.targets.push(target)))
     }
 
     /// `remove_target`.
     pub fn remove_target(&mut self, id: u64, request: TargetRequest) -> Result<Value, ApiError> {
-        let lb = self.load_balancer_for_change(id)?;
+        let lb = self.find_unlocked::<LoadBalancer>(id)?;
         let target = match (
             request.kind.as_str(),
             &request.server,
@@ -722,13 +689,12 @@ impl World {
                 "the load balancer has no such target",
             ));
         };
-        self.lb_mut(id).targets.retain(|t| *t != target);
-        Ok(self.lb_action(id, "remove_target", None))
+        Ok(self.apply_change::<LoadBalancer>(id, "remove_target", None, |lb| lb.targets.retain(|t| *t != target)))
     }
 
     /// `attach_to_network`.
     pub fn attach_load_balancer_to_network(&mut self, id: u64, request: AttachLoadBalancer) -> Result<Value, ApiError> {
-        let lb = self.load_balancer_for_change(id)?;
+        let lb = self.find_unlocked::<LoadBalancer>(id)?;
         let network = request.network.0;
         if lb.private_net.iter().any(|(n, _)| *n == network) {
             return Err(ApiError::unprocessable(
@@ -744,8 +710,14 @@ impl World {
         }
         let zone = lb.location.network_zone;
         let ip = self.allocate_private_ip(network, zone, request.ip.as_deref())?;
-        self.lb_mut(id).private_net.push((network, ip));
-        Ok(self.lb_action(id, "attach_to_network", Some(ResourceRef::new("network", network))))
+        Ok(self.apply_change::<LoadBalancer>(
+            id,
+            "attach_to_network",
+            Some(ResourceRef::new("network", network)),
+            |lb| {
+                lb.private_net.push((network, ip));
+            },
+        ))
     }
 
     /// `detach_from_network`.
@@ -754,7 +726,7 @@ impl World {
         id: u64,
         request: DetachLoadBalancer,
     ) -> Result<Value, ApiError> {
-        let lb = self.load_balancer_for_change(id)?;
+        let lb = self.find_unlocked::<LoadBalancer>(id)?;
         let network = request.network.0;
         if !lb.private_net.iter().any(|(n, _)| *n == network) {
             return Err(ApiError::unprocessable(
@@ -762,26 +734,31 @@ impl World {
                 "the load balancer is not attached to this network",
             ));
         }
-        self.lb_mut(id).private_net.retain(|(n, _)| *n != network);
-        Ok(self.lb_action(id, "detach_from_network", Some(ResourceRef::new("network", network))))
+        Ok(self.apply_change::<LoadBalancer>(
+            id,
+            "detach_from_network",
+            Some(ResourceRef::new("network", network)),
+            |lb| {
+                lb.private_net.retain(|(n, _)| *n != network);
+            },
+        ))
     }
 
     /// `change_algorithm`.
     pub fn change_algorithm(&mut self, id: u64, request: ChangeAlgorithm) -> Result<Value, ApiError> {
-        self.load_balancer_for_change(id)?;
+        self.find_unlocked::<LoadBalancer>(id)?;
         if !matches!(request.kind.as_str(), "round_robin" | "least_connections") {
             return Err(ApiError::invalid_field(
                 "type",
                 "Must be one of: round_robin, least_connections.",
             ));
         }
-        self.lb_mut(id).algorithm = request.kind;
-        Ok(self.lb_action(id, "change_algorithm", None))
+        Ok(self.apply_change::<LoadBalancer>(id, "change_algorithm", None, |lb| lb.algorithm = request.kind))
     }
 
     /// `change_type`.
     pub fn change_load_balancer_type(&mut self, id: u64, request: ChangeLoadBalancerType) -> Result<Value, ApiError> {
-        let lb = self.load_balancer_for_change(id)?;
+        let lb = self.find_unlocked::<LoadBalancer>(id)?;
         let new_type = catalog::load_balancer_type(request.load_balancer_type.as_str())
             .ok_or_else(|| ApiError::invalid_field("load_balancer_type", "load balancer type not found"))?;
         if (lb.services.len() as u64) > new_type.max_services || (lb.targets.len() as u64) > new_type.max_targets {
@@ -790,26 +767,12 @@ impl World {
                 "the new type is too small",
             ));
         }
-        self.lb_mut(id).lb_type = new_type;
-        Ok(self.lb_action(id, "change_load_balancer_type", None))
-    }
-
-    /// `change_protection`.
-    pub fn change_load_balancer_protection(
-        &mut self,
-        id: u64,
-        request: ChangeDeleteProtection,
-    ) -> Result<Value, ApiError> {
-        self.load_balancer_for_change(id)?;
-        if let Some(delete) = request.delete {
-            self.lb_mut(id).protect_delete = delete;
-        }
-        Ok(self.lb_action(id, "change_protection", None))
+        Ok(self.apply_change::<LoadBalancer>(id, "change_load_balancer_type", None, |lb| lb.lb_type = new_type))
     }
 
     /// `enable_public_interface` / `disable_public_interface`.
     pub fn set_public_interface(&mut self, id: u64, enabled: bool) -> Result<Value, ApiError> {
-        let lb = self.load_balancer_for_change(id)?;
+        let lb = self.find_unlocked::<LoadBalancer>(id)?;
         if !enabled {
             if lb.private_net.is_empty() {
                 return Err(ApiError::unprocessable(
@@ -828,13 +791,12 @@ impl World {
                 ));
             }
         }
-        self.lb_mut(id).public_enabled = enabled;
         let command = if enabled {
             "enable_public_interface"
         } else {
             "disable_public_interface"
         };
-        Ok(self.lb_action(id, command, None))
+        Ok(self.apply_change::<LoadBalancer>(id, command, None, |lb| lb.public_enabled = enabled))
     }
 
     fn health(&self, lb: &LoadBalancer, server: Option<u64>) -> Vec<Value> {
@@ -847,76 +809,5 @@ impl World {
             .iter()
             .map(|s| json!({"listen_port": s["listen_port"], "status": status}))
             .collect()
-    }
-
-    /// The API representation of a load balancer, selector targets resolved.
-    pub fn load_balancer_json(&self, id: u64) -> Value {
-        let Some(lb) = self.load_balancers.get(&id) else {
-            return Value::Null;
-        };
-        let targets: Vec<Value> = lb
-            .targets
-            .iter()
-            .map(|t| match t {
-                Target::Server { id, use_private_ip } => json!({
-                    "type": "server",
-                    "server": {"id": id},
-                    "use_private_ip": use_private_ip,
-                    "health_status": self.health(lb, Some(*id)),
-                }),
-                Target::Selector {
-                    selector,
-                    use_private_ip,
-                } => {
-                    let resolved: Vec<Value> = Selector::parse(selector)
-                        .map(|sel| {
-                            self.servers
-                                .values()
-                                .filter(|s| sel.matches(&s.labels))
-                                .map(|s| {
-                                    json!({
-                                        "type": "server",
-                                        "server": {"id": s.id},
-                                        "use_private_ip": use_private_ip,
-                                        "health_status": self.health(lb, Some(s.id)),
-                                    })
-                                })
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    json!({
-                        "type": "label_selector",
-                        "label_selector": {"selector": selector},
-                        "use_private_ip": use_private_ip,
-                        "targets": resolved,
-                    })
-                }
-                Target::Ip { ip } => json!({"type": "ip", "ip": {"ip": ip}, "health_status": self.health(lb, None)}),
-            })
-            .collect();
-        let mut public_net = Map::new();
-        public_net.insert("enabled".into(), json!(lb.public_enabled));
-        public_net.insert(
-            "ipv4".into(),
-            json!({"ip": lb.ipv4, "dns_ptr": format!("static.{}.clients.your-server.de", lb.ipv4)}),
-        );
-        public_net.insert("ipv6".into(), json!({"ip": lb.ipv6, "dns_ptr": null}));
-        json!({
-            "id": lb.id,
-            "name": lb.name,
-            "public_net": public_net,
-            "private_net": lb.private_net.iter().map(|(n, ip)| json!({"network": n, "ip": ip})).collect::<Vec<_>>(),
-            "location": lb.location.to_json(),
-            "load_balancer_type": lb.lb_type.to_json(),
-            "protection": {"delete": lb.protect_delete},
-            "labels": labels_json(&lb.labels),
-            "targets": targets,
-            "services": lb.services,
-            "algorithm": {"type": lb.algorithm},
-            "outgoing_traffic": 0,
-            "ingoing_traffic": 0,
-            "included_traffic": catalog::INCLUDED_TRAFFIC,
-            "created": self.timestamp(lb.created),
-        })
     }
 }

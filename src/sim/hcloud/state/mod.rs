@@ -5,8 +5,10 @@
 //! current simulated time ([`World::advance`]), which completes due actions in order and
 //! applies their effects; then it reads or changes resources. Resources are state machines
 //! (a server is `initializing`, `starting`, `running`, …) whose transitions are the
-//! completion effects of actions. One file per resource family; rendering to the API
-//! representation lives beside each family.
+//! completion effects of actions. One file per resource family, with its rendering to the
+//! API representation; what the families share (lookup, lock checks, rename, relabel,
+//! protection, listing) is written once in [`resource`], against the [`Resource`] trait
+//! each family implements.
 
 pub mod actions;
 pub mod catalog_views;
@@ -17,6 +19,7 @@ pub mod load_balancers;
 pub mod networks;
 pub mod placement_groups;
 pub mod primary_ips;
+pub mod resource;
 pub mod servers;
 pub mod ssh_keys;
 
@@ -35,6 +38,16 @@ use super::faults::{FaultEngine, FaultSpec, child_rng};
 use super::label_selector::{Labels, validate_labels};
 
 pub use actions::{Action, ActionStatus, NewAction, ResourceRef};
+pub use resource::{Busy, DeleteProtected, Resource};
+
+use firewalls::Firewall;
+use floating_ips::FloatingIp;
+use load_balancers::LoadBalancer;
+use networks::Network;
+use placement_groups::PlacementGroup;
+use primary_ips::PrimaryIp;
+use servers::Server;
+use ssh_keys::SshKey;
 
 /// Something that happened to a machine, for the parts of the emulator that will back
 /// servers with disks and booting nodes (rescue SSH, Talos). Sent on a broadcast channel.
@@ -335,18 +348,6 @@ impl World {
                 .is_some_and(|action| action.locks.iter().any(|r| r.kind == kind && r.id == id))
         })
     }
-
-    /// `locked` (servers, images, IPs) or `conflict` (networks, firewalls, load balancers)
-    /// while an action holds the resource.
-    pub(crate) fn ensure_unlocked(&self, kind: &'static str, id: u64) -> Result<(), ApiError> {
-        if !self.is_locked(kind, id) {
-            return Ok(());
-        }
-        Err(match kind {
-            "network" | "firewall" | "load_balancer" => ApiError::conflict(kind),
-            _ => ApiError::locked(kind),
-        })
-    }
 }
 
 /// An ID in a request body: a JSON number or a numeric string.
@@ -418,6 +419,22 @@ impl IdOrName {
     }
 }
 
+/// `{"id": …}`: a resource named by ID inside a request (firewall and load balancer
+/// targets).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct IdRef {
+    pub(crate) id: FlexId,
+}
+
+/// `{"selector": …}`: a label selector inside a request (firewall and load balancer
+/// targets).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SelectorRef {
+    pub(crate) selector: String,
+}
+
 /// `invalid_input` on `labels` when any label is malformed.
 pub(crate) fn check_labels(labels: &Option<Labels>) -> Result<(), ApiError> {
     match labels {
@@ -428,8 +445,9 @@ pub(crate) fn check_labels(labels: &Option<Labels>) -> Result<(), ApiError> {
     }
 }
 
-/// A resource name: 1–63 characters of letters, digits, `-`, `_`, `.` (servers use the
-/// stricter hostname rule in `servers`).
+/// A resource name: 1–128 characters of letters, digits, `-`, `_`, `.` — the default
+/// [`Resource::check_name`]; servers (DNS names) and firewalls (any characters) have their
+/// own rule.
 pub(crate) fn check_name(field: &str, name: &str) -> Result<(), ApiError> {
     let ok = !name.is_empty()
         && name.len() <= 128
@@ -452,40 +470,25 @@ pub(crate) fn labels_json(labels: &Labels) -> Value {
 }
 
 impl World {
-    /// Returns true if and only if a resource of `kind` with `id` exists.
-    pub fn exists(&self, kind: &str, id: u64) -> bool {
-        match kind {
-            "server" => self.servers.contains_key(&id),
-            "image" => self.images.contains_key(&id),
-            "network" => self.networks.contains_key(&id),
-            "firewall" => self.firewalls.contains_key(&id),
-            "floating_ip" => self.floating_ips.contains_key(&id),
-            "primary_ip" => self.primary_ips.contains_key(&id),
-            "load_balancer" => self.load_balancers.contains_key(&id),
-            "ssh_key" => self.ssh_keys.contains_key(&id),
-            "placement_group" => self.placement_groups.contains_key(&id),
-            _ => false,
-        }
-    }
-
     /// Everything, in API representation plus internal fields, for tests and debugging.
     pub fn dump(&self) -> Value {
         serde_json::json!({
             "now_ms": self.now,
             "now": self.timestamp(self.now),
             "servers": self.servers.keys().map(|id| {
-                serde_json::json!({"server": self.server_json(*id), "internal": self.server_internals(*id)})
+                serde_json::json!({"server": self.render::<Server>(*id), "internal": self.server_internals(*id)})
             }).collect::<Vec<_>>(),
             "images": self.images.values().filter(|i| i.kind != images::ImageType::System).map(|i| {
-                serde_json::json!({"image": self.image_json(i.id), "internal": {"disk": i.disk, "source_disk": i.source_disk}})
+                serde_json::json!({"image": i.render(self), "internal": {"disk": i.disk, "source_disk": i.source_disk}})
             }).collect::<Vec<_>>(),
-            "ssh_keys": self.ssh_keys.keys().map(|id| self.get_ssh_key(*id).unwrap_or_default()).collect::<Vec<_>>(),
-            "placement_groups": self.placement_groups.keys().map(|id| self.placement_group_json(*id)).collect::<Vec<_>>(),
-            "networks": self.networks.keys().map(|id| self.network_json(*id)).collect::<Vec<_>>(),
-            "firewalls": self.firewalls.keys().map(|id| self.firewall_json(*id)).collect::<Vec<_>>(),
-            "floating_ips": self.floating_ips.keys().map(|id| self.floating_ip_json(*id)).collect::<Vec<_>>(),
-            "primary_ips": self.primary_ips.keys().map(|id| self.primary_ip_json(*id)).collect::<Vec<_>>(),
-            "load_balancers": self.load_balancers.keys().map(|id| self.load_balancer_json(*id)).collect::<Vec<_>>(),
+            // Each key in its `{"ssh_key": …}` body, as the dump has always shown them.
+            "ssh_keys": self.ssh_keys.keys().map(|id| self.envelope::<SshKey>(*id)).collect::<Vec<_>>(),
+            "placement_groups": self.render_all::<PlacementGroup>(),
+            "networks": self.render_all::<Network>(),
+            "firewalls": self.render_all::<Firewall>(),
+            "floating_ips": self.render_all::<FloatingIp>(),
+            "primary_ips": self.render_all::<PrimaryIp>(),
+            "load_balancers": self.render_all::<LoadBalancer>(),
             "running_actions": self.running_actions().iter().map(|id| self.action_json(*id)).collect::<Vec<_>>(),
             "next_event_ms": self.next_event_at(),
             "faults": self.faults.active(),

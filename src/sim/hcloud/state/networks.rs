@@ -11,8 +11,9 @@ use serde_json::{Value, json};
 use super::super::catalog::NETWORK_ZONES;
 use super::super::error::ApiError;
 use super::super::label_selector::Labels;
-use super::super::pagination::{self, ListRules, Page, Query};
-use super::{IdKind, NewAction, ResourceRef, World, check_labels, check_name, labels_json};
+use super::super::pagination::ListRules;
+use super::resource::{Busy, DeleteProtected, Resource, delete_protected, stored_in};
+use super::{IdKind, World, check_labels, labels_json};
 
 /// A subnet.
 #[derive(Debug, Clone, PartialEq)]
@@ -113,20 +114,6 @@ pub struct ChangeIpRange {
     ip_range: String,
 }
 
-/// `change_protection` of a network, floating IP, primary IP or load balancer.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ChangeDeleteProtection {
-    /// The new delete protection.
-    pub delete: Option<bool>,
-}
-
-const RULES: ListRules = ListRules {
-    sort_fields: &["id", "name", "created"],
-    name_filter: true,
-    label_selector: true,
-};
-
 fn parse_net(field: &str, text: &str) -> Result<Ipv4Net, ApiError> {
     let net: Ipv4Net = text
         .parse()
@@ -148,17 +135,56 @@ fn overlaps(a: &Ipv4Net, b: &Ipv4Net) -> bool {
     a.contains(&b.network()) || b.contains(&a.network())
 }
 
+impl Resource for Network {
+    const KIND: &'static str = "network";
+    const LIST: ListRules = ListRules::resources(&["id", "name", "created"]);
+    const BUSY: Busy = Busy::Conflict;
+    const NAME_TAKEN: &'static str = "network name is already used";
+
+    stored_in!(networks);
+
+    fn render(&self, world: &World) -> Value {
+        let gateway = self.ip_range.hosts().next().map(|g| g.to_string()).unwrap_or_default();
+        let servers: Vec<u64> = world
+            .servers
+            .values()
+            .filter(|s| s.private_net.iter().any(|p| p.network == self.id))
+            .map(|s| s.id)
+            .collect();
+        let load_balancers: Vec<u64> = world
+            .load_balancers
+            .values()
+            .filter(|lb| lb.private_net.iter().any(|(net, _)| *net == self.id))
+            .map(|lb| lb.id)
+            .collect();
+        json!({
+            "id": self.id,
+            "name": self.name,
+            "ip_range": self.ip_range.to_string(),
+            "subnets": self.subnets.iter().map(|s| json!({
+                "type": s.kind,
+                "ip_range": s.ip_range.to_string(),
+                "network_zone": s.network_zone,
+                "gateway": gateway,
+                "vswitch_id": s.vswitch_id,
+            })).collect::<Vec<_>>(),
+            "routes": self.routes.iter().map(|r| json!({
+                "destination": r.destination.to_string(),
+                "gateway": r.gateway.to_string(),
+            })).collect::<Vec<_>>(),
+            "servers": servers,
+            "load_balancers": load_balancers,
+            "protection": {"delete": self.protect_delete},
+            "labels": labels_json(&self.labels),
+            "created": world.timestamp(self.created),
+            "expose_routes_to_vswitch": self.expose_routes_to_vswitch,
+        })
+    }
+}
+
+delete_protected!(Network);
+
 impl World {
-    fn network(&self, id: u64) -> Result<&Network, ApiError> {
-        self.networks.get(&id).ok_or_else(|| ApiError::not_found("network", id))
-    }
-
-    fn network_for_change(&self, id: u64) -> Result<&Network, ApiError> {
-        let network = self.network(id)?;
-        self.ensure_unlocked("network", id)?;
-        Ok(network)
-    }
-
     /// The network exists and has a subnet in `zone`.
     pub(crate) fn network_for_attach(&self, id: u64, zone: &str) -> Result<(), ApiError> {
         let Some(network) = self.networks.get(&id) else {
@@ -200,7 +226,7 @@ impl World {
         requested: Option<&str>,
     ) -> Result<String, ApiError> {
         self.network_for_attach(network, zone)?;
-        let net = self.network(network)?;
+        let net = self.find::<Network>(network)?;
         let gateway = net.ip_range.hosts().next();
         let subnets: Vec<&Subnet> = net
             .subnets
@@ -335,11 +361,9 @@ impl World {
 
     /// `POST /networks`.
     pub fn create_network(&mut self, request: CreateNetwork) -> Result<Value, ApiError> {
-        check_name("name", &request.name)?;
+        Network::check_name(&request.name)?;
         check_labels(&request.labels)?;
-        if self.networks.values().any(|n| n.name == request.name) {
-            return Err(ApiError::uniqueness("name", "network name is already used"));
-        }
+        self.ensure_name_free::<Network>(&request.name, None)?;
         let range = parse_net("ip_range", &request.ip_range)?;
         if !is_private(&range) || range.prefix_len() > 24 {
             return Err(ApiError::invalid_field(
@@ -371,56 +395,21 @@ impl World {
                 expose_routes_to_vswitch: request.expose_routes_to_vswitch.unwrap_or(false),
             },
         );
-        Ok(json!({"network": self.network_json(id)}))
-    }
-
-    /// `GET /networks`.
-    pub fn list_networks(&self, query: &Query) -> Result<Page, ApiError> {
-        pagination::list(
-            self.networks.keys().map(|id| self.network_json(*id)).collect(),
-            query,
-            RULES,
-        )
-    }
-
-    /// `GET /networks/{id}`.
-    pub fn get_network(&self, id: u64) -> Result<Value, ApiError> {
-        self.network(id)?;
-        Ok(json!({"network": self.network_json(id)}))
+        Ok(self.envelope::<Network>(id))
     }
 
     /// `PUT /networks/{id}`.
     pub fn update_network(&mut self, id: u64, request: UpdateNetwork) -> Result<Value, ApiError> {
-        self.network_for_change(id)?;
-        if let Some(name) = &request.name {
-            check_name("name", name)?;
-            if self.networks.values().any(|n| n.name == *name && n.id != id) {
-                return Err(ApiError::uniqueness("name", "network name is already used"));
+        self.update_with::<Network>(id, request.name, request.labels, |network| {
+            if let Some(expose) = request.expose_routes_to_vswitch {
+                network.expose_routes_to_vswitch = expose;
             }
-        }
-        check_labels(&request.labels)?;
-        let network = self
-            .networks
-            .get_mut(&id)
-            .expect("invariant: the network was found above");
-        if let Some(name) = request.name {
-            network.name = name;
-        }
-        if let Some(labels) = request.labels {
-            network.labels = labels;
-        }
-        if let Some(expose) = request.expose_routes_to_vswitch {
-            network.expose_routes_to_vswitch = expose;
-        }
-        Ok(json!({"network": self.network_json(id)}))
+        })
     }
 
     /// `DELETE /networks/{id}`: 204; detaches servers and load balancers.
     pub fn delete_network(&mut self, id: u64) -> Result<(), ApiError> {
-        let network = self.network_for_change(id)?;
-        if network.protect_delete {
-            return Err(ApiError::protected("network"));
-        }
+        self.find_unlocked::<Network>(id)?.ensure_unprotected()?;
         self.networks.remove(&id);
         for server in self.servers.values_mut() {
             server.private_net.retain(|p| p.network != id);
@@ -431,27 +420,16 @@ impl World {
         Ok(())
     }
 
-    fn network_action(&mut self, id: u64, command: &'static str) -> Value {
-        let seconds = self.durations.small;
-        let action = self.start_action(NewAction::new(command, vec![ResourceRef::new("network", id)], seconds));
-        json!({"action": self.action_json(action)})
-    }
-
     /// `add_subnet`.
     pub fn add_subnet(&mut self, id: u64, request: SubnetRequest) -> Result<Value, ApiError> {
-        let network = self.network_for_change(id)?;
+        let network = self.find_unlocked::<Network>(id)?;
         let subnet = self.build_subnet(&network.ip_range, &network.subnets, &network.routes, request)?;
-        self.networks
-            .get_mut(&id)
-            .expect("invariant: found above")
-            .subnets
-            .push(subnet);
-        Ok(self.network_action(id, "add_subnet"))
+        Ok(self.apply_change::<Network>(id, "add_subnet", None, |n| n.subnets.push(subnet)))
     }
 
     /// `delete_subnet`: refused while servers or load balancers use addresses in it.
     pub fn delete_subnet(&mut self, id: u64, request: DeleteSubnet) -> Result<Value, ApiError> {
-        let network = self.network_for_change(id)?;
+        let network = self.find_unlocked::<Network>(id)?;
         let range = parse_net("ip_range", &request.ip_range)?;
         if !network.subnets.iter().any(|s| s.ip_range == range) {
             return Err(ApiError::invalid_field("ip_range", "no such subnet"));
@@ -467,47 +445,34 @@ impl World {
                 "subnet still has attached servers",
             ));
         }
-        self.networks
-            .get_mut(&id)
-            .expect("invariant: found above")
-            .subnets
-            .retain(|s| s.ip_range != range);
-        Ok(self.network_action(id, "delete_subnet"))
+        Ok(self.apply_change::<Network>(id, "delete_subnet", None, |n| {
+            n.subnets.retain(|s| s.ip_range != range);
+        }))
     }
 
     /// `add_route`.
     pub fn add_route(&mut self, id: u64, request: RouteRequest) -> Result<Value, ApiError> {
-        let network = self.network_for_change(id)?;
+        let network = self.find_unlocked::<Network>(id)?;
         let route = World::build_route(&network.ip_range, &network.subnets, request)?;
         if network.routes.contains(&route) {
             return Err(ApiError::unprocessable("networks_overlap", "route already exists"));
         }
-        self.networks
-            .get_mut(&id)
-            .expect("invariant: found above")
-            .routes
-            .push(route);
-        Ok(self.network_action(id, "add_route"))
+        Ok(self.apply_change::<Network>(id, "add_route", None, |n| n.routes.push(route)))
     }
 
     /// `delete_route`.
     pub fn delete_route(&mut self, id: u64, request: RouteRequest) -> Result<Value, ApiError> {
-        let network = self.network_for_change(id)?;
+        let network = self.find_unlocked::<Network>(id)?;
         let route = World::build_route(&network.ip_range, &[], request)?;
         if !network.routes.contains(&route) {
             return Err(ApiError::invalid_field("destination", "no such route"));
         }
-        self.networks
-            .get_mut(&id)
-            .expect("invariant: found above")
-            .routes
-            .retain(|r| *r != route);
-        Ok(self.network_action(id, "delete_route"))
+        Ok(self.apply_change::<Network>(id, "delete_route", None, |n| n.routes.retain(|r| *r != route)))
     }
 
     /// `change_ip_range`: may only grow.
     pub fn change_ip_range(&mut self, id: u64, request: ChangeIpRange) -> Result<Value, ApiError> {
-        let network = self.network_for_change(id)?;
+        let network = self.find_unlocked::<Network>(id)?;
         let range = parse_net("ip_range", &request.ip_range)?;
         if !range.contains(&network.ip_range) || !is_private(&range) {
             return Err(ApiError::invalid_field(
@@ -515,61 +480,6 @@ impl World {
                 "the new range must contain the old one",
             ));
         }
-        self.networks.get_mut(&id).expect("invariant: found above").ip_range = range;
-        Ok(self.network_action(id, "change_ip_range"))
-    }
-
-    /// `change_protection`.
-    pub fn change_network_protection(&mut self, id: u64, request: ChangeDeleteProtection) -> Result<Value, ApiError> {
-        self.network_for_change(id)?;
-        if let Some(delete) = request.delete {
-            self.networks
-                .get_mut(&id)
-                .expect("invariant: found above")
-                .protect_delete = delete;
-        }
-        Ok(self.network_action(id, "change_protection"))
-    }
-
-    /// The API representation of a network.
-    pub fn network_json(&self, id: u64) -> Value {
-        let Some(n) = self.networks.get(&id) else {
-            return Value::Null;
-        };
-        let gateway = n.ip_range.hosts().next().map(|g| g.to_string()).unwrap_or_default();
-        let servers: Vec<u64> = self
-            .servers
-            .values()
-            .filter(|s| s.private_net.iter().any(|p| p.network == id))
-            .map(|s| s.id)
-            .collect();
-        let load_balancers: Vec<u64> = self
-            .load_balancers
-            .values()
-            .filter(|lb| lb.private_net.iter().any(|(net, _)| *net == id))
-            .map(|lb| lb.id)
-            .collect();
-        json!({
-            "id": n.id,
-            "name": n.name,
-            "ip_range": n.ip_range.to_string(),
-            "subnets": n.subnets.iter().map(|s| json!({
-                "type": s.kind,
-                "ip_range": s.ip_range.to_string(),
-                "network_zone": s.network_zone,
-                "gateway": gateway,
-                "vswitch_id": s.vswitch_id,
-            })).collect::<Vec<_>>(),
-            "routes": n.routes.iter().map(|r| json!({
-                "destination": r.destination.to_string(),
-                "gateway": r.gateway.to_string(),
-            })).collect::<Vec<_>>(),
-            "servers": servers,
-            "load_balancers": load_balancers,
-            "protection": {"delete": n.protect_delete},
-            "labels": labels_json(&n.labels),
-            "created": self.timestamp(n.created),
-            "expose_routes_to_vswitch": n.expose_routes_to_vswitch,
-        })
+        Ok(self.apply_change::<Network>(id, "change_ip_range", None, |n| n.ip_range = range))
     }
 }

@@ -6,13 +6,14 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::super::catalog::{self, Location};
+use super::super::catalog::Location;
 use super::super::error::ApiError;
 use super::super::label_selector::Labels;
-use super::super::pagination::{self, ListRules, Page, Query};
-use super::networks::ChangeDeleteProtection;
-use super::servers::ServerStatus;
-use super::{FlexId, IdKind, IdOrName, NewAction, ResourceRef, World, check_labels, check_name, labels_json};
+use super::super::pagination::ListRules;
+use super::catalog_views::{requested_datacenter, requested_location};
+use super::resource::{DeleteProtected, Resource, delete_protected, stored_in};
+use super::servers::Server;
+use super::{FlexId, IdKind, IdOrName, NewAction, ResourceRef, World, check_labels, labels_json};
 
 /// A primary IP.
 #[derive(Debug, Clone)]
@@ -97,11 +98,59 @@ pub struct ChangeDnsPtr {
     pub dns_ptr: Option<String>,
 }
 
-const RULES: ListRules = ListRules {
-    sort_fields: &["id", "created"],
-    name_filter: true,
-    label_selector: true,
-};
+impl ChangeDnsPtr {
+    /// Replaces the entry for the address in `entries` (ip, ptr), or removes it.
+    pub fn apply(self, entries: &mut Vec<(String, String)>) {
+        entries.retain(|(addr, _)| *addr != self.ip);
+        if let Some(ptr) = self.dns_ptr {
+            entries.push((self.ip, ptr));
+        }
+    }
+}
+
+impl Resource for PrimaryIp {
+    const KIND: &'static str = "primary_ip";
+    const LIST: ListRules = ListRules::resources(&["id", "created"]).filters(&[("ip", &[])]);
+
+    stored_in!(primary_ips);
+
+    /// The live shape: no `datacenter`; `unassigned` when free.
+    fn render(&self, world: &World) -> Value {
+        let dns_ptr: Vec<Value> = if self.kind == "ipv4" {
+            vec![json!({"ip": self.ip, "dns_ptr": self.dns_ptr_for(&self.ip)})]
+        } else {
+            self.dns_ptr
+                .iter()
+                .map(|(ip, ptr)| json!({"ip": ip, "dns_ptr": ptr}))
+                .collect()
+        };
+        json!({
+            "id": self.id,
+            "name": self.name,
+            "ip": self.ip,
+            "type": self.kind,
+            "assignee_id": self.assignee,
+            "assignee_type": if self.assignee.is_some() { "server" } else { "unassigned" },
+            "auto_delete": self.auto_delete,
+            "blocked": false,
+            "dns_ptr": dns_ptr,
+            "location": self.location.to_json(),
+            "protection": {"delete": self.protect_delete},
+            "labels": labels_json(&self.labels),
+            "created": world.timestamp(self.created),
+        })
+    }
+}
+
+delete_protected!(PrimaryIp);
+
+/// 422 `must_be_unassigned`: a floating or primary IP is deleted only when unassigned.
+pub(crate) fn must_be_unassigned(what: &str) -> ApiError {
+    ApiError::unprocessable(
+        "must_be_unassigned",
+        format!("{what} must be unassigned before deletion"),
+    )
+}
 
 fn ip_kind(text: &str) -> Result<&'static str, ApiError> {
     match text {
@@ -112,12 +161,6 @@ fn ip_kind(text: &str) -> Result<&'static str, ApiError> {
 }
 
 impl World {
-    fn primary_ip(&self, id: u64) -> Result<&PrimaryIp, ApiError> {
-        self.primary_ips
-            .get(&id)
-            .ok_or_else(|| ApiError::not_found("primary_ip", id))
-    }
-
     fn allocate_public(&mut self, kind: &str, pool: u8) -> String {
         let (v4, n) = self.next_ipv4(pool);
         if kind == "ipv4" {
@@ -127,27 +170,40 @@ impl World {
         }
     }
 
-    /// A primary IP created for a new server (`auto_delete: true`).
-    pub(crate) fn create_auto_primary_ip(&mut self, kind: &'static str, location: &'static Location) -> u64 {
+    /// A new, unassigned primary IP from pool 127.1.x.y; named `primary_ip-{id}` unless
+    /// `name` is given.
+    fn add_primary_ip(
+        &mut self,
+        name: Option<String>,
+        kind: &'static str,
+        location: &'static Location,
+        auto_delete: bool,
+        labels: Labels,
+    ) -> u64 {
         let id = self.new_id(IdKind::PrimaryIp);
         let ip = self.allocate_public(kind, 1);
         self.primary_ips.insert(
             id,
             PrimaryIp {
                 id,
-                name: format!("primary_ip-{id}"),
+                name: name.unwrap_or_else(|| format!("primary_ip-{id}")),
                 ip,
                 kind,
                 assignee: None,
-                auto_delete: true,
+                auto_delete,
                 dns_ptr: Vec::new(),
                 location,
                 protect_delete: false,
-                labels: Labels::new(),
+                labels,
                 created: self.now,
             },
         );
         id
+    }
+
+    /// A primary IP created for a new server (`auto_delete: true`).
+    pub(crate) fn create_auto_primary_ip(&mut self, kind: &'static str, location: &'static Location) -> u64 {
+        self.add_primary_ip(None, kind, location, true, Labels::new())
     }
 
     /// The primary IP exists, is of `kind`, unassigned and in `location`.
@@ -179,7 +235,7 @@ impl World {
 
     /// `POST /primary_ips`.
     pub fn create_primary_ip(&mut self, request: CreatePrimaryIp) -> Result<Value, ApiError> {
-        check_name("name", &request.name)?;
+        PrimaryIp::check_name(&request.name)?;
         check_labels(&request.labels)?;
         let kind = ip_kind(&request.kind)?;
         if let Some(t) = &request.assignee_type
@@ -187,86 +243,35 @@ impl World {
         {
             return Err(ApiError::invalid_field("assignee_type", "Must be one of: server."));
         }
-        if self.primary_ips.values().any(|p| p.name == request.name) {
-            return Err(ApiError::uniqueness("name", "name is already used"));
-        }
+        self.ensure_name_free::<PrimaryIp>(&request.name, None)?;
         let location = match (&request.assignee_id, &request.location, &request.datacenter) {
             (Some(server), None, None) => {
-                let s = self
-                    .servers
-                    .get(&server.0)
-                    .ok_or_else(|| ApiError::not_found("server", server.0))?;
-                if s.status != ServerStatus::Off {
-                    return Err(ApiError::unprocessable("server_not_stopped", "server must be stopped"));
-                }
-                let has = if kind == "ipv4" {
-                    s.ipv4.is_some()
-                } else {
-                    s.ipv6.is_some()
-                };
-                if has {
-                    return Err(ApiError::unprocessable(
-                        if kind == "ipv4" {
-                            "server_has_ipv4"
-                        } else {
-                            "server_has_ipv6"
-                        },
-                        format!("server already has an {kind}"),
-                    ));
-                }
+                let s = self.find::<Server>(server.0)?;
+                s.ensure_off()?;
+                s.ensure_no_primary_ip(kind)?;
                 s.location
             }
-            (None, Some(l), None) => catalog::location(l.as_str())
-                .ok_or_else(|| ApiError::invalid_field("location", format!("location {} not found", l.as_str())))?,
-            (None, None, Some(dc)) => {
-                let name = dc.as_str().split('-').next().unwrap_or_default();
-                catalog::location(name).ok_or_else(|| {
-                    ApiError::invalid_field("datacenter", format!("datacenter {} not found", dc.as_str()))
-                })?
-            }
+            (None, Some(l), None) => requested_location("location", l)?,
+            (None, None, Some(dc)) => requested_datacenter(dc)?,
             _ => {
                 return Err(ApiError::invalid_input(
                     "exactly one of assignee_id, location or datacenter is required",
                 ));
             }
         };
-        let id = self.new_id(IdKind::PrimaryIp);
-        let ip = self.allocate_public(kind, 1);
-        self.primary_ips.insert(
-            id,
-            PrimaryIp {
-                id,
-                name: request.name,
-                ip,
-                kind,
-                assignee: None,
-                auto_delete: request.auto_delete.unwrap_or(false),
-                dns_ptr: Vec::new(),
-                location,
-                protect_delete: false,
-                labels: request.labels.unwrap_or_default(),
-                created: self.now,
-            },
-        );
-        let action = match request.assignee_id {
-            Some(server) => {
-                self.attach_primary_ip(id, server.0);
-                let seconds = self.durations.small;
-                let action = self.start_action(NewAction::new(
-                    "create_primary_ip",
-                    vec![ResourceRef::new("primary_ip", id), ResourceRef::new("server", server.0)],
-                    seconds,
-                ));
-                self.action_json(action)
-            }
-            None => Value::Null,
-        };
-        let mut body = json!({"primary_ip": self.primary_ip_json(id)});
-        // `action` is optional but not nullable in the spec: omitted when nothing runs.
-        if !action.is_null() {
-            body["action"] = action;
-        }
-        Ok(body)
+        let auto_delete = request.auto_delete.unwrap_or(false);
+        let labels = request.labels.unwrap_or_default();
+        let id = self.add_primary_ip(Some(request.name), kind, location, auto_delete, labels);
+        let action = request.assignee_id.map(|server| {
+            self.attach_primary_ip(id, server.0);
+            let seconds = self.durations.small;
+            self.start_action(NewAction::new(
+                "create_primary_ip",
+                vec![ResourceRef::new("primary_ip", id), ResourceRef::new("server", server.0)],
+                seconds,
+            ))
+        });
+        Ok(self.created_reply::<PrimaryIp>(id, action))
     }
 
     fn attach_primary_ip(&mut self, id: u64, server: u64) {
@@ -276,71 +281,34 @@ impl World {
         ip.assignee = Some(server);
         let kind = ip.kind;
         if let Some(s) = self.servers.get_mut(&server) {
-            if kind == "ipv4" {
-                s.ipv4 = Some(id);
-            } else {
-                s.ipv6 = Some(id);
-            }
+            *s.primary_ip_slot(kind) = Some(id);
         }
-    }
-
-    /// `GET /primary_ips` with `name`, `label_selector`, `ip`.
-    pub fn list_primary_ips(&self, query: &Query) -> Result<Page, ApiError> {
-        let mut items: Vec<Value> = self.primary_ips.keys().map(|id| self.primary_ip_json(*id)).collect();
-        pagination::filter_in(&mut items, query, "ip", "ip", &[])?;
-        pagination::list(items, query, RULES)
-    }
-
-    /// `GET /primary_ips/{id}`.
-    pub fn get_primary_ip(&self, id: u64) -> Result<Value, ApiError> {
-        self.primary_ip(id)?;
-        Ok(json!({"primary_ip": self.primary_ip_json(id)}))
     }
 
     /// `PUT /primary_ips/{id}`.
     pub fn update_primary_ip(&mut self, id: u64, request: UpdatePrimaryIp) -> Result<Value, ApiError> {
-        self.primary_ip(id)?;
-        if let Some(name) = &request.name {
-            check_name("name", name)?;
-            if self.primary_ips.values().any(|p| p.name == *name && p.id != id) {
-                return Err(ApiError::uniqueness("name", "name is already used"));
+        self.update_with::<PrimaryIp>(id, request.name, request.labels, |ip| {
+            if let Some(auto) = request.auto_delete {
+                ip.auto_delete = auto;
             }
-        }
-        check_labels(&request.labels)?;
-        let ip = self.primary_ips.get_mut(&id).expect("invariant: found above");
-        if let Some(name) = request.name {
-            ip.name = name;
-        }
-        if let Some(labels) = request.labels {
-            ip.labels = labels;
-        }
-        if let Some(auto) = request.auto_delete {
-            ip.auto_delete = auto;
-        }
-        Ok(json!({"primary_ip": self.primary_ip_json(id)}))
+        })
     }
 
     /// `DELETE /primary_ips/{id}`: 204; must be unassigned and unprotected.
     pub fn delete_primary_ip(&mut self, id: u64) -> Result<(), ApiError> {
-        let ip = self.primary_ip(id)?;
-        if ip.protect_delete {
-            return Err(ApiError::protected("primary_ip"));
-        }
+        let ip = self.find::<PrimaryIp>(id)?;
+        ip.ensure_unprotected()?;
         if ip.assignee.is_some() {
-            return Err(ApiError::unprocessable(
-                "must_be_unassigned",
-                "primary IP must be unassigned before deletion",
-            ));
+            return Err(must_be_unassigned("primary IP"));
         }
-        self.ensure_unlocked("primary_ip", id)?;
+        self.ensure_unlocked::<PrimaryIp>(id)?;
         self.primary_ips.remove(&id);
         Ok(())
     }
 
     /// `assign`: the server must be off, in the same location, without an IP of this type.
     pub fn assign_primary_ip(&mut self, id: u64, request: AssignPrimaryIp) -> Result<Value, ApiError> {
-        let ip = self.primary_ip(id)?;
-        self.ensure_unlocked("primary_ip", id)?;
+        let ip = self.find_unlocked::<PrimaryIp>(id)?;
         if request.assignee_type != "server" {
             return Err(ApiError::invalid_field("assignee_type", "Must be one of: server."));
         }
@@ -351,35 +319,15 @@ impl World {
             ));
         }
         let server_id = request.assignee_id.0;
-        let server = self
-            .servers
-            .get(&server_id)
-            .ok_or_else(|| ApiError::not_found("server", server_id))?;
-        self.ensure_unlocked("server", server_id)?;
-        if server.status != ServerStatus::Off {
-            return Err(ApiError::unprocessable("server_not_stopped", "server must be stopped"));
-        }
+        let server = self.find_unlocked::<Server>(server_id)?;
+        server.ensure_off()?;
         if server.location.id != ip.location.id {
             return Err(ApiError::unprocessable(
                 "primary_ip_datacenter_mismatch",
                 "server is in another location",
             ));
         }
-        let has = if ip.kind == "ipv4" {
-            server.ipv4.is_some()
-        } else {
-            server.ipv6.is_some()
-        };
-        if has {
-            return Err(ApiError::unprocessable(
-                if ip.kind == "ipv4" {
-                    "server_has_ipv4"
-                } else {
-                    "server_has_ipv6"
-                },
-                format!("server already has an {}", ip.kind),
-            ));
-        }
+        server.ensure_no_primary_ip(ip.kind)?;
         self.attach_primary_ip(id, server_id);
         let seconds = self.durations.small;
         let resources = vec![
@@ -388,23 +336,18 @@ impl World {
         ];
         let action =
             self.start_action(NewAction::new("assign_primary_ip", resources.clone(), seconds).locks(resources));
-        Ok(json!({"action": self.action_json(action)}))
+        Ok(self.action_reply(action))
     }
 
     /// `unassign`: the server must be off.
     pub fn unassign_primary_ip(&mut self, id: u64) -> Result<Value, ApiError> {
-        let ip = self.primary_ip(id)?;
-        self.ensure_unlocked("primary_ip", id)?;
+        let ip = self.find_unlocked::<PrimaryIp>(id)?;
         let Some(server_id) = ip.assignee else {
             return Err(ApiError::unprocessable("not_assigned", "primary IP is not assigned"));
         };
         let kind = ip.kind;
-        if self
-            .servers
-            .get(&server_id)
-            .is_some_and(|s| s.status != ServerStatus::Off)
-        {
-            return Err(ApiError::unprocessable("server_not_stopped", "server must be stopped"));
+        if let Some(server) = self.servers.get(&server_id) {
+            server.ensure_off()?;
         }
         if kind == "ipv4" && !self.load_balancers_targeting(server_id).is_empty() {
             return Err(ApiError::unprocessable(
@@ -412,91 +355,16 @@ impl World {
                 "server is a load balancer target and needs its IPv4",
             ));
         }
-        self.primary_ips.get_mut(&id).expect("invariant: found above").assignee = None;
         if let Some(s) = self.servers.get_mut(&server_id) {
-            if kind == "ipv4" {
-                s.ipv4 = None;
-            } else {
-                s.ipv6 = None;
-            }
+            *s.primary_ip_slot(kind) = None;
         }
-        let seconds = self.durations.small;
-        let resources = vec![
-            ResourceRef::new("primary_ip", id),
-            ResourceRef::new("server", server_id),
-        ];
-        let action = self.start_action(NewAction::new("unassign_primary_ip", resources, seconds));
-        Ok(json!({"action": self.action_json(action)}))
-    }
-
-    /// `change_protection`.
-    pub fn change_primary_ip_protection(
-        &mut self,
-        id: u64,
-        request: ChangeDeleteProtection,
-    ) -> Result<Value, ApiError> {
-        self.primary_ip(id)?;
-        self.ensure_unlocked("primary_ip", id)?;
-        if let Some(delete) = request.delete {
-            self.primary_ips
-                .get_mut(&id)
-                .expect("invariant: found above")
-                .protect_delete = delete;
-        }
-        let seconds = self.durations.small;
-        let action = self.start_action(NewAction::new(
-            "change_protection",
-            vec![ResourceRef::new("primary_ip", id)],
-            seconds,
-        ));
-        Ok(json!({"action": self.action_json(action)}))
+        let server = Some(ResourceRef::new("server", server_id));
+        Ok(self.apply_change::<PrimaryIp>(id, "unassign_primary_ip", server, |ip| ip.assignee = None))
     }
 
     /// `change_dns_ptr`.
     pub fn change_primary_ip_dns_ptr(&mut self, id: u64, request: ChangeDnsPtr) -> Result<Value, ApiError> {
-        self.primary_ip(id)?;
-        self.ensure_unlocked("primary_ip", id)?;
-        let ip = self.primary_ips.get_mut(&id).expect("invariant: found above");
-        ip.dns_ptr.retain(|(addr, _)| *addr != request.ip);
-        if let Some(ptr) = request.dns_ptr {
-            ip.dns_ptr.push((request.ip, ptr));
-        }
-        let seconds = self.durations.small;
-        let action = self.start_action(NewAction::new(
-            "change_dns_ptr",
-            vec![ResourceRef::new("primary_ip", id)],
-            seconds,
-        ));
-        Ok(json!({"action": self.action_json(action)}))
-    }
-
-    /// The API representation (live shape: no `datacenter`; `unassigned` when free).
-    pub fn primary_ip_json(&self, id: u64) -> Value {
-        let Some(p) = self.primary_ips.get(&id) else {
-            return Value::Null;
-        };
-        let dns_ptr: Vec<Value> = if p.kind == "ipv4" {
-            vec![json!({"ip": p.ip, "dns_ptr": p.dns_ptr_for(&p.ip)})]
-        } else {
-            p.dns_ptr
-                .iter()
-                .map(|(ip, ptr)| json!({"ip": ip, "dns_ptr": ptr}))
-                .collect()
-        };
-        json!({
-            "id": p.id,
-            "name": p.name,
-            "ip": p.ip,
-            "type": p.kind,
-            "assignee_id": p.assignee,
-            "assignee_type": if p.assignee.is_some() { "server" } else { "unassigned" },
-            "auto_delete": p.auto_delete,
-            "blocked": false,
-            "dns_ptr": dns_ptr,
-            "location": p.location.to_json(),
-            "protection": {"delete": p.protect_delete},
-            "labels": labels_json(&p.labels),
-            "created": self.timestamp(p.created),
-        })
+        self.find_unlocked::<PrimaryIp>(id)?;
+        Ok(self.apply_change::<PrimaryIp>(id, "change_dns_ptr", None, |ip| request.apply(&mut ip.dns_ptr)))
     }
 }

@@ -13,9 +13,12 @@ use serde_json::{Value, json};
 
 use super::super::catalog::{self, Location, ServerType};
 use super::super::error::ApiError;
-use super::super::label_selector::Labels;
-use super::super::pagination::{self, ListRules, Page, Query};
-use super::images::ImageType;
+use super::super::label_selector::{Labels, Selector, valid_dns_name};
+use super::super::pagination::ListRules;
+use super::catalog_views::{requested_datacenter, requested_location, requested_server_type};
+use super::images::{Image, ImageType};
+use super::placement_groups::PlacementGroup;
+use super::resource::{DeleteProtected, Resource, UpdateNameAndLabels, delete_protected, stored_in};
 use super::{FlexId, IdKind, IdOrName, NewAction, ResourceRef, SimEvent, World, check_labels, labels_json};
 
 /// The statuses a server passes through.
@@ -155,14 +158,6 @@ struct PublicNetRequest {
     ipv6: Option<FlexId>,
 }
 
-/// `PUT /servers/{id}`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateServer {
-    name: Option<String>,
-    labels: Option<Labels>,
-}
-
 /// A bodiless action (`poweron`, …): only `{}` is accepted.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -235,40 +230,10 @@ pub struct Rebuild {
     user_data: Option<String>,
 }
 
-const RULES: ListRules = ListRules {
-    sort_fields: &["id", "name", "created"],
-    name_filter: true,
-    label_selector: true,
-};
-
 const USER_DATA_MAX: usize = 32_768;
 
 /// An enabled rescue system that no boot used is disabled after this long (simulated).
 const RESCUE_EXPIRY_SECONDS: f64 = 3600.0;
-
-/// Returns true if and only if `name` is a valid RFC 1123 hostname.
-fn valid_hostname(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 253
-        && name.split('.').all(|label| {
-            let b = label.as_bytes();
-            !b.is_empty()
-                && b.len() <= 63
-                && b[0].is_ascii_alphanumeric()
-                && b[b.len() - 1].is_ascii_alphanumeric()
-                && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
-        })
-}
-
-fn check_server_name(world: &World, name: &str, except: Option<u64>) -> Result<(), ApiError> {
-    if !valid_hostname(name) {
-        return Err(ApiError::invalid_field("name", "Name must be a valid hostname."));
-    }
-    if world.servers.values().any(|s| s.name == name && Some(s.id) != except) {
-        return Err(ApiError::uniqueness("name", "server name is already used"));
-    }
-    Ok(())
-}
 
 fn check_user_data(user_data: &Option<String>) -> Result<(), ApiError> {
     match user_data {
@@ -280,21 +245,152 @@ fn check_user_data(user_data: &Option<String>) -> Result<(), ApiError> {
     }
 }
 
-impl World {
-    fn server(&self, id: u64) -> Result<&Server, ApiError> {
-        self.servers.get(&id).ok_or_else(|| ApiError::not_found("server", id))
+impl Server {
+    /// Returns true if and only if the server has a public IPv4 or IPv6.
+    pub(crate) fn has_public_ip(&self) -> bool {
+        self.ipv4.is_some() || self.ipv6.is_some()
     }
 
-    pub(crate) fn server_mut(&mut self, id: u64) -> Result<&mut Server, ApiError> {
+    /// 422 `server_not_stopped` unless the server is `off`.
+    pub(crate) fn ensure_off(&self) -> Result<(), ApiError> {
+        if self.status != ServerStatus::Off {
+            return Err(ApiError::unprocessable("server_not_stopped", "server must be stopped"));
+        }
+        Ok(())
+    }
+
+    /// The server's primary IP of `kind` (`ipv4` or `ipv6`), by ID.
+    pub(crate) fn primary_ip_slot(&mut self, kind: &str) -> &mut Option<u64> {
+        if kind == "ipv4" { &mut self.ipv4 } else { &mut self.ipv6 }
+    }
+
+    /// 422 `server_has_ipv4`/`server_has_ipv6` when the server has a primary IP of `kind`.
+    pub(crate) fn ensure_no_primary_ip(&self, kind: &str) -> Result<(), ApiError> {
+        let (has, code) = if kind == "ipv4" {
+            (self.ipv4.is_some(), "server_has_ipv4")
+        } else {
+            (self.ipv6.is_some(), "server_has_ipv6")
+        };
+        if has {
+            return Err(ApiError::unprocessable(code, format!("server already has an {kind}")));
+        }
+        Ok(())
+    }
+}
+
+impl Resource for Server {
+    const KIND: &'static str = "server";
+    const LIST: ListRules = ListRules::resources(&["id", "name", "created"]).filters(&[(
+        "status",
+        &[
+            "initializing",
+            "starting",
+            "running",
+            "stopping",
+            "off",
+            "deleting",
+            "rebuilding",
+            "migrating",
+            "unknown",
+        ],
+    )]);
+    const NAME_TAKEN: &'static str = "server name is already used";
+
+    /// A hostname (RFC 1123), stricter than other resources' names.
+    fn check_name(name: &str) -> Result<(), ApiError> {
+        if !valid_dns_name(name) {
+            return Err(ApiError::invalid_field("name", "Name must be a valid hostname."));
+        }
+        Ok(())
+    }
+
+    stored_in!(servers);
+
+    /// The live shape: no `datacenter`.
+    fn render(&self, world: &World) -> Value {
+        let ipv4 = self
+            .ipv4
+            .and_then(|ip| world.primary_ips.get(&ip))
+            .map(|p| json!({"id": p.id, "ip": p.ip, "blocked": false, "dns_ptr": p.dns_ptr_for(&p.ip)}));
+        let ipv6 = self.ipv6.and_then(|ip| world.primary_ips.get(&ip)).map(|p| {
+            json!({"id": p.id, "ip": p.ip, "blocked": false, "dns_ptr": p.dns_ptr.iter().map(|(ip, ptr)| json!({"ip": ip, "dns_ptr": ptr})).collect::<Vec<_>>()})
+        });
+        let floating_ips: Vec<u64> = world
+            .floating_ips
+            .values()
+            .filter(|f| f.server == Some(self.id))
+            .map(|f| f.id)
+            .collect();
+        let firewalls: Vec<Value> = world
+            .firewalls_for_server(self.id)
+            .into_iter()
+            .map(|fw| {
+                let status = if self.firewalls_applied.contains(&fw) {
+                    "applied"
+                } else {
+                    "pending"
+                };
+                json!({"id": fw, "status": status})
+            })
+            .collect();
+        json!({
+            "id": self.id,
+            "name": self.name,
+            "status": self.status.as_str(),
+            "created": world.timestamp(self.created),
+            "public_net": {
+                "ipv4": ipv4,
+                "ipv6": ipv6,
+                "floating_ips": floating_ips,
+                "firewalls": firewalls,
+            },
+            "private_net": self.private_net.iter().map(|p| json!({
+                "network": p.network,
+                "ip": p.ip,
+                "alias_ips": p.alias_ips,
+                "mac_address": p.mac_address,
+            })).collect::<Vec<_>>(),
+            "server_type": self.server_type.to_json(),
+            "location": self.location.to_json(),
+            "image": self.image.map(|i| world.render::<Image>(i)).filter(|v| !v.is_null()),
+            "iso": null,
+            "rescue_enabled": self.rescue_enabled,
+            "locked": world.is_locked("server", self.id),
+            "backup_window": null,
+            "outgoing_traffic": 0,
+            "ingoing_traffic": 0,
+            "included_traffic": catalog::INCLUDED_TRAFFIC,
+            "protection": {"delete": self.protect_delete, "rebuild": self.protect_rebuild},
+            "labels": labels_json(&self.labels),
+            "volumes": [],
+            "load_balancers": world.load_balancers_targeting(self.id),
+            "primary_disk_size": self.primary_disk_size,
+            "placement_group": self.placement_group.map(|g| world.render::<PlacementGroup>(g)).filter(|v| !v.is_null()),
+        })
+    }
+}
+
+delete_protected!(Server);
+
+impl World {
+    /// The server a request names in `server` (422 `invalid_input` there if none).
+    pub(crate) fn requested_server(&self, id: u64) -> Result<&Server, ApiError> {
         self.servers
-            .get_mut(&id)
-            .ok_or_else(|| ApiError::not_found("server", id))
+            .get(&id)
+            .ok_or_else(|| ApiError::invalid_field("server", format!("server {id} not found")))
+    }
+
+    /// The servers a label selector matches, by ascending ID; none if it does not parse.
+    pub(crate) fn servers_matching<'a>(&'a self, selector: &str) -> impl Iterator<Item = &'a Server> + use<'a> {
+        let selector = Selector::parse(selector).ok();
+        self.servers
+            .values()
+            .filter(move |s| selector.as_ref().is_some_and(|sel| sel.matches(&s.labels)))
     }
 
     /// The server for an action request: it must exist and not be locked.
     fn server_for_action(&self, id: u64) -> Result<&Server, ApiError> {
-        let server = self.server(id)?;
-        self.ensure_unlocked("server", id)?;
+        let server = self.find_unlocked::<Server>(id)?;
         if server.status == ServerStatus::Deleting {
             return Err(ApiError::locked("server"));
         }
@@ -352,15 +448,11 @@ impl World {
 
     /// `POST /servers`.
     pub fn create_server(&mut self, request: CreateServer) -> Result<Value, ApiError> {
-        check_server_name(self, &request.name, None)?;
+        Server::check_name(&request.name)?;
+        self.ensure_name_free::<Server>(&request.name, None)?;
         check_labels(&request.labels)?;
         check_user_data(&request.user_data)?;
-        let server_type = catalog::server_type(request.server_type.as_str()).ok_or_else(|| {
-            ApiError::invalid_field(
-                "server_type",
-                format!("server type {} not found", request.server_type.as_str()),
-            )
-        })?;
+        let server_type = requested_server_type(&request.server_type)?;
         let location = match (&request.location, &request.datacenter) {
             (Some(_), Some(_)) => {
                 return Err(ApiError::invalid_field(
@@ -368,15 +460,8 @@ impl World {
                     "location and datacenter are mutually exclusive",
                 ));
             }
-            (Some(l), None) => catalog::location(l.as_str())
-                .ok_or_else(|| ApiError::invalid_field("location", format!("location {} not found", l.as_str())))?,
-            (None, Some(dc)) => {
-                // Deprecated: `fsn1-dc14` names its location before the dash.
-                let name = dc.as_str().split('-').next().unwrap_or_default();
-                catalog::location(name).ok_or_else(|| {
-                    ApiError::invalid_field("datacenter", format!("datacenter {} not found", dc.as_str()))
-                })?
-            }
+            (Some(l), None) => requested_location("location", l)?,
+            (None, Some(dc)) => requested_datacenter(dc)?,
             (None, None) => server_type
                 .locations
                 .first()
@@ -566,7 +651,7 @@ impl World {
             None
         };
         Ok(json!({
-            "server": self.server_json(id),
+            "server": self.render::<Server>(id),
             "action": self.action_json(create),
             "next_actions": next.iter().map(|a| self.action_json(*a)).collect::<Vec<_>>(),
             "root_password": root_password,
@@ -607,71 +692,28 @@ impl World {
 
     /// The guest powered itself off (`shutdown now` inside the VM); a test control.
     pub fn guest_shutdown(&mut self, id: u64) -> Result<Value, ApiError> {
-        let server = self.server(id)?;
-        if server.status == ServerStatus::Running {
+        if self.find::<Server>(id)?.status == ServerStatus::Running {
             self.power_off(id);
         }
-        Ok(json!({"server": self.server_json(id)}))
+        Ok(self.envelope::<Server>(id))
     }
 
-    /// `GET /servers`.
-    pub fn list_servers(&self, query: &Query) -> Result<Page, ApiError> {
-        let mut items: Vec<Value> = self.servers.keys().map(|id| self.server_json(*id)).collect();
-        pagination::filter_in(
-            &mut items,
-            query,
-            "status",
-            "status",
-            &[
-                "initializing",
-                "starting",
-                "running",
-                "stopping",
-                "off",
-                "deleting",
-                "rebuilding",
-                "migrating",
-                "unknown",
-            ],
-        )?;
-        pagination::list(items, query, RULES)
-    }
-
-    /// `GET /servers/{id}`.
-    pub fn get_server(&self, id: u64) -> Result<Value, ApiError> {
-        self.server(id)?;
-        Ok(json!({"server": self.server_json(id)}))
-    }
-
-    /// `PUT /servers/{id}`.
-    pub fn update_server(&mut self, id: u64, request: UpdateServer) -> Result<Value, ApiError> {
-        self.server(id)?;
-        if let Some(name) = &request.name {
-            check_server_name(self, name, Some(id))?;
-        }
-        check_labels(&request.labels)?;
-        let server = self.server_mut(id)?;
-        if let Some(name) = request.name {
-            server.name = name;
-        }
+    /// `PUT /servers/{id}`: a relabelled server may gain or lose firewalls.
+    pub fn update_server(&mut self, id: u64, request: UpdateNameAndLabels) -> Result<Value, ApiError> {
         let relabelled = request.labels.is_some();
-        if let Some(labels) = request.labels {
-            server.labels = labels;
-        }
+        self.rename_relabel::<Server>(id, request.name, request.labels)?;
         if relabelled {
             self.reconcile_server_firewalls(id, None);
         }
-        Ok(json!({"server": self.server_json(id)}))
+        Ok(self.envelope::<Server>(id))
     }
 
     /// `DELETE /servers/{id}`: 200 with a `delete_server` action.
     pub fn delete_server(&mut self, id: u64) -> Result<Value, ApiError> {
         let server = self.server_for_action(id)?;
-        if server.protect_delete {
-            return Err(ApiError::protected("server"));
-        }
+        server.ensure_unprotected()?;
         let previous = server.status;
-        self.server_mut(id)?.status = ServerStatus::Deleting;
+        self.found_mut::<Server>(id).status = ServerStatus::Deleting;
         let seconds = self.durations.delete_server;
         let action = self.start_action(
             NewAction::new("delete_server", vec![ResourceRef::new("server", id)], seconds)
@@ -682,7 +724,7 @@ impl World {
                     }
                 }),
         );
-        Ok(json!({"action": self.action_json(action)}))
+        Ok(self.action_reply(action))
     }
 
     /// Removes a server and everything bound to it.
@@ -723,47 +765,60 @@ impl World {
     ) -> Result<Value, ApiError> {
         let action = self
             .start_action(NewAction::new(command, vec![ResourceRef::new("server", id)], seconds).on_success(effect));
-        Ok(json!({"action": self.action_json(action)}))
+        Ok(self.action_reply(action))
     }
 
     /// `poweron`: `off` → `starting` → `running` (a no-op success when already running).
     pub fn poweron(&mut self, id: u64) -> Result<Value, ApiError> {
-        let status = self.server_for_action(id)?.status;
-        if status != ServerStatus::Off {
-            return self.simple_server_action(id, "start_server", 1.0, |_| {});
-        }
-        self.server_mut(id)?.status = ServerStatus::Starting;
         let seconds = self.durations.start_server;
-        let action = self.start_action(
-            NewAction::new("start_server", vec![ResourceRef::new("server", id)], seconds)
-                .on_success(move |w| w.boot(id))
-                .on_error(move |w| {
-                    if let Some(s) = w.servers.get_mut(&id) {
-                        s.status = ServerStatus::Off;
-                    }
-                }),
-        );
-        Ok(json!({"action": self.action_json(action)}))
+        self.power_transition(
+            id,
+            ServerStatus::Off,
+            ServerStatus::Starting,
+            "start_server",
+            seconds,
+            World::boot,
+        )
     }
 
-    /// `poweroff` (hard): `running` → `stopping` → `off`.
+    /// `poweroff` (hard): `running` → `stopping` → `off` (a no-op success when not running).
     pub fn poweroff(&mut self, id: u64) -> Result<Value, ApiError> {
-        let status = self.server_for_action(id)?.status;
-        if status != ServerStatus::Running {
-            return self.simple_server_action(id, "stop_server", 1.0, |_| {});
-        }
-        self.server_mut(id)?.status = ServerStatus::Stopping;
         let seconds = self.durations.stop_server;
+        self.power_transition(
+            id,
+            ServerStatus::Running,
+            ServerStatus::Stopping,
+            "stop_server",
+            seconds,
+            World::power_off,
+        )
+    }
+
+    /// A power change from `from` through `via`, finished by `done`, back to `from` if the
+    /// action fails; from any other status, a short `command` action that changes nothing.
+    fn power_transition(
+        &mut self,
+        id: u64,
+        from: ServerStatus,
+        via: ServerStatus,
+        command: &'static str,
+        seconds: f64,
+        done: fn(&mut World, u64),
+    ) -> Result<Value, ApiError> {
+        if self.server_for_action(id)?.status != from {
+            return self.simple_server_action(id, command, 1.0, |_| {});
+        }
+        self.found_mut::<Server>(id).status = via;
         let action = self.start_action(
-            NewAction::new("stop_server", vec![ResourceRef::new("server", id)], seconds)
-                .on_success(move |w| w.power_off(id))
+            NewAction::new(command, vec![ResourceRef::new("server", id)], seconds)
+                .on_success(move |w| done(w, id))
                 .on_error(move |w| {
                     if let Some(s) = w.servers.get_mut(&id) {
-                        s.status = ServerStatus::Running;
+                        s.status = from;
                     }
                 }),
         );
-        Ok(json!({"action": self.action_json(action)}))
+        Ok(self.action_reply(action))
     }
 
     /// `shutdown` (ACPI): the action only delivers the signal; the guest powers off a few
@@ -923,7 +978,7 @@ impl World {
                     w.images.remove(&image_id);
                 }),
         );
-        Ok(json!({"image": self.image_json(image_id), "action": self.action_json(action)}))
+        Ok(json!({"image": self.render::<Image>(image_id), "action": self.action_json(action)}))
     }
 
     /// `attach_to_network`.
@@ -954,20 +1009,15 @@ impl World {
                 ));
             }
         }
-        let mac = self.new_mac();
-        self.server_mut(id)?.private_net.push(PrivateNet {
+        let mac_address = self.new_mac();
+        let attached = PrivateNet {
             network,
             ip,
             alias_ips,
-            mac_address: mac,
-        });
-        let seconds = self.durations.small;
-        let action = self.start_action(NewAction::new(
-            "attach_to_network",
-            vec![ResourceRef::new("server", id), ResourceRef::new("network", network)],
-            seconds,
-        ));
-        Ok(json!({"action": self.action_json(action)}))
+            mac_address,
+        };
+        let network = Some(ResourceRef::new("network", network));
+        Ok(self.apply_change::<Server>(id, "attach_to_network", network, |s| s.private_net.push(attached)))
     }
 
     /// `detach_from_network`.
@@ -980,22 +1030,16 @@ impl World {
                 "server is not attached to this network",
             ));
         }
-        self.server_mut(id)?.private_net.retain(|p| p.network != network);
-        let seconds = self.durations.small;
-        let action = self.start_action(NewAction::new(
-            "detach_from_network",
-            vec![ResourceRef::new("server", id), ResourceRef::new("network", network)],
-            seconds,
-        ));
-        Ok(json!({"action": self.action_json(action)}))
+        let other = Some(ResourceRef::new("network", network));
+        Ok(self.apply_change::<Server>(id, "detach_from_network", other, |s| {
+            s.private_net.retain(|p| p.network != network);
+        }))
     }
 
     /// `add_to_placement_group`: only while `off`.
     pub fn add_to_placement_group(&mut self, id: u64, request: AddToPlacementGroup) -> Result<Value, ApiError> {
         let server = self.server_for_action(id)?;
-        if server.status != ServerStatus::Off {
-            return Err(ApiError::unprocessable("server_not_stopped", "server must be stopped"));
-        }
+        server.ensure_off()?;
         if server.placement_group.is_some() {
             return Err(ApiError::unprocessable(
                 "already_in_placement_group",
@@ -1004,17 +1048,8 @@ impl World {
         }
         let group = request.placement_group.0;
         self.check_placement_capacity(group)?;
-        self.server_mut(id)?.placement_group = Some(group);
-        let seconds = self.durations.small;
-        let action = self.start_action(NewAction::new(
-            "add_to_placement_group",
-            vec![
-                ResourceRef::new("server", id),
-                ResourceRef::new("placement_group", group),
-            ],
-            seconds,
-        ));
-        Ok(json!({"action": self.action_json(action)}))
+        let other = Some(ResourceRef::new("placement_group", group));
+        Ok(self.apply_change::<Server>(id, "add_to_placement_group", other, |s| s.placement_group = Some(group)))
     }
 
     /// `remove_from_placement_group`.
@@ -1026,17 +1061,8 @@ impl World {
                 "server is not in a placement group",
             ));
         };
-        self.server_mut(id)?.placement_group = None;
-        let seconds = self.durations.small;
-        let action = self.start_action(NewAction::new(
-            "remove_from_placement_group",
-            vec![
-                ResourceRef::new("server", id),
-                ResourceRef::new("placement_group", group),
-            ],
-            seconds,
-        ));
-        Ok(json!({"action": self.action_json(action)}))
+        let other = Some(ResourceRef::new("placement_group", group));
+        Ok(self.apply_change::<Server>(id, "remove_from_placement_group", other, |s| s.placement_group = None))
     }
 
     /// `change_protection`: delete and rebuild protection must end up equal.
@@ -1050,25 +1076,17 @@ impl World {
                 "delete and rebuild protection must be equal",
             ));
         }
-        let server = self.server_mut(id)?;
-        server.protect_delete = delete;
-        server.protect_rebuild = rebuild;
-        let seconds = self.durations.small;
-        self.simple_server_action(id, "change_protection", seconds, |_| {})
+        Ok(self.apply_change::<Server>(id, "change_protection", None, |server| {
+            server.protect_delete = delete;
+            server.protect_rebuild = rebuild;
+        }))
     }
 
     /// `change_type`: only while `off`, within the same architecture.
     pub fn change_server_type(&mut self, id: u64, request: ChangeType) -> Result<Value, ApiError> {
         let server = self.server_for_action(id)?;
-        if server.status != ServerStatus::Off {
-            return Err(ApiError::unprocessable("server_not_stopped", "server must be stopped"));
-        }
-        let new_type = catalog::server_type(request.server_type.as_str()).ok_or_else(|| {
-            ApiError::invalid_field(
-                "server_type",
-                format!("server type {} not found", request.server_type.as_str()),
-            )
-        })?;
+        server.ensure_off()?;
+        let new_type = requested_server_type(&request.server_type)?;
         if new_type.architecture != server.server_type.architecture || !new_type.offered_in(server.location.name) {
             return Err(ApiError::unprocessable(
                 "invalid_server_type",
@@ -1101,7 +1119,7 @@ impl World {
         check_user_data(&request.user_data)?;
         let image = self.resolve_image("image", &request.image, server.server_type)?;
         let has_keys = !server.ssh_keys.is_empty();
-        let server = self.server_mut(id)?;
+        let server = self.found_mut::<Server>(id);
         server.status = ServerStatus::Rebuilding;
         server.image = Some(image);
         server.disk = format!("image:{image}");
@@ -1116,72 +1134,6 @@ impl World {
         Ok(json!({"action": self.action_json(action), "root_password": password}))
     }
 
-    /// The API representation of a server (live shape: no `datacenter`).
-    pub fn server_json(&self, id: u64) -> Value {
-        let Some(s) = self.servers.get(&id) else {
-            return Value::Null;
-        };
-        let ipv4 = s
-            .ipv4
-            .and_then(|ip| self.primary_ips.get(&ip))
-            .map(|p| json!({"id": p.id, "ip": p.ip, "blocked": false, "dns_ptr": p.dns_ptr_for(&p.ip)}));
-        let ipv6 = s.ipv6.and_then(|ip| self.primary_ips.get(&ip)).map(|p| {
-            json!({"id": p.id, "ip": p.ip, "blocked": false, "dns_ptr": p.dns_ptr.iter().map(|(ip, ptr)| json!({"ip": ip, "dns_ptr": ptr})).collect::<Vec<_>>()})
-        });
-        let floating_ips: Vec<u64> = self
-            .floating_ips
-            .values()
-            .filter(|f| f.server == Some(id))
-            .map(|f| f.id)
-            .collect();
-        let firewalls: Vec<Value> = self
-            .firewalls_for_server(id)
-            .into_iter()
-            .map(|fw| {
-                let status = if s.firewalls_applied.contains(&fw) {
-                    "applied"
-                } else {
-                    "pending"
-                };
-                json!({"id": fw, "status": status})
-            })
-            .collect();
-        json!({
-            "id": s.id,
-            "name": s.name,
-            "status": s.status.as_str(),
-            "created": self.timestamp(s.created),
-            "public_net": {
-                "ipv4": ipv4,
-                "ipv6": ipv6,
-                "floating_ips": floating_ips,
-                "firewalls": firewalls,
-            },
-            "private_net": s.private_net.iter().map(|p| json!({
-                "network": p.network,
-                "ip": p.ip,
-                "alias_ips": p.alias_ips,
-                "mac_address": p.mac_address,
-            })).collect::<Vec<_>>(),
-            "server_type": s.server_type.to_json(),
-            "location": s.location.to_json(),
-            "image": s.image.map(|i| self.image_json(i)).filter(|v| !v.is_null()),
-            "iso": null,
-            "rescue_enabled": s.rescue_enabled,
-            "locked": self.is_locked("server", id),
-            "backup_window": null,
-            "outgoing_traffic": 0,
-            "ingoing_traffic": 0,
-            "included_traffic": catalog::INCLUDED_TRAFFIC,
-            "protection": {"delete": s.protect_delete, "rebuild": s.protect_rebuild},
-            "labels": labels_json(&s.labels),
-            "volumes": [],
-            "load_balancers": self.load_balancers_targeting(id),
-            "primary_disk_size": s.primary_disk_size,
-            "placement_group": s.placement_group.map(|g| self.placement_group_json(g)).filter(|v| !v.is_null()),
-        })
-    }
-
     /// Internal fields for the state dump.
     pub fn server_internals(&self, id: u64) -> Value {
         let Some(s) = self.servers.get(&id) else {
@@ -1194,20 +1146,5 @@ impl World {
             "disk": s.disk,
             "disk_used_gb": s.disk_used_gb,
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::valid_hostname;
-
-    #[test]
-    fn hostnames() {
-        for ok in ["a", "tc-prod-cp-1", "node.example.com", "x1"] {
-            assert!(valid_hostname(ok), "{ok}");
-        }
-        for bad in ["", "-a", "a-", "a_b", "a..b", &"a".repeat(64)] {
-            assert!(!valid_hostname(bad), "{bad}");
-        }
     }
 }

@@ -7,8 +7,9 @@ use serde_json::{Value, json};
 use super::super::error::ApiError;
 use super::super::fingerprint::fingerprint;
 use super::super::label_selector::Labels;
-use super::super::pagination::{self, ListRules, Page, Query};
-use super::{IdKind, World, check_labels, check_name, labels_json};
+use super::super::pagination::ListRules;
+use super::resource::{Resource, stored_in};
+use super::{IdKind, World, check_labels, labels_json};
 
 /// An SSH key.
 #[derive(Debug, Clone)]
@@ -36,33 +37,32 @@ pub struct CreateSshKey {
     labels: Option<Labels>,
 }
 
-/// `PUT /ssh_keys/{id}`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateSshKey {
-    name: Option<String>,
-    labels: Option<Labels>,
+impl Resource for SshKey {
+    const KIND: &'static str = "ssh_key";
+    const LIST: ListRules = ListRules::resources(&["id", "name"]).filters(&[("fingerprint", &[])]);
+    const NAME_TAKEN: &'static str = "SSH key name is already used";
+
+    stored_in!(ssh_keys);
+
+    fn render(&self, world: &World) -> Value {
+        json!({
+            "id": self.id,
+            "name": self.name,
+            "fingerprint": self.fingerprint,
+            "public_key": self.public_key,
+            "labels": labels_json(&self.labels),
+            "created": world.timestamp(self.created),
+        })
+    }
 }
 
-const RULES: ListRules = ListRules {
-    sort_fields: &["id", "name"],
-    name_filter: true,
-    label_selector: true,
-};
-
 impl World {
-    fn ssh_key(&self, id: u64) -> Result<&SshKey, ApiError> {
-        self.ssh_keys.get(&id).ok_or_else(|| ApiError::not_found("ssh_key", id))
-    }
-
     /// `POST /ssh_keys`.
     pub fn create_ssh_key(&mut self, request: CreateSshKey) -> Result<Value, ApiError> {
-        check_name("name", &request.name)?;
+        SshKey::check_name(&request.name)?;
         check_labels(&request.labels)?;
         let fingerprint = fingerprint(&request.public_key).map_err(|why| ApiError::invalid_field("public_key", why))?;
-        if self.ssh_keys.values().any(|k| k.name == request.name) {
-            return Err(ApiError::uniqueness("name", "SSH key name is already used"));
-        }
+        self.ensure_name_free::<SshKey>(&request.name, None)?;
         if self.ssh_keys.values().any(|k| k.fingerprint == fingerprint) {
             return Err(ApiError::uniqueness(
                 "public_key",
@@ -81,60 +81,13 @@ impl World {
                 created: self.now,
             },
         );
-        Ok(json!({"ssh_key": self.ssh_key_json(id)}))
-    }
-
-    /// `GET /ssh_keys` with `name`, `fingerprint`, `label_selector`.
-    pub fn list_ssh_keys(&self, query: &Query) -> Result<Page, ApiError> {
-        let mut items: Vec<Value> = self.ssh_keys.keys().map(|id| self.ssh_key_json(*id)).collect();
-        pagination::filter_in(&mut items, query, "fingerprint", "fingerprint", &[])?;
-        pagination::list(items, query, RULES)
-    }
-
-    /// `GET /ssh_keys/{id}`.
-    pub fn get_ssh_key(&self, id: u64) -> Result<Value, ApiError> {
-        self.ssh_key(id)?;
-        Ok(json!({"ssh_key": self.ssh_key_json(id)}))
-    }
-
-    /// `PUT /ssh_keys/{id}`.
-    pub fn update_ssh_key(&mut self, id: u64, request: UpdateSshKey) -> Result<Value, ApiError> {
-        self.ssh_key(id)?;
-        if let Some(name) = &request.name {
-            check_name("name", name)?;
-            if self.ssh_keys.values().any(|k| k.name == *name && k.id != id) {
-                return Err(ApiError::uniqueness("name", "SSH key name is already used"));
-            }
-        }
-        check_labels(&request.labels)?;
-        let key = self.ssh_keys.get_mut(&id).expect("invariant: the key was found above");
-        if let Some(name) = request.name {
-            key.name = name;
-        }
-        if let Some(labels) = request.labels {
-            key.labels = labels;
-        }
-        Ok(json!({"ssh_key": self.ssh_key_json(id)}))
+        Ok(self.envelope::<SshKey>(id))
     }
 
     /// `DELETE /ssh_keys/{id}`: 204.
     pub fn delete_ssh_key(&mut self, id: u64) -> Result<(), ApiError> {
-        self.ssh_key(id)?;
+        self.find::<SshKey>(id)?;
         self.ssh_keys.remove(&id);
         Ok(())
-    }
-
-    fn ssh_key_json(&self, id: u64) -> Value {
-        let Some(k) = self.ssh_keys.get(&id) else {
-            return Value::Null;
-        };
-        json!({
-            "id": k.id,
-            "name": k.name,
-            "fingerprint": k.fingerprint,
-            "public_key": k.public_key,
-            "labels": labels_json(&k.labels),
-            "created": self.timestamp(k.created),
-        })
     }
 }
