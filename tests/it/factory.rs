@@ -604,7 +604,7 @@ async fn ctrl_c_during_download_exits_3_and_removes_the_partial_file() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("disk.raw");
     let part = dir.path().join("disk.raw.part");
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_talos-hcloud"))
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_talos-hcloud"))
         .args(["factory", "download", HCLOUD_ID, "--talos-version", "v1.11.1", "-o"])
         .arg(&out)
         .env("TALOS_FACTORY_URL", &url)
