@@ -15,13 +15,17 @@ fn redacted_token(text: &str) -> Result<Redacted<String>, std::convert::Infallib
 
 /// Take a Talos Linux Kubernetes cluster on Hetzner Cloud from nothing to running.
 ///
-/// talos-hcloud builds Talos snapshots from Image Factory schematics, creates the cloud
-/// resources described in one cluster.yaml, generates and delivers the machine
-/// configuration, bootstraps etcd and keeps the cluster converged. A built-in simulator
-/// (`talos-hcloud sim`) emulates Hetzner Cloud so every command can be rehearsed offline.
+/// talos-hcloud works from one cluster.yaml: it checks it (`validate`), computes and pushes
+/// Image Factory schematics, generates the cluster's secrets and every node's machine
+/// configuration (`secrets gen`, `config gen`), and ships a simulator of Hetzner Cloud and
+/// of Talos nodes (`sim`) so every step can be rehearsed offline. Creating and converging
+/// the cloud resources (`plan`, `apply`, `up`) comes next.
 ///
 /// Exit codes: 0 success, 1 operation failed, 2 invalid input or usage (nothing was
 /// changed), 3 interrupted (after cleanup).
+///
+/// Environment: HCLOUD_TOKEN (Hetzner Cloud API token; never printed), HCLOUD_ENDPOINT,
+/// TALOS_FACTORY_URL, TALOS_HCLOUD_CONFIG (like -c), TALOS_HCLOUD_LOG (log filter).
 ///
 /// Example:
 ///
