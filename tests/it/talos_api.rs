@@ -10,7 +10,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use talos_hcloud::error::Classify as _;
+use talos_hcloud::error::{Classify as _, chain};
 use talos_hcloud::redact::Redacted;
 use talos_hcloud::sim::talos::{ClusterRegistry, EmulatedNode, MachineType, NodeMode};
 use talos_hcloud::talos::api::{
@@ -80,16 +80,6 @@ fn configured_client(node: &EmulatedNode, identity: &ClientIdentity) -> TalosCli
 
 fn maintenance_client(node: &EmulatedNode, pin: Option<talos_hcloud::talos::api::SpkiSha256>) -> TalosClient {
     TalosClient::new(node.api_addr(), &Credentials::Maintenance { pin }, quick()).expect("no credentials to refuse")
-}
-
-fn chain(error: &dyn std::error::Error) -> Vec<String> {
-    let mut out = vec![error.to_string()];
-    let mut source = error.source();
-    while let Some(cause) = source {
-        out.push(cause.to_string());
-        source = cause.source();
-    }
-    out
 }
 
 /// An HTTPS client that trusts the kubeconfig's CA, presents its client certificate and
