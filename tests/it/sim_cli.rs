@@ -7,8 +7,7 @@ use std::process::{Command, Stdio};
 use serde_json::Value;
 
 use crate::harness::{repo_root, talos_hcloud_in};
-use crate::openapi::{assert_conforms, count_validated};
-use crate::python_client::LoggedExchange;
+use crate::openapi::{RecordedExchange, assert_conforms, count_validated};
 
 /// Kills the child when the test ends, whatever happens.
 struct Child(std::process::Child);
@@ -99,7 +98,7 @@ async fn standalone_sim_prints_its_endpoint_and_serves() {
         .unwrap();
     assert_eq!(log.as_array().unwrap().len(), 3);
     // The standalone emulator's traffic conforms too, like every in-process one.
-    let records: Vec<LoggedExchange> = serde_json::from_value(log).expect("the log has the record shape");
+    let records: Vec<RecordedExchange> = serde_json::from_value(log).expect("the log has the record shape");
     assert_eq!(count_validated(assert_conforms(&records)), 3);
 }
 
