@@ -21,7 +21,7 @@ use talos_hcloud::talos::pki::{self, CaSpec, CertificateAuthority, ExtKeyUsage, 
 use talos_hcloud::talos::secrets::SecretsBundle;
 use talos_hcloud::talos::talosconfig::Talosconfig;
 
-use crate::harness::{reference_dir, repo_root};
+use crate::harness::repo_root;
 use crate::talos_nodes::{next_address, node_options as options, start};
 
 // ---------------------------------------------------------------------------------------
@@ -37,10 +37,10 @@ fn os_ca() -> CertificateAuthority {
     CertificateAuthority::from_cert_and_key(&bundle().certs.os).expect("the golden OS CA loads")
 }
 
-/// The golden config of a Talos minor version (`v1.11`), `controlplane` or `worker`.
+/// The golden config of a Talos minor version (`v1.11`), `controlplane` or `worker`, as the
+/// bytes a node receives.
 fn golden(contract: &str, kind: &str) -> Vec<u8> {
-    let path = reference_dir().join(format!("talos-golden/{contract}/base-{kind}.yaml"));
-    std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+    crate::talos_golden::golden(contract, kind).into_bytes()
 }
 
 /// A client identity that trusts the golden OS CA and presents `certificate`.
