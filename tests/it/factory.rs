@@ -618,12 +618,7 @@ async fn ctrl_c_during_download_exits_3_and_removes_the_partial_file() {
         assert!(tokio::time::Instant::now() < deadline, "the download never started");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let pid = child.id().expect("child pid").to_string();
-    let status = std::process::Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .expect("kill");
-    assert!(status.success());
+    crate::harness::signal(child.id().expect("child pid"), "INT");
     let output = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
         .await
         .expect("exits after Ctrl-C")

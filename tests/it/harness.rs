@@ -1,5 +1,6 @@
 //! Shared test helpers: running the built binary and capturing its output, where the
-//! repository and the reference data are, and the permission bits of a written file.
+//! repository and the reference data are, signals to a running one, and the permission bits
+//! of a written file.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -69,4 +70,14 @@ pub fn reference_dir() -> std::path::PathBuf {
 pub fn mode_of(path: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt as _;
     std::fs::metadata(path).expect("metadata").permissions().mode() & 0o777
+}
+
+/// Sends `SIGNAL` (`INT`, `TERM`) to a process with `kill`, as an operator's Ctrl-C or a
+/// service manager would.
+pub fn signal(pid: u32, signal: &str) {
+    let sent = Command::new("kill")
+        .args([format!("-{signal}"), pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(sent.success(), "kill -{signal} {pid} failed");
 }

@@ -6,11 +6,41 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-use crate::harness::{repo_root, talos_hcloud_in};
+use crate::harness::{repo_root, signal, talos_hcloud_in};
 use crate::openapi::{RecordedExchange, assert_conforms, count_validated};
 
 /// Kills the child when the test ends, whatever happens.
 struct Child(std::process::Child);
+
+impl Child {
+    /// Starts `talos-hcloud ARGS` (no token from the environment), stdout piped.
+    fn start(args: &[&str]) -> Child {
+        Child(
+            Command::new(env!("CARGO_BIN_EXE_talos-hcloud"))
+                .args(args)
+                .env_remove("TALOS_HCLOUD_SIM_TOKEN")
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("the binary starts"),
+        )
+    }
+
+    /// The first `count` lines the child prints, read off the async runtime.
+    async fn first_lines(&mut self, count: usize) -> String {
+        let stdout = self.0.stdout.take().expect("stdout is piped");
+        tokio::task::spawn_blocking(move || {
+            let mut reader = BufReader::new(stdout);
+            let mut text = String::new();
+            for _ in 0..count {
+                reader.read_line(&mut text).expect("a line arrives");
+            }
+            text
+        })
+        .await
+        .expect("the reader thread ends")
+    }
+}
 
 impl Drop for Child {
     fn drop(&mut self) {
@@ -21,34 +51,22 @@ impl Drop for Child {
 
 #[tokio::test]
 async fn standalone_sim_prints_its_endpoint_and_serves() {
-    let mut child = Child(
-        Command::new(env!("CARGO_BIN_EXE_talos-hcloud"))
-            .args([
-                "--output",
-                "json",
-                "sim",
-                "--listen",
-                "127.0.0.1:0",
-                "--time-scale",
-                "100",
-                "--seed",
-                "7",
-            ])
-            .args(["--token", "tok-0123456789", "--faults", "503,on=GET:/server_types,n=1"])
-            .env_remove("TALOS_HCLOUD_SIM_TOKEN")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the binary starts"),
-    );
-    let stdout = child.0.stdout.take().expect("stdout is piped");
-    let line = tokio::task::spawn_blocking(move || {
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).expect("a line arrives");
-        line
-    })
-    .await
-    .unwrap();
+    let mut child = Child::start(&[
+        "--output",
+        "json",
+        "sim",
+        "--listen",
+        "127.0.0.1:0",
+        "--time-scale",
+        "100",
+        "--seed",
+        "7",
+        "--token",
+        "tok-0123456789",
+        "--faults",
+        "503,on=GET:/server_types,n=1",
+    ]);
+    let line = child.first_lines(1).await;
     let info: Value = serde_json::from_str(&line).expect("one JSON line");
     let endpoint = info["endpoint"].as_str().unwrap();
     assert!(
@@ -105,30 +123,11 @@ async fn standalone_sim_prints_its_endpoint_and_serves() {
 #[cfg(unix)]
 #[tokio::test]
 async fn sigterm_stops_the_sim_with_exit_0() {
-    let mut child = Child(
-        Command::new(env!("CARGO_BIN_EXE_talos-hcloud"))
-            .args(["sim", "--listen", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the binary starts"),
-    );
-    let stdout = child.0.stdout.take().expect("stdout is piped");
-    let text = tokio::task::spawn_blocking(move || {
-        let mut reader = BufReader::new(stdout);
-        let mut text = String::new();
-        for _ in 0..2 {
-            reader.read_line(&mut text).expect("a line arrives");
-        }
-        text
-    })
-    .await
-    .unwrap();
+    let mut child = Child::start(&["sim", "--listen", "127.0.0.1:0"]);
+    let text = child.first_lines(2).await;
     assert!(text.starts_with("endpoint: http://127.0.0.1:"), "{text}");
     assert!(text.contains("\ntoken: "), "{text}");
-    let pid = child.0.id().to_string();
-    let killed = Command::new("kill").args(["-TERM", &pid]).status().expect("kill runs");
-    assert!(killed.success());
+    signal(child.0.id(), "TERM");
     let status = child.0.wait().expect("the sim exits");
     assert_eq!(status.code(), Some(0));
 }

@@ -1103,11 +1103,7 @@ async fn sim_node_command_serves_until_ctrl_c() {
         ));
 
         // Ctrl-C: exit 0.
-        let status = Command::new("kill")
-            .args(["-INT", &child.id().to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(status.success());
+        crate::harness::signal(child.id(), "INT");
         let output = tokio::task::spawn_blocking(move || child.wait_with_output())
             .await
             .expect("waiter")
