@@ -7,7 +7,9 @@
 use std::path::PathBuf;
 
 use talos_hcloud::redact::Redacted;
-use talos_hcloud::talos::config::{Contract, HcloudCluster, HcloudVip, Node, Path};
+use talos_hcloud::talos::config::{
+    ConfigDocuments, Contract, HcloudCluster, HcloudVip, MachineType, Node, NodeSettings, Path,
+};
 use talos_hcloud::talos::secrets::SecretsBundle;
 
 use crate::harness::reference_dir;
@@ -55,4 +57,24 @@ pub fn hcloud_cluster(talos_version: &str) -> HcloudCluster {
             Redacted::new("hcloud-token-0123456789abcdef".to_string()),
         )),
     }
+}
+
+/// The configs [`hcloud_cluster`] generates for Talos `release` on a control plane (`cp-1`)
+/// and a worker (`worker-1`), each with its hostname and machine type.
+pub fn hcloud_node_configs(
+    release: &str,
+    secrets: &SecretsBundle,
+) -> Vec<(&'static str, MachineType, ConfigDocuments)> {
+    let cluster = hcloud_cluster(release);
+    [("cp-1", MachineType::ControlPlane), ("worker-1", MachineType::Worker)]
+        .into_iter()
+        .map(|(hostname, machine_type)| {
+            let settings = NodeSettings {
+                hostname: hostname.into(),
+                machine_type,
+            };
+            let docs = cluster.node_config(secrets, &settings).expect("config generates");
+            (hostname, machine_type, docs)
+        })
+        .collect()
 }

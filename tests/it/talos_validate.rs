@@ -4,15 +4,14 @@
 use std::io::Read as _;
 
 use base64::Engine as _;
-use talos_hcloud::talos::config::hcloud_overlay::NodeSettings;
 use talos_hcloud::talos::config::patch::{PatchSource, apply, load_patch};
 use talos_hcloud::talos::config::validate::{
     HCLOUD_USER_DATA_LIMIT, Mode, UserDataEncoding, ValidateOptions, decode_strict, decode_strict_named,
     user_data_bytes, validate,
 };
-use talos_hcloud::talos::config::{ConfigDocuments, Contract, MachineType};
+use talos_hcloud::talos::config::{ConfigDocuments, Contract};
 
-use crate::talos_golden::{contract, golden, golden_secrets, hcloud_cluster};
+use crate::talos_golden::{contract, golden, golden_secrets, hcloud_node_configs};
 
 const VERSIONS: [(&str, Contract); 4] = [
     ("v1.10", Contract::V1_10),
@@ -49,17 +48,7 @@ fn every_golden_config_decodes_strictly_and_validates_without_errors() {
 fn generated_hcloud_configs_validate_without_findings_and_fit_user_data() {
     let secrets = golden_secrets();
     for release in ["v1.10.9", "v1.11.1", "v1.12.0", "v1.13.2"] {
-        let cluster = hcloud_cluster(release);
-        for (hostname, machine_type) in [("cp-1", MachineType::ControlPlane), ("worker-1", MachineType::Worker)] {
-            let docs = cluster
-                .node_config(
-                    &secrets,
-                    &NodeSettings {
-                        hostname: hostname.into(),
-                        machine_type,
-                    },
-                )
-                .expect("config generates");
+        for (hostname, _, docs) in hcloud_node_configs(release, &secrets) {
             let mut options = ValidateOptions::new(contract(release));
             options.node = Some(hostname.into());
             options.user_data = Some(UserDataEncoding::Plain);
