@@ -80,10 +80,8 @@ async fn standalone_sim_prints_its_endpoint_and_serves() {
     );
 
     let client = reqwest::Client::new();
-    let locations: Value = client
-        .get(format!("{endpoint}/locations"))
-        .bearer_auth("tok-0123456789")
-        .send()
+    let with_token = |url: String| client.get(url).bearer_auth("tok-0123456789").send();
+    let locations: Value = with_token(format!("{endpoint}/locations"))
         .await
         .unwrap()
         .json()
@@ -96,19 +94,11 @@ async fn standalone_sim_prints_its_endpoint_and_serves() {
             .iter()
             .any(|l| l["name"] == "fsn1")
     );
-    let faulted = client
-        .get(format!("{endpoint}/server_types"))
-        .bearer_auth("tok-0123456789")
-        .send()
-        .await
-        .unwrap();
+    let faulted = with_token(format!("{endpoint}/server_types")).await.unwrap();
     assert_eq!(faulted.status(), 503, "the --faults rule is active");
     let unauthorized = client.get(format!("{endpoint}/locations")).send().await.unwrap();
     assert_eq!(unauthorized.status(), 401);
-    let log: Value = client
-        .get(format!("{}/__sim/log", endpoint.trim_end_matches("/v1")))
-        .bearer_auth("tok-0123456789")
-        .send()
+    let log: Value = with_token(format!("{}/__sim/log", endpoint.trim_end_matches("/v1")))
         .await
         .unwrap()
         .json()
