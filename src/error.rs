@@ -1,8 +1,10 @@
-//! How a failure is classified for the exit code, shared by every module's error enum.
+//! How a failure is classified for the exit code, shared by every module's error enum, and
+//! how its cause chain is read.
 //!
 //! Each module has its own `thiserror` enum that carries the context it knows. The binary
 //! only needs to know which of three classes a failure belongs to; [`Classify`] answers
-//! that without the binary matching on every module's variants.
+//! that without the binary matching on every module's variants. Since no `Display` repeats
+//! its source (style rule 9), whoever shows a failure walks the chain: [`chain`] is that walk.
 
 /// The class of a failure, which decides the process exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,5 +51,37 @@ pub trait Classify {
     /// diagnostics of an invalid cluster.yaml.
     fn details(&self) -> Option<serde_json::Value> {
         None
+    }
+}
+
+/// The messages of an error and each of its sources, outermost first: what `error: …` and
+/// every `caused by: …` line print, or what a one-line rendering joins.
+pub fn chain(error: &dyn std::error::Error) -> Vec<String> {
+    std::iter::successors(Some(error), |e| e.source())
+        .map(ToString::to_string)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[derive(Debug, thiserror::Error)]
+    #[error("while creating server tc-prod-cp-1")]
+    struct Outer(#[source] Middle);
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("the API answered 409")]
+    struct Middle(#[source] std::io::Error);
+
+    #[test]
+    fn chain_lists_each_message_once_outermost_first() {
+        let error = Outer(Middle(std::io::Error::other("uniqueness_error")));
+        assert_eq!(
+            super::chain(&error),
+            [
+                "while creating server tc-prod-cp-1",
+                "the API answered 409",
+                "uniqueness_error"
+            ]
+        );
     }
 }

@@ -106,12 +106,7 @@ impl CliError {
     /// The messages of the chain, outermost first: context (if any), error, its sources.
     pub fn chain(&self) -> Vec<String> {
         let mut chain: Vec<String> = self.context.iter().cloned().collect();
-        chain.push(self.error.to_string());
-        let mut source = self.error.source();
-        while let Some(cause) = source {
-            chain.push(cause.to_string());
-            source = cause.source();
-        }
+        chain.extend(talos_hcloud::error::chain(&*self.error));
         chain
     }
 

@@ -472,7 +472,7 @@ impl Downloader {
                             source: Box::new(error),
                         }));
                     }
-                    let reason = error_chain(&error);
+                    let reason = crate::error::chain(&error).join(": ");
                     tracing::warn!(
                         url = %self.url,
                         attempt = attempts,
@@ -639,17 +639,6 @@ impl Downloader {
         }
         Ok(())
     }
-}
-
-fn error_chain(error: &Error) -> String {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[derive(Debug, PartialEq, Eq)]

@@ -797,26 +797,8 @@ fn decode_value(node: &Node, path: &str) -> Result<Value, DecodeError> {
             .collect::<Result<_, _>>()
             .map(Value::Seq),
         YamlValue::Mapping(map) => {
-            let mut out: Vec<(Value, Value)> = Vec::new();
-            let mut first_lines: Vec<usize> = Vec::new();
-            for entry in map.entries() {
-                let key_at = entry.key_position.unwrap_or(at(node));
-                let key = scalar_value(&entry.key);
-                // `1` and `0x1` are different texts but the same Go key.
-                if let Some(first) = out.iter().position(|(existing, _)| *existing == key) {
-                    return Err((
-                        key_at,
-                        join(path, entry.key.text()),
-                        Problem::DuplicateKey {
-                            key: entry.key.text().to_string(),
-                            first_line: first_lines[first],
-                        },
-                    ));
-                }
-                let value = decode_value(&entry.value, &join(path, entry.key.text()))?;
-                out.push((key, value));
-                first_lines.push(key_at.line);
-            }
+            // `1` and `0x1` are different texts but the same Go key.
+            let mut out = decode_entries(node, map, path, |key| (scalar_value(key), key.text().to_string()))?;
             // Go keeps maps unordered and writes them sorted; sort now so equal maps
             // compare equal.
             out.sort_by(|a, b| go_key_order(&a.0, &b.0));
@@ -871,32 +853,48 @@ fn decode_options(node: &Node, path: &str) -> Result<Vec<(String, Value)>, Decod
     let Some(map) = node.as_mapping() else {
         return Err(wrong(node, path, "a mapping"));
     };
-    let mut options: Vec<(String, Value)> = Vec::new();
+    // `~` and `null` are different texts but the same (empty) Go key.
+    let mut options = decode_entries(node, map, path, |key| {
+        let name = if key.is_null() {
+            String::new()
+        } else {
+            key.text().to_string()
+        };
+        (name.clone(), name)
+    })?;
+    options.sort_by(|a, b| key_order(&a.0, &b.0));
+    Ok(options)
+}
+
+/// A mapping's entries in order, each value decoded as Go's `any`. `go_key` gives an entry's
+/// key as Go compares it and the text that names it in paths and messages; a key Go would
+/// see twice is [`Problem::DuplicateKey`], pointing at the first one's line.
+fn decode_entries<K: PartialEq>(
+    node: &Node,
+    map: &Mapping,
+    path: &str,
+    go_key: impl Fn(&Scalar) -> (K, String),
+) -> Result<Vec<(K, Value)>, DecodeError> {
+    let mut out: Vec<(K, Value)> = Vec::new();
     let mut first_lines: Vec<usize> = Vec::new();
     for entry in map.entries() {
         let key_at = entry.key_position.unwrap_or(at(node));
-        let name = if entry.key.is_null() {
-            String::new()
-        } else {
-            entry.key.text().to_string()
-        };
-        // `~` and `null` are different texts but the same (empty) Go key.
-        if let Some(first) = options.iter().position(|(existing, _)| *existing == name) {
+        let (key, text) = go_key(&entry.key);
+        if let Some(first) = out.iter().position(|(existing, _)| *existing == key) {
             return Err((
                 key_at,
-                join(path, &name),
+                join(path, &text),
                 Problem::DuplicateKey {
-                    key: name,
+                    key: text,
                     first_line: first_lines[first],
                 },
             ));
         }
-        let value = decode_value(&entry.value, &join(path, &name))?;
-        options.push((name, value));
+        let value = decode_value(&entry.value, &join(path, &text))?;
+        out.push((key, value));
         first_lines.push(key_at.line);
     }
-    options.sort_by(|a, b| key_order(&a.0, &b.0));
-    Ok(options)
+    Ok(out)
 }
 
 fn decode_customization(node: &Node, path: &str) -> Result<Customization, DecodeError> {
@@ -1129,6 +1127,13 @@ mod tests {
             Schematic::parse("overlay: {name: n, image: i, options: {a: {1: x, 0x1: y}}}", "t").expect_err("duplicate");
         assert!(
             err.to_string().ends_with("`0x1` is given twice (first on line 1)"),
+            "{err}"
+        );
+        // Overlay option names are texts, but `~` and `null` are both Go's empty key.
+        let err =
+            Schematic::parse("overlay: {name: n, image: i, options: {~: x, null: y}}", "t").expect_err("duplicate");
+        assert!(
+            err.to_string().ends_with("`` is given twice (first on line 1)"),
             "{err}"
         );
     }

@@ -84,6 +84,31 @@ impl Checker<'_, '_> {
         self.r.push(diagnostic);
     }
 
+    /// Looks a written name up with `find`; a name it does not know is reported as "unknown
+    /// WHAT `name`" with the expected form and the closest of the `known` names.
+    fn known<'k, T>(
+        &mut self,
+        value: &Spanned<String>,
+        field: &str,
+        what: &str,
+        example: &str,
+        known: impl IntoIterator<Item = &'k str>,
+        find: impl FnOnce(&str) -> Option<T>,
+    ) -> Option<T> {
+        let found = find(&value.value);
+        if found.is_none() {
+            let suggestion = suggest(&value.value, known);
+            self.error(
+                value.span,
+                field,
+                format!("unknown {what} `{}`", value.value.escape_debug()),
+                example,
+                suggestion,
+            );
+        }
+        found
+    }
+
     fn run(&mut self, raw: &RawCluster, path: &Path) -> Option<Spec> {
         let name = raw
             .name
@@ -106,20 +131,14 @@ impl Checker<'_, '_> {
 
         let endpoint = match &raw.endpoint {
             None => Some(Endpoint::FloatingIp),
-            Some(e) => {
-                let parsed = Endpoint::from_name(&e.value);
-                if parsed.is_none() {
-                    let suggestion = suggest(&e.value, ["floating-ip", "load-balancer"]);
-                    self.error(
-                        e.span,
-                        "endpoint",
-                        format!("unknown endpoint kind `{}`", e.value.escape_debug()),
-                        example::ENDPOINT,
-                        suggestion,
-                    );
-                }
-                parsed
-            }
+            Some(e) => self.known(
+                e,
+                "endpoint",
+                "endpoint kind",
+                example::ENDPOINT,
+                ["floating-ip", "load-balancer"],
+                Endpoint::from_name,
+            ),
         };
 
         let firewall = raw
@@ -253,20 +272,26 @@ impl Checker<'_, '_> {
     }
 
     fn location(&mut self, value: &Spanned<String>, field: &str) -> Option<Spanned<Location>> {
-        match Location::from_name(&value.value) {
-            Some(location) => Some(Spanned::new(location, value.span)),
-            None => {
-                let suggestion = suggest(&value.value, catalog::LOCATIONS.iter().map(|l| l.name));
-                self.error(
-                    value.span,
-                    field,
-                    format!("unknown location `{}`", value.value.escape_debug()),
-                    example::LOCATION,
-                    suggestion,
-                );
-                None
-            }
+        self.known(
+            value,
+            field,
+            "location",
+            example::LOCATION,
+            catalog::LOCATIONS.iter().map(|l| l.name),
+            Location::from_name,
+        )
+        .map(|location| Spanned::new(location, value.span))
+    }
+
+    /// The location written for a group, node or load balancer at `path` (`path.location`),
+    /// also checked against the cluster's network zone; `None` when it is unknown.
+    fn location_in_zone(&mut self, value: &Spanned<String>, path: &str, zone: Option<NetworkZone>) -> Option<Location> {
+        let field = yaml::join(path, "location");
+        let parsed = self.location(value, &field)?;
+        if let Some(zone) = zone {
+            self.in_zone(&parsed, &field, zone);
         }
+        Some(parsed.value)
     }
 
     fn in_zone(&mut self, location: &Spanned<Location>, field: &str, zone: NetworkZone) {
@@ -401,20 +426,14 @@ impl Checker<'_, '_> {
             }
         }
         let zone = match &raw.zone {
-            Some(z) => match NetworkZone::from_name(&z.value) {
-                Some(zone) => Some(zone),
-                None => {
-                    let suggestion = suggest(&z.value, catalog::NETWORK_ZONES.iter().copied());
-                    self.error(
-                        z.span,
-                        "network.zone",
-                        format!("unknown network zone `{}`", z.value.escape_debug()),
-                        example::ZONE,
-                        suggestion,
-                    );
-                    None
-                }
-            },
+            Some(z) => self.known(
+                z,
+                "network.zone",
+                "network zone",
+                example::ZONE,
+                catalog::NETWORK_ZONES.iter().copied(),
+                NetworkZone::from_name,
+            ),
             None => location.map(|l| l.value.network_zone()),
         };
         let range =
@@ -571,32 +590,22 @@ impl Checker<'_, '_> {
             (_, Role::ControlPlane) => None,
         };
         let type_field = yaml::join(path, "type");
-        let server_type = raw
-            .server_type
-            .as_ref()
-            .and_then(|t| match ServerType::from_name(&t.value) {
-                Some(st) => Some(Spanned::new(st, t.span)),
-                None => {
-                    let suggestion = suggest(&t.value, catalog::SERVER_TYPES.iter().map(|t| t.name));
-                    self.error(
-                        t.span,
-                        &type_field,
-                        format!("unknown server type `{}`", t.value.escape_debug()),
-                        example::SERVER_TYPE,
-                        suggestion,
-                    );
-                    None
-                }
-            });
+        let server_type = raw.server_type.as_ref().and_then(|t| {
+            self.known(
+                t,
+                &type_field,
+                "server type",
+                example::SERVER_TYPE,
+                catalog::SERVER_TYPES.iter().map(|t| t.name),
+                ServerType::from_name,
+            )
+            .map(|st| Spanned::new(st, t.span))
+        });
         let group_location = match &raw.location {
             Some(l) => {
-                let field = yaml::join(path, "location");
-                let parsed = self.location(l, &field);
-                if let (Some(parsed), Some(zone)) = (&parsed, zone) {
-                    self.in_zone(parsed, &field, zone);
-                }
+                let parsed = self.location_in_zone(l, path, zone);
                 ok &= parsed.is_some();
-                parsed.map(|l| l.value)
+                parsed
             }
             None => default_location,
         };
@@ -705,13 +714,9 @@ impl Checker<'_, '_> {
                     ok &= name.is_some() || node.name.is_none();
                     let location = match &node.location {
                         Some(l) => {
-                            let field = yaml::join(&node.path, "location");
-                            let parsed = self.location(l, &field);
-                            if let (Some(parsed), Some(zone)) = (&parsed, zone) {
-                                self.in_zone(parsed, &field, zone);
-                            }
+                            let parsed = self.location_in_zone(l, &node.path, zone);
                             ok &= parsed.is_some();
-                            parsed.map(|l| l.value)
+                            parsed
                         }
                         None => None,
                     };
@@ -1193,32 +1198,18 @@ impl Checker<'_, '_> {
                 }
             }
             let type_field = yaml::join(path, "type");
-            let lb_type = raw
-                .lb_type
-                .as_ref()
-                .and_then(|t| match LoadBalancerType::from_name(&t.value) {
-                    Some(lb_type) => Some(lb_type),
-                    None => {
-                        let suggestion = suggest(&t.value, catalog::LOAD_BALANCER_TYPES.iter().map(|t| t.name));
-                        self.error(
-                            t.span,
-                            &type_field,
-                            format!("unknown load balancer type `{}`", t.value.escape_debug()),
-                            example::LB_TYPE,
-                            suggestion,
-                        );
-                        None
-                    }
-                });
+            let lb_type = raw.lb_type.as_ref().and_then(|t| {
+                self.known(
+                    t,
+                    &type_field,
+                    "load balancer type",
+                    example::LB_TYPE,
+                    catalog::LOAD_BALANCER_TYPES.iter().map(|t| t.name),
+                    LoadBalancerType::from_name,
+                )
+            });
             let location = match &raw.location {
-                Some(l) => {
-                    let field = yaml::join(path, "location");
-                    let parsed = self.location(l, &field);
-                    if let (Some(parsed), Some(zone)) = (&parsed, zone) {
-                        self.in_zone(parsed, &field, zone);
-                    }
-                    parsed.map(|l| l.value)
-                }
+                Some(l) => self.location_in_zone(l, path, zone),
                 None => default_location,
             };
             let pool_field = format!("{path}.targets.pool");

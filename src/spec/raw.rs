@@ -193,7 +193,7 @@ pub(crate) fn decode(reader: &mut Reader<'_>, root: &MarkedYaml<'_>) -> RawClust
     // Missing top-level keys point at the start of the document's mapping.
     let start = reader.span(root);
     let top = Field {
-        path: "",
+        path: String::new(),
         key_span: Span { width: 1, ..start },
         node: root,
     };
@@ -216,36 +216,21 @@ pub(crate) fn decode(reader: &mut Reader<'_>, root: &MarkedYaml<'_>) -> RawClust
     raw.name = required_string(reader, &map, "name", example::NAME);
     raw.prefix = required_string(reader, &map, "prefix", example::PREFIX);
     raw.location = required_string(reader, &map, "location", example::LOCATION);
-    raw.talos = required_field(reader, &map, "talos", example::TALOS).and_then(|(path, span, node)| {
-        decode_talos(
-            reader,
-            &Field {
-                path: &path,
-                key_span: span,
-                node,
-            },
-        )
-    });
-    raw.kubernetes = required_field(reader, &map, "kubernetes", example::KUBERNETES).and_then(|(path, span, node)| {
-        let field = Field {
-            path: &path,
-            key_span: span,
-            node,
-        };
-        let map = reader.mapping(&field, &["version"])?;
-        Some(RawKubernetes {
-            version: required_string(reader, &map, "version", example::KUBERNETES_VERSION),
-        })
-    });
-    raw.network = required_field(reader, &map, "network", example::NETWORK).and_then(|(path, span, node)| {
-        let field = Field {
-            path: &path,
-            key_span: span,
-            node,
-        };
+    raw.talos = reader
+        .required(&map, "talos", example::TALOS)
+        .and_then(|field| decode_talos(reader, &field));
+    raw.kubernetes = reader
+        .required(&map, "kubernetes", example::KUBERNETES)
+        .and_then(|field| {
+            let map = reader.mapping(&field, &["version"])?;
+            Some(RawKubernetes {
+                version: required_string(reader, &map, "version", example::KUBERNETES_VERSION),
+            })
+        });
+    raw.network = reader.required(&map, "network", example::NETWORK).and_then(|field| {
         let map = reader.mapping(&field, &["cidr", "subnet", "zone", "pods", "services"])?;
         Some(RawNetwork {
-            anchor: span,
+            anchor: field.key_span,
             cidr: required_string(reader, &map, "cidr", example::CIDR),
             subnet: required_string(reader, &map, "subnet", example::SUBNET),
             zone: optional_string(reader, &map, "zone", example::ZONE),
@@ -254,117 +239,63 @@ pub(crate) fn decode(reader: &mut Reader<'_>, root: &MarkedYaml<'_>) -> RawClust
         })
     });
     raw.endpoint = optional_string(reader, &map, "endpoint", example::ENDPOINT);
-    raw.firewall = required_field(reader, &map, "firewall", example::FIREWALL).and_then(|(path, span, node)| {
-        let field = Field {
-            path: &path,
-            key_span: span,
-            node,
-        };
+    raw.firewall = reader.required(&map, "firewall", example::FIREWALL).and_then(|field| {
         let map = reader.mapping(&field, &["admin_cidrs"])?;
-        let admin_cidrs =
-            required_field(reader, &map, "admin_cidrs", example::ADMIN_CIDRS).and_then(|(path, span, node)| {
-                let field = Field {
-                    path: &path,
-                    key_span: span,
-                    node,
-                };
+        let admin_cidrs = reader
+            .required(&map, "admin_cidrs", example::ADMIN_CIDRS)
+            .and_then(|field| {
                 reader
                     .string_list(&field, example::ADMIN_CIDRS, example::ADMIN_CIDR)
-                    .map(|list| Spanned::new(list, span))
+                    .map(|list| Spanned::new(list, field.key_span))
             });
         Some(RawFirewall { admin_cidrs })
     });
-    raw.controlplane =
-        required_field(reader, &map, "controlplane", example::CONTROLPLANE).and_then(|(path, span, node)| {
-            decode_group(
-                reader,
-                &Field {
-                    path: &path,
-                    key_span: span,
-                    node,
-                },
-                false,
-            )
-        });
-    if let Some((path, span, node)) = optional_field(reader, &map, "workers") {
-        let field = Field {
-            path: &path,
-            key_span: span,
-            node,
-        };
-        for (path, span, node) in reader.sequence(&field, example::WORKERS).unwrap_or_default() {
-            let item = Field {
-                path: &path,
-                key_span: span,
-                node,
-            };
+    raw.controlplane = reader
+        .required(&map, "controlplane", example::CONTROLPLANE)
+        .and_then(|field| decode_group(reader, &field, false));
+    if let Some(field) = reader.optional(&map, "workers") {
+        for item in reader.sequence(&field, example::WORKERS).unwrap_or_default() {
             if let Some(group) = decode_group(reader, &item, true) {
                 raw.workers.push(group);
             }
         }
     }
-    if let Some((path, span, node)) = optional_field(reader, &map, "load_balancers") {
-        let field = Field {
-            path: &path,
-            key_span: span,
-            node,
-        };
-        for (path, span, node) in reader.sequence(&field, example::LOAD_BALANCERS).unwrap_or_default() {
-            let item = Field {
-                path: &path,
-                key_span: span,
-                node,
-            };
+    if let Some(field) = reader.optional(&map, "load_balancers") {
+        for item in reader.sequence(&field, example::LOAD_BALANCERS).unwrap_or_default() {
             if let Some(lb) = decode_load_balancer(reader, &item) {
                 raw.load_balancers.push(lb);
             }
         }
     }
-    if let Some((path, span, node)) = optional_field(reader, &map, "patches") {
-        let field = Field {
-            path: &path,
-            key_span: span,
-            node,
+    if let Some(field) = reader.optional(&map, "patches")
+        && let Some(map) = reader.mapping(&field, &["all", "controlplane", "worker"])
+    {
+        let mut list = |key: &str| -> Vec<Spanned<String>> {
+            reader
+                .optional(&map, key)
+                .and_then(|field| reader.string_list(&field, example::PATCH_LIST, example::PATCH_PATTERN))
+                .unwrap_or_default()
         };
-        if let Some(map) = reader.mapping(&field, &["all", "controlplane", "worker"]) {
-            let mut list = |key: &str| -> Vec<Spanned<String>> {
-                optional_field(reader, &map, key)
-                    .and_then(|(path, span, node)| {
-                        reader.string_list(
-                            &Field {
-                                path: &path,
-                                key_span: span,
-                                node,
-                            },
-                            example::PATCH_LIST,
-                            example::PATCH_PATTERN,
-                        )
-                    })
-                    .unwrap_or_default()
-            };
-            raw.patches = RawPatches {
-                all: list("all"),
-                controlplane: list("controlplane"),
-                worker: list("worker"),
-            };
-        }
+        raw.patches = RawPatches {
+            all: list("all"),
+            controlplane: list("controlplane"),
+            worker: list("worker"),
+        };
     }
-    if let Some((path, span, node)) = optional_field(reader, &map, "sysctls") {
-        let field = Field {
-            path: &path,
-            key_span: span,
-            node,
-        };
+    if let Some(field) = reader.optional(&map, "sysctls") {
         for (key, key_span, value) in reader.free_mapping(&field, example::SYSCTLS).unwrap_or_default() {
-            let path = join(&path, &key.value);
             let value_field = Field {
-                path: &path,
+                path: join(&field.path, &key.value),
                 key_span,
                 node: value,
             };
             if super::yaml::is_null(value) {
                 let diagnostic = reader
-                    .diagnostic(key_span, &path, format!("sysctl `{}` has no value", key.value))
+                    .diagnostic(
+                        key_span,
+                        &value_field.path,
+                        format!("sysctl `{}` has no value", key.value),
+                    )
                     .expected(example::SYSCTL_VALUE);
                 reader.push(diagnostic);
                 continue;
@@ -377,50 +308,39 @@ pub(crate) fn decode(reader: &mut Reader<'_>, root: &MarkedYaml<'_>) -> RawClust
     raw
 }
 
-fn decode_talos(reader: &mut Reader<'_>, field: &Field<'_, '_, '_>) -> Option<RawTalos> {
+fn decode_talos(reader: &mut Reader<'_>, field: &Field<'_, '_>) -> Option<RawTalos> {
     let map = reader.mapping(field, &["version", "schematic", "architectures"])?;
     let version = required_string(reader, &map, "version", example::TALOS_VERSION);
-    let schematic = required_field(reader, &map, "schematic", example::SCHEMATIC).and_then(|(path, span, node)| {
-        if let YamlData::Mapping(entries) = &node.data {
-            let has_customization = entries
-                .keys()
-                .any(|key| super::yaml::literal(key) == Some("customization"));
-            if !has_customization {
-                let node_span = reader.span(node);
-                let diagnostic = reader
-                    .diagnostic(node_span, &path, "an inline schematic needs a `customization:` block")
-                    .expected(example::SCHEMATIC);
-                reader.push(diagnostic);
-                return None;
+    let schematic = reader
+        .required(&map, "schematic", example::SCHEMATIC)
+        .and_then(|field| {
+            if let YamlData::Mapping(entries) = &field.node.data {
+                let has_customization = entries
+                    .keys()
+                    .any(|key| super::yaml::literal(key) == Some("customization"));
+                if !has_customization {
+                    let node_span = reader.span(field.node);
+                    let diagnostic = reader
+                        .diagnostic(
+                            node_span,
+                            &field.path,
+                            "an inline schematic needs a `customization:` block",
+                        )
+                        .expected(example::SCHEMATIC);
+                    reader.push(diagnostic);
+                    return None;
+                }
+                return Some(RawSchematic::Inline {
+                    yaml: super::yaml::to_yaml_text(field.node),
+                    span: reader.span(field.node),
+                });
             }
-            return Some(RawSchematic::Inline {
-                yaml: super::yaml::to_yaml_text(node),
-                span: reader.span(node),
-            });
-        }
+            reader.string(&field, example::SCHEMATIC).map(RawSchematic::File)
+        });
+    let architectures = reader.optional(&map, "architectures").and_then(|field| {
         reader
-            .string(
-                &Field {
-                    path: &path,
-                    key_span: span,
-                    node,
-                },
-                example::SCHEMATIC,
-            )
-            .map(RawSchematic::File)
-    });
-    let architectures = optional_field(reader, &map, "architectures").and_then(|(path, span, node)| {
-        reader
-            .string_list(
-                &Field {
-                    path: &path,
-                    key_span: span,
-                    node,
-                },
-                example::ARCHITECTURES,
-                example::ARCHITECTURE,
-            )
-            .map(|list| Spanned::new(list, span))
+            .string_list(&field, example::ARCHITECTURES, example::ARCHITECTURE)
+            .map(|list| Spanned::new(list, field.key_span))
     });
     Some(RawTalos {
         version,
@@ -429,7 +349,7 @@ fn decode_talos(reader: &mut Reader<'_>, field: &Field<'_, '_, '_>) -> Option<Ra
     })
 }
 
-fn decode_group(reader: &mut Reader<'_>, field: &Field<'_, '_, '_>, worker: bool) -> Option<RawGroup> {
+fn decode_group(reader: &mut Reader<'_>, field: &Field<'_, '_>, worker: bool) -> Option<RawGroup> {
     let keys: &[&str] = if worker {
         &["pool", "type", "location", "count", "nodes"]
     } else {
@@ -445,38 +365,16 @@ fn decode_group(reader: &mut Reader<'_>, field: &Field<'_, '_, '_>, worker: bool
     let location = optional_string(reader, &map, "location", example::LOCATION);
     let has_count = reader.optional(&map, "count").is_some();
     let has_nodes = reader.optional(&map, "nodes").is_some();
-    let count = optional_field(reader, &map, "count").and_then(|(path, span, node)| {
-        reader.integer(
-            &Field {
-                path: &path,
-                key_span: span,
-                node,
-            },
-            example::COUNT,
-        )
-    });
-    let nodes = optional_field(reader, &map, "nodes").and_then(|(path, span, node)| {
-        let field = Field {
-            path: &path,
-            key_span: span,
-            node,
-        };
+    let count = reader
+        .optional(&map, "count")
+        .and_then(|field| reader.integer(&field, example::COUNT));
+    let nodes = reader.optional(&map, "nodes").and_then(|field| {
         let items = reader.sequence(&field, example::NODES)?;
-        let mut nodes = Vec::new();
-        for (path, item_span, node) in items {
-            let item = Field {
-                path: &path,
-                key_span: item_span,
-                node,
-            };
-            if let Some(node) = decode_node(reader, &item) {
-                nodes.push(node);
-            }
-        }
-        Some(Spanned::new(nodes, span))
+        let nodes = items.iter().filter_map(|item| decode_node(reader, item)).collect();
+        Some(Spanned::new(nodes, field.key_span))
     });
     Some(RawGroup {
-        path: field.path.to_owned(),
+        path: field.path.clone(),
         anchor: field.key_span,
         pool,
         server_type,
@@ -488,11 +386,11 @@ fn decode_group(reader: &mut Reader<'_>, field: &Field<'_, '_, '_>, worker: bool
     })
 }
 
-fn decode_node(reader: &mut Reader<'_>, item: &Field<'_, '_, '_>) -> Option<RawNode> {
+fn decode_node(reader: &mut Reader<'_>, item: &Field<'_, '_>) -> Option<RawNode> {
     if matches!(item.node.data, YamlData::Mapping(_)) {
         let map = reader.mapping(item, &["name", "location", "ip"])?;
         return Some(RawNode {
-            path: item.path.to_owned(),
+            path: item.path.clone(),
             anchor: item.key_span,
             name: required_string(reader, &map, "name", example::NODE_NAME),
             location: optional_string(reader, &map, "location", example::LOCATION),
@@ -501,14 +399,14 @@ fn decode_node(reader: &mut Reader<'_>, item: &Field<'_, '_, '_>) -> Option<RawN
     }
     if super::yaml::is_null(item.node) {
         let diagnostic = reader
-            .diagnostic(item.key_span, item.path, "empty list item")
+            .diagnostic(item.key_span, &item.path, "empty list item")
             .expected(example::NODES);
         reader.push(diagnostic);
         return None;
     }
     let name = reader.string(item, example::NODES)?;
     Some(RawNode {
-        path: item.path.to_owned(),
+        path: item.path.clone(),
         anchor: item.key_span,
         name: Some(name),
         location: None,
@@ -516,72 +414,24 @@ fn decode_node(reader: &mut Reader<'_>, item: &Field<'_, '_, '_>) -> Option<RawN
     })
 }
 
-fn decode_load_balancer(reader: &mut Reader<'_>, item: &Field<'_, '_, '_>) -> Option<RawLoadBalancer> {
+fn decode_load_balancer(reader: &mut Reader<'_>, item: &Field<'_, '_>) -> Option<RawLoadBalancer> {
     let map = reader.mapping(item, &["name", "type", "location", "targets", "services"])?;
     let name = required_string(reader, &map, "name", example::LB_NAME);
     let lb_type = required_string(reader, &map, "type", example::LB_TYPE);
     let location = optional_string(reader, &map, "location", example::LOCATION);
-    let target_pool = required_field(reader, &map, "targets", example::TARGETS).and_then(|(path, span, node)| {
-        let field = Field {
-            path: &path,
-            key_span: span,
-            node,
-        };
+    let target_pool = reader.required(&map, "targets", example::TARGETS).and_then(|field| {
         let map = reader.mapping(&field, &["pool"])?;
         required_string(reader, &map, "pool", example::POOL)
     });
-    let services = required_field(reader, &map, "services", example::SERVICES_LIST).and_then(|(path, span, node)| {
-        let field = Field {
-            path: &path,
-            key_span: span,
-            node,
-        };
-        let items = reader.sequence(&field, example::SERVICES_LIST)?;
-        let mut services = Vec::new();
-        for (path, item_span, node) in items {
-            let item = Field {
-                path: &path,
-                key_span: item_span,
-                node,
-            };
-            let Some(map) = reader.mapping(&item, &["listen", "target", "proxy_protocol"]) else {
-                continue;
-            };
-            let mut port = |key: &str| {
-                required_field(reader, &map, key, example::PORT).and_then(|(path, span, node)| {
-                    reader.integer(
-                        &Field {
-                            path: &path,
-                            key_span: span,
-                            node,
-                        },
-                        example::PORT,
-                    )
-                })
-            };
-            let listen = port("listen");
-            let target = port("target");
-            let proxy_protocol = optional_field(reader, &map, "proxy_protocol").and_then(|(path, span, node)| {
-                reader.boolean(
-                    &Field {
-                        path: &path,
-                        key_span: span,
-                        node,
-                    },
-                    example::BOOL,
-                )
-            });
-            services.push(RawService {
-                path,
-                listen,
-                target,
-                proxy_protocol,
-            });
-        }
-        Some(Spanned::new(services, span))
-    });
+    let services = reader
+        .required(&map, "services", example::SERVICES_LIST)
+        .and_then(|field| {
+            let items = reader.sequence(&field, example::SERVICES_LIST)?;
+            let services = items.iter().filter_map(|item| decode_service(reader, item)).collect();
+            Some(Spanned::new(services, field.key_span))
+        });
     Some(RawLoadBalancer {
-        path: item.path.to_owned(),
+        path: item.path.clone(),
         name,
         lb_type,
         location,
@@ -590,47 +440,32 @@ fn decode_load_balancer(reader: &mut Reader<'_>, item: &Field<'_, '_, '_>) -> Op
     })
 }
 
-/// A required key's path, key span and value node (missing or empty is reported).
-fn required_field<'n, 'a>(
-    reader: &mut Reader<'_>,
-    map: &Map<'n, 'a>,
-    key: &str,
-    expected: &str,
-) -> Option<(String, Span, &'n MarkedYaml<'a>)> {
-    let (span, node) = reader.required(map, key, expected)?;
-    Some((join(map.path(), key), span, node))
-}
-
-/// An optional key's path, key span and value node (`None` when absent or empty).
-fn optional_field<'n, 'a>(
-    reader: &Reader<'_>,
-    map: &Map<'n, 'a>,
-    key: &str,
-) -> Option<(String, Span, &'n MarkedYaml<'a>)> {
-    let (span, node) = reader.optional(map, key)?;
-    Some((join(map.path(), key), span, node))
+fn decode_service(reader: &mut Reader<'_>, item: &Field<'_, '_>) -> Option<RawService> {
+    let map = reader.mapping(item, &["listen", "target", "proxy_protocol"])?;
+    let mut port = |key: &str| {
+        reader
+            .required(&map, key, example::PORT)
+            .and_then(|field| reader.integer(&field, example::PORT))
+    };
+    let listen = port("listen");
+    let target = port("target");
+    let proxy_protocol = reader
+        .optional(&map, "proxy_protocol")
+        .and_then(|field| reader.boolean(&field, example::BOOL));
+    Some(RawService {
+        path: item.path.clone(),
+        listen,
+        target,
+        proxy_protocol,
+    })
 }
 
 fn required_string(reader: &mut Reader<'_>, map: &Map<'_, '_>, key: &str, expected: &str) -> Option<Spanned<String>> {
-    let (path, span, node) = required_field(reader, map, key, expected)?;
-    reader.string(
-        &Field {
-            path: &path,
-            key_span: span,
-            node,
-        },
-        expected,
-    )
+    let field = reader.required(map, key, expected)?;
+    reader.string(&field, expected)
 }
 
 fn optional_string(reader: &mut Reader<'_>, map: &Map<'_, '_>, key: &str, expected: &str) -> Option<Spanned<String>> {
-    let (path, span, node) = optional_field(reader, map, key)?;
-    reader.string(
-        &Field {
-            path: &path,
-            key_span: span,
-            node,
-        },
-        expected,
-    )
+    let field = reader.optional(map, key)?;
+    reader.string(&field, expected)
 }

@@ -137,10 +137,10 @@ fn to_plain<'a>(node: &MarkedYaml<'a>) -> Yaml<'a> {
 }
 
 /// A value in the tree together with its field path and positions.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Field<'p, 'n, 'a> {
+#[derive(Debug, Clone)]
+pub(crate) struct Field<'n, 'a> {
     /// The field path, e.g. `workers[0].type`.
-    pub path: &'p str,
+    pub path: String,
     /// Where the key (or list item) is: where "missing key" problems of a nested mapping
     /// and "no value" problems point.
     pub key_span: Span,
@@ -157,11 +157,6 @@ pub(crate) struct Map<'n, 'a> {
 }
 
 impl<'n, 'a> Map<'n, 'a> {
-    /// The field path of the mapping itself.
-    pub fn path(&self) -> &str {
-        &self.path
-    }
-
     fn entry(&self, key: &str) -> Option<(Span, &'n MarkedYaml<'a>)> {
         self.entries
             .iter()
@@ -215,7 +210,7 @@ impl<'s> Reader<'s> {
     }
 
     /// Where a field's value is, or its key when the value is empty.
-    pub fn value_span(&self, field: &Field<'_, '_, '_>) -> Span {
+    pub fn value_span(&self, field: &Field<'_, '_>) -> Span {
         if is_null(field.node) {
             field.key_span
         } else {
@@ -223,13 +218,13 @@ impl<'s> Reader<'s> {
         }
     }
 
-    fn type_error(&mut self, field: &Field<'_, '_, '_>, expected: &str) {
+    fn type_error(&mut self, field: &Field<'_, '_>, expected: &str) {
         let found = describe(field.node);
         let span = self.value_span(field);
         let diagnostic = self
             .diagnostic(
                 span,
-                field.path,
+                &field.path,
                 format!("expected {}, found {found}", kind_of(expected)),
             )
             .expected(expected);
@@ -238,9 +233,9 @@ impl<'s> Reader<'s> {
 
     /// Reads a mapping whose keys must be among `allowed`; each other key is reported with
     /// a "did you mean" suggestion. An empty value reads as an empty mapping.
-    pub fn mapping<'n, 'a>(&mut self, field: &Field<'_, 'n, 'a>, allowed: &[&str]) -> Option<Map<'n, 'a>> {
+    pub fn mapping<'n, 'a>(&mut self, field: &Field<'n, 'a>, allowed: &[&str]) -> Option<Map<'n, 'a>> {
         let mut map = Map {
-            path: field.path.to_owned(),
+            path: field.path.clone(),
             anchor: field.key_span,
             entries: Vec::new(),
         };
@@ -259,7 +254,7 @@ impl<'s> Reader<'s> {
                 let diagnostic = self
                     .diagnostic(
                         key_span,
-                        field.path,
+                        &field.path,
                         format!("keys must be plain strings, found {}", describe(key)),
                     )
                     .expected(format!("one of {}", list_keys(allowed)));
@@ -277,7 +272,7 @@ impl<'s> Reader<'s> {
                 let diagnostic = self
                     .diagnostic(
                         key_span,
-                        &join(field.path, name),
+                        &join(&field.path, name),
                         format!("unknown key `{name}` {where_}"),
                     )
                     .expected(format!("one of {}", list_keys(allowed)))
@@ -291,7 +286,7 @@ impl<'s> Reader<'s> {
     /// Reads a mapping with free-form string keys (sysctls): every entry, in order.
     pub fn free_mapping<'n, 'a>(
         &mut self,
-        field: &Field<'_, 'n, 'a>,
+        field: &Field<'n, 'a>,
         example: &str,
     ) -> Option<Vec<(Spanned<String>, Span, &'n MarkedYaml<'a>)>> {
         let entries = match &field.node.data {
@@ -313,7 +308,7 @@ impl<'s> Reader<'s> {
                     let diagnostic = self
                         .diagnostic(
                             key_span,
-                            field.path,
+                            &field.path,
                             format!("keys must be plain strings, found {}", describe(key)),
                         )
                         .expected(example);
@@ -326,12 +321,7 @@ impl<'s> Reader<'s> {
 
     /// Looks up `key`; a missing key or empty value is reported as such, with the expected
     /// form.
-    pub fn required<'n, 'a>(
-        &mut self,
-        map: &Map<'n, 'a>,
-        key: &str,
-        expected: &str,
-    ) -> Option<(Span, &'n MarkedYaml<'a>)> {
+    pub fn required<'n, 'a>(&mut self, map: &Map<'n, 'a>, key: &str, expected: &str) -> Option<Field<'n, 'a>> {
         let path = join(&map.path, key);
         match map.entry(key) {
             None => {
@@ -353,18 +343,23 @@ impl<'s> Reader<'s> {
                 self.push(diagnostic);
                 None
             }
-            Some(found) => Some(found),
+            Some((key_span, node)) => Some(Field { path, key_span, node }),
         }
     }
 
     /// Looks up an optional `key`; absent and empty both read as `None`.
-    pub fn optional<'n, 'a>(&self, map: &Map<'n, 'a>, key: &str) -> Option<(Span, &'n MarkedYaml<'a>)> {
-        map.entry(key).filter(|(_, node)| !is_null(node))
+    pub fn optional<'n, 'a>(&self, map: &Map<'n, 'a>, key: &str) -> Option<Field<'n, 'a>> {
+        let (key_span, node) = map.entry(key).filter(|(_, node)| !is_null(node))?;
+        Some(Field {
+            path: join(&map.path, key),
+            key_span,
+            node,
+        })
     }
 
     /// Reads any scalar as its literal text (as Talos and Go's YAML decoder do for string
     /// fields); collections are a type error.
-    pub fn string(&mut self, field: &Field<'_, '_, '_>, expected: &str) -> Option<Spanned<String>> {
+    pub fn string(&mut self, field: &Field<'_, '_>, expected: &str) -> Option<Spanned<String>> {
         match (&field.node.data, scalar(field.node)) {
             (YamlData::Representation(..) | YamlData::Value(_), Some(Scalar::Null)) => None,
             (YamlData::Representation(text, _, _), Some(_)) => {
@@ -379,7 +374,7 @@ impl<'s> Reader<'s> {
     }
 
     /// Reads an integer (a plain scalar; a quoted number is a type error).
-    pub fn integer(&mut self, field: &Field<'_, '_, '_>, expected: &str) -> Option<Spanned<i64>> {
+    pub fn integer(&mut self, field: &Field<'_, '_>, expected: &str) -> Option<Spanned<i64>> {
         match scalar(field.node) {
             Some(Scalar::Integer(value)) => Some(Spanned::new(value, self.span(field.node))),
             Some(Scalar::Null) => None,
@@ -391,7 +386,7 @@ impl<'s> Reader<'s> {
     }
 
     /// Reads a boolean (`true` or `false`).
-    pub fn boolean(&mut self, field: &Field<'_, '_, '_>, expected: &str) -> Option<Spanned<bool>> {
+    pub fn boolean(&mut self, field: &Field<'_, '_>, expected: &str) -> Option<Spanned<bool>> {
         match scalar(field.node) {
             Some(Scalar::Boolean(value)) => Some(Spanned::new(value, self.span(field.node))),
             Some(Scalar::Null) => None,
@@ -402,19 +397,19 @@ impl<'s> Reader<'s> {
         }
     }
 
-    /// Reads a list; each item comes with its path (`path[i]`) and span. An empty value
-    /// reads as an empty list.
-    pub fn sequence<'n, 'a>(
-        &mut self,
-        field: &Field<'_, 'n, 'a>,
-        expected: &str,
-    ) -> Option<Vec<(String, Span, &'n MarkedYaml<'a>)>> {
+    /// Reads a list; each item is a field of its own, with its path (`path[i]`) and its span
+    /// as the key span. An empty value reads as an empty list.
+    pub fn sequence<'n, 'a>(&mut self, field: &Field<'n, 'a>, expected: &str) -> Option<Vec<Field<'n, 'a>>> {
         match &field.node.data {
             YamlData::Sequence(items) => Some(
                 items
                     .iter()
                     .enumerate()
-                    .map(|(index, item)| (format!("{}[{index}]", field.path), self.span(item), item))
+                    .map(|(index, item)| Field {
+                        path: format!("{}[{index}]", field.path),
+                        key_span: self.span(item),
+                        node: item,
+                    })
                     .collect(),
             ),
             _ if is_null(field.node) => Some(Vec::new()),
@@ -428,20 +423,17 @@ impl<'s> Reader<'s> {
     /// Reads a list of strings.
     pub fn string_list(
         &mut self,
-        field: &Field<'_, '_, '_>,
+        field: &Field<'_, '_>,
         list_expected: &str,
         expected: &str,
     ) -> Option<Vec<Spanned<String>>> {
         let items = self.sequence(field, list_expected)?;
         let mut out = Vec::new();
-        for (path, span, node) in items {
-            let item = Field {
-                path: &path,
-                key_span: span,
-                node,
-            };
-            if is_null(node) {
-                let diagnostic = self.diagnostic(span, &path, "empty list item").expected(expected);
+        for item in items {
+            if is_null(item.node) {
+                let diagnostic = self
+                    .diagnostic(item.key_span, &item.path, "empty list item")
+                    .expected(expected);
                 self.push(diagnostic);
                 continue;
             }
@@ -466,9 +458,9 @@ fn list_keys(keys: &[&str]) -> String {
 mod tests {
     use super::*;
 
-    fn root<'a>(docs: &'a [MarkedYaml<'a>]) -> Field<'static, 'a, 'a> {
+    fn root<'a>(docs: &'a [MarkedYaml<'a>]) -> Field<'a, 'a> {
         Field {
-            path: "",
+            path: String::new(),
             key_span: Span::START,
             node: &docs[0],
         }
@@ -503,29 +495,13 @@ mod tests {
         let docs = load_documents(text).expect("valid YAML");
         let mut reader = Reader::new(Path::new("c.yaml"), text);
         let map = reader.mapping(&root(&docs), &["a", "b", "c"]).expect("a mapping");
-        let (span, node) = reader.required(&map, "a", "x").expect("present");
-        let a = reader.string(
-            &Field {
-                path: "a",
-                key_span: span,
-                node,
-            },
-            "x",
-        );
+        let a = reader.required(&map, "a", "x").expect("present");
+        assert_eq!(a.path, "a");
+        let a = reader.string(&a, "x");
         assert_eq!(a.map(|s| s.value).as_deref(), Some("1.10"));
-        let (span, node) = reader.required(&map, "b", "x").expect("present");
-        let b = Field {
-            path: "b",
-            key_span: span,
-            node,
-        };
+        let b = reader.required(&map, "b", "x").expect("present");
         assert_eq!(reader.integer(&b, "a port, e.g. `80`"), None);
-        let (span, node) = reader.required(&map, "c", "x").expect("present");
-        let c = Field {
-            path: "c",
-            key_span: span,
-            node,
-        };
+        let c = reader.required(&map, "c", "x").expect("present");
         assert_eq!(reader.integer(&c, "x").map(|s| s.value), Some(80));
         assert_eq!(reader.diagnostics.len(), 1);
         let message = &reader.diagnostics.iter().next().expect("one").message;
@@ -538,20 +514,13 @@ mod tests {
         let docs = load_documents(text).expect("valid YAML");
         let mut reader = Reader::new(Path::new("c.yaml"), text);
         let map = reader.mapping(&root(&docs), &["network"]).expect("a mapping");
-        let (key_span, node) = reader.required(&map, "network", "x").expect("present");
+        let network = reader.required(&map, "network", "x").expect("present");
+        let key_span = network.key_span;
         assert_eq!((key_span.line, key_span.column, key_span.width), (1, 1, 7));
-        let network = reader
-            .mapping(
-                &Field {
-                    path: "network",
-                    key_span,
-                    node,
-                },
-                &["subnet"],
-            )
-            .expect("a mapping");
-        let (_, subnet) = reader.required(&network, "subnet", "x").expect("present");
-        let span = reader.span(subnet);
+        let network = reader.mapping(&network, &["subnet"]).expect("a mapping");
+        let subnet = reader.required(&network, "subnet", "x").expect("present");
+        assert_eq!(subnet.path, "network.subnet");
+        let span = reader.span(subnet.node);
         assert_eq!((span.line, span.column, span.width), (2, 11, 11));
     }
 

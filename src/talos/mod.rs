@@ -7,5 +7,6 @@ pub mod api;
 pub mod config;
 pub mod contract;
 pub mod pki;
+pub mod secret_yaml;
 pub mod secrets;
 pub mod talosconfig;

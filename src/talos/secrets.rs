@@ -4,8 +4,9 @@
 //! §A); the file layout is talosctl's, so a bundle made by talosctl or the Talos Terraform
 //! provider can be brought along, and ours work with talosctl. Loading validates with
 //! Talos's own messages (§A.5), all problems at once. Secrets are the one thing that cannot
-//! be re-derived: files are written through [`crate::secure_file`]. Certificates are made
-//! by [`crate::talos::pki`].
+//! be re-derived: files are read and written through [`crate::talos::secret_yaml`] (mode
+//! 0600, atomic, parse errors without the input). Certificates are made by
+//! [`crate::talos::pki`].
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -17,6 +18,7 @@ use crate::error::{Class, Classify};
 use crate::secure_file::{self, Overwrite};
 use crate::talos::contract::Contract;
 use crate::talos::pki::{self, CaSpec, CertificateAuthority, CertificateSummary, KeyAlgorithm, SubjectKeyId};
+use crate::talos::secret_yaml::{self, YamlError, parse_yaml};
 
 pub use crate::talos::pki::{CertAndKey, KeyOnly, Pem, REDACTED};
 
@@ -258,6 +260,18 @@ impl Error {
     }
 }
 
+impl secret_yaml::FileErrors for Error {
+    fn read(path: PathBuf, source: std::io::Error) -> Self {
+        Error::Read { path, source }
+    }
+    fn serialize(source: serde_saphyr::SerializeError) -> Self {
+        Error::Serialize { source }
+    }
+    fn write(path: PathBuf, source: secure_file::Error) -> Self {
+        Error::Write { path, source }
+    }
+}
+
 impl Classify for Error {
     fn class(&self) -> Class {
         match self {
@@ -431,11 +445,7 @@ impl SecretsBundle {
     ///
     /// The file cannot be read, does not parse, or fails validation (all problems listed).
     pub fn load(path: &Path) -> Result<SecretsBundle, Error> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        SecretsBundle::parse(&text, &path.display().to_string())
+        secret_yaml::load(path, SecretsBundle::parse)
     }
 
     /// Parses and validates a bundle from text (YAML or JSON, see [`SecretsBundle::load`]).
@@ -470,7 +480,7 @@ impl SecretsBundle {
     ///
     /// Serialization failed (not expected for a well-formed bundle).
     pub fn to_yaml(&self) -> Result<String, Error> {
-        to_talos_yaml(self).map_err(|source| Error::Serialize { source })
+        secret_yaml::to_yaml(self)
     }
 
     /// Writes the bundle to `path` with mode 0600, atomically (see
@@ -481,11 +491,7 @@ impl SecretsBundle {
     /// The file exists and `overwrite` is [`Overwrite::Refuse`] (nothing changed), or
     /// writing failed.
     pub fn save(&self, path: &Path, overwrite: Overwrite) -> Result<(), Error> {
-        let text = self.to_yaml()?;
-        secure_file::write_private(path, text.as_bytes(), overwrite).map_err(|source| Error::Write {
-            path: path.to_path_buf(),
-            source,
-        })
+        secret_yaml::save(self, path, overwrite)
     }
 
     /// The CA stored under `name`.
@@ -518,60 +524,6 @@ impl SecretsBundle {
             .map(|name| Ok((name, pki::summarize_certificate(&self.ca_pair(name).crt.0)?)))
             .collect()
     }
-}
-
-/// YAML as Go's encoder writes it: block style, 4-space indentation, sequences indented
-/// under their key, no folding of long scalars.
-pub(crate) fn to_talos_yaml<T: Serialize>(value: &T) -> Result<String, serde_saphyr::SerializeError> {
-    let mut options = serde_saphyr::SerializerOptions::default();
-    options.indent_step = 4;
-    options.compact_list_indent = false;
-    options.prefer_block_scalars = false;
-    // Go's yaml.v3 leaves strings like 10.0.0.2 unquoted; YAML 1.2 rules do too.
-    options.yaml_12 = true;
-    options.no_lang_directive = true;
-    serde_saphyr::to_string_with_options(value, options)
-}
-
-/// A YAML (or JSON) syntax or shape error with its line and column. Unlike the parser's
-/// own rendering it never quotes the input (no source snippet, string values elided),
-/// because the input holds secrets.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct YamlError {
-    message: String,
-}
-
-/// Deserializes YAML or JSON text; errors carry locations but no input text.
-pub(crate) fn parse_yaml<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, YamlError> {
-    let mut options = serde_saphyr::Options::default();
-    options.with_snippet = false;
-    serde_saphyr::from_str_with_options(text, options).map_err(|e| YamlError {
-        message: elide_quoted_values(&e.to_string()),
-    })
-}
-
-/// Replaces the value in serde's `string "…"` phrases (e.g. `invalid type: string
-/// "hunter2", expected …`) by an ellipsis.
-fn elide_quoted_values(message: &str) -> String {
-    let mut out = String::with_capacity(message.len());
-    let mut rest = message;
-    while let Some(start) = rest.find("string \"") {
-        let value_start = start + "string \"".len();
-        out.push_str(&rest[..value_start]);
-        match rest[value_start..].find('"') {
-            Some(end) => {
-                out.push('…');
-                rest = &rest[value_start + end..];
-            }
-            None => {
-                out.push_str("…\"");
-                rest = "";
-            }
-        }
-    }
-    out.push_str(rest);
-    out
 }
 
 /// True when a top-level `sops:` key is present (sops-encrypted YAML or JSON).
@@ -929,42 +881,11 @@ mod tests {
     }
 
     #[test]
-    fn scalars_that_look_like_other_types_survive_a_round_trip() {
-        let values: std::collections::BTreeMap<String, String> = [
-            "000000.0000000000000000",
-            "123456.7890123456789012",
-            "1e3",
-            "null",
-            "~",
-            "0x1F",
-            "yes",
-            "on",
-            "true",
-            "10.0.0.2",
-            "2001:db8::1",
-            "-",
-            "",
-        ]
-        .iter()
-        .enumerate()
-        .map(|(i, v)| (format!("k{i:02}"), v.to_string()))
-        .collect();
-        let text = to_talos_yaml(&values).unwrap();
-        let back: std::collections::BTreeMap<String, String> = serde_saphyr::from_str(&text).unwrap();
-        assert_eq!(back, values, "{text}");
-    }
-
-    #[test]
     fn parse_errors_never_quote_the_input() {
         let err = SecretsBundle::from_yaml("cluster: hunter2-secret-value\n").unwrap_err();
         let cause = std::error::Error::source(&err).unwrap().to_string();
         assert!(!cause.contains("hunter2"), "{cause}");
         assert!(cause.contains("line 1"), "{cause}");
-        assert_eq!(
-            elide_quoted_values("invalid type: string \"abc\", expected x"),
-            "invalid type: string \"…\", expected x"
-        );
-        assert_eq!(elide_quoted_values("string \"abc"), "string \"…\"");
     }
 
     #[test]

@@ -6,8 +6,8 @@
 //! fresh admin certificate from the bundle's OS CA (§C.2), as talosctl does;
 //! [`Talosconfig::derived_for_cluster`] makes the same with a certificate derived from the
 //! bundle (see [`admin_cert_window`]), so re-rendering a cluster's files gives the same
-//! bytes. Files are written through [`crate::secure_file`] (mode 0600, atomic). Dialling
-//! the endpoints is left to `talos::api`.
+//! bytes. Files are read and written through [`crate::talos::secret_yaml`] (mode 0600,
+//! atomic), as the secrets bundle is. Dialling the endpoints is left to `talos::api`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -18,7 +18,8 @@ use time::OffsetDateTime;
 use crate::error::{Class, Classify};
 use crate::secure_file::{self, Overwrite};
 use crate::talos::pki::{self, Pem};
-use crate::talos::secrets::{CaName, SecretsBundle, YamlError, parse_yaml, to_talos_yaml};
+use crate::talos::secret_yaml::{self, YamlError, parse_yaml};
+use crate::talos::secrets::{CaName, SecretsBundle};
 
 /// The admin role carried by the talosconfig certificate.
 pub const ADMIN_ROLE: &str = "os:admin";
@@ -202,6 +203,18 @@ pub enum Error {
     },
 }
 
+impl secret_yaml::FileErrors for Error {
+    fn read(path: PathBuf, source: std::io::Error) -> Self {
+        Error::Read { path, source }
+    }
+    fn serialize(source: serde_saphyr::SerializeError) -> Self {
+        Error::Serialize { source }
+    }
+    fn write(path: PathBuf, source: secure_file::Error) -> Self {
+        Error::Write { path, source }
+    }
+}
+
 impl Classify for Error {
     fn class(&self) -> Class {
         match self {
@@ -320,11 +333,7 @@ impl Talosconfig {
     ///
     /// The file cannot be read or is not a talosconfig.
     pub fn load(path: &Path) -> Result<Talosconfig, Error> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Talosconfig::parse(&text, &path.display().to_string())
+        secret_yaml::load(path, Talosconfig::parse)
     }
 
     /// Parses a talosconfig; a deprecated `target` is moved into `endpoints`, as talosctl
@@ -360,7 +369,7 @@ impl Talosconfig {
     ///
     /// Serialization failed (not expected).
     pub fn to_yaml(&self) -> Result<String, Error> {
-        to_talos_yaml(self).map_err(|source| Error::Serialize { source })
+        secret_yaml::to_yaml(self)
     }
 
     /// Writes the file with mode 0600, atomically (see [`secure_file::write_private`]).
@@ -370,11 +379,7 @@ impl Talosconfig {
     /// The file exists and `overwrite` is [`Overwrite::Refuse`] (nothing changed), or
     /// writing failed.
     pub fn save(&self, path: &Path, overwrite: Overwrite) -> Result<(), Error> {
-        let text = self.to_yaml()?;
-        secure_file::write_private(path, text.as_bytes(), overwrite).map_err(|source| Error::Write {
-            path: path.to_path_buf(),
-            source,
-        })
+        secret_yaml::save(self, path, overwrite)
     }
 
     /// The current context, if `context` names one.

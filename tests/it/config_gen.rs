@@ -11,13 +11,14 @@ use std::path::{Path, PathBuf};
 use talos_hcloud::secure_file::Overwrite;
 use talos_hcloud::spec;
 use talos_hcloud::talos::config::validate::{UserDataEncoding, ValidateOptions, decode_strict, validate};
-use talos_hcloud::talos::config::{ConfigDocuments, Node, Path as ConfigPath, Resolved, Value};
+use talos_hcloud::talos::config::{ConfigDocuments, Node, Resolved, Value};
 use talos_hcloud::talos::contract::Contract;
 use talos_hcloud::talos::pki;
 use talos_hcloud::talos::secrets::{CaName, GenerateOptions, SecretsBundle};
 use talos_hcloud::talos::talosconfig::Talosconfig;
 
-use crate::harness::{Run, repo_root, talos_hcloud_env, talos_hcloud_in};
+use crate::harness::{Run, mode_of, repo_root, talos_hcloud_env, talos_hcloud_in};
+use crate::talos_golden::at;
 use crate::talos_schema::assert_schema_valid;
 
 const TOKEN: &str = "fake-hcloud-token-4f9c2e7b1d3a5968";
@@ -105,15 +106,6 @@ fn file_names(dir: &Path) -> Vec<String> {
         .collect();
     names.sort();
     names
-}
-
-fn mode_of(path: &Path) -> u32 {
-    use std::os::unix::fs::PermissionsExt as _;
-    std::fs::metadata(path).expect("metadata").permissions().mode() & 0o777
-}
-
-fn at<'a>(doc: &'a Node, path: &str) -> Option<&'a Node> {
-    doc.get_path(&ConfigPath::parse(path).expect("valid path"))
 }
 
 fn text_at<'a>(doc: &'a Node, path: &str) -> Option<&'a str> {

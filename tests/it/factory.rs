@@ -50,12 +50,17 @@ fn image_path(file: &str) -> String {
     format!("{HCLOUD_ID}/v1.11.1/{file}")
 }
 
+/// The client's URL of the v1.11.1 hcloud image that [`image_path`] names on the server.
+fn image_url(client: &FactoryClient, arch: Arch, compression: Compression) -> url::Url {
+    let id: SchematicId = HCLOUD_ID.parse().expect("id");
+    client.image_url(&id, "v1.11.1", arch, compression).expect("url")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zstd_and_xz_images_stream_with_independent_digests() {
     let factory = TestFactory::start().await;
     let raw = synthetic_image(6 * 1024 * 1024 + 123, 42);
     let client = FactoryClient::new(&factory.url).expect("client");
-    let id: SchematicId = HCLOUD_ID.parse().expect("id");
     for (compression, compressed) in [(Compression::Zstd, zstd(&raw)), (Compression::Xz, xz(&raw))] {
         assert!(
             compressed.len() < raw.len() * 9 / 10,
@@ -65,7 +70,7 @@ async fn zstd_and_xz_images_stream_with_independent_digests() {
             compressed.len() > raw.len() / 10,
             "test data should not compress trivially"
         );
-        let url = client.image_url(&id, "v1.11.1", Arch::Arm64, compression).expect("url");
+        let url = image_url(&client, Arch::Arm64, compression);
         factory.add_image(
             &image_path(&format!("hcloud-arm64.raw.{}", compression.extension())),
             compressed.clone(),
@@ -162,14 +167,7 @@ async fn an_axum_connection_reset_mid_body_is_resumed() {
         ..Faults::default()
     });
     let client = FactoryClient::new(&factory.url).expect("client");
-    let url = client
-        .image_url(
-            &HCLOUD_ID.parse().expect("id"),
-            "v1.11.1",
-            Arch::Amd64,
-            Compression::Zstd,
-        )
-        .expect("url");
+    let url = image_url(&client, Arch::Amd64, Compression::Zstd);
     let digest = image_stream::digest(&client, url, fast_options(Compression::Zstd), Arc::new(NoProgress))
         .await
         .expect("digest");
@@ -218,14 +216,7 @@ async fn redirects_are_followed() {
 async fn not_found_and_server_errors_name_the_url_and_status() {
     let factory = TestFactory::start().await;
     let client = FactoryClient::new(&factory.url).expect("client");
-    let missing = client
-        .image_url(
-            &HCLOUD_ID.parse().expect("id"),
-            "v1.11.1",
-            Arch::Amd64,
-            Compression::Zstd,
-        )
-        .expect("url");
+    let missing = image_url(&client, Arch::Amd64, Compression::Zstd);
     let err = image_stream::digest(
         &client,
         missing.clone(),
@@ -289,9 +280,7 @@ async fn head_prewarm_and_names() {
     factory.add_image(&image_path("hcloud-arm64.raw.xz"), vec![1, 2, 3, 4, 5]);
     let client = FactoryClient::new(&factory.url).expect("client");
     let id: SchematicId = HCLOUD_ID.parse().expect("id");
-    let url = client
-        .image_url(&id, "v1.11.1", Arch::Arm64, Compression::Xz)
-        .expect("url");
+    let url = image_url(&client, Arch::Arm64, Compression::Xz);
     let head = client.head_image(&url).await.expect("head");
     assert_eq!(head.content_length, Some(5));
     assert_eq!(factory.seen().last().map(|s| s.method.clone()).as_deref(), Some("HEAD"));
@@ -521,25 +510,11 @@ async fn streaming_memory_child() {
         },
     );
     let client = FactoryClient::new(&factory.url).expect("client");
-    let url = client
-        .image_url(
-            &HCLOUD_ID.parse().expect("id"),
-            "v1.11.1",
-            Arch::Amd64,
-            Compression::Zstd,
-        )
-        .expect("url");
+    let url = image_url(&client, Arch::Amd64, Compression::Zstd);
     // Warm up allocator, runtime and connection pools with a small image first.
     let small = zstd(&synthetic_image(256 * 1024, 1));
     factory.add_image(&image_path("hcloud-arm64.raw.zst"), small);
-    let warm = client
-        .image_url(
-            &HCLOUD_ID.parse().expect("id"),
-            "v1.11.1",
-            Arch::Arm64,
-            Compression::Zstd,
-        )
-        .expect("url");
+    let warm = image_url(&client, Arch::Arm64, Compression::Zstd);
     image_stream::digest(
         &client,
         warm,
@@ -618,12 +593,7 @@ async fn ctrl_c_during_download_exits_3_and_removes_the_partial_file() {
         assert!(tokio::time::Instant::now() < deadline, "the download never started");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let pid = child.id().expect("child pid").to_string();
-    let status = std::process::Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .expect("kill");
-    assert!(status.success());
+    crate::harness::signal(child.id().expect("child pid"), "INT");
     let output = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
         .await
         .expect("exits after Ctrl-C")

@@ -1,4 +1,6 @@
-//! Shared test helpers: running the built binary and capturing its output.
+//! Shared test helpers: running the built binary and capturing its output, where the
+//! repository and the reference data are, signals to a running one, and the permission bits
+//! of a written file.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -61,4 +63,21 @@ pub fn reference_dir() -> std::path::PathBuf {
         .flatten()
         .find(|dir| dir.join("hcloud-openapi.json").is_file())
         .expect("reference data not found: set TALOS_HCLOUD_REFERENCE to the shared reference folder")
+}
+
+/// The permission bits of a file or folder (`0o600`), for the checks that secrets stay private.
+#[cfg(unix)]
+pub fn mode_of(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(path).expect("metadata").permissions().mode() & 0o777
+}
+
+/// Sends `SIGNAL` (`INT`, `TERM`) to a process with `kill`, as an operator's Ctrl-C or a
+/// service manager would.
+pub fn signal(pid: u32, signal: &str) {
+    let sent = Command::new("kill")
+        .args([format!("-{signal}"), pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(sent.success(), "kill -{signal} {pid} failed");
 }

@@ -20,6 +20,7 @@ mod sim_servers;
 mod spec;
 mod talos_api;
 mod talos_config;
+mod talos_golden;
 mod talos_nodes;
 mod talos_patch;
 mod talos_schema;

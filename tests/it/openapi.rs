@@ -17,8 +17,8 @@ mod convert;
 mod deviations;
 mod route;
 
-// `Exchange` for the emulator's `RequestRecord`.
-mod sim_records;
+// `Exchange` for the emulator's `RequestRecord` and the owned `RecordedExchange`.
+mod records;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -28,6 +28,7 @@ use serde_json::{Map, Value, json};
 
 pub use convert::{Direction, Stats};
 pub use deviations::Deviation;
+pub use records::RecordedExchange;
 use route::Templates;
 
 /// The base URL of the cloud API in the description; operations served elsewhere (the
@@ -66,7 +67,8 @@ const GATEWAY_STATUSES: &[u16] = &[502, 504];
 /// One recorded HTTP exchange, as the emulator's request log keeps it.
 ///
 /// A trait rather than the emulator's struct so the checker does not depend on the emulator;
-/// `openapi/sim_records.rs` implements it for `talos_hcloud::sim::RequestRecord`.
+/// `openapi/records.rs` implements it for `talos_hcloud::sim::RequestRecord` and for
+/// [`RecordedExchange`], the owned form other logs are read into.
 pub trait Exchange {
     /// The HTTP method, e.g. `POST`.
     fn method(&self) -> &str;

@@ -15,10 +15,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use serde_json::Value;
-
 use crate::harness::{reference_dir, repo_root};
-use crate::openapi::{Exchange, OpenApi, conformance};
+use crate::openapi::{Exchange, OpenApi, RecordedExchange, conformance};
 
 /// The hcloud-python version scripts/test.sh installs and the scenario is written against.
 pub const HCLOUD_PYTHON_VERSION: &str = "2.27.0";
@@ -75,44 +73,6 @@ pub fn python_script(name: &str) -> PathBuf {
     repo_root().join("tests/python").join(name)
 }
 
-/// One exchange as `selftest.py` logs it: the emulator's `RequestRecord` without `at`.
-#[derive(Debug, Clone, serde::Deserialize)]
-pub struct LoggedExchange {
-    /// HTTP method, e.g. `POST`.
-    pub method: String,
-    /// Path as requested, with `/v1`.
-    pub path: String,
-    /// Raw query string without `?`.
-    pub query: String,
-    /// Response status.
-    pub status: u16,
-    /// JSON request body, if any.
-    pub request_body: Option<Value>,
-    /// JSON response body, if any.
-    pub response_body: Option<Value>,
-}
-
-impl Exchange for LoggedExchange {
-    fn method(&self) -> &str {
-        &self.method
-    }
-    fn path(&self) -> &str {
-        &self.path
-    }
-    fn query(&self) -> &str {
-        &self.query
-    }
-    fn status(&self) -> u16 {
-        self.status
-    }
-    fn request_body(&self) -> Option<&Value> {
-        self.request_body.as_ref()
-    }
-    fn response_body(&self) -> Option<&Value> {
-        self.response_body.as_ref()
-    }
-}
-
 /// `(created, deleted)` per collection, counted from successful exchanges: `POST /v1/<kind>`,
 /// `DELETE /v1/<kind>/<id>`, and `create_image` as an image creation. Failed attempts that a
 /// client retried are not counted twice.
@@ -146,7 +106,7 @@ pub fn expected_lifecycle() -> BTreeMap<String, (usize, usize)> {
 /// A finished `selftest.py` run: the process output and the exchanges it logged.
 struct SelfTest {
     output: Output,
-    records: Vec<LoggedExchange>,
+    records: Vec<RecordedExchange>,
 }
 
 impl SelfTest {
@@ -195,7 +155,7 @@ impl SelfTest {
     }
 }
 
-fn read_log(path: &Path) -> Vec<LoggedExchange> {
+fn read_log(path: &Path) -> Vec<RecordedExchange> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     text.lines()
         .map(|line| serde_json::from_str(line).unwrap_or_else(|error| panic!("bad log line {line:?}: {error}")))
@@ -306,7 +266,7 @@ fn checker_flags_an_unknown_status_in_official_client_traffic() {
 
 #[test]
 fn lifecycle_counts_successful_creates_and_deletes_only() {
-    let record = |method: &str, path: &str, status: u16| LoggedExchange {
+    let record = |method: &str, path: &str, status: u16| RecordedExchange {
         method: method.to_owned(),
         path: path.to_owned(),
         query: String::new(),

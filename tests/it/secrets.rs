@@ -19,7 +19,7 @@ use talos_hcloud::talos::talosconfig::Talosconfig;
 use time::OffsetDateTime;
 use x509_parser::prelude::{FromDer as _, ParsedExtension, X509Certificate};
 
-use crate::harness::{Run, reference_dir, repo_root, talos_hcloud_in};
+use crate::harness::{Run, mode_of, reference_dir, repo_root, talos_hcloud_in};
 
 fn golden_path() -> PathBuf {
     repo_root().join("tests/fixtures/talos/secrets.yaml")
@@ -621,7 +621,7 @@ fn our_bundle_round_trips_through_yaml_and_a_file() {
 
     let path = dir.path().join("nested/secrets.yaml");
     bundle.save(&path, Overwrite::Refuse).unwrap();
-    assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(mode_of(&path), 0o600);
     assert_eq!(SecretsBundle::load(&path).unwrap(), bundle);
     let err = bundle.save(&path, Overwrite::Refuse).unwrap_err();
     assert!(err.to_string().starts_with("cannot write secrets bundle"), "{err}");
@@ -779,17 +779,13 @@ fn talosconfig_is_written_like_talosctl_and_reads_back() {
 
     let path = dir.path().join("talosconfig");
     config.save(&path, Overwrite::Refuse).unwrap();
-    assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(mode_of(&path), 0o600);
     assert_eq!(Talosconfig::load(&path).unwrap(), config);
     assert!(config.save(&path, Overwrite::Refuse).is_err());
     let renewed = Talosconfig::for_cluster(&bundle, "base", &endpoints).unwrap();
     renewed.save(&path, Overwrite::Replace).unwrap();
     assert_eq!(Talosconfig::load(&path).unwrap(), renewed);
     assert_ne!(renewed, config, "a renewed talosconfig carries a new admin certificate");
-}
-
-fn mode_of(path: &Path) -> u32 {
-    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
 
 #[test]

@@ -6,12 +6,41 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-use crate::harness::{repo_root, talos_hcloud_in};
-use crate::openapi::{assert_conforms, count_validated};
-use crate::python_client::LoggedExchange;
+use crate::harness::{repo_root, signal, talos_hcloud_in};
+use crate::openapi::{RecordedExchange, assert_conforms, count_validated};
 
 /// Kills the child when the test ends, whatever happens.
 struct Child(std::process::Child);
+
+impl Child {
+    /// Starts `talos-hcloud ARGS` (no token from the environment), stdout piped.
+    fn start(args: &[&str]) -> Child {
+        Child(
+            Command::new(env!("CARGO_BIN_EXE_talos-hcloud"))
+                .args(args)
+                .env_remove("TALOS_HCLOUD_SIM_TOKEN")
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("the binary starts"),
+        )
+    }
+
+    /// The first `count` lines the child prints, read off the async runtime.
+    async fn first_lines(&mut self, count: usize) -> String {
+        let stdout = self.0.stdout.take().expect("stdout is piped");
+        tokio::task::spawn_blocking(move || {
+            let mut reader = BufReader::new(stdout);
+            let mut text = String::new();
+            for _ in 0..count {
+                reader.read_line(&mut text).expect("a line arrives");
+            }
+            text
+        })
+        .await
+        .expect("the reader thread ends")
+    }
+}
 
 impl Drop for Child {
     fn drop(&mut self) {
@@ -22,34 +51,22 @@ impl Drop for Child {
 
 #[tokio::test]
 async fn standalone_sim_prints_its_endpoint_and_serves() {
-    let mut child = Child(
-        Command::new(env!("CARGO_BIN_EXE_talos-hcloud"))
-            .args([
-                "--output",
-                "json",
-                "sim",
-                "--listen",
-                "127.0.0.1:0",
-                "--time-scale",
-                "100",
-                "--seed",
-                "7",
-            ])
-            .args(["--token", "tok-0123456789", "--faults", "503,on=GET:/server_types,n=1"])
-            .env_remove("TALOS_HCLOUD_SIM_TOKEN")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the binary starts"),
-    );
-    let stdout = child.0.stdout.take().expect("stdout is piped");
-    let line = tokio::task::spawn_blocking(move || {
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).expect("a line arrives");
-        line
-    })
-    .await
-    .unwrap();
+    let mut child = Child::start(&[
+        "--output",
+        "json",
+        "sim",
+        "--listen",
+        "127.0.0.1:0",
+        "--time-scale",
+        "100",
+        "--seed",
+        "7",
+        "--token",
+        "tok-0123456789",
+        "--faults",
+        "503,on=GET:/server_types,n=1",
+    ]);
+    let line = child.first_lines(1).await;
     let info: Value = serde_json::from_str(&line).expect("one JSON line");
     let endpoint = info["endpoint"].as_str().unwrap();
     assert!(
@@ -63,10 +80,8 @@ async fn standalone_sim_prints_its_endpoint_and_serves() {
     );
 
     let client = reqwest::Client::new();
-    let locations: Value = client
-        .get(format!("{endpoint}/locations"))
-        .bearer_auth("tok-0123456789")
-        .send()
+    let with_token = |url: String| client.get(url).bearer_auth("tok-0123456789").send();
+    let locations: Value = with_token(format!("{endpoint}/locations"))
         .await
         .unwrap()
         .json()
@@ -79,19 +94,11 @@ async fn standalone_sim_prints_its_endpoint_and_serves() {
             .iter()
             .any(|l| l["name"] == "fsn1")
     );
-    let faulted = client
-        .get(format!("{endpoint}/server_types"))
-        .bearer_auth("tok-0123456789")
-        .send()
-        .await
-        .unwrap();
+    let faulted = with_token(format!("{endpoint}/server_types")).await.unwrap();
     assert_eq!(faulted.status(), 503, "the --faults rule is active");
     let unauthorized = client.get(format!("{endpoint}/locations")).send().await.unwrap();
     assert_eq!(unauthorized.status(), 401);
-    let log: Value = client
-        .get(format!("{}/__sim/log", endpoint.trim_end_matches("/v1")))
-        .bearer_auth("tok-0123456789")
-        .send()
+    let log: Value = with_token(format!("{}/__sim/log", endpoint.trim_end_matches("/v1")))
         .await
         .unwrap()
         .json()
@@ -99,37 +106,18 @@ async fn standalone_sim_prints_its_endpoint_and_serves() {
         .unwrap();
     assert_eq!(log.as_array().unwrap().len(), 3);
     // The standalone emulator's traffic conforms too, like every in-process one.
-    let records: Vec<LoggedExchange> = serde_json::from_value(log).expect("the log has the record shape");
+    let records: Vec<RecordedExchange> = serde_json::from_value(log).expect("the log has the record shape");
     assert_eq!(count_validated(assert_conforms(&records)), 3);
 }
 
 #[cfg(unix)]
 #[tokio::test]
 async fn sigterm_stops_the_sim_with_exit_0() {
-    let mut child = Child(
-        Command::new(env!("CARGO_BIN_EXE_talos-hcloud"))
-            .args(["sim", "--listen", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the binary starts"),
-    );
-    let stdout = child.0.stdout.take().expect("stdout is piped");
-    let text = tokio::task::spawn_blocking(move || {
-        let mut reader = BufReader::new(stdout);
-        let mut text = String::new();
-        for _ in 0..2 {
-            reader.read_line(&mut text).expect("a line arrives");
-        }
-        text
-    })
-    .await
-    .unwrap();
+    let mut child = Child::start(&["sim", "--listen", "127.0.0.1:0"]);
+    let text = child.first_lines(2).await;
     assert!(text.starts_with("endpoint: http://127.0.0.1:"), "{text}");
     assert!(text.contains("\ntoken: "), "{text}");
-    let pid = child.0.id().to_string();
-    let killed = Command::new("kill").args(["-TERM", &pid]).status().expect("kill runs");
-    assert!(killed.success());
+    signal(child.0.id(), "TERM");
     let status = child.0.wait().expect("the sim exits");
     assert_eq!(status.code(), Some(0));
 }

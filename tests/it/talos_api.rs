@@ -10,7 +10,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use talos_hcloud::error::Classify as _;
+use talos_hcloud::error::{Classify as _, chain};
 use talos_hcloud::redact::Redacted;
 use talos_hcloud::sim::talos::{ClusterRegistry, EmulatedNode, MachineType, NodeMode};
 use talos_hcloud::talos::api::{
@@ -21,7 +21,7 @@ use talos_hcloud::talos::pki::{self, CaSpec, CertificateAuthority, ExtKeyUsage, 
 use talos_hcloud::talos::secrets::SecretsBundle;
 use talos_hcloud::talos::talosconfig::Talosconfig;
 
-use crate::harness::{reference_dir, repo_root};
+use crate::harness::repo_root;
 use crate::talos_nodes::{next_address, node_options as options, start};
 
 // ---------------------------------------------------------------------------------------
@@ -37,10 +37,10 @@ fn os_ca() -> CertificateAuthority {
     CertificateAuthority::from_cert_and_key(&bundle().certs.os).expect("the golden OS CA loads")
 }
 
-/// The golden config of a Talos minor version (`v1.11`), `controlplane` or `worker`.
+/// The golden config of a Talos minor version (`v1.11`), `controlplane` or `worker`, as the
+/// bytes a node receives.
 fn golden(contract: &str, kind: &str) -> Vec<u8> {
-    let path = reference_dir().join(format!("talos-golden/{contract}/base-{kind}.yaml"));
-    std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+    crate::talos_golden::golden(contract, kind).into_bytes()
 }
 
 /// A client identity that trusts the golden OS CA and presents `certificate`.
@@ -80,16 +80,6 @@ fn configured_client(node: &EmulatedNode, identity: &ClientIdentity) -> TalosCli
 
 fn maintenance_client(node: &EmulatedNode, pin: Option<talos_hcloud::talos::api::SpkiSha256>) -> TalosClient {
     TalosClient::new(node.api_addr(), &Credentials::Maintenance { pin }, quick()).expect("no credentials to refuse")
-}
-
-fn chain(error: &dyn std::error::Error) -> Vec<String> {
-    let mut out = vec![error.to_string()];
-    let mut source = error.source();
-    while let Some(cause) = source {
-        out.push(cause.to_string());
-        source = cause.source();
-    }
-    out
 }
 
 /// An HTTPS client that trusts the kubeconfig's CA, presents its client certificate and
@@ -1113,11 +1103,7 @@ async fn sim_node_command_serves_until_ctrl_c() {
         ));
 
         // Ctrl-C: exit 0.
-        let status = Command::new("kill")
-            .args(["-INT", &child.id().to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(status.success());
+        crate::harness::signal(child.id(), "INT");
         let output = tokio::task::spawn_blocking(move || child.wait_with_output())
             .await
             .expect("waiter")

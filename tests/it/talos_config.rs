@@ -5,39 +5,16 @@ use std::path::{Path as FsPath, PathBuf};
 
 use talos_hcloud::redact::Redacted;
 use talos_hcloud::talos::config::{
-    ConfigDocuments, Contract, GenerateOptions, HcloudCluster, HcloudVip, MachineType, Node, NodeSettings, Path,
-    generate,
+    ConfigDocuments, GenerateOptions, HcloudCluster, HcloudVip, MachineType, Node, NodeSettings, generate,
 };
-use talos_hcloud::talos::secrets::SecretsBundle;
 
-use crate::harness::{reference_dir, talos_hcloud_in};
+use crate::harness::talos_hcloud_in;
+use crate::talos_golden::{at, contract, golden, golden_dir, golden_secrets, hcloud_cluster};
 
 const VERSIONS: [&str; 4] = ["v1.10", "v1.11", "v1.12", "v1.13"];
 
-fn golden_dir() -> PathBuf {
-    reference_dir().join("talos-golden")
-}
-
-fn golden(version: &str, machine_type: &str) -> String {
-    let path = golden_dir().join(version).join(format!("base-{machine_type}.yaml"));
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-fn secrets() -> SecretsBundle {
-    let text = std::fs::read_to_string(golden_dir().join("secrets.yaml")).expect("golden secrets.yaml");
-    serde_saphyr::from_str(&text).expect("golden secrets parse")
-}
-
-fn contract(version: &str) -> Contract {
-    Contract::parse(version).expect("supported version")
-}
-
 fn base_options(version: &str) -> GenerateOptions {
     GenerateOptions::new("base", "https://base:6443", "1.28.0", contract(version))
-}
-
-fn at<'a>(doc: &'a Node, path: &str) -> Option<&'a Node> {
-    doc.get_path(&Path::parse(path).expect("valid path"))
 }
 
 fn strings(node: Option<&Node>) -> Vec<String> {
@@ -58,7 +35,7 @@ fn kinds(docs: &ConfigDocuments) -> Vec<String> {
 
 #[test]
 fn library_output_equals_every_golden_file() {
-    let secrets = secrets();
+    let secrets = golden_secrets();
     for version in VERSIONS {
         for machine_type in [MachineType::ControlPlane, MachineType::Worker] {
             let docs = generate(&secrets, &base_options(version), machine_type).expect("generates");
@@ -117,8 +94,7 @@ fn cli_with_golden_secrets_reproduces_every_golden_file() {
 
 #[cfg(unix)]
 fn assert_private(path: &FsPath) {
-    use std::os::unix::fs::PermissionsExt as _;
-    let mode = std::fs::metadata(path).expect("metadata").permissions().mode() & 0o777;
+    let mode = crate::harness::mode_of(path);
     assert_eq!(mode, 0o600, "{} has mode {mode:o}", path.display());
 }
 
@@ -127,7 +103,7 @@ fn assert_private(_path: &FsPath) {}
 
 #[test]
 fn additional_sans_reach_machine_and_api_server_per_version() {
-    let secrets = secrets();
+    let secrets = golden_secrets();
     for version in VERSIONS {
         let mut options = base_options(version);
         options.additional_sans = vec!["203.0.113.10".into(), "api.example.com".into()];
@@ -154,7 +130,7 @@ fn additional_sans_reach_machine_and_api_server_per_version() {
 
 #[test]
 fn dns_domain_install_disk_and_image_are_placed_like_talosctl() {
-    let secrets = secrets();
+    let secrets = golden_secrets();
     for version in VERSIONS {
         let mut options = base_options(version);
         options.dns_domain = "cluster.internal".into();
@@ -182,7 +158,7 @@ fn dns_domain_install_disk_and_image_are_placed_like_talosctl() {
 
 #[test]
 fn registry_mirrors_use_the_version_form() {
-    let secrets = secrets();
+    let secrets = golden_secrets();
     for version in VERSIONS {
         let mut options = base_options(version);
         options.add_registry_mirror("ghcr.io", "https://ghcr-mirror.example.com");
@@ -231,7 +207,7 @@ fn registry_mirrors_use_the_version_form() {
 
 #[test]
 fn kubespan_uses_the_version_form() {
-    let secrets = secrets();
+    let secrets = golden_secrets();
     for version in VERSIONS {
         let mut options = base_options(version);
         options.kubespan = true;
@@ -259,13 +235,13 @@ fn kubespan_uses_the_version_form() {
 fn scheduling_on_control_planes_is_the_last_cluster_field() {
     let mut options = base_options("v1.11");
     options.allow_scheduling_on_control_planes = true;
-    let cp = generate(&secrets(), &options, MachineType::ControlPlane).expect("generates");
+    let cp = generate(&golden_secrets(), &options, MachineType::ControlPlane).expect("generates");
     let cluster_keys = keys(at(cp.v1alpha1().expect("v1alpha1"), "cluster"));
     assert_eq!(
         cluster_keys.last().map(String::as_str),
         Some("allowSchedulingOnControlPlanes")
     );
-    let worker = generate(&secrets(), &options, MachineType::Worker).expect("generates");
+    let worker = generate(&golden_secrets(), &options, MachineType::Worker).expect("generates");
     assert!(
         at(
             worker.v1alpha1().expect("v1alpha1"),
@@ -280,17 +256,12 @@ fn hcloud_overlay_per_version() {
     let token = "hcloud-secret-token-for-tests";
     let settings = |talos_version: &str| HcloudCluster {
         name: "tc-prod".into(),
-        endpoint: "https://203.0.113.10:6443".into(),
-        talos_version: talos_version.into(),
         kubernetes_version: "1.34.0".into(),
-        schematic_id: "ce4c980550dd2ab1b17bbf2b08801c7eb59418eafe8f279833297925d67c7515".into(),
-        pod_subnets: vec!["10.0.16.0/20".into()],
-        service_subnets: vec!["10.0.8.0/21".into()],
-        install_disk: "/dev/sda".into(),
         vip: Some(HcloudVip::new(
             "203.0.113.10".parse().expect("ip"),
             Redacted::new(token.to_string()),
         )),
+        ..hcloud_cluster(talos_version)
     };
     for (talos_version, multidoc) in [
         ("v1.10.9", false),
@@ -301,7 +272,7 @@ fn hcloud_overlay_per_version() {
         let cluster = settings(talos_version);
         let cp = cluster
             .node_config(
-                &secrets(),
+                &golden_secrets(),
                 &NodeSettings {
                     hostname: "tc-prod-cp-1".into(),
                     machine_type: MachineType::ControlPlane,
@@ -310,7 +281,7 @@ fn hcloud_overlay_per_version() {
             .expect("control-plane config");
         let worker = cluster
             .node_config(
-                &secrets(),
+                &golden_secrets(),
                 &NodeSettings {
                     hostname: "tc-prod-worker-1".into(),
                     machine_type: MachineType::Worker,
@@ -707,7 +678,7 @@ fn cli_writes_a_talosconfig_by_default_and_makes_a_bundle_without_with_secrets()
     let context = config.current().expect("the current context");
     assert!(context.endpoints.is_empty());
     assert!(context.nodes.is_empty());
-    assert_eq!(context.ca.as_ref(), Some(&secrets().certs.os.crt));
+    assert_eq!(context.ca.as_ref(), Some(&golden_secrets().certs.os.crt));
     let admin = pki::summarize_certificate(&context.crt.as_ref().expect("crt").0).expect("certificate");
     assert_eq!(admin.subject, "O=os:admin");
 
@@ -735,7 +706,7 @@ fn cli_writes_a_talosconfig_by_default_and_makes_a_bundle_without_with_secrets()
     assert_eq!(names, ["controlplane.yaml", "talosconfig", "worker.yaml"]);
     let config = Talosconfig::load(&fresh.path().join("out/talosconfig")).expect("talosconfig");
     let ca = config.current().and_then(|c| c.ca.clone()).expect("ca");
-    assert_ne!(ca, secrets().certs.os.crt);
+    assert_ne!(ca, golden_secrets().certs.os.crt);
     let docs =
         ConfigDocuments::parse(&std::fs::read_to_string(fresh.path().join("out/controlplane.yaml")).expect("cp"))
             .expect("config");

@@ -54,14 +54,7 @@ struct Case {
 }
 
 fn error_chain(error: &PatchError) -> String {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        text.push_str("\ncaused by: ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
+    talos_hcloud::error::chain(error).join("\ncaused by: ")
 }
 
 fn run(case: &Case) -> Result<(String, Vec<PatchWarning>), String> {

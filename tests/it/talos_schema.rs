@@ -347,23 +347,13 @@ fn machine_patches(contract: Contract, control_plane: bool) -> Vec<String> {
 
 #[test]
 fn generated_configs_with_machine_patches_are_valid_under_the_official_schema() {
+    use talos_hcloud::talos::config::MachineType;
     use talos_hcloud::talos::config::patch::{PatchSource, apply, load_patch};
     use talos_hcloud::talos::config::validate::{ValidateOptions, validate};
-    use talos_hcloud::talos::config::{MachineType, hcloud_overlay::NodeSettings};
 
-    let secrets = crate::talos_validate::secrets();
+    let secrets = crate::talos_golden::golden_secrets();
     for (release, (version, contract)) in ["v1.10.9", "v1.11.6", "v1.12.11", "v1.13.9"].into_iter().zip(VERSIONS) {
-        let cluster = crate::talos_validate::hcloud_cluster(release);
-        for (hostname, machine_type) in [("cp-1", MachineType::ControlPlane), ("worker-1", MachineType::Worker)] {
-            let base = cluster
-                .node_config(
-                    &secrets,
-                    &NodeSettings {
-                        hostname: hostname.into(),
-                        machine_type,
-                    },
-                )
-                .expect("config generates");
+        for (hostname, machine_type, base) in crate::talos_golden::hcloud_node_configs(release, &secrets) {
             let patches: Vec<_> = machine_patches(contract, machine_type == MachineType::ControlPlane)
                 .into_iter()
                 .enumerate()
@@ -390,7 +380,7 @@ fn generated_configs_with_machine_patches_are_valid_under_the_official_schema() 
 
 #[test]
 fn the_schema_check_fails_on_what_the_schema_forbids() {
-    let text = crate::talos_validate::golden_text("v1.12", "worker");
+    let text = crate::talos_golden::golden("v1.12", "worker");
     assert_schema_valid("v1.12", &text);
     let broken = text.replace(
         "dnsDomain: cluster.local",

@@ -4,17 +4,14 @@
 use std::io::Read as _;
 
 use base64::Engine as _;
-use talos_hcloud::redact::Redacted;
-use talos_hcloud::talos::config::hcloud_overlay::{HcloudCluster, HcloudVip, NodeSettings};
 use talos_hcloud::talos::config::patch::{PatchSource, apply, load_patch};
 use talos_hcloud::talos::config::validate::{
     HCLOUD_USER_DATA_LIMIT, Mode, UserDataEncoding, ValidateOptions, decode_strict, decode_strict_named,
     user_data_bytes, validate,
 };
-use talos_hcloud::talos::config::{ConfigDocuments, Contract, MachineType};
-use talos_hcloud::talos::secrets::SecretsBundle;
+use talos_hcloud::talos::config::{ConfigDocuments, Contract};
 
-use crate::harness::reference_dir;
+use crate::talos_golden::{contract, golden, golden_secrets, hcloud_node_configs};
 
 const VERSIONS: [(&str, Contract); 4] = [
     ("v1.10", Contract::V1_10),
@@ -22,47 +19,6 @@ const VERSIONS: [(&str, Contract); 4] = [
     ("v1.12", Contract::V1_12),
     ("v1.13", Contract::V1_13),
 ];
-
-/// A golden config's text (`v1.12`, `worker`).
-pub fn golden_text(version: &str, role: &str) -> String {
-    golden(version, role)
-}
-
-fn golden(version: &str, role: &str) -> String {
-    let path = reference_dir()
-        .join("talos-golden")
-        .join(version)
-        .join(format!("base-{role}.yaml"));
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-fn contract(version: &str) -> Contract {
-    Contract::parse(version).expect("a supported version")
-}
-
-/// The hcloud cluster settings used for generated configs.
-pub fn hcloud_cluster(talos_version: &str) -> HcloudCluster {
-    HcloudCluster {
-        name: "prod".into(),
-        endpoint: "https://203.0.113.10:6443".into(),
-        talos_version: talos_version.into(),
-        kubernetes_version: "v1.34.0".into(),
-        schematic_id: "ce4c980550dd2ab1b17bbf2b08801c7eb59418eafe8f279833297925d67c7515".into(),
-        pod_subnets: vec!["10.0.16.0/20".into()],
-        service_subnets: vec!["10.0.8.0/21".into()],
-        install_disk: "/dev/sda".into(),
-        vip: Some(HcloudVip::new(
-            "203.0.113.10".parse().expect("ip"),
-            Redacted::new("hcloud-token-0123456789abcdef".to_string()),
-        )),
-    }
-}
-
-/// The golden test secrets bundle.
-pub fn secrets() -> SecretsBundle {
-    let text = std::fs::read_to_string(reference_dir().join("talos-golden/secrets.yaml")).expect("golden secrets");
-    serde_saphyr::from_str(&text).expect("golden secrets parse")
-}
 
 #[test]
 fn every_golden_config_decodes_strictly_and_validates_without_errors() {
@@ -90,19 +46,9 @@ fn every_golden_config_decodes_strictly_and_validates_without_errors() {
 
 #[test]
 fn generated_hcloud_configs_validate_without_findings_and_fit_user_data() {
-    let secrets = secrets();
+    let secrets = golden_secrets();
     for release in ["v1.10.9", "v1.11.1", "v1.12.0", "v1.13.2"] {
-        let cluster = hcloud_cluster(release);
-        for (hostname, machine_type) in [("cp-1", MachineType::ControlPlane), ("worker-1", MachineType::Worker)] {
-            let docs = cluster
-                .node_config(
-                    &secrets,
-                    &NodeSettings {
-                        hostname: hostname.into(),
-                        machine_type,
-                    },
-                )
-                .expect("config generates");
+        for (hostname, _, docs) in hcloud_node_configs(release, &secrets) {
             let mut options = ValidateOptions::new(contract(release));
             options.node = Some(hostname.into());
             options.user_data = Some(UserDataEncoding::Plain);

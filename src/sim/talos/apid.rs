@@ -5,7 +5,6 @@
 //! Unsupported methods answer `Unimplemented` with a message naming the sim, so a test sees
 //! the gap instead of a silent success.
 
-use std::future::Future;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -212,63 +211,33 @@ async fn dispatch(
     request: http::Request<Incoming>,
 ) -> http::Response<Body> {
     match path {
-        paths::VERSION => {
-            unary(
-                request,
-                move |_: google_protobuf::Empty| async move { version(&shared) },
-            )
-            .await
-        }
-        paths::SERVICE_LIST => {
-            unary(request, move |_: google_protobuf::Empty| async move {
-                service_list(&shared)
-            })
-            .await
-        }
-        paths::DISKS => unary(request, move |_: google_protobuf::Empty| async move { disks(&shared) }).await,
+        paths::VERSION => unary(request, move |_: google_protobuf::Empty| version(&shared)).await,
+        paths::SERVICE_LIST => unary(request, move |_: google_protobuf::Empty| service_list(&shared)).await,
+        paths::DISKS => unary(request, move |_: google_protobuf::Empty| disks(&shared)).await,
         paths::APPLY_CONFIGURATION => {
-            unary(request, move |req: machine::ApplyConfigurationRequest| async move {
+            unary(request, move |req: machine::ApplyConfigurationRequest| {
                 apply_configuration(&shared, &context, req)
             })
             .await
         }
-        paths::BOOTSTRAP => {
-            unary(request, move |req: machine::BootstrapRequest| async move {
-                bootstrap(&shared, req)
-            })
-            .await
-        }
+        paths::BOOTSTRAP => unary(request, move |req: machine::BootstrapRequest| bootstrap(&shared, req)).await,
         paths::ETCD_MEMBER_LIST => {
-            unary(request, move |req: machine::EtcdMemberListRequest| async move {
+            unary(request, move |req: machine::EtcdMemberListRequest| {
                 etcd_member_list(&shared, req)
             })
             .await
         }
         paths::ETCD_REMOVE_MEMBER_BY_ID => {
-            unary(request, move |req: machine::EtcdRemoveMemberByIdRequest| async move {
+            unary(request, move |req: machine::EtcdRemoveMemberByIdRequest| {
                 etcd_remove_member(&shared, req)
             })
             .await
         }
         paths::ETCD_LEAVE_CLUSTER => {
-            unary(request, move |_: machine::EtcdLeaveClusterRequest| async move {
-                etcd_leave(&shared)
-            })
-            .await
+            unary(request, move |_: machine::EtcdLeaveClusterRequest| etcd_leave(&shared)).await
         }
-        paths::RESET => {
-            unary(
-                request,
-                move |req: machine::ResetRequest| async move { reset(&shared, req) },
-            )
-            .await
-        }
-        paths::REBOOT => {
-            unary(request, move |req: machine::RebootRequest| async move {
-                reboot(&shared, req)
-            })
-            .await
-        }
+        paths::RESET => unary(request, move |req: machine::ResetRequest| reset(&shared, req)).await,
+        paths::REBOOT => unary(request, move |req: machine::RebootRequest| reboot(&shared, req)).await,
         paths::KUBECONFIG => {
             let service = tower::service_fn(move |_: tonic::Request<google_protobuf::Empty>| {
                 let shared = shared.clone();
@@ -287,16 +256,16 @@ async fn dispatch(
     }
 }
 
-async fn unary<Req, Resp, F, Fut>(request: http::Request<Incoming>, handler: F) -> http::Response<Body>
+/// Serves one unary call with `handler`, which answers from the node's state at once.
+async fn unary<Req, Resp, F>(request: http::Request<Incoming>, handler: F) -> http::Response<Body>
 where
     Req: prost::Message + Default + Send + 'static,
     Resp: prost::Message + Send + 'static,
-    F: FnOnce(Req) -> Fut + Clone + Send + 'static,
-    Fut: Future<Output = Result<Resp, Status>> + Send + 'static,
+    F: FnOnce(Req) -> Result<Resp, Status> + Clone + Send + 'static,
 {
     let service = tower::service_fn(move |request: tonic::Request<Req>| {
         let handler = handler.clone();
-        async move { handler(request.into_inner()).await.map(tonic::Response::new) }
+        async move { handler(request.into_inner()).map(tonic::Response::new) }
     });
     tonic::server::Grpc::new(ProstCodec::<Resp, Req>::default())
         .max_decoding_message_size(MAX_MESSAGE_BYTES)

@@ -3,18 +3,19 @@
 //! client certificates required, chained to that CA with ExtKeyUsage exactly
 //! `[clientAuth]`), the client side of request forwarding (`os:impersonator`), and the
 //! Kubernetes API endpoint (certificate from the cluster CA, client certificates verified
-//! when given). Reference `talos.md` §F.5.
+//! when given). Reference `talos.md` §F.5. The provider, trust anchors and the forwarding
+//! client's rustls settings come from [`crate::talos::pki::tls`], shared with the Talos API
+//! client; how the node checks its clients is its own.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 use std::time::Duration;
 
 use rustls::client::danger::HandshakeSignatureValid;
-use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
 use rustls::server::WebPkiClientVerifier;
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
-use rustls::{ClientConfig, DigitallySignedStruct, DistinguishedName, RootCertStore, ServerConfig, SignatureScheme};
+use rustls::{ClientConfig, DigitallySignedStruct, DistinguishedName, ServerConfig, SignatureScheme};
 
 use super::config::{AcceptedConfig, CaPair};
 use super::version::TalosVersion;
@@ -34,7 +35,10 @@ pub enum TlsSetupError {
     /// rustls refused the material.
     #[error("TLS settings rejected")]
     Rustls(#[from] rustls::Error),
-    /// A CA certificate could not be used as a trust anchor.
+    /// A CA or the forwarding identity could not be made into rustls settings.
+    #[error(transparent)]
+    Tls(#[from] pki::tls::Error),
+    /// The client verifier could not be built from the CA certificates.
     #[error("cannot read the CA certificate: {0}")]
     Ca(String),
     /// The config lacks a CA key the node needs to sign its own certificate.
@@ -42,12 +46,8 @@ pub enum TlsSetupError {
     NoCaKey(&'static str),
 }
 
-fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
-}
-
 fn server_config_builder() -> Result<rustls::ConfigBuilder<ServerConfig, rustls::WantsVerifier>, TlsSetupError> {
-    Ok(ServerConfig::builder_with_provider(provider()).with_safe_default_protocol_versions()?)
+    Ok(ServerConfig::builder_with_provider(pki::tls::provider()).with_safe_default_protocol_versions()?)
 }
 
 /// A certificate and its key as rustls takes them.
@@ -61,16 +61,6 @@ fn rustls_pair(pair: &CertAndKey) -> Result<(Vec<CertificateDer<'static>>, Priva
 /// Loads a CA of the configuration with the key the node holds for it.
 fn load_ca(ca: &CaPair, key_pem: &Redacted<String>) -> Result<CertificateAuthority, TlsSetupError> {
     Ok(CertificateAuthority::from_pem(&ca.crt_pem, key_pem.expose())?)
-}
-
-fn roots(pems: &[&str]) -> Result<RootCertStore, TlsSetupError> {
-    let mut roots = RootCertStore::empty();
-    for text in pems {
-        for cert in pki::certificates_der(text)? {
-            roots.add(cert).map_err(|e| TlsSetupError::Ca(e.to_string()))?;
-        }
-    }
-    Ok(roots)
 }
 
 /// Maintenance-mode apid TLS: an ephemeral self-signed CA (Ed25519, empty subject, 24 h,
@@ -128,9 +118,10 @@ pub(crate) fn configured(
     let leaf = pki::issue_server_cert(&os_ca, hostname, &dedup(ips), &dns, NODE_CERT_VALIDITY)?;
     let mut anchors: Vec<&str> = vec![config.os_ca.crt_pem.as_str()];
     anchors.extend(config.accepted_cas.iter().map(String::as_str));
-    let inner = WebPkiClientVerifier::builder_with_provider(Arc::new(roots(&anchors)?), provider())
-        .build()
-        .map_err(|e| TlsSetupError::Ca(e.to_string()))?;
+    let inner =
+        WebPkiClientVerifier::builder_with_provider(Arc::new(pki::tls::root_store(&anchors)?), pki::tls::provider())
+            .build()
+            .map_err(|e| TlsSetupError::Ca(e.to_string()))?;
     // v1.10–v1.11 check the key usage only when the config asks (generated configs do).
     let check_eku = version.at_least(1, 12) || config.apid_check_ext_key_usage == Some(true);
     let (chain, key) = rustls_pair(&leaf)?;
@@ -152,12 +143,8 @@ pub(crate) fn configured(
                 ..LeafSpec::default()
             },
         )?;
-        let (chain, key) = rustls_pair(&client)?;
-        let mut client_config = ClientConfig::builder_with_provider(provider())
-            .with_safe_default_protocol_versions()?
-            .with_root_certificates(roots(&[config.os_ca.crt_pem.as_str()])?)
-            .with_client_auth_cert(chain, key)?;
-        client_config.alpn_protocols = vec![b"h2".to_vec()];
+        let client_config =
+            pki::tls::mtls_client_config(&config.os_ca.crt_pem, client.crt.as_str(), client.key.as_str())?;
         Some(Arc::new(client_config))
     } else {
         None
@@ -204,8 +191,8 @@ pub(crate) fn kube_apiserver(
     // The Kubernetes CA is ECDSA P-256, so is the leaf (the key type follows the CA).
     let leaf = pki::issue_server_cert(&kubernetes_ca, "kube-apiserver", &dedup(ips), &dns, NODE_CERT_VALIDITY)?;
     let verifier = WebPkiClientVerifier::builder_with_provider(
-        Arc::new(roots(&[config.kubernetes_ca.crt_pem.as_str()])?),
-        provider(),
+        Arc::new(pki::tls::root_store(&[config.kubernetes_ca.crt_pem.as_str()])?),
+        pki::tls::provider(),
     )
     .allow_unauthenticated()
     .build()

@@ -356,16 +356,10 @@ impl TalosClient {
     /// See [`TalosClient::apply_configuration`].
     pub async fn apply_configuration_with(&self, config: &[u8], options: ApplyOptions) -> Result<ApplyOutcome, Error> {
         let request = apply_request(config, options);
-        let response: machine::ApplyConfigurationResponse = self.unary(Rpc::ApplyConfiguration, request).await?;
-        self.check(
-            Rpc::ApplyConfiguration,
-            response.messages.iter().map(|m| m.metadata.as_ref()),
-        )?;
-        let first = response
-            .messages
-            .into_iter()
-            .next()
-            .ok_or_else(|| self.error(Rpc::ApplyConfiguration, 1, CallError::EmptyResponse))?;
+        let messages = self
+            .call::<_, machine::ApplyConfigurationResponse>(Rpc::ApplyConfiguration, request)
+            .await?;
+        let first = self.first(Rpc::ApplyConfiguration, messages)?;
         Ok(ApplyOutcome {
             mode: ApplyMode::from_proto(first.mode),
             details: first.mode_details,
@@ -385,7 +379,7 @@ impl TalosClient {
             .await
         {
             Ok(response) => {
-                self.check(Rpc::Bootstrap, response.messages.iter().map(|m| m.metadata.as_ref()))?;
+                self.messages(Rpc::Bootstrap, response)?;
                 Ok(BootstrapOutcome::Bootstrapped)
             }
             Err(error) if error.code() == Some(tonic::Code::AlreadyExists) => Ok(BootstrapOutcome::AlreadyBootstrapped),
@@ -453,17 +447,11 @@ impl TalosClient {
         let request = machine::EtcdMemberListRequest {
             query_local: scope == MemberListScope::Local,
         };
-        let response: machine::EtcdMemberListResponse = self.unary(Rpc::EtcdMemberList, request).await?;
-        self.check(
-            Rpc::EtcdMemberList,
-            response.messages.iter().map(|m| m.metadata.as_ref()),
-        )?;
-        let first = response
-            .messages
-            .into_iter()
-            .next()
-            .ok_or_else(|| self.error(Rpc::EtcdMemberList, 1, CallError::EmptyResponse))?;
-        Ok(first
+        let messages = self
+            .call::<_, machine::EtcdMemberListResponse>(Rpc::EtcdMemberList, request)
+            .await?;
+        Ok(self
+            .first(Rpc::EtcdMemberList, messages)?
             .members
             .into_iter()
             .map(|m| EtcdMember {
@@ -488,10 +476,7 @@ impl TalosClient {
             .unary::<_, machine::EtcdRemoveMemberByIdResponse>(Rpc::EtcdRemoveMemberById, request)
             .await
         {
-            Ok(response) => self.check(
-                Rpc::EtcdRemoveMemberById,
-                response.messages.iter().map(|m| m.metadata.as_ref()),
-            ),
+            Ok(response) => self.messages(Rpc::EtcdRemoveMemberById, response).map(drop),
             Err(Error::Call { attempts, .. }) if attempts > 1 => {
                 // Re-read instead of trusting a lost answer: gone now means removed.
                 let members = self.etcd_members(MemberListScope::Cluster).await?;
@@ -515,13 +500,9 @@ impl TalosClient {
     ///
     /// Call failures.
     pub async fn etcd_leave_cluster(&self) -> Result<(), Error> {
-        let response: machine::EtcdLeaveClusterResponse = self
-            .unary(Rpc::EtcdLeaveCluster, machine::EtcdLeaveClusterRequest {})
-            .await?;
-        self.check(
-            Rpc::EtcdLeaveCluster,
-            response.messages.iter().map(|m| m.metadata.as_ref()),
-        )
+        self.call::<_, machine::EtcdLeaveClusterResponse>(Rpc::EtcdLeaveCluster, machine::EtcdLeaveClusterRequest {})
+            .await
+            .map(drop)
     }
 
     /// Resets (wipes) the node; it answers with an action ID, then goes down.
@@ -549,14 +530,8 @@ impl TalosClient {
                 WipeMode::UserDisks => Proto::UserDisks,
             } as i32,
         };
-        let response: machine::ResetResponse = self.unary(Rpc::Reset, request).await?;
-        self.check(Rpc::Reset, response.messages.iter().map(|m| m.metadata.as_ref()))?;
-        Ok(response
-            .messages
-            .into_iter()
-            .next()
-            .map(|m| m.actor_id)
-            .unwrap_or_default())
+        let messages = self.call::<_, machine::ResetResponse>(Rpc::Reset, request).await?;
+        Ok(messages.into_iter().next().map(|m| m.actor_id).unwrap_or_default())
     }
 
     /// Reads the Talos version and platform.
@@ -565,13 +540,10 @@ impl TalosClient {
     ///
     /// Call failures.
     pub async fn version(&self) -> Result<NodeVersion, Error> {
-        let response: machine::VersionResponse = self.unary(Rpc::Version, google_protobuf::Empty {}).await?;
-        self.check(Rpc::Version, response.messages.iter().map(|m| m.metadata.as_ref()))?;
-        let first = response
-            .messages
-            .into_iter()
-            .next()
-            .ok_or_else(|| self.error(Rpc::Version, 1, CallError::EmptyResponse))?;
+        let messages = self
+            .call::<_, machine::VersionResponse>(Rpc::Version, google_protobuf::Empty {})
+            .await?;
+        let first = self.first(Rpc::Version, messages)?;
         let version = first.version.unwrap_or_default();
         let platform = first.platform.unwrap_or_default();
         Ok(NodeVersion {
@@ -590,10 +562,10 @@ impl TalosClient {
     ///
     /// Call failures.
     pub async fn services(&self) -> Result<Vec<ServiceStatus>, Error> {
-        let response: machine::ServiceListResponse = self.unary(Rpc::ServiceList, google_protobuf::Empty {}).await?;
-        self.check(Rpc::ServiceList, response.messages.iter().map(|m| m.metadata.as_ref()))?;
-        Ok(response
-            .messages
+        let messages = self
+            .call::<_, machine::ServiceListResponse>(Rpc::ServiceList, google_protobuf::Empty {})
+            .await?;
+        Ok(messages
             .into_iter()
             .flat_map(|m| m.services)
             .map(|s| {
@@ -622,14 +594,8 @@ impl TalosClient {
                 RebootMode::Force => Mode::Force,
             } as i32,
         };
-        let response: machine::RebootResponse = self.unary(Rpc::Reboot, request).await?;
-        self.check(Rpc::Reboot, response.messages.iter().map(|m| m.metadata.as_ref()))?;
-        Ok(response
-            .messages
-            .into_iter()
-            .next()
-            .map(|m| m.actor_id)
-            .unwrap_or_default())
+        let messages = self.call::<_, machine::RebootResponse>(Rpc::Reboot, request).await?;
+        Ok(messages.into_iter().next().map(|m| m.actor_id).unwrap_or_default())
     }
 
     /// Lists the node's disks (`storage.StorageService/Disks`).
@@ -638,10 +604,10 @@ impl TalosClient {
     ///
     /// Call failures.
     pub async fn disks(&self) -> Result<Vec<DiskInfo>, Error> {
-        let response: storage::DisksResponse = self.unary(Rpc::Disks, google_protobuf::Empty {}).await?;
-        self.check(Rpc::Disks, response.messages.iter().map(|m| m.metadata.as_ref()))?;
-        Ok(response
-            .messages
+        let messages = self
+            .call::<_, storage::DisksResponse>(Rpc::Disks, google_protobuf::Empty {})
+            .await?;
+        Ok(messages
             .into_iter()
             .flat_map(|m| m.disks)
             .map(|d| DiskInfo {
@@ -684,6 +650,34 @@ impl TalosClient {
                 }
             }
         }
+    }
+
+    /// One unary call with retries of transient failures, its per-node messages checked.
+    async fn call<Req, Resp>(&self, rpc: Rpc, request: Req) -> Result<Vec<Resp::Message>, Error>
+    where
+        Req: prost::Message + Clone + Send + Sync + 'static,
+        Resp: NodeMessages,
+    {
+        let response: Resp = self.unary(rpc, request).await?;
+        self.messages(rpc, response)
+    }
+
+    /// The messages of a response, one per node answering; a node that reported an error in
+    /// its metadata (filled by a proxying apid) fails the call.
+    fn messages<Resp: NodeMessages>(&self, rpc: Rpc, response: Resp) -> Result<Vec<Resp::Message>, Error> {
+        let messages = response.into_messages();
+        for message in &messages {
+            check_metadata(Resp::metadata(message), self.target()).map_err(|failure| self.error(rpc, 1, failure))?;
+        }
+        Ok(messages)
+    }
+
+    /// The first node's message; a response without one is [`CallError::EmptyResponse`].
+    fn first<M>(&self, rpc: Rpc, messages: Vec<M>) -> Result<M, Error> {
+        messages
+            .into_iter()
+            .next()
+            .ok_or_else(|| self.error(rpc, 1, CallError::EmptyResponse))
     }
 
     /// One unary call with retries of transient failures.
@@ -752,13 +746,6 @@ impl TalosClient {
         request
     }
 
-    fn check<'a>(&self, rpc: Rpc, metadata: impl Iterator<Item = Option<&'a common::Metadata>>) -> Result<(), Error> {
-        for meta in metadata {
-            check_metadata(meta, self.target()).map_err(|failure| self.error(rpc, 1, failure))?;
-        }
-        Ok(())
-    }
-
     fn error(&self, rpc: Rpc, attempts: u32, source: CallError) -> Error {
         Error::Call {
             rpc,
@@ -821,6 +808,43 @@ fn apply_request(config: &[u8], options: ApplyOptions) -> machine::ApplyConfigur
             nanos: i32::try_from(d.subsec_nanos()).unwrap_or(0),
         }),
     }
+}
+
+/// A unary response as apid answers it: one message per node, each with its metadata.
+trait NodeMessages: prost::Message + Default + Send + Sync + 'static {
+    /// The per-node message.
+    type Message;
+    /// The messages, in the order received.
+    fn into_messages(self) -> Vec<Self::Message>;
+    /// A message's metadata (node name and any per-node error).
+    fn metadata(message: &Self::Message) -> Option<&common::Metadata>;
+}
+
+macro_rules! node_messages {
+    ($($response:ty => $message:ty,)*) => {$(
+        impl NodeMessages for $response {
+            type Message = $message;
+            fn into_messages(self) -> Vec<$message> {
+                self.messages
+            }
+            fn metadata(message: &$message) -> Option<&common::Metadata> {
+                message.metadata.as_ref()
+            }
+        }
+    )*};
+}
+
+node_messages! {
+    machine::ApplyConfigurationResponse => machine::ApplyConfiguration,
+    machine::BootstrapResponse => machine::Bootstrap,
+    machine::EtcdMemberListResponse => machine::EtcdMembers,
+    machine::EtcdRemoveMemberByIdResponse => machine::EtcdRemoveMemberById,
+    machine::EtcdLeaveClusterResponse => machine::EtcdLeaveCluster,
+    machine::ResetResponse => machine::Reset,
+    machine::VersionResponse => machine::Version,
+    machine::ServiceListResponse => machine::ServiceList,
+    machine::RebootResponse => machine::Reboot,
+    storage::DisksResponse => storage::Disks,
 }
 
 /// A per-node error inside a response (filled by a proxying apid).

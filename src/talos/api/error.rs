@@ -275,16 +275,7 @@ impl Classify for Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn chain(error: &dyn std::error::Error) -> Vec<String> {
-        let mut out = vec![error.to_string()];
-        let mut source = error.source();
-        while let Some(cause) = source {
-            out.push(cause.to_string());
-            source = cause.source();
-        }
-        out
-    }
+    use crate::error::chain;
 
     #[test]
     fn names_the_call_and_node_without_repeating_the_cause() {

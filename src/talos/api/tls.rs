@@ -16,12 +16,11 @@ use std::time::Duration;
 
 use http::Uri;
 use hyper_util::rt::TokioIo;
-use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
+use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::{ServerName, UnixTime};
-use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
 use sha2::{Digest, Sha256};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
@@ -91,27 +90,13 @@ impl fmt::Debug for ClientIdentity {
 /// Why credentials for the Talos API could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum CredentialsError {
-    /// The CA field holds no usable PEM certificate.
-    #[error("the CA is not a PEM certificate")]
-    CaCertificate(#[source] pki::Error),
-    /// A CA certificate was refused as a trust anchor.
-    #[error("the CA certificate cannot be used as a trust anchor")]
-    BadCaCertificate(#[source] rustls::Error),
-    /// The certificate field holds no usable PEM certificate.
-    #[error("the client certificate is not a PEM certificate")]
-    ClientCertificate(#[source] pki::Error),
-    /// The key field holds no usable private key.
-    #[error("the client key is not a usable PEM private key (PKCS#8, ED25519, EC or RSA)")]
-    ClientKey(#[source] pki::Error),
-    /// rustls refused the certificate and key pair.
-    #[error("the client certificate and key do not form a usable pair")]
-    BadClientPair(#[source] rustls::Error),
+    /// The PEM material (CA, client certificate or key) is unusable, or rustls refused it;
+    /// the variant says which.
+    #[error(transparent)]
+    Tls(#[from] pki::tls::Error),
     /// A server public-key pin is not 64 hex digits.
     #[error("a server key pin must be 64 hex digits (SHA-256 of the SubjectPublicKeyInfo)")]
     BadPin,
-    /// rustls refused the TLS settings (an internal invariant).
-    #[error("TLS settings rejected")]
-    Settings(#[source] rustls::Error),
 }
 
 /// Raised by the maintenance verifier when the server key differs from the pin.
@@ -124,33 +109,10 @@ pub struct PinMismatch {
     pub pinned: SpkiSha256,
 }
 
-/// The ring provider; every config is built with it explicitly so no process-wide default
-/// is needed.
-pub(crate) fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
-}
-
 /// The rustls client configuration for configured mode: verify the node against the OS CA,
-/// present the client certificate.
+/// present the client certificate ([`pki::tls::mtls_client_config`]).
 pub(crate) fn configured_config(identity: &ClientIdentity) -> Result<Arc<ClientConfig>, CredentialsError> {
-    let provider = provider();
-    let mut roots = RootCertStore::empty();
-    for cert in pki::certificates_der(&identity.ca_pem).map_err(CredentialsError::CaCertificate)? {
-        roots.add(cert).map_err(CredentialsError::BadCaCertificate)?;
-    }
-    let verifier = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-        .build()
-        .map_err(|e| CredentialsError::Settings(rustls::Error::General(e.to_string())))?;
-    let chain = pki::certificates_der(&identity.crt_pem).map_err(CredentialsError::ClientCertificate)?;
-    // Any key label Talos writes (`ED25519 PRIVATE KEY`, `EC PRIVATE KEY`, …), as PKCS#8.
-    let key = pki::private_key_der(identity.key_pem.expose()).map_err(CredentialsError::ClientKey)?;
-    let mut config = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(CredentialsError::Settings)?
-        .with_webpki_verifier(verifier)
-        .with_client_auth_cert(chain, key)
-        .map_err(CredentialsError::BadClientPair)?;
-    config.alpn_protocols = vec![b"h2".to_vec()];
+    let config = pki::tls::mtls_client_config(&identity.ca_pem, &identity.crt_pem, identity.key_pem.expose())?;
     Ok(Arc::new(config))
 }
 
@@ -160,7 +122,7 @@ pub(crate) fn maintenance_config(
     pin: Option<SpkiSha256>,
     seen: Arc<Mutex<Option<SpkiSha256>>>,
 ) -> Result<Arc<ClientConfig>, CredentialsError> {
-    let provider = provider();
+    let provider = pki::tls::provider();
     let verifier = MaintenanceVerifier {
         pin,
         seen,
@@ -168,7 +130,7 @@ pub(crate) fn maintenance_config(
     };
     let mut config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(CredentialsError::Settings)?
+        .map_err(pki::tls::Error::Settings)?
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(verifier))
         .with_no_client_auth();
@@ -390,7 +352,10 @@ mod tests {
             key_pem: Redacted::new("-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n".into()),
             ..identity
         };
-        assert!(matches!(configured_config(&wrong), Err(CredentialsError::ClientKey(_))));
+        assert!(matches!(
+            configured_config(&wrong),
+            Err(CredentialsError::Tls(pki::tls::Error::ClientKey(_)))
+        ));
     }
 
     #[test]

@@ -7,7 +7,8 @@
 //! nodes load them with [`CertificateAuthority::from_cert_and_key`] and issue leaf
 //! certificates with [`issue_client_cert`] and [`issue_server_cert`]. PEM helpers turn
 //! stored keys (including Talos's non-standard `ED25519 PRIVATE KEY` label) into what
-//! rustls loads. Nothing here does I/O beyond reading the OS random source.
+//! rustls loads, and [`tls`] builds the rustls settings both the Talos API client and the
+//! emulated nodes make from them. Nothing here does I/O beyond reading the OS random source.
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -21,6 +22,7 @@
 //! ```
 
 mod keys;
+pub mod tls;
 mod x509;
 
 use std::net::IpAddr;

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::{Direction, Exchange, OpenApi, assert_conforms, conformance};
+use super::{Direction, OpenApi, RecordedExchange, assert_conforms, conformance};
 
 /// The resource kinds talos-hcloud (and the Python scenario) use.
 const IN_SCOPE: &[&str] = &[
@@ -654,38 +654,6 @@ fn request_bodies_are_checked() {
 // ---------------------------------------------------------------------------------------------
 // The record-level entry point.
 
-/// The emulator's `RequestRecord`, field for field, so `assert_conforms` is exercised as the
-/// integration tests will use it.
-struct Recorded {
-    method: String,
-    path: String,
-    query: String,
-    status: u16,
-    request_body: Option<Value>,
-    response_body: Option<Value>,
-}
-
-impl Exchange for Recorded {
-    fn method(&self) -> &str {
-        &self.method
-    }
-    fn path(&self) -> &str {
-        &self.path
-    }
-    fn query(&self) -> &str {
-        &self.query
-    }
-    fn status(&self) -> u16 {
-        self.status
-    }
-    fn request_body(&self) -> Option<&Value> {
-        self.request_body.as_ref()
-    }
-    fn response_body(&self) -> Option<&Value> {
-        self.response_body.as_ref()
-    }
-}
-
 fn record(
     method: &str,
     path: &str,
@@ -693,8 +661,8 @@ fn record(
     status: u16,
     request: Option<Value>,
     response: Option<Value>,
-) -> Recorded {
-    Recorded {
+) -> RecordedExchange {
+    RecordedExchange {
         method: method.to_owned(),
         path: path.to_owned(),
         query: query.to_owned(),
@@ -704,7 +672,7 @@ fn record(
     }
 }
 
-fn good_traffic() -> Vec<Recorded> {
+fn good_traffic() -> Vec<RecordedExchange> {
     let action = json!({"id": 1_700_000_001_i64, "command": "start_server", "status": "success", "progress": 100,
         "started": "2026-01-30T23:50:00+00:00", "finished": "2026-01-30T23:50:03+00:00",
         "resources": [{"id": 118_030_466, "type": "server"}], "error": null});

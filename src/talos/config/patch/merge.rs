@@ -156,8 +156,19 @@ fn merge_value(
                     items.extend(additions.iter().cloned());
                     Ok(())
                 }
-                ListMerge::ByKey(key) => merge_by_key(items, additions, key, item, context, path),
-                ListMerge::Devices => merge_devices(items, additions, item, context, path),
+                ListMerge::ByKey(key) => {
+                    merge_or_append(items, additions, item, context, path, |items, _, addition, context| {
+                        find_by_key(items, addition, key, item, context.contract)
+                    })
+                }
+                ListMerge::Devices => merge_or_append(
+                    items,
+                    additions,
+                    item,
+                    context,
+                    path,
+                    |items, offset, addition, context| find_device(items, addition, context, &path.index(offset)),
+                ),
             }
         }
         Ty::Map(value_ty) => {
@@ -260,20 +271,19 @@ fn key_of(element: &Node, key: &str, element_ty: &Ty, contract: Contract) -> Str
     }
 }
 
-fn merge_by_key(
+/// Merges each addition into the existing item `find` picks for it, or appends it; a later
+/// addition may match an item appended before it, as in Talos's merge of keyed lists. `find`
+/// also gets the addition's offset among the additions, for warnings about it.
+fn merge_or_append<'c>(
     items: &mut Vec<Node>,
     additions: &[Node],
-    key: &str,
     item_ty: &Ty,
-    context: &mut Context<'_>,
+    context: &mut Context<'c>,
     path: &Path,
+    mut find: impl FnMut(&[Node], usize, &Node, &mut Context<'c>) -> Option<usize>,
 ) -> Result<(), PatchError> {
-    for addition in additions {
-        let wanted = key_of(addition, key, item_ty, context.contract);
-        let found = items
-            .iter()
-            .position(|item| key_of(item, key, item_ty, context.contract) == wanted);
-        match found {
+    for (offset, addition) in additions.iter().enumerate() {
+        match find(items, offset, addition, context) {
             Some(index) => merge_value(
                 &mut items[index],
                 addition,
@@ -287,6 +297,14 @@ fn merge_by_key(
         }
     }
     Ok(())
+}
+
+/// The item whose `key` equals the addition's, as Go compares them (absent = zero).
+fn find_by_key(items: &[Node], addition: &Node, key: &str, item_ty: &Ty, contract: Contract) -> Option<usize> {
+    let wanted = key_of(addition, key, item_ty, contract);
+    items
+        .iter()
+        .position(|item| key_of(item, key, item_ty, contract) == wanted)
 }
 
 const SELECTOR_TEXT_FIELDS: [&str; 5] = ["busPath", "hardwareAddr", "permanentAddr", "pciID", "driver"];
@@ -299,52 +317,33 @@ fn selectors_equal(a: &Node, b: &Node) -> bool {
     !physical_set(a) && !physical_set(b) && SELECTOR_TEXT_FIELDS.iter().all(|k| text(a, k) == text(b, k))
 }
 
-fn merge_devices(
-    items: &mut Vec<Node>,
-    additions: &[Node],
-    item_ty: &Ty,
-    context: &mut Context<'_>,
-    path: &Path,
-) -> Result<(), PatchError> {
-    for (offset, addition) in additions.iter().enumerate() {
-        let name = addition
-            .get("interface")
-            .and_then(Node::as_str)
-            .filter(|n| !n.is_empty());
-        let selector = addition.get("deviceSelector").filter(|s| s.as_mapping().is_some());
-        let found = if let Some(name) = name {
-            items
-                .iter()
-                .position(|item| item.get("interface").and_then(Node::as_str) == Some(name))
-        } else if let Some(selector) = selector {
-            if selector.get("physical").is_some_and(|v| !v.is_null()) {
-                context.warnings.push(PatchWarning::DeviceSelectorNeverMatches {
-                    patch: context.patch.to_string(),
-                    path: path.index(offset),
-                });
-            }
-            items.iter().position(|item| {
-                item.get("deviceSelector")
-                    .filter(|s| s.as_mapping().is_some())
-                    .is_some_and(|existing| selectors_equal(existing, selector))
-            })
-        } else {
-            None
-        };
-        match found {
-            Some(index) => merge_value(
-                &mut items[index],
-                addition,
-                item_ty,
-                true,
-                false,
-                context,
-                &path.index(index),
-            )?,
-            None => items.push(addition.clone()),
+/// The interface an addition at `path` merges into: the same `interface` name, else an
+/// equal `deviceSelector`. A selector with `physical` never matches and gets a warning.
+fn find_device(items: &[Node], addition: &Node, context: &mut Context<'_>, path: &Path) -> Option<usize> {
+    let name = addition
+        .get("interface")
+        .and_then(Node::as_str)
+        .filter(|n| !n.is_empty());
+    let selector = addition.get("deviceSelector").filter(|s| s.as_mapping().is_some());
+    if let Some(name) = name {
+        items
+            .iter()
+            .position(|item| item.get("interface").and_then(Node::as_str) == Some(name))
+    } else if let Some(selector) = selector {
+        if selector.get("physical").is_some_and(|v| !v.is_null()) {
+            context.warnings.push(PatchWarning::DeviceSelectorNeverMatches {
+                patch: context.patch.to_string(),
+                path: path.clone(),
+            });
         }
+        items.iter().position(|item| {
+            item.get("deviceSelector")
+                .filter(|s| s.as_mapping().is_some())
+                .is_some_and(|existing| selectors_equal(existing, selector))
+        })
+    } else {
+        None
     }
-    Ok(())
 }
 
 /// The Go type a free-form value decodes into, for mismatch messages.

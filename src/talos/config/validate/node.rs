@@ -62,14 +62,7 @@ pub fn node_validator() -> impl Fn(&[u8], &str) -> Result<(), String> + Send + S
 
 /// The error and its causes on one line (`a: b`), as a gRPC status message carries them.
 fn message(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
+    crate::error::chain(error).join(": ")
 }
 
 #[cfg(test)]
