@@ -1,14 +1,15 @@
-//! The `cluster.yaml` model: loading, validation and diagnostics (issue: foundation).
+//! The `cluster.yaml` model: loading, validation and diagnostics.
 //!
-//! Loading runs in two stages (style rule 3). [`raw`] reads the YAML into a marked tree and
-//! mirrors it key by key with positions, rejecting unknown keys and wrong types; [`check`]
+//! Loading runs in two stages (style rule 3). `raw` reads the YAML into a marked tree and
+//! mirrors it key by key with positions, rejecting unknown keys and wrong types; `check`
 //! applies every rule (CIDRs, names, catalogue, cross-references, files) and builds the
 //! typed [`Spec`]. Every problem of both stages is collected, so one run reports all of
 //! them as [`Diagnostic`]s with `file:line:column`, field path, the expected form and a
 //! "did you mean". Only local files are read (the schematic, patch files); nothing here
 //! touches the network. [`resources`] derives resource names and labels from a [`Spec`].
 //!
-//! Left to others: computing the schematic ID (`factory::schematic`), applying patches and
+//! Left to others: parsing the schematic and computing its ID (`factory::schematic`, called
+//! while checking), applying patches and
 //! rendering machine configs (`talos::config`), comparing with live state (`cluster`).
 
 pub mod catalog;

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::catalog::MAX_NAME_LENGTH;
 
-/// Why a name was rejected; the text completes "`x` is not a valid …: <reason>".
+/// Why a name was rejected; the text completes "`x` is not a valid …: REASON".
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{reason}")]
 pub struct NameError {

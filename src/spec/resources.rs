@@ -1,6 +1,6 @@
 //! Values derived from a [`Spec`]: the Hetzner names of the cluster's resources and the
 //! labels each carries (design.md §3). Pure functions, so `plan`, `apply`, `destroy` and the
-//! checks in [`super::check`] agree on every name.
+//! checks in `super::check` agree on every name.
 
 use std::collections::BTreeMap;
 
