@@ -7,6 +7,12 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::cli::OutputFormat;
 
+/// Writes one line to stderr. A closed stderr (`… 2>&1 | head`) is not an error: the
+/// exit code must still say how the command went, so nothing panics here.
+pub fn stderr_line(line: std::fmt::Arguments<'_>) {
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
 /// Decides what is printed where, from `--output`, `-v` and `-q`.
 #[derive(Debug, Clone)]
 pub struct Printer {
@@ -85,7 +91,7 @@ impl Printer {
         if self.quiet || self.format == OutputFormat::Json {
             return;
         }
-        eprintln!("{}", message.as_ref());
+        stderr_line(format_args!("{}", message.as_ref()));
     }
 
     /// Returns true if and only if progress bars should be drawn: stderr is a terminal,
