@@ -120,7 +120,9 @@ pub enum Command {
     /// keys (with "did you mean"), types, CIDRs and overlaps, names and Hetzner's limits,
     /// server types and locations against the network zone, architectures, load balancers,
     /// versions, the schematic file and the patch globs. All problems are listed at once,
-    /// each as `file:line:column: field: message`. No network access; no token needed.
+    /// each as `file:line:column: field: message`. Then each patch file is loaded as
+    /// `config gen` loads it and decoded strictly for `talos.version`. No network access;
+    /// no token needed.
     ///
     /// Exit codes: 0 valid, 2 invalid or unreadable (the diagnostics are on stderr; with
     /// `--output json` they are in the error document's `details.diagnostics`).

@@ -458,6 +458,24 @@ fn hostname_of(docs: &ConfigDocuments, contract: Contract) -> Option<&str> {
 }
 
 /// Every patch file of the spec, loaded once.
+/// Loads every patch file cluster.yaml names and checks it for the Talos line of
+/// `talos.version` ([`patch::check`]): what can be known about the patches without a
+/// secrets bundle, so `validate` fails on a patch `config gen` would refuse to load.
+///
+/// # Errors
+/// [`RenderError::Contract`] for a version configs are not generated for,
+/// [`RenderError::LoadPatch`] for the first patch file that cannot be read, is no patch, or
+/// has keys or values the line does not accept.
+pub fn check_patch_files(spec: &Spec) -> Result<(), RenderError> {
+    let version = spec.talos.version.to_string();
+    let contract = Contract::parse_for(&version, crate::talos::contract::Artifact::MachineConfig)
+        .map_err(|source| RenderError::Contract { version, source })?;
+    for patch in load_patch_files(spec)?.values() {
+        patch::check(patch, &contract).map_err(|e| RenderError::LoadPatch(Box::new(e)))?;
+    }
+    Ok(())
+}
+
 fn load_patch_files(spec: &Spec) -> Result<BTreeMap<PathBuf, Patch>, RenderError> {
     let mut patches = BTreeMap::new();
     let files = spec
