@@ -216,7 +216,7 @@ impl crate::error::Classify for PatchError {
                 vec!["`$patch: delete` needs the key or list element to exist in the config being patched".into()]
             }
             PatchError::Decode { .. } => {
-                vec!["patches are checked against the Talos version in cluster.yaml (talos.version)".into()]
+                vec!["patches are checked against the Talos version the config is generated for: talos.version in cluster.yaml, or --talos-version of talos gen config".into()]
             }
             _ => Vec::new(),
         }
