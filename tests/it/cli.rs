@@ -119,3 +119,45 @@ fn a_closed_stderr_keeps_the_exit_code() {
     let status = child.wait().expect("the binary ends");
     assert_eq!(status.code(), Some(2), "{status:?}");
 }
+
+/// Errors quote what files hold (unknown keys, patch paths, source lines); a hostile file
+/// must not reach the operator's terminal with escape sequences or bidi overrides.
+#[test]
+fn errors_never_send_control_or_bidi_characters_from_files_to_the_terminal() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let hostile = "x\u{1b}]0;pwned\u{7}\u{1b}[2J\u{202e}";
+    std::fs::write(dir.path().join("cluster.yaml"), format!("name: a\n\"{hostile}\": 1\n")).expect("write");
+    std::fs::write(
+        dir.path().join("schematic.yaml"),
+        format!("customization:\n  \"{hostile}\": 1\n"),
+    )
+    .expect("write");
+    std::fs::write(dir.path().join("patch.yaml"), format!("machine:\n  \"{hostile}\": 1\n")).expect("write");
+    for args in [
+        &["validate"][..],
+        &["schematic", "id", "schematic.yaml"],
+        &[
+            "talos",
+            "gen",
+            "config",
+            "a",
+            "https://a:6443",
+            "--config-patch",
+            "@patch.yaml",
+        ],
+    ] {
+        let run = talos_hcloud_in(dir.path(), args);
+        assert_eq!(run.code, 2, "{args:?}: {run:?}");
+        let raw: Vec<char> = run
+            .stderr
+            .chars()
+            .filter(|c| (c.is_control() && *c != '\n') || *c == '\u{202e}')
+            .collect();
+        assert!(raw.is_empty(), "{args:?}: raw {raw:?} in {:?}", run.stderr);
+        assert!(
+            run.stderr.contains("\\u{1b}"),
+            "{args:?}: the key is shown escaped: {}",
+            run.stderr
+        );
+    }
+}
