@@ -675,8 +675,9 @@ pub enum SecretsCommand {
 /// Arguments of `secrets gen`.
 #[derive(Debug, Args)]
 pub struct SecretsGenArgs {
-    /// File to write the bundle to (parent directories are created with mode 0700)
-    /// [default: .talos-hcloud/<cluster>/secrets.yaml beside cluster.yaml].
+    /// File to write the bundle to (parent directories are created with mode 0700), or `-`
+    /// for stdout as talosctl does [default: .talos-hcloud/<cluster>/secrets.yaml beside
+    /// cluster.yaml].
     #[arg(short = 'o', long = "out", value_name = "FILE")]
     pub out: Option<PathBuf>,
 
