@@ -161,3 +161,44 @@ fn errors_never_send_control_or_bidi_characters_from_files_to_the_terminal() {
         );
     }
 }
+
+/// Every command's `--help` teaches with a worked example (style rule 17).
+#[test]
+fn every_command_help_has_an_example() {
+    let commands: &[&[&str]] = &[
+        &[],
+        &["completions"],
+        &["validate"],
+        &["sim"],
+        &["sim", "node"],
+        &["talos"],
+        &["talos", "gen"],
+        &["talos", "gen", "config"],
+        &["secrets"],
+        &["secrets", "gen"],
+        &["secrets", "check"],
+        &["config"],
+        &["config", "gen"],
+        &["schematic"],
+        &["schematic", "id"],
+        &["schematic", "push"],
+        &["schematic", "check"],
+        &["factory"],
+        &["factory", "versions"],
+        &["factory", "extensions"],
+        &["factory", "download"],
+        &["man"],
+    ];
+    let mut missing = Vec::new();
+    for command in commands {
+        let mut args = command.to_vec();
+        args.push("--help");
+        let run = talos_hcloud_in(repo_root(), &args);
+        assert_eq!(run.code, 0, "{args:?}: {run:?}");
+        let about = run.stdout.split("\nUsage:").next().unwrap_or_default();
+        if !about.contains("\nExample") || !about.contains("talos-hcloud ") {
+            missing.push(command.join(" "));
+        }
+    }
+    assert!(missing.is_empty(), "--help without an example: {missing:?}");
+}
