@@ -120,7 +120,9 @@ pub enum Command {
     /// keys (with "did you mean"), types, CIDRs and overlaps, names and Hetzner's limits,
     /// server types and locations against the network zone, architectures, load balancers,
     /// versions, the schematic file and the patch globs. All problems are listed at once,
-    /// each as `file:line:column: field: message`. No network access; no token needed.
+    /// each as `file:line:column: field: message`. Then each patch file is loaded as
+    /// `config gen` loads it and decoded strictly for `talos.version`. No network access;
+    /// no token needed.
     ///
     /// Exit codes: 0 valid, 2 invalid or unreadable (the diagnostics are on stderr; with
     /// `--output json` they are in the error document's `details.diagnostics`).
@@ -134,9 +136,21 @@ pub enum Command {
     ///
     /// The emulator lets you rehearse every command without a Hetzner account: point
     /// HCLOUD_ENDPOINT at the printed endpoint and HCLOUD_TOKEN at the printed token.
+    ///
+    /// Example:
+    ///
+    ///   talos-hcloud sim --seed 7
     Sim(SimArgs),
 
     /// Talos tools that mirror talosctl (config generation), for operators migrating.
+    ///
+    /// `talos gen config` is `talosctl gen config` reimplemented (same flags, byte-identical
+    /// output for Talos v1.10 to v1.13), so configs made with talosctl can be reproduced
+    /// from the same secrets bundle. Needs no cluster.yaml, no token and no network.
+    ///
+    /// Example:
+    ///
+    ///   talos-hcloud talos gen config prod https://203.0.113.10:6443 --with-secrets secrets.yaml
     Talos(TalosArgs),
 
     /// Generate or check the cluster's secrets bundle (CAs, keys, tokens).
@@ -144,9 +158,21 @@ pub enum Command {
     /// The secrets bundle is the one file that cannot be re-derived: it holds the
     /// cluster's certificate authorities. It uses talosctl's secrets.yaml layout, so a
     /// bundle from `talosctl gen secrets` or the Talos Terraform provider can be used.
+    ///
+    /// Example:
+    ///
+    ///   talos-hcloud -c cluster.yaml secrets gen
     Secrets(SecretsArgs),
 
     /// Render the cluster's machine configs and talosconfig (offline).
+    ///
+    /// Reads cluster.yaml, the secrets bundle (`secrets gen`) and, for an `endpoint:
+    /// floating-ip` cluster, HCLOUD_TOKEN (written into the control-plane configs for the
+    /// Talos VIP; never printed).
+    ///
+    /// Example:
+    ///
+    ///   HCLOUD_TOKEN=… talos-hcloud config gen --endpoint 203.0.113.10 --talos-endpoint 198.51.100.11
     #[command(subcommand)]
     Config(ConfigCommand),
 
@@ -431,6 +457,10 @@ pub struct TalosArgs {
 #[derive(Debug, Subcommand)]
 pub enum TalosCommand {
     /// Generate Talos configuration (as `talosctl gen`).
+    ///
+    /// Example:
+    ///
+    ///   talos-hcloud talos gen config prod https://203.0.113.10:6443 --talos-version v1.11
     Gen(TalosGenArgs),
 }
 
@@ -673,8 +703,9 @@ pub enum SecretsCommand {
 /// Arguments of `secrets gen`.
 #[derive(Debug, Args)]
 pub struct SecretsGenArgs {
-    /// File to write the bundle to (parent directories are created with mode 0700)
-    /// [default: .talos-hcloud/<cluster>/secrets.yaml beside cluster.yaml].
+    /// File to write the bundle to (parent directories are created with mode 0700), or `-`
+    /// for stdout as talosctl does [default: .talos-hcloud/<cluster>/secrets.yaml beside
+    /// cluster.yaml].
     #[arg(short = 'o', long = "out", value_name = "FILE")]
     pub out: Option<PathBuf>,
 

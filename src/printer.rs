@@ -7,6 +7,37 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::cli::OutputFormat;
 
+/// Writes one line (it may hold line breaks) to stderr, made [`terminal_safe`]. A closed
+/// stderr (`… 2>&1 | head`) is not an error: the exit code must still say how the command
+/// went, so nothing panics here.
+pub fn stderr_line(line: std::fmt::Arguments<'_>) {
+    let text = line.to_string();
+    let _ = writeln!(std::io::stderr().lock(), "{}", terminal_safe(&text));
+}
+
+/// `text` with every control character but the line break, and every bidirectional
+/// formatting character, written as a `\u{…}` escape. Errors and warnings quote what files
+/// and flags hold (an unknown key, a patch path); a hostile file must not be able to send
+/// escape sequences to the operator's terminal or reorder what it shows.
+pub fn terminal_safe(text: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| {
+        (c.is_control() && c != '\n')
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut safe = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if unsafe_char(c) {
+            safe.extend(c.escape_unicode());
+        } else {
+            safe.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(safe)
+}
+
 /// Decides what is printed where, from `--output`, `-v` and `-q`.
 #[derive(Debug, Clone)]
 pub struct Printer {
@@ -85,7 +116,7 @@ impl Printer {
         if self.quiet || self.format == OutputFormat::Json {
             return;
         }
-        eprintln!("{}", message.as_ref());
+        stderr_line(format_args!("{}", message.as_ref()));
     }
 
     /// Returns true if and only if progress bars should be drawn: stderr is a terminal,
@@ -114,5 +145,21 @@ impl Printer {
         );
         bar.set_message(message.into());
         bar
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::terminal_safe;
+
+    #[test]
+    fn escapes_reach_the_terminal_only_as_text() {
+        assert_eq!(terminal_safe("plain `key`\nnext line"), "plain `key`\nnext line");
+        assert_eq!(
+            terminal_safe("unknown key `x\u{1b}[2J\u{7}` \u{202e}drow\r"),
+            "unknown key `x\\u{1b}[2J\\u{7}` \\u{202e}drow\\u{d}"
+        );
+        assert_eq!(terminal_safe("tab\there"), "tab\\u{9}here");
+        assert_eq!(terminal_safe("cp-ö, U+FFFD \u{fffd}"), "cp-ö, U+FFFD \u{fffd}");
     }
 }

@@ -78,9 +78,14 @@ fn generate(args: &ConfigGenArgs, global: &GlobalArgs, printer: &Printer) -> Res
             .chain(std::iter::once(&talosconfig_path))
             .find(|path| path.symlink_metadata().is_ok())
     {
-        return Err(
-            CliError::from(secure_file::Error::AlreadyExists { path: existing.clone() }).context("nothing was written"),
-        );
+        // Not secure_file's hint (about secrets bundles): these files are re-derived from
+        // cluster.yaml and the bundle, so replacing them loses only hand edits.
+        return Err(CliError::invalid(format!(
+            "refusing to overwrite existing file {} (use --force to replace it)",
+            existing.display()
+        ))
+        .context("nothing was written")
+        .hint("rendered configs are re-derived from cluster.yaml and the secrets bundle: --force replaces them (hand edits are lost), -o DIR writes elsewhere"));
     }
 
     let inputs = ClusterInputs {

@@ -42,6 +42,9 @@ fn generate(args: &SecretsGenArgs, global: &GlobalArgs, printer: &Printer) -> Re
         (Some(text), _) | (None, Some(text)) => Contract::parse_for(text, Artifact::SecretsBundle)?,
         (None, None) => Contract::CURRENT,
     };
+    if out.as_os_str() == "-" {
+        return generate_to_stdout(contract, printer);
+    }
     let overwrite = if args.force {
         Overwrite::Replace
     } else {
@@ -77,6 +80,25 @@ fn generate(args: &SecretsGenArgs, global: &GlobalArgs, printer: &Printer) -> Re
         "cas": summaries.iter().map(|(name, summary)| ca_json(*name, summary)).collect::<Vec<_>>(),
     });
     printer.result(&Report::new(text, document));
+    Ok(())
+}
+
+/// `secrets gen -o -`: the bundle on stdout, as `talosctl gen secrets -o -` writes it (for
+/// a secret store fed by a pipe); with `--output json` inside the result document.
+fn generate_to_stdout(contract: Contract, printer: &Printer) -> Result<(), CliError> {
+    printer.status(format!(
+        "generating secrets for Talos {contract} (the RSA-4096 key takes a few seconds); the bundle goes to stdout"
+    ));
+    let bundle = SecretsBundle::generate(contract)?;
+    let yaml = bundle.to_yaml()?;
+    let summaries = ca_summaries(&bundle)?;
+    let document = json!({
+        "path": "-",
+        "talos_version": contract.to_string(),
+        "bundle": yaml,
+        "cas": summaries.iter().map(|(name, summary)| ca_json(*name, summary)).collect::<Vec<_>>(),
+    });
+    printer.result(&Report::new(yaml, document));
     Ok(())
 }
 

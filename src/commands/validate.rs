@@ -1,11 +1,12 @@
 //! `validate`: load and check cluster.yaml, print a one-screen summary (or the checked
-//! description as JSON). Everything is local; problems come back as `spec::Error` and are
-//! printed by `main` (exit 2).
+//! description as JSON). Everything is local; problems come back as `spec::Error` (and,
+//! for the patch files, `render::RenderError`) and are printed by `main` (exit 2).
 
 use std::fmt::Write as _;
 use std::path::Path;
 
 use talos_hcloud::spec::{self, NodeGroup, Spec};
+use talos_hcloud::talos::config::render;
 
 use super::CliError;
 use crate::printer::{Printer, Report};
@@ -13,6 +14,9 @@ use crate::printer::{Printer, Report};
 /// Runs `validate` for the cluster description at `config`.
 pub fn run(config: &Path, printer: &Printer) -> Result<(), CliError> {
     let spec = spec::load(config)?;
+    // The patch files must be patches the cluster's Talos line accepts, or `config gen`
+    // would fail on what `validate` passed.
+    render::check_patch_files(&spec)?;
     let json = serde_json::json!({
         "ok": true,
         "config": config,

@@ -108,7 +108,7 @@ impl fmt::Display for Diagnostic {
         let gutter = self.span.line.to_string().len();
         let pad = " ".repeat(gutter);
         if let Some(line) = &self.source_line {
-            let shown = line.replace('\t', " ");
+            let shown = printable_line(line);
             let length = shown.chars().count();
             let start = self.span.column.saturating_sub(1).min(length);
             let width = self.span.width.max(1).min(length.saturating_sub(start).max(1));
@@ -123,6 +123,21 @@ impl fmt::Display for Diagnostic {
         }
         Ok(())
     }
+}
+
+/// The source line as it may be shown on a terminal: a tab becomes a space, and control
+/// and bidirectional-formatting characters become U+FFFD, one character each so the
+/// caret stays aligned. A hostile file must not be able to send escape sequences to the
+/// operator's terminal or reorder what it shows.
+fn printable_line(line: &str) -> String {
+    line.chars()
+        .map(|c| match c {
+            '\t' => ' ',
+            c if c.is_control() => '\u{fffd}',
+            '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => '\u{fffd}',
+            c => c,
+        })
+        .collect()
 }
 
 /// Every problem found in one load, in source order.
@@ -232,6 +247,21 @@ mod tests {
         assert_eq!(
             diagnostic.to_string(),
             "cluster.yaml:3:11: network.subnet: 10.1.0.0/24 is not inside network.cidr 10.0.0.0/16\n  |\n3 |   subnet: 10.1.0.0/24\n  |           ^^^^^^^^^^^\n  = expected: a CIDR inside network.cidr, e.g. `10.0.1.0/24`\n  = help: did you mean `10.0.1.0/24`?"
+        );
+    }
+
+    #[test]
+    fn control_and_bidi_characters_of_the_source_line_are_not_sent_to_the_terminal() {
+        let source = "name: a\u{1b}]0;x\u{7}\u{1b}[2Jb  # \u{202e}kool\tc\n";
+        let span = Span {
+            line: 1,
+            column: 7,
+            width: 13,
+        };
+        let diagnostic = Diagnostic::new(Path::new("c.yaml"), Some(source), span, Some("name"), "bad");
+        assert_eq!(
+            diagnostic.to_string(),
+            "c.yaml:1:7: name: bad\n  |\n1 | name: a\u{fffd}]0;x\u{fffd}\u{fffd}[2Jb  # \u{fffd}kool c\n  |       ^^^^^^^^^^^^^"
         );
     }
 

@@ -28,7 +28,10 @@ fn first_bad_char(s: &str, allowed: impl Fn(char) -> bool) -> Option<String> {
         '\n' | '\r' => "contains a line break".to_owned(),
         ' ' => "contains a space".to_owned(),
         c if c.is_control() => format!("contains the control character {c:?}"),
-        c => format!("contains `{c}`"),
+        c if c.is_ascii() => format!("contains `{c}`"),
+        // Debug-quoted with its code point: an invisible or bidi character (U+200B,
+        // U+202E) must not be printed raw into the operator's terminal.
+        c => format!("contains {c:?} (U+{:04X})", u32::from(c)),
     })
 }
 
@@ -221,6 +224,9 @@ mod tests {
             ("cp_1", "it contains `_`"),
             ("cp.1", "it contains `.`"),
             ("cp 1", "it contains a space"),
+            ("cp-ö", "it contains 'ö' (U+00F6)"),
+            ("cp\u{202e}1", "it contains '\\u{202e}' (U+202E)"),
+            ("cp\u{200b}1", "it contains '\\u{200b}' (U+200B)"),
         ] {
             assert_eq!(
                 check_dns_label(bad).map_err(|e| e.reason),

@@ -58,3 +58,147 @@ fn token_value_never_appears_in_help() {
     assert_eq!(run.code, 0);
     assert!(!run.stdout.contains(secret) && !run.stderr.contains(secret));
 }
+
+#[test]
+fn usage_errors_with_output_json_are_one_error_document_on_stdout() {
+    for args in [
+        &["--output", "json", "no-such-command"][..],
+        &["--output=json", "validate", "--no-such-flag"],
+        &["schematic", "id", "--output", "json"],
+        &["--output", "json"],
+    ] {
+        let run = talos_hcloud_in(repo_root(), args);
+        assert_eq!(run.code, 2, "{args:?}: {run:?}");
+        assert!(run.stderr.is_empty(), "{args:?}: {run:?}");
+        let document: serde_json::Value =
+            serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{args:?}: stdout is not JSON ({e}): {run:?}"));
+        assert_eq!(document["ok"], false, "{args:?}: {document}");
+        assert_eq!(document["error"]["class"], "invalid_input", "{args:?}: {document}");
+        assert_eq!(document["error"]["exit_code"], 2, "{args:?}: {document}");
+        let message = document["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            !message.is_empty() && !message.starts_with("error:"),
+            "{args:?}: {document}"
+        );
+    }
+    let run = talos_hcloud_in(repo_root(), &["--output", "json", "no-such-command"]);
+    let document: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
+    assert_eq!(
+        document["error"]["message"],
+        "unrecognized subcommand 'no-such-command'"
+    );
+    // `--help` and `--version` are results, not errors, whatever the format.
+    let run = talos_hcloud_in(repo_root(), &["--output", "json", "--version"]);
+    assert_eq!((run.code, run.stdout.trim()), (0, "talos-hcloud 0.1.0"), "{run:?}");
+    // An unknown --output value stays clap's text: JSON was not asked for.
+    let run = talos_hcloud_in(repo_root(), &["--output", "yaml", "validate"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stdout.is_empty() && run.stderr.contains("invalid value 'yaml'"),
+        "{run:?}"
+    );
+}
+
+/// `talos-hcloud … 2>&1 | head`: the reader goes away, and the exit code must still be
+/// the command's (2 here), not a panic's 101. The error text is far longer than a pipe
+/// buffer, so the write meets the closed pipe whatever the timing.
+#[test]
+fn a_closed_stderr_keeps_the_exit_code() {
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let long_name = "a".repeat(200_000);
+    std::fs::write(dir.path().join("cluster.yaml"), format!("name: {long_name}\n")).expect("write");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_talos-hcloud"))
+        .arg("validate")
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    drop(child.stderr.take());
+    let status = child.wait().expect("the binary ends");
+    assert_eq!(status.code(), Some(2), "{status:?}");
+}
+
+/// Errors quote what files hold (unknown keys, patch paths, source lines); a hostile file
+/// must not reach the operator's terminal with escape sequences or bidi overrides.
+#[test]
+fn errors_never_send_control_or_bidi_characters_from_files_to_the_terminal() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let hostile = "x\u{1b}]0;pwned\u{7}\u{1b}[2J\u{202e}";
+    std::fs::write(dir.path().join("cluster.yaml"), format!("name: a\n\"{hostile}\": 1\n")).expect("write");
+    std::fs::write(
+        dir.path().join("schematic.yaml"),
+        format!("customization:\n  \"{hostile}\": 1\n"),
+    )
+    .expect("write");
+    std::fs::write(dir.path().join("patch.yaml"), format!("machine:\n  \"{hostile}\": 1\n")).expect("write");
+    for args in [
+        &["validate"][..],
+        &["schematic", "id", "schematic.yaml"],
+        &[
+            "talos",
+            "gen",
+            "config",
+            "a",
+            "https://a:6443",
+            "--config-patch",
+            "@patch.yaml",
+        ],
+    ] {
+        let run = talos_hcloud_in(dir.path(), args);
+        assert_eq!(run.code, 2, "{args:?}: {run:?}");
+        let raw: Vec<char> = run
+            .stderr
+            .chars()
+            .filter(|c| (c.is_control() && *c != '\n') || *c == '\u{202e}')
+            .collect();
+        assert!(raw.is_empty(), "{args:?}: raw {raw:?} in {:?}", run.stderr);
+        assert!(
+            run.stderr.contains("\\u{1b}"),
+            "{args:?}: the key is shown escaped: {}",
+            run.stderr
+        );
+    }
+}
+
+/// Every command's `--help` teaches with a worked example (style rule 17).
+#[test]
+fn every_command_help_has_an_example() {
+    let commands: &[&[&str]] = &[
+        &[],
+        &["completions"],
+        &["validate"],
+        &["sim"],
+        &["sim", "node"],
+        &["talos"],
+        &["talos", "gen"],
+        &["talos", "gen", "config"],
+        &["secrets"],
+        &["secrets", "gen"],
+        &["secrets", "check"],
+        &["config"],
+        &["config", "gen"],
+        &["schematic"],
+        &["schematic", "id"],
+        &["schematic", "push"],
+        &["schematic", "check"],
+        &["factory"],
+        &["factory", "versions"],
+        &["factory", "extensions"],
+        &["factory", "download"],
+        &["man"],
+    ];
+    let mut missing = Vec::new();
+    for command in commands {
+        let mut args = command.to_vec();
+        args.push("--help");
+        let run = talos_hcloud_in(repo_root(), &args);
+        assert_eq!(run.code, 0, "{args:?}: {run:?}");
+        let about = run.stdout.split("\nUsage:").next().unwrap_or_default();
+        if !about.contains("\nExample") || !about.contains("talos-hcloud ") {
+            missing.push(command.join(" "));
+        }
+    }
+    assert!(missing.is_empty(), "--help without an example: {missing:?}");
+}

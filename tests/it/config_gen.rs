@@ -305,7 +305,7 @@ fn existing_files_are_kept_without_force() {
         run.stderr,
         format!(
             "error: nothing was written\n  caused by: refusing to overwrite existing file {} (use --force to replace it)\n\
-             hint: the existing file may hold the only copy of a cluster's secrets; back it up before replacing it\n",
+             hint: rendered configs are re-derived from cluster.yaml and the secrets bundle: --force replaces them (hand edits are lost), -o DIR writes elsewhere\n",
             configs_dir(Path::new(".")).join("general-2.yaml").display()
         )
     );

@@ -1009,3 +1009,31 @@ fn cli_check_lists_every_problem_and_exits_2() {
         missing.stderr
     );
 }
+
+/// `secrets gen -o -` is talosctl's stdout form: the bundle on stdout, no file named `-`.
+#[test]
+fn secrets_gen_to_stdout_writes_no_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let run = talos_hcloud_in(dir.path(), &["secrets", "gen", "-o", "-", "--talos-version", "v1.11"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let bundle = SecretsBundle::from_yaml(&run.stdout).expect("stdout is a bundle");
+    assert!(is_token(&bundle.trustdinfo.token), "{}", bundle.trustdinfo.token);
+    assert!(!dir.path().join("-").exists(), "no file named `-`");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).expect("dir").count(),
+        0,
+        "nothing written"
+    );
+
+    let run = talos_hcloud_in(dir.path(), &["--output", "json", "secrets", "gen", "-o", "-"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let document: serde_json::Value = serde_json::from_str(&run.stdout).expect("one JSON document");
+    let yaml = document["bundle"].as_str().expect("the bundle as YAML");
+    SecretsBundle::from_yaml(yaml).expect("the JSON's bundle loads");
+    assert_eq!(document["path"], "-");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).expect("dir").count(),
+        0,
+        "nothing written"
+    );
+}

@@ -390,6 +390,63 @@ fn missing_or_unreadable_config_names_the_path() {
     );
 }
 
+/// `validate` loads each patch file as `config gen` will and checks it for the cluster's
+/// Talos line, so a patch that passes `validate` does not fail `config gen` on load.
+#[test]
+fn patch_files_that_are_no_patch_for_the_talos_line_fail_validate() {
+    let cases = [
+        (
+            "hostname\n",
+            "machine-patches/all/zz.yaml:1:1: not a valid patch: expected a mapping",
+        ),
+        (
+            "machine:\n  kubelet:\n    extraArgs: [1, 2]\n",
+            "machine-patches/all/zz.yaml:3:16: v1alpha1 document, machine.kubelet.extraArgs: expected a mapping",
+        ),
+        (
+            "apiVersion: v1alpha1\nkind: HostnameConfig\nhostname: x\n",
+            "HostnameConfig needs Talos v1.12 or later; this config is for Talos v1.11",
+        ),
+    ];
+    for (patch, expected) in cases {
+        let dir = tempfile::tempdir().expect("temp dir");
+        for entry in [
+            "cluster.yaml",
+            "schematics/hcloud.yaml",
+            "machine-patches/all/kubelet.yaml",
+            "machine-patches/controlplane/metrics.yaml",
+            "machine-patches/worker/node-labels.yaml",
+        ] {
+            let to = dir.path().join(entry);
+            fs::create_dir_all(to.parent().expect("parent")).expect("mkdir");
+            fs::copy(repo_root().join(entry), to).expect("copy");
+        }
+        fs::create_dir_all(dir.path().join("machine-patches/all")).expect("mkdir");
+        fs::write(dir.path().join("machine-patches/all/zz.yaml"), patch).expect("write patch");
+        let run = talos_hcloud_in(dir.path(), &["validate"]);
+        assert_eq!(run.code, 2, "{patch:?}: {run:?}");
+        assert!(run.stdout.is_empty(), "{patch:?}: {run:?}");
+        assert!(
+            run.stderr.starts_with("error: cannot load a machine-config patch\n"),
+            "{patch:?}: {}",
+            run.stderr
+        );
+        assert!(run.stderr.contains(expected), "{patch:?}: {}", run.stderr);
+        let run = talos_hcloud_in(dir.path(), &["--output", "json", "validate"]);
+        assert_eq!(run.code, 2, "{patch:?}: {run:?}");
+        let document: Value = serde_json::from_str(&run.stdout).expect("one JSON error document");
+        assert_eq!(document["error"]["class"], "invalid_input", "{document}");
+        // A well-formed patch in the same place validates.
+        fs::write(
+            dir.path().join("machine-patches/all/zz.yaml"),
+            "machine:\n  kubelet:\n    extraArgs:\n      v: \"2\"\n",
+        )
+        .expect("write patch");
+        let run = talos_hcloud_in(dir.path(), &["validate"]);
+        assert_eq!(run.code, 0, "{run:?}");
+    }
+}
+
 #[test]
 fn relative_paths_resolve_against_the_config_folder() {
     // Run from elsewhere: the schematic and the patch globs are found next to cluster.yaml.

@@ -660,6 +660,12 @@ fn cli_patch_errors_name_the_patch_and_write_nothing() {
     );
     assert!(run.stderr.contains("bad.yaml:3:5"), "{}", run.stderr);
     assert!(run.stderr.contains("extraArgz"), "{}", run.stderr);
+    // The hint names the flag that sets the version here, not only cluster.yaml.
+    assert!(
+        run.stderr.contains("hint: patches are checked against the Talos version the config is generated for: talos.version in cluster.yaml, or --talos-version of talos gen config\n"),
+        "{}",
+        run.stderr
+    );
     assert!(!dir.path().join("out").exists(), "nothing may be written");
 }
 

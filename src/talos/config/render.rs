@@ -233,6 +233,9 @@ pub enum RenderError {
         "a Hetzner Cloud API token is needed: with `endpoint: floating-ip` every control-plane config carries one for the Talos VIP"
     )]
     MissingToken,
+    /// The token has whitespace or control characters inside (never shown).
+    #[error("HCLOUD_TOKEN contains whitespace or control characters; a Hetzner Cloud API token is one word")]
+    MalformedToken,
     /// A patch file cannot be read or is no patch.
     #[error("cannot load a machine-config patch")]
     LoadPatch(#[source] Box<PatchError>),
@@ -307,6 +310,9 @@ impl Classify for RenderError {
             RenderError::VipNeedsAddress { .. } => {
                 vec!["pass the floating IP's address, e.g. --endpoint 203.0.113.10".into()]
             }
+            RenderError::MalformedToken => vec![
+                "copy the token again from the Hetzner Cloud console (Security → API tokens), or read it with `HCLOUD_TOKEN=$(tr -d '[:space:]' < token-file)`".into(),
+            ],
             RenderError::MissingToken => vec![
                 "export HCLOUD_TOKEN with a dedicated Read & Write token of the cluster's project: it is stored in the control-plane configs, so revoking it must not break anything else".into(),
             ],
@@ -341,7 +347,13 @@ pub fn hcloud_cluster(
             let token = hcloud_token
                 .filter(|t| !t.expose().trim().is_empty())
                 .ok_or(RenderError::MissingToken)?;
-            Some(HcloudVip::new(ip, Redacted::new(token.expose().trim().to_string())))
+            let token = token.expose().trim();
+            // A token pasted with a line break or a tab would be written into every
+            // control-plane config and fail only when the VIP first moves.
+            if token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(RenderError::MalformedToken);
+            }
+            Some(HcloudVip::new(ip, Redacted::new(token.to_string())))
         }
     };
     Ok(HcloudCluster {
@@ -458,6 +470,24 @@ fn hostname_of(docs: &ConfigDocuments, contract: Contract) -> Option<&str> {
 }
 
 /// Every patch file of the spec, loaded once.
+/// Loads every patch file cluster.yaml names and checks it for the Talos line of
+/// `talos.version` ([`patch::check`]): what can be known about the patches without a
+/// secrets bundle, so `validate` fails on a patch `config gen` would refuse to load.
+///
+/// # Errors
+/// [`RenderError::Contract`] for a version configs are not generated for,
+/// [`RenderError::LoadPatch`] for the first patch file that cannot be read, is no patch, or
+/// has keys or values the line does not accept.
+pub fn check_patch_files(spec: &Spec) -> Result<(), RenderError> {
+    let version = spec.talos.version.to_string();
+    let contract = Contract::parse_for(&version, crate::talos::contract::Artifact::MachineConfig)
+        .map_err(|source| RenderError::Contract { version, source })?;
+    for patch in load_patch_files(spec)?.values() {
+        patch::check(patch, &contract).map_err(|e| RenderError::LoadPatch(Box::new(e)))?;
+    }
+    Ok(())
+}
+
 fn load_patch_files(spec: &Spec) -> Result<BTreeMap<PathBuf, Patch>, RenderError> {
     let mut patches = BTreeMap::new();
     let files = spec
@@ -539,6 +569,24 @@ mod tests {
             hcloud_token: Some(&Redacted::new("  ".to_string())),
         };
         assert!(matches!(render_cluster(&missing), Err(RenderError::MissingToken)));
+        for broken in ["abc\ndef", "abc def", "abc\tdef", "abc\u{7f}def"] {
+            let token = Redacted::new(format!("  {broken}\r\n"));
+            let inputs = ClusterInputs {
+                hcloud_token: Some(&token),
+                ..missing
+            };
+            let error = render_cluster(&inputs).expect_err("a token with a break inside is refused");
+            assert!(matches!(error, RenderError::MalformedToken), "{broken:?}: {error}");
+            assert!(!error.to_string().contains("abc"), "the token is never shown: {error}");
+        }
+        // Surrounding whitespace (a trailing newline from a file) is trimmed, not refused.
+        let padded = Redacted::new(" token-0123\r\n".to_string());
+        let nodes = render_cluster(&ClusterInputs {
+            hcloud_token: Some(&padded),
+            ..missing
+        })
+        .expect("a padded token renders");
+        assert!(nodes[0].yaml.contains("apiToken: token-0123\n"), "{}", nodes[0].yaml);
         let balanced = cluster_spec("v1.11.6", "load-balancer");
         let named = ApiEndpoint::parse("api.example.com").expect("endpoint");
         let inputs = ClusterInputs {

@@ -216,7 +216,7 @@ impl crate::error::Classify for PatchError {
                 vec!["`$patch: delete` needs the key or list element to exist in the config being patched".into()]
             }
             PatchError::Decode { .. } => {
-                vec!["patches are checked against the Talos version in cluster.yaml (talos.version)".into()]
+                vec!["patches are checked against the Talos version the config is generated for: talos.version in cluster.yaml, or --talos-version of talos gen config".into()]
             }
             _ => Vec::new(),
         }
@@ -353,6 +353,36 @@ pub fn apply_sysctls<V: AsRef<str>>(
     apply(docs, &[patch], contract).map(|(docs, _)| docs)
 }
 
+/// Checks a patch without a config to apply it to: every document of a strategic merge
+/// patch is strictly decoded for the Talos line of `contract`, as [`apply`] does first.
+/// Lets `validate` find patches a line does not accept before any secrets exist; what
+/// depends on the config (a JSON patch path, `$patch: delete` of something absent) is
+/// only known when the patch is applied.
+///
+/// # Errors
+/// [`PatchError::Decode`] for the first document with keys or values the line does not
+/// accept.
+pub fn check(patch: &Patch, contract: &Contract) -> Result<(), PatchError> {
+    if let PatchBody::Strategic(documents) = &patch.body {
+        for document in documents {
+            decode_strategic(&patch.name, document, *contract)?;
+        }
+    }
+    Ok(())
+}
+
+fn decode_strategic(patch: &str, document: &Node, contract: Contract) -> Result<(), PatchError> {
+    let problems = check_document(patch, document, contract, Mode::Patch);
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(PatchError::Decode {
+        patch: patch.to_string(),
+        contract,
+        errors: DecodeErrors(problems),
+    })
+}
+
 fn apply_strategic(
     config: &mut ConfigDocuments,
     patch: &str,
@@ -360,14 +390,7 @@ fn apply_strategic(
     contract: Contract,
     warnings: &mut Vec<PatchWarning>,
 ) -> Result<(), PatchError> {
-    let problems = check_document(patch, document, contract, Mode::Patch);
-    if !problems.is_empty() {
-        return Err(PatchError::Decode {
-            patch: patch.to_string(),
-            contract,
-            errors: DecodeErrors(problems),
-        });
-    }
+    decode_strategic(patch, document, contract)?;
     let apply_error = |document: &str, path: Path, position, reason: String| PatchError::Apply {
         patch: patch.to_string(),
         document: document.to_string(),
