@@ -514,3 +514,31 @@ async fn absurd_time_scales_steps_and_slow_factors_keep_the_api_answering() {
     assert_eq!(polled.status, 200);
     assert_eq!(polled.body["action"]["command"], "create_server");
 }
+
+#[tokio::test]
+async fn an_oversized_body_is_authenticated_rate_limited_and_logged_like_any_request() {
+    // Regression (review of issue 3): a body over the 1 MiB limit was answered 422 before
+    // the token was looked at, without RateLimit headers, and never reached the request log.
+    let api = Api::start().await;
+    let huge = json!({"name": "k", "public_key": "A".repeat(2 << 20)}).to_string();
+    let stranger = api
+        .call_raw(Method::POST, "/ssh_keys", Some(huge.clone()), Some("wrong-token"))
+        .await;
+    assert_eq!((stranger.status, stranger.code()), (401, "unauthorized"));
+    assert_eq!(stranger.header("ratelimit-remaining"), "3599");
+    let owner = api
+        .call_raw(Method::POST, "/ssh_keys", Some(huge), Some(api.sim.token()))
+        .await;
+    assert_eq!((owner.status, owner.code()), (422, "invalid_input"));
+    assert_eq!(owner.header("ratelimit-remaining"), "3598");
+    let log: Vec<(String, u16)> = api
+        .sim
+        .request_log()
+        .iter()
+        .map(|r| (r.path.clone(), r.status))
+        .collect();
+    assert_eq!(
+        log,
+        [("/v1/ssh_keys".to_string(), 401), ("/v1/ssh_keys".to_string(), 422)]
+    );
+}
