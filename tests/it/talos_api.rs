@@ -926,6 +926,53 @@ async fn user_data_configures_at_boot_and_bad_user_data_keeps_apid_down() {
     broken.stop().await;
 }
 
+#[tokio::test]
+async fn a_try_apply_does_not_revert_a_node_that_was_reset_and_powered_off() {
+    // Regression (review of issue 5): the TRY rollback timer survived a reset without
+    // reboot, and when it fired it put the powered-off, wiped node back into configured
+    // mode: the Kubernetes API listened again and the node re-registered as a control plane.
+    let registry = ClusterRegistry::new();
+    let mut opts = options("v1.12.11", &registry);
+    opts.installed_config = Some(golden("v1.12", "controlplane"));
+    let node = start(opts).await;
+    let admin = configured_client(&node, &admin());
+    admin.bootstrap().await.expect("bootstrap");
+    let tried = admin
+        .apply_configuration_with(
+            &golden("v1.12", "controlplane"),
+            talos_hcloud::talos::api::ApplyOptions {
+                mode: ApplyMode::Try,
+                dry_run: false,
+                try_timeout: Some(Duration::from_millis(200)),
+            },
+        )
+        .await
+        .expect("try apply");
+    assert_eq!(tried.mode, Some(ApplyMode::Try));
+    admin
+        .reset(&ResetOptions {
+            graceful: false,
+            reboot: false,
+            ..ResetOptions::default()
+        })
+        .await
+        .expect("reset without reboot");
+    assert_eq!(node.mode(), NodeMode::PoweredOff);
+    // Well past the try timeout: the rollback must not have brought anything back.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(node.mode(), NodeMode::PoweredOff);
+    assert!(
+        std::net::TcpStream::connect(node.kubernetes_addr()).is_err(),
+        "the Kubernetes API of a powered-off node does not listen"
+    );
+    assert!(node.cluster().is_none(), "the wiped node belongs to no cluster");
+    let ids = registry.cluster_ids();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    let etcd = registry.cluster(&ids[0]).expect("the cluster is still known");
+    assert_eq!(etcd.quorum().healthy, 0, "{:?}", etcd.members());
+    node.stop().await;
+}
+
 // ---------------------------------------------------------------------------------------
 // Wire compatibility: request encodings written out from the reference's field numbers
 // ---------------------------------------------------------------------------------------
