@@ -927,6 +927,43 @@ async fn user_data_configures_at_boot_and_bad_user_data_keeps_apid_down() {
 }
 
 #[tokio::test]
+async fn a_sole_control_plane_reset_and_configured_again_bootstraps_a_new_etcd() {
+    // Regression (review of issue 5): after the only control plane was wiped, the emulated
+    // cluster still counted as bootstrapped, so Bootstrap on the re-configured node answered
+    // AlreadyExists while its etcd waited forever for a cluster that no longer existed. Talos
+    // refuses Bootstrap only when the node's etcd directory is not empty.
+    let registry = ClusterRegistry::new();
+    let node = start(options("v1.12.11", &registry)).await;
+    let admin = configured_client(&node, &admin());
+    for round in ["first", "after the reset"] {
+        maintenance_client(&node, None)
+            .apply_configuration(&golden("v1.12", "controlplane"), ApplyMode::Auto)
+            .await
+            .expect("maintenance apply");
+        admin.wait_ready(Duration::from_secs(10)).await.expect("configured");
+        assert_eq!(
+            admin.bootstrap().await.expect("bootstrap"),
+            BootstrapOutcome::Bootstrapped,
+            "{round}"
+        );
+        let members = admin.etcd_members(MemberListScope::Cluster).await.expect("member list");
+        assert_eq!(members.len(), 1, "{round}: {members:?}");
+        let services = admin.services().await.expect("services");
+        let etcd = services.iter().find(|s| s.id == "etcd").expect("etcd");
+        assert_eq!((etcd.state.as_str(), etcd.healthy), ("Running", Some(true)), "{round}");
+        admin
+            .reset(&ResetOptions {
+                graceful: false,
+                ..ResetOptions::default()
+            })
+            .await
+            .expect("forced reset");
+        assert_eq!(node.mode(), NodeMode::Maintenance);
+    }
+    node.stop().await;
+}
+
+#[tokio::test]
 async fn a_try_apply_does_not_revert_a_node_that_was_reset_and_powered_off() {
     // Regression (review of issue 5): the TRY rollback timer survived a reset without
     // reboot, and when it fired it put the powered-off, wiped node back into configured
