@@ -336,7 +336,7 @@ pub enum SimCommand {
     /// be emulated.
     ///
     /// Prints the node's address and mode once started (one JSON line with --output json),
-    /// mode changes on stderr, and exits 0 on Ctrl-C.
+    /// mode changes on stderr, and exits 0 on Ctrl-C (or SIGTERM).
     ///
     /// Example:
     ///

@@ -1147,6 +1147,45 @@ fn response_decodings_match_reference_field_numbers() {
 
 #[tokio::test]
 async fn sim_node_command_serves_until_ctrl_c() {
+    let (child, address, started) = spawn_sim_node("v1.12.11").await;
+    assert_eq!(started["mode"], "maintenance");
+    assert_eq!(started["talos_api"], format!("{address}:50000"));
+    assert_eq!(started["talos_version"], "v1.12.11");
+
+    // Probe it like any node.
+    let api = SocketAddr::new(address, 50000);
+    assert!(matches!(
+        detect_mode(api, quick()).await.expect("probe"),
+        DetectedMode::Maintenance { .. }
+    ));
+
+    // Ctrl-C: exit 0.
+    stop_sim_node(child, "INT").await;
+    assert!(TalosClient::new(api, &Credentials::Maintenance { pin: None }, quick()).is_ok());
+    let gone = detect_mode(
+        api,
+        CallOptions {
+            retry: RetryPolicy::none(),
+            ..quick()
+        },
+    )
+    .await
+    .expect_err("stopped");
+    assert_eq!(gone.code(), Some(tonic::Code::Unavailable));
+}
+
+#[tokio::test]
+async fn sim_node_command_stops_on_sigterm_with_exit_0() {
+    // Regression (review of issue 5): `sim` stopped on SIGTERM with exit 0, `sim node` was
+    // killed by it (exit 143) — a supervisor stopping a rehearsal saw a failure.
+    let (child, _, started) = spawn_sim_node("v1.11.6").await;
+    assert_eq!(started["mode"], "maintenance");
+    stop_sim_node(child, "TERM").await;
+}
+
+/// Starts `talos-hcloud --output json sim node` on a free address of the Talos test range:
+/// the process, its address and the JSON line it printed once serving.
+async fn spawn_sim_node(version: &str) -> (std::process::Child, std::net::IpAddr, serde_json::Value) {
     use std::io::BufRead as _;
     use std::process::{Command, Stdio};
 
@@ -1154,7 +1193,7 @@ async fn sim_node_command_serves_until_ctrl_c() {
         let address = next_address();
         let mut child = Command::new(env!("CARGO_BIN_EXE_talos-hcloud"))
             .args(["--output", "json", "sim", "node", "--address", &address.to_string()])
-            .args(["--talos-version", "v1.12.11"])
+            .args(["--talos-version", version])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -1174,44 +1213,25 @@ async fn sim_node_command_serves_until_ctrl_c() {
             assert!(stderr.contains("cannot listen"), "{stderr}");
             continue;
         }
-        let started: serde_json::Value = serde_json::from_str(&line).expect("one JSON line");
-        assert_eq!(started["mode"], "maintenance");
-        assert_eq!(started["talos_api"], format!("{address}:50000"));
-        assert_eq!(started["talos_version"], "v1.12.11");
-
-        // Probe it like any node.
-        let api = SocketAddr::new(address, 50000);
-        assert!(matches!(
-            detect_mode(api, quick()).await.expect("probe"),
-            DetectedMode::Maintenance { .. }
-        ));
-
-        // Ctrl-C: exit 0.
-        crate::harness::signal(child.id(), "INT");
-        let output = tokio::task::spawn_blocking(move || child.wait_with_output())
-            .await
-            .expect("waiter")
-            .expect("exits");
-        assert_eq!(
-            output.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        assert!(TalosClient::new(api, &Credentials::Maintenance { pin: None }, quick()).is_ok());
-        let gone = detect_mode(
-            api,
-            CallOptions {
-                retry: RetryPolicy::none(),
-                ..quick()
-            },
-        )
-        .await
-        .expect_err("stopped");
-        assert_eq!(gone.code(), Some(tonic::Code::Unavailable));
-        return;
+        let started = serde_json::from_str(&line).expect("one JSON line");
+        return (child, address, started);
     }
     panic!("no free address for `sim node` after 10 tries");
+}
+
+/// Sends `signal` (`INT`, `TERM`) to a `sim node` process and asserts it exits 0.
+async fn stop_sim_node(child: std::process::Child, signal: &str) {
+    crate::harness::signal(child.id(), signal);
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .expect("waiter")
+        .expect("exits");
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "after SIG{signal}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 #[test]
