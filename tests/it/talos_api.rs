@@ -1161,7 +1161,6 @@ async fn sim_node_command_serves_until_ctrl_c() {
 
     // Ctrl-C: exit 0.
     stop_sim_node(child, "INT").await;
-    assert!(TalosClient::new(api, &Credentials::Maintenance { pin: None }, quick()).is_ok());
     let gone = detect_mode(
         api,
         CallOptions {
