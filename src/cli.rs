@@ -137,9 +137,10 @@ pub enum Command {
     /// The emulator lets you rehearse every command without a Hetzner account: point
     /// HCLOUD_ENDPOINT at the printed endpoint and HCLOUD_TOKEN at the printed token.
     ///
-    /// Example:
+    /// Example (100× faster than real time, one in five server creations failing with 503,
+    /// reproducibly):
     ///
-    ///   talos-hcloud sim --seed 7
+    ///   talos-hcloud sim --time-scale 100 --seed 7 --faults '503,on=POST:/servers,p=0.2'
     Sim(SimArgs),
 
     /// Talos tools that mirror talosctl (config generation), for operators migrating.
@@ -362,7 +363,7 @@ pub enum SimCommand {
     /// be emulated.
     ///
     /// Prints the node's address and mode once started (one JSON line with --output json),
-    /// mode changes on stderr, and exits 0 on Ctrl-C.
+    /// mode changes on stderr, and exits 0 on Ctrl-C (or SIGTERM).
     ///
     /// Example:
     ///

@@ -5,11 +5,15 @@ use talos_hcloud::talos::config::validate::node_validator;
 use talos_hcloud::talos::contract::{Artifact, Contract};
 
 use super::CliError;
+use super::sim::StopSignals;
 use crate::cli::{OutputFormat, SimNodeArgs};
 use crate::printer::{Printer, Report};
 
-/// Serves one emulated Talos node until Ctrl-C, then stops it and returns (exit 0).
+/// Serves one emulated Talos node until Ctrl-C (or SIGTERM), then stops it and returns
+/// (exit 0).
 pub async fn run(args: SimNodeArgs, printer: &Printer) -> Result<(), CliError> {
+    // Register the signal handlers before anyone can see the address and send a signal.
+    let stop = StopSignals::register()?;
     // The node checks received configs with talos-hcloud's validator, which knows the rules
     // of the lines talos-hcloud generates for: refuse others now rather than every config.
     Contract::parse_for(&args.talos_version, Artifact::MachineConfig).map_err(|e| {
@@ -66,8 +70,8 @@ pub async fn run(args: SimNodeArgs, printer: &Printer) -> Result<(), CliError> {
             status_printer.status(format!("{address}: {mode}"));
         }
     });
-    let signal = tokio::signal::ctrl_c().await;
+    stop.wait().await;
     watcher.abort();
     node.stop().await;
-    signal.map_err(|e| CliError::failed(format!("cannot wait for Ctrl-C: {e}")))
+    Ok(())
 }

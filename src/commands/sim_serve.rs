@@ -4,6 +4,7 @@ use serde_json::json;
 use talos_hcloud::sim::{Sim, SimConfig};
 
 use super::CliError;
+use super::sim::StopSignals;
 use crate::cli::{OutputFormat, SimServeArgs};
 use crate::printer::{Printer, Report};
 
@@ -51,45 +52,4 @@ pub async fn run(args: SimServeArgs, printer: &Printer) -> Result<(), CliError> 
     sim.shutdown().await;
     printer.status("emulator stopped");
     Ok(())
-}
-
-/// Ctrl-C (SIGINT) and, on Unix, SIGTERM, registered up front.
-struct StopSignals {
-    #[cfg(unix)]
-    interrupt: tokio::signal::unix::Signal,
-    #[cfg(unix)]
-    terminate: tokio::signal::unix::Signal,
-}
-
-impl StopSignals {
-    fn register() -> Result<Self, CliError> {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            let fail = |e: std::io::Error| CliError::failed(format!("cannot install signal handlers: {e}"));
-            Ok(StopSignals {
-                interrupt: signal(SignalKind::interrupt()).map_err(fail)?,
-                terminate: signal(SignalKind::terminate()).map_err(fail)?,
-            })
-        }
-        #[cfg(not(unix))]
-        {
-            Ok(StopSignals {})
-        }
-    }
-
-    /// Waits for the first stop signal.
-    async fn wait(mut self) {
-        #[cfg(unix)]
-        {
-            tokio::select! {
-                _ = self.interrupt.recv() => {}
-                _ = self.terminate.recv() => {}
-            }
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
 }

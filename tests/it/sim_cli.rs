@@ -138,6 +138,7 @@ fn help_documents_every_option_and_the_fault_grammar() {
         "ignore-shutdown",
         "p=0..1",
         "Example: --faults",
+        "talos-hcloud sim --time-scale 100 --seed 7",
     ] {
         assert!(run.stdout.contains(needle), "missing {needle} in:\n{}", run.stdout);
     }

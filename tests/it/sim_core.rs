@@ -472,3 +472,73 @@ fn unmarked_off_contract_traffic_fails_the_test() {
         "{message}"
     );
 }
+
+#[tokio::test]
+async fn absurd_time_scales_steps_and_slow_factors_keep_the_api_answering() {
+    // Regression (review of issue 3): a huge `--time-scale`, `advance` or `slow` factor
+    // pushed simulated time past the calendar, and every request that rendered a timestamp
+    // died in a panic (the client saw the connection close).
+    let api = Api::stepped().await;
+    let control = api.sim.control();
+    let advance = reqwest::Client::new()
+        .post(format!("{}/__sim/time/advance", api.base()))
+        .bearer_auth(api.sim.token())
+        .json(&json!({"seconds": 1e300}))
+        .send()
+        .await
+        .expect("the emulator answers");
+    assert_eq!(advance.status(), 422, "a step beyond any clock is refused");
+
+    api.sim
+        .add_faults(&"slow,command=create_server,factor=1e300".parse().expect("a valid spec"));
+    let created = api
+        .create(
+            "/servers",
+            json!({"name": "s", "server_type": "cx23", "image": "ubuntu-24.04"}),
+        )
+        .await;
+    let action = created["action"]["id"].clone();
+    control
+        .set_time_scale(1e300)
+        .await
+        .expect("any finite scale is accepted");
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let key = api
+        .create("/ssh_keys", json!({"name": "k", "public_key": ssh_public_key(1)}))
+        .await;
+    assert_eq!(
+        key["ssh_key"]["created"], "9999-12-31T23:59:59+00:00",
+        "clamped to the calendar"
+    );
+    let polled = api.get(&format!("/actions/{action}")).await;
+    assert_eq!(polled.status, 200);
+    assert_eq!(polled.body["action"]["command"], "create_server");
+}
+
+#[tokio::test]
+async fn an_oversized_body_is_authenticated_rate_limited_and_logged_like_any_request() {
+    // Regression (review of issue 3): a body over the 1 MiB limit was answered 422 before
+    // the token was looked at, without RateLimit headers, and never reached the request log.
+    let api = Api::start().await;
+    let huge = json!({"name": "k", "public_key": "A".repeat(2 << 20)}).to_string();
+    let stranger = api
+        .call_raw(Method::POST, "/ssh_keys", Some(huge.clone()), Some("wrong-token"))
+        .await;
+    assert_eq!((stranger.status, stranger.code()), (401, "unauthorized"));
+    assert_eq!(stranger.header("ratelimit-remaining"), "3599");
+    let owner = api
+        .call_raw(Method::POST, "/ssh_keys", Some(huge), Some(api.sim.token()))
+        .await;
+    assert_eq!((owner.status, owner.code()), (422, "invalid_input"));
+    assert_eq!(owner.header("ratelimit-remaining"), "3598");
+    let log: Vec<(String, u16)> = api
+        .sim
+        .request_log()
+        .iter()
+        .map(|r| (r.path.clone(), r.status))
+        .collect();
+    assert_eq!(
+        log,
+        [("/v1/ssh_keys".to_string(), 401), ("/v1/ssh_keys".to_string(), 422)]
+    );
+}

@@ -926,6 +926,90 @@ async fn user_data_configures_at_boot_and_bad_user_data_keeps_apid_down() {
     broken.stop().await;
 }
 
+#[tokio::test]
+async fn a_sole_control_plane_reset_and_configured_again_bootstraps_a_new_etcd() {
+    // Regression (review of issue 5): after the only control plane was wiped, the emulated
+    // cluster still counted as bootstrapped, so Bootstrap on the re-configured node answered
+    // AlreadyExists while its etcd waited forever for a cluster that no longer existed. Talos
+    // refuses Bootstrap only when the node's etcd directory is not empty.
+    let registry = ClusterRegistry::new();
+    let node = start(options("v1.12.11", &registry)).await;
+    let admin = configured_client(&node, &admin());
+    for round in ["first", "after the reset"] {
+        maintenance_client(&node, None)
+            .apply_configuration(&golden("v1.12", "controlplane"), ApplyMode::Auto)
+            .await
+            .expect("maintenance apply");
+        admin.wait_ready(Duration::from_secs(10)).await.expect("configured");
+        assert_eq!(
+            admin.bootstrap().await.expect("bootstrap"),
+            BootstrapOutcome::Bootstrapped,
+            "{round}"
+        );
+        let members = admin.etcd_members(MemberListScope::Cluster).await.expect("member list");
+        assert_eq!(members.len(), 1, "{round}: {members:?}");
+        let services = admin.services().await.expect("services");
+        let etcd = services.iter().find(|s| s.id == "etcd").expect("etcd");
+        assert_eq!((etcd.state.as_str(), etcd.healthy), ("Running", Some(true)), "{round}");
+        admin
+            .reset(&ResetOptions {
+                graceful: false,
+                ..ResetOptions::default()
+            })
+            .await
+            .expect("forced reset");
+        assert_eq!(node.mode(), NodeMode::Maintenance);
+    }
+    node.stop().await;
+}
+
+#[tokio::test]
+async fn a_try_apply_does_not_revert_a_node_that_was_reset_and_powered_off() {
+    // Regression (review of issue 5): the TRY rollback timer survived a reset without
+    // reboot, and when it fired it put the powered-off, wiped node back into configured
+    // mode: the Kubernetes API listened again and the node re-registered as a control plane.
+    let registry = ClusterRegistry::new();
+    let mut opts = options("v1.12.11", &registry);
+    opts.installed_config = Some(golden("v1.12", "controlplane"));
+    let node = start(opts).await;
+    let admin = configured_client(&node, &admin());
+    admin.bootstrap().await.expect("bootstrap");
+    let tried = admin
+        .apply_configuration_with(
+            &golden("v1.12", "controlplane"),
+            talos_hcloud::talos::api::ApplyOptions {
+                mode: ApplyMode::Try,
+                dry_run: false,
+                try_timeout: Some(Duration::from_millis(200)),
+            },
+        )
+        .await
+        .expect("try apply");
+    assert_eq!(tried.mode, Some(ApplyMode::Try));
+    admin
+        .reset(&ResetOptions {
+            graceful: false,
+            reboot: false,
+            ..ResetOptions::default()
+        })
+        .await
+        .expect("reset without reboot");
+    assert_eq!(node.mode(), NodeMode::PoweredOff);
+    // Well past the try timeout: the rollback must not have brought anything back.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(node.mode(), NodeMode::PoweredOff);
+    assert!(
+        std::net::TcpStream::connect(node.kubernetes_addr()).is_err(),
+        "the Kubernetes API of a powered-off node does not listen"
+    );
+    assert!(node.cluster().is_none(), "the wiped node belongs to no cluster");
+    let ids = registry.cluster_ids();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    let etcd = registry.cluster(&ids[0]).expect("the cluster is still known");
+    assert_eq!(etcd.quorum().healthy, 0, "{:?}", etcd.members());
+    node.stop().await;
+}
+
 // ---------------------------------------------------------------------------------------
 // Wire compatibility: request encodings written out from the reference's field numbers
 // ---------------------------------------------------------------------------------------
@@ -1063,6 +1147,44 @@ fn response_decodings_match_reference_field_numbers() {
 
 #[tokio::test]
 async fn sim_node_command_serves_until_ctrl_c() {
+    let (child, address, started) = spawn_sim_node("v1.12.11").await;
+    assert_eq!(started["mode"], "maintenance");
+    assert_eq!(started["talos_api"], format!("{address}:50000"));
+    assert_eq!(started["talos_version"], "v1.12.11");
+
+    // Probe it like any node.
+    let api = SocketAddr::new(address, 50000);
+    assert!(matches!(
+        detect_mode(api, quick()).await.expect("probe"),
+        DetectedMode::Maintenance { .. }
+    ));
+
+    // Ctrl-C: exit 0.
+    stop_sim_node(child, "INT").await;
+    let gone = detect_mode(
+        api,
+        CallOptions {
+            retry: RetryPolicy::none(),
+            ..quick()
+        },
+    )
+    .await
+    .expect_err("stopped");
+    assert_eq!(gone.code(), Some(tonic::Code::Unavailable));
+}
+
+#[tokio::test]
+async fn sim_node_command_stops_on_sigterm_with_exit_0() {
+    // Regression (review of issue 5): `sim` stopped on SIGTERM with exit 0, `sim node` was
+    // killed by it (exit 143) — a supervisor stopping a rehearsal saw a failure.
+    let (child, _, started) = spawn_sim_node("v1.11.6").await;
+    assert_eq!(started["mode"], "maintenance");
+    stop_sim_node(child, "TERM").await;
+}
+
+/// Starts `talos-hcloud --output json sim node` on a free address of the Talos test range:
+/// the process, its address and the JSON line it printed once serving.
+async fn spawn_sim_node(version: &str) -> (std::process::Child, std::net::IpAddr, serde_json::Value) {
     use std::io::BufRead as _;
     use std::process::{Command, Stdio};
 
@@ -1070,7 +1192,7 @@ async fn sim_node_command_serves_until_ctrl_c() {
         let address = next_address();
         let mut child = Command::new(env!("CARGO_BIN_EXE_talos-hcloud"))
             .args(["--output", "json", "sim", "node", "--address", &address.to_string()])
-            .args(["--talos-version", "v1.12.11"])
+            .args(["--talos-version", version])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -1090,44 +1212,25 @@ async fn sim_node_command_serves_until_ctrl_c() {
             assert!(stderr.contains("cannot listen"), "{stderr}");
             continue;
         }
-        let started: serde_json::Value = serde_json::from_str(&line).expect("one JSON line");
-        assert_eq!(started["mode"], "maintenance");
-        assert_eq!(started["talos_api"], format!("{address}:50000"));
-        assert_eq!(started["talos_version"], "v1.12.11");
-
-        // Probe it like any node.
-        let api = SocketAddr::new(address, 50000);
-        assert!(matches!(
-            detect_mode(api, quick()).await.expect("probe"),
-            DetectedMode::Maintenance { .. }
-        ));
-
-        // Ctrl-C: exit 0.
-        crate::harness::signal(child.id(), "INT");
-        let output = tokio::task::spawn_blocking(move || child.wait_with_output())
-            .await
-            .expect("waiter")
-            .expect("exits");
-        assert_eq!(
-            output.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        assert!(TalosClient::new(api, &Credentials::Maintenance { pin: None }, quick()).is_ok());
-        let gone = detect_mode(
-            api,
-            CallOptions {
-                retry: RetryPolicy::none(),
-                ..quick()
-            },
-        )
-        .await
-        .expect_err("stopped");
-        assert_eq!(gone.code(), Some(tonic::Code::Unavailable));
-        return;
+        let started = serde_json::from_str(&line).expect("one JSON line");
+        return (child, address, started);
     }
     panic!("no free address for `sim node` after 10 tries");
+}
+
+/// Sends `signal` (`INT`, `TERM`) to a `sim node` process and asserts it exits 0.
+async fn stop_sim_node(child: std::process::Child, signal: &str) {
+    crate::harness::signal(child.id(), signal);
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .expect("waiter")
+        .expect("exits");
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "after SIG{signal}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 #[test]

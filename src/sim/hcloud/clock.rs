@@ -103,10 +103,18 @@ fn current(state: &ClockState) -> f64 {
 }
 
 /// RFC 3339 with an explicit `+00:00` offset, as the real API writes timestamps.
+///
+/// Simulated time can run past the calendar (a huge `--time-scale` or step); such instants
+/// read as the last second of year 9999 instead of overflowing.
 pub fn rfc3339(at: SystemTime) -> String {
     let format = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]+00:00");
-    time::OffsetDateTime::from(at)
-        .format(format)
+    let last = time::macros::datetime!(9999-12-31 23:59:59 UTC);
+    let since_epoch = at.duration_since(SystemTime::UNIX_EPOCH).unwrap_or(Duration::ZERO);
+    let at = i64::try_from(since_epoch.as_secs())
+        .ok()
+        .and_then(|secs| time::OffsetDateTime::from_unix_timestamp(secs).ok())
+        .map_or(last, |at| at.min(last));
+    at.format(format)
         .expect("invariant: a fixed format description always formats a UTC time")
 }
 
@@ -140,5 +148,11 @@ mod tests {
     fn timestamps_have_the_api_shape() {
         let text = rfc3339(SystemTime::UNIX_EPOCH + Duration::from_secs(1_454_198_100));
         assert_eq!(text, "2016-01-30T23:55:00+00:00");
+    }
+
+    #[test]
+    fn timestamps_past_the_calendar_are_clamped() {
+        let far = SystemTime::UNIX_EPOCH + Duration::from_millis(u64::MAX);
+        assert_eq!(rfc3339(far), "9999-12-31T23:59:59+00:00");
     }
 }

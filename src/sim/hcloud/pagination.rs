@@ -232,7 +232,7 @@ pub fn paginate(items: Vec<Value>, query: &Query) -> Result<Page, ApiError> {
         .take(per_page as usize)
         .collect();
     let previous = (page > 1).then(|| (page - 1).min(last));
-    let next = (page < last).then_some(page + 1);
+    let next = (page < last).then(|| page + 1);
     let mut links = Vec::new();
     if let Some(p) = previous {
         links.push(("prev", p));
@@ -316,6 +316,17 @@ mod tests {
         let past = paginate(items(3), &Query::parse("page=9")).unwrap();
         assert!(past.items.is_empty());
         assert_eq!(past.pagination["next_page"], Value::Null);
+    }
+
+    #[test]
+    fn the_largest_page_number_is_just_past_the_end() {
+        // Regression (review of issue 3): `page=18446744073709551615` overflowed `page + 1`
+        // and the request died in a panic.
+        let page = paginate(items(3), &Query::parse("page=18446744073709551615")).unwrap();
+        assert!(page.items.is_empty());
+        assert_eq!(page.pagination["page"], u64::MAX);
+        assert_eq!(page.pagination["next_page"], Value::Null);
+        assert_eq!(page.pagination["previous_page"], 1);
     }
 
     #[test]

@@ -516,7 +516,10 @@ fn apply_configuration(
             tokio::spawn(async move {
                 tokio::time::sleep(try_timeout).await;
                 let mut state = shared.lock();
+                // Only the boot that took the TRY config rolls it back (a shutdown, reboot
+                // or reset since then bumped the generation).
                 if state.try_generation == generation
+                    && matches!(state.phase, Phase::Configured(_))
                     && let Err(error) = shared.enter_configured(&mut state, previous)
                 {
                     tracing::warn!(%error, "cannot revert the 'try' configuration");

@@ -228,10 +228,13 @@ impl TalosCluster {
         let Some(cp) = state.control_planes.get(&address) else {
             return Err(EtcdError::NotRunning);
         };
-        if state.bootstrapped || cp.data_of.is_some() {
+        if cp.data_of.is_some() || (state.bootstrapped && state.has_surviving_data()) {
             return Err(EtcdError::AlreadyBootstrapped);
         }
         let hostname = cp.hostname.clone();
+        // Talos bootstraps any control plane whose etcd directory is empty: once every
+        // member's data is gone (all wiped), this starts a new etcd cluster.
+        state.members.clear();
         let id = state.add_member(address, hostname);
         state.bootstrapped = true;
         state.join_pending();
@@ -311,6 +314,14 @@ impl TalosCluster {
 }
 
 impl EtcdState {
+    /// Returns true if and only if some control plane (running or not) still holds the data
+    /// of a current member: the etcd cluster exists.
+    fn has_surviving_data(&self) -> bool {
+        self.members
+            .iter()
+            .any(|m| self.control_planes.values().any(|cp| cp.data_of == Some(m.id)))
+    }
+
     fn healthy(&self, member: &Member) -> bool {
         self.control_planes
             .get(&member.address)

@@ -560,6 +560,8 @@ impl NodeShared {
         state.kube = None;
         state.phase = Phase::Off;
         state.powered = false;
+        // A pending TRY rollback belongs to the boot that ends here.
+        state.try_generation += 1;
         self.restart_apid();
     }
 

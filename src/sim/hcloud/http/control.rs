@@ -89,10 +89,9 @@ pub(super) fn routes() -> Router<App> {
             "/__sim/time/advance",
             post(|State(app): State<App>, body: Bytes| async move {
                 let request: Advance = parse_body(&body)?;
-                if !request.seconds.is_finite() || request.seconds < 0.0 {
-                    return Err(ApiError::invalid_field("seconds", "must be zero or positive"));
-                }
-                app.clock.advance(Duration::from_secs_f64(request.seconds));
+                let by = Duration::try_from_secs_f64(request.seconds)
+                    .map_err(|_| ApiError::invalid_field("seconds", "must be zero or positive, and less than 2^64"))?;
+                app.clock.advance(by);
                 ok(Ok(time_json(&app)))
             }),
         )

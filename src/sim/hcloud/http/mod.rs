@@ -202,10 +202,13 @@ async fn api_layer(State(app): State<App>, request: Request, next: Next) -> Resp
     let query = request.uri().query().unwrap_or_default().to_string();
     let kill = request.extensions().get::<ConnectionKill>().cloned();
     let (parts, body) = request.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, BODY_LIMIT).await else {
-        return ApiError::invalid_input("request body too large or unreadable").into_response();
-    };
-    let request_body = serde_json::from_slice::<Value>(&bytes).ok();
+    // A body over the limit is refused like any other bad request: after the rate limit and
+    // the token, with the usual headers, and logged.
+    let bytes = axum::body::to_bytes(body, BODY_LIMIT).await;
+    let request_body = bytes
+        .as_ref()
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<Value>(bytes).ok());
 
     let verdict = app.rate_limiter().take();
     let mut fault = None;
@@ -218,7 +221,14 @@ async fn api_layer(State(app): State<App>, request: Request, next: Next) -> Resp
         fault = Some(error.status.to_string());
         error.into_response()
     } else {
-        next.run(Request::from_parts(parts, Body::from(bytes))).await
+        match bytes {
+            Ok(bytes) => next.run(Request::from_parts(parts, Body::from(bytes))).await,
+            Err(_) => ApiError::invalid_input(format!(
+                "request body too large (at most {} MiB) or unreadable",
+                BODY_LIMIT >> 20
+            ))
+            .into_response(),
+        }
     };
 
     let status = response.status();

@@ -145,7 +145,7 @@ impl World {
             Some(before) if before.status == ActionStatus::Running => before.ends,
             _ => self.now,
         };
-        let ends = begins + millis;
+        let ends = begins.saturating_add(millis);
         self.actions.insert(
             id,
             Action {
@@ -271,7 +271,8 @@ impl World {
         if self.now <= a.begins || a.ends <= a.begins {
             return 0;
         }
-        ((self.now - a.begins) * 100 / (a.ends - a.begins)).min(100)
+        let progress = u128::from(self.now - a.begins) * 100 / u128::from(a.ends - a.begins);
+        u64::try_from(progress.min(100)).expect("invariant: at most 100")
     }
 
     /// `GET /actions/{id}`.

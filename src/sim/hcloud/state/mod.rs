@@ -314,7 +314,7 @@ impl World {
 
     /// Runs `effect` after `seconds` of simulated time.
     pub(crate) fn schedule_effect(&mut self, seconds: f64, effect: actions::Effect) {
-        let at = self.now + (seconds * 1000.0) as u64;
+        let at = self.now.saturating_add((seconds * 1000.0) as u64);
         self.schedule(at, Timed::Run(effect));
     }
 
