@@ -174,8 +174,9 @@ pub enum PatchError {
         #[source]
         errors: DecodeErrors,
     },
-    /// The patch does not apply to the config.
-    #[error("{}: document {document}{}: {reason}", location(.patch, .position), at_path(.path))]
+    /// The patch does not apply to the config. The place reads as in decode errors
+    /// (`v1alpha1 document, machine.sysctls`), so both kinds share one wording.
+    #[error("{}: {document} document{}: {reason}", location(.patch, .position), at_path(.path))]
     Apply {
         /// The patch name.
         patch: String,
