@@ -1,6 +1,6 @@
 //! The command line itself: help, usage errors, completions, man page.
 
-use crate::harness::{repo_root, talos_hcloud_in};
+use crate::harness::{repo_root, talos_hcloud_env, talos_hcloud_in};
 
 #[test]
 fn usage_error_exits_2() {
@@ -201,4 +201,26 @@ fn every_command_help_has_an_example() {
         }
     }
     assert!(missing.is_empty(), "--help without an example: {missing:?}");
+}
+
+/// `export TALOS_HCLOUD_CONFIG=` in a runbook means "not set": the default cluster.yaml is
+/// used, as without the variable (clap alone took the empty text and failed with "a value
+/// is required for '--config'").
+#[test]
+fn an_empty_environment_variable_counts_as_unset() {
+    let unset = talos_hcloud_in(repo_root(), &["validate"]);
+    assert_eq!(unset.code, 0, "{unset:?}");
+    let empty = talos_hcloud_env(repo_root(), &["validate"], &[("TALOS_HCLOUD_CONFIG", "")]);
+    assert_eq!(empty.code, 0, "{empty:?}");
+    assert_eq!(empty.stdout, unset.stdout);
+    // A set value still wins over the default, and -c over the variable.
+    let named = talos_hcloud_env(repo_root(), &["validate"], &[("TALOS_HCLOUD_CONFIG", "no-such.yaml")]);
+    assert_eq!(named.code, 2, "{named:?}");
+    assert!(named.stderr.contains("no-such.yaml"), "{}", named.stderr);
+    let flag = talos_hcloud_env(
+        repo_root(),
+        &["-c", "cluster.yaml", "validate"],
+        &[("TALOS_HCLOUD_CONFIG", "no-such.yaml")],
+    );
+    assert_eq!(flag.code, 0, "{flag:?}");
 }
