@@ -1037,3 +1037,33 @@ fn secrets_gen_to_stdout_writes_no_file() {
         "nothing written"
     );
 }
+
+/// `secrets gen -o DIR` names the real problem, with or without --force (it said "refusing to
+/// overwrite existing file", and with --force failed with the OS's "Is a directory"), before
+/// spending seconds on key generation, and leaves the directory alone.
+#[test]
+fn cli_gen_into_a_directory_says_it_is_a_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("state")).unwrap();
+    std::fs::write(dir.path().join("state/keep"), "x").unwrap();
+    for force in [false, true] {
+        let mut args = vec!["secrets", "gen", "-o", "state"];
+        if force {
+            args.push("--force");
+        }
+        let run = talos_hcloud_in(dir.path(), &args);
+        assert_eq!(run.code, 2, "{args:?}: {run:?}");
+        assert!(run.stdout.is_empty(), "{args:?}: {run:?}");
+        assert_eq!(
+            run.stderr,
+            "error: cannot write secrets bundle state\n  caused by: state is a directory, not a file\n\
+             hint: name a file to write, not a directory (a new file inside it will do)\n",
+            "{args:?}"
+        );
+        let entries: Vec<_> = std::fs::read_dir(dir.path().join("state"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(entries, ["keep"], "{args:?}");
+    }
+}
