@@ -745,6 +745,9 @@ pub struct SecretsGenArgs {
     pub out: Option<PathBuf>,
 
     /// Replace an existing file (its CAs are lost: clusters made from it become unmanageable).
+    ///
+    /// A symlink is itself replaced by a regular file; the file it points to is left as it
+    /// was. A directory is never replaced (exit 2).
     #[arg(long)]
     pub force: bool,
 
