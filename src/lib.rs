@@ -13,6 +13,7 @@
 
 pub mod error;
 pub mod factory;
+pub mod input_file;
 pub mod redact;
 pub mod secure_file;
 pub mod sim;

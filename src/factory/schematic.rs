@@ -353,7 +353,7 @@ impl Schematic {
     /// [`Error::Read`] if the file cannot be read, [`Error::Invalid`] (naming
     /// `file:line:column` and the field) if it is not a valid schematic.
     pub fn load(path: &Path) -> Result<Schematic, Error> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+        let text = crate::input_file::read_to_string(path).map_err(|source| Error::Read {
             path: path.display().to_string(),
             source,
         })?;

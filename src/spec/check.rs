@@ -1045,7 +1045,7 @@ impl Checker<'_, '_> {
             }
             RawSchematic::File(file) => {
                 let resolved = resolve(self.base_dir, Path::new(&file.value));
-                let problem = match std::fs::read(&resolved) {
+                let problem = match crate::input_file::read(&resolved) {
                     Ok(bytes) => match String::from_utf8(bytes) {
                         Ok(text) => {
                             let parsed = crate::factory::Schematic::parse(&text, &resolved.display().to_string());
@@ -1464,7 +1464,7 @@ impl Checker<'_, '_> {
 
     /// Checks that a patch file is readable YAML; problems are reported in that file.
     fn patch_file(&mut self, file: &Path) -> bool {
-        let text = match std::fs::read(file).map(String::from_utf8) {
+        let text = match crate::input_file::read(file).map(String::from_utf8) {
             Ok(Ok(text)) => text,
             Ok(Err(_)) => {
                 let diagnostic = super::diagnostic::Diagnostic::new(

@@ -224,3 +224,92 @@ fn an_empty_environment_variable_counts_as_unset() {
     );
     assert_eq!(flag.code, 0, "{flag:?}");
 }
+
+/// Every local input file goes through one reader with one size cap (16 MiB) that refuses
+/// what is not a regular file: `-c /dev/zero validate`, `schematic id /dev/zero` and
+/// `secrets check /dev/urandom` used to read until memory ran out. Each case ends at once
+/// with exit 2 and a short error that says what is wrong.
+#[test]
+fn input_files_are_capped_and_must_be_regular_files() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let big = dir.path().join("big.yaml");
+    // Sparse: 16 MiB and one byte without writing them.
+    std::fs::File::create(&big)
+        .and_then(|f| f.set_len(16 * 1024 * 1024 + 1))
+        .expect("big file");
+    std::fs::create_dir(dir.path().join("folder.yaml")).expect("mkdir");
+    let cluster = std::fs::read_to_string(repo_root().join("cluster.yaml")).expect("cluster.yaml");
+    for (name, replaced) in [
+        (
+            "schematic-zero.yaml",
+            cluster.replace("schematics/hcloud.yaml", "/dev/zero"),
+        ),
+        (
+            "schematic-big.yaml",
+            cluster.replace("schematics/hcloud.yaml", "big.yaml"),
+        ),
+        (
+            "patch-big.yaml",
+            cluster.replace("[machine-patches/all/*.yaml]", "[big.yaml]"),
+        ),
+    ] {
+        assert_ne!(replaced, cluster, "{name}: the reference cluster.yaml changed");
+        std::fs::write(dir.path().join(name), replaced).expect("write");
+    }
+    std::fs::create_dir_all(dir.path().join("machine-patches")).expect("mkdir");
+    for folder in ["controlplane", "worker"] {
+        let from = repo_root().join("machine-patches").join(folder);
+        let to = dir.path().join("machine-patches").join(folder);
+        std::fs::create_dir_all(&to).expect("mkdir");
+        for entry in std::fs::read_dir(&from).expect("patches") {
+            let entry = entry.expect("entry");
+            std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copy");
+        }
+    }
+    let not_regular = "is a character device, not a regular file";
+    let too_large = "is larger than 16 MiB, the limit for input files";
+    let gen_config = ["talos", "gen", "config", "a", "https://a:6443", "-o", "out"];
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["-c", "/dev/zero", "validate"], not_regular),
+        (vec!["-c", "big.yaml", "validate"], too_large),
+        (
+            vec!["-c", "folder.yaml", "validate"],
+            "is a directory, not a regular file",
+        ),
+        (vec!["-c", "schematic-zero.yaml", "validate"], not_regular),
+        (vec!["-c", "schematic-big.yaml", "validate"], too_large),
+        (vec!["-c", "patch-big.yaml", "validate"], too_large),
+        (vec!["schematic", "id", "/dev/zero"], not_regular),
+        (vec!["schematic", "id", "big.yaml"], too_large),
+        (vec!["secrets", "check", "/dev/urandom"], not_regular),
+        (vec!["secrets", "check", "big.yaml"], too_large),
+        (
+            [&gen_config[..], &["--with-secrets", "/dev/zero"]].concat(),
+            not_regular,
+        ),
+        (
+            [&gen_config[..], &["--config-patch", "@/dev/zero"]].concat(),
+            not_regular,
+        ),
+        ([&gen_config[..], &["--config-patch", "@big.yaml"]].concat(), too_large),
+        (
+            vec!["sim", "node", "--address", "127.0.0.1", "--machine-config", "/dev/zero"],
+            not_regular,
+        ),
+        (
+            vec!["sim", "node", "--address", "127.0.0.1", "--user-data", "big.yaml"],
+            too_large,
+        ),
+    ];
+    for (args, expected) in cases {
+        let run = talos_hcloud_in(dir.path(), &args);
+        assert_eq!(run.code, 2, "{args:?}: {run:?}");
+        assert!(run.stderr.contains(expected), "{args:?}: {}", run.stderr);
+        assert!(
+            run.stderr.len() < 2_000,
+            "{args:?}: {} bytes of stderr",
+            run.stderr.len()
+        );
+        assert!(!dir.path().join("out").exists(), "{args:?}: nothing may be written");
+    }
+}

@@ -234,7 +234,7 @@ impl crate::error::Classify for PatchError {
 pub fn load_patch(source: PatchSource) -> Result<Patch, PatchError> {
     let (name, text) = match source {
         PatchSource::File(path) => {
-            let text = std::fs::read_to_string(&path).map_err(|source| PatchError::Read {
+            let text = crate::input_file::read_to_string(&path).map_err(|source| PatchError::Read {
                 path: path.clone(),
                 source,
             })?;
