@@ -12,6 +12,7 @@
 //! shares wire types with the client side but no behaviour.
 
 pub mod error;
+pub mod excerpt;
 pub mod factory;
 pub mod input_file;
 pub mod redact;

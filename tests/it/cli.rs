@@ -313,3 +313,118 @@ fn input_files_are_capped_and_must_be_regular_files() {
         assert!(!dir.path().join("out").exists(), "{args:?}: nothing may be written");
     }
 }
+
+/// Errors quote values and show source lines, but never at full length: a 1 MB `name:`
+/// used to produce ~10 MB of stderr, and `talos.schematic: /etc/passwd` printed the whole
+/// file as the "found" value. Quoted values end in `…` after 64 characters, source lines
+/// are cut to a window around the caret, and only the start of a foreign file is shown.
+#[test]
+fn huge_values_and_foreign_files_are_quoted_in_short_excerpts() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let huge = "a".repeat(1_000_000);
+    let cut = format!("{}…", "a".repeat(64));
+    // A foreign file shaped like /etc/passwd: one long YAML scalar over many lines.
+    let foreign: String = (0..300)
+        .map(|i| format!("user{i}:x:{i}:{i}:User number {i}:/home/user{i}:/bin/sh\n"))
+        .collect();
+    std::fs::write(dir.path().join("passwd"), &foreign).expect("write");
+    let cluster = std::fs::read_to_string(repo_root().join("cluster.yaml")).expect("cluster.yaml");
+    // Explicit keys (`? key`): YAML limits implicit keys to 1024 characters.
+    let files = [
+        ("name.yaml", format!("name: {huge}\n")),
+        (
+            "key.yaml",
+            cluster.replace("location: fsn1", &format!("? {huge}\n: 1\nlocation: fsn1")),
+        ),
+        (
+            "sysctl.yaml",
+            cluster.replace("sysctls: {}", &format!("sysctls:\n  ? net.{huge}!\n  : \"1\"")),
+        ),
+        ("foreign.yaml", cluster.replace("schematics/hcloud.yaml", "passwd")),
+        ("schematic.yaml", format!("customization:\n  ? {huge}\n  : 1\n")),
+        ("patch.yaml", format!("machine:\n  kubelet:\n    ? {huge}\n    : 1\n")),
+        (
+            "patch-value.yaml",
+            format!("machine:\n  kubelet:\n    disableManifestsDirectory: {huge}\n"),
+        ),
+    ];
+    for (name, text) in &files {
+        std::fs::write(dir.path().join(name), text).expect("write");
+    }
+    std::fs::create_dir_all(dir.path().join("schematics")).expect("mkdir");
+    std::fs::copy(
+        repo_root().join("schematics/hcloud.yaml"),
+        dir.path().join("schematics/hcloud.yaml"),
+    )
+    .expect("copy");
+    for folder in ["all", "controlplane", "worker"] {
+        let to = dir.path().join("machine-patches").join(folder);
+        std::fs::create_dir_all(&to).expect("mkdir");
+        for entry in std::fs::read_dir(repo_root().join("machine-patches").join(folder)).expect("patches") {
+            let entry = entry.expect("entry");
+            std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copy");
+        }
+    }
+    let gen_config = [
+        "talos",
+        "gen",
+        "config",
+        "a",
+        "https://a:6443",
+        "-o",
+        "out",
+        "--config-patch",
+    ];
+    let cases: Vec<(Vec<&str>, String)> = vec![
+        (
+            vec!["-c", "name.yaml", "validate"],
+            format!("name: `{cut}` is not a valid cluster name"),
+        ),
+        (
+            vec!["-c", "key.yaml", "validate"],
+            format!("unknown key `{cut}` at the top level"),
+        ),
+        (vec!["-c", "sysctl.yaml", "validate"], "is not a sysctl name".to_owned()),
+        (
+            vec!["-c", "foreign.yaml", "validate"],
+            "found `user0:x:0:0:User number 0:/home/user0:/bin/sh user1:x:1:1:User n…`".to_owned(),
+        ),
+        (
+            vec!["schematic", "id", "passwd"],
+            "found `user0:x:0:0:User number 0:/home/user0:/bin/sh user1:x:1:1:User n…`".to_owned(),
+        ),
+        (
+            vec!["schematic", "id", "schematic.yaml"],
+            format!("unknown field `{cut}`"),
+        ),
+        (
+            [&gen_config[..], &["@patch.yaml"]].concat(),
+            format!("unknown key \"{cut}\""),
+        ),
+        (
+            [&gen_config[..], &["@patch-value.yaml"]].concat(),
+            format!("\"{cut}\" is not a valid boolean"),
+        ),
+        (
+            vec!["--output", "json", "-c", "name.yaml", "validate"],
+            format!("`{cut}` is not a valid cluster name"),
+        ),
+    ];
+    for (args, expected) in cases {
+        let run = talos_hcloud_in(dir.path(), &args);
+        assert_eq!(run.code, 2, "{args:?}: {}", &run.stderr[..run.stderr.len().min(2000)]);
+        let output = format!("{}{}", run.stdout, run.stderr);
+        assert!(
+            output.len() < 6_000,
+            "{args:?}: {} bytes of output: {}",
+            output.len(),
+            &output[..output.len().min(3000)]
+        );
+        assert!(output.contains(&expected), "{args:?}: {output}");
+        assert!(
+            !output.contains("user2:"),
+            "{args:?}: the foreign file is echoed: {output}"
+        );
+        assert!(!output.contains(&"a".repeat(200)), "{args:?}: {output}");
+    }
+}
