@@ -5,8 +5,42 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use talos_hcloud::redact::Redacted;
+
+/// Parses the process's command line into [`Cli`].
+///
+/// An environment variable that is set but empty counts as unset: `export
+/// TALOS_HCLOUD_CONFIG=` in a runbook or an empty CI variable means "use the default", as
+/// operators expect from most tools. clap alone would take the empty text as the value
+/// (and reject it as "a value is required for '--config'").
+pub fn parse() -> Result<Cli, clap::Error> {
+    let mut command = without_empty_env(Cli::command());
+    let mut matches = command.try_get_matches_from_mut(std::env::args_os())?;
+    Cli::from_arg_matches_mut(&mut matches).map_err(|e| e.format(&mut command))
+}
+
+/// `command` (and its subcommands, recursively) with the environment fallback removed from
+/// every argument whose variable is set to the empty string.
+fn without_empty_env(mut command: clap::Command) -> clap::Command {
+    let empty: Vec<String> = command
+        .get_arguments()
+        .filter(|arg| {
+            arg.get_env()
+                .and_then(std::env::var_os)
+                .is_some_and(|value| value.is_empty())
+        })
+        .map(|arg| arg.get_id().to_string())
+        .collect();
+    for id in empty {
+        command = command.mut_arg(id, |arg| arg.env(None));
+    }
+    let subcommands: Vec<String> = command.get_subcommands().map(|sub| sub.get_name().to_owned()).collect();
+    for name in subcommands {
+        command = command.mut_subcommand(name, without_empty_env);
+    }
+    command
+}
 
 /// Wraps the token as soon as it is parsed, so no `Debug` of the arguments shows it.
 fn redacted_token(text: &str) -> Result<Redacted<String>, std::convert::Infallible> {
@@ -25,7 +59,8 @@ fn redacted_token(text: &str) -> Result<Redacted<String>, std::convert::Infallib
 /// changed), 3 interrupted (after cleanup).
 ///
 /// Environment: HCLOUD_TOKEN (Hetzner Cloud API token; never printed), HCLOUD_ENDPOINT,
-/// TALOS_FACTORY_URL, TALOS_HCLOUD_CONFIG (like -c), TALOS_HCLOUD_LOG (log filter).
+/// TALOS_FACTORY_URL, TALOS_HCLOUD_CONFIG (like -c), TALOS_HCLOUD_LOG (log filter). A
+/// variable set to the empty string counts as unset.
 ///
 /// Example:
 ///
@@ -711,6 +746,9 @@ pub struct SecretsGenArgs {
     pub out: Option<PathBuf>,
 
     /// Replace an existing file (its CAs are lost: clusters made from it become unmanageable).
+    ///
+    /// A symlink is itself replaced by a regular file; the file it points to is left as it
+    /// was. A directory is never replaced (exit 2).
     #[arg(long)]
     pub force: bool,
 

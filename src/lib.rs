@@ -12,7 +12,9 @@
 //! shares wire types with the client side but no behaviour.
 
 pub mod error;
+pub mod excerpt;
 pub mod factory;
+pub mod input_file;
 pub mod redact;
 pub mod secure_file;
 pub mod sim;

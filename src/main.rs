@@ -8,15 +8,14 @@ mod printer;
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use cli::{Cli, OutputFormat};
+use cli::OutputFormat;
 use commands::CliError;
 use printer::Printer;
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match cli::parse() {
         Ok(cli) => cli,
         Err(error) => return usage_error(&error),
     };
@@ -40,7 +39,8 @@ fn main() -> ExitCode {
 }
 
 /// Logs go to stderr through tracing: warnings by default, more with each `-v`, JSON lines
-/// with `--output json`. `TALOS_HCLOUD_LOG` (an `EnvFilter` directive) overrides the level.
+/// with `--output json`. `TALOS_HCLOUD_LOG` (an `EnvFilter` directive) overrides the level
+/// unless it is empty.
 fn init_tracing(verbose: u8, format: OutputFormat) {
     let default = match verbose {
         0 => "warn",
@@ -48,7 +48,12 @@ fn init_tracing(verbose: u8, format: OutputFormat) {
         2 => "debug",
         _ => "trace",
     };
-    let filter = EnvFilter::try_from_env("TALOS_HCLOUD_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    // Set but empty counts as unset, as for every other variable (see `cli::parse`).
+    let filter = std::env::var("TALOS_HCLOUD_LOG")
+        .ok()
+        .filter(|directives| !directives.is_empty())
+        .and_then(|directives| EnvFilter::try_new(directives).ok())
+        .unwrap_or_else(|| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

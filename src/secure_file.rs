@@ -31,6 +31,13 @@ pub enum Error {
         /// The existing file.
         path: PathBuf,
     },
+    /// The target is a directory (with or without [`Overwrite::Replace`]); nothing was
+    /// changed.
+    #[error("{} is a directory, not a file", path.display())]
+    IsADirectory {
+        /// The directory.
+        path: PathBuf,
+    },
     /// The path has no file name (e.g. `/` or `..`).
     #[error("{} is not a file path", path.display())]
     NotAFilePath {
@@ -60,7 +67,9 @@ pub enum Error {
 impl Classify for Error {
     fn class(&self) -> Class {
         match self {
-            Error::AlreadyExists { .. } | Error::NotAFilePath { .. } => Class::InvalidInput,
+            Error::AlreadyExists { .. } | Error::IsADirectory { .. } | Error::NotAFilePath { .. } => {
+                Class::InvalidInput
+            }
             Error::CreateDir { .. } | Error::Write { .. } => Class::Failed,
         }
     }
@@ -72,6 +81,9 @@ impl Classify for Error {
                     "the existing file may hold the only copy of a cluster's secrets; back it up before replacing it"
                         .into(),
                 ]
+            }
+            Error::IsADirectory { .. } => {
+                vec!["name a file to write, not a directory (a new file inside it will do)".into()]
             }
             _ => Vec::new(),
         }
@@ -87,12 +99,52 @@ impl Classify for Error {
 /// final step is a no-clobber link, so a file that appears concurrently is not replaced
 /// either.
 ///
+/// An existing symlink at `path` is itself replaced (with [`Overwrite::Replace`]) by the
+/// new regular file; the file it pointed to is left untouched. That is deliberate: a write
+/// through a link could land anywhere.
+///
 /// # Errors
 ///
-/// [`Error::AlreadyExists`] if `path` exists and `overwrite` is [`Overwrite::Refuse`]
-/// (nothing is changed); otherwise I/O failures, after which `path` is unchanged and no
-/// temporary file is left behind.
+/// [`Error::IsADirectory`] if `path` is a directory, [`Error::AlreadyExists`] if `path`
+/// exists and `overwrite` is [`Overwrite::Refuse`] (nothing is changed in either case);
+/// otherwise I/O failures, after which `path` is unchanged and no temporary file is left
+/// behind.
 pub fn write_private(path: &Path, bytes: &[u8], overwrite: Overwrite) -> Result<(), Error> {
+    // Checked early so nothing (not even the directory) is touched; the no-clobber persist
+    // below closes the race with a file created in between.
+    check_target(path, overwrite)?;
+    persist_private(path, bytes, overwrite)
+}
+
+/// Checks that `path` may be written with `overwrite`, as [`write_private`] does first, so
+/// a command can fail before expensive work (generating keys). Returns true if and only if
+/// something (a file or a symlink) is there and would be replaced.
+///
+/// # Errors
+///
+/// [`Error::IsADirectory`] if `path` is a directory, [`Error::AlreadyExists`] if it exists
+/// and `overwrite` is [`Overwrite::Refuse`], [`Error::NotAFilePath`] if it has no file name.
+pub fn check_target(path: &Path, overwrite: Overwrite) -> Result<bool, Error> {
+    if path.file_name().is_none() {
+        return Err(Error::NotAFilePath {
+            path: path.to_path_buf(),
+        });
+    }
+    match path.symlink_metadata() {
+        Ok(metadata) if metadata.is_dir() => Err(Error::IsADirectory {
+            path: path.to_path_buf(),
+        }),
+        Ok(_) if overwrite == Overwrite::Refuse => Err(Error::AlreadyExists {
+            path: path.to_path_buf(),
+        }),
+        Ok(_) => Ok(true),
+        Err(_) => Ok(false),
+    }
+}
+
+/// The write of [`write_private`] after its checks: temp file, fsync, rename, directory
+/// fsync.
+fn persist_private(path: &Path, bytes: &[u8], overwrite: Overwrite) -> Result<(), Error> {
     let file_name = path.file_name().ok_or_else(|| Error::NotAFilePath {
         path: path.to_path_buf(),
     })?;
@@ -100,13 +152,6 @@ pub fn write_private(path: &Path, bytes: &[u8], overwrite: Overwrite) -> Result<
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    if overwrite == Overwrite::Refuse && path.symlink_metadata().is_ok() {
-        // Checked early so nothing (not even the directory) is touched; the no-clobber
-        // persist below closes the race with a file created in between.
-        return Err(Error::AlreadyExists {
-            path: path.to_path_buf(),
-        });
-    }
     DirBuilder::new()
         .recursive(true)
         .mode(0o700)
@@ -238,13 +283,51 @@ mod tests {
     #[test]
     fn failure_leaves_no_temporary_file() {
         let root = tempfile::tempdir().unwrap();
-        // The target is a directory: the rename fails after the temp file was written.
+        // The target is a directory that appeared after the checks: the rename fails after
+        // the temp file was written.
         let path = root.path().join("occupied");
         std::fs::create_dir(&path).unwrap();
         std::fs::write(path.join("keep"), b"x").unwrap();
-        let err = write_private(&path, b"data", Overwrite::Replace).unwrap_err();
+        let err = persist_private(&path, b"data", Overwrite::Replace).unwrap_err();
         assert!(matches!(err, Error::Write { .. }), "{err:?}");
         assert_eq!(entries(root.path()), ["occupied"]);
+    }
+
+    #[test]
+    fn a_directory_is_named_as_such_with_or_without_replace() {
+        let root = tempfile::tempdir().unwrap();
+        let path = root.path().join("state");
+        std::fs::create_dir(&path).unwrap();
+        for overwrite in [Overwrite::Refuse, Overwrite::Replace] {
+            let err = write_private(&path, b"data", overwrite).unwrap_err();
+            assert!(matches!(err, Error::IsADirectory { .. }), "{overwrite:?}: {err:?}");
+            assert_eq!(
+                err.to_string(),
+                format!("{} is a directory, not a file", path.display())
+            );
+            assert_eq!(err.class(), Class::InvalidInput);
+            assert!(matches!(
+                check_target(&path, overwrite),
+                Err(Error::IsADirectory { .. })
+            ));
+        }
+        assert_eq!(entries(root.path()), ["state"]);
+        assert!(entries(&path).is_empty());
+    }
+
+    #[test]
+    fn replace_swaps_a_symlink_for_a_file_and_leaves_its_target_alone() {
+        let root = tempfile::tempdir().unwrap();
+        let target = root.path().join("elsewhere");
+        std::fs::write(&target, b"old").unwrap();
+        let link = root.path().join("secrets.yaml");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        assert!(check_target(&link, Overwrite::Replace).unwrap());
+        write_private(&link, b"new", Overwrite::Replace).unwrap();
+        assert!(link.symlink_metadata().unwrap().file_type().is_file());
+        assert_eq!(std::fs::read(&link).unwrap(), b"new");
+        assert_eq!(std::fs::read(&target).unwrap(), b"old");
+        assert_eq!(mode(&link), 0o600);
     }
 
     #[test]

@@ -72,6 +72,11 @@ fn generate(args: &ConfigGenArgs, global: &GlobalArgs, printer: &Printer) -> Res
         .map(|node| out_dir.join(format!("{}.yaml", node.name)))
         .collect();
     let talosconfig_path = out_dir.join(TALOSCONFIG_FILE);
+    // A directory in the way stops the run before the first file is written, with or
+    // without --force.
+    for path in node_files.iter().chain(std::iter::once(&talosconfig_path)) {
+        secure_file::check_target(path, Overwrite::Replace)?;
+    }
     if overwrite == Overwrite::Refuse
         && let Some(existing) = node_files
             .iter()

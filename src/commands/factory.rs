@@ -8,6 +8,7 @@ use indicatif::ProgressBar;
 use serde_json::json;
 use talos_hcloud::factory::image_stream::{self, ImageProgress, StreamOptions};
 use talos_hcloud::factory::{Arch, Compression, FactoryClient, Schematic, SchematicId};
+use talos_hcloud::redact::redacted_url;
 
 use super::CliError;
 use crate::cli::{FactoryCommand, FactoryDownloadArgs, GlobalArgs};
@@ -74,7 +75,8 @@ async fn download(client: &FactoryClient, args: FactoryDownloadArgs, printer: &P
     let url = client.image_url(&id, &args.talos_version, arch, compression)?;
     // HEAD first: the factory builds the image before answering, and the size lets the
     // progress bar show a total. A failing HEAD is not fatal; the GET reports the error.
-    printer.status(format!("requesting {url}"));
+    let shown_url = redacted_url(url.as_str()).into_owned();
+    printer.status(format!("requesting {shown_url}"));
     let size = client.head_image(&url).await.ok().and_then(|head| head.content_length);
     let bar = printer.bytes_bar(size, format!("hcloud-{arch}"));
     let progress = Arc::new(BarProgress(bar.clone()));
@@ -115,13 +117,13 @@ async fn download(client: &FactoryClient, args: FactoryDownloadArgs, printer: &P
     bar.finish_and_clear();
     let digest = digest?;
     let text = format!(
-        "url                {url}\ncompressed sha256  {}  ({} bytes)\nraw sha256         {}  ({} bytes)",
+        "url                {shown_url}\ncompressed sha256  {}  ({} bytes)\nraw sha256         {}  ({} bytes)",
         digest.compressed_sha256, digest.compressed_bytes, digest.raw_sha256, digest.raw_bytes
     );
     printer.result(&Report::new(
         text,
         json!({
-            "url": url.as_str(),
+            "url": shown_url,
             "schematic": id,
             "talos_version": args.talos_version,
             "arch": arch,

@@ -3,6 +3,7 @@
 
 use serde_json::json;
 use talos_hcloud::factory::{FactoryClient, Schematic};
+use talos_hcloud::redact::redacted_url;
 
 use super::CliError;
 use crate::cli::{GlobalArgs, SchematicCommand};
@@ -24,7 +25,8 @@ pub async fn run(command: SchematicCommand, global: &GlobalArgs, printer: &Print
         SchematicCommand::Push(args) => {
             let schematic = Schematic::load(&args.file)?;
             let client = FactoryClient::new(&global.factory_url)?;
-            printer.status(format!("pushing {} to {}", args.file.display(), client.base_url()));
+            let factory = redacted_url(client.base_url().as_str()).into_owned();
+            printer.status(format!("pushing {} to {factory}", args.file.display()));
             let pushed = client.push_schematic(&schematic).await?;
             let canonical = schematic.canonical_yaml()?;
             printer.result(&Report::new(
@@ -32,7 +34,7 @@ pub async fn run(command: SchematicCommand, global: &GlobalArgs, printer: &Print
                 json!({
                     "id": pushed.id,
                     "canonical": canonical,
-                    "factory": client.base_url().as_str(),
+                    "factory": factory,
                 }),
             ));
             Ok(())

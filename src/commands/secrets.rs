@@ -50,15 +50,11 @@ fn generate(args: &SecretsGenArgs, global: &GlobalArgs, printer: &Printer) -> Re
     } else {
         Overwrite::Refuse
     };
-    let existed = out.symlink_metadata().is_ok();
-    if overwrite == Overwrite::Refuse && existed {
-        // Fail before spending seconds on key generation; the write refuses again anyway.
-        return Err(secrets::Error::Write {
-            path: out.clone(),
-            source: secure_file::Error::AlreadyExists { path: out.clone() },
-        }
-        .into());
-    }
+    // Fail before spending seconds on key generation; the write checks again anyway.
+    let existed = secure_file::check_target(&out, overwrite).map_err(|source| secrets::Error::Write {
+        path: out.clone(),
+        source,
+    })?;
 
     printer.status(format!(
         "generating secrets for Talos {contract} (the RSA-4096 key takes a few seconds)"

@@ -1,5 +1,6 @@
 //! `sim node`: serve one emulated Talos node until Ctrl-C.
 
+use talos_hcloud::input_file;
 use talos_hcloud::sim::talos::{EmulatedNode, NodeOptions};
 use talos_hcloud::talos::config::validate::node_validator;
 use talos_hcloud::talos::contract::{Artifact, Contract};
@@ -27,13 +28,15 @@ pub async fn run(args: SimNodeArgs, printer: &Printer) -> Result<(), CliError> {
     let mut options = NodeOptions::new(args.address, node_validator());
     options.talos_version = args.talos_version.clone();
     if let Some(path) = &args.machine_config {
-        let bytes = std::fs::read(path)
-            .map_err(|e| CliError::invalid(e.to_string()).context(format!("while reading {}", path.display())))?;
+        let bytes = input_file::read(path).map_err(|e| {
+            CliError::invalid(e.to_string()).context(format!("cannot read the machine config {}", path.display()))
+        })?;
         options.installed_config = Some(bytes);
     }
     if let Some(path) = &args.user_data {
-        let bytes = std::fs::read(path)
-            .map_err(|e| CliError::invalid(e.to_string()).context(format!("while reading {}", path.display())))?;
+        let bytes = input_file::read(path).map_err(|e| {
+            CliError::invalid(e.to_string()).context(format!("cannot read the user data {}", path.display()))
+        })?;
         options.user_data = Some(bytes);
     }
     let node = EmulatedNode::start(options).await?;

@@ -92,6 +92,11 @@ pub fn run(args: GenConfigArgs, printer: &Printer) -> Result<(), CliError> {
         .iter()
         .map(|output| (output, args.output_dir.join(output.file_name)))
         .collect();
+    // A directory in the way stops the run before the first file is written, with or
+    // without --force.
+    for (_, path) in &files {
+        secure_file::check_target(path, Overwrite::Replace)?;
+    }
     if !args.force
         && let Some((_, existing)) = files.iter().find(|(_, path)| path.symlink_metadata().is_ok())
     {

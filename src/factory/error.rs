@@ -3,11 +3,13 @@
 
 use super::schematic::{self, SchematicId};
 use crate::error::{Class, Classify};
+use crate::redact::redacted_url;
 
 /// A failure talking to the Image Factory or streaming an image from it.
 ///
-/// Every variant names the URL involved; the factory takes no credentials, so URLs are
-/// safe to print.
+/// Every variant names the URL involved, shown through [`redacted_url`]: the factory takes
+/// no credentials and a URL with any is refused, but the refusal itself must not print
+/// the password.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The schematic file is unreadable or invalid.
@@ -15,7 +17,7 @@ pub enum Error {
     Schematic(#[from] schematic::Error),
 
     /// The factory base URL (or a value placed in a URL) is not usable.
-    #[error("invalid Image Factory URL `{url}`: {reason}")]
+    #[error("invalid Image Factory URL `{}`: {reason}", redacted_url(url))]
     InvalidUrl {
         /// The offending URL or fragment.
         url: String,
@@ -32,7 +34,7 @@ pub enum Error {
 
     /// The request could not be sent or its response not read (connection refused, DNS,
     /// TLS, timeout).
-    #[error("request to {url} failed")]
+    #[error("request to {} failed", redacted_url(url))]
     Request {
         /// The URL.
         url: String,
@@ -42,7 +44,7 @@ pub enum Error {
     },
 
     /// No response headers or body data within the configured time.
-    #[error("{url} did not respond within {seconds} s")]
+    #[error("{} did not respond within {seconds} s", redacted_url(url))]
     Timeout {
         /// The URL.
         url: String,
@@ -51,7 +53,7 @@ pub enum Error {
     },
 
     /// The factory answered with an error status.
-    #[error("{url} answered {status}{}", body_suffix(body))]
+    #[error("{} answered {status}{}", redacted_url(url), body_suffix(body))]
     Status {
         /// The URL.
         url: String,
@@ -62,7 +64,7 @@ pub enum Error {
     },
 
     /// The response is not what the factory API promises.
-    #[error("unexpected response from {url}: {reason}")]
+    #[error("unexpected response from {}: {reason}", redacted_url(url))]
     BadResponse {
         /// The URL.
         url: String,
@@ -71,7 +73,10 @@ pub enum Error {
     },
 
     /// The factory computed another ID for the schematic than we did.
-    #[error("the factory at {url} assigned schematic ID {theirs}, but the schematic hashes to {ours} locally")]
+    #[error(
+        "the factory at {} assigned schematic ID {theirs}, but the schematic hashes to {ours} locally",
+        redacted_url(url)
+    )]
     IdMismatch {
         /// The factory's schematics endpoint.
         url: String,
@@ -93,7 +98,7 @@ pub enum Error {
     },
 
     /// The downloaded bytes are not valid compressed data.
-    #[error("the image from {url} is not valid {compression} data")]
+    #[error("the image from {} is not valid {compression} data", redacted_url(url))]
     Decode {
         /// The URL.
         url: String,
@@ -105,7 +110,10 @@ pub enum Error {
     },
 
     /// The download kept failing.
-    #[error("giving up on {url} after {attempts} attempts ({bytes} bytes received)")]
+    #[error(
+        "giving up on {} after {attempts} attempts ({bytes} bytes received)",
+        redacted_url(url)
+    )]
     RetriesExhausted {
         /// The URL.
         url: String,
@@ -119,7 +127,7 @@ pub enum Error {
     },
 
     /// The consumer of the image stream stopped reading or failed to write.
-    #[error("the receiver of the image stream from {url} failed")]
+    #[error("the receiver of the image stream from {} failed", redacted_url(url))]
     Sink {
         /// The URL.
         url: String,

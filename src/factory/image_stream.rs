@@ -474,7 +474,7 @@ impl Downloader {
                     }
                     let reason = crate::error::chain(&error).join(": ");
                     tracing::warn!(
-                        url = %self.url,
+                        url = %crate::redact::redacted_url(self.url.as_str()),
                         attempt = attempts,
                         offset = state.offset,
                         error = %reason,
@@ -558,7 +558,7 @@ impl Downloader {
         } else {
             if state.offset > 0 {
                 tracing::warn!(
-                    url = %url,
+                    url = %crate::redact::redacted_url(url.as_str()),
                     offset = state.offset,
                     "the server ignored the Range request; reading the image again from the start and \
                      verifying the bytes already received"

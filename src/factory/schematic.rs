@@ -23,6 +23,7 @@ use std::str::FromStr;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Class, Classify};
+use crate::excerpt::{MAX_PATH_CHARS, excerpt, excerpt_to};
 use crate::yaml::resolve::{format_float, normalize_timestamp, old_bool};
 use crate::yaml::{
     self, Entry, GoYaml, Mapping, Node, ParseError, ParsedDocument, Path as YamlPath, Position, Resolved, Scalar,
@@ -188,7 +189,7 @@ impl fmt::Display for SchematicId {
 
 /// A string that is not a schematic ID.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{0}` is not a schematic ID (expected 64 lower-case hex digits)")]
+#[error("`{}` is not a schematic ID (expected 64 lower-case hex digits)", excerpt(.0))]
 pub struct InvalidSchematicId(pub String);
 
 impl FromStr for SchematicId {
@@ -257,7 +258,7 @@ pub enum Problem {
     #[error("invalid YAML: {0}")]
     Syntax(String),
     /// A key the factory does not know.
-    #[error("unknown field `{field}` in {place} (known fields: {})", expected.join(", "))]
+    #[error("unknown field `{}` in {place} (known fields: {})", excerpt(field), expected.join(", "))]
     UnknownField {
         /// The unknown key.
         field: String,
@@ -267,7 +268,7 @@ pub enum Problem {
         expected: Vec<&'static str>,
     },
     /// A key given twice.
-    #[error("`{key}` is given twice (first on line {first_line})")]
+    #[error("`{}` is given twice (first on line {first_line})", excerpt(key))]
     DuplicateKey {
         /// The key.
         key: String,
@@ -275,7 +276,7 @@ pub enum Problem {
         first_line: usize,
     },
     /// A value of the wrong shape.
-    #[error("`{path}` must be {expected}, found {found}")]
+    #[error("`{}` must be {expected}, found {found}", excerpt_to(path, MAX_PATH_CHARS))]
     WrongType {
         /// The field.
         path: String,
@@ -285,7 +286,7 @@ pub enum Problem {
         found: String,
     },
     /// A value outside the allowed set or range.
-    #[error("`{path}` {reason}")]
+    #[error("`{}` {reason}", excerpt_to(path, MAX_PATH_CHARS))]
     InvalidValue {
         /// The field.
         path: String,
@@ -353,7 +354,7 @@ impl Schematic {
     /// [`Error::Read`] if the file cannot be read, [`Error::Invalid`] (naming
     /// `file:line:column` and the field) if it is not a valid schematic.
     pub fn load(path: &Path) -> Result<Schematic, Error> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+        let text = crate::input_file::read_to_string(path).map_err(|source| Error::Read {
             path: path.display().to_string(),
             source,
         })?;
@@ -583,7 +584,7 @@ fn at(node: &Node) -> Position {
 fn describe(node: &Node) -> String {
     match &node.value {
         YamlValue::Scalar(s) if s.is_null() => "null".to_string(),
-        YamlValue::Scalar(s) => format!("`{}`", s.text()),
+        YamlValue::Scalar(s) => format!("`{}`", excerpt(s.text())),
         YamlValue::Sequence(_) => "a list".to_string(),
         YamlValue::Mapping(_) => "a mapping".to_string(),
     }
@@ -614,7 +615,7 @@ fn join(path: &str, key: &str) -> String {
 /// to be reproduced exactly, so it is refused with its position.
 fn refuse_tags(document: &ParsedDocument) -> Result<(), DecodeError> {
     let unsupported = |tag: &str, at: Position, path: String| {
-        let message = format!("the tag `{tag}` is not supported in a schematic");
+        let message = format!("the tag `{}` is not supported in a schematic", excerpt(tag));
         Err((at, path, Problem::Syntax(message)))
     };
     for tag in &document.collection_tags {
@@ -921,7 +922,10 @@ fn decode_customization(node: &Node, path: &str) -> Result<Customization, Decode
                             path.to_string(),
                             Problem::InvalidValue {
                                 path: path.to_string(),
-                                reason: format!("must be one of auto, dual-boot, sd-boot, grub; found `{text}`"),
+                                reason: format!(
+                                    "must be one of auto, dual-boot, sd-boot, grub; found `{}`",
+                                    excerpt(&text)
+                                ),
                             },
                         )
                     })?
@@ -937,7 +941,10 @@ fn decode_customization(node: &Node, path: &str) -> Result<Customization, Decode
                                 path.to_string(),
                                 Problem::InvalidValue {
                                     path: path.to_string(),
-                                    reason: format!("must be one of off, manual, if-safe, force; found `{text}`"),
+                                    reason: format!(
+                                        "must be one of off, manual, if-safe, force; found `{}`",
+                                        excerpt(&text)
+                                    ),
                                 },
                             ));
                         }

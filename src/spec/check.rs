@@ -20,6 +20,7 @@ use super::raw::{RawCluster, RawGroup, RawLoadBalancer, RawNetwork, RawSchematic
 use super::resources;
 use super::version::{KubernetesVersion, TalosVersion, VersionError};
 use super::yaml::{self, Reader};
+use crate::excerpt::excerpt;
 
 const CLUSTER_NAME_RULE: &str = "a Hetzner label value: 1–63 letters, digits, `-`, `_` or `.`, starting and ending with a letter or digit, e.g. `tootcommunity-prod`";
 const PREFIX_RULE: &str = "lowercase letters, digits and `-`, starting with a letter or digit, e.g. `tc-prod-`";
@@ -101,7 +102,7 @@ impl Checker<'_, '_> {
             self.error(
                 value.span,
                 field,
-                format!("unknown {what} `{}`", value.value.escape_debug()),
+                format!("unknown {what} `{}`", excerpt(&value.value).escape_debug()),
                 example,
                 suggestion,
             );
@@ -251,7 +252,7 @@ impl Checker<'_, '_> {
                 self.error(
                     value.span,
                     field,
-                    format!("`{}` is not a valid {what}: {e}", value.value.escape_debug()),
+                    format!("`{}` is not a valid {what}: {e}", excerpt(&value.value).escape_debug()),
                     rule,
                     None,
                 );
@@ -329,7 +330,11 @@ impl Checker<'_, '_> {
                 self.error(
                     value.span,
                     field,
-                    format!("`{}` is not a valid version: {}", value.value.escape_debug(), e.reason),
+                    format!(
+                        "`{}` is not a valid version: {}",
+                        excerpt(&value.value).escape_debug(),
+                        e.reason
+                    ),
                     expected,
                     e.suggestion,
                 );
@@ -341,7 +346,7 @@ impl Checker<'_, '_> {
     /// Parses a canonical IPv4 range (no host bits), reporting what else it is if not.
     fn ipv4_net(&mut self, value: &Spanned<String>, field: &str, expected: &str) -> Option<Ipv4Net> {
         let text = value.value.trim();
-        let shown = value.value.escape_debug();
+        let shown = excerpt(&value.value).escape_debug().to_string();
         match Ipv4Net::from_str(text) {
             Ok(net) if net.trunc() != net => {
                 self.error(
@@ -534,7 +539,7 @@ impl Checker<'_, '_> {
         for (index, item) in list.value.iter().enumerate() {
             let field = format!("firewall.admin_cidrs[{index}]");
             let text = item.value.trim();
-            let shown = item.value.escape_debug();
+            let shown = excerpt(&item.value).escape_debug().to_string();
             match IpNet::from_str(text) {
                 Ok(net) if net.trunc() != net => {
                     self.error(
@@ -688,7 +693,7 @@ impl Checker<'_, '_> {
                                 self.error(
                                     count.span,
                                     &count_field,
-                                    format!("the generated node name `{text}` is not valid: {e}"),
+                                    format!("the generated node name `{}` is not valid: {e}", excerpt(&text)),
                                     "a shorter pool name",
                                     None,
                                 );
@@ -727,7 +732,7 @@ impl Checker<'_, '_> {
                                 self.error(
                                     ip.span,
                                     &yaml::join(&node.path, "ip"),
-                                    format!("`{}` is not an IPv4 address", ip.value.escape_debug()),
+                                    format!("`{}` is not an IPv4 address", excerpt(&ip.value).escape_debug()),
                                     example::NODE_IP,
                                     None,
                                 );
@@ -889,7 +894,7 @@ impl Checker<'_, '_> {
                     self.error(
                         pool.span,
                         &format!("workers[{index}].pool"),
-                        format!("the placement group name `{name}` is {length} characters long, Hetzner allows {MAX_NAME_LENGTH}"),
+                        format!("the placement group name `{}` is {length} characters long, Hetzner allows {MAX_NAME_LENGTH}", excerpt(&name)),
                         "a shorter prefix or pool name",
                         None,
                     );
@@ -989,7 +994,7 @@ impl Checker<'_, '_> {
                             self.error(
                                 item.span,
                                 &field,
-                                format!("unknown architecture `{}`", item.value.escape_debug()),
+                                format!("unknown architecture `{}`", excerpt(&item.value).escape_debug()),
                                 "`amd64` or `arm64`",
                                 alias,
                             );
@@ -1045,7 +1050,7 @@ impl Checker<'_, '_> {
             }
             RawSchematic::File(file) => {
                 let resolved = resolve(self.base_dir, Path::new(&file.value));
-                let problem = match std::fs::read(&resolved) {
+                let problem = match crate::input_file::read(&resolved) {
                     Ok(bytes) => match String::from_utf8(bytes) {
                         Ok(text) => {
                             let parsed = crate::factory::Schematic::parse(&text, &resolved.display().to_string());
@@ -1066,7 +1071,10 @@ impl Checker<'_, '_> {
                 self.error(
                     file.span,
                     "talos.schematic",
-                    format!("the schematic file {} {problem}", resolved.display()),
+                    format!(
+                        "the schematic file {} {problem}",
+                        excerpt(&resolved.display().to_string())
+                    ),
                     example::SCHEMATIC,
                     None,
                 );
@@ -1189,7 +1197,7 @@ impl Checker<'_, '_> {
                         self.error(
                             name.span,
                             &name_field,
-                            format!("the load balancer name `{full}` is {length} characters long, Hetzner allows {MAX_NAME_LENGTH}"),
+                            format!("the load balancer name `{}` is {length} characters long, Hetzner allows {MAX_NAME_LENGTH}", excerpt(&full)),
                             "a shorter prefix or name",
                             None,
                         );
@@ -1238,7 +1246,7 @@ impl Checker<'_, '_> {
                 self.error(
                     p.span,
                     &pool_field,
-                    format!("no worker pool is called `{}`", p.value.escape_debug()),
+                    format!("no worker pool is called `{}`", excerpt(&p.value).escape_debug()),
                     &expected,
                     suggestion,
                 );
@@ -1417,7 +1425,7 @@ impl Checker<'_, '_> {
                     field,
                     format!(
                         "`{}` is not a valid glob pattern: {}",
-                        pattern.value.escape_debug(),
+                        excerpt(&pattern.value).escape_debug(),
                         e.msg
                     ),
                     example::PATCH_LIST,
@@ -1437,8 +1445,8 @@ impl Checker<'_, '_> {
                         field,
                         format!(
                             "cannot read {} while matching `{}`: {}",
-                            e.path().display(),
-                            pattern.value,
+                            excerpt(&e.path().display().to_string()),
+                            excerpt(&pattern.value).escape_debug(),
                             e.error()
                         ),
                         "",
@@ -1452,7 +1460,11 @@ impl Checker<'_, '_> {
             self.error(
                 pattern.span,
                 field,
-                format!("`{}` matches no file (looked for {full})", pattern.value.escape_debug()),
+                format!(
+                    "`{}` matches no file (looked for {})",
+                    excerpt(&pattern.value).escape_debug(),
+                    excerpt(&full)
+                ),
                 "a pattern relative to cluster.yaml that matches at least one file, e.g. `machine-patches/all/*.yaml`",
                 None,
             );
@@ -1464,7 +1476,7 @@ impl Checker<'_, '_> {
 
     /// Checks that a patch file is readable YAML; problems are reported in that file.
     fn patch_file(&mut self, file: &Path) -> bool {
-        let text = match std::fs::read(file).map(String::from_utf8) {
+        let text = match crate::input_file::read(file).map(String::from_utf8) {
             Ok(Ok(text)) => text,
             Ok(Err(_)) => {
                 let diagnostic = super::diagnostic::Diagnostic::new(
@@ -1509,7 +1521,7 @@ impl Checker<'_, '_> {
                 self.error(
                     key.span,
                     &field,
-                    format!("`{}` is not a sysctl name", key.value.escape_debug()),
+                    format!("`{}` is not a sysctl name", excerpt(&key.value).escape_debug()),
                     "a dotted sysctl name, e.g. `net.core.somaxconn` or `vm.swappiness`",
                     None,
                 );
@@ -1520,7 +1532,7 @@ impl Checker<'_, '_> {
                 self.error(
                     key.span,
                     &field,
-                    format!("sysctl `{}` is set twice", key.value),
+                    format!("sysctl `{}` is set twice", excerpt(&key.value)),
                     "",
                     None,
                 );

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::excerpt::{MAX_MESSAGE_CHARS, MAX_PATH_CHARS, excerpt_to};
+
 /// A position in a source file: 1-based line and column (in characters) and the width of
 /// the underlined text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -72,11 +74,17 @@ impl Diagnostic {
     /// the line shown under the message.
     pub fn new(file: &Path, source: Option<&str>, span: Span, field: Option<&str>, message: impl Into<String>) -> Self {
         let source_line = source.and_then(|text| text.lines().nth(span.line.saturating_sub(1)).map(str::to_owned));
+        // Field paths hold the keys they pass through; both are cut as a last guard behind
+        // the excerpts the checks quote values with.
+        let message = message.into();
         Diagnostic {
             file: file.to_path_buf(),
             span,
-            field: field.map(str::to_owned),
-            message: message.into(),
+            field: field.map(|field| excerpt_to(field, MAX_PATH_CHARS).into_owned()),
+            message: match excerpt_to(&message, MAX_MESSAGE_CHARS) {
+                std::borrow::Cow::Borrowed(_) => message,
+                std::borrow::Cow::Owned(cut) => cut,
+            },
             expected: None,
             suggestion: None,
             source_line,
@@ -108,10 +116,7 @@ impl fmt::Display for Diagnostic {
         let gutter = self.span.line.to_string().len();
         let pad = " ".repeat(gutter);
         if let Some(line) = &self.source_line {
-            let shown = printable_line(line);
-            let length = shown.chars().count();
-            let start = self.span.column.saturating_sub(1).min(length);
-            let width = self.span.width.max(1).min(length.saturating_sub(start).max(1));
+            let (shown, start, width) = line_window(&printable_line(line), self.span);
             write!(f, "\n{pad} |\n{} | {shown}", self.span.line)?;
             write!(f, "\n{pad} | {}{}", " ".repeat(start), "^".repeat(width))?;
         }
@@ -123,6 +128,43 @@ impl fmt::Display for Diagnostic {
         }
         Ok(())
     }
+}
+
+/// The most characters of a source line shown under a diagnostic; a longer line is cut to
+/// a window around the caret, with `…` where text was left out.
+pub const MAX_SOURCE_LINE_CHARS: usize = 120;
+
+/// The part of `line` shown under a diagnostic, with the caret's start column and width
+/// (in characters, within the shown text). Lines up to [`MAX_SOURCE_LINE_CHARS`] are shown
+/// whole. A longer line is cut to that many characters: from its start when the caret is
+/// in the first half, else from a quarter window before the caret; each cut is marked with
+/// `…` (one character, so the caret stays aligned) and the caret is clipped to the window.
+fn line_window(line: &str, span: Span) -> (String, usize, usize) {
+    let chars: Vec<char> = line.chars().collect();
+    let length = chars.len();
+    let start = span.column.saturating_sub(1).min(length);
+    let width = span.width.max(1).min(length.saturating_sub(start).max(1));
+    if length <= MAX_SOURCE_LINE_CHARS {
+        return (line.to_owned(), start, width);
+    }
+    let from = if start <= MAX_SOURCE_LINE_CHARS / 2 {
+        0
+    } else {
+        (start - MAX_SOURCE_LINE_CHARS / 4).min(length - MAX_SOURCE_LINE_CHARS)
+    };
+    let to = from + MAX_SOURCE_LINE_CHARS;
+    let mut shown = String::new();
+    let mut caret = start - from;
+    if from > 0 {
+        shown.push('…');
+        caret += 1;
+    }
+    shown.extend(&chars[from..to]);
+    if to < length {
+        shown.push('…');
+    }
+    let width = width.min(to.saturating_sub(start)).max(1);
+    (shown, caret, width)
 }
 
 /// The source line as it may be shown on a terminal: a tab becomes a space, and control
@@ -263,6 +305,61 @@ mod tests {
             diagnostic.to_string(),
             "c.yaml:1:7: name: bad\n  |\n1 | name: a\u{fffd}]0;x\u{fffd}\u{fffd}[2Jb  # \u{fffd}kool c\n  |       ^^^^^^^^^^^^^"
         );
+    }
+
+    #[test]
+    fn long_source_lines_are_cut_to_a_window_around_the_caret() {
+        let value = "v".repeat(1_000);
+        let source = format!("name: {value}  # end\n");
+        let at = |column: usize, width: usize| {
+            Diagnostic::new(
+                Path::new("c.yaml"),
+                Some(&source),
+                Span { line: 1, column, width },
+                Some("name"),
+                "bad",
+            )
+            .to_string()
+        };
+        // The caret near the start: the line's start, cut at the end.
+        assert_eq!(
+            at(7, 1_000),
+            format!(
+                "c.yaml:1:7: name: bad\n  |\n1 | name: {}…\n  |       {}",
+                "v".repeat(114),
+                "^".repeat(114)
+            )
+        );
+        // The caret far in: a window from 30 characters before it, cut on both sides.
+        assert_eq!(
+            at(507, 3),
+            format!(
+                "c.yaml:1:507: name: bad\n  |\n1 | …{}…\n  | {}^^^",
+                "v".repeat(120),
+                " ".repeat(31)
+            )
+        );
+        // The caret at the end: the window ends with the line.
+        let end = source.trim_end().chars().count();
+        let rendered = at(end, 1);
+        let lines: Vec<&str> = rendered.lines().collect();
+        assert_eq!(lines[2], format!("1 | …{}  # end", "v".repeat(113)));
+        assert_eq!(lines[3].find('^'), Some(lines[2].chars().count() - 1));
+        assert!(rendered.len() < 400, "{rendered}");
+    }
+
+    #[test]
+    fn long_fields_and_messages_are_cut() {
+        let key = "k".repeat(100_000);
+        let diagnostic = Diagnostic::new(
+            Path::new("c.yaml"),
+            None,
+            Span::START,
+            Some(&format!("sysctls.{key}")),
+            format!("unknown key {key}"),
+        );
+        assert_eq!(diagnostic.field, Some(format!("sysctls.{}…", "k".repeat(152))));
+        assert_eq!(diagnostic.message, format!("unknown key {}…", "k".repeat(988)));
     }
 
     #[test]

@@ -46,7 +46,7 @@ pub use version::{KubernetesVersion, TalosVersion, VersionError};
 /// [`Error::Read`] when the file cannot be read, [`Error::Invalid`] with every problem
 /// found when it breaks the format or a rule.
 pub fn load(path: &Path) -> Result<Spec, Error> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Read {
+    let bytes = crate::input_file::read(path).map_err(|source| Error::Read {
         path: path.to_path_buf(),
         source,
     })?;

@@ -294,7 +294,7 @@ pub(crate) fn decode(reader: &mut Reader<'_>, root: &MarkedYaml<'_>) -> RawClust
                     .diagnostic(
                         key_span,
                         &value_field.path,
-                        format!("sysctl `{}` has no value", key.value),
+                        format!("sysctl `{}` has no value", crate::excerpt::excerpt(&key.value)),
                     )
                     .expected(example::SYSCTL_VALUE);
                 reader.push(diagnostic);

@@ -12,6 +12,7 @@ use saphyr::{MarkedYaml, Scalar, ScalarStyle, Yaml, YamlData, YamlEmitter, YamlL
 use saphyr_parser::{Event, Parser, ScanError};
 
 use super::diagnostic::{Diagnostic, Diagnostics, Span, Spanned, suggest};
+use crate::excerpt::excerpt;
 
 /// Parses every document of `text`, keeping positions and literal scalar text.
 ///
@@ -117,17 +118,17 @@ pub(crate) fn describe(node: &MarkedYaml<'_>) -> String {
     match &node.data {
         YamlData::Sequence(_) => "a list".into(),
         YamlData::Mapping(_) => "a mapping".into(),
-        YamlData::Tagged(tag, _) => format!("a value tagged `{tag}`"),
+        YamlData::Tagged(tag, _) => format!("a value tagged `{}`", excerpt(&tag.to_string())),
         YamlData::Alias(_) | YamlData::BadValue => "an unreadable value".into(),
         YamlData::Representation(text, style, _) => match scalar(node) {
             Some(Scalar::Null) => "an empty value".into(),
             Some(Scalar::Boolean(b)) => format!("the boolean `{b}`"),
             Some(Scalar::Integer(i)) => format!("the integer `{i}`"),
-            Some(Scalar::FloatingPoint(_)) => format!("the number `{text}`"),
-            _ if *style != ScalarStyle::Plain => format!("the quoted string {:?}", text.as_ref()),
-            _ => format!("the string {:?}", text.as_ref()),
+            Some(Scalar::FloatingPoint(_)) => format!("the number `{}`", excerpt(text)),
+            _ if *style != ScalarStyle::Plain => format!("the quoted string {:?}", excerpt(text)),
+            _ => format!("the string {:?}", excerpt(text)),
         },
-        YamlData::Value(value) => format!("the value `{value:?}`"),
+        YamlData::Value(value) => format!("the value `{}`", excerpt(&format!("{value:?}"))),
     }
 }
 
@@ -302,7 +303,7 @@ impl<'s> Reader<'s> {
                     .diagnostic(
                         key_span,
                         &join(&field.path, name),
-                        format!("unknown key `{name}` {where_}"),
+                        format!("unknown key `{}` {where_}", excerpt(name)),
                     )
                     .expected(format!("one of {}", list_keys(allowed)))
                     .suggestion(suggest(name, allowed.iter().copied()));

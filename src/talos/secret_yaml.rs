@@ -23,7 +23,7 @@ pub(crate) trait FileErrors {
 
 /// Reads `path` and hands its text to `parse`, with the path as the origin its errors name.
 pub(crate) fn load<T, E: FileErrors>(path: &Path, parse: impl FnOnce(&str, &str) -> Result<T, E>) -> Result<T, E> {
-    let text = std::fs::read_to_string(path).map_err(|source| E::read(path.to_path_buf(), source))?;
+    let text = crate::input_file::read_to_string(path).map_err(|source| E::read(path.to_path_buf(), source))?;
     parse(&text, &path.display().to_string())
 }
 

@@ -1,6 +1,6 @@
 //! The command line itself: help, usage errors, completions, man page.
 
-use crate::harness::{repo_root, talos_hcloud_in};
+use crate::harness::{repo_root, talos_hcloud_env, talos_hcloud_in};
 
 #[test]
 fn usage_error_exits_2() {
@@ -201,4 +201,230 @@ fn every_command_help_has_an_example() {
         }
     }
     assert!(missing.is_empty(), "--help without an example: {missing:?}");
+}
+
+/// `export TALOS_HCLOUD_CONFIG=` in a runbook means "not set": the default cluster.yaml is
+/// used, as without the variable (clap alone took the empty text and failed with "a value
+/// is required for '--config'").
+#[test]
+fn an_empty_environment_variable_counts_as_unset() {
+    let unset = talos_hcloud_in(repo_root(), &["validate"]);
+    assert_eq!(unset.code, 0, "{unset:?}");
+    let empty = talos_hcloud_env(repo_root(), &["validate"], &[("TALOS_HCLOUD_CONFIG", "")]);
+    assert_eq!(empty.code, 0, "{empty:?}");
+    assert_eq!(empty.stdout, unset.stdout);
+    // A set value still wins over the default, and -c over the variable.
+    let named = talos_hcloud_env(repo_root(), &["validate"], &[("TALOS_HCLOUD_CONFIG", "no-such.yaml")]);
+    assert_eq!(named.code, 2, "{named:?}");
+    assert!(named.stderr.contains("no-such.yaml"), "{}", named.stderr);
+    let flag = talos_hcloud_env(
+        repo_root(),
+        &["-c", "cluster.yaml", "validate"],
+        &[("TALOS_HCLOUD_CONFIG", "no-such.yaml")],
+    );
+    assert_eq!(flag.code, 0, "{flag:?}");
+}
+
+/// Every local input file goes through one reader with one size cap (16 MiB) that refuses
+/// what is not a regular file: `-c /dev/zero validate`, `schematic id /dev/zero` and
+/// `secrets check /dev/urandom` used to read until memory ran out. Each case ends at once
+/// with exit 2 and a short error that says what is wrong.
+#[test]
+fn input_files_are_capped_and_must_be_regular_files() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let big = dir.path().join("big.yaml");
+    // Sparse: 16 MiB and one byte without writing them.
+    std::fs::File::create(&big)
+        .and_then(|f| f.set_len(16 * 1024 * 1024 + 1))
+        .expect("big file");
+    std::fs::create_dir(dir.path().join("folder.yaml")).expect("mkdir");
+    let cluster = std::fs::read_to_string(repo_root().join("cluster.yaml")).expect("cluster.yaml");
+    for (name, replaced) in [
+        (
+            "schematic-zero.yaml",
+            cluster.replace("schematics/hcloud.yaml", "/dev/zero"),
+        ),
+        (
+            "schematic-big.yaml",
+            cluster.replace("schematics/hcloud.yaml", "big.yaml"),
+        ),
+        (
+            "patch-big.yaml",
+            cluster.replace("[machine-patches/all/*.yaml]", "[big.yaml]"),
+        ),
+    ] {
+        assert_ne!(replaced, cluster, "{name}: the reference cluster.yaml changed");
+        std::fs::write(dir.path().join(name), replaced).expect("write");
+    }
+    std::fs::create_dir_all(dir.path().join("machine-patches")).expect("mkdir");
+    for folder in ["controlplane", "worker"] {
+        let from = repo_root().join("machine-patches").join(folder);
+        let to = dir.path().join("machine-patches").join(folder);
+        std::fs::create_dir_all(&to).expect("mkdir");
+        for entry in std::fs::read_dir(&from).expect("patches") {
+            let entry = entry.expect("entry");
+            std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copy");
+        }
+    }
+    let not_regular = "is a character device, not a regular file";
+    let too_large = "is larger than 16 MiB, the limit for input files";
+    let gen_config = ["talos", "gen", "config", "a", "https://a:6443", "-o", "out"];
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["-c", "/dev/zero", "validate"], not_regular),
+        (vec!["-c", "big.yaml", "validate"], too_large),
+        (
+            vec!["-c", "folder.yaml", "validate"],
+            "is a directory, not a regular file",
+        ),
+        (vec!["-c", "schematic-zero.yaml", "validate"], not_regular),
+        (vec!["-c", "schematic-big.yaml", "validate"], too_large),
+        (vec!["-c", "patch-big.yaml", "validate"], too_large),
+        (vec!["schematic", "id", "/dev/zero"], not_regular),
+        (vec!["schematic", "id", "big.yaml"], too_large),
+        (vec!["secrets", "check", "/dev/urandom"], not_regular),
+        (vec!["secrets", "check", "big.yaml"], too_large),
+        (
+            [&gen_config[..], &["--with-secrets", "/dev/zero"]].concat(),
+            not_regular,
+        ),
+        (
+            [&gen_config[..], &["--config-patch", "@/dev/zero"]].concat(),
+            not_regular,
+        ),
+        ([&gen_config[..], &["--config-patch", "@big.yaml"]].concat(), too_large),
+        (
+            vec!["sim", "node", "--address", "127.0.0.1", "--machine-config", "/dev/zero"],
+            not_regular,
+        ),
+        (
+            vec!["sim", "node", "--address", "127.0.0.1", "--user-data", "big.yaml"],
+            too_large,
+        ),
+    ];
+    for (args, expected) in cases {
+        let run = talos_hcloud_in(dir.path(), &args);
+        assert_eq!(run.code, 2, "{args:?}: {run:?}");
+        assert!(run.stderr.contains(expected), "{args:?}: {}", run.stderr);
+        assert!(
+            run.stderr.len() < 2_000,
+            "{args:?}: {} bytes of stderr",
+            run.stderr.len()
+        );
+        assert!(!dir.path().join("out").exists(), "{args:?}: nothing may be written");
+    }
+}
+
+/// Errors quote values and show source lines, but never at full length: a 1 MB `name:`
+/// used to produce ~10 MB of stderr, and `talos.schematic: /etc/passwd` printed the whole
+/// file as the "found" value. Quoted values end in `…` after 64 characters, source lines
+/// are cut to a window around the caret, and only the start of a foreign file is shown.
+#[test]
+fn huge_values_and_foreign_files_are_quoted_in_short_excerpts() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let huge = "a".repeat(1_000_000);
+    let cut = format!("{}…", "a".repeat(64));
+    // A foreign file shaped like /etc/passwd: one long YAML scalar over many lines.
+    let foreign: String = (0..300)
+        .map(|i| format!("user{i}:x:{i}:{i}:User number {i}:/home/user{i}:/bin/sh\n"))
+        .collect();
+    std::fs::write(dir.path().join("passwd"), &foreign).expect("write");
+    let cluster = std::fs::read_to_string(repo_root().join("cluster.yaml")).expect("cluster.yaml");
+    // Explicit keys (`? key`): YAML limits implicit keys to 1024 characters.
+    let files = [
+        ("name.yaml", format!("name: {huge}\n")),
+        (
+            "key.yaml",
+            cluster.replace("location: fsn1", &format!("? {huge}\n: 1\nlocation: fsn1")),
+        ),
+        (
+            "sysctl.yaml",
+            cluster.replace("sysctls: {}", &format!("sysctls:\n  ? net.{huge}!\n  : \"1\"")),
+        ),
+        ("foreign.yaml", cluster.replace("schematics/hcloud.yaml", "passwd")),
+        ("schematic.yaml", format!("customization:\n  ? {huge}\n  : 1\n")),
+        ("patch.yaml", format!("machine:\n  kubelet:\n    ? {huge}\n    : 1\n")),
+        (
+            "patch-value.yaml",
+            format!("machine:\n  kubelet:\n    disableManifestsDirectory: {huge}\n"),
+        ),
+    ];
+    for (name, text) in &files {
+        std::fs::write(dir.path().join(name), text).expect("write");
+    }
+    std::fs::create_dir_all(dir.path().join("schematics")).expect("mkdir");
+    std::fs::copy(
+        repo_root().join("schematics/hcloud.yaml"),
+        dir.path().join("schematics/hcloud.yaml"),
+    )
+    .expect("copy");
+    for folder in ["all", "controlplane", "worker"] {
+        let to = dir.path().join("machine-patches").join(folder);
+        std::fs::create_dir_all(&to).expect("mkdir");
+        for entry in std::fs::read_dir(repo_root().join("machine-patches").join(folder)).expect("patches") {
+            let entry = entry.expect("entry");
+            std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copy");
+        }
+    }
+    let gen_config = [
+        "talos",
+        "gen",
+        "config",
+        "a",
+        "https://a:6443",
+        "-o",
+        "out",
+        "--config-patch",
+    ];
+    let cases: Vec<(Vec<&str>, String)> = vec![
+        (
+            vec!["-c", "name.yaml", "validate"],
+            format!("name: `{cut}` is not a valid cluster name"),
+        ),
+        (
+            vec!["-c", "key.yaml", "validate"],
+            format!("unknown key `{cut}` at the top level"),
+        ),
+        (vec!["-c", "sysctl.yaml", "validate"], "is not a sysctl name".to_owned()),
+        (
+            vec!["-c", "foreign.yaml", "validate"],
+            "found `user0:x:0:0:User number 0:/home/user0:/bin/sh user1:x:1:1:User n…`".to_owned(),
+        ),
+        (
+            vec!["schematic", "id", "passwd"],
+            "found `user0:x:0:0:User number 0:/home/user0:/bin/sh user1:x:1:1:User n…`".to_owned(),
+        ),
+        (
+            vec!["schematic", "id", "schematic.yaml"],
+            format!("unknown field `{cut}`"),
+        ),
+        (
+            [&gen_config[..], &["@patch.yaml"]].concat(),
+            format!("unknown key \"{cut}\""),
+        ),
+        (
+            [&gen_config[..], &["@patch-value.yaml"]].concat(),
+            format!("\"{cut}\" is not a valid boolean"),
+        ),
+        (
+            vec!["--output", "json", "-c", "name.yaml", "validate"],
+            format!("`{cut}` is not a valid cluster name"),
+        ),
+    ];
+    for (args, expected) in cases {
+        let run = talos_hcloud_in(dir.path(), &args);
+        assert_eq!(run.code, 2, "{args:?}: {}", &run.stderr[..run.stderr.len().min(2000)]);
+        let output = format!("{}{}", run.stdout, run.stderr);
+        assert!(
+            output.len() < 6_000,
+            "{args:?}: {} bytes of output: {}",
+            output.len(),
+            &output[..output.len().min(3000)]
+        );
+        assert!(output.contains(&expected), "{args:?}: {output}");
+        assert!(
+            !output.contains("user2:"),
+            "{args:?}: the foreign file is echoed: {output}"
+        );
+        assert!(!output.contains(&"a".repeat(200)), "{args:?}: {output}");
+    }
 }

@@ -334,7 +334,7 @@ fn a_broken_patch_names_node_file_document_and_path_and_nothing_is_written() {
     assert!(
         cause.starts_with("  caused by: ")
             && cause.contains("machine-patches/worker/zz-broken.yaml:")
-            && cause.contains("document v1alpha1")
+            && cause.contains("v1alpha1 document")
             && cause.contains("machine.network.interfaces"),
         "{}",
         run.stderr

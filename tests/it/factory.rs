@@ -604,3 +604,45 @@ async fn ctrl_c_during_download_exits_3_and_removes_the_partial_file() {
     assert!(!part.exists(), "the partial file was removed");
     assert!(!out.exists(), "no image file was written");
 }
+
+/// A factory URL with credentials is refused, and the password never appears in what is
+/// printed, whether the URL parses or not (`--factory-url http://user:pw@host` used to be
+/// echoed in full).
+#[test]
+fn factory_url_passwords_are_never_printed() {
+    for (url, shown) in [
+        ("http://ops:s3cr3t-pw@127.0.0.1:9/", "http://ops:***@127.0.0.1:9/"),
+        (
+            "https://ops:s3cr3t-pw@fac tory.example/",
+            "https://ops:***@fac tory.example/",
+        ),
+    ] {
+        for (args, env) in [
+            (
+                vec!["--factory-url", url, "schematic", "push", "schematics/hcloud.yaml"],
+                vec![],
+            ),
+            (
+                vec![
+                    "--output",
+                    "json",
+                    "schematic",
+                    "check",
+                    "schematics/hcloud.yaml",
+                    "--talos-version",
+                    "v1.11.1",
+                ],
+                vec![("TALOS_FACTORY_URL", url)],
+            ),
+        ] {
+            let run = talos_hcloud_env(repo_root(), &args, &env);
+            assert_eq!(run.code, 2, "{args:?}: {run:?}");
+            let output = format!("{}{}", run.stdout, run.stderr);
+            assert!(!output.contains("s3cr3t"), "{args:?}: {output}");
+            assert!(
+                output.contains(&format!("invalid Image Factory URL `{shown}`")),
+                "{args:?}: {output}"
+            );
+        }
+    }
+}

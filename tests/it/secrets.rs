@@ -1037,3 +1037,61 @@ fn secrets_gen_to_stdout_writes_no_file() {
         "nothing written"
     );
 }
+
+/// `secrets gen -o DIR` names the real problem, with or without --force (it said "refusing to
+/// overwrite existing file", and with --force failed with the OS's "Is a directory"), before
+/// spending seconds on key generation, and leaves the directory alone.
+#[test]
+fn cli_gen_into_a_directory_says_it_is_a_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("state")).unwrap();
+    std::fs::write(dir.path().join("state/keep"), "x").unwrap();
+    for force in [false, true] {
+        let mut args = vec!["secrets", "gen", "-o", "state"];
+        if force {
+            args.push("--force");
+        }
+        let run = talos_hcloud_in(dir.path(), &args);
+        assert_eq!(run.code, 2, "{args:?}: {run:?}");
+        assert!(run.stdout.is_empty(), "{args:?}: {run:?}");
+        assert_eq!(
+            run.stderr,
+            "error: cannot write secrets bundle state\n  caused by: state is a directory, not a file\n\
+             hint: name a file to write, not a directory (a new file inside it will do)\n",
+            "{args:?}"
+        );
+        let entries: Vec<_> = std::fs::read_dir(dir.path().join("state"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(entries, ["keep"], "{args:?}");
+    }
+}
+
+/// `secrets gen --force` over a symlink replaces the link itself with a private regular
+/// file and leaves the file it pointed to alone (a write through a link could land
+/// anywhere); `--help` says so.
+#[test]
+fn cli_gen_force_replaces_a_symlink_not_its_target() {
+    let help = talos_hcloud_in(repo_root(), &["secrets", "gen", "--help"]);
+    assert_eq!(help.code, 0, "{help:?}");
+    let flat = help.stdout.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        flat.contains("A symlink is itself replaced by a regular file; the file it points to is left as it was"),
+        "{}",
+        help.stdout
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("elsewhere.yaml"), "old\n").unwrap();
+    std::os::unix::fs::symlink("elsewhere.yaml", dir.path().join("secrets.yaml")).unwrap();
+    let run = talos_hcloud_in(dir.path(), &["secrets", "gen", "-o", "secrets.yaml", "--force"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let link = dir.path().join("secrets.yaml");
+    assert!(link.symlink_metadata().unwrap().file_type().is_file());
+    assert_eq!(mode_of(&link), 0o600);
+    SecretsBundle::load(&link).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("elsewhere.yaml")).unwrap(),
+        "old\n"
+    );
+}

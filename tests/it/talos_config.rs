@@ -477,6 +477,34 @@ fn cli_refuses_to_overwrite_without_force_and_changes_nothing() {
     assert_private(&out.join("controlplane.yaml"));
 }
 
+/// A directory where an output file belongs is named as such, with or without --force,
+/// before any file is written (with --force the first configs used to be written, then the
+/// OS's "Is a directory" stopped the run half-way).
+#[test]
+fn cli_names_a_directory_in_the_way_and_writes_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(out.join("worker.yaml")).expect("mkdir");
+    for force in [&[][..], &["--force"]] {
+        let mut extra = vec!["-o", "out"];
+        extra.extend_from_slice(force);
+        let run = gen_config(dir.path(), &extra);
+        assert_eq!(run.code, 2, "{force:?}: {run:?}");
+        let worker = PathBuf::from("out").join("worker.yaml");
+        assert!(
+            run.stderr
+                .starts_with(&format!("error: {} is a directory, not a file\n", worker.display())),
+            "{force:?}: {}",
+            run.stderr
+        );
+        assert!(
+            !out.join("controlplane.yaml").exists(),
+            "{force:?}: nothing may be written"
+        );
+        assert!(!out.join("talosconfig").exists(), "{force:?}: nothing may be written");
+    }
+}
+
 #[test]
 fn cli_rejects_bad_flags_with_exit_2_and_writes_nothing() {
     let dir = tempfile::tempdir().expect("temp dir");

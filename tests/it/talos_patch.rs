@@ -730,7 +730,7 @@ fn cases() -> Vec<Case> {
             config: "machine:\n  type: worker\n  kubelet:\n    extraConfig:\n      maxPods: 110\n",
             patches: &["machine:\n  kubelet:\n    extraConfig:\n      maxPods: many\n"],
             expect: Expect::Error(&[
-                "patch1.yaml:4:16: document v1alpha1, machine.kubelet.extraConfig.maxPods: merge type mismatch left int right string",
+                "patch1.yaml:4:16: v1alpha1 document, machine.kubelet.extraConfig.maxPods: merge type mismatch left int right string",
             ]),
         },
         Case {
@@ -837,7 +837,7 @@ fn cases() -> Vec<Case> {
                 "machine:\n  network:\n    interfaces:\n      - interface: eth0\n        vlans:\n          - vlanId: 10\n            $patch: delete\n",
             ],
             expect: Expect::Error(&[
-                "patch1.yaml:6:13: document v1alpha1, machine.network.interfaces[0].vlans[0]: cannot delete an inner key",
+                "patch1.yaml:6:13: v1alpha1 document, machine.network.interfaces[0].vlans[0]: cannot delete an inner key",
             ]),
         },
         Case {
@@ -848,7 +848,7 @@ fn cases() -> Vec<Case> {
                 "apiVersion: v1alpha1\nkind: LinkConfig\nname: eth0\naddresses:\n  - routePriority: 5\n    $patch: delete\n",
             ],
             expect: Expect::Error(&[
-                "patch1.yaml:5:5: document LinkConfig/eth0, addresses: $patch: delete: lookup failed: Talos matches list elements by a text field, and routePriority is typed integer (uint32)",
+                "patch1.yaml:5:5: LinkConfig/eth0 document, addresses: $patch: delete: lookup failed: Talos matches list elements by a text field, and routePriority is typed integer (uint32)",
             ]),
         },
         Case {
@@ -859,7 +859,7 @@ fn cases() -> Vec<Case> {
                 "apiVersion: v1alpha1\nkind: ExtensionServiceConfig\nname: nut\nconfigFiles:\n  - mountPath: /b\n    $patch: delete\n",
             ],
             expect: Expect::Error(&[
-                "patch1.yaml:5:5: document ExtensionServiceConfig/nut, configFiles: $patch: delete: lookup failed: no element of configFiles has mountPath \"/b\"",
+                "patch1.yaml:5:5: ExtensionServiceConfig/nut document, configFiles: $patch: delete: lookup failed: no element of configFiles has mountPath \"/b\"",
             ]),
         },
         Case {
@@ -868,7 +868,7 @@ fn cases() -> Vec<Case> {
             config: BASE,
             patches: &["machine:\n  sysctls:\n    vm.swappiness:\n      $patch: delete\n"],
             expect: Expect::Error(&[
-                "patch1.yaml:3:5: document v1alpha1, machine.sysctls[\"vm.swappiness\"]: $patch: delete: lookup failed",
+                "patch1.yaml:3:5: v1alpha1 document, machine.sysctls[\"vm.swappiness\"]: $patch: delete: lookup failed",
             ]),
         },
         Case {
@@ -879,7 +879,7 @@ fn cases() -> Vec<Case> {
                 "machine:\n  network:\n    interfaces:\n      - interface: eth0\n        vlans:\n          $patch: delete\n",
             ],
             expect: Expect::Error(&[
-                "patch1.yaml:5:9: document v1alpha1, machine.network.interfaces[0].vlans: cannot delete an inner key",
+                "patch1.yaml:5:9: v1alpha1 document, machine.network.interfaces[0].vlans: cannot delete an inner key",
             ]),
         },
         Case {
@@ -909,7 +909,7 @@ fn cases() -> Vec<Case> {
             config: MULTIDOC,
             patches: &["apiVersion: v1alpha1\nkind: RegistryMirrorConfig\nname: ghcr.io\n$patch: delete\n"],
             expect: Expect::Error(&[
-                "document RegistryMirrorConfig/ghcr.io: $patch: delete of a whole document: lookup failed",
+                "RegistryMirrorConfig/ghcr.io document: $patch: delete of a whole document: lookup failed",
             ]),
         },
         Case {
@@ -1046,7 +1046,7 @@ fn cases() -> Vec<Case> {
             config: BASE,
             patches: &["- op: test\n  path: /machine/type\n  value: worker\n"],
             expect: Expect::Error(&[
-                "patch1.yaml:1:3: document v1alpha1, machine.type: test /machine/type: test failed",
+                "patch1.yaml:1:3: v1alpha1 document, machine.type: test /machine/type: test failed",
             ]),
         },
         Case {

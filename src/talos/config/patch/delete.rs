@@ -11,6 +11,7 @@
 //! A delete below a list element is refused (`cannot delete an inner key`), and a delete
 //! of something absent fails with `lookup failed`, as in Talos.
 
+use crate::excerpt::{MAX_PATH_CHARS, excerpt, excerpt_to};
 use crate::talos::config::path::{Path, Segment};
 use crate::talos::config::shape::{StructShape, Ty, ty_at};
 use crate::talos::config::validate::decode::PATCH_DIRECTIVE;
@@ -148,6 +149,11 @@ fn strip(node: &mut Node, path: &Path, in_element: bool, selectors: &mut Vec<Sel
     Ok(())
 }
 
+/// A path as error messages show it: cut to [`MAX_PATH_CHARS`].
+fn shown(path: &Path) -> String {
+    excerpt_to(&path.to_string(), MAX_PATH_CHARS).into_owned()
+}
+
 /// Applies one selector to the target document.
 pub(super) fn apply(
     document: &mut Node,
@@ -174,7 +180,10 @@ pub(super) fn apply(
                     map.remove(&last);
                     Ok(())
                 }
-                _ => Err(lookup_failed(&format!("{} is not in the config", selector.path))),
+                _ => Err(lookup_failed(&format!(
+                    "{} is not in the config",
+                    shown(&selector.path)
+                ))),
             }
         }
         Target::Element { key, value } => {
@@ -184,11 +193,11 @@ pub(super) fn apply(
                     _ => {
                         return Err(lookup_failed(&format!(
                             "{} is not a list of mappings; only elements of such lists can be deleted",
-                            selector.path
+                            shown(&selector.path)
                         )));
                     }
                 },
-                _ => return Err(lookup_failed(&format!("{} is not a list", selector.path))),
+                _ => return Err(lookup_failed(&format!("{} is not a list", shown(&selector.path)))),
             };
             match element_fields.field(key, contract).map(|f| &f.ty) {
                 Some(Ty::String | Ty::Enum(_)) => {}
@@ -198,19 +207,34 @@ pub(super) fn apply(
                          rewrite the list instead (or match by a text field)"
                     )));
                 }
-                None => return Err(lookup_failed(&format!("the list elements have no field {key:?}"))),
+                None => {
+                    return Err(lookup_failed(&format!(
+                        "the list elements have no field {:?}",
+                        excerpt(key)
+                    )));
+                }
             }
             let Some(wanted) = value.as_scalar().map(|s| s.text().to_string()) else {
-                return Err(lookup_failed(&format!("{key} must be a single value to match")));
+                return Err(lookup_failed(&format!(
+                    "{} must be a single value to match",
+                    excerpt(key)
+                )));
             };
             let items = document
                 .get_path_mut(&selector.path)
                 .and_then(Node::as_sequence_mut)
-                .ok_or_else(|| lookup_failed(&format!("{} is not in the config", selector.path)))?;
+                .ok_or_else(|| lookup_failed(&format!("{} is not in the config", shown(&selector.path))))?;
             let found = items
                 .iter()
                 .position(|item| item.get(key).and_then(Node::as_str) == Some(wanted.as_str()))
-                .ok_or_else(|| lookup_failed(&format!("no element of {} has {key} {wanted:?}", selector.path)))?;
+                .ok_or_else(|| {
+                    lookup_failed(&format!(
+                        "no element of {} has {} {:?}",
+                        shown(&selector.path),
+                        excerpt(key),
+                        excerpt(&wanted)
+                    ))
+                })?;
             items.remove(found);
             Ok(())
         }

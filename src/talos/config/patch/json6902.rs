@@ -4,6 +4,7 @@
 //! Talos converts the config to JSON, patches it and converts back, so the patched
 //! document must still decode strictly; it is checked here before it replaces the original.
 
+use crate::excerpt::{MAX_PATH_CHARS, excerpt, excerpt_to};
 use std::fmt;
 
 use super::PatchError;
@@ -85,7 +86,8 @@ pub(super) fn ops_from_node(root: &Node) -> Result<Vec<JsonOp>, Problem> {
             Some("test") => JsonOpKind::Test,
             Some(other) => {
                 return Err(problem(format!(
-                    "unknown op {other:?} (expected add, remove, replace, move, copy or test)"
+                    "unknown op {:?} (expected add, remove, replace, move, copy or test)",
+                    excerpt(other)
                 )));
             }
             None => return Err(problem("missing \"op\"".into())),
@@ -136,7 +138,7 @@ pub(super) fn apply(
             document: "v1alpha1".into(),
             path: Path::from_json_pointer(&op.path).unwrap_or_default(),
             position: op.position,
-            reason: format!("{} {}: {reason}", op.kind, op.path),
+            reason: format!("{} {}: {reason}", op.kind, excerpt_to(&op.path, MAX_PATH_CHARS)),
         })?;
     }
     let problems = check_document(patch, &document, contract, Mode::Config);
@@ -198,7 +200,8 @@ fn tokens(pointer: &str) -> Result<Vec<String>, String> {
     }
     let Some(rest) = pointer.strip_prefix('/') else {
         return Err(format!(
-            "{pointer:?} is not a JSON pointer (it must start with /, e.g. /machine/install/disk)"
+            "{:?} is not a JSON pointer (it must start with /, e.g. /machine/install/disk)",
+            excerpt_to(pointer, MAX_PATH_CHARS)
         ));
     };
     rest.split('/')
@@ -213,7 +216,12 @@ fn tokens(pointer: &str) -> Result<Vec<String>, String> {
                 match chars.next() {
                     Some('0') => token.push('~'),
                     Some('1') => token.push('/'),
-                    _ => return Err(format!("{pointer:?}: '~' must be followed by 0 or 1")),
+                    _ => {
+                        return Err(format!(
+                            "{:?}: '~' must be followed by 0 or 1",
+                            excerpt_to(pointer, MAX_PATH_CHARS)
+                        ));
+                    }
                 }
             }
             Ok(token)
@@ -221,11 +229,13 @@ fn tokens(pointer: &str) -> Result<Vec<String>, String> {
         .collect()
 }
 
+/// The JSON pointer of `tokens` as error messages show it (cut to [`MAX_PATH_CHARS`]).
 fn pointer_of(tokens: &[String]) -> String {
-    tokens
+    let pointer: String = tokens
         .iter()
         .map(|t| format!("/{}", t.replace('~', "~0").replace('/', "~1")))
-        .collect()
+        .collect();
+    excerpt_to(&pointer, MAX_PATH_CHARS).into_owned()
 }
 
 fn index(token: &str, len: usize, allow_end: bool) -> Result<usize, String> {
@@ -238,7 +248,7 @@ fn index(token: &str, len: usize, allow_end: bool) -> Result<usize, String> {
         .parse()
         .ok()
         .filter(|_| valid)
-        .ok_or_else(|| format!("{token:?} is not a list index"))?;
+        .ok_or_else(|| format!("{:?} is not a list index", excerpt(token)))?;
     let limit = if allow_end { len } else { len.saturating_sub(1) };
     if index > limit || (!allow_end && len == 0) {
         return Err(format!("index {index} is out of range (the list has {len} elements)"));

@@ -81,7 +81,11 @@ fn merge_struct(
         }
         let at = path.key(key);
         let Some(field) = shape.field(key, context.contract) else {
-            return Err(context.error(&at, &entry.value, format!("unknown key {key:?}")));
+            return Err(context.error(
+                &at,
+                &entry.value,
+                format!("unknown key {:?}", crate::excerpt::excerpt(key)),
+            ));
         };
         merge_field(left, key, &entry.value, field, shape.order(), context, &at)?;
     }

@@ -30,6 +30,7 @@ use super::path::Path;
 use super::shape::registry;
 use super::validate::decode::{DecodeErrors, Mode, check_document};
 use super::value::{Mapping, Node, Position};
+use crate::excerpt::{MAX_MESSAGE_CHARS, MAX_PATH_CHARS, excerpt_to};
 use crate::talos::contract::Contract;
 
 pub use json6902::{JsonOp, JsonOpKind};
@@ -154,7 +155,7 @@ pub enum PatchError {
         source: std::io::Error,
     },
     /// The text is neither a strategic merge patch nor a JSON patch.
-    #[error("{}: not a valid patch: {reason}", location(.patch, .position))]
+    #[error("{}: not a valid patch: {}", location(.patch, .position), excerpt_to(.reason, MAX_MESSAGE_CHARS))]
     Load {
         /// The patch name.
         patch: String,
@@ -174,8 +175,15 @@ pub enum PatchError {
         #[source]
         errors: DecodeErrors,
     },
-    /// The patch does not apply to the config.
-    #[error("{}: document {document}{}: {reason}", location(.patch, .position), at_path(.path))]
+    /// The patch does not apply to the config. The place reads as in decode errors
+    /// (`v1alpha1 document, machine.sysctls`), so both kinds share one wording.
+    #[error(
+        "{}: {} document{}: {}",
+        location(.patch, .position),
+        excerpt_to(.document, MAX_PATH_CHARS),
+        at_path(.path),
+        excerpt_to(.reason, MAX_MESSAGE_CHARS)
+    )]
     Apply {
         /// The patch name.
         patch: String,
@@ -201,7 +209,7 @@ fn at_path(path: &Path) -> String {
     if path.is_root() {
         String::new()
     } else {
-        format!(", {path}")
+        format!(", {}", excerpt_to(&path.to_string(), MAX_PATH_CHARS))
     }
 }
 
@@ -233,7 +241,7 @@ impl crate::error::Classify for PatchError {
 pub fn load_patch(source: PatchSource) -> Result<Patch, PatchError> {
     let (name, text) = match source {
         PatchSource::File(path) => {
-            let text = std::fs::read_to_string(&path).map_err(|source| PatchError::Read {
+            let text = crate::input_file::read_to_string(&path).map_err(|source| PatchError::Read {
                 path: path.clone(),
                 source,
             })?;

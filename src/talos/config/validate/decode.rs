@@ -4,6 +4,7 @@
 //! §E.1) — but reporting every problem at once, each with its source, line:column,
 //! document and path, and a "did you mean" for misspelt keys.
 
+use crate::excerpt::{MAX_PATH_CHARS, excerpt, excerpt_to};
 use std::collections::HashSet;
 use std::fmt;
 
@@ -115,7 +116,7 @@ impl fmt::Display for DecodeProblem {
                 api_version,
                 note,
             } => {
-                write!(f, "{kind:?} {api_version:?}: not registered")?;
+                write!(f, "{:?} {:?}: not registered", excerpt(kind), excerpt(api_version))?;
                 if let Some(note) = note {
                     write!(f, " ({note})")?;
                 }
@@ -123,11 +124,12 @@ impl fmt::Display for DecodeProblem {
             }
             DecodeProblem::LegacyVersion { version } => write!(
                 f,
-                "unsupported config version {version:?}: the legacy document must say version: v1alpha1"
+                "unsupported config version {:?}: the legacy document must say version: v1alpha1",
+                excerpt(version)
             ),
-            DecodeProblem::Duplicate { id } => write!(f, "duplicate document {id} is not allowed"),
+            DecodeProblem::Duplicate { id } => write!(f, "duplicate document {} is not allowed", excerpt(id)),
             DecodeProblem::UnknownKey { key, suggestion, note } => {
-                write!(f, "unknown key {key:?}")?;
+                write!(f, "unknown key {:?}", excerpt(key))?;
                 if let Some(note) = note {
                     write!(f, " ({note})")?;
                 }
@@ -138,7 +140,7 @@ impl fmt::Display for DecodeProblem {
             }
             DecodeProblem::WrongType { expected, found } => write!(f, "expected a {expected}, found a {found}"),
             DecodeProblem::InvalidValue { expected, text } => match text {
-                Some(text) => write!(f, "{text:?} is not a valid {expected}"),
+                Some(text) => write!(f, "{:?} is not a valid {expected}", excerpt(text)),
                 None => write!(f, "the value is not a valid {expected}"),
             },
             DecodeProblem::PatchDirective { reason } => f.write_str(reason),
@@ -154,9 +156,9 @@ impl fmt::Display for DecodeError {
         }
         f.write_str(": ")?;
         if let Some(document) = &self.document {
-            write!(f, "{document} document")?;
+            write!(f, "{} document", excerpt_to(document, MAX_PATH_CHARS))?;
             if !self.path.is_root() {
-                write!(f, ", {}", self.path)?;
+                write!(f, ", {}", excerpt_to(&self.path.to_string(), MAX_PATH_CHARS))?;
             }
             f.write_str(": ")?;
         }
