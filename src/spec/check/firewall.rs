@@ -1,0 +1,65 @@
+//! `firewall:`: the admin ranges allowed to reach the Talos and Kubernetes APIs.
+
+use std::net::IpAddr;
+use std::str::FromStr;
+
+use ipnet::IpNet;
+
+use super::Checker;
+use crate::excerpt::excerpt;
+use crate::spec::diagnostic::Spanned;
+use crate::spec::model::Firewall;
+use crate::spec::raw::example;
+
+impl Checker<'_, '_> {
+    pub(super) fn firewall(&mut self, admin_cidrs: Option<&Spanned<Vec<Spanned<String>>>>) -> Option<Firewall> {
+        let list = admin_cidrs?;
+        if list.value.is_empty() {
+            self.error(
+                list.span,
+                "firewall.admin_cidrs",
+                "the list is empty, so nobody could reach the Talos and Kubernetes APIs",
+                "at least one range, e.g. `[203.0.113.7/32]` (`0.0.0.0/0` allows everyone)",
+                None,
+            );
+            return None;
+        }
+        let mut out = Vec::new();
+        let mut ok = true;
+        for (index, item) in list.value.iter().enumerate() {
+            let field = format!("firewall.admin_cidrs[{index}]");
+            let text = item.value.trim();
+            let shown = excerpt(&item.value).escape_debug().to_string();
+            match IpNet::from_str(text) {
+                Ok(net) if net.trunc() != net => {
+                    self.error(
+                        item.span,
+                        &field,
+                        format!("`{shown}` has host bits set"),
+                        example::ADMIN_CIDR,
+                        Some(net.trunc().to_string()),
+                    );
+                    ok = false;
+                }
+                Ok(net) => {
+                    if !out.contains(&net) {
+                        out.push(net);
+                    }
+                }
+                Err(_) => {
+                    let (message, suggestion) = match IpAddr::from_str(text) {
+                        Ok(IpAddr::V4(a)) => (format!("`{shown}` is an address, not a range"), Some(format!("{a}/32"))),
+                        Ok(IpAddr::V6(a)) => (
+                            format!("`{shown}` is an address, not a range"),
+                            Some(format!("{a}/128")),
+                        ),
+                        Err(_) => (format!("`{shown}` is not a CIDR range"), None),
+                    };
+                    self.error(item.span, &field, message, example::ADMIN_CIDR, suggestion);
+                    ok = false;
+                }
+            }
+        }
+        ok.then_some(Firewall { admin_cidrs: out })
+    }
+}
