@@ -1,6 +1,20 @@
-//! cluster.yaml: the reference cluster validates, every broken fixture under
+//! cluster.yaml: the reference cluster validates, every broken case under
 //! `tests/fixtures/invalid/` is rejected with the diagnostics its `# expect:` lines name,
 //! and the shipped machine patches only use keys of the Talos v1.11 schema.
+//!
+//! Most cases are `NAME.diff`: a change to `base.yaml` (a valid description), so a key
+//! added to cluster.yaml is added to `base.yaml` alone. A `.diff` holds its `#` header
+//! lines, then hunks separated by a blank line; each hunk's ` ` (context) and `-` lines
+//! are found once in the base and replaced by its ` ` and `+` lines. The test writes the
+//! header and the edited base to `tests/fixtures/invalid/NAME.yaml` in a temporary copy of
+//! the folder (with its `patches/` and `schematics/`) and runs `validate` there, so
+//! diagnostics name that path as they would in the repository. A `NAME.yaml` (a file that
+//! is no edit of the base: empty, a list, deeply nested) is used as it is.
+//!
+//! `# expect: at="TEXT" field=F contains="text"` names the diagnostic's line by its text
+//! (the one line of the file equal to TEXT, `\"` and `\\` escaped), so expectations
+//! survive changes to the base; `line=N` gives the number instead, and `file=P` (relative
+//! to the folder) a diagnostic in another file. `field=-` means no field (syntax errors).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -10,7 +24,10 @@ use talos_hcloud::spec::{self, Architecture, Endpoint, Role, SchematicSource};
 
 use crate::harness::{reference_dir, repo_root, talos_hcloud_in};
 
-/// One `# expect: line=N field=F [file=P] contains="text"` line of a fixture.
+/// The folder of the invalid cases, relative to the repository root.
+const INVALID: &str = "tests/fixtures/invalid";
+
+/// One `# expect:` line of a case.
 #[derive(Debug)]
 struct Expectation {
     /// The file the diagnostic is in, relative to the repository root.
@@ -21,50 +38,187 @@ struct Expectation {
     contains: String,
 }
 
-fn expectations(fixture: &Path, text: &str) -> Vec<Expectation> {
-    let relative = fixture.strip_prefix(repo_root()).expect("fixture under the repository");
-    let folder = relative.parent().expect("fixture in a folder");
+/// Reads a `"…"` value with `\"` and `\\` escapes from the start of `text`; returns it and
+/// the rest after the closing quote.
+fn quoted(text: &str) -> Option<(String, &str)> {
+    let mut value = String::new();
+    let mut chars = text.strip_prefix('"')?.char_indices();
+    while let Some((index, c)) = chars.next() {
+        match c {
+            '\\' => value.push(chars.next()?.1),
+            '"' => return Some((value, &text[index + 2..])),
+            other => value.push(other),
+        }
+    }
+    None
+}
+
+/// The 1-based number of the one line of `text` equal to `wanted`.
+fn line_of(text: &str, wanted: &str, case: &str) -> usize {
+    let found: Vec<usize> = text
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| *line == wanted)
+        .map(|(index, _)| index + 1)
+        .collect();
+    match found.as_slice() {
+        [line] => *line,
+        other => panic!("{case}: at={wanted:?} matches lines {other:?}, not exactly one"),
+    }
+}
+
+/// The expectations of the case written to `relative` (a path under the repository root
+/// layout) with `text`.
+fn expectations(relative: &str, text: &str) -> Vec<Expectation> {
+    let folder = Path::new(relative).parent().expect("case in a folder");
     text.lines()
         .filter_map(|line| line.strip_prefix("# expect: "))
         .map(|spec| {
             let (head, contains) = spec
                 .split_once(" contains=\"")
-                .unwrap_or_else(|| panic!("{}: expectation without contains=: {spec}", relative.display()));
+                .unwrap_or_else(|| panic!("{relative}: expectation without contains=: {spec}"));
             let contains = contains
                 .strip_suffix('"')
                 .expect("contains=\"…\" ends with a quote")
                 .to_owned();
             let mut expectation = Expectation {
-                file: relative.display().to_string(),
+                file: relative.to_owned(),
                 line: 0,
                 field: None,
                 contains,
             };
-            for token in head.split_whitespace() {
-                let (key, value) = token.split_once('=').expect("key=value");
+            let mut rest = head.trim_start();
+            while !rest.is_empty() {
+                let (key, after) = rest.split_once('=').expect("key=value");
+                let value;
+                (value, rest) = if after.starts_with('"') {
+                    quoted(after).unwrap_or_else(|| panic!("{relative}: unclosed quote in {spec}"))
+                } else {
+                    let end = after.find(' ').unwrap_or(after.len());
+                    (after[..end].to_owned(), &after[end..])
+                };
+                rest = rest.trim_start();
                 match key {
                     "line" => expectation.line = value.parse().expect("line=N"),
-                    "field" if value != "-" => expectation.field = Some(value.to_owned()),
+                    "at" => expectation.line = line_of(text, &value, relative),
+                    "field" if value != "-" => expectation.field = Some(value),
                     "field" => {}
                     "file" => expectation.file = folder.join(value).display().to_string(),
                     other => panic!("unknown expectation key {other}"),
                 }
             }
-            assert!(expectation.line > 0, "{}: line= missing", relative.display());
+            assert!(expectation.line > 0, "{relative}: line= or at= missing");
             expectation
         })
         .collect()
 }
 
-fn fixtures() -> Vec<PathBuf> {
-    let dir = repo_root().join("tests/fixtures/invalid");
-    let mut files: Vec<PathBuf> = fs::read_dir(&dir)
-        .expect("fixture folder")
-        .map(|e| e.expect("fixture entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .collect();
-    files.sort();
-    files
+/// `base` with the edits of a `.diff` case applied, after the case's header lines.
+fn apply_edits(base: &str, diff: &str, case: &str) -> String {
+    let header: Vec<&str> = diff.lines().take_while(|l| l.starts_with('#')).collect();
+    let mut lines: Vec<String> = base.lines().map(str::to_owned).collect();
+    let body: Vec<&str> = diff.lines().skip(header.len()).collect();
+    for hunk in body.split(|line| line.is_empty()) {
+        let mut old = Vec::new();
+        let mut new = Vec::new();
+        for line in hunk {
+            let (mark, text) = line.split_at(1);
+            match mark {
+                " " => {
+                    old.push(text);
+                    new.push(text);
+                }
+                "-" => old.push(text),
+                "+" => new.push(text),
+                _ => panic!("{case}: a hunk line starts with {mark:?}, not ` `, `-` or `+`"),
+            }
+        }
+        let at: Vec<usize> = (0..=lines.len().saturating_sub(old.len()))
+            .filter(|&i| lines[i..].iter().zip(&old).all(|(a, b)| a == b) && lines.len() - i >= old.len())
+            .collect();
+        let [at] = at.as_slice() else {
+            panic!("{case}: the hunk {hunk:?} matches the base at lines {at:?}, not exactly once");
+        };
+        lines.splice(*at..*at + old.len(), new.iter().map(|l| (*l).to_owned()));
+    }
+    let mut text = header.join("\n");
+    text.push('\n');
+    for line in lines {
+        text.push_str(&line);
+        text.push('\n');
+    }
+    text
+}
+
+/// Copies `from` into `to`, folders included.
+fn copy_tree(from: &Path, to: &Path) {
+    fs::create_dir_all(to).expect("mkdir");
+    for entry in fs::read_dir(from).expect("readable folder") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            fs::copy(entry.path(), target).expect("copy");
+        }
+    }
+}
+
+/// A temporary copy of the invalid-cases folder with every case written out as
+/// `NAME.yaml`, at the same path relative to the temporary root as in the repository.
+struct Cases {
+    root: tempfile::TempDir,
+    /// Each case: its path relative to `root` and its text.
+    written: Vec<(String, String)>,
+}
+
+impl Cases {
+    fn write() -> Cases {
+        let root = tempfile::tempdir().expect("temp dir");
+        let source = repo_root().join(INVALID);
+        let folder = root.path().join(INVALID);
+        copy_tree(&source, &folder);
+        let base = fs::read_to_string(source.join("base.yaml")).expect("base.yaml");
+        let mut written = Vec::new();
+        let mut entries: Vec<PathBuf> = fs::read_dir(&source)
+            .expect("case folder")
+            .map(|e| e.expect("case entry").path())
+            .collect();
+        entries.sort();
+        for path in entries {
+            let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
+            let (stem, text) = if let Some(stem) = name.strip_suffix(".diff") {
+                let diff = fs::read_to_string(&path).expect("case readable");
+                (stem, apply_edits(&base, &diff, name))
+            } else if let Some(stem) = name.strip_suffix(".yaml")
+                && stem != "base"
+            {
+                (stem, fs::read_to_string(&path).expect("case readable"))
+            } else {
+                continue;
+            };
+            let relative = format!("{INVALID}/{stem}.yaml");
+            fs::write(root.path().join(&relative), &text).expect("write case");
+            written.push((relative, text));
+        }
+        Cases { root, written }
+    }
+
+    fn dir(&self) -> &Path {
+        self.root.path()
+    }
+
+    /// The text of case `name`.
+    fn text(&self, name: &str) -> &str {
+        let relative = format!("{INVALID}/{name}.yaml");
+        self.written
+            .iter()
+            .find(|(r, _)| *r == relative)
+            .map(|(_, text)| text.as_str())
+            .unwrap_or_else(|| panic!("no case {name}"))
+    }
 }
 
 /// The diagnostic header lines of a text-mode stderr: `path:line:col: …`.
@@ -81,26 +235,44 @@ fn headers<'a>(stderr: &'a str, file: &str) -> Vec<&'a str> {
         .collect()
 }
 
+/// The base of the `.diff` cases is valid, so each case fails for its own edit only.
+#[test]
+fn base_of_the_invalid_cases_validates() {
+    let run = talos_hcloud_in(repo_root(), &["-c", &format!("{INVALID}/base.yaml"), "validate"]);
+    assert_eq!(run.code, 0, "{run:?}");
+}
+
+/// A hunk must match the base exactly once: an edit that matches nowhere is an error, not
+/// a silently unchanged base.
+#[test]
+fn case_edits_apply_exactly_once() {
+    let base = "a: 1\nb: 2\n";
+    assert_eq!(
+        apply_edits(base, "# x\n-a: 1\n+a: 3\n\n b: 2\n+c: 4\n", "t"),
+        "# x\na: 3\nb: 2\nc: 4\n"
+    );
+    let missing = std::panic::catch_unwind(|| apply_edits(base, "# x\n-a: 9\n+a: 3\n", "t"));
+    assert!(missing.is_err());
+    let text = "# expect: at=\"a: \\\"q\\\"\" field=a contains=\"x\"\na: \"q\"\n";
+    let expected = expectations("tests/fixtures/invalid/t.yaml", text);
+    assert_eq!((expected[0].line, expected[0].field.as_deref()), (2, Some("a")));
+}
+
 #[test]
 fn every_invalid_fixture_is_rejected_with_its_diagnostics() {
-    let fixtures = fixtures();
-    assert!(fixtures.len() >= 30, "only {} fixtures", fixtures.len());
+    let cases = Cases::write();
+    assert!(cases.written.len() >= 30, "only {} cases", cases.written.len());
     let mut failures = Vec::new();
-    for fixture in &fixtures {
-        let relative = fixture
-            .strip_prefix(repo_root())
-            .expect("under the repository")
-            .display()
-            .to_string();
-        let text = fs::read_to_string(fixture).expect("fixture readable");
-        let expected = expectations(fixture, &text);
+    for (relative, text) in &cases.written {
+        let relative = relative.as_str();
+        let expected = expectations(relative, text);
         if expected.is_empty() {
             failures.push(format!("{relative}: no `# expect:` line"));
             continue;
         }
 
         // Text: exit 2, nothing on stdout, every expected diagnostic on stderr.
-        let run = talos_hcloud_in(repo_root(), &["-c", &relative, "validate"]);
+        let run = talos_hcloud_in(cases.dir(), &["-c", relative, "validate"]);
         if run.code != 2 || !run.stdout.is_empty() {
             failures.push(format!("{relative}: exit {} stdout {:?}", run.code, run.stdout));
         }
@@ -114,7 +286,7 @@ fn every_invalid_fixture_is_rejected_with_its_diagnostics() {
             ));
         }
         let mut all_headers = Vec::new();
-        for file in expected.iter().map(|e| e.file.as_str()).chain([relative.as_str()]) {
+        for file in expected.iter().map(|e| e.file.as_str()).chain([relative]) {
             for header in headers(&run.stderr, file) {
                 if !all_headers.contains(&header) {
                     all_headers.push(header);
@@ -150,7 +322,7 @@ fn every_invalid_fixture_is_rejected_with_its_diagnostics() {
         }
 
         // JSON: one error document on stdout with the same diagnostics as data.
-        let run = talos_hcloud_in(repo_root(), &["-c", &relative, "--output", "json", "validate"]);
+        let run = talos_hcloud_in(cases.dir(), &["-c", relative, "--output", "json", "validate"]);
         let document: Value = match serde_json::from_str(&run.stdout) {
             Ok(v) => v,
             Err(e) => {
@@ -204,10 +376,9 @@ fn every_invalid_fixture_is_rejected_with_its_diagnostics() {
 
 #[test]
 fn all_problems_are_reported_in_one_run() {
-    let run = talos_hcloud_in(
-        repo_root(),
-        &["-c", "tests/fixtures/invalid/three-problems.yaml", "validate"],
-    );
+    let cases = Cases::write();
+    let file = "tests/fixtures/invalid/three-problems.yaml";
+    let run = talos_hcloud_in(cases.dir(), &["-c", file, "validate"]);
     assert_eq!(run.code, 2, "{run:?}");
     assert!(
         run.stderr.starts_with(
@@ -216,21 +387,32 @@ fn all_problems_are_reported_in_one_run() {
         "{}",
         run.stderr
     );
-    let file = "tests/fixtures/invalid/three-problems.yaml";
     assert_eq!(headers(&run.stderr, file).len(), 3, "{}", run.stderr);
     // In file order, each with its source line, caret and did-you-mean.
+    let text = cases.text("three-problems");
+    let location_line = line_of(text, "location: fsn2", file);
+    let subnet_line = line_of(text, "  subnet: 10.9.1.0/24", file);
+    let key_line = line_of(text, "sysctl:", file);
     let location = run
         .stderr
-        .find(&format!("{file}:7:11: location: unknown location `fsn2`"))
+        .find(&format!("{file}:{location_line}:11: location: unknown location `fsn2`"))
         .expect("location first");
-    let subnet = run.stderr.find(&format!("{file}:19:")).expect("subnet second");
+    let subnet = run
+        .stderr
+        .find(&format!("{file}:{subnet_line}:"))
+        .expect("subnet second");
     let key = run
         .stderr
-        .find(&format!("{file}:40:1: sysctl: unknown key `sysctl` at the top level"))
+        .find(&format!(
+            "{file}:{key_line}:1: sysctl: unknown key `sysctl` at the top level"
+        ))
         .expect("key third");
     assert!(location < subnet && subnet < key, "{}", run.stderr);
+    let gutter = " ".repeat(location_line.to_string().len());
     assert!(
-        run.stderr.contains("\n7 | location: fsn2\n  |           ^^^^\n"),
+        run.stderr.contains(&format!(
+            "\n{location_line} | location: fsn2\n{gutter} |           ^^^^\n"
+        )),
         "{}",
         run.stderr
     );
@@ -240,8 +422,9 @@ fn all_problems_are_reported_in_one_run() {
 
 #[test]
 fn did_you_mean_and_expected_by_example() {
+    let cases = Cases::write();
     let run = talos_hcloud_in(
-        repo_root(),
+        cases.dir(),
         &["-c", "tests/fixtures/invalid/unknown-server-type.yaml", "validate"],
     );
     assert_eq!(run.code, 2, "{run:?}");
@@ -251,7 +434,7 @@ fn did_you_mean_and_expected_by_example() {
         run.stderr
     );
     let run = talos_hcloud_in(
-        repo_root(),
+        cases.dir(),
         &["-c", "tests/fixtures/invalid/subnet-host-bits.yaml", "validate"],
     );
     assert!(run.stderr.contains("did you mean `10.0.1.0/24`?"), "{}", run.stderr);
