@@ -51,12 +51,120 @@ fn man_page_is_roff_for_the_binary() {
     assert!(run.stdout.contains(".TH talos-hcloud 1"), "man header missing");
 }
 
+/// The names under `Commands:` in a help text (without `help`).
+fn subcommands(help: &str) -> Vec<String> {
+    help.split("\nCommands:\n")
+        .nth(1)
+        .unwrap_or_default()
+        .lines()
+        .take_while(|line| line.starts_with("  "))
+        .filter_map(|line| line.split_whitespace().next())
+        .filter(|name| *name != "help")
+        .map(str::to_owned)
+        .collect()
+}
+
+/// HCLOUD_TOKEN's value reaches no output: not any command's help, not usage or
+/// validation errors, not the results and logs (-vvv, text and JSON) of `validate` and
+/// `config gen`. `config gen` writes it into the control-plane configs (for the Talos VIP
+/// controller), which proves the binary read it.
 #[test]
-fn token_value_never_appears_in_help() {
+fn token_value_never_appears_in_any_output() {
     let secret = "tok-0123456789abcdef-secret";
-    let run = crate::harness::talos_hcloud_env(repo_root(), &["--help"], &[("HCLOUD_TOKEN", secret)]);
-    assert_eq!(run.code, 0);
-    assert!(!run.stdout.contains(secret) && !run.stderr.contains(secret));
+    let env = [("HCLOUD_TOKEN", secret)];
+    let mut runs = Vec::new();
+
+    // Every command's help, found by walking the `Commands:` lists.
+    let mut pending: Vec<Vec<String>> = vec![Vec::new()];
+    while let Some(command) = pending.pop() {
+        let mut args: Vec<&str> = command.iter().map(String::as_str).collect();
+        args.push("--help");
+        let run = talos_hcloud_env(repo_root(), &args, &env);
+        assert_eq!(run.code, 0, "{args:?}: {run:?}");
+        for sub in subcommands(&run.stdout) {
+            let mut next = command.clone();
+            next.push(sub);
+            pending.push(next);
+        }
+        runs.push((args.join(" "), run));
+    }
+    assert!(runs.len() >= 22, "only {} help texts", runs.len());
+
+    // Errors: usage, an invalid cluster description, a missing one.
+    for args in [
+        &["-vvv", "validate", "--no-such-flag"][..],
+        &["-vvv", "--output", "json", "validate", "--no-such-flag"],
+        &["-vvv", "-c", "tests/fixtures/invalid/empty-file.yaml", "validate"],
+        &[
+            "-vvv",
+            "-c",
+            "tests/fixtures/invalid/empty-file.yaml",
+            "--output",
+            "json",
+            "validate",
+        ],
+        &["-vvv", "-c", "no-such/cluster.yaml", "validate"],
+        &["-vvv", "validate"],
+        &["-vvv", "--output", "json", "validate"],
+    ] {
+        runs.push((args.join(" "), talos_hcloud_env(repo_root(), args, &env)));
+    }
+
+    // `config gen` of the reference cluster, which reads the token.
+    let dir = tempfile::tempdir().expect("temp dir");
+    for entry in [
+        "cluster.yaml",
+        "schematics/hcloud.yaml",
+        "machine-patches/all/kubelet.yaml",
+        "machine-patches/all/sysctls.yaml",
+        "machine-patches/all/time.yaml",
+        "machine-patches/controlplane/metrics.yaml",
+        "machine-patches/worker/node-labels.yaml",
+    ] {
+        let to = dir.path().join(entry);
+        std::fs::create_dir_all(to.parent().expect("parent")).expect("mkdir");
+        std::fs::copy(repo_root().join(entry), to).expect("copy");
+    }
+    let local = dir.path().join(".talos-hcloud/tootcommunity-prod");
+    talos_hcloud::talos::secrets::SecretsBundle::generate_with(
+        talos_hcloud::talos::contract::Contract::V1_11,
+        talos_hcloud::talos::secrets::GenerateOptions {
+            now: None,
+            service_account_key: Some(crate::secrets::service_account_key()),
+        },
+    )
+    .expect("bundle generation")
+    .save(
+        &local.join("secrets.yaml"),
+        talos_hcloud::secure_file::Overwrite::Refuse,
+    )
+    .expect("bundle saved");
+    for output in ["text", "json"] {
+        let args = [
+            "-vvv",
+            "--output",
+            output,
+            "config",
+            "gen",
+            "--force",
+            "--endpoint",
+            "203.0.113.10",
+            "--talos-endpoint",
+            "198.51.100.11",
+        ];
+        let run = talos_hcloud_env(dir.path(), &args, &env);
+        assert_eq!(run.code, 0, "{args:?}: {run:?}");
+        runs.push((args.join(" "), run));
+    }
+    let written = std::fs::read_to_string(local.join("configs/cp-1.yaml")).expect("cp-1 config written");
+    assert!(written.contains(secret), "config gen did not read HCLOUD_TOKEN");
+
+    let leaks: Vec<String> = runs
+        .iter()
+        .filter(|(_, run)| run.stdout.contains(secret) || run.stderr.contains(secret))
+        .map(|(args, run)| format!("{args}: {run:?}"))
+        .collect();
+    assert!(leaks.is_empty(), "the token leaked:\n{}", leaks.join("\n"));
 }
 
 #[test]
