@@ -10,7 +10,7 @@ use std::fmt;
 
 use super::emit::emit_stream;
 use super::value::{Node, Position};
-use super::yaml::{ParseError, parse_stream};
+use crate::yaml::parse::{ParseError, parse_stream};
 
 /// The identity Talos matches documents by.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

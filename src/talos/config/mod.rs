@@ -19,18 +19,17 @@ pub mod render;
 pub mod shape;
 pub mod validate;
 
-/// The shared YAML parser ([`crate::yaml::parse`]), under its old name here.
-pub use crate::yaml::parse as yaml;
-/// The shared YAML model, under the names this module has always used for it.
+/// The shared YAML model ([`crate::yaml`]): Talos configs are read, edited and emitted
+/// as these trees, so the config modules name them `config::path`, `config::value`.
 pub use crate::yaml::{emit, path, value};
 
 pub use crate::talos::contract::{Artifact, Contract, ContractError};
+pub use crate::yaml::parse::{ParseError, ParsedDocument, parse_one, parse_stream};
 pub use documents::{ConfigDocuments, DocumentError, DocumentId};
 pub use generate::{GenerateError, GenerateOptions, MachineType, generate};
 pub use hcloud_overlay::{HcloudCluster, HcloudVip, NodeSettings, OverlayError, VipForm, apply_node_overlay};
 pub use path::{Path, PathError, Segment};
 pub use value::{Entry, Mapping, Node, Position, Resolved, Scalar, ScalarStyle, Value};
-pub use yaml::{ParseError, ParsedDocument, parse_one, parse_stream};
 
 #[cfg(test)]
 pub(crate) mod test_support {

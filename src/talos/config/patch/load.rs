@@ -6,7 +6,7 @@ use super::json6902::{JsonOp, ops_from_node};
 use super::{Patch, PatchBody, PatchError, delete};
 use crate::talos::config::documents::DocumentId;
 use crate::talos::config::value::{Node, Position};
-use crate::talos::config::yaml::parse_stream;
+use crate::yaml::parse::parse_stream;
 
 /// Parses patch text; see [`super::load_patch`].
 pub(super) fn parse(name: String, text: &str) -> Result<Patch, PatchError> {

@@ -14,8 +14,8 @@ use crate::talos::config::documents::{ConfigDocuments, DocumentError, DocumentId
 use crate::talos::config::path::Path;
 use crate::talos::config::shape::{KindLookup, StructShape, Ty, registry};
 use crate::talos::config::value::{Mapping, Node, Position, Resolved, Value};
-use crate::talos::config::yaml::{ParseError, parse_stream};
 use crate::talos::contract::Contract;
+use crate::yaml::parse::{ParseError, parse_stream};
 
 /// The key that carries strategic-merge directives in patches.
 pub const PATCH_DIRECTIVE: &str = "$patch";
