@@ -334,8 +334,8 @@ fn an_empty_environment_variable_counts_as_unset() {
 }
 
 /// Every local input file goes through one reader with one size cap (16 MiB) that refuses
-/// what is not a regular file: `-c /dev/zero validate`, `schematic id /dev/zero` and
-/// `secrets check /dev/urandom` used to read until memory ran out. Each case ends at once
+/// what is not a regular file, so `-c /dev/zero validate`, `schematic id /dev/zero` and
+/// `secrets check /dev/urandom` cannot read until memory runs out. Each case ends at once
 /// with exit 2 and a short error that says what is wrong.
 #[test]
 fn input_files_are_capped_and_must_be_regular_files() {
@@ -422,9 +422,9 @@ fn input_files_are_capped_and_must_be_regular_files() {
     }
 }
 
-/// Errors quote values and show source lines, but never at full length: a 1 MB `name:`
-/// used to produce ~10 MB of stderr, and `talos.schematic: /etc/passwd` printed the whole
-/// file as the "found" value. Quoted values end in `…` after 64 characters, source lines
+/// Errors quote values and show source lines, but never at full length, so a 1 MB `name:`
+/// cannot flood stderr and `talos.schematic: /etc/passwd` does not print that file as the
+/// "found" value. Quoted values end in `…` after 64 characters, source lines
 /// are cut to a window around the caret, and only the start of a foreign file is shown.
 #[test]
 fn huge_values_and_foreign_files_are_quoted_in_short_excerpts() {

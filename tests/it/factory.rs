@@ -606,8 +606,8 @@ async fn ctrl_c_during_download_exits_3_and_removes_the_partial_file() {
 }
 
 /// A factory URL with credentials is refused, and the password never appears in what is
-/// printed, whether the URL parses or not (`--factory-url http://user:pw@host` used to be
-/// echoed in full).
+/// printed, whether the URL parses or not (`--factory-url http://user:pw@host` is shown
+/// with `***` for the password).
 #[test]
 fn factory_url_passwords_are_never_printed() {
     for (url, shown) in [

@@ -928,10 +928,10 @@ async fn user_data_configures_at_boot_and_bad_user_data_keeps_apid_down() {
 
 #[tokio::test]
 async fn a_sole_control_plane_reset_and_configured_again_bootstraps_a_new_etcd() {
-    // Regression (review of issue 5): after the only control plane was wiped, the emulated
-    // cluster still counted as bootstrapped, so Bootstrap on the re-configured node answered
-    // AlreadyExists while its etcd waited forever for a cluster that no longer existed. Talos
-    // refuses Bootstrap only when the node's etcd directory is not empty.
+    // Once the only control plane is wiped, the cluster no longer counts as bootstrapped:
+    // Bootstrap on the re-configured node starts a new etcd instead of answering
+    // AlreadyExists (its etcd would wait forever for a cluster that is gone). Talos refuses
+    // Bootstrap only when the node's etcd directory is not empty.
     let registry = ClusterRegistry::new();
     let node = start(options("v1.12.11", &registry)).await;
     let admin = configured_client(&node, &admin());
@@ -965,9 +965,9 @@ async fn a_sole_control_plane_reset_and_configured_again_bootstraps_a_new_etcd()
 
 #[tokio::test]
 async fn a_try_apply_does_not_revert_a_node_that_was_reset_and_powered_off() {
-    // Regression (review of issue 5): the TRY rollback timer survived a reset without
-    // reboot, and when it fired it put the powered-off, wiped node back into configured
-    // mode: the Kubernetes API listened again and the node re-registered as a control plane.
+    // A TRY rollback belongs to its boot: a reset without reboot cancels it, so the timer
+    // cannot put the powered-off, wiped node back into configured mode (Kubernetes API
+    // listening, registered as a control plane).
     let registry = ClusterRegistry::new();
     let mut opts = options("v1.12.11", &registry);
     opts.installed_config = Some(golden("v1.12", "controlplane"));
@@ -1175,8 +1175,8 @@ async fn sim_node_command_serves_until_ctrl_c() {
 
 #[tokio::test]
 async fn sim_node_command_stops_on_sigterm_with_exit_0() {
-    // Regression (review of issue 5): `sim` stopped on SIGTERM with exit 0, `sim node` was
-    // killed by it (exit 143) — a supervisor stopping a rehearsal saw a failure.
+    // `sim node` stops on SIGTERM with exit 0 like `sim`, so a supervisor stopping a
+    // rehearsal does not see a failure (exit 143).
     let (child, _, started) = spawn_sim_node("v1.11.6").await;
     assert_eq!(started["mode"], "maintenance");
     stop_sim_node(child, "TERM").await;

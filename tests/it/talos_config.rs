@@ -478,8 +478,8 @@ fn cli_refuses_to_overwrite_without_force_and_changes_nothing() {
 }
 
 /// A directory where an output file belongs is named as such, with or without --force,
-/// before any file is written (with --force the first configs used to be written, then the
-/// OS's "Is a directory" stopped the run half-way).
+/// before any file is written, so --force never leaves a half-written set of configs behind
+/// the OS's "Is a directory".
 #[test]
 fn cli_names_a_directory_in_the_way_and_writes_nothing() {
     let dir = tempfile::tempdir().expect("temp dir");

@@ -320,8 +320,8 @@ mod tests {
 
     #[test]
     fn the_largest_page_number_is_just_past_the_end() {
-        // Regression (review of issue 3): `page=18446744073709551615` overflowed `page + 1`
-        // and the request died in a panic.
+        // `page=18446744073709551615` is a valid query: `page + 1` must not overflow (a
+        // panic would drop the request).
         let page = paginate(items(3), &Query::parse("page=18446744073709551615")).unwrap();
         assert!(page.items.is_empty());
         assert_eq!(page.pagination["page"], u64::MAX);

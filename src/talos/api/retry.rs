@@ -2,8 +2,7 @@
 //!
 //! Only transient failures are retried (`Unavailable`, `DeadlineExceeded`, a connection that
 //! could not be opened); a bad argument or a denied permission never is. The policy is a
-//! finite iterator of delays so tests can collect it. (The shared `hcloud::retry` helper,
-//! when it lands, can take this over; the policy shape is the same.)
+//! finite iterator of delays so tests can collect it (style rule 12).
 
 use std::time::Duration;
 

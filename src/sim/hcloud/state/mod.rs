@@ -481,7 +481,7 @@ impl World {
             "images": self.images.values().filter(|i| i.kind != images::ImageType::System).map(|i| {
                 serde_json::json!({"image": i.render(self), "internal": {"disk": i.disk, "source_disk": i.source_disk}})
             }).collect::<Vec<_>>(),
-            // Each key in its `{"ssh_key": …}` body, as the dump has always shown them.
+            // Each key wrapped in its `{"ssh_key": …}` body, unlike the bare resources below.
             "ssh_keys": self.ssh_keys.keys().map(|id| self.envelope::<SshKey>(*id)).collect::<Vec<_>>(),
             "placement_groups": self.render_all::<PlacementGroup>(),
             "networks": self.render_all::<Network>(),
