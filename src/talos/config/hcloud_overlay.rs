@@ -24,10 +24,11 @@ use std::net::IpAddr;
 
 use super::documents::{ConfigDocuments, DocumentError, DocumentId};
 use super::fields;
-use super::generate::{GenerateError, GenerateOptions, MachineType, generate, typed_document};
+use super::generate::{GenerateError, GenerateOptions, generate, typed_document};
 use super::value::{Mapping, Node};
 use crate::redact::Redacted;
 use crate::talos::contract::{Artifact, Contract, ContractError};
+use crate::talos::machine_type::MachineType;
 use crate::talos::secrets::SecretsBundle;
 
 /// PCI bus path of the public NIC of Hetzner Cloud servers (`enp1s0` = bus 1, slot 0).
@@ -248,7 +249,7 @@ pub fn apply_node_overlay(
         machine_network(docs)?.insert_ordered("hostname", node.hostname.as_str(), fields::NETWORK);
     }
 
-    let Some(vip) = vip.filter(|_| node.machine_type == MachineType::ControlPlane) else {
+    let Some(vip) = vip.filter(|_| node.machine_type.is_control_plane()) else {
         return Ok(());
     };
     match vip.form.unwrap_or(VipForm::for_contract(contract)) {
