@@ -95,43 +95,31 @@ pub struct ReleaseLine {
 
 /// Every Talos release line talos-hcloud knows, oldest first: the one table of supported
 /// lines (reference `talos.md` §0; v1.14 was read at v1.14.0-rc.1, the only v1.14 tag then).
+#[rustfmt::skip]
 pub const RELEASE_LINES: &[ReleaseLine] = &[
-    ReleaseLine {
-        contract: Contract::V1_10,
-        support: Support::SecretsBundlesAndConfigs,
-        newest_release: "v1.10.9",
-        kubernetes_at_first: "1.33.0",
-        kubernetes_at_newest: "1.33.6",
-    },
-    ReleaseLine {
-        contract: Contract::V1_11,
-        support: Support::SecretsBundlesAndConfigs,
-        newest_release: "v1.11.6",
-        kubernetes_at_first: "1.34.0",
-        kubernetes_at_newest: "1.34.1",
-    },
-    ReleaseLine {
-        contract: Contract::V1_12,
-        support: Support::SecretsBundlesAndConfigs,
-        newest_release: "v1.12.11",
-        kubernetes_at_first: "1.35.0",
-        kubernetes_at_newest: "1.35.4",
-    },
-    ReleaseLine {
-        contract: Contract::V1_13,
-        support: Support::SecretsBundlesAndConfigs,
-        newest_release: "v1.13.9",
-        kubernetes_at_first: "1.36.0",
-        kubernetes_at_newest: "1.36.3",
-    },
-    ReleaseLine {
-        contract: Contract::V1_14,
-        support: Support::SecretsBundles,
-        newest_release: "v1.14.0-rc.1",
-        kubernetes_at_first: "1.37.0-rc.0",
-        kubernetes_at_newest: "1.37.0-rc.0",
-    },
+    //   line             support                            newest          Kube .0        Kube newest
+    line(Contract::V1_10, Support::SecretsBundlesAndConfigs, "v1.10.9",      "1.33.0",      "1.33.6"),
+    line(Contract::V1_11, Support::SecretsBundlesAndConfigs, "v1.11.6",      "1.34.0",      "1.34.1"),
+    line(Contract::V1_12, Support::SecretsBundlesAndConfigs, "v1.12.11",     "1.35.0",      "1.35.4"),
+    line(Contract::V1_13, Support::SecretsBundlesAndConfigs, "v1.13.9",      "1.36.0",      "1.36.3"),
+    line(Contract::V1_14, Support::SecretsBundles,           "v1.14.0-rc.1", "1.37.0-rc.0", "1.37.0-rc.0"),
 ];
+
+const fn line(
+    contract: Contract,
+    support: Support,
+    newest_release: &'static str,
+    kubernetes_at_first: &'static str,
+    kubernetes_at_newest: &'static str,
+) -> ReleaseLine {
+    ReleaseLine {
+        contract,
+        support,
+        newest_release,
+        kubernetes_at_first,
+        kubernetes_at_newest,
+    }
+}
 
 impl ReleaseLine {
     /// The table row of `contract`, if talos-hcloud knows the line.
@@ -223,16 +211,6 @@ impl Contract {
     /// The contract `major.minor`.
     pub const fn new(major: u32, minor: u32) -> Contract {
         Contract { major, minor }
-    }
-
-    /// The major version.
-    pub fn major(self) -> u32 {
-        self.major
-    }
-
-    /// The minor version.
-    pub fn minor(self) -> u32 {
-        self.minor
     }
 
     /// Parses `v1.11`, `1.11`, `v1.11.3` or `v1.14.0-rc.1` (talosctl's rule: only the

@@ -115,21 +115,6 @@ impl TalosVersion {
         }
     }
 
-    /// The major version.
-    pub fn major(&self) -> u32 {
-        self.contract.major()
-    }
-
-    /// The minor version.
-    pub fn minor(&self) -> u32 {
-        self.contract.minor()
-    }
-
-    /// The patch version.
-    pub fn patch(&self) -> u32 {
-        self.patch
-    }
-
     /// The release line, whose contract selects the generation rules and node behaviour.
     pub fn contract(&self) -> Contract {
         self.contract
@@ -181,7 +166,6 @@ mod tests {
     #[test]
     fn cluster_yaml_versions() {
         let v = TalosVersion::parse("v1.11.6").expect("valid");
-        assert_eq!((v.major(), v.minor(), v.patch()), (1, 11, 6));
         assert_eq!(v.to_string(), "v1.11.6");
         assert_eq!(v.release_line(), "v1.11");
         assert_eq!(v.contract(), Contract::V1_11);
