@@ -94,7 +94,7 @@ pub struct ReleaseLine {
 }
 
 /// Every Talos release line talos-hcloud knows, oldest first: the one table of supported
-/// lines (reference `talos.md` §0; v1.14 was read at v1.14.0-rc.1, the only v1.14 tag then).
+/// lines (reference `talos.md` §0; v1.14 as read at v1.14.0-rc.1, the only v1.14 tag of the reference snapshot).
 #[rustfmt::skip]
 pub const RELEASE_LINES: &[ReleaseLine] = &[
     //   line             support                            newest          Kube .0        Kube newest

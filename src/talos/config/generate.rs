@@ -152,7 +152,8 @@ impl GenerateOptions {
     }
 }
 
-/// Generates the config of one machine type.
+/// Generates the config of one machine type. [`MachineType::Init`] gets the control-plane
+/// config with `machine.type: init`, as Talos's generator writes it.
 ///
 /// # Errors
 /// [`GenerateError`] for a contract configs are not generated for, an invalid endpoint,
@@ -484,6 +485,18 @@ mod tests {
             .and_then(|d| d.get_path(&Path::parse("cluster.apiServer.certSANs[0]").expect("path")))
             .and_then(Node::as_str);
         assert_eq!(sans, Some("2001:db8::1"));
+    }
+
+    #[test]
+    fn init_is_the_control_plane_config_with_its_own_type() {
+        let secrets = golden_secrets();
+        let options = base_options(Contract::V1_11);
+        let control_plane = generate(&secrets, &options, MachineType::ControlPlane).expect("generates");
+        let init = generate(&secrets, &options, MachineType::Init).expect("generates");
+        assert_eq!(
+            init.to_yaml(),
+            control_plane.to_yaml().replacen("type: controlplane", "type: init", 1)
+        );
     }
 
     #[test]
