@@ -7,8 +7,9 @@ use std::sync::Arc;
 use indicatif::ProgressBar;
 use serde_json::json;
 use talos_hcloud::factory::image_stream::{self, ImageProgress, StreamOptions};
-use talos_hcloud::factory::{Arch, Compression, FactoryClient, Schematic, SchematicId};
+use talos_hcloud::factory::{Compression, FactoryClient, Schematic, SchematicId};
 use talos_hcloud::redact::redacted_url;
+use talos_hcloud::spec::Architecture;
 
 use super::CliError;
 use crate::cli::{FactoryCommand, FactoryDownloadArgs, GlobalArgs};
@@ -60,7 +61,7 @@ impl ImageProgress for BarProgress {
 }
 
 async fn download(client: &FactoryClient, args: FactoryDownloadArgs, printer: &Printer) -> Result<(), CliError> {
-    let arch: Arch = args
+    let arch: Architecture = args
         .arch
         .parse()
         .map_err(|e| CliError::invalid(format!("--arch: {e}")))?;

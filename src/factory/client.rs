@@ -6,8 +6,9 @@ use std::time::Duration;
 use url::Url;
 
 use super::error::Error;
-use super::image::{self, Arch, Compression};
+use super::image::{self, Compression};
 use super::schematic::{Schematic, SchematicId};
+use crate::spec::Architecture;
 
 /// The public factory, used when neither `--factory-url` nor `TALOS_FACTORY_URL` is set.
 pub const DEFAULT_FACTORY_URL: &str = "https://factory.talos.dev";
@@ -267,7 +268,7 @@ impl FactoryClient {
         &self,
         schematic: &SchematicId,
         version: &str,
-        arch: Arch,
+        arch: Architecture,
         compression: Compression,
     ) -> Result<Url, Error> {
         image::hcloud_image_url(&self.base, schematic, version, arch, compression)

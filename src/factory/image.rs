@@ -7,52 +7,7 @@ use url::Url;
 
 use super::error::Error;
 use super::schematic::SchematicId;
-
-/// A CPU architecture the factory builds images for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Arch {
-    /// x86-64 (Hetzner CX/CPX/CCX types).
-    Amd64,
-    /// ARM64 (Hetzner CAX types).
-    Arm64,
-}
-
-impl Arch {
-    /// All architectures, in a stable order.
-    pub const ALL: [Arch; 2] = [Arch::Amd64, Arch::Arm64];
-
-    /// The factory's name: `amd64` or `arm64`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Arch::Amd64 => "amd64",
-            Arch::Arm64 => "arm64",
-        }
-    }
-}
-
-impl fmt::Display for Arch {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Text that names no architecture.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown architecture `{0}` (expected amd64 or arm64)")]
-pub struct UnknownArch(pub String);
-
-impl FromStr for Arch {
-    type Err = UnknownArch;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "amd64" | "x86_64" | "x86" => Ok(Arch::Amd64),
-            "arm64" | "aarch64" | "arm" => Ok(Arch::Arm64),
-            _ => Err(UnknownArch(s.to_string())),
-        }
-    }
-}
+use crate::spec::Architecture;
 
 /// How the factory compresses a raw disk image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -125,7 +80,7 @@ pub fn check_version(version: &str) -> Result<(), Error> {
 }
 
 /// The file name of a Hetzner Cloud disk image: `hcloud-arm64.raw.zst`.
-pub fn hcloud_image_file(arch: Arch, compression: Compression) -> String {
+pub fn hcloud_image_file(arch: Architecture, compression: Compression) -> String {
     format!("hcloud-{arch}.raw.{}", compression.extension())
 }
 
@@ -135,7 +90,7 @@ pub fn hcloud_image_url(
     base: &Url,
     schematic: &SchematicId,
     version: &str,
-    arch: Arch,
+    arch: Architecture,
     compression: Compression,
 ) -> Result<Url, Error> {
     check_version(version)?;
@@ -184,13 +139,13 @@ mod tests {
     #[test]
     fn image_urls_for_every_arch_and_compression() {
         let base = Url::parse("https://factory.talos.dev").expect("url");
-        let url = hcloud_image_url(&base, &id(), "v1.11.1", Arch::Arm64, Compression::Zstd).expect("url");
+        let url = hcloud_image_url(&base, &id(), "v1.11.1", Architecture::Arm64, Compression::Zstd).expect("url");
         assert_eq!(
             url.as_str(),
             "https://factory.talos.dev/image/ce4c980550dd2ab1b17bbf2b08801c7eb59418eafe8f279833297925d67c7515/v1.11.1/hcloud-arm64.raw.zst"
         );
         let base = Url::parse("http://127.0.0.1:8080/prefix/").expect("url");
-        let url = hcloud_image_url(&base, &id(), "v1.14.0-rc.1", Arch::Amd64, Compression::Xz).expect("url");
+        let url = hcloud_image_url(&base, &id(), "v1.14.0-rc.1", Architecture::Amd64, Compression::Xz).expect("url");
         assert_eq!(
             url.as_str(),
             "http://127.0.0.1:8080/prefix/image/ce4c980550dd2ab1b17bbf2b08801c7eb59418eafe8f279833297925d67c7515/v1.14.0-rc.1/hcloud-amd64.raw.xz"

@@ -1,6 +1,10 @@
 //! What Hetzner Cloud and Talos offer, as far as validation needs to know before any
 //! network call: server types and their CPU architecture, locations and network zones,
-//! load balancer types, and the Talos release lines talos-hcloud supports.
+//! and load balancer types. The Talos release lines talos-hcloud supports are in
+//! [`crate::talos::contract::RELEASE_LINES`].
+//!
+//! [`Architecture`] is the one CPU architecture type: spec validation, the Image Factory
+//! client and the emulator name architectures with it.
 //!
 //! Sources: `reference/hcloud-api.md` §14 (network zones), §16–17 (locations, load
 //! balancer types); server type names and architectures from Hetzner's published type list
@@ -8,11 +12,12 @@
 //! (cx22 → cx23, cpx21 → cpx22): keep this table current, it is the one place to edit.
 
 use std::fmt;
+use std::str::FromStr;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A CPU architecture, named as Talos and the Image Factory name it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Architecture {
     /// x86-64 (Hetzner: `x86`).
@@ -41,7 +46,7 @@ impl Architecture {
         }
     }
 
-    /// Parses the Talos name (`amd64`, `arm64`).
+    /// Parses the Talos name (`amd64`, `arm64`) only, as cluster.yaml must spell it.
     pub fn from_name(name: &str) -> Option<Architecture> {
         Architecture::ALL.into_iter().find(|arch| arch.as_str() == name)
     }
@@ -50,6 +55,25 @@ impl Architecture {
 impl fmt::Display for Architecture {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// Text that names no architecture.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown architecture `{0}` (expected amd64 or arm64)")]
+pub struct UnknownArchitecture(pub String);
+
+impl FromStr for Architecture {
+    type Err = UnknownArchitecture;
+
+    /// Parses the Talos name or a common alias (`x86_64`, `x86`, `aarch64`, `arm`), as
+    /// command-line flags accept it.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "amd64" | "x86_64" | "x86" => Ok(Architecture::Amd64),
+            "arm64" | "aarch64" | "arm" => Ok(Architecture::Arm64),
+            _ => Err(UnknownArchitecture(s.to_string())),
+        }
     }
 }
 
@@ -207,10 +231,6 @@ pub fn load_balancer_type(name: &str) -> Option<&'static LoadBalancerTypeInfo> {
     LOAD_BALANCER_TYPES.iter().find(|t| t.name == name)
 }
 
-/// The Talos release lines (major, minor) talos-hcloud generates configuration for: those
-/// with golden configs and schemas in `reference/` (v1.10–v1.13).
-pub const TALOS_MINORS: &[(u32, u32)] = &[(1, 10), (1, 11), (1, 12), (1, 13)];
-
 /// The most servers a Hetzner spread placement group holds (reference/hcloud-api.md §11);
 /// each control plane and each worker pool gets one group.
 pub const MAX_SERVERS_PER_PLACEMENT_GROUP: usize = 10;
@@ -258,5 +278,11 @@ mod tests {
         }
         assert_eq!(Architecture::Arm64.hcloud_name(), "arm");
         assert_eq!(Architecture::from_name("x86"), None);
+        assert_eq!("x86_64".parse(), Ok(Architecture::Amd64));
+        assert_eq!("aarch64".parse(), Ok(Architecture::Arm64));
+        assert_eq!(
+            "riscv64".parse::<Architecture>().map_err(|e| e.to_string()),
+            Err("unknown architecture `riscv64` (expected amd64 or arm64)".to_string())
+        );
     }
 }

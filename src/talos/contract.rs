@@ -1,11 +1,12 @@
 //! The Talos version contract: which Talos release line a secrets bundle or machine config
-//! is generated for (`talosctl gen … --talos-version vX.Y`), and the generation rules it
-//! switches (reference `talos.md` §0 predicate table, §A).
+//! is generated for (`talosctl gen … --talos-version vX.Y`), the generation rules it
+//! switches (reference `talos.md` §0 predicate table, §A), and [`RELEASE_LINES`], the one
+//! table of the lines talos-hcloud knows and what it generates for each.
 //!
-//! One type serves the secrets bundle ([`crate::talos::secrets`]) and machine-config
-//! generation ([`crate::talos::config`]); each checks the lines it supports with
-//! [`Contract::supported_for`], because talos-hcloud makes bundles for more lines (v1.10 to
-//! v1.14) than configs (v1.10 to v1.13).
+//! Spec validation ([`TalosVersion::parse`](super::version::TalosVersion::parse)), config
+//! generation ([`crate::talos::config`]), secrets bundles ([`crate::talos::secrets`]) and the
+//! emulated nodes all read that table, through [`Contract::supported_for`] and
+//! [`ReleaseLine::of`].
 
 use std::fmt;
 use std::str::FromStr;
@@ -13,35 +14,44 @@ use std::str::FromStr;
 /// A Talos `major.minor` release line.
 ///
 /// Any 1.x can be represented (older lines drive the legacy branches of bundle generation);
-/// what talos-hcloud generates for is [`Artifact::oldest`] to [`Artifact::newest`].
+/// what talos-hcloud generates for is listed in [`RELEASE_LINES`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Contract {
     major: u32,
     minor: u32,
 }
 
-/// What is generated for a contract; each has its own range of supported lines.
+/// What is generated for a contract; [`RELEASE_LINES`] says for which lines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Artifact {
-    /// A secrets bundle (`talosctl gen secrets`): v1.10 to v1.14.
+    /// A secrets bundle (`talosctl gen secrets`).
     SecretsBundle,
-    /// Machine configs (`talosctl gen config`): v1.10 to v1.13 (v1.14 moves almost
-    /// everything into typed documents, which is not generated yet).
+    /// Machine configs (`talosctl gen config`); also what cluster.yaml's `talos.version`
+    /// and the emulated nodes' config check require.
     MachineConfig,
 }
 
 impl Artifact {
+    /// The lines this artifact is generated for, oldest first.
+    pub fn lines(self) -> impl Iterator<Item = Contract> {
+        RELEASE_LINES
+            .iter()
+            .filter(move |line| line.generates(self))
+            .map(|line| line.contract)
+    }
+
     /// The oldest line generated for.
     pub fn oldest(self) -> Contract {
-        Contract::V1_10
+        self.lines()
+            .next()
+            .expect("invariant: RELEASE_LINES generates every artifact for some line")
     }
 
     /// The newest line generated for.
     pub fn newest(self) -> Contract {
-        match self {
-            Artifact::SecretsBundle => Contract::V1_14,
-            Artifact::MachineConfig => Contract::V1_13,
-        }
+        self.lines()
+            .last()
+            .expect("invariant: RELEASE_LINES generates every artifact for some line")
     }
 
     /// Plural noun for messages.
@@ -49,6 +59,88 @@ impl Artifact {
         match self {
             Artifact::SecretsBundle => "secrets bundles",
             Artifact::MachineConfig => "configs",
+        }
+    }
+}
+
+/// What talos-hcloud generates for a release line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Support {
+    /// Secrets bundles only. Machine configs are not generated: v1.14 moves almost every
+    /// setting into typed documents, which the generator, patcher and validator do not know
+    /// yet. A bundle is still useful (`talosctl gen config --with-secrets`), and its format
+    /// for the line is implemented and tested (standard base64 cluster ID).
+    SecretsBundles,
+    /// Secrets bundles and machine configs, checked against the golden configs and schemas
+    /// in `reference/` (`talos-golden/`, `talos-schema/`).
+    SecretsBundlesAndConfigs,
+}
+
+/// One Talos release line and what talos-hcloud knows of it (reference `talos.md` §0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReleaseLine {
+    /// The line.
+    pub contract: Contract,
+    /// What is generated for it.
+    pub support: Support,
+    /// Its newest release read (default installer tag when only `vX.Y` is given).
+    pub newest_release: &'static str,
+    /// `DefaultKubernetesVersion` of its first release (`1.34.0`): what a node runs when its
+    /// config names none.
+    pub kubernetes_at_first: &'static str,
+    /// `DefaultKubernetesVersion` of its newest release (`1.34.1`): what generated configs
+    /// use when no Kubernetes version is given.
+    pub kubernetes_at_newest: &'static str,
+}
+
+/// Every Talos release line talos-hcloud knows, oldest first: the one table of supported
+/// lines (reference `talos.md` §0; v1.14 as read at v1.14.0-rc.1, the only v1.14 tag of the reference snapshot).
+#[rustfmt::skip]
+pub const RELEASE_LINES: &[ReleaseLine] = &[
+    //   line             support                            newest          Kube .0        Kube newest
+    line(Contract::V1_10, Support::SecretsBundlesAndConfigs, "v1.10.9",      "1.33.0",      "1.33.6"),
+    line(Contract::V1_11, Support::SecretsBundlesAndConfigs, "v1.11.6",      "1.34.0",      "1.34.1"),
+    line(Contract::V1_12, Support::SecretsBundlesAndConfigs, "v1.12.11",     "1.35.0",      "1.35.4"),
+    line(Contract::V1_13, Support::SecretsBundlesAndConfigs, "v1.13.9",      "1.36.0",      "1.36.3"),
+    line(Contract::V1_14, Support::SecretsBundles,           "v1.14.0-rc.1", "1.37.0-rc.0", "1.37.0-rc.0"),
+];
+
+const fn line(
+    contract: Contract,
+    support: Support,
+    newest_release: &'static str,
+    kubernetes_at_first: &'static str,
+    kubernetes_at_newest: &'static str,
+) -> ReleaseLine {
+    ReleaseLine {
+        contract,
+        support,
+        newest_release,
+        kubernetes_at_first,
+        kubernetes_at_newest,
+    }
+}
+
+impl ReleaseLine {
+    /// The table row of `contract`, if talos-hcloud knows the line.
+    pub fn of(contract: Contract) -> Option<&'static ReleaseLine> {
+        RELEASE_LINES.iter().find(|line| line.contract == contract)
+    }
+
+    /// The row of `contract`, else of the oldest line for older lines and of the newest
+    /// for newer ones: what an emulated node of an unknown line behaves like.
+    pub fn nearest(contract: Contract) -> &'static ReleaseLine {
+        let oldest = RELEASE_LINES.first().expect("invariant: RELEASE_LINES is not empty");
+        let newest = RELEASE_LINES.last().expect("invariant: RELEASE_LINES is not empty");
+        ReleaseLine::of(contract).unwrap_or(if contract < oldest.contract { oldest } else { newest })
+    }
+
+    /// Returns true if and only if `artifact` is generated for this line.
+    pub fn generates(&self, artifact: Artifact) -> bool {
+        match (self.support, artifact) {
+            (Support::SecretsBundlesAndConfigs, _) => true,
+            (Support::SecretsBundles, Artifact::SecretsBundle) => true,
+            (Support::SecretsBundles, Artifact::MachineConfig) => false,
         }
     }
 }
@@ -82,8 +174,20 @@ impl crate::error::Classify for ContractError {
     fn hints(&self) -> Vec<String> {
         match self {
             ContractError::Syntax(_) => Vec::new(),
-            ContractError::Unsupported { .. } => {
-                vec!["pass the Talos version the cluster runs, e.g. --talos-version v1.11".into()]
+            ContractError::Unsupported { contract, artifact } => {
+                let mut hints = vec!["pass the Talos version the cluster runs, e.g. --talos-version v1.11".to_string()];
+                let other = match artifact {
+                    Artifact::SecretsBundle => Artifact::MachineConfig,
+                    Artifact::MachineConfig => Artifact::SecretsBundle,
+                };
+                if contract.is_supported_for(other) {
+                    hints.push(format!(
+                        "talos-hcloud generates {} for Talos {contract}, but not {} yet",
+                        other.noun(),
+                        artifact.noun()
+                    ));
+                }
+                hints
             }
         }
     }
@@ -103,8 +207,6 @@ impl Contract {
     /// Used when no version is given (talosctl's "current"): the newest stable line this
     /// build knows (v1.14 was a release candidate when it was written).
     pub const CURRENT: Contract = Contract::V1_13;
-    /// Every line machine configs are generated for, oldest first.
-    pub const CONFIG_LINES: [Contract; 4] = [Contract::V1_10, Contract::V1_11, Contract::V1_12, Contract::V1_13];
 
     /// The contract `major.minor`.
     pub const fn new(major: u32, minor: u32) -> Contract {
@@ -150,7 +252,7 @@ impl Contract {
 
     /// Returns true if and only if talos-hcloud generates `artifact` for this line.
     pub fn is_supported_for(self, artifact: Artifact) -> bool {
-        (artifact.oldest()..=artifact.newest()).contains(&self)
+        ReleaseLine::of(self).is_some_and(|line| line.generates(artifact))
     }
 
     /// This contract, if talos-hcloud generates `artifact` for it.
@@ -217,29 +319,21 @@ impl Contract {
         self.at_least(1, 13)
     }
 
-    /// The default Kubernetes version of this line's newest Talos release
-    /// (`DefaultKubernetesVersion` at v1.10.9, v1.11.6, v1.12.11, v1.13.9); `None` for lines
-    /// machine configs are not generated for.
+    /// The default Kubernetes version of this line's newest Talos release (`1.34.1`);
+    /// `None` for lines machine configs are not generated for.
     pub fn default_kubernetes_version(self) -> Option<&'static str> {
-        match (self.major, self.minor) {
-            (1, 10) => Some("1.33.6"),
-            (1, 11) => Some("1.34.1"),
-            (1, 12) => Some("1.35.4"),
-            (1, 13) => Some("1.36.3"),
-            _ => None,
-        }
+        self.config_line().map(|line| line.kubernetes_at_newest)
     }
 
     /// The newest Talos release of this line known to talos-hcloud (for default image tags
     /// when only `vX.Y` is given); `None` for lines machine configs are not generated for.
     pub fn newest_release(self) -> Option<&'static str> {
-        match (self.major, self.minor) {
-            (1, 10) => Some("v1.10.9"),
-            (1, 11) => Some("v1.11.6"),
-            (1, 12) => Some("v1.12.11"),
-            (1, 13) => Some("v1.13.9"),
-            _ => None,
-        }
+        self.config_line().map(|line| line.newest_release)
+    }
+
+    /// The table row of this line, if machine configs are generated for it.
+    fn config_line(self) -> Option<&'static ReleaseLine> {
+        ReleaseLine::of(self).filter(|line| line.generates(Artifact::MachineConfig))
     }
 }
 
@@ -289,7 +383,12 @@ mod tests {
     fn support_differs_by_artifact() {
         assert!(Contract::V1_14.is_supported_for(Artifact::SecretsBundle));
         assert!(!Contract::V1_14.is_supported_for(Artifact::MachineConfig));
-        for contract in Contract::CONFIG_LINES {
+        let config_lines: Vec<Contract> = Artifact::MachineConfig.lines().collect();
+        assert_eq!(
+            config_lines,
+            [Contract::V1_10, Contract::V1_11, Contract::V1_12, Contract::V1_13]
+        );
+        for contract in config_lines {
             assert!(contract.is_supported_for(Artifact::MachineConfig), "{contract}");
             assert!(contract.is_supported_for(Artifact::SecretsBundle), "{contract}");
             assert!(contract.default_kubernetes_version().is_some(), "{contract}");
@@ -308,6 +407,86 @@ mod tests {
             "Talos v1.15 is not supported: talos-hcloud generates secrets bundles for Talos v1.10 to v1.14"
         );
         assert_eq!(Contract::V1_14.default_kubernetes_version(), None);
+    }
+
+    #[test]
+    fn the_table_is_ordered_and_each_artifact_has_one_range() {
+        let lines: Vec<Contract> = RELEASE_LINES.iter().map(|line| line.contract).collect();
+        assert!(lines.windows(2).all(|pair| pair[0] < pair[1]), "{lines:?}");
+        for artifact in [Artifact::SecretsBundle, Artifact::MachineConfig] {
+            // Messages say "v1.10 to v1.13": the lines in between must all be generated for.
+            let (oldest, newest) = (artifact.oldest(), artifact.newest());
+            let generated: Vec<Contract> = artifact.lines().collect();
+            let in_range: Vec<Contract> = lines
+                .iter()
+                .copied()
+                .filter(|c| (oldest..=newest).contains(c))
+                .collect();
+            assert_eq!(generated, in_range, "{artifact:?}");
+        }
+        // Configs need a bundle: every config line has one.
+        for contract in Artifact::MachineConfig.lines() {
+            assert!(contract.is_supported_for(Artifact::SecretsBundle), "{contract}");
+        }
+        assert_eq!(Contract::CURRENT, Artifact::MachineConfig.newest());
+        for line in RELEASE_LINES {
+            let release = crate::talos::version::TalosVersion::parse_tag(line.newest_release).expect("a tag");
+            assert_eq!(release.contract(), line.contract, "{}", line.newest_release);
+        }
+    }
+
+    #[test]
+    fn cluster_yaml_and_config_generation_accept_the_same_lines() {
+        use crate::talos::version::TalosVersion;
+        for minor in 0..=20 {
+            let contract = Contract::new(1, minor);
+            let spec = TalosVersion::parse(&format!("v1.{minor}.0"));
+            let config = contract.supported_for(Artifact::MachineConfig);
+            assert_eq!(spec.is_ok(), config.is_ok(), "{contract}");
+            if let (Err(spec), Err(config)) = (spec, config) {
+                assert_eq!(
+                    spec.reason,
+                    format!("Talos {contract} is not supported; supported release lines: v1.10, v1.11, v1.12, v1.13")
+                );
+                assert_eq!(
+                    config.to_string(),
+                    format!(
+                        "Talos {contract} is not supported: talos-hcloud generates configs for Talos v1.10 to v1.13"
+                    )
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn refusing_configs_for_a_secrets_only_line_says_so() {
+        use crate::error::Classify;
+        let refused = Contract::V1_14
+            .supported_for(Artifact::MachineConfig)
+            .expect_err("no configs");
+        assert_eq!(
+            refused.hints(),
+            [
+                "pass the Talos version the cluster runs, e.g. --talos-version v1.11",
+                "talos-hcloud generates secrets bundles for Talos v1.14, but not configs yet"
+            ]
+        );
+        let too_old = Contract::new(1, 9)
+            .supported_for(Artifact::MachineConfig)
+            .expect_err("too old");
+        assert_eq!(too_old.hints().len(), 1);
+        let too_new = Contract::new(1, 15)
+            .supported_for(Artifact::SecretsBundle)
+            .expect_err("too new");
+        assert_eq!(too_new.hints().len(), 1);
+    }
+
+    #[test]
+    fn nearest_line_clamps_to_the_table() {
+        assert_eq!(ReleaseLine::nearest(Contract::new(1, 2)).contract, Contract::V1_10);
+        assert_eq!(ReleaseLine::nearest(Contract::V1_12).contract, Contract::V1_12);
+        assert_eq!(ReleaseLine::nearest(Contract::new(1, 15)).contract, Contract::V1_14);
+        assert_eq!(ReleaseLine::of(Contract::new(1, 15)), None);
     }
 
     #[test]

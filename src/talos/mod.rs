@@ -6,7 +6,9 @@
 pub mod api;
 pub mod config;
 pub mod contract;
+pub mod machine_type;
 pub mod pki;
 pub mod secret_yaml;
 pub mod secrets;
 pub mod talosconfig;
+pub mod version;

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use talos_hcloud::factory::image_stream::{self, NoProgress, StreamOptions};
-use talos_hcloud::factory::{Arch, Compression, Error, FactoryClient, Schematic, SchematicId};
+use talos_hcloud::factory::{Compression, Error, FactoryClient, Schematic, SchematicId};
+use talos_hcloud::spec::Architecture;
 use tokio::io::AsyncReadExt;
 
 use crate::factory_server::{DroppingServer, Faults, Generated, TestFactory, sha256_hex, synthetic_image};
@@ -51,7 +52,7 @@ fn image_path(file: &str) -> String {
 }
 
 /// The client's URL of the v1.11.1 hcloud image that [`image_path`] names on the server.
-fn image_url(client: &FactoryClient, arch: Arch, compression: Compression) -> url::Url {
+fn image_url(client: &FactoryClient, arch: Architecture, compression: Compression) -> url::Url {
     let id: SchematicId = HCLOUD_ID.parse().expect("id");
     client.image_url(&id, "v1.11.1", arch, compression).expect("url")
 }
@@ -70,7 +71,7 @@ async fn zstd_and_xz_images_stream_with_independent_digests() {
             compressed.len() > raw.len() / 10,
             "test data should not compress trivially"
         );
-        let url = image_url(&client, Arch::Arm64, compression);
+        let url = image_url(&client, Architecture::Arm64, compression);
         factory.add_image(
             &image_path(&format!("hcloud-arm64.raw.{}", compression.extension())),
             compressed.clone(),
@@ -167,7 +168,7 @@ async fn an_axum_connection_reset_mid_body_is_resumed() {
         ..Faults::default()
     });
     let client = FactoryClient::new(&factory.url).expect("client");
-    let url = image_url(&client, Arch::Amd64, Compression::Zstd);
+    let url = image_url(&client, Architecture::Amd64, Compression::Zstd);
     let digest = image_stream::digest(&client, url, fast_options(Compression::Zstd), Arc::new(NoProgress))
         .await
         .expect("digest");
@@ -216,7 +217,7 @@ async fn redirects_are_followed() {
 async fn not_found_and_server_errors_name_the_url_and_status() {
     let factory = TestFactory::start().await;
     let client = FactoryClient::new(&factory.url).expect("client");
-    let missing = image_url(&client, Arch::Amd64, Compression::Zstd);
+    let missing = image_url(&client, Architecture::Amd64, Compression::Zstd);
     let err = image_stream::digest(
         &client,
         missing.clone(),
@@ -280,7 +281,7 @@ async fn head_prewarm_and_names() {
     factory.add_image(&image_path("hcloud-arm64.raw.xz"), vec![1, 2, 3, 4, 5]);
     let client = FactoryClient::new(&factory.url).expect("client");
     let id: SchematicId = HCLOUD_ID.parse().expect("id");
-    let url = image_url(&client, Arch::Arm64, Compression::Xz);
+    let url = image_url(&client, Architecture::Arm64, Compression::Xz);
     let head = client.head_image(&url).await.expect("head");
     assert_eq!(head.content_length, Some(5));
     assert_eq!(factory.seen().last().map(|s| s.method.clone()).as_deref(), Some("HEAD"));
@@ -510,11 +511,11 @@ async fn streaming_memory_child() {
         },
     );
     let client = FactoryClient::new(&factory.url).expect("client");
-    let url = image_url(&client, Arch::Amd64, Compression::Zstd);
+    let url = image_url(&client, Architecture::Amd64, Compression::Zstd);
     // Warm up allocator, runtime and connection pools with a small image first.
     let small = zstd(&synthetic_image(256 * 1024, 1));
     factory.add_image(&image_path("hcloud-arm64.raw.zst"), small);
-    let warm = image_url(&client, Arch::Arm64, Compression::Zstd);
+    let warm = image_url(&client, Architecture::Arm64, Compression::Zstd);
     image_stream::digest(
         &client,
         warm,

@@ -101,7 +101,7 @@ impl TestNode {
     ///
     /// On the first configuration the schema rejects, listing its errors.
     pub fn assert_received_configs_match_schema(&self) {
-        let contract = self.talos_version().contract();
+        let contract = self.talos_version().release_line();
         for config in self.received_configs().iter().filter(|c| c.outcome.is_ok()) {
             let text = std::str::from_utf8(&config.bytes).unwrap_or_else(|_| {
                 panic!(

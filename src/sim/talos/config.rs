@@ -15,6 +15,8 @@ use base64::Engine as _;
 use serde::Deserialize;
 
 use crate::redact::Redacted;
+/// `machine.type`, as the node reads it from a received config.
+pub use crate::talos::machine_type::MachineType;
 
 /// The strict check every received configuration passes before [`accept_config`] reads it
 /// (Talos's decoder and validator), given the raw bytes and the node's Talos release as
@@ -22,33 +24,6 @@ use crate::redact::Redacted;
 ///
 /// A plain function type, so that the emulator and the validator need not know each other.
 pub type ConfigValidator = Arc<dyn Fn(&[u8], &str) -> Result<(), String> + Send + Sync>;
-
-/// `machine.type`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MachineType {
-    /// `init` (a legacy control plane that bootstraps itself); treated as a control plane.
-    Init,
-    /// `controlplane`.
-    ControlPlane,
-    /// `worker`.
-    Worker,
-}
-
-impl MachineType {
-    /// Returns true if and only if the node runs etcd and the Kubernetes control plane.
-    pub fn is_control_plane(self) -> bool {
-        matches!(self, MachineType::Init | MachineType::ControlPlane)
-    }
-
-    /// The config spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MachineType::Init => "init",
-            MachineType::ControlPlane => "controlplane",
-            MachineType::Worker => "worker",
-        }
-    }
-}
 
 /// A CA certificate (PEM) and, when the config carries it, its key (PEM).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -259,15 +234,10 @@ pub fn accept_config(bytes: &[u8]) -> Result<AcceptedConfig, ConfigRejected> {
     let cluster = main.cluster.unwrap_or_default();
 
     let machine_type = match machine.machine_type.as_deref() {
-        Some("init") => MachineType::Init,
-        Some("controlplane") => MachineType::ControlPlane,
-        Some("worker") => MachineType::Worker,
-        Some(other) => {
-            return Err(ConfigRejected::Invalid {
-                field: "machine.type",
-                reason: format!("unknown machine type {other:?} (expected controlplane or worker)"),
-            });
-        }
+        Some(name) => MachineType::from_name(name).ok_or_else(|| ConfigRejected::Invalid {
+            field: "machine.type",
+            reason: format!("unknown machine type {name:?} (expected controlplane or worker)"),
+        })?,
         None => return Err(ConfigRejected::Missing("machine.type")),
     };
 

@@ -24,7 +24,6 @@ mod kubeconfig;
 mod node;
 mod proxy;
 mod tls;
-mod version;
 
 pub use cluster::{ClusterRegistry, EtcdError, MemberView, Quorum, TalosCluster};
 pub use config::{
@@ -33,7 +32,6 @@ pub use config::{
 };
 pub use node::{ConfigSource, DEFAULT_TALOS_VERSION, EmulatedNode, NodeError, NodeMode, NodeOptions, ReceivedConfig};
 pub use tls::TlsSetupError;
-pub use version::{BadVersion, TalosVersion};
 
 /// apid's port.
 pub const APID_PORT: u16 = 50000;

@@ -24,7 +24,7 @@ use super::cluster::{ClusterRegistry, TalosCluster};
 use super::config::{AcceptedConfig, ConfigRejected, ConfigValidator, MachineType, accept_config, decode_user_data};
 use super::kube_api::{self, KubeApi};
 use super::tls::{self, ConfiguredTls, PeerIdentity, TlsSetupError};
-use super::version::{BadVersion, TalosVersion};
+use crate::talos::version::{TalosVersion, VersionError};
 
 /// How to start an emulated node.
 #[derive(Clone)]
@@ -178,7 +178,7 @@ impl std::fmt::Debug for ReceivedConfig {
 pub enum NodeError {
     /// The Talos version is malformed.
     #[error("invalid Talos version for the emulated node")]
-    Version(#[source] BadVersion),
+    Version(#[source] VersionError),
     /// apid's port could not be bound.
     #[error("cannot listen on {addr}")]
     Bind {

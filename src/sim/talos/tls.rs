@@ -18,9 +18,9 @@ use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{ClientConfig, DigitallySignedStruct, DistinguishedName, ServerConfig, SignatureScheme};
 
 use super::config::{AcceptedConfig, CaPair};
-use super::version::TalosVersion;
 use crate::redact::Redacted;
 use crate::talos::pki::{self, CertAndKey, CertificateAuthority, ExtKeyUsage, KeyUsage, LeafSpec};
+use crate::talos::version::TalosVersion;
 
 /// Validity of every certificate the node issues for itself: apid's 24 hours (reference
 /// `talos.md` §F.5).

@@ -7,39 +7,14 @@
 //! written: Hetzner's user_data is limited to 32 KiB.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use base64::Engine as _;
 
 use super::documents::{ConfigDocuments, DocumentError};
 use super::value::{Mapping, Node};
 use crate::talos::contract::{Artifact, Contract, ContractError};
+use crate::talos::machine_type::MachineType;
 use crate::talos::secrets::{CertAndKey, Pem, SecretsBundle};
-
-/// The node role a config is generated for (talosctl's `init` type is never written).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum MachineType {
-    /// A control-plane node (etcd, API server), holding the CA keys.
-    ControlPlane,
-    /// A worker node, without CA keys.
-    Worker,
-}
-
-impl MachineType {
-    /// The `machine.type` value and the file stem talosctl uses.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MachineType::ControlPlane => "controlplane",
-            MachineType::Worker => "worker",
-        }
-    }
-}
-
-impl fmt::Display for MachineType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// Inputs of generation, mirroring `talosctl gen config` options.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -177,7 +152,8 @@ impl GenerateOptions {
     }
 }
 
-/// Generates the config of one machine type.
+/// Generates the config of one machine type. [`MachineType::Init`] gets the control-plane
+/// config with `machine.type: init`, as Talos's generator writes it.
 ///
 /// # Errors
 /// [`GenerateError`] for a contract configs are not generated for, an invalid endpoint,
@@ -199,7 +175,7 @@ pub fn generate(
     }
     let endpoint_host = options.endpoint_host()?;
     let contract = options.contract;
-    let control_plane = machine_type == MachineType::ControlPlane;
+    let control_plane = machine_type.is_control_plane();
 
     let mut docs = ConfigDocuments::new();
     let root = Mapping::new()
@@ -240,7 +216,7 @@ pub fn typed_document(kind: &str) -> Mapping {
 
 fn machine(secrets: &SecretsBundle, options: &GenerateOptions, machine_type: MachineType) -> Mapping {
     let contract = options.contract;
-    let control_plane = machine_type == MachineType::ControlPlane;
+    let control_plane = machine_type.is_control_plane();
     let mut machine = Mapping::new()
         .with("type", machine_type.as_str())
         .with("token", secrets.trustdinfo.token.as_str())
@@ -472,7 +448,7 @@ mod tests {
     #[test]
     fn generated_configs_are_byte_identical_to_the_golden_files() {
         let secrets = golden_secrets();
-        for contract in Contract::CONFIG_LINES {
+        for contract in Artifact::MachineConfig.lines() {
             for machine_type in [MachineType::ControlPlane, MachineType::Worker] {
                 let docs = generate(&secrets, &base_options(contract), machine_type).expect("generates");
                 let want = golden(contract, machine_type);
@@ -512,9 +488,21 @@ mod tests {
     }
 
     #[test]
+    fn init_is_the_control_plane_config_with_its_own_type() {
+        let secrets = golden_secrets();
+        let options = base_options(Contract::V1_11);
+        let control_plane = generate(&secrets, &options, MachineType::ControlPlane).expect("generates");
+        let init = generate(&secrets, &options, MachineType::Init).expect("generates");
+        assert_eq!(
+            init.to_yaml(),
+            control_plane.to_yaml().replacen("type: controlplane", "type: init", 1)
+        );
+    }
+
+    #[test]
     fn workers_carry_no_ca_keys() {
         let secrets = golden_secrets();
-        for contract in Contract::CONFIG_LINES {
+        for contract in Artifact::MachineConfig.lines() {
             let docs = generate(&secrets, &base_options(contract), MachineType::Worker).expect("generates");
             let yaml = docs.to_yaml();
             assert!(!yaml.contains("PRIVATE KEY"), "{contract}");

@@ -24,11 +24,13 @@ use std::net::IpAddr;
 
 use super::documents::{ConfigDocuments, DocumentError, DocumentId};
 use super::fields;
-use super::generate::{GenerateError, GenerateOptions, MachineType, generate, typed_document};
+use super::generate::{GenerateError, GenerateOptions, generate, typed_document};
 use super::value::{Mapping, Node};
 use crate::redact::Redacted;
 use crate::talos::contract::{Artifact, Contract, ContractError};
+use crate::talos::machine_type::MachineType;
 use crate::talos::secrets::SecretsBundle;
+use crate::talos::version::TalosVersion;
 
 /// PCI bus path of the public NIC of Hetzner Cloud servers (`enp1s0` = bus 1, slot 0).
 /// Derived from the interface names Hetzner servers show; not measured on every server
@@ -169,12 +171,13 @@ impl HcloudCluster {
     /// # Errors
     /// [`OverlayError`] for a version that is not `vX.Y.Z` or not v1.10–v1.13.
     pub fn contract(&self) -> Result<Contract, OverlayError> {
-        if !is_full_version(&self.talos_version) {
-            return Err(OverlayError::TalosVersion {
-                version: self.talos_version.clone(),
-            });
-        }
-        Contract::parse_for(&self.talos_version, Artifact::MachineConfig).map_err(OverlayError::Contract)
+        let version = TalosVersion::parse_tag(&self.talos_version).map_err(|_| OverlayError::TalosVersion {
+            version: self.talos_version.clone(),
+        })?;
+        version
+            .contract()
+            .supported_for(Artifact::MachineConfig)
+            .map_err(OverlayError::Contract)
     }
 
     /// `factory.talos.dev/hcloud-installer/<schematic>:<version>`.
@@ -248,7 +251,7 @@ pub fn apply_node_overlay(
         machine_network(docs)?.insert_ordered("hostname", node.hostname.as_str(), fields::NETWORK);
     }
 
-    let Some(vip) = vip.filter(|_| node.machine_type == MachineType::ControlPlane) else {
+    let Some(vip) = vip.filter(|_| node.machine_type.is_control_plane()) else {
         return Ok(());
     };
     match vip.form.unwrap_or(VipForm::for_contract(contract)) {
@@ -333,19 +336,6 @@ fn check_hostname(hostname: &str) -> Result<(), OverlayError> {
         }
     }
     Ok(())
-}
-
-/// `vMAJOR.MINOR.PATCH` with an optional pre-release suffix.
-fn is_full_version(version: &str) -> bool {
-    let Some(rest) = version.strip_prefix('v') else {
-        return false;
-    };
-    let core = rest.split(['-', '+']).next().unwrap_or("");
-    let parts: Vec<&str> = core.split('.').collect();
-    parts.len() == 3
-        && parts
-            .iter()
-            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
 }
 
 #[cfg(test)]

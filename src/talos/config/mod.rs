@@ -25,8 +25,9 @@ pub use crate::yaml::{emit, path, value};
 
 pub use crate::talos::contract::{Artifact, Contract, ContractError};
 pub use crate::yaml::parse::{ParseError, ParsedDocument, parse_one, parse_stream};
+pub use crate::talos::machine_type::MachineType;
 pub use documents::{ConfigDocuments, DocumentError, DocumentId};
-pub use generate::{GenerateError, GenerateOptions, MachineType, generate};
+pub use generate::{GenerateError, GenerateOptions, generate};
 pub use hcloud_overlay::{HcloudCluster, HcloudVip, NodeSettings, OverlayError, VipForm, apply_node_overlay};
 pub use path::{Path, PathError, Segment};
 pub use value::{Entry, Mapping, Node, Position, Resolved, Scalar, ScalarStyle, Value};

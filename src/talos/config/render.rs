@@ -19,14 +19,14 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use super::documents::ConfigDocuments;
-use super::generate::MachineType;
 use super::hcloud_overlay::{HCLOUD_INSTALL_DISK, HcloudCluster, HcloudVip, NodeSettings, OverlayError};
 use super::patch::{self, Patch, PatchError, PatchSource};
 use super::validate::{self, DecodeErrors, Mode, UserDataEncoding, ValidateOptions, ValidationErrors};
 use crate::error::{Class, Classify};
 use crate::redact::Redacted;
 use crate::spec::{Endpoint, Role, Spec};
-use crate::talos::contract::Contract;
+use crate::talos::contract::{Artifact, Contract, ContractError};
+use crate::talos::machine_type::MachineType;
 use crate::talos::secrets::SecretsBundle;
 
 /// The Kubernetes API port.
@@ -218,7 +218,7 @@ pub enum RenderError {
         version: String,
         /// The cause.
         #[source]
-        source: crate::talos::contract::ContractError,
+        source: ContractError,
     },
     /// A floating-IP cluster's endpoint is a host name, not the floating IP.
     #[error(
@@ -376,9 +376,7 @@ pub fn hcloud_cluster(
 /// file, document and path. Nothing is returned unless every node renders.
 pub fn render_cluster(inputs: &ClusterInputs<'_>) -> Result<Vec<RenderedNode>, RenderError> {
     let spec = inputs.spec;
-    let version = spec.talos.version.to_string();
-    let contract = Contract::parse_for(&version, crate::talos::contract::Artifact::MachineConfig)
-        .map_err(|source| RenderError::Contract { version, source })?;
+    let contract = config_contract(spec)?;
     let cluster = hcloud_cluster(spec, inputs.endpoint, inputs.hcloud_token)?;
     let patches = load_patch_files(spec)?;
 
@@ -479,13 +477,23 @@ fn hostname_of(docs: &ConfigDocuments, contract: Contract) -> Option<&str> {
 /// [`RenderError::LoadPatch`] for the first patch file that cannot be read, is no patch, or
 /// has keys or values the line does not accept.
 pub fn check_patch_files(spec: &Spec) -> Result<(), RenderError> {
-    let version = spec.talos.version.to_string();
-    let contract = Contract::parse_for(&version, crate::talos::contract::Artifact::MachineConfig)
-        .map_err(|source| RenderError::Contract { version, source })?;
+    let contract = config_contract(spec)?;
     for patch in load_patch_files(spec)?.values() {
         patch::check(patch, &contract).map_err(|e| RenderError::LoadPatch(Box::new(e)))?;
     }
     Ok(())
+}
+
+/// The contract of cluster.yaml's `talos.version`, if configs are generated for its line.
+fn config_contract(spec: &Spec) -> Result<Contract, RenderError> {
+    let version = &spec.talos.version;
+    version
+        .contract()
+        .supported_for(Artifact::MachineConfig)
+        .map_err(|source| RenderError::Contract {
+            version: version.to_string(),
+            source,
+        })
 }
 
 fn load_patch_files(spec: &Spec) -> Result<BTreeMap<PathBuf, Patch>, RenderError> {
