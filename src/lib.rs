@@ -1,8 +1,9 @@
-//! talos-hcloud takes a Talos Linux Kubernetes cluster on Hetzner Cloud from nothing to
-//! running, and keeps it running: it builds the Talos snapshot, creates the cloud
-//! resources, generates and delivers the machine configuration and bootstraps etcd. It
-//! replaces a Packer template, an OpenTofu layer and the Talos Terraform provider with one
-//! idempotent binary.
+//! talos-hcloud is to take a Talos Linux Kubernetes cluster on Hetzner Cloud from nothing
+//! to running, replacing a Packer template, an OpenTofu layer and the Talos Terraform
+//! provider with one idempotent binary. Today it checks the cluster description, computes
+//! and pushes schematics, downloads factory images, generates secrets, machine configs and
+//! talosconfig, and talks to nodes over the Talos API; building the snapshot, creating the
+//! cloud resources and bootstrapping come next.
 //!
 //! This library holds everything but the terminal: the binary (`src/main.rs`, `src/cli.rs`,
 //! `src/commands/`) parses arguments, renders output and decides the exit code. Data flows
@@ -16,6 +17,7 @@ pub mod excerpt;
 pub mod factory;
 pub mod input_file;
 pub mod redact;
+pub mod retry;
 pub mod secure_file;
 pub mod sim;
 pub mod spec;
