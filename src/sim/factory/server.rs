@@ -678,6 +678,8 @@ fn compress_to_file(spec: &ImageSpec, compression: Compression, path: &Path) -> 
     let out = match compression {
         Compression::Zstd => {
             let mut encoder = zstd::stream::write::Encoder::new(out, 3).map_err(io)?;
+            // As the zstd CLI does: a corrupted byte fails the decoder instead of passing.
+            encoder.include_checksum(true).map_err(io)?;
             std::io::copy(&mut raw, &mut encoder).map_err(io)?;
             encoder.finish().map_err(io)?
         }
@@ -834,6 +836,9 @@ fn body_stream(
         if let Some(drop_after) = fault.drop_after {
             if c.sent >= drop_after {
                 c.done = true;
+                // Let the bytes already sent leave before the connection is reset, so the
+                // client sees exactly `drop_after` bytes (as after a real mid-stream drop).
+                tokio::time::sleep(Duration::from_millis(50)).await;
                 let e = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "injected drop");
                 return Some((Err(e), c));
             }
