@@ -18,6 +18,7 @@ mod sim_factory;
 mod sim_faults;
 mod sim_resources;
 mod sim_servers;
+mod snapshots;
 mod spec;
 mod talos_api;
 mod talos_config;
