@@ -20,7 +20,6 @@ use std::io::{self, Read};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use bytes::Bytes;
 use chunk_reader::ChunkReader;
@@ -34,6 +33,7 @@ use url::Url;
 use super::client::{FactoryClient, Timeouts, first_line, transport};
 use super::error::Error;
 use super::image::Compression;
+use crate::retry::Policy;
 
 /// Sizes and hashes of one image, compressed (as downloaded) and raw (as written to disk).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -69,22 +69,17 @@ impl ImageProgress for NoProgress {}
 pub struct StreamOptions {
     /// The image's compression.
     pub compression: Compression,
-    /// Consecutive failed attempts without any new byte before giving up.
-    pub max_attempts: u32,
-    /// Pause before the first retry; doubled per consecutive failure.
-    pub retry_delay: Duration,
-    /// Longest pause between retries.
-    pub max_retry_delay: Duration,
+    /// When to retry a failed attempt; the backoff is reset whenever an attempt received
+    /// new bytes, so only consecutive failures without progress count.
+    pub retry: Policy,
 }
 
 impl StreamOptions {
-    /// Defaults for `compression`: 6 attempts, pauses from 1 s to 30 s.
+    /// Defaults for `compression`: [`Policy::download`] (6 attempts, pauses from 1 s to 30 s).
     pub fn new(compression: Compression) -> StreamOptions {
         StreamOptions {
             compression,
-            max_attempts: 6,
-            retry_delay: Duration::from_secs(1),
-            max_retry_delay: Duration::from_secs(30),
+            retry: Policy::download(),
         }
     }
 }
@@ -619,7 +614,7 @@ impl Downloader {
             offset: 0,
             total: None,
         };
-        let mut consecutive_failures: u32 = 0;
+        let mut backoff = self.options.retry.backoff();
         let mut attempts: u32 = 0;
         loop {
             attempts += 1;
@@ -628,19 +623,22 @@ impl Downloader {
                 Ok(()) => break,
                 Err(AttemptError::Fatal(failure)) => return Err(failure),
                 Err(AttemptError::Retry(error)) => {
-                    consecutive_failures = if state.offset > before {
-                        1
+                    if state.offset > before {
+                        backoff.reset();
+                    }
+                    let delay = if attempts >= MAX_TOTAL_ATTEMPTS {
+                        None
                     } else {
-                        consecutive_failures + 1
+                        backoff.next()
                     };
-                    if consecutive_failures >= self.options.max_attempts || attempts >= MAX_TOTAL_ATTEMPTS {
+                    let Some(delay) = delay else {
                         return Err(Failure::Fatal(Error::RetriesExhausted {
                             url: self.url.to_string(),
                             attempts,
                             bytes: state.offset,
                             source: Box::new(error),
                         }));
-                    }
+                    };
                     let reason = crate::error::chain(&error).join(": ");
                     tracing::warn!(
                         url = %crate::redact::redacted_url(self.url.as_str()),
@@ -650,7 +648,7 @@ impl Downloader {
                         "image download interrupted; resuming"
                     );
                     self.progress.retrying(attempts, state.offset, &reason);
-                    tokio::time::sleep(self.backoff(consecutive_failures)).await;
+                    tokio::time::sleep(delay).await;
                 }
             }
         }
@@ -658,14 +656,6 @@ impl Downloader {
             return Err(Failure::ReceiverGone);
         }
         Ok((hex::encode(state.hasher.finalize()), state.offset))
-    }
-
-    fn backoff(&self, failures: u32) -> Duration {
-        let factor = 2u32.saturating_pow(failures.saturating_sub(1).min(16));
-        self.options
-            .retry_delay
-            .saturating_mul(factor)
-            .min(self.options.max_retry_delay)
     }
 
     async fn attempt(&self, state: &mut Progressed, tx: &mpsc::Sender<Chunk>) -> Result<(), AttemptError> {

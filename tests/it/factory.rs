@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use talos_hcloud::factory::image_stream::{self, NoProgress, StreamOptions};
 use talos_hcloud::factory::{Arch, Compression, Error, FactoryClient, Schematic, SchematicId};
+use talos_hcloud::retry::Policy;
 use tokio::io::AsyncReadExt;
 
 use crate::factory_server::{DroppingServer, Faults, Generated, TestFactory, sha256_hex, synthetic_image};
@@ -16,8 +17,7 @@ const HCLOUD_ID: &str = "ce4c980550dd2ab1b17bbf2b08801c7eb59418eafe8f27983329792
 
 fn fast_options(compression: Compression) -> StreamOptions {
     StreamOptions {
-        retry_delay: Duration::from_millis(10),
-        max_retry_delay: Duration::from_millis(50),
+        retry: Policy::download().with_delays(Duration::from_millis(10), Duration::from_millis(50)),
         ..StreamOptions::new(compression)
     }
 }

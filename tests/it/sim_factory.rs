@@ -10,6 +10,7 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 use talos_hcloud::factory::image_stream::{self, NoProgress, SparseFile, StreamOptions};
 use talos_hcloud::factory::{Arch, Compression, Error, FactoryClient, Schematic, SchematicId};
+use talos_hcloud::retry::Policy;
 use talos_hcloud::sim::factory::{Factory, FactoryConfig, FactoryFaults, ImageInfo, ImageSpec, inspect, raw_image};
 
 const HCLOUD_ID: &str = "ce4c980550dd2ab1b17bbf2b08801c7eb59418eafe8f279833297925d67c7515";
@@ -29,8 +30,7 @@ async fn start(image_size: u64) -> Factory {
 
 fn fast_options(compression: Compression) -> StreamOptions {
     StreamOptions {
-        retry_delay: Duration::from_millis(10),
-        max_retry_delay: Duration::from_millis(50),
+        retry: Policy::download().with_delays(Duration::from_millis(10), Duration::from_millis(50)),
         ..StreamOptions::new(compression)
     }
 }
@@ -321,7 +321,7 @@ async fn emulated_factory_images_are_deterministic_and_inspectable() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn download_to_a_sparse_file_is_byte_identical_and_sparse() {
-    let size = 64 * MIB;
+    let size = 16 * MIB;
     let factory = start(size).await;
     let http = reqwest::Client::new();
     assert_eq!(push(&http, &factory, HCLOUD_YAML).await.0, 201);
