@@ -530,24 +530,19 @@ fn decode_inner(
         }
     };
     let mut decoder = Decoder::new(input, compression).map_err(classify)?;
+    if let Output::Sink(sink) = output {
+        let (sha, total) = decode_into_sink(&mut decoder, &mut **sink, classify)?;
+        sink.finish(total).map_err(DecodeFailure::Sink)?;
+        if decoder.has_trailing_input().map_err(classify)? {
+            return Err(DecodeFailure::Trailing);
+        }
+        return Ok((sha, total));
+    }
     let mut hasher = Sha256::new();
     let mut total: u64 = 0;
-    let block = match output {
-        Output::Sink(_) => SINK_BLOCK,
-        Output::Discard | Output::Channel(_) => RAW_BUFFER,
-    };
-    let mut buf = vec![0u8; block];
+    let mut buf = vec![0u8; RAW_BUFFER];
     loop {
-        // Fill the whole buffer (short reads are common) so sinks see large, aligned blocks.
-        let mut n = 0;
-        while n < buf.len() {
-            match decoder.read(&mut buf[n..]) {
-                Ok(0) => break,
-                Ok(read) => n += read,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(classify(e)),
-            }
-        }
+        let n = fill(&mut decoder, &mut buf).map_err(classify)?;
         if n == 0 {
             break;
         }
@@ -564,13 +559,82 @@ fn decode_inner(
             Output::Sink(sink) => sink.write_at(at, &buf[..n]).map_err(DecodeFailure::Sink)?,
         }
     }
-    if let Output::Sink(sink) = output {
-        sink.finish(total).map_err(DecodeFailure::Sink)?;
-    }
     if decoder.has_trailing_input().map_err(classify)? {
         return Err(DecodeFailure::Trailing);
     }
     Ok((hex::encode(hasher.finalize()), total))
+}
+
+/// Reads until `buf` is full or the stream ends (short reads are common), so sinks see
+/// large, aligned blocks. Returns the bytes read.
+fn fill(decoder: &mut Decoder, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match decoder.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(read) => n += read,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// Blocks in flight between the decoder and the hashing writer.
+const SINK_BLOCKS_IN_FLIGHT: usize = 3;
+
+/// Decodes into `sink` with two threads: this one decompresses into [`SINK_BLOCK`]
+/// buffers, a scoped second one hashes and writes them, so hashing overlaps decoding.
+/// Buffers are recycled; memory stays at [`SINK_BLOCKS_IN_FLIGHT`] blocks.
+fn decode_into_sink(
+    decoder: &mut Decoder,
+    sink: &mut dyn RawSink,
+    classify: impl Fn(io::Error) -> DecodeFailure,
+) -> Result<(String, u64), DecodeFailure> {
+    use std::sync::mpsc as sync;
+    std::thread::scope(|scope| {
+        let (full_tx, full_rx) = sync::sync_channel::<(Vec<u8>, usize)>(SINK_BLOCKS_IN_FLIGHT);
+        let (empty_tx, empty_rx) = sync::channel::<Vec<u8>>();
+        for _ in 0..SINK_BLOCKS_IN_FLIGHT {
+            let _ = empty_tx.send(vec![0u8; SINK_BLOCK]);
+        }
+        let writer = scope.spawn(move || -> io::Result<(String, u64)> {
+            let mut hasher = Sha256::new();
+            let mut total = 0u64;
+            for (buf, n) in full_rx {
+                hasher.update(&buf[..n]);
+                sink.write_at(total, &buf[..n])?;
+                total += n as u64;
+                // The decoder may have stopped; then the buffer is simply dropped.
+                let _ = empty_tx.send(buf);
+            }
+            Ok((hex::encode(hasher.finalize()), total))
+        });
+        let mut decode_error = None;
+        // A closed channel means the writer failed; its error is reported below.
+        while let Ok(mut buf) = empty_rx.recv() {
+            match fill(decoder, &mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    if full_tx.send((buf, n)).is_err() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    decode_error = Some(e);
+                    break;
+                }
+            }
+        }
+        drop(full_tx);
+        let written = writer
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the image writer thread panicked")));
+        if let Some(e) = decode_error {
+            return Err(classify(e));
+        }
+        written.map_err(DecodeFailure::Sink)
+    })
 }
 
 /// The download loop: one GET, then ranged GETs after failures.
