@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
-use talos_hcloud::factory::image_stream::{self, NoProgress, SparseFile, StreamOptions};
+use talos_hcloud::factory::image_stream::{self, NoProgress, SparseFile, StreamOptions, WriteSink};
 use talos_hcloud::factory::{Arch, Compression, Error, FactoryClient, Schematic, SchematicId};
 use talos_hcloud::retry::Policy;
 use talos_hcloud::sim::factory::{Factory, FactoryConfig, FactoryFaults, ImageInfo, ImageSpec, inspect, raw_image};
@@ -355,6 +355,21 @@ async fn download_to_a_sparse_file_is_byte_identical_and_sparse() {
             "{compression}: {allocated} bytes allocated for {nonzero} non-zero bytes"
         );
     }
+    // Any blocking writer (what `--via local` hands an SSH channel to) gets every byte.
+    let url = client
+        .image_url(&id, "v1.11.6", Arch::Amd64, Compression::Zstd)
+        .expect("url");
+    let (digest, sink) = image_stream::download_to(
+        &client,
+        url,
+        fast_options(Compression::Zstd),
+        Arc::new(NoProgress),
+        WriteSink(Vec::new()),
+    )
+    .await
+    .expect("download");
+    assert_eq!(digest.raw_bytes, size);
+    assert!(sink.0 == expected, "the writer received other bytes");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
