@@ -12,6 +12,7 @@
 
 mod control;
 mod emulator;
+pub mod factory;
 pub mod hcloud;
 pub mod talos;
 

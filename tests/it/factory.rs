@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use talos_hcloud::factory::image_stream::{self, NoProgress, StreamOptions};
 use talos_hcloud::factory::{Compression, Error, FactoryClient, Schematic, SchematicId};
+use talos_hcloud::retry::Policy;
 use talos_hcloud::spec::Architecture;
 use tokio::io::AsyncReadExt;
 
@@ -17,8 +18,7 @@ const HCLOUD_ID: &str = "ce4c980550dd2ab1b17bbf2b08801c7eb59418eafe8f27983329792
 
 fn fast_options(compression: Compression) -> StreamOptions {
     StreamOptions {
-        retry_delay: Duration::from_millis(10),
-        max_retry_delay: Duration::from_millis(50),
+        retry: Policy::download().with_delays(Duration::from_millis(10), Duration::from_millis(50)),
         ..StreamOptions::new(compression)
     }
 }

@@ -14,6 +14,7 @@ mod sim_cli;
 mod sim_common;
 mod sim_core;
 mod sim_crate;
+mod sim_factory;
 mod sim_faults;
 mod sim_resources;
 mod sim_servers;
