@@ -11,7 +11,7 @@ use std::path::Path;
 use saphyr::{MarkedYaml, Scalar, ScalarStyle, Yaml, YamlData, YamlEmitter, YamlLoader};
 use saphyr_parser::{Event, Parser, ScanError};
 
-use super::diagnostic::{Diagnostic, Diagnostics, Span, Spanned, suggest};
+use super::diagnostic::{Diagnostic, Diagnostics, Span, Spanned};
 use crate::excerpt::excerpt;
 
 /// Parses every document of `text`, keeping positions and literal scalar text.
@@ -72,19 +72,46 @@ pub(crate) fn node_span(text: &str, node: &MarkedYaml<'_>) -> Span {
     let end = node.span.end;
     let line = start.line().max(1);
     let column = start.col() + 1;
-    let width = if end.line() == start.line() && end.index() > start.index() {
+    let rest = text.lines().nth(line - 1).map(|l| l.chars().skip(start.col()));
+    let quoted = matches!(
+        node.data,
+        YamlData::Representation(_, ScalarStyle::DoubleQuoted | ScalarStyle::SingleQuoted, _)
+    );
+    // saphyr ends a double-quoted scalar's span after a comment that follows it: measure
+    // quoted scalars by their closing quote.
+    let width = if let Some(width) = rest.clone().filter(|_| quoted).and_then(quoted_width) {
+        width
+    } else if end.line() == start.line() && end.index() > start.index() {
         end.index() - start.index()
     } else {
-        text.lines()
-            .nth(line - 1)
-            .map(|l| l.chars().count().saturating_sub(start.col()))
-            .unwrap_or(1)
+        rest.map(Iterator::count).unwrap_or(1)
     };
     Span {
         line,
         column,
         width: width.max(1),
     }
+}
+
+/// The width of a quoted scalar that starts `rest` and closes on the same line, quotes
+/// included; `None` if `rest` does not start with a quote or the scalar goes on.
+fn quoted_width(rest: impl Iterator<Item = char>) -> Option<usize> {
+    let mut chars = rest.enumerate();
+    let (_, quote) = chars.next().filter(|(_, c)| matches!(c, '"' | '\''))?;
+    let mut escaped = false;
+    let mut chars = chars.peekable();
+    while let Some((index, c)) = chars.next() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if quote == '"' => escaped = true,
+            '\'' if quote == '\'' && chars.peek().is_some_and(|(_, next)| *next == '\'') => {
+                chars.next();
+            }
+            c if c == quote => return Some(index + 1),
+            _ => {}
+        }
+    }
+    None
 }
 
 /// Resolves a scalar node per the YAML core schema; `None` for collections and for values
@@ -184,6 +211,9 @@ pub(crate) struct Map<'n, 'a> {
     path: String,
     anchor: Span,
     entries: Vec<(String, Span, &'n MarkedYaml<'a>)>,
+    /// The known keys that unknown keys of this mapping were reported as likely typos of:
+    /// such a key is not reported missing a second time.
+    misspelt: Vec<String>,
 }
 
 impl<'n, 'a> Map<'n, 'a> {
@@ -268,6 +298,7 @@ impl<'s> Reader<'s> {
             path: field.path.clone(),
             anchor: field.key_span,
             entries: Vec::new(),
+            misspelt: Vec::new(),
         };
         let entries = match &field.node.data {
             YamlData::Mapping(entries) => entries,
@@ -299,6 +330,8 @@ impl<'s> Reader<'s> {
                 } else {
                     format!("in `{}`", field.path)
                 };
+                let suggestion = crate::suggest::suggest(name, allowed.iter().copied());
+                map.misspelt.extend(suggestion.map(str::to_owned));
                 let diagnostic = self
                     .diagnostic(
                         key_span,
@@ -306,7 +339,7 @@ impl<'s> Reader<'s> {
                         format!("unknown key `{}` {where_}", excerpt(name)),
                     )
                     .expected(format!("one of {}", list_keys(allowed)))
-                    .suggestion(suggest(name, allowed.iter().copied()));
+                    .suggestion(suggestion.map(str::to_owned));
                 self.push(diagnostic);
             }
         }
@@ -350,10 +383,12 @@ impl<'s> Reader<'s> {
     }
 
     /// Looks up `key`; a missing key or empty value is reported as such, with the expected
-    /// form.
+    /// form. A key that is missing because it was misspelt is not reported again: the
+    /// unknown-key problem already points at the misspelling, with `key` as its suggestion.
     pub fn required<'n, 'a>(&mut self, map: &Map<'n, 'a>, key: &str, expected: &str) -> Option<Field<'n, 'a>> {
         let path = join(&map.path, key);
         match map.entry(key) {
+            None if map.misspelt.iter().any(|k| k == key) => None,
             None => {
                 let where_ = if map.path.is_empty() {
                     "at the top level".to_owned()
@@ -540,6 +575,40 @@ mod tests {
     }
 
     #[test]
+    fn a_misspelt_required_key_is_reported_once_where_it_was_written() {
+        let text = "name: a\nlocaton: fsn1\nprefix: b\n";
+        let docs = load_documents(text).expect("valid YAML");
+        let mut reader = Reader::new(Path::new("cluster.yaml"), text);
+        let map = reader
+            .mapping(&root(&docs), &["name", "prefix", "location"])
+            .expect("a mapping");
+        assert!(
+            reader
+                .required(&map, "location", "a Hetzner location, e.g. `fsn1`")
+                .is_none()
+        );
+        assert!(reader.required(&map, "prefix", "a prefix").is_some());
+        assert_eq!(
+            reader.diagnostics.to_string(),
+            "cluster.yaml:2:1: locaton: unknown key `locaton` at the top level\n  |\n2 | locaton: fsn1\n  | ^^^^^^^\n  = expected: one of `name`, `prefix`, `location`\n  = help: did you mean `location`?"
+        );
+        // Without a likely misspelling the missing key is reported at the mapping.
+        let text = "name: a\nplace: fsn1\n";
+        let docs = load_documents(text).expect("valid YAML");
+        let mut reader = Reader::new(Path::new("cluster.yaml"), text);
+        let map = reader.mapping(&root(&docs), &["name", "location"]).expect("a mapping");
+        assert!(
+            reader
+                .required(&map, "location", "a Hetzner location, e.g. `fsn1`")
+                .is_none()
+        );
+        assert_eq!(
+            reader.diagnostics.to_string(),
+            "cluster.yaml:2:1: place: unknown key `place` at the top level\n  |\n2 | place: fsn1\n  | ^^^^^\n  = expected: one of `name`, `location`\n\ncluster.yaml:1:1: location: missing required key `location` at the top level\n  |\n1 | name: a\n  | ^\n  = expected: a Hetzner location, e.g. `fsn1`"
+        );
+    }
+
+    #[test]
     fn scalars_keep_their_literal_text() {
         let text = "a: 1.10\nb: '80'\nc: 80\n";
         let docs = load_documents(text).expect("valid YAML");
@@ -572,6 +641,31 @@ mod tests {
         assert_eq!(subnet.path, "network.subnet");
         let span = reader.span(subnet.node);
         assert_eq!((span.line, span.column, span.width), (2, 11, 11));
+    }
+
+    #[test]
+    fn value_spans_stop_before_a_trailing_comment() {
+        let text = "count: \"3\"   # three control planes, one per location, as Hetzner advises\nname: plain value  # note\nprefix: 'q'\n";
+        let docs = load_documents(text).expect("valid YAML");
+        let mut reader = Reader::new(Path::new("cluster.yaml"), text);
+        let map = reader
+            .mapping(&root(&docs), &["count", "name", "prefix"])
+            .expect("a mapping");
+        let spans: Vec<(usize, usize, usize)> = ["count", "name", "prefix"]
+            .iter()
+            .map(|key| {
+                let field = reader.required(&map, key, "x").expect("present");
+                let span = reader.span(field.node);
+                (span.line, span.column, span.width)
+            })
+            .collect();
+        assert_eq!(spans, [(1, 8, 3), (2, 7, 11), (3, 9, 3)]);
+        let count = reader.required(&map, "count", "x").expect("present");
+        assert_eq!(reader.integer(&count, "a number, e.g. `3`"), None);
+        assert_eq!(
+            reader.diagnostics.to_string(),
+            "cluster.yaml:1:8: count: expected a number, found the quoted string \"3\"\n  |\n1 | count: \"3\"   # three control planes, one per location, as Hetzner advises\n  |        ^^^\n  = expected: a number, e.g. `3`"
+        );
     }
 
     #[test]

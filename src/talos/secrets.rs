@@ -463,7 +463,7 @@ impl SecretsBundle {
                 origin: origin.to_string(),
             });
         }
-        let raw: Option<raw::Bundle> = parse_yaml(text).map_err(|source| Error::Parse {
+        let raw: Option<raw::Bundle> = parse_yaml(text, origin).map_err(|source| Error::Parse {
             origin: origin.to_string(),
             source,
         })?;
