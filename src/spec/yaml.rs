@@ -8,51 +8,17 @@
 
 use std::path::Path;
 
-use saphyr::{MarkedYaml, Scalar, ScalarStyle, Yaml, YamlData, YamlEmitter, YamlLoader};
-use saphyr_parser::{Event, Parser, ScanError};
+use saphyr::{MarkedYaml, Scalar, ScalarStyle, Yaml, YamlData, YamlEmitter};
+use saphyr_parser::ScanError;
 
 use super::diagnostic::{Diagnostic, Diagnostics, Span, Spanned};
 use crate::excerpt::excerpt;
+use crate::yaml::strict::check_key;
 
-/// Parses every document of `text`, keeping positions and literal scalar text.
-///
-/// Nesting deeper than [`crate::yaml::parse::MAX_DEPTH`] is a syntax error: saphyr's
-/// loader recurses once per level, so a hostile file could otherwise overflow the stack.
+/// Parses every document of `text`, keeping positions and literal scalar text, with the
+/// nesting cap of [`crate::yaml::strict::load_marked`].
 pub(crate) fn load_documents(text: &str) -> Result<Vec<MarkedYaml<'_>>, ScanError> {
-    check_depth(text)?;
-    let mut parser = Parser::new_from_str(text);
-    let mut loader: YamlLoader<'_, MarkedYaml<'_>> = YamlLoader::default();
-    loader.early_parse(false);
-    parser.load(&mut loader, true)?;
-    if let Some(error) = loader.error() {
-        return Err(error.clone());
-    }
-    Ok(loader.into_documents())
-}
-
-/// Walks the event stream (no recursion, no tree) and fails at the first collection that
-/// opens deeper than [`crate::yaml::parse::MAX_DEPTH`]; syntax errors come back as the
-/// loader would report them.
-fn check_depth(text: &str) -> Result<(), ScanError> {
-    let max = crate::yaml::parse::MAX_DEPTH;
-    let mut depth = 0usize;
-    for event in Parser::new_from_str(text) {
-        let (event, span) = event?;
-        match event {
-            Event::SequenceStart(..) | Event::MappingStart(..) => {
-                depth += 1;
-                if depth > max {
-                    return Err(ScanError::new(
-                        span.start,
-                        format!("the document is nested more than {max} levels deep"),
-                    ));
-                }
-            }
-            Event::SequenceEnd | Event::MappingEnd => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    Ok(())
+    crate::yaml::strict::load_marked(text)
 }
 
 /// The diagnostic for a YAML syntax error.
@@ -322,15 +288,13 @@ impl<'s> Reader<'s> {
                 self.push(diagnostic);
                 continue;
             };
-            if allowed.contains(&name) {
-                map.entries.push((name.to_owned(), key_span, value));
-            } else {
+            if let Err(unknown) = check_key(name, allowed) {
                 let where_ = if field.path.is_empty() {
                     "at the top level".to_owned()
                 } else {
                     format!("in `{}`", field.path)
                 };
-                let suggestion = crate::suggest::suggest(name, allowed.iter().copied());
+                let suggestion = unknown.suggestion;
                 map.misspelt.extend(suggestion.map(str::to_owned));
                 let diagnostic = self
                     .diagnostic(
@@ -341,6 +305,8 @@ impl<'s> Reader<'s> {
                     .expected(format!("one of {}", list_keys(allowed)))
                     .suggestion(suggestion.map(str::to_owned));
                 self.push(diagnostic);
+            } else {
+                map.entries.push((name.to_owned(), key_span, value));
             }
         }
         Some(map)
@@ -529,26 +495,6 @@ mod tests {
             key_span: Span::START,
             node: &docs[0],
         }
-    }
-
-    #[test]
-    fn nesting_is_limited_before_the_recursive_loader_runs() {
-        let max = crate::yaml::parse::MAX_DEPTH;
-        let nested = |levels: usize| format!("{}x\n", "- ".repeat(levels));
-        let deepest = nested(max);
-        let docs = load_documents(&deepest).expect("the deepest accepted nesting loads");
-        assert_eq!(docs.len(), 1);
-        let error = load_documents(&nested(max + 1)).expect_err("one level deeper is refused");
-        assert_eq!(
-            error.info(),
-            format!("the document is nested more than {max} levels deep")
-        );
-        assert_eq!((error.marker().line(), error.marker().col()), (1, 2 * max));
-        // Far deeper than the stack allows for saphyr's recursion: still an error.
-        assert!(load_documents(&nested(100_000)).is_err());
-        // Syntax errors still come back as the loader reports them.
-        let error = load_documents("a: [1, 2\n").expect_err("unclosed flow sequence");
-        assert!(!error.info().contains("nested"), "{}", error.info());
     }
 
     #[test]

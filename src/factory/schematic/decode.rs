@@ -6,6 +6,7 @@ use super::map_order::go_key_order;
 use super::{Bootloader, Customization, Error, MetaValue, Overlay, Problem, Schematic, Value};
 use crate::excerpt::excerpt;
 use crate::yaml::resolve::{normalize_timestamp, old_bool};
+use crate::yaml::strict::check_key;
 use crate::yaml::{
     self, Mapping, Node, ParseError, ParsedDocument, Path as YamlPath, Position, Resolved, Scalar, Value as YamlValue,
     key_order,
@@ -164,7 +165,7 @@ fn struct_fields<'n>(
     };
     for entry in map.entries() {
         let name = entry.key.text();
-        if !known.contains(&name) {
+        if check_key(name, known).is_err() {
             return Err((
                 entry.key_position.unwrap_or(at(node)),
                 join(path, name),
