@@ -406,26 +406,37 @@ impl<'s> Reader<'s> {
 
     /// Reads an integer (a plain scalar; a quoted number is a type error).
     pub fn integer(&mut self, field: &Field<'_, '_>, expected: &str) -> Option<Spanned<i64>> {
-        match scalar(field.node) {
-            Some(Scalar::Integer(value)) => Some(Spanned::new(value, self.span(field.node))),
-            Some(Scalar::Null) => None,
-            _ => {
-                self.type_error(field, expected);
-                None
-            }
-        }
+        self.typed(field, expected, |value| match value {
+            Scalar::Integer(value) => Some(value),
+            _ => None,
+        })
     }
 
     /// Reads a boolean (`true` or `false`).
     pub fn boolean(&mut self, field: &Field<'_, '_>, expected: &str) -> Option<Spanned<bool>> {
-        match scalar(field.node) {
-            Some(Scalar::Boolean(value)) => Some(Spanned::new(value, self.span(field.node))),
-            Some(Scalar::Null) => None,
-            _ => {
-                self.type_error(field, expected);
-                None
-            }
+        self.typed(field, expected, |value| match value {
+            Scalar::Boolean(value) => Some(value),
+            _ => None,
+        })
+    }
+
+    /// Reads a core-schema scalar that `pick` accepts; null is absent, anything else a type
+    /// error.
+    fn typed<T>(
+        &mut self,
+        field: &Field<'_, '_>,
+        expected: &str,
+        pick: impl FnOnce(Scalar<'_>) -> Option<T>,
+    ) -> Option<Spanned<T>> {
+        let value = scalar(field.node);
+        if matches!(value, Some(Scalar::Null)) {
+            return None;
         }
+        let Some(picked) = value.and_then(pick) else {
+            self.type_error(field, expected);
+            return None;
+        };
+        Some(Spanned::new(picked, self.span(field.node)))
     }
 
     /// Reads a list; each item is a field of its own, with its path (`path[i]`) and its span

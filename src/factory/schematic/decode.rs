@@ -488,15 +488,8 @@ fn decode_meta(node: &Node, path: &str) -> Result<Vec<MetaValue>, DecodeError> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::id;
     use super::*;
-
-    fn id(text: &str) -> String {
-        Schematic::parse(text, "t.yaml")
-            .expect("valid")
-            .id()
-            .expect("id")
-            .to_string()
-    }
 
     #[test]
     fn bootloader_auto_is_refused_as_the_factory_refuses_it() {

@@ -482,7 +482,16 @@ fn value_to_node(value: &Value) -> Result<Node, Error> {
 mod tests {
     use super::*;
 
-    fn id(text: &str) -> String {
+    /// The canonical YAML of schematic text (shared with the key order's tests).
+    pub(super) fn canonical(text: &str) -> String {
+        Schematic::parse(text, "t")
+            .expect("valid")
+            .canonical_yaml()
+            .expect("yaml")
+    }
+
+    /// The ID of schematic text (shared with the decoder's tests).
+    pub(super) fn id(text: &str) -> String {
         Schematic::parse(text, "t.yaml")
             .expect("valid")
             .id()
@@ -543,12 +552,8 @@ mod tests {
     #[test]
     fn plain_timestamps_in_options_are_written_as_go_time() {
         let text = "overlay: {name: n, image: i, options: {a: 2024-1-2, b: 2024-01-02T03:04:05, c: '2024-01-02'}}";
-        let yaml = Schematic::parse(text, "t")
-            .expect("valid")
-            .canonical_yaml()
-            .expect("yaml");
         assert_eq!(
-            yaml,
+            canonical(text),
             "overlay:\n    image: i\n    name: \"n\"\n    options:\n        a: 2024-01-02T00:00:00Z\n        b: 2024-01-02T03:04:05\n        c: \"2024-01-02\"\ncustomization: {}\n"
         );
     }
