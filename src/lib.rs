@@ -21,5 +21,6 @@ pub mod retry;
 pub mod secure_file;
 pub mod sim;
 pub mod spec;
+pub mod suggest;
 pub mod talos;
 pub mod yaml;

@@ -26,6 +26,9 @@ pub async fn run(command: SchematicCommand, global: &GlobalArgs, printer: &Print
             let schematic = Schematic::load(&args.file)?;
             let client = FactoryClient::new(&global.factory_url)?;
             let factory = redacted_url(client.base_url().as_str()).into_owned();
+            for warning in client.schematic_warnings(&schematic) {
+                printer.status(format!("warning: {warning}"));
+            }
             printer.status(format!("pushing {} to {factory}", args.file.display()));
             let pushed = client.push_schematic(&schematic).await?;
             let canonical = schematic.canonical_yaml()?;
@@ -42,6 +45,9 @@ pub async fn run(command: SchematicCommand, global: &GlobalArgs, printer: &Print
         SchematicCommand::Check(args) => {
             let schematic = Schematic::load(&args.file)?;
             let client = FactoryClient::new(&global.factory_url)?;
+            for warning in client.schematic_warnings(&schematic) {
+                printer.status(format!("warning: {warning}"));
+            }
             client.check_extensions(&schematic, &args.talos_version).await?;
             let id = schematic.id()?;
             let extensions = schematic.official_extensions();

@@ -2,7 +2,7 @@
 
 use talos_hcloud::input_file;
 use talos_hcloud::sim::talos::{EmulatedNode, NodeOptions};
-use talos_hcloud::talos::config::validate::node_validator;
+use talos_hcloud::talos::config::validate::{check_config_file, node_validator};
 use talos_hcloud::talos::contract::{Artifact, Contract};
 
 use super::CliError;
@@ -31,6 +31,8 @@ pub async fn run(args: SimNodeArgs, printer: &Printer) -> Result<(), CliError> {
         let bytes = input_file::read(path).map_err(|e| {
             CliError::invalid(e.to_string()).context(format!("cannot read the machine config {}", path.display()))
         })?;
+        check_config_file(&path.display().to_string(), &bytes, &args.talos_version)
+            .map_err(|e| CliError::from(e).context("the installed machine configuration was refused"))?;
         options.installed_config = Some(bytes);
     }
     if let Some(path) = &args.user_data {

@@ -9,6 +9,7 @@ use super::error::Error;
 use super::image::{self, Compression};
 use super::schematic::{Schematic, SchematicId};
 use crate::spec::Architecture;
+use crate::suggest::suggest;
 
 /// The public factory, used when neither `--factory-url` nor `TALOS_FACTORY_URL` is set.
 pub const DEFAULT_FACTORY_URL: &str = "https://factory.talos.dev";
@@ -36,6 +37,20 @@ impl Default for Timeouts {
             read_idle: Duration::from_secs(60),
         }
     }
+}
+
+/// Something in a schematic that the chosen factory would refuse, worth a warning before
+/// any request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SchematicWarning {
+    /// `owner` is set but the factory is the community edition, which refuses it.
+    #[error(
+        "the schematic sets `owner`, which the community Image Factory at {factory} refuses (\"owner field is only supported in Enterprise edition\"); remove it, or use an Enterprise factory"
+    )]
+    OwnerOnCommunityFactory {
+        /// The factory's URL.
+        factory: String,
+    },
 }
 
 /// The factory's answer to `POST /schematics`.
@@ -141,6 +156,22 @@ impl FactoryClient {
     /// The timeouts in use.
     pub fn timeouts(&self) -> Timeouts {
         self.timeouts
+    }
+
+    /// What this factory would refuse in `schematic`, found offline so the operator hears
+    /// it before a push or an image build. The community factory (`factory.talos.dev`)
+    /// refuses `owner` ("owner field is only supported in Enterprise edition"); other
+    /// factories may be Enterprise ones, so nothing is said for them.
+    pub fn schematic_warnings(&self, schematic: &Schematic) -> Vec<SchematicWarning> {
+        let mut warnings = Vec::new();
+        let public = Url::parse(DEFAULT_FACTORY_URL).ok();
+        let is_public = public.is_some_and(|public| self.base.host_str() == public.host_str());
+        if is_public && !schematic.owner.is_empty() {
+            warnings.push(SchematicWarning::OwnerOnCommunityFactory {
+                factory: DEFAULT_FACTORY_URL.to_string(),
+            });
+        }
+        warnings
     }
 
     /// The underlying HTTP client (shared with image streams).
@@ -329,14 +360,7 @@ pub fn check_extensions_against(
     }
     let suggestions = missing
         .iter()
-        .filter_map(|name| {
-            available
-                .iter()
-                .map(|e| (strsim::levenshtein(name, &e.name), &e.name))
-                .filter(|(d, _)| *d <= 4)
-                .min()
-                .map(|(_, n)| n.clone())
-        })
+        .filter_map(|name| suggest(name, available.iter().map(|e| e.name.as_str())).map(str::to_owned))
         .collect();
     Err(Error::UnknownExtensions {
         version: version.to_string(),
@@ -367,6 +391,27 @@ pub(crate) fn first_line(body: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn owner_is_warned_about_only_on_the_community_factory() {
+        let mut schematic = Schematic::with_official_extensions(["siderolabs/qemu-guest-agent"]);
+        let public = FactoryClient::new("https://factory.talos.dev/").expect("valid URL");
+        let local = FactoryClient::new("http://127.0.0.1:9").expect("valid URL");
+        assert_eq!(public.schematic_warnings(&schematic), []);
+        schematic.owner = "ops@example.com".into();
+        let warnings: Vec<String> = public
+            .schematic_warnings(&schematic)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            warnings,
+            [
+                "the schematic sets `owner`, which the community Image Factory at https://factory.talos.dev refuses (\"owner field is only supported in Enterprise edition\"); remove it, or use an Enterprise factory"
+            ]
+        );
+        assert_eq!(local.schematic_warnings(&schematic), []);
+    }
 
     #[test]
     fn base_urls_are_checked() {

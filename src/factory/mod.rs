@@ -15,7 +15,7 @@ pub mod image;
 pub mod image_stream;
 pub mod schematic;
 
-pub use client::{DEFAULT_FACTORY_URL, FactoryClient, OfficialExtension, PushedSchematic, Timeouts};
+pub use client::{DEFAULT_FACTORY_URL, FactoryClient, OfficialExtension, PushedSchematic, SchematicWarning, Timeouts};
 pub use error::Error;
 pub use image::Compression;
 pub use image_stream::{

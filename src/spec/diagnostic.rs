@@ -244,30 +244,15 @@ impl<'a> IntoIterator for &'a Diagnostics {
     }
 }
 
-/// The candidate closest to `word` by Levenshtein distance, if it is at most 3 edits away
-/// (and not `word` itself): the "did you mean" rule of `just`.
-pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
-    candidates
-        .into_iter()
-        .filter(|candidate| *candidate != word)
-        .map(|candidate| (strsim::levenshtein(word, candidate), candidate))
-        .filter(|(distance, _)| *distance <= 3)
-        .min_by_key(|(distance, _)| *distance)
-        .map(|(_, candidate)| candidate.to_owned())
+/// The likely intended word among `candidates` ([`crate::suggest::suggest`]), owned, as
+/// [`Diagnostic::suggestion`] stores it.
+pub fn suggest<'c>(word: &str, candidates: impl IntoIterator<Item = &'c str>) -> Option<String> {
+    crate::suggest::suggest(word, candidates).map(str::to_owned)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn suggest_picks_the_closest_within_three_edits() {
-        let keys = ["cidr", "subnet", "zone", "pods", "services"];
-        assert_eq!(suggest("subnte", keys).as_deref(), Some("subnet"));
-        assert_eq!(suggest("servces", keys).as_deref(), Some("services"));
-        assert_eq!(suggest("completely-different", keys), None);
-        assert_eq!(suggest("zone", ["zone"]), None, "the word itself is not a suggestion");
-    }
 
     #[test]
     fn renders_header_source_line_caret_and_notes() {

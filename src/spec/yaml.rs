@@ -8,51 +8,17 @@
 
 use std::path::Path;
 
-use saphyr::{MarkedYaml, Scalar, ScalarStyle, Yaml, YamlData, YamlEmitter, YamlLoader};
-use saphyr_parser::{Event, Parser, ScanError};
+use saphyr::{MarkedYaml, Scalar, ScalarStyle, Yaml, YamlData, YamlEmitter};
+use saphyr_parser::ScanError;
 
-use super::diagnostic::{Diagnostic, Diagnostics, Span, Spanned, suggest};
+use super::diagnostic::{Diagnostic, Diagnostics, Span, Spanned};
 use crate::excerpt::excerpt;
+use crate::yaml::strict::check_key;
 
-/// Parses every document of `text`, keeping positions and literal scalar text.
-///
-/// Nesting deeper than [`crate::yaml::parse::MAX_DEPTH`] is a syntax error: saphyr's
-/// loader recurses once per level, so a hostile file could otherwise overflow the stack.
+/// Parses every document of `text`, keeping positions and literal scalar text, with the
+/// nesting cap of [`crate::yaml::strict::load_marked`].
 pub(crate) fn load_documents(text: &str) -> Result<Vec<MarkedYaml<'_>>, ScanError> {
-    check_depth(text)?;
-    let mut parser = Parser::new_from_str(text);
-    let mut loader: YamlLoader<'_, MarkedYaml<'_>> = YamlLoader::default();
-    loader.early_parse(false);
-    parser.load(&mut loader, true)?;
-    if let Some(error) = loader.error() {
-        return Err(error.clone());
-    }
-    Ok(loader.into_documents())
-}
-
-/// Walks the event stream (no recursion, no tree) and fails at the first collection that
-/// opens deeper than [`crate::yaml::parse::MAX_DEPTH`]; syntax errors come back as the
-/// loader would report them.
-fn check_depth(text: &str) -> Result<(), ScanError> {
-    let max = crate::yaml::parse::MAX_DEPTH;
-    let mut depth = 0usize;
-    for event in Parser::new_from_str(text) {
-        let (event, span) = event?;
-        match event {
-            Event::SequenceStart(..) | Event::MappingStart(..) => {
-                depth += 1;
-                if depth > max {
-                    return Err(ScanError::new(
-                        span.start,
-                        format!("the document is nested more than {max} levels deep"),
-                    ));
-                }
-            }
-            Event::SequenceEnd | Event::MappingEnd => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    Ok(())
+    crate::yaml::strict::load_marked(text)
 }
 
 /// The diagnostic for a YAML syntax error.
@@ -72,19 +38,46 @@ pub(crate) fn node_span(text: &str, node: &MarkedYaml<'_>) -> Span {
     let end = node.span.end;
     let line = start.line().max(1);
     let column = start.col() + 1;
-    let width = if end.line() == start.line() && end.index() > start.index() {
+    let rest = text.lines().nth(line - 1).map(|l| l.chars().skip(start.col()));
+    let quoted = matches!(
+        node.data,
+        YamlData::Representation(_, ScalarStyle::DoubleQuoted | ScalarStyle::SingleQuoted, _)
+    );
+    // saphyr ends a double-quoted scalar's span after a comment that follows it: measure
+    // quoted scalars by their closing quote.
+    let width = if let Some(width) = rest.clone().filter(|_| quoted).and_then(quoted_width) {
+        width
+    } else if end.line() == start.line() && end.index() > start.index() {
         end.index() - start.index()
     } else {
-        text.lines()
-            .nth(line - 1)
-            .map(|l| l.chars().count().saturating_sub(start.col()))
-            .unwrap_or(1)
+        rest.map(Iterator::count).unwrap_or(1)
     };
     Span {
         line,
         column,
         width: width.max(1),
     }
+}
+
+/// The width of a quoted scalar that starts `rest` and closes on the same line, quotes
+/// included; `None` if `rest` does not start with a quote or the scalar goes on.
+fn quoted_width(rest: impl Iterator<Item = char>) -> Option<usize> {
+    let mut chars = rest.enumerate();
+    let (_, quote) = chars.next().filter(|(_, c)| matches!(c, '"' | '\''))?;
+    let mut escaped = false;
+    let mut chars = chars.peekable();
+    while let Some((index, c)) = chars.next() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if quote == '"' => escaped = true,
+            '\'' if quote == '\'' && chars.peek().is_some_and(|(_, next)| *next == '\'') => {
+                chars.next();
+            }
+            c if c == quote => return Some(index + 1),
+            _ => {}
+        }
+    }
+    None
 }
 
 /// Resolves a scalar node per the YAML core schema; `None` for collections and for values
@@ -184,6 +177,9 @@ pub(crate) struct Map<'n, 'a> {
     path: String,
     anchor: Span,
     entries: Vec<(String, Span, &'n MarkedYaml<'a>)>,
+    /// The known keys that unknown keys of this mapping were reported as likely typos of:
+    /// such a key is not reported missing a second time.
+    misspelt: Vec<String>,
 }
 
 impl<'n, 'a> Map<'n, 'a> {
@@ -268,6 +264,7 @@ impl<'s> Reader<'s> {
             path: field.path.clone(),
             anchor: field.key_span,
             entries: Vec::new(),
+            misspelt: Vec::new(),
         };
         let entries = match &field.node.data {
             YamlData::Mapping(entries) => entries,
@@ -291,14 +288,14 @@ impl<'s> Reader<'s> {
                 self.push(diagnostic);
                 continue;
             };
-            if allowed.contains(&name) {
-                map.entries.push((name.to_owned(), key_span, value));
-            } else {
+            if let Err(unknown) = check_key(name, allowed) {
                 let where_ = if field.path.is_empty() {
                     "at the top level".to_owned()
                 } else {
                     format!("in `{}`", field.path)
                 };
+                let suggestion = unknown.suggestion;
+                map.misspelt.extend(suggestion.map(str::to_owned));
                 let diagnostic = self
                     .diagnostic(
                         key_span,
@@ -306,8 +303,10 @@ impl<'s> Reader<'s> {
                         format!("unknown key `{}` {where_}", excerpt(name)),
                     )
                     .expected(format!("one of {}", list_keys(allowed)))
-                    .suggestion(suggest(name, allowed.iter().copied()));
+                    .suggestion(suggestion.map(str::to_owned));
                 self.push(diagnostic);
+            } else {
+                map.entries.push((name.to_owned(), key_span, value));
             }
         }
         Some(map)
@@ -350,10 +349,12 @@ impl<'s> Reader<'s> {
     }
 
     /// Looks up `key`; a missing key or empty value is reported as such, with the expected
-    /// form.
+    /// form. A key that is missing because it was misspelt is not reported again: the
+    /// unknown-key problem already points at the misspelling, with `key` as its suggestion.
     pub fn required<'n, 'a>(&mut self, map: &Map<'n, 'a>, key: &str, expected: &str) -> Option<Field<'n, 'a>> {
         let path = join(&map.path, key);
         match map.entry(key) {
+            None if map.misspelt.iter().any(|k| k == key) => None,
             None => {
                 let where_ = if map.path.is_empty() {
                     "at the top level".to_owned()
@@ -405,26 +406,37 @@ impl<'s> Reader<'s> {
 
     /// Reads an integer (a plain scalar; a quoted number is a type error).
     pub fn integer(&mut self, field: &Field<'_, '_>, expected: &str) -> Option<Spanned<i64>> {
-        match scalar(field.node) {
-            Some(Scalar::Integer(value)) => Some(Spanned::new(value, self.span(field.node))),
-            Some(Scalar::Null) => None,
-            _ => {
-                self.type_error(field, expected);
-                None
-            }
-        }
+        self.typed(field, expected, |value| match value {
+            Scalar::Integer(value) => Some(value),
+            _ => None,
+        })
     }
 
     /// Reads a boolean (`true` or `false`).
     pub fn boolean(&mut self, field: &Field<'_, '_>, expected: &str) -> Option<Spanned<bool>> {
-        match scalar(field.node) {
-            Some(Scalar::Boolean(value)) => Some(Spanned::new(value, self.span(field.node))),
-            Some(Scalar::Null) => None,
-            _ => {
-                self.type_error(field, expected);
-                None
-            }
+        self.typed(field, expected, |value| match value {
+            Scalar::Boolean(value) => Some(value),
+            _ => None,
+        })
+    }
+
+    /// Reads a core-schema scalar that `pick` accepts; null is absent, anything else a type
+    /// error.
+    fn typed<T>(
+        &mut self,
+        field: &Field<'_, '_>,
+        expected: &str,
+        pick: impl FnOnce(Scalar<'_>) -> Option<T>,
+    ) -> Option<Spanned<T>> {
+        let value = scalar(field.node);
+        if matches!(value, Some(Scalar::Null)) {
+            return None;
         }
+        let Some(picked) = value.and_then(pick) else {
+            self.type_error(field, expected);
+            return None;
+        };
+        Some(Spanned::new(picked, self.span(field.node)))
     }
 
     /// Reads a list; each item is a field of its own, with its path (`path[i]`) and its span
@@ -497,26 +509,6 @@ mod tests {
     }
 
     #[test]
-    fn nesting_is_limited_before_the_recursive_loader_runs() {
-        let max = crate::yaml::parse::MAX_DEPTH;
-        let nested = |levels: usize| format!("{}x\n", "- ".repeat(levels));
-        let deepest = nested(max);
-        let docs = load_documents(&deepest).expect("the deepest accepted nesting loads");
-        assert_eq!(docs.len(), 1);
-        let error = load_documents(&nested(max + 1)).expect_err("one level deeper is refused");
-        assert_eq!(
-            error.info(),
-            format!("the document is nested more than {max} levels deep")
-        );
-        assert_eq!((error.marker().line(), error.marker().col()), (1, 2 * max));
-        // Far deeper than the stack allows for saphyr's recursion: still an error.
-        assert!(load_documents(&nested(100_000)).is_err());
-        // Syntax errors still come back as the loader reports them.
-        let error = load_documents("a: [1, 2\n").expect_err("unclosed flow sequence");
-        assert!(!error.info().contains("nested"), "{}", error.info());
-    }
-
-    #[test]
     fn unknown_keys_are_all_reported_with_suggestions() {
         let text = "nmae: a\nprefix: b\nlocaton: c\n";
         let docs = load_documents(text).expect("valid YAML");
@@ -536,6 +528,40 @@ mod tests {
                 (1, Some("nmae".into()), Some("name".into())),
                 (3, Some("locaton".into()), Some("location".into()))
             ]
+        );
+    }
+
+    #[test]
+    fn a_misspelt_required_key_is_reported_once_where_it_was_written() {
+        let text = "name: a\nlocaton: fsn1\nprefix: b\n";
+        let docs = load_documents(text).expect("valid YAML");
+        let mut reader = Reader::new(Path::new("cluster.yaml"), text);
+        let map = reader
+            .mapping(&root(&docs), &["name", "prefix", "location"])
+            .expect("a mapping");
+        assert!(
+            reader
+                .required(&map, "location", "a Hetzner location, e.g. `fsn1`")
+                .is_none()
+        );
+        assert!(reader.required(&map, "prefix", "a prefix").is_some());
+        assert_eq!(
+            reader.diagnostics.to_string(),
+            "cluster.yaml:2:1: locaton: unknown key `locaton` at the top level\n  |\n2 | locaton: fsn1\n  | ^^^^^^^\n  = expected: one of `name`, `prefix`, `location`\n  = help: did you mean `location`?"
+        );
+        // Without a likely misspelling the missing key is reported at the mapping.
+        let text = "name: a\nplace: fsn1\n";
+        let docs = load_documents(text).expect("valid YAML");
+        let mut reader = Reader::new(Path::new("cluster.yaml"), text);
+        let map = reader.mapping(&root(&docs), &["name", "location"]).expect("a mapping");
+        assert!(
+            reader
+                .required(&map, "location", "a Hetzner location, e.g. `fsn1`")
+                .is_none()
+        );
+        assert_eq!(
+            reader.diagnostics.to_string(),
+            "cluster.yaml:2:1: place: unknown key `place` at the top level\n  |\n2 | place: fsn1\n  | ^^^^^\n  = expected: one of `name`, `location`\n\ncluster.yaml:1:1: location: missing required key `location` at the top level\n  |\n1 | name: a\n  | ^\n  = expected: a Hetzner location, e.g. `fsn1`"
         );
     }
 
@@ -572,6 +598,31 @@ mod tests {
         assert_eq!(subnet.path, "network.subnet");
         let span = reader.span(subnet.node);
         assert_eq!((span.line, span.column, span.width), (2, 11, 11));
+    }
+
+    #[test]
+    fn value_spans_stop_before_a_trailing_comment() {
+        let text = "count: \"3\"   # three control planes, one per location, as Hetzner advises\nname: plain value  # note\nprefix: 'q'\n";
+        let docs = load_documents(text).expect("valid YAML");
+        let mut reader = Reader::new(Path::new("cluster.yaml"), text);
+        let map = reader
+            .mapping(&root(&docs), &["count", "name", "prefix"])
+            .expect("a mapping");
+        let spans: Vec<(usize, usize, usize)> = ["count", "name", "prefix"]
+            .iter()
+            .map(|key| {
+                let field = reader.required(&map, key, "x").expect("present");
+                let span = reader.span(field.node);
+                (span.line, span.column, span.width)
+            })
+            .collect();
+        assert_eq!(spans, [(1, 8, 3), (2, 7, 11), (3, 9, 3)]);
+        let count = reader.required(&map, "count", "x").expect("present");
+        assert_eq!(reader.integer(&count, "a number, e.g. `3`"), None);
+        assert_eq!(
+            reader.diagnostics.to_string(),
+            "cluster.yaml:1:8: count: expected a number, found the quoted string \"3\"\n  |\n1 | count: \"3\"   # three control planes, one per location, as Hetzner advises\n  |        ^^^\n  = expected: a number, e.g. `3`"
+        );
     }
 
     #[test]

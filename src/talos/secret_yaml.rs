@@ -52,22 +52,38 @@ fn to_talos_yaml<T: Serialize>(value: &T) -> Result<String, serde_saphyr::Serial
     serde_saphyr::to_string_with_options(value, options)
 }
 
-/// A YAML (or JSON) syntax or shape error with its line and column. Unlike the parser's
-/// own rendering it never quotes the input (no source snippet, string values elided),
-/// because the input holds secrets.
+/// A YAML (or JSON) syntax or shape error, as `origin:line:column: message` (the project's
+/// diagnostic header). Unlike the parser's own rendering it never quotes the input (no
+/// source snippet, string values elided), because the input holds secrets.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct YamlError {
     message: String,
 }
 
-/// Deserializes YAML or JSON text; errors carry locations but no input text.
-pub(crate) fn parse_yaml<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, YamlError> {
+/// Deserializes YAML or JSON text read from `origin`; errors carry the origin and location
+/// but no input text.
+pub(crate) fn parse_yaml<T: serde::de::DeserializeOwned>(text: &str, origin: &str) -> Result<T, YamlError> {
     let mut options = serde_saphyr::Options::default();
     options.with_snippet = false;
     serde_saphyr::from_str_with_options(text, options).map_err(|e| YamlError {
-        message: elide_quoted_values(&e.to_string()),
+        message: located(origin, &e),
     })
+}
+
+/// The error's message led by `origin:line:column:` when its place is known, in place of
+/// serde's trailing "at line L, column C".
+fn located(origin: &str, error: &serde_saphyr::Error) -> String {
+    let message = elide_quoted_values(&error.without_snippet().to_string());
+    match error.location().filter(|at| at.line() > 0) {
+        Some(at) => {
+            let (line, column) = (at.line(), at.column());
+            let suffix = format!(" at line {line}, column {column}");
+            let message = message.strip_suffix(&suffix).unwrap_or(&message);
+            format!("{origin}:{line}:{column}: {message}")
+        }
+        None => format!("{origin}: {message}"),
+    }
 }
 
 /// Replaces the value in serde's `string "…"` phrases (e.g. `invalid type: string
@@ -121,6 +137,23 @@ mod tests {
         let text = to_talos_yaml(&values).unwrap();
         let back: std::collections::BTreeMap<String, String> = serde_saphyr::from_str(&text).unwrap();
         assert_eq!(back, values, "{text}");
+    }
+
+    #[test]
+    fn errors_lead_with_the_origin_and_position() {
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Bundle {
+            cluster: String,
+        }
+        let error = parse_yaml::<Bundle>("cluster: a\nname: \"hunter2\"\n", "cluster.yaml").expect_err("unknown field");
+        assert_eq!(
+            error.to_string(),
+            "cluster.yaml:2:1: unknown field `name`, expected one of cluster"
+        );
+        let error = parse_yaml::<Bundle>("cluster: [a\n", "s.yaml").expect_err("syntax");
+        assert!(error.to_string().starts_with("s.yaml:"), "{error}");
     }
 
     #[test]

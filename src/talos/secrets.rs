@@ -463,7 +463,7 @@ impl SecretsBundle {
                 origin: origin.to_string(),
             });
         }
-        let raw: Option<raw::Bundle> = parse_yaml(text).map_err(|source| Error::Parse {
+        let raw: Option<raw::Bundle> = parse_yaml(text, origin).map_err(|source| Error::Parse {
             origin: origin.to_string(),
             source,
         })?;
@@ -885,7 +885,7 @@ mod tests {
         let err = SecretsBundle::from_yaml("cluster: hunter2-secret-value\n").unwrap_err();
         let cause = std::error::Error::source(&err).unwrap().to_string();
         assert!(!cause.contains("hunter2"), "{cause}");
-        assert!(cause.contains("line 1"), "{cause}");
+        assert!(cause.starts_with("input:1:"), "{cause}");
     }
 
     #[test]

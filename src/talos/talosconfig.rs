@@ -347,7 +347,7 @@ impl Talosconfig {
     }
 
     fn parse(text: &str, origin: &str) -> Result<Talosconfig, Error> {
-        let parsed: Option<Talosconfig> = parse_yaml(text).map_err(|source| Error::Parse {
+        let parsed: Option<Talosconfig> = parse_yaml(text, origin).map_err(|source| Error::Parse {
             origin: origin.to_string(),
             source,
         })?;

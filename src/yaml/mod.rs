@@ -9,7 +9,8 @@
 //! tags, positions), [`resolve`] (what a plain scalar means to Go, and how Go writes its
 //! strings, floats and times), [`parse`] (text to tree on `saphyr-parser`), [`emit`] (tree
 //! to text, in go-yaml v3's or v4's exact form: [`GoYaml`]), [`key_order`](mod@key_order) (the order Go
-//! writes map keys in) and [`path`] (`machine.network.interfaces[0]`, JSON pointers). What
+//! writes map keys in), [`path`] (`machine.network.interfaces[0]`, JSON pointers) and
+//! [`strict`] (what the strict decoders share: the nesting cap and the unknown-key rule). What
 //! the values mean — Talos's fields, a schematic's — is left to the callers. The emulator ([`crate::sim`]) may use this module too: it is a
 //! shared wire-format helper like the schematic types, with no client behaviour in it.
 
@@ -18,6 +19,7 @@ pub mod key_order;
 pub mod parse;
 pub mod path;
 pub mod resolve;
+pub mod strict;
 pub mod value;
 
 pub use emit::{ComplexKey, GoYaml, emit_document, emit_document_as, emit_stream};

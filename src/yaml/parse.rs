@@ -15,7 +15,7 @@ use super::path::{Path, Segment};
 use super::value::{Entry, Mapping, Node, Position, Scalar, ScalarStyle, Value};
 
 /// Deepest nesting accepted; deeper input is rejected rather than risking the stack.
-pub(crate) const MAX_DEPTH: usize = 256;
+pub const MAX_DEPTH: usize = 256;
 /// Most nodes alias expansion may produce in one stream ("billion laughs" guard).
 const MAX_ALIAS_NODES: usize = 100_000;
 

@@ -720,3 +720,28 @@ fn decode_strict_rejects_what_talos_rejects() {
         "2 problems found during decoding:\n  * <config>:2:3: v1alpha1 document, machine.typo: unknown key \"typo\" (did you mean \"type\"?)\n  * <config>:4:3: v1alpha1 document, cluster.nmae: unknown key \"nmae\""
     );
 }
+
+/// Issue 8: `sim node --machine-config junk.yaml` named the file `<config>`.
+#[test]
+fn an_installed_config_is_refused_naming_its_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("junk.yaml"), "machine:\n  tokn: x\n").expect("write");
+    let run = crate::harness::talos_hcloud_in(
+        dir.path(),
+        &[
+            "sim",
+            "node",
+            "--address",
+            "127.0.0.2",
+            "--talos-version",
+            "v1.11.6",
+            "--machine-config",
+            "junk.yaml",
+        ],
+    );
+    assert_eq!((run.code, run.stdout.as_str()), (2, ""), "{run:?}");
+    assert_eq!(
+        run.stderr,
+        "error: the installed machine configuration was refused\n  caused by: junk.yaml:2:3: v1alpha1 document, machine.tokn: unknown key \"tokn\" (did you mean \"token\"?)\n"
+    );
+}

@@ -18,9 +18,10 @@ use super::{PatchError, PatchWarning};
 use crate::talos::config::path::Path;
 use crate::talos::config::shape::go_values::parse_duration;
 use crate::talos::config::shape::{Field, ListMerge, StructShape, Ty};
-use crate::talos::config::validate::decode::{PATCH_DIRECTIVE, yaml11_bool};
+use crate::talos::config::validate::decode::PATCH_DIRECTIVE;
 use crate::talos::config::value::{Mapping, Node, Position, Resolved, Value};
 use crate::talos::contract::Contract;
+use crate::yaml::resolve::old_bool;
 
 /// What a merge needs to know besides the two trees.
 pub(super) struct Context<'a> {
@@ -238,7 +239,7 @@ fn is_zero(node: &Node, ty: &Ty) -> bool {
             }
             let text = scalar.text();
             match ty {
-                Ty::Bool => matches!(scalar.resolve(), Resolved::Bool(false)) || yaml11_bool(text) == Some(false),
+                Ty::Bool => matches!(scalar.resolve(), Resolved::Bool(false)) || old_bool(text) == Some(false),
                 Ty::Int(_) | Ty::FileMode | Ty::Float => match scalar.resolve() {
                     Resolved::Int(i) => i == 0,
                     Resolved::Float(f) => f == 0.0,

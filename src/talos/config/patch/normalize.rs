@@ -11,9 +11,9 @@
 use crate::talos::config::documents::{ConfigDocuments, DocumentId};
 use crate::talos::config::shape::go_values::{format_duration, key_order, parse_duration};
 use crate::talos::config::shape::{Field, KindLookup, Ty, registry};
-use crate::talos::config::validate::decode::yaml11_bool;
 use crate::talos::config::value::{Entry, Mapping, Node, Resolved, Scalar, Value};
 use crate::talos::contract::Contract;
+use crate::yaml::resolve::old_bool;
 
 /// Every document of `docs` in Talos's written form for the line of `contract`. Documents
 /// of kinds the line does not register are only stripped of source positions.
@@ -148,7 +148,7 @@ fn normalize_scalar(scalar: &Scalar, ty: &Ty) -> Node {
         Ty::String | Ty::Enum(_) | Ty::Base64 => Node::string(text),
         Ty::Bool => match resolved {
             Resolved::Bool(b) => Node::bool(b),
-            _ => yaml11_bool(text).map(Node::bool).unwrap_or_else(|| Node::string(text)),
+            _ => old_bool(text).map(Node::bool).unwrap_or_else(|| Node::string(text)),
         },
         Ty::Int(_) => match resolved {
             Resolved::Int(i) => plain(i.to_string()),

@@ -10,12 +10,14 @@ use std::fmt;
 
 use base64::Engine as _;
 
+use crate::suggest::suggest;
 use crate::talos::config::documents::{ConfigDocuments, DocumentError, DocumentId};
 use crate::talos::config::path::Path;
 use crate::talos::config::shape::{KindLookup, StructShape, Ty, registry};
 use crate::talos::config::value::{Mapping, Node, Position, Resolved, Value};
 use crate::talos::contract::Contract;
 use crate::yaml::parse::{ParseError, parse_stream};
+use crate::yaml::resolve::old_bool;
 
 /// The key that carries strategic-merge directives in patches.
 pub const PATCH_DIRECTIVE: &str = "$patch";
@@ -323,7 +325,7 @@ pub fn check_document(source: &str, root: &Node, contract: Contract, mode: Mode)
                     .filter(|k| k.available(contract))
                     .map(|k| k.kind)
                     .collect();
-                let note = match suggest(kind, &known) {
+                let note = match suggest(kind, known.iter().copied()) {
                     Some(s) if s != kind => Some(format!("did you mean {s:?}?")),
                     _ if known.contains(&kind.as_str()) => Some("the only apiVersion is \"v1alpha1\"".to_string()),
                     _ => None,
@@ -461,7 +463,11 @@ impl Decoder<'_> {
                         .field_any_line(key)
                         .and_then(|f| f.availability_note(self.contract))
                         .map(|n| format!("{n}; this config is for Talos {}", self.contract));
-                    let suggestion = if note.is_some() { None } else { suggest(key, &names) };
+                    let suggestion = if note.is_some() {
+                        None
+                    } else {
+                        suggest(key, names.iter().copied())
+                    };
                     self.push(
                         &at,
                         entry.key_position,
@@ -568,7 +574,7 @@ pub fn scalar_fits(node: &Node, ty: &Ty) -> bool {
     let text = scalar.text();
     match ty {
         Ty::String | Ty::IntOrString | Ty::ByteSize => true,
-        Ty::Bool => matches!(scalar.resolve(), Resolved::Bool(_)) || yaml11_bool(text).is_some(),
+        Ty::Bool => matches!(scalar.resolve(), Resolved::Bool(_)) || old_bool(text).is_some(),
         Ty::Int(kind) => {
             let (min, max) = kind.range();
             match scalar.resolve() {
@@ -588,27 +594,6 @@ pub fn scalar_fits(node: &Node, ty: &Ty) -> bool {
         Ty::Enum(values) => values.contains(&text),
         Ty::Struct(_) | Ty::List(..) | Ty::Map(_) | Ty::Args | Ty::Unstructured => false,
     }
-}
-
-/// The YAML 1.1 booleans go-yaml v3 still accepts when decoding into a typed `bool`.
-pub fn yaml11_bool(text: &str) -> Option<bool> {
-    match text {
-        "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" => Some(true),
-        "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF" => Some(false),
-        _ => None,
-    }
-}
-
-/// The candidate closest to `word` (Damerau-Levenshtein, case-insensitive), if close
-/// enough to be a likely typo: one edit, or one per five characters of longer words.
-pub fn suggest(word: &str, candidates: &[&'static str]) -> Option<&'static str> {
-    let lower = word.to_lowercase();
-    candidates
-        .iter()
-        .map(|c| (strsim::damerau_levenshtein(&lower, &c.to_lowercase()), *c))
-        .filter(|(distance, candidate)| *distance <= 1.max(candidate.len().min(lower.len()) / 5))
-        .min_by_key(|(distance, _)| *distance)
-        .map(|(_, candidate)| candidate)
 }
 
 #[cfg(test)]

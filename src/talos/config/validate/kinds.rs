@@ -4,11 +4,12 @@
 
 use std::collections::HashMap;
 
-use super::{Report, decode::yaml11_bool};
+use super::Report;
 use crate::talos::config::documents::{ConfigDocuments, DocumentId};
 use crate::talos::config::path::Path;
 use crate::talos::config::shape::{KindLookup, registry};
 use crate::talos::config::value::Node;
+use crate::yaml::resolve::old_bool;
 
 fn field<'a>(document: &'a Node, key: &str) -> Option<&'a Node> {
     document.get(key).filter(|n| !n.is_null())
@@ -167,7 +168,7 @@ fn hostname(document: &Node, label: &str, docs: &ConfigDocuments, report: &mut R
         report.error(label, "", position, "static hostname is already set in v1alpha1 config");
     }
     let stable = legacy(docs, "machine.features.stableHostname")
-        .and_then(|n| n.as_bool().or_else(|| n.as_str().and_then(yaml11_bool)));
+        .and_then(|n| n.as_bool().or_else(|| n.as_str().and_then(old_bool)));
     if stable == Some(true) {
         report.error(label, "", position, "stable hostname is already set in v1alpha1 config");
     }

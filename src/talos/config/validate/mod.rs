@@ -23,7 +23,7 @@ use super::value::Position;
 use crate::talos::contract::Contract;
 
 pub use decode::{DecodeError, DecodeErrors, DecodeProblem, decode_strict, decode_strict_named};
-pub use node::{ReceivedConfigError, check_received_config, node_validator};
+pub use node::{ReceivedConfigError, check_config_file, check_received_config, node_validator};
 pub use user_data::{HCLOUD_USER_DATA_LIMIT, UserDataEncoding, user_data_bytes};
 
 /// Talos's runtime mode, which changes a few rules (`talosctl validate -m`).

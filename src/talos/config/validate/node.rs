@@ -7,7 +7,7 @@
 //! wire types, never logic), so it takes the check as a plain function of the bytes and
 //! its Talos release, and whoever starts a node passes [`node_validator`] in.
 
-use super::{DecodeErrors, ValidateOptions, ValidationErrors, Warning, decode_strict, validate};
+use super::{DecodeErrors, ValidateOptions, ValidationErrors, Warning, decode_strict, decode_strict_named, validate};
 use crate::talos::contract::{Artifact, Contract, ContractError};
 
 /// Why a node refuses a received configuration.
@@ -41,6 +41,20 @@ pub fn check_received_config(config: &[u8], talos_version: &str) -> Result<Vec<W
     let contract = Contract::parse_for(talos_version, Artifact::MachineConfig).map_err(ReceivedConfigError::Release)?;
     let documents = decode_strict(config, contract).map_err(ReceivedConfigError::Decode)?;
     validate(&documents, &ValidateOptions::new(contract)).map_err(ReceivedConfigError::Invalid)
+}
+
+/// [`check_received_config`] for a config read from `file` (a node's installed config):
+/// every problem names the file (`junk.yaml:2:3: …`) rather than `<config>`.
+///
+/// # Errors
+///
+/// As [`check_received_config`].
+pub fn check_config_file(file: &str, config: &[u8], talos_version: &str) -> Result<Vec<Warning>, ReceivedConfigError> {
+    let contract = Contract::parse_for(talos_version, Artifact::MachineConfig).map_err(ReceivedConfigError::Release)?;
+    let documents = decode_strict_named(file, config, contract).map_err(ReceivedConfigError::Decode)?;
+    let mut options = ValidateOptions::new(contract);
+    options.source = Some(file.to_string());
+    validate(&documents, &options).map_err(ReceivedConfigError::Invalid)
 }
 
 /// [`check_received_config`] in the shape of the emulated node's validator plug

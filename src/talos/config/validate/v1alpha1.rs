@@ -23,7 +23,7 @@ fn text<'a>(root: &'a Node, path: &str) -> Option<&'a str> {
 fn flag(root: &Node, path: &str) -> Option<bool> {
     let node = at(root, path)?;
     node.as_bool()
-        .or_else(|| node.as_str().and_then(super::decode::yaml11_bool))
+        .or_else(|| node.as_str().and_then(crate::yaml::resolve::old_bool))
 }
 
 fn pos(node: Option<&Node>) -> Option<Position> {
