@@ -34,6 +34,13 @@ pub struct SimConfig {
     pub faults: FaultSpec,
     /// The seed of every random choice (IDs, passwords, durations, faults).
     pub seed: u64,
+    /// Where server disks and snapshots are kept (sparse files); `None` = a temporary
+    /// directory removed when the emulator is dropped.
+    pub state_dir: Option<std::path::PathBuf>,
+    /// The strict check every emulated Talos node runs on a configuration it receives
+    /// (see [`crate::sim::talos::NodeOptions::new`]); the default accepts what the node can
+    /// act on. `talos-hcloud sim` passes talos-hcloud's validator.
+    pub node_validator: crate::sim::talos::ConfigValidator,
 }
 
 impl std::fmt::Debug for SimConfig {
@@ -45,13 +52,14 @@ impl std::fmt::Debug for SimConfig {
             .field("time_scale", &self.time_scale)
             .field("faults", &self.faults.to_string())
             .field("seed", &self.seed)
-            .finish()
+            .field("state_dir", &self.state_dir)
+            .finish_non_exhaustive()
     }
 }
 
 impl Default for SimConfig {
     /// 127.0.0.1:0, a random 64-character token, 1000× time (a 60 s action takes about
-    /// 60 ms), no faults, seed 0.
+    /// 60 ms), no faults, seed 0, disks in a temporary directory, no strict config check.
     fn default() -> Self {
         SimConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -59,6 +67,8 @@ impl Default for SimConfig {
             time_scale: 1000.0,
             faults: FaultSpec::default(),
             seed: 0,
+            state_dir: None,
+            node_validator: std::sync::Arc::new(|_: &[u8], _: &str| Ok(())),
         }
     }
 }
@@ -84,6 +94,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The machines' state directory could not be set up.
+    #[error(transparent)]
+    Disks(#[from] crate::sim::machine::DiskError),
     /// The configuration is unusable.
     #[error("invalid emulator configuration: {0}")]
     Config(String),
@@ -124,6 +137,7 @@ pub struct Sim {
     addr: SocketAddr,
     stop: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
+    disks: Arc<crate::sim::machine::Disks>,
 }
 
 impl Sim {
@@ -153,7 +167,9 @@ impl Sim {
             source,
         })?;
         let clock = Arc::new(SimClock::new(config.time_scale));
-        let world = World::new(config.seed, &config.faults, clock.wall(0));
+        let disks = Arc::new(crate::sim::machine::Disks::new(config.state_dir.clone())?);
+        let mut world = World::new(config.seed, &config.faults, clock.wall(0));
+        world.attach_disks(disks.clone());
         let shared = Arc::new(Shared::new(world, clock, config.token));
         let stop = CancellationToken::new();
         let server = tokio::spawn(http::serve(listener, http::router(shared.clone()), stop.clone()));
@@ -163,6 +179,7 @@ impl Sim {
             addr,
             stop,
             tasks: vec![server, ticker],
+            disks,
         })
     }
 
@@ -224,6 +241,33 @@ impl Sim {
         self.shared
             .rate_limiter()
             .configure(limit, refill_per_second, remaining);
+    }
+
+    /// The directory holding the machines' disk files.
+    pub fn state_dir(&self) -> std::path::PathBuf {
+        self.disks.dir().to_path_buf()
+    }
+
+    /// The disk file of server `id` (it exists while the server does).
+    pub fn server_disk(&self, id: u64) -> std::path::PathBuf {
+        self.disks.server_disk(id)
+    }
+
+    /// The disk file of snapshot `id`.
+    pub fn image_disk(&self, id: u64) -> std::path::PathBuf {
+        self.disks.image_disk(id)
+    }
+
+    /// Crashes a server: power is lost at once (no ACPI, no action), its system is gone,
+    /// and Hetzner reports it `off`.
+    ///
+    /// # Errors
+    /// `not_found` when there is no such server.
+    pub fn crash_server(&self, server: u64) -> Result<(), Error> {
+        self.shared
+            .with_world(|w| w.crash_server(server))
+            .map(|_| ())
+            .map_err(Error::from)
     }
 
     /// The guest inside a server powers itself off (`shutdown now` over SSH).

@@ -14,6 +14,7 @@ pub mod clock;
 mod control;
 mod emulator;
 pub mod hcloud;
+pub mod machine;
 pub mod talos;
 
 pub use control::SimControl;

@@ -15,6 +15,7 @@ mod sim_common;
 mod sim_core;
 mod sim_crate;
 mod sim_faults;
+mod sim_machines;
 mod sim_resources;
 mod sim_servers;
 mod spec;

@@ -1,0 +1,10 @@
+//! Emulated machines: the disk behind every server, what powering it on boots, and the
+//! copies snapshots make.
+//!
+//! The state model (`sim::hcloud::state`) decides *when* things happen on the simulated
+//! clock; this module does what a machine physically does at that moment: [`disk`]
+//! writes and copies disk files (sparse, reflinked where the filesystem allows).
+
+pub mod disk;
+
+pub use disk::{CopyMethod, DiskError, DiskSource, DiskUsage, Disks, GB};
