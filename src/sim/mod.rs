@@ -14,6 +14,7 @@ mod control;
 mod emulator;
 pub mod hcloud;
 pub mod talos;
+pub mod traffic;
 
 pub use control::SimControl;
 pub use emulator::{Error, Sim, SimConfig};

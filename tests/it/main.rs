@@ -17,6 +17,7 @@ mod sim_crate;
 mod sim_faults;
 mod sim_resources;
 mod sim_servers;
+mod sim_traffic;
 mod spec;
 mod talos_api;
 mod talos_config;
