@@ -11,9 +11,9 @@ use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::clock::SimClock;
 use super::control::SimControl;
 use super::hcloud::Shared;
-use super::hcloud::clock::SimClock;
 use super::hcloud::error::ApiError;
 use super::hcloud::faults::FaultSpec;
 use super::hcloud::http;
@@ -154,7 +154,7 @@ impl Sim {
             addr: config.listen,
             source,
         })?;
-        let clock = SimClock::new(config.time_scale);
+        let clock = Arc::new(SimClock::new(config.time_scale));
         let world = World::new(config.seed, &config.faults, clock.wall(0));
         let shared = Arc::new(Shared::new(world, clock, config.token));
         let stop = CancellationToken::new();
@@ -188,6 +188,11 @@ impl Sim {
     /// The traffic plane: floating IP and load balancer listeners and health checks.
     pub fn traffic(&self) -> &Traffic {
         &self.traffic
+    }
+
+    /// The emulator's one simulated clock.
+    pub fn clock(&self) -> Arc<SimClock> {
+        self.shared.clock.clone()
     }
 
     /// Every API request so far (control routes excluded).

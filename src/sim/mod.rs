@@ -10,6 +10,7 @@
 //! [`talos`] holds emulated Talos nodes. The emulated Image Factory and machines (disks,
 //! rescue SSH, servers booting Talos) come next and will hang off [`Sim`]'s server events.
 
+pub mod clock;
 mod control;
 mod emulator;
 pub mod hcloud;

@@ -36,7 +36,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::hcloud::Shared;
-use super::hcloud::clock::SimClock;
+use super::clock::SimClock;
 use super::hcloud::state::floating_ips::FloatingIpRoute;
 use super::hcloud::state::load_balancers::{HealthCheckSpec, LoadBalancerRoute, ServiceRoute};
 
@@ -529,27 +529,6 @@ async fn forward(
     let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
 }
 
-/// Sleeps `by` of simulated time: follows the clock's scale, and in step mode waits until
-/// the clock is advanced past the deadline.
-async fn sleep_simulated(clock: &SimClock, by: Duration) {
-    let deadline = clock
-        .now()
-        .saturating_add(u64::try_from(by.as_millis()).unwrap_or(u64::MAX));
-    loop {
-        let now = clock.now();
-        if now >= deadline {
-            return;
-        }
-        let scale = clock.scale();
-        let real = if scale > 0.0 {
-            Duration::from_secs_f64(((deadline - now) as f64 / 1000.0 / scale).min(0.05))
-        } else {
-            Duration::from_millis(20)
-        };
-        tokio::time::sleep(real.max(Duration::from_millis(1))).await;
-    }
-}
-
 /// A check's timeout in real time: `timeout` simulated seconds at the current scale, at
 /// least 100 ms (loopback connects answer at once) and at most the real `timeout`.
 fn real_timeout(clock: &SimClock, seconds: u32) -> Duration {
@@ -578,7 +557,7 @@ async fn check_loop(inner: Arc<Inner>, key: CheckKey, stop: CancellationToken) {
             .record(passed, key.spec.retries);
         let interval = Duration::from_secs(u64::from(key.spec.interval.max(1)));
         tokio::select! {
-            () = sleep_simulated(&inner.shared.clock, interval) => {}
+            () = inner.shared.clock.sleep(interval) => {}
             () = stop.cancelled() => return,
         }
     }

@@ -32,10 +32,10 @@ use serde::Deserialize;
 use serde_json::Value;
 use tokio::sync::broadcast;
 
-use super::clock::{SimMillis, rfc3339};
 use super::error::ApiError;
 use super::faults::{FaultEngine, FaultSpec, child_rng};
 use super::label_selector::{Labels, validate_labels};
+use crate::sim::clock::{SimMillis, rfc3339};
 
 pub use actions::{Action, ActionStatus, NewAction, ResourceRef};
 pub use resource::{Busy, DeleteProtected, Resource};
