@@ -336,3 +336,151 @@ async fn http_health_checks_decide_and_proxy_protocol_comes_first() {
         format!("{tag}:PROXY TCP4 {} {lb_ip} {} 8444\n", local.ip(), local.port())
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// The Talos hcloud VIP: three emulated control planes, one floating IP
+// ---------------------------------------------------------------------------------------
+
+fn talos_options() -> talos_hcloud::talos::api::CallOptions {
+    talos_hcloud::talos::api::CallOptions {
+        timeout: Duration::from_secs(10),
+        connect_timeout: Duration::from_secs(5),
+        retry: talos_hcloud::talos::api::RetryPolicy::api_call(),
+    }
+}
+
+/// A Talos API client with the golden cluster's admin certificate for `endpoint`.
+fn admin_client(endpoint: SocketAddr) -> talos_hcloud::talos::api::TalosClient {
+    use talos_hcloud::talos::api::{Credentials, TalosClient, TalosconfigTarget};
+    let talosconfig = talos_hcloud::talos::talosconfig::Talosconfig::for_cluster(
+        &crate::talos_golden::golden_secrets(),
+        "prod",
+        ["127.0.0.1"],
+    )
+    .expect("talosconfig");
+    let identity = TalosconfigTarget::from_talosconfig(&talosconfig, None)
+        .expect("its one context is usable")
+        .identity;
+    TalosClient::new(endpoint, &Credentials::Configured(identity), talos_options()).expect("credentials are valid")
+}
+
+/// The server a floating IP is assigned to now.
+async fn assigned_to(api: &Api, fip: u64) -> Option<u64> {
+    api.get(&format!("/floating_ips/{fip}")).await.body["floating_ip"]["server"].as_u64()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn talos_vip_controller_assigns_the_floating_ip_and_fails_over_when_the_holder_dies() {
+    use std::net::IpAddr;
+    use talos_hcloud::redact::Redacted;
+    use talos_hcloud::sim::talos::{ClusterRegistry, EmulatedNode, HcloudMetadata, election_key};
+    use talos_hcloud::talos::config::{HcloudCluster, HcloudVip, MachineType, NodeSettings};
+
+    let api = Api::start().await;
+    let created = api
+        .create(
+            "/floating_ips",
+            json!({"type": "ipv4", "home_location": "fsn1", "name": "k8s-api"}),
+        )
+        .await;
+    let fip = id(&created["floating_ip"]);
+    let vip: IpAddr = created["floating_ip"]["ip"]
+        .as_str()
+        .expect("ip")
+        .parse()
+        .expect("an IP");
+    let cluster = HcloudCluster {
+        endpoint: format!("https://{vip}:6443"),
+        vip: Some(HcloudVip::new(vip, Redacted::new(api.sim.token().to_string()))),
+        ..crate::talos_golden::hcloud_cluster("v1.11.6")
+    };
+    let registry = ClusterRegistry::new();
+    let mut nodes = Vec::new();
+    let mut servers = Vec::new();
+    for i in 1..=3 {
+        let server = id(&api.server(&format!("cp-{i}"), json!({})).await["server"]);
+        let address: IpAddr = server_ip(&api, server).await.parse().expect("an IP");
+        let config = cluster
+            .node_config(
+                &crate::talos_golden::golden_secrets(),
+                &NodeSettings {
+                    hostname: format!("cp-{i}"),
+                    machine_type: MachineType::ControlPlane,
+                },
+            )
+            .expect("the control-plane config renders")
+            .to_yaml()
+            // apid's certificate names the VIP too, so a client can verify it through the VIP.
+            .replacen("certSANs: []", &format!("certSANs: [\"{vip}\"]"), 1);
+        let mut options = crate::talos_nodes::node_options("v1.11.6", &registry);
+        options.address = address;
+        options.installed_config = Some(config.into_bytes());
+        options.clock = api.sim.clock();
+        options.hcloud = Some(HcloudMetadata {
+            server_id: server,
+            api_endpoint: api.sim.endpoint(),
+        });
+        nodes.push(EmulatedNode::start(options).await.expect("the node starts"));
+        servers.push(server);
+    }
+    // Nothing is elected before etcd runs.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(assigned_to(&api, fip).await, None);
+
+    admin_client(nodes[0].api_addr())
+        .bootstrap()
+        .await
+        .expect("etcd bootstraps");
+    let holder = eventually("one control plane assigned the floating IP to itself", || async {
+        assigned_to(&api, fip).await
+    })
+    .await;
+    let first = servers
+        .iter()
+        .position(|s| *s == holder)
+        .expect("a control plane holds it");
+    let etcd = nodes[0].cluster().expect("configured");
+    let clock = api.sim.clock();
+    assert_eq!(
+        etcd.lease_holder(&election_key(vip), clock.now()),
+        Some(format!("cp-{}", first + 1))
+    );
+    // The assignment went through the API with the configured token, as Talos does it.
+    let assigns: Vec<_> = api
+        .sim
+        .request_log()
+        .into_iter()
+        .filter(|r| r.path == format!("/v1/floating_ips/{fip}/actions/assign"))
+        .collect();
+    assert_eq!(assigns.len(), 1, "{assigns:?}");
+
+    // Through the VIP, the Talos API of a control plane answers.
+    let through = SocketAddr::new(vip, 50000);
+    let version = eventually("apid answers through the VIP", || async {
+        admin_client(through).version().await.ok()
+    })
+    .await;
+    assert_eq!(version.tag, "v1.11.6");
+
+    // The holder crashes: its lease runs out and another control plane takes over.
+    nodes[first].power_off();
+    let next = eventually("another control plane took the floating IP", || async {
+        assigned_to(&api, fip).await.filter(|s| *s != holder)
+    })
+    .await;
+    assert!(servers.contains(&next));
+    let second = servers.iter().position(|s| *s == next).expect("a control plane");
+    assert_eq!(
+        etcd.lease_holder(&election_key(vip), clock.now()),
+        Some(format!("cp-{}", second + 1))
+    );
+    // New connections reach the new holder (the old one is off and would not answer).
+    let version = eventually("apid answers through the VIP after failover", || async {
+        admin_client(through).version().await.ok()
+    })
+    .await;
+    assert_eq!(version.tag, "v1.11.6");
+    for node in nodes {
+        node.stop().await;
+    }
+}

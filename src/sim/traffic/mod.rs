@@ -35,8 +35,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::hcloud::Shared;
 use super::clock::SimClock;
+use super::hcloud::Shared;
 use super::hcloud::state::floating_ips::FloatingIpRoute;
 use super::hcloud::state::load_balancers::{HealthCheckSpec, LoadBalancerRoute, ServiceRoute};
 
