@@ -19,6 +19,7 @@ use super::hcloud::faults::FaultSpec;
 use super::hcloud::http;
 use super::hcloud::request_log::RequestRecord;
 use super::hcloud::state::{SimEvent, World};
+use super::traffic::Traffic;
 use crate::error::{Class, Classify};
 
 /// How to start an emulator.
@@ -138,6 +139,7 @@ pub struct Sim {
     stop: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
     disks: Arc<crate::sim::machine::Disks>,
+    traffic: Traffic,
 }
 
 impl Sim {
@@ -174,12 +176,14 @@ impl Sim {
         let stop = CancellationToken::new();
         let server = tokio::spawn(http::serve(listener, http::router(shared.clone()), stop.clone()));
         let ticker = tokio::spawn(tick(shared.clone(), stop.clone()));
+        let (traffic, forwarder) = Traffic::start(shared.clone(), stop.clone());
         Ok(Sim {
             shared,
             addr,
             stop,
-            tasks: vec![server, ticker],
+            tasks: vec![server, ticker, forwarder],
             disks,
+            traffic,
         })
     }
 
@@ -196,6 +200,11 @@ impl Sim {
     /// The bearer token.
     pub fn token(&self) -> &str {
         &self.shared.token
+    }
+
+    /// The traffic plane: floating IP and load balancer listeners and health checks.
+    pub fn traffic(&self) -> &Traffic {
+        &self.traffic
     }
 
     /// The emulator's one simulated clock.

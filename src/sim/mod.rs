@@ -16,6 +16,7 @@ mod emulator;
 pub mod hcloud;
 pub mod machine;
 pub mod talos;
+pub mod traffic;
 
 pub use control::SimControl;
 pub use emulator::{Error, Sim, SimConfig};

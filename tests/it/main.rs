@@ -18,6 +18,7 @@ mod sim_faults;
 mod sim_machines;
 mod sim_resources;
 mod sim_servers;
+mod sim_traffic;
 mod spec;
 mod talos_api;
 mod talos_config;

@@ -25,6 +25,7 @@ use super::config::{AcceptedConfig, ConfigRejected, ConfigValidator, MachineType
 use super::kube_api::{self, KubeApi};
 use super::tls::{self, ConfiguredTls, PeerIdentity, TlsSetupError};
 use super::version::{BadVersion, TalosVersion};
+use super::vip::{self, HcloudMetadata};
 use crate::sim::clock::{SimClock, SimMillis};
 
 /// How to start an emulated node.
@@ -52,6 +53,10 @@ pub struct NodeOptions {
     /// The clock boots and timers (the TRY rollback) run on: the emulator's one simulated
     /// clock for a node inside `talos-hcloud sim`, real time for a node on its own.
     pub clock: Arc<SimClock>,
+    /// What the Hetzner metadata service says about the machine (server ID, API endpoint):
+    /// with it, a control plane whose configuration has an hcloud VIP runs Talos's VIP
+    /// controller ([`super::vip`]). `None` for a node outside the emulated cloud.
+    pub hcloud: Option<HcloudMetadata>,
     /// The strict check every received configuration passes first (Talos's decoder and
     /// validator); see [`NodeOptions::new`].
     pub validator: ConfigValidator,
@@ -84,6 +89,7 @@ impl NodeOptions {
             registry: ClusterRegistry::new(),
             boot_delay: Duration::ZERO,
             clock: Arc::new(SimClock::real_time()),
+            hcloud: None,
             validator: Arc::new(validator),
         }
     }
@@ -290,6 +296,9 @@ impl EmulatedNode {
             shared.boot(&mut state).map_err(NodeError::Tls)?;
         }
         let (stop, stopped) = watch::channel(false);
+        if let Some(metadata) = options.hcloud.clone() {
+            tokio::spawn(vip::run(Arc::downgrade(&shared), metadata, stop.subscribe()));
+        }
         let task = tokio::spawn(accept_loop(shared.clone(), listener, stopped));
         Ok(EmulatedNode {
             shared,
