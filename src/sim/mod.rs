@@ -13,6 +13,7 @@
 pub mod clock;
 mod control;
 mod emulator;
+pub mod factory;
 pub mod hcloud;
 pub mod machine;
 pub mod talos;
