@@ -42,6 +42,9 @@ pub struct SimConfig {
     /// (see [`crate::sim::talos::NodeOptions::new`]); the default accepts what the node can
     /// act on. `talos-hcloud sim` passes talos-hcloud's validator.
     pub node_validator: crate::sim::talos::ConfigValidator,
+    /// The emulated Image Factory started with the emulator (its `listen` is ignored:
+    /// it listens on the emulator's host, port chosen freely).
+    pub factory: crate::sim::factory::FactoryConfig,
 }
 
 impl std::fmt::Debug for SimConfig {
@@ -70,6 +73,7 @@ impl Default for SimConfig {
             seed: 0,
             state_dir: None,
             node_validator: std::sync::Arc::new(|_: &[u8], _: &str| Ok(())),
+            factory: crate::sim::factory::FactoryConfig::default(),
         }
     }
 }
@@ -95,6 +99,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The emulated Image Factory could not start.
+    #[error("cannot start the emulated Image Factory")]
+    Factory(#[source] crate::sim::factory::server::Error),
     /// The machines' state directory could not be set up.
     #[error(transparent)]
     Disks(#[from] crate::sim::machine::DiskError),
@@ -139,6 +146,7 @@ pub struct Sim {
     stop: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
     disks: Arc<crate::sim::machine::Disks>,
+    factory: crate::sim::factory::Factory,
     traffic: Traffic,
 }
 
@@ -177,12 +185,29 @@ impl Sim {
         let server = tokio::spawn(http::serve(listener, http::router(shared.clone()), stop.clone()));
         let ticker = tokio::spawn(tick(shared.clone(), stop.clone()));
         let (traffic, forwarder) = Traffic::start(shared.clone(), stop.clone());
+        let factory = crate::sim::factory::Factory::start(crate::sim::factory::FactoryConfig {
+            listen: SocketAddr::new(addr.ip(), 0),
+            ..config.factory.clone()
+        })
+        .await
+        .map_err(Error::Factory)?;
+        let machines = crate::sim::machine::boot::spawn(
+            shared.clone(),
+            disks.clone(),
+            crate::sim::machine::BootConfig {
+                registry: crate::sim::talos::ClusterRegistry::new(),
+                validator: config.node_validator.clone(),
+                api_endpoint: format!("http://{addr}/v1"),
+            },
+            stop.clone(),
+        );
         Ok(Sim {
             shared,
             addr,
             stop,
-            tasks: vec![server, ticker, forwarder],
+            tasks: vec![server, ticker, forwarder, machines],
             disks,
+            factory,
             traffic,
         })
     }
@@ -252,6 +277,16 @@ impl Sim {
             .configure(limit, refill_per_second, remaining);
     }
 
+    /// The emulated Image Factory's base URL (`TALOS_FACTORY_URL`).
+    pub fn factory_url(&self) -> String {
+        self.factory.url()
+    }
+
+    /// The emulated Image Factory (requests seen, faults, image specs).
+    pub fn factory(&self) -> &crate::sim::factory::Factory {
+        &self.factory
+    }
+
     /// The directory holding the machines' disk files.
     pub fn state_dir(&self) -> std::path::PathBuf {
         self.disks.dir().to_path_buf()
@@ -308,6 +343,7 @@ impl Sim {
     /// Stops serving and waits for the server task.
     pub async fn shutdown(mut self) {
         self.stop.cancel();
+        self.factory.shutdown();
         for task in self.tasks.drain(..) {
             let _ = task.await;
         }

@@ -149,7 +149,13 @@ impl Disks {
     /// [`DiskError::Io`] when the file cannot be written or the snapshot read.
     pub fn create_server_disk(&self, id: u64, size: u64, source: DiskSource<'_>) -> Result<(), DiskError> {
         let path = self.server_disk(id);
-        let io = |what| move |source| DiskError::Io { what, path: self.server_disk(id), source };
+        let io = |what| {
+            move |source| DiskError::Io {
+                what,
+                path: self.server_disk(id),
+                source,
+            }
+        };
         remove_if_present(&path).map_err(io("remove the old disk"))?;
         match source {
             DiskSource::System { name } => write_linux_disk(&path, size, name).map_err(io("create the disk"))?,
@@ -160,7 +166,10 @@ impl Disks {
                     path: path.clone(),
                     source,
                 })?;
-                let file = OpenOptions::new().write(true).open(&path).map_err(io("open the disk"))?;
+                let file = OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .map_err(io("open the disk"))?;
                 if file.metadata().map_err(io("read the size of"))?.len() < size {
                     file.set_len(size).map_err(io("grow the disk"))?;
                 }
@@ -324,12 +333,17 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let from = dir.path().join("from");
         let to = dir.path().join("to");
-        let file = OpenOptions::new().write(true).create_new(true).open(&from).expect("create");
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&from)
+            .expect("create");
         file.set_len(64 * 1024 * 1024).expect("size");
         file.write_all_at(&[7u8; 8192], 4096).expect("write");
         file.write_all_at(&[9u8; 100], 32 * 1024 * 1024).expect("write");
         // Zeros written as data: the copy must not allocate them.
-        file.write_all_at(&vec![0u8; 1024 * 1024], 40 * 1024 * 1024).expect("write");
+        file.write_all_at(&vec![0u8; 1024 * 1024], 40 * 1024 * 1024)
+            .expect("write");
         file.sync_all().expect("sync");
         let method = copy_disk(&from, &to).expect("copy");
         assert_eq!(std::fs::read(&from).expect("read"), std::fs::read(&to).expect("read"));
@@ -353,7 +367,9 @@ mod tests {
         let head = read_head(&path, 2 * 1024 * 1024).expect("read");
         assert_eq!(&head[510..512], &[0x55, 0xAA]);
         assert_eq!(head[446 + 4], 0x83);
-        assert!(head[1024 * 1024..].starts_with(b"talos-hcloud sim: Linux root filesystem of system image ubuntu-24.04\n"));
+        assert!(
+            head[1024 * 1024..].starts_with(b"talos-hcloud sim: Linux root filesystem of system image ubuntu-24.04\n")
+        );
         let dir = disks.dir().to_path_buf();
         drop(disks);
         assert!(!dir.exists(), "the temporary state directory goes with the emulator");

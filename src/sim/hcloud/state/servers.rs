@@ -12,7 +12,6 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::super::catalog::{self, Location, ServerType};
-use crate::sim::machine::{self, DiskSource};
 use super::super::error::ApiError;
 use super::super::label_selector::{Labels, Selector, valid_dns_name};
 use super::super::pagination::ListRules;
@@ -21,6 +20,7 @@ use super::images::{Image, ImageType};
 use super::placement_groups::PlacementGroup;
 use super::resource::{DeleteProtected, Resource, UpdateNameAndLabels, delete_protected, stored_in};
 use super::{FlexId, IdKind, IdOrName, NewAction, ResourceRef, SimEvent, World, check_labels, labels_json};
+use crate::sim::machine::{self, DiskSource};
 
 /// The statuses a server passes through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -284,10 +284,7 @@ impl PublicNetPlan {
 /// The location a new server goes to: `location` or `datacenter` (not both), else the
 /// first location offering its type; 412 `resource_unavailable` where the type is not
 /// offered.
-fn requested_server_location(
-    request: &CreateServer,
-    server_type: &ServerType,
-) -> Result<&'static Location, ApiError> {
+fn requested_server_location(request: &CreateServer, server_type: &ServerType) -> Result<&'static Location, ApiError> {
     let location = match (&request.location, &request.datacenter) {
         (Some(_), Some(_)) => {
             return Err(ApiError::invalid_field(
@@ -592,10 +589,14 @@ impl World {
             ));
         }
         let public = PublicNetPlan::from_request(request.public_net.as_ref());
-        if public.enable_ipv4 && let Some(ip) = public.given_ipv4 {
+        if public.enable_ipv4
+            && let Some(ip) = public.given_ipv4
+        {
             self.check_primary_ip_free(ip, "ipv4", location)?;
         }
-        if public.enable_ipv6 && let Some(ip) = public.given_ipv6 {
+        if public.enable_ipv6
+            && let Some(ip) = public.given_ipv6
+        {
             self.check_primary_ip_free(ip, "ipv6", location)?;
         }
         let start = request.start_after_create.unwrap_or(true);
@@ -736,9 +737,8 @@ impl World {
             }
             let seconds = self.durations.small;
             let resources = vec![ResourceRef::new("server", id), ResourceRef::new("network", network)];
-            actions.push(
-                self.start_action(NewAction::new("attach_to_network", resources, seconds).after(Some(create))),
-            );
+            actions
+                .push(self.start_action(NewAction::new("attach_to_network", resources, seconds).after(Some(create))));
         }
         Ok(actions)
     }
@@ -1267,6 +1267,25 @@ impl World {
         );
         let password = if has_keys { None } else { Some(self.new_password()) };
         Ok(json!({"action": self.action_json(action), "root_password": password}))
+    }
+
+    /// What the machine runner needs to boot server `id` (`None` once it is gone).
+    pub fn machine_facts(&self, id: u64) -> Option<machine::MachineFacts> {
+        let server = self.servers.get(&id)?;
+        let ipv4 = server
+            .ipv4
+            .and_then(|ip| self.primary_ips.get(&ip))
+            .and_then(|p| p.ip.parse().ok());
+        Some(machine::MachineFacts {
+            ipv4,
+            user_data: server.user_data.clone(),
+            arch: if server.server_type.architecture == "arm" {
+                "arm64"
+            } else {
+                "amd64"
+            },
+            disk_generation: server.disk_generation,
+        })
     }
 
     /// Internal fields for the state dump.
