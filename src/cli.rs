@@ -471,6 +471,16 @@ pub struct SimServeArgs {
     /// Seed of every random choice (IDs, passwords, durations, faults).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub seed: u64,
+
+    /// Directory for the machines' disks and snapshots (sparse files, one per server and
+    /// snapshot) [default: a temporary directory removed on exit].
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<std::path::PathBuf>,
+
+    /// Raw size in bytes of the emulated Image Factory's Talos images (a multiple of 4096,
+    /// 4 MiB to 1 TiB); small sizes make image builds fast in tests.
+    #[arg(long, value_name = "BYTES", default_value_t = 1246 * 1024 * 1024)]
+    pub image_size: u64,
 }
 
 /// Options of `talos-hcloud sim node`.

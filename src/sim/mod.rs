@@ -10,11 +10,14 @@
 //! [`talos`] holds emulated Talos nodes. The emulated Image Factory and machines (disks,
 //! rescue SSH, servers booting Talos) come next and will hang off [`Sim`]'s server events.
 
+pub mod clock;
 mod control;
 mod emulator;
 pub mod factory;
 pub mod hcloud;
+pub mod machine;
 pub mod talos;
+pub mod traffic;
 
 pub use control::SimControl;
 pub use emulator::{Error, Sim, SimConfig};

@@ -3,12 +3,11 @@
 //! Layout (after omicron's simulator): [`state`] is the model — resources as state
 //! machines on simulated time, no HTTP types; [`http`] holds thin axum handlers (extract,
 //! call the model, map the error) plus the cross-cutting layer (auth, rate limit, faults,
-//! request log) and the test controls under `/__sim/`. [`clock`], [`faults`],
+//! request log) and the test controls under `/__sim/`. [`faults`],
 //! [`rate_limit`], [`label_selector`], [`pagination`] and [`catalog`] are the pieces both
 //! use. Nothing here knows about the client side of talos-hcloud.
 
 pub mod catalog;
-pub mod clock;
 pub mod error;
 pub mod faults;
 pub mod fingerprint;
@@ -19,9 +18,9 @@ pub mod rate_limit;
 pub mod request_log;
 pub mod state;
 
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
-use clock::SimClock;
+use crate::sim::clock::SimClock;
 use rate_limit::RateLimiter;
 use request_log::RequestLog;
 use state::World;
@@ -31,8 +30,8 @@ use state::World;
 pub struct Shared {
     /// The project state.
     world: Mutex<World>,
-    /// Simulated time.
-    pub clock: SimClock,
+    /// The emulator's one simulated clock (shared with machines and Talos nodes).
+    pub clock: Arc<SimClock>,
     /// The bearer token clients must present.
     pub token: String,
     /// The request log.
@@ -43,7 +42,7 @@ pub struct Shared {
 
 impl Shared {
     /// A new emulator state.
-    pub fn new(world: World, clock: SimClock, token: String) -> Self {
+    pub fn new(world: World, clock: Arc<SimClock>, token: String) -> Self {
         Shared {
             world: Mutex::new(world),
             clock,

@@ -31,7 +31,7 @@ pub struct RequestRecord {
 }
 
 fn serialize_time<S: serde::Serializer>(at: &SystemTime, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(&super::clock::rfc3339(*at))
+    serializer.serialize_str(&crate::sim::clock::rfc3339(*at))
 }
 
 /// The log, shared by the HTTP layer and the test controls.

@@ -514,7 +514,7 @@ fn apply_configuration(
             let generation = state.try_generation;
             let shared = shared.clone();
             tokio::spawn(async move {
-                tokio::time::sleep(try_timeout).await;
+                shared.clock.sleep(try_timeout).await;
                 let mut state = shared.lock();
                 // Only the boot that took the TRY config rolls it back (a shutdown, reboot
                 // or reset since then bumped the generation).

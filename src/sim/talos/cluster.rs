@@ -68,6 +68,8 @@ struct EtcdState {
     members: Vec<Member>,
     control_planes: BTreeMap<IpAddr, ControlPlane>,
     os_ca: Option<(String, Redacted<String>)>,
+    /// Election leases (the VIP controller): key → (holder, simulated expiry in ms).
+    leases: BTreeMap<String, (String, u64)>,
 }
 
 #[derive(Debug, Clone)]
@@ -191,6 +193,43 @@ impl TalosCluster {
             .iter()
             .find(|m| m.address == address && state.healthy(m))
             .map(|m| state.view(m))
+    }
+
+    /// An etcd election campaign at simulated time `now_ms`: the holder of `key` renews its
+    /// lease for `ttl`; when the lease is free or expired, `candidate` takes it. Returns
+    /// the holder afterwards, or `None` when etcd has no quorum (nothing can be decided).
+    pub fn campaign(&self, key: &str, candidate: &str, now_ms: u64, ttl: std::time::Duration) -> Option<String> {
+        let mut state = self.lock();
+        if !state.quorum().has_quorum() {
+            return None;
+        }
+        let expiry = now_ms.saturating_add(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX));
+        let lease = state
+            .leases
+            .entry(key.to_string())
+            .or_insert_with(|| (candidate.to_string(), expiry));
+        if lease.0 == candidate || lease.1 <= now_ms {
+            *lease = (candidate.to_string(), expiry);
+        }
+        Some(lease.0.clone())
+    }
+
+    /// The holder of `key`'s lease at `now_ms`, if it has not expired.
+    pub fn lease_holder(&self, key: &str, now_ms: u64) -> Option<String> {
+        let state = self.lock();
+        state
+            .leases
+            .get(key)
+            .filter(|(_, expiry)| *expiry > now_ms)
+            .map(|(holder, _)| holder.clone())
+    }
+
+    /// `candidate` gives up `key` if it holds it (a failed acquisition resigns).
+    pub fn resign(&self, key: &str, candidate: &str) {
+        let mut state = self.lock();
+        if state.leases.get(key).is_some_and(|(holder, _)| holder == candidate) {
+            state.leases.remove(key);
+        }
     }
 
     pub(crate) fn register_control_plane(&self, address: IpAddr, hostname: &str) {

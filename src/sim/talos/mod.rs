@@ -24,6 +24,7 @@ mod kubeconfig;
 mod node;
 mod proxy;
 mod tls;
+mod vip;
 
 pub use cluster::{ClusterRegistry, EtcdError, MemberView, Quorum, TalosCluster};
 pub use config::{
@@ -32,6 +33,7 @@ pub use config::{
 };
 pub use node::{ConfigSource, DEFAULT_TALOS_VERSION, EmulatedNode, NodeError, NodeMode, NodeOptions, ReceivedConfig};
 pub use tls::TlsSetupError;
+pub use vip::{CAMPAIGN_INTERVAL, HcloudMetadata, HcloudVipSpec, LEASE_TTL, VipError, election_key, hcloud_vips};
 
 /// apid's port.
 pub const APID_PORT: u16 = 50000;

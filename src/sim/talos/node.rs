@@ -10,7 +10,7 @@
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls::ServerConfig;
@@ -24,6 +24,8 @@ use super::cluster::{ClusterRegistry, TalosCluster};
 use super::config::{AcceptedConfig, ConfigRejected, ConfigValidator, MachineType, accept_config, decode_user_data};
 use super::kube_api::{self, KubeApi};
 use super::tls::{self, ConfiguredTls, PeerIdentity, TlsSetupError};
+use super::vip::{self, HcloudMetadata};
+use crate::sim::clock::{SimClock, SimMillis};
 use crate::talos::version::{TalosVersion, VersionError};
 
 /// How to start an emulated node.
@@ -46,8 +48,15 @@ pub struct NodeOptions {
     pub user_data: Option<Vec<u8>>,
     /// The clusters this node's etcd joins.
     pub registry: Arc<ClusterRegistry>,
-    /// How long apid stays down after each boot.
+    /// How long apid stays down after each boot (simulated time on [`NodeOptions::clock`]).
     pub boot_delay: Duration,
+    /// The clock boots and timers (the TRY rollback) run on: the emulator's one simulated
+    /// clock for a node inside `talos-hcloud sim`, real time for a node on its own.
+    pub clock: Arc<SimClock>,
+    /// What the Hetzner metadata service says about the machine (server ID, API endpoint):
+    /// with it, a control plane whose configuration has an hcloud VIP runs Talos's VIP
+    /// controller ([`super::vip`]). `None` for a node outside the emulated cloud.
+    pub hcloud: Option<HcloudMetadata>,
     /// The strict check every received configuration passes first (Talos's decoder and
     /// validator); see [`NodeOptions::new`].
     pub validator: ConfigValidator,
@@ -55,7 +64,7 @@ pub struct NodeOptions {
 
 impl NodeOptions {
     /// Defaults: ports 50000/6443, Talos v1.11.6, amd64, no config, a private registry,
-    /// no boot delay.
+    /// no boot delay, a real-time clock.
     ///
     /// `validator` is the strict check a real node runs on every configuration it
     /// receives (installed, user data, ApplyConfiguration) before anything else; its refusal
@@ -79,6 +88,8 @@ impl NodeOptions {
             user_data: None,
             registry: ClusterRegistry::new(),
             boot_delay: Duration::ZERO,
+            clock: Arc::new(SimClock::real_time()),
+            hcloud: None,
             validator: Arc::new(validator),
         }
     }
@@ -259,11 +270,12 @@ impl EmulatedNode {
             version,
             arch: options.arch.clone(),
             boot_delay: options.boot_delay,
+            clock: options.clock.clone(),
             registry: options.registry.clone(),
             validator: options.validator.clone(),
             state: Mutex::new(NodeState {
                 powered: false,
-                ready_at: Instant::now(),
+                ready_at: 0,
                 installed: None,
                 staged: None,
                 user_data: options.user_data.clone(),
@@ -284,6 +296,9 @@ impl EmulatedNode {
             shared.boot(&mut state).map_err(NodeError::Tls)?;
         }
         let (stop, stopped) = watch::channel(false);
+        if let Some(metadata) = options.hcloud.clone() {
+            tokio::spawn(vip::run(Arc::downgrade(&shared), metadata, stop.subscribe()));
+        }
         let task = tokio::spawn(accept_loop(shared.clone(), listener, stopped));
         Ok(EmulatedNode {
             shared,
@@ -410,6 +425,7 @@ pub(crate) struct NodeShared {
     pub(crate) version: TalosVersion,
     pub(crate) arch: String,
     boot_delay: Duration,
+    pub(crate) clock: Arc<SimClock>,
     registry: Arc<ClusterRegistry>,
     validator: ConfigValidator,
     state: Mutex<NodeState>,
@@ -420,7 +436,8 @@ pub(crate) struct NodeShared {
 
 pub(crate) struct NodeState {
     powered: bool,
-    ready_at: Instant,
+    /// Simulated time at which apid answers after the last boot.
+    ready_at: SimMillis,
     pub(crate) installed: Option<Arc<AcceptedConfig>>,
     pub(crate) staged: Option<Arc<AcceptedConfig>>,
     user_data: Option<Vec<u8>>,
@@ -465,7 +482,7 @@ impl NodeShared {
 
     pub(crate) fn mode(&self) -> NodeMode {
         let state = self.lock();
-        if state.powered && Instant::now() < state.ready_at {
+        if state.powered && self.clock.now() < state.ready_at {
             return NodeMode::Booting;
         }
         mode_of(&state)
@@ -516,7 +533,7 @@ impl NodeShared {
     /// maintenance. apid restarts (connections close gracefully).
     pub(crate) fn boot(&self, state: &mut NodeState) -> Result<(), TlsSetupError> {
         state.powered = true;
-        state.ready_at = Instant::now() + self.boot_delay;
+        state.ready_at = self.clock.deadline(self.boot_delay);
         state.try_generation += 1;
         if let Some(staged) = state.staged.take() {
             state.installed = Some(staged);
@@ -641,7 +658,7 @@ impl NodeShared {
     /// Returns true if and only if apid is up in the mode a connection was accepted in.
     pub(crate) fn serves(&self, kind: ConnKind) -> bool {
         let state = self.lock();
-        if !state.powered || Instant::now() < state.ready_at {
+        if !state.powered || self.clock.now() < state.ready_at {
             return false;
         }
         matches!(
@@ -653,7 +670,7 @@ impl NodeShared {
     /// The TLS for a new apid connection, or `None` to close it at once.
     fn connection_tls(&self) -> Option<(Arc<ServerConfig>, ConnKind)> {
         let mut state = self.lock();
-        if !state.powered || Instant::now() < state.ready_at {
+        if !state.powered || self.clock.now() < state.ready_at {
             return None;
         }
         match &mut state.phase {

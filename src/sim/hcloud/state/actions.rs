@@ -5,10 +5,10 @@
 
 use serde_json::{Value, json};
 
-use super::super::clock::SimMillis;
 use super::super::error::ApiError;
 use super::super::pagination::{self, Page, Query};
 use super::{IdKind, Timed, World};
+use crate::sim::clock::SimMillis;
 
 /// A state change applied when an action completes (or at a scheduled time).
 pub type Effect = Box<dyn FnOnce(&mut World) + Send>;

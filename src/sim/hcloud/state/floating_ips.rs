@@ -205,3 +205,38 @@ impl World {
         Ok(self.apply_change::<FloatingIp>(id, "change_dns_ptr", None, |ip| request.apply(&mut ip.dns_ptr)))
     }
 }
+
+/// Where the traffic plane sends what arrives on a floating IP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FloatingIpRoute {
+    /// Floating IP ID.
+    pub id: u64,
+    /// Its address (127.2.x.y).
+    pub ip: std::net::Ipv4Addr,
+    /// The public IPv4 of the server it is assigned to; `None` while unassigned (or
+    /// assigned to a server without a public IPv4).
+    pub target: Option<std::net::Ipv4Addr>,
+}
+
+impl World {
+    /// The public IPv4 of a server as the API reports it (its primary IPv4), if any.
+    pub(crate) fn server_public_ipv4(&self, server: u64) -> Option<std::net::Ipv4Addr> {
+        let primary = self.servers.get(&server)?.ipv4?;
+        self.primary_ips.get(&primary)?.ip.parse().ok()
+    }
+
+    /// Every IPv4 floating IP with the address it forwards to (the traffic plane's view).
+    pub fn floating_ip_routes(&self) -> Vec<FloatingIpRoute> {
+        self.floating_ips
+            .values()
+            .filter_map(|fip| {
+                let ip = fip.ip.parse().ok()?;
+                Some(FloatingIpRoute {
+                    id: fip.id,
+                    ip,
+                    target: fip.server.and_then(|server| self.server_public_ipv4(server)),
+                })
+            })
+            .collect()
+    }
+}

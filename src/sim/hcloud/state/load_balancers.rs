@@ -811,3 +811,166 @@ impl World {
             .collect()
     }
 }
+
+/// The traffic plane's view of a load balancer: where it listens and where each service
+/// forwards.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadBalancerRoute {
+    /// Load balancer ID.
+    pub id: u64,
+    /// Its public IPv4 (127.3.x.y).
+    pub ipv4: std::net::Ipv4Addr,
+    /// Whether the public interface is enabled (listeners exist only then).
+    pub public_enabled: bool,
+    /// `least_connections` instead of `round_robin`.
+    pub least_connections: bool,
+    /// The services.
+    pub services: Vec<ServiceRoute>,
+}
+
+/// One service of a [`LoadBalancerRoute`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceRoute {
+    /// The port the load balancer listens on.
+    pub listen_port: u16,
+    /// The port of the targets.
+    pub destination_port: u16,
+    /// Send a PROXY protocol header first.
+    pub proxyprotocol: bool,
+    /// The health check.
+    pub health: HealthCheckSpec,
+    /// Every target, label selectors resolved now, each address once.
+    pub targets: Vec<TargetRoute>,
+}
+
+/// A service's health check.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HealthCheckSpec {
+    /// The port checked on the target.
+    pub port: u16,
+    /// Seconds between checks.
+    pub interval: u32,
+    /// Seconds a check may take.
+    pub timeout: u32,
+    /// Failed checks in a row before a target is unhealthy.
+    pub retries: u32,
+    /// The HTTP check, `None` for a TCP connect check.
+    pub http: Option<HttpCheckSpec>,
+}
+
+/// An HTTP health check.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpCheckSpec {
+    /// The `Host` header, if set.
+    pub domain: Option<String>,
+    /// The request path.
+    pub path: String,
+    /// A text the body must contain (empty: anything).
+    pub response: String,
+    /// Accepted status codes, `2??`-style patterns.
+    pub status_codes: Vec<String>,
+    /// Whether the real check would speak TLS.
+    pub tls: bool,
+}
+
+/// One target address of a service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetRoute {
+    /// The server, `None` for an IP target.
+    pub server: Option<u64>,
+    /// The address to connect to: the server's public IPv4 (also for `use_private_ip`: a
+    /// simulated server has one address) or the IP target's address.
+    pub addr: std::net::IpAddr,
+    /// Whether the server is `running` (always true for IP targets).
+    pub running: bool,
+}
+
+fn health_check_spec(check: &Value, destination_port: u16) -> HealthCheckSpec {
+    let number = |key: &str, default: u64| check[key].as_u64().unwrap_or(default);
+    let http = (check["protocol"] == "http").then(|| {
+        let http = &check["http"];
+        HttpCheckSpec {
+            domain: http["domain"].as_str().map(str::to_string),
+            path: http["path"].as_str().unwrap_or("/").to_string(),
+            response: http["response"].as_str().unwrap_or_default().to_string(),
+            status_codes: http["status_codes"]
+                .as_array()
+                .map(|codes| codes.iter().filter_map(|c| c.as_str().map(str::to_string)).collect())
+                .unwrap_or_default(),
+            tls: http["tls"].as_bool().unwrap_or(false),
+        }
+    });
+    HealthCheckSpec {
+        port: u16::try_from(number("port", u64::from(destination_port))).unwrap_or(destination_port),
+        interval: u32::try_from(number("interval", 15)).unwrap_or(15),
+        timeout: u32::try_from(number("timeout", 10)).unwrap_or(10),
+        retries: u32::try_from(number("retries", 3)).unwrap_or(3),
+        http,
+    }
+}
+
+impl World {
+    /// The target addresses of a load balancer, label selectors resolved now.
+    fn target_routes(&self, lb: &LoadBalancer) -> Vec<TargetRoute> {
+        let mut routes: Vec<TargetRoute> = Vec::new();
+        let servers = self.resolved_targets(lb).into_iter().map(|(id, _)| id);
+        for id in servers {
+            let Some(addr) = self.server_public_ipv4(id) else {
+                continue;
+            };
+            let running = self.servers.get(&id).is_some_and(|s| s.status == ServerStatus::Running);
+            routes.push(TargetRoute {
+                server: Some(id),
+                addr: addr.into(),
+                running,
+            });
+        }
+        for target in &lb.targets {
+            if let Target::Ip { ip } = target
+                && let Ok(addr) = ip.parse()
+            {
+                routes.push(TargetRoute {
+                    server: None,
+                    addr,
+                    running: true,
+                });
+            }
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        routes.retain(|r| seen.insert(r.addr));
+        routes
+    }
+
+    /// Every load balancer as the traffic plane forwards it.
+    pub fn load_balancer_routes(&self) -> Vec<LoadBalancerRoute> {
+        self.load_balancers
+            .values()
+            .filter_map(|lb| {
+                let ipv4 = lb.ipv4.parse().ok()?;
+                let targets = self.target_routes(lb);
+                let services = lb
+                    .services
+                    .iter()
+                    .filter_map(|s| {
+                        let listen_port = u16::try_from(s["listen_port"].as_u64()?).ok()?;
+                        let destination_port = u16::try_from(s["destination_port"].as_u64()?).ok()?;
+                        Some(ServiceRoute {
+                            listen_port,
+                            destination_port,
+                            proxyprotocol: s["proxyprotocol"].as_bool().unwrap_or(false),
+                            health: health_check_spec(&s["health_check"], destination_port),
+                            targets: targets.clone(),
+                        })
+                    })
+                    .collect();
+                Some(LoadBalancerRoute {
+                    id: lb.id,
+                    ipv4,
+                    public_enabled: lb.public_enabled,
+                    least_connections: lb.algorithm == "least_connections",
+                    services,
+                })
+            })
+            .collect()
+    }
+}

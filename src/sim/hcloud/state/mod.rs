@@ -32,10 +32,10 @@ use serde::Deserialize;
 use serde_json::Value;
 use tokio::sync::broadcast;
 
-use super::clock::{SimMillis, rfc3339};
 use super::error::ApiError;
 use super::faults::{FaultEngine, FaultSpec, child_rng};
 use super::label_selector::{Labels, validate_labels};
+use crate::sim::clock::{SimMillis, rfc3339};
 
 pub use actions::{Action, ActionStatus, NewAction, ResourceRef};
 pub use resource::{Busy, DeleteProtected, Resource};
@@ -187,18 +187,39 @@ enum Timed {
     Run(actions::Effect),
 }
 
-/// Address pools in 127.0.0.0/8 so later issues can bind real listeners on them.
-#[derive(Debug, Default, Clone)]
+/// Address pools in 127.0.0.0/8 on which the traffic plane binds real listeners.
+///
+/// Every world of a process gets its own block of [`Pools::BLOCK`] addresses per pool
+/// (the first world from 127.P.0.2, the second from 127.P.4.26, …), so emulators
+/// running side by side in one process (parallel tests) never bind the same address.
+#[derive(Debug, Clone)]
 struct Pools {
     next: BTreeMap<u8, u32>,
+    base: u32,
 }
 
+/// The block the next world of this process takes.
+static NEXT_BLOCK: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
 impl Pools {
-    /// The next IPv4 of pool `second_octet` (127.P.x.y) and the next IPv6 /64 index.
+    /// Addresses per world and pool.
+    const BLOCK: u32 = 1024;
+
+    /// The pools of a new world: the next free block of the process (wrapping after the
+    /// 62 blocks a /16 holds).
+    fn for_new_world() -> Self {
+        let block = NEXT_BLOCK.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 62;
+        Pools {
+            next: BTreeMap::new(),
+            base: block * Self::BLOCK,
+        }
+    }
+
+    /// The next address index of pool `P` (127.P.x.y; also the IPv6 /64 index).
     fn next(&mut self, pool: u8) -> u32 {
         let n = self.next.entry(pool).or_insert(0);
         *n += 1;
-        *n
+        self.base + (*n - 1) % Self::BLOCK + 1
     }
 }
 
@@ -229,6 +250,8 @@ pub struct World {
     pub(crate) primary_ips: BTreeMap<u64, primary_ips::PrimaryIp>,
     pub(crate) load_balancers: BTreeMap<u64, load_balancers::LoadBalancer>,
     events: broadcast::Sender<SimEvent>,
+    /// The machines' disk files; `None` for a model without machines (unit tests).
+    pub(crate) disks: Option<std::sync::Arc<crate::sim::machine::Disks>>,
 }
 
 impl World {
@@ -248,7 +271,7 @@ impl World {
             running: BTreeSet::new(),
             timeline: BTreeMap::new(),
             seq: 0,
-            pools: Pools::default(),
+            pools: Pools::for_new_world(),
             servers: BTreeMap::new(),
             images: BTreeMap::new(),
             ssh_keys: BTreeMap::new(),
@@ -259,9 +282,15 @@ impl World {
             primary_ips: BTreeMap::new(),
             load_balancers: BTreeMap::new(),
             events,
+            disks: None,
         };
         world.seed_system_images();
         world
+    }
+
+    /// Backs every server created from now on with a disk file in `disks`.
+    pub fn attach_disks(&mut self, disks: std::sync::Arc<crate::sim::machine::Disks>) {
+        self.disks = Some(disks);
     }
 
     /// Subscribes to machine events.
