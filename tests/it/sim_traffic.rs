@@ -199,12 +199,12 @@ async fn load_balancer_spreads_over_healthy_targets_skips_stopped_ones_and_follo
     let front: SocketAddr = format!("{lb_ip}:8443").parse().expect("addr");
 
     let traffic = api.sim.traffic().clone();
-    eventually("all three targets are healthy", || async {
+    eventually("all three targets run and are healthy", || async {
         let health = traffic.target_health(lb, 8443);
         (health.len() == 3
             && health
                 .iter()
-                .all(|t| t.health == talos_hcloud::sim::traffic::Health::Healthy))
+                .all(|t| t.running && t.health == talos_hcloud::sim::traffic::Health::Healthy))
         .then_some(())
     })
     .await;
@@ -239,19 +239,22 @@ async fn load_balancer_spreads_over_healthy_targets_skips_stopped_ones_and_follo
     assert_eq!(relabel.status, 200, "{relabel:?}");
     let d = id(&api.server("d", json!({"labels": {"role": "web"}})).await["server"]);
     let _d = tagged_server(format!("{}:8080", server_ip(&api, d).await).parse().expect("addr"), "D").await;
-    eventually("d is healthy and c is gone", || async {
+    eventually("d runs and is healthy, and c is gone", || async {
         let health = traffic.target_health(lb, 8443);
         let servers: Vec<u64> = health.iter().map(|t| t.server.unwrap_or(0)).collect();
         (!servers.contains(&ids[2])
             && health
                 .iter()
-                .any(|t| t.server == Some(d) && t.health == talos_hcloud::sim::traffic::Health::Healthy))
+                .any(|t| t.server == Some(d) && t.running && t.health == talos_hcloud::sim::traffic::Health::Healthy))
         .then_some(())
     })
     .await;
+    let counts = spread(front, 4).await;
     assert_eq!(
-        spread(front, 4).await,
-        BTreeMap::from([("A".into(), 2), ("D".into(), 2)])
+        counts,
+        BTreeMap::from([("A".into(), 2), ("D".into(), 2)]),
+        "{:?}",
+        traffic.target_health(lb, 8443)
     );
 }
 
@@ -307,9 +310,14 @@ async fn http_health_checks_decide_and_proxy_protocol_comes_first() {
     let traffic = api.sim.traffic().clone();
     eventually("the HTTP checks have decided", || async {
         let health = traffic.target_health(lb, 8443);
-        let of = |s: u64| health.iter().find(|t| t.server == Some(s)).map(|t| t.health);
-        (of(a) == Some(talos_hcloud::sim::traffic::Health::Healthy)
-            && of(b) == Some(talos_hcloud::sim::traffic::Health::Unhealthy))
+        let of = |s: u64| {
+            health
+                .iter()
+                .find(|t| t.server == Some(s))
+                .map(|t| (t.running, t.health))
+        };
+        (of(a) == Some((true, talos_hcloud::sim::traffic::Health::Healthy))
+            && of(b) == Some((true, talos_hcloud::sim::traffic::Health::Unhealthy)))
         .then_some(())
     })
     .await;
@@ -323,7 +331,7 @@ async fn http_health_checks_decide_and_proxy_protocol_comes_first() {
         (health.len() == 2
             && health
                 .iter()
-                .all(|t| t.health == talos_hcloud::sim::traffic::Health::Healthy))
+                .all(|t| t.running && t.health == talos_hcloud::sim::traffic::Health::Healthy))
         .then_some(())
     })
     .await;
@@ -469,14 +477,22 @@ async fn talos_vip_controller_assigns_the_floating_ip_and_fails_over_when_the_ho
         etcd.lease_holder(&election_key(vip), clock.now()),
         Some(format!("cp-{}", first + 1))
     );
-    // The assignment went through the API with the configured token, as Talos does it.
-    let assigns: Vec<_> = api
-        .sim
-        .request_log()
-        .into_iter()
-        .filter(|r| r.path == format!("/v1/floating_ips/{fip}/actions/assign"))
-        .collect();
-    assert_eq!(assigns.len(), 1, "{assigns:?}");
+    // The assignment went through the API with the configured token, as Talos does it, once
+    // (no other control plane assigns it in the next 200 simulated seconds).
+    let assigns = || {
+        api.sim
+            .request_log()
+            .into_iter()
+            .filter(|r| r.path == format!("/v1/floating_ips/{fip}/actions/assign"))
+            .map(|r| (r.status, r.request_body))
+            .collect::<Vec<_>>()
+    };
+    eventually("the assignment is logged", || async {
+        (!assigns().is_empty()).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(assigns(), [(201, Some(json!({"server": holder})))]);
 
     // Through the VIP, the Talos API of a control plane answers.
     let through = SocketAddr::new(vip, 50000);
@@ -559,15 +575,28 @@ async fn a_private_talos_vip_moves_as_an_alias_ip() {
     })
     .await;
     assert!(servers.contains(&moved[0]));
-    let changes = api
-        .sim
-        .request_log()
-        .into_iter()
-        .filter(|r| r.path.ends_with("/actions/change_alias_ips"))
-        .map(|r| (r.path, r.status, r.request_body, r.response_body))
-        .collect::<Vec<_>>();
-    // Acquire: set on the first holder; failover: cleared on it, then set on the next.
+    let changes = || {
+        api.sim
+            .request_log()
+            .into_iter()
+            .filter(|r| r.path.ends_with("/actions/change_alias_ips"))
+            .map(|r| (r.path, r.status, r.request_body))
+            .collect::<Vec<_>>()
+    };
+    // Acquire: set on the first holder; failover: cleared on it, then set on the next —
+    // and nothing more in the next 200 simulated seconds (a stable leader).
+    eventually("the third change is logged", || async {
+        (changes().len() >= 3).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let changes = changes();
     assert_eq!(changes.len(), 3, "{changes:#?}");
+    assert_eq!(
+        changes[1].0,
+        format!("/v1/servers/{}/actions/change_alias_ips", servers[first])
+    );
+    assert_eq!(changes[1].2, Some(json!({"network": network, "alias_ips": []})));
     for node in nodes {
         node.stop().await;
     }
