@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Installs what the test suite needs on a fresh Debian machine, then runs the whole suite.
+# Installs what the test suite needs on a fresh Debian machine, then checks formatting
+# (cargo fmt --check), lints (cargo clippy --all-targets -- -D warnings) and runs the whole
+# suite (cargo test --all-targets).
 #
 #   scripts/test.sh            # everything (as root, or with sudo available)
+#   scripts/test.sh cli::      # the checks, then only the tests whose names match
 #
 # Installs what is missing: a Rust toolchain (rustup) if there is none; via apt: a C
 # compiler, openssl, zstd, xz-utils, python3-venv; via pip into target/py: the official
@@ -43,4 +46,16 @@ fi
 target/py/bin/python -m pip install --quiet --disable-pip-version-check 'hcloud==2.27.0'
 export TALOS_HCLOUD_TEST_PYTHON="$PWD/target/py/bin/python"
 
+# Formatting and lints first: a style slip fails in seconds, before the long test build.
+# (rustfmt and clippy come with rustup's default profile; the minimal one above lacks them.)
+for component in rustfmt clippy; do
+    if ! cargo "${component/rustfmt/fmt}" --version >/dev/null 2>&1 && command -v rustup >/dev/null 2>&1; then
+        rustup component add "$component" >/dev/null
+    fi
+done
+echo "== cargo fmt --check" >&2
+cargo fmt --all --check
+echo "== cargo clippy --all-targets --locked -- -D warnings" >&2
+cargo clippy --all-targets --locked -- -D warnings
+echo "== cargo test --all-targets --locked" >&2
 cargo test --locked --all-targets "$@"

@@ -232,12 +232,17 @@ pub enum Command {
     #[command(subcommand)]
     Factory(FactoryCommand),
 
-    /// Print the man page (roff) to stdout.
+    /// Print the man page (roff) to stdout, or write every command's page to a folder.
+    ///
+    /// The main page lists one page per subcommand (`talos-hcloud-validate(1)`, …);
+    /// `--all DIR` writes all of them, the main page included.
     ///
     /// Example:
     ///
     ///   talos-hcloud man > /usr/local/share/man/man1/talos-hcloud.1
-    Man,
+    ///
+    ///   talos-hcloud man --all /usr/local/share/man/man1
+    Man(ManArgs),
 }
 
 /// Subcommands of `schematic`.
@@ -366,6 +371,15 @@ pub struct CompletionsArgs {
     /// The shell to generate completions for.
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
+}
+
+/// Arguments of `man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write every command's man page (`talos-hcloud.1`, `talos-hcloud-validate.1`, …) into
+    /// this folder (created if missing) instead of printing the main page.
+    #[arg(long, value_name = "DIR")]
+    pub all: Option<PathBuf>,
 }
 
 /// Arguments of `sim`: without a subcommand it serves the Hetzner Cloud API emulator.
@@ -498,6 +512,33 @@ pub enum TalosCommand {
     ///
     ///   talos-hcloud talos gen config prod https://203.0.113.10:6443 --talos-version v1.11
     Gen(TalosGenArgs),
+
+    /// Print each node's Talos version, asked over the Talos API with mutual TLS.
+    ///
+    /// Connects to the talosconfig context's endpoints with its client certificate,
+    /// verifies each node against the context's CA, and calls Version for every node in
+    /// --nodes (through the endpoint, as talosctl does), or for the endpoint itself.
+    ///
+    /// Example:
+    ///
+    ///   talos-hcloud talos version --talosconfig .talos-hcloud/prod/configs/talosconfig --nodes 198.51.100.11
+    Version(TalosVersionArgs),
+}
+
+/// Arguments of `talos version`.
+#[derive(Debug, Args)]
+pub struct TalosVersionArgs {
+    /// The talosconfig file (`config gen` writes one next to the machine configs).
+    #[arg(long, env = "TALOSCONFIG", value_name = "FILE")]
+    pub talosconfig: PathBuf,
+
+    /// The context to use (default: the file's current context).
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+
+    /// The nodes to ask, comma-separated IP addresses (default: the first endpoint).
+    #[arg(short = 'n', long, value_delimiter = ',', value_name = "IP")]
+    pub nodes: Vec<std::net::IpAddr>,
 }
 
 /// Arguments of `talos gen`.

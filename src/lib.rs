@@ -16,6 +16,7 @@ pub mod excerpt;
 pub mod factory;
 pub mod input_file;
 pub mod redact;
+pub mod retry;
 pub mod secure_file;
 pub mod sim;
 pub mod spec;

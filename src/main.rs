@@ -70,7 +70,9 @@ fn report_error(printer: &Printer, error: &CliError) {
     let chain = error.chain();
     match printer.format() {
         OutputFormat::Json => {
-            let mut document = serde_json::json!({
+            // `details` is always there (`{}` when the error has none), so scripts can
+            // read `.error.details.diagnostics` without testing for the key first.
+            let document = serde_json::json!({
                 "ok": false,
                 "error": {
                     "class": error.class().as_str(),
@@ -78,11 +80,9 @@ fn report_error(printer: &Printer, error: &CliError) {
                     "message": chain.first().cloned().unwrap_or_default(),
                     "causes": chain.iter().skip(1).collect::<Vec<_>>(),
                     "hints": error.hints(),
+                    "details": error.details().cloned().unwrap_or_else(|| serde_json::json!({})),
                 }
             });
-            if let Some(details) = error.details() {
-                document["error"]["details"] = details.clone();
-            }
             printer.result(&printer::Report::new(String::new(), document));
         }
         OutputFormat::Text => {

@@ -2,19 +2,19 @@
 //! cluster.yaml into a folder, offline.
 //!
 //! Resolves the operator's inputs (cluster.yaml, the secrets bundle, `--endpoint`,
-//! `HCLOUD_TOKEN`, `--talos-endpoint`), renders everything through
-//! `talos::config::render` and `talos::talosconfig`, and only then writes the files
-//! (mode 0600, atomically, never over existing ones without `--force`).
+//! `HCLOUD_TOKEN`, `--talos-endpoint`), hands them to
+//! `talos::config::cluster_files::write_cluster` (render, check targets, write 0600) and
+//! prints what it wrote.
 
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::json;
-use talos_hcloud::secure_file::{self, Overwrite};
+use talos_hcloud::secure_file::Overwrite;
 use talos_hcloud::spec::{self, Endpoint};
+use talos_hcloud::talos::config::cluster_files::{self, ClusterFiles};
 use talos_hcloud::talos::config::render::{self, ApiEndpoint, ClusterInputs};
 use talos_hcloud::talos::secrets::{self, SecretsBundle};
-use talos_hcloud::talos::talosconfig::{self, Talosconfig};
 use time::OffsetDateTime;
 
 use super::CliError;
@@ -28,93 +28,41 @@ pub fn run(command: ConfigCommand, global: &GlobalArgs, printer: &Printer) -> Re
     }
 }
 
-/// The talosconfig's file name in the output folder.
-const TALOSCONFIG_FILE: &str = "talosconfig";
-
 fn generate(args: &ConfigGenArgs, global: &GlobalArgs, printer: &Printer) -> Result<(), CliError> {
     let spec = spec::load(&global.config)?;
     let endpoint = match &args.endpoint {
         Some(text) => ApiEndpoint::parse(text)?,
-        None => {
-            let what = match spec.endpoint {
-                Endpoint::FloatingIp => "the floating IP's address",
-                Endpoint::LoadBalancer => "the API load balancer's address",
-            };
-            return Err(CliError::invalid(format!(
-                "the Kubernetes API endpoint is needed: pass --endpoint with {what}"
-            ))
-            .hint(format!(
-                "it is not known offline; find it with `hcloud {} list -l talos-hcloud/cluster={}` (a later version looks it up itself)",
-                match spec.endpoint {
-                    Endpoint::FloatingIp => "floating-ip",
-                    Endpoint::LoadBalancer => "load-balancer",
-                },
-                spec.name
-            )));
-        }
+        None => return Err(endpoint_needed(&spec)),
     };
     let talos_endpoints = talos_endpoints(&args.talos_endpoints, &spec, &endpoint)?;
-    let inputs_token = global.hcloud_token.as_ref();
+    let hcloud_token = global.hcloud_token.as_ref();
     // Checked before the bundle is read, so a missing token is reported first.
-    render::hcloud_cluster(&spec, &endpoint, inputs_token)?;
-
+    render::hcloud_cluster(&spec, &endpoint, hcloud_token)?;
     let secrets_path = args.secrets.clone().unwrap_or_else(|| spec.secrets_path());
     let bundle = load_secrets(&secrets_path, &global.config)?;
-
     let out_dir = args.out.clone().unwrap_or_else(|| spec.configs_dir());
-    let overwrite = if args.force {
-        Overwrite::Replace
-    } else {
-        Overwrite::Refuse
-    };
-    let node_files: Vec<PathBuf> = spec
-        .nodes()
-        .map(|node| out_dir.join(format!("{}.yaml", node.name)))
-        .collect();
-    let talosconfig_path = out_dir.join(TALOSCONFIG_FILE);
-    // A directory in the way stops the run before the first file is written, with or
-    // without --force.
-    for path in node_files.iter().chain(std::iter::once(&talosconfig_path)) {
-        secure_file::check_target(path, Overwrite::Replace)?;
-    }
-    if overwrite == Overwrite::Refuse
-        && let Some(existing) = node_files
-            .iter()
-            .chain(std::iter::once(&talosconfig_path))
-            .find(|path| path.symlink_metadata().is_ok())
-    {
-        // Not secure_file's hint (about secrets bundles): these files are re-derived from
-        // cluster.yaml and the bundle, so replacing them loses only hand edits.
-        return Err(CliError::invalid(format!(
-            "refusing to overwrite existing file {} (use --force to replace it)",
-            existing.display()
-        ))
-        .context("nothing was written")
-        .hint("rendered configs are re-derived from cluster.yaml and the secrets bundle: --force replaces them (hand edits are lost), -o DIR writes elsewhere"));
-    }
 
-    let inputs = ClusterInputs {
-        spec: &spec,
-        secrets: &bundle,
-        endpoint: &endpoint,
-        hcloud_token: inputs_token,
-    };
-    let nodes = render::render_cluster(&inputs)?;
-    let now = OffsetDateTime::now_utc();
-    let talosconfig = Talosconfig::derived_for_cluster(&bundle, spec.name.as_str(), &talos_endpoints, now)?;
-    let talosconfig_yaml = talosconfig.to_yaml()?;
-    let admin_window = admin_window(&bundle, now)?;
+    let written = cluster_files::write_cluster(&ClusterFiles {
+        inputs: ClusterInputs {
+            spec: &spec,
+            secrets: &bundle,
+            endpoint: &endpoint,
+            hcloud_token,
+        },
+        talos_endpoints: &talos_endpoints,
+        dir: &out_dir,
+        overwrite: if args.force {
+            Overwrite::Replace
+        } else {
+            Overwrite::Refuse
+        },
+        now: OffsetDateTime::now_utc(),
+    })?;
 
-    for node in &nodes {
-        for warning in &node.warnings {
-            printer.status(format!("warning: {warning}"));
-        }
+    for warning in &written.warnings {
+        printer.status(format!("warning: {warning}"));
     }
-    for (node, path) in nodes.iter().zip(&node_files) {
-        secure_file::write_private(path, node.yaml.as_bytes(), overwrite)?;
-    }
-    secure_file::write_private(&talosconfig_path, talosconfig_yaml.as_bytes(), overwrite)?;
-
+    let (not_before, not_after) = written.admin_certificate;
     let mut text = format!(
         "wrote machine configs for cluster {} (Talos {}, Kubernetes {}, endpoint {}), mode 0600:\n",
         spec.name,
@@ -122,8 +70,8 @@ fn generate(args: &ConfigGenArgs, global: &GlobalArgs, printer: &Printer) -> Res
         spec.kubernetes.version,
         endpoint.url()
     );
-    for (node, path) in nodes.iter().zip(&node_files) {
-        text.push_str(&format!("  {}  ({})\n", path.display(), node.role));
+    for node in &written.nodes {
+        text.push_str(&format!("  {}  ({})\n", node.path.display(), node.role));
     }
     let endpoints_text = if talos_endpoints.is_empty() {
         "no endpoints: pass --talos-endpoint or use talosctl -e".to_string()
@@ -132,8 +80,8 @@ fn generate(args: &ConfigGenArgs, global: &GlobalArgs, printer: &Printer) -> Res
     };
     text.push_str(&format!(
         "  {}  (talosconfig, {endpoints_text}; admin certificate valid until {})\n",
-        talosconfig_path.display(),
-        date(admin_window.1)
+        written.talosconfig.display(),
+        date(not_after)
     ));
     text.push_str("the control-plane configs hold the cluster's CA keys: keep them private");
     let document = json!({
@@ -144,24 +92,39 @@ fn generate(args: &ConfigGenArgs, global: &GlobalArgs, printer: &Printer) -> Res
         "directory": out_dir,
         "secrets": secrets_path,
         "mode": "0600",
-        "nodes": nodes
+        "nodes": written
+            .nodes
             .iter()
-            .zip(&node_files)
-            .map(|(node, path)| json!({ "name": node.name, "role": node.role.as_str(), "path": path }))
+            .map(|node| json!({ "name": node.name, "role": node.role.as_str(), "path": node.path }))
             .collect::<Vec<_>>(),
         "talosconfig": {
-            "path": talosconfig_path,
+            "path": written.talosconfig,
             "context": spec.name.as_str(),
             "endpoints": talos_endpoints,
             "admin_certificate": {
-                "not_before": rfc3339(admin_window.0),
-                "not_after": rfc3339(admin_window.1),
+                "not_before": rfc3339(not_before),
+                "not_after": rfc3339(not_after),
             },
         },
-        "warnings": nodes.iter().flat_map(|n| n.warnings.iter()).collect::<Vec<_>>(),
+        "warnings": written.warnings,
     });
     printer.result(&Report::new(text, document));
     Ok(())
+}
+
+/// No `--endpoint`: say which address is meant and how to find it.
+fn endpoint_needed(spec: &spec::Spec) -> CliError {
+    let (what, resource) = match spec.endpoint {
+        Endpoint::FloatingIp => ("the floating IP's address", "floating-ip"),
+        Endpoint::LoadBalancer => ("the API load balancer's address", "load-balancer"),
+    };
+    CliError::invalid(format!(
+        "the Kubernetes API endpoint is needed: pass --endpoint with {what}"
+    ))
+    .hint(format!(
+        "it is not known offline; find it with `hcloud {resource} list -l talos-hcloud/cluster={}` (a later version looks it up itself)",
+        spec.name
+    ))
 }
 
 /// Reads the bundle; a missing file says how to make one.
@@ -230,17 +193,6 @@ fn host_of(value: &str) -> Option<String> {
             && !label.ends_with('-')
     };
     (host.len() <= 253 && host.split('.').all(valid_label)).then(|| host.to_string())
-}
-
-/// The validity of the admin certificate the talosconfig carries.
-fn admin_window(bundle: &SecretsBundle, now: OffsetDateTime) -> Result<(OffsetDateTime, OffsetDateTime), CliError> {
-    let summary = talos_hcloud::talos::pki::summarize_certificate(&bundle.certs.os.crt.0)
-        .map_err(|e| CliError::failed(e.to_string()).context("reading the OS CA certificate"))?;
-    Ok(talosconfig::admin_cert_window(
-        summary.not_before,
-        summary.not_after,
-        now,
-    )?)
 }
 
 fn rfc3339(at: OffsetDateTime) -> String {

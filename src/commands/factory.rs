@@ -88,15 +88,15 @@ async fn download(client: &FactoryClient, args: FactoryDownloadArgs, printer: &P
             // Removes the partial file on every way out but success, Ctrl-C included (the
             // interrupted command's future is dropped).
             let mut cleanup = RemoveOnDrop(Some(partial.clone()));
-            let mut file = tokio::fs::File::create(&partial)
+            let file = tokio::fs::File::create(&partial)
                 .await
                 .map_err(|e| CliError::failed(format!("cannot create {}: {e}", partial.display())))?;
-            let mut reader = image_stream::open_raw(client, url.clone(), options, progress);
-            let copied = tokio::io::copy(&mut reader, &mut file).await;
-            let digest = reader.finish().await;
-            if let (Ok(_), Ok(_)) = (&copied, &digest) {
-                file.sync_all()
-                    .await
+            // Decompress, hash and write sparsely on one blocking thread (1 MiB blocks).
+            let sink = image_stream::SparseFile::new(file.into_std().await);
+            let downloaded = image_stream::download_to(client, url.clone(), options, progress, sink).await;
+            if let Ok((_, sink)) = &downloaded {
+                sink.file()
+                    .sync_all()
                     .map_err(|e| CliError::failed(format!("cannot write {}: {e}", partial.display())))?;
                 tokio::fs::rename(&partial, path).await.map_err(|e| {
                     CliError::failed(format!(
@@ -107,11 +107,7 @@ async fn download(client: &FactoryClient, args: FactoryDownloadArgs, printer: &P
                 })?;
                 cleanup.0 = None;
             }
-            match (digest, copied) {
-                (Err(e), _) => Err(e),
-                (Ok(_), Err(e)) => return Err(CliError::failed(format!("cannot write {}: {e}", partial.display()))),
-                (Ok(d), Ok(_)) => Ok(d),
-            }
+            downloaded.map(|(digest, _)| digest)
         }
     };
     bar.finish_and_clear();

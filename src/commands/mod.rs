@@ -11,6 +11,7 @@ mod sim_node;
 mod sim_serve;
 mod talos;
 mod talos_gen_config;
+mod talos_version;
 mod validate;
 
 use std::error::Error as StdError;
@@ -41,10 +42,10 @@ async fn dispatch(cli: Cli, printer: &Printer) -> Result<(), CliError> {
     match cli.command {
         Command::Completions(args) => completions::completions(&args, printer),
         Command::Config(command) => config::run(command, &cli.global, printer),
-        Command::Man => completions::man(printer),
+        Command::Man(args) => completions::man(&args, printer),
         Command::Secrets(args) => secrets::run(args, &cli.global, printer),
         Command::Sim(args) => sim::run(args, printer).await,
-        Command::Talos(args) => talos::run(args, printer),
+        Command::Talos(args) => talos::run(args, printer).await,
         Command::Validate => validate::run(&cli.global.config, printer),
         Command::Schematic(command) => schematic::run(command, &cli.global, printer).await,
         Command::Factory(command) => factory::run(command, &cli.global, printer).await,

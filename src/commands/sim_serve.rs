@@ -19,6 +19,7 @@ pub async fn run(args: SimServeArgs, printer: &Printer) -> Result<(), CliError> 
         time_scale: args.time_scale,
         faults: args.faults.unwrap_or_default(),
         seed: args.seed,
+        ..defaults
     };
     let (seed, time_scale, faults) = (config.seed, config.time_scale, config.faults.to_string());
     let sim = Sim::start(config).await?;

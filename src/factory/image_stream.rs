@@ -94,6 +94,10 @@ impl StreamOptions {
 const CHANNEL_DEPTH: usize = 16;
 /// Decoder output buffer.
 const RAW_BUFFER: usize = 128 * 1024;
+/// Decoder input buffer (compressed bytes).
+const INPUT_BUFFER: usize = 128 * 1024;
+/// Decoder output block for sinks: large writes, few syscalls, flat memory.
+const SINK_BLOCK: usize = 1 << 20;
 /// Hard cap on attempts, even when each one makes progress.
 const MAX_TOTAL_ATTEMPTS: u32 = 100;
 
@@ -143,7 +147,8 @@ pub fn open_raw(
     let url_text = url.to_string();
     let task_url = url_text.clone();
     let task = tokio::spawn(async move {
-        let decoder = tokio::task::spawn_blocking(move || decode(chunk_rx, options.compression, Some(raw_tx)));
+        let decoder =
+            tokio::task::spawn_blocking(move || decode(chunk_rx, options.compression, Output::Channel(raw_tx)));
         let downloaded = downloader.run(chunk_tx).await;
         let decoded = decoder.await;
         combine(&task_url, options.compression, downloaded, decoded)
@@ -175,7 +180,7 @@ where
     let url_text = url.to_string();
     let downloader = Downloader::new(client, url, options, progress);
     let download = tokio::spawn(downloader.run(download_tx));
-    let decoder = tokio::task::spawn_blocking(move || decode(decode_rx, options.compression, None));
+    let decoder = tokio::task::spawn_blocking(move || decode(decode_rx, options.compression, Output::Discard));
     let mut sink_error = None;
     while let Some(chunk) = download_rx.recv().await {
         if let Chunk::Data(bytes) = &chunk
@@ -218,6 +223,133 @@ pub async fn digest(
     forward_compressed(client, url, options, progress, &mut tokio::io::sink()).await
 }
 
+/// Where [`download_to`] puts the decompressed image. Called on a dedicated blocking
+/// thread with large blocks (1 MiB, aligned, except the last), in order.
+///
+/// Implement it over any destination: [`SparseFile`] for a file, [`WriteSink`] for any
+/// blocking [`std::io::Write`] (an SSH channel's stdin through
+/// `tokio_util::io::SyncIoBridge`, for `image build --via local`).
+pub trait RawSink: Send {
+    /// Writes `data`, which starts `offset` bytes into the raw image.
+    fn write_at(&mut self, offset: u64, data: &[u8]) -> io::Result<()>;
+    /// Called once after the last block with the raw image's size.
+    fn finish(&mut self, size: u64) -> io::Result<()>;
+}
+
+/// A new (empty or truncated) file written sparsely: all-zero 4 KiB blocks are skipped,
+/// non-zero runs written with positioned writes, and the length set at the end, so the
+/// file allocates about as much as the image's non-zero data.
+///
+/// Only for a destination that reads as zeros where nothing is written (a new file, a
+/// truncated file, a discarded disk): skipped blocks keep whatever was there.
+#[derive(Debug)]
+pub struct SparseFile {
+    file: std::fs::File,
+}
+
+impl SparseFile {
+    /// Wraps `file`, which must be empty (see the type's docs).
+    pub fn new(file: std::fs::File) -> SparseFile {
+        SparseFile { file }
+    }
+
+    /// The file, e.g. to `sync_all` it after the download.
+    pub fn file(&self) -> &std::fs::File {
+        &self.file
+    }
+}
+
+/// Zero-detection granularity of [`SparseFile`] (the usual filesystem block).
+const SPARSE_BLOCK: usize = 4096;
+
+fn is_zero(block: &[u8]) -> bool {
+    // OR-folding whole words vectorises; `iter().all` stops early but does not.
+    let words = block.chunks_exact(8);
+    let rest = words.remainder();
+    words.fold(0u64, |acc, w| {
+        acc | u64::from_ne_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]])
+    }) == 0
+        && rest.iter().all(|b| *b == 0)
+}
+
+impl RawSink for SparseFile {
+    fn write_at(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        let mut run_start: Option<usize> = None;
+        let mut at = 0;
+        while at < data.len() {
+            let end = (at + SPARSE_BLOCK).min(data.len());
+            let zero = is_zero(&data[at..end]);
+            match (zero, run_start) {
+                (false, None) => run_start = Some(at),
+                (true, Some(start)) => {
+                    self.file.write_all_at(&data[start..at], offset + start as u64)?;
+                    run_start = None;
+                }
+                _ => {}
+            }
+            at = end;
+        }
+        if let Some(start) = run_start {
+            self.file.write_all_at(&data[start..], offset + start as u64)?;
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, size: u64) -> io::Result<()> {
+        self.file.set_len(size)
+    }
+}
+
+/// Any blocking writer as a [`RawSink`]: every byte is written in order (zeros too).
+#[derive(Debug)]
+pub struct WriteSink<W>(pub W);
+
+impl<W: io::Write + Send> RawSink for WriteSink<W> {
+    fn write_at(&mut self, _offset: u64, data: &[u8]) -> io::Result<()> {
+        self.0.write_all(data)
+    }
+
+    fn finish(&mut self, _size: u64) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
+/// Downloads `url` and writes the decompressed image into `sink` on a dedicated
+/// blocking thread (decompress, hash and write in 1 MiB blocks, no async hop per write),
+/// returning the digest and the sink.
+///
+/// # Errors
+/// Download failures, [`Error::Decode`] for corrupt data, [`Error::Sink`] if writing fails.
+pub async fn download_to<S>(
+    client: &FactoryClient,
+    url: Url,
+    options: StreamOptions,
+    progress: Arc<dyn ImageProgress>,
+    mut sink: S,
+) -> Result<(ImageDigest, S), Error>
+where
+    S: RawSink + 'static,
+{
+    let (chunk_tx, chunk_rx) = mpsc::channel(CHANNEL_DEPTH);
+    let url_text = url.to_string();
+    let downloader = Downloader::new(client, url, options, progress);
+    let decoder = tokio::task::spawn_blocking(move || {
+        let result = decode(chunk_rx, options.compression, Output::Sink(&mut sink));
+        (result, sink)
+    });
+    let downloaded = downloader.run(chunk_tx).await;
+    let (decoded, sink) = match decoder.await {
+        Ok((result, sink)) => (Ok(result), Some(sink)),
+        Err(e) => (Err(e), None),
+    };
+    let digest = combine(&url_text, options.compression, downloaded, decoded)?;
+    sink.map(|sink| (digest, sink)).ok_or_else(|| Error::BadResponse {
+        url: url_text,
+        reason: "the decoder task failed".to_string(),
+    })
+}
+
 /// What flows from the downloader to the decoder: data, then an explicit end marker so a
 /// failed download can never look like a complete one.
 #[derive(Debug)]
@@ -246,6 +378,8 @@ enum DecodeFailure {
     InputAborted,
     /// The raw reader was dropped before the end.
     ConsumerGone,
+    /// Writing to the raw sink failed.
+    Sink(io::Error),
 }
 
 fn combine(
@@ -271,6 +405,10 @@ fn combine(
         (_, Err(DecodeFailure::Trailing)) => Err(Error::BadResponse {
             url: url.to_string(),
             reason: format!("data follows the end of the {compression} stream"),
+        }),
+        (_, Err(DecodeFailure::Sink(source))) => Err(Error::Sink {
+            url: url.to_string(),
+            source,
         }),
         (_, Err(DecodeFailure::ConsumerGone)) => Err(Error::Sink {
             url: url.to_string(),
@@ -324,7 +462,9 @@ enum Decoder {
 impl Decoder {
     fn new(input: ChannelInput, compression: Compression) -> io::Result<Decoder> {
         Ok(match compression {
-            Compression::Zstd => Decoder::Zstd(zstd::stream::read::Decoder::new(input)?),
+            Compression::Zstd => Decoder::Zstd(zstd::stream::read::Decoder::with_buffer(
+                io::BufReader::with_capacity(INPUT_BUFFER, input),
+            )?),
             Compression::Xz => Decoder::Xz(liblzma::read::XzDecoder::new_multi_decoder(input)),
         })
     }
@@ -350,20 +490,30 @@ impl Decoder {
     }
 }
 
-/// Decodes everything from `rx`, hashing the raw bytes and passing them to `raw_tx`.
-/// On failure the raw stream receives an error, never a clean end.
+/// Where the decoder puts the raw bytes.
+enum Output<'a> {
+    /// Nowhere: only the digest is wanted.
+    Discard,
+    /// A channel read by a [`RawImageReader`].
+    Channel(mpsc::Sender<io::Result<Bytes>>),
+    /// A sink written on the decoder's own thread.
+    Sink(&'a mut dyn RawSink),
+}
+
+/// Decodes everything from `rx`, hashing the raw bytes and passing them to `output`.
+/// On failure a raw channel receives an error, never a clean end.
 fn decode(
     rx: mpsc::Receiver<Chunk>,
     compression: Compression,
-    raw_tx: Option<mpsc::Sender<io::Result<Bytes>>>,
+    mut output: Output<'_>,
 ) -> Result<(String, u64), DecodeFailure> {
-    let result = decode_inner(rx, compression, raw_tx.as_ref());
-    if let (Err(failure), Some(tx)) = (&result, &raw_tx) {
+    let result = decode_inner(rx, compression, &mut output);
+    if let (Err(failure), Output::Channel(tx)) = (&result, &output) {
         let message = match failure {
             DecodeFailure::Corrupt(e) => format!("invalid {compression} data: {e}"),
             DecodeFailure::Trailing => format!("data follows the end of the {compression} stream"),
             DecodeFailure::InputAborted => ABORTED.to_string(),
-            DecodeFailure::ConsumerGone => String::new(),
+            DecodeFailure::ConsumerGone | DecodeFailure::Sink(_) => String::new(),
         };
         let _ = tx.blocking_send(Err(io::Error::other(message)));
     }
@@ -373,7 +523,7 @@ fn decode(
 fn decode_inner(
     rx: mpsc::Receiver<Chunk>,
     compression: Compression,
-    raw_tx: Option<&mpsc::Sender<io::Result<Bytes>>>,
+    output: &mut Output<'_>,
 ) -> Result<(String, u64), DecodeFailure> {
     let input = ChannelInput {
         rx,
@@ -390,21 +540,40 @@ fn decode_inner(
     let mut decoder = Decoder::new(input, compression).map_err(classify)?;
     let mut hasher = Sha256::new();
     let mut total: u64 = 0;
-    let mut buf = vec![0u8; RAW_BUFFER];
+    let block = match output {
+        Output::Sink(_) => SINK_BLOCK,
+        Output::Discard | Output::Channel(_) => RAW_BUFFER,
+    };
+    let mut buf = vec![0u8; block];
     loop {
-        let n = match decoder.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(classify(e)),
-        };
-        hasher.update(&buf[..n]);
-        total += n as u64;
-        if let Some(tx) = raw_tx
-            && tx.blocking_send(Ok(Bytes::copy_from_slice(&buf[..n]))).is_err()
-        {
-            return Err(DecodeFailure::ConsumerGone);
+        // Fill the whole buffer (short reads are common) so sinks see large, aligned blocks.
+        let mut n = 0;
+        while n < buf.len() {
+            match decoder.read(&mut buf[n..]) {
+                Ok(0) => break,
+                Ok(read) => n += read,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(classify(e)),
+            }
         }
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        let at = total;
+        total += n as u64;
+        match output {
+            Output::Discard => {}
+            Output::Channel(tx) => {
+                if tx.blocking_send(Ok(Bytes::copy_from_slice(&buf[..n]))).is_err() {
+                    return Err(DecodeFailure::ConsumerGone);
+                }
+            }
+            Output::Sink(sink) => sink.write_at(at, &buf[..n]).map_err(DecodeFailure::Sink)?,
+        }
+    }
+    if let Output::Sink(sink) = output {
+        sink.finish(total).map_err(DecodeFailure::Sink)?;
     }
     if decoder.has_trailing_input().map_err(classify)? {
         return Err(DecodeFailure::Trailing);
@@ -741,7 +910,7 @@ mod tests {
             .await
             .expect("send");
         drop(tx);
-        let result = tokio::task::spawn_blocking(move || decode(rx, Compression::Zstd, None))
+        let result = tokio::task::spawn_blocking(move || decode(rx, Compression::Zstd, Output::Discard))
             .await
             .expect("join");
         assert!(matches!(result, Err(DecodeFailure::InputAborted)), "{result:?}");
@@ -752,7 +921,7 @@ mod tests {
         tx.send(Chunk::Data(Bytes::from(with_trailing))).await.expect("send");
         tx.send(Chunk::End).await.expect("send");
         drop(tx);
-        let result = tokio::task::spawn_blocking(move || decode(rx, Compression::Zstd, None))
+        let result = tokio::task::spawn_blocking(move || decode(rx, Compression::Zstd, Output::Discard))
             .await
             .expect("join");
         assert!(
@@ -764,7 +933,7 @@ mod tests {
         tx.send(Chunk::Data(Bytes::from(compressed))).await.expect("send");
         tx.send(Chunk::End).await.expect("send");
         drop(tx);
-        let (sha, len) = tokio::task::spawn_blocking(move || decode(rx, Compression::Zstd, None))
+        let (sha, len) = tokio::task::spawn_blocking(move || decode(rx, Compression::Zstd, Output::Discard))
             .await
             .expect("join")
             .expect("decodes");

@@ -18,5 +18,7 @@ pub mod schematic;
 pub use client::{DEFAULT_FACTORY_URL, FactoryClient, OfficialExtension, PushedSchematic, Timeouts};
 pub use error::Error;
 pub use image::{Arch, Compression};
-pub use image_stream::{ImageDigest, ImageProgress, NoProgress, RawImageReader, StreamOptions};
+pub use image_stream::{
+    ImageDigest, ImageProgress, NoProgress, RawImageReader, RawSink, SparseFile, StreamOptions, WriteSink,
+};
 pub use schematic::{Schematic, SchematicId};

@@ -116,6 +116,12 @@ impl SimControl {
             .await
     }
 
+    /// Crashes a server: power lost, its system gone, Hetzner reports `off`.
+    pub async fn crash_server(&self, server: u64) -> Result<Value, Error> {
+        let path = format!("/__sim/servers/{server}/crash");
+        self.call("crash server", reqwest::Method::POST, &path, None).await
+    }
+
     /// Makes the guest of a server power itself off.
     pub async fn guest_shutdown(&self, server: u64) -> Result<Value, Error> {
         let path = format!("/__sim/servers/{server}/guest_shutdown");

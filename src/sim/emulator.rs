@@ -35,6 +35,16 @@ pub struct SimConfig {
     pub faults: FaultSpec,
     /// The seed of every random choice (IDs, passwords, durations, faults).
     pub seed: u64,
+    /// Where server disks and snapshots are kept (sparse files); `None` = a temporary
+    /// directory removed when the emulator is dropped.
+    pub state_dir: Option<std::path::PathBuf>,
+    /// The strict check every emulated Talos node runs on a configuration it receives
+    /// (see [`crate::sim::talos::NodeOptions::new`]); the default accepts what the node can
+    /// act on. `talos-hcloud sim` passes talos-hcloud's validator.
+    pub node_validator: crate::sim::talos::ConfigValidator,
+    /// The emulated Image Factory started with the emulator (its `listen` is ignored:
+    /// it listens on the emulator's host, port chosen freely).
+    pub factory: crate::sim::factory::FactoryConfig,
 }
 
 impl std::fmt::Debug for SimConfig {
@@ -46,13 +56,14 @@ impl std::fmt::Debug for SimConfig {
             .field("time_scale", &self.time_scale)
             .field("faults", &self.faults.to_string())
             .field("seed", &self.seed)
-            .finish()
+            .field("state_dir", &self.state_dir)
+            .finish_non_exhaustive()
     }
 }
 
 impl Default for SimConfig {
     /// 127.0.0.1:0, a random 64-character token, 1000× time (a 60 s action takes about
-    /// 60 ms), no faults, seed 0.
+    /// 60 ms), no faults, seed 0, disks in a temporary directory, no strict config check.
     fn default() -> Self {
         SimConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -60,6 +71,9 @@ impl Default for SimConfig {
             time_scale: 1000.0,
             faults: FaultSpec::default(),
             seed: 0,
+            state_dir: None,
+            node_validator: std::sync::Arc::new(|_: &[u8], _: &str| Ok(())),
+            factory: crate::sim::factory::FactoryConfig::default(),
         }
     }
 }
@@ -85,6 +99,12 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The emulated Image Factory could not start.
+    #[error("cannot start the emulated Image Factory")]
+    Factory(#[source] crate::sim::factory::server::Error),
+    /// The machines' state directory could not be set up.
+    #[error(transparent)]
+    Disks(#[from] crate::sim::machine::DiskError),
     /// The configuration is unusable.
     #[error("invalid emulator configuration: {0}")]
     Config(String),
@@ -125,6 +145,8 @@ pub struct Sim {
     addr: SocketAddr,
     stop: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
+    disks: Arc<crate::sim::machine::Disks>,
+    factory: crate::sim::factory::Factory,
     traffic: Traffic,
 }
 
@@ -155,17 +177,37 @@ impl Sim {
             source,
         })?;
         let clock = Arc::new(SimClock::new(config.time_scale));
-        let world = World::new(config.seed, &config.faults, clock.wall(0));
+        let disks = Arc::new(crate::sim::machine::Disks::new(config.state_dir.clone())?);
+        let mut world = World::new(config.seed, &config.faults, clock.wall(0));
+        world.attach_disks(disks.clone());
         let shared = Arc::new(Shared::new(world, clock, config.token));
         let stop = CancellationToken::new();
         let server = tokio::spawn(http::serve(listener, http::router(shared.clone()), stop.clone()));
         let ticker = tokio::spawn(tick(shared.clone(), stop.clone()));
         let (traffic, forwarder) = Traffic::start(shared.clone(), stop.clone());
+        let factory = crate::sim::factory::Factory::start(crate::sim::factory::FactoryConfig {
+            listen: SocketAddr::new(addr.ip(), 0),
+            ..config.factory.clone()
+        })
+        .await
+        .map_err(Error::Factory)?;
+        let machines = crate::sim::machine::boot::spawn(
+            shared.clone(),
+            disks.clone(),
+            crate::sim::machine::BootConfig {
+                registry: crate::sim::talos::ClusterRegistry::new(),
+                validator: config.node_validator.clone(),
+                api_endpoint: format!("http://{addr}/v1"),
+            },
+            stop.clone(),
+        );
         Ok(Sim {
             shared,
             addr,
             stop,
-            tasks: vec![server, ticker, forwarder],
+            tasks: vec![server, ticker, forwarder, machines],
+            disks,
+            factory,
             traffic,
         })
     }
@@ -235,6 +277,43 @@ impl Sim {
             .configure(limit, refill_per_second, remaining);
     }
 
+    /// The emulated Image Factory's base URL (`TALOS_FACTORY_URL`).
+    pub fn factory_url(&self) -> String {
+        self.factory.url()
+    }
+
+    /// The emulated Image Factory (requests seen, faults, image specs).
+    pub fn factory(&self) -> &crate::sim::factory::Factory {
+        &self.factory
+    }
+
+    /// The directory holding the machines' disk files.
+    pub fn state_dir(&self) -> std::path::PathBuf {
+        self.disks.dir().to_path_buf()
+    }
+
+    /// The disk file of server `id` (it exists while the server does).
+    pub fn server_disk(&self, id: u64) -> std::path::PathBuf {
+        self.disks.server_disk(id)
+    }
+
+    /// The disk file of snapshot `id`.
+    pub fn image_disk(&self, id: u64) -> std::path::PathBuf {
+        self.disks.image_disk(id)
+    }
+
+    /// Crashes a server: power is lost at once (no ACPI, no action), its system is gone,
+    /// and Hetzner reports it `off`.
+    ///
+    /// # Errors
+    /// `not_found` when there is no such server.
+    pub fn crash_server(&self, server: u64) -> Result<(), Error> {
+        self.shared
+            .with_world(|w| w.crash_server(server))
+            .map(|_| ())
+            .map_err(Error::from)
+    }
+
     /// The guest inside a server powers itself off (`shutdown now` over SSH).
     ///
     /// # Errors
@@ -264,6 +343,7 @@ impl Sim {
     /// Stops serving and waits for the server task.
     pub async fn shutdown(mut self) {
         self.stop.cancel();
+        self.factory.shutdown();
         for task in self.tasks.drain(..) {
             let _ = task.await;
         }

@@ -13,7 +13,9 @@
 pub mod clock;
 mod control;
 mod emulator;
+pub mod factory;
 pub mod hcloud;
+pub mod machine;
 pub mod talos;
 pub mod traffic;
 

@@ -188,6 +188,7 @@ fn every_command_help_has_an_example() {
         &["factory", "extensions"],
         &["factory", "download"],
         &["man"],
+        &["talos", "version"],
     ];
     let mut missing = Vec::new();
     for command in commands {
@@ -427,4 +428,124 @@ fn huge_values_and_foreign_files_are_quoted_in_short_excerpts() {
         );
         assert!(!output.contains(&"a".repeat(200)), "{args:?}: {output}");
     }
+}
+
+/// `man --all DIR` writes the page of every command the main page refers to
+/// (`talos-hcloud-validate(1)`, …), so none of those references dangles.
+#[test]
+fn man_all_writes_every_page_the_main_page_lists() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let pages = dir.path().join("man1");
+    let run = talos_hcloud_in(dir.path(), &["--output", "json", "man", "--all", "man1"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let document: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
+    let listed = document["pages"].as_array().expect("pages").len();
+    let mut written: Vec<String> = std::fs::read_dir(&pages)
+        .expect("the folder was created")
+        .map(|entry| entry.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    written.sort();
+    assert_eq!(listed, written.len(), "{written:?}");
+    for page in [
+        "talos-hcloud.1",
+        "talos-hcloud-validate.1",
+        "talos-hcloud-secrets-gen.1",
+        "talos-hcloud-talos-gen-config.1",
+        "talos-hcloud-talos-version.1",
+        "talos-hcloud-man.1",
+    ] {
+        assert!(
+            written.iter().any(|name| name == page),
+            "{page} missing from {written:?}"
+        );
+    }
+    // Every page the main page refers to exists.
+    let main = std::fs::read_to_string(pages.join("talos-hcloud.1")).expect("main page");
+    let referenced: Vec<&str> = main
+        .split("talos\\-hcloud\\-")
+        .skip(1)
+        .filter_map(|rest| rest.split('(').next())
+        .collect();
+    assert!(referenced.len() >= 8, "{referenced:?}");
+    for name in referenced {
+        let file = format!("talos-hcloud-{}.1", name.replace("\\-", "-"));
+        assert!(
+            written.contains(&file),
+            "{file} is referenced but not written: {written:?}"
+        );
+    }
+    let section = std::fs::read_to_string(pages.join("talos-hcloud-secrets-gen.1")).expect("page");
+    assert!(section.contains(".TH talos-hcloud-secrets-gen 1"), "{section}");
+}
+
+/// With `--output json` every error document has all its keys, `details` included (`{}`
+/// when the error carries none), as the README promises.
+#[test]
+fn json_errors_always_carry_details() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let run = talos_hcloud_in(dir.path(), &["--output", "json", "secrets", "check", "missing.yaml"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    let document: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
+    let keys: Vec<&String> = document["error"].as_object().expect("error object").keys().collect();
+    assert_eq!(keys, ["class", "exit_code", "message", "causes", "hints", "details"]);
+    assert_eq!(document["error"]["details"], serde_json::json!({}));
+}
+
+/// `talos version` makes a real mutual-TLS call with a talosconfig file: the node answers
+/// the admin certificate, and a talosconfig of another cluster's CA is refused (exit 1).
+#[tokio::test]
+async fn talos_version_asks_a_node_over_mutual_tls() {
+    use talos_hcloud::sim::talos::ClusterRegistry;
+    use talos_hcloud::talos::talosconfig::Talosconfig;
+
+    let registry = ClusterRegistry::new();
+    let mut options = crate::talos_nodes::node_options("v1.13.9", &registry);
+    options.installed_config = Some(crate::talos_golden::golden("v1.13", "controlplane").into_bytes());
+    let node = crate::talos_nodes::start(options).await;
+    let address = node.address().to_string();
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let text = std::fs::read_to_string(repo_root().join("tests/fixtures/talos/secrets.yaml")).expect("golden bundle");
+    let golden: talos_hcloud::talos::secrets::SecretsBundle =
+        serde_saphyr::from_str(&text).expect("golden bundle parses");
+    let talosconfig = Talosconfig::for_cluster(&golden, "base", [address.as_str()]).expect("talosconfig");
+    std::fs::write(dir.path().join("talosconfig"), talosconfig.to_yaml().expect("yaml")).expect("write");
+    let stranger =
+        talos_hcloud::talos::secrets::SecretsBundle::generate(talos_hcloud::talos::contract::Contract::CURRENT)
+            .expect("another cluster's bundle");
+    let foreign = Talosconfig::for_cluster(&stranger, "other", [address.as_str()]).expect("talosconfig");
+    std::fs::write(dir.path().join("foreign"), foreign.to_yaml().expect("yaml")).expect("write");
+
+    let path = dir.path().to_path_buf();
+    let node_ip = address.clone();
+    let (ok, json, refused) = tokio::task::spawn_blocking(move || {
+        let ok = talos_hcloud_in(
+            &path,
+            &["talos", "version", "--talosconfig", "talosconfig", "--nodes", &node_ip],
+        );
+        let json = talos_hcloud_in(
+            &path,
+            &["--output", "json", "talos", "version", "--talosconfig", "talosconfig"],
+        );
+        let refused = talos_hcloud_in(&path, &["talos", "version", "--talosconfig", "foreign"]);
+        (ok, json, refused)
+    })
+    .await
+    .expect("the runs finish");
+
+    assert_eq!(ok.code, 0, "{ok:?}");
+    assert!(
+        ok.stdout.starts_with(&format!("{address}: Talos v1.13.9 (")),
+        "{}",
+        ok.stdout
+    );
+    assert_eq!(ok.stdout.lines().count(), 1, "{}", ok.stdout);
+    assert_eq!(json.code, 0, "{json:?}");
+    let document: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON");
+    assert_eq!(document["context"], "base");
+    assert_eq!(document["nodes"][0]["node"], address.as_str());
+    assert_eq!(document["nodes"][0]["tag"], "v1.13.9");
+    assert_eq!(refused.code, 1, "{refused:?}");
+    assert!(refused.stderr.starts_with("error: "), "{}", refused.stderr);
+    node.stop().await;
 }

@@ -353,7 +353,7 @@ fn talos_options() -> talos_hcloud::talos::api::CallOptions {
     talos_hcloud::talos::api::CallOptions {
         timeout: Duration::from_secs(10),
         connect_timeout: Duration::from_secs(5),
-        retry: talos_hcloud::talos::api::RetryPolicy::api_call(),
+        retry: talos_hcloud::retry::Policy::api_call(),
     }
 }
 

@@ -12,11 +12,12 @@ use std::time::Duration;
 
 use talos_hcloud::error::{Classify as _, chain};
 use talos_hcloud::redact::Redacted;
+use talos_hcloud::retry::Policy;
 use talos_hcloud::sim::clock::SimClock;
 use talos_hcloud::sim::talos::{ClusterRegistry, EmulatedNode, MachineType, NodeMode};
 use talos_hcloud::talos::api::{
     ApplyMode, BootstrapOutcome, CallError, CallOptions, ClientIdentity, Credentials, DetectedMode, MemberListScope,
-    RebootMode, ResetOptions, RetryPolicy, TalosClient, TalosconfigTarget, detect_mode,
+    RebootMode, ResetOptions, TalosClient, TalosconfigTarget, detect_mode,
 };
 use talos_hcloud::talos::pki::{self, CaSpec, CertificateAuthority, ExtKeyUsage, KeyUsage, LeafSpec};
 use talos_hcloud::talos::secrets::SecretsBundle;
@@ -70,7 +71,7 @@ fn quick() -> CallOptions {
     CallOptions {
         timeout: Duration::from_secs(10),
         connect_timeout: Duration::from_secs(5),
-        retry: RetryPolicy::api_call(),
+        retry: Policy::api_call(),
     }
 }
 
@@ -313,7 +314,7 @@ async fn client_certificates_are_checked_by_ca_usage_and_role() {
     opts.installed_config = Some(golden("v1.12", "controlplane"));
     let node = start(opts).await;
     let no_retry = CallOptions {
-        retry: RetryPolicy::none(),
+        retry: Policy::none(),
         ..quick()
     };
 
@@ -633,7 +634,7 @@ async fn three_control_planes_membership_removal_and_quorum() {
         (2, 1, 2, false)
     );
     let no_quorum = CallOptions {
-        retry: RetryPolicy::none(),
+        retry: Policy::none(),
         ..quick()
     };
     let error = clients[0]
@@ -1169,7 +1170,7 @@ async fn sim_node_command_serves_until_ctrl_c() {
     let gone = detect_mode(
         api,
         CallOptions {
-            retry: RetryPolicy::none(),
+            retry: Policy::none(),
             ..quick()
         },
     )

@@ -12,9 +12,9 @@ use tonic_prost::ProstCodec;
 use super::error::{CallError, Error, Rpc};
 use super::kubeconfig::extract_kubeconfig;
 use super::proto::{common, google_protobuf, machine, storage};
-use super::retry::RetryPolicy;
 use super::tls::{self, ClientIdentity, Connector, SpkiSha256, TlsFailure};
 use crate::redact::Redacted;
+use crate::retry::Policy;
 
 /// apid's port.
 pub const APID_PORT: u16 = 50000;
@@ -44,7 +44,7 @@ pub struct CallOptions {
     /// Deadline of TCP connect.
     pub connect_timeout: Duration,
     /// Retries of transient failures.
-    pub retry: RetryPolicy,
+    pub retry: Policy,
 }
 
 impl Default for CallOptions {
@@ -52,7 +52,7 @@ impl Default for CallOptions {
         CallOptions {
             timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
-            retry: RetryPolicy::api_call(),
+            retry: Policy::api_call(),
         }
     }
 }
@@ -393,19 +393,17 @@ impl TalosClient {
     ///
     /// Call failures, or [`CallError::Kubeconfig`] when the archive is unusable.
     pub async fn kubeconfig(&self) -> Result<Redacted<Vec<u8>>, Error> {
-        let mut delays = self.options.retry.delays();
-        let mut attempts = 1;
+        let mut backoff = self.options.retry.backoff();
         loop {
             match self.kubeconfig_once().await {
                 Ok(bytes) => return Ok(Redacted::new(bytes)),
-                Err(failure) if failure.is_transient() => match delays.next() {
-                    Some(delay) => {
-                        tokio::time::sleep(delay).await;
-                        attempts += 1;
+                Err(failure) => {
+                    let attempts = backoff.attempt();
+                    match backoff.next().filter(|_| failure.is_transient()) {
+                        Some(delay) => tokio::time::sleep(delay).await,
+                        None => return Err(self.error(Rpc::Kubeconfig, attempts, failure)),
                     }
-                    None => return Err(self.error(Rpc::Kubeconfig, attempts, failure)),
-                },
-                Err(failure) => return Err(self.error(Rpc::Kubeconfig, attempts, failure)),
+                }
             }
         }
     }
@@ -629,25 +627,24 @@ impl TalosClient {
     pub async fn wait_ready(&self, wait: Duration) -> Result<NodeVersion, Error> {
         let started = Instant::now();
         let single = self.with_options(CallOptions {
-            retry: RetryPolicy::none(),
+            retry: Policy::none(),
             timeout: self.options.timeout.min(wait.max(Duration::from_millis(100))),
             ..self.options
         });
-        let mut delay = Duration::from_millis(100);
+        let mut backoff = Policy::node_boot().with_deadline(wait).backoff();
         loop {
             match single.version().await {
                 Ok(version) => return Ok(version),
-                Err(last) => {
-                    if started.elapsed() + delay >= wait {
+                Err(last) => match backoff.next() {
+                    Some(delay) => tokio::time::sleep(delay).await,
+                    None => {
                         return Err(Error::NotReady {
                             node: self.target().to_string(),
                             waited: started.elapsed(),
                             last: Box::new(last),
                         });
                     }
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(2));
-                }
+                },
             }
         }
     }
@@ -686,20 +683,20 @@ impl TalosClient {
         Req: prost::Message + Clone + Send + Sync + 'static,
         Resp: prost::Message + Default + Send + Sync + 'static,
     {
-        let mut delays = self.options.retry.delays();
-        let mut attempts = 1;
+        let mut backoff = self.options.retry.backoff();
         loop {
             match self.unary_once(rpc, request.clone()).await {
                 Ok(response) => return Ok(response),
-                Err(failure) if failure.is_transient() => match delays.next() {
-                    Some(delay) => {
-                        tracing::debug!(rpc = rpc.path(), node = %self.target(), attempt = attempts, error = %failure, "retrying");
-                        tokio::time::sleep(delay).await;
-                        attempts += 1;
+                Err(failure) => {
+                    let attempts = backoff.attempt();
+                    match backoff.next().filter(|_| failure.is_transient()) {
+                        Some(delay) => {
+                            tracing::debug!(rpc = rpc.path(), node = %self.target(), attempt = attempts, error = %failure, "retrying");
+                            tokio::time::sleep(delay).await;
+                        }
+                        None => return Err(self.error(rpc, attempts, failure)),
                     }
-                    None => return Err(self.error(rpc, attempts, failure)),
-                },
-                Err(failure) => return Err(self.error(rpc, attempts, failure)),
+                }
             }
         }
     }
@@ -768,7 +765,7 @@ pub async fn detect_mode(endpoint: SocketAddr, options: CallOptions) -> Result<D
         endpoint,
         &Credentials::Maintenance { pin: None },
         CallOptions {
-            retry: RetryPolicy::none(),
+            retry: Policy::none(),
             ..options
         },
     )?;

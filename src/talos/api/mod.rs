@@ -5,7 +5,7 @@
 //! It knows the wire ([`proto`]), TLS ([`tls`]), and the calls talos-hcloud makes
 //! ([`TalosClient`]): apply a machine configuration, bootstrap etcd, fetch the admin
 //! kubeconfig, manage etcd membership, reset, reboot, read versions and service health.
-//! Every call has a deadline, retries only transient failures, checks each node's
+//! Every call has a deadline, retries only transient failures (by a [`crate::retry::Policy`]), checks each node's
 //! `metadata.error` and fails with an [`Error`] naming the call and the node. It leaves
 //! to others what to call when (`cluster`, `node`), the talosconfig file format
 //! (`talos::talosconfig`; [`TalosconfigTarget`] reads a parsed context into endpoints and
@@ -17,7 +17,6 @@ mod client;
 mod error;
 pub mod kubeconfig;
 pub mod proto;
-pub mod retry;
 mod target;
 pub mod tls;
 
@@ -28,6 +27,5 @@ pub use client::{
 };
 pub use error::{CallError, Error, Rpc};
 pub use kubeconfig::{KubeconfigError, extract_kubeconfig};
-pub use retry::RetryPolicy;
 pub use target::{TalosconfigError, TalosconfigTarget};
 pub use tls::{ClientIdentity, CredentialsError, SpkiSha256};

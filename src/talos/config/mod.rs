@@ -10,6 +10,7 @@
 //! all together for every node of a cluster.yaml. Writing files and talking to nodes is
 //! left to the callers.
 
+pub mod cluster_files;
 pub mod documents;
 pub mod fields;
 pub mod generate;

@@ -133,4 +133,11 @@ pub(super) fn routes() -> Router<App> {
                 result
             }),
         )
+        .route(
+            "/__sim/servers/{id}/crash",
+            post(|State(app): State<App>, Path(id): Path<String>| async move {
+                let result: Result<Reply, ApiError> = ok(app.with_world(|w| w.crash_server(path_id("server", &id)?)));
+                result
+            }),
+        )
 }

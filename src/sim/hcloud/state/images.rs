@@ -218,6 +218,9 @@ impl World {
         image.ensure_unprotected()?;
         self.ensure_unlocked::<Image>(id)?;
         self.images.remove(&id);
+        if let Some(disks) = &self.disks {
+            disks.remove_image_disk(id);
+        }
         Ok(())
     }
 

@@ -250,6 +250,8 @@ pub struct World {
     pub(crate) primary_ips: BTreeMap<u64, primary_ips::PrimaryIp>,
     pub(crate) load_balancers: BTreeMap<u64, load_balancers::LoadBalancer>,
     events: broadcast::Sender<SimEvent>,
+    /// The machines' disk files; `None` for a model without machines (unit tests).
+    pub(crate) disks: Option<std::sync::Arc<crate::sim::machine::Disks>>,
 }
 
 impl World {
@@ -280,9 +282,15 @@ impl World {
             primary_ips: BTreeMap::new(),
             load_balancers: BTreeMap::new(),
             events,
+            disks: None,
         };
         world.seed_system_images();
         world
+    }
+
+    /// Backs every server created from now on with a disk file in `disks`.
+    pub fn attach_disks(&mut self, disks: std::sync::Arc<crate::sim::machine::Disks>) {
+        self.disks = Some(disks);
     }
 
     /// Subscribes to machine events.

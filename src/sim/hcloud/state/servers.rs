@@ -20,6 +20,7 @@ use super::images::{Image, ImageType};
 use super::placement_groups::PlacementGroup;
 use super::resource::{DeleteProtected, Resource, UpdateNameAndLabels, delete_protected, stored_in};
 use super::{FlexId, IdKind, IdOrName, NewAction, ResourceRef, SimEvent, World, check_labels, labels_json};
+use crate::sim::machine::{self, DiskSource};
 
 /// The statuses a server passes through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,8 +115,11 @@ pub struct Server {
     pub user_data: Option<String>,
     /// SSH keys given at creation (internal).
     pub ssh_keys: Vec<u64>,
-    /// Disk content reference (internal): where a later issue keeps the disk bytes.
+    /// Disk content reference (internal): the image the disk was last written from.
     pub disk: String,
+    /// Counts writes of the disk by the model (create, rebuild), so a machine knows when a
+    /// booted system no longer matches its disk (internal).
+    pub disk_generation: u64,
     /// GB written on the disk (internal): the size a snapshot of it gets.
     pub disk_used_gb: f64,
     /// Disk size in GB.
@@ -243,6 +247,77 @@ fn check_user_data(user_data: &Option<String>) -> Result<(), ApiError> {
         )),
         _ => Ok(()),
     }
+}
+
+/// A validated `POST /servers`, with names resolved.
+struct NewServer {
+    server_type: &'static ServerType,
+    location: &'static Location,
+    image: u64,
+    ssh_keys: Vec<u64>,
+    networks: Vec<u64>,
+    firewalls: Vec<u64>,
+    public: PublicNetPlan,
+    start: bool,
+}
+
+/// Which public IPs a new server gets (enabled by default) and which existing primary
+/// IPs it takes.
+struct PublicNetPlan {
+    enable_ipv4: bool,
+    enable_ipv6: bool,
+    given_ipv4: Option<u64>,
+    given_ipv6: Option<u64>,
+}
+
+impl PublicNetPlan {
+    fn from_request(public: Option<&PublicNetRequest>) -> PublicNetPlan {
+        PublicNetPlan {
+            enable_ipv4: public.and_then(|p| p.enable_ipv4).unwrap_or(true),
+            enable_ipv6: public.and_then(|p| p.enable_ipv6).unwrap_or(true),
+            given_ipv4: public.and_then(|p| p.ipv4).map(|i| i.0),
+            given_ipv6: public.and_then(|p| p.ipv6).map(|i| i.0),
+        }
+    }
+}
+
+/// The location a new server goes to: `location` or `datacenter` (not both), else the
+/// first location offering its type; 412 `resource_unavailable` where the type is not
+/// offered.
+fn requested_server_location(request: &CreateServer, server_type: &ServerType) -> Result<&'static Location, ApiError> {
+    let location = match (&request.location, &request.datacenter) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid_field(
+                "location",
+                "location and datacenter are mutually exclusive",
+            ));
+        }
+        (Some(l), None) => requested_location("location", l)?,
+        (None, Some(dc)) => requested_datacenter(dc)?,
+        (None, None) => server_type
+            .locations
+            .first()
+            .and_then(|name| catalog::location(name))
+            .expect("invariant: every catalogue server type is offered somewhere"),
+    };
+    if !server_type.offered_in(location.name) {
+        return Err(ApiError::new(
+            412,
+            "resource_unavailable",
+            format!(
+                "server type {} is not available in location {}",
+                server_type.name, location.name
+            ),
+        ));
+    }
+    Ok(location)
+}
+
+/// A disk operation of the emulated machine failed: the emulator's own fault, a 500.
+pub(crate) fn machine_failure(error: machine::DiskError) -> ApiError {
+    let message = crate::error::chain(&error).join(": ");
+    tracing::error!(%message, "emulated disk operation failed");
+    ApiError::new(500, "server_error", format!("talos-hcloud sim: {message}"))
 }
 
 impl Server {
@@ -446,38 +521,51 @@ impl World {
             .ok_or_else(|| ApiError::invalid_field("ssh_keys", format!("SSH key {} not found", key.as_str())))
     }
 
-    /// `POST /servers`.
+    /// `POST /servers`: validates everything first (nothing changes on an error), then
+    /// creates the disk, the primary IPs, the server and its actions.
     pub fn create_server(&mut self, request: CreateServer) -> Result<Value, ApiError> {
+        let plan = self.plan_new_server(&request)?;
+        let id = self.new_id(IdKind::Server);
+        let image_size = self.images.get(&plan.image).and_then(|i| i.image_size);
+        self.create_server_disk(id, plan.server_type, plan.image)?;
+        let (ipv4, ipv6) = self.assign_new_primary_ips(id, &plan);
+        self.insert_new_server(id, request, &plan, ipv4, ipv6);
+        let me = ResourceRef::new("server", id);
+        let create = self.start_create_server(id, plan.start, image_size);
+        let mut next = Vec::new();
+        if plan.start {
+            let seconds = self.durations.start_server;
+            next.push(
+                self.start_action(
+                    NewAction::new("start_server", vec![me], seconds)
+                        .after(Some(create))
+                        .on_success(move |w| w.boot(id)),
+                ),
+            );
+        }
+        next.extend(self.attach_new_server_networks(id, &plan, create)?);
+        next.extend(self.reconcile_server_firewalls(id, Some(create)));
+        let root_password = if plan.ssh_keys.is_empty() {
+            Some(self.new_password())
+        } else {
+            None
+        };
+        Ok(json!({
+            "server": self.render::<Server>(id),
+            "action": self.action_json(create),
+            "next_actions": next.iter().map(|a| self.action_json(*a)).collect::<Vec<_>>(),
+            "root_password": root_password,
+        }))
+    }
+
+    /// Every check of `POST /servers`, resolving names to catalogue entries and IDs.
+    fn plan_new_server(&mut self, request: &CreateServer) -> Result<NewServer, ApiError> {
         Server::check_name(&request.name)?;
         self.ensure_name_free::<Server>(&request.name, None)?;
         check_labels(&request.labels)?;
         check_user_data(&request.user_data)?;
         let server_type = requested_server_type(&request.server_type)?;
-        let location = match (&request.location, &request.datacenter) {
-            (Some(_), Some(_)) => {
-                return Err(ApiError::invalid_field(
-                    "location",
-                    "location and datacenter are mutually exclusive",
-                ));
-            }
-            (Some(l), None) => requested_location("location", l)?,
-            (None, Some(dc)) => requested_datacenter(dc)?,
-            (None, None) => server_type
-                .locations
-                .first()
-                .and_then(|name| catalog::location(name))
-                .expect("invariant: every catalogue server type is offered somewhere"),
-        };
-        if !server_type.offered_in(location.name) {
-            return Err(ApiError::new(
-                412,
-                "resource_unavailable",
-                format!(
-                    "server type {} is not available in location {}",
-                    server_type.name, location.name
-                ),
-            ));
-        }
+        let location = requested_server_location(request, server_type)?;
         let image = self.resolve_image("image", &request.image, server_type)?;
         let ssh_keys = request
             .ssh_keys
@@ -490,15 +578,7 @@ impl World {
             self.network_for_attach(*network, location.network_zone)?;
         }
         let firewalls: Vec<u64> = request.firewalls.iter().flatten().map(|f| f.firewall.0).collect();
-        for firewall in &firewalls {
-            if !self.firewalls.contains_key(firewall) {
-                return Err(ApiError::new(
-                    404,
-                    "firewall_resource_not_found",
-                    format!("firewall with ID '{firewall}' not found"),
-                ));
-            }
-        }
+        self.check_firewalls_exist(&firewalls)?;
         if let Some(group) = request.placement_group {
             self.check_placement_capacity(group.0)?;
         }
@@ -508,19 +588,19 @@ impl World {
                 "volumes are not emulated by talos-hcloud sim",
             ));
         }
-        let public = request.public_net.as_ref();
-        let enable_ipv4 = public.and_then(|p| p.enable_ipv4).unwrap_or(true);
-        let enable_ipv6 = public.and_then(|p| p.enable_ipv6).unwrap_or(true);
-        let given_ipv4 = public.and_then(|p| p.ipv4).map(|i| i.0);
-        let given_ipv6 = public.and_then(|p| p.ipv6).map(|i| i.0);
-        if enable_ipv4 && let Some(ip) = given_ipv4 {
+        let public = PublicNetPlan::from_request(request.public_net.as_ref());
+        if public.enable_ipv4
+            && let Some(ip) = public.given_ipv4
+        {
             self.check_primary_ip_free(ip, "ipv4", location)?;
         }
-        if enable_ipv6 && let Some(ip) = given_ipv6 {
+        if public.enable_ipv6
+            && let Some(ip) = public.given_ipv6
+        {
             self.check_primary_ip_free(ip, "ipv6", location)?;
         }
         let start = request.start_after_create.unwrap_or(true);
-        if start && !enable_ipv4 && !enable_ipv6 && networks.is_empty() {
+        if start && !public.enable_ipv4 && !public.enable_ipv6 && networks.is_empty() {
             return Err(ApiError::invalid_input(
                 "a server without public IPs needs a private network to be started",
             ));
@@ -528,38 +608,63 @@ impl World {
         if let Some(error) = self.faults.capacity(server_type.name, location.name) {
             return Err(error);
         }
+        Ok(NewServer {
+            server_type,
+            location,
+            image,
+            ssh_keys,
+            networks,
+            firewalls,
+            public,
+            start,
+        })
+    }
 
-        // Validated: create.
-        let id = self.new_id(IdKind::Server);
-        let image_size = self.images.get(&image).and_then(|i| i.image_size);
-        let ipv4 = if enable_ipv4 {
-            Some(match given_ipv4 {
-                Some(ip) => ip,
-                None => self.create_auto_primary_ip("ipv4", location),
-            })
-        } else {
-            None
+    fn check_firewalls_exist(&self, firewalls: &[u64]) -> Result<(), ApiError> {
+        match firewalls.iter().find(|f| !self.firewalls.contains_key(f)) {
+            Some(firewall) => Err(ApiError::new(
+                404,
+                "firewall_resource_not_found",
+                format!("firewall with ID '{firewall}' not found"),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// The given or new automatic primary IPs of a new server, assigned to it.
+    fn assign_new_primary_ips(&mut self, id: u64, plan: &NewServer) -> (Option<u64>, Option<u64>) {
+        let location = plan.location;
+        let pick = |world: &mut World, enabled: bool, given: Option<u64>, kind: &'static str| {
+            enabled.then(|| given.unwrap_or_else(|| world.create_auto_primary_ip(kind, location)))
         };
-        let ipv6 = if enable_ipv6 {
-            Some(match given_ipv6 {
-                Some(ip) => ip,
-                None => self.create_auto_primary_ip("ipv6", location),
-            })
-        } else {
-            None
-        };
+        let ipv4 = pick(self, plan.public.enable_ipv4, plan.public.given_ipv4, "ipv4");
+        let ipv6 = pick(self, plan.public.enable_ipv6, plan.public.given_ipv6, "ipv6");
         for ip in ipv4.iter().chain(ipv6.iter()) {
             if let Some(primary) = self.primary_ips.get_mut(ip) {
                 primary.assignee = Some(id);
             }
         }
+        (ipv4, ipv6)
+    }
+
+    /// Stores the new server (`initializing`), applies its firewalls and announces it.
+    fn insert_new_server(
+        &mut self,
+        id: u64,
+        request: CreateServer,
+        plan: &NewServer,
+        ipv4: Option<u64>,
+        ipv6: Option<u64>,
+    ) {
+        let image = plan.image;
+        let image_size = self.images.get(&image).and_then(|i| i.image_size);
         let server = Server {
             id,
             name: request.name,
             status: ServerStatus::Initializing,
             created: self.now,
-            server_type,
-            location,
+            server_type: plan.server_type,
+            location: plan.location,
             image: Some(image),
             labels: request.labels.unwrap_or_default(),
             protect_delete: false,
@@ -574,14 +679,15 @@ impl World {
             firewalls_applied: BTreeSet::new(),
             firewalls_pending: BTreeSet::new(),
             user_data: request.user_data,
-            ssh_keys: ssh_keys.clone(),
+            ssh_keys: plan.ssh_keys.clone(),
             disk: format!("image:{image}"),
+            disk_generation: 1,
             disk_used_gb: image_size.unwrap_or(1.0),
-            primary_disk_size: server_type.disk,
+            primary_disk_size: plan.server_type.disk,
         };
         self.servers.insert(id, server);
-        for firewall in firewalls {
-            if let Some(fw) = self.firewalls.get_mut(&firewall) {
+        for firewall in &plan.firewalls {
+            if let Some(fw) = self.firewalls.get_mut(firewall) {
                 fw.applied_to.push(super::firewalls::ApplyTarget::Server(id));
             }
         }
@@ -591,12 +697,15 @@ impl World {
             ipv4: ipv4_text,
             disk: format!("image:{image}"),
         });
+    }
 
-        let me = ResourceRef::new("server", id);
+    /// The `create_server` action: `initializing` → `starting` (or `off`); the server goes
+    /// again if it fails.
+    fn start_create_server(&mut self, id: u64, start: bool, image_size: Option<f64>) -> u64 {
         let seconds =
             self.durations.create_server + image_size.map_or(0.0, |gb| gb * self.durations.create_server_per_gb);
-        let create = self.start_action(
-            NewAction::new("create_server", vec![me], seconds)
+        self.start_action(
+            NewAction::new("create_server", vec![ResourceRef::new("server", id)], seconds)
                 .on_success(move |w| {
                     if let Some(s) = w.servers.get_mut(&id)
                         && s.status == ServerStatus::Initializing
@@ -609,20 +718,14 @@ impl World {
                     }
                 })
                 .on_error(move |w| w.remove_server(id)),
-        );
-        let mut next = Vec::new();
-        if start {
-            let seconds = self.durations.start_server;
-            next.push(
-                self.start_action(
-                    NewAction::new("start_server", vec![me], seconds)
-                        .after(Some(create))
-                        .on_success(move |w| w.boot(id)),
-                ),
-            );
-        }
-        for network in networks {
-            let ip = self.allocate_private_ip(network, location.network_zone, None)?;
+        )
+    }
+
+    /// Attaches a new server to its requested networks, each with an action after `create`.
+    fn attach_new_server_networks(&mut self, id: u64, plan: &NewServer, create: u64) -> Result<Vec<u64>, ApiError> {
+        let mut actions = Vec::new();
+        for &network in &plan.networks {
+            let ip = self.allocate_private_ip(network, plan.location.network_zone, None)?;
             let mac = self.new_mac();
             if let Some(s) = self.servers.get_mut(&id) {
                 s.private_net.push(PrivateNet {
@@ -633,29 +736,27 @@ impl World {
                 });
             }
             let seconds = self.durations.small;
-            next.push(
-                self.start_action(
-                    NewAction::new(
-                        "attach_to_network",
-                        vec![me, ResourceRef::new("network", network)],
-                        seconds,
-                    )
-                    .after(Some(create)),
-                ),
-            );
+            let resources = vec![ResourceRef::new("server", id), ResourceRef::new("network", network)];
+            actions
+                .push(self.start_action(NewAction::new("attach_to_network", resources, seconds).after(Some(create))));
         }
-        next.extend(self.reconcile_server_firewalls(id, Some(create)));
-        let root_password = if ssh_keys.is_empty() {
-            Some(self.new_password())
-        } else {
-            None
+        Ok(actions)
+    }
+
+    /// Writes server `id`'s disk from `image` (a system image's small Linux disk, or a
+    /// snapshot's bytes), when the emulator has machines.
+    fn create_server_disk(&mut self, id: u64, server_type: &ServerType, image: u64) -> Result<(), ApiError> {
+        let Some(disks) = self.disks.clone() else {
+            return Ok(());
         };
-        Ok(json!({
-            "server": self.render::<Server>(id),
-            "action": self.action_json(create),
-            "next_actions": next.iter().map(|a| self.action_json(*a)).collect::<Vec<_>>(),
-            "root_password": root_password,
-        }))
+        let size = u64::from(server_type.disk) * machine::GB;
+        let source = match self.images.get(&image) {
+            Some(found) if found.kind == ImageType::System => DiskSource::System {
+                name: found.name.as_deref().unwrap_or("linux"),
+            },
+            _ => DiskSource::Snapshot { image },
+        };
+        disks.create_server_disk(id, size, source).map_err(machine_failure)
     }
 
     fn new_mac(&mut self) -> String {
@@ -693,6 +794,19 @@ impl World {
     /// The guest powered itself off (`shutdown now` inside the VM); a test control.
     pub fn guest_shutdown(&mut self, id: u64) -> Result<Value, ApiError> {
         if self.find::<Server>(id)?.status == ServerStatus::Running {
+            self.power_off(id);
+        }
+        Ok(self.envelope::<Server>(id))
+    }
+
+    /// The server loses power (a test control): whatever it was doing, it is `off` at once
+    /// and its system is gone; a running action on it still completes.
+    pub fn crash_server(&mut self, id: u64) -> Result<Value, ApiError> {
+        let status = self.find::<Server>(id)?.status;
+        if matches!(
+            status,
+            ServerStatus::Running | ServerStatus::Starting | ServerStatus::Stopping | ServerStatus::Rebuilding
+        ) {
             self.power_off(id);
         }
         Ok(self.envelope::<Server>(id))
@@ -753,6 +867,9 @@ impl World {
         }
         self.images
             .retain(|_, image| !(image.kind == ImageType::Backup && image.bound_to == Some(id)));
+        if let Some(disks) = &self.disks {
+            disks.remove_server_disk(id);
+        }
         self.emit(SimEvent::ServerDeleted { id });
     }
 
@@ -931,6 +1048,14 @@ impl World {
             server.disk.clone(),
         );
         let image_id = self.new_id(IdKind::Image);
+        // The disk is copied now (the bytes at request time); the image becomes available
+        // when the action, timed by the data written, ends.
+        let copied = match self.disks.clone() {
+            Some(disks) => Some(disks.snapshot(id, image_id).map_err(machine_failure)?),
+            None => None,
+        };
+        let used_gb = copied.map_or(used_gb, |usage| usage.allocated_gb());
+        let disk_size = copied.map_or(f64::from(disk_size), |usage| usage.size_gb());
         let description = request
             .description
             .unwrap_or_else(|| format!("{server_name}-{}", self.timestamp(self.now)));
@@ -943,7 +1068,7 @@ impl World {
                 name: None,
                 description,
                 image_size: None,
-                disk_size: f64::from(disk_size),
+                disk_size,
                 created: self.now,
                 created_from: Some((id, server_name)),
                 bound_to: None,
@@ -976,6 +1101,9 @@ impl World {
                 })
                 .on_error(move |w| {
                     w.images.remove(&image_id);
+                    if let Some(disks) = &w.disks {
+                        disks.remove_image_disk(image_id);
+                    }
                 }),
         );
         Ok(json!({"image": self.render::<Image>(image_id), "action": self.action_json(action)}))
@@ -1117,12 +1245,19 @@ impl World {
             return Err(ApiError::protected("server"));
         }
         check_user_data(&request.user_data)?;
-        let image = self.resolve_image("image", &request.image, server.server_type)?;
+        let server_type = server.server_type;
+        let image = self.resolve_image("image", &request.image, server_type)?;
         let has_keys = !server.ssh_keys.is_empty();
+        self.create_server_disk(id, server_type, image)?;
         let server = self.found_mut::<Server>(id);
         server.status = ServerStatus::Rebuilding;
+        server.rescue_booted = false;
         server.image = Some(image);
         server.disk = format!("image:{image}");
+        server.disk_generation += 1;
+        // The running system goes down while the disk is rewritten.
+        self.emit(SimEvent::ServerPoweredOff { id });
+        let server = self.found_mut::<Server>(id);
         if request.user_data.is_some() {
             server.user_data = request.user_data;
         }
@@ -1132,6 +1267,25 @@ impl World {
         );
         let password = if has_keys { None } else { Some(self.new_password()) };
         Ok(json!({"action": self.action_json(action), "root_password": password}))
+    }
+
+    /// What the machine runner needs to boot server `id` (`None` once it is gone).
+    pub fn machine_facts(&self, id: u64) -> Option<machine::MachineFacts> {
+        let server = self.servers.get(&id)?;
+        let ipv4 = server
+            .ipv4
+            .and_then(|ip| self.primary_ips.get(&ip))
+            .and_then(|p| p.ip.parse().ok());
+        Some(machine::MachineFacts {
+            ipv4,
+            user_data: server.user_data.clone(),
+            arch: if server.server_type.architecture == "arm" {
+                "arm64"
+            } else {
+                "amd64"
+            },
+            disk_generation: server.disk_generation,
+        })
     }
 
     /// Internal fields for the state dump.
@@ -1144,7 +1298,9 @@ impl World {
             "user_data": s.user_data,
             "ssh_keys": s.ssh_keys,
             "disk": s.disk,
+            "disk_generation": s.disk_generation,
             "disk_used_gb": s.disk_used_gb,
+            "disk_file": self.disks.as_ref().map(|d| d.server_disk(id)),
         })
     }
 }

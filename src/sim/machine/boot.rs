@@ -1,0 +1,195 @@
+//! What a powered-on server runs: the system its disk holds.
+//!
+//! The machine runner follows the state model's machine events. When a server finishes
+//! booting normally ([`SimEvent::ServerPoweredOn`] without rescue), it reads the disk: a
+//! complete synthetic Talos image of the server's architecture ([`inspect`]) boots an
+//! [`EmulatedNode`] of that version on the server's public IPv4, after
+//! [`TALOS_BOOT`] of simulated time, reading the server's user data (plain, base64 or
+//! base64+gzip) or waiting in maintenance mode. Anything else — a plain Linux disk, a
+//! truncated write, another architecture — boots nothing that answers on port 50000, as a
+//! bad snapshot behaves in reality.
+//!
+//! The node lives as long as the server and its disk: power off (or a crash) powers it
+//! off, power on and reboot boot it again with its installed configuration and etcd
+//! membership; a rebuild, a different image on the disk or a delete forget it. A rescue
+//! boot powers the installed system off.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::broadcast::error::RecvError;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::disk::Disks;
+use crate::sim::factory::{ImageInfo, inspect};
+use crate::sim::hcloud::Shared;
+use crate::sim::hcloud::state::SimEvent;
+use crate::sim::talos::{ClusterRegistry, ConfigValidator, EmulatedNode, HcloudMetadata, NodeMode, NodeOptions};
+
+/// Simulated time from a server's `running` to its Talos API answering (kernel, initramfs,
+/// machined, apid).
+pub const TALOS_BOOT: Duration = Duration::from_secs(40);
+
+/// What the machines of one emulator share.
+#[derive(Clone)]
+pub struct BootConfig {
+    /// The etcd clusters all emulated nodes of this emulator join.
+    pub registry: Arc<ClusterRegistry>,
+    /// The strict check every node runs on a configuration it receives.
+    pub validator: ConfigValidator,
+    /// The Cloud API endpoint a node reads from the metadata service.
+    pub api_endpoint: String,
+}
+
+/// What the runner needs to know about a server to boot it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MachineFacts {
+    /// Its public IPv4 (the node's address), if it has one.
+    pub ipv4: Option<IpAddr>,
+    /// The user data given at creation or rebuild.
+    pub user_data: Option<String>,
+    /// The Talos name of its architecture (`amd64`, `arm64`).
+    pub arch: &'static str,
+    /// How often the model has (re)written its disk.
+    pub disk_generation: u64,
+}
+
+/// The system a machine booted last and what it was booted from.
+struct Machine {
+    node: EmulatedNode,
+    booted_from: (u64, ImageInfo),
+}
+
+/// Starts the runner: it follows the machine events of `shared`'s world until `stop`.
+pub(crate) fn spawn(
+    shared: Arc<Shared>,
+    disks: Arc<Disks>,
+    config: BootConfig,
+    stop: CancellationToken,
+) -> JoinHandle<()> {
+    let mut events = shared.with_world(|w| w.subscribe());
+    tokio::spawn(async move {
+        let mut runner = Runner {
+            shared,
+            disks,
+            config,
+            machines: BTreeMap::new(),
+        };
+        loop {
+            let event = tokio::select! {
+                event = events.recv() => event,
+                () = stop.cancelled() => break,
+            };
+            match event {
+                Ok(event) => runner.handle(event).await,
+                Err(RecvError::Lagged(missed)) => {
+                    tracing::warn!(missed, "the machine runner missed events");
+                }
+                Err(RecvError::Closed) => break,
+            }
+        }
+        for (_, machine) in std::mem::take(&mut runner.machines) {
+            machine.node.stop().await;
+        }
+    })
+}
+
+struct Runner {
+    shared: Arc<Shared>,
+    disks: Arc<Disks>,
+    config: BootConfig,
+    machines: BTreeMap<u64, Machine>,
+}
+
+impl Runner {
+    async fn handle(&mut self, event: SimEvent) {
+        match event {
+            SimEvent::ServerPoweredOn { id, rescue: false } => self.boot(id).await,
+            SimEvent::ServerPoweredOn { id, rescue: true } | SimEvent::ServerPoweredOff { id } => {
+                if let Some(machine) = self.machines.get(&id) {
+                    machine.node.power_off();
+                }
+            }
+            SimEvent::ServerDeleted { id } => {
+                if let Some(machine) = self.machines.remove(&id) {
+                    machine.node.stop().await;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Boots what server `id`'s disk holds.
+    async fn boot(&mut self, id: u64) {
+        let Some(facts) = self.shared.with_world(|w| w.machine_facts(id)) else {
+            return;
+        };
+        let disk = self.disks.server_disk(id);
+        let found = tokio::task::spawn_blocking(move || bootable_image(&disk))
+            .await
+            .unwrap_or(None)
+            .filter(|info| info.arch.as_str() == facts.arch);
+        let Some(info) = found else {
+            // Nothing bootable: whatever ran before is gone.
+            if let Some(machine) = self.machines.remove(&id) {
+                machine.node.stop().await;
+            }
+            return;
+        };
+        let booted_from = (facts.disk_generation, info);
+        if let Some(machine) = self.machines.get(&id)
+            && machine.booted_from == booted_from
+        {
+            let result = if machine.node.mode() == NodeMode::PoweredOff {
+                machine.node.power_on()
+            } else {
+                machine.node.reboot()
+            };
+            if let Err(error) = result {
+                tracing::warn!(server = id, %error, "the emulated Talos node cannot boot");
+            }
+            return;
+        }
+        if let Some(machine) = self.machines.remove(&id) {
+            machine.node.stop().await;
+        }
+        let Some(address) = facts.ipv4 else {
+            tracing::warn!(
+                server = id,
+                "a server without a public IPv4 boots no reachable Talos node"
+            );
+            return;
+        };
+        let mut options = NodeOptions::new(address, |_: &[u8], _: &str| Ok(()));
+        options.validator = self.config.validator.clone();
+        options.talos_version = booted_from.1.version.clone();
+        options.arch = booted_from.1.arch.as_str().to_string();
+        options.user_data = facts.user_data.map(String::into_bytes);
+        options.registry = self.config.registry.clone();
+        options.boot_delay = TALOS_BOOT;
+        options.clock = self.shared.clock.clone();
+        options.hcloud = Some(HcloudMetadata {
+            server_id: id,
+            api_endpoint: self.config.api_endpoint.clone(),
+        });
+        match EmulatedNode::start(options).await {
+            Ok(node) => {
+                self.machines.insert(id, Machine { node, booted_from });
+            }
+            Err(error) => {
+                let message = crate::error::chain(&error).join(": ");
+                tracing::warn!(server = id, %message, "the emulated Talos node cannot start");
+            }
+        }
+    }
+}
+
+/// The complete synthetic Talos image on `disk`, if any.
+fn bootable_image(disk: &Path) -> Option<ImageInfo> {
+    let mut file = std::fs::File::open(disk).ok()?;
+    inspect(&mut file).ok().flatten()
+}
