@@ -199,12 +199,12 @@ async fn load_balancer_spreads_over_healthy_targets_skips_stopped_ones_and_follo
     let front: SocketAddr = format!("{lb_ip}:8443").parse().expect("addr");
 
     let traffic = api.sim.traffic().clone();
-    eventually("all three targets are healthy", || async {
+    eventually("all three targets run and are healthy", || async {
         let health = traffic.target_health(lb, 8443);
         (health.len() == 3
             && health
                 .iter()
-                .all(|t| t.health == talos_hcloud::sim::traffic::Health::Healthy))
+                .all(|t| t.running && t.health == talos_hcloud::sim::traffic::Health::Healthy))
         .then_some(())
     })
     .await;
@@ -239,19 +239,22 @@ async fn load_balancer_spreads_over_healthy_targets_skips_stopped_ones_and_follo
     assert_eq!(relabel.status, 200, "{relabel:?}");
     let d = id(&api.server("d", json!({"labels": {"role": "web"}})).await["server"]);
     let _d = tagged_server(format!("{}:8080", server_ip(&api, d).await).parse().expect("addr"), "D").await;
-    eventually("d is healthy and c is gone", || async {
+    eventually("d runs and is healthy, and c is gone", || async {
         let health = traffic.target_health(lb, 8443);
         let servers: Vec<u64> = health.iter().map(|t| t.server.unwrap_or(0)).collect();
         (!servers.contains(&ids[2])
             && health
                 .iter()
-                .any(|t| t.server == Some(d) && t.health == talos_hcloud::sim::traffic::Health::Healthy))
+                .any(|t| t.server == Some(d) && t.running && t.health == talos_hcloud::sim::traffic::Health::Healthy))
         .then_some(())
     })
     .await;
+    let counts = spread(front, 4).await;
     assert_eq!(
-        spread(front, 4).await,
-        BTreeMap::from([("A".into(), 2), ("D".into(), 2)])
+        counts,
+        BTreeMap::from([("A".into(), 2), ("D".into(), 2)]),
+        "{:?}",
+        traffic.target_health(lb, 8443)
     );
 }
 
@@ -307,9 +310,14 @@ async fn http_health_checks_decide_and_proxy_protocol_comes_first() {
     let traffic = api.sim.traffic().clone();
     eventually("the HTTP checks have decided", || async {
         let health = traffic.target_health(lb, 8443);
-        let of = |s: u64| health.iter().find(|t| t.server == Some(s)).map(|t| t.health);
-        (of(a) == Some(talos_hcloud::sim::traffic::Health::Healthy)
-            && of(b) == Some(talos_hcloud::sim::traffic::Health::Unhealthy))
+        let of = |s: u64| {
+            health
+                .iter()
+                .find(|t| t.server == Some(s))
+                .map(|t| (t.running, t.health))
+        };
+        (of(a) == Some((true, talos_hcloud::sim::traffic::Health::Healthy))
+            && of(b) == Some((true, talos_hcloud::sim::traffic::Health::Unhealthy)))
         .then_some(())
     })
     .await;
@@ -323,7 +331,7 @@ async fn http_health_checks_decide_and_proxy_protocol_comes_first() {
         (health.len() == 2
             && health
                 .iter()
-                .all(|t| t.health == talos_hcloud::sim::traffic::Health::Healthy))
+                .all(|t| t.running && t.health == talos_hcloud::sim::traffic::Health::Healthy))
         .then_some(())
     })
     .await;
@@ -369,26 +377,19 @@ async fn assigned_to(api: &Api, fip: u64) -> Option<u64> {
     api.get(&format!("/floating_ips/{fip}")).await.body["floating_ip"]["server"].as_u64()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn talos_vip_controller_assigns_the_floating_ip_and_fails_over_when_the_holder_dies() {
+/// Three emulated control planes on servers `cp-1`…`cp-3` (attached to `network` when
+/// given), each with the hcloud VIP `vip` in its configuration, the emulator's clock and
+/// its server's metadata; returns the nodes and their server IDs.
+async fn vip_control_planes(
+    api: &Api,
+    vip: std::net::IpAddr,
+    network: Option<u64>,
+) -> (Vec<talos_hcloud::sim::talos::EmulatedNode>, Vec<u64>) {
     use std::net::IpAddr;
     use talos_hcloud::redact::Redacted;
-    use talos_hcloud::sim::talos::{ClusterRegistry, EmulatedNode, HcloudMetadata, election_key};
+    use talos_hcloud::sim::talos::{ClusterRegistry, EmulatedNode, HcloudMetadata};
     use talos_hcloud::talos::config::{HcloudCluster, HcloudVip, MachineType, NodeSettings};
 
-    let api = Api::start().await;
-    let created = api
-        .create(
-            "/floating_ips",
-            json!({"type": "ipv4", "home_location": "fsn1", "name": "k8s-api"}),
-        )
-        .await;
-    let fip = id(&created["floating_ip"]);
-    let vip: IpAddr = created["floating_ip"]["ip"]
-        .as_str()
-        .expect("ip")
-        .parse()
-        .expect("an IP");
     let cluster = HcloudCluster {
         endpoint: format!("https://{vip}:6443"),
         vip: Some(HcloudVip::new(vip, Redacted::new(api.sim.token().to_string()))),
@@ -399,7 +400,16 @@ async fn talos_vip_controller_assigns_the_floating_ip_and_fails_over_when_the_ho
     let mut servers = Vec::new();
     for i in 1..=3 {
         let server = id(&api.server(&format!("cp-{i}"), json!({})).await["server"]);
-        let address: IpAddr = server_ip(&api, server).await.parse().expect("an IP");
+        if let Some(network) = network {
+            let attached = api
+                .create(
+                    &format!("/servers/{server}/actions/attach_to_network"),
+                    json!({"network": network}),
+                )
+                .await;
+            api.finish(&attached["action"]).await;
+        }
+        let address: IpAddr = server_ip(api, server).await.parse().expect("an IP");
         let config = cluster
             .node_config(
                 &crate::talos_golden::golden_secrets(),
@@ -423,6 +433,28 @@ async fn talos_vip_controller_assigns_the_floating_ip_and_fails_over_when_the_ho
         nodes.push(EmulatedNode::start(options).await.expect("the node starts"));
         servers.push(server);
     }
+    (nodes, servers)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn talos_vip_controller_assigns_the_floating_ip_and_fails_over_when_the_holder_dies() {
+    use std::net::IpAddr;
+    use talos_hcloud::sim::talos::election_key;
+
+    let api = Api::start().await;
+    let created = api
+        .create(
+            "/floating_ips",
+            json!({"type": "ipv4", "home_location": "fsn1", "name": "k8s-api"}),
+        )
+        .await;
+    let fip = id(&created["floating_ip"]);
+    let vip: IpAddr = created["floating_ip"]["ip"]
+        .as_str()
+        .expect("ip")
+        .parse()
+        .expect("an IP");
+    let (nodes, servers) = vip_control_planes(&api, vip, None).await;
     // Nothing is elected before etcd runs.
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(assigned_to(&api, fip).await, None);
@@ -445,14 +477,22 @@ async fn talos_vip_controller_assigns_the_floating_ip_and_fails_over_when_the_ho
         etcd.lease_holder(&election_key(vip), clock.now()),
         Some(format!("cp-{}", first + 1))
     );
-    // The assignment went through the API with the configured token, as Talos does it.
-    let assigns: Vec<_> = api
-        .sim
-        .request_log()
-        .into_iter()
-        .filter(|r| r.path == format!("/v1/floating_ips/{fip}/actions/assign"))
-        .collect();
-    assert_eq!(assigns.len(), 1, "{assigns:?}");
+    // The assignment went through the API with the configured token, as Talos does it, once
+    // (no other control plane assigns it in the next 200 simulated seconds).
+    let assigns = || {
+        api.sim
+            .request_log()
+            .into_iter()
+            .filter(|r| r.path == format!("/v1/floating_ips/{fip}/actions/assign"))
+            .map(|r| (r.status, r.request_body))
+            .collect::<Vec<_>>()
+    };
+    eventually("the assignment is logged", || async {
+        (!assigns().is_empty()).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(assigns(), [(201, Some(json!({"server": holder})))]);
 
     // Through the VIP, the Talos API of a control plane answers.
     let through = SocketAddr::new(vip, 50000);
@@ -480,6 +520,83 @@ async fn talos_vip_controller_assigns_the_floating_ip_and_fails_over_when_the_ho
     })
     .await;
     assert_eq!(version.tag, "v1.11.6");
+    for node in nodes {
+        node.stop().await;
+    }
+}
+
+/// Which servers hold `alias` in `network` now.
+async fn alias_holders(api: &Api, servers: &[u64], network: u64, alias: &str) -> Vec<u64> {
+    let mut holders = Vec::new();
+    for server in servers {
+        let answer = api.get(&format!("/servers/{server}")).await;
+        let holds = answer.body["server"]["private_net"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|p| {
+                p["network"] == network && p["alias_ips"].as_array().is_some_and(|a| a.iter().any(|x| x == alias))
+            });
+        if holds {
+            holders.push(*server);
+        }
+    }
+    holders
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_private_talos_vip_moves_as_an_alias_ip() {
+    let api = Api::start().await;
+    let network = api
+        .create(
+            "/networks",
+            json!({"name": "cluster", "ip_range": "10.0.0.0/16",
+                   "subnets": [{"type": "cloud", "network_zone": "eu-central", "ip_range": "10.0.1.0/24"}]}),
+        )
+        .await;
+    let network = id(&network["network"]);
+    let vip = "10.0.1.100";
+    let (nodes, servers) = vip_control_planes(&api, vip.parse().expect("an IP"), Some(network)).await;
+    admin_client(nodes[0].api_addr())
+        .bootstrap()
+        .await
+        .expect("etcd bootstraps");
+    let holders = eventually("one control plane holds the alias IP", || async {
+        let holders = alias_holders(&api, &servers, network, vip).await;
+        (holders.len() == 1).then_some(holders)
+    })
+    .await;
+    let first = servers.iter().position(|s| *s == holders[0]).expect("a control plane");
+
+    nodes[first].power_off();
+    let moved = eventually("another control plane holds the alias IP, alone", || async {
+        let holders = alias_holders(&api, &servers, network, vip).await;
+        (holders.len() == 1 && holders[0] != servers[first]).then_some(holders)
+    })
+    .await;
+    assert!(servers.contains(&moved[0]));
+    let changes = || {
+        api.sim
+            .request_log()
+            .into_iter()
+            .filter(|r| r.path.ends_with("/actions/change_alias_ips"))
+            .map(|r| (r.path, r.status, r.request_body))
+            .collect::<Vec<_>>()
+    };
+    // Acquire: set on the first holder; failover: cleared on it, then set on the next —
+    // and nothing more in the next 200 simulated seconds (a stable leader).
+    eventually("the third change is logged", || async {
+        (changes().len() >= 3).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let changes = changes();
+    assert_eq!(changes.len(), 3, "{changes:#?}");
+    assert_eq!(
+        changes[1].0,
+        format!("/v1/servers/{}/actions/change_alias_ips", servers[first])
+    );
+    assert_eq!(changes[1].2, Some(json!({"network": network, "alias_ips": []})));
     for node in nodes {
         node.stop().await;
     }

@@ -196,7 +196,9 @@ impl TalosCluster {
     }
 
     /// An etcd election campaign at simulated time `now_ms`: the holder of `key` renews its
-    /// lease for `ttl`; when the lease is free or expired, `candidate` takes it. Returns
+    /// lease for `ttl` (so does another node's campaign while the holder runs with a
+    /// healthy member: its session's keepalive); when the lease is free or expired,
+    /// `candidate` takes it. Returns
     /// the holder afterwards, or `None` when etcd has no quorum (nothing can be decided).
     pub fn campaign(&self, key: &str, candidate: &str, now_ms: u64, ttl: std::time::Duration) -> Option<String> {
         let mut state = self.lock();
@@ -204,11 +206,24 @@ impl TalosCluster {
             return None;
         }
         let expiry = now_ms.saturating_add(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX));
+        // The holder's etcd session keeps its lease alive on its own (keepalive) for as long
+        // as the holder runs with a healthy member; only a dead holder's lease runs down.
+        let holder_alive = state.leases.get(key).is_some_and(|(holder, _)| {
+            state.members.iter().any(|m| {
+                state.healthy(m)
+                    && state
+                        .control_planes
+                        .get(&m.address)
+                        .is_some_and(|cp| cp.hostname == *holder)
+            })
+        });
         let lease = state
             .leases
             .entry(key.to_string())
             .or_insert_with(|| (candidate.to_string(), expiry));
-        if lease.0 == candidate || lease.1 <= now_ms {
+        if holder_alive {
+            lease.1 = lease.1.max(expiry);
+        } else if lease.0 == candidate || lease.1 <= now_ms {
             *lease = (candidate.to_string(), expiry);
         }
         Some(lease.0.clone())

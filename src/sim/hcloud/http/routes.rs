@@ -83,6 +83,7 @@ fn collections() -> Vec<Collection> {
             .action("create_image", World::create_image)
             .action("attach_to_network", World::attach_server_to_network)
             .action("detach_from_network", World::detach_server_from_network)
+            .action("change_alias_ips", World::change_alias_ips)
             .action("add_to_placement_group", World::add_to_placement_group)
             .bodiless("remove_from_placement_group", World::remove_from_placement_group)
             .action("change_protection", World::change_server_protection)

@@ -69,6 +69,10 @@ pub struct SubnetRequest {
     network_zone: String,
     ip_range: Option<String>,
     vswitch_id: Option<u64>,
+    /// Read-only in the API, but official clients send it back (the `hcloud` CLI's
+    /// `add-subnet` sends `"gateway": ""`) and the real API accepts it: ignored.
+    #[serde(rename = "gateway")]
+    _gateway: Option<serde::de::IgnoredAny>,
 }
 
 /// A route in a request.
@@ -481,5 +485,62 @@ impl World {
             ));
         }
         Ok(self.apply_change::<Network>(id, "change_ip_range", None, |n| n.ip_range = range))
+    }
+}
+
+/// `POST /servers/{id}/actions/change_alias_ips`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeAliasIps {
+    network: super::FlexId,
+    alias_ips: Vec<String>,
+}
+
+impl World {
+    /// `change_alias_ips`: replaces a server's alias IPs in one attached network (the
+    /// Talos hcloud VIP moves a private VIP this way). Each alias must be an IPv4 inside
+    /// the network's range and used by nothing else in it.
+    pub fn change_alias_ips(&mut self, id: u64, request: ChangeAliasIps) -> Result<Value, ApiError> {
+        let server = self.find_unlocked::<super::servers::Server>(id)?;
+        let network = request.network.0;
+        let Some(attached) = server.private_net.iter().find(|p| p.network == network) else {
+            return Err(ApiError::unprocessable(
+                "server_not_attached_to_network",
+                "server is not attached to this network",
+            ));
+        };
+        let own_ip = attached.ip.clone();
+        let own_aliases = attached.alias_ips.clone();
+        let range = self.networks.get(&network).map(|n| n.ip_range);
+        for alias in &request.alias_ips {
+            let inside = alias
+                .parse::<std::net::Ipv4Addr>()
+                .ok()
+                .zip(range)
+                .is_some_and(|(ip, range)| range.contains(&ip));
+            if !inside {
+                return Err(ApiError::invalid_field(
+                    "alias_ips",
+                    format!("{alias} is not an IPv4 address in the network's range"),
+                ));
+            }
+            let taken_by_other =
+                *alias == own_ip || (!own_aliases.contains(alias) && self.private_ip_in_use(network, alias));
+            if taken_by_other {
+                return Err(ApiError::unprocessable(
+                    "ip_not_available",
+                    format!("IP {alias} is not available"),
+                ));
+            }
+        }
+        let aliases = request.alias_ips;
+        let other = Some(super::ResourceRef::new("network", network));
+        Ok(
+            self.apply_change::<super::servers::Server>(id, "change_alias_ips", other, |s| {
+                if let Some(p) = s.private_net.iter_mut().find(|p| p.network == network) {
+                    p.alias_ips = aliases;
+                }
+            }),
+        )
     }
 }
