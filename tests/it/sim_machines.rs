@@ -205,7 +205,7 @@ async fn machines() -> Api {
 }
 
 /// The raw bytes of a synthetic Talos image (8 MiB).
-fn talos_image(version: &str, arch: talos_hcloud::factory::Arch) -> Vec<u8> {
+fn talos_image(version: &str, arch: talos_hcloud::spec::Architecture) -> Vec<u8> {
     use std::io::Read;
     let spec = talos_hcloud::sim::factory::ImageSpec {
         schematic: SCHEMATIC.to_string(),
@@ -287,15 +287,15 @@ fn admin() -> talos_hcloud::talos::api::ClientIdentity {
 
 #[tokio::test]
 async fn servers_boot_the_talos_image_on_their_disk_and_nothing_else() {
-    use talos_hcloud::factory::Arch;
+    use talos_hcloud::spec::Architecture;
     use talos_hcloud::talos::api::{Credentials, DetectedMode, TalosClient};
     let api = machines().await;
     let builder = id(&api.server("builder", json!({"server_type": "cx23"})).await["server"]);
-    let good = snapshot_of(&api, builder, &talos_image("v1.13.2", Arch::Amd64)).await;
-    let image = talos_image("v1.12.6", Arch::Amd64);
+    let good = snapshot_of(&api, builder, &talos_image("v1.13.2", Architecture::Amd64)).await;
+    let image = talos_image("v1.12.6", Architecture::Amd64);
     let good_v112 = snapshot_of(&api, builder, &image).await;
     let truncated = snapshot_of(&api, builder, &image[..image.len() / 2]).await;
-    let wrong_arch = snapshot_of(&api, builder, &talos_image("v1.13.2", Arch::Arm64)).await;
+    let wrong_arch = snapshot_of(&api, builder, &talos_image("v1.13.2", Architecture::Arm64)).await;
     let linux = snapshot_of(&api, builder, b"").await;
 
     // Maintenance mode, the right version.
