@@ -10,9 +10,9 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 use talos_hcloud::factory::image_stream::{self, NoProgress, SparseFile, StreamOptions, WriteSink};
 use talos_hcloud::factory::{Compression, Error, FactoryClient, Schematic, SchematicId};
-use talos_hcloud::spec::Architecture;
 use talos_hcloud::retry::Policy;
 use talos_hcloud::sim::factory::{Factory, FactoryConfig, FactoryFaults, ImageInfo, ImageSpec, inspect, raw_image};
+use talos_hcloud::spec::Architecture;
 
 const HCLOUD_ID: &str = "ce4c980550dd2ab1b17bbf2b08801c7eb59418eafe8f279833297925d67c7515";
 const HCLOUD_YAML: &str =
@@ -334,7 +334,9 @@ async fn download_to_a_sparse_file_is_byte_identical_and_sparse() {
     for compression in [Compression::Zstd, Compression::Xz] {
         let path = dir.path().join(format!("disk.{}", compression.extension()));
         let file = std::fs::File::create(&path).expect("create");
-        let url = client.image_url(&id, "v1.11.6", Architecture::Amd64, compression).expect("url");
+        let url = client
+            .image_url(&id, "v1.11.6", Architecture::Amd64, compression)
+            .expect("url");
         let (digest, _sink) = image_stream::download_to(
             &client,
             url,
