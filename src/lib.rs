@@ -19,5 +19,6 @@ pub mod redact;
 pub mod secure_file;
 pub mod sim;
 pub mod spec;
+pub mod ssh;
 pub mod talos;
 pub mod yaml;

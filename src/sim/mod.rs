@@ -13,6 +13,7 @@
 mod control;
 mod emulator;
 pub mod hcloud;
+pub mod rescue;
 pub mod talos;
 
 pub use control::SimControl;
