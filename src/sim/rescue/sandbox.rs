@@ -264,12 +264,14 @@ impl Sandbox {
             .arg(self.power_fifo())
             .arg(POWER_FIFO);
         let tool = self.dir.path().join("bin").join("rescue-tool");
-        for target in REPLACED {
-            // Bind over the real binary (the link target where it is one) so that full
-            // paths like /sbin/poweroff reach the rescue tool too.
-            if let Ok(real) = std::fs::canonicalize(target) {
-                cmd.arg("--ro-bind").arg(&tool).arg(real);
-            }
+        // Bind over the real binaries (the link targets where they are links) so that
+        // full paths like /sbin/poweroff reach the rescue tool too.
+        let targets: std::collections::BTreeSet<PathBuf> = REPLACED
+            .iter()
+            .filter_map(|target| std::fs::canonicalize(target).ok())
+            .collect();
+        for real in targets {
+            cmd.arg("--ro-bind").arg(&tool).arg(real);
         }
         cmd.args(["--chdir", "/root", "--clearenv"])
             .args(["--setenv", "HOME", "/root", "--setenv", "USER", "root"])
