@@ -21,6 +21,7 @@ pub mod retry;
 pub mod secure_file;
 pub mod sim;
 pub mod spec;
+pub mod ssh;
 pub mod suggest;
 pub mod talos;
 pub mod yaml;

@@ -16,6 +16,7 @@ mod emulator;
 pub mod factory;
 pub mod hcloud;
 pub mod machine;
+pub mod rescue;
 pub mod talos;
 pub mod traffic;
 
