@@ -6,6 +6,7 @@ mod config_gen;
 mod factory;
 mod factory_server;
 mod harness;
+mod hcloud_client;
 mod openapi;
 mod python_client;
 mod schematic;
