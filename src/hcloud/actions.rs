@@ -122,10 +122,7 @@ impl Client {
         let answer: Answer = self
             .request(&Call::get(format!("/actions/{id}")))
             .await
-            .map_err(|source| Error::Request {
-                operation: format!("reading action {id}"),
-                source,
-            })?;
+            .map_err(super::error::during(format!("reading action {id}")))?;
         Ok(answer.action)
     }
 
@@ -154,10 +151,7 @@ impl Client {
                     && let Err(source) = self.poll_pending().await
                 {
                     board.withdraw(&ids);
-                    return Err(Error::Request {
-                        operation: operation.to_string(),
-                        source,
-                    });
+                    return Err(super::error::during(operation)(source));
                 }
             }
             if board.all_done(&ids) {
@@ -217,10 +211,9 @@ impl Client {
 /// The actions, or the first that failed as an error.
 fn check(operation: &str, actions: Vec<Action>) -> Result<Vec<Action>, Error> {
     if let Some(failed) = actions.iter().find(|a| a.status == Status::Error) {
-        let (code, message) = failed
-            .error
-            .as_ref()
-            .map_or(("unknown_error", "no error given"), |e| (e.code.as_str(), e.message.as_str()));
+        let (code, message) = failed.error.as_ref().map_or(("unknown_error", "no error given"), |e| {
+            (e.code.as_str(), e.message.as_str())
+        });
         return Err(Error::ActionFailed {
             operation: operation.to_string(),
             id: ActionId::new(failed.id),

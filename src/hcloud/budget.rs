@@ -142,9 +142,19 @@ mod tests {
         headers.insert("RateLimit-Remaining", HeaderValue::from_static("0"));
         headers.insert("RateLimit-Reset", HeaderValue::from_static("1003600"));
         let rate = RateLimit::from_headers(&headers).unwrap();
-        assert_eq!(rate, RateLimit { limit: 3600, remaining: 0, reset: 1_003_600 });
+        assert_eq!(
+            rate,
+            RateLimit {
+                limit: 3600,
+                remaining: 0,
+                reset: 1_003_600
+            }
+        );
         // 3600 missing requests refill in 3600 s: one per second.
-        assert_eq!(rate.wait_for_one(Duration::from_secs(1_000_000)), Duration::from_secs(1));
+        assert_eq!(
+            rate.wait_for_one(Duration::from_secs(1_000_000)),
+            Duration::from_secs(1)
+        );
         assert_eq!(
             RateLimit { remaining: 5, ..rate }.wait_for_one(Duration::from_secs(1_000_000)),
             Duration::ZERO

@@ -239,8 +239,8 @@ impl Client {
                         let code = error.code().map(ToString::to_string).unwrap_or_default();
                         return Err(ambiguous(call, &format!("{status} {code}")));
                     }
-                    let server_delay =
-                        (error.code() == Some(&ErrorCode::RateLimitExceeded)).then(|| self.inner.budget.rate_limited_delay());
+                    let server_delay = (error.code() == Some(&ErrorCode::RateLimitExceeded))
+                        .then(|| self.inner.budget.rate_limited_delay());
                     (error, next(&mut backoff, server_delay))
                 }
             };
@@ -304,11 +304,10 @@ impl Client {
     /// One HTTP exchange: the body of a 2xx answer, or why not.
     async fn exchange(&self, call: &Call) -> Result<Vec<u8>, Failure> {
         let url = self.inner.credentials.endpoint.join(&call.path);
-        let mut request = self
-            .inner
-            .http
-            .request(call.method.clone(), url)
-            .header(AUTHORIZATION, format!("Bearer {}", self.inner.credentials.token.expose()));
+        let mut request = self.inner.http.request(call.method.clone(), url).header(
+            AUTHORIZATION,
+            format!("Bearer {}", self.inner.credentials.token.expose()),
+        );
         if !call.query.is_empty() {
             request = request.query(&call.query);
         }
@@ -347,7 +346,11 @@ fn ambiguous(call: &Call, reason: &str) -> RequestError {
 }
 
 fn decode<T: DeserializeOwned>(call: &Call, body: &[u8]) -> Result<T, RequestError> {
-    let body = if body.iter().all(u8::is_ascii_whitespace) { b"null".as_slice() } else { body };
+    let body = if body.iter().all(u8::is_ascii_whitespace) {
+        b"null".as_slice()
+    } else {
+        body
+    };
     serde_json::from_slice(body).map_err(|source| RequestError::Decode {
         method: call.method.to_string(),
         path: call.path.clone(),

@@ -304,7 +304,7 @@ pub enum Error {
         operation: String,
         /// The failed request.
         #[source]
-        source: RequestError,
+        source: Box<RequestError>,
     },
     /// An awaited action ended in `error`.
     #[error("while {operation}: action {id} ({command}) failed with {code}: {message}")]
@@ -364,7 +364,10 @@ impl Error {
 /// Maps a request error to [`Error::Request`] naming `operation`.
 pub(super) fn during(operation: impl Into<String>) -> impl FnOnce(RequestError) -> Error {
     let operation = operation.into();
-    move |source| Error::Request { operation, source }
+    move |source| Error::Request {
+        operation,
+        source: Box::new(source),
+    }
 }
 
 /// Returns true if and only if the request failed because the resource does not exist.
@@ -402,7 +405,13 @@ mod tests {
 
     #[test]
     fn codes_round_trip_and_classify() {
-        for text in ["locked", "conflict", "rate_limit_exceeded", "timeout", "placement_error"] {
+        for text in [
+            "locked",
+            "conflict",
+            "rate_limit_exceeded",
+            "timeout",
+            "placement_error",
+        ] {
             assert_eq!(ErrorCode::parse(text).as_str(), text);
         }
         assert_eq!(ErrorCode::parse("brand_new"), ErrorCode::Other("brand_new".into()));
@@ -420,14 +429,14 @@ mod tests {
     fn display_names_the_operation_and_not_the_source() {
         let error = Error::Request {
             operation: "creating server tc-prod-builder-arm64".into(),
-            source: RequestError::Api {
+            source: Box::new(RequestError::Api {
                 method: "POST".into(),
                 path: "/servers".into(),
                 status: 422,
                 code: ErrorCode::InvalidInput,
                 message: "invalid input in field 'name'".into(),
                 correlation_id: None,
-            },
+            }),
         };
         assert_eq!(error.to_string(), "while creating server tc-prod-builder-arm64");
         assert_eq!(

@@ -120,11 +120,13 @@ impl Labels {
     /// # Errors
     /// [`Error::InvalidLabel`] when key or value break the Hetzner label rules.
     pub fn insert(&mut self, key: &str, value: &str) -> Result<(), Error> {
-        check_key(key).and_then(|()| check_value(value)).map_err(|reason| Error::InvalidLabel {
-            key: crate::excerpt::excerpt(key).into_owned(),
-            value: crate::excerpt::excerpt(value).into_owned(),
-            reason,
-        })?;
+        check_key(key)
+            .and_then(|()| check_value(value))
+            .map_err(|reason| Error::InvalidLabel {
+                key: crate::excerpt::excerpt(key).into_owned(),
+                value: crate::excerpt::excerpt(value).into_owned(),
+                reason,
+            })?;
         self.0.insert(key.to_string(), value.to_string());
         Ok(())
     }

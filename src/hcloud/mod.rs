@@ -17,17 +17,18 @@
 
 pub mod actions;
 pub mod budget;
+pub mod catalog;
 pub mod client;
 pub mod credentials;
 pub mod error;
 pub mod ids;
-pub mod catalog;
 pub mod images;
 pub mod labels;
 pub mod servers;
 mod ssh_keys;
 
 pub use budget::{RateLimit, RequestCount};
+pub use catalog::{Availability, ServerTypeInfo};
 pub use client::{Client, ClientOptions};
 pub use credentials::{Credentials, Endpoint, Token};
 pub use error::{Error, ErrorCode, RequestError};
@@ -35,7 +36,6 @@ pub use ids::{
     ActionId, FirewallId, FloatingIpId, ImageId, LoadBalancerId, NetworkId, PlacementGroupId, PrimaryIpId, ServerId,
     SshKeyId,
 };
-pub use labels::{Labels, Role, Selector};
-pub use catalog::{Availability, ServerTypeInfo};
 pub use images::ImageType;
+pub use labels::{Labels, Role, Selector};
 pub use servers::{CreateServer, CreatedImage, CreatedServer, RescueEnabled};

@@ -59,11 +59,8 @@ impl CreateServer {
     }
 
     fn body(&self) -> Value {
-        let mut request = hcloud::models::CreateServerRequest::new(
-            self.image.clone(),
-            self.name.clone(),
-            self.server_type.clone(),
-        );
+        let mut request =
+            hcloud::models::CreateServerRequest::new(self.image.clone(), self.name.clone(), self.server_type.clone());
         request.location = self.location.clone();
         request.labels = Some(self.labels.to_map());
         request.start_after_create = Some(self.start_after_create);
@@ -243,7 +240,10 @@ impl Client {
     /// # Errors
     /// [`Error::Request`] "while deleting server ID" (`protected` when delete protection is on).
     pub async fn delete_server(&self, id: ServerId) -> Result<Option<Action>, Error> {
-        match self.request::<OptionalActionAnswer>(&Call::delete(format!("/servers/{id}"))).await {
+        match self
+            .request::<OptionalActionAnswer>(&Call::delete(format!("/servers/{id}")))
+            .await
+        {
             Ok(answer) => Ok(answer.action),
             Err(error) if is_not_found(&error) => Ok(None),
             Err(error) => Err(during(format!("deleting server {id}"))(error)),

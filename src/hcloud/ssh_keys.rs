@@ -51,7 +51,9 @@ impl Client {
     }
 
     async fn find_ssh_key_request(&self, name: &str) -> Result<Option<SshKey>, super::error::RequestError> {
-        let keys: Vec<SshKey> = self.list(Call::get("/ssh_keys").query("name", name), "ssh_keys").await?;
+        let keys: Vec<SshKey> = self
+            .list(Call::get("/ssh_keys").query("name", name), "ssh_keys")
+            .await?;
         Ok(keys.into_iter().find(|key| key.name == name))
     }
 
@@ -70,7 +72,10 @@ impl Client {
     /// # Errors
     /// [`Error::Request`] "while deleting SSH key ID".
     pub async fn delete_ssh_key(&self, id: SshKeyId) -> Result<bool, Error> {
-        match self.request::<serde_json::Value>(&Call::delete(format!("/ssh_keys/{id}"))).await {
+        match self
+            .request::<serde_json::Value>(&Call::delete(format!("/ssh_keys/{id}")))
+            .await
+        {
             Ok(_) => Ok(true),
             Err(error) if is_not_found(&error) => Ok(false),
             Err(error) => Err(during(format!("deleting SSH key {id}"))(error)),

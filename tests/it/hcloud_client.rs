@@ -62,7 +62,13 @@ async fn the_image_build_workflow_through_the_client() {
         Availability::UnknownType
     );
     assert!(hc.list_locations().await.unwrap().iter().any(|l| l.name == "fsn1"));
-    assert!(hc.list_server_types().await.unwrap().iter().any(|t| t.architecture == "arm"));
+    assert!(
+        hc.list_server_types()
+            .await
+            .unwrap()
+            .iter()
+            .any(|t| t.architecture == "arm")
+    );
 
     let temporary = Labels::builder("prod").unwrap();
     let key = hc
@@ -87,7 +93,9 @@ async fn the_image_build_workflow_through_the_client() {
     if let Some(password) = &rescue.root_password {
         assert_eq!(format!("{password:?}"), "***");
     }
-    hc.wait_for_action("enabling rescue", ActionId::new(rescue.action.id)).await.unwrap();
+    hc.wait_for_action("enabling rescue", ActionId::new(rescue.action.id))
+        .await
+        .unwrap();
     let on = hc.poweron_server(id).await.unwrap();
     hc.wait_for_action("powering on", ActionId::new(on.id)).await.unwrap();
     let running = hc.get_server(id).await.unwrap().unwrap();
@@ -101,7 +109,9 @@ async fn the_image_build_workflow_through_the_client() {
         .await
         .unwrap();
     let action = image.action.as_ref().expect("create_image action");
-    hc.wait_for_action("creating a snapshot", ActionId::new(action.id)).await.unwrap();
+    hc.wait_for_action("creating a snapshot", ActionId::new(action.id))
+        .await
+        .unwrap();
 
     let found = hc
         .list_images(&snapshot_labels.selector(), Some(ImageType::Snapshot))
@@ -116,14 +126,21 @@ async fn the_image_build_workflow_through_the_client() {
     let updated = hc.update_image(image.id(), Some(&relabelled), None).await.unwrap();
     assert_eq!(updated.labels, relabelled.to_map());
     let protect = hc.change_image_protection(image.id(), true).await.unwrap();
-    hc.wait_for_action("protecting", ActionId::new(protect.id)).await.unwrap();
+    hc.wait_for_action("protecting", ActionId::new(protect.id))
+        .await
+        .unwrap();
     let refused = hc.delete_image(image.id()).await.unwrap_err();
     assert_eq!(refused.code(), Some(&ErrorCode::Protected));
     assert_eq!(refused.to_string(), format!("while deleting image {}", image.id()));
     let unprotect = hc.change_image_protection(image.id(), false).await.unwrap();
-    hc.wait_for_action("unprotecting", ActionId::new(unprotect.id)).await.unwrap();
+    hc.wait_for_action("unprotecting", ActionId::new(unprotect.id))
+        .await
+        .unwrap();
     assert!(hc.delete_image(image.id()).await.unwrap());
-    assert!(!hc.delete_image(image.id()).await.unwrap(), "already gone is not an error");
+    assert!(
+        !hc.delete_image(image.id()).await.unwrap(),
+        "already gone is not an error"
+    );
     assert_eq!(hc.get_image(image.id()).await.unwrap(), None);
 
     // Clean up by label.
@@ -131,10 +148,15 @@ async fn the_image_build_workflow_through_the_client() {
     let servers = hc.list_servers(&selector).await.unwrap();
     assert_eq!(servers.iter().map(|s| s.id).collect::<Vec<_>>(), [id.get()]);
     let deleted = hc.delete_server(id).await.unwrap().expect("a delete action");
-    hc.wait_for_action("deleting server", ActionId::new(deleted.id)).await.unwrap();
+    hc.wait_for_action("deleting server", ActionId::new(deleted.id))
+        .await
+        .unwrap();
     assert_eq!(hc.get_server(id).await.unwrap(), None);
     assert_eq!(hc.delete_server(id).await.unwrap(), None);
-    let keys = hc.list_ssh_keys(&Selector::new().eq(labels::TEMPORARY, "true")).await.unwrap();
+    let keys = hc
+        .list_ssh_keys(&Selector::new().eq(labels::TEMPORARY, "true"))
+        .await
+        .unwrap();
     assert_eq!(keys.len(), 1);
     assert!(hc.delete_ssh_key(key_id).await.unwrap());
     assert!(hc.list_ssh_keys(&selector).await.unwrap().is_empty());
@@ -162,8 +184,15 @@ async fn a_dropped_answer_to_a_server_create_leaves_exactly_one_server() {
     assert_eq!(posts[0].fault.as_deref(), Some("drop"));
     let lookups = requests(&log, "GET", "/v1/servers");
     assert_eq!(lookups.len(), 1);
-    assert!(lookups[0].query.contains("name=tc-prod-builder-arm64"), "{}", lookups[0].query);
-    let servers = hc.list_servers(&Labels::builder("prod").unwrap().selector()).await.unwrap();
+    assert!(
+        lookups[0].query.contains("name=tc-prod-builder-arm64"),
+        "{}",
+        lookups[0].query
+    );
+    let servers = hc
+        .list_servers(&Labels::builder("prod").unwrap().selector())
+        .await
+        .unwrap();
     assert_eq!(servers.len(), 1);
     assert_eq!(servers[0].id, created.server.id);
 }
@@ -207,7 +236,10 @@ async fn a_5xx_on_a_create_is_looked_up_before_it_is_sent_again() {
     let created = hc.create_server(&builder_spec("b1")).await.unwrap();
     assert!(created.action.is_some(), "created by the second POST");
     let log = api.sim.request_log();
-    let order: Vec<(String, u16)> = log.iter().map(|r| (format!("{} {}", r.method, r.path), r.status)).collect();
+    let order: Vec<(String, u16)> = log
+        .iter()
+        .map(|r| (format!("{} {}", r.method, r.path), r.status))
+        .collect();
     assert_eq!(
         order[..3],
         [
@@ -218,7 +250,11 @@ async fn a_5xx_on_a_create_is_looked_up_before_it_is_sent_again() {
         "{order:?}"
     );
     assert_eq!(hc.list_servers(&Selector::new()).await.unwrap().len(), 1);
-    assert_eq!(hc.request_count().retries, 0, "a lookup and a new create, not blind retries");
+    assert_eq!(
+        hc.request_count().retries,
+        0,
+        "a lookup and a new create, not blind retries"
+    );
 }
 
 /// 429, 500, 502, `locked` and `conflict` are retried; the retries are counted.
@@ -258,7 +294,8 @@ async fn transient_errors_are_retried_and_counted() {
 #[tokio::test]
 async fn retries_end_and_errors_name_the_resource() {
     let api = Api::start().await;
-    api.sim.add_faults(&"locked,on=POST:/servers/*/actions/poweron".parse().unwrap());
+    api.sim
+        .add_faults(&"locked,on=POST:/servers/*/actions/poweron".parse().unwrap());
     let hc = client(&api);
     let error = hc.poweron_server(ServerId::new(42)).await.unwrap_err();
     assert_eq!(error.to_string(), "while powering on server 42");
@@ -296,13 +333,20 @@ async fn rate_limit_headers_are_honoured() {
     for _ in 0..3 {
         hc.list_servers(&Selector::new()).await.unwrap();
     }
-    assert!(started.elapsed() >= Duration::from_millis(50), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_millis(50),
+        "{:?}",
+        started.elapsed()
+    );
     let log = api.sim.request_log();
     let ok = log.iter().filter(|r| r.status == 200).count();
     assert_eq!(ok, 5);
     let count = hc.request_count();
     assert_eq!(count.total as usize, log.len());
-    assert_eq!(count.rate_limited as usize, log.iter().filter(|r| r.status == 429).count());
+    assert_eq!(
+        count.rate_limited as usize,
+        log.iter().filter(|r| r.status == 429).count()
+    );
 }
 
 /// N actions awaited together cost one `GET /actions?id=…&id=…`.
@@ -357,7 +401,11 @@ async fn concurrent_waiters_share_one_poller() {
     // After both registered, each poll carries both IDs.
     let both = log.iter().filter(|r| r.query.matches("id=").count() == 2).count();
     assert!(both >= 1, "{log:?}");
-    let polls_after_finish = log.iter().rev().take_while(|r| r.query.matches("id=").count() == 2).count();
+    let polls_after_finish = log
+        .iter()
+        .rev()
+        .take_while(|r| r.query.matches("id=").count() == 2)
+        .count();
     assert!(polls_after_finish >= 1);
 }
 
@@ -365,7 +413,8 @@ async fn concurrent_waiters_share_one_poller() {
 #[tokio::test]
 async fn a_failed_action_is_an_error() {
     let api = Api::start().await;
-    api.sim.add_faults(&"action-error,command=create_image".parse().unwrap());
+    api.sim
+        .add_faults(&"action-error,command=create_image".parse().unwrap());
     let hc = client(&api);
     let created = hc.create_server(&builder_spec("b")).await.unwrap();
     hc.wait_for_actions("creating", &created.action_ids()).await.unwrap();
@@ -374,7 +423,10 @@ async fn a_failed_action_is_an_error() {
         .await
         .unwrap();
     let id = ActionId::new(image.action.unwrap().id);
-    let error = hc.wait_for_action("creating a snapshot of server b", id).await.unwrap_err();
+    let error = hc
+        .wait_for_action("creating a snapshot of server b", id)
+        .await
+        .unwrap_err();
     assert!(matches!(error, Error::ActionFailed { .. }));
     assert_eq!(
         error.to_string().split(" failed with ").next().unwrap(),
