@@ -19,6 +19,7 @@ pub mod actions;
 pub mod budget;
 pub mod catalog;
 pub mod client;
+pub mod cluster_resources;
 pub mod credentials;
 pub mod error;
 pub mod ids;
@@ -30,6 +31,7 @@ mod ssh_keys;
 pub use budget::{RateLimit, RequestCount};
 pub use catalog::{Availability, ServerTypeInfo};
 pub use client::{Client, ClientOptions};
+pub use cluster_resources::{Created, PrimaryIp};
 pub use credentials::{Credentials, Endpoint, Token};
 pub use error::{Error, ErrorCode, RequestError};
 pub use ids::{

@@ -456,3 +456,116 @@ async fn the_token_never_appears_in_errors() {
     let good = client(&api);
     assert!(!format!("{good:?}").contains(api.sim.token()));
 }
+
+/// The resources `apply` needs: created with labels, listed by label, deleted; an
+/// unassigned primary IP (which the crate cannot decode) lists fine; the load balancer
+/// delete's action is returned.
+#[tokio::test]
+async fn cluster_resources_are_created_listed_and_deleted_by_label() {
+    use talos_hcloud::hcloud::{FirewallId, FloatingIpId, LoadBalancerId, NetworkId, PlacementGroupId, PrimaryIpId};
+
+    let api = Api::start().await;
+    api.sim.add_faults(&"drop,on=POST:/networks,n=1".parse().unwrap());
+    let hc = client(&api);
+    let labels = Labels::cluster("prod").unwrap();
+    let selector = labels.selector();
+
+    let network = hc
+        .create_network("tc-prod", "10.0.0.0/16", &[("eu-central", "10.0.1.0/24")], &labels)
+        .await
+        .unwrap();
+    assert_eq!(network.resource.name, "tc-prod");
+    let network_id = NetworkId::new(network.resource.id);
+    let subnet = hc.add_subnet(network_id, "eu-central", "10.0.2.0/24").await.unwrap();
+    hc.wait_for_action("adding a subnet", ActionId::new(subnet.id))
+        .await
+        .unwrap();
+    let networks = hc.list_networks(&selector).await.unwrap();
+    assert_eq!(networks.len(), 1, "the dropped create was found, not repeated");
+    assert_eq!(networks[0].subnets.len(), 2);
+
+    let rule: hcloud::models::Rule = serde_json::from_value(serde_json::json!({
+        "direction": "in", "protocol": "tcp", "port": "50000", "source_ips": ["0.0.0.0/0", "::/0"]
+    }))
+    .unwrap();
+    let firewall = hc
+        .create_firewall("tc-prod", std::slice::from_ref(&rule), None, &labels)
+        .await
+        .unwrap();
+    // A firewall applied by label selector cannot be deleted while applied.
+    let applied = hc
+        .create_firewall("tc-prod-applied", &[rule], Some(&selector), &Labels::new())
+        .await
+        .unwrap();
+    let in_use = hc
+        .delete_firewall(FirewallId::new(applied.resource.id))
+        .await
+        .unwrap_err();
+    assert_eq!(in_use.code(), Some(&ErrorCode::ResourceInUse));
+    assert_eq!(
+        in_use.to_string(),
+        format!("while deleting firewall {}", applied.resource.id)
+    );
+    let group = hc.create_placement_group("tc-prod-cp", &labels).await.unwrap();
+    let floating = hc
+        .create_floating_ip("tc-prod-vip", "ipv4", "fsn1", &labels)
+        .await
+        .unwrap();
+    let primary = hc
+        .create_primary_ip("tc-prod-cp-1-v4", "ipv4", "fsn1", &labels)
+        .await
+        .unwrap();
+    hc.wait_for_actions(
+        "creating",
+        &primary.actions.iter().map(|a| ActionId::new(a.id)).collect::<Vec<_>>(),
+    )
+    .await
+    .unwrap();
+    let balancer = hc
+        .create_load_balancer("tc-prod-api", "lb11", "fsn1", &labels)
+        .await
+        .unwrap();
+    hc.wait_for_actions(
+        "creating",
+        &balancer.actions.iter().map(|a| ActionId::new(a.id)).collect::<Vec<_>>(),
+    )
+    .await
+    .unwrap();
+
+    assert_eq!(hc.list_firewalls(&selector).await.unwrap().len(), 1);
+    assert_eq!(hc.list_placement_groups(&selector).await.unwrap().len(), 1);
+    assert_eq!(hc.list_floating_ips(&selector).await.unwrap().len(), 1);
+    let primaries = hc.list_primary_ips(&selector).await.unwrap();
+    assert_eq!(primaries.len(), 1);
+    assert_eq!(primaries[0].assignee_type, "unassigned");
+    assert_eq!(primaries[0].assignee_id, None);
+    assert_eq!(hc.list_load_balancers(&selector).await.unwrap().len(), 1);
+
+    let deleted = hc
+        .delete_load_balancer(LoadBalancerId::new(balancer.resource.id))
+        .await
+        .unwrap()
+        .expect("the delete action");
+    assert_eq!(deleted.command, "delete_load_balancer");
+    assert!(
+        hc.delete_primary_ip(PrimaryIpId::new(primary.resource.id))
+            .await
+            .unwrap()
+    );
+    assert!(
+        hc.delete_floating_ip(FloatingIpId::new(floating.resource.id))
+            .await
+            .unwrap()
+    );
+    assert!(
+        hc.delete_placement_group(PlacementGroupId::new(group.resource.id))
+            .await
+            .unwrap()
+    );
+    assert!(hc.delete_firewall(FirewallId::new(firewall.resource.id)).await.unwrap());
+    assert!(hc.delete_network(network_id).await.unwrap());
+    assert!(!hc.delete_network(network_id).await.unwrap());
+    assert!(hc.list_networks(&selector).await.unwrap().is_empty());
+    assert!(hc.list_primary_ips(&selector).await.unwrap().is_empty());
+    assert_eq!(requests(&api.sim.request_log(), "POST", "/v1/networks").len(), 1);
+}
