@@ -198,14 +198,38 @@ impl Client {
                 call = call.query("id", id);
             }
             let answer: Answer = self.request(&call).await?;
+            let mut unknown: BTreeSet<ActionId> = chunk.iter().copied().collect();
             for action in answer.actions {
+                unknown.remove(&ActionId::new(action.id));
                 if action.status != Status::Running {
                     board.finish(action);
                 }
             }
+            // The API leaves out IDs it does not know: waiting for them would last until
+            // the deadline, so they end at once as failed.
+            for id in unknown {
+                board.finish(unknown_action(id));
+            }
         }
         Ok(())
     }
+}
+
+/// Stands in for an action the API does not know: failed with `not_found`.
+fn unknown_action(id: ActionId) -> Action {
+    Action::new(
+        "unknown".to_string(),
+        Some(hcloud::models::Error::new(
+            "not_found".to_string(),
+            "the API does not know this action".to_string(),
+        )),
+        None,
+        id.get(),
+        0,
+        Vec::new(),
+        String::new(),
+        Status::Error,
+    )
 }
 
 /// The actions, or the first that failed as an error.

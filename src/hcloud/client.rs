@@ -397,3 +397,45 @@ fn api_error(call: &Call, status: u16, headers: &HeaderMap, body: &[u8]) -> Requ
             .map(str::to_string),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_answers_are_read_from_the_envelope_or_the_status() {
+        let call = Call::create("/servers", serde_json::json!({}));
+        let mut headers = HeaderMap::new();
+        headers.insert("x-correlation-id", reqwest::header::HeaderValue::from_static("abc123"));
+        let body = br#"{"error":{"code":"uniqueness_error","message":"server name is already used","details":{}}}"#;
+        match api_error(&call, 409, &headers, body) {
+            RequestError::Api {
+                status,
+                code,
+                message,
+                correlation_id,
+                ..
+            } => {
+                assert_eq!((status, code), (409, ErrorCode::UniquenessError));
+                assert_eq!(message, "server name is already used");
+                assert_eq!(correlation_id.as_deref(), Some("abc123"));
+            }
+            other => panic!("{other:?}"),
+        }
+        // A proxy's HTML 502: the code comes from the status, the body is shortened.
+        let html = format!("<html>{}</html>", "x".repeat(500));
+        let error = api_error(&call, 502, &HeaderMap::new(), html.as_bytes());
+        assert_eq!(error.code(), Some(&ErrorCode::BadGateway));
+        assert!(error.is_retryable());
+        assert!(error.to_string().len() < 200, "{error}");
+    }
+
+    #[test]
+    fn an_empty_body_decodes_as_null() {
+        let call = Call::delete("/ssh_keys/1");
+        let value: Value = decode(&call, b"").unwrap();
+        assert_eq!(value, Value::Null);
+        let error = decode::<Vec<i64>>(&call, b"{").unwrap_err();
+        assert_eq!(error.to_string(), "DELETE /ssh_keys/1: the answer could not be read");
+    }
+}

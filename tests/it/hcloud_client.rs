@@ -569,3 +569,21 @@ async fn cluster_resources_are_created_listed_and_deleted_by_label() {
     assert!(hc.list_primary_ips(&selector).await.unwrap().is_empty());
     assert_eq!(requests(&api.sim.request_log(), "POST", "/v1/networks").len(), 1);
 }
+
+/// Waiting for an action the API does not know fails at once instead of at the deadline.
+#[tokio::test]
+async fn an_unknown_action_fails_at_once() {
+    let api = Api::start().await;
+    let hc = client(&api);
+    let error = hc
+        .wait_for_action("waiting for nothing", ActionId::new(987_654_321))
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), Some(&ErrorCode::NotFound));
+    assert_eq!(
+        error.to_string(),
+        "while waiting for nothing: action 987654321 (unknown) failed with not_found: the API does not know this \
+         action"
+    );
+    assert_eq!(hc.request_count().total, 1);
+}
