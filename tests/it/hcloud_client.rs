@@ -441,7 +441,21 @@ async fn the_token_never_appears_in_errors() {
     let api = Api::start_with(SimConfig::default()).await;
     let wrong = "WrongTokenWrongTokenWrongTokenWrongTokenWrongTokenWrongToken0123";
     let hc = client_with_token(&api, wrong);
+    // Every log line of the client at TRACE level, captured.
+    let logs = LogBuffer::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(logs.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
     let error = hc.list_servers(&Selector::new()).await.unwrap_err();
+    // A retried failure and a success log too.
+    api.sim.add_faults(&"503,on=GET:/servers,n=1".parse().unwrap());
+    client(&api).list_servers(&Selector::new()).await.unwrap();
+    let logged = logs.text();
+    assert!(logged.contains("hcloud: retrying"), "{logged}");
+    assert!(!logged.contains(wrong) && !logged.contains(api.sim.token()), "{logged}");
     assert_eq!(error.code(), Some(&ErrorCode::Unauthorized));
     let mut chain = format!("{error} {error:?} {:?}", hc);
     let mut source = std::error::Error::source(&error);
@@ -586,4 +600,33 @@ async fn an_unknown_action_fails_at_once() {
          action"
     );
     assert_eq!(hc.request_count().total, 1);
+}
+
+/// A log sink for tests: everything written, shared.
+#[derive(Clone, Default)]
+struct LogBuffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl LogBuffer {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuffer {
+    type Writer = LogBuffer;
+
+    fn make_writer(&'a self) -> LogBuffer {
+        self.clone()
+    }
 }
