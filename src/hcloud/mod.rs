@@ -10,7 +10,9 @@
 //! awaited in shared batches ([`actions`]); the talos-hcloud labels and selectors
 //! ([`labels`]); typed IDs ([`ids`]); and errors that name the operation ([`error`]).
 //! The wire types are the crate's `hcloud::models`; see [`client`] for why the requests
-//! are built here.
+//! are built here. The resources: [`servers`] (with snapshots), [`images`], SSH keys,
+//! [`catalog`] (server types, locations, availability) and [`cluster_resources`]
+//! (networks, firewalls, placement groups, floating and primary IPs, load balancers).
 //!
 //! It knows nothing about clusters or images: callers (`image`, `cluster`, `node`) decide
 //! what to create and pass names and labels in.
