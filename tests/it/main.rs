@@ -7,6 +7,7 @@ mod factory;
 mod factory_server;
 mod harness;
 mod hcloud_cli;
+mod hcloud_client;
 mod openapi;
 mod python_client;
 mod schematic;

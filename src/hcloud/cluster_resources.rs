@@ -1,0 +1,388 @@
+//! The other resources of a cluster: networks and subnets, firewalls, placement groups,
+//! floating and primary IPs, and load balancers; list by label, create with labels
+//! (found again by name after an ambiguous failure, like servers), delete.
+//!
+//! Two places read the live API with this client's own model instead of the crate's
+//! (docs/simulator.md, "The `hcloud` 0.26 crate against the emulator"): primary IPs
+//! ([`PrimaryIp`], because `assignee_type: unassigned` breaks the crate's closed enum) and
+//! the answer of a load balancer delete (its `delete_load_balancer` action).
+
+use std::collections::HashMap;
+
+use hcloud::models::{Action, Firewall, FloatingIp, LoadBalancer, Network, PlacementGroup, Rule};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use super::client::{Call, Client};
+use super::error::{Error, RequestError, during, is_not_found};
+use super::ids::{FirewallId, FloatingIpId, LoadBalancerId, NetworkId, PlacementGroupId, PrimaryIpId};
+use super::labels::{Labels, Selector};
+use super::ssh_keys::with_selector;
+
+/// A created resource and the actions to await before it is ready.
+#[derive(Debug, Clone)]
+pub struct Created<T> {
+    /// The resource as the create answer (or the lookup) showed it.
+    pub resource: T,
+    /// Its actions (`create_*`, `apply_firewall`, …); empty after a lookup.
+    pub actions: Vec<Action>,
+}
+
+/// A primary IP, read tolerantly: the live API says `assignee_type: unassigned` for an IP
+/// that belongs to no server, which the crate's model cannot decode.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct PrimaryIp {
+    /// Its ID.
+    pub id: i64,
+    /// Its name.
+    pub name: String,
+    /// The address (`ipv4`) or the `/64` (`ipv6`).
+    pub ip: String,
+    /// `ipv4` or `ipv6`.
+    #[serde(rename = "type")]
+    pub ip_type: String,
+    /// The server it is assigned to.
+    #[serde(default)]
+    pub assignee_id: Option<i64>,
+    /// `server` or `unassigned`.
+    pub assignee_type: String,
+    /// Deleted together with its server.
+    pub auto_delete: bool,
+    /// Labels.
+    #[serde(default)]
+    pub labels: HashMap<String, String>,
+}
+
+/// Where each kind of resource lives in the API.
+struct Kind {
+    path: &'static str,
+    one: &'static str,
+    many: &'static str,
+    noun: &'static str,
+}
+
+const NETWORKS: Kind = Kind {
+    path: "/networks",
+    one: "network",
+    many: "networks",
+    noun: "network",
+};
+const FIREWALLS: Kind = Kind {
+    path: "/firewalls",
+    one: "firewall",
+    many: "firewalls",
+    noun: "firewall",
+};
+const PLACEMENT_GROUPS: Kind = Kind {
+    path: "/placement_groups",
+    one: "placement_group",
+    many: "placement_groups",
+    noun: "placement group",
+};
+const FLOATING_IPS: Kind = Kind {
+    path: "/floating_ips",
+    one: "floating_ip",
+    many: "floating_ips",
+    noun: "floating IP",
+};
+const PRIMARY_IPS: Kind = Kind {
+    path: "/primary_ips",
+    one: "primary_ip",
+    many: "primary_ips",
+    noun: "primary IP",
+};
+const LOAD_BALANCERS: Kind = Kind {
+    path: "/load_balancers",
+    one: "load_balancer",
+    many: "load_balancers",
+    noun: "load balancer",
+};
+
+impl Client {
+    /// Creates network `name` over `ip_range` with one cloud subnet per `(network_zone,
+    /// ip_range)` of `subnets`.
+    ///
+    /// # Errors
+    /// [`Error::Request`] "while creating network NAME".
+    pub async fn create_network(
+        &self,
+        name: &str,
+        ip_range: &str,
+        subnets: &[(&str, &str)],
+        labels: &Labels,
+    ) -> Result<Created<Network>, Error> {
+        let subnets: Vec<Value> = subnets
+            .iter()
+            .map(|(zone, range)| json!({"type": "cloud", "network_zone": zone, "ip_range": range}))
+            .collect();
+        let body = json!({"name": name, "ip_range": ip_range, "subnets": subnets, "labels": labels.to_map()});
+        self.create_kind(&NETWORKS, name, labels, body).await
+    }
+
+    /// Adds a cloud subnet to network `id`.
+    ///
+    /// # Errors
+    /// [`Error::Request`] "while adding subnet RANGE to network ID".
+    pub async fn add_subnet(&self, id: NetworkId, network_zone: &str, ip_range: &str) -> Result<Action, Error> {
+        #[derive(Deserialize)]
+        struct Answer {
+            action: Action,
+        }
+        let call = Call::action(
+            format!("/networks/{id}/actions/add_subnet"),
+            json!({"type": "cloud", "network_zone": network_zone, "ip_range": ip_range}),
+        );
+        let answer: Answer = self
+            .request(&call)
+            .await
+            .map_err(during(format!("adding subnet {ip_range} to network {id}")))?;
+        Ok(answer.action)
+    }
+
+    /// Every network matching `selector`.
+    ///
+    /// # Errors
+    /// [`Error::Request`] when the list cannot be read.
+    pub async fn list_networks(&self, selector: &Selector) -> Result<Vec<Network>, Error> {
+        self.list_kind(&NETWORKS, selector).await
+    }
+
+    /// Deletes network `id`; `false` when it was already gone.
+    ///
+    /// # Errors
+    /// [`Error::Request`] "while deleting network ID".
+    pub async fn delete_network(&self, id: NetworkId) -> Result<bool, Error> {
+        self.delete_kind(&NETWORKS, id.get()).await.map(|gone| gone.is_some())
+    }
+
+    /// Creates firewall `name` with `rules`, applied to the servers matching `apply_to`
+    /// (when given).
+    ///
+    /// # Errors
+    /// [`Error::Request`] "while creating firewall NAME".
+    pub async fn create_firewall(
+        &self,
+        name: &str,
+        rules: &[Rule],
+        apply_to: Option<&Selector>,
+        labels: &Labels,
+    ) -> Result<Created<Firewall>, Error> {
+        let mut body = json!({"name": name, "rules": rules, "labels": labels.to_map()});
+        if let Some(selector) = apply_to {
+            body["apply_to"] =
+                json!([{"type": "label_selector", "label_selector": {"selector": selector.to_string()}}]);
+        }
+        self.create_kind(&FIREWALLS, name, labels, body).await
+    }
+
+    /// Every firewall matching `selector`.
+    ///
+    /// # Errors
+    /// [`Error::Request`] when the list cannot be read.
+    pub async fn list_firewalls(&self, selector: &Selector) -> Result<Vec<Firewall>, Error> {
+        self.list_kind(&FIREWALLS, selector).await
+    }
+
+    /// Deletes firewall `id`; `false` when it was already gone.
+    ///
+    /// # Errors
+    /// [`Error::Request`] "while deleting firewall ID" (`resource_in_use` while applied).
+    pub async fn delete_firewall(&self, id: FirewallId) -> Result<bool, Error> {
+        self.delete_kind(&FIREWALLS, id.get()).await.map(|gone| gone.is_some())
+    }
+
+    /// Creates spread placement group `name`.
+    ///
+    /// # Errors
+    /// [`Error::Request`] "while creating placement group NAME".
+    pub async fn create_placement_group(&self, name: &str, labels: &Labels) -> Result<Created<PlacementGroup>, Error> {
+        let body = json!({"name": name, "type": "spread", "labels": labels.to_map()});
+        self.create_kind(&PLACEMENT_GROUPS, name, labels, body).await
+    }
+
+    /// Every placement group matching `selector`.
+    ///
+    /// # Errors
+    /// [`Error::Request`] when the list cannot be read.
+    pub async fn list_placement_groups(&self, selector: &Selector) -> Result<Vec<PlacementGroup>, Error> {
+        self.list_kind(&PLACEMENT_GROUPS, selector).await
+    }
+
+    /// Deletes placement group `id`; `false` when it was already gone.
+    ///
+    /// # Errors
+    /// [`Error::Request`] "while deleting placement group ID".
+    pub async fn delete_placement_group(&self, id: PlacementGroupId) -> Result<bool, Error> {
+        self.delete_kind(&PLACEMENT_GROUPS, id.get())
+            .await
+            .map(|gone| gone.is_some())
+    }
+
+    /// Creates floating IP `name` (`ipv4` or `ipv6`) homed in `home_location`.
+    ///
+    /// # Errors
+    /// [`Error::Request`] "while creating floating IP NAME".
+    pub async fn create_floating_ip(
+        &self,
+        name: &str,
+        ip_type: &str,
+        home_location: &str,
+        labels: &Labels,
+    ) -> Result<Created<FloatingIp>, Error> {
+        let body = json!({"name": name, "type": ip_type, "home_location": home_location, "labels": labels.to_map()});
+        self.create_kind(&FLOATING_IPS, name, labels, body).await
+    }
+
+    /// Every floating IP matching `selector`.
+    ///
+    /// # Errors
+    /// [`Error::Request`] when the list cannot be read.
+    pub async fn list_floating_ips(&self, selector: &Selector) -> Result<Vec<FloatingIp>, Error> {
+        self.list_kind(&FLOATING_IPS, selector).await
+    }
+
+    /// Deletes floating IP `id`; `false` when it was already gone.
+    ///
+    /// # Errors
+    /// [`Error::Request`] "while deleting floating IP ID" (`must_be_unassigned` while assigned).
+    pub async fn delete_floating_ip(&self, id: FloatingIpId) -> Result<bool, Error> {
+        self.delete_kind(&FLOATING_IPS, id.get())
+            .await
+            .map(|gone| gone.is_some())
+    }
+
+    /// Creates unassigned primary IP `name` (`ipv4` or `ipv6`) in `location`, kept when a
+    /// server it is later assigned to is deleted.
+    ///
+    /// # Errors
+    /// [`Error::Request`] "while creating primary IP NAME".
+    pub async fn create_primary_ip(
+        &self,
+        name: &str,
+        ip_type: &str,
+        location: &str,
+        labels: &Labels,
+    ) -> Result<Created<PrimaryIp>, Error> {
+        let body = json!({
+            "name": name, "type": ip_type, "assignee_type": "server", "location": location,
+            "auto_delete": false, "labels": labels.to_map(),
+        });
+        self.create_kind(&PRIMARY_IPS, name, labels, body).await
+    }
+
+    /// Every primary IP matching `selector`, unassigned ones included.
+    ///
+    /// # Errors
+    /// [`Error::Request`] when the list cannot be read.
+    pub async fn list_primary_ips(&self, selector: &Selector) -> Result<Vec<PrimaryIp>, Error> {
+        self.list_kind(&PRIMARY_IPS, selector).await
+    }
+
+    /// Deletes primary IP `id`; `false` when it was already gone.
+    ///
+    /// # Errors
+    /// [`Error::Request`] "while deleting primary IP ID" (`must_be_unassigned` while assigned).
+    pub async fn delete_primary_ip(&self, id: PrimaryIpId) -> Result<bool, Error> {
+        self.delete_kind(&PRIMARY_IPS, id.get())
+            .await
+            .map(|gone| gone.is_some())
+    }
+
+    /// Creates load balancer `name` of `load_balancer_type` (`lb11`) in `location`.
+    ///
+    /// # Errors
+    /// [`Error::Request`] "while creating load balancer NAME".
+    pub async fn create_load_balancer(
+        &self,
+        name: &str,
+        load_balancer_type: &str,
+        location: &str,
+        labels: &Labels,
+    ) -> Result<Created<LoadBalancer>, Error> {
+        let body = json!({
+            "name": name, "load_balancer_type": load_balancer_type, "location": location,
+            "labels": labels.to_map(),
+        });
+        self.create_kind(&LOAD_BALANCERS, name, labels, body).await
+    }
+
+    /// Every load balancer matching `selector`.
+    ///
+    /// # Errors
+    /// [`Error::Request`] when the list cannot be read.
+    pub async fn list_load_balancers(&self, selector: &Selector) -> Result<Vec<LoadBalancer>, Error> {
+        self.list_kind(&LOAD_BALANCERS, selector).await
+    }
+
+    /// Deletes load balancer `id`; returns its `delete_load_balancer` action (the live API
+    /// answers one; the crate drops it), `None` when it was already gone.
+    ///
+    /// # Errors
+    /// [`Error::Request`] "while deleting load balancer ID".
+    pub async fn delete_load_balancer(&self, id: LoadBalancerId) -> Result<Option<Action>, Error> {
+        let answer = self.delete_kind(&LOAD_BALANCERS, id.get()).await?;
+        Ok(answer
+            .and_then(|mut body| body.get_mut("action").map(Value::take))
+            .and_then(|action| serde_json::from_value(action).ok()))
+    }
+
+    async fn create_kind<T: DeserializeOwned>(
+        &self,
+        kind: &Kind,
+        name: &str,
+        labels: &Labels,
+        body: Value,
+    ) -> Result<Created<T>, Error> {
+        let operation = format!("creating {} {name}", kind.noun);
+        let call = Call::create(kind.path, body);
+        let answer: Value = self
+            .create(&call, || async {
+                let found: Vec<Value> = self.list(Call::get(kind.path).query("name", name), kind.many).await?;
+                Ok(found
+                    .into_iter()
+                    .find(|item| {
+                        item["name"] == name
+                            && serde_json::from_value::<HashMap<String, String>>(item["labels"].clone())
+                                .is_ok_and(|have| labels.matched_by(&have))
+                    })
+                    .map(|item| json!({ kind.one: item })))
+            })
+            .await
+            .map_err(during(operation.clone()))?;
+        let decode = |source| {
+            during(operation.clone())(RequestError::Decode {
+                method: "POST".into(),
+                path: kind.path.into(),
+                source,
+            })
+        };
+        let resource = serde_json::from_value(answer[kind.one].clone()).map_err(decode)?;
+        let mut actions: Vec<Action> = Vec::new();
+        if answer["action"].is_object() {
+            actions.push(serde_json::from_value(answer["action"].clone()).map_err(decode)?);
+        }
+        if answer["actions"].is_array() {
+            actions.extend(serde_json::from_value::<Vec<Action>>(answer["actions"].clone()).map_err(decode)?);
+        }
+        Ok(Created { resource, actions })
+    }
+
+    async fn list_kind<T: DeserializeOwned>(&self, kind: &Kind, selector: &Selector) -> Result<Vec<T>, Error> {
+        self.list(with_selector(Call::get(kind.path), selector), kind.many)
+            .await
+            .map_err(during(format!("listing {}s ({selector})", kind.noun)))
+    }
+
+    /// The delete answer's body (`null` for 204), or `None` when the resource was gone.
+    async fn delete_kind(&self, kind: &Kind, id: i64) -> Result<Option<Value>, Error> {
+        match self
+            .request::<Value>(&Call::delete(format!("{}/{id}", kind.path)))
+            .await
+        {
+            Ok(body) => Ok(Some(body)),
+            Err(error) if is_not_found(&error) => Ok(None),
+            Err(error) => Err(during(format!("deleting {} {id}", kind.noun))(error)),
+        }
+    }
+}
