@@ -33,6 +33,15 @@ command -v zstd >/dev/null 2>&1 || missing+=(zstd)
 command -v xz >/dev/null 2>&1 || missing+=(xz-utils)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
+# The emulator's machines: a real SSH server for rescue sessions tested against OpenSSH,
+# commands sandboxed with bubblewrap, the rescue's tools, and the official hcloud CLI.
+[ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+command -v ssh >/dev/null 2>&1 || missing+=(openssh-client)
+command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
+command -v setsid >/dev/null 2>&1 || missing+=(util-linux)
+command -v wget >/dev/null 2>&1 || missing+=(wget)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
+command -v hcloud >/dev/null 2>&1 || missing+=(hcloud-cli)
 if [ "${#missing[@]}" -gt 0 ]; then
     echo "installing: ${missing[*]}" >&2
     $sudo apt-get update -qq
