@@ -7,7 +7,8 @@
 #   scripts/test.sh cli::      # the checks, then only the tests whose names match
 #
 # Installs what is missing: a Rust toolchain (rustup) if there is none; via apt: a C
-# compiler, openssl, zstd, xz-utils, python3-venv; via pip into target/py: the official
+# compiler, openssl, zstd, xz-utils, python3-venv, openssh-server, bubblewrap, wget, curl,
+# hcloud-cli; via pip into target/py: the official
 # Hetzner Cloud Python client.
 set -euo pipefail
 cd "$(dirname "$0")/.."
