@@ -13,6 +13,7 @@
 pub mod cluster_files;
 pub mod documents;
 pub mod fields;
+pub mod gen_files;
 pub mod generate;
 pub mod hcloud_overlay;
 pub mod patch;
@@ -25,8 +26,8 @@ pub mod validate;
 pub use crate::yaml::{emit, path, value};
 
 pub use crate::talos::contract::{Artifact, Contract, ContractError};
-pub use crate::yaml::parse::{ParseError, ParsedDocument, parse_one, parse_stream};
 pub use crate::talos::machine_type::MachineType;
+pub use crate::yaml::parse::{ParseError, ParsedDocument, parse_one, parse_stream};
 pub use documents::{ConfigDocuments, DocumentError, DocumentId};
 pub use generate::{GenerateError, GenerateOptions, generate};
 pub use hcloud_overlay::{HcloudCluster, HcloudVip, NodeSettings, OverlayError, VipForm, apply_node_overlay};
