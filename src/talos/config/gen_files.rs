@@ -223,3 +223,76 @@ pub fn write_files(files: &[GeneratedFile], dir: &Path, overwrite: Overwrite) ->
     }
     Ok(paths)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    fn files() -> Vec<GeneratedFile> {
+        [
+            (FileKind::ControlPlane, "cp\n"),
+            (FileKind::Worker, "w\n"),
+            (FileKind::Talosconfig, "tc\n"),
+        ]
+        .into_iter()
+        .map(|(kind, text)| GeneratedFile {
+            kind,
+            text: text.to_string(),
+        })
+        .collect()
+    }
+
+    #[test]
+    fn kinds_are_named_as_talosctl_names_them() {
+        let names: Vec<(&str, &str)> = files().iter().map(|f| (f.kind.as_str(), f.kind.file_name())).collect();
+        assert_eq!(
+            names,
+            [
+                ("controlplane", "controlplane.yaml"),
+                ("worker", "worker.yaml"),
+                ("talosconfig", "talosconfig")
+            ]
+        );
+        let debug = format!("{:?}", files()[0]);
+        assert_eq!(debug, "GeneratedFile { kind: ControlPlane, text: <3 bytes> }");
+    }
+
+    #[test]
+    fn an_existing_file_stops_the_run_before_anything_is_written() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("worker.yaml"), "keep\n").expect("write");
+        let error = write_files(&files(), dir.path(), Overwrite::Refuse).expect_err("refused");
+        assert_eq!(
+            error.to_string(),
+            format!("{} already exists", dir.path().join("worker.yaml").display())
+        );
+        assert_eq!(error.class(), Class::InvalidInput);
+        assert!(!dir.path().join("controlplane.yaml").exists());
+        assert!(!dir.path().join("talosconfig").exists());
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("worker.yaml")).expect("read"),
+            "keep\n"
+        );
+
+        let paths = write_files(&files(), dir.path(), Overwrite::Replace).expect("replaced");
+        assert_eq!(paths.len(), 3);
+        for (path, file) in paths.iter().zip(files()) {
+            assert_eq!(std::fs::read_to_string(path).expect("read"), file.text);
+            let mode = std::fs::metadata(path).expect("stat").permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{}", path.display());
+        }
+    }
+
+    #[test]
+    fn a_directory_in_the_way_stops_the_run_even_with_replace() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir(dir.path().join("talosconfig")).expect("mkdir");
+        for overwrite in [Overwrite::Refuse, Overwrite::Replace] {
+            let error = write_files(&files(), dir.path(), overwrite).expect_err("a directory is no target");
+            assert!(matches!(error, WriteFilesError::File(_)), "{error:?}");
+            assert!(!dir.path().join("controlplane.yaml").exists(), "{overwrite:?}");
+        }
+    }
+}
