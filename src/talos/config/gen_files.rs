@@ -85,9 +85,9 @@ pub struct GeneratedFiles {
     pub warnings: Vec<PatchWarning>,
 }
 
-/// Why the files could not be generated.
+/// Why the files could not be generated or written.
 #[derive(Debug, thiserror::Error)]
-pub enum GenerateFilesError {
+pub enum Error {
     /// A machine config could not be generated.
     #[error(transparent)]
     Generate(#[from] GenerateError),
@@ -97,36 +97,6 @@ pub enum GenerateFilesError {
     /// The talosconfig could not be made.
     #[error(transparent)]
     Talosconfig(#[from] talosconfig::Error),
-}
-
-impl GenerateFilesError {
-    /// The wrapped module error, which classifies itself.
-    fn cause(&self) -> &dyn Classify {
-        match self {
-            GenerateFilesError::Generate(error) => error,
-            GenerateFilesError::Patch(error) => error,
-            GenerateFilesError::Talosconfig(error) => error,
-        }
-    }
-}
-
-impl Classify for GenerateFilesError {
-    fn class(&self) -> Class {
-        self.cause().class()
-    }
-
-    fn hints(&self) -> Vec<String> {
-        self.cause().hints()
-    }
-
-    fn details(&self) -> Option<serde_json::Value> {
-        self.cause().details()
-    }
-}
-
-/// Why the files were not written.
-#[derive(Debug, thiserror::Error)]
-pub enum WriteFilesError {
     /// A target file exists and overwriting was not asked for; nothing was written.
     #[error("{} already exists", path.display())]
     Exists {
@@ -138,42 +108,47 @@ pub enum WriteFilesError {
     File(#[from] secure_file::Error),
 }
 
-impl Classify for WriteFilesError {
-    fn class(&self) -> Class {
+impl Error {
+    /// The wrapped module error, which classifies itself; `None` for [`Error::Exists`].
+    fn cause(&self) -> Option<&dyn Classify> {
         match self {
-            WriteFilesError::Exists { .. } => Class::InvalidInput,
-            WriteFilesError::File(error) => error.class(),
+            Error::Generate(error) => Some(error),
+            Error::Patch(error) => Some(error),
+            Error::Talosconfig(error) => Some(error),
+            Error::File(error) => Some(error),
+            Error::Exists { .. } => None,
         }
+    }
+}
+
+impl Classify for Error {
+    fn class(&self) -> Class {
+        self.cause().map_or(Class::InvalidInput, Classify::class)
     }
 
     fn hints(&self) -> Vec<String> {
-        match self {
-            WriteFilesError::Exists { .. } => {
-                vec!["pass --force to overwrite it, or choose another folder with -o DIR".into()]
-            }
-            WriteFilesError::File(error) => error.hints(),
+        match self.cause() {
+            Some(cause) => cause.hints(),
+            None => vec!["pass --force to overwrite it, or choose another folder with -o DIR".into()],
         }
     }
 
     fn details(&self) -> Option<serde_json::Value> {
-        match self {
-            WriteFilesError::Exists { .. } => None,
-            WriteFilesError::File(error) => error.details(),
-        }
+        self.cause().and_then(Classify::details)
     }
 }
 
 /// Generates each kind in `kinds` (in that order) from `secrets` and `options`.
 ///
 /// # Errors
-/// [`GenerateFilesError`] for the first config that cannot be generated or patched, or a
-/// talosconfig that cannot be made.
+/// [`Error::Generate`], [`Error::Patch`] or [`Error::Talosconfig`] for the first config
+/// that cannot be generated or patched, or a talosconfig that cannot be made.
 pub fn generate_files(
     secrets: &SecretsBundle,
     options: &GenerateOptions,
     kinds: &[FileKind],
     patches: &FlagPatches,
-) -> Result<GeneratedFiles, GenerateFilesError> {
+) -> Result<GeneratedFiles, Error> {
     let mut files = Vec::new();
     let mut warnings = Vec::new();
     for &kind in kinds {
@@ -208,13 +183,12 @@ pub fn generate_files(
 /// [`Overwrite::Refuse`].
 ///
 /// # Errors
-/// [`WriteFilesError::Exists`] naming the first existing file, or
-/// [`WriteFilesError::File`] for an unusable target or a failed write (only then may some
-/// files have been written, each one whole).
-pub fn write_files(files: &[GeneratedFile], dir: &Path, overwrite: Overwrite) -> Result<Vec<PathBuf>, WriteFilesError> {
+/// [`Error::Exists`] naming the first existing file, or [`Error::File`] for an unusable
+/// target or a failed write (only then may some files have been written, each one whole).
+pub fn write_files(files: &[GeneratedFile], dir: &Path, overwrite: Overwrite) -> Result<Vec<PathBuf>, Error> {
     let paths: Vec<PathBuf> = files.iter().map(|file| dir.join(file.kind.file_name())).collect();
     if let Some(existing) = cluster_files::refused_target(&paths, overwrite)? {
-        return Err(WriteFilesError::Exists {
+        return Err(Error::Exists {
             path: existing.to_path_buf(),
         });
     }
@@ -291,7 +265,7 @@ mod tests {
         std::fs::create_dir(dir.path().join("talosconfig")).expect("mkdir");
         for overwrite in [Overwrite::Refuse, Overwrite::Replace] {
             let error = write_files(&files(), dir.path(), overwrite).expect_err("a directory is no target");
-            assert!(matches!(error, WriteFilesError::File(_)), "{error:?}");
+            assert!(matches!(error, Error::File(_)), "{error:?}");
             assert!(!dir.path().join("controlplane.yaml").exists(), "{overwrite:?}");
         }
     }
