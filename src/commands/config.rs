@@ -13,7 +13,7 @@ use serde_json::json;
 use talos_hcloud::secure_file::Overwrite;
 use talos_hcloud::spec::{self, Endpoint};
 use talos_hcloud::talos::config::cluster_files::{self, ClusterFiles};
-use talos_hcloud::talos::config::render::{self, ApiEndpoint, ClusterInputs};
+use talos_hcloud::talos::config::render::{self, ApiEndpoint};
 use talos_hcloud::talos::secrets::{self, SecretsBundle};
 use time::OffsetDateTime;
 
@@ -37,18 +37,15 @@ fn generate(args: &ConfigGenArgs, global: &GlobalArgs, printer: &Printer) -> Res
     let talos_endpoints = talos_endpoints(&args.talos_endpoints, &spec, &endpoint)?;
     let hcloud_token = global.hcloud_token.as_ref();
     // Checked before the bundle is read, so a missing token is reported first.
-    render::hcloud_cluster(&spec, &endpoint, hcloud_token)?;
+    let cluster = render::hcloud_cluster(&spec, &endpoint, hcloud_token)?;
     let secrets_path = args.secrets.clone().unwrap_or_else(|| spec.secrets_path());
     let bundle = load_secrets(&secrets_path, &global.config)?;
     let out_dir = args.out.clone().unwrap_or_else(|| spec.configs_dir());
 
     let written = cluster_files::write_cluster(&ClusterFiles {
-        inputs: ClusterInputs {
-            spec: &spec,
-            secrets: &bundle,
-            endpoint: &endpoint,
-            hcloud_token,
-        },
+        spec: &spec,
+        secrets: &bundle,
+        cluster: &cluster,
         talos_endpoints: &talos_endpoints,
         dir: &out_dir,
         overwrite: if args.force {

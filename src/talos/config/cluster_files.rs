@@ -10,10 +10,12 @@ use std::path::{Path, PathBuf};
 
 use time::OffsetDateTime;
 
-use super::render::{self, ClusterInputs, RenderError};
+use super::hcloud_overlay::HcloudCluster;
+use super::render::{self, RenderError};
 use crate::error::{Class, Classify};
 use crate::secure_file::{self, Overwrite};
-use crate::spec::Role;
+use crate::spec::{Role, Spec};
+use crate::talos::secrets::SecretsBundle;
 use crate::talos::{pki, talosconfig};
 
 /// The talosconfig's file name in the output folder.
@@ -22,8 +24,13 @@ pub const TALOSCONFIG_FILE: &str = "talosconfig";
 /// What to write and where.
 #[derive(Debug, Clone, Copy)]
 pub struct ClusterFiles<'a> {
-    /// The checked cluster description, its secrets bundle, endpoint and token.
-    pub inputs: ClusterInputs<'a>,
+    /// The checked cluster description.
+    pub spec: &'a Spec,
+    /// The cluster's secrets bundle.
+    pub secrets: &'a SecretsBundle,
+    /// The hcloud settings derived from `spec`, the endpoint and the token
+    /// ([`render::hcloud_cluster`]), computed once by the caller.
+    pub cluster: &'a HcloudCluster,
     /// The talosconfig's endpoints (addresses or host names with an optional port).
     pub talos_endpoints: &'a [String],
     /// The output folder (created if missing).
@@ -80,24 +87,29 @@ pub enum WriteError {
     File(#[from] secure_file::Error),
 }
 
+impl WriteError {
+    /// The wrapped module error, which classifies itself; `None` for [`WriteError::Exists`].
+    fn cause(&self) -> Option<&dyn Classify> {
+        match self {
+            WriteError::Render(error) => Some(error),
+            WriteError::Talosconfig(error) => Some(error),
+            WriteError::File(error) => Some(error),
+            WriteError::Exists { .. } => None,
+        }
+    }
+}
+
 impl Classify for WriteError {
     fn class(&self) -> Class {
-        match self {
-            WriteError::Render(error) => error.class(),
-            WriteError::Talosconfig(error) => error.class(),
-            WriteError::File(error) => error.class(),
-            WriteError::Exists { .. } => Class::InvalidInput,
-        }
+        self.cause().map_or(Class::InvalidInput, Classify::class)
     }
 
     fn hints(&self) -> Vec<String> {
-        match self {
-            WriteError::Render(error) => error.hints(),
-            WriteError::Talosconfig(error) => error.hints(),
-            WriteError::File(error) => error.hints(),
+        match self.cause() {
+            Some(cause) => cause.hints(),
             // Not secure_file's hint (about secrets bundles): these files are re-derived
             // from cluster.yaml and the bundle, so replacing them loses only hand edits.
-            WriteError::Exists { .. } => vec![
+            None => vec![
                 "rendered configs are re-derived from cluster.yaml and the secrets bundle: --force replaces them \
                  (hand edits are lost), -o DIR writes elsewhere"
                     .into(),
@@ -106,12 +118,7 @@ impl Classify for WriteError {
     }
 
     fn details(&self) -> Option<serde_json::Value> {
-        match self {
-            WriteError::Render(error) => error.details(),
-            WriteError::Talosconfig(error) => error.details(),
-            WriteError::File(error) => error.details(),
-            WriteError::Exists { .. } => None,
-        }
+        self.cause().and_then(Classify::details)
     }
 }
 
@@ -127,26 +134,23 @@ impl Classify for WriteError {
 /// [`WriteError`]: rendering, the talosconfig, an existing or unusable target, or a failed
 /// write (only then may some files have been written, each one whole).
 pub fn write_cluster(request: &ClusterFiles<'_>) -> Result<WrittenCluster, WriteError> {
-    let spec = request.inputs.spec;
+    let spec = request.spec;
     let node_files: Vec<PathBuf> = spec
         .nodes()
         .map(|node| request.dir.join(format!("{}.yaml", node.name)))
         .collect();
     let talosconfig_path = request.dir.join(TALOSCONFIG_FILE);
-    let targets = || node_files.iter().chain(std::iter::once(&talosconfig_path));
-    for path in targets() {
-        secure_file::check_target(path, Overwrite::Replace)?;
-    }
-    if request.overwrite == Overwrite::Refuse
-        && let Some(existing) = targets().find(|path| path.symlink_metadata().is_ok())
-    {
+    let targets: Vec<PathBuf> = node_files.iter().chain([&talosconfig_path]).cloned().collect();
+    if let Some(existing) = refused_target(&targets, request.overwrite)? {
         return Err(WriteError::Exists {
-            source: secure_file::Error::AlreadyExists { path: existing.clone() },
+            source: secure_file::Error::AlreadyExists {
+                path: existing.to_path_buf(),
+            },
         });
     }
 
-    let nodes = render::render_cluster(&request.inputs)?;
-    let bundle = request.inputs.secrets;
+    let nodes = render::render_nodes(spec, request.secrets, request.cluster)?;
+    let bundle = request.secrets;
     let talosconfig = talosconfig::Talosconfig::derived_for_cluster(
         bundle,
         spec.name.as_str(),
@@ -179,4 +183,24 @@ pub fn write_cluster(request: &ClusterFiles<'_>) -> Result<WrittenCluster, Write
         talosconfig: talosconfig_path,
         admin_certificate,
     })
+}
+
+/// Checks every target of a multi-file write before the first file is written: a
+/// directory (or other unusable path) in the way is an error whatever `overwrite` says;
+/// under [`Overwrite::Refuse`] the first target that exists is returned, so the caller
+/// can refuse with its own words.
+///
+/// # Errors
+/// [`secure_file::Error`] from [`secure_file::check_target`] for an unusable target.
+pub fn refused_target(targets: &[PathBuf], overwrite: Overwrite) -> Result<Option<&Path>, secure_file::Error> {
+    for path in targets {
+        secure_file::check_target(path, Overwrite::Replace)?;
+    }
+    if overwrite == Overwrite::Refuse {
+        return Ok(targets
+            .iter()
+            .find(|path| path.symlink_metadata().is_ok())
+            .map(PathBuf::as_path));
+    }
+    Ok(None)
 }

@@ -13,6 +13,7 @@
 pub mod cluster_files;
 pub mod documents;
 pub mod fields;
+pub mod gen_files;
 pub mod generate;
 pub mod hcloud_overlay;
 pub mod patch;

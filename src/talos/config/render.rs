@@ -369,15 +369,28 @@ pub fn hcloud_cluster(
     })
 }
 
-/// Renders every node's config, control planes first, in cluster.yaml order.
+/// Renders every node's config, control planes first, in cluster.yaml order: the
+/// endpoint and token are checked first ([`hcloud_cluster`]), then [`render_nodes`].
 ///
 /// # Errors
 /// [`RenderError`] for the first problem: naming the node, and for patches the patch
 /// file, document and path. Nothing is returned unless every node renders.
 pub fn render_cluster(inputs: &ClusterInputs<'_>) -> Result<Vec<RenderedNode>, RenderError> {
-    let spec = inputs.spec;
+    let cluster = hcloud_cluster(inputs.spec, inputs.endpoint, inputs.hcloud_token)?;
+    render_nodes(inputs.spec, inputs.secrets, &cluster)
+}
+
+/// Renders every node's config from settings already derived by [`hcloud_cluster`], for
+/// a caller that checks the endpoint and token before it reads the secrets bundle.
+///
+/// # Errors
+/// As [`render_cluster`], after the endpoint and token checks.
+pub fn render_nodes(
+    spec: &Spec,
+    secrets: &SecretsBundle,
+    cluster: &HcloudCluster,
+) -> Result<Vec<RenderedNode>, RenderError> {
     let contract = config_contract(spec)?;
-    let cluster = hcloud_cluster(spec, inputs.endpoint, inputs.hcloud_token)?;
     let patches = load_patch_files(spec)?;
 
     let mut rendered = Vec::new();
@@ -389,7 +402,7 @@ pub fn render_cluster(inputs: &ClusterInputs<'_>) -> Result<Vec<RenderedNode>, R
         };
         let base = cluster
             .node_config(
-                inputs.secrets,
+                secrets,
                 &NodeSettings {
                     hostname: name.clone(),
                     machine_type,
