@@ -25,6 +25,8 @@ use russh::keys::{HashAlg, PrivateKey, PrivateKeyWithHashAlg, PublicKey};
 use russh::{ChannelMsg, Disconnect};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
+use crate::retry::Policy;
+
 /// Read size of stdin chunks sent to the remote command.
 const STDIN_CHUNK: usize = 64 << 10;
 
@@ -248,14 +250,14 @@ impl Session {
     /// [`Error::AuthRejected`], [`Error::Handshake`], [`Error::Auth`].
     pub async fn connect(addr: SocketAddr, opts: &ConnectOptions) -> Result<Session, Error> {
         let started = Instant::now();
-        let mut backoff = Backoff::new(opts.deadline);
+        let mut backoff = connect_policy(opts.deadline).backoff();
         let mut attempts = 0u32;
         loop {
             attempts += 1;
             let stream = match tokio::time::timeout(Duration::from_secs(10), tokio::net::TcpStream::connect(addr)).await
             {
                 Ok(Ok(stream)) => stream,
-                Ok(Err(e)) if is_transient(&e) => match backoff.next_delay() {
+                Ok(Err(e)) if is_transient(&e) => match backoff.next() {
                     Some(delay) => {
                         tracing::debug!(%addr, attempts, "SSH connect failed ({e}); retrying in {delay:?}");
                         tokio::time::sleep(delay).await;
@@ -266,7 +268,7 @@ impl Session {
                 Ok(Err(e)) => return Err(connect_error(addr, attempts, started, e)),
                 Err(_) => {
                     let e = std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out");
-                    match backoff.next_delay() {
+                    match backoff.next() {
                         Some(delay) => {
                             tokio::time::sleep(delay).await;
                             continue;
@@ -278,7 +280,7 @@ impl Session {
             let _ = stream.set_nodelay(true);
             match Session::handshake(addr, stream, opts).await {
                 // A server that accepted TCP but dropped the handshake is still booting.
-                Err(Error::Handshake { source, .. }) if is_transient_ssh(&source) => match backoff.next_delay() {
+                Err(Error::Handshake { source, .. }) if is_transient_ssh(&source) => match backoff.next() {
                     Some(delay) => {
                         tracing::debug!(%addr, attempts, "SSH handshake dropped ({source}); retrying in {delay:?}");
                         tokio::time::sleep(delay).await;
@@ -520,35 +522,15 @@ fn connect_error(addr: SocketAddr, attempts: u32, started: Instant, source: std:
     }
 }
 
-/// Exponential backoff with jitter, bounded by a deadline. To be replaced by the shared
-/// `crate::retry` policy once it lands (design.md §4).
-struct Backoff {
-    next: Duration,
-    deadline: Instant,
-}
-
-impl Backoff {
-    const FIRST: Duration = Duration::from_millis(100);
-    const MAX: Duration = Duration::from_secs(3);
-
-    fn new(budget: Duration) -> Backoff {
-        Backoff {
-            next: Backoff::FIRST,
-            deadline: Instant::now() + budget,
-        }
+/// How [`Session::connect`] retries a server that is not up yet: 100 ms growing to 3 s,
+/// with jitter, until the caller's deadline.
+fn connect_policy(deadline: Duration) -> Policy {
+    Policy {
+        name: "ssh connect",
+        ..Policy::node_boot()
     }
-
-    /// The next delay, or `None` when the deadline has passed.
-    fn next_delay(&mut self) -> Option<Duration> {
-        let left = self.deadline.checked_duration_since(Instant::now())?;
-        if left.is_zero() {
-            return None;
-        }
-        let jitter = 0.8 + 0.4 * rand::random::<f64>();
-        let delay = self.next.mul_f64(jitter).min(left);
-        self.next = (self.next * 2).min(Backoff::MAX);
-        Some(delay)
-    }
+    .with_delays(Duration::from_millis(100), Duration::from_secs(3))
+    .with_deadline(deadline)
 }
 
 #[cfg(test)]
@@ -556,14 +538,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn backoff_grows_to_its_cap_and_stops_at_the_deadline() {
-        let mut b = Backoff::new(Duration::from_secs(3600));
-        let delays: Vec<_> = (0..8).filter_map(|_| b.next_delay()).collect();
+    fn connect_backoff_grows_to_its_cap_and_stops_at_the_deadline() {
+        let mut b = connect_policy(Duration::from_secs(3600)).backoff_seeded(1);
+        let delays: Vec<_> = (0..8).filter_map(|_| b.next()).collect();
         assert_eq!(delays.len(), 8);
-        assert!(delays[0] >= Duration::from_millis(80) && delays[0] <= Duration::from_millis(120));
-        assert!(delays[7] <= Duration::from_millis(3600) && delays[7] >= Duration::from_millis(2400));
-        let mut done = Backoff::new(Duration::ZERO);
-        assert_eq!(done.next_delay(), None);
+        assert!(delays[0] >= Duration::from_millis(90) && delays[0] <= Duration::from_millis(100));
+        assert!(delays[7] <= Duration::from_secs(3) && delays[7] >= Duration::from_millis(2700));
+        let mut done = connect_policy(Duration::ZERO).backoff();
+        assert_eq!(done.next(), None);
     }
 
     #[test]

@@ -16,6 +16,7 @@ mod sim_cli;
 mod sim_common;
 mod sim_core;
 mod sim_crate;
+mod sim_e2e;
 mod sim_factory;
 mod sim_faults;
 mod sim_machines;

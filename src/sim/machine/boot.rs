@@ -12,10 +12,13 @@
 //! The node lives as long as the server and its disk: power off (or a crash) powers it
 //! off, power on and reboot boot it again with its installed configuration and etcd
 //! membership; a rebuild, a different image on the disk or a delete forget it. A rescue
-//! boot powers the installed system off.
+//! boot powers the installed system off and starts the rescue system
+//! ([`crate::sim::rescue`]) on the server's public IPv4, port 22, [`RESCUE_BOOT`] later;
+//! power off, reset, a normal boot or a delete take it down, and `poweroff`/`reboot`
+//! inside it change the server's power state as Hetzner reports it.
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,6 +31,7 @@ use super::disk::Disks;
 use crate::sim::factory::{ImageInfo, inspect};
 use crate::sim::hcloud::Shared;
 use crate::sim::hcloud::state::SimEvent;
+use crate::sim::rescue::{PowerRequest, Rescue, RescueConfig};
 use crate::sim::talos::{ClusterRegistry, ConfigValidator, EmulatedNode, HcloudMetadata, NodeMode, NodeOptions};
 
 /// Simulated time from a server's `running` to its Talos API answering (kernel, initramfs,
@@ -56,6 +60,30 @@ pub struct MachineFacts {
     pub arch: &'static str,
     /// How often the model has (re)written its disk.
     pub disk_generation: u64,
+    /// Who may log in, when the system booting is the rescue system.
+    pub rescue: Option<RescueLogin>,
+}
+
+/// The credentials `enable_rescue` armed: what the rescue system's SSH server accepts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RescueLogin {
+    /// OpenSSH public key lines of the keys given to `enable_rescue`.
+    pub keys: Vec<String>,
+    /// The root password `enable_rescue` returned.
+    pub password: String,
+}
+
+/// Simulated time from a rescue boot's `running` to its SSH server accepting connections
+/// (PXE, kernel, sshd); until then connections to port 22 are refused.
+pub const RESCUE_BOOT: Duration = Duration::from_secs(30);
+
+/// The SSH port of a rescue system.
+const SSH_PORT: u16 = 22;
+
+/// A rescue system booting or running on a server: cancelling `stop` takes it down.
+struct RescueRun {
+    stop: CancellationToken,
+    task: JoinHandle<()>,
 }
 
 /// The system a machine booted last and what it was booted from.
@@ -78,6 +106,8 @@ pub(crate) fn spawn(
             disks,
             config,
             machines: BTreeMap::new(),
+            rescues: BTreeMap::new(),
+            rescue_boots: 0,
         };
         loop {
             let event = tokio::select! {
@@ -95,6 +125,9 @@ pub(crate) fn spawn(
         for (_, machine) in std::mem::take(&mut runner.machines) {
             machine.node.stop().await;
         }
+        for id in runner.rescues.keys().copied().collect::<Vec<_>>() {
+            runner.stop_rescue(id).await;
+        }
     })
 }
 
@@ -103,23 +136,78 @@ struct Runner {
     disks: Arc<Disks>,
     config: BootConfig,
     machines: BTreeMap<u64, Machine>,
+    rescues: BTreeMap<u64, RescueRun>,
+    /// Counts rescue boots, so every boot gets a new host key (as a real rescue does).
+    rescue_boots: u64,
 }
 
 impl Runner {
     async fn handle(&mut self, event: SimEvent) {
         match event {
-            SimEvent::ServerPoweredOn { id, rescue: false } => self.boot(id).await,
-            SimEvent::ServerPoweredOn { id, rescue: true } | SimEvent::ServerPoweredOff { id } => {
+            SimEvent::ServerPoweredOn { id, rescue: false } => {
+                self.stop_rescue(id).await;
+                self.boot(id).await;
+            }
+            SimEvent::ServerPoweredOn { id, rescue: true } => {
                 if let Some(machine) = self.machines.get(&id) {
                     machine.node.power_off();
                 }
+                self.stop_rescue(id).await;
+                self.boot_rescue(id);
+            }
+            SimEvent::ServerPoweredOff { id } => {
+                if let Some(machine) = self.machines.get(&id) {
+                    machine.node.power_off();
+                }
+                self.stop_rescue(id).await;
             }
             SimEvent::ServerDeleted { id } => {
+                self.stop_rescue(id).await;
                 if let Some(machine) = self.machines.remove(&id) {
                     machine.node.stop().await;
                 }
             }
             _ => {}
+        }
+    }
+
+    /// Boots the rescue system of server `id`: after [`RESCUE_BOOT`] of simulated time its
+    /// SSH server listens on the server's public IPv4, port 22, with `/dev/sda` its disk.
+    /// A failure to start is logged and recorded on the server (`rescue_error`).
+    fn boot_rescue(&mut self, id: u64) {
+        let Some(facts) = self.shared.with_world(|w| w.machine_facts(id)) else {
+            return;
+        };
+        let Some(login) = facts.rescue else {
+            return;
+        };
+        let Some(address) = facts.ipv4 else {
+            let message = "the server has no public IPv4 for its rescue system".to_string();
+            tracing::warn!(server = id, "{message}");
+            self.shared.with_world(|w| w.set_rescue_error(id, Some(message)));
+            return;
+        };
+        self.rescue_boots += 1;
+        let config = RescueConfig {
+            listen: SocketAddr::new(address, SSH_PORT),
+            disk: self.disks.server_disk(id),
+            authorized_keys: login.keys,
+            root_password: Some(login.password),
+            host_key_seed: id.wrapping_mul(1_000_003).wrapping_add(self.rescue_boots),
+        };
+        let stop = CancellationToken::new();
+        let shared = Arc::clone(&self.shared);
+        let task = tokio::spawn(run_rescue(id, config, shared, stop.clone()));
+        self.rescues.insert(id, RescueRun { stop, task });
+    }
+
+    /// Takes server `id`'s rescue system down (booting or running), if it has one.
+    async fn stop_rescue(&mut self, id: u64) {
+        if let Some(run) = self.rescues.remove(&id) {
+            run.stop.cancel();
+            if let Err(error) = run.task.await {
+                tracing::warn!(server = id, %error, "the rescue system's task failed");
+            }
         }
     }
 
@@ -184,6 +272,41 @@ impl Runner {
                 let message = crate::error::chain(&error).join(": ");
                 tracing::warn!(server = id, %message, "the emulated Talos node cannot start");
             }
+        }
+    }
+}
+
+/// One rescue boot: waits [`RESCUE_BOOT`] (connections are refused meanwhile), serves SSH
+/// until `stop`, and turns `poweroff`/`reboot` inside into the server's power changes.
+async fn run_rescue(id: u64, config: RescueConfig, shared: Arc<Shared>, stop: CancellationToken) {
+    let clock = Arc::clone(&shared.clock);
+    tokio::select! {
+        () = clock.sleep(RESCUE_BOOT) => {}
+        () = stop.cancelled() => return,
+    }
+    let listen = config.listen;
+    let power_shared = Arc::clone(&shared);
+    let on_power = Arc::new(move |request: PowerRequest| {
+        power_shared.with_world(|w| match request {
+            PowerRequest::PowerOff => w.rescue_power_off(id),
+            PowerRequest::Reboot => w.rescue_reboot(id),
+        });
+    });
+    let rescue = tokio::select! {
+        started = Rescue::start(config, on_power) => started,
+        () = stop.cancelled() => return,
+    };
+    match rescue {
+        Ok(rescue) => {
+            shared.with_world(|w| w.set_rescue_error(id, None));
+            tracing::info!(server = id, addr = %listen, fingerprint = %rescue.host_key_fingerprint(), "rescue system booted");
+            stop.cancelled().await;
+            rescue.stop().await;
+        }
+        Err(error) => {
+            let message = crate::error::chain(&error).join(": ");
+            tracing::error!(server = id, %message, "the rescue system cannot start");
+            shared.with_world(|w| w.set_rescue_error(id, Some(message)));
         }
     }
 }

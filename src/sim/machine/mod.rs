@@ -9,5 +9,5 @@
 pub mod boot;
 pub mod disk;
 
-pub use boot::{BootConfig, MachineFacts, TALOS_BOOT};
+pub use boot::{BootConfig, MachineFacts, RESCUE_BOOT, RescueLogin, TALOS_BOOT};
 pub use disk::{CopyMethod, DiskError, DiskSource, DiskUsage, Disks, GB};

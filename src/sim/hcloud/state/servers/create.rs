@@ -317,6 +317,8 @@ impl World {
             rescue_enabled: false,
             rescue_booted: false,
             rescue_generation: 0,
+            rescue_login: None,
+            rescue_error: None,
             ipv4,
             ipv6,
             private_net: Vec::new(),

@@ -113,6 +113,12 @@ pub struct Server {
     /// Counts `enable_rescue` successes, so the 60-minute expiry of an unused rescue only
     /// ends the activation it was scheduled for (internal).
     pub rescue_generation: u64,
+    /// Who may log in to the rescue system the last `enable_rescue` armed: its SSH keys'
+    /// public key lines and the root password it returned (internal).
+    pub rescue_login: Option<machine::RescueLogin>,
+    /// Why the last rescue boot could not bring its SSH server up (internal; shown in the
+    /// state dump so a missing privilege is visible, not only logged).
+    pub rescue_error: Option<String>,
     /// Primary IPv4 (primary IP ID).
     pub ipv4: Option<u64>,
     /// Primary IPv6 (primary IP ID).
@@ -430,7 +436,15 @@ impl World {
                 "amd64"
             },
             disk_generation: server.disk_generation,
+            rescue: server.rescue_login.clone().filter(|_| server.rescue_booted),
         })
+    }
+
+    /// Records why server `id`'s rescue system could not start (`None`: it did start).
+    pub fn set_rescue_error(&mut self, id: u64, error: Option<String>) {
+        if let Some(server) = self.servers.get_mut(&id) {
+            server.rescue_error = error;
+        }
     }
 
     /// Internal fields for the state dump.
@@ -440,6 +454,7 @@ impl World {
         };
         json!({
             "rescue_booted": s.rescue_booted,
+            "rescue_error": s.rescue_error,
             "user_data": s.user_data,
             "ssh_keys": s.ssh_keys,
             "disk": s.disk,

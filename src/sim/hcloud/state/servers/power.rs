@@ -43,6 +43,22 @@ impl World {
         self.emit(SimEvent::ServerPoweredOff { id });
     }
 
+    /// `poweroff` inside the rescue system: the server is `off` at once, as Hetzner then
+    /// reports it.
+    pub fn rescue_power_off(&mut self, id: u64) {
+        if self.servers.get(&id).is_some_and(|s| s.status == ServerStatus::Running) {
+            self.power_off(id);
+        }
+    }
+
+    /// `reboot` inside the rescue system: the server stays `running` and boots its disk
+    /// (rescue is one-shot unless `enable_rescue` armed it again).
+    pub fn rescue_reboot(&mut self, id: u64) {
+        if self.servers.get(&id).is_some_and(|s| s.status == ServerStatus::Running) {
+            self.boot(id);
+        }
+    }
+
     /// The guest powered itself off (`shutdown now` inside the VM); a test control.
     pub fn guest_shutdown(&mut self, id: u64) -> Result<Value, ApiError> {
         if self.find::<Server>(id)?.status == ServerStatus::Running {
@@ -169,11 +185,22 @@ impl World {
             }
         }
         let password = self.new_password();
+        let login = crate::sim::machine::RescueLogin {
+            keys: request
+                .ssh_keys
+                .iter()
+                .flatten()
+                .filter_map(|key| self.ssh_keys.get(&key.0))
+                .map(|key| key.public_key.clone())
+                .collect(),
+            password: password.clone(),
+        };
         let seconds = self.durations.rescue;
         let action = self.start_action(
             NewAction::new("enable_rescue", vec![ResourceRef::new("server", id)], seconds).on_success(move |w| {
                 if let Some(s) = w.servers.get_mut(&id) {
                     s.rescue_enabled = true;
+                    s.rescue_login = Some(login);
                     s.rescue_generation += 1;
                     let generation = s.rescue_generation;
                     w.emit(SimEvent::RescueEnabled { id });
