@@ -105,14 +105,18 @@ const LOAD_BALANCERS: Kind = Kind {
 macro_rules! list_and_delete {
     ($kind:ident: $resource:ty, $id:ty; $list:ident, $delete:ident;
      $noun:literal, $list_note:literal, $delete_note:literal) => {
-        #[doc = concat!("Every ", $noun, " matching `selector`", $list_note, ".\n\n",
-                    "# Errors\n[`Error::Request`] when the list cannot be read.")]
+        #[doc = concat!("Every ", $noun, " matching `selector`", $list_note, ".")]
+        #[doc = ""]
+        #[doc = "# Errors"]
+        #[doc = "[`Error::Request`] when the list cannot be read."]
         pub async fn $list(&self, selector: &Selector) -> Result<Vec<$resource>, Error> {
             self.list_kind(&$kind, selector).await
         }
 
-        #[doc = concat!("Deletes ", $noun, " `id`; `false` when it was already gone.\n\n",
-                    "# Errors\n[`Error::Request`] \"while deleting ", $noun, " ID\"", $delete_note, ".")]
+        #[doc = concat!("Deletes ", $noun, " `id`; `false` when it was already gone.")]
+        #[doc = ""]
+        #[doc = "# Errors"]
+        #[doc = concat!("[`Error::Request`] \"while deleting ", $noun, " ID\"", $delete_note, ".")]
         pub async fn $delete(&self, id: $id) -> Result<bool, Error> {
             self.delete_kind(&$kind, id.get())
                 .await
