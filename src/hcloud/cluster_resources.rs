@@ -54,50 +54,76 @@ pub struct PrimaryIp {
     pub labels: HashMap<String, String>,
 }
 
-/// Where each kind of resource lives in the API.
+/// Where each kind of resource lives in the API: `/{many}`, one resource under key `one`.
 struct Kind {
-    path: &'static str,
     one: &'static str,
     many: &'static str,
     noun: &'static str,
 }
 
+impl Kind {
+    /// The collection's path, `/{many}`.
+    fn path(&self) -> String {
+        format!("/{}", self.many)
+    }
+}
+
 const NETWORKS: Kind = Kind {
-    path: "/networks",
     one: "network",
     many: "networks",
     noun: "network",
 };
 const FIREWALLS: Kind = Kind {
-    path: "/firewalls",
     one: "firewall",
     many: "firewalls",
     noun: "firewall",
 };
 const PLACEMENT_GROUPS: Kind = Kind {
-    path: "/placement_groups",
     one: "placement_group",
     many: "placement_groups",
     noun: "placement group",
 };
 const FLOATING_IPS: Kind = Kind {
-    path: "/floating_ips",
     one: "floating_ip",
     many: "floating_ips",
     noun: "floating IP",
 };
 const PRIMARY_IPS: Kind = Kind {
-    path: "/primary_ips",
     one: "primary_ip",
     many: "primary_ips",
     noun: "primary IP",
 };
 const LOAD_BALANCERS: Kind = Kind {
-    path: "/load_balancers",
     one: "load_balancer",
     many: "load_balancers",
     noun: "load balancer",
 };
+
+/// A kind's `list_*` (by label selector) and `delete_*` (`false` when already gone), the
+/// same two calls for every kind whose delete answer carries nothing to keep; the notes
+/// finish the generated docs.
+macro_rules! list_and_delete {
+    ($kind:ident: $resource:ty, $id:ty; $list:ident, $delete:ident;
+     $noun:literal, $list_note:literal, $delete_note:literal) => {
+        #[doc = concat!("Every ", $noun, " matching `selector`", $list_note, ".")]
+        #[doc = ""]
+        #[doc = "# Errors"]
+        #[doc = "[`Error::Request`] when the list cannot be read."]
+        pub async fn $list(&self, selector: &Selector) -> Result<Vec<$resource>, Error> {
+            self.list_kind(&$kind, selector).await
+        }
+
+        #[doc = concat!("Deletes ", $noun, " `id`; `false` when it was already gone.")]
+        #[doc = ""]
+        #[doc = "# Errors"]
+        #[doc = concat!("[`Error::Request`] \"while deleting ", $noun, " ID\"", $delete_note, ".")]
+        pub async fn $delete(&self, id: $id) -> Result<bool, Error> {
+            self.delete_kind(&$kind, id.get())
+                .await
+                .map(|gone| gone.is_some())
+        }
+    };
+}
 
 impl Client {
     /// Creates network `name` over `ip_range` with one cloud subnet per `(network_zone,
@@ -140,21 +166,8 @@ impl Client {
         Ok(answer.action)
     }
 
-    /// Every network matching `selector`.
-    ///
-    /// # Errors
-    /// [`Error::Request`] when the list cannot be read.
-    pub async fn list_networks(&self, selector: &Selector) -> Result<Vec<Network>, Error> {
-        self.list_kind(&NETWORKS, selector).await
-    }
-
-    /// Deletes network `id`; `false` when it was already gone.
-    ///
-    /// # Errors
-    /// [`Error::Request`] "while deleting network ID".
-    pub async fn delete_network(&self, id: NetworkId) -> Result<bool, Error> {
-        self.delete_kind(&NETWORKS, id.get()).await.map(|gone| gone.is_some())
-    }
+    list_and_delete!(NETWORKS: Network, NetworkId; list_networks, delete_network;
+        "network", "", "");
 
     /// Creates firewall `name` with `rules`, applied to the servers matching `apply_to`
     /// (when given).
@@ -176,21 +189,8 @@ impl Client {
         self.create_kind(&FIREWALLS, name, labels, body).await
     }
 
-    /// Every firewall matching `selector`.
-    ///
-    /// # Errors
-    /// [`Error::Request`] when the list cannot be read.
-    pub async fn list_firewalls(&self, selector: &Selector) -> Result<Vec<Firewall>, Error> {
-        self.list_kind(&FIREWALLS, selector).await
-    }
-
-    /// Deletes firewall `id`; `false` when it was already gone.
-    ///
-    /// # Errors
-    /// [`Error::Request`] "while deleting firewall ID" (`resource_in_use` while applied).
-    pub async fn delete_firewall(&self, id: FirewallId) -> Result<bool, Error> {
-        self.delete_kind(&FIREWALLS, id.get()).await.map(|gone| gone.is_some())
-    }
+    list_and_delete!(FIREWALLS: Firewall, FirewallId; list_firewalls, delete_firewall;
+        "firewall", "", " (`resource_in_use` while applied)");
 
     /// Creates spread placement group `name`.
     ///
@@ -201,23 +201,8 @@ impl Client {
         self.create_kind(&PLACEMENT_GROUPS, name, labels, body).await
     }
 
-    /// Every placement group matching `selector`.
-    ///
-    /// # Errors
-    /// [`Error::Request`] when the list cannot be read.
-    pub async fn list_placement_groups(&self, selector: &Selector) -> Result<Vec<PlacementGroup>, Error> {
-        self.list_kind(&PLACEMENT_GROUPS, selector).await
-    }
-
-    /// Deletes placement group `id`; `false` when it was already gone.
-    ///
-    /// # Errors
-    /// [`Error::Request`] "while deleting placement group ID".
-    pub async fn delete_placement_group(&self, id: PlacementGroupId) -> Result<bool, Error> {
-        self.delete_kind(&PLACEMENT_GROUPS, id.get())
-            .await
-            .map(|gone| gone.is_some())
-    }
+    list_and_delete!(PLACEMENT_GROUPS: PlacementGroup, PlacementGroupId; list_placement_groups, delete_placement_group;
+        "placement group", "", "");
 
     /// Creates floating IP `name` (`ipv4` or `ipv6`) homed in `home_location`.
     ///
@@ -234,23 +219,8 @@ impl Client {
         self.create_kind(&FLOATING_IPS, name, labels, body).await
     }
 
-    /// Every floating IP matching `selector`.
-    ///
-    /// # Errors
-    /// [`Error::Request`] when the list cannot be read.
-    pub async fn list_floating_ips(&self, selector: &Selector) -> Result<Vec<FloatingIp>, Error> {
-        self.list_kind(&FLOATING_IPS, selector).await
-    }
-
-    /// Deletes floating IP `id`; `false` when it was already gone.
-    ///
-    /// # Errors
-    /// [`Error::Request`] "while deleting floating IP ID" (`must_be_unassigned` while assigned).
-    pub async fn delete_floating_ip(&self, id: FloatingIpId) -> Result<bool, Error> {
-        self.delete_kind(&FLOATING_IPS, id.get())
-            .await
-            .map(|gone| gone.is_some())
-    }
+    list_and_delete!(FLOATING_IPS: FloatingIp, FloatingIpId; list_floating_ips, delete_floating_ip;
+        "floating IP", "", " (`must_be_unassigned` while assigned)");
 
     /// Creates unassigned primary IP `name` (`ipv4` or `ipv6`) in `location`, kept when a
     /// server it is later assigned to is deleted.
@@ -271,23 +241,8 @@ impl Client {
         self.create_kind(&PRIMARY_IPS, name, labels, body).await
     }
 
-    /// Every primary IP matching `selector`, unassigned ones included.
-    ///
-    /// # Errors
-    /// [`Error::Request`] when the list cannot be read.
-    pub async fn list_primary_ips(&self, selector: &Selector) -> Result<Vec<PrimaryIp>, Error> {
-        self.list_kind(&PRIMARY_IPS, selector).await
-    }
-
-    /// Deletes primary IP `id`; `false` when it was already gone.
-    ///
-    /// # Errors
-    /// [`Error::Request`] "while deleting primary IP ID" (`must_be_unassigned` while assigned).
-    pub async fn delete_primary_ip(&self, id: PrimaryIpId) -> Result<bool, Error> {
-        self.delete_kind(&PRIMARY_IPS, id.get())
-            .await
-            .map(|gone| gone.is_some())
-    }
+    list_and_delete!(PRIMARY_IPS: PrimaryIp, PrimaryIpId; list_primary_ips, delete_primary_ip;
+        "primary IP", ", unassigned ones included", " (`must_be_unassigned` while assigned)");
 
     /// Creates load balancer `name` of `load_balancer_type` (`lb11`) in `location`.
     ///
@@ -335,10 +290,10 @@ impl Client {
         body: Value,
     ) -> Result<Created<T>, Error> {
         let operation = format!("creating {} {name}", kind.noun);
-        let call = Call::create(kind.path, body);
+        let call = Call::create(kind.path(), body);
         let answer: Value = self
             .create(&call, || async {
-                let found: Vec<Value> = self.list(Call::get(kind.path).query("name", name), kind.many).await?;
+                let found: Vec<Value> = self.list(Call::get(kind.path()).query("name", name), kind.many).await?;
                 Ok(found
                     .into_iter()
                     .find(|item| {
@@ -353,7 +308,7 @@ impl Client {
         let decode = |source| {
             during(operation.clone())(RequestError::Decode {
                 method: "POST".into(),
-                path: kind.path.into(),
+                path: kind.path(),
                 source,
             })
         };
@@ -369,7 +324,7 @@ impl Client {
     }
 
     async fn list_kind<T: DeserializeOwned>(&self, kind: &Kind, selector: &Selector) -> Result<Vec<T>, Error> {
-        self.list(with_selector(Call::get(kind.path), selector), kind.many)
+        self.list(with_selector(Call::get(kind.path()), selector), kind.many)
             .await
             .map_err(during(format!("listing {}s ({selector})", kind.noun)))
     }
@@ -377,7 +332,7 @@ impl Client {
     /// The delete answer's body (`null` for 204), or `None` when the resource was gone.
     async fn delete_kind(&self, kind: &Kind, id: i64) -> Result<Option<Value>, Error> {
         match self
-            .request::<Value>(&Call::delete(format!("{}/{id}", kind.path)))
+            .request::<Value>(&Call::delete(format!("{}/{id}", kind.path())))
             .await
         {
             Ok(body) => Ok(Some(body)),

@@ -24,11 +24,12 @@ pub struct Span {
 impl Span {
     /// The first character of a file, used when a problem has no better place (a missing
     /// top-level key).
-    pub const START: Span = Span {
-        line: 1,
-        column: 1,
-        width: 1,
-    };
+    pub const START: Span = Span::new(1, 1, 1);
+
+    /// The span of `width` characters from `line`:`column` (both 1-based).
+    pub const fn new(line: usize, column: usize, width: usize) -> Span {
+        Span { line, column, width }
+    }
 }
 
 /// A value together with where it was written.
@@ -257,11 +258,7 @@ mod tests {
     #[test]
     fn renders_header_source_line_caret_and_notes() {
         let source = "name: x\nnetwork:\n  subnet: 10.1.0.0/24\n";
-        let span = Span {
-            line: 3,
-            column: 11,
-            width: 11,
-        };
+        let span = Span::new(3, 11, 11);
         let diagnostic = Diagnostic::new(
             Path::new("cluster.yaml"),
             Some(source),
@@ -280,11 +277,7 @@ mod tests {
     #[test]
     fn control_and_bidi_characters_of_the_source_line_are_not_sent_to_the_terminal() {
         let source = "name: a\u{1b}]0;x\u{7}\u{1b}[2Jb  # \u{202e}kool\tc\n";
-        let span = Span {
-            line: 1,
-            column: 7,
-            width: 13,
-        };
+        let span = Span::new(1, 7, 13);
         let diagnostic = Diagnostic::new(Path::new("c.yaml"), Some(source), span, Some("name"), "bad");
         assert_eq!(
             diagnostic.to_string(),
@@ -300,7 +293,7 @@ mod tests {
             Diagnostic::new(
                 Path::new("c.yaml"),
                 Some(&source),
-                Span { line: 1, column, width },
+                Span::new(1, column, width),
                 Some("name"),
                 "bad",
             )
@@ -349,11 +342,7 @@ mod tests {
 
     #[test]
     fn caret_is_clamped_to_the_line() {
-        let span = Span {
-            line: 1,
-            column: 40,
-            width: 9,
-        };
+        let span = Span::new(1, 40, 9);
         let diagnostic = Diagnostic::new(Path::new("c.yaml"), Some("a: b\n"), span, None, "oops");
         assert!(diagnostic.to_string().ends_with("1 | a: b\n  |     ^"), "{diagnostic}");
     }

@@ -21,6 +21,26 @@ pub(crate) trait FileErrors {
     fn write(path: PathBuf, source: secure_file::Error) -> Self;
 }
 
+/// Implements [`FileErrors`] for a module's `Error` enum whose variants are
+/// `Read { path, source }`, `Serialize { source }` and `Write { path, source }` — the shape
+/// every secret file's error enum shares, written once here.
+macro_rules! impl_file_errors {
+    ($error:ty) => {
+        impl $crate::talos::secret_yaml::FileErrors for $error {
+            fn read(path: std::path::PathBuf, source: std::io::Error) -> Self {
+                Self::Read { path, source }
+            }
+            fn serialize(source: serde_saphyr::SerializeError) -> Self {
+                Self::Serialize { source }
+            }
+            fn write(path: std::path::PathBuf, source: $crate::secure_file::Error) -> Self {
+                Self::Write { path, source }
+            }
+        }
+    };
+}
+pub(crate) use impl_file_errors;
+
 /// Reads `path` and hands its text to `parse`, with the path as the origin its errors name.
 pub(crate) fn load<T, E: FileErrors>(path: &Path, parse: impl FnOnce(&str, &str) -> Result<T, E>) -> Result<T, E> {
     let text = crate::input_file::read_to_string(path).map_err(|source| E::read(path.to_path_buf(), source))?;

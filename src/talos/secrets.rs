@@ -260,17 +260,7 @@ impl Error {
     }
 }
 
-impl secret_yaml::FileErrors for Error {
-    fn read(path: PathBuf, source: std::io::Error) -> Self {
-        Error::Read { path, source }
-    }
-    fn serialize(source: serde_saphyr::SerializeError) -> Self {
-        Error::Serialize { source }
-    }
-    fn write(path: PathBuf, source: secure_file::Error) -> Self {
-        Error::Write { path, source }
-    }
-}
+secret_yaml::impl_file_errors!(Error);
 
 impl Classify for Error {
     fn class(&self) -> Class {

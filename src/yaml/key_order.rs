@@ -12,9 +12,15 @@ use std::cmp::Ordering;
 /// digits in Latin-1 plus `char::is_numeric` above it; they differ only for rare
 /// characters (letter numbers such as `Ⅻ`, combining marks).
 pub fn key_order(a: &str, b: &str) -> Ordering {
-    if key_less(a, b) {
+    order_by_less(a, b, key_less)
+}
+
+/// The [`Ordering`] of `a` and `b` under a Go-style `Less` (`sort.Interface`): `Equal` when
+/// neither is less than the other.
+pub fn order_by_less<T: ?Sized>(a: &T, b: &T, less: impl Fn(&T, &T) -> bool) -> Ordering {
+    if less(a, b) {
         Ordering::Less
-    } else if key_less(b, a) {
+    } else if less(b, a) {
         Ordering::Greater
     } else {
         Ordering::Equal

@@ -54,13 +54,7 @@ pub(super) fn go_key_order(a: &Value, b: &Value) -> Ordering {
         };
         key_order(xs, ys) == Ordering::Less
     };
-    if less(a, b) {
-        Ordering::Less
-    } else if less(b, a) {
-        Ordering::Greater
-    } else {
-        Ordering::Equal
-    }
+    key_order::order_by_less(a, b, less)
 }
 
 #[cfg(test)]

@@ -303,16 +303,12 @@ impl Factory {
             faults: Mutex::new(config.faults),
             requests: Mutex::default(),
         });
-        let listener = tokio::net::TcpListener::bind(config.listen)
-            .await
-            .map_err(|source| Error::Bind {
-                addr: config.listen,
-                source,
-            })?;
-        let addr = listener.local_addr().map_err(|source| Error::Bind {
+        let bind_error = |source| Error::Bind {
             addr: config.listen,
             source,
-        })?;
+        };
+        let listener = tokio::net::TcpListener::bind(config.listen).await.map_err(bind_error)?;
+        let addr = listener.local_addr().map_err(bind_error)?;
         let app = Router::new()
             .route("/schematics", post(create_schematic))
             .route("/schematics/{id}", get(find_schematic))

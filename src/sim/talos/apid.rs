@@ -15,9 +15,9 @@ use tonic::body::Body;
 use tonic_prost::ProstCodec;
 
 use super::cluster::{EtcdError, MemberView};
-use super::config::MachineType;
+use super::config::{AcceptedConfig, MachineType};
 use super::kubeconfig::{admin_kubeconfig, talos_tarball};
-use super::node::{ConfigSource, ConnContext, ConnKind, NodeShared, Phase};
+use super::node::{ConfigSource, ConnContext, ConnKind, NodeShared, NodeState, Phase};
 use super::proxy;
 use crate::talos::api::proto::machine::apply_configuration_request::Mode as ApplyMode;
 use crate::talos::api::proto::machine::reset_request::WipeMode;
@@ -418,13 +418,7 @@ fn apply_configuration(
                 "Dry run summary:\nNode is running in maintenance mode and does not have a config yet.".into(),
             ));
         }
-        let outcome = shared.accept(&request.data);
-        shared.record(
-            request.data.clone(),
-            ConfigSource::ApplyConfiguration,
-            outcome.as_ref().map(|_| ()),
-        );
-        let config = Arc::new(outcome.map_err(|e| Status::invalid_argument(e.to_string()))?);
+        let config = accept_applied(shared, &request.data)?;
         // Install and "reboot" into configured mode; this answer still goes out on the
         // connection being closed gracefully.
         state.installed = Some(config);
@@ -450,13 +444,7 @@ fn apply_configuration(
             "the REBOOT mode is not supported, please use AUTO or NO_REBOOT modes instead",
         ));
     }
-    let outcome = shared.accept(&request.data);
-    shared.record(
-        request.data.clone(),
-        ConfigSource::ApplyConfiguration,
-        outcome.as_ref().map(|_| ()),
-    );
-    let config = Arc::new(outcome.map_err(|e| Status::invalid_argument(e.to_string()))?);
+    let config = accept_applied(shared, &request.data)?;
     let needs_reboot = config.machine_type != current.machine_type || config.cluster_id != current.cluster_id;
     let unchanged = config.raw == current.raw;
     let resolved = match mode {
@@ -504,8 +492,7 @@ fn apply_configuration(
         ApplyMode::Staged => state.staged = Some(config),
         ApplyMode::Reboot => {
             state.installed = Some(config);
-            shared.shutdown(&mut state);
-            shared.boot(&mut state).map_err(internal)?;
+            restart(shared, &mut state, "cannot apply the configuration")?;
         }
         ApplyMode::Try => {
             let previous = current;
@@ -688,11 +675,10 @@ fn reset(shared: &NodeShared, request: machine::ResetRequest) -> Result<machine:
         (wiped("STATE"), wiped("EPHEMERAL"))
     };
     shared.wipe(&mut state, wipe_state, wipe_ephemeral);
-    shared.shutdown(&mut state);
     if request.reboot {
-        shared
-            .boot(&mut state)
-            .map_err(|e| Status::internal(format!("cannot boot after reset: {e}")))?;
+        restart(shared, &mut state, "cannot boot after reset")?;
+    } else {
+        shared.shutdown(&mut state);
     }
     Ok(machine::ResetResponse {
         messages: vec![machine::Reset {
@@ -702,12 +688,31 @@ fn reset(shared: &NodeShared, request: machine::ResetRequest) -> Result<machine:
     })
 }
 
-fn reboot(shared: &NodeShared, _request: machine::RebootRequest) -> Result<machine::RebootResponse, Status> {
-    let mut state = shared.lock();
-    shared.shutdown(&mut state);
+/// Validates a config sent by ApplyConfiguration and records it (accepted or not) for
+/// the control API; a rejection is `InvalidArgument` with the validator's text.
+fn accept_applied(shared: &NodeShared, data: &[u8]) -> Result<Arc<AcceptedConfig>, Status> {
+    let outcome = shared.accept(data);
+    shared.record(
+        data.to_vec(),
+        ConfigSource::ApplyConfiguration,
+        outcome.as_ref().map(|_| ()),
+    );
+    outcome
+        .map(Arc::new)
+        .map_err(|e| Status::invalid_argument(e.to_string()))
+}
+
+/// Shuts the node down and boots it again (a reboot, or the reboot after an apply or a
+/// reset); a boot failure is an internal error prefixed with `context`.
+fn restart(shared: &NodeShared, state: &mut NodeState, context: &str) -> Result<(), Status> {
+    shared.shutdown(state);
     shared
-        .boot(&mut state)
-        .map_err(|e| Status::internal(format!("cannot boot: {e}")))?;
+        .boot(state)
+        .map_err(|e| Status::internal(format!("{context}: {e}")))
+}
+
+fn reboot(shared: &NodeShared, _request: machine::RebootRequest) -> Result<machine::RebootResponse, Status> {
+    restart(shared, &mut shared.lock(), "cannot boot")?;
     Ok(machine::RebootResponse {
         messages: vec![machine::Reboot {
             metadata: None,

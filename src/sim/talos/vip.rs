@@ -232,19 +232,17 @@ impl Api<'_> {
         Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
+    /// `GET path`; `what` names the call in errors.
+    async fn get(&self, path: &str, what: &str) -> Result<Value, VipError> {
+        self.call(reqwest::Method::GET, path, None, what).await
+    }
+
     /// Every item of a paginated list (`key` in each page).
     async fn all(&self, path: &str, key: &str, what: &str) -> Result<Vec<Value>, VipError> {
         let mut items = Vec::new();
         let mut page = 1u64;
         loop {
-            let answer = self
-                .call(
-                    reqwest::Method::GET,
-                    &format!("{path}?page={page}&per_page=50"),
-                    None,
-                    what,
-                )
-                .await?;
+            let answer = self.get(&format!("{path}?page={page}&per_page=50"), what).await?;
             items.extend(answer[key].as_array().cloned().unwrap_or_default());
             match answer["meta"]["pagination"]["next_page"].as_u64() {
                 Some(next) if next > page => page = next,
@@ -265,12 +263,7 @@ struct Handler {
 impl Handler {
     async fn discover(api: &Api<'_>, vip: IpAddr, server: u64) -> Result<Handler, VipError> {
         let me = api
-            .call(
-                reqwest::Method::GET,
-                &format!("/servers/{server}"),
-                None,
-                "error getting server info",
-            )
+            .get(&format!("/servers/{server}"), "error getting server info")
             .await?;
         let mut network = 0;
         if is_private(vip) {
@@ -279,12 +272,7 @@ impl Handler {
                     continue;
                 };
                 let answer = api
-                    .call(
-                        reqwest::Method::GET,
-                        &format!("/networks/{id}"),
-                        None,
-                        "error getting network info",
-                    )
+                    .get(&format!("/networks/{id}"), "error getting network info")
                     .await?;
                 let contains = answer["network"]["ip_range"]
                     .as_str()

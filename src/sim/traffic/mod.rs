@@ -399,57 +399,26 @@ async fn reconcile_listeners(
     running.failed.retain(|addr, _| wanted.contains_key(addr));
     let mut statuses = BTreeMap::new();
     for (addr, role) in wanted {
-        if running.listeners.contains_key(&addr) {
-            statuses.insert(
-                addr,
-                ListenerStatus {
-                    addr,
-                    role,
-                    error: None,
-                },
-            );
-            continue;
-        }
-        let previous = lock(&inner.listeners).get(&addr).and_then(|s| s.error.clone());
-        if running.failed.get(&addr).is_some_and(|at| at.elapsed() < REBIND_AFTER) {
-            statuses.insert(
-                addr,
-                ListenerStatus {
-                    addr,
-                    role,
-                    error: previous,
-                },
-            );
-            continue;
-        }
-        match TcpListener::bind(addr).await {
-            Ok(listener) => {
-                running.failed.remove(&addr);
-                let token = stop.child_token();
-                tokio::spawn(accept_loop(inner.clone(), listener, addr, token.clone()));
-                running.listeners.insert(addr, (role, token));
-                statuses.insert(
-                    addr,
-                    ListenerStatus {
-                        addr,
-                        role,
-                        error: None,
-                    },
-                );
+        let error = if running.listeners.contains_key(&addr) {
+            None
+        } else if running.failed.get(&addr).is_some_and(|at| at.elapsed() < REBIND_AFTER) {
+            lock(&inner.listeners).get(&addr).and_then(|s| s.error.clone())
+        } else {
+            match TcpListener::bind(addr).await {
+                Ok(listener) => {
+                    running.failed.remove(&addr);
+                    let token = stop.child_token();
+                    tokio::spawn(accept_loop(inner.clone(), listener, addr, token.clone()));
+                    running.listeners.insert(addr, (role, token));
+                    None
+                }
+                Err(error) => {
+                    running.failed.insert(addr, std::time::Instant::now());
+                    Some(bind_error_text(&error))
+                }
             }
-            Err(error) => {
-                running.failed.insert(addr, std::time::Instant::now());
-                let error = bind_error_text(&error);
-                statuses.insert(
-                    addr,
-                    ListenerStatus {
-                        addr,
-                        role,
-                        error: Some(error),
-                    },
-                );
-            }
-        }
+        };
+        statuses.insert(addr, ListenerStatus { addr, role, error });
     }
     *lock(&inner.listeners) = statuses;
 }

@@ -20,19 +20,8 @@ impl Checker<'_, '_> {
         rule: &str,
         parse: impl Fn(&str) -> Result<T, NameError>,
     ) -> Option<T> {
-        match parse(&value.value) {
-            Ok(parsed) => Some(parsed),
-            Err(e) => {
-                self.error(
-                    value.span,
-                    field,
-                    format!("`{}` is not a valid {what}: {e}", excerpt(&value.value).escape_debug()),
-                    rule,
-                    None,
-                );
-                None
-            }
-        }
+        let parsed = parse(&value.value).map_err(|e| (e.to_string(), None));
+        self.parsed_or_reported(value, field, what, rule, parsed)
     }
 
     pub(super) fn spanned_name<T>(
@@ -103,20 +92,26 @@ impl Checker<'_, '_> {
         expected: &str,
         parse: impl Fn(&str) -> Result<T, VersionError>,
     ) -> Option<T> {
-        match parse(&value.value) {
-            Ok(version) => Some(version),
-            Err(e) => {
-                self.error(
-                    value.span,
-                    field,
-                    format!(
-                        "`{}` is not a valid version: {}",
-                        excerpt(&value.value).escape_debug(),
-                        e.reason
-                    ),
-                    expected,
-                    e.suggestion,
-                );
+        let parsed = parse(&value.value).map_err(|e| (e.reason, e.suggestion));
+        self.parsed_or_reported(value, field, "version", expected, parsed)
+    }
+
+    /// The parsed `value`, or `None` after reporting "`VALUE` is not a valid WHAT: REASON"
+    /// with the suggestion the parser made, if any.
+    fn parsed_or_reported<T>(
+        &mut self,
+        value: &Spanned<String>,
+        field: &str,
+        what: &str,
+        expected: &str,
+        parsed: Result<T, (String, Option<String>)>,
+    ) -> Option<T> {
+        match parsed {
+            Ok(parsed) => Some(parsed),
+            Err((reason, suggestion)) => {
+                let shown = excerpt(&value.value);
+                let message = format!("`{}` is not a valid {what}: {reason}", shown.escape_debug());
+                self.error(value.span, field, message, expected, suggestion);
                 None
             }
         }

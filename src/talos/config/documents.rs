@@ -259,10 +259,7 @@ impl ConfigDocuments {
     pub fn get(&self, id: &DocumentId) -> Option<&Node> {
         match id {
             DocumentId::V1Alpha1 => self.v1alpha1.as_ref(),
-            DocumentId::Typed { .. } => self
-                .documents
-                .iter()
-                .find(|d| DocumentId::of(d).is_ok_and(|other| &other == id)),
+            DocumentId::Typed { .. } => self.documents.get(self.position(id)?),
         }
     }
 
@@ -270,11 +267,18 @@ impl ConfigDocuments {
     pub fn get_mut(&mut self, id: &DocumentId) -> Option<&mut Node> {
         match id {
             DocumentId::V1Alpha1 => self.v1alpha1.as_mut(),
-            DocumentId::Typed { .. } => self
-                .documents
-                .iter_mut()
-                .find(|d| DocumentId::of(d).is_ok_and(|other| &other == id)),
+            DocumentId::Typed { .. } => {
+                let index = self.position(id)?;
+                self.documents.get_mut(index)
+            }
         }
+    }
+
+    /// Where the typed document with this identity stands in `documents`.
+    fn position(&self, id: &DocumentId) -> Option<usize> {
+        self.documents
+            .iter()
+            .position(|d| DocumentId::of(d).is_ok_and(|other| &other == id))
     }
 
     /// The first document of `kind` (and `name`, when given), whatever its apiVersion.

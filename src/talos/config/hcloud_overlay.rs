@@ -380,6 +380,10 @@ mod tests {
         doc.get_path(&Path::parse(path).expect("path"))
     }
 
+    fn text<'a>(doc: &'a Node, path: &str) -> Option<&'a str> {
+        get(doc, path).and_then(Node::as_str)
+    }
+
     #[test]
     fn cluster_settings_reach_the_generated_config() {
         for version in ["v1.10.9", "v1.11.1", "v1.12.0", "v1.13.2"] {
@@ -387,26 +391,20 @@ mod tests {
                 .node_config(&secrets(), &node("cp-1", MachineType::ControlPlane))
                 .expect("config");
             let v1 = docs.v1alpha1().expect("v1alpha1");
-            assert_eq!(get(v1, "machine.install.disk").and_then(Node::as_str), Some("/dev/sda"));
+            assert_eq!(text(v1, "machine.install.disk"), Some("/dev/sda"));
             assert_eq!(
-                get(v1, "machine.install.image").and_then(Node::as_str),
+                text(v1, "machine.install.image"),
                 Some(format!("factory.talos.dev/hcloud-installer/{SCHEMATIC}:{version}").as_str())
             );
-            assert_eq!(get(v1, "cluster.clusterName").and_then(Node::as_str), Some("prod"));
+            assert_eq!(text(v1, "cluster.clusterName"), Some("prod"));
             assert_eq!(
-                get(v1, "cluster.controlPlane.endpoint").and_then(Node::as_str),
+                text(v1, "cluster.controlPlane.endpoint"),
                 Some("https://203.0.113.10:6443")
             );
+            assert_eq!(text(v1, "cluster.network.podSubnets[0]"), Some("10.0.16.0/20"));
+            assert_eq!(text(v1, "cluster.network.serviceSubnets[0]"), Some("10.0.8.0/21"));
             assert_eq!(
-                get(v1, "cluster.network.podSubnets[0]").and_then(Node::as_str),
-                Some("10.0.16.0/20")
-            );
-            assert_eq!(
-                get(v1, "cluster.network.serviceSubnets[0]").and_then(Node::as_str),
-                Some("10.0.8.0/21")
-            );
-            assert_eq!(
-                get(v1, "machine.kubelet.image").and_then(Node::as_str),
+                text(v1, "machine.kubelet.image"),
                 Some("ghcr.io/siderolabs/kubelet:v1.34.0")
             );
             let install_keys: Vec<&str> = get(v1, "machine.install")
@@ -424,10 +422,7 @@ mod tests {
                 .node_config(&secrets(), &node("worker-1", MachineType::Worker))
                 .expect("config");
             let v1 = docs.v1alpha1().expect("v1alpha1");
-            assert_eq!(
-                get(v1, "machine.network.hostname").and_then(Node::as_str),
-                Some("worker-1")
-            );
+            assert_eq!(text(v1, "machine.network.hostname"), Some("worker-1"));
             assert!(docs.find("HostnameConfig", None).is_none(), "{version}");
         }
         for version in ["v1.12.0", "v1.13.2"] {
@@ -501,10 +496,7 @@ mod tests {
             .node_config(&secrets(), &node("cp-1", MachineType::ControlPlane))
             .expect("config");
         let v1 = docs.v1alpha1().expect("v1alpha1");
-        assert_eq!(
-            get(v1, "machine.network.interfaces[0].vip.ip").and_then(Node::as_str),
-            Some("203.0.113.10")
-        );
+        assert_eq!(text(v1, "machine.network.interfaces[0].vip.ip"), Some("203.0.113.10"));
         assert!(docs.find("HCloudVIPConfig", None).is_none());
     }
 

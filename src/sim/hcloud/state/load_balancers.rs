@@ -316,30 +316,27 @@ impl Resource for LoadBalancer {
 
     /// Selector targets resolved.
     fn render(&self, world: &World) -> Value {
+        // A server target, written or resolved from a selector.
+        let server_target = |id: u64, use_private_ip: bool| {
+            json!({
+                "type": "server",
+                "server": {"id": id},
+                "use_private_ip": use_private_ip,
+                "health_status": world.health(self, Some(id)),
+            })
+        };
         let targets: Vec<Value> = self
             .targets
             .iter()
             .map(|t| match t {
-                Target::Server { id, use_private_ip } => json!({
-                    "type": "server",
-                    "server": {"id": id},
-                    "use_private_ip": use_private_ip,
-                    "health_status": world.health(self, Some(*id)),
-                }),
+                Target::Server { id, use_private_ip } => server_target(*id, *use_private_ip),
                 Target::Selector {
                     selector,
                     use_private_ip,
                 } => {
                     let resolved: Vec<Value> = world
                         .servers_matching(selector)
-                        .map(|s| {
-                            json!({
-                                "type": "server",
-                                "server": {"id": s.id},
-                                "use_private_ip": use_private_ip,
-                                "health_status": world.health(self, Some(s.id)),
-                            })
-                        })
+                        .map(|s| server_target(s.id, *use_private_ip))
                         .collect();
                     json!({
                         "type": "label_selector",

@@ -176,14 +176,7 @@ pub struct DecodeErrors(pub Vec<DecodeError>);
 fn render_all(errors: &[DecodeError]) -> String {
     match errors {
         [single] => single.to_string(),
-        many => {
-            let mut text = format!("{} problems found during decoding:", many.len());
-            for error in many {
-                text.push_str("\n  * ");
-                text.push_str(&error.to_string());
-            }
-            text
-        }
+        many => super::bulleted(format!("{} problems found during decoding:", many.len()), many),
     }
 }
 

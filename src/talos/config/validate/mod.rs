@@ -123,14 +123,21 @@ fn render(errors: &[Finding], node: &Option<String>) -> String {
         .as_ref()
         .map(|n| format!("the machine config of {n}"))
         .unwrap_or_else(|| "the machine config".into());
-    let mut text = format!(
+    let header = format!(
         "{} error{} in {whose}:",
         errors.len(),
         if errors.len() == 1 { "" } else { "s" }
     );
-    for error in errors {
+    bulleted(header, errors)
+}
+
+/// `header`, then each item on its own `  * ` line: how both the validation and the decode
+/// errors of a config are listed.
+fn bulleted<T: std::fmt::Display>(header: String, items: &[T]) -> String {
+    let mut text = header;
+    for item in items {
         text.push_str("\n  * ");
-        text.push_str(&error.to_string());
+        text.push_str(&item.to_string());
     }
     text
 }
