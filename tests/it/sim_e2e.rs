@@ -58,40 +58,9 @@ fn client(api: &Api) -> Client {
     Client::with_options(credentials, options).expect("a client")
 }
 
-fn ssh_args(ip: std::net::IpAddr, identity: &Path) -> Vec<String> {
-    let mut args: Vec<String> = [
-        "-F",
-        "/dev/null",
-        "-o",
-        "StrictHostKeyChecking=no",
-        "-o",
-        "UserKnownHostsFile=/dev/null",
-        "-o",
-        "LogLevel=ERROR",
-        "-o",
-        "ConnectTimeout=10",
-        "-o",
-        "BatchMode=yes",
-        "-o",
-        "IdentitiesOnly=yes",
-        "-i",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    args.push(identity.display().to_string());
-    args.push(format!("root@{ip}"));
-    args
-}
-
-/// Debian's `ssh` running `command` on the rescue system at `ip`.
+/// Debian's `ssh` running `command` on the rescue system at `ip` (port 22).
 fn openssh(ip: std::net::IpAddr, identity: &Path, command: &str) -> Output {
-    std::process::Command::new("ssh")
-        .args(ssh_args(ip, identity))
-        .arg(command)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("run ssh")
+    crate::sim_rescue::openssh(std::net::SocketAddr::new(ip, 22), identity, command)
 }
 
 fn text(bytes: &[u8]) -> String {

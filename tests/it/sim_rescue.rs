@@ -85,7 +85,7 @@ async fn stand(password: Option<&str>) -> Stand {
 }
 
 /// Runs Debian's `ssh` against the stand with the given identity and command.
-fn openssh(addr: SocketAddr, identity: &Path, command: &str) -> Output {
+pub(crate) fn openssh(addr: SocketAddr, identity: &Path, command: &str) -> Output {
     std::process::Command::new("ssh")
         .args(ssh_common_args(addr))
         .args(["-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-i"])
