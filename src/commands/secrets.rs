@@ -26,7 +26,7 @@ pub fn run(args: SecretsArgs, global: &GlobalArgs, printer: &Printer) -> Result<
 fn generate(args: &SecretsGenArgs, global: &GlobalArgs, printer: &Printer) -> Result<(), CliError> {
     // With -o the bundle needs no cluster description; without it the path and the
     // default version come from cluster.yaml.
-    let (out, cluster_version) = match &args.out {
+    let (out, cluster_contract) = match &args.out {
         Some(out) => (out.clone(), None),
         None => {
             let spec = spec::load(&global.config).map_err(|e| match e {
@@ -35,11 +35,14 @@ fn generate(args: &SecretsGenArgs, global: &GlobalArgs, printer: &Printer) -> Re
                 ),
                 _ => CliError::from(e),
             })?;
-            (spec.secrets_path(), Some(spec.talos.version.to_string()))
+            (spec.secrets_path(), Some(spec.talos.version.contract()))
         }
     };
-    let contract = match (&args.talos_version, &cluster_version) {
-        (Some(text), _) | (None, Some(text)) => Contract::parse_for(text, Artifact::SecretsBundle)?,
+    // cluster.yaml's version was checked when the spec loaded (every line it accepts
+    // has secrets bundles); a --talos-version given here is checked now.
+    let contract = match (&args.talos_version, cluster_contract) {
+        (Some(text), _) => Contract::parse_for(text, Artifact::SecretsBundle)?,
+        (None, Some(contract)) => contract,
         (None, None) => Contract::CURRENT,
     };
     if out.as_os_str() == "-" {
