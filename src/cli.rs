@@ -726,7 +726,8 @@ pub struct ConfigGenArgs {
     pub secrets: Option<PathBuf>,
 
     /// Kubernetes API endpoint: the floating IP's address (or the API load balancer's),
-    /// as IP, host or URL; written as https://HOST:6443. Required for now.
+    /// as IP, host or URL; written as https://HOST:6443. Required: `config gen` works
+    /// offline and cannot look the address up.
     #[arg(long, value_name = "HOST|URL")]
     pub endpoint: Option<String>,
 

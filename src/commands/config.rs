@@ -119,7 +119,7 @@ fn endpoint_needed(spec: &spec::Spec) -> CliError {
         "the Kubernetes API endpoint is needed: pass --endpoint with {what}"
     ))
     .hint(format!(
-        "it is not known offline; find it with `hcloud {resource} list -l talos-hcloud/cluster={}` (a later version looks it up itself)",
+        "it is not known offline; find it with `hcloud {resource} list -l talos-hcloud/cluster={}`",
         spec.name
     ))
 }

@@ -405,7 +405,7 @@ fn missing_inputs_exit_2_with_hints_and_never_show_the_token() {
     assert_eq!(
         run.stderr,
         "error: the Kubernetes API endpoint is needed: pass --endpoint with the floating IP's address\n\
-         hint: it is not known offline; find it with `hcloud floating-ip list -l talos-hcloud/cluster=tootcommunity-prod` (a later version looks it up itself)\n"
+         hint: it is not known offline; find it with `hcloud floating-ip list -l talos-hcloud/cluster=tootcommunity-prod`\n"
     );
 
     // No token for the VIP.
