@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::excerpt::{MAX_MESSAGE_CHARS, MAX_PATH_CHARS, excerpt_to};
+use crate::yaml::Position;
 
 /// A position in a source file: 1-based line and column (in characters) and the width of
 /// the underlined text.
@@ -29,6 +30,12 @@ impl Span {
     /// The span of `width` characters from `line`:`column` (both 1-based).
     pub const fn new(line: usize, column: usize, width: usize) -> Span {
         Span { line, column, width }
+    }
+
+    /// The span of `width` characters from a parser's `position`; line 0 (where saphyr
+    /// places an error in empty input) is shown as line 1.
+    pub fn at(position: Position, width: usize) -> Span {
+        Span::new(position.line.max(1), position.column, width)
     }
 }
 

@@ -19,9 +19,9 @@ mod error;
 mod model;
 pub mod names;
 mod raw;
+mod reader;
 pub mod resources;
 mod version;
-mod yaml;
 
 use std::path::Path;
 
@@ -81,10 +81,10 @@ pub fn load(path: &Path) -> Result<Spec, Error> {
 /// [`Error::Invalid`] with every problem found.
 pub fn parse(path: &Path, text: &str) -> Result<Spec, Error> {
     let base_dir = path.parent().unwrap_or(Path::new(""));
-    let mut reader = yaml::Reader::new(path, text);
-    let spec = match yaml::load_documents(text) {
+    let mut reader = reader::Reader::new(path, text);
+    let spec = match reader::load_documents(text) {
         Err(e) => {
-            reader.push(yaml::syntax_diagnostic(path, text, &e));
+            reader.push(reader::syntax_diagnostic(path, text, &e));
             None
         }
         Ok(documents) => match documents.as_slice() {

@@ -5,7 +5,7 @@
 use saphyr::{MarkedYaml, YamlData};
 
 use super::diagnostic::{Span, Spanned};
-use super::yaml::{Field, Map, Reader, join};
+use super::reader::{Field, Map, Reader, join};
 
 /// Examples used in "expected …" notes, shared with the checks.
 pub(crate) mod example {
@@ -198,7 +198,7 @@ pub(crate) fn decode(reader: &mut Reader<'_>, root: &MarkedYaml<'_>) -> RawClust
         node: root,
     };
     if !matches!(root.data, YamlData::Mapping(_)) {
-        let found = super::yaml::describe(root);
+        let found = super::reader::describe(root);
         let span = reader.span(root);
         let diagnostic = reader
             .diagnostic(
@@ -289,7 +289,7 @@ pub(crate) fn decode(reader: &mut Reader<'_>, root: &MarkedYaml<'_>) -> RawClust
                 key_span,
                 node: value,
             };
-            if super::yaml::is_null(value) {
+            if super::reader::is_null(value) {
                 let diagnostic = reader
                     .diagnostic(
                         key_span,
@@ -317,7 +317,7 @@ fn decode_talos(reader: &mut Reader<'_>, field: &Field<'_, '_>) -> Option<RawTal
             if let YamlData::Mapping(entries) = &field.node.data {
                 let has_customization = entries
                     .keys()
-                    .any(|key| super::yaml::literal(key) == Some("customization"));
+                    .any(|key| super::reader::literal(key) == Some("customization"));
                 if !has_customization {
                     let node_span = reader.span(field.node);
                     let diagnostic = reader
@@ -331,7 +331,7 @@ fn decode_talos(reader: &mut Reader<'_>, field: &Field<'_, '_>) -> Option<RawTal
                     return None;
                 }
                 return Some(RawSchematic::Inline {
-                    yaml: super::yaml::to_yaml_text(field.node),
+                    yaml: super::reader::to_yaml_text(field.node),
                     span: reader.span(field.node),
                 });
             }
@@ -397,7 +397,7 @@ fn decode_node(reader: &mut Reader<'_>, item: &Field<'_, '_>) -> Option<RawNode>
             ip: optional_string(reader, &map, "ip", example::NODE_IP),
         });
     }
-    if super::yaml::is_null(item.node) {
+    if super::reader::is_null(item.node) {
         let diagnostic = reader
             .diagnostic(item.key_span, &item.path, "empty list item")
             .expected(example::NODES);

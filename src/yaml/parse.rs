@@ -148,7 +148,7 @@ pub fn parse_stream(text: &str) -> Result<Vec<ParsedDocument>, ParseError> {
     let mut doc_start: Option<Position> = None;
     while let Some(event) = parser.next_event() {
         let (event, span) = event.map_err(|e| ParseError::Syntax {
-            position: Position::new(e.marker().line(), e.marker().col() + 1),
+            position: Position::of_marker(e.marker()),
             message: e.info().to_string(),
         })?;
         let at = position(&span);
@@ -195,7 +195,7 @@ pub fn parse_one(text: &str) -> Result<Node, ParseError> {
 }
 
 fn position(span: &Span) -> Position {
-    Position::new(span.start.line(), span.start.col() + 1)
+    Position::of_marker(&span.start)
 }
 
 /// A collection being built.

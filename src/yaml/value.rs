@@ -31,6 +31,12 @@ impl Position {
     pub fn new(line: usize, column: usize) -> Self {
         Position { line, column }
     }
+
+    /// Where a saphyr marker points (saphyr counts columns from 0), so that both parsers'
+    /// trees and errors report places the same way.
+    pub fn of_marker(marker: &saphyr_parser::Marker) -> Self {
+        Position::new(marker.line(), marker.col() + 1)
+    }
 }
 
 impl fmt::Display for Position {
@@ -479,6 +485,11 @@ impl Node {
     /// The value under `key` when this node is a mapping.
     pub fn get(&self, key: &str) -> Option<&Node> {
         self.as_mapping()?.get(key)
+    }
+
+    /// The list under `key`; empty when there is none (absent, null or not a sequence).
+    pub fn items(&self, key: &str) -> &[Node] {
+        self.get(key).and_then(Node::as_sequence).unwrap_or_default()
     }
 
     /// The value under `key` when this node is a mapping, mutable.

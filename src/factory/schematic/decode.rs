@@ -33,8 +33,7 @@ const ENROLL_KEYS: &[&str] = &["off", "manual", "if-safe", "force"];
 pub(super) fn parse(text: &str, origin: &str) -> Result<Schematic, Error> {
     let invalid = |at: Position, path: String, problem: Problem| Error::Invalid {
         origin: origin.to_string(),
-        line: at.line,
-        column: at.column,
+        at,
         path,
         problem: Box::new(problem),
     };
@@ -547,8 +546,7 @@ mod tests {
         )
         .expect_err("duplicate");
         let Error::Invalid {
-            line,
-            column,
+            at: Position { line, column },
             path,
             problem,
             ..

@@ -238,14 +238,12 @@ pub enum Error {
         source: std::io::Error,
     },
     /// The text is not a valid schematic.
-    #[error("{origin}:{line}:{column}: {problem}")]
+    #[error("{origin}:{at}: {problem}")]
     Invalid {
         /// File name (or `<input>`).
         origin: String,
-        /// 1-based line.
-        line: usize,
-        /// 1-based column.
-        column: usize,
+        /// Where the problem is.
+        at: yaml::Position,
         /// Dotted path of the offending field, e.g. `customization.meta[0].key`.
         path: String,
         /// What is wrong.
@@ -303,6 +301,16 @@ pub enum Problem {
     },
 }
 
+impl Problem {
+    /// For an unknown field, the known one it is most likely a typo of.
+    pub fn suggestion(&self) -> Option<&'static str> {
+        match self {
+            Problem::UnknownField { field, expected, .. } => suggest(field, expected.iter().copied()),
+            _ => None,
+        }
+    }
+}
+
 impl Classify for Error {
     fn class(&self) -> Class {
         Class::InvalidInput
@@ -310,12 +318,10 @@ impl Classify for Error {
 
     fn hints(&self) -> Vec<String> {
         match self {
-            Error::Invalid { problem, .. } => match problem.as_ref() {
-                Problem::UnknownField { field, expected, .. } => suggest(field, expected.iter().copied())
-                    .map(|candidate| vec![format!("did you mean `{candidate}`?")])
-                    .unwrap_or_default(),
-                _ => Vec::new(),
-            },
+            Error::Invalid { problem, .. } => problem
+                .suggestion()
+                .map(|candidate| vec![format!("did you mean `{candidate}`?")])
+                .unwrap_or_default(),
             _ => Vec::new(),
         }
     }

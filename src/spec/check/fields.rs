@@ -8,8 +8,8 @@ use crate::spec::diagnostic::Spanned;
 use crate::spec::model::{Location, NetworkZone};
 use crate::spec::names::NameError;
 use crate::spec::raw::example;
+use crate::spec::reader;
 use crate::spec::version::VersionError;
-use crate::spec::yaml;
 
 impl Checker<'_, '_> {
     pub(super) fn name<T>(
@@ -55,7 +55,7 @@ impl Checker<'_, '_> {
         path: &str,
         zone: Option<NetworkZone>,
     ) -> Option<Location> {
-        let field = yaml::join(path, "location");
+        let field = reader::join(path, "location");
         let parsed = self.location(value, &field)?;
         if let Some(zone) = zone {
             self.in_zone(&parsed, &field, zone);

@@ -11,8 +11,8 @@ use crate::spec::diagnostic::{Span, Spanned, suggest};
 use crate::spec::model::{LoadBalancer, LoadBalancerService, LoadBalancerType, Location, NetworkZone};
 use crate::spec::names::{LoadBalancerName, PoolName, Prefix};
 use crate::spec::raw::{RawLoadBalancer, RawService, example};
+use crate::spec::reader;
 use crate::spec::resources;
-use crate::spec::yaml;
 
 /// What the checks of one load balancer need from the rest of the description.
 struct Context<'a> {
@@ -69,11 +69,11 @@ impl Checker<'_, '_> {
         let name = raw
             .name
             .as_ref()
-            .and_then(|n| self.load_balancer_name(n, &yaml::join(path, "name"), names, context.prefix));
+            .and_then(|n| self.load_balancer_name(n, &reader::join(path, "name"), names, context.prefix));
         let lb_type = raw.lb_type.as_ref().and_then(|t| {
             self.known(
                 t,
-                &yaml::join(path, "type"),
+                &reader::join(path, "type"),
                 "load balancer type",
                 example::LB_TYPE,
                 catalog::LOAD_BALANCER_TYPES.iter().map(|t| t.name),
@@ -92,7 +92,7 @@ impl Checker<'_, '_> {
         let services = raw
             .services
             .as_ref()
-            .and_then(|list| self.services(list, &yaml::join(path, "services"), lb_type));
+            .and_then(|list| self.services(list, &reader::join(path, "services"), lb_type));
         let mut ok = true;
         if let (Some(lb_type), Some((pool, size, span))) = (lb_type, &target)
             && *size > lb_type.max_targets()
@@ -241,14 +241,14 @@ impl Checker<'_, '_> {
         let mut listen_ports: BTreeMap<u16, String> = BTreeMap::new();
         let mut ok = true;
         for service in &list.value {
-            let listen = self.port(service.listen.as_ref(), &yaml::join(&service.path, "listen"));
-            let target = self.port(service.target.as_ref(), &yaml::join(&service.path, "target"));
+            let listen = self.port(service.listen.as_ref(), &reader::join(&service.path, "listen"));
+            let target = self.port(service.target.as_ref(), &reader::join(&service.path, "target"));
             if let (Some(listen), Some(span)) = (listen, service.listen.as_ref().map(|l| l.span))
                 && let Some(first) = listen_ports.insert(listen, service.path.clone())
             {
                 self.error(
                     span,
-                    &yaml::join(&service.path, "listen"),
+                    &reader::join(&service.path, "listen"),
                     format!("listen port {listen} is already used by {first}"),
                     "listen ports unique per load balancer",
                     None,

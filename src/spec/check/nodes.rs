@@ -13,8 +13,8 @@ use crate::spec::diagnostic::{Span, Spanned};
 use crate::spec::model::{Location, NetworkZone, Node, NodeGroup, Role, ServerType};
 use crate::spec::names::{NodeName, PoolName, Prefix};
 use crate::spec::raw::{RawGroup, RawNode, example};
+use crate::spec::reader;
 use crate::spec::resources;
-use crate::spec::yaml;
 
 /// A node before the cross-group checks, with where it was declared.
 pub(super) struct NodeDraft {
@@ -76,7 +76,7 @@ impl Checker<'_, '_> {
         let mut ok = true;
         let pool = match (&raw.pool, role) {
             (Some(p), Role::Worker) => {
-                let parsed = self.spanned_name(p, &yaml::join(path, "pool"), "pool name", PoolName::parse);
+                let parsed = self.spanned_name(p, &reader::join(path, "pool"), "pool name", PoolName::parse);
                 ok &= parsed.is_some();
                 parsed
             }
@@ -86,7 +86,7 @@ impl Checker<'_, '_> {
             }
             (_, Role::ControlPlane) => None,
         };
-        let type_field = yaml::join(path, "type");
+        let type_field = reader::join(path, "type");
         let server_type = raw.server_type.as_ref().and_then(|t| {
             self.known(
                 t,
@@ -173,15 +173,15 @@ impl Checker<'_, '_> {
                 let span = raw.count.as_ref().map(|c| c.span).unwrap_or(raw.anchor);
                 self.error(
                     span,
-                    &yaml::join(path, "count"),
+                    &reader::join(path, "count"),
                     "give either `count` or `nodes`, not both",
                     example::NODES,
                     None,
                 );
                 None
             }
-            (Some(count), _) => self.counted_nodes(count, &yaml::join(path, "count"), role, pool),
-            (None, Some(nodes)) => Some(self.listed_nodes(nodes, &yaml::join(path, "nodes"), role, zone)),
+            (Some(count), _) => self.counted_nodes(count, &reader::join(path, "count"), role, pool),
+            (None, Some(nodes)) => Some(self.listed_nodes(nodes, &reader::join(path, "nodes"), role, zone)),
         }
     }
 
@@ -271,7 +271,7 @@ impl Checker<'_, '_> {
         let field = if node.location.is_none() && node.ip.is_none() && node_is_bare(node) {
             node.path.clone()
         } else {
-            yaml::join(&node.path, "name")
+            reader::join(&node.path, "name")
         };
         let name = node
             .name
@@ -292,7 +292,7 @@ impl Checker<'_, '_> {
                 Err(_) => {
                     self.error(
                         ip.span,
-                        &yaml::join(&node.path, "ip"),
+                        &reader::join(&node.path, "ip"),
                         format!("`{}` is not an IPv4 address", excerpt(&ip.value).escape_debug()),
                         example::NODE_IP,
                         None,

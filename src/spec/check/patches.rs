@@ -9,7 +9,7 @@ use crate::excerpt::excerpt;
 use crate::spec::diagnostic::{Span, Spanned};
 use crate::spec::model::Patches;
 use crate::spec::raw::{RawCluster, example};
-use crate::spec::yaml;
+use crate::spec::reader;
 
 impl Checker<'_, '_> {
     pub(super) fn patches(&mut self, raw: &RawCluster) -> Option<Patches> {
@@ -158,10 +158,10 @@ impl Checker<'_, '_> {
                 return false;
             }
         };
-        match yaml::load_documents(&text) {
+        match reader::load_documents(&text) {
             Ok(_) => true,
             Err(e) => {
-                let mut diagnostic = yaml::syntax_diagnostic(file, &text, &e);
+                let mut diagnostic = reader::syntax_diagnostic(file, &text, &e);
                 diagnostic.message = format!("the patch file is not valid YAML: {}", e.info());
                 self.reader.push(diagnostic);
                 false

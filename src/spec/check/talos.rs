@@ -12,6 +12,7 @@ use crate::spec::diagnostic::{Span, suggest};
 use crate::spec::model::{Schematic, SchematicSource, Talos};
 use crate::spec::raw::{RawSchematic, RawTalos, example};
 use crate::spec::version::TalosVersion;
+use crate::yaml::Position;
 
 impl Checker<'_, '_> {
     pub(super) fn talos(&mut self, raw: &RawTalos, groups: &[&GroupDraft]) -> Option<Talos> {
@@ -93,7 +94,7 @@ impl Checker<'_, '_> {
         match raw {
             RawSchematic::Inline { yaml, span } => {
                 let parsed = crate::factory::Schematic::parse(yaml, "the inline schematic");
-                self.checked_schematic(SchematicSource::Inline, yaml, parsed, |_, _| (None, *span))
+                self.checked_schematic(SchematicSource::Inline, yaml, parsed, |_| (None, *span))
             }
             RawSchematic::File(file) => {
                 let resolved = resolve(self.base_dir, Path::new(&file.value));
@@ -101,8 +102,7 @@ impl Checker<'_, '_> {
                     Ok(bytes) => match String::from_utf8(bytes) {
                         Ok(text) => {
                             let parsed = crate::factory::Schematic::parse(&text, &resolved.display().to_string());
-                            let place =
-                                |line: usize, column: usize| (Some(resolved.clone()), Span { line, column, width: 1 });
+                            let place = |at: Position| (Some(resolved.clone()), Span::at(at, 1));
                             return self.checked_schematic(
                                 SchematicSource::File(resolved.clone()),
                                 &text,
@@ -137,7 +137,7 @@ impl Checker<'_, '_> {
         source: SchematicSource,
         text: &str,
         parsed: Result<crate::factory::Schematic, crate::factory::schematic::Error>,
-        place: impl Fn(usize, usize) -> (Option<PathBuf>, Span),
+        place: impl Fn(Position) -> (Option<PathBuf>, Span),
     ) -> Option<Schematic> {
         use crate::factory::schematic::Error as SchematicError;
         let outcome = parsed.and_then(|schematic| schematic.id().map(|id| (schematic, id)));
@@ -150,14 +150,8 @@ impl Checker<'_, '_> {
             }),
             Err(error) => {
                 let (file, span, field, message) = match &error {
-                    SchematicError::Invalid {
-                        line,
-                        column,
-                        path,
-                        problem,
-                        ..
-                    } => {
-                        let (file, span) = place(*line, *column);
+                    SchematicError::Invalid { at, path, problem, .. } => {
+                        let (file, span) = place(*at);
                         // In a schematic file the field is named as in that file; inline, it
                         // continues the cluster.yaml path.
                         let field = match (&file, path.is_empty()) {
@@ -168,17 +162,12 @@ impl Checker<'_, '_> {
                         (file, span, field, problem.to_string())
                     }
                     other => {
-                        let (_, span) = place(1, 1);
+                        let (_, span) = place(Position::new(1, 1));
                         (None, span, "talos.schematic".to_owned(), other.to_string())
                     }
                 };
                 let hint = match &error {
-                    SchematicError::Invalid { problem, .. } => match problem.as_ref() {
-                        crate::factory::schematic::Problem::UnknownField { field, expected, .. } => {
-                            crate::spec::diagnostic::suggest(field, expected.iter().copied())
-                        }
-                        _ => None,
-                    },
+                    SchematicError::Invalid { problem, .. } => problem.suggestion().map(str::to_owned),
                     _ => None,
                 };
                 match file {

@@ -13,6 +13,7 @@ use saphyr_parser::ScanError;
 
 use super::diagnostic::{Diagnostic, Diagnostics, Span, Spanned};
 use crate::excerpt::excerpt;
+use crate::yaml::Position;
 use crate::yaml::strict::check_key;
 
 /// Parses every document of `text`, keeping positions and literal scalar text, with the
@@ -23,12 +24,7 @@ pub(crate) fn load_documents(text: &str) -> Result<Vec<MarkedYaml<'_>>, ScanErro
 
 /// The diagnostic for a YAML syntax error.
 pub(crate) fn syntax_diagnostic(file: &Path, text: &str, error: &ScanError) -> Diagnostic {
-    let mark = error.marker();
-    let span = Span {
-        line: mark.line().max(1),
-        column: mark.col() + 1,
-        width: 1,
-    };
+    let span = Span::at(Position::of_marker(error.marker()), 1);
     Diagnostic::new(file, Some(text), span, None, format!("invalid YAML: {}", error.info()))
 }
 
@@ -36,9 +32,11 @@ pub(crate) fn syntax_diagnostic(file: &Path, text: &str, error: &ScanError) -> D
 pub(crate) fn node_span(text: &str, node: &MarkedYaml<'_>) -> Span {
     let start = node.span.start;
     let end = node.span.end;
-    let line = start.line().max(1);
-    let column = start.col() + 1;
-    let rest = text.lines().nth(line - 1).map(|l| l.chars().skip(start.col()));
+    let at = Position::of_marker(&start);
+    let rest = text
+        .lines()
+        .nth(at.line.max(1) - 1)
+        .map(|l| l.chars().skip(at.column - 1));
     let quoted = matches!(
         node.data,
         YamlData::Representation(_, ScalarStyle::DoubleQuoted | ScalarStyle::SingleQuoted, _)
@@ -52,11 +50,7 @@ pub(crate) fn node_span(text: &str, node: &MarkedYaml<'_>) -> Span {
     } else {
         rest.map(Iterator::count).unwrap_or(1)
     };
-    Span {
-        line,
-        column,
-        width: width.max(1),
-    }
+    Span::at(at, width.max(1))
 }
 
 /// The width of a quoted scalar that starts `rest` and closes on the same line, quotes
