@@ -23,8 +23,8 @@
 use std::net::IpAddr;
 
 use super::documents::{ConfigDocuments, DocumentError, DocumentId};
-use super::fields;
 use super::generate::{GenerateError, GenerateOptions, generate, typed_document};
+use super::shape;
 use super::value::{Mapping, Node};
 use crate::redact::Redacted;
 use crate::talos::contract::{Artifact, Contract, ContractError};
@@ -248,7 +248,11 @@ pub fn apply_node_overlay(
             .with("hostname", node.hostname.as_str());
         docs.upsert(Node::mapping(hostname)).map_err(OverlayError::Documents)?;
     } else {
-        machine_network(docs)?.insert_ordered("hostname", node.hostname.as_str(), fields::NETWORK);
+        machine_network(docs)?.insert_ordered(
+            "hostname",
+            node.hostname.as_str(),
+            struct_order(&["machine", "network"]),
+        );
     }
 
     let Some(vip) = vip.filter(|_| node.machine_type.is_control_plane()) else {
@@ -268,7 +272,11 @@ pub fn apply_node_overlay(
                 );
             let network = machine_network(docs)?;
             if network.get("interfaces").is_none_or(Node::is_null) {
-                network.insert_ordered("interfaces", Node::sequence(Vec::new()), fields::NETWORK);
+                network.insert_ordered(
+                    "interfaces",
+                    Node::sequence(Vec::new()),
+                    struct_order(&["machine", "network"]),
+                );
             }
             network
                 .get_mut("interfaces")
@@ -293,6 +301,13 @@ pub fn apply_node_overlay(
     Ok(())
 }
 
+/// The order Talos writes the fields of the v1alpha1 struct at `path` in.
+fn struct_order(path: &[&str]) -> &'static [&'static str] {
+    shape::registry()
+        .v1alpha1_order(path)
+        .expect("machine and machine.network are declared v1alpha1 structs")
+}
+
 /// `machine.network` of the v1alpha1 document, created in struct order when missing.
 fn machine_network(docs: &mut ConfigDocuments) -> Result<&mut Mapping, OverlayError> {
     let machine = docs
@@ -301,7 +316,7 @@ fn machine_network(docs: &mut ConfigDocuments) -> Result<&mut Mapping, OverlayEr
         .and_then(Node::as_mapping_mut)
         .ok_or(OverlayError::BaseConfig("v1alpha1 machine section"))?;
     if machine.get("network").is_none_or(Node::is_null) {
-        machine.insert_ordered("network", Mapping::new(), fields::MACHINE);
+        machine.insert_ordered("network", Mapping::new(), struct_order(&["machine"]));
     }
     machine
         .get_mut("network")

@@ -12,7 +12,6 @@
 
 pub mod cluster_files;
 pub mod documents;
-pub mod fields;
 pub mod gen_files;
 pub mod generate;
 pub mod hcloud_overlay;

@@ -570,18 +570,5 @@ fn vrf() -> Vec<Field> {
 }
 
 fn kubespan() -> Vec<Field> {
-    vec![
-        p("enabled", boolean()),
-        p("advertiseKubernetesNetworks", boolean()),
-        p("allowDownPeerBypass", boolean()),
-        p("harvestExtraEndpoints", boolean()),
-        p("mtu", int(U32)),
-        p(
-            "filters",
-            strukt(
-                "network.KubeSpanFiltersConfig",
-                vec![f("endpoints", strings()), f("excludeAdvertisedNetworks", strings())],
-            ),
-        ),
-    ]
+    super::v1alpha1::kubespan_fields("network.KubeSpanFiltersConfig")
 }

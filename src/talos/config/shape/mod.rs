@@ -146,12 +146,40 @@ pub struct Field {
     pub keep_empty: bool,
     /// Holds a secret (API tokens, passwords, keys): never quoted in messages.
     pub secret: bool,
-    /// First Talos line with the field.
-    pub since: Option<Line>,
-    /// First Talos line without the field.
-    pub until: Option<Line>,
+    /// The Talos lines that have the field.
+    pub lines: Lines,
     /// Schema documentation status.
     pub schema: SchemaVisibility,
+}
+
+/// A range of Talos lines: from `since` on (if set), before `until` (if set).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Lines {
+    /// First Talos line in the range.
+    pub since: Option<Line>,
+    /// First Talos line after the range.
+    pub until: Option<Line>,
+}
+
+impl Lines {
+    /// Returns true if and only if the line of `contract` is in the range.
+    pub fn contain(self, contract: Contract) -> bool {
+        self.since.is_none_or(|(major, minor)| contract.at_least(major, minor))
+            && self.until.is_none_or(|(major, minor)| !contract.at_least(major, minor))
+    }
+
+    /// "added in Talos v1.12" / "removed in Talos v1.13" when `contract` is outside the range.
+    pub fn note(self, contract: Contract) -> Option<String> {
+        match (self.since, self.until) {
+            (Some((major, minor)), _) if !contract.at_least(major, minor) => {
+                Some(format!("added in Talos v{major}.{minor}"))
+            }
+            (_, Some((major, minor))) if contract.at_least(major, minor) => {
+                Some(format!("removed in Talos v{major}.{minor}"))
+            }
+            _ => None,
+        }
+    }
 }
 
 impl Field {
@@ -163,8 +191,7 @@ impl Field {
             replace: false,
             keep_empty: false,
             secret: false,
-            since: None,
-            until: None,
+            lines: Lines::default(),
             schema: SchemaVisibility::Documented,
         }
     }
@@ -189,13 +216,13 @@ impl Field {
 
     /// The field exists from Talos `major.minor` on.
     fn since(mut self, major: u32, minor: u32) -> Self {
-        self.since = Some((major, minor));
+        self.lines.since = Some((major, minor));
         self
     }
 
     /// The field exists before Talos `major.minor` only.
     fn until(mut self, major: u32, minor: u32) -> Self {
-        self.until = Some((major, minor));
+        self.lines.until = Some((major, minor));
         self
     }
 
@@ -213,7 +240,7 @@ impl Field {
 
     /// Returns true if and only if the field exists in the Talos line of `contract`.
     pub fn available(&self, contract: Contract) -> bool {
-        gate_open(self.since, self.until, contract)
+        self.lines.contain(contract)
     }
 
     /// Returns true if and only if the field exists in `contract` and that line's JSON
@@ -229,21 +256,8 @@ impl Field {
 
     /// "added in Talos v1.12" / "removed in Talos v1.13" for a field missing from `contract`.
     pub fn availability_note(&self, contract: Contract) -> Option<String> {
-        match (self.since, self.until) {
-            (Some((major, minor)), _) if !contract.at_least(major, minor) => {
-                Some(format!("added in Talos v{major}.{minor}"))
-            }
-            (_, Some((major, minor))) if contract.at_least(major, minor) => {
-                Some(format!("removed in Talos v{major}.{minor}"))
-            }
-            _ => None,
-        }
+        self.lines.note(contract)
     }
-}
-
-fn gate_open(since: Option<Line>, until: Option<Line>, contract: Contract) -> bool {
-    since.is_none_or(|(major, minor)| contract.at_least(major, minor))
-        && until.is_none_or(|(major, minor)| !contract.at_least(major, minor))
 }
 
 /// A Go struct: its name (for messages) and fields in declaration order, which is the
@@ -348,6 +362,19 @@ pub struct Registry {
 }
 
 impl Registry {
+    /// The declaration order of the v1alpha1 struct at `path` (`["machine", "network"]`;
+    /// empty for the root) over every line: the order Talos writes its fields in.
+    pub fn v1alpha1_order(&self, path: &[&str]) -> Option<&[&'static str]> {
+        let mut shape: &StructShape = &self.v1alpha1;
+        for key in path {
+            match &shape.field_any_line(key)?.ty {
+                Ty::Struct(inner) => shape = inner,
+                _ => return None,
+            }
+        }
+        Some(shape.order())
+    }
+
     /// Looks a typed document kind up for `contract`.
     pub fn kind(&self, kind: &str, api_version: &str, contract: Contract) -> KindLookup<'_> {
         let Some(found) = self.by_kind.get(kind).and_then(|&i| self.kinds.get(i)) else {
@@ -525,55 +552,17 @@ mod tests {
         assert_eq!(kubelet.order().iter().filter(|n| **n == "extraArgs").count(), 1);
     }
 
-    /// The struct order of `fields.rs` (used by the generator and the hcloud overlay) and of
-    /// these declarations must agree, or patched and generated configs would disagree.
     #[test]
-    fn field_order_agrees_with_the_generator_tables() {
-        use crate::talos::config::fields;
-        let contract = Contract::V1_13;
-        let root = &registry().v1alpha1;
-        let tables: [(&str, &[&str]); 9] = [
-            ("", fields::CONFIG),
-            ("machine", fields::MACHINE),
-            ("machine.network", fields::NETWORK),
-            ("machine.network.interfaces[0]", fields::DEVICE),
-            ("machine.network.interfaces[0].deviceSelector", fields::DEVICE_SELECTOR),
-            ("machine.install", fields::INSTALL),
-            ("machine.features", fields::FEATURES),
-            ("cluster", fields::CLUSTER),
-            ("cluster.apiServer", fields::API_SERVER),
-        ];
-        for (path, table) in tables {
-            let shape = if path.is_empty() {
-                root.clone()
-            } else {
-                match ty_at(root, &Path::parse(path).expect("path"), contract) {
-                    Some(Ty::Struct(shape)) => shape.clone(),
-                    other => panic!("{path} is a struct, got {other:?}"),
-                }
-            };
-            let ours: Vec<&str> = shape.order().iter().copied().filter(|n| table.contains(n)).collect();
-            let theirs: Vec<&str> = table.iter().copied().filter(|n| shape.order().contains(n)).collect();
-            assert_eq!(ours, theirs, "{path}");
-            assert_eq!(
-                theirs.len(),
-                table.len(),
-                "{path}: fields.rs names a field the shape lacks"
-            );
-        }
-        let documents: [(&str, &[&str]); 5] = [
-            ("HostnameConfig", fields::HOSTNAME_CONFIG),
-            ("HCloudVIPConfig", fields::HCLOUD_VIP_CONFIG),
-            ("LinkAliasConfig", fields::LINK_ALIAS_CONFIG),
-            ("RegistryMirrorConfig", fields::REGISTRY_MIRROR_CONFIG),
-            ("KubeSpanConfig", fields::KUBESPAN_CONFIG),
-        ];
-        for (kind, table) in documents {
-            let KindLookup::Found(found) = registry().kind(kind, "v1alpha1", contract) else {
-                panic!("{kind} is registered for v1.13");
-            };
-            assert_eq!(found.root.order(), table, "{kind}");
-        }
+    fn struct_order_is_found_by_path() {
+        let registry = registry();
+        assert_eq!(
+            registry.v1alpha1_order(&[]),
+            Some(&["version", "debug", "persist", "machine", "cluster"][..])
+        );
+        let network = registry.v1alpha1_order(&["machine", "network"]).expect("a struct");
+        assert_eq!(network.get(..2), Some(&["hostname", "interfaces"][..]));
+        assert_eq!(registry.v1alpha1_order(&["machine", "type"]), None);
+        assert_eq!(registry.v1alpha1_order(&["machine", "nosuch"]), None);
     }
 
     #[test]

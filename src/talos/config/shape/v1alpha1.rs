@@ -345,26 +345,29 @@ fn vip() -> Ty {
 }
 
 fn network_kubespan() -> Ty {
-    strukt(
-        "v1alpha1.NetworkKubeSpan",
-        vec![
-            p("enabled", boolean()),
-            p("advertiseKubernetesNetworks", boolean()),
-            p("allowDownPeerBypass", boolean()),
-            p("harvestExtraEndpoints", boolean()),
-            p("mtu", int(U32)),
-            p(
-                "filters",
-                strukt(
-                    "v1alpha1.KubeSpanFilters",
-                    vec![
-                        f("endpoints", strings()),
-                        f("excludeAdvertisedNetworks", strings()).since(1, 12),
-                    ],
-                ),
+    strukt("v1alpha1.NetworkKubeSpan", kubespan_fields("v1alpha1.KubeSpanFilters"))
+}
+
+/// KubeSpan's settings, shared by `machine.network.kubespan` and the v1.13+
+/// `KubeSpanConfig` document; `filters` is the Go name of the filters struct.
+pub(super) fn kubespan_fields(filters: &'static str) -> Vec<Field> {
+    vec![
+        p("enabled", boolean()),
+        p("advertiseKubernetesNetworks", boolean()),
+        p("allowDownPeerBypass", boolean()),
+        p("harvestExtraEndpoints", boolean()),
+        p("mtu", int(U32)),
+        p(
+            "filters",
+            strukt(
+                filters,
+                vec![
+                    f("endpoints", strings()),
+                    f("excludeAdvertisedNetworks", strings()).since(1, 12),
+                ],
             ),
-        ],
-    )
+        ),
+    ]
 }
 
 fn install() -> Ty {
