@@ -38,13 +38,7 @@ fn legacy_vips(docs: &ConfigDocuments) -> Vec<(String, String)> {
             }
         };
         push(device, format!("machine.network.interfaces[{i}].vip"));
-        for (j, vlan) in device
-            .get("vlans")
-            .and_then(Node::as_sequence)
-            .unwrap_or_default()
-            .iter()
-            .enumerate()
-        {
+        for (j, vlan) in device.items("vlans").iter().enumerate() {
             push(vlan, format!("machine.network.interfaces[{i}].vlans[{j}].vip"));
         }
     }

@@ -34,6 +34,23 @@ fn items<'a>(root: &'a Node, path: &str) -> &'a [Node] {
     at(root, path).and_then(Node::as_sequence).unwrap_or_default()
 }
 
+/// Reports each string of the list at `path` that `check` refuses, as "invalid WHAT
+/// "VALUE": REASON" at the item.
+fn each_item(root: &Node, path: &str, what: &str, check: fn(&str) -> Result<(), String>, report: &mut Report<'_>) {
+    for (index, item) in items(root, path).iter().enumerate() {
+        if let Some(value) = item.as_str()
+            && let Err(reason) = check(value)
+        {
+            report.error(
+                DOC,
+                &format!("{path}[{index}]"),
+                item.position,
+                format!("invalid {what} {value:?}: {reason}"),
+            );
+        }
+    }
+}
+
 /// Runs every v1alpha1 rule.
 pub(super) fn check(root: &Node, report: &mut Report<'_>) {
     let machine = at(root, "machine");
@@ -120,37 +137,18 @@ fn machine_rules(root: &Node, control_plane: bool, report: &mut Report<'_>) {
         }
     }
 
-    match text(root, "machine.token") {
-        None | Some("") => report.error(
-            DOC,
-            "machine.token",
-            None,
-            "machine.token is required (the trustd join token)",
-        ),
-        Some(token) => {
-            if let Err(reason) = formats::token(token) {
-                report.warning(
-                    DOC,
-                    "machine.token",
-                    pos(at(root, "machine.token")),
-                    format!("machine.token is not in the usual token form: {reason}"),
-                );
-            }
-        }
-    }
+    required_text(
+        root,
+        "machine.token",
+        "machine.token is required (the trustd join token)",
+        report,
+        |token| {
+            formats::token(token)
+                .map_err(|reason| Refusal::Warning(format!("machine.token is not in the usual token form: {reason}")))
+        },
+    );
 
-    for (index, san) in items(root, "machine.certSANs").iter().enumerate() {
-        if let Some(value) = san.as_str()
-            && let Err(reason) = formats::san(value)
-        {
-            report.error(
-                DOC,
-                &format!("machine.certSANs[{index}]"),
-                san.position,
-                format!("invalid certSANs entry {value:?}: {reason}"),
-            );
-        }
-    }
+    each_item(root, "machine.certSANs", "certSANs entry", formats::san, report);
 
     install_rules(root, report);
     network_rules(root, control_plane, report);
@@ -261,13 +259,7 @@ fn network_rules(root: &Node, control_plane: bool, report: &mut Report<'_>) {
         }
         routes(device, &base, report);
         vip(device, &base, control_plane, report);
-        for (vlan_index, vlan) in device
-            .get("vlans")
-            .and_then(Node::as_sequence)
-            .unwrap_or_default()
-            .iter()
-            .enumerate()
-        {
+        for (vlan_index, vlan) in device.items("vlans").iter().enumerate() {
             let vlan_base = format!("{base}.vlans[{vlan_index}]");
             addresses(vlan, &vlan_base, label, report);
             routes(vlan, &vlan_base, report);
@@ -277,13 +269,7 @@ fn network_rules(root: &Node, control_plane: bool, report: &mut Report<'_>) {
 }
 
 fn addresses(device: &Node, base: &str, label: &str, report: &mut Report<'_>) {
-    for (index, address) in device
-        .get("addresses")
-        .and_then(Node::as_sequence)
-        .unwrap_or_default()
-        .iter()
-        .enumerate()
-    {
+    for (index, address) in device.items("addresses").iter().enumerate() {
         if let Some(value) = address.as_str()
             && let Err(reason) = formats::address(value)
         {
@@ -298,13 +284,7 @@ fn addresses(device: &Node, base: &str, label: &str, report: &mut Report<'_>) {
 }
 
 fn routes(device: &Node, base: &str, report: &mut Report<'_>) {
-    for (index, route) in device
-        .get("routes")
-        .and_then(Node::as_sequence)
-        .unwrap_or_default()
-        .iter()
-        .enumerate()
-    {
+    for (index, route) in device.items("routes").iter().enumerate() {
         let path = format!("{base}.routes[{index}]");
         let network = route.get("network").and_then(Node::as_str).filter(|n| !n.is_empty());
         let gateway = route.get("gateway").and_then(Node::as_str).filter(|g| !g.is_empty());
@@ -394,6 +374,33 @@ fn node_metadata_rules(root: &Node, report: &mut Report<'_>) {
     }
 }
 
+/// Why a check refuses a value, and how loudly.
+enum Refusal {
+    /// The config is unusable.
+    Error(String),
+    /// Worth telling; the config is still usable.
+    Warning(String),
+}
+
+/// Checks the string at `path`: absent or empty is the error `missing` (at no position);
+/// otherwise `check` may refuse the value, reported at it.
+fn required_text(
+    root: &Node,
+    path: &str,
+    missing: &str,
+    report: &mut Report<'_>,
+    check: impl FnOnce(&str) -> Result<(), Refusal>,
+) {
+    match text(root, path) {
+        None | Some("") => report.error(DOC, path, None, missing),
+        Some(value) => match check(value) {
+            Ok(()) => {}
+            Err(Refusal::Error(message)) => report.error(DOC, path, pos(at(root, path)), message),
+            Err(Refusal::Warning(message)) => report.warning(DOC, path, pos(at(root, path)), message),
+        },
+    }
+}
+
 fn cluster_rules(root: &Node, control_plane: bool, report: &mut Report<'_>) {
     let endpoint_node = at(root, "cluster.controlPlane.endpoint");
     match endpoint_node.and_then(Node::as_str) {
@@ -418,43 +425,32 @@ fn cluster_rules(root: &Node, control_plane: bool, report: &mut Report<'_>) {
         }
     }
 
-    match text(root, "cluster.clusterName") {
-        None | Some("") => report.error(
-            DOC,
-            "cluster.clusterName",
-            None,
-            "the cluster name is required (.cluster.clusterName)",
-        ),
-        Some(name) => {
+    required_text(
+        root,
+        "cluster.clusterName",
+        "the cluster name is required (.cluster.clusterName)",
+        report,
+        |name| {
             if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                report.error(
-                    DOC,
-                    "cluster.clusterName",
-                    pos(at(root, "cluster.clusterName")),
-                    format!("cluster name {name:?} must not contain spaces or control characters"),
-                );
+                Err(Refusal::Error(format!(
+                    "cluster name {name:?} must not contain spaces or control characters"
+                )))
+            } else {
+                Ok(())
             }
-        }
-    }
-
-    match text(root, "cluster.token") {
-        None | Some("") => report.error(
-            DOC,
-            "cluster.token",
-            None,
-            "the Kubernetes bootstrap token is required (.cluster.token)",
-        ),
-        Some(token) => {
-            if let Err(reason) = formats::token(token) {
-                report.error(
-                    DOC,
-                    "cluster.token",
-                    pos(at(root, "cluster.token")),
-                    format!("invalid Kubernetes bootstrap token (.cluster.token): {reason}"),
-                );
-            }
-        }
-    }
+        },
+    );
+    required_text(
+        root,
+        "cluster.token",
+        "the Kubernetes bootstrap token is required (.cluster.token)",
+        report,
+        |token| {
+            formats::token(token).map_err(|reason| {
+                Refusal::Error(format!("invalid Kubernetes bootstrap token (.cluster.token): {reason}"))
+            })
+        },
+    );
 
     if let Some(domain) = text(root, "cluster.network.dnsDomain")
         && formats::dns_name(domain).is_err()
@@ -466,20 +462,14 @@ fn cluster_rules(root: &Node, control_plane: bool, report: &mut Report<'_>) {
             format!("{domain:?} is not a valid DNS name"),
         );
     }
-    for (field, label) in [("podSubnets", "pod subnet"), ("serviceSubnets", "service subnet")] {
-        for (index, subnet) in items(root, &format!("cluster.network.{field}")).iter().enumerate() {
-            if let Some(value) = subnet.as_str()
-                && let Err(reason) = formats::cidr(value)
-            {
-                report.error(
-                    DOC,
-                    &format!("cluster.network.{field}[{index}]"),
-                    subnet.position,
-                    format!("invalid {label} {value:?}: {reason}"),
-                );
-            }
-        }
-    }
+    each_item(root, "cluster.network.podSubnets", "pod subnet", formats::cidr, report);
+    each_item(
+        root,
+        "cluster.network.serviceSubnets",
+        "service subnet",
+        formats::cidr,
+        report,
+    );
 
     if let Some(cni) = at(root, "cluster.network.cni").filter(|_| control_plane) {
         let name = text(root, "cluster.network.cni.name").unwrap_or_default();
@@ -511,18 +501,13 @@ fn cluster_rules(root: &Node, control_plane: bool, report: &mut Report<'_>) {
         }
     }
 
-    for (index, san) in items(root, "cluster.apiServer.certSANs").iter().enumerate() {
-        if let Some(value) = san.as_str()
-            && let Err(reason) = formats::san(value)
-        {
-            report.error(
-                DOC,
-                &format!("cluster.apiServer.certSANs[{index}]"),
-                san.position,
-                format!("invalid certSANs entry {value:?}: {reason}"),
-            );
-        }
-    }
+    each_item(
+        root,
+        "cluster.apiServer.certSANs",
+        "certSANs entry",
+        formats::san,
+        report,
+    );
 
     if !control_plane {
         if text(root, "cluster.ca.key").is_some_and(|k| !k.is_empty()) {
