@@ -54,6 +54,34 @@ pub trait Classify {
     }
 }
 
+/// An error of an operation that writes files: it wraps other modules' errors, which
+/// classify themselves, or is its own refusal to replace existing files (invalid input,
+/// with its own hint). Implementing this classifies the error.
+pub trait WrapsOrRefuses {
+    /// The wrapped module error; `None` for the refusal.
+    fn cause(&self) -> Option<&dyn Classify>;
+
+    /// The hint shown with the refusal: how to replace the files or write elsewhere.
+    fn refusal_hint(&self) -> String;
+}
+
+impl<T: WrapsOrRefuses> Classify for T {
+    fn class(&self) -> Class {
+        self.cause().map_or(Class::InvalidInput, Classify::class)
+    }
+
+    fn hints(&self) -> Vec<String> {
+        match self.cause() {
+            Some(cause) => cause.hints(),
+            None => vec![self.refusal_hint()],
+        }
+    }
+
+    fn details(&self) -> Option<serde_json::Value> {
+        self.cause().and_then(Classify::details)
+    }
+}
+
 /// The messages of an error and each of its sources, outermost first: what `error: …` and
 /// every `caused by: …` line print, or what a one-line rendering joins.
 pub fn chain(error: &dyn std::error::Error) -> Vec<String> {

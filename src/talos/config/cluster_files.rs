@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 
 use super::hcloud_overlay::HcloudCluster;
 use super::render::{self, RenderError};
-use crate::error::{Class, Classify};
+use crate::error::{Classify, WrapsOrRefuses};
 use crate::secure_file::{self, Overwrite};
 use crate::spec::{Role, Spec};
 use crate::talos::secrets::SecretsBundle;
@@ -87,8 +87,7 @@ pub enum WriteError {
     File(#[from] secure_file::Error),
 }
 
-impl WriteError {
-    /// The wrapped module error, which classifies itself; `None` for [`WriteError::Exists`].
+impl WrapsOrRefuses for WriteError {
     fn cause(&self) -> Option<&dyn Classify> {
         match self {
             WriteError::Render(error) => Some(error),
@@ -97,28 +96,13 @@ impl WriteError {
             WriteError::Exists { .. } => None,
         }
     }
-}
 
-impl Classify for WriteError {
-    fn class(&self) -> Class {
-        self.cause().map_or(Class::InvalidInput, Classify::class)
-    }
-
-    fn hints(&self) -> Vec<String> {
-        match self.cause() {
-            Some(cause) => cause.hints(),
-            // Not secure_file's hint (about secrets bundles): these files are re-derived
-            // from cluster.yaml and the bundle, so replacing them loses only hand edits.
-            None => vec![
-                "rendered configs are re-derived from cluster.yaml and the secrets bundle: --force replaces them \
-                 (hand edits are lost), -o DIR writes elsewhere"
-                    .into(),
-            ],
-        }
-    }
-
-    fn details(&self) -> Option<serde_json::Value> {
-        self.cause().and_then(Classify::details)
+    /// Not secure_file's hint (about secrets bundles): these files are re-derived from
+    /// cluster.yaml and the bundle, so replacing them loses only hand edits.
+    fn refusal_hint(&self) -> String {
+        "rendered configs are re-derived from cluster.yaml and the secrets bundle: --force replaces them \
+         (hand edits are lost), -o DIR writes elsewhere"
+            .into()
     }
 }
 

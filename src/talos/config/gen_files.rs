@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use super::cluster_files;
 use super::generate::{GenerateError, GenerateOptions, generate};
 use super::patch::{self, Patch, PatchError, PatchWarning};
-use crate::error::{Class, Classify};
+use crate::error::{Classify, WrapsOrRefuses};
 use crate::secure_file::{self, Overwrite};
 use crate::talos::machine_type::MachineType;
 use crate::talos::secrets::SecretsBundle;
@@ -108,8 +108,7 @@ pub enum Error {
     File(#[from] secure_file::Error),
 }
 
-impl Error {
-    /// The wrapped module error, which classifies itself; `None` for [`Error::Exists`].
+impl WrapsOrRefuses for Error {
     fn cause(&self) -> Option<&dyn Classify> {
         match self {
             Error::Generate(error) => Some(error),
@@ -119,22 +118,9 @@ impl Error {
             Error::Exists { .. } => None,
         }
     }
-}
 
-impl Classify for Error {
-    fn class(&self) -> Class {
-        self.cause().map_or(Class::InvalidInput, Classify::class)
-    }
-
-    fn hints(&self) -> Vec<String> {
-        match self.cause() {
-            Some(cause) => cause.hints(),
-            None => vec!["pass --force to overwrite it, or choose another folder with -o DIR".into()],
-        }
-    }
-
-    fn details(&self) -> Option<serde_json::Value> {
-        self.cause().and_then(Classify::details)
+    fn refusal_hint(&self) -> String {
+        "pass --force to overwrite it, or choose another folder with -o DIR".into()
     }
 }
 
@@ -203,6 +189,7 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
 
     use super::*;
+    use crate::error::Class;
 
     fn files() -> Vec<GeneratedFile> {
         [
