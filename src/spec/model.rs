@@ -102,21 +102,48 @@ impl Spec {
     }
 }
 
-/// A Hetzner location from the catalogue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Location(&'static LocationInfo);
+/// Declares a newtype over a catalogue entry that is looked up, shown and serialized by its
+/// API name, so every catalogue type reads the same in messages and JSON.
+macro_rules! catalog_entry {
+    ($(#[$doc:meta])* $name:ident($info:ty), $lookup:path, $example:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub struct $name(&'static $info);
+
+        impl $name {
+            /// Looks up the entry by its API name.
+            pub fn from_name(name: &str) -> Option<$name> {
+                $lookup(name).map($name)
+            }
+
+            #[doc = concat!("The API name, e.g. `", $example, "`.")]
+            pub fn name(&self) -> &'static str {
+                self.0.name
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.0.name)
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.0.name)
+            }
+        }
+    };
+}
+
+catalog_entry!(
+    /// A Hetzner location from the catalogue.
+    Location(LocationInfo),
+    catalog::location,
+    "fsn1"
+);
 
 impl Location {
-    /// Looks up a location by name.
-    pub fn from_name(name: &str) -> Option<Location> {
-        catalog::location(name).map(Location)
-    }
-
-    /// The API name, e.g. `fsn1`.
-    pub fn name(&self) -> &'static str {
-        self.0.name
-    }
-
     /// The network zone, e.g. `eu-central`.
     pub fn network_zone(&self) -> NetworkZone {
         NetworkZone(self.0.network_zone)
@@ -125,18 +152,6 @@ impl Location {
     /// The city, for messages.
     pub fn city(&self) -> &'static str {
         self.0.city
-    }
-}
-
-impl fmt::Display for Location {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.0.name)
-    }
-}
-
-impl Serialize for Location {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.0.name)
     }
 }
 
@@ -166,21 +181,14 @@ impl fmt::Display for NetworkZone {
     }
 }
 
-/// A Hetzner server type from the catalogue, with its architecture.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ServerType(&'static ServerTypeInfo);
+catalog_entry!(
+    /// A Hetzner server type from the catalogue, with its architecture.
+    ServerType(ServerTypeInfo),
+    catalog::server_type,
+    "cax11"
+);
 
 impl ServerType {
-    /// Looks up a server type by name.
-    pub fn from_name(name: &str) -> Option<ServerType> {
-        catalog::server_type(name).map(ServerType)
-    }
-
-    /// The API name, e.g. `cax11`.
-    pub fn name(&self) -> &'static str {
-        self.0.name
-    }
-
     /// Its CPU architecture.
     pub fn architecture(&self) -> Architecture {
         self.0.architecture
@@ -192,33 +200,14 @@ impl ServerType {
     }
 }
 
-impl fmt::Display for ServerType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.0.name)
-    }
-}
-
-impl Serialize for ServerType {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.0.name)
-    }
-}
-
-/// A load balancer type from the catalogue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LoadBalancerType(&'static LoadBalancerTypeInfo);
+catalog_entry!(
+    /// A load balancer type from the catalogue.
+    LoadBalancerType(LoadBalancerTypeInfo),
+    catalog::load_balancer_type,
+    "lb11"
+);
 
 impl LoadBalancerType {
-    /// Looks up a load balancer type by name.
-    pub fn from_name(name: &str) -> Option<LoadBalancerType> {
-        catalog::load_balancer_type(name).map(LoadBalancerType)
-    }
-
-    /// The API name, e.g. `lb11`.
-    pub fn name(&self) -> &'static str {
-        self.0.name
-    }
-
     /// How many services it can have.
     pub fn max_services(&self) -> usize {
         self.0.max_services
@@ -227,18 +216,6 @@ impl LoadBalancerType {
     /// How many targets it can have.
     pub fn max_targets(&self) -> usize {
         self.0.max_targets
-    }
-}
-
-impl fmt::Display for LoadBalancerType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.0.name)
-    }
-}
-
-impl Serialize for LoadBalancerType {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.0.name)
     }
 }
 

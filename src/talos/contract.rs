@@ -275,50 +275,6 @@ impl Contract {
         self >= Contract::new(major, minor)
     }
 
-    /// Secrets: secretbox encryption secret (≥ 1.3) instead of AES-CBC.
-    pub fn secretbox_encryption(self) -> bool {
-        self.at_least(1, 3)
-    }
-
-    /// Secrets: RSA-4096 service-account key (≥ 1.7) instead of ECDSA P-256.
-    pub fn rsa_service_account_key(self) -> bool {
-        self.at_least(1, 7)
-    }
-
-    /// Secrets: random CA subject key identifiers (≥ 1.11) instead of SHA-1 of the key.
-    pub fn random_ca_key_ids(self) -> bool {
-        self.at_least(1, 11)
-    }
-
-    /// Secrets: standard base64 cluster ID (≥ 1.14) instead of URL-safe base64.
-    pub fn standard_base64_cluster_id(self) -> bool {
-        self.at_least(1, 14)
-    }
-
-    /// Configs, v1.12+: hostname, registries and network settings move to typed documents
-    /// (`HostnameConfig`, `RegistryMirrorConfig`); `features.rbac`/`stableHostname`/
-    /// `apidCheckExtKeyUsage` are no longer written.
-    pub fn multidoc_network_config(self) -> bool {
-        self.at_least(1, 12)
-    }
-
-    /// Configs, v1.12+: the endpoint host is no longer added to
-    /// `cluster.apiServer.certSANs`, and `disablePodSecurityPolicy` is no longer written.
-    pub fn hide_legacy_api_server_fields(self) -> bool {
-        self.at_least(1, 12)
-    }
-
-    /// Configs, v1.12+: `machine.install.grubUseUKICmdline: true` is written.
-    pub fn grub_use_uki_cmdline_default(self) -> bool {
-        self.at_least(1, 12)
-    }
-
-    /// Configs, v1.13+: KubeSpan is a `KubeSpanConfig` document and `machine.network: {}`
-    /// is gone.
-    pub fn kubespan_multidoc(self) -> bool {
-        self.at_least(1, 13)
-    }
-
     /// The default Kubernetes version of this line's newest Talos release (`1.34.1`);
     /// `None` for lines machine configs are not generated for.
     pub fn default_kubernetes_version(self) -> Option<&'static str> {
@@ -335,6 +291,44 @@ impl Contract {
     fn config_line(self) -> Option<&'static ReleaseLine> {
         ReleaseLine::of(self).filter(|line| line.generates(Artifact::MachineConfig))
     }
+}
+
+/// Declares the behaviour switches of [`Contract`]: each is on from its Talos line
+/// (`major`, `minor`) on, so the table reads as "what changed when".
+macro_rules! changes_since {
+    ($($(#[$doc:meta])* $name:ident => ($major:literal, $minor:literal),)*) => {
+        impl Contract {
+            $(
+                $(#[$doc])*
+                pub fn $name(self) -> bool {
+                    self.at_least($major, $minor)
+                }
+            )*
+        }
+    };
+}
+
+changes_since! {
+    /// Secrets: secretbox encryption secret (≥ 1.3) instead of AES-CBC.
+    secretbox_encryption => (1, 3),
+    /// Secrets: RSA-4096 service-account key (≥ 1.7) instead of ECDSA P-256.
+    rsa_service_account_key => (1, 7),
+    /// Secrets: random CA subject key identifiers (≥ 1.11) instead of SHA-1 of the key.
+    random_ca_key_ids => (1, 11),
+    /// Secrets: standard base64 cluster ID (≥ 1.14) instead of URL-safe base64.
+    standard_base64_cluster_id => (1, 14),
+    /// Configs, v1.12+: hostname, registries and network settings move to typed documents
+    /// (`HostnameConfig`, `RegistryMirrorConfig`); `features.rbac`/`stableHostname`/
+    /// `apidCheckExtKeyUsage` are no longer written.
+    multidoc_network_config => (1, 12),
+    /// Configs, v1.12+: the endpoint host is no longer added to
+    /// `cluster.apiServer.certSANs`, and `disablePodSecurityPolicy` is no longer written.
+    hide_legacy_api_server_fields => (1, 12),
+    /// Configs, v1.12+: `machine.install.grubUseUKICmdline: true` is written.
+    grub_use_uki_cmdline_default => (1, 12),
+    /// Configs, v1.13+: KubeSpan is a `KubeSpanConfig` document and `machine.network: {}`
+    /// is gone.
+    kubespan_multidoc => (1, 13),
 }
 
 impl fmt::Display for Contract {

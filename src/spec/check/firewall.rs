@@ -6,7 +6,7 @@ use std::str::FromStr;
 use ipnet::IpNet;
 
 use super::Checker;
-use crate::excerpt::excerpt;
+use super::network::Cidr;
 use crate::spec::diagnostic::Spanned;
 use crate::spec::model::Firewall;
 use crate::spec::raw::example;
@@ -28,25 +28,14 @@ impl Checker<'_, '_> {
         let mut ok = true;
         for (index, item) in list.value.iter().enumerate() {
             let field = format!("firewall.admin_cidrs[{index}]");
-            let text = item.value.trim();
-            let shown = excerpt(&item.value).escape_debug().to_string();
-            match IpNet::from_str(text) {
-                Ok(net) if net.trunc() != net => {
-                    self.error(
-                        item.span,
-                        &field,
-                        format!("`{shown}` has host bits set"),
-                        example::ADMIN_CIDR,
-                        Some(net.trunc().to_string()),
-                    );
-                    ok = false;
-                }
-                Ok(net) => {
+            match self.cidr(item, &field, example::ADMIN_CIDR, IpNet::trunc) {
+                Cidr::Reported => ok = false,
+                Cidr::Canonical(net) => {
                     if !out.contains(&net) {
                         out.push(net);
                     }
                 }
-                Err(_) => {
+                Cidr::Not { text, shown } => {
                     let (message, suggestion) = match IpAddr::from_str(text) {
                         Ok(IpAddr::V4(a)) => (format!("`{shown}` is an address, not a range"), Some(format!("{a}/32"))),
                         Ok(IpAddr::V6(a)) => (

@@ -2,6 +2,7 @@
 //! and the addresses nodes and load balancers take in the subnet.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::net::Ipv4Addr;
 use std::str::FromStr;
 
@@ -15,24 +16,56 @@ use crate::spec::diagnostic::{Span, Spanned};
 use crate::spec::model::{Location, Network, NetworkZone, first_host};
 use crate::spec::raw::{RawNetwork, example};
 
+/// What [`Checker::cidr`] made of a range.
+pub(super) enum Cidr<'t, N> {
+    /// A range without host bits.
+    Canonical(N),
+    /// A range with host bits set, already reported.
+    Reported,
+    /// Not a range of this kind: the trimmed text and its excerpt for messages, so that the
+    /// caller can say what it is instead.
+    Not {
+        /// The trimmed text.
+        text: &'t str,
+        /// The text as messages show it.
+        shown: String,
+    },
+}
+
 impl Checker<'_, '_> {
-    /// Parses a canonical IPv4 range (no host bits), reporting what else it is if not.
-    pub(super) fn ipv4_net(&mut self, value: &Spanned<String>, field: &str, expected: &str) -> Option<Ipv4Net> {
+    /// Parses a CIDR range of type `N`, reporting one with host bits set (suggesting the
+    /// range `trunc` makes of it).
+    pub(super) fn cidr<'t, N: FromStr + PartialEq + fmt::Display>(
+        &mut self,
+        value: &'t Spanned<String>,
+        field: &str,
+        expected: &str,
+        trunc: impl Fn(&N) -> N,
+    ) -> Cidr<'t, N> {
         let text = value.value.trim();
         let shown = excerpt(&value.value).escape_debug().to_string();
-        match Ipv4Net::from_str(text) {
-            Ok(net) if net.trunc() != net => {
+        match N::from_str(text) {
+            Ok(net) if trunc(&net) != net => {
                 self.error(
                     value.span,
                     field,
                     format!("`{shown}` has host bits set"),
                     expected,
-                    Some(net.trunc().to_string()),
+                    Some(trunc(&net).to_string()),
                 );
-                None
+                Cidr::Reported
             }
-            Ok(net) => Some(net),
-            Err(_) => {
+            Ok(net) => Cidr::Canonical(net),
+            Err(_) => Cidr::Not { text, shown },
+        }
+    }
+
+    /// Parses a canonical IPv4 range (no host bits), reporting what else it is if not.
+    pub(super) fn ipv4_net(&mut self, value: &Spanned<String>, field: &str, expected: &str) -> Option<Ipv4Net> {
+        match self.cidr(value, field, expected, Ipv4Net::trunc) {
+            Cidr::Canonical(net) => Some(net),
+            Cidr::Reported => None,
+            Cidr::Not { text, shown } => {
                 let message = if Ipv4Addr::from_str(text).is_ok() {
                     format!("`{shown}` is an address, not a range (add a prefix length)")
                 } else if IpNet::from_str(text).is_ok() {
