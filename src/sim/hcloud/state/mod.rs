@@ -385,27 +385,16 @@ pub struct FlexId(pub u64);
 
 impl<'de> Deserialize<'de> for FlexId {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl serde::de::Visitor<'_> for Visitor {
-            type Value = FlexId;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("an ID (a number or a numeric string)")
-            }
-            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<FlexId, E> {
-                Ok(FlexId(v))
-            }
-            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<FlexId, E> {
-                u64::try_from(v)
+        deserializer.deserialize_any(IdVisitor {
+            expecting: "an ID (a number or a numeric string)",
+            convert: |input| match input {
+                IdInput::Unsigned(v) => Ok(FlexId(v)),
+                IdInput::Signed(v) => u64::try_from(v)
                     .map(FlexId)
-                    .map_err(|_| E::custom("an ID must be positive"))
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<FlexId, E> {
-                v.parse()
-                    .map(FlexId)
-                    .map_err(|_| E::custom(format!("'{v}' is not an ID")))
-            }
-        }
-        deserializer.deserialize_any(Visitor)
+                    .map_err(|_| "an ID must be positive".to_string()),
+                IdInput::Text(v) => v.parse().map(FlexId).map_err(|_| format!("'{v}' is not an ID")),
+            },
+        })
     }
 }
 
@@ -416,23 +405,47 @@ pub struct IdOrName(pub String);
 
 impl<'de> Deserialize<'de> for IdOrName {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl serde::de::Visitor<'_> for Visitor {
-            type Value = IdOrName;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("an ID or a name")
-            }
-            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<IdOrName, E> {
-                Ok(IdOrName(v.to_string()))
-            }
-            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<IdOrName, E> {
-                Ok(IdOrName(v.to_string()))
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<IdOrName, E> {
-                Ok(IdOrName(v.to_string()))
-            }
-        }
-        deserializer.deserialize_any(Visitor)
+        deserializer.deserialize_any(IdVisitor {
+            expecting: "an ID or a name",
+            convert: |input| {
+                Ok(IdOrName(match input {
+                    IdInput::Unsigned(v) => v.to_string(),
+                    IdInput::Signed(v) => v.to_string(),
+                    IdInput::Text(v) => v.to_string(),
+                }))
+            },
+        })
+    }
+}
+
+/// A JSON number or string where a request names a resource, before [`FlexId`] or
+/// [`IdOrName`] decides what it may be.
+enum IdInput<'a> {
+    Unsigned(u64),
+    Signed(i64),
+    Text(&'a str),
+}
+
+/// Reads a number or string into `T`; `expecting` says what the field takes (for type
+/// errors) and `convert` may refuse the value with a message.
+struct IdVisitor<T> {
+    expecting: &'static str,
+    convert: fn(IdInput<'_>) -> Result<T, String>,
+}
+
+impl<T> serde::de::Visitor<'_> for IdVisitor<T> {
+    type Value = T;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.expecting)
+    }
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<T, E> {
+        (self.convert)(IdInput::Unsigned(v)).map_err(E::custom)
+    }
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<T, E> {
+        (self.convert)(IdInput::Signed(v)).map_err(E::custom)
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<T, E> {
+        (self.convert)(IdInput::Text(v)).map_err(E::custom)
     }
 }
 
