@@ -210,6 +210,13 @@ pub fn loose_permissions(path: &Path) -> io::Result<Option<u32>> {
 mod tests {
     use super::*;
 
+    /// A fresh folder and the path `name` in it.
+    fn scratch(name: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+        let root = tempfile::tempdir().unwrap();
+        let path = root.path().join(name);
+        (root, path)
+    }
+
     fn mode(path: &Path) -> u32 {
         std::fs::metadata(path).unwrap().permissions().mode() & 0o7777
     }
@@ -225,8 +232,7 @@ mod tests {
 
     #[test]
     fn creates_private_file_and_private_parent_directories() {
-        let root = tempfile::tempdir().unwrap();
-        let path = root.path().join("a/b/secrets.yaml");
+        let (root, path) = scratch("a/b/secrets.yaml");
         write_private(&path, b"hello\n", Overwrite::Refuse).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"hello\n");
         assert_eq!(mode(&path), 0o600);
@@ -238,8 +244,7 @@ mod tests {
 
     #[test]
     fn refuses_to_overwrite_and_leaves_the_file_alone() {
-        let root = tempfile::tempdir().unwrap();
-        let path = root.path().join("secrets.yaml");
+        let (root, path) = scratch("secrets.yaml");
         std::fs::write(&path, b"old").unwrap();
         std::fs::set_permissions(&path, Permissions::from_mode(0o640)).unwrap();
         let err = write_private(&path, b"new", Overwrite::Refuse).unwrap_err();
@@ -260,8 +265,7 @@ mod tests {
 
     #[test]
     fn refuses_a_dangling_symlink_too() {
-        let root = tempfile::tempdir().unwrap();
-        let path = root.path().join("link");
+        let (root, path) = scratch("link");
         std::os::unix::fs::symlink(root.path().join("missing"), &path).unwrap();
         let err = write_private(&path, b"new", Overwrite::Refuse).unwrap_err();
         assert!(matches!(err, Error::AlreadyExists { .. }), "{err:?}");
@@ -270,8 +274,7 @@ mod tests {
 
     #[test]
     fn replace_swaps_content_and_tightens_mode() {
-        let root = tempfile::tempdir().unwrap();
-        let path = root.path().join("talosconfig");
+        let (root, path) = scratch("talosconfig");
         std::fs::write(&path, b"old").unwrap();
         std::fs::set_permissions(&path, Permissions::from_mode(0o644)).unwrap();
         write_private(&path, b"new content", Overwrite::Replace).unwrap();
@@ -282,10 +285,9 @@ mod tests {
 
     #[test]
     fn failure_leaves_no_temporary_file() {
-        let root = tempfile::tempdir().unwrap();
         // The target is a directory that appeared after the checks: the rename fails after
         // the temp file was written.
-        let path = root.path().join("occupied");
+        let (root, path) = scratch("occupied");
         std::fs::create_dir(&path).unwrap();
         std::fs::write(path.join("keep"), b"x").unwrap();
         let err = persist_private(&path, b"data", Overwrite::Replace).unwrap_err();
@@ -295,8 +297,7 @@ mod tests {
 
     #[test]
     fn a_directory_is_named_as_such_with_or_without_replace() {
-        let root = tempfile::tempdir().unwrap();
-        let path = root.path().join("state");
+        let (root, path) = scratch("state");
         std::fs::create_dir(&path).unwrap();
         for overwrite in [Overwrite::Refuse, Overwrite::Replace] {
             let err = write_private(&path, b"data", overwrite).unwrap_err();

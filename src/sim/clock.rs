@@ -183,6 +183,16 @@ pub fn rfc3339(at: SystemTime) -> String {
 mod tests {
     use super::*;
 
+    /// A step-mode clock and a task sleeping `simulated` on it.
+    fn step_mode_sleeper(simulated: Duration) -> (std::sync::Arc<SimClock>, tokio::task::JoinHandle<()>) {
+        let clock = std::sync::Arc::new(SimClock::new(0.0));
+        let sleeper = tokio::spawn({
+            let clock = clock.clone();
+            async move { clock.sleep(simulated).await }
+        });
+        (clock, sleeper)
+    }
+
     #[test]
     fn step_mode_stands_still_until_advanced() {
         let clock = SimClock::new(0.0);
@@ -207,11 +217,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_sleep_in_step_mode_wakes_only_when_advanced_far_enough() {
-        let clock = std::sync::Arc::new(SimClock::new(0.0));
-        let sleeper = tokio::spawn({
-            let clock = clock.clone();
-            async move { clock.sleep(Duration::from_secs(30)).await }
-        });
+        let (clock, sleeper) = step_mode_sleeper(Duration::from_secs(30));
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert!(!sleeper.is_finished());
         clock.advance(Duration::from_secs(29));
@@ -237,11 +243,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_sleep_follows_a_change_of_scale() {
-        let clock = std::sync::Arc::new(SimClock::new(0.0));
-        let sleeper = tokio::spawn({
-            let clock = clock.clone();
-            async move { clock.sleep(Duration::from_secs(3600)).await }
-        });
+        let (clock, sleeper) = step_mode_sleeper(Duration::from_secs(3600));
         tokio::time::sleep(Duration::from_millis(10)).await;
         clock.set_scale(1_000_000.0);
         tokio::time::timeout(Duration::from_secs(2), sleeper)

@@ -883,31 +883,28 @@ list:
 
     #[test]
     fn multi_line_strings_use_literal_blocks_as_go_v4_writes_them() {
-        let got = kernel_args(&["a\nb", "c\n"], GoYaml::V4);
-        assert_eq!(
-            got,
-            "customization:\n    extraKernelArgs:\n        - |-\n          a\n          b\n        - |\n          c\n"
-        );
-        // A trailing space before a line break forbids block style: double quotes.
-        assert_eq!(
-            kernel_args(&["a \nb\n"], GoYaml::V4),
-            "customization:\n    extraKernelArgs:\n        - \"a \\nb\\n\"\n"
-        );
-        // Two trailing breaks keep them (`|+`); a leading space needs an indentation hint,
-        // which Go writes as its indent (4) even under a sequence item.
-        assert_eq!(
-            kernel_args(&["a\n\n"], GoYaml::V4),
-            "customization:\n    extraKernelArgs:\n        - |+\n          a\n\n"
-        );
-        assert_eq!(
-            kernel_args(&[" a\n"], GoYaml::V4),
-            "customization:\n    extraKernelArgs:\n        - |4\n           a\n"
-        );
-        // v4 (go-yaml #755): a leading line break is kept, with no indentation hint.
-        assert_eq!(
-            kernel_args(&["\nabc\n"], GoYaml::V4),
-            "customization:\n    extraKernelArgs:\n        - |\n\n          abc\n"
-        );
+        // The arguments, and the items Go v4 writes for them under `extraKernelArgs:`.
+        let cases: [(&[&str], &str); 5] = [
+            (
+                &["a\nb", "c\n"],
+                "- |-\n          a\n          b\n        - |\n          c\n",
+            ),
+            // A trailing space before a line break forbids block style: double quotes.
+            (&["a \nb\n"], "- \"a \\nb\\n\"\n"),
+            // Two trailing breaks keep them (`|+`); a leading space needs an indentation
+            // hint, which Go writes as its indent (4) even under a sequence item.
+            (&["a\n\n"], "- |+\n          a\n\n"),
+            (&[" a\n"], "- |4\n           a\n"),
+            // v4 (go-yaml #755): a leading line break is kept, with no indentation hint.
+            (&["\nabc\n"], "- |\n\n          abc\n"),
+        ];
+        for (args, items) in cases {
+            assert_eq!(
+                kernel_args(args, GoYaml::V4),
+                format!("customization:\n    extraKernelArgs:\n        {items}"),
+                "{args:?}"
+            );
+        }
         // V3 writes the real relative indentation, so the blocks read back.
         let v3 = kernel_args(&[" a\n", "\nabc\n"], GoYaml::V3);
         assert_eq!(
