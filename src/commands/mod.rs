@@ -4,6 +4,7 @@
 mod completions;
 mod config;
 mod factory;
+mod image;
 mod schematic;
 mod secrets;
 mod sim;
@@ -49,6 +50,7 @@ async fn dispatch(cli: Cli, printer: &Printer) -> Result<(), CliError> {
         Command::Validate => validate::run(&cli.global.config, printer),
         Command::Schematic(command) => schematic::run(command, &cli.global, printer).await,
         Command::Factory(command) => factory::run(command, &cli.global, printer).await,
+        Command::Image(command) => image::run(command, &cli.global, printer).await,
     }
 }
 

@@ -1,0 +1,319 @@
+//! `image list`, `image prune` and `--track` against the emulator over real HTTP: snapshots
+//! made through the API with talos-hcloud's labels, servers created from some of them,
+//! delete protection on one; the library and the binary both.
+
+use std::collections::BTreeSet;
+use std::num::NonZeroUsize;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use talos_hcloud::factory::FactoryClient;
+use talos_hcloud::hcloud::labels::Labels;
+use talos_hcloud::image::track::{self, Track};
+use talos_hcloud::image::{list, prune};
+use talos_hcloud::talos::contract::Contract;
+
+use crate::harness::{Run, repo_root, talos_hcloud_env};
+use crate::hcloud_client::client;
+use crate::sim_common::Api;
+
+const AA: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa00000000000000000000000000000000";
+const BB: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb00000000000000000000000000000000";
+
+/// The snapshots of the project the tests prune, in creation order (oldest first).
+struct Project {
+    api: Api,
+    /// `(name, image id)`.
+    snapshots: Vec<(&'static str, u64)>,
+    /// A snapshot with `os=talos` only (not talos-hcloud's) and an unlabelled one.
+    foreign: Vec<u64>,
+}
+
+impl Project {
+    fn id(&self, name: &str) -> u64 {
+        self.snapshots
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, id)| *id)
+            .unwrap_or_else(|| panic!("no snapshot {name}"))
+    }
+
+    /// Every image ID of type snapshot the emulator holds.
+    async fn image_ids(&self) -> BTreeSet<u64> {
+        let answer = self.api.get("/images?type=snapshot&per_page=50").await;
+        assert_eq!(answer.status, 200, "{answer:?}");
+        answer.body["images"]
+            .as_array()
+            .map(|images| images.iter().filter_map(|i| i["id"].as_u64()).collect())
+            .unwrap_or_default()
+    }
+
+    fn deletes(&self) -> Vec<String> {
+        self.api
+            .sim
+            .request_log()
+            .into_iter()
+            .filter(|r| r.method == "DELETE")
+            .map(|r| r.path)
+            .collect()
+    }
+}
+
+/// A snapshot of `server` with `labels`, awaited.
+async fn snapshot(api: &Api, server: u64, labels: Value) -> u64 {
+    let created = api
+        .create(
+            &format!("/servers/{server}/actions/create_image"),
+            json!({"type": "snapshot", "description": "talos", "labels": labels}),
+        )
+        .await;
+    api.finish(&created["action"]).await;
+    // Distinct creation times: newest is decided by `created`, then ID.
+    api.sim.advance(Duration::from_secs(60));
+    created["image"]["id"].as_u64().expect("an image id")
+}
+
+fn ours(schematic: &str, version: &str, arch: &str) -> Value {
+    json!(Labels::snapshot(schematic, version, arch).expect("labels").to_map())
+}
+
+/// aa/arm64: a1 (oldest, used by tc-prod-cp-1) a2 (protected) a3 a4; aa/amd64: x1 x2;
+/// bb/arm64: b1. Plus two foreign snapshots.
+async fn project() -> Project {
+    let api = Api::start().await;
+    let builder = api.server("builder", json!({})).await["server"]["id"]
+        .as_u64()
+        .expect("a server id");
+    let mut snapshots = Vec::new();
+    for (name, schematic, version, arch) in [
+        ("a1", AA, "v1.11.4", "arm64"),
+        ("x1", AA, "v1.11.4", "amd64"),
+        ("a2", AA, "v1.11.5", "arm64"),
+        ("a3", AA, "v1.11.5", "arm64"),
+        ("b1", BB, "v1.11.5", "arm64"),
+        ("x2", AA, "v1.11.6", "amd64"),
+        ("a4", AA, "v1.11.6", "arm64"),
+    ] {
+        snapshots.push((name, snapshot(&api, builder, ours(schematic, version, arch)).await));
+    }
+    let foreign = vec![
+        snapshot(&api, builder, json!({"os": "talos"})).await,
+        snapshot(&api, builder, json!({})).await,
+    ];
+    let project = Project {
+        api,
+        snapshots,
+        foreign,
+    };
+    let a1 = project.id("a1");
+    project
+        .api
+        .server("tc-prod-cp-1", json!({"image": a1.to_string()}))
+        .await;
+    let protect = project
+        .api
+        .post(
+            &format!("/images/{}/actions/change_protection", project.id("a2")),
+            json!({"delete": true}),
+        )
+        .await;
+    assert_eq!(protect.status, 201, "{protect:?}");
+    project.api.finish(&protect.body["action"]).await;
+    project
+}
+
+fn keep(n: usize) -> NonZeroUsize {
+    NonZeroUsize::new(n).expect("non-zero")
+}
+
+#[tokio::test]
+async fn list_shows_our_snapshots_newest_first_with_their_users() {
+    let project = project().await;
+    let found = list::list(&client(&project.api)).await.expect("the list");
+    let names: Vec<&str> = found
+        .iter()
+        .map(|s| {
+            project
+                .snapshots
+                .iter()
+                .find(|(_, id)| *id == s.id.get() as u64)
+                .map(|(name, _)| *name)
+                .expect("only our snapshots")
+        })
+        .collect();
+    assert_eq!(names, ["a4", "x2", "b1", "a3", "a2", "x1", "a1"]);
+    let a1 = found.last().expect("a1");
+    assert_eq!(a1.used_by, ["tc-prod-cp-1"]);
+    assert_eq!((a1.talos_version.as_str(), a1.arch.as_str()), ("v1.11.4", "arm64"));
+    assert_eq!(a1.schematic, &AA[..32]);
+    assert!(found.iter().filter(|s| s.in_use()).count() == 1);
+    assert_eq!(
+        found
+            .iter()
+            .filter(|s| s.protected)
+            .map(|s| s.id.get() as u64)
+            .collect::<Vec<_>>(),
+        [project.id("a2")]
+    );
+}
+
+#[tokio::test]
+async fn prune_keeps_the_newest_per_group_and_never_a_used_or_protected_one() {
+    let project = project().await;
+    let hc = client(&project.api);
+    let before = project.image_ids().await;
+    assert_eq!(before.len(), 9);
+
+    let dry = prune::prune(&hc, list::list(&hc).await.expect("list"), keep(1), true).await;
+    assert!(project.deletes().is_empty(), "a dry run deletes nothing");
+    assert_eq!(project.image_ids().await, before);
+    let would: BTreeSet<u64> = dry.deleted.iter().map(|s| s.id.get() as u64).collect();
+    assert_eq!(would, BTreeSet::from([project.id("a3"), project.id("x1")]));
+
+    let report = prune::prune(&hc, list::list(&hc).await.expect("list"), keep(1), false).await;
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    let deleted: BTreeSet<u64> = report.deleted.iter().map(|s| s.id.get() as u64).collect();
+    assert_eq!(deleted, would);
+    let mut expected_deletes: Vec<String> = deleted.iter().map(|id| format!("/v1/images/{id}")).collect();
+    let mut deletes = project.deletes();
+    expected_deletes.sort();
+    deletes.sort();
+    assert_eq!(deletes, expected_deletes, "exactly the reported deletions were sent");
+    let after = project.image_ids().await;
+    assert_eq!(after, before.difference(&deleted).copied().collect());
+    for id in &project.foreign {
+        assert!(after.contains(id), "foreign snapshot {id} untouched");
+    }
+    let why = |name: &str| {
+        report
+            .kept
+            .iter()
+            .find(|d| d.snapshot.id.get() as u64 == project.id(name))
+            .map(|d| d.keep.iter().map(ToString::to_string).collect::<Vec<_>>())
+            .unwrap_or_default()
+    };
+    assert_eq!(why("a4"), ["newest #1"]);
+    assert_eq!(why("a1"), ["used by tc-prod-cp-1"]);
+    assert_eq!(why("a2"), ["delete protection on"]);
+    assert_eq!(why("b1"), ["newest #1"]);
+
+    // A second run has nothing left to delete.
+    let again = prune::prune(&hc, list::list(&hc).await.expect("list"), keep(1), false).await;
+    assert!(again.deleted.is_empty() && again.failed.is_empty());
+}
+
+#[tokio::test]
+async fn track_resolves_from_the_emulated_factorys_versions() {
+    let api = Api::start().await;
+    let factory = FactoryClient::new(&api.sim.factory_url()).expect("a factory client");
+    let resolve = |track: Track| {
+        let factory = factory.clone();
+        async move { track::resolve(&factory, track).await.map(|v| v.to_string()) }
+    };
+    // The emulated factory lists v1.10.0–v1.13.9 and v1.14 pre-releases only.
+    assert_eq!(resolve(Track::Latest).await.ok().as_deref(), Some("v1.13.9"));
+    assert_eq!(
+        resolve("1.11".parse().expect("a line")).await.ok().as_deref(),
+        Some("v1.11.6")
+    );
+    assert_eq!(
+        resolve(Track::Line(Contract::V1_10)).await.ok().as_deref(),
+        Some("v1.10.8")
+    );
+    assert!("1.14".parse::<Track>().is_err(), "no configs for 1.14: not trackable");
+}
+
+async fn run(api: &Api, args: &[&str], token: Option<&str>) -> Run {
+    let mut env = vec![("HCLOUD_ENDPOINT".to_string(), api.sim.endpoint())];
+    if let Some(token) = token {
+        env.push(("HCLOUD_TOKEN".to_string(), token.to_string()));
+    }
+    let args: Vec<String> = args.iter().map(ToString::to_string).collect();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        talos_hcloud_env(repo_root(), &args, &env)
+    })
+    .await
+    .expect("the run finishes")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_commands_print_tables_and_json() {
+    let project = project().await;
+    let api = &project.api;
+    let token = Some(api.sim.token());
+
+    let table = run(api, &["image", "list"], token).await;
+    assert_eq!(table.code, 0, "{table:?}");
+    let lines: Vec<&str> = table.stdout.lines().collect();
+    assert_eq!(lines.len(), 8, "{}", table.stdout);
+    assert!(
+        lines[0].starts_with("ID  ") && lines[0].contains("USED BY"),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[7].contains("tc-prod-cp-1") && lines[7].contains("v1.11.4"),
+        "{}",
+        lines[7]
+    );
+    assert!(
+        lines[5].contains("aaaaaaaaaaaa ") && lines[5].contains("protected"),
+        "{}",
+        lines[5]
+    );
+    assert!(!table.stdout.contains(api.sim.token()));
+
+    let json = run(api, &["--output", "json", "image", "list"], token).await;
+    assert_eq!(json.code, 0, "{json:?}");
+    let document: Value = serde_json::from_str(&json.stdout).expect("one JSON document");
+    let listed = document["snapshots"].as_array().expect("snapshots");
+    assert_eq!(listed.len(), 7);
+    assert_eq!(listed[6]["used_by"], json!(["tc-prod-cp-1"]));
+    assert_eq!(listed[0]["talos_version"], "v1.11.6");
+    assert_eq!(document["api_requests"]["total"], 2);
+
+    let dry = run(
+        api,
+        &["--output", "json", "image", "prune", "--keep", "1", "--dry-run"],
+        token,
+    )
+    .await;
+    assert_eq!(dry.code, 0, "{dry:?}");
+    assert!(project.deletes().is_empty());
+    let dry: Value = serde_json::from_str(&dry.stdout).expect("JSON");
+    assert_eq!(dry["prune"]["deleted"].as_array().map(Vec::len), Some(2));
+    assert_eq!(dry["prune"]["kept"].as_array().map(Vec::len), Some(5));
+
+    let pruned = run(api, &["image", "prune", "--keep", "1"], token).await;
+    assert_eq!(pruned.code, 0, "{pruned:?}");
+    let deleted_lines: Vec<&str> = pruned.stdout.lines().filter(|l| l.starts_with("deleted ")).collect();
+    assert_eq!(deleted_lines.len(), 2, "{}", pruned.stdout);
+    for id in [project.id("a3"), project.id("x1")] {
+        assert!(
+            deleted_lines.iter().any(|l| l.contains(&id.to_string())),
+            "{}",
+            pruned.stdout
+        );
+    }
+    assert!(pruned.stdout.contains("used by tc-prod-cp-1"), "{}", pruned.stdout);
+    assert!(
+        pruned.stdout.contains("2 deleted, 5 kept, 0 failed"),
+        "{}",
+        pruned.stdout
+    );
+    assert_eq!(project.deletes().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_exits_2_without_a_request() {
+    let api = Api::start().await;
+    api.sim.clear_request_log();
+    let zero = run(&api, &["image", "prune", "--keep", "0"], Some(api.sim.token())).await;
+    assert_eq!(zero.code, 2, "{zero:?}");
+    let missing = run(&api, &["image", "list"], None).await;
+    assert_eq!(missing.code, 2, "{missing:?}");
+    assert!(missing.stderr.contains("HCLOUD_TOKEN"), "{}", missing.stderr);
+    assert!(api.sim.request_log().is_empty(), "no API call on bad input");
+}
