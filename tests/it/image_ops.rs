@@ -317,3 +317,117 @@ async fn bad_input_exits_2_without_a_request() {
     assert!(missing.stderr.contains("HCLOUD_TOKEN"), "{}", missing.stderr);
     assert!(api.sim.request_log().is_empty(), "no API call on bad input");
 }
+
+/// The arguments each scheduled-job example passes to talos-hcloud, after the program name.
+fn scheduled_examples() -> Vec<(&'static str, Vec<String>)> {
+    let dir = repo_root().join("scripts/scheduled");
+    let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let words = |line: &str| line.split_whitespace().map(ToString::to_string).collect::<Vec<_>>();
+
+    let service = read("talos-hcloud-image-rebuild.service");
+    let exec = service
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStart="))
+        .expect("an ExecStart line");
+    let systemd = words(exec).split_off(1);
+
+    let cronjob: Value = serde_saphyr::from_str(&read("cronjob.yaml")).expect("the CronJob parses");
+    let container = &cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0];
+    let kubernetes: Vec<String> = container["args"]
+        .as_array()
+        .expect("args")
+        .iter()
+        .map(|a| a.as_str().expect("a string argument").to_string())
+        .collect();
+
+    let workflow: Value = serde_saphyr::from_str(&read("github-actions.yml")).expect("the workflow parses");
+    let steps = workflow["jobs"]["rebuild"]["steps"].as_array().expect("steps");
+    let run = steps
+        .iter()
+        .filter_map(|s| s["run"].as_str())
+        .flat_map(str::lines)
+        .find(|l| l.contains("talos-hcloud "))
+        .expect("a talos-hcloud command");
+    let command = run.split('|').next().expect("the command");
+    let github = words(command).split_off(1);
+    vec![("systemd", systemd), ("kubernetes", kubernetes), ("github", github)]
+}
+
+#[test]
+fn scheduled_examples_run_image_rebuild_with_the_token_from_a_secret() {
+    let examples = scheduled_examples();
+    for (name, args) in &examples {
+        let joined = args.join(" ");
+        assert!(joined.contains("image rebuild"), "{name}: {joined}");
+        assert!(joined.ends_with("--output json"), "{name}: {joined}");
+        assert_eq!(args[2..], examples[0].1[2..], "{name}: the same job everywhere");
+    }
+
+    let dir = repo_root().join("scripts/scheduled");
+    let service = std::fs::read_to_string(dir.join("talos-hcloud-image-rebuild.service")).expect("service");
+    assert!(service.contains("\nEnvironmentFile=/etc/talos-hcloud/image-rebuild.env\n"));
+    assert!(
+        !service
+            .lines()
+            .any(|l| l.contains("HCLOUD_TOKEN=") && !l.starts_with('#')),
+        "no inline token"
+    );
+    let timer = std::fs::read_to_string(dir.join("talos-hcloud-image-rebuild.timer")).expect("timer");
+    assert!(timer.contains("\nOnCalendar=") && timer.contains("\nPersistent=true\n"));
+
+    let cronjob: Value =
+        serde_saphyr::from_str(&std::fs::read_to_string(dir.join("cronjob.yaml")).expect("read")).expect("parses");
+    assert_eq!(cronjob["kind"], "CronJob");
+    assert_eq!(cronjob["spec"]["concurrencyPolicy"], "Forbid");
+    let env = &cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["env"];
+    assert_eq!(env[0]["name"], "HCLOUD_TOKEN");
+    assert_eq!(env[0]["valueFrom"]["secretKeyRef"]["key"], "token");
+    assert!(env[0].get("value").is_none());
+
+    let workflow: Value =
+        serde_saphyr::from_str(&std::fs::read_to_string(dir.join("github-actions.yml")).expect("read"))
+            .expect("parses");
+    assert!(workflow["on"]["schedule"][0]["cron"].is_string());
+    let steps = workflow["jobs"]["rebuild"]["steps"].as_array().expect("steps");
+    let tokens: Vec<&Value> = steps
+        .iter()
+        .map(|s| &s["env"]["HCLOUD_TOKEN"])
+        .filter(|t| !t.is_null())
+        .collect();
+    assert_eq!(tokens, [&json!("${{ secrets.HCLOUD_TOKEN }}")]);
+}
+
+/// `systemd-analyze verify` accepts the service and timer (with ExecStart pointing at the
+/// built binary, which must exist for the check).
+#[test]
+fn the_systemd_units_verify() {
+    let Ok(analyze) = which("systemd-analyze") else {
+        eprintln!("systemd-analyze is not installed: only the structural checks ran");
+        return;
+    };
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let source = repo_root().join("scripts/scheduled");
+    for name in ["talos-hcloud-image-rebuild.service", "talos-hcloud-image-rebuild.timer"] {
+        let text = std::fs::read_to_string(source.join(name)).expect("read");
+        let text = text.replace("/usr/local/bin/talos-hcloud", env!("CARGO_BIN_EXE_talos-hcloud"));
+        std::fs::write(dir.path().join(name), text).expect("write");
+    }
+    let output = std::process::Command::new(analyze)
+        .arg("verify")
+        .arg(dir.path().join("talos-hcloud-image-rebuild.service"))
+        .arg(dir.path().join("talos-hcloud-image-rebuild.timer"))
+        .output()
+        .expect("systemd-analyze runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(!stderr.contains("talos-hcloud-image-rebuild"), "{stderr}");
+}
+
+fn which(program: &str) -> Result<std::path::PathBuf, ()> {
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join(program))
+        .find(|path| path.is_file())
+        .ok_or(())
+}
