@@ -369,6 +369,22 @@ pub enum ImageCommand {
     ///
     ///   talos-hcloud image prune --keep 3 --dry-run
     Prune(ImagePruneArgs),
+
+    /// The scheduled job: build the snapshots of the target Talos version, then prune.
+    ///
+    /// The target is cluster.yaml's `talos.version`, or with --track the newest stable
+    /// release the Image Factory lists (`latest`, or of one release line such as `1.11`;
+    /// never an alpha, beta or rc). Snapshots missing for any architecture of cluster.yaml
+    /// are built as `image build` builds them; then that schematic's snapshots are pruned
+    /// as `image prune --keep N` does. Exit 0 whether or not anything was built; with
+    /// `--output json` one report: target_version, source, schematic, built, present,
+    /// pruned, kept, prune_failed, api_requests. SIGINT/SIGTERM delete the temporary
+    /// builder before exiting (3).
+    ///
+    /// Example:
+    ///
+    ///   talos-hcloud -c cluster.yaml image rebuild --track latest --keep 3 --output json
+    Rebuild(ImageRebuildArgs),
 }
 
 /// Arguments of `image prune`.
@@ -382,6 +398,20 @@ pub struct ImagePruneArgs {
     /// Only say what would be deleted.
     #[arg(long)]
     pub dry_run: bool,
+}
+
+/// Arguments of `image rebuild`.
+#[derive(Debug, Args)]
+pub struct ImageRebuildArgs {
+    /// Follow the newest stable Talos release instead of cluster.yaml's version: `latest`,
+    /// or a release line such as `1.11`.
+    #[arg(long, value_name = "latest|X.Y")]
+    pub track: Option<String>,
+
+    /// How many snapshots of each architecture to keep after the build, newest first (at
+    /// least 1).
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..))]
+    pub keep: u64,
 }
 
 /// Arguments of `factory extensions`.

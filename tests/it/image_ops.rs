@@ -7,10 +7,15 @@ use std::num::NonZeroUsize;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use talos_hcloud::factory::FactoryClient;
+use talos_hcloud::factory::{FactoryClient, Schematic};
 use talos_hcloud::hcloud::labels::Labels;
+use talos_hcloud::image::build::{BuildOptions, BuildRequest};
 use talos_hcloud::image::track::{self, Track};
-use talos_hcloud::image::{list, prune};
+use talos_hcloud::image::{list, prune, rebuild};
+use talos_hcloud::retry::Policy;
+use talos_hcloud::sim::SimConfig;
+use talos_hcloud::sim::factory::FactoryConfig;
+use talos_hcloud::spec::{Architecture, TalosVersion};
 use talos_hcloud::talos::contract::Contract;
 
 use crate::harness::{Run, repo_root, talos_hcloud_env};
@@ -61,10 +66,15 @@ impl Project {
 
 /// A snapshot of `server` with `labels`, awaited.
 async fn snapshot(api: &Api, server: u64, labels: Value) -> u64 {
+    described_snapshot(api, server, labels, "talos").await
+}
+
+/// A snapshot of `server` with `labels` and `description`, awaited.
+async fn described_snapshot(api: &Api, server: u64, labels: Value, description: &str) -> u64 {
     let created = api
         .create(
             &format!("/servers/{server}/actions/create_image"),
-            json!({"type": "snapshot", "description": "talos", "labels": labels}),
+            json!({"type": "snapshot", "description": description, "labels": labels}),
         )
         .await;
     api.finish(&created["action"]).await;
@@ -224,7 +234,10 @@ async fn track_resolves_from_the_emulated_factorys_versions() {
 }
 
 async fn run(api: &Api, args: &[&str], token: Option<&str>) -> Run {
-    let mut env = vec![("HCLOUD_ENDPOINT".to_string(), api.sim.endpoint())];
+    let mut env = vec![
+        ("HCLOUD_ENDPOINT".to_string(), api.sim.endpoint()),
+        ("TALOS_FACTORY_URL".to_string(), api.sim.factory_url()),
+    ];
     if let Some(token) = token {
         env.push(("HCLOUD_TOKEN".to_string(), token.to_string()));
     }
@@ -315,7 +328,178 @@ async fn bad_input_exits_2_without_a_request() {
     let missing = run(&api, &["image", "list"], None).await;
     assert_eq!(missing.code, 2, "{missing:?}");
     assert!(missing.stderr.contains("HCLOUD_TOKEN"), "{}", missing.stderr);
+    for track in ["1.14", "stable", "v1.11.3"] {
+        let refused = run(&api, &["image", "rebuild", "--track", track], Some(api.sim.token())).await;
+        assert_eq!(refused.code, 2, "{refused:?}");
+        assert!(
+            refused.stderr.contains("--track") || refused.stderr.contains("track"),
+            "{}",
+            refused.stderr
+        );
+    }
     assert!(api.sim.request_log().is_empty(), "no API call on bad input");
+    assert!(api.sim.factory().requests().is_empty(), "no factory call on bad input");
+}
+
+/// An emulator whose factory serves 24 MiB images, so builds are quick.
+async fn small_images() -> Api {
+    Api::start_with(SimConfig {
+        factory: FactoryConfig {
+            image_size: 24 * 1024 * 1024,
+            ..FactoryConfig::default()
+        },
+        ..SimConfig::default()
+    })
+    .await
+}
+
+/// Build options for the emulator's fast clock.
+fn fast_build() -> BuildOptions {
+    let fast = Policy::action_poll()
+        .with_delays(Duration::from_millis(5), Duration::from_millis(20))
+        .with_deadline(Duration::from_secs(60));
+    BuildOptions {
+        ssh_deadline: Duration::from_secs(30),
+        status_poll: fast,
+        cleanup: fast,
+        ..BuildOptions::default()
+    }
+}
+
+/// The repository's schematic, whose snapshots the rebuild test makes.
+fn repo_schematic() -> Schematic {
+    Schematic::load(&repo_root().join("schematics/hcloud.yaml")).expect("the repository's schematic")
+}
+
+/// `image rebuild --track 1.11 --keep 2` for arm64 and amd64: arm64's v1.11.6 snapshot is
+/// already there, amd64's is built; the older arm64 snapshots beyond the two newest are
+/// pruned, another schematic's are left alone; a second run creates and deletes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rebuild_builds_what_is_missing_then_prunes_its_own_groups() {
+    let api = small_images().await;
+    let hc = client(&api);
+    let factory = FactoryClient::new(&api.sim.factory_url()).expect("a factory client");
+    let schematic = repo_schematic();
+    let id = schematic.id().expect("an ID").to_string();
+    let seed = api.server("seed", json!({})).await["server"]["id"]
+        .as_u64()
+        .expect("a server id");
+    let mut old = Vec::new();
+    for version in ["v1.11.3", "v1.11.4", "v1.11.5"] {
+        old.push(described_snapshot(&api, seed, ours(&id, version, "arm64"), &id).await);
+    }
+    let present = described_snapshot(
+        &api,
+        seed,
+        ours(&id, "v1.11.6", "arm64"),
+        &format!("Talos v1.11.6 arm64 {id}"),
+    )
+    .await;
+    let mut others = Vec::new();
+    for version in ["v1.11.3", "v1.11.4", "v1.11.5"] {
+        others.push(snapshot(&api, seed, ours(BB, version, "arm64")).await);
+    }
+
+    let version = TalosVersion::parse("v1.11.0").expect("a placeholder the track replaces");
+    let request =
+        BuildRequest::new(schematic.clone(), version, &[Architecture::Arm64, Architecture::Amd64]).expect("a request");
+    let track = Some(Track::Line(Contract::V1_11));
+    let report = rebuild::rebuild(&hc, &factory, request.clone(), track, keep(2), &fast_build())
+        .await
+        .expect("the rebuild");
+    assert_eq!(report.target_version, "v1.11.6");
+    assert_eq!(report.source, "v1.11");
+    assert_eq!(report.schematic, id);
+    assert_eq!(
+        report
+            .present
+            .iter()
+            .map(|b| b.image_id.get() as u64)
+            .collect::<Vec<_>>(),
+        [present]
+    );
+    assert_eq!(report.built.len(), 1);
+    assert_eq!(report.built[0].arch, Architecture::Amd64);
+    let built = report.built[0].image_id.get() as u64;
+    let pruned: BTreeSet<u64> = report.pruned.iter().map(|s| s.id.get() as u64).collect();
+    assert_eq!(pruned, BTreeSet::from([old[0], old[1]]));
+    assert!(report.prune_failed.is_empty());
+    let kept: BTreeSet<u64> = report.kept.iter().map(|d| d.snapshot.id.get() as u64).collect();
+    assert_eq!(kept, BTreeSet::from([present, old[2], built]));
+
+    let answer = api.get("/images?type=snapshot&per_page=50").await;
+    let left: BTreeSet<u64> = answer.body["images"]
+        .as_array()
+        .expect("images")
+        .iter()
+        .filter_map(|i| i["id"].as_u64())
+        .collect();
+    let expected: BTreeSet<u64> = [present, old[2], built]
+        .into_iter()
+        .chain(others.iter().copied())
+        .collect();
+    assert_eq!(
+        left, expected,
+        "another schematic's snapshots are not this job's to prune"
+    );
+    let temporary = api.get("/servers?label_selector=talos-hcloud/temporary").await;
+    assert_eq!(temporary.body["servers"], json!([]), "no builder left");
+
+    let document = serde_json::to_value(&report).expect("JSON");
+    for key in [
+        "target_version",
+        "built",
+        "present",
+        "pruned",
+        "kept",
+        "prune_failed",
+        "api_requests",
+    ] {
+        assert!(document.get(key).is_some(), "{key} in {document}");
+    }
+    assert!(document["api_requests"]["total"].as_u64() > Some(10));
+
+    api.sim.clear_request_log();
+    let again = rebuild::rebuild(&hc, &factory, request, track, keep(2), &fast_build())
+        .await
+        .expect("the second rebuild");
+    assert!(again.built.is_empty() && again.pruned.is_empty());
+    assert_eq!(again.present.len(), 2);
+    let changes: Vec<String> = api
+        .sim
+        .request_log()
+        .into_iter()
+        .filter(|r| r.method != "GET")
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert!(changes.is_empty(), "a second run changes nothing: {changes:?}");
+}
+
+/// The scheduled examples' command line, run twice by the binary against the emulator with
+/// the repository's cluster.yaml (arm64 only): the first run builds Talos v1.13.9 (the
+/// emulated factory's newest stable release), the second finds it present.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scheduled_job_runs_against_the_emulator() {
+    let api = small_images().await;
+    let config = repo_root().join("cluster.yaml");
+    let token = Some(api.sim.token());
+    let mut reports = Vec::new();
+    for (name, mut args) in scheduled_examples().into_iter().take(2) {
+        args[1] = config.display().to_string();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let result = run(&api, &args, token).await;
+        assert_eq!(result.code, 0, "{name}: {result:?}");
+        let report: Value = serde_json::from_str(&result.stdout).expect("one JSON report");
+        assert_eq!(report["target_version"], "v1.13.9", "{name}");
+        assert_eq!(report["source"], "latest");
+        reports.push(report);
+    }
+    assert_eq!(reports[0]["built"].as_array().map(Vec::len), Some(1));
+    assert_eq!(reports[0]["built"][0]["arch"], "arm64");
+    assert_eq!(reports[0]["present"], json!([]));
+    assert_eq!(reports[1]["built"], json!([]));
+    assert_eq!(reports[1]["present"][0]["image_id"], reports[0]["built"][0]["image_id"]);
+    assert_eq!(reports[1]["pruned"], json!([]));
 }
 
 /// The arguments each scheduled-job example passes to talos-hcloud, after the program name.

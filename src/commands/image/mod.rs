@@ -1,7 +1,10 @@
-//! `image …`: the Talos snapshots in the Hetzner project (`list`, `prune`).
+//! `image …`: the Talos snapshots in the Hetzner project (`list`, `prune`, `rebuild`).
 
 mod list;
 mod prune;
+mod rebuild;
+
+use std::num::NonZeroUsize;
 
 use talos_hcloud::hcloud::{Client, Credentials};
 use talos_hcloud::image::list::Snapshot;
@@ -15,6 +18,7 @@ pub async fn run(command: ImageCommand, global: &GlobalArgs, printer: &Printer) 
     match command {
         ImageCommand::List => list::run(global, printer).await,
         ImageCommand::Prune(args) => prune::run(args, global, printer).await,
+        ImageCommand::Rebuild(args) => rebuild::run(args, global, printer).await,
     }
 }
 
@@ -27,6 +31,14 @@ fn hcloud_client(global: &GlobalArgs) -> Result<Client, CliError> {
         _ => None,
     })?;
     Ok(Client::new(credentials)?)
+}
+
+/// `--keep N` as the library takes it (clap already refuses 0).
+fn keep(n: u64) -> Result<NonZeroUsize, CliError> {
+    usize::try_from(n)
+        .ok()
+        .and_then(NonZeroUsize::new)
+        .ok_or_else(|| CliError::invalid("--keep must be at least 1"))
 }
 
 /// The table columns of a snapshot: ID, version, arch, schematic (12 hex), size, age.

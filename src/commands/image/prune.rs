@@ -1,22 +1,17 @@
 //! `image prune`: delete old snapshots, keep the N newest per (schematic, arch) and every
 //! one in use, protected or being created, and say why each stays.
 
-use std::num::NonZeroUsize;
-
 use serde_json::json;
 use talos_hcloud::image::{list, prune};
 
-use super::{SNAPSHOT_HEADERS, hcloud_client, snapshot_cells, table};
+use super::{SNAPSHOT_HEADERS, hcloud_client, keep, snapshot_cells, table};
 use crate::cli::{GlobalArgs, ImagePruneArgs};
 use crate::commands::CliError;
 use crate::printer::{Printer, Report};
 
 /// Prunes and prints every snapshot with what happened to it; exit 1 if a deletion failed.
 pub async fn run(args: ImagePruneArgs, global: &GlobalArgs, printer: &Printer) -> Result<(), CliError> {
-    let keep = usize::try_from(args.keep)
-        .ok()
-        .and_then(NonZeroUsize::new)
-        .ok_or_else(|| CliError::invalid("--keep must be at least 1"))?;
+    let keep = keep(args.keep)?;
     let client = hcloud_client(global)?;
     let snapshots = list::list(&client).await?;
     let report = prune::prune(&client, snapshots, keep, args.dry_run).await;
