@@ -18,7 +18,7 @@ use talos_hcloud::sim::factory::FactoryConfig;
 use talos_hcloud::spec::{Architecture, TalosVersion};
 use talos_hcloud::talos::contract::Contract;
 
-use crate::harness::{Run, repo_root, talos_hcloud_env};
+use crate::harness::{Run, repo_root, signal, talos_hcloud_env};
 use crate::hcloud_client::client;
 use crate::sim_common::Api;
 
@@ -500,6 +500,69 @@ async fn the_scheduled_job_runs_against_the_emulator() {
     assert_eq!(reports[1]["built"], json!([]));
     assert_eq!(reports[1]["present"][0]["image_id"], reports[0]["built"][0]["image_id"]);
     assert_eq!(reports[1]["pruned"], json!([]));
+}
+
+/// SIGTERM (as systemd or Kubernetes stop the job) or SIGINT (Ctrl-C) while the builder
+/// exists: the builder and its key are deleted, nothing is pruned, exit 3.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signal_during_the_build_cleans_up_and_exits_3() {
+    let api = small_images().await;
+    let config = repo_root().join("cluster.yaml");
+    let temporary = "/servers?label_selector=talos-hcloud/temporary";
+    for name in ["TERM", "INT"] {
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_talos-hcloud"))
+            .args([
+                "-c",
+                &config.display().to_string(),
+                "image",
+                "rebuild",
+                "--output",
+                "json",
+            ])
+            .env("HCLOUD_ENDPOINT", api.sim.endpoint())
+            .env("HCLOUD_TOKEN", api.sim.token())
+            .env("TALOS_FACTORY_URL", api.sim.factory_url())
+            .env_remove("TALOS_HCLOUD_CONFIG")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("the binary starts");
+        let mut seen = false;
+        for _ in 0..2000 {
+            if api.get(temporary).await.body["servers"]
+                .as_array()
+                .is_some_and(|s| !s.is_empty())
+            {
+                seen = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert!(seen, "SIG{name}: a builder server appeared");
+        signal(child.id(), name);
+        let output = tokio::task::spawn_blocking(move || child.wait_with_output())
+            .await
+            .expect("joined")
+            .expect("the binary exits");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert_eq!(output.status.code(), Some(3), "SIG{name}: {stdout}");
+        let document: Value = serde_json::from_str(&stdout).expect("one JSON error document");
+        assert_eq!(document["error"]["class"], "interrupted");
+        assert_eq!(
+            api.get(temporary).await.body["servers"],
+            json!([]),
+            "SIG{name}: builder deleted"
+        );
+        let keys = api.get("/ssh_keys?label_selector=talos-hcloud/temporary").await;
+        assert_eq!(keys.body["ssh_keys"], json!([]), "SIG{name}: its key deleted");
+    }
+    assert!(
+        !api.sim
+            .request_log()
+            .iter()
+            .any(|r| r.method == "DELETE" && r.path.starts_with("/v1/images/")),
+        "nothing pruned"
+    );
 }
 
 /// The arguments each scheduled-job example passes to talos-hcloud, after the program name.
