@@ -232,6 +232,17 @@ pub enum Command {
     #[command(subcommand)]
     Factory(FactoryCommand),
 
+    /// List, prune and rebuild the Talos snapshots talos-hcloud builds in Hetzner Cloud.
+    ///
+    /// Snapshots are found by their labels (`os=talos`, `talos-hcloud/talos-version`,
+    /// `talos-hcloud/arch`, `talos-hcloud/schematic`); needs HCLOUD_TOKEN.
+    ///
+    /// Example:
+    ///
+    ///   talos-hcloud image list
+    #[command(subcommand)]
+    Image(ImageCommand),
+
     /// Print the man page (roff) to stdout, or write every command's page to a folder.
     ///
     /// The main page lists one page per subcommand (`talos-hcloud-validate(1)`, …);
@@ -331,6 +342,76 @@ pub enum FactoryCommand {
     ///
     ///   talos-hcloud factory download schematics/hcloud.yaml --talos-version v1.11.1 --arch arm64
     Download(FactoryDownloadArgs),
+}
+
+/// Subcommands of `image`.
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// List talos-hcloud's snapshots, newest first, and the servers created from each.
+    ///
+    /// Shows ID, Talos version, architecture, schematic (first 12 hex digits), size, age
+    /// and which servers use it; `--output json` gives every field (full schematic label,
+    /// description, creation time, protection, status).
+    ///
+    /// Example:
+    ///
+    ///   talos-hcloud image list --output json
+    List,
+
+    /// Delete old snapshots: keep the N newest of each (schematic, architecture).
+    ///
+    /// A snapshot a server was created from, one with delete protection and one still
+    /// being created are never deleted; every snapshot kept is listed with the reason.
+    /// Prints exactly what was deleted. Exit 1 if a deletion failed (the others are still
+    /// tried).
+    ///
+    /// Example:
+    ///
+    ///   talos-hcloud image prune --keep 3 --dry-run
+    Prune(ImagePruneArgs),
+
+    /// The scheduled job: build the snapshots of the target Talos version, then prune.
+    ///
+    /// The target is cluster.yaml's `talos.version`, or with --track the newest stable
+    /// release the Image Factory lists (`latest`, or of one release line such as `1.11`;
+    /// never an alpha, beta or rc). Snapshots missing for any architecture of cluster.yaml
+    /// are built as `image build` builds them; then that schematic's snapshots are pruned
+    /// as `image prune --keep N` does. Exit 0 whether or not anything was built; with
+    /// `--output json` one report: target_version, source, schematic, built, present,
+    /// pruned, kept, prune_failed, api_requests. SIGINT/SIGTERM delete the temporary
+    /// builder before exiting (3).
+    ///
+    /// Example:
+    ///
+    ///   talos-hcloud -c cluster.yaml image rebuild --track latest --keep 3 --output json
+    Rebuild(ImageRebuildArgs),
+}
+
+/// Arguments of `image prune`.
+#[derive(Debug, Args)]
+pub struct ImagePruneArgs {
+    /// How many snapshots of each (schematic, architecture) to keep, newest first (at
+    /// least 1).
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..))]
+    pub keep: u64,
+
+    /// Only say what would be deleted.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// Arguments of `image rebuild`.
+#[derive(Debug, Args)]
+pub struct ImageRebuildArgs {
+    /// Follow the newest stable Talos release instead of cluster.yaml's version: `latest`,
+    /// or a release line such as `1.11`.
+    #[arg(long, value_name = "latest|X.Y")]
+    pub track: Option<String>,
+
+    /// How many snapshots of each architecture to keep after the build, newest first (at
+    /// least 1).
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..))]
+    pub keep: u64,
 }
 
 /// Arguments of `factory extensions`.

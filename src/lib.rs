@@ -16,6 +16,7 @@ pub mod error;
 pub mod excerpt;
 pub mod factory;
 pub mod hcloud;
+pub mod image;
 pub mod input_file;
 pub mod redact;
 pub mod retry;

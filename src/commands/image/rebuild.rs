@@ -1,0 +1,88 @@
+//! `image rebuild`: the scheduled job — resolve the target Talos version, build what is
+//! missing, prune — printed as one report.
+
+use std::sync::Arc;
+
+use serde_json::json;
+use talos_hcloud::factory::FactoryClient;
+use talos_hcloud::image::build::{BuildOptions, BuildProgress, BuildRequest, Interrupt, Phase};
+use talos_hcloud::image::rebuild::{self, RebuildReport};
+use talos_hcloud::image::track::Track;
+use talos_hcloud::spec::{self, Architecture};
+
+use super::{hcloud_client, keep};
+use crate::cli::{GlobalArgs, ImageRebuildArgs};
+use crate::commands::CliError;
+use crate::printer::{Printer, Report};
+
+/// Runs the job; exit 1 if a prune deletion failed (after printing the report).
+pub async fn run(args: ImageRebuildArgs, global: &GlobalArgs, printer: &Printer) -> Result<(), CliError> {
+    let spec = spec::load(&global.config)?;
+    let track = args.track.as_deref().map(str::parse::<Track>).transpose()?;
+    let keep = keep(args.keep)?;
+    let request = BuildRequest::from_spec(&spec)?;
+    let client = hcloud_client(global)?;
+    let factory = FactoryClient::new(&global.factory_url)?;
+    let interrupt = Interrupt::from_signals()
+        .map_err(|e| CliError::failed(format!("cannot listen for SIGINT and SIGTERM: {e}")))?;
+    let options = BuildOptions {
+        progress: Arc::new(StatusLines(printer.clone())),
+        interrupt,
+        ..BuildOptions::default()
+    };
+    let report = rebuild::rebuild(&client, &factory, request, track, keep, &options).await?;
+    printer.result(&Report::new(render(&report), json!(report)));
+    match report.prune_failed.len() {
+        0 => Ok(()),
+        n => Err(CliError::failed(format!("{n} old snapshot(s) could not be deleted"))),
+    }
+}
+
+/// Build progress as status lines on stderr (none with `-q` or `--output json`).
+struct StatusLines(Printer);
+
+impl BuildProgress for StatusLines {
+    fn phase(&self, arch: Architecture, phase: Phase) {
+        self.0.status(format!("{arch}: {}", phase.as_str()));
+    }
+
+    fn note(&self, arch: Option<Architecture>, message: &str) {
+        match arch {
+            Some(arch) => self.0.status(format!("{arch}: {message}")),
+            None => self.0.status(message),
+        }
+    }
+}
+
+fn render(report: &RebuildReport) -> String {
+    let mut lines = vec![format!(
+        "target Talos {} ({}), schematic {}",
+        report.target_version, report.source, report.schematic
+    )];
+    for build in &report.built {
+        lines.push(format!("{}: built snapshot {}", build.arch, build.image_id));
+    }
+    for build in &report.present {
+        lines.push(format!("{}: snapshot {} already present", build.arch, build.image_id));
+    }
+    for snapshot in &report.pruned {
+        lines.push(format!(
+            "pruned snapshot {} ({} {})",
+            snapshot.id, snapshot.talos_version, snapshot.arch
+        ));
+    }
+    for failed in &report.prune_failed {
+        lines.push(format!(
+            "could not delete snapshot {}: {}",
+            failed.snapshot.id, failed.error
+        ));
+    }
+    lines.push(format!(
+        "{} built, {} present, {} pruned, {} kept",
+        report.built.len(),
+        report.present.len(),
+        report.pruned.len(),
+        report.kept.len()
+    ));
+    lines.join("\n")
+}
