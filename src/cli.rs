@@ -212,6 +212,24 @@ pub enum Command {
     #[command(subcommand)]
     Config(ConfigCommand),
 
+    /// Show what apply would change: cluster.yaml against the live project, by labels.
+    ///
+    /// Reads the cluster's resources from Hetzner Cloud by their `talos-hcloud/cluster`
+    /// label (there is no state file) and prints a terraform-like diff: `+` create, `~`
+    /// update in place, `-/+` replace (with the reason), `-` delete; then the nodes whose
+    /// machine config would be applied, the monthly cost (gross) of what exists and of what
+    /// the plan adds and removes, and anything that would stop an apply (missing snapshot,
+    /// server type not available, rate-limit budget). Changes nothing.
+    ///
+    /// Needs HCLOUD_TOKEN (HCLOUD_ENDPOINT to use another API, e.g. `talos-hcloud sim`).
+    /// Exit codes: 0 success, 1 failure, 2 invalid input; with --detailed-exitcode, 0 no
+    /// changes, 2 changes pending (terraform's convention).
+    ///
+    /// Example:
+    ///
+    ///   HCLOUD_TOKEN=… talos-hcloud -c cluster.yaml plan --detailed-exitcode
+    Plan(PlanArgs),
+
     /// Compute, check and push Image Factory schematics.
     ///
     /// A schematic (YAML or JSON) says what the Image Factory bakes into a Talos image:
@@ -793,6 +811,19 @@ pub enum ConfigCommand {
     ///
     ///   HCLOUD_TOKEN=… talos-hcloud config gen --endpoint 203.0.113.10 --talos-endpoint 198.51.100.11
     Gen(ConfigGenArgs),
+}
+
+/// Arguments of `plan`.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Secrets bundle, for the machine-config comparison [default:
+    /// .talos-hcloud/<cluster>/secrets.yaml beside cluster.yaml].
+    #[arg(long, value_name = "FILE")]
+    pub secrets: Option<PathBuf>,
+
+    /// Exit 0 when nothing would change and 2 when changes are pending (1 on errors).
+    #[arg(long)]
+    pub detailed_exitcode: bool,
 }
 
 /// Arguments of `config gen`.

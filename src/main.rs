@@ -67,6 +67,9 @@ fn init_tracing(verbose: u8, format: OutputFormat) {
 /// Prints `error: …`, one `caused by: …` per source and `hint: …` lines on stderr; with
 /// `--output json` the same facts form one JSON document on stdout.
 fn report_error(printer: &Printer, error: &CliError) {
+    if error.is_silent() {
+        return;
+    }
     let chain = error.chain();
     match printer.format() {
         OutputFormat::Json => {

@@ -5,6 +5,7 @@ mod completions;
 mod config;
 mod factory;
 mod image;
+mod plan;
 mod schematic;
 mod secrets;
 mod sim;
@@ -52,6 +53,7 @@ async fn dispatch(cli: Cli, printer: &Printer) -> Result<(), CliError> {
         Command::Schematic(command) => schematic::run(command, &cli.global, printer).await,
         Command::Factory(command) => factory::run(command, &cli.global, printer).await,
         Command::Image(command) => image::run(command, &cli.global, printer).await,
+        Command::Plan(args) => plan::run(&args, &cli.global, printer).await,
     }
 }
 
@@ -62,6 +64,7 @@ pub struct CliError {
     error: Box<dyn StdError + Send + Sync + 'static>,
     hints: Vec<String>,
     details: Option<Box<serde_json::Value>>,
+    silent: bool,
 }
 
 impl CliError {
@@ -87,7 +90,22 @@ impl CliError {
             error: message.into().into(),
             hints: Vec::new(),
             details: None,
+            silent: false,
         }
+    }
+
+    /// Exit 2 with nothing more printed: `plan --detailed-exitcode` found changes
+    /// (terraform's convention); the result is already on stdout.
+    pub fn changes_pending() -> Self {
+        CliError {
+            silent: true,
+            ..CliError::with_class(Class::InvalidInput, "changes pending")
+        }
+    }
+
+    /// Returns true if and only if the exit code is the whole message (nothing to print).
+    pub fn is_silent(&self) -> bool {
+        self.silent
     }
 
     /// Adds what was being done, printed before the cause: `while reading FILE`.
@@ -136,6 +154,7 @@ where
             hints: error.hints(),
             details: error.details().map(Box::new),
             error: Box::new(error),
+            silent: false,
         }
     }
 }

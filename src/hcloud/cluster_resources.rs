@@ -52,6 +52,16 @@ pub struct PrimaryIp {
     /// Labels.
     #[serde(default)]
     pub labels: HashMap<String, String>,
+    /// Where it lives (a primary IP can only be assigned to servers there).
+    #[serde(default)]
+    pub location: Option<NamedLocation>,
+}
+
+/// A location as far as a resource names it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct NamedLocation {
+    /// Location name (`fsn1`).
+    pub name: String,
 }
 
 /// Where each kind of resource lives in the API: `/{many}`, one resource under key `one`.

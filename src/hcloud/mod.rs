@@ -11,7 +11,8 @@
 //! ([`labels`]); typed IDs ([`ids`]); and errors that name the operation ([`error`]).
 //! The wire types are the crate's `hcloud::models`; see [`client`] for why the requests
 //! are built here. The resources: [`servers`] (with snapshots), [`images`], SSH keys,
-//! [`catalog`] (server types, locations, availability) and [`cluster_resources`]
+//! [`catalog`] (server types, locations, availability), [`pricing`] (the price list) and
+//! [`cluster_resources`]
 //! (networks, firewalls, placement groups, floating and primary IPs, load balancers).
 //!
 //! It knows nothing about clusters or images: callers (`image`, `cluster`, `node`) decide
@@ -27,6 +28,7 @@ pub mod error;
 pub mod ids;
 pub mod images;
 pub mod labels;
+pub mod pricing;
 pub mod servers;
 mod ssh_keys;
 
@@ -42,4 +44,5 @@ pub use ids::{
 };
 pub use images::ImageType;
 pub use labels::{Labels, Role, Selector};
+pub use pricing::Pricing;
 pub use servers::{CreateServer, CreatedImage, CreatedServer, RescueEnabled};

@@ -14,6 +14,7 @@ pub mod fingerprint;
 pub mod http;
 pub mod label_selector;
 pub mod pagination;
+pub mod pricing;
 pub mod rate_limit;
 pub mod request_log;
 pub mod state;

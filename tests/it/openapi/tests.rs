@@ -20,6 +20,7 @@ const IN_SCOPE: &[&str] = &[
     "locations",
     "load_balancer_types",
     "actions",
+    "pricing",
 ];
 
 fn api() -> &'static OpenApi {

@@ -16,6 +16,7 @@ use serde_json::Value;
 
 use super::super::error::ApiError;
 use super::super::pagination::{Page, Query};
+use super::super::pricing;
 use super::super::state::firewalls::Firewall;
 use super::super::state::floating_ips::FloatingIp;
 use super::super::state::images::Image;
@@ -46,6 +47,7 @@ pub(super) fn routes() -> Router<App> {
             }),
         )
         // Removed from the live API (reference `hcloud-api.md` §1.2): 410 since 2026-10-01.
+        .route("/v1/pricing", get(|| async { ok(Ok(pricing::list_prices())) }))
         .route("/v1/datacenters", get(|| async { datacenters_removed() }))
         .route("/v1/datacenters/{id}", get(|| async { datacenters_removed() }));
     collections()

@@ -1,0 +1,127 @@
+//! One planning run, as `plan` (and later `apply`) performs it: read the live state, the
+//! price list and the project's placement-group count at once; render the nodes' configs
+//! when the secrets bundle and the endpoint address exist; derive the desired state, the
+//! plan, its cost and its pre-flight blockers.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use super::desired::{self, Desired};
+use super::error::Error;
+use super::live::{self, Live};
+use super::plan::{self, Plan};
+use super::preflight::{self, Blocker, Facts};
+use super::pricing::{self, Cost};
+use crate::hcloud::{Client, Selector};
+use crate::redact::Redacted;
+use crate::spec::{Endpoint, Spec};
+use crate::talos::config::render::{self, ApiEndpoint};
+use crate::talos::secrets::SecretsBundle;
+
+/// What a planning run needs besides the spec and the client.
+#[derive(Debug, Clone)]
+pub struct Inputs {
+    /// The secrets bundle; configs are hashed only when it exists.
+    pub secrets: PathBuf,
+    /// The Hetzner token written into control-plane configs for the Talos VIP.
+    pub hcloud_token: Option<Redacted<String>>,
+}
+
+/// The outcome of a planning run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Planned {
+    /// What cluster.yaml asks for.
+    pub desired: Desired,
+    /// What exists.
+    pub live: Live,
+    /// The difference.
+    pub plan: Plan,
+    /// Its monthly cost.
+    pub cost: Cost,
+    /// What would stop an apply.
+    pub blockers: Vec<Blocker>,
+    /// API requests this run sent.
+    pub requests: u64,
+}
+
+/// Plans `spec` against the project `client` reaches.
+///
+/// # Errors
+/// [`Error::ReadLive`] / [`Error::ReadPricing`] when the API cannot be read;
+/// [`Error::Secrets`] / [`Error::Render`] when an existing secrets bundle is unreadable or
+/// the configs cannot be rendered; [`Error::SubnetFull`].
+pub async fn plan_cluster(client: &Client, spec: &Spec, inputs: &Inputs) -> Result<Planned, Error> {
+    let read_live = live::read(client, spec);
+    let read_pricing = async { client.pricing().await.map_err(Error::ReadPricing) };
+    let count_groups = async {
+        client
+            .list_placement_groups(&Selector::new())
+            .await
+            .map(|groups| groups.len())
+            .map_err(|source| Error::ReadLive {
+                cluster: spec.name.as_str().to_string(),
+                source,
+            })
+    };
+    let (live, pricing, project_groups) = tokio::try_join!(read_live, read_pricing, count_groups)?;
+    let (hashes, configs_unknown) = config_hashes(spec, &live, inputs)?;
+    let desired = desired::desired(spec, &live, &hashes)?;
+    let plan = plan::plan(&desired, &live, configs_unknown);
+    let cost = pricing::cost(&plan, &live, &pricing);
+    let facts = Facts {
+        project_placement_groups: Some(project_groups),
+        rate_limit: client.rate_limit(),
+    };
+    let blockers = preflight::check(spec, &desired, &live, &plan, facts);
+    Ok(Planned {
+        desired,
+        live,
+        plan,
+        cost,
+        blockers,
+        requests: client.request_count().total,
+    })
+}
+
+/// The nodes' config hashes, or why they cannot be computed yet.
+fn config_hashes(
+    spec: &Spec,
+    live: &Live,
+    inputs: &Inputs,
+) -> Result<(BTreeMap<String, String>, Option<String>), Error> {
+    let none = |why: String| Ok((BTreeMap::new(), Some(why)));
+    if !inputs.secrets.exists() {
+        return none(format!("no secrets bundle at {}", inputs.secrets.display()));
+    }
+    let api_name = spec.api_endpoint_name();
+    let address = match spec.endpoint {
+        Endpoint::FloatingIp => live
+            .floating_ips
+            .iter()
+            .find(|ip| ip.name == api_name)
+            .map(|ip| ip.ip.clone()),
+        Endpoint::LoadBalancer => live
+            .load_balancers
+            .iter()
+            .find(|lb| lb.name == api_name)
+            .and_then(|lb| lb.public_ipv4.clone()),
+    };
+    let Some(address) = address else {
+        return none(format!("the endpoint {api_name} does not exist yet"));
+    };
+    if spec.endpoint == Endpoint::FloatingIp && inputs.hcloud_token.is_none() {
+        return none("HCLOUD_TOKEN is needed to render the control-plane configs".into());
+    }
+    let bundle = SecretsBundle::load(&inputs.secrets).map_err(|e| Error::Secrets(Box::new(e)))?;
+    let endpoint = ApiEndpoint::parse(&address).map_err(Error::Endpoint)?;
+    let rendered = render::render_cluster(&render::ClusterInputs {
+        spec,
+        secrets: &bundle,
+        endpoint: &endpoint,
+        hcloud_token: inputs.hcloud_token.as_ref(),
+    })
+    .map_err(|e| Error::Render(Box::new(e)))?;
+    Ok((desired::config_hashes(&rendered), None))
+}

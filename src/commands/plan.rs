@@ -1,0 +1,58 @@
+//! `plan`: cluster.yaml against the live project, as text or one JSON document.
+//!
+//! Loads and checks cluster.yaml first (bad input: exit 2 before any request), builds the
+//! Hetzner client from HCLOUD_TOKEN and HCLOUD_ENDPOINT, runs
+//! `cluster::planning::plan_cluster` and prints its result; `--detailed-exitcode` turns
+//! pending changes into exit 2.
+
+use serde_json::json;
+use talos_hcloud::cluster::plan::render;
+use talos_hcloud::cluster::{Inputs, plan_cluster};
+use talos_hcloud::hcloud::{Client, Credentials, Endpoint, Token};
+use talos_hcloud::spec;
+
+use super::CliError;
+use crate::cli::{GlobalArgs, PlanArgs};
+use crate::printer::{Printer, Report};
+
+/// Runs `plan`.
+pub async fn run(args: &PlanArgs, global: &GlobalArgs, printer: &Printer) -> Result<(), CliError> {
+    let spec = spec::load(&global.config)?;
+    let token = Token::new(
+        global
+            .hcloud_token
+            .as_ref()
+            .map(|t| t.expose().clone())
+            .unwrap_or_default(),
+    )?;
+    let credentials = Credentials {
+        token,
+        endpoint: Endpoint::parse(&global.hcloud_endpoint)?,
+    };
+    let client = Client::new(credentials)?;
+    let inputs = Inputs {
+        secrets: args.secrets.clone().unwrap_or_else(|| spec.secrets_path()),
+        hcloud_token: global.hcloud_token.clone(),
+    };
+    let planned = plan_cluster(&client, &spec, &inputs).await?;
+    let plan = &planned.plan;
+    let text = render::text(plan, Some(&planned.cost), &planned.blockers);
+    let document = json!({
+        "cluster": plan.cluster,
+        "changes": plan.changes,
+        "configs": plan.configs,
+        "configs_unknown": plan.configs_unknown,
+        "counts": plan.counts(),
+        "unchanged": plan.unchanged,
+        "has_changes": plan.has_changes(),
+        "cost": planned.cost,
+        "preflight": planned.blockers,
+        "request_estimate": plan.request_estimate(),
+        "api_requests": planned.requests,
+    });
+    printer.result(&Report::new(text, document));
+    if args.detailed_exitcode && plan.has_changes() {
+        return Err(CliError::changes_pending());
+    }
+    Ok(())
+}
