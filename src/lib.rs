@@ -17,6 +17,7 @@ pub mod excerpt;
 pub mod factory;
 pub mod hcloud;
 pub mod input_file;
+pub mod node;
 pub mod redact;
 pub mod retry;
 pub mod secure_file;
