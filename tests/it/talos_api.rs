@@ -41,7 +41,7 @@ fn os_ca() -> CertificateAuthority {
 
 /// The golden config of a Talos minor version (`v1.11`), `controlplane` or `worker`, as the
 /// bytes a node receives.
-fn golden(contract: &str, kind: &str) -> Vec<u8> {
+pub(crate) fn golden(contract: &str, kind: &str) -> Vec<u8> {
     crate::talos_golden::golden(contract, kind).into_bytes()
 }
 
@@ -55,19 +55,19 @@ fn identity(certificate: pki::CertAndKey) -> ClientIdentity {
 }
 
 /// A client certificate with `roles` from the golden OS CA, as talosconfig carries one.
-fn with_roles(roles: &[&str]) -> ClientIdentity {
+pub(crate) fn with_roles(roles: &[&str]) -> ClientIdentity {
     identity(pki::issue_client_cert(&os_ca(), roles, pki::ADMIN_CERT_VALIDITY).expect("the OS CA signs"))
 }
 
 /// The admin identity of the talosconfig talos-hcloud writes for the golden cluster.
-fn admin() -> ClientIdentity {
+pub(crate) fn admin() -> ClientIdentity {
     let talosconfig = Talosconfig::for_cluster(&bundle(), "base", ["127.0.0.1"]).expect("talosconfig");
     TalosconfigTarget::from_talosconfig(&talosconfig, None)
         .expect("its one context is usable")
         .identity
 }
 
-fn quick() -> CallOptions {
+pub(crate) fn quick() -> CallOptions {
     CallOptions {
         timeout: Duration::from_secs(10),
         connect_timeout: Duration::from_secs(5),
@@ -75,12 +75,15 @@ fn quick() -> CallOptions {
     }
 }
 
-fn configured_client(node: &EmulatedNode, identity: &ClientIdentity) -> TalosClient {
+pub(crate) fn configured_client(node: &EmulatedNode, identity: &ClientIdentity) -> TalosClient {
     TalosClient::new(node.api_addr(), &Credentials::Configured(identity.clone()), quick())
         .expect("credentials are valid")
 }
 
-fn maintenance_client(node: &EmulatedNode, pin: Option<talos_hcloud::talos::api::SpkiSha256>) -> TalosClient {
+pub(crate) fn maintenance_client(
+    node: &EmulatedNode,
+    pin: Option<talos_hcloud::talos::api::SpkiSha256>,
+) -> TalosClient {
     TalosClient::new(node.api_addr(), &Credentials::Maintenance { pin }, quick()).expect("no credentials to refuse")
 }
 
