@@ -13,10 +13,9 @@ use talos_hcloud::retry::Policy;
 use talos_hcloud::sim::talos::{
     BudgetRule, ClusterRegistry, DisruptionBudget, KubePod, PodOwner, Scaled, TalosCluster,
 };
-use talos_hcloud::talos::api::ApplyMode;
 
-use crate::talos_api::{admin, configured_client, golden, maintenance_client};
-use crate::talos_nodes::{TestNode, node_options, start};
+use crate::talos_api::{admin, configured_client, start_configured};
+use crate::talos_nodes::TestNode;
 
 /// One control plane and two workers of the golden cluster, bootstrapped, with the admin
 /// kubeconfig fetched through the Talos API.
@@ -29,22 +28,14 @@ struct Cluster {
 
 async fn cluster() -> Cluster {
     let registry = ClusterRegistry::new();
-    let control_plane = start(node_options("v1.12.11", &registry)).await;
-    maintenance_client(&control_plane, None)
-        .apply_configuration(&golden("v1.12", "controlplane"), ApplyMode::Auto)
-        .await
-        .expect("control plane configured");
+    let control_plane = start_configured(&registry, "v1.12.11", "controlplane").await;
     let admin = admin();
     let cp = configured_client(&control_plane, &admin);
     cp.wait_ready(Duration::from_secs(10)).await.expect("apid up");
     cp.bootstrap().await.expect("bootstrap");
     let mut workers = Vec::new();
     for _ in 0..2 {
-        let worker = start(node_options("v1.12.11", &registry)).await;
-        maintenance_client(&worker, None)
-            .apply_configuration(&golden("v1.12", "worker"), ApplyMode::Auto)
-            .await
-            .expect("worker configured");
+        let worker = start_configured(&registry, "v1.12.11", "worker").await;
         configured_client(&worker, &admin)
             .wait_ready(Duration::from_secs(10))
             .await
@@ -140,12 +131,12 @@ async fn cordon_drain_uncordon_delete_and_wait_ready_over_real_tls() {
     // A two-replica workload spread over the workers, one disruption allowed.
     kube.add_replica_set("default", "web-7d4b9", 2, labels("web"))
         .expect("new workload");
-    kube.add_budget(DisruptionBudget {
-        namespace: "default".into(),
-        name: "web".into(),
-        selector: labels("web"),
-        rule: BudgetRule::MaxUnavailable(Scaled::Count(1)),
-    })
+    kube.add_budget(DisruptionBudget::new(
+        "default",
+        "web",
+        labels("web"),
+        BudgetRule::MaxUnavailable(Scaled::Count(1)),
+    ))
     .expect("new budget");
     let web_on_a: Vec<_> = kube
         .pods_on(&a)
@@ -230,21 +221,20 @@ async fn a_drain_blocked_by_a_budget_times_out_naming_it_and_leaves_the_pods() {
     let b = cluster.name_of(&cluster.workers[1]);
 
     // A single-replica database whose budget forbids any disruption.
-    kube.add_pod(KubePod {
-        namespace: "default".into(),
-        name: "db-0".into(),
-        uid: String::new(),
-        node: Some(a.clone()),
-        labels: labels("db"),
-        owner: PodOwner::StatefulSet("db".into()),
-    })
+    kube.add_pod(KubePod::new(
+        "default",
+        "db-0",
+        Some(&a),
+        labels("db"),
+        PodOwner::StatefulSet("db".into()),
+    ))
     .expect("new pod");
-    kube.add_budget(DisruptionBudget {
-        namespace: "default".into(),
-        name: "db".into(),
-        selector: labels("db"),
-        rule: BudgetRule::MinAvailable(Scaled::Count(1)),
-    })
+    kube.add_budget(DisruptionBudget::new(
+        "default",
+        "db",
+        labels("db"),
+        BudgetRule::MinAvailable(Scaled::Count(1)),
+    ))
     .expect("new budget");
     let before = cluster.pods_on(&a);
     assert_eq!(before.len(), 3, "{before:?}");
@@ -301,22 +291,21 @@ async fn the_api_refuses_strangers_unknown_patches_and_two_budgets() {
     let a = cluster.name_of(&cluster.workers[0]);
 
     // Two budgets selecting one pod: the API server cannot decide, the drain fails with 500.
-    kube.add_pod(KubePod {
-        namespace: "default".into(),
-        name: "solo".into(),
-        uid: String::new(),
-        node: Some(a.clone()),
-        labels: labels("solo"),
-        owner: PodOwner::Unmanaged,
-    })
+    kube.add_pod(KubePod::new(
+        "default",
+        "solo",
+        Some(&a),
+        labels("solo"),
+        PodOwner::Unmanaged,
+    ))
     .expect("new pod");
     for name in ["one", "two"] {
-        kube.add_budget(DisruptionBudget {
-            namespace: "default".into(),
-            name: name.into(),
-            selector: labels("solo"),
-            rule: BudgetRule::MaxUnavailable(Scaled::Percent(50)),
-        })
+        kube.add_budget(DisruptionBudget::new(
+            "default",
+            name,
+            labels("solo"),
+            BudgetRule::MaxUnavailable(Scaled::Percent(50)),
+        ))
         .expect("new budget");
     }
     let error = drain(&client, &a, quick_eviction(Duration::from_secs(1)))
@@ -346,30 +335,18 @@ async fn the_api_refuses_strangers_unknown_patches_and_two_budgets() {
             )
             .expect("base64")
     };
-    let anonymous = reqwest::Client::builder()
-        .use_rustls_tls()
-        .tls_built_in_root_certs(false)
-        .add_root_certificate(reqwest::Certificate::from_pem(&ca).expect("CA PEM"))
-        .resolve("base", cluster.control_plane.kubernetes_addr())
-        .build()
-        .expect("client");
+    let anonymous = anonymous_https(&ca, cluster.control_plane.kubernetes_addr());
     let response = anonymous
         .get("https://base:6443/api/v1/nodes")
         .send()
         .await
         .expect("answers");
     assert_eq!(response.status(), 401);
-    let raw = talos_hcloud::node::KubeTarget::from_kubeconfig(cluster.kubeconfig.expose(), None).expect("usable");
-    let mut identity = raw.crt_pem.clone().into_bytes();
-    identity.extend_from_slice(raw.key_pem.expose().as_bytes());
-    let admin_http = reqwest::Client::builder()
-        .use_rustls_tls()
-        .tls_built_in_root_certs(false)
-        .add_root_certificate(reqwest::Certificate::from_pem(&ca).expect("CA PEM"))
-        .identity(reqwest::Identity::from_pem(&identity).expect("identity"))
-        .resolve("base", cluster.control_plane.kubernetes_addr())
-        .build()
-        .expect("client");
+    let admin_http = crate::talos_api::https_client(
+        cluster.kubeconfig.expose(),
+        "base",
+        cluster.control_plane.kubernetes_addr(),
+    );
     let response = admin_http
         .patch(format!("https://base:6443/api/v1/nodes/{a}"))
         .header("Content-Type", "application/merge-patch+json")
@@ -404,4 +381,16 @@ async fn the_api_refuses_strangers_unknown_patches_and_two_budgets() {
     assert_eq!(response.status(), 400);
 
     cluster.stop().await;
+}
+
+/// A plain HTTPS client trusting `ca` without a client certificate, with `base` resolving
+/// to `addr`.
+fn anonymous_https(ca: &[u8], addr: std::net::SocketAddr) -> reqwest::Client {
+    reqwest::Client::builder()
+        .use_rustls_tls()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(ca).expect("CA PEM"))
+        .resolve("base", addr)
+        .build()
+        .expect("client builds")
 }

@@ -80,6 +80,23 @@ pub(crate) fn configured_client(node: &EmulatedNode, identity: &ClientIdentity) 
         .expect("credentials are valid")
 }
 
+/// Starts a node of Talos `version` in `registry`'s clusters and configures it through the
+/// maintenance API with the golden `kind` config of its minor version (`controlplane`,
+/// `worker`).
+pub(crate) async fn start_configured(
+    registry: &std::sync::Arc<ClusterRegistry>,
+    version: &str,
+    kind: &str,
+) -> TestNode {
+    let node = start(options(version, registry)).await;
+    let contract = version.rsplit_once('.').map_or(version, |(minor, _)| minor);
+    maintenance_client(&node, None)
+        .apply_configuration(&golden(contract, kind), ApplyMode::Auto)
+        .await
+        .expect("configured through the maintenance API");
+    node
+}
+
 pub(crate) fn maintenance_client(
     node: &EmulatedNode,
     pin: Option<talos_hcloud::talos::api::SpkiSha256>,
@@ -89,7 +106,7 @@ pub(crate) fn maintenance_client(
 
 /// An HTTPS client that trusts the kubeconfig's CA, presents its client certificate and
 /// resolves the endpoint host to the node's Kubernetes API address.
-fn https_client(kubeconfig: &[u8], endpoint_host: &str, kube_addr: SocketAddr) -> reqwest::Client {
+pub(crate) fn https_client(kubeconfig: &[u8], endpoint_host: &str, kube_addr: SocketAddr) -> reqwest::Client {
     use base64::Engine as _;
     let config: serde_json::Value = serde_saphyr::from_slice(kubeconfig).expect("kubeconfig is YAML");
     let data = |section: &str, entry: &str, key: &str| -> Vec<u8> {
@@ -490,6 +507,14 @@ async fn bootstrap_on_a_worker_is_a_clear_error_and_node_header_proxies() {
     );
     let error = to_worker.kubeconfig().await.expect_err("no kubeconfig on workers");
     assert_eq!(error.code(), Some(tonic::Code::FailedPrecondition));
+    let error = to_worker.etcd_snapshot().await.expect_err("no etcd on workers");
+    assert_eq!(
+        chain(&error),
+        [
+            format!("while taking an etcd snapshot on {}", worker.address()),
+            "Unimplemented: etcd snapshot is only available on control plane nodes".to_string(),
+        ]
+    );
 
     // Through the control plane to the worker with the `node` header.
     let via_cp = configured_client(&cp, &admin);
@@ -565,12 +590,7 @@ async fn three_control_planes_membership_removal_and_quorum() {
     let registry = ClusterRegistry::new();
     let mut nodes = Vec::new();
     for _ in 0..3 {
-        let node = start(options("v1.12.11", &registry)).await;
-        maintenance_client(&node, None)
-            .apply_configuration(&golden("v1.12", "controlplane"), ApplyMode::Auto)
-            .await
-            .expect("control plane config applied");
-        nodes.push(node);
+        nodes.push(start_configured(&registry, "v1.12.11", "controlplane").await);
     }
     let admin = admin();
     let clients: Vec<_> = nodes.iter().map(|n| configured_client(n, &admin)).collect();
@@ -758,15 +778,16 @@ async fn three_bootstrapped(registry: &std::sync::Arc<ClusterRegistry>) -> (Vec<
     let admin = admin();
     let clients: Vec<_> = nodes.iter().map(|n| configured_client(n, &admin)).collect();
     clients[0].bootstrap().await.expect("bootstrap");
-    assert_eq!(
-        clients[0]
-            .etcd_members(MemberListScope::Cluster)
-            .await
-            .expect("list")
-            .len(),
-        3
-    );
+    assert_eq!(cluster_members(&clients[0]).await.len(), 3);
     (nodes, clients)
+}
+
+/// The cluster's etcd members as `client`'s target sees them.
+async fn cluster_members(client: &TalosClient) -> Vec<talos_hcloud::talos::api::EtcdMember> {
+    client
+        .etcd_members(MemberListScope::Cluster)
+        .await
+        .expect("member list")
 }
 
 #[tokio::test]
@@ -845,40 +866,6 @@ async fn an_etcd_snapshot_is_saved_0600_checked_and_taken_without_quorum() {
 }
 
 #[tokio::test]
-async fn an_etcd_snapshot_on_a_worker_is_unimplemented() {
-    let registry = ClusterRegistry::new();
-    let mut opts = options("v1.12.11", &registry);
-    opts.installed_config = Some(golden("v1.12", "controlplane"));
-    let control_plane = start(opts).await;
-    let admin = admin();
-    configured_client(&control_plane, &admin)
-        .bootstrap()
-        .await
-        .expect("bootstrap");
-    let worker = start(options("v1.12.11", &registry)).await;
-    maintenance_client(&worker, None)
-        .apply_configuration(&golden("v1.12", "worker"), ApplyMode::Auto)
-        .await
-        .expect("worker configured");
-    let to_worker = configured_client(&worker, &admin);
-    to_worker
-        .wait_ready(Duration::from_secs(10))
-        .await
-        .expect("worker apid");
-    let error = to_worker.etcd_snapshot().await.expect_err("no etcd on workers");
-    assert_eq!(error.code(), Some(tonic::Code::Unimplemented));
-    assert_eq!(
-        chain(&error),
-        [
-            format!("while taking an etcd snapshot on {}", worker.address()),
-            "Unimplemented: etcd snapshot is only available on control plane nodes".to_string(),
-        ]
-    );
-    worker.stop().await;
-    control_plane.stop().await;
-}
-
-#[tokio::test]
 async fn a_control_plane_leaves_gracefully_and_a_dead_one_is_removed_by_id_once() {
     use talos_hcloud::node::{MemberRemoval, ensure_member_removed};
 
@@ -891,12 +878,12 @@ async fn a_control_plane_leaves_gracefully_and_a_dead_one_is_removed_by_id_once(
             .find(|m| m.peer_urls == [format!("https://{}:2380", node.address())])
             .map(|m| m.id)
     };
-    let members = clients[0].etcd_members(MemberListScope::Cluster).await.expect("list");
+    let members = cluster_members(&clients[0]).await;
     let leaving = member_of(&members, &nodes[2]).expect("node 3 is a member");
 
     // Graceful: node 3 leaves etcd, then is reset (wiped, rebooted into maintenance).
     clients[2].etcd_leave_cluster().await.expect("leave");
-    let members = clients[0].etcd_members(MemberListScope::Cluster).await.expect("list");
+    let members = cluster_members(&clients[0]).await;
     assert_eq!(members.len(), 2);
     assert_eq!(member_of(&members, &nodes[2]), None);
     clients[2]
@@ -912,7 +899,7 @@ async fn a_control_plane_leaves_gracefully_and_a_dead_one_is_removed_by_id_once(
         .apply_configuration(&golden("v1.12", "controlplane"), ApplyMode::Auto)
         .await
         .expect("configured again");
-    let members = clients[0].etcd_members(MemberListScope::Cluster).await.expect("list");
+    let members = cluster_members(&clients[0]).await;
     assert_eq!(members.len(), 3);
     let rejoined = member_of(&members, &nodes[2]).expect("joined again");
     assert_ne!(rejoined, leaving, "a new member ID");
@@ -925,7 +912,7 @@ async fn a_control_plane_leaves_gracefully_and_a_dead_one_is_removed_by_id_once(
         ensure_member_removed(&clients[0], dead).await.expect("removed"),
         MemberRemoval::Removed
     );
-    let members = clients[0].etcd_members(MemberListScope::Cluster).await.expect("list");
+    let members = cluster_members(&clients[0]).await;
     assert_eq!(members.len(), 2);
     assert_eq!(member_of(&members, &nodes[1]), None);
     let quorum = cluster.quorum();
@@ -946,25 +933,11 @@ async fn a_control_plane_leaves_gracefully_and_a_dead_one_is_removed_by_id_once(
             "NotFound: etcdserver: member not found".to_string(),
         ]
     );
-    assert_eq!(
-        clients[0]
-            .etcd_members(MemberListScope::Cluster)
-            .await
-            .expect("list")
-            .len(),
-        2
-    );
+    assert_eq!(cluster_members(&clients[0]).await.len(), 2);
 
     // The dead machine coming back with its stale data does not rejoin on its own.
     nodes[1].power_on().expect("boots");
-    assert_eq!(
-        clients[0]
-            .etcd_members(MemberListScope::Cluster)
-            .await
-            .expect("list")
-            .len(),
-        2
-    );
+    assert_eq!(cluster_members(&clients[0]).await.len(), 2);
 
     for node in nodes {
         node.stop().await;

@@ -642,7 +642,12 @@ fn etcd_leave(shared: &NodeShared) -> Result<machine::EtcdLeaveClusterResponse, 
 }
 
 fn actor_id() -> String {
-    let bytes: [u8; 16] = rand::random();
+    uuid_text(rand::random())
+}
+
+/// 16 bytes in the UUID text form (`8-4-4-4-12` hex digits), as Talos's actor IDs and
+/// Kubernetes's uids are written.
+pub(crate) fn uuid_text(bytes: [u8; 16]) -> String {
     let hex = hex::encode(bytes);
     format!(
         "{}-{}-{}-{}-{}",

@@ -243,13 +243,6 @@ impl KubeObjects {
     /// The pod exists, or its node does not.
     pub fn add_pod(&self, mut pod: KubePod) -> Result<(), ObjectError> {
         let mut store = self.lock();
-        let k = key(&pod.namespace, &pod.name);
-        if store.pods.contains_key(&k) {
-            return Err(ObjectError::AlreadyExists {
-                kind: "pods",
-                name: pod.name,
-            });
-        }
         if let Some(node) = &pod.node
             && !store.nodes.contains_key(node)
         {
@@ -258,7 +251,7 @@ impl KubeObjects {
         if pod.uid.is_empty() {
             pod.uid = store.next_uid();
         }
-        store.pods.insert(k, pod);
+        vacant(&mut store.pods, "pods", &pod.namespace, &pod.name)?.insert(pod);
         Ok(())
     }
 
@@ -276,21 +269,11 @@ impl KubeObjects {
         labels: BTreeMap<String, String>,
     ) -> Result<(), ObjectError> {
         let mut store = self.lock();
-        let k = key(namespace, name);
-        if store.replica_sets.contains_key(&k) {
-            return Err(ObjectError::AlreadyExists {
-                kind: "replicasets",
-                name: name.to_string(),
-            });
-        }
-        store.replica_sets.insert(
-            k,
-            ReplicaSet {
-                replicas,
-                labels,
-                tolerates_control_plane: false,
-            },
-        );
+        vacant(&mut store.replica_sets, "replicasets", namespace, name)?.insert(ReplicaSet {
+            replicas,
+            labels,
+            tolerates_control_plane: false,
+        });
         store.reconcile();
         Ok(())
     }
@@ -302,14 +285,13 @@ impl KubeObjects {
     /// A budget of that name exists in the namespace.
     pub fn add_budget(&self, budget: DisruptionBudget) -> Result<(), ObjectError> {
         let mut store = self.lock();
-        let k = key(&budget.namespace, &budget.name);
-        if store.budgets.contains_key(&k) {
-            return Err(ObjectError::AlreadyExists {
-                kind: "poddisruptionbudgets",
-                name: budget.name,
-            });
-        }
-        store.budgets.insert(k, budget);
+        vacant(
+            &mut store.budgets,
+            "poddisruptionbudgets",
+            &budget.namespace,
+            &budget.name,
+        )?
+        .insert(budget);
         Ok(())
     }
 
@@ -436,7 +418,37 @@ impl KubeObjects {
     }
 }
 
+impl KubePod {
+    /// A pod to add with [`KubeObjects::add_pod`] (its uid is filled in then).
+    pub fn new(
+        namespace: &str,
+        name: &str,
+        node: Option<&str>,
+        labels: BTreeMap<String, String>,
+        owner: PodOwner,
+    ) -> KubePod {
+        KubePod {
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+            uid: String::new(),
+            node: node.map(str::to_string),
+            labels,
+            owner,
+        }
+    }
+}
+
 impl DisruptionBudget {
+    /// A budget selecting the pods of `namespace` that carry all of `selector`'s labels.
+    pub fn new(namespace: &str, name: &str, selector: BTreeMap<String, String>, rule: BudgetRule) -> DisruptionBudget {
+        DisruptionBudget {
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+            selector,
+            rule,
+        }
+    }
+
     /// Returns true if and only if the budget selects `pod`.
     pub fn selects(&self, pod: &KubePod) -> bool {
         pod.namespace == self.namespace && self.selector.iter().all(|(k, v)| pod.labels.get(k) == Some(v))
@@ -447,15 +459,9 @@ impl Store {
     fn next_uid(&mut self) -> String {
         self.revision += 1;
         let digest = Sha256::digest(format!("uid-{}", self.revision).as_bytes());
-        let hex = hex::encode(&digest[..16]);
-        format!(
-            "{}-{}-{}-{}-{}",
-            &hex[..8],
-            &hex[8..12],
-            &hex[12..16],
-            &hex[16..20],
-            &hex[20..32]
-        )
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&digest[..16]);
+        crate::sim::talos::apid::uuid_text(bytes)
     }
 
     fn pod_ready(&self, pod: &KubePod) -> bool {
@@ -596,6 +602,22 @@ impl Store {
     }
 }
 
+/// The free slot for a new object, or [`ObjectError::AlreadyExists`].
+fn vacant<'a, V>(
+    objects: &'a mut BTreeMap<Key, V>,
+    kind: &'static str,
+    namespace: &str,
+    name: &str,
+) -> Result<std::collections::btree_map::VacantEntry<'a, Key, V>, ObjectError> {
+    match objects.entry(key(namespace, name)) {
+        std::collections::btree_map::Entry::Vacant(slot) => Ok(slot),
+        std::collections::btree_map::Entry::Occupied(_) => Err(ObjectError::AlreadyExists {
+            kind,
+            name: name.to_string(),
+        }),
+    }
+}
+
 fn key(namespace: &str, name: &str) -> Key {
     (namespace.to_string(), name.to_string())
 }
@@ -631,6 +653,10 @@ mod tests {
         BTreeMap::from([("app".to_string(), app.to_string())])
     }
 
+    fn app_pods(objects: &KubeObjects, app: &str) -> Vec<KubePod> {
+        objects.pods().into_iter().filter(|p| p.labels == labels(app)).collect()
+    }
+
     #[test]
     fn nodes_get_daemonset_and_static_pods_and_coredns_is_scheduled() {
         let objects = cluster();
@@ -663,20 +689,16 @@ mod tests {
         objects
             .add_replica_set("default", "web", 2, labels("web"))
             .expect("new");
-        let web: Vec<_> = objects
-            .pods()
-            .into_iter()
-            .filter(|p| p.labels == labels("web"))
-            .collect();
+        let web = app_pods(&objects, "web");
         assert_eq!(web.len(), 2);
         assert_ne!(web[0].node, web[1].node, "spread over the two workers");
         objects
-            .add_budget(DisruptionBudget {
-                namespace: "default".into(),
-                name: "web".into(),
-                selector: labels("web"),
-                rule: BudgetRule::MinAvailable(Scaled::Count(2)),
-            })
+            .add_budget(DisruptionBudget::new(
+                "default",
+                "web",
+                labels("web"),
+                BudgetRule::MinAvailable(Scaled::Count(2)),
+            ))
             .expect("new");
         assert_eq!(
             objects.evict("default", &web[0].name),
@@ -691,11 +713,7 @@ mod tests {
             .find(|p| p.node.as_deref() == Some("w-1"))
             .expect("one on w-1");
         objects.evict("default", &on_w1.name).expect("no budget now");
-        let after: Vec<_> = objects
-            .pods()
-            .into_iter()
-            .filter(|p| p.labels == labels("web"))
-            .collect();
+        let after = app_pods(&objects, "web");
         assert_eq!(after.len(), 2, "re-created");
         assert!(after.iter().all(|p| p.node.as_deref() == Some("w-2")), "{after:?}");
         assert_eq!(
@@ -711,12 +729,12 @@ mod tests {
             .add_replica_set("default", "api", 2, labels("api"))
             .expect("new");
         objects
-            .add_budget(DisruptionBudget {
-                namespace: "default".into(),
-                name: "api".into(),
-                selector: labels("api"),
-                rule: BudgetRule::MaxUnavailable(Scaled::Percent(10)),
-            })
+            .add_budget(DisruptionBudget::new(
+                "default",
+                "api",
+                labels("api"),
+                BudgetRule::MaxUnavailable(Scaled::Percent(10)),
+            ))
             .expect("new");
         let (_, status) = objects
             .budgets()
@@ -754,24 +772,17 @@ mod tests {
     #[test]
     fn deleting_a_node_collects_its_pods_and_two_budgets_are_an_error() {
         let objects = cluster();
-        let pod = KubePod {
-            namespace: "default".into(),
-            name: "solo".into(),
-            uid: String::new(),
-            node: Some("w-2".into()),
-            labels: labels("solo"),
-            owner: PodOwner::Unmanaged,
-        };
+        let pod = KubePod::new("default", "solo", Some("w-2"), labels("solo"), PodOwner::Unmanaged);
         objects.add_pod(pod.clone()).expect("new");
         assert!(matches!(objects.add_pod(pod), Err(ObjectError::AlreadyExists { .. })));
         for name in ["a", "b"] {
             objects
-                .add_budget(DisruptionBudget {
-                    namespace: "default".into(),
-                    name: name.into(),
-                    selector: labels("solo"),
-                    rule: BudgetRule::MaxUnavailable(Scaled::Count(1)),
-                })
+                .add_budget(DisruptionBudget::new(
+                    "default",
+                    name,
+                    labels("solo"),
+                    BudgetRule::MaxUnavailable(Scaled::Count(1)),
+                ))
                 .expect("new");
         }
         assert_eq!(objects.evict("default", "solo"), Err(EvictionError::MultipleBudgets));
