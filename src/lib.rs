@@ -19,6 +19,7 @@ pub mod factory;
 pub mod hcloud;
 pub mod image;
 pub mod input_file;
+pub mod node;
 pub mod redact;
 pub mod retry;
 pub mod secure_file;

@@ -10,6 +10,7 @@ mod harness;
 mod hcloud_cli;
 mod hcloud_client;
 mod image_ops;
+mod node_kube;
 mod openapi;
 mod python_client;
 mod schematic;

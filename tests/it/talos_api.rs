@@ -24,7 +24,7 @@ use talos_hcloud::talos::secrets::SecretsBundle;
 use talos_hcloud::talos::talosconfig::Talosconfig;
 
 use crate::harness::repo_root;
-use crate::talos_nodes::{next_address, node_options as options, start};
+use crate::talos_nodes::{TestNode, next_address, node_options as options, start};
 
 // ---------------------------------------------------------------------------------------
 // Test plumbing
@@ -41,7 +41,7 @@ fn os_ca() -> CertificateAuthority {
 
 /// The golden config of a Talos minor version (`v1.11`), `controlplane` or `worker`, as the
 /// bytes a node receives.
-fn golden(contract: &str, kind: &str) -> Vec<u8> {
+pub(crate) fn golden(contract: &str, kind: &str) -> Vec<u8> {
     crate::talos_golden::golden(contract, kind).into_bytes()
 }
 
@@ -55,19 +55,19 @@ fn identity(certificate: pki::CertAndKey) -> ClientIdentity {
 }
 
 /// A client certificate with `roles` from the golden OS CA, as talosconfig carries one.
-fn with_roles(roles: &[&str]) -> ClientIdentity {
+pub(crate) fn with_roles(roles: &[&str]) -> ClientIdentity {
     identity(pki::issue_client_cert(&os_ca(), roles, pki::ADMIN_CERT_VALIDITY).expect("the OS CA signs"))
 }
 
 /// The admin identity of the talosconfig talos-hcloud writes for the golden cluster.
-fn admin() -> ClientIdentity {
+pub(crate) fn admin() -> ClientIdentity {
     let talosconfig = Talosconfig::for_cluster(&bundle(), "base", ["127.0.0.1"]).expect("talosconfig");
     TalosconfigTarget::from_talosconfig(&talosconfig, None)
         .expect("its one context is usable")
         .identity
 }
 
-fn quick() -> CallOptions {
+pub(crate) fn quick() -> CallOptions {
     CallOptions {
         timeout: Duration::from_secs(10),
         connect_timeout: Duration::from_secs(5),
@@ -75,18 +75,38 @@ fn quick() -> CallOptions {
     }
 }
 
-fn configured_client(node: &EmulatedNode, identity: &ClientIdentity) -> TalosClient {
+pub(crate) fn configured_client(node: &EmulatedNode, identity: &ClientIdentity) -> TalosClient {
     TalosClient::new(node.api_addr(), &Credentials::Configured(identity.clone()), quick())
         .expect("credentials are valid")
 }
 
-fn maintenance_client(node: &EmulatedNode, pin: Option<talos_hcloud::talos::api::SpkiSha256>) -> TalosClient {
+/// Starts a node of Talos `version` in `registry`'s clusters and configures it through the
+/// maintenance API with the golden `kind` config of its minor version (`controlplane`,
+/// `worker`).
+pub(crate) async fn start_configured(
+    registry: &std::sync::Arc<ClusterRegistry>,
+    version: &str,
+    kind: &str,
+) -> TestNode {
+    let node = start(options(version, registry)).await;
+    let contract = version.rsplit_once('.').map_or(version, |(minor, _)| minor);
+    maintenance_client(&node, None)
+        .apply_configuration(&golden(contract, kind), ApplyMode::Auto)
+        .await
+        .expect("configured through the maintenance API");
+    node
+}
+
+pub(crate) fn maintenance_client(
+    node: &EmulatedNode,
+    pin: Option<talos_hcloud::talos::api::SpkiSha256>,
+) -> TalosClient {
     TalosClient::new(node.api_addr(), &Credentials::Maintenance { pin }, quick()).expect("no credentials to refuse")
 }
 
 /// An HTTPS client that trusts the kubeconfig's CA, presents its client certificate and
 /// resolves the endpoint host to the node's Kubernetes API address.
-fn https_client(kubeconfig: &[u8], endpoint_host: &str, kube_addr: SocketAddr) -> reqwest::Client {
+pub(crate) fn https_client(kubeconfig: &[u8], endpoint_host: &str, kube_addr: SocketAddr) -> reqwest::Client {
     use base64::Engine as _;
     let config: serde_json::Value = serde_saphyr::from_slice(kubeconfig).expect("kubeconfig is YAML");
     let data = |section: &str, entry: &str, key: &str| -> Vec<u8> {
@@ -487,6 +507,14 @@ async fn bootstrap_on_a_worker_is_a_clear_error_and_node_header_proxies() {
     );
     let error = to_worker.kubeconfig().await.expect_err("no kubeconfig on workers");
     assert_eq!(error.code(), Some(tonic::Code::FailedPrecondition));
+    let error = to_worker.etcd_snapshot().await.expect_err("no etcd on workers");
+    assert_eq!(
+        chain(&error),
+        [
+            format!("while taking an etcd snapshot on {}", worker.address()),
+            "Unimplemented: etcd snapshot is only available on control plane nodes".to_string(),
+        ]
+    );
 
     // Through the control plane to the worker with the `node` header.
     let via_cp = configured_client(&cp, &admin);
@@ -562,12 +590,7 @@ async fn three_control_planes_membership_removal_and_quorum() {
     let registry = ClusterRegistry::new();
     let mut nodes = Vec::new();
     for _ in 0..3 {
-        let node = start(options("v1.12.11", &registry)).await;
-        maintenance_client(&node, None)
-            .apply_configuration(&golden("v1.12", "controlplane"), ApplyMode::Auto)
-            .await
-            .expect("control plane config applied");
-        nodes.push(node);
+        nodes.push(start_configured(&registry, "v1.12.11", "controlplane").await);
     }
     let admin = admin();
     let clients: Vec<_> = nodes.iter().map(|n| configured_client(n, &admin)).collect();
@@ -735,6 +758,187 @@ async fn a_removal_that_would_lose_quorum_is_refused() {
         first.etcd_members(MemberListScope::Cluster).await.expect("list").len(),
         3
     );
+    for node in nodes {
+        node.stop().await;
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// etcd for node replacement: snapshots, graceful leave, removing a dead member (issue 12)
+// ---------------------------------------------------------------------------------------
+
+/// Three control planes of the golden v1.12 cluster, bootstrapped, with admin clients.
+async fn three_bootstrapped(registry: &std::sync::Arc<ClusterRegistry>) -> (Vec<TestNode>, Vec<TalosClient>) {
+    let mut nodes = Vec::new();
+    for _ in 0..3 {
+        let mut opts = options("v1.12.11", registry);
+        opts.installed_config = Some(golden("v1.12", "controlplane"));
+        nodes.push(start(opts).await);
+    }
+    let admin = admin();
+    let clients: Vec<_> = nodes.iter().map(|n| configured_client(n, &admin)).collect();
+    clients[0].bootstrap().await.expect("bootstrap");
+    assert_eq!(cluster_members(&clients[0]).await.len(), 3);
+    (nodes, clients)
+}
+
+/// The cluster's etcd members as `client`'s target sees them.
+async fn cluster_members(client: &TalosClient) -> Vec<talos_hcloud::talos::api::EtcdMember> {
+    client
+        .etcd_members(MemberListScope::Cluster)
+        .await
+        .expect("member list")
+}
+
+#[tokio::test]
+async fn an_etcd_snapshot_is_saved_0600_checked_and_taken_without_quorum() {
+    use std::os::unix::fs::PermissionsExt as _;
+    use talos_hcloud::node::{SnapshotError, etcd_snapshot::verify, save_etcd_snapshot};
+    use talos_hcloud::secure_file::{self, Overwrite};
+
+    let registry = ClusterRegistry::new();
+    let (nodes, clients) = three_bootstrapped(&registry).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("backups/etcd.snapshot");
+
+    let saved = save_etcd_snapshot(&clients[0], &path, Overwrite::Refuse)
+        .await
+        .expect("snapshot saved");
+    let mode = std::fs::metadata(&path).expect("written").permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let bytes = std::fs::read(&path).expect("readable by us");
+    assert_eq!(saved.size, bytes.len() as u64);
+    assert_eq!(verify(&bytes), Ok(saved.db_sha256.clone()));
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(text.starts_with("talos-hcloud sim etcd snapshot\n"), "{text}");
+    assert_eq!(text.lines().filter(|l| l.starts_with("- ")).count(), 3, "three members");
+    assert_eq!(bytes.len() % 512, 32, "whole pages and the SHA-256 trailer");
+
+    // An existing snapshot is never replaced unasked.
+    let error = save_etcd_snapshot(&clients[0], &path, Overwrite::Refuse)
+        .await
+        .expect_err("exists");
+    assert!(
+        matches!(error, SnapshotError::Write(secure_file::Error::AlreadyExists { .. })),
+        "{error:?}"
+    );
+    assert_eq!(std::fs::read(&path).expect("kept"), bytes);
+
+    // Roles: a reader may not, `os:etcd:backup` may.
+    let elsewhere = dir.path().join("reader.snapshot");
+    let reader = configured_client(&nodes[0], &with_roles(&["os:reader"]));
+    let error = save_etcd_snapshot(&reader, &elsewhere, Overwrite::Refuse)
+        .await
+        .expect_err("reader");
+    let SnapshotError::Call(call) = &error else {
+        panic!("a call failure, not {error:?}");
+    };
+    assert_eq!(call.code(), Some(tonic::Code::PermissionDenied));
+    assert!(!elsewhere.exists());
+    let backup = configured_client(&nodes[1], &with_roles(&["os:etcd:backup"]));
+    save_etcd_snapshot(&backup, &elsewhere, Overwrite::Refuse)
+        .await
+        .expect("the backup role may");
+
+    // Two of three down: no quorum, yet the local member still hands out its database.
+    nodes[1].power_off();
+    nodes[2].power_off();
+    assert!(!nodes[0].cluster().expect("configured").quorum().has_quorum());
+    let again = save_etcd_snapshot(&clients[0], &path, Overwrite::Replace)
+        .await
+        .expect("snapshot without quorum");
+    assert_eq!(again.db_sha256, saved.db_sha256, "the same database");
+
+    // A powered-off member has nothing to give.
+    let error = clients[1]
+        .with_options(CallOptions {
+            retry: Policy::none(),
+            ..quick()
+        })
+        .etcd_snapshot()
+        .await
+        .expect_err("down");
+    assert_eq!(error.code(), Some(tonic::Code::Unavailable));
+
+    for node in nodes {
+        node.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_control_plane_leaves_gracefully_and_a_dead_one_is_removed_by_id_once() {
+    use talos_hcloud::node::{MemberRemoval, ensure_member_removed};
+
+    let registry = ClusterRegistry::new();
+    let (nodes, clients) = three_bootstrapped(&registry).await;
+    let cluster = nodes[0].cluster().expect("configured");
+    let member_of = |members: &[talos_hcloud::talos::api::EtcdMember], node: &TestNode| {
+        members
+            .iter()
+            .find(|m| m.peer_urls == [format!("https://{}:2380", node.address())])
+            .map(|m| m.id)
+    };
+    let members = cluster_members(&clients[0]).await;
+    let leaving = member_of(&members, &nodes[2]).expect("node 3 is a member");
+
+    // Graceful: node 3 leaves etcd, then is reset (wiped, rebooted into maintenance).
+    clients[2].etcd_leave_cluster().await.expect("leave");
+    let members = cluster_members(&clients[0]).await;
+    assert_eq!(members.len(), 2);
+    assert_eq!(member_of(&members, &nodes[2]), None);
+    clients[2]
+        .reset(&ResetOptions::default())
+        .await
+        .expect("graceful reset after leaving");
+    assert_eq!(nodes[2].mode(), NodeMode::Maintenance);
+    let quorum = cluster.quorum();
+    assert_eq!((quorum.members, quorum.healthy), (2, 2));
+
+    // Its replacement (same address, same config) joins as a new member.
+    maintenance_client(&nodes[2], None)
+        .apply_configuration(&golden("v1.12", "controlplane"), ApplyMode::Auto)
+        .await
+        .expect("configured again");
+    let members = cluster_members(&clients[0]).await;
+    assert_eq!(members.len(), 3);
+    let rejoined = member_of(&members, &nodes[2]).expect("joined again");
+    assert_ne!(rejoined, leaving, "a new member ID");
+
+    // Dead: node 2 crashes; its member is removed by ID through node 1.
+    nodes[1].power_off();
+    let dead = member_of(&members, &nodes[1]).expect("node 2 is a member");
+    assert_eq!(cluster.quorum().healthy, 2);
+    assert_eq!(
+        ensure_member_removed(&clients[0], dead).await.expect("removed"),
+        MemberRemoval::Removed
+    );
+    let members = cluster_members(&clients[0]).await;
+    assert_eq!(members.len(), 2);
+    assert_eq!(member_of(&members, &nodes[1]), None);
+    let quorum = cluster.quorum();
+    assert_eq!((quorum.members, quorum.healthy, quorum.has_quorum()), (2, 2, true));
+
+    // Removing it again is harmless through ensure_member_removed and clear through the
+    // raw call.
+    assert_eq!(
+        ensure_member_removed(&clients[2], dead).await.expect("nothing to do"),
+        MemberRemoval::AlreadyGone
+    );
+    let error = clients[0].etcd_remove_member(dead).await.expect_err("already gone");
+    assert_eq!(error.code(), Some(tonic::Code::NotFound));
+    assert_eq!(
+        chain(&error),
+        [
+            format!("while removing an etcd member on {}", nodes[0].address()),
+            "NotFound: etcdserver: member not found".to_string(),
+        ]
+    );
+    assert_eq!(cluster_members(&clients[0]).await.len(), 2);
+
+    // The dead machine coming back with its stale data does not rejoin on its own.
+    nodes[1].power_on().expect("boots");
+    assert_eq!(cluster_members(&clients[0]).await.len(), 2);
+
     for node in nodes {
         node.stop().await;
     }

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::body::Incoming;
+use sha2::Digest as _;
 use tonic::Status;
 use tonic::body::Body;
 use tonic_prost::ProstCodec;
@@ -137,6 +138,7 @@ fn rule(path: &str) -> Option<&'static [&'static str]> {
         | paths::RESET
         | paths::UPGRADE => &[ADMIN],
         paths::ETCD_MEMBER_LIST => &[ADMIN, OPERATOR, READER, ETCD_BACKUP],
+        paths::ETCD_SNAPSHOT => &[ADMIN, OPERATOR, ETCD_BACKUP],
         paths::REBOOT => &[ADMIN, OPERATOR],
         paths::VERSION | paths::SERVICE_LIST | paths::DISKS => &[ADMIN, OPERATOR, READER],
         _ => return None,
@@ -239,18 +241,13 @@ async fn dispatch(
         paths::RESET => unary(request, move |req: machine::ResetRequest| reset(&shared, req)).await,
         paths::REBOOT => unary(request, move |req: machine::RebootRequest| reboot(&shared, req)).await,
         paths::KUBECONFIG => {
-            let service = tower::service_fn(move |_: tonic::Request<google_protobuf::Empty>| {
-                let shared = shared.clone();
-                async move {
-                    let data = kubeconfig(&shared)?;
-                    Ok::<_, Status>(tonic::Response::new(futures::stream::iter(vec![Ok::<_, Status>(data)])))
-                }
-            });
-            tonic::server::Grpc::new(ProstCodec::<common::Data, google_protobuf::Empty>::default())
-                .max_decoding_message_size(MAX_MESSAGE_BYTES)
-                .max_encoding_message_size(MAX_MESSAGE_BYTES)
-                .server_streaming(service, request)
-                .await
+            data_stream(request, move |_: google_protobuf::Empty| {
+                kubeconfig(&shared).map(|data| vec![data])
+            })
+            .await
+        }
+        paths::ETCD_SNAPSHOT => {
+            data_stream(request, move |_: machine::EtcdSnapshotRequest| etcd_snapshot(&shared)).await
         }
         other => not_in_sim(other).into_http(),
     }
@@ -271,6 +268,28 @@ where
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES)
         .unary(service, request)
+        .await
+}
+
+/// Serves one server-streaming call whose answer is `common.Data` frames, computed at once.
+async fn data_stream<Req, F>(request: http::Request<Incoming>, handler: F) -> http::Response<Body>
+where
+    Req: prost::Message + Default + Send + 'static,
+    F: FnOnce(Req) -> Result<Vec<common::Data>, Status> + Clone + Send + 'static,
+{
+    let service = tower::service_fn(move |request: tonic::Request<Req>| {
+        let handler = handler.clone();
+        async move {
+            let frames = handler(request.into_inner())?;
+            Ok::<_, Status>(tonic::Response::new(futures::stream::iter(
+                frames.into_iter().map(Ok::<_, Status>),
+            )))
+        }
+    });
+    tonic::server::Grpc::new(ProstCodec::<common::Data, Req>::default())
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES)
+        .server_streaming(service, request)
         .await
 }
 
@@ -623,7 +642,12 @@ fn etcd_leave(shared: &NodeShared) -> Result<machine::EtcdLeaveClusterResponse, 
 }
 
 fn actor_id() -> String {
-    let bytes: [u8; 16] = rand::random();
+    uuid_text(rand::random())
+}
+
+/// 16 bytes in the UUID text form (`8-4-4-4-12` hex digits), as Talos's actor IDs and
+/// Kubernetes's uids are written.
+pub(crate) fn uuid_text(bytes: [u8; 16]) -> String {
     let hex = hex::encode(bytes);
     format!(
         "{}-{}-{}-{}-{}",
@@ -734,4 +758,43 @@ fn kubeconfig(shared: &NodeShared) -> Result<common::Data, Status> {
     let yaml = admin_kubeconfig(&config).map_err(|e| Status::internal(e.to_string()))?;
     let bytes = talos_tarball("kubeconfig", yaml.as_bytes()).map_err(|e| Status::internal(e.to_string()))?;
     Ok(common::Data { metadata: None, bytes })
+}
+
+/// The page size of etcd's bbolt database: a snapshot's database part is a whole number of
+/// pages.
+const DB_PAGE: usize = 4096;
+
+/// `EtcdSnapshot`: this member's database as etcd's snapshot call streams it — the database
+/// (here a text description of the cluster's etcd, padded to whole bbolt pages) followed by
+/// its SHA-256, in page-sized frames. Like etcd it needs a running local member, not quorum.
+fn etcd_snapshot(shared: &NodeShared) -> Result<Vec<common::Data>, Status> {
+    let (cluster, machine_type, _) = configured_control_plane(shared)?;
+    if !machine_type.is_control_plane() {
+        return Err(Status::unimplemented(
+            "etcd snapshot is only available on control plane nodes",
+        ));
+    }
+    let members = cluster.list_members(shared.address, true).map_err(etcd_status)?;
+    let mut db = format!(
+        "talos-hcloud sim etcd snapshot\ncluster: {}\ntaken on: {}\nmembers:\n",
+        cluster.id(),
+        shared.address
+    );
+    for member in &members {
+        db.push_str(&format!(
+            "- {:016x} {} {}\n",
+            member.id, member.hostname, member.address
+        ));
+    }
+    let mut bytes = db.into_bytes();
+    bytes.resize(bytes.len().div_ceil(DB_PAGE) * DB_PAGE, 0);
+    let digest = sha2::Sha256::digest(&bytes);
+    bytes.extend_from_slice(&digest);
+    Ok(bytes
+        .chunks(DB_PAGE)
+        .map(|chunk| common::Data {
+            metadata: None,
+            bytes: chunk.to_vec(),
+        })
+        .collect())
 }

@@ -17,6 +17,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use super::kube_api::KubeObjects;
 use crate::redact::Redacted;
 
 /// All emulated clusters of a process (or of a test), keyed by cluster ID.
@@ -60,6 +61,7 @@ impl ClusterRegistry {
 pub struct TalosCluster {
     id: String,
     state: Mutex<EtcdState>,
+    kubernetes: KubeObjects,
 }
 
 #[derive(Debug, Default)]
@@ -161,7 +163,13 @@ impl TalosCluster {
         TalosCluster {
             id: id.to_string(),
             state: Mutex::new(EtcdState::default()),
+            kubernetes: KubeObjects::default(),
         }
+    }
+
+    /// The cluster's Kubernetes objects (Nodes, Pods, budgets), which its API servers serve.
+    pub fn kubernetes(&self) -> &KubeObjects {
+        &self.kubernetes
     }
 
     /// The cluster ID (`cluster.id`).

@@ -31,6 +31,10 @@ pub use config::{
     AcceptedConfig, CaPair, ClusterEndpoint, ConfigRejected, ConfigValidator, MachineType, accept_config,
     decode_user_data,
 };
+pub use kube_api::{
+    BudgetRule, BudgetStatus, DisruptionBudget, EvictionError, KubeNode, KubeObjects, KubePod, ObjectError, PodOwner,
+    Scaled,
+};
 pub use node::{ConfigSource, DEFAULT_TALOS_VERSION, EmulatedNode, NodeError, NodeMode, NodeOptions, ReceivedConfig};
 pub use tls::TlsSetupError;
 pub use vip::{CAMPAIGN_INTERVAL, HcloudMetadata, HcloudVipSpec, LEASE_TTL, VipError, election_key, hcloud_vips};

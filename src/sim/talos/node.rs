@@ -573,6 +573,7 @@ impl NodeShared {
     pub(crate) fn shutdown(&self, state: &mut NodeState) {
         if let Phase::Configured(configured) = &state.phase {
             configured.cluster.set_running(self.address, false);
+            configured.cluster.kubernetes().kubelet_down(self.address);
         }
         state.kube = None;
         state.phase = Phase::Off;
@@ -606,6 +607,10 @@ impl NodeShared {
             Some(key) => Some(tls::configured(&config, key, self.address, &hostname, &self.version)?),
             None => None,
         };
+        let kubernetes_version = config
+            .kubernetes_version
+            .clone()
+            .unwrap_or_else(|| self.version.default_kubernetes());
         if config.machine_type.is_control_plane() {
             if let Some(key) = &config.os_ca.key_pem {
                 cluster.publish_os_ca(&config.os_ca.crt_pem, key);
@@ -613,11 +618,13 @@ impl NodeShared {
             cluster.register_control_plane(self.address, &hostname);
             if state.kube.is_none() {
                 let kube_tls = tls::kube_apiserver(&config, self.address, &hostname)?;
-                let version = config
-                    .kubernetes_version
-                    .clone()
-                    .unwrap_or_else(|| self.version.default_kubernetes().to_string());
-                match kube_api::start(self.kube_addr, kube_tls, cluster.clone(), self.address, version) {
+                match kube_api::start(
+                    self.kube_addr,
+                    kube_tls,
+                    cluster.clone(),
+                    self.address,
+                    kubernetes_version.clone(),
+                ) {
                     Ok(kube) => state.kube = Some(kube),
                     Err(error) => {
                         tracing::warn!(addr = %self.kube_addr, %error, "the emulated Kubernetes API cannot listen");
@@ -625,6 +632,12 @@ impl NodeShared {
                 }
             }
         }
+        cluster.kubernetes().kubelet_up(
+            &hostname,
+            self.address,
+            config.machine_type.is_control_plane(),
+            &kubernetes_version,
+        );
         state.phase = Phase::Configured(Box::new(Configured {
             config,
             hostname,

@@ -393,32 +393,59 @@ impl TalosClient {
     ///
     /// Call failures, or [`CallError::Kubeconfig`] when the archive is unusable.
     pub async fn kubeconfig(&self) -> Result<Redacted<Vec<u8>>, Error> {
+        let archive = self.stream_bytes(Rpc::Kubeconfig, google_protobuf::Empty {}).await?;
+        extract_kubeconfig(&archive)
+            .map(Redacted::new)
+            .map_err(|source| self.error(Rpc::Kubeconfig, 1, CallError::Kubeconfig(source)))
+    }
+
+    /// Streams a snapshot of the target's etcd database (control planes only): the bytes
+    /// etcd's snapshot call produces, the database followed by its SHA-256. It works without
+    /// quorum, which is when it matters most.
+    ///
+    /// # Errors
+    ///
+    /// Call failures, e.g. `Unimplemented` on a worker.
+    pub async fn etcd_snapshot(&self) -> Result<Redacted<Vec<u8>>, Error> {
+        self.stream_bytes(Rpc::EtcdSnapshot, machine::EtcdSnapshotRequest {})
+            .await
+            .map(Redacted::new)
+    }
+
+    /// One server-streaming call of `common.Data` frames, concatenated, with retries of
+    /// transient failures (each attempt starts the stream over).
+    async fn stream_bytes<Req>(&self, rpc: Rpc, request: Req) -> Result<Vec<u8>, Error>
+    where
+        Req: prost::Message + Clone + Send + Sync + 'static,
+    {
         let mut backoff = self.options.retry.backoff();
         loop {
-            match self.kubeconfig_once().await {
-                Ok(bytes) => return Ok(Redacted::new(bytes)),
+            match self.stream_bytes_once(rpc, request.clone()).await {
+                Ok(bytes) => return Ok(bytes),
                 Err(failure) => {
                     let attempts = backoff.attempt();
                     match backoff.next().filter(|_| failure.is_transient()) {
                         Some(delay) => tokio::time::sleep(delay).await,
-                        None => return Err(self.error(Rpc::Kubeconfig, attempts, failure)),
+                        None => return Err(self.error(rpc, attempts, failure)),
                     }
                 }
             }
         }
     }
 
-    async fn kubeconfig_once(&self) -> Result<Vec<u8>, CallError> {
+    async fn stream_bytes_once<Req>(&self, rpc: Rpc, request: Req) -> Result<Vec<u8>, CallError>
+    where
+        Req: prost::Message + Send + Sync + 'static,
+    {
         let timeout = self.options.timeout;
         let call = async {
             let mut grpc = self.grpc();
             grpc.ready().await.map_err(transport_failure)?;
-            let request = self.request(google_protobuf::Empty {});
             let response = grpc
                 .server_streaming(
-                    request,
-                    PathAndQuery::from_static(Rpc::Kubeconfig.path()),
-                    ProstCodec::<google_protobuf::Empty, common::Data>::default(),
+                    self.request(request),
+                    PathAndQuery::from_static(rpc.path()),
+                    ProstCodec::<Req, common::Data>::default(),
                 )
                 .await
                 .map_err(status_failure)?;
@@ -430,10 +457,9 @@ impl TalosClient {
             }
             Ok(bytes)
         };
-        let bytes = tokio::time::timeout(timeout, call)
+        tokio::time::timeout(timeout, call)
             .await
-            .map_err(|_| CallError::DeadlineExceeded(timeout))??;
-        extract_kubeconfig(&bytes).map_err(CallError::Kubeconfig)
+            .map_err(|_| CallError::DeadlineExceeded(timeout))?
     }
 
     /// Lists etcd members.

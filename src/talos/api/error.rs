@@ -22,6 +22,8 @@ pub enum Rpc {
     EtcdRemoveMemberById,
     /// `EtcdLeaveCluster`.
     EtcdLeaveCluster,
+    /// `EtcdSnapshot`.
+    EtcdSnapshot,
     /// `Reset`.
     Reset,
     /// `Version`.
@@ -45,6 +47,7 @@ impl Rpc {
             Rpc::EtcdMemberList => paths::ETCD_MEMBER_LIST,
             Rpc::EtcdRemoveMemberById => paths::ETCD_REMOVE_MEMBER_BY_ID,
             Rpc::EtcdLeaveCluster => paths::ETCD_LEAVE_CLUSTER,
+            Rpc::EtcdSnapshot => paths::ETCD_SNAPSHOT,
             Rpc::Reset => paths::RESET,
             Rpc::Version => paths::VERSION,
             Rpc::ServiceList => paths::SERVICE_LIST,
@@ -62,6 +65,7 @@ impl Rpc {
             Rpc::EtcdMemberList => "listing etcd members",
             Rpc::EtcdRemoveMemberById => "removing an etcd member",
             Rpc::EtcdLeaveCluster => "leaving the etcd cluster",
+            Rpc::EtcdSnapshot => "taking an etcd snapshot",
             Rpc::Reset => "resetting the node",
             Rpc::Version => "reading the Talos version",
             Rpc::ServiceList => "listing services",

@@ -21,6 +21,8 @@ pub mod paths {
     pub const ETCD_REMOVE_MEMBER_BY_ID: &str = "/machine.MachineService/EtcdRemoveMemberByID";
     /// `MachineService.EtcdLeaveCluster` (unary).
     pub const ETCD_LEAVE_CLUSTER: &str = "/machine.MachineService/EtcdLeaveCluster";
+    /// `MachineService.EtcdSnapshot` (server streaming of `common.Data`: the etcd database).
+    pub const ETCD_SNAPSHOT: &str = "/machine.MachineService/EtcdSnapshot";
     /// `MachineService.Reset` (unary).
     pub const RESET: &str = "/machine.MachineService/Reset";
     /// `MachineService.Version` (unary, request `google.protobuf.Empty`).
@@ -293,6 +295,10 @@ pub mod machine {
     /// `machine.EtcdLeaveClusterRequest` (no fields).
     #[derive(Clone, Copy, PartialEq, Eq, ::prost::Message)]
     pub struct EtcdLeaveClusterRequest {}
+
+    /// `machine.EtcdSnapshotRequest` (no fields; the answer is a stream of `common.Data`).
+    #[derive(Clone, Copy, PartialEq, Eq, ::prost::Message)]
+    pub struct EtcdSnapshotRequest {}
 
     /// `machine.EtcdLeaveCluster`.
     #[derive(Clone, PartialEq, Eq, ::prost::Message)]
