@@ -500,6 +500,19 @@ async fn the_scheduled_job_runs_against_the_emulator() {
     assert_eq!(reports[1]["built"], json!([]));
     assert_eq!(reports[1]["present"][0]["image_id"], reports[0]["built"][0]["image_id"]);
     assert_eq!(reports[1]["pruned"], json!([]));
+
+    let config = config.display().to_string();
+    let text = run(&api, &["-c", &config, "image", "rebuild", "--track", "1.13"], token).await;
+    assert_eq!(text.code, 0, "{text:?}");
+    let image = reports[0]["built"][0]["image_id"].to_string();
+    assert_eq!(
+        text.stdout,
+        format!(
+            "target Talos v1.13.9 (v1.13), schematic {}\narm64: snapshot {image} already present\n0 built, 1 present, 0 \
+             pruned, 1 kept\n",
+            reports[0]["schematic"].as_str().unwrap_or_default()
+        )
+    );
 }
 
 /// SIGTERM (as systemd or Kubernetes stop the job) or SIGINT (Ctrl-C) while the builder
