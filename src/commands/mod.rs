@@ -4,6 +4,7 @@
 mod completions;
 mod config;
 mod factory;
+mod image;
 mod schematic;
 mod secrets;
 mod sim;
@@ -24,9 +25,10 @@ use crate::printer::Printer;
 
 /// Runs the parsed command line. Ctrl-C stops a command (its future is dropped, so its
 /// cleanup guards run) and yields an `interrupted` error (exit 3); `sim` and `sim node`
-/// serve until Ctrl-C, so for them it is the normal way to stop.
+/// serve until Ctrl-C, so for them it is the normal way to stop; `image` handles SIGINT and
+/// SIGTERM itself (its cleanup deletes cloud resources, which needs the future alive).
 pub async fn run(cli: Cli, printer: &Printer) -> Result<(), CliError> {
-    if matches!(cli.command, Command::Sim(_)) {
+    if matches!(cli.command, Command::Sim(_) | Command::Image(_)) {
         return dispatch(cli, printer).await;
     }
     tokio::select! {
@@ -49,6 +51,7 @@ async fn dispatch(cli: Cli, printer: &Printer) -> Result<(), CliError> {
         Command::Validate => validate::run(&cli.global.config, printer),
         Command::Schematic(command) => schematic::run(command, &cli.global, printer).await,
         Command::Factory(command) => factory::run(command, &cli.global, printer).await,
+        Command::Image(command) => image::run(command, &cli.global, printer).await,
     }
 }
 
