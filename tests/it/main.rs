@@ -8,6 +8,7 @@ mod factory_server;
 mod harness;
 mod hcloud_cli;
 mod hcloud_client;
+mod image_build;
 mod image_ops;
 mod openapi;
 mod python_client;
