@@ -250,14 +250,19 @@ pub enum Command {
     #[command(subcommand)]
     Factory(FactoryCommand),
 
-    /// List, prune and rebuild the Talos snapshots talos-hcloud builds in Hetzner Cloud.
+    /// Build, list and prune the Talos snapshots that servers are created from.
     ///
-    /// Snapshots are found by their labels (`os=talos`, `talos-hcloud/talos-version`,
-    /// `talos-hcloud/arch`, `talos-hcloud/schematic`); needs HCLOUD_TOKEN.
+    /// `image build` makes sure a snapshot exists for the schematic, Talos version and each
+    /// architecture (from cluster.yaml, or the flags): it checks everything before spending
+    /// money, boots a temporary builder into the rescue system, writes and verifies the
+    /// image, snapshots it and deletes the builder. `image rebuild` is the scheduled job
+    /// (target version, build, prune). Snapshots are found by their labels (`os=talos`,
+    /// `talos-hcloud/talos-version`, `talos-hcloud/arch`, `talos-hcloud/schematic`). Needs
+    /// HCLOUD_TOKEN.
     ///
     /// Example:
     ///
-    ///   talos-hcloud image list
+    ///   HCLOUD_TOKEN=… talos-hcloud -c cluster.yaml image build --arch arm64,amd64
     #[command(subcommand)]
     Image(ImageCommand),
 
@@ -365,6 +370,22 @@ pub enum FactoryCommand {
 /// Subcommands of `image`.
 #[derive(Debug, Subcommand)]
 pub enum ImageCommand {
+    /// Ensure a Talos snapshot exists per architecture; build the missing ones in parallel.
+    ///
+    /// Inputs come from cluster.yaml (`talos.version`, `talos.schematic`, the architectures
+    /// of its server types, `location`); flags override them, and with --schematic,
+    /// --talos-version and --arch no cluster.yaml is needed. An existing snapshot with the
+    /// same labels is reported and nothing is created; --force builds a new one and deletes
+    /// the old one after the new one is verified. Ctrl-C (or SIGTERM) deletes the temporary
+    /// server and key before exiting (exit 3); a second Ctrl-C exits at once, saying what
+    /// is left for the next run to sweep.
+    ///
+    /// Example (no cluster.yaml; fall back to Nuremberg and Helsinki when Falkenstein has no
+    /// capacity):
+    ///
+    ///   talos-hcloud image build --schematic schematics/hcloud.yaml --talos-version v1.11.5 --arch arm64,amd64 --location fsn1,nbg1,hel1
+    Build(ImageBuildArgs),
+
     /// List talos-hcloud's snapshots, newest first, and the servers created from each.
     ///
     /// Shows ID, Talos version, architecture, schematic (first 12 hex digits), size, age
@@ -462,6 +483,46 @@ pub struct FactoryDownloadArgs {
     /// renamed).
     #[arg(long = "output-file", short = 'o', value_name = "FILE")]
     pub output_file: Option<PathBuf>,
+}
+
+/// Arguments of `image build`.
+#[derive(Debug, Args)]
+pub struct ImageBuildArgs {
+    /// The schematic file (default: cluster.yaml's `talos.schematic`).
+    #[arg(long, value_name = "FILE")]
+    pub schematic: Option<PathBuf>,
+
+    /// The Talos version, e.g. v1.11.5 (default: cluster.yaml's `talos.version`).
+    #[arg(long = "talos-version", value_name = "VERSION")]
+    pub talos_version: Option<String>,
+
+    /// Architectures, comma-separated: amd64, arm64 (default: those cluster.yaml needs).
+    #[arg(long, value_delimiter = ',', value_name = "ARCH")]
+    pub arch: Vec<String>,
+
+    /// Locations to try in order when one has no capacity (default: cluster.yaml's
+    /// location, then fsn1, nbg1, hel1).
+    #[arg(long, value_delimiter = ',', value_name = "LOCATION")]
+    pub location: Vec<String>,
+
+    /// Builder server types to try in order; each serves its architecture (default: cax11,
+    /// cax21 for arm64; cx23, cx33 for amd64).
+    #[arg(long = "server-type", value_delimiter = ',', value_name = "TYPE")]
+    pub server_type: Vec<String>,
+
+    /// How the image reaches the disk: `remote` (the rescue system downloads it from the
+    /// factory) or `local` (talos-hcloud downloads it and streams it over SSH, for
+    /// factories the builder cannot reach).
+    #[arg(long, default_value = "remote", value_parser = ["remote", "local"])]
+    pub via: String,
+
+    /// The image compression to download: zstd or xz.
+    #[arg(long, default_value = "zstd")]
+    pub compression: String,
+
+    /// Build even if a snapshot exists; the old one is deleted once the new one is verified.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Arguments of `completions`.

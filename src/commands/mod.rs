@@ -26,10 +26,15 @@ use crate::printer::Printer;
 
 /// Runs the parsed command line. Ctrl-C stops a command (its future is dropped, so its
 /// cleanup guards run) and yields an `interrupted` error (exit 3); `sim` and `sim node`
-/// serve until Ctrl-C, so for them it is the normal way to stop. `image rebuild` handles
-/// SIGINT and SIGTERM itself: it deletes its temporary builder before it exits.
+/// serve until Ctrl-C, so for them it is the normal way to stop. `image build` and `image
+/// rebuild` handle SIGINT and SIGTERM themselves (their cleanup deletes cloud resources,
+/// which needs the future alive).
 pub async fn run(cli: Cli, printer: &Printer) -> Result<(), CliError> {
-    if matches!(cli.command, Command::Sim(_) | Command::Image(ImageCommand::Rebuild(_))) {
+    let handles_signals = matches!(
+        cli.command,
+        Command::Sim(_) | Command::Image(ImageCommand::Build(_) | ImageCommand::Rebuild(_))
+    );
+    if handles_signals {
         return dispatch(cli, printer).await;
     }
     tokio::select! {

@@ -34,7 +34,7 @@ fn client_with_token(api: &Api, token: &str) -> Client {
     Client::with_options(credentials, options()).expect("a client")
 }
 
-pub(crate) fn client(api: &Api) -> Client {
+pub fn client(api: &Api) -> Client {
     client_with_token(api, api.sim.token())
 }
 

@@ -9,18 +9,17 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use talos_hcloud::factory::{FactoryClient, Schematic};
 use talos_hcloud::hcloud::labels::Labels;
-use talos_hcloud::image::build::{BuildOptions, BuildRequest};
+use talos_hcloud::image::build::BuildRequest;
 use talos_hcloud::image::track::{self, Track};
 use talos_hcloud::image::{list, prune, rebuild};
-use talos_hcloud::retry::Policy;
-use talos_hcloud::sim::SimConfig;
-use talos_hcloud::sim::factory::FactoryConfig;
 use talos_hcloud::spec::{Architecture, TalosVersion};
 use talos_hcloud::talos::contract::Contract;
 
 use crate::harness::{Run, repo_root, signal, talos_hcloud_env};
 use crate::hcloud_client::client;
+use crate::image_build::options;
 use crate::sim_common::Api;
+use crate::sim_e2e::emulator;
 
 const AA: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa00000000000000000000000000000000";
 const BB: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb00000000000000000000000000000000";
@@ -341,31 +340,6 @@ async fn bad_input_exits_2_without_a_request() {
     assert!(api.sim.factory().requests().is_empty(), "no factory call on bad input");
 }
 
-/// An emulator whose factory serves 24 MiB images, so builds are quick.
-async fn small_images() -> Api {
-    Api::start_with(SimConfig {
-        factory: FactoryConfig {
-            image_size: 24 * 1024 * 1024,
-            ..FactoryConfig::default()
-        },
-        ..SimConfig::default()
-    })
-    .await
-}
-
-/// Build options for the emulator's fast clock.
-fn fast_build() -> BuildOptions {
-    let fast = Policy::action_poll()
-        .with_delays(Duration::from_millis(5), Duration::from_millis(20))
-        .with_deadline(Duration::from_secs(60));
-    BuildOptions {
-        ssh_deadline: Duration::from_secs(30),
-        status_poll: fast,
-        cleanup: fast,
-        ..BuildOptions::default()
-    }
-}
-
 /// The repository's schematic, whose snapshots the rebuild test makes.
 fn repo_schematic() -> Schematic {
     Schematic::load(&repo_root().join("schematics/hcloud.yaml")).expect("the repository's schematic")
@@ -376,7 +350,7 @@ fn repo_schematic() -> Schematic {
 /// pruned, another schematic's are left alone; a second run creates and deletes nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rebuild_builds_what_is_missing_then_prunes_its_own_groups() {
-    let api = small_images().await;
+    let api = emulator().await;
     let hc = client(&api);
     let factory = FactoryClient::new(&api.sim.factory_url()).expect("a factory client");
     let schematic = repo_schematic();
@@ -404,7 +378,7 @@ async fn rebuild_builds_what_is_missing_then_prunes_its_own_groups() {
     let request =
         BuildRequest::new(schematic.clone(), version, &[Architecture::Arm64, Architecture::Amd64]).expect("a request");
     let track = Some(Track::Line(Contract::V1_11));
-    let report = rebuild::rebuild(&hc, &factory, request.clone(), track, keep(2), &fast_build())
+    let report = rebuild::rebuild(&hc, &factory, request.clone(), track, keep(2), &options())
         .await
         .expect("the rebuild");
     assert_eq!(report.target_version, "v1.11.6");
@@ -460,7 +434,7 @@ async fn rebuild_builds_what_is_missing_then_prunes_its_own_groups() {
     assert!(document["api_requests"]["total"].as_u64() > Some(10));
 
     api.sim.clear_request_log();
-    let again = rebuild::rebuild(&hc, &factory, request, track, keep(2), &fast_build())
+    let again = rebuild::rebuild(&hc, &factory, request, track, keep(2), &options())
         .await
         .expect("the second rebuild");
     assert!(again.built.is_empty() && again.pruned.is_empty());
@@ -480,7 +454,7 @@ async fn rebuild_builds_what_is_missing_then_prunes_its_own_groups() {
 /// emulated factory's newest stable release), the second finds it present.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_scheduled_job_runs_against_the_emulator() {
-    let api = small_images().await;
+    let api = emulator().await;
     let config = repo_root().join("cluster.yaml");
     let token = Some(api.sim.token());
     let mut reports = Vec::new();
@@ -500,13 +474,26 @@ async fn the_scheduled_job_runs_against_the_emulator() {
     assert_eq!(reports[1]["built"], json!([]));
     assert_eq!(reports[1]["present"][0]["image_id"], reports[0]["built"][0]["image_id"]);
     assert_eq!(reports[1]["pruned"], json!([]));
+
+    let config = config.display().to_string();
+    let text = run(&api, &["-c", &config, "image", "rebuild", "--track", "1.13"], token).await;
+    assert_eq!(text.code, 0, "{text:?}");
+    let image = reports[0]["built"][0]["image_id"].to_string();
+    assert_eq!(
+        text.stdout,
+        format!(
+            "target Talos v1.13.9 (v1.13), schematic {}\narm64: snapshot {image} already present\n0 built, 1 present, 0 \
+             pruned, 1 kept\n",
+            reports[0]["schematic"].as_str().unwrap_or_default()
+        )
+    );
 }
 
 /// SIGTERM (as systemd or Kubernetes stop the job) or SIGINT (Ctrl-C) while the builder
 /// exists: the builder and its key are deleted, nothing is pruned, exit 3.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signal_during_the_build_cleans_up_and_exits_3() {
-    let api = small_images().await;
+    let api = emulator().await;
     let config = repo_root().join("cluster.yaml");
     let temporary = "/servers?label_selector=talos-hcloud/temporary";
     for name in ["TERM", "INT"] {

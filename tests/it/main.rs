@@ -9,6 +9,7 @@ mod factory_server;
 mod harness;
 mod hcloud_cli;
 mod hcloud_client;
+mod image_build;
 mod image_ops;
 mod node_kube;
 mod openapi;

@@ -26,12 +26,12 @@ use talos_hcloud::talos::api::{CallOptions, Credentials as TalosCredentials, Det
 use crate::sim_common::Api;
 use crate::sim_rescue::{TestKey, test_key};
 
-const HCLOUD_YAML: &str =
+pub const HCLOUD_YAML: &str =
     "customization:\n  systemExtensions:\n    officialExtensions:\n      - siderolabs/qemu-guest-agent\n";
-const IMAGE_SIZE: u64 = 24 * 1024 * 1024;
+pub const IMAGE_SIZE: u64 = 24 * 1024 * 1024;
 
 /// The emulator at 1000× time with small factory images.
-async fn emulator() -> Api {
+pub async fn emulator() -> Api {
     Api::start_with(SimConfig {
         factory: FactoryConfig {
             image_size: IMAGE_SIZE,
@@ -155,12 +155,28 @@ async fn server_from(hc: &Client, name: &str, image: &str) -> SocketAddr {
     SocketAddr::new(ipv4(hc, ServerId::new(created.server.id)).await, 50000)
 }
 
-fn quick() -> CallOptions {
+pub fn quick() -> CallOptions {
     CallOptions {
         timeout: Duration::from_secs(5),
         connect_timeout: Duration::from_secs(2),
         retry: Policy::none(),
     }
+}
+
+/// The Talos version the node at `node` reports in maintenance mode, once apid answers
+/// (within 30 s).
+pub async fn maintenance_version(node: SocketAddr) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let server_key = loop {
+        if let Ok(DetectedMode::Maintenance { server_key }) = detect_mode(node, quick()).await {
+            break server_key;
+        }
+        assert!(Instant::now() < deadline, "apid at {node} never answered");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let talos =
+        TalosClient::new(node, &TalosCredentials::Maintenance { pin: Some(server_key) }, quick()).expect("client");
+    talos.version().await.expect("Version").tag
 }
 
 async fn schematic(api: &Api) -> String {
@@ -174,7 +190,7 @@ async fn schematic(api: &Api) -> String {
     body["id"].as_str().expect("a schematic ID").to_string()
 }
 
-fn sha256_prefix(path: &Path, len: u64) -> String {
+pub fn sha256_prefix(path: &Path, len: u64) -> String {
     use std::io::Read;
     let file = std::fs::File::open(path).expect("open");
     let mut hasher = Sha256::new();
@@ -308,17 +324,7 @@ async fn image_rescue_disk_snapshot_server_talos_version() {
         .expect("the server exists")
         .id;
     assert_eq!(sha256_prefix(&api.sim.server_disk(node_id as u64), IMAGE_SIZE), raw_sha);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let server_key = loop {
-        if let Ok(DetectedMode::Maintenance { server_key }) = detect_mode(node, quick()).await {
-            break server_key;
-        }
-        assert!(Instant::now() < deadline, "apid at {node} never answered");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    let talos =
-        TalosClient::new(node, &TalosCredentials::Maintenance { pin: Some(server_key) }, quick()).expect("client");
-    assert_eq!(talos.version().await.expect("Version").tag, version);
+    assert_eq!(maintenance_version(node).await, version);
 
     // Bad snapshots boot nothing that answers on 50000, even long after.
     let bad = [

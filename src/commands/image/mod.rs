@@ -1,5 +1,7 @@
-//! `image …`: the Talos snapshots in the Hetzner project (`list`, `prune`, `rebuild`).
+//! `image …`: the Talos snapshots servers are created from (`build`, `list`, `prune`,
+//! `rebuild`).
 
+mod build;
 mod list;
 mod prune;
 mod rebuild;
@@ -16,6 +18,7 @@ use crate::printer::Printer;
 /// Runs an `image` subcommand.
 pub async fn run(command: ImageCommand, global: &GlobalArgs, printer: &Printer) -> Result<(), CliError> {
     match command {
+        ImageCommand::Build(args) => build::run(args, global, printer).await,
         ImageCommand::List => list::run(global, printer).await,
         ImageCommand::Prune(args) => prune::run(args, global, printer).await,
         ImageCommand::Rebuild(args) => rebuild::run(args, global, printer).await,

@@ -1,15 +1,14 @@
 //! `image rebuild`: the scheduled job — resolve the target Talos version, build what is
 //! missing, prune — printed as one report.
 
-use std::sync::Arc;
-
 use serde_json::json;
 use talos_hcloud::factory::FactoryClient;
-use talos_hcloud::image::build::{BuildOptions, BuildProgress, BuildRequest, Interrupt, Phase};
+use talos_hcloud::image::build::BuildRequest;
 use talos_hcloud::image::rebuild::{self, RebuildReport};
 use talos_hcloud::image::track::Track;
-use talos_hcloud::spec::{self, Architecture};
+use talos_hcloud::spec;
 
+use super::build::build_options;
 use super::{hcloud_client, keep};
 use crate::cli::{GlobalArgs, ImageRebuildArgs};
 use crate::commands::CliError;
@@ -23,34 +22,14 @@ pub async fn run(args: ImageRebuildArgs, global: &GlobalArgs, printer: &Printer)
     let request = BuildRequest::from_spec(&spec)?;
     let client = hcloud_client(global)?;
     let factory = FactoryClient::new(&global.factory_url)?;
-    let interrupt = Interrupt::from_signals()
-        .map_err(|e| CliError::failed(format!("cannot listen for SIGINT and SIGTERM: {e}")))?;
-    let options = BuildOptions {
-        progress: Arc::new(StatusLines(printer.clone())),
-        interrupt,
-        ..BuildOptions::default()
-    };
-    let report = rebuild::rebuild(&client, &factory, request, track, keep, &options).await?;
+    let (options, progress) = build_options(printer, &request.architectures)?;
+    let outcome = rebuild::rebuild(&client, &factory, request, track, keep, &options).await;
+    progress.finish();
+    let report = outcome?;
     printer.result(&Report::new(render(&report), json!(report)));
     match report.prune_failed.len() {
         0 => Ok(()),
         n => Err(CliError::failed(format!("{n} old snapshot(s) could not be deleted"))),
-    }
-}
-
-/// Build progress as status lines on stderr (none with `-q` or `--output json`).
-struct StatusLines(Printer);
-
-impl BuildProgress for StatusLines {
-    fn phase(&self, arch: Architecture, phase: Phase) {
-        self.0.status(format!("{arch}: {}", phase.as_str()));
-    }
-
-    fn note(&self, arch: Option<Architecture>, message: &str) {
-        match arch {
-            Some(arch) => self.0.status(format!("{arch}: {message}")),
-            None => self.0.status(message),
-        }
     }
 }
 

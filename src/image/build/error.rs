@@ -89,7 +89,7 @@ pub enum Error {
         server: String,
         /// The cause.
         #[source]
-        source: crate::factory::Error,
+        source: Box<crate::factory::Error>,
     },
     /// What is on the disk is not what was streamed.
     #[error("verification of the image on {server} failed: {reason}")]

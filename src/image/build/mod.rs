@@ -58,39 +58,29 @@ pub async fn build(
     options: &BuildOptions,
 ) -> Result<Vec<ArchBuild>, Error> {
     let started = Instant::now();
-    for &arch in &request.architectures {
-        options.progress.phase(arch, Phase::Preflight);
-    }
-    let images = preflight::check_factory(factory, request).await?;
-    let plans = preflight::check_placements(client, request, images).await?;
-    let version = request.version.to_string();
-
-    let mut reports = Vec::new();
-    let mut to_build = Vec::new();
-    let mut replace: BTreeMap<Architecture, Vec<ImageId>> = BTreeMap::new();
-    for plan in plans {
-        let existing: Vec<_> = find_snapshots(client, &request.schematic_id, &version, plan.arch)
-            .await?
-            .into_iter()
-            .filter(|image| image.status == ImageStatus::Available)
-            .collect();
-        match existing.first() {
-            Some(image) if !request.force => {
-                reports.push(present(request, plan.arch, ImageId::new(image.id), client, started));
-            }
-            _ => {
-                replace.insert(plan.arch, existing.iter().map(|i| ImageId::new(i.id)).collect());
-                to_build.push(plan);
-            }
+    let interrupt = &options.interrupt;
+    let checked = tokio::select! {
+        checked = check(client, factory, request, options, started) => checked?,
+        () = interrupt.fired(1) => {
+            return Err(Error::Interrupted {
+                cleaned: Vec::new(),
+                left: Vec::new(),
+            });
         }
-    }
+    };
+    let Checked {
+        mut reports,
+        to_build,
+        mut replace,
+    } = checked;
     if to_build.is_empty() {
         return Ok(reports);
     }
+    let version = request.version.to_string();
+    let preflight_s = started.elapsed().as_secs_f64();
 
     let leftovers = Leftovers::default();
     let run_id = builder::new_run_id()?;
-    let interrupt = &options.interrupt;
     let work = build_missing(
         client, factory, request, options, &leftovers, &run_id, &to_build, started,
     );
@@ -120,7 +110,8 @@ pub async fn build(
         }
         Some(Ok(built)) => built,
     };
-    for (arch, built) in built {
+    for (arch, (mut built, seconds)) in built {
+        built.phases.insert(Phase::Preflight.as_str().to_string(), preflight_s);
         let old = replace.remove(&arch).unwrap_or_default();
         let mut replaced = Vec::new();
         for id in old {
@@ -135,15 +126,15 @@ pub async fn build(
         reports.push(ArchBuild {
             arch,
             outcome: Outcome::Built,
-            image_id: built.0.image_id,
+            image_id: built.image_id,
             schematic: request.schematic_id.to_string(),
             version: version.clone(),
-            bytes: built.0.bytes,
-            sha256: built.0.sha256,
-            duration_s: built.1,
-            phases: built.0.phases,
+            bytes: built.bytes,
+            sha256: built.sha256,
+            duration_s: seconds,
+            phases: built.phases,
             api_requests: client.request_count().total,
-            placement: Some(built.0.placement),
+            placement: Some(built.placement),
             via: Some(request.via),
             replaced,
         });
@@ -151,6 +142,54 @@ pub async fn build(
     let order = |a: &ArchBuild| request.architectures.iter().position(|x| *x == a.arch);
     reports.sort_by_key(order);
     Ok(reports)
+}
+
+/// What the checks decided: the reports of snapshots already present, the
+/// architectures to build, and the snapshots each new one replaces (`--force`).
+struct Checked {
+    reports: Vec<ArchBuild>,
+    to_build: Vec<preflight::ArchPlan>,
+    replace: BTreeMap<Architecture, Vec<ImageId>>,
+}
+
+/// Preflight and the idempotency check: reads only.
+async fn check(
+    client: &Client,
+    factory: &FactoryClient,
+    request: &BuildRequest,
+    options: &BuildOptions,
+    started: Instant,
+) -> Result<Checked, Error> {
+    for &arch in &request.architectures {
+        options.progress.phase(arch, Phase::Preflight);
+    }
+    let images = preflight::check_factory(factory, request).await?;
+    let plans = preflight::check_placements(client, request, images).await?;
+    let version = request.version.to_string();
+    let mut checked = Checked {
+        reports: Vec::new(),
+        to_build: Vec::new(),
+        replace: BTreeMap::new(),
+    };
+    for plan in plans {
+        let existing: Vec<_> = find_snapshots(client, &request.schematic_id, &version, plan.arch)
+            .await?
+            .into_iter()
+            .filter(|image| image.status == ImageStatus::Available)
+            .collect();
+        match existing.first() {
+            Some(image) if !request.force => {
+                let id = ImageId::new(image.id);
+                checked.reports.push(present(request, plan.arch, id, client, started));
+            }
+            _ => {
+                let ids = existing.iter().map(|i| ImageId::new(i.id)).collect();
+                checked.replace.insert(plan.arch, ids);
+                checked.to_build.push(plan);
+            }
+        }
+    }
+    Ok(checked)
 }
 
 /// The report of a snapshot that already exists.

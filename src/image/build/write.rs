@@ -279,13 +279,18 @@ pub async fn write_local(
         download,
         run_script(session, server, &script, reader, arch, &quiet, None)
     );
-    // The download's error explains a failed write better than the script's stderr
-    // (which then only saw its input end early).
-    let digest = downloaded.map_err(|source| Error::Stream {
-        server: server.to_string(),
-        source,
-    })?;
-    Ok((written?, digest))
+    match (downloaded, written) {
+        (Ok(digest), Ok(written)) => Ok((written, digest)),
+        // The script ended first and closed its stdin: its own error says why.
+        (Err(crate::factory::Error::Sink { .. }), Err(error)) => Err(error),
+        // Otherwise the download's error explains the failure better than the script's
+        // stderr (which then only saw its input end early).
+        (Err(source), _) => Err(Error::Stream {
+            server: server.to_string(),
+            source: Box::new(source),
+        }),
+        (Ok(_), Err(error)) => Err(error),
+    }
 }
 
 #[cfg(test)]
