@@ -14,6 +14,8 @@ use talos_hcloud::sim::talos::{
     BudgetRule, ClusterRegistry, DisruptionBudget, KubePod, PodOwner, Scaled, TalosCluster,
 };
 
+use talos_hcloud::talos::pki::{self, CertificateAuthority};
+
 use crate::talos_api::{admin, configured_client, start_configured};
 use crate::talos_nodes::TestNode;
 
@@ -331,8 +333,26 @@ async fn the_api_refuses_strangers_unknown_patches_and_two_budgets() {
             )
             .expect("base64")
     };
-    let anonymous = anonymous_https(&ca, cluster.control_plane.kubernetes_addr());
+    let anonymous = raw_https(&ca, None, cluster.control_plane.kubernetes_addr());
     assert_eq!(get(&anonymous, "https://base:6443/api/v1/nodes").await.status(), 401);
+    // Authenticated by the cluster CA but not in system:masters: 403, and /version stays open.
+    let k8s_ca = CertificateAuthority::from_cert_and_key(&crate::talos_api::bundle().certs.k8s).expect("k8s CA");
+    let mut spec = pki::client_cert_spec(&["developers"], None, pki::ADMIN_CERT_VALIDITY);
+    spec.common_name = Some("dev".into());
+    let dev = pki::issue(&k8s_ca, &spec).expect("the cluster CA signs");
+    let dev_http = raw_https(
+        &ca,
+        Some(format!("{}{}", dev.crt.0, dev.key.0).as_bytes()),
+        cluster.control_plane.kubernetes_addr(),
+    );
+    let response = get(&dev_http, "https://base:6443/api/v1/nodes").await;
+    assert_eq!(response.status(), 403);
+    let status: serde_json::Value = response.json().await.expect("Status JSON");
+    assert_eq!(
+        status["message"],
+        "forbidden: User \"dev\" cannot get /api/v1/nodes (talos-hcloud sim grants system:masters only)"
+    );
+    assert_eq!(get(&dev_http, "https://base:6443/version").await.status(), 200);
     let admin_http = crate::talos_api::https_client(
         cluster.kubeconfig.expose(),
         "base",
@@ -372,16 +392,18 @@ async fn the_api_refuses_strangers_unknown_patches_and_two_budgets() {
     cluster.stop().await;
 }
 
-/// A plain HTTPS client trusting `ca` without a client certificate, with `base` resolving
-/// to `addr`.
-fn anonymous_https(ca: &[u8], addr: std::net::SocketAddr) -> reqwest::Client {
-    reqwest::Client::builder()
+/// A plain HTTPS client trusting `ca`, presenting `identity` (certificate and key PEM) if
+/// given, with `base` resolving to `addr`.
+fn raw_https(ca: &[u8], identity: Option<&[u8]>, addr: std::net::SocketAddr) -> reqwest::Client {
+    let mut builder = reqwest::Client::builder()
         .use_rustls_tls()
         .tls_built_in_root_certs(false)
         .add_root_certificate(reqwest::Certificate::from_pem(ca).expect("CA PEM"))
-        .resolve("base", addr)
-        .build()
-        .expect("client builds")
+        .resolve("base", addr);
+    if let Some(identity) = identity {
+        builder = builder.identity(reqwest::Identity::from_pem(identity).expect("identity PEM"));
+    }
+    builder.build().expect("client builds")
 }
 
 async fn get(client: &reqwest::Client, url: &str) -> reqwest::Response {

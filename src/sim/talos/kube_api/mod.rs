@@ -216,7 +216,12 @@ fn unauthorized() -> Response {
 /// Object access is for `system:masters` (the admin kubeconfig's group): anonymous callers
 /// get 401, other authenticated users 403, as RBAC without further bindings answers. A
 /// layer on every object route.
-async fn admin_only(Extension(peer): Peer, request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+async fn admin_only(
+    Extension(peer): Peer,
+    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
     let Some(user) = &peer.common_name else {
         return unauthorized();
     };
@@ -229,7 +234,7 @@ async fn admin_only(Extension(peer): Peer, request: axum::extract::Request, next
         &format!(
             "forbidden: User \"{user}\" cannot {} {} (talos-hcloud sim grants system:masters only)",
             request.method().as_str().to_lowercase(),
-            request.uri().path()
+            uri.path()
         ),
         None,
     )
