@@ -14,6 +14,8 @@ use talos_hcloud::sim::talos::{
     BudgetRule, ClusterRegistry, DisruptionBudget, KubePod, PodOwner, Scaled, TalosCluster,
 };
 
+use talos_hcloud::talos::pki::{self, CertificateAuthority};
+
 use crate::talos_api::{admin, configured_client, start_configured};
 use crate::talos_nodes::TestNode;
 
@@ -22,6 +24,9 @@ use crate::talos_nodes::TestNode;
 struct Cluster {
     control_plane: TestNode,
     workers: Vec<TestNode>,
+    /// The Node names of the two workers.
+    a: String,
+    b: String,
     etcd: Arc<TalosCluster>,
     kubeconfig: Redacted<Vec<u8>>,
 }
@@ -44,9 +49,20 @@ async fn cluster() -> Cluster {
     }
     let kubeconfig = cp.kubeconfig().await.expect("kubeconfig");
     let etcd = control_plane.cluster().expect("configured");
+    let name_of = |node: &TestNode| {
+        etcd.kubernetes()
+            .nodes()
+            .into_iter()
+            .find(|n| n.address == node.address())
+            .expect("registered")
+            .name
+    };
+    let (a, b) = (name_of(&workers[0]), name_of(&workers[1]));
     Cluster {
         control_plane,
         workers,
+        a,
+        b,
         etcd,
         kubeconfig,
     }
@@ -67,15 +83,12 @@ impl Cluster {
         .expect("the kubeconfig is usable")
     }
 
-    /// The Node name (hostname) of an emulated node.
-    fn name_of(&self, node: &TestNode) -> String {
+    /// Adds a budget `default/APP` of `rule` selecting `app: APP`.
+    fn protect(&self, app: &str, rule: BudgetRule) {
         self.etcd
             .kubernetes()
-            .nodes()
-            .into_iter()
-            .find(|n| n.address == node.address())
-            .expect("registered")
-            .name
+            .add_budget(DisruptionBudget::new("default", app, labels(app), rule))
+            .expect("new budget");
     }
 
     /// The names of the pods bound to `node`, sorted (the emulator's view).
@@ -121,8 +134,7 @@ async fn cordon_drain_uncordon_delete_and_wait_ready_over_real_tls() {
     nodes.sort_by_key(|n| n.internal_ip);
     assert_eq!(nodes.len(), 3);
     assert!(nodes.iter().all(|n| n.is_ready() && !n.unschedulable), "{nodes:?}");
-    let a = cluster.name_of(&cluster.workers[0]);
-    let b = cluster.name_of(&cluster.workers[1]);
+    let (a, b) = (cluster.a.clone(), cluster.b.clone());
     assert_eq!(
         client.node(&a).await.expect("get").expect("exists").internal_ip,
         Some(cluster.workers[0].address())
@@ -131,13 +143,7 @@ async fn cordon_drain_uncordon_delete_and_wait_ready_over_real_tls() {
     // A two-replica workload spread over the workers, one disruption allowed.
     kube.add_replica_set("default", "web-7d4b9", 2, labels("web"))
         .expect("new workload");
-    kube.add_budget(DisruptionBudget::new(
-        "default",
-        "web",
-        labels("web"),
-        BudgetRule::MaxUnavailable(Scaled::Count(1)),
-    ))
-    .expect("new budget");
+    cluster.protect("web", BudgetRule::MaxUnavailable(Scaled::Count(1)));
     let web_on_a: Vec<_> = kube
         .pods_on(&a)
         .into_iter()
@@ -217,8 +223,7 @@ async fn a_drain_blocked_by_a_budget_times_out_naming_it_and_leaves_the_pods() {
     let cluster = cluster().await;
     let client = cluster.client();
     let kube = cluster.etcd.kubernetes();
-    let a = cluster.name_of(&cluster.workers[0]);
-    let b = cluster.name_of(&cluster.workers[1]);
+    let (a, b) = (cluster.a.clone(), cluster.b.clone());
 
     // A single-replica database whose budget forbids any disruption.
     kube.add_pod(KubePod::new(
@@ -229,13 +234,7 @@ async fn a_drain_blocked_by_a_budget_times_out_naming_it_and_leaves_the_pods() {
         PodOwner::StatefulSet("db".into()),
     ))
     .expect("new pod");
-    kube.add_budget(DisruptionBudget::new(
-        "default",
-        "db",
-        labels("db"),
-        BudgetRule::MinAvailable(Scaled::Count(1)),
-    ))
-    .expect("new budget");
+    cluster.protect("db", BudgetRule::MinAvailable(Scaled::Count(1)));
     let before = cluster.pods_on(&a);
     assert_eq!(before.len(), 3, "{before:?}");
     let pods_elsewhere = (cluster.pods_on(&b), kube.pods().len());
@@ -286,9 +285,8 @@ async fn a_drain_blocked_by_a_budget_times_out_naming_it_and_leaves_the_pods() {
 #[tokio::test]
 async fn the_api_refuses_strangers_unknown_patches_and_two_budgets() {
     let cluster = cluster().await;
-    let client = cluster.client();
+    let a = cluster.a.clone();
     let kube = cluster.etcd.kubernetes();
-    let a = cluster.name_of(&cluster.workers[0]);
 
     // Two budgets selecting one pod: the API server cannot decide, the drain fails with 500.
     kube.add_pod(KubePod::new(
@@ -308,7 +306,7 @@ async fn the_api_refuses_strangers_unknown_patches_and_two_budgets() {
         ))
         .expect("new budget");
     }
-    let error = drain(&client, &a, quick_eviction(Duration::from_secs(1)))
+    let error = drain(&cluster.client(), &a, quick_eviction(Duration::from_secs(1)))
         .await
         .expect_err("two budgets");
     assert_eq!(
@@ -335,13 +333,26 @@ async fn the_api_refuses_strangers_unknown_patches_and_two_budgets() {
             )
             .expect("base64")
     };
-    let anonymous = anonymous_https(&ca, cluster.control_plane.kubernetes_addr());
-    let response = anonymous
-        .get("https://base:6443/api/v1/nodes")
-        .send()
-        .await
-        .expect("answers");
-    assert_eq!(response.status(), 401);
+    let anonymous = raw_https(&ca, None, cluster.control_plane.kubernetes_addr());
+    assert_eq!(get(&anonymous, "https://base:6443/api/v1/nodes").await.status(), 401);
+    // Authenticated by the cluster CA but not in system:masters: 403, and /version stays open.
+    let k8s_ca = CertificateAuthority::from_cert_and_key(&crate::talos_api::bundle().certs.k8s).expect("k8s CA");
+    let mut spec = pki::client_cert_spec(&["developers"], None, pki::ADMIN_CERT_VALIDITY);
+    spec.common_name = Some("dev".into());
+    let dev = pki::issue(&k8s_ca, &spec).expect("the cluster CA signs");
+    let dev_http = raw_https(
+        &ca,
+        Some(format!("{}{}", dev.crt.0, dev.key.0).as_bytes()),
+        cluster.control_plane.kubernetes_addr(),
+    );
+    let response = get(&dev_http, "https://base:6443/api/v1/nodes").await;
+    assert_eq!(response.status(), 403);
+    let status: serde_json::Value = response.json().await.expect("Status JSON");
+    assert_eq!(
+        status["message"],
+        "forbidden: User \"dev\" cannot get /api/v1/nodes (talos-hcloud sim grants system:masters only)"
+    );
+    assert_eq!(get(&dev_http, "https://base:6443/version").await.status(), 200);
     let admin_http = crate::talos_api::https_client(
         cluster.kubeconfig.expose(),
         "base",
@@ -357,13 +368,11 @@ async fn the_api_refuses_strangers_unknown_patches_and_two_budgets() {
     assert_eq!(response.status(), 422);
     let status: serde_json::Value = response.json().await.expect("Status JSON");
     assert_eq!(status["reason"], "Invalid");
-    let response = admin_http
-        .get(format!(
-            "https://base:6443/api/v1/pods?fieldSelector=spec.nodeName%3D{a},metadata.namespace%3Ddefault"
-        ))
-        .send()
-        .await
-        .expect("answers");
+    let response = get(
+        &admin_http,
+        &format!("https://base:6443/api/v1/pods?fieldSelector=spec.nodeName%3D{a},metadata.namespace%3Ddefault"),
+    )
+    .await;
     let list: serde_json::Value = response.json().await.expect("PodList");
     assert_eq!(list["kind"], "PodList");
     let names: Vec<_> = list["items"]
@@ -373,24 +382,30 @@ async fn the_api_refuses_strangers_unknown_patches_and_two_budgets() {
         .map(|p| p["metadata"]["name"].as_str().unwrap_or_default().to_string())
         .collect();
     assert_eq!(names, ["solo"]);
-    let response = admin_http
-        .get("https://base:6443/api/v1/pods?fieldSelector=spec.hostNetwork%3Dtrue")
-        .send()
-        .await
-        .expect("answers");
+    let response = get(
+        &admin_http,
+        "https://base:6443/api/v1/pods?fieldSelector=spec.hostNetwork%3Dtrue",
+    )
+    .await;
     assert_eq!(response.status(), 400);
 
     cluster.stop().await;
 }
 
-/// A plain HTTPS client trusting `ca` without a client certificate, with `base` resolving
-/// to `addr`.
-fn anonymous_https(ca: &[u8], addr: std::net::SocketAddr) -> reqwest::Client {
-    reqwest::Client::builder()
+/// A plain HTTPS client trusting `ca`, presenting `identity` (certificate and key PEM) if
+/// given, with `base` resolving to `addr`.
+fn raw_https(ca: &[u8], identity: Option<&[u8]>, addr: std::net::SocketAddr) -> reqwest::Client {
+    let mut builder = reqwest::Client::builder()
         .use_rustls_tls()
         .tls_built_in_root_certs(false)
         .add_root_certificate(reqwest::Certificate::from_pem(ca).expect("CA PEM"))
-        .resolve("base", addr)
-        .build()
-        .expect("client builds")
+        .resolve("base", addr);
+    if let Some(identity) = identity {
+        builder = builder.identity(reqwest::Identity::from_pem(identity).expect("identity PEM"));
+    }
+    builder.build().expect("client builds")
+}
+
+async fn get(client: &reqwest::Client, url: &str) -> reqwest::Response {
+    client.get(url).send().await.expect("the API answers")
 }

@@ -30,7 +30,7 @@ use crate::talos_nodes::{TestNode, next_address, node_options as options, start}
 // Test plumbing
 // ---------------------------------------------------------------------------------------
 
-fn bundle() -> SecretsBundle {
+pub(crate) fn bundle() -> SecretsBundle {
     let text = std::fs::read_to_string(repo_root().join("tests/fixtures/talos/secrets.yaml")).expect("golden bundle");
     serde_saphyr::from_str(&text).expect("golden bundle parses")
 }

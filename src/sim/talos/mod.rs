@@ -7,14 +7,15 @@
 //! apid in configured mode: a server certificate from the config's OS CA, client
 //! certificates required and authorized by role. Control planes of one cluster share an
 //! emulated etcd ([`TalosCluster`] in a [`ClusterRegistry`]): bootstrap, joins, member
-//! removal, quorum. Addresses come from 127.0.0.0/8, so several nodes listen side by side on
-//! the real ports.
+//! removal, quorum, snapshots; and its Kubernetes objects ([`KubeObjects`]: the Nodes
+//! kubelets register, pods, PodDisruptionBudgets, eviction). Addresses come from
+//! 127.0.0.0/8, so several nodes listen side by side on the real ports.
 //!
 //! It shares the wire types (`talos::api::proto`) and the PKI (`talos::pki`) with the
 //! client and nothing else; Talos's strict config validation is plugged in from outside
 //! ([`ConfigValidator`], required by [`NodeOptions::new`]). What is not emulated
 //! answers `Unimplemented` naming the sim (one-to-many `nodes` proxying, etcd recovery,
-//! Upgrade, and every method outside reference `talos.md` §F.2).
+//! Upgrade, and every method outside reference `talos.md` §F.2 but `EtcdSnapshot`).
 
 mod apid;
 mod cluster;

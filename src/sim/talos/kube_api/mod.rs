@@ -76,30 +76,16 @@ pub(crate) fn start(
         cluster: cluster.clone(),
         kubernetes_version,
     };
-    let router = Router::new()
+    // Open to anyone, as `system:public-info-viewer` grants.
+    let public = ["/livez", "/healthz"]
+        .into_iter()
+        .fold(Router::new(), |router, path| router.route(path, get(ok)));
+    let router = public
         .route("/readyz", get(readyz))
-        .route("/livez", get(ok))
-        .route("/healthz", get(ok))
         .route("/version", get(version))
         .route("/apis/authentication.k8s.io/v1/selfsubjectreviews", post(whoami))
-        .route("/api/v1/nodes", get(list_nodes))
-        .route(
-            "/api/v1/nodes/{name}",
-            get(get_node).patch(patch_node).delete(delete_node),
-        )
-        .route("/api/v1/pods", get(list_all_pods))
-        .route("/api/v1/namespaces/{namespace}/pods", get(list_namespace_pods))
-        .route("/api/v1/namespaces/{namespace}/pods/{name}", get(get_pod))
-        .route("/api/v1/namespaces/{namespace}/pods/{name}/eviction", post(evict))
-        .route("/apis/policy/v1/poddisruptionbudgets", get(list_all_budgets))
-        .route(
-            "/apis/policy/v1/namespaces/{namespace}/poddisruptionbudgets",
-            get(list_namespace_budgets),
-        )
-        .route(
-            "/apis/policy/v1/namespaces/{namespace}/poddisruptionbudgets/{name}",
-            get(get_budget),
-        )
+        .nest("/api/v1", core_v1())
+        .nest("/apis/policy/v1", policy_v1())
         .fallback(not_found)
         .with_state(state);
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
@@ -136,6 +122,29 @@ pub(crate) fn start(
         }
     });
     Ok(KubeApi { stop })
+}
+
+/// Nodes, pods and the eviction subresource under `/api/v1`.
+fn core_v1() -> Router<KubeState> {
+    let pods = "/namespaces/{namespace}/pods";
+    Router::new()
+        .route("/nodes", get(list_nodes))
+        .route("/nodes/{name}", get(get_node).patch(patch_node).delete(delete_node))
+        .route("/pods", get(list_all_pods))
+        .route(pods, get(list_namespace_pods))
+        .route(&format!("{pods}/{{name}}"), get(get_pod))
+        .route(&format!("{pods}/{{name}}/eviction"), post(evict))
+        .route_layer(axum::middleware::from_fn(admin_only))
+}
+
+/// PodDisruptionBudgets under `/apis/policy/v1`.
+fn policy_v1() -> Router<KubeState> {
+    let budgets = "/namespaces/{namespace}/poddisruptionbudgets";
+    Router::new()
+        .route("/poddisruptionbudgets", get(list_all_budgets))
+        .route(budgets, get(list_namespace_budgets))
+        .route(&format!("{budgets}/{{name}}"), get(get_budget))
+        .route_layer(axum::middleware::from_fn(admin_only))
 }
 
 async fn readyz(State(state): State<KubeState>) -> Response {
@@ -205,42 +214,49 @@ fn unauthorized() -> Response {
 }
 
 /// Object access is for `system:masters` (the admin kubeconfig's group): anonymous callers
-/// get 401, other authenticated users 403, as RBAC without further bindings answers.
-fn refusal(peer: &PeerIdentity, verb: &str, resource: &str) -> Option<Response> {
+/// get 401, other authenticated users 403, as RBAC without further bindings answers. A
+/// layer on every object route.
+async fn admin_only(
+    Extension(peer): Peer,
+    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
     let Some(user) = &peer.common_name else {
-        return Some(unauthorized());
+        return unauthorized();
     };
     if peer.organizations.iter().any(|o| o == "system:masters") {
-        return None;
+        return next.run(request).await;
     }
-    Some(wire::failure(
+    wire::failure(
         StatusCode::FORBIDDEN,
         "Forbidden",
         &format!(
-            "{resource} is forbidden: User \"{user}\" cannot {verb} resource \"{resource}\" (talos-hcloud sim grants system:masters only)"
+            "forbidden: User \"{user}\" cannot {} {} (talos-hcloud sim grants system:masters only)",
+            request.method().as_str().to_lowercase(),
+            uri.path()
         ),
         None,
-    ))
+    )
 }
 
 type Peer = Extension<Arc<PeerIdentity>>;
 
-async fn list_nodes(State(state): State<KubeState>, Extension(peer): Peer) -> Response {
-    if let Some(refused) = refusal(&peer, "list", "nodes") {
-        return refused;
-    }
+async fn list_nodes(State(state): State<KubeState>) -> Response {
     let kube = state.cluster.kubernetes();
     let items = kube.nodes().iter().map(wire::node).collect();
     wire::list("v1", "NodeList", kube.revision(), items)
 }
 
-async fn get_node(State(state): State<KubeState>, Extension(peer): Peer, Path(name): Path<String>) -> Response {
-    if let Some(refused) = refusal(&peer, "get", "nodes") {
-        return refused;
-    }
-    match state.cluster.kubernetes().node(&name) {
+async fn get_node(State(state): State<KubeState>, Path(name): Path<String>) -> Response {
+    node_answer(state.cluster.kubernetes().node(&name), &name)
+}
+
+/// The node as JSON, or 404 naming it.
+fn node_answer(node: Option<KubeNode>, name: &str) -> Response {
+    match node {
         Some(node) => Json(wire::node(&node)).into_response(),
-        None => wire::not_found("nodes", &name),
+        None => wire::not_found("nodes", name),
     }
 }
 
@@ -248,14 +264,10 @@ async fn get_node(State(state): State<KubeState>, Extension(peer): Peer, Path(na
 /// any other change is refused rather than silently dropped.
 async fn patch_node(
     State(state): State<KubeState>,
-    Extension(peer): Peer,
     Path(name): Path<String>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    if let Some(refused) = refusal(&peer, "patch", "nodes") {
-        return refused;
-    }
     let content_type = headers
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -285,10 +297,7 @@ async fn patch_node(
         Some(value) => kube.set_unschedulable(&name, value),
         None => kube.node(&name),
     };
-    match node {
-        Some(node) => Json(wire::node(&node)).into_response(),
-        None => wire::not_found("nodes", &name),
-    }
+    node_answer(node, &name)
 }
 
 /// The new `spec.unschedulable` of a node patch (`null` resets it to false), `None` when the
@@ -316,14 +325,8 @@ fn unschedulable_patch(patch: &Value) -> Result<Option<bool>, String> {
     Ok(result)
 }
 
-async fn delete_node(State(state): State<KubeState>, Extension(peer): Peer, Path(name): Path<String>) -> Response {
-    if let Some(refused) = refusal(&peer, "delete", "nodes") {
-        return refused;
-    }
-    match state.cluster.kubernetes().delete_node(&name) {
-        Some(node) => Json(wire::node(&node)).into_response(),
-        None => wire::not_found("nodes", &name),
-    }
+async fn delete_node(State(state): State<KubeState>, Path(name): Path<String>) -> Response {
+    node_answer(state.cluster.kubernetes().delete_node(&name), &name)
 }
 
 /// The pod filters the emulator understands: `fieldSelector` on `spec.nodeName`,
@@ -404,33 +407,19 @@ fn pod_list(state: &KubeState, namespace: Option<&str>, query: &std::collections
 
 type Params = Query<std::collections::HashMap<String, String>>;
 
-async fn list_all_pods(State(state): State<KubeState>, Extension(peer): Peer, Query(query): Params) -> Response {
-    if let Some(refused) = refusal(&peer, "list", "pods") {
-        return refused;
-    }
+async fn list_all_pods(State(state): State<KubeState>, Query(query): Params) -> Response {
     pod_list(&state, None, &query)
 }
 
 async fn list_namespace_pods(
     State(state): State<KubeState>,
-    Extension(peer): Peer,
     Path(namespace): Path<String>,
     Query(query): Params,
 ) -> Response {
-    if let Some(refused) = refusal(&peer, "list", "pods") {
-        return refused;
-    }
     pod_list(&state, Some(&namespace), &query)
 }
 
-async fn get_pod(
-    State(state): State<KubeState>,
-    Extension(peer): Peer,
-    Path((namespace, name)): Path<(String, String)>,
-) -> Response {
-    if let Some(refused) = refusal(&peer, "get", "pods") {
-        return refused;
-    }
+async fn get_pod(State(state): State<KubeState>, Path((namespace, name)): Path<(String, String)>) -> Response {
     let kube = state.cluster.kubernetes();
     match kube.pod(&namespace, &name) {
         Some(pod) => Json(wire::pod(&pod, kube.pod_ready(&pod))).into_response(),
@@ -441,13 +430,9 @@ async fn get_pod(
 /// `POST …/pods/NAME/eviction` with a `policy/v1` (or `v1beta1`) Eviction body.
 async fn evict(
     State(state): State<KubeState>,
-    Extension(peer): Peer,
     Path((namespace, name)): Path<(String, String)>,
     body: axum::body::Bytes,
 ) -> Response {
-    if let Some(refused) = refusal(&peer, "create", "pods/eviction") {
-        return refused;
-    }
     let Ok(eviction) = serde_json::from_slice::<Value>(&body) else {
         return wire::failure(StatusCode::BAD_REQUEST, "BadRequest", "the Eviction is not JSON", None);
     };
@@ -501,32 +486,15 @@ fn budget_list(state: &KubeState, namespace: Option<&str>) -> Response {
     wire::list("policy/v1", "PodDisruptionBudgetList", kube.revision(), items)
 }
 
-async fn list_all_budgets(State(state): State<KubeState>, Extension(peer): Peer) -> Response {
-    if let Some(refused) = refusal(&peer, "list", "poddisruptionbudgets") {
-        return refused;
-    }
+async fn list_all_budgets(State(state): State<KubeState>) -> Response {
     budget_list(&state, None)
 }
 
-async fn list_namespace_budgets(
-    State(state): State<KubeState>,
-    Extension(peer): Peer,
-    Path(namespace): Path<String>,
-) -> Response {
-    if let Some(refused) = refusal(&peer, "list", "poddisruptionbudgets") {
-        return refused;
-    }
+async fn list_namespace_budgets(State(state): State<KubeState>, Path(namespace): Path<String>) -> Response {
     budget_list(&state, Some(&namespace))
 }
 
-async fn get_budget(
-    State(state): State<KubeState>,
-    Extension(peer): Peer,
-    Path((namespace, name)): Path<(String, String)>,
-) -> Response {
-    if let Some(refused) = refusal(&peer, "get", "poddisruptionbudgets") {
-        return refused;
-    }
+async fn get_budget(State(state): State<KubeState>, Path((namespace, name)): Path<(String, String)>) -> Response {
     match state
         .cluster
         .kubernetes()

@@ -653,6 +653,14 @@ mod tests {
         BTreeMap::from([("app".to_string(), app.to_string())])
     }
 
+    /// Two replicas of `app` in `default` with a budget of `rule` named after it.
+    fn workload(objects: &KubeObjects, app: &str, rule: BudgetRule) {
+        objects.add_replica_set("default", app, 2, labels(app)).expect("new");
+        objects
+            .add_budget(DisruptionBudget::new("default", app, labels(app), rule))
+            .expect("new");
+    }
+
     fn app_pods(objects: &KubeObjects, app: &str) -> Vec<KubePod> {
         objects.pods().into_iter().filter(|p| p.labels == labels(app)).collect()
     }
@@ -686,20 +694,10 @@ mod tests {
     #[test]
     fn a_budget_at_its_minimum_refuses_and_a_replica_set_moves_its_pods() {
         let objects = cluster();
-        objects
-            .add_replica_set("default", "web", 2, labels("web"))
-            .expect("new");
+        workload(&objects, "web", BudgetRule::MinAvailable(Scaled::Count(2)));
         let web = app_pods(&objects, "web");
         assert_eq!(web.len(), 2);
         assert_ne!(web[0].node, web[1].node, "spread over the two workers");
-        objects
-            .add_budget(DisruptionBudget::new(
-                "default",
-                "web",
-                labels("web"),
-                BudgetRule::MinAvailable(Scaled::Count(2)),
-            ))
-            .expect("new");
         assert_eq!(
             objects.evict("default", &web[0].name),
             Err(EvictionError::Blocked {
@@ -725,17 +723,7 @@ mod tests {
     #[test]
     fn percentages_round_up_and_unhealthy_pods_may_go_while_the_budget_is_met() {
         let objects = cluster();
-        objects
-            .add_replica_set("default", "api", 2, labels("api"))
-            .expect("new");
-        objects
-            .add_budget(DisruptionBudget::new(
-                "default",
-                "api",
-                labels("api"),
-                BudgetRule::MaxUnavailable(Scaled::Percent(10)),
-            ))
-            .expect("new");
+        workload(&objects, "api", BudgetRule::MaxUnavailable(Scaled::Percent(10)));
         let (_, status) = objects
             .budgets()
             .into_iter()
