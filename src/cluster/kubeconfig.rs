@@ -32,6 +32,12 @@ pub enum KubeconfigError {
         /// The field path.
         field: String,
     },
+    /// A certificate or key does not load.
+    #[error("the kubeconfig's `{field}` is not a usable PEM certificate or key")]
+    NotPem {
+        /// The field path.
+        field: String,
+    },
     /// The document could not be written as YAML.
     #[error("cannot write the kubeconfig as YAML")]
     Serialize(#[source] serde_saphyr::SerializeError),
@@ -165,15 +171,20 @@ impl Kubeconfig {
                     field: format!("{list}[{name}].{section}.{key}"),
                 })
         };
-        let mut identity = data("users", &user, "user", "client-certificate-data")?;
-        identity.push(b'\n');
-        identity.extend(data("users", &user, "user", "client-key-data")?);
+        let unusable = |field: String| KubeconfigError::NotPem { field };
+        let mut identity_pem = data("users", &user, "user", "client-certificate-data")?;
+        identity_pem.push(b'\n');
+        identity_pem.extend(data("users", &user, "user", "client-key-data")?);
+        let identity_pem = Redacted::new(identity_pem);
+        let ca_pem = data("clusters", &cluster, "cluster", "certificate-authority-data")?;
         Ok(KubeAccess {
             server: field("clusters", &cluster, "cluster", "server")?
                 .trim_end_matches('/')
                 .to_string(),
-            ca_pem: data("clusters", &cluster, "cluster", "certificate-authority-data")?,
-            identity_pem: Redacted::new(identity),
+            ca: reqwest::Certificate::from_pem(&ca_pem)
+                .map_err(|_| unusable(format!("clusters[{cluster}].cluster.certificate-authority-data")))?,
+            identity: reqwest::Identity::from_pem(identity_pem.expose())
+                .map_err(|_| unusable(format!("users[{user}].user.client-key-data")))?,
         })
     }
 
@@ -202,21 +213,12 @@ impl Kubeconfig {
 }
 
 /// How to reach a cluster's Kubernetes API: the server, the CA that verifies it and the
-/// client certificate and key.
-#[derive(Clone)]
+/// client certificate and key (loaded, so `Debug` shows no key).
+#[derive(Debug, Clone)]
 pub struct KubeAccess {
     server: String,
-    ca_pem: Vec<u8>,
-    identity_pem: Redacted<Vec<u8>>,
-}
-
-impl std::fmt::Debug for KubeAccess {
-    /// Leaves out the client key.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KubeAccess")
-            .field("server", &self.server)
-            .finish_non_exhaustive()
-    }
+    ca: reqwest::Certificate,
+    identity: reqwest::Identity,
 }
 
 impl KubeAccess {
@@ -228,17 +230,13 @@ impl KubeAccess {
     /// An HTTPS client that trusts only the cluster CA and presents the client certificate.
     ///
     /// # Errors
-    /// What is wrong with the CA or the certificate, in words.
+    /// The TLS setup failed (in words).
     pub fn http_client(&self, timeout: std::time::Duration) -> Result<reqwest::Client, String> {
-        let ca =
-            reqwest::Certificate::from_pem(&self.ca_pem).map_err(|e| format!("the cluster CA is unusable: {e}"))?;
-        let identity = reqwest::Identity::from_pem(self.identity_pem.expose())
-            .map_err(|e| format!("the kubeconfig's client certificate is unusable: {e}"))?;
         reqwest::Client::builder()
             .use_rustls_tls()
             .tls_built_in_root_certs(false)
-            .add_root_certificate(ca)
-            .identity(identity)
+            .add_root_certificate(self.ca.clone())
+            .identity(self.identity.clone())
             .timeout(timeout)
             .build()
             .map_err(|e| format!("cannot build the HTTPS client: {e}"))

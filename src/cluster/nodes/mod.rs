@@ -32,8 +32,8 @@ pub use error::{NodeFailure, NodesError};
 pub use health::{HealthReport, NodeReadiness, Stage, check_health};
 pub use rolling::{NodeUpdate, RollingStep, rolling_update};
 
-/// One node as the Talos phase sees it.
-#[derive(Clone)]
+/// One node as the Talos phase sees it (`Debug` shows no config: it holds CA keys).
+#[derive(Debug, Clone)]
 pub struct NodeTarget {
     /// The node name (also its hostname and etcd member name).
     pub name: String,
@@ -48,20 +48,6 @@ pub struct NodeTarget {
     /// The [`ConfigHash::label_value`] of the config the node was last given, as an
     /// earlier run recorded it (a server label); `None` when unknown.
     pub applied: Option<String>,
-}
-
-impl std::fmt::Debug for NodeTarget {
-    /// Leaves out the config: it holds CA keys.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NodeTarget")
-            .field("name", &self.name)
-            .field("role", &self.role)
-            .field("address", &self.address)
-            .field("private_ip", &self.private_ip)
-            .field("config", &format_args!("<{} bytes>", self.config.expose().len()))
-            .field("applied", &self.applied)
-            .finish()
-    }
 }
 
 impl NodeTarget {
