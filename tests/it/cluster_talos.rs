@@ -17,6 +17,7 @@ use talos_hcloud::cluster::nodes::{
 use talos_hcloud::error::Classify as _;
 use talos_hcloud::redact::Redacted;
 use talos_hcloud::retry::Policy;
+use talos_hcloud::sim::clock::SimClock;
 use talos_hcloud::sim::talos::{ClusterRegistry, NodeMode};
 use talos_hcloud::spec::{Role, Spec};
 use talos_hcloud::talos::api::{CallOptions, TalosconfigTarget};
@@ -56,10 +57,16 @@ struct Cluster {
 impl Cluster {
     async fn start() -> Cluster {
         let registry: Arc<ClusterRegistry> = ClusterRegistry::new();
+        // Every boot (the first one, and the one into configured mode after an apply) takes
+        // 20 simulated seconds, 200 ms at this time scale: delivery has to wait for them.
+        let clock = Arc::new(SimClock::new(100.0));
         let mut nodes = Vec::new();
         for _ in 0..4 {
-            let node = start(node_options(TALOS, &registry)).await;
-            assert_eq!(node.mode(), NodeMode::Maintenance);
+            let mut options = node_options(TALOS, &registry);
+            options.clock = clock.clone();
+            options.boot_delay = Duration::from_secs(20);
+            let node = start(options).await;
+            assert_eq!(node.mode(), NodeMode::Booting);
             nodes.push(node);
         }
         // The endpoint a load balancer would give: here the first control plane itself.
@@ -368,6 +375,41 @@ async fn a_changed_config_rolls_out_one_node_at_a_time() {
     for node in &cluster.nodes {
         assert_eq!(node.received_configs().len(), 2);
     }
+    cluster.stop().await;
+}
+
+#[tokio::test]
+async fn a_rolling_update_stops_at_the_control_plane_after_which_etcd_is_unhealthy() {
+    let cluster = Cluster::start().await;
+    let first = cluster.set(128, &unrecorded());
+    converge(&first).await;
+    let mut changed = cluster.set(4096, &recorded(&first));
+    changed.waits.health = Duration::from_millis(500);
+    let mut order = Vec::new();
+    let error = rolling_update(&changed, &mut |step| {
+        if let RollingStep::Applying(node) = step {
+            order.push(node.name.clone());
+            // cp-3 fails while cp-2 takes its config: etcd is not healthy after cp-2.
+            if node.name == "cp-2" {
+                cluster.nodes[2].power_off();
+            }
+        }
+    })
+    .await
+    .expect_err("etcd is unhealthy after cp-2");
+    assert_eq!(order, ["cp-1", "cp-2"], "nothing after the failed wait");
+    let message = talos_hcloud::error::chain(&error).join(" / ");
+    assert!(
+        message.starts_with("while applying the changed machine config to cp-2 / health stage `etcd` did not pass"),
+        "{message}"
+    );
+    assert!(message.contains("cp-3: "), "{message}");
+    assert_eq!(
+        cluster.nodes[3].received_configs().len(),
+        1,
+        "the worker was not touched"
+    );
+    cluster.nodes[2].power_on().expect("boots");
     cluster.stop().await;
 }
 
