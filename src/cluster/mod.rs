@@ -1,16 +1,26 @@
-//! The cluster as a whole: what cluster.yaml asks for ([`desired`]), what Hetzner Cloud
-//! holds, found by labels ([`live`]), and the difference as a value ([`plan`]), priced
-//! ([`pricing`]) and checked for what would stop an apply before its first mutation
-//! ([`preflight`]); [`planning`] runs all of it against a project.
+//! The cluster lifecycle behind `plan`, `apply`, `status`, `destroy` and `doctor`.
 //!
-//! Nothing here changes the project: reading is [`live::read`]'s job, everything else is
-//! pure and deterministic, so `plan` and a later `apply` see the same steps. It calls
-//! `spec` for names and labels, `talos::config` for rendered configs (hashed per node) and
-//! `hcloud` for reading; printing is the command's.
+//! The Hetzner side: what cluster.yaml asks for ([`desired`]), what Hetzner Cloud holds,
+//! found by labels ([`live`]), and the difference as a value ([`plan`]), priced
+//! ([`pricing`]) and checked for what would stop an apply before its first mutation
+//! ([`preflight`]); [`planning`] runs all of it against a project. Reading is
+//! [`live::read`]'s job; everything else there is pure and deterministic, so `plan` and
+//! `apply` see the same steps.
+//!
+//! The Talos side: [`nodes`] (config delivery, etcd bootstrap, staged health, rolling
+//! config updates) and the operator's files ([`files`], with the kubeconfig document in
+//! [`kubeconfig`]). Around them: [`destroy`] (everything labelled with the cluster, in
+//! reverse order) and [`doctor`] (read-only checks before a first run). Printing is the
+//! commands' job.
 
 pub mod desired;
+pub mod destroy;
+pub mod doctor;
 pub mod error;
+pub mod files;
+pub mod kubeconfig;
 pub mod live;
+pub mod nodes;
 pub mod plan;
 pub mod planning;
 pub mod preflight;

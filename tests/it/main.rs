@@ -3,6 +3,7 @@
 
 mod cli;
 mod cluster_plan;
+mod cluster_talos;
 mod config_gen;
 mod factory;
 mod factory_server;

@@ -412,10 +412,12 @@ pub fn render_nodes(
                 node: name.clone(),
                 source: Box::new(source),
             })?;
-        let node_patches: Vec<Patch> = spec
-            .patches
-            .for_role(node.role)
-            .filter_map(|path| patches.get(path).cloned())
+        let node_patches: Vec<Patch> = std::iter::once(private_network_patch(spec, node.role)?)
+            .chain(
+                spec.patches
+                    .for_role(node.role)
+                    .filter_map(|path| patches.get(path).cloned()),
+            )
             .collect();
         let (patched, patch_warnings) =
             patch::apply(&base, &node_patches, &contract).map_err(|source| RenderError::Patch {
@@ -464,6 +466,28 @@ pub fn render_nodes(
         });
     }
     Ok(rendered)
+}
+
+/// talos-hcloud's own patch, applied before cluster.yaml's: cluster traffic stays on the
+/// private network. The kubelet picks its node IP from the node subnet
+/// (`machine.kubelet.nodeIP.validSubnets`) and control planes advertise etcd on it
+/// (`cluster.etcd.advertisedSubnets`), as the reference cluster was run (reference
+/// `anchors.md`): otherwise both pick the first routable address, the public one, which
+/// the firewalls close to everyone but the admins.
+///
+/// # Errors
+/// [`RenderError::LoadPatch`] if the generated text is no patch (a bug, named as such).
+fn private_network_patch(spec: &Spec, role: Role) -> Result<Patch, RenderError> {
+    let subnet = spec.network.subnet;
+    let mut text = format!("machine:\n  kubelet:\n    nodeIP:\n      validSubnets: [\"{subnet}\"]\n");
+    if role == Role::ControlPlane {
+        text.push_str(&format!("cluster:\n  etcd:\n    advertisedSubnets: [\"{subnet}\"]\n"));
+    }
+    patch::load_patch(PatchSource::Inline {
+        name: "talos-hcloud private network settings".into(),
+        text,
+    })
+    .map_err(|e| RenderError::LoadPatch(Box::new(e)))
 }
 
 /// The static hostname of a config, in the form of its contract (see
@@ -624,6 +648,46 @@ mod tests {
             "{debug}"
         );
         assert!(!debug.contains("LS0t"), "{debug}");
+    }
+
+    #[test]
+    fn cluster_traffic_is_pinned_to_the_node_subnet() {
+        let token = Redacted::new("token-0123".to_string());
+        let endpoint = ApiEndpoint::parse("203.0.113.10").expect("endpoint");
+        let secrets = secrets();
+        let path = |text: &str| super::super::Path::parse(text).expect("path");
+        let strings = |docs: &ConfigDocuments, at: &str| -> Option<Vec<String>> {
+            let list = docs.v1alpha1()?.get_path(&path(at))?;
+            Some(
+                list.as_sequence()?
+                    .iter()
+                    .filter_map(|n| n.as_str().map(str::to_string))
+                    .collect(),
+            )
+        };
+        for version in ["v1.10.9", "v1.11.6", "v1.12.11", "v1.13.9"] {
+            let spec = cluster_spec(version, "floating-ip");
+            let nodes = render_cluster(&ClusterInputs {
+                spec: &spec,
+                secrets: &secrets,
+                endpoint: &endpoint,
+                hcloud_token: Some(&token),
+            })
+            .unwrap_or_else(|e| panic!("{version}: {e}"));
+            for node in &nodes {
+                assert_eq!(
+                    strings(&node.docs, "machine.kubelet.nodeIP.validSubnets"),
+                    Some(vec!["10.0.1.0/24".to_string()]),
+                    "{version} {}",
+                    node.name
+                );
+                let etcd = strings(&node.docs, "cluster.etcd.advertisedSubnets");
+                match node.role {
+                    Role::ControlPlane => assert_eq!(etcd, Some(vec!["10.0.1.0/24".to_string()]), "{version}"),
+                    Role::Worker => assert_eq!(etcd, None, "{version}: workers run no etcd"),
+                }
+            }
+        }
     }
 
     #[test]
