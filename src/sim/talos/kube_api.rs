@@ -41,6 +41,7 @@ impl Drop for KubeApi {
 #[derive(Clone)]
 struct KubeState {
     cluster: Arc<TalosCluster>,
+    node_address: IpAddr,
     kubernetes_version: String,
 }
 
@@ -58,6 +59,7 @@ pub(crate) fn start(
     let (stop, mut stopped) = watch::channel(false);
     let state = KubeState {
         cluster: cluster.clone(),
+        node_address,
         kubernetes_version,
     };
     let router = Router::new()
@@ -105,7 +107,7 @@ pub(crate) fn start(
 }
 
 async fn readyz(State(state): State<KubeState>) -> Response {
-    let quorum = state.cluster.quorum();
+    let quorum = state.cluster.quorum_from(state.node_address);
     if quorum.has_quorum() {
         (StatusCode::OK, "ok").into_response()
     } else {

@@ -31,7 +31,9 @@ pub use config::{
     AcceptedConfig, CaPair, ClusterEndpoint, ConfigRejected, ConfigValidator, MachineType, accept_config,
     decode_user_data,
 };
-pub use node::{ConfigSource, DEFAULT_TALOS_VERSION, EmulatedNode, NodeError, NodeMode, NodeOptions, ReceivedConfig};
+pub use node::{
+    ConfigSource, DEFAULT_TALOS_VERSION, EmulatedNode, NodeError, NodeMode, NodeOptions, NodeReport, ReceivedConfig,
+};
 pub use tls::TlsSetupError;
 pub use vip::{CAMPAIGN_INTERVAL, HcloudMetadata, HcloudVipSpec, LEASE_TTL, VipError, election_key, hcloud_vips};
 
