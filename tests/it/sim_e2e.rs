@@ -28,10 +28,10 @@ use crate::sim_rescue::{TestKey, test_key};
 
 const HCLOUD_YAML: &str =
     "customization:\n  systemExtensions:\n    officialExtensions:\n      - siderolabs/qemu-guest-agent\n";
-const IMAGE_SIZE: u64 = 24 * 1024 * 1024;
+pub(crate) const IMAGE_SIZE: u64 = 24 * 1024 * 1024;
 
 /// The emulator at 1000× time with small factory images.
-async fn emulator() -> Api {
+pub(crate) async fn emulator() -> Api {
     Api::start_with(SimConfig {
         factory: FactoryConfig {
             image_size: IMAGE_SIZE,
@@ -163,7 +163,7 @@ fn quick() -> CallOptions {
     }
 }
 
-async fn schematic(api: &Api) -> String {
+pub(crate) async fn schematic(api: &Api) -> String {
     let reply = reqwest::Client::new()
         .post(format!("{}/schematics", api.sim.factory_url()))
         .body(HCLOUD_YAML)
@@ -174,7 +174,7 @@ async fn schematic(api: &Api) -> String {
     body["id"].as_str().expect("a schematic ID").to_string()
 }
 
-fn sha256_prefix(path: &Path, len: u64) -> String {
+pub(crate) fn sha256_prefix(path: &Path, len: u64) -> String {
     use std::io::Read;
     let file = std::fs::File::open(path).expect("open");
     let mut hasher = Sha256::new();
