@@ -372,20 +372,8 @@ async fn hcloud_server_ssh_reaches_the_rescue_system() {
 
     cli.ok(&["ssh-key", "create", "--name", "rescue", "--public-key", &key.line])
         .await;
-    cli.ok(&[
-        "server",
-        "create",
-        "--name",
-        "r1",
-        "--type",
-        "cx23",
-        "--image",
-        "ubuntu-24.04",
-        "--location",
-        "fsn1",
-        "--start-after-create=false",
-    ])
-    .await;
+    let create = "server create --name r1 --type cx23 --image ubuntu-24.04 --location fsn1 --start-after-create=false";
+    cli.ok(&create.split(' ').collect::<Vec<_>>()).await;
     cli.ok(&["server", "enable-rescue", "--ssh-key", "rescue", "r1"]).await;
     cli.ok(&["server", "poweron", "r1"]).await;
     // The rescue system's sshd answers 30 simulated seconds after the boot.

@@ -514,11 +514,8 @@ async fn previous_generation_types_carry_their_real_deprecation_and_cannot_be_or
     assert_eq!(current["server_types"][0]["deprecated"], false);
     assert_eq!(current["server_types"][0]["deprecation"], Value::Null);
 
-    let refused = api
-        .post(
-            "/servers",
-            json!({"name": "old", "server_type": "cpx11", "image": "ubuntu-24.04", "location": "ash"}),
-        )
-        .await;
+    let previous_generation =
+        json!({"name": "old", "server_type": "cpx11", "image": "ubuntu-24.04", "location": "ash"});
+    let refused = api.post("/servers", previous_generation).await;
     assert_eq!((refused.status, refused.code()), (412, "resource_unavailable"));
 }
