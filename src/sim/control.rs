@@ -122,6 +122,29 @@ impl SimControl {
         self.call("crash server", reqwest::Method::POST, &path, None).await
     }
 
+    /// Makes the Talos node on a server hang (`true`) or recover (`false`); returns the
+    /// server's machine report.
+    pub async fn hang_server(&self, server: u64, hung: bool) -> Result<Value, Error> {
+        self.switch("hang server", server, "hang", hung).await
+    }
+
+    /// Cuts a server off from the other nodes (`true`) or heals it (`false`); returns the
+    /// server's machine report.
+    pub async fn partition_server(&self, server: u64, partitioned: bool) -> Result<Value, Error> {
+        self.switch("partition server", server, "partition", partitioned).await
+    }
+
+    /// `POST` (on) or `DELETE` (off) `/__sim/servers/{server}/{control}`.
+    async fn switch(&self, what: &str, server: u64, control: &str, on: bool) -> Result<Value, Error> {
+        let method = if on {
+            reqwest::Method::POST
+        } else {
+            reqwest::Method::DELETE
+        };
+        self.call(what, method, &format!("/__sim/servers/{server}/{control}"), None)
+            .await
+    }
+
     /// Makes the guest of a server power itself off.
     pub async fn guest_shutdown(&self, server: u64) -> Result<Value, Error> {
         let path = format!("/__sim/servers/{server}/guest_shutdown");

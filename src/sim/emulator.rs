@@ -148,6 +148,7 @@ pub struct Sim {
     disks: Arc<crate::sim::machine::Disks>,
     factory: crate::sim::factory::Factory,
     traffic: Traffic,
+    registry: Arc<crate::sim::talos::ClusterRegistry>,
 }
 
 impl Sim {
@@ -178,8 +179,10 @@ impl Sim {
         })?;
         let clock = Arc::new(SimClock::new(config.time_scale));
         let disks = Arc::new(crate::sim::machine::Disks::new(config.state_dir.clone())?);
+        let registry = crate::sim::talos::ClusterRegistry::new();
         let mut world = World::new(config.seed, &config.faults, clock.wall(0));
         world.attach_disks(disks.clone());
+        world.attach_talos(registry.clone());
         let shared = Arc::new(Shared::new(world, clock, config.token));
         let stop = CancellationToken::new();
         let server = tokio::spawn(http::serve(listener, http::router(shared.clone()), stop.clone()));
@@ -195,7 +198,7 @@ impl Sim {
             shared.clone(),
             disks.clone(),
             crate::sim::machine::BootConfig {
-                registry: crate::sim::talos::ClusterRegistry::new(),
+                registry: registry.clone(),
                 validator: config.node_validator.clone(),
                 api_endpoint: format!("http://{addr}/v1"),
             },
@@ -209,6 +212,7 @@ impl Sim {
             disks,
             factory,
             traffic,
+            registry,
         })
     }
 
@@ -312,6 +316,35 @@ impl Sim {
             .with_world(|w| w.crash_server(server))
             .map(|_| ())
             .map_err(Error::from)
+    }
+
+    /// Makes the Talos node on a server hang (`true`: apid accepts TCP but never answers,
+    /// its etcd member stalls) or recover (`false`); a reboot or reset also ends a hang.
+    ///
+    /// # Errors
+    /// `not_found` without such a server; `conflict` when no Talos node runs on it.
+    pub fn hang_server(&self, server: u64, hung: bool) -> Result<(), Error> {
+        self.shared
+            .with_world(|w| w.hang_server(server, hung))
+            .map(|_| ())
+            .map_err(Error::from)
+    }
+
+    /// Cuts a server off from the other nodes (`true`: its etcd reaches no peer, so a
+    /// partitioned minority loses quorum while the majority keeps it) or heals it (`false`).
+    ///
+    /// # Errors
+    /// `not_found` without such a server; `conflict` when it has no public IPv4.
+    pub fn partition_server(&self, server: u64, partitioned: bool) -> Result<(), Error> {
+        self.shared
+            .with_world(|w| w.partition_server(server, partitioned))
+            .map(|_| ())
+            .map_err(Error::from)
+    }
+
+    /// The emulated Talos clusters (etcd membership and quorum) and nodes of this emulator.
+    pub fn talos(&self) -> &Arc<crate::sim::talos::ClusterRegistry> {
+        &self.registry
     }
 
     /// The guest inside a server powers itself off (`shutdown now` over SSH).

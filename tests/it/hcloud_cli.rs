@@ -26,17 +26,30 @@ fn hcloud_binary() -> Option<PathBuf> {
     })
 }
 
+/// The CLI binary, a fresh emulator and a scratch directory; `None` (the test says so and
+/// passes) without the CLI.
+async fn cli_emulator() -> Option<(PathBuf, Sim, tempfile::TempDir)> {
+    let Some(binary) = hcloud_binary() else {
+        eprintln!("hcloud CLI not installed (apt-get install hcloud-cli): skipped");
+        return None;
+    };
+    let sim = Sim::start(SimConfig::default()).await.expect("the emulator starts");
+    Some((binary, sim, tempfile::tempdir().expect("temp dir")))
+}
+
 /// Runs the CLI against one emulator.
 struct Cli<'a> {
     binary: PathBuf,
     sim: &'a Sim,
     config: PathBuf,
+    /// More environment for the CLI (e.g. a `PATH` whose `ssh` adds options).
+    env: Vec<(&'static str, std::ffi::OsString)>,
 }
 
 impl Cli<'_> {
-    /// Runs `hcloud ARGS`; panics with its output unless it succeeds. Returns stdout.
-    async fn ok(&self, args: &[&str]) -> String {
-        let output = tokio::time::timeout(
+    /// Runs `hcloud ARGS` (at most 60 s) and returns what it did.
+    async fn run(&self, args: &[&str]) -> std::process::Output {
+        tokio::time::timeout(
             Duration::from_secs(60),
             tokio::process::Command::new(&self.binary)
                 .args(args)
@@ -45,11 +58,17 @@ impl Cli<'_> {
                 .env("HCLOUD_CONFIG", &self.config)
                 .env("HCLOUD_POLL_INTERVAL", "50ms")
                 .env_remove("HCLOUD_CONTEXT")
+                .envs(self.env.iter().map(|(name, value)| (name, value)))
                 .output(),
         )
         .await
         .unwrap_or_else(|_| panic!("hcloud {args:?} did not finish within 60 s"))
-        .expect("hcloud runs");
+        .expect("hcloud runs")
+    }
+
+    /// Runs `hcloud ARGS`; panics with its output unless it succeeds. Returns stdout.
+    async fn ok(&self, args: &[&str]) -> String {
+        let output = self.run(args).await;
         let stdout = String::from_utf8_lossy(&output.stdout).to_string();
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(
@@ -73,16 +92,14 @@ impl Cli<'_> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_official_hcloud_cli_runs_the_operator_workflow() {
-    let Some(binary) = hcloud_binary() else {
-        eprintln!("hcloud CLI not installed (apt-get install hcloud-cli): skipped");
+    let Some((binary, sim, dir)) = cli_emulator().await else {
         return;
     };
-    let sim = Sim::start(SimConfig::default()).await.expect("the emulator starts");
-    let dir = tempfile::tempdir().expect("temp dir");
     let cli = Cli {
         binary,
         sim: &sim,
         config: dir.path().join("cli.toml"),
+        env: Vec::new(),
     };
 
     let key = ssh_public_key(1);
@@ -302,5 +319,88 @@ async fn the_official_hcloud_cli_runs_the_operator_workflow() {
     cli.ok(&["server", "delete", "cp-1"]).await;
     let servers = cli.ok(&["server", "list", "-o", "noheader"]).await;
     assert!(servers.trim().is_empty(), "{servers}");
+    sim.shutdown().await;
+}
+
+/// `hcloud server ssh` into a rescue system: the CLI runs the system's OpenSSH against the
+/// address the API reports, port 22, where the emulated rescue system accepts the key given
+/// to `enable-rescue` and runs the command with `/dev/sda` being the server's disk.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hcloud_server_ssh_reaches_the_rescue_system() {
+    use std::os::unix::fs::PermissionsExt;
+    let Some((binary, sim, dir)) = cli_emulator().await else {
+        return;
+    };
+    let key = crate::sim_rescue::test_key(dir.path(), "id_ed25519");
+    // `hcloud server ssh` runs `ssh` from PATH with only user, port and address; the key and
+    // the throwaway host-key policy come from an ssh_config a PATH shim passes along.
+    let ssh_config = dir.path().join("ssh_config");
+    std::fs::write(
+        &ssh_config,
+        format!(
+            "Host *\n  IdentityFile {}\n  IdentitiesOnly yes\n  StrictHostKeyChecking no\n  \
+             UserKnownHostsFile /dev/null\n  BatchMode yes\n  LogLevel ERROR\n  ConnectTimeout 5\n",
+            key.file.display()
+        ),
+    )
+    .expect("ssh_config");
+    let shim = dir.path().join("bin");
+    std::fs::create_dir(&shim).expect("shim dir");
+    let real_ssh = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|d| d.join("ssh"))
+        .find(|p| p.is_file())
+        .expect("OpenSSH's ssh is installed");
+    std::fs::write(
+        shim.join("ssh"),
+        format!(
+            "#!/bin/sh\nexec {} -F {} \"$@\"\n",
+            real_ssh.display(),
+            ssh_config.display()
+        ),
+    )
+    .expect("shim");
+    std::fs::set_permissions(shim.join("ssh"), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let mut path = std::ffi::OsString::from(&shim);
+    path.push(":");
+    path.push(std::env::var_os("PATH").unwrap_or_default());
+    let cli = Cli {
+        binary,
+        sim: &sim,
+        config: dir.path().join("cli.toml"),
+        env: vec![("PATH", path)],
+    };
+
+    cli.ok(&["ssh-key", "create", "--name", "rescue", "--public-key", &key.line])
+        .await;
+    let create = "server create --name r1 --type cx23 --image ubuntu-24.04 --location fsn1 --start-after-create=false";
+    cli.ok(&create.split(' ').collect::<Vec<_>>()).await;
+    cli.ok(&["server", "enable-rescue", "--ssh-key", "rescue", "r1"]).await;
+    cli.ok(&["server", "poweron", "r1"]).await;
+    // The rescue system's sshd answers 30 simulated seconds after the boot.
+    let mut said = String::new();
+    for _ in 0..100 {
+        let output = cli
+            .run(&[
+                "server",
+                "ssh",
+                "r1",
+                "echo hello from $(hostname); printf marker | dd of=/dev/sda conv=notrunc status=none",
+            ])
+            .await;
+        if output.status.success() {
+            said = String::from_utf8_lossy(&output.stdout).to_string();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(said, "hello from rescue\n");
+    let id = cli.describe("server", "r1").await["id"].as_u64().expect("an ID");
+    let mut head = [0u8; 6];
+    std::io::Read::read_exact(
+        &mut std::fs::File::open(sim.server_disk(id)).expect("the disk"),
+        &mut head,
+    )
+    .expect("read");
+    assert_eq!(&head, b"marker", "the command wrote the server's disk");
     sim.shutdown().await;
 }

@@ -19,6 +19,7 @@ mod schematic;
 mod secrets;
 mod sim_cli;
 mod sim_common;
+mod sim_controls;
 mod sim_core;
 mod sim_crate;
 mod sim_e2e;

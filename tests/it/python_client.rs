@@ -9,6 +9,7 @@
 //! A missing interpreter or package fails the test with a hint to run `scripts/test.sh`;
 //! nothing here skips.
 
+mod rescue;
 mod sim;
 
 use std::collections::BTreeMap;
@@ -71,6 +72,20 @@ pub fn interpreter() -> PathBuf {
 /// `tests/python/<name>`.
 pub fn python_script(name: &str) -> PathBuf {
     repo_root().join("tests/python").join(name)
+}
+
+/// `python tests/python/<script>` for an API with `token`: the token travels in the
+/// environment (not on a command line other users can read), no `HCLOUD_ENDPOINT` is
+/// inherited, no bytecode is written, and the process dies with the test.
+pub fn python_command(python: &Path, script: &str, token: &str) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(python);
+    command
+        .arg(python_script(script))
+        .env("HCLOUD_TOKEN", token)
+        .env_remove("HCLOUD_ENDPOINT")
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .kill_on_drop(true);
+    command
 }
 
 /// `(created, deleted)` per collection, counted from successful exchanges: `POST /v1/<kind>`,

@@ -179,7 +179,7 @@ pub async fn maintenance_version(node: SocketAddr) -> String {
     talos.version().await.expect("Version").tag
 }
 
-async fn schematic(api: &Api) -> String {
+pub(crate) async fn schematic(api: &Api) -> String {
     let reply = reqwest::Client::new()
         .post(format!("{}/schematics", api.sim.factory_url()))
         .body(HCLOUD_YAML)

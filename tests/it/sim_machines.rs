@@ -125,6 +125,43 @@ async fn a_rebuild_rewrites_the_disk() {
 }
 
 #[tokio::test]
+async fn a_type_change_with_upgrade_disk_grows_the_disk_file_and_keeps_its_bytes() {
+    let api = Api::stepped().await;
+    let server_id = id(&api.server("grown", json!({"server_type": "cx23"})).await["server"]);
+    let disk = api.sim.server_disk(server_id);
+    write_at(&disk, 39 * 1_000_000_000, b"near the end");
+    let before = hash_file(&disk);
+    let off = api
+        .post(&format!("/servers/{server_id}/actions/poweroff"), json!({}))
+        .await;
+    api.finish(&off.body["action"]).await;
+
+    let change_type = |server_type: &'static str, upgrade_disk: bool| {
+        let api = &api;
+        async move {
+            let path = format!("/servers/{server_id}/actions/change_type");
+            let changed = api
+                .create(&path, json!({"server_type": server_type, "upgrade_disk": upgrade_disk}))
+                .await;
+            api.finish(&changed["action"]).await;
+        }
+    };
+    // Without upgrade_disk the disk keeps its size (a later downgrade stays possible).
+    change_type("cx33", false).await;
+    assert_eq!(std::fs::metadata(&disk).expect("disk").len(), 40 * 1_000_000_000);
+    assert_eq!(hash_file(&disk), before);
+
+    change_type("cx43", true).await;
+    let server = api.get(&format!("/servers/{server_id}")).await.body;
+    assert_eq!(server["server"]["primary_disk_size"], 160);
+    let meta = std::fs::metadata(&disk).expect("disk");
+    assert_eq!(meta.len(), 160 * 1_000_000_000, "the file grew with the type");
+    assert!(meta.blocks() * 512 <= 1024 * 1024, "still sparse");
+    assert_eq!(read_range(&disk, 39 * 1_000_000_000, 12), b"near the end");
+    assert_eq!(read_range(&disk, 159 * 1_000_000_000, 4), [0; 4]);
+}
+
+#[tokio::test]
 async fn a_crashed_server_is_off_at_once() {
     let api = Api::stepped().await;
     let server = api.server("crashy", json!({})).await;
@@ -192,10 +229,10 @@ fn hash_file(path: &std::path::Path) -> String {
 // Booting what the disk holds
 // ---------------------------------------------------------------------------------------
 
-const SCHEMATIC: &str = "376567988ad370138ad8b2698212367b8edcb69b5fd68c80be1f2ec7d603b4ba";
+pub(crate) const SCHEMATIC: &str = "376567988ad370138ad8b2698212367b8edcb69b5fd68c80be1f2ec7d603b4ba";
 
 /// An emulator in step mode whose nodes check configs with talos-hcloud's validator.
-async fn machines() -> Api {
+pub(crate) async fn machines() -> Api {
     Api::start_with(talos_hcloud::sim::SimConfig {
         time_scale: 0.0,
         node_validator: std::sync::Arc::new(talos_hcloud::talos::config::validate::node_validator()),
@@ -205,7 +242,7 @@ async fn machines() -> Api {
 }
 
 /// The raw bytes of a synthetic Talos image (8 MiB).
-fn talos_image(version: &str, arch: talos_hcloud::spec::Architecture) -> Vec<u8> {
+pub(crate) fn talos_image(version: &str, arch: talos_hcloud::spec::Architecture) -> Vec<u8> {
     use std::io::Read;
     let spec = talos_hcloud::sim::factory::ImageSpec {
         schematic: SCHEMATIC.to_string(),
@@ -224,7 +261,7 @@ fn talos_image(version: &str, arch: talos_hcloud::spec::Architecture) -> Vec<u8>
 
 /// Rebuilds `builder` (a fresh Linux disk), writes `bytes` at its start as `dd` in rescue
 /// would, and snapshots it; returns the snapshot's ID.
-async fn snapshot_of(api: &Api, builder: u64, bytes: &[u8]) -> u64 {
+pub(crate) async fn snapshot_of(api: &Api, builder: u64, bytes: &[u8]) -> u64 {
     let rebuilt = api
         .create(
             &format!("/servers/{builder}/actions/rebuild"),
@@ -240,7 +277,7 @@ async fn snapshot_of(api: &Api, builder: u64, bytes: &[u8]) -> u64 {
     id(&image["image"])
 }
 
-fn quick() -> talos_hcloud::talos::api::CallOptions {
+pub(crate) fn quick() -> talos_hcloud::talos::api::CallOptions {
     talos_hcloud::talos::api::CallOptions {
         timeout: std::time::Duration::from_secs(5),
         connect_timeout: std::time::Duration::from_secs(2),
@@ -248,7 +285,7 @@ fn quick() -> talos_hcloud::talos::api::CallOptions {
     }
 }
 
-fn talos_addr(server: &Value) -> std::net::SocketAddr {
+pub(crate) fn talos_addr(server: &Value) -> std::net::SocketAddr {
     let ip: std::net::IpAddr = server["public_net"]["ipv4"]["ip"]
         .as_str()
         .expect("an IPv4")
@@ -258,7 +295,7 @@ fn talos_addr(server: &Value) -> std::net::SocketAddr {
 }
 
 /// Steps simulated time (5 s at a time, up to 5 minutes) until apid at `addr` answers.
-async fn wait_for_talos(api: &Api, addr: std::net::SocketAddr) -> talos_hcloud::talos::api::DetectedMode {
+pub(crate) async fn wait_for_talos(api: &Api, addr: std::net::SocketAddr) -> talos_hcloud::talos::api::DetectedMode {
     for _ in 0..60 {
         api.sim.advance(std::time::Duration::from_secs(5));
         tokio::time::sleep(std::time::Duration::from_millis(30)).await;
@@ -270,7 +307,7 @@ async fn wait_for_talos(api: &Api, addr: std::net::SocketAddr) -> talos_hcloud::
 }
 
 /// Returns true if and only if nothing answers the Talos API at `addr`.
-async fn silent(addr: std::net::SocketAddr) -> bool {
+pub(crate) async fn silent(addr: std::net::SocketAddr) -> bool {
     talos_hcloud::talos::api::detect_mode(addr, quick()).await.is_err()
 }
 

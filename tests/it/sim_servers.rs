@@ -497,3 +497,25 @@ async fn an_unused_rescue_system_expires_after_an_hour() {
         "unused for 60 minutes"
     );
 }
+
+#[tokio::test]
+async fn previous_generation_types_carry_their_real_deprecation_and_cannot_be_ordered() {
+    let api = Api::stepped().await;
+    let listed = api.get("/server_types?name=cx22").await.body;
+    let cx22 = &listed["server_types"][0];
+    assert_eq!(cx22["deprecated"], true);
+    assert_eq!(cx22["deprecation"]["announced"], "2025-10-16T00:00:00+00:00");
+    assert_eq!(cx22["deprecation"]["unavailable_after"], "2025-12-31T00:00:00+00:00");
+    for location in cx22["locations"].as_array().expect("locations") {
+        assert_eq!(location["available"], false);
+        assert_eq!(location["deprecation"], cx22["deprecation"]);
+    }
+    let current = api.get("/server_types?name=cx23").await.body;
+    assert_eq!(current["server_types"][0]["deprecated"], false);
+    assert_eq!(current["server_types"][0]["deprecation"], Value::Null);
+
+    let previous_generation =
+        json!({"name": "old", "server_type": "cpx11", "image": "ubuntu-24.04", "location": "ash"});
+    let refused = api.post("/servers", previous_generation).await;
+    assert_eq!((refused.status, refused.code()), (412, "resource_unavailable"));
+}

@@ -358,7 +358,7 @@ fn talos_options() -> talos_hcloud::talos::api::CallOptions {
 }
 
 /// A Talos API client with the golden cluster's admin certificate for `endpoint`.
-fn admin_client(endpoint: SocketAddr) -> talos_hcloud::talos::api::TalosClient {
+pub(crate) fn admin_client(endpoint: SocketAddr) -> talos_hcloud::talos::api::TalosClient {
     use talos_hcloud::talos::api::{Credentials, TalosClient, TalosconfigTarget};
     let talosconfig = talos_hcloud::talos::talosconfig::Talosconfig::for_cluster(
         &crate::talos_golden::golden_secrets(),
@@ -455,8 +455,9 @@ async fn talos_vip_controller_assigns_the_floating_ip_and_fails_over_when_the_ho
         .parse()
         .expect("an IP");
     let (nodes, servers) = vip_control_planes(&api, vip, None).await;
-    // Nothing is elected before etcd runs.
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    let clock = api.sim.clock();
+    // Nothing is elected before etcd runs (100 simulated seconds, however slow the host).
+    clock.sleep(Duration::from_secs(100)).await;
     assert_eq!(assigned_to(&api, fip).await, None);
 
     admin_client(nodes[0].api_addr())
@@ -472,11 +473,21 @@ async fn talos_vip_controller_assigns_the_floating_ip_and_fails_over_when_the_ho
         .position(|s| *s == holder)
         .expect("a control plane holds it");
     let etcd = nodes[0].cluster().expect("configured");
-    let clock = api.sim.clock();
-    assert_eq!(
-        etcd.lease_holder(&election_key(vip), clock.now()),
-        Some(format!("cp-{}", first + 1))
-    );
+    // The lease is renewed every simulated second; on a loaded host a renewal can come
+    // after the lease's expiry as read on the clock, so wait for the state, not a moment.
+    let holds = |expected: String| {
+        let etcd = etcd.clone();
+        let clock = clock.clone();
+        move || {
+            let holder = etcd.lease_holder(&election_key(vip), clock.now());
+            std::future::ready((holder.as_deref() == Some(expected.as_str())).then_some(()))
+        }
+    };
+    eventually(
+        "the assignee holds the election lease",
+        holds(format!("cp-{}", first + 1)),
+    )
+    .await;
     // The assignment went through the API with the configured token, as Talos does it, once
     // (no other control plane assigns it in the next 200 simulated seconds).
     let assigns = || {
@@ -491,7 +502,7 @@ async fn talos_vip_controller_assigns_the_floating_ip_and_fails_over_when_the_ho
         (!assigns().is_empty()).then_some(())
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    clock.sleep(Duration::from_secs(200)).await;
     assert_eq!(assigns(), [(201, Some(json!({"server": holder})))]);
 
     // Through the VIP, the Talos API of a control plane answers.
@@ -510,10 +521,7 @@ async fn talos_vip_controller_assigns_the_floating_ip_and_fails_over_when_the_ho
     .await;
     assert!(servers.contains(&next));
     let second = servers.iter().position(|s| *s == next).expect("a control plane");
-    assert_eq!(
-        etcd.lease_holder(&election_key(vip), clock.now()),
-        Some(format!("cp-{}", second + 1))
-    );
+    eventually("the new assignee holds the lease", holds(format!("cp-{}", second + 1))).await;
     // New connections reach the new holder (the old one is off and would not answer).
     let version = eventually("apid answers through the VIP after failover", || async {
         admin_client(through).version().await.ok()
@@ -589,7 +597,7 @@ async fn a_private_talos_vip_moves_as_an_alias_ip() {
         (changes().len() >= 3).then_some(())
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    api.sim.clock().sleep(Duration::from_secs(200)).await;
     let changes = changes();
     assert_eq!(changes.len(), 3, "{changes:#?}");
     assert_eq!(

@@ -2,7 +2,8 @@
 //! with real names and plausible IDs, sizes and prices (reference `hcloud-api.md` §17).
 //!
 //! IDs and prices are illustrative, not copied from a live account; names, sizes,
-//! architectures and availability follow the public product pages.
+//! architectures and availability follow the public product pages; dates (deprecations)
+//! are the real ones, each with its source.
 
 use serde_json::{Value, json};
 
@@ -122,7 +123,46 @@ pub struct ServerType {
     pub monthly: f64,
     /// Locations where it is offered.
     pub locations: &'static [&'static str],
+    /// When it was deprecated and stopped being orderable, for a previous generation.
+    pub deprecation: Option<Deprecation>,
 }
+
+/// A catalogue entry's deprecation (the API's `deprecation` object), RFC 3339 times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deprecation {
+    /// When the deprecation was announced.
+    pub announced: &'static str,
+    /// After this moment the entry can no longer be ordered.
+    pub unavailable_after: &'static str,
+}
+
+impl Deprecation {
+    fn to_json(self) -> Value {
+        json!({"announced": self.announced, "unavailable_after": self.unavailable_after})
+    }
+}
+
+/// The deprecation of the cx22–cx52 and cpx11–cpx51 server types (see [`SERVER_TYPES`]).
+const GENERATION_2_DEPRECATION: Deprecation = Deprecation {
+    announced: "2025-10-16T00:00:00+00:00",
+    unavailable_after: "2025-12-31T00:00:00+00:00",
+};
+
+/// The current cost-optimised x86 entry type (the previous generation's cx22 derives from it).
+const CX23: ServerType = ServerType {
+    id: 114,
+    name: "cx23",
+    description: "CX23",
+    category: "cost_optimized",
+    cores: 2,
+    memory: 4.0,
+    disk: 40,
+    cpu_type: "shared",
+    architecture: "x86",
+    monthly: 3.49,
+    locations: EU,
+    deprecation: None,
+};
 
 /// The server types.
 pub const SERVER_TYPES: &[ServerType] = &[
@@ -138,6 +178,7 @@ pub const SERVER_TYPES: &[ServerType] = &[
         architecture: "arm",
         monthly: 3.79,
         locations: EU,
+        deprecation: None,
     },
     ServerType {
         id: 93,
@@ -151,6 +192,7 @@ pub const SERVER_TYPES: &[ServerType] = &[
         architecture: "arm",
         monthly: 6.49,
         locations: EU,
+        deprecation: None,
     },
     ServerType {
         id: 94,
@@ -164,6 +206,7 @@ pub const SERVER_TYPES: &[ServerType] = &[
         architecture: "arm",
         monthly: 12.49,
         locations: EU,
+        deprecation: None,
     },
     ServerType {
         id: 95,
@@ -177,20 +220,9 @@ pub const SERVER_TYPES: &[ServerType] = &[
         architecture: "arm",
         monthly: 24.49,
         locations: EU,
+        deprecation: None,
     },
-    ServerType {
-        id: 114,
-        name: "cx23",
-        description: "CX23",
-        category: "cost_optimized",
-        cores: 2,
-        memory: 4.0,
-        disk: 40,
-        cpu_type: "shared",
-        architecture: "x86",
-        monthly: 3.49,
-        locations: EU,
-    },
+    CX23,
     ServerType {
         id: 115,
         name: "cx33",
@@ -203,6 +235,7 @@ pub const SERVER_TYPES: &[ServerType] = &[
         architecture: "x86",
         monthly: 5.49,
         locations: EU,
+        deprecation: None,
     },
     ServerType {
         id: 116,
@@ -216,6 +249,7 @@ pub const SERVER_TYPES: &[ServerType] = &[
         architecture: "x86",
         monthly: 9.49,
         locations: EU,
+        deprecation: None,
     },
     ServerType {
         id: 117,
@@ -229,6 +263,7 @@ pub const SERVER_TYPES: &[ServerType] = &[
         architecture: "x86",
         monthly: 17.49,
         locations: EU,
+        deprecation: None,
     },
     ServerType {
         id: 108,
@@ -242,6 +277,7 @@ pub const SERVER_TYPES: &[ServerType] = &[
         architecture: "x86",
         monthly: 7.99,
         locations: ALL,
+        deprecation: None,
     },
     ServerType {
         id: 109,
@@ -255,6 +291,7 @@ pub const SERVER_TYPES: &[ServerType] = &[
         architecture: "x86",
         monthly: 13.99,
         locations: ALL,
+        deprecation: None,
     },
     ServerType {
         id: 110,
@@ -268,6 +305,7 @@ pub const SERVER_TYPES: &[ServerType] = &[
         architecture: "x86",
         monthly: 25.49,
         locations: ALL,
+        deprecation: None,
     },
     ServerType {
         id: 96,
@@ -281,6 +319,7 @@ pub const SERVER_TYPES: &[ServerType] = &[
         architecture: "x86",
         monthly: 12.49,
         locations: ALL,
+        deprecation: None,
     },
     ServerType {
         id: 97,
@@ -294,6 +333,37 @@ pub const SERVER_TYPES: &[ServerType] = &[
         architecture: "x86",
         monthly: 24.49,
         locations: ALL,
+        deprecation: None,
+    },
+    // Previous generations (x86 shared vCPU), kept for the projects that still run them.
+    // Deprecated in all locations by the changelog entry of 2025-10-16
+    // (https://docs.hetzner.cloud/changelog#2025-10-16-server-types-deprecated, as cited by
+    // apricote/hcloud-upload-image#129 and pulumi/pulumi-hcloud#939); orderable until
+    // 2025-12-31 (the hcloud CLI's warning quoted in hcloud-talos/terraform-hcloud-talos#316:
+    // "deprecated in all locations and will no longer be available for order as of
+    // 2025-12-31"; kubermatic/kubeone's notes: "as of January 1, 2026"). The days are
+    // verified, the times of day are not.
+    ServerType {
+        id: 104,
+        name: "cx22",
+        description: "CX22",
+        monthly: 3.79,
+        deprecation: Some(GENERATION_2_DEPRECATION),
+        ..CX23
+    },
+    ServerType {
+        id: 22,
+        name: "cpx11",
+        description: "CPX 11",
+        category: "regular_purpose",
+        cores: 2,
+        memory: 2.0,
+        disk: 40,
+        cpu_type: "shared",
+        architecture: "x86",
+        monthly: 4.35,
+        locations: ALL,
+        deprecation: Some(GENERATION_2_DEPRECATION),
     },
 ];
 
@@ -405,6 +475,9 @@ pub const SYSTEM_IMAGES: &[SystemImage] = &[
         architecture: "arm",
         deprecated: None,
     },
+    // The deprecation date of ubuntu-20.04 is unverified: the searches found only that it
+    // was deprecated (and no longer orderable) by 2025-09-04 (claffin/cloudproxy#102), after
+    // Ubuntu 20.04's end of standard support on 2025-05-31.
     SystemImage {
         id: 15_512_617,
         name: "ubuntu-20.04",
@@ -504,9 +577,10 @@ impl Location {
 }
 
 impl ServerType {
-    /// Returns true if and only if the type is offered in `location`.
+    /// Returns true if and only if the type can be ordered in `location` (a deprecated
+    /// type is past its `unavailable_after` in the emulator's present).
     pub fn offered_in(&self, location: &str) -> bool {
-        self.locations.contains(&location)
+        self.deprecation.is_none() && self.locations.contains(&location)
     }
 
     /// The API representation (live shape: `locations[]` with availability).
@@ -519,8 +593,8 @@ impl ServerType {
             "cores": self.cores,
             "memory": self.memory,
             "disk": self.disk,
-            "deprecated": false,
-            "deprecation": null,
+            "deprecated": self.deprecation.is_some(),
+            "deprecation": self.deprecation.map(Deprecation::to_json),
             "prices": self.locations.iter().map(|l| price(l, self.monthly, INCLUDED_TRAFFIC)).collect::<Vec<_>>(),
             "storage_type": "local",
             "cpu_type": self.cpu_type,
@@ -528,9 +602,9 @@ impl ServerType {
             "locations": self.locations.iter().filter_map(|name| location(name)).map(|l| json!({
                 "id": l.id,
                 "name": l.name,
-                "deprecation": null,
-                "available": true,
-                "recommended": true,
+                "deprecation": self.deprecation.map(Deprecation::to_json),
+                "available": self.deprecation.is_none(),
+                "recommended": self.deprecation.is_none(),
             })).collect::<Vec<_>>(),
         })
     }

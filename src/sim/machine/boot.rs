@@ -256,6 +256,7 @@ impl Runner {
         options.validator = self.config.validator.clone();
         options.talos_version = booted_from.1.version.clone();
         options.arch = booted_from.1.arch.as_str().to_string();
+        options.schematic = Some(booted_from.1.schematic.clone());
         options.user_data = facts.user_data.map(String::into_bytes);
         options.registry = self.config.registry.clone();
         options.boot_delay = TALOS_BOOT;

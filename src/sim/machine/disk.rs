@@ -166,14 +166,29 @@ impl Disks {
                     path: path.clone(),
                     source,
                 })?;
-                let file = OpenOptions::new()
-                    .write(true)
-                    .open(&path)
-                    .map_err(io("open the disk"))?;
-                if file.metadata().map_err(io("read the size of"))?.len() < size {
-                    file.set_len(size).map_err(io("grow the disk"))?;
-                }
+                self.grow_server_disk(id, size)?;
             }
+        }
+        Ok(())
+    }
+
+    /// Grows server `id`'s disk to `size` bytes (`change_type` with `upgrade_disk`); the
+    /// bytes it holds stay, the new space reads as zeros. A disk never shrinks.
+    ///
+    /// # Errors
+    /// [`DiskError::Io`] when the file cannot be opened or resized.
+    pub fn grow_server_disk(&self, id: u64, size: u64) -> Result<(), DiskError> {
+        let path = self.server_disk(id);
+        let io = |what| {
+            let path = path.clone();
+            move |source| DiskError::Io { what, path, source }
+        };
+        let file = OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .map_err(io("open the disk"))?;
+        if file.metadata().map_err(io("read the size of"))?.len() < size {
+            file.set_len(size).map_err(io("grow the disk"))?;
         }
         Ok(())
     }

@@ -351,7 +351,9 @@ fn service_list(shared: &NodeShared) -> Result<machine::ServiceListResponse, Sta
             services.push(service("trustd", "Running", Some((true, ""))));
             let cluster = &configured.cluster;
             let etcd = match cluster.member_on(shared.address) {
-                Some(_) if cluster.quorum().has_quorum() => service("etcd", "Running", Some((true, ""))),
+                Some(_) if cluster.quorum_from(shared.address).has_quorum() => {
+                    service("etcd", "Running", Some((true, "")))
+                }
                 Some(_) => service("etcd", "Running", Some((false, "etcd has no quorum"))),
                 None if !cluster.is_bootstrapped() => {
                     service("etcd", "Preparing", Some((false, "etcd is waiting to be bootstrapped")))

@@ -11,19 +11,50 @@
 //! rejoin until its data is wiped); a removal that would leave fewer healthy members than
 //! the new quorum is refused ("unhealthy cluster", etcd's strict reconfiguration check);
 //! without quorum, cluster-wide reads and changes fail.
+//!
+//! Quorum is always seen from somewhere: a member counts for a node only while it is
+//! healthy (its node runs, holds its data, and its etcd is not stalled by a hang) and the
+//! emulated network lets the two reach each other. A node [partitioned](ClusterRegistry::set_partitioned)
+//! from the others sees only itself, so a partitioned minority loses quorum while the
+//! majority keeps working.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use super::kube_api::KubeObjects;
+use super::node::NodeShared;
 use crate::redact::Redacted;
 
-/// All emulated clusters of a process (or of a test), keyed by cluster ID.
+/// All emulated clusters of a process (or of a test), keyed by cluster ID, with the
+/// network they share (which nodes are partitioned) and the nodes running on it.
 #[derive(Debug, Default)]
 pub struct ClusterRegistry {
     clusters: Mutex<HashMap<String, Arc<TalosCluster>>>,
+    partitions: Arc<Partitions>,
+    nodes: Mutex<HashMap<IpAddr, Weak<NodeShared>>>,
+}
+
+/// The addresses the emulated network cuts off from every other node.
+#[derive(Debug, Default)]
+struct Partitions {
+    cut: Mutex<BTreeSet<IpAddr>>,
+}
+
+impl Partitions {
+    fn snapshot(&self) -> BTreeSet<IpAddr> {
+        lock(&self.cut).clone()
+    }
+}
+
+/// Returns true if and only if etcd traffic flows between `a` and `b`.
+fn reaches(cut: &BTreeSet<IpAddr>, a: IpAddr, b: IpAddr) -> bool {
+    a == b || !(cut.contains(&a) || cut.contains(&b))
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl ClusterRegistry {
@@ -44,15 +75,55 @@ impl ClusterRegistry {
         ids
     }
 
+    /// Cuts `address` off from every other node (`true`) or heals it (`false`): its etcd
+    /// reaches no peer and no peer reaches it. Applies to nodes on that address now and
+    /// later (the network, not the node, is broken), until healed.
+    pub fn set_partitioned(&self, address: IpAddr, partitioned: bool) {
+        {
+            let mut cut = lock(&self.partitions.cut);
+            if partitioned {
+                cut.insert(address);
+            } else {
+                cut.remove(&address);
+            }
+        }
+        if !partitioned {
+            // Healed members catch up; waiting control planes may join now.
+            for cluster in self.lock().values() {
+                cluster.lock().join_pending(&self.partitions.snapshot());
+            }
+        }
+    }
+
+    /// Returns true if and only if `address` is partitioned from the other nodes.
+    pub fn is_partitioned(&self, address: IpAddr) -> bool {
+        lock(&self.partitions.cut).contains(&address)
+    }
+
     pub(crate) fn ensure(&self, id: &str) -> Arc<TalosCluster> {
         self.lock()
             .entry(id.to_string())
-            .or_insert_with(|| Arc::new(TalosCluster::new(id)))
+            .or_insert_with(|| Arc::new(TalosCluster::new(id, self.partitions.clone())))
             .clone()
     }
 
+    /// Records the node listening on `address` (the last one started there wins).
+    pub(crate) fn add_node(&self, address: IpAddr, node: Weak<NodeShared>) {
+        lock(&self.nodes).insert(address, node);
+    }
+
+    /// The node running on `address`, if any.
+    pub(crate) fn node(&self, address: IpAddr) -> Option<Arc<NodeShared>> {
+        let mut nodes = lock(&self.nodes);
+        let node = nodes.get(&address).and_then(Weak::upgrade);
+        if node.is_none() {
+            nodes.remove(&address);
+        }
+        node
+    }
+
     fn lock(&self) -> MutexGuard<'_, HashMap<String, Arc<TalosCluster>>> {
-        self.clusters.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.clusters)
     }
 }
 
@@ -62,6 +133,7 @@ pub struct TalosCluster {
     id: String,
     state: Mutex<EtcdState>,
     kubernetes: KubeObjects,
+    partitions: Arc<Partitions>,
 }
 
 #[derive(Debug, Default)]
@@ -85,6 +157,8 @@ struct Member {
 struct ControlPlane {
     hostname: String,
     running: bool,
+    /// Its etcd is stalled (the node hangs): the member answers nobody.
+    stalled: bool,
     /// The member whose data this node's etcd directory holds.
     data_of: Option<u64>,
 }
@@ -98,7 +172,7 @@ pub struct MemberView {
     pub hostname: String,
     /// The node's address (peer URL `https://ADDR:2380`).
     pub address: IpAddr,
-    /// Whether its node runs and holds this member's data.
+    /// Whether its node runs, holds this member's data and its etcd is not stalled.
     pub healthy: bool,
 }
 
@@ -159,11 +233,12 @@ pub enum EtcdError {
 }
 
 impl TalosCluster {
-    fn new(id: &str) -> TalosCluster {
+    fn new(id: &str, partitions: Arc<Partitions>) -> TalosCluster {
         TalosCluster {
             id: id.to_string(),
             state: Mutex::new(EtcdState::default()),
             kubernetes: KubeObjects::default(),
+            partitions,
         }
     }
 
@@ -188,9 +263,27 @@ impl TalosCluster {
         state.members.iter().map(|m| state.view(m)).collect()
     }
 
-    /// The quorum arithmetic now.
+    /// The quorum arithmetic on the best-connected side of the network: with no partition,
+    /// the whole cluster's.
     pub fn quorum(&self) -> Quorum {
-        self.lock().quorum()
+        let cut = self.partitions.snapshot();
+        let state = self.lock();
+        let total = state.members.len();
+        let mut viewpoints: Vec<IpAddr> = state.members.iter().map(|m| m.address).collect();
+        // A node outside every partition sees the connected side, even with no member there.
+        viewpoints.push(IpAddr::from([0, 0, 0, 0]));
+        viewpoints
+            .into_iter()
+            .map(|from| state.quorum_from(from, &cut))
+            .max_by_key(|q| q.healthy)
+            .unwrap_or(Quorum::of(total, 0))
+    }
+
+    /// The quorum arithmetic as the etcd member on `address` sees it: the healthy members
+    /// it can reach (itself included).
+    pub fn quorum_from(&self, address: IpAddr) -> Quorum {
+        let cut = self.partitions.snapshot();
+        self.lock().quorum_from(address, &cut)
     }
 
     /// The healthy member running on `address`, if any (that node's etcd is up).
@@ -205,17 +298,26 @@ impl TalosCluster {
 
     /// An etcd election campaign at simulated time `now_ms`: the holder of `key` renews its
     /// lease for `ttl` (so does another node's campaign while the holder runs with a
-    /// healthy member: its session's keepalive); when the lease is free or expired,
-    /// `candidate` takes it. Returns
-    /// the holder afterwards, or `None` when etcd has no quorum (nothing can be decided).
+    /// healthy member on the quorum side: its session's keepalive); when the lease is free
+    /// or expired, `candidate` takes it. Returns the holder afterwards, or `None` when the
+    /// candidate's etcd has no quorum (nothing can be decided from there).
     pub fn campaign(&self, key: &str, candidate: &str, now_ms: u64, ttl: std::time::Duration) -> Option<String> {
+        let cut = self.partitions.snapshot();
         let mut state = self.lock();
-        if !state.quorum().has_quorum() {
+        let has_quorum = |state: &EtcdState, hostname: &str| {
+            state
+                .control_planes
+                .iter()
+                .find(|(_, cp)| cp.hostname == hostname)
+                .is_some_and(|(address, _)| state.quorum_from(*address, &cut).has_quorum())
+        };
+        if !has_quorum(&state, candidate) {
             return None;
         }
         let expiry = now_ms.saturating_add(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX));
         // The holder's etcd session keeps its lease alive on its own (keepalive) for as long
-        // as the holder runs with a healthy member; only a dead holder's lease runs down.
+        // as the holder runs with a healthy member that reaches a quorum; only a dead or
+        // cut-off holder's lease runs down.
         let holder_alive = state.leases.get(key).is_some_and(|(holder, _)| {
             state.members.iter().any(|m| {
                 state.healthy(m)
@@ -223,7 +325,7 @@ impl TalosCluster {
                         .control_planes
                         .get(&m.address)
                         .is_some_and(|cp| cp.hostname == *holder)
-            })
+            }) && has_quorum(&state, holder)
         });
         let lease = state
             .leases
@@ -256,15 +358,17 @@ impl TalosCluster {
     }
 
     pub(crate) fn register_control_plane(&self, address: IpAddr, hostname: &str) {
+        let cut = self.partitions.snapshot();
         let mut state = self.lock();
         let entry = state.control_planes.entry(address).or_insert_with(|| ControlPlane {
             hostname: hostname.to_string(),
             running: true,
+            stalled: false,
             data_of: None,
         });
         entry.hostname = hostname.to_string();
         entry.running = true;
-        state.join_pending();
+        state.join_pending(&cut);
     }
 
     /// The node was wiped: it is no longer a control plane of this cluster. Its member (if
@@ -274,18 +378,33 @@ impl TalosCluster {
         state.control_planes.remove(&address);
     }
 
-    /// The node went down or came back.
+    /// The node went down or came back (either way its etcd is no longer stalled).
     pub(crate) fn set_running(&self, address: IpAddr, running: bool) {
+        let cut = self.partitions.snapshot();
         let mut state = self.lock();
         if let Some(cp) = state.control_planes.get_mut(&address) {
             cp.running = running;
+            cp.stalled = false;
         }
         if running {
-            state.join_pending();
+            state.join_pending(&cut);
+        }
+    }
+
+    /// The node's etcd stalls (its node hangs: the member answers nobody) or recovers.
+    pub(crate) fn set_stalled(&self, address: IpAddr, stalled: bool) {
+        let cut = self.partitions.snapshot();
+        let mut state = self.lock();
+        if let Some(cp) = state.control_planes.get_mut(&address) {
+            cp.stalled = stalled;
+        }
+        if !stalled {
+            state.join_pending(&cut);
         }
     }
 
     pub(crate) fn bootstrap(&self, address: IpAddr) -> Result<u64, EtcdError> {
+        let cut = self.partitions.snapshot();
         let mut state = self.lock();
         let Some(cp) = state.control_planes.get(&address) else {
             return Err(EtcdError::NotRunning);
@@ -299,16 +418,17 @@ impl TalosCluster {
         state.members.clear();
         let id = state.add_member(address, hostname);
         state.bootstrapped = true;
-        state.join_pending();
+        state.join_pending(&cut);
         Ok(id)
     }
 
     /// Reads the member list as `address` would: `local` is a serializable read that works
     /// without quorum.
     pub(crate) fn list_members(&self, address: IpAddr, local: bool) -> Result<Vec<MemberView>, EtcdError> {
+        let cut = self.partitions.snapshot();
         let state = self.lock();
         state.require_running(address)?;
-        let quorum = state.quorum();
+        let quorum = state.quorum_from(address, &cut);
         if !local && !quorum.has_quorum() {
             return Err(EtcdError::NoQuorum(quorum));
         }
@@ -316,9 +436,10 @@ impl TalosCluster {
     }
 
     pub(crate) fn remove_member(&self, caller: IpAddr, id: u64) -> Result<(), EtcdError> {
+        let cut = self.partitions.snapshot();
         let mut state = self.lock();
         state.require_running(caller)?;
-        let quorum = state.quorum();
+        let quorum = state.quorum_from(caller, &cut);
         if !quorum.has_quorum() {
             return Err(EtcdError::NoQuorum(quorum));
         }
@@ -327,13 +448,14 @@ impl TalosCluster {
             .iter()
             .position(|m| m.id == id)
             .ok_or(EtcdError::MemberNotFound)?;
-        let removed_healthy = state.healthy(&state.members[index]);
-        let after = Quorum::of(quorum.members - 1, quorum.healthy - usize::from(removed_healthy));
+        let removed = &state.members[index];
+        let removed_counts = state.healthy(removed) && reaches(&cut, caller, removed.address);
+        let after = Quorum::of(quorum.members - 1, quorum.healthy - usize::from(removed_counts));
         if !after.has_quorum() {
             return Err(EtcdError::Unhealthy(after));
         }
         state.members.remove(index);
-        state.join_pending();
+        state.join_pending(&cut);
         Ok(())
     }
 
@@ -371,7 +493,7 @@ impl TalosCluster {
     }
 
     fn lock(&self) -> MutexGuard<'_, EtcdState> {
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.state)
     }
 }
 
@@ -387,7 +509,7 @@ impl EtcdState {
     fn healthy(&self, member: &Member) -> bool {
         self.control_planes
             .get(&member.address)
-            .is_some_and(|cp| cp.running && cp.data_of == Some(member.id))
+            .is_some_and(|cp| cp.running && !cp.stalled && cp.data_of == Some(member.id))
     }
 
     fn view(&self, member: &Member) -> MemberView {
@@ -399,8 +521,13 @@ impl EtcdState {
         }
     }
 
-    fn quorum(&self) -> Quorum {
-        let healthy = self.members.iter().filter(|m| self.healthy(m)).count();
+    /// The quorum as seen from `from`: healthy members the network lets it reach.
+    fn quorum_from(&self, from: IpAddr, cut: &BTreeSet<IpAddr>) -> Quorum {
+        let healthy = self
+            .members
+            .iter()
+            .filter(|m| self.healthy(m) && reaches(cut, from, m.address))
+            .count();
         Quorum::of(self.members.len(), healthy)
     }
 
@@ -408,7 +535,7 @@ impl EtcdState {
         let running = self
             .control_planes
             .get(&address)
-            .filter(|cp| cp.running)
+            .filter(|cp| cp.running && !cp.stalled)
             .and_then(|cp| cp.data_of)
             .is_some_and(|id| self.members.iter().any(|m| m.id == id));
         if running { Ok(()) } else { Err(EtcdError::NotRunning) }
@@ -426,21 +553,21 @@ impl EtcdState {
         id
     }
 
-    /// Running control planes with empty etcd data join a bootstrapped cluster that has
-    /// quorum, unless a stale member still claims their address (etcd: "peer URLs already
-    /// exist").
-    fn join_pending(&mut self) {
+    /// Running control planes with empty etcd data join a bootstrapped cluster whose
+    /// quorum they reach, unless a stale member still claims their address (etcd: "peer
+    /// URLs already exist").
+    fn join_pending(&mut self, cut: &BTreeSet<IpAddr>) {
         if !self.bootstrapped {
             return;
         }
         let candidates: Vec<(IpAddr, String)> = self
             .control_planes
             .iter()
-            .filter(|(_, cp)| cp.running && cp.data_of.is_none())
+            .filter(|(_, cp)| cp.running && !cp.stalled && cp.data_of.is_none())
             .map(|(addr, cp)| (*addr, cp.hostname.clone()))
             .collect();
         for (address, hostname) in candidates {
-            if !self.quorum().has_quorum() || self.members.iter().any(|m| m.address == address) {
+            if !self.quorum_from(address, cut).has_quorum() || self.members.iter().any(|m| m.address == address) {
                 continue;
             }
             self.add_member(address, hostname);
@@ -457,13 +584,78 @@ mod tests {
     }
 
     fn three_members() -> Arc<TalosCluster> {
-        let registry = ClusterRegistry::new();
+        three_members_on(&ClusterRegistry::new())
+    }
+
+    fn three_members_on(registry: &ClusterRegistry) -> Arc<TalosCluster> {
         let cluster = registry.ensure("c1");
         for n in 1..=3 {
             cluster.register_control_plane(ip(n), &format!("cp-{n}"));
         }
         cluster.bootstrap(ip(1)).expect("first bootstrap");
         cluster
+    }
+
+    #[test]
+    fn a_partitioned_minority_loses_quorum_the_majority_keeps_it() {
+        let registry = ClusterRegistry::new();
+        let cluster = three_members_on(&registry);
+        registry.set_partitioned(ip(3), true);
+        assert!(registry.is_partitioned(ip(3)));
+        let minority = cluster.quorum_from(ip(3));
+        assert_eq!(minority.to_string(), "1 of 3 members healthy, 2 needed");
+        assert!(matches!(
+            cluster.list_members(ip(3), false),
+            Err(EtcdError::NoQuorum(_))
+        ));
+        assert_eq!(cluster.list_members(ip(3), true).expect("local read").len(), 3);
+        assert_eq!(cluster.quorum_from(ip(1)).healthy, 2);
+        assert!(cluster.quorum().has_quorum(), "the majority side has quorum");
+        // The majority may not remove another reachable member: one left of two is no quorum.
+        let cp2 = cluster.member_on(ip(2)).expect("cp-2").id;
+        assert!(matches!(
+            cluster.remove_member(ip(1), cp2),
+            Err(EtcdError::Unhealthy(_))
+        ));
+        // Elections: the cut-off node decides nothing, and a holder cut off loses its lease.
+        let ttl = std::time::Duration::from_secs(60);
+        assert_eq!(cluster.campaign("vip", "cp-3", 0, ttl), None);
+        registry.set_partitioned(ip(3), false);
+        assert_eq!(cluster.campaign("vip", "cp-3", 0, ttl).as_deref(), Some("cp-3"));
+        registry.set_partitioned(ip(3), true);
+        assert_eq!(cluster.campaign("vip", "cp-1", 61_000, ttl).as_deref(), Some("cp-1"));
+        // Two partitions: every node alone, nobody has quorum.
+        registry.set_partitioned(ip(2), true);
+        assert!(!cluster.quorum().has_quorum());
+        registry.set_partitioned(ip(2), false);
+        registry.set_partitioned(ip(3), false);
+        assert_eq!(cluster.quorum_from(ip(3)).healthy, 3);
+    }
+
+    #[test]
+    fn a_stalled_member_is_unhealthy_until_it_recovers_or_restarts() {
+        let cluster = three_members();
+        cluster.set_stalled(ip(2), true);
+        assert!(cluster.member_on(ip(2)).is_none());
+        assert_eq!(cluster.quorum().healthy, 2);
+        assert_eq!(cluster.list_members(ip(2), true), Err(EtcdError::NotRunning));
+        cluster.set_stalled(ip(2), false);
+        assert_eq!(cluster.quorum().healthy, 3);
+        cluster.set_stalled(ip(3), true);
+        cluster.set_running(ip(3), false);
+        cluster.set_running(ip(3), true);
+        assert_eq!(cluster.quorum().healthy, 3, "a restart ends the stall");
+    }
+
+    #[test]
+    fn a_node_partitioned_before_it_joins_waits_for_the_heal() {
+        let registry = ClusterRegistry::new();
+        let cluster = three_members_on(&registry);
+        registry.set_partitioned(ip(4), true);
+        cluster.register_control_plane(ip(4), "cp-4");
+        assert_eq!(cluster.members().len(), 3, "it cannot reach the quorum to join");
+        registry.set_partitioned(ip(4), false);
+        assert_eq!(cluster.members().len(), 4, "it joins once healed");
     }
 
     #[test]

@@ -74,6 +74,9 @@ pub struct AcceptedConfig {
     pub rbac: Option<bool>,
     /// `machine.features.apidCheckExtKeyUsage` (only consulted before v1.12).
     pub apid_check_ext_key_usage: Option<bool>,
+    /// `machine.install.image`: the installer image an upgrade without an explicit image
+    /// would use (the node records it; emulated upgrades honour it).
+    pub install_image: Option<String>,
     /// The bytes as received.
     pub raw: Vec<u8>,
 }
@@ -158,6 +161,12 @@ struct RawMachine {
     cert_sans: Option<Vec<String>>,
     network: Option<RawNetwork>,
     features: Option<RawFeatures>,
+    install: Option<RawInstall>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct RawInstall {
+    image: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -319,6 +328,7 @@ pub fn accept_config(bytes: &[u8]) -> Result<AcceptedConfig, ConfigRejected> {
         kubernetes_version,
         rbac: features.rbac,
         apid_check_ext_key_usage: features.apid_check_ext_key_usage,
+        install_image: machine.install.and_then(|i| i.image).filter(|i| !i.is_empty()),
         raw: bytes.to_vec(),
     })
 }

@@ -36,7 +36,9 @@ pub use kube_api::{
     BudgetRule, BudgetStatus, DisruptionBudget, EvictionError, KubeNode, KubeObjects, KubePod, ObjectError, PodOwner,
     Scaled,
 };
-pub use node::{ConfigSource, DEFAULT_TALOS_VERSION, EmulatedNode, NodeError, NodeMode, NodeOptions, ReceivedConfig};
+pub use node::{
+    ConfigSource, DEFAULT_TALOS_VERSION, EmulatedNode, NodeError, NodeMode, NodeOptions, NodeReport, ReceivedConfig,
+};
 pub use tls::TlsSetupError;
 pub use vip::{CAMPAIGN_INTERVAL, HcloudMetadata, HcloudVipSpec, LEASE_TTL, VipError, election_key, hcloud_vips};
 

@@ -6,6 +6,10 @@
 //! the node boots, is powered off, failed to read its config, or — a worker — waits for
 //! its certificate). Every restart of apid (after install, reboot, reset) closes existing
 //! connections gracefully, so an answer in flight still reaches the caller.
+//!
+//! A node can be made to hang ([`EmulatedNode::set_hung`]): apid still accepts TCP but
+//! never answers (new connections get no TLS handshake, requests on open connections get
+//! no response) and its etcd member stalls; a reboot, reset or power cycle ends the hang.
 
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
@@ -41,6 +45,8 @@ pub struct NodeOptions {
     pub talos_version: String,
     /// The architecture Version reports.
     pub arch: String,
+    /// The Image Factory schematic of the image the node booted, if known.
+    pub schematic: Option<String>,
     /// A configuration already installed (on the node's STATE partition).
     pub installed_config: Option<Vec<u8>>,
     /// Hetzner user data, read at boot when nothing is installed (plain YAML, base64, or
@@ -84,6 +90,7 @@ impl NodeOptions {
             kubernetes_port: crate::sim::talos::KUBERNETES_PORT,
             talos_version: DEFAULT_TALOS_VERSION.to_string(),
             arch: "amd64".into(),
+            schematic: None,
             installed_config: None,
             user_data: None,
             registry: ClusterRegistry::new(),
@@ -148,6 +155,34 @@ impl std::fmt::Display for NodeMode {
             other => f.write_str(other.as_str()),
         }
     }
+}
+
+/// What a node is and does now, for the emulator's state dump and controls.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct NodeReport {
+    /// The node's address.
+    pub address: IpAddr,
+    /// The Talos release it runs.
+    pub talos_version: String,
+    /// Its architecture (`amd64`, `arm64`).
+    pub arch: String,
+    /// The Image Factory schematic of the image it booted, if known.
+    pub schematic: Option<String>,
+    /// Its mode ([`NodeMode::as_str`]).
+    pub mode: &'static str,
+    /// The machine type of its configuration, if configured.
+    pub machine_type: Option<&'static str>,
+    /// Its hostname, if configured.
+    pub hostname: Option<String>,
+    /// `machine.install.image` of the installed configuration: what an upgrade without an
+    /// explicit image installs.
+    pub install_image: Option<String>,
+    /// `machine.install.image` of a configuration staged for the next boot, if any.
+    pub staged_install_image: Option<String>,
+    /// Its Talos hangs ([`EmulatedNode::set_hung`]).
+    pub hung: bool,
+    /// The network cuts it off from the other nodes ([`ClusterRegistry::set_partitioned`]).
+    pub partitioned: bool,
 }
 
 /// Where a received configuration came from.
@@ -263,12 +298,14 @@ impl EmulatedNode {
             .map_err(|source| NodeError::Bind { addr: api_addr, source })?;
         let (restarts, _) = watch::channel(0u64);
         let (modes, _) = watch::channel(NodeMode::Booting);
+        let (hung, _) = watch::channel(false);
         let shared = Arc::new(NodeShared {
             address: options.address,
             api_addr,
             kube_addr: SocketAddr::new(options.address, options.kubernetes_port),
             version,
             arch: options.arch.clone(),
+            schematic: options.schematic.clone(),
             boot_delay: options.boot_delay,
             clock: options.clock.clone(),
             registry: options.registry.clone(),
@@ -285,8 +322,10 @@ impl EmulatedNode {
             }),
             restarts,
             modes,
+            hung,
             received: Mutex::new(Vec::new()),
         });
+        options.registry.add_node(options.address, Arc::downgrade(&shared));
         if let (Some(bytes), Some(config)) = (&options.installed_config, installed) {
             shared.record(bytes.clone(), ConfigSource::Installed, Ok(()));
             shared.lock().installed = Some(Arc::new(config));
@@ -374,6 +413,28 @@ impl EmulatedNode {
         self.shared.boot(&mut state)
     }
 
+    /// Makes the node's Talos hang (`true`) or recover (`false`): while hung, apid accepts
+    /// TCP but never answers and its etcd member stalls. A reboot, reset or power cycle
+    /// also ends a hang.
+    pub fn set_hung(&self, hung: bool) {
+        self.shared.set_hung(hung);
+    }
+
+    /// What the node is and does now.
+    pub fn report(&self) -> NodeReport {
+        self.shared.report()
+    }
+
+    /// `machine.install.image` of the installed configuration, if any: what an upgrade
+    /// without an explicit image installs.
+    pub fn install_image(&self) -> Option<String> {
+        self.shared
+            .lock()
+            .installed
+            .as_ref()
+            .and_then(|c| c.install_image.clone())
+    }
+
     /// Every machine configuration received so far, oldest first.
     pub fn received_configs(&self) -> Vec<ReceivedConfig> {
         self.shared
@@ -424,6 +485,7 @@ pub(crate) struct NodeShared {
     pub(crate) kube_addr: SocketAddr,
     pub(crate) version: TalosVersion,
     pub(crate) arch: String,
+    schematic: Option<String>,
     boot_delay: Duration,
     pub(crate) clock: Arc<SimClock>,
     registry: Arc<ClusterRegistry>,
@@ -431,6 +493,8 @@ pub(crate) struct NodeShared {
     state: Mutex<NodeState>,
     restarts: watch::Sender<u64>,
     modes: watch::Sender<NodeMode>,
+    /// Whether the node's Talos hangs.
+    hung: watch::Sender<bool>,
     received: Mutex<Vec<ReceivedConfig>>,
 }
 
@@ -488,6 +552,48 @@ impl NodeShared {
         mode_of(&state)
     }
 
+    /// Starts or ends a hang: apid stops answering (or resumes) and the etcd member of a
+    /// configured control plane stalls (or recovers).
+    pub(crate) fn set_hung(&self, hung: bool) {
+        let state = self.lock();
+        self.hung.send_replace(hung);
+        if let Phase::Configured(configured) = &state.phase {
+            configured.cluster.set_stalled(self.address, hung);
+        }
+    }
+
+    /// Waits until the node does not hang.
+    async fn until_responsive(&self) {
+        let mut hung = self.hung.subscribe();
+        // The sender lives as long as `self`: the wait ends only when the hang does.
+        let _ = hung.wait_for(|hung| !*hung).await;
+    }
+
+    pub(crate) fn report(&self) -> NodeReport {
+        let mode = self.mode();
+        let state = self.lock();
+        let (machine_type, hostname) = match &state.phase {
+            Phase::Configured(configured) => (
+                Some(configured.config.machine_type.as_str()),
+                Some(configured.hostname.clone()),
+            ),
+            _ => (None, None),
+        };
+        NodeReport {
+            address: self.address,
+            talos_version: self.version.to_string(),
+            arch: self.arch.clone(),
+            schematic: self.schematic.clone(),
+            mode: mode.as_str(),
+            machine_type,
+            hostname,
+            install_image: state.installed.as_ref().and_then(|c| c.install_image.clone()),
+            staged_install_image: state.staged.as_ref().and_then(|c| c.install_image.clone()),
+            hung: *self.hung.borrow(),
+            partitioned: self.registry.is_partitioned(self.address),
+        }
+    }
+
     fn publish_mode(&self, state: &NodeState) {
         let mode = mode_of(state);
         self.modes.send_if_modified(|current| {
@@ -532,6 +638,8 @@ impl NodeShared {
     /// Boots: staged config becomes installed; installed config, else user data, else
     /// maintenance. apid restarts (connections close gracefully).
     pub(crate) fn boot(&self, state: &mut NodeState) -> Result<(), TlsSetupError> {
+        // A boot ends a hang (the node's etcd was reset with it by `shutdown`).
+        self.hung.send_replace(false);
         state.powered = true;
         state.ready_at = self.clock.deadline(self.boot_delay);
         state.try_generation += 1;
@@ -580,6 +688,7 @@ impl NodeShared {
         state.powered = false;
         // A pending TRY rollback belongs to the boot that ends here.
         state.try_generation += 1;
+        self.hung.send_replace(false);
         self.restart_apid();
     }
 
@@ -753,12 +862,19 @@ async fn accept_loop(shared: Arc<NodeShared>, listener: TcpListener, mut stopped
             },
             _ = stopped.changed() => break,
         };
-        let Some((tls, kind)) = shared.connection_tls() else {
-            drop(tcp);
-            continue;
-        };
-        tokio::spawn(serve_connection(shared.clone(), tcp, tls, kind));
+        tokio::spawn(accept_connection(shared.clone(), tcp));
     }
+}
+
+/// Serves a new apid connection in the mode the node is in once it answers at all: a hung
+/// node keeps the TCP connection open without a word.
+async fn accept_connection(shared: Arc<NodeShared>, tcp: TcpStream) {
+    shared.until_responsive().await;
+    let Some((tls, kind)) = shared.connection_tls() else {
+        drop(tcp);
+        return;
+    };
+    serve_connection(shared, tcp, tls, kind).await;
 }
 
 async fn serve_connection(shared: Arc<NodeShared>, tcp: TcpStream, tls: Arc<ServerConfig>, kind: ConnKind) {
@@ -778,7 +894,10 @@ async fn serve_connection(shared: Arc<NodeShared>, tcp: TcpStream, tls: Arc<Serv
     let service = hyper::service::service_fn(move |request| {
         let shared = handler_shared.clone();
         let context = context.clone();
-        async move { Ok::<_, Infallible>(apid::handle(shared, context, request).await) }
+        async move {
+            shared.until_responsive().await;
+            Ok::<_, Infallible>(apid::handle(shared, context, request).await)
+        }
     });
     let connection =
         hyper::server::conn::http2::Builder::new(TokioExecutor::new()).serve_connection(TokioIo::new(stream), service);

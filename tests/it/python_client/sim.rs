@@ -5,7 +5,7 @@
 use crate::openapi::{assert_conforms, count_validated};
 use talos_hcloud::sim::{Sim, SimConfig};
 
-use super::{expected_lifecycle, interpreter, lifecycle, python_script};
+use super::{expected_lifecycle, interpreter, lifecycle, python_command};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn official_python_client_scenario_passes_against_the_emulator() {
@@ -20,8 +20,7 @@ async fn official_python_client_scenario_passes_against_the_emulator() {
         format!("{endpoint}/v1")
     };
 
-    let output = tokio::process::Command::new(&python)
-        .arg(python_script("scenario.py"))
+    let output = python_command(&python, "scenario.py", sim.token())
         .args([
             "--endpoint",
             &endpoint,
@@ -30,11 +29,6 @@ async fn official_python_client_scenario_passes_against_the_emulator() {
             "--poll-max-retries",
             "2400",
         ])
-        // The token travels in the environment, not on a command line other users can read.
-        .env("HCLOUD_TOKEN", sim.token())
-        .env_remove("HCLOUD_ENDPOINT")
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .kill_on_drop(true)
         .output()
         .await
         .expect("the test Python runs");

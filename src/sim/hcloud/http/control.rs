@@ -1,6 +1,7 @@
 //! Test controls under `/__sim/` (bearer token required, not rate limited, not logged):
 //! read or clear the request log, dump the state, read/step/scale simulated time, add or
-//! clear fault rules, reconfigure the rate limit, and make a guest power itself off.
+//! clear fault rules, reconfigure the rate limit, make a guest power itself off, crash a
+//! server, make its Talos hang and partition it from the other nodes.
 //!
 //! `SimControl` (in `sim::control`) is the client for these routes.
 
@@ -140,4 +141,22 @@ pub(super) fn routes() -> Router<App> {
                 result
             }),
         )
+        .route(
+            "/__sim/servers/{id}/hang",
+            post(|State(app): State<App>, Path(id): Path<String>| async move { hang(&app, &id, true) })
+                .delete(|State(app): State<App>, Path(id): Path<String>| async move { hang(&app, &id, false) }),
+        )
+        .route(
+            "/__sim/servers/{id}/partition",
+            post(|State(app): State<App>, Path(id): Path<String>| async move { partition(&app, &id, true) })
+                .delete(|State(app): State<App>, Path(id): Path<String>| async move { partition(&app, &id, false) }),
+        )
+}
+
+fn hang(app: &App, id: &str, hung: bool) -> Result<Reply, ApiError> {
+    ok(app.with_world(|w| w.hang_server(path_id("server", id)?, hung)))
+}
+
+fn partition(app: &App, id: &str, partitioned: bool) -> Result<Reply, ApiError> {
+    ok(app.with_world(|w| w.partition_server(path_id("server", id)?, partitioned)))
 }

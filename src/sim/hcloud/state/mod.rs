@@ -252,6 +252,8 @@ pub struct World {
     events: broadcast::Sender<SimEvent>,
     /// The machines' disk files; `None` for a model without machines (unit tests).
     pub(crate) disks: Option<std::sync::Arc<crate::sim::machine::Disks>>,
+    /// The emulated Talos nodes and the network between them; `None` without machines.
+    pub(crate) talos: Option<std::sync::Arc<crate::sim::talos::ClusterRegistry>>,
 }
 
 impl World {
@@ -283,6 +285,7 @@ impl World {
             load_balancers: BTreeMap::new(),
             events,
             disks: None,
+            talos: None,
         };
         world.seed_system_images();
         world
@@ -291,6 +294,11 @@ impl World {
     /// Backs every server created from now on with a disk file in `disks`.
     pub fn attach_disks(&mut self, disks: std::sync::Arc<crate::sim::machine::Disks>) {
         self.disks = Some(disks);
+    }
+
+    /// Lets the test controls and the state dump reach the emulated Talos nodes.
+    pub fn attach_talos(&mut self, registry: std::sync::Arc<crate::sim::talos::ClusterRegistry>) {
+        self.talos = Some(registry);
     }
 
     /// Subscribes to machine events.

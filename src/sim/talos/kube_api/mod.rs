@@ -57,6 +57,7 @@ impl Drop for KubeApi {
 #[derive(Clone)]
 struct KubeState {
     cluster: Arc<TalosCluster>,
+    node_address: IpAddr,
     kubernetes_version: String,
 }
 
@@ -74,6 +75,7 @@ pub(crate) fn start(
     let (stop, mut stopped) = watch::channel(false);
     let state = KubeState {
         cluster: cluster.clone(),
+        node_address,
         kubernetes_version,
     };
     // Open to anyone, as `system:public-info-viewer` grants.
@@ -148,7 +150,7 @@ fn policy_v1() -> Router<KubeState> {
 }
 
 async fn readyz(State(state): State<KubeState>) -> Response {
-    let quorum = state.cluster.quorum();
+    let quorum = state.cluster.quorum_from(state.node_address);
     if quorum.has_quorum() {
         (StatusCode::OK, "ok").into_response()
     } else {

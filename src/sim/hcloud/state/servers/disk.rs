@@ -10,6 +10,7 @@ use super::super::catalog_views::requested_server_type;
 use super::super::images::{Image, ImageType};
 use super::super::{IdKind, IdOrName, NewAction, ResourceRef, SimEvent, World, check_labels};
 use super::{Server, ServerStatus, check_user_data, machine_failure};
+use crate::sim::machine;
 
 /// `create_image`.
 #[derive(Debug, Default, Deserialize)]
@@ -142,8 +143,16 @@ impl World {
         self.simple_server_action(id, "change_server_type", 30.0, move |w| {
             if let Some(s) = w.servers.get_mut(&id) {
                 s.server_type = new_type;
-                if upgrade {
+                if upgrade && new_type.disk > s.primary_disk_size {
                     s.primary_disk_size = new_type.disk;
+                    // The machine's disk file grows with it (a failure is the emulator's own:
+                    // logged, the API change stands).
+                    if let Some(disks) = &w.disks
+                        && let Err(error) = disks.grow_server_disk(id, u64::from(new_type.disk) * machine::GB)
+                    {
+                        let message = crate::error::chain(&error).join(": ");
+                        tracing::error!(server = id, %message, "cannot grow the emulated disk");
+                    }
                 }
             }
         })

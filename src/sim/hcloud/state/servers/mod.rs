@@ -9,12 +9,14 @@
 //! This file holds the server model, its API rendering and the queries and small
 //! changes (rename, protection, deletion) the other families use; each larger job has
 //! its own file: `create` (`POST /servers`), `power` (power state machine and rescue),
-//! `disk` (snapshots, rebuild, type change) and `attachments` (networks, placement groups).
+//! `disk` (snapshots, rebuild, type change), `attachments` (networks, placement groups)
+//! and `system` (controls on the system a server runs: hang, partition).
 
 mod attachments;
 mod create;
 mod disk;
 mod power;
+mod system;
 
 use std::collections::BTreeSet;
 
@@ -461,6 +463,7 @@ impl World {
             "disk_generation": s.disk_generation,
             "disk_used_gb": s.disk_used_gb,
             "disk_file": self.disks.as_ref().map(|d| d.server_disk(id)),
+            "machine": self.machine_json(id),
         })
     }
 }
