@@ -12,6 +12,7 @@
 //! [`sim`] is the local emulator of Hetzner Cloud, the Image Factory and Talos nodes; it
 //! shares wire types with the client side but no behaviour.
 
+pub mod cluster;
 pub mod error;
 pub mod excerpt;
 pub mod factory;

@@ -3,7 +3,10 @@
 
 mod completions;
 mod config;
+mod destroy;
+mod doctor;
 mod factory;
+mod hcloud;
 mod schematic;
 mod secrets;
 mod sim;
@@ -49,6 +52,8 @@ async fn dispatch(cli: Cli, printer: &Printer) -> Result<(), CliError> {
         Command::Validate => validate::run(&cli.global.config, printer),
         Command::Schematic(command) => schematic::run(command, &cli.global, printer).await,
         Command::Factory(command) => factory::run(command, &cli.global, printer).await,
+        Command::Destroy(args) => destroy::run(&args, &cli.global, printer).await,
+        Command::Doctor => doctor::run(&cli.global, printer).await,
     }
 }
 

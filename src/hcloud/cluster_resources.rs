@@ -52,6 +52,17 @@ pub struct PrimaryIp {
     /// Labels.
     #[serde(default)]
     pub labels: HashMap<String, String>,
+    /// Delete protection.
+    #[serde(default)]
+    pub protection: DeleteProtection,
+}
+
+/// Whether a resource is protected against deletion.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub struct DeleteProtection {
+    /// Delete protection is on.
+    #[serde(default)]
+    pub delete: bool,
 }
 
 /// Where each kind of resource lives in the API: `/{many}`, one resource under key `one`.

@@ -29,6 +29,7 @@ pub mod images;
 pub mod labels;
 pub mod servers;
 mod ssh_keys;
+pub mod teardown;
 
 pub use budget::{RateLimit, RequestCount};
 pub use catalog::{Availability, ServerTypeInfo};
@@ -43,3 +44,4 @@ pub use ids::{
 pub use images::ImageType;
 pub use labels::{Labels, Role, Selector};
 pub use servers::{CreateServer, CreatedImage, CreatedServer, RescueEnabled};
+pub use teardown::Protected;
