@@ -43,7 +43,7 @@ pub enum Error {
         cluster: String,
         /// Why.
         #[source]
-        source: api::Error,
+        source: Box<api::Error>,
     },
     /// An API call failed.
     #[error("while destroying cluster {cluster}")]
@@ -52,7 +52,7 @@ pub enum Error {
         cluster: String,
         /// The failed call.
         #[source]
-        source: api::Error,
+        source: Box<api::Error>,
     },
 }
 
@@ -236,10 +236,13 @@ pub struct Outcome {
 fn selector(cluster: &str) -> Result<Selector, Error> {
     let labels = api::Labels::cluster(cluster).map_err(|source| Error::Selector {
         cluster: cluster.to_string(),
-        source,
+        source: Box::new(source),
     })?;
     Ok(Selector::new().eq(labels::CLUSTER, labels.get(labels::CLUSTER).unwrap_or(cluster)))
 }
+
+/// A kind and `(id, name, protected)` of each listed resource of it.
+type Listed<'a> = (Kind, Vec<(i64, &'a str, bool)>);
 
 /// Reads every resource labelled with `cluster`.
 ///
@@ -250,7 +253,7 @@ pub async fn inventory(client: &Client, cluster: &str) -> Result<Inventory, Erro
     let selector = selector(cluster)?;
     let api_error = |source| Error::Api {
         cluster: cluster.to_string(),
-        source,
+        source: Box::new(source),
     };
     let (load_balancers, servers, floating_ips, primary_ips, placement_groups, firewalls, networks, ssh_keys) =
         tokio::try_join!(
@@ -264,47 +267,54 @@ pub async fn inventory(client: &Client, cluster: &str) -> Result<Inventory, Erro
             client.list_ssh_keys(&selector),
         )
         .map_err(api_error)?;
-    let mut resources = Vec::new();
-    resources.extend(
-        load_balancers
-            .iter()
-            .map(|r| Resource::new(Kind::LoadBalancer, r.id, &r.name, r.protection.delete)),
-    );
-    resources.extend(
-        servers
-            .iter()
-            .map(|r| Resource::new(Kind::Server, r.id, &r.name, r.protection.delete)),
-    );
-    resources.extend(
-        floating_ips
-            .iter()
-            .map(|r| Resource::new(Kind::FloatingIp, r.id, &r.name, r.protection.delete)),
-    );
-    resources.extend(
-        primary_ips
-            .iter()
-            .map(|r| Resource::new(Kind::PrimaryIp, r.id, &r.name, r.protection.delete)),
-    );
-    resources.extend(
-        placement_groups
-            .iter()
-            .map(|r| Resource::new(Kind::PlacementGroup, r.id, &r.name, false)),
-    );
-    resources.extend(
-        firewalls
-            .iter()
-            .map(|r| Resource::new(Kind::Firewall, r.id, &r.name, false)),
-    );
-    resources.extend(
-        networks
-            .iter()
-            .map(|r| Resource::new(Kind::Network, r.id, &r.name, r.protection.delete)),
-    );
-    resources.extend(
-        ssh_keys
-            .iter()
-            .map(|r| Resource::new(Kind::SshKey, r.id, &r.name, false)),
-    );
+    let found: [Listed<'_>; 8] = [
+        (
+            Kind::LoadBalancer,
+            load_balancers
+                .iter()
+                .map(|r| (r.id, &*r.name, r.protection.delete))
+                .collect(),
+        ),
+        (
+            Kind::Server,
+            servers.iter().map(|r| (r.id, &*r.name, r.protection.delete)).collect(),
+        ),
+        (
+            Kind::FloatingIp,
+            floating_ips
+                .iter()
+                .map(|r| (r.id, &*r.name, r.protection.delete))
+                .collect(),
+        ),
+        (
+            Kind::PrimaryIp,
+            primary_ips
+                .iter()
+                .map(|r| (r.id, &*r.name, r.protection.delete))
+                .collect(),
+        ),
+        (
+            Kind::PlacementGroup,
+            placement_groups.iter().map(|r| (r.id, &*r.name, false)).collect(),
+        ),
+        (
+            Kind::Firewall,
+            firewalls.iter().map(|r| (r.id, &*r.name, false)).collect(),
+        ),
+        (
+            Kind::Network,
+            networks.iter().map(|r| (r.id, &*r.name, r.protection.delete)).collect(),
+        ),
+        (Kind::SshKey, ssh_keys.iter().map(|r| (r.id, &*r.name, false)).collect()),
+    ];
+    let mut resources: Vec<Resource> = found
+        .into_iter()
+        .flat_map(|(kind, items)| {
+            items
+                .into_iter()
+                .map(move |(id, name, protected)| Resource::new(kind, id, name, protected))
+        })
+        .collect();
     resources.sort_by(|a, b| (a.kind, &a.name, a.id).cmp(&(b.kind, &b.name, b.id)));
     Ok(Inventory {
         cluster: cluster.to_string(),
@@ -375,7 +385,7 @@ impl Run<'_> {
     fn api_error(&self, source: api::Error) -> Error {
         Error::Api {
             cluster: self.cluster.to_string(),
-            source,
+            source: Box::new(source),
         }
     }
 

@@ -226,7 +226,7 @@ async fn server_types(spec: &Spec, client: &Client) -> Check {
 async fn factory_check(spec: &Spec, factory: &FactoryClient) -> Check {
     let version = spec.talos.version.to_string();
     match factory.versions().await {
-        Ok(versions) if versions.iter().any(|v| *v == version) => Check::new(
+        Ok(versions) if versions.contains(&version) => Check::new(
             "factory",
             Verdict::Ok,
             format!("{} answers and builds Talos {version}", factory.base_url()),
@@ -263,55 +263,41 @@ async fn snapshot(spec: &Spec, client: &Client) -> Check {
         }
     }
     let short: String = schematic.chars().take(12).collect();
-    if missing.is_empty() {
-        Check::new(
-            "snapshot",
+    let (verdict, reason) = if missing.is_empty() {
+        (
             Verdict::Ok,
             format!("Talos {version}, schematic {short}…: {}", found.join(", ")),
         )
     } else {
-        Check::new(
-            "snapshot",
-            Verdict::Fail,
-            format!(
-                "no snapshot of Talos {version}, schematic {short}… for {}; run `talos-hcloud image build`",
-                missing.join(", ")
-            ),
-        )
-    }
+        let missing = missing.join(", ");
+        let reason =
+            format!("no snapshot of Talos {version}, schematic {short}… for {missing}; run `talos-hcloud image build`");
+        (Verdict::Fail, reason)
+    };
+    Check::new("snapshot", verdict, reason)
 }
 
 /// Whether the admin CIDRs let this machine reach the Talos and Kubernetes APIs;
 /// "cannot tell" (warn) when its public address is unknown.
 pub fn admin_cidrs(cidrs: &[IpNet], public_address: Option<IpAddr>) -> Check {
-    let listed: Vec<String> = cidrs.iter().map(ToString::to_string).collect();
-    let Some(address) = public_address else {
-        return Check::new(
-            "admin-cidrs",
+    let listed = cidrs.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+    let (verdict, reason) = match public_address {
+        None => (
             Verdict::Warn,
             format!(
-                "cannot tell whether {} include this machine: its public address is unknown (behind NAT or no \
-                 public route)",
-                listed.join(", ")
+                "cannot tell whether {listed} include this machine: its public address is unknown (behind NAT or \
+                 no public route)"
             ),
-        );
-    };
-    if cidrs.iter().any(|cidr| cidr.contains(&address)) {
-        Check::new(
-            "admin-cidrs",
-            Verdict::Ok,
-            format!("{address} is in {}", listed.join(", ")),
-        )
-    } else {
-        Check::new(
-            "admin-cidrs",
+        ),
+        Some(address) if cidrs.iter().any(|cidr| cidr.contains(&address)) => {
+            (Verdict::Ok, format!("{address} is in {listed}"))
+        }
+        Some(address) => (
             Verdict::Fail,
-            format!(
-                "this machine ({address}) is not in {}: the Talos API (50000) and 6443 will refuse it",
-                listed.join(", ")
-            ),
-        )
-    }
+            format!("this machine ({address}) is not in {listed}: the Talos API (50000) and 6443 will refuse it"),
+        ),
+    };
+    Check::new("admin-cidrs", verdict, reason)
 }
 
 /// This machine's public address as far as it can be told without asking anyone: the

@@ -2,7 +2,9 @@
 //! starts its own on 127.0.0.1:0 through `harness`.
 
 mod cli;
+mod cluster_destroy;
 mod config_gen;
+mod doctor;
 mod factory;
 mod factory_server;
 mod harness;
