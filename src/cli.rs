@@ -244,7 +244,7 @@ pub enum Command {
     ///   talos-hcloud man --all /usr/local/share/man/man1
     Man(ManArgs),
 
-    /// Delete every Hetzner resource labelled with the cluster (asks first; --yes for scripts).
+    /// Delete every Hetzner resource labelled with the cluster (asks first).
     ///
     /// Lists what goes, grouped by kind, then asks for the cluster name on a terminal.
     /// Without a terminal it refuses (exit 2) unless --yes is given. Resources with delete
@@ -259,9 +259,11 @@ pub enum Command {
     ///   HCLOUD_TOKEN=… talos-hcloud -c cluster.yaml destroy
     Destroy(DestroyArgs),
 
-    /// Check token, rate limit, server types, Image Factory, snapshot and admin CIDRs (no changes).
+    /// Read-only checks of what apply needs; exit 1 on a blocker.
     ///
-    /// One screen of checks, each ok, warn or fail with its reason. Exit 1 when a check
+    /// Checks the token, the rate-limit budget, the server types of cluster.yaml in their
+    /// locations, the Image Factory and its Talos versions, the Talos snapshot, and whether
+    /// the admin CIDRs include this machine. One screen, each ok, warn or fail with its reason. Exit 1 when a check
     /// fails (a blocker for `apply`), 0 otherwise; nothing is created or changed.
     ///
     /// Example:
