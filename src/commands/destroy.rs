@@ -34,7 +34,7 @@ pub async fn run(args: &DestroyArgs, global: &GlobalArgs, printer: &Printer) -> 
     };
     destroy::check_protection(&inventory, options)?;
     if !args.yes {
-        confirm(&inventory)?;
+        confirm(&inventory, printer)?;
     }
     let outcome = destroy::destroy(&client, &inventory, options).await?;
     let mut text = format!("destroyed cluster {cluster}:\n{}", listing(&inventory));
@@ -91,10 +91,11 @@ fn listing(inventory: &Inventory) -> String {
 ///
 /// # Errors
 /// Exit 2 without a terminal (scripts pass `--yes`) or when the answer is not the name.
-fn confirm(inventory: &Inventory) -> Result<(), CliError> {
+fn confirm(inventory: &Inventory, printer: &Printer) -> Result<(), CliError> {
     let cluster = &inventory.cluster;
     let count = inventory.resources.len();
     if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+        printer.status(format!("destroy would delete:\n{}", listing(inventory)));
         return Err(CliError::invalid(format!(
             "destroy would delete {count} resources of cluster {cluster} and needs confirmation, but there is no \
              terminal to ask on; nothing was deleted"

@@ -250,6 +250,10 @@ async fn without_a_terminal_and_without_yes_nothing_is_deleted() {
     let run = cli(&api, api.sim.token(), &["destroy"]).await;
     assert_eq!(run.code, 2, "{run:?}");
     assert!(run.stderr.contains("no terminal"), "{run:?}");
+    assert!(
+        run.stderr.contains("servers (2): tootcommunity-prod-cp-1"),
+        "lists what would go: {run:?}"
+    );
     assert!(run.stderr.contains("--yes"), "{run:?}");
     let changes = api.sim.request_log().iter().filter(|r| r.method != "GET").count();
     assert_eq!(changes, 0, "nothing was changed");
