@@ -276,3 +276,54 @@ async fn a_bad_cluster_yaml_is_refused_before_any_api_call() {
     }
     assert!(api.sim.request_log().is_empty(), "zero API calls");
 }
+
+/// Runs `destroy` on a pseudo-terminal (util-linux `script`) answering `answer`.
+async fn destroy_on_a_terminal(api: &Api, answer: &str) -> std::process::Output {
+    let binary = env!("CARGO_BIN_EXE_talos-hcloud");
+    let env = [
+        ("HCLOUD_ENDPOINT", api.sim.endpoint()),
+        ("HCLOUD_TOKEN", api.sim.token().to_string()),
+    ];
+    let answer = format!("{answer}\n");
+    tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        let mut child = std::process::Command::new("script")
+            .args(["-qec", &format!("{binary} destroy"), "/dev/null"])
+            .current_dir(repo_root())
+            .envs(env)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("script runs");
+        // The prompt is read after the listing; the terminal buffers the early answer.
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(answer.as_bytes())
+            .expect("answer");
+        child.wait_with_output().expect("script ends")
+    })
+    .await
+    .expect("script thread")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn on_a_terminal_only_the_cluster_name_confirms() {
+    let api = Api::start().await;
+    let hc = client(&api);
+    populate(&hc, CLUSTER).await;
+    let wrong = destroy_on_a_terminal(&api, "prod").await;
+    let shown = String::from_utf8_lossy(&wrong.stdout).into_owned();
+    assert_eq!(wrong.status.code(), Some(2), "{shown}");
+    assert!(shown.contains("type the cluster name (tootcommunity-prod)"), "{shown}");
+    assert!(shown.contains("nothing was deleted"), "{shown}");
+    assert_eq!(counts(&hc, CLUSTER).await, vec![1, 2, 1, 1, 1, 1, 1, 1]);
+
+    let right = destroy_on_a_terminal(&api, CLUSTER).await;
+    let shown = String::from_utf8_lossy(&right.stdout).into_owned();
+    assert_eq!(right.status.code(), Some(0), "{shown}");
+    assert!(shown.contains("destroyed cluster tootcommunity-prod"), "{shown}");
+    assert_eq!(counts(&hc, CLUSTER).await, vec![0; 8]);
+}
