@@ -277,6 +277,45 @@ pub enum Command {
     ///
     ///   talos-hcloud man --all /usr/local/share/man/man1
     Man(ManArgs),
+
+    /// Delete every Hetzner resource labelled with the cluster (asks first).
+    ///
+    /// Lists what goes, grouped by kind, then asks for the cluster name on a terminal.
+    /// Without a terminal it refuses (exit 2) unless --yes is given. Resources with delete
+    /// protection stop it before anything changes, unless --disable-protection turns the
+    /// protection off first. Deletes in reverse dependency order: load balancers, servers,
+    /// floating IPs, primary IPs, placement groups, firewalls, network, SSH keys. Talos
+    /// snapshots and the local secrets bundle are kept. Running it again finds nothing and
+    /// exits 0.
+    ///
+    /// Example:
+    ///
+    ///   HCLOUD_TOKEN=… talos-hcloud -c cluster.yaml destroy
+    Destroy(DestroyArgs),
+
+    /// Read-only checks of what apply needs; exit 1 on a blocker.
+    ///
+    /// Checks the token, the rate-limit budget, the server types of cluster.yaml in their
+    /// locations, the Image Factory and its Talos versions, the Talos snapshot, and whether
+    /// the admin CIDRs include this machine. One screen, each ok, warn or fail with its reason. Exit 1 when a check
+    /// fails (a blocker for `apply`), 0 otherwise; nothing is created or changed.
+    ///
+    /// Example:
+    ///
+    ///   HCLOUD_TOKEN=… talos-hcloud -c cluster.yaml doctor
+    Doctor,
+}
+
+/// Arguments of `destroy`.
+#[derive(Debug, Args)]
+pub struct DestroyArgs {
+    /// Do not ask for the cluster name (for scripts and CI).
+    #[arg(long)]
+    pub yes: bool,
+
+    /// Turn delete protection off first instead of refusing.
+    #[arg(long)]
+    pub disable_protection: bool,
 }
 
 /// Subcommands of `schematic`.

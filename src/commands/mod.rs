@@ -3,9 +3,12 @@
 
 mod completions;
 mod config;
+mod destroy;
+mod doctor;
 mod factory;
 mod image;
 mod plan;
+mod hcloud;
 mod schematic;
 mod secrets;
 mod sim;
@@ -59,6 +62,8 @@ async fn dispatch(cli: Cli, printer: &Printer) -> Result<(), CliError> {
         Command::Factory(command) => factory::run(command, &cli.global, printer).await,
         Command::Image(command) => image::run(command, &cli.global, printer).await,
         Command::Plan(args) => plan::run(&args, &cli.global, printer).await,
+        Command::Destroy(args) => destroy::run(&args, &cli.global, printer).await,
+        Command::Doctor => doctor::run(&cli.global, printer).await,
     }
 }
 

@@ -55,6 +55,9 @@ pub struct PrimaryIp {
     /// Where it lives (a primary IP can only be assigned to servers there).
     #[serde(default)]
     pub location: Option<NamedLocation>,
+    /// Delete protection.
+    #[serde(default)]
+    pub protection: DeleteProtection,
 }
 
 /// A location as far as a resource names it.
@@ -62,6 +65,14 @@ pub struct PrimaryIp {
 pub struct NamedLocation {
     /// Location name (`fsn1`).
     pub name: String,
+}
+
+/// Whether a resource is protected against deletion.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub struct DeleteProtection {
+    /// Delete protection is on.
+    #[serde(default)]
+    pub delete: bool,
 }
 
 /// Where each kind of resource lives in the API: `/{many}`, one resource under key `one`.

@@ -31,6 +31,7 @@ pub mod labels;
 pub mod pricing;
 pub mod servers;
 mod ssh_keys;
+pub mod teardown;
 
 pub use budget::{RateLimit, RequestCount};
 pub use catalog::{Availability, ServerTypeInfo};
@@ -46,3 +47,4 @@ pub use images::ImageType;
 pub use labels::{Labels, Role, Selector};
 pub use pricing::Pricing;
 pub use servers::{CreateServer, CreatedImage, CreatedServer, RescueEnabled};
+pub use teardown::Protected;

@@ -4,7 +4,9 @@
 mod cli;
 mod cluster_plan;
 mod cluster_talos;
+mod cluster_destroy;
 mod config_gen;
+mod doctor;
 mod factory;
 mod factory_server;
 mod harness;

@@ -43,7 +43,8 @@ pub async fn emulator() -> Api {
     .await
 }
 
-fn client(api: &Api) -> Client {
+/// A product client for the emulator with fast retry and poll policies.
+pub fn client(api: &Api) -> Client {
     let credentials = Credentials {
         token: Token::new(api.sim.token()).expect("a token"),
         endpoint: Endpoint::parse(&api.sim.endpoint()).expect("the emulator's endpoint"),

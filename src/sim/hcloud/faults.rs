@@ -471,6 +471,19 @@ impl FaultEngine {
             .is_some()
     }
 
+    /// Returns true if and only if an `unavailable` rule for `server_type` in `location`
+    /// always fires (probability 1, no count): the type is sold out there, and
+    /// `GET /server_types` says so (`available: false`) as the real API does.
+    pub fn sold_out(&self, server_type: &str, location: &str) -> bool {
+        self.rules.iter().any(|(rule, left)| {
+            rule.kind == FaultKind::Unavailable
+                && rule.probability >= 1.0
+                && left.is_none()
+                && rule.server_type.as_deref().is_none_or(|t| t == server_type)
+                && rule.location.as_deref().is_none_or(|l| l == location)
+        })
+    }
+
     /// A capacity error for creating a server of `server_type` in `location`.
     pub fn capacity(&mut self, server_type: &str, location: &str) -> Option<ApiError> {
         let rule = self.fire(Concern::Capacity, |rule| {

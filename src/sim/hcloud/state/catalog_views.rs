@@ -29,6 +29,20 @@ fn find_entry<T>(
 }
 
 impl World {
+    /// A server type's JSON with `available: false` where a fault has sold it out.
+    fn with_availability(&self, server_type: &ServerType) -> Value {
+        let mut json = server_type.to_json();
+        if let Some(locations) = json["locations"].as_array_mut() {
+            for location in locations {
+                let name = location["name"].as_str().unwrap_or_default().to_string();
+                if self.faults.sold_out(server_type.name, &name) {
+                    location["available"] = Value::Bool(false);
+                }
+            }
+        }
+        json
+    }
+
     /// `GET /locations`.
     pub fn list_locations(&self, query: &Query) -> Result<Page, ApiError> {
         pagination::list(LOCATIONS.iter().map(Location::to_json).collect(), query, RULES)
@@ -41,7 +55,8 @@ impl World {
 
     /// `GET /server_types`.
     pub fn list_server_types(&self, query: &Query) -> Result<Page, ApiError> {
-        pagination::list(SERVER_TYPES.iter().map(ServerType::to_json).collect(), query, RULES)
+        let types = SERVER_TYPES.iter().map(|t| self.with_availability(t)).collect();
+        pagination::list(types, query, RULES)
     }
 
     /// `GET /server_types/{id}`.
