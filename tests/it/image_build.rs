@@ -514,7 +514,7 @@ fn wait_for_line(stderr: &mut impl BufRead, line: &str) -> Vec<String> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigint_at_each_phase_deletes_the_temporary_server_and_key_and_exits_3() {
+async fn sigint_or_sigterm_at_each_phase_deletes_the_temporary_server_and_key_and_exits_3() {
     let api = emulator().await;
     let hc = client(&api);
     let dir = tempfile::tempdir().expect("tempdir");
@@ -523,7 +523,12 @@ async fn sigint_at_each_phase_deletes_the_temporary_server_and_key_and_exits_3()
         slow_bytes_per_second: Some(2 << 20),
         ..FactoryFaults::default()
     });
-    for phase in ["amd64: server", "amd64: rescue", "amd64: connect", "amd64: write"] {
+    for (phase, signal) in [
+        ("amd64: server", "INT"),
+        ("amd64: rescue", "INT"),
+        ("amd64: connect", "TERM"),
+        ("amd64: write", "INT"),
+    ] {
         let mut child = spawn_build(&api, dir.path());
         let pid = child.id();
         let stderr = child.stderr.take().expect("piped stderr");
@@ -532,7 +537,7 @@ async fn sigint_at_each_phase_deletes_the_temporary_server_and_key_and_exits_3()
             move || {
                 let mut stderr = BufReader::new(stderr);
                 let mut lines = wait_for_line(&mut stderr, &phase);
-                crate::harness::signal(pid, "INT");
+                crate::harness::signal(pid, signal);
                 let mut rest = String::new();
                 let _ = stderr.read_to_string(&mut rest);
                 lines.extend(rest.lines().map(str::to_string));
@@ -541,7 +546,7 @@ async fn sigint_at_each_phase_deletes_the_temporary_server_and_key_and_exits_3()
         })
         .await
         .expect("the binary ran");
-        assert_eq!(code, Some(3), "interrupted in `{phase}`: {lines:#?}");
+        assert_eq!(code, Some(3), "SIG{signal} in `{phase}`: {lines:#?}");
         let text = lines.join("\n");
         assert!(text.contains("interrupted"), "{text}");
         assert_eq!(temporaries(&hc).await, (0, 0), "interrupted in `{phase}`: {text}");
