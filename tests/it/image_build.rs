@@ -514,7 +514,7 @@ fn wait_for_line(stderr: &mut impl BufRead, line: &str) -> Vec<String> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigint_at_each_phase_deletes_the_temporary_server_and_key_and_exits_3() {
+async fn sigint_or_sigterm_at_each_phase_deletes_the_temporary_server_and_key_and_exits_3() {
     let api = emulator().await;
     let hc = client(&api);
     let dir = tempfile::tempdir().expect("tempdir");
@@ -523,7 +523,12 @@ async fn sigint_at_each_phase_deletes_the_temporary_server_and_key_and_exits_3()
         slow_bytes_per_second: Some(2 << 20),
         ..FactoryFaults::default()
     });
-    for phase in ["amd64: server", "amd64: rescue", "amd64: connect", "amd64: write"] {
+    for (phase, signal) in [
+        ("amd64: server", "INT"),
+        ("amd64: rescue", "INT"),
+        ("amd64: connect", "TERM"),
+        ("amd64: write", "INT"),
+    ] {
         let mut child = spawn_build(&api, dir.path());
         let pid = child.id();
         let stderr = child.stderr.take().expect("piped stderr");
@@ -532,7 +537,7 @@ async fn sigint_at_each_phase_deletes_the_temporary_server_and_key_and_exits_3()
             move || {
                 let mut stderr = BufReader::new(stderr);
                 let mut lines = wait_for_line(&mut stderr, &phase);
-                crate::harness::signal(pid, "INT");
+                crate::harness::signal(pid, signal);
                 let mut rest = String::new();
                 let _ = stderr.read_to_string(&mut rest);
                 lines.extend(rest.lines().map(str::to_string));
@@ -541,7 +546,7 @@ async fn sigint_at_each_phase_deletes_the_temporary_server_and_key_and_exits_3()
         })
         .await
         .expect("the binary ran");
-        assert_eq!(code, Some(3), "interrupted in `{phase}`: {lines:#?}");
+        assert_eq!(code, Some(3), "SIG{signal} in `{phase}`: {lines:#?}");
         let text = lines.join("\n");
         assert!(text.contains("interrupted"), "{text}");
         assert_eq!(temporaries(&hc).await, (0, 0), "interrupted in `{phase}`: {text}");
@@ -619,4 +624,122 @@ async fn the_snapshot_found_by_labels_is_the_newest_available_one() {
         .await
         .expect("lookup");
     assert!(other_arch.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_yaml_provides_version_schematic_and_names() {
+    let api = emulator().await;
+    let config = crate::harness::repo_root().join("cluster.yaml");
+    let env = env(&api);
+    let run = tokio::task::spawn_blocking(move || {
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let config = config.to_str().expect("a UTF-8 path").to_string();
+        let args = ["-c", &config, "image", "build", "--arch", "amd64", "--output", "json"];
+        talos_hcloud_env(crate::harness::repo_root(), &args, &env)
+    })
+    .await
+    .expect("the binary ran");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let reports: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
+    assert_eq!(reports[0]["version"], "v1.11.6", "cluster.yaml's talos.version");
+    let spec = talos_hcloud::spec::load(&crate::harness::repo_root().join("cluster.yaml")).expect("cluster.yaml");
+    assert_eq!(reports[0]["schematic"], spec.talos.schematic.id.to_string());
+    let create = api
+        .sim
+        .request_log()
+        .into_iter()
+        .find(|r| r.method == "POST" && r.path == "/v1/servers")
+        .expect("a builder was created");
+    let body = create.request_body.expect("a JSON body");
+    assert!(
+        body["name"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("tc-prod-builder-amd64-")),
+        "{body}"
+    );
+    assert_eq!(body["location"], "fsn1");
+    assert_eq!(body["labels"][labels::CLUSTER], "tootcommunity-prod");
+    assert_eq!(body["labels"][labels::TEMPORARY], "true");
+}
+
+/// The read-back check on its own: it accepts the disk as written and refuses one changed
+/// byte or a length the image's GPT contradicts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verification_reads_the_disk_back_and_refuses_any_difference() {
+    use talos_hcloud::image::build::{Leftovers, NoProgress, Placement, builder, cleanup, verify, write};
+    let api = emulator().await;
+    let hc = client(&api);
+    let name = "verify-builder";
+    let key = Arc::new(talos_hcloud::ssh::generate_key().expect("a key"));
+    let leftovers = Leftovers::default();
+    let labels = builder::temporary_labels(None, "0badc0de").expect("labels");
+    let (key_id, _) = builder::create_key(&hc, &leftovers, "verify-key", &key, &labels)
+        .await
+        .expect("key");
+    let placements = [Placement {
+        location: "fsn1".into(),
+        server_type: "cx23".into(),
+    }];
+    let (server, _) = builder::create_server(
+        &hc,
+        &leftovers,
+        &NoProgress,
+        Architecture::Amd64,
+        name,
+        &placements,
+        key_id,
+        &labels,
+    )
+    .await
+    .expect("builder");
+    let ip = builder::boot_rescue(&hc, server, name, key_id).await.expect("rescue");
+    let session = builder::connect(ip, name, key, Duration::from_secs(30))
+        .await
+        .expect("ssh");
+    let factory = factory(&api);
+    let id = factory.push_schematic(&schematic()).await.expect("pushed").id;
+    let url = factory
+        .image_url(
+            &id,
+            &version(),
+            Architecture::Amd64,
+            talos_hcloud::factory::Compression::Zstd,
+        )
+        .expect("a URL");
+    let written = write::write_remote(
+        &session,
+        name,
+        &url,
+        talos_hcloud::factory::Compression::Zstd,
+        Architecture::Amd64,
+        &NoProgress,
+    )
+    .await
+    .expect("written");
+    assert_eq!(
+        (written.sha256.as_str(), written.bytes),
+        (factory_sha(&api, Architecture::Amd64).as_str(), IMAGE_SIZE)
+    );
+    verify::verify_disk(&session, name, &written.sha256, written.bytes)
+        .await
+        .expect("the disk holds the image");
+
+    let cut = verify::verify_disk(&session, name, &written.sha256, written.bytes - 4096)
+        .await
+        .expect_err("a short stream");
+    assert!(cut.to_string().contains("the image's GPT says it is"), "{cut}");
+    let (status, _, _) = session
+        .output("printf X | dd of=/dev/sda bs=1 seek=1048577 conv=notrunc status=none")
+        .await
+        .expect("exec");
+    assert!(status.success());
+    let changed = verify::verify_disk(&session, name, &written.sha256, written.bytes)
+        .await
+        .expect_err("one changed byte");
+    assert!(changed.to_string().contains("hash to"), "{changed}");
+
+    session.close().await;
+    let cleaned = cleanup::delete_all(&hc, &leftovers, options().cleanup, &build::Interrupt::new(), 1).await;
+    assert_eq!(cleaned.len(), 2, "{cleaned:?}");
+    assert_eq!(temporaries(&hc).await, (0, 0));
 }
