@@ -58,14 +58,17 @@ fn cluster_file(text: &str) -> (tempfile::TempDir, PathBuf) {
     (dir, path)
 }
 
-/// Runs `talos-hcloud -c CONFIG plan ARGS` (no secrets bundle) with `env`.
+/// Runs `talos-hcloud -c CONFIG plan ARGS` with `env` (no secrets bundle unless ARGS name one).
 async fn plan_with(config: &Path, args: &[&str], env: Vec<(String, String)>) -> Run {
     let config = config.to_path_buf();
     let args: Vec<String> = args.iter().map(|a| (*a).to_string()).collect();
     tokio::task::spawn_blocking(move || {
         let dir = tempfile::tempdir().expect("a temporary folder");
         let config = config.display().to_string();
-        let mut all = vec!["-c", config.as_str(), "plan", "--secrets", "no-secrets.yaml"];
+        let mut all = vec!["-c", config.as_str(), "plan"];
+        if !args.iter().any(|a| a == "--secrets") {
+            all.extend(["--secrets", "no-secrets.yaml"]);
+        }
         all.extend(args.iter().map(String::as_str));
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         talos_hcloud_env(dir.path(), &all, &env)
@@ -394,15 +397,55 @@ async fn a_cluster_that_matches_has_no_changes() {
 
     let run = plan(&api, &config, &["--detailed-exitcode"]).await;
     assert_eq!(run.code, 0, "{run:?}");
-    assert!(
-        run.stdout.contains("No changes: the 6 resources match cluster.yaml."),
-        "{}",
-        run.stdout
+    for expected in [
+        "No changes: the 6 resources match cluster.yaml.",
+        "machine configs: not compared (no secrets bundle at no-secrets.yaml)",
+    ] {
+        assert!(run.stdout.contains(expected), "{expected}: {}", run.stdout);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn machine_configs_are_compared_by_their_hash_label() {
+    let api = Api::start().await;
+    let hc = client(&api);
+    let (dir, config) = cluster_file(TINY);
+    let secrets = dir.path().join("secrets.yaml");
+    let made = talos_hcloud_env(
+        dir.path(),
+        &["-c", "cluster.yaml", "secrets", "gen", "-o", "secrets.yaml"],
+        &[],
     );
-    assert!(
-        run.stdout
-            .contains("machine configs: not compared (no secrets bundle at no-secrets.yaml)")
-    );
+    assert_eq!(made.code, 0, "{made:?}");
+    let spec = spec::load(&config).unwrap();
+    let image = snapshot(&hc, &spec, "arm64").await;
+    let want = desired_state(&hc, &spec).await;
+    let (network, groups) = create_infrastructure(&hc, &want).await;
+    let secrets_arg = secrets.display().to_string();
+    let args = ["--output", "json", "--secrets", secrets_arg.as_str()];
+
+    // The floating IP exists, so the configs render: the new node gets its config.
+    let run = plan(&api, &config, &args).await;
+    let first: Value = serde_json::from_str(&run.stdout).expect("a JSON plan");
+    assert_eq!(first["configs_unknown"], Value::Null, "{first:#}");
+    let configs = first["configs"].as_array().expect("a list");
+    assert_eq!(configs.len(), 1);
+    assert_eq!(configs[0]["server"], "tiny-cp-1");
+    assert_eq!(configs[0]["reason"], "new_node");
+    let hash = configs[0]["to"].as_str().expect("a hash").to_string();
+    assert_eq!(hash.len(), 32);
+
+    // A server recording another hash needs its config again.
+    let mut server = want.servers[0].clone();
+    server.labels.insert(desired::LABEL_CONFIG_HASH.into(), "0".repeat(32));
+    create_server(&hc, &server, image, &server.server_type, network, &groups).await;
+    let run = plan(&api, &config, &args).await;
+    let second: Value = serde_json::from_str(&run.stdout).expect("a JSON plan");
+    assert_eq!(second["changes"], serde_json::json!([]), "{second:#}");
+    assert_eq!(second["configs"][0]["reason"], "changed");
+    assert_eq!(second["configs"][0]["from"], "0".repeat(32));
+    assert_eq!(second["configs"][0]["to"], hash.as_str());
+    assert_eq!(second["has_changes"], true);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
