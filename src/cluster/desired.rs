@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 
 use super::error::Error;
 use super::live::Live;
+use crate::spec::catalog::MAX_SERVERS_PER_PLACEMENT_GROUP;
 use crate::spec::resources::{LABEL_NODE, api_endpoint_name};
 use crate::spec::{Architecture, Endpoint, Labels, NodeGroup, Role, Spec};
 use crate::talos::config::render::{KUBERNETES_API_PORT, RenderedNode};
@@ -26,9 +27,8 @@ use crate::talos::config::render::{KUBERNETES_API_PORT, RenderedNode};
 pub const LABEL_CONFIG_HASH: &str = "talos-hcloud/config-hash";
 /// The Talos API port.
 pub const TALOS_API_PORT: u16 = 50000;
-/// Hetzner's limit of servers in one spread placement group
-/// (reference/hcloud-api.md §11).
-pub const PLACEMENT_GROUP_MAX_SERVERS: usize = 10;
+/// Every port, as a firewall rule's range (the API documents ranges, not `any`).
+pub const ALL_PORTS: &str = "1-65535";
 /// The load balancer type of the API load balancer (`endpoint: load-balancer`).
 pub const API_LOAD_BALANCER_TYPE: &str = "lb11";
 
@@ -511,8 +511,8 @@ fn firewall_rules(spec: &Spec, role: Role) -> Vec<FirewallRule> {
             &admin,
         ));
     }
-    rules.push(FirewallRule::incoming("tcp", Some("any"), &private));
-    rules.push(FirewallRule::incoming("udp", Some("any"), &private));
+    rules.push(FirewallRule::incoming("tcp", Some(ALL_PORTS), &private));
+    rules.push(FirewallRule::incoming("udp", Some(ALL_PORTS), &private));
     rules.push(FirewallRule::incoming("icmp", None, &private));
     rules.sort();
     rules
@@ -543,7 +543,7 @@ fn placement_groups(spec: &Spec, group: &NodeGroup) -> Vec<DesiredPlacementGroup
             .filter(|node| node.location.name() == *location)
             .map(|node| spec.server_name(node))
             .collect();
-        for (index, chunk) in members.chunks(PLACEMENT_GROUP_MAX_SERVERS).enumerate() {
+        for (index, chunk) in members.chunks(MAX_SERVERS_PER_PLACEMENT_GROUP).enumerate() {
             groups.push(DesiredPlacementGroup {
                 name: if index == 0 {
                     name.clone()
@@ -560,18 +560,12 @@ fn placement_groups(spec: &Spec, group: &NodeGroup) -> Vec<DesiredPlacementGroup
 }
 
 /// Every node's private address: cluster.yaml's, else the address its live server has in
-/// the subnet, else the lowest free address (past the subnet's first, which Hetzner's
-/// gateway may take), skipping every address another node has or is given.
+/// the subnet (whatever Hetzner gave it), else the lowest free address past the subnet's
+/// reserved ones (`validate`'s rule: network, broadcast, first address, the gateway),
+/// skipping every address another node has or is given.
 fn private_ips(spec: &Spec, live: &Live) -> Result<BTreeMap<String, Ipv4Addr>, Error> {
     let subnet = spec.network.subnet;
-    let mut taken: BTreeSet<Ipv4Addr> = [
-        subnet.network(),
-        subnet.broadcast(),
-        Ipv4Addr::from(u32::from(subnet.network()).saturating_add(1)),
-        spec.network.gateway(),
-    ]
-    .into();
-    taken.extend(spec.nodes().filter_map(|node| node.ip));
+    let mut taken: BTreeSet<Ipv4Addr> = spec.nodes().filter_map(|node| node.ip).collect();
     let mut addresses = BTreeMap::new();
     for node in spec.nodes().filter(|node| node.ip.is_none()) {
         let name = spec.server_name(node);
@@ -586,6 +580,12 @@ fn private_ips(spec: &Spec, live: &Live) -> Result<BTreeMap<String, Ipv4Addr>, E
             addresses.insert(node.name.as_str().to_string(), ip);
         }
     }
+    taken.extend([
+        subnet.network(),
+        subnet.broadcast(),
+        Ipv4Addr::from(u32::from(subnet.network()).saturating_add(1)),
+        spec.network.gateway(),
+    ]);
     // Addresses of other labelled servers (about to be deleted) stay out of reach too.
     taken.extend(live.servers.iter().filter_map(|server| server.private_ip));
     for node in spec.nodes().filter(|node| node.ip.is_none()) {

@@ -12,17 +12,17 @@ pub enum Error {
         cluster: String,
         /// The API failure.
         #[source]
-        source: crate::hcloud::Error,
+        source: Box<crate::hcloud::Error>,
     },
     /// The price list could not be read.
     #[error("while reading the price list")]
-    ReadPricing(#[source] crate::hcloud::Error),
+    ReadPricing(#[source] Box<crate::hcloud::Error>),
     /// The secrets bundle exists but cannot be read.
     #[error("while reading the secrets bundle")]
     Secrets(#[source] Box<crate::talos::secrets::Error>),
     /// The live endpoint address is not usable as the Kubernetes API endpoint.
     #[error("while reading the cluster endpoint")]
-    Endpoint(#[source] crate::talos::config::render::EndpointError),
+    Endpoint(#[source] Box<crate::talos::config::render::EndpointError>),
     /// The machine configs cannot be rendered.
     #[error("while rendering the machine configs")]
     Render(#[source] Box<crate::talos::config::render::RenderError>),

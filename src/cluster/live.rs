@@ -297,7 +297,7 @@ pub async fn read(client: &Client, spec: &Spec) -> Result<Live, Error> {
         )
         .map_err(|source| Error::ReadLive {
             cluster: spec.name.as_str().to_string(),
-            source,
+            source: Box::new(source),
         })?;
     let group_names: BTreeMap<i64, String> = placement_groups.iter().map(|g| (g.id, g.name.clone())).collect();
     let network_ids: Vec<i64> = networks.iter().map(|n| n.id).collect();

@@ -54,7 +54,7 @@ pub struct Planned {
 /// the configs cannot be rendered; [`Error::SubnetFull`].
 pub async fn plan_cluster(client: &Client, spec: &Spec, inputs: &Inputs) -> Result<Planned, Error> {
     let read_live = live::read(client, spec);
-    let read_pricing = async { client.pricing().await.map_err(Error::ReadPricing) };
+    let read_pricing = async { client.pricing().await.map_err(|e| Error::ReadPricing(Box::new(e))) };
     let count_groups = async {
         client
             .list_placement_groups(&Selector::new())
@@ -62,7 +62,7 @@ pub async fn plan_cluster(client: &Client, spec: &Spec, inputs: &Inputs) -> Resu
             .map(|groups| groups.len())
             .map_err(|source| Error::ReadLive {
                 cluster: spec.name.as_str().to_string(),
-                source,
+                source: Box::new(source),
             })
     };
     let (live, pricing, project_groups) = tokio::try_join!(read_live, read_pricing, count_groups)?;
@@ -115,7 +115,7 @@ fn config_hashes(
         return none("HCLOUD_TOKEN is needed to render the control-plane configs".into());
     }
     let bundle = SecretsBundle::load(&inputs.secrets).map_err(|e| Error::Secrets(Box::new(e)))?;
-    let endpoint = ApiEndpoint::parse(&address).map_err(Error::Endpoint)?;
+    let endpoint = ApiEndpoint::parse(&address).map_err(|e| Error::Endpoint(Box::new(e)))?;
     let rendered = render::render_cluster(&render::ClusterInputs {
         spec,
         secrets: &bundle,

@@ -8,14 +8,12 @@ use std::fmt;
 
 use serde::Serialize;
 
-use super::desired::{Desired, DesiredImage, PLACEMENT_GROUP_MAX_SERVERS};
+use super::desired::{Desired, DesiredImage};
 use super::live::Live;
 use super::plan::{Action, Kind, Plan};
 use crate::hcloud::{Availability, RateLimit};
 use crate::spec::Spec;
-
-/// Hetzner's limit of placement groups per project (reference/hcloud-api.md §11).
-pub const PROJECT_PLACEMENT_GROUP_LIMIT: usize = 50;
+use crate::spec::catalog::{MAX_PLACEMENT_GROUPS_PER_PROJECT, MAX_SERVERS_PER_PLACEMENT_GROUP};
 
 /// What kind of problem a blocker is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -65,11 +63,11 @@ pub struct Facts {
 pub fn check(spec: &Spec, desired: &Desired, live: &Live, plan: &Plan, facts: Facts) -> Vec<Blocker> {
     let mut blockers = Vec::new();
     for group in &desired.placement_groups {
-        if group.members.len() > PLACEMENT_GROUP_MAX_SERVERS {
+        if group.members.len() > MAX_SERVERS_PER_PLACEMENT_GROUP {
             blockers.push(Blocker {
                 kind: BlockerKind::PlacementGroupLimit,
                 message: format!(
-                    "placement group {} would hold {} servers; Hetzner allows {PLACEMENT_GROUP_MAX_SERVERS}",
+                    "placement group {} would hold {} servers; Hetzner allows {MAX_SERVERS_PER_PLACEMENT_GROUP}",
                     group.name,
                     group.members.len()
                 ),
@@ -83,11 +81,11 @@ pub fn check(spec: &Spec, desired: &Desired, live: &Live, plan: &Plan, facts: Fa
             .iter()
             .filter(|c| c.kind == Kind::PlacementGroup && c.action == Action::Create)
             .count();
-        if existing + created > PROJECT_PLACEMENT_GROUP_LIMIT {
+        if existing + created > MAX_PLACEMENT_GROUPS_PER_PROJECT {
             blockers.push(Blocker {
                 kind: BlockerKind::PlacementGroupLimit,
                 message: format!(
-                    "the project has {existing} placement groups and the plan adds {created}; Hetzner allows {PROJECT_PLACEMENT_GROUP_LIMIT}"
+                    "the project has {existing} placement groups and the plan adds {created}; Hetzner allows {MAX_PLACEMENT_GROUPS_PER_PROJECT}"
                 ),
                 hint: "delete unused placement groups".into(),
             });

@@ -33,45 +33,41 @@ impl Pricing {
     /// The monthly price of server type `name` in `location`.
     pub fn server_type_monthly(&self, name: &str, location: &str) -> Option<&Price> {
         let server_type = self.0.server_types.iter().find(|t| t.name == name)?;
-        server_type
-            .prices
-            .iter()
-            .find(|p| p.location == location)
-            .map(|p| &*p.price_monthly)
+        at(&server_type.prices, location, |p| (&p.location, &*p.price_monthly))
     }
 
     /// The monthly price of load balancer type `name` in `location`.
     pub fn load_balancer_type_monthly(&self, name: &str, location: &str) -> Option<&Price> {
         let lb_type = self.0.load_balancer_types.iter().find(|t| t.name == name)?;
-        lb_type
-            .prices
-            .iter()
-            .find(|p| p.location == location)
-            .map(|p| &*p.price_monthly)
+        at(&lb_type.prices, location, |p| (&p.location, &*p.price_monthly))
     }
 
     /// The monthly price of a primary IPv4 address in `location`.
     pub fn primary_ipv4_monthly(&self, location: &str) -> Option<&Price> {
         let ips = self.0.primary_ips.iter().find(|p| p.r#type == IpType::Ipv4)?;
-        ips.prices
-            .iter()
-            .find(|p| p.location == location)
-            .map(|p| &*p.price_monthly)
+        at(&ips.prices, location, |p| (&p.location, &*p.price_monthly))
     }
 
     /// The monthly price of a floating IPv4 address homed in `location`.
     pub fn floating_ipv4_monthly(&self, location: &str) -> Option<&Price> {
         let ips = self.0.floating_ips.iter().find(|p| p.r#type == IpType::Ipv4)?;
-        ips.prices
-            .iter()
-            .find(|p| p.location == location)
-            .map(|p| &*p.price_monthly)
+        at(&ips.prices, location, |p| (&p.location, &*p.price_monthly))
     }
 
     /// The price of a GB of snapshot per month.
     pub fn image_per_gb_month(&self) -> &Price {
         &self.0.image.price_per_gb_month
     }
+}
+
+/// The price of the entry of `prices` for `location` (`part` names an entry's location
+/// and the price wanted).
+fn at<'a, T>(prices: &'a [T], location: &str, part: impl Fn(&'a T) -> (&'a String, &'a Price)) -> Option<&'a Price> {
+    prices
+        .iter()
+        .map(part)
+        .find(|(at, _)| *at == location)
+        .map(|(_, price)| price)
 }
 
 impl Client {

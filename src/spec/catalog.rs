@@ -232,8 +232,14 @@ pub fn load_balancer_type(name: &str) -> Option<&'static LoadBalancerTypeInfo> {
 }
 
 /// The most servers a Hetzner spread placement group holds (reference/hcloud-api.md §11);
-/// each control plane and each worker pool gets one group.
+/// the control plane gets one group, a bigger worker pool several (`cluster::desired`).
 pub const MAX_SERVERS_PER_PLACEMENT_GROUP: usize = 10;
+
+/// The most placement groups a Hetzner project holds (reference/hcloud-api.md §11).
+pub const MAX_PLACEMENT_GROUPS_PER_PROJECT: usize = 50;
+
+/// The most nodes of one worker pool: as many as a project's placement groups can spread.
+pub const MAX_POOL_NODES: usize = MAX_PLACEMENT_GROUPS_PER_PROJECT * MAX_SERVERS_PER_PLACEMENT_GROUP;
 
 /// The longest resource name and label value Hetzner accepts (labels: §6; servers must also
 /// be valid RFC 1123 host names).

@@ -6,7 +6,6 @@
 //! and bad input refused before any request.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use hcloud::models::Rule;
 use hcloud::models::rule::{Direction, Protocol};
@@ -14,13 +13,11 @@ use serde_json::Value;
 use talos_hcloud::cluster::desired::{self, Desired};
 use talos_hcloud::cluster::live;
 use talos_hcloud::hcloud::labels::Labels;
-use talos_hcloud::hcloud::{
-    ActionId, Client, ClientOptions, CreateServer, Credentials, Endpoint, NetworkId, PlacementGroupId, Token,
-};
-use talos_hcloud::retry::Policy;
+use talos_hcloud::hcloud::{ActionId, Client, CreateServer, NetworkId, PlacementGroupId};
 use talos_hcloud::spec::{self, Spec};
 
 use crate::harness::{Run, repo_root, talos_hcloud_env};
+use crate::hcloud_client::client;
 use crate::sim_common::Api;
 
 /// A small cluster: one control plane, a floating IP, no workers.
@@ -48,24 +45,6 @@ controlplane:
   nodes: [cp-1]
 ";
 
-fn options() -> ClientOptions {
-    ClientOptions {
-        retry: Policy::api_call().with_delays(Duration::from_millis(2), Duration::from_millis(20)),
-        action_poll: Policy::action_poll()
-            .with_delays(Duration::from_millis(5), Duration::from_millis(20))
-            .with_deadline(Duration::from_secs(30)),
-        request_timeout: Duration::from_secs(10),
-    }
-}
-
-fn client(api: &Api) -> Client {
-    let credentials = Credentials {
-        token: Token::new(api.sim.token()).expect("a token"),
-        endpoint: Endpoint::parse(&api.sim.endpoint()).expect("the emulator's endpoint"),
-    };
-    Client::with_options(credentials, options()).expect("a client")
-}
-
 /// The reference cluster.yaml of the repository.
 fn reference() -> PathBuf {
     repo_root().join("cluster.yaml")
@@ -79,25 +58,32 @@ fn cluster_file(text: &str) -> (tempfile::TempDir, PathBuf) {
     (dir, path)
 }
 
-/// Runs `talos-hcloud -c CONFIG plan ARGS` against the emulator (no secrets bundle).
-async fn plan(api: &Api, config: &Path, args: &[&str]) -> Run {
-    let endpoint = api.sim.endpoint();
-    let token = api.sim.token().to_string();
+/// Runs `talos-hcloud -c CONFIG plan ARGS` with `env` (no secrets bundle unless ARGS name one).
+async fn plan_with(config: &Path, args: &[&str], env: Vec<(String, String)>) -> Run {
     let config = config.to_path_buf();
     let args: Vec<String> = args.iter().map(|a| (*a).to_string()).collect();
     tokio::task::spawn_blocking(move || {
         let dir = tempfile::tempdir().expect("a temporary folder");
         let config = config.display().to_string();
-        let mut all = vec!["-c", config.as_str(), "plan", "--secrets", "no-secrets.yaml"];
+        let mut all = vec!["-c", config.as_str(), "plan"];
+        if !args.iter().any(|a| a == "--secrets") {
+            all.extend(["--secrets", "no-secrets.yaml"]);
+        }
         all.extend(args.iter().map(String::as_str));
-        talos_hcloud_env(
-            dir.path(),
-            &all,
-            &[("HCLOUD_TOKEN", token.as_str()), ("HCLOUD_ENDPOINT", endpoint.as_str())],
-        )
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        talos_hcloud_env(dir.path(), &all, &env)
     })
     .await
     .expect("the plan run finishes")
+}
+
+/// Runs `talos-hcloud -c CONFIG plan ARGS` against the emulator (no secrets bundle).
+async fn plan(api: &Api, config: &Path, args: &[&str]) -> Run {
+    let env = vec![
+        ("HCLOUD_TOKEN".to_string(), api.sim.token().to_string()),
+        ("HCLOUD_ENDPOINT".to_string(), api.sim.endpoint()),
+    ];
+    plan_with(config, args, env).await
 }
 
 async fn plan_json(api: &Api, config: &Path) -> Value {
@@ -364,8 +350,8 @@ async fn a_half_made_cluster_plans_only_the_rest() {
         added,
         [
             "in icmp from 10.0.0.0/16",
-            "in tcp any from 10.0.0.0/16",
-            "in udp any from 10.0.0.0/16"
+            "in tcp 1-65535 from 10.0.0.0/16",
+            "in udp 1-65535 from 10.0.0.0/16"
         ]
     );
     // 1 network + 2 firewalls + 2 placement groups + 6 primary IPs + floating IP; the
@@ -384,7 +370,7 @@ async fn a_half_made_cluster_plans_only_the_rest() {
             .contains("      # forces replacement: server_type cax21 → cax11")
     );
     assert!(run.stdout.contains("  - server tc-prod-general-9"));
-    assert!(run.stdout.contains("      + rule: in tcp any from 10.0.0.0/16"));
+    assert!(run.stdout.contains("      + rule: in tcp 1-65535 from 10.0.0.0/16"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -411,15 +397,55 @@ async fn a_cluster_that_matches_has_no_changes() {
 
     let run = plan(&api, &config, &["--detailed-exitcode"]).await;
     assert_eq!(run.code, 0, "{run:?}");
-    assert!(
-        run.stdout.contains("No changes: the 6 resources match cluster.yaml."),
-        "{}",
-        run.stdout
+    for expected in [
+        "No changes: the 6 resources match cluster.yaml.",
+        "machine configs: not compared (no secrets bundle at no-secrets.yaml)",
+    ] {
+        assert!(run.stdout.contains(expected), "{expected}: {}", run.stdout);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn machine_configs_are_compared_by_their_hash_label() {
+    let api = Api::start().await;
+    let hc = client(&api);
+    let (dir, config) = cluster_file(TINY);
+    let secrets = dir.path().join("secrets.yaml");
+    let made = talos_hcloud_env(
+        dir.path(),
+        &["-c", "cluster.yaml", "secrets", "gen", "-o", "secrets.yaml"],
+        &[],
     );
-    assert!(
-        run.stdout
-            .contains("machine configs: not compared (no secrets bundle at no-secrets.yaml)")
-    );
+    assert_eq!(made.code, 0, "{made:?}");
+    let spec = spec::load(&config).unwrap();
+    let image = snapshot(&hc, &spec, "arm64").await;
+    let want = desired_state(&hc, &spec).await;
+    let (network, groups) = create_infrastructure(&hc, &want).await;
+    let secrets_arg = secrets.display().to_string();
+    let args = ["--output", "json", "--secrets", secrets_arg.as_str()];
+
+    // The floating IP exists, so the configs render: the new node gets its config.
+    let run = plan(&api, &config, &args).await;
+    let first: Value = serde_json::from_str(&run.stdout).expect("a JSON plan");
+    assert_eq!(first["configs_unknown"], Value::Null, "{first:#}");
+    let configs = first["configs"].as_array().expect("a list");
+    assert_eq!(configs.len(), 1);
+    assert_eq!(configs[0]["server"], "tiny-cp-1");
+    assert_eq!(configs[0]["reason"], "new_node");
+    let hash = configs[0]["to"].as_str().expect("a hash").to_string();
+    assert_eq!(hash.len(), 32);
+
+    // A server recording another hash needs its config again.
+    let mut server = want.servers[0].clone();
+    server.labels.insert(desired::LABEL_CONFIG_HASH.into(), "0".repeat(32));
+    create_server(&hc, &server, image, &server.server_type, network, &groups).await;
+    let run = plan(&api, &config, &args).await;
+    let second: Value = serde_json::from_str(&run.stdout).expect("a JSON plan");
+    assert_eq!(second["changes"], serde_json::json!([]), "{second:#}");
+    assert_eq!(second["configs"][0]["reason"], "changed");
+    assert_eq!(second["configs"][0]["from"], "0".repeat(32));
+    assert_eq!(second["configs"][0]["to"], hash.as_str());
+    assert_eq!(second["has_changes"], true);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -495,17 +521,7 @@ async fn bad_input_exits_2_before_any_request() {
     assert_eq!(run.stdout, "");
 
     let (_dir, good) = cluster_file(TINY);
-    let config = good.display().to_string();
-    let endpoint = api.sim.endpoint();
-    let no_token = tokio::task::spawn_blocking(move || {
-        talos_hcloud_env(
-            Path::new("/"),
-            &["-c", &config, "plan"],
-            &[("HCLOUD_ENDPOINT", endpoint.as_str())],
-        )
-    })
-    .await
-    .unwrap();
+    let no_token = plan_with(&good, &[], vec![("HCLOUD_ENDPOINT".into(), api.sim.endpoint())]).await;
     assert_eq!(no_token.code, 2, "{no_token:?}");
     assert!(
         no_token.stderr.contains("HCLOUD_TOKEN is not set"),

@@ -16,7 +16,7 @@ use talos_hcloud::sim::{RequestRecord, SimConfig};
 use crate::sim_common::{Api, ssh_public_key};
 
 /// Fast policies for the emulator: the same shapes, millisecond delays.
-fn options() -> ClientOptions {
+pub(crate) fn options() -> ClientOptions {
     ClientOptions {
         retry: Policy::api_call().with_delays(Duration::from_millis(2), Duration::from_millis(20)),
         action_poll: Policy::action_poll()

@@ -328,8 +328,10 @@ async fn corrupted_and_cut_downloads_leave_no_snapshot_and_no_temporary_resource
 async fn capacity_errors_fall_back_to_the_next_placement() {
     let api = emulator().await;
     let hc = client(&api);
+    // Counted, so the catalogue still lists cax11 in fsn1 as available (a sold-out type,
+    // an uncounted rule, is skipped before any create): the create itself is refused.
     api.sim
-        .add_faults(&"unavailable,type=cax11,location=fsn1".parse().expect("a fault rule"));
+        .add_faults(&"unavailable,type=cax11,location=fsn1,n=1".parse().expect("a fault rule"));
     let reports = build::build(
         &hc,
         &factory(&api),

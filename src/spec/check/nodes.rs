@@ -8,7 +8,7 @@ use std::str::FromStr;
 
 use super::Checker;
 use crate::excerpt::excerpt;
-use crate::spec::catalog::{self, MAX_NAME_LENGTH, MAX_SERVERS_PER_PLACEMENT_GROUP};
+use crate::spec::catalog::{self, MAX_NAME_LENGTH, MAX_POOL_NODES, MAX_SERVERS_PER_PLACEMENT_GROUP};
 use crate::spec::diagnostic::{Span, Spanned};
 use crate::spec::model::{Location, NetworkZone, Node, NodeGroup, Role, ServerType};
 use crate::spec::names::{NodeName, PoolName, Prefix};
@@ -317,8 +317,9 @@ impl Checker<'_, '_> {
         (declared, ok)
     }
 
-    /// Reports a group size outside what one spread placement group holds (at least one
-    /// node for the control plane); true when it is in range. `described` is the size as
+    /// Reports a group size out of range: the control plane needs one to ten nodes (one
+    /// spread placement group), a pool up to [`MAX_POOL_NODES`] (split into groups of ten);
+    /// true when it is in range. `described` is the size as
     /// the message shows it (`count 11`, `12 nodes`).
     fn group_size_in_range(
         &mut self,
@@ -329,8 +330,10 @@ impl Checker<'_, '_> {
         field: &str,
         expected: &str,
     ) -> bool {
-        let minimum = if role == Role::ControlPlane { 1 } else { 0 };
-        let maximum = MAX_SERVERS_PER_PLACEMENT_GROUP;
+        let (minimum, maximum, why) = match role {
+            Role::ControlPlane => (1, MAX_SERVERS_PER_PLACEMENT_GROUP, "one spread placement group"),
+            Role::Worker => (0, MAX_POOL_NODES, "a project's placement groups of ten"),
+        };
         if size >= minimum && size <= maximum as i64 {
             return true;
         }
@@ -338,7 +341,7 @@ impl Checker<'_, '_> {
             span,
             field,
             format!(
-                "{described} is out of range: a group holds {minimum} to {maximum} nodes (one spread placement group); split bigger groups into several pools"
+                "{described} is out of range: a group holds {minimum} to {maximum} nodes ({why}); split bigger groups into several pools"
             ),
             expected,
             None,
