@@ -1,5 +1,6 @@
-//! Serves the emulated Image Factory on 127.0.0.1 until killed, for benchmarks
-//! (`scripts/bench/download.sh`): prints the base URL on the first line of stdout.
+//! Serves the emulated Image Factory on 127.0.0.1 until killed, for manual measurements
+//! (`talos-hcloud sim` serves it with the whole emulator): prints the base URL on the
+//! first line of stdout.
 //!
 //! Usage: `factory_serve [IMAGE_SIZE_BYTES] [CACHE_DIR]` (default 1246 MiB, a temp dir).
 
