@@ -1,9 +1,11 @@
 //! talos-hcloud is to take a Talos Linux Kubernetes cluster on Hetzner Cloud from nothing
 //! to running, replacing a Packer template, an OpenTofu layer and the Talos Terraform
 //! provider with one idempotent binary. Today it checks the cluster description, computes
-//! and pushes schematics, downloads factory images, generates secrets, machine configs and
-//! talosconfig, and talks to nodes over the Talos API; building the snapshot, creating the
-//! cloud resources and bootstrapping come next.
+//! and pushes schematics, builds, lists and prunes Talos snapshots ([`image`]), generates
+//! secrets, machine configs and talosconfig, plans the cluster against what Hetzner holds,
+//! destroys it and checks a project ([`cluster`]), and talks to nodes over the Talos API;
+//! applying the plan (`apply`, `up`) and the node runbook ([`node`] holds its Kubernetes
+//! and etcd parts) come next.
 //!
 //! This library holds everything but the terminal: the binary (`src/main.rs`, `src/cli.rs`,
 //! `src/commands/`) parses arguments, renders output and decides the exit code. Data flows
