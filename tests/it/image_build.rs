@@ -330,8 +330,11 @@ async fn capacity_errors_fall_back_to_the_next_placement() {
     let hc = client(&api);
     // Counted, so the catalogue still lists cax11 in fsn1 as available (a sold-out type,
     // an uncounted rule, is skipped before any create): the create itself is refused.
-    api.sim
-        .add_faults(&"unavailable,type=cax11,location=fsn1,n=1".parse().expect("a fault rule"));
+    api.sim.add_faults(
+        &"unavailable,type=cax11,location=fsn1,n=1"
+            .parse()
+            .expect("a fault rule"),
+    );
     let reports = build::build(
         &hc,
         &factory(&api),

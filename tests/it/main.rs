@@ -2,9 +2,9 @@
 //! starts its own on 127.0.0.1:0 through `harness`.
 
 mod cli;
+mod cluster_destroy;
 mod cluster_plan;
 mod cluster_talos;
-mod cluster_destroy;
 mod config_gen;
 mod doctor;
 mod factory;
