@@ -8,16 +8,21 @@
 #
 # 1. validate cluster.yaml (schematic ID computed offline, every rule checked);
 # 2. compute the Image Factory schematic ID;
-# 3. start the Hetzner Cloud emulator (the endpoint a real run would talk to);
-# 4. generate the cluster's secrets bundle (0600, never overwritten);
-# 5. render every node's machine config and the talosconfig (validated, deterministic);
-# 6. boot an emulated Talos control-plane node from cp-1's config (it validates the
+# 3. start the emulator (Hetzner Cloud API, Image Factory, machines) at 100x time with small
+#    images: the endpoints a real run would talk to;
+# 4. build the Talos snapshot as on Hetzner: a temporary server in rescue over SSH, the
+#    factory image written to its disk and verified, snapshotted, everything temporary
+#    deleted (needs root: the rescue system listens on port 22 of 127.x), then list it;
+# 5. generate the cluster's secrets bundle (0600, never overwritten);
+# 6. plan the reference cluster against the emulated project, priced, and run `doctor`;
+# 7. render every node's machine config and the talosconfig (validated, deterministic);
+# 8. boot an emulated Talos control-plane node from cp-1's config (it validates the
 #    config strictly, as Talos does);
-# 7. ask it for its version over the Talos API with mutual TLS, with the talosconfig from
-#    step 5 (client certificate from the cluster's CA, node verified against it).
+# 9. ask it for its version over the Talos API with mutual TLS, with the talosconfig from
+#    step 7 (client certificate from the cluster's CA, node verified against it).
 #
-# Work files go to a temporary folder that is removed at the end. Cluster creation
-# (`up`, `apply`) comes with the next issues; this script will then run `up --sim`.
+# Work files go to a temporary folder that is removed at the end. Creating the cluster
+# (`apply`, `up`) is not built yet; this script will then run `up --sim`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -60,16 +65,40 @@ step "talos-hcloud validate"
 step "talos-hcloud schematic id schematics/hcloud.yaml"
 "$bin" schematic id schematics/hcloud.yaml
 
-step "talos-hcloud sim (Hetzner Cloud API emulator, in the background)"
-"$bin" --output json sim --seed 7 > "$work/sim.json" &
+step "talos-hcloud sim (Hetzner Cloud API, Image Factory and machines, in the background)"
+"$bin" --output json sim --seed 7 --time-scale 100 --image-size $((64 * 1024 * 1024)) > "$work/sim.json" &
 pids+=($!)
 for _ in $(seq 100); do [ -s "$work/sim.json" ] && break; sleep 0.1; done
 endpoint="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["endpoint"])' "$work/sim.json")"
 token="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["token"])' "$work/sim.json")"
 echo "emulator at $endpoint"
+# The same variables a real run reads: HCLOUD_ENDPOINT, HCLOUD_TOKEN, TALOS_FACTORY_URL.
+eval "$(python3 -c 'import json, shlex, sys
+for key, value in json.load(open(sys.argv[1]))["env"].items():
+    print(f"export {key}={shlex.quote(value)}")' "$work/sim.json")"
+
+if [ "$(id -u)" -eq 0 ]; then
+    step "talos-hcloud image build (temporary server, rescue over SSH, verified write, snapshot)"
+    "$bin" -c "$config" image build
+    built=yes
+else
+    step "talos-hcloud image build: skipped (the emulated rescue system listens on port 22: run as root)"
+    built=no
+fi
+
+step "talos-hcloud image list"
+"$bin" -c "$config" image list
 
 step "talos-hcloud secrets gen"
 "$bin" -c "$config" secrets gen
+
+step "talos-hcloud plan (what apply would create, priced, with its pre-flight checks)"
+"$bin" -c "$config" plan
+
+if [ "$built" = yes ]; then
+    step "talos-hcloud doctor"
+    "$bin" -c "$config" doctor
+fi
 
 # Addresses a real run would read from the live project: the floating IP (the Kubernetes
 # API endpoint, a Talos VIP) and the control planes' public IPs (talosconfig endpoints).
