@@ -8,7 +8,6 @@
 use serde_json::json;
 use talos_hcloud::cluster::plan::render;
 use talos_hcloud::cluster::{Inputs, plan_cluster};
-use talos_hcloud::hcloud::{Client, Credentials, Endpoint, Token};
 use talos_hcloud::spec;
 
 use super::CliError;
@@ -18,18 +17,7 @@ use crate::printer::{Printer, Report};
 /// Runs `plan`.
 pub async fn run(args: &PlanArgs, global: &GlobalArgs, printer: &Printer) -> Result<(), CliError> {
     let spec = spec::load(&global.config)?;
-    let token = Token::new(
-        global
-            .hcloud_token
-            .as_ref()
-            .map(|t| t.expose().clone())
-            .unwrap_or_default(),
-    )?;
-    let credentials = Credentials {
-        token,
-        endpoint: Endpoint::parse(&global.hcloud_endpoint)?,
-    };
-    let client = Client::new(credentials)?;
+    let client = super::hcloud::client(global)?;
     let inputs = Inputs {
         secrets: args.secrets.clone().unwrap_or_else(|| spec.secrets_path()),
         hcloud_token: global.hcloud_token.clone(),

@@ -12,14 +12,14 @@ use talos_hcloud::image::build::{
 };
 use talos_hcloud::spec::{self, Architecture, TalosVersion};
 
-use super::{CliError, hcloud_client};
+use super::CliError;
 use crate::cli::{GlobalArgs, ImageBuildArgs};
 use crate::printer::{Printer, Report};
 
 /// Runs `image build`.
 pub async fn run(args: ImageBuildArgs, global: &GlobalArgs, printer: &Printer) -> Result<(), CliError> {
     let request = request(&args, global)?;
-    let client = hcloud_client(global)?;
+    let client = super::super::hcloud::client(global)?;
     let factory = FactoryClient::new(&global.factory_url)?;
     let (options, progress) = build_options(printer, &request.architectures)?;
     let outcome = build::build(&client, &factory, &request, &options).await;

@@ -3,14 +3,14 @@
 use serde_json::json;
 use talos_hcloud::image::list;
 
-use super::{SNAPSHOT_HEADERS, hcloud_client, snapshot_cells, table};
+use super::{SNAPSHOT_HEADERS, snapshot_cells, table};
 use crate::cli::GlobalArgs;
 use crate::commands::CliError;
 use crate::printer::{Printer, Report};
 
 /// Lists the snapshots: a table, or `{snapshots: [...], api_requests}` as JSON.
 pub async fn run(global: &GlobalArgs, printer: &Printer) -> Result<(), CliError> {
-    let client = hcloud_client(global)?;
+    let client = super::super::hcloud::client(global)?;
     let snapshots = list::list(&client).await?;
     let text = if snapshots.is_empty() {
         "no talos-hcloud snapshots".to_string()

@@ -8,7 +8,6 @@ mod rebuild;
 
 use std::num::NonZeroUsize;
 
-use talos_hcloud::hcloud::{Client, Credentials};
 use talos_hcloud::image::list::Snapshot;
 
 use super::CliError;
@@ -23,17 +22,6 @@ pub async fn run(command: ImageCommand, global: &GlobalArgs, printer: &Printer) 
         ImageCommand::Prune(args) => prune::run(args, global, printer).await,
         ImageCommand::Rebuild(args) => rebuild::run(args, global, printer).await,
     }
-}
-
-/// The Hetzner client for `--hcloud-endpoint` and HCLOUD_TOKEN (exit 2 before any request
-/// when the token is missing or malformed).
-fn hcloud_client(global: &GlobalArgs) -> Result<Client, CliError> {
-    let credentials = Credentials::from_lookup(|name| match name {
-        "HCLOUD_TOKEN" => global.hcloud_token.as_ref().map(|token| token.expose().clone()),
-        "HCLOUD_ENDPOINT" => Some(global.hcloud_endpoint.clone()),
-        _ => None,
-    })?;
-    Ok(Client::new(credentials)?)
 }
 
 /// `--keep N` as the library takes it (clap already refuses 0).

@@ -4,7 +4,7 @@
 use serde_json::json;
 use talos_hcloud::image::{list, prune};
 
-use super::{SNAPSHOT_HEADERS, hcloud_client, keep, snapshot_cells, table};
+use super::{SNAPSHOT_HEADERS, keep, snapshot_cells, table};
 use crate::cli::{GlobalArgs, ImagePruneArgs};
 use crate::commands::CliError;
 use crate::printer::{Printer, Report};
@@ -12,7 +12,7 @@ use crate::printer::{Printer, Report};
 /// Prunes and prints every snapshot with what happened to it; exit 1 if a deletion failed.
 pub async fn run(args: ImagePruneArgs, global: &GlobalArgs, printer: &Printer) -> Result<(), CliError> {
     let keep = keep(args.keep)?;
-    let client = hcloud_client(global)?;
+    let client = super::super::hcloud::client(global)?;
     let snapshots = list::list(&client).await?;
     let report = prune::prune(&client, snapshots, keep, args.dry_run).await;
     printer.result(&Report::new(

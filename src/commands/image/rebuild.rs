@@ -9,7 +9,7 @@ use talos_hcloud::image::track::Track;
 use talos_hcloud::spec;
 
 use super::build::build_options;
-use super::{hcloud_client, keep};
+use super::keep;
 use crate::cli::{GlobalArgs, ImageRebuildArgs};
 use crate::commands::CliError;
 use crate::printer::{Printer, Report};
@@ -20,7 +20,7 @@ pub async fn run(args: ImageRebuildArgs, global: &GlobalArgs, printer: &Printer)
     let track = args.track.as_deref().map(str::parse::<Track>).transpose()?;
     let keep = keep(args.keep)?;
     let request = BuildRequest::from_spec(&spec)?;
-    let client = hcloud_client(global)?;
+    let client = super::super::hcloud::client(global)?;
     let factory = FactoryClient::new(&global.factory_url)?;
     let (options, progress) = build_options(printer, &request.architectures)?;
     let outcome = rebuild::rebuild(&client, &factory, request, track, keep, &options).await;
