@@ -12,8 +12,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::Ipv4Addr;
 
+use super::nodes::ConfigHash;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use super::error::Error;
 use super::live::Live;
@@ -344,10 +344,10 @@ pub fn config_hashes(rendered: &[RenderedNode]) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// The hash [`config_hashes`] records for one config.
+/// The hash [`config_hashes`] records for one config: the label value of its
+/// [`ConfigHash`], which the Talos phase compares against when it delivers.
 pub fn config_hash(yaml: &str) -> String {
-    let digest = Sha256::digest(yaml.as_bytes());
-    digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
+    ConfigHash::of(yaml.as_bytes()).label_value()
 }
 
 /// The desired state of the cluster in `spec`, given what exists (`live`: snapshots,
