@@ -1,5 +1,6 @@
 //! The labels talos-hcloud puts on everything it creates, and label selectors to find them
-//! again (design.md §3: live state is read by label, there is no state file).
+//! again (design.md §3: live state is read by label, there is no state file). The keys
+//! themselves are spec::resources' constants, so names and labels come from one table.
 //!
 //! Keys and values follow the Hetzner label rules (a key is an optional DNS-style prefix
 //! and `/` plus a name of at most 63 characters; values at most 63 characters of
@@ -10,26 +11,27 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 use super::error::Error;
+use crate::spec::resources;
 
 /// `talos-hcloud/cluster`: on everything of a cluster; the cluster name.
-pub const CLUSTER: &str = "talos-hcloud/cluster";
+pub const CLUSTER: &str = resources::LABEL_CLUSTER;
 /// `talos-hcloud/role`: on servers, placement groups, firewalls (see [`Role`]).
-pub const ROLE: &str = "talos-hcloud/role";
+pub const ROLE: &str = resources::LABEL_ROLE;
 /// `talos-hcloud/pool`: on servers; the node pool name.
-pub const POOL: &str = "talos-hcloud/pool";
+pub const POOL: &str = resources::LABEL_POOL;
 /// `talos-hcloud/node`: on servers; the node name.
-pub const NODE: &str = "talos-hcloud/node";
+pub const NODE: &str = resources::LABEL_NODE;
 /// `talos-hcloud/temporary`: `true` on builder servers and their SSH keys (swept by later runs).
-pub const TEMPORARY: &str = "talos-hcloud/temporary";
+pub const TEMPORARY: &str = resources::LABEL_TEMPORARY;
 /// `os`: `talos` on snapshots.
-pub const OS: &str = "os";
+pub const OS: &str = resources::LABEL_OS;
 /// `talos-hcloud/talos-version`: on snapshots; the Talos version (`v1.11.5`).
-pub const TALOS_VERSION: &str = "talos-hcloud/talos-version";
+pub const TALOS_VERSION: &str = resources::LABEL_TALOS_VERSION;
 /// `talos-hcloud/arch`: on snapshots; `amd64` or `arm64`.
-pub const ARCH: &str = "talos-hcloud/arch";
+pub const ARCH: &str = resources::LABEL_ARCH;
 /// `talos-hcloud/schematic`: on snapshots; the first 32 hex digits of the schematic ID
 /// (label values are capped at 63 characters; the full ID is in the description).
-pub const SCHEMATIC: &str = "talos-hcloud/schematic";
+pub const SCHEMATIC: &str = resources::LABEL_SCHEMATIC;
 
 /// The role of a server, placement group or firewall.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
