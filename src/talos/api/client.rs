@@ -418,48 +418,31 @@ impl TalosClient {
     where
         Req: prost::Message + Clone + Send + Sync + 'static,
     {
-        let mut backoff = self.options.retry.backoff();
-        loop {
-            match self.stream_bytes_once(rpc, request.clone()).await {
-                Ok(bytes) => return Ok(bytes),
-                Err(failure) => {
-                    let attempts = backoff.attempt();
-                    match backoff.next().filter(|_| failure.is_transient()) {
-                        Some(delay) => tokio::time::sleep(delay).await,
-                        None => return Err(self.error(rpc, attempts, failure)),
-                    }
-                }
-            }
-        }
+        self.with_retries(rpc, || self.stream_bytes_once(rpc, request.clone()))
+            .await
     }
 
     async fn stream_bytes_once<Req>(&self, rpc: Rpc, request: Req) -> Result<Vec<u8>, CallError>
     where
         Req: prost::Message + Send + Sync + 'static,
     {
-        let timeout = self.options.timeout;
-        let call = async {
-            let mut grpc = self.grpc();
-            grpc.ready().await.map_err(transport_failure)?;
-            let response = grpc
-                .server_streaming(
-                    self.request(request),
-                    PathAndQuery::from_static(rpc.path()),
-                    ProstCodec::<Req, common::Data>::default(),
-                )
-                .await
-                .map_err(status_failure)?;
-            let mut stream = response.into_inner();
-            let mut bytes = Vec::new();
-            while let Some(chunk) = stream.message().await.map_err(status_failure)? {
-                check_metadata(chunk.metadata.as_ref(), self.target())?;
-                bytes.extend_from_slice(&chunk.bytes);
-            }
-            Ok(bytes)
-        };
-        tokio::time::timeout(timeout, call)
+        let mut grpc = self.grpc();
+        grpc.ready().await.map_err(transport_failure)?;
+        let response = grpc
+            .server_streaming(
+                self.request(request),
+                PathAndQuery::from_static(rpc.path()),
+                ProstCodec::<Req, common::Data>::default(),
+            )
             .await
-            .map_err(|_| CallError::DeadlineExceeded(timeout))?
+            .map_err(status_failure)?;
+        let mut stream = response.into_inner();
+        let mut bytes = Vec::new();
+        while let Some(chunk) = stream.message().await.map_err(status_failure)? {
+            check_metadata(chunk.metadata.as_ref(), self.target())?;
+            bytes.extend_from_slice(&chunk.bytes);
+        }
+        Ok(bytes)
     }
 
     /// Lists etcd members.
@@ -709,22 +692,7 @@ impl TalosClient {
         Req: prost::Message + Clone + Send + Sync + 'static,
         Resp: prost::Message + Default + Send + Sync + 'static,
     {
-        let mut backoff = self.options.retry.backoff();
-        loop {
-            match self.unary_once(rpc, request.clone()).await {
-                Ok(response) => return Ok(response),
-                Err(failure) => {
-                    let attempts = backoff.attempt();
-                    match backoff.next().filter(|_| failure.is_transient()) {
-                        Some(delay) => {
-                            tracing::debug!(rpc = rpc.path(), node = %self.target(), attempt = attempts, error = %failure, "retrying");
-                            tokio::time::sleep(delay).await;
-                        }
-                        None => return Err(self.error(rpc, attempts, failure)),
-                    }
-                }
-            }
-        }
+        self.with_retries(rpc, || self.unary_once(rpc, request.clone())).await
     }
 
     async fn unary_once<Req, Resp>(&self, rpc: Rpc, request: Req) -> Result<Resp, CallError>
@@ -732,22 +700,41 @@ impl TalosClient {
         Req: prost::Message + Send + Sync + 'static,
         Resp: prost::Message + Default + Send + Sync + 'static,
     {
+        let mut grpc = self.grpc();
+        grpc.ready().await.map_err(transport_failure)?;
+        grpc.unary(
+            self.request(request),
+            PathAndQuery::from_static(rpc.path()),
+            ProstCodec::<Req, Resp>::default(),
+        )
+        .await
+        .map(tonic::Response::into_inner)
+        .map_err(status_failure)
+    }
+
+    /// Runs `attempt` (each bounded by the call timeout) until it succeeds, fails with a
+    /// non-transient error, or the retry policy gives up; the error counts the attempts.
+    async fn with_retries<T, Fut>(&self, rpc: Rpc, mut attempt: impl FnMut() -> Fut) -> Result<T, Error>
+    where
+        Fut: Future<Output = Result<T, CallError>>,
+    {
         let timeout = self.options.timeout;
-        let call = async {
-            let mut grpc = self.grpc();
-            grpc.ready().await.map_err(transport_failure)?;
-            grpc.unary(
-                self.request(request),
-                PathAndQuery::from_static(rpc.path()),
-                ProstCodec::<Req, Resp>::default(),
-            )
-            .await
-            .map(tonic::Response::into_inner)
-            .map_err(status_failure)
-        };
-        tokio::time::timeout(timeout, call)
-            .await
-            .map_err(|_| CallError::DeadlineExceeded(timeout))?
+        let mut backoff = self.options.retry.backoff();
+        loop {
+            let failure = match tokio::time::timeout(timeout, attempt()).await {
+                Ok(Ok(value)) => return Ok(value),
+                Ok(Err(failure)) => failure,
+                Err(_) => CallError::DeadlineExceeded(timeout),
+            };
+            let attempts = backoff.attempt();
+            match backoff.next().filter(|_| failure.is_transient()) {
+                Some(delay) => {
+                    tracing::debug!(rpc = rpc.path(), node = %self.target(), attempt = attempts, error = %failure, "retrying");
+                    tokio::time::sleep(delay).await;
+                }
+                None => return Err(self.error(rpc, attempts, failure)),
+            }
+        }
     }
 
     fn grpc(&self) -> tonic::client::Grpc<Channel> {
