@@ -11,11 +11,11 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use rustls::client::danger::HandshakeSignatureValid;
+use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
 use rustls::server::WebPkiClientVerifier;
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
-use rustls::{ClientConfig, DigitallySignedStruct, DistinguishedName, ServerConfig, SignatureScheme};
+use rustls::{ClientConfig, DistinguishedName, ServerConfig};
 
 use super::config::{AcceptedConfig, CaPair};
 use crate::redact::Redacted;
@@ -126,7 +126,11 @@ pub(crate) fn configured(
     let check_eku = version.at_least(1, 12) || config.apid_check_ext_key_usage == Some(true);
     let (chain, key) = rustls_pair(&leaf)?;
     let mut server = server_config_builder()?
-        .with_client_cert_verifier(Arc::new(TalosClientVerifier { inner, check_eku }))
+        .with_client_cert_verifier(Arc::new(TalosClientVerifier {
+            inner,
+            check_eku,
+            algorithms: pki::tls::provider().signature_verification_algorithms,
+        }))
         .with_single_cert(chain, key)?;
     server.alpn_protocols = vec![b"h2".to_vec()];
 
@@ -212,6 +216,8 @@ pub(crate) fn kube_apiserver(
 struct TalosClientVerifier {
     inner: Arc<dyn ClientCertVerifier>,
     check_eku: bool,
+    /// The provider's signature algorithms (those `inner` checks with too).
+    algorithms: WebPkiSupportedAlgorithms,
 }
 
 impl ClientCertVerifier for TalosClientVerifier {
@@ -234,27 +240,7 @@ impl ClientCertVerifier for TalosClientVerifier {
         Ok(verified)
     }
 
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.inner.supported_verify_schemes()
-    }
+    pki::tls::verify_signatures_with_provider_algorithms!();
 }
 
 fn eku_is_client_auth_only(der: &[u8]) -> bool {

@@ -83,6 +83,40 @@ pub fn mtls_client_config(ca_pem: &str, crt_pem: &str, key_pem: &str) -> Result<
     Ok(config)
 }
 
+/// Implements the handshake-signature methods of a rustls certificate verifier
+/// (`ServerCertVerifier` or `ClientCertVerifier`) with the algorithms in the verifier's
+/// `algorithms` field (a [`rustls::crypto::WebPkiSupportedAlgorithms`], taken from
+/// [`provider`]).
+///
+/// Both apid sides check handshake signatures as webpki does; they differ only in how
+/// they judge the certificate itself, which each writes out.
+macro_rules! verify_signatures_with_provider_algorithms {
+    () => {
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            cert: &rustls::pki_types::CertificateDer<'_>,
+            dss: &rustls::DigitallySignedStruct,
+        ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+            rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+        }
+
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &rustls::pki_types::CertificateDer<'_>,
+            dss: &rustls::DigitallySignedStruct,
+        ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+            rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+        }
+
+        fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+            self.algorithms.supported_schemes()
+        }
+    };
+}
+pub(crate) use verify_signatures_with_provider_algorithms;
+
 #[cfg(test)]
 mod tests {
     use super::*;
