@@ -15,6 +15,7 @@ use futures::{StreamExt, TryStreamExt, stream};
 use hcloud::models::FirewallResourceId;
 use serde::Serialize;
 
+use super::live::Labelled;
 use crate::error::{Class, Classify};
 use crate::hcloud::labels::{self, Selector};
 use crate::hcloud::{
@@ -255,55 +256,60 @@ pub async fn inventory(client: &Client, cluster: &str) -> Result<Inventory, Erro
         cluster: cluster.to_string(),
         source: Box::new(source),
     };
-    let (load_balancers, servers, floating_ips, primary_ips, placement_groups, firewalls, networks, ssh_keys) =
-        tokio::try_join!(
-            client.list_load_balancers(&selector),
-            client.list_servers(&selector),
-            client.list_floating_ips(&selector),
-            client.list_primary_ips(&selector),
-            client.list_placement_groups(&selector),
-            client.list_firewalls(&selector),
-            client.list_networks(&selector),
-            client.list_ssh_keys(&selector),
-        )
-        .map_err(api_error)?;
+    let (listed, ssh_keys) =
+        tokio::try_join!(Labelled::list(client, &selector), client.list_ssh_keys(&selector)).map_err(api_error)?;
     let found: [Listed<'_>; 8] = [
         (
             Kind::LoadBalancer,
-            load_balancers
+            listed
+                .load_balancers
                 .iter()
                 .map(|r| (r.id, &*r.name, r.protection.delete))
                 .collect(),
         ),
         (
             Kind::Server,
-            servers.iter().map(|r| (r.id, &*r.name, r.protection.delete)).collect(),
+            listed
+                .servers
+                .iter()
+                .map(|r| (r.id, &*r.name, r.protection.delete))
+                .collect(),
         ),
         (
             Kind::FloatingIp,
-            floating_ips
+            listed
+                .floating_ips
                 .iter()
                 .map(|r| (r.id, &*r.name, r.protection.delete))
                 .collect(),
         ),
         (
             Kind::PrimaryIp,
-            primary_ips
+            listed
+                .primary_ips
                 .iter()
                 .map(|r| (r.id, &*r.name, r.protection.delete))
                 .collect(),
         ),
         (
             Kind::PlacementGroup,
-            placement_groups.iter().map(|r| (r.id, &*r.name, false)).collect(),
+            listed
+                .placement_groups
+                .iter()
+                .map(|r| (r.id, &*r.name, false))
+                .collect(),
         ),
         (
             Kind::Firewall,
-            firewalls.iter().map(|r| (r.id, &*r.name, false)).collect(),
+            listed.firewalls.iter().map(|r| (r.id, &*r.name, false)).collect(),
         ),
         (
             Kind::Network,
-            networks.iter().map(|r| (r.id, &*r.name, r.protection.delete)).collect(),
+            listed
+                .networks
+                .iter()
+                .map(|r| (r.id, &*r.name, r.protection.delete))
+                .collect(),
         ),
         (Kind::SshKey, ssh_keys.iter().map(|r| (r.id, &*r.name, false)).collect()),
     ];

@@ -283,37 +283,80 @@ pub fn snapshot_selector(spec: &Spec) -> Selector {
 pub async fn read(client: &Client, spec: &Spec) -> Result<Live, Error> {
     let selector = Selector::new().eq(hlabels::CLUSTER, spec.name.as_str());
     let snapshots = snapshot_selector(spec);
-    let (networks, firewalls, placement_groups, primary_ips, floating_ips, servers, load_balancers, images, types) =
-        tokio::try_join!(
-            client.list_networks(&selector),
-            client.list_firewalls(&selector),
-            client.list_placement_groups(&selector),
-            client.list_primary_ips(&selector),
-            client.list_floating_ips(&selector),
-            client.list_servers(&selector),
-            client.list_load_balancers(&selector),
-            client.list_images(&snapshots, Some(ImageType::Snapshot)),
-            client.list_server_types(),
-        )
-        .map_err(|source| Error::ReadLive {
-            cluster: spec.name.as_str().to_string(),
-            source: Box::new(source),
-        })?;
-    let group_names: BTreeMap<i64, String> = placement_groups.iter().map(|g| (g.id, g.name.clone())).collect();
-    let network_ids: Vec<i64> = networks.iter().map(|n| n.id).collect();
+    let (listed, images, types) = tokio::try_join!(
+        Labelled::list(client, &selector),
+        client.list_images(&snapshots, Some(ImageType::Snapshot)),
+        client.list_server_types(),
+    )
+    .map_err(|source| Error::ReadLive {
+        cluster: spec.name.as_str().to_string(),
+        source: Box::new(source),
+    })?;
+    let group_names: BTreeMap<i64, String> = listed.placement_groups.iter().map(|g| (g.id, g.name.clone())).collect();
+    let network_ids: Vec<i64> = listed.networks.iter().map(|n| n.id).collect();
     let mut live = Live {
-        networks: networks.iter().map(network).collect(),
-        firewalls: firewalls.iter().map(firewall).collect(),
-        placement_groups: placement_groups.iter().map(placement_group).collect(),
-        primary_ips: primary_ips.iter().map(primary_ip).collect(),
-        floating_ips: floating_ips.iter().map(floating_ip).collect(),
-        servers: servers.iter().map(|s| server(s, &group_names, &network_ids)).collect(),
-        load_balancers: load_balancers.iter().map(load_balancer).collect(),
+        networks: listed.networks.iter().map(network).collect(),
+        firewalls: listed.firewalls.iter().map(firewall).collect(),
+        placement_groups: listed.placement_groups.iter().map(placement_group).collect(),
+        primary_ips: listed.primary_ips.iter().map(primary_ip).collect(),
+        floating_ips: listed.floating_ips.iter().map(floating_ip).collect(),
+        servers: listed
+            .servers
+            .iter()
+            .map(|s| server(s, &group_names, &network_ids))
+            .collect(),
+        load_balancers: listed.load_balancers.iter().map(load_balancer).collect(),
         snapshots: images.iter().map(snapshot).collect(),
         server_types: types,
     };
     live.sort();
     Ok(live)
+}
+
+/// The resources of the kinds a cluster owns (SSH keys apart), as the API lists them by
+/// one label selector: what `plan` compares and `destroy` deletes.
+pub(crate) struct Labelled {
+    /// Networks.
+    pub networks: Vec<Network>,
+    /// Firewalls.
+    pub firewalls: Vec<hcloud::models::Firewall>,
+    /// Placement groups.
+    pub placement_groups: Vec<PlacementGroup>,
+    /// Primary IPs.
+    pub primary_ips: Vec<PrimaryIp>,
+    /// Floating IPs.
+    pub floating_ips: Vec<FloatingIp>,
+    /// Servers.
+    pub servers: Vec<Server>,
+    /// Load balancers.
+    pub load_balancers: Vec<LoadBalancer>,
+}
+
+impl Labelled {
+    /// Lists every kind matching `selector`, all requests sent at once.
+    ///
+    /// # Errors
+    /// The first list that cannot be read.
+    pub(crate) async fn list(client: &Client, selector: &Selector) -> Result<Labelled, crate::hcloud::Error> {
+        let (networks, firewalls, placement_groups, primary_ips, floating_ips, servers, load_balancers) = tokio::try_join!(
+            client.list_networks(selector),
+            client.list_firewalls(selector),
+            client.list_placement_groups(selector),
+            client.list_primary_ips(selector),
+            client.list_floating_ips(selector),
+            client.list_servers(selector),
+            client.list_load_balancers(selector),
+        )?;
+        Ok(Labelled {
+            networks,
+            firewalls,
+            placement_groups,
+            primary_ips,
+            floating_ips,
+            servers,
+            load_balancers,
+        })
+    }
 }
 
 impl Live {
