@@ -281,16 +281,23 @@ mod tests {
     use super::*;
     use crate::error::chain;
 
+    /// A call to `node` answered with `status` on its first attempt.
+    fn refused(rpc: Rpc, node: &str, status: tonic::Status) -> Error {
+        Error::Call {
+            rpc,
+            node: node.into(),
+            attempts: 1,
+            source: CallError::Status(status),
+        }
+    }
+
     #[test]
     fn names_the_call_and_node_without_repeating_the_cause() {
-        let error = Error::Call {
-            rpc: Rpc::Bootstrap,
-            node: "127.0.0.11".into(),
-            attempts: 1,
-            source: CallError::Status(tonic::Status::failed_precondition(
-                "bootstrap can only be performed on a control plane node",
-            )),
-        };
+        let error = refused(
+            Rpc::Bootstrap,
+            "127.0.0.11",
+            tonic::Status::failed_precondition("bootstrap can only be performed on a control plane node"),
+        );
         assert_eq!(
             chain(&error),
             [
@@ -304,19 +311,17 @@ mod tests {
 
     #[test]
     fn rejected_config_is_invalid_input_and_permission_has_a_hint() {
-        let error = Error::Call {
-            rpc: Rpc::ApplyConfiguration,
-            node: "127.0.0.2".into(),
-            attempts: 1,
-            source: CallError::Status(tonic::Status::invalid_argument("bad")),
-        };
+        let error = refused(
+            Rpc::ApplyConfiguration,
+            "127.0.0.2",
+            tonic::Status::invalid_argument("bad"),
+        );
         assert_eq!(error.class(), Class::InvalidInput);
-        let denied = Error::Call {
-            rpc: Rpc::Reset,
-            node: "127.0.0.2".into(),
-            attempts: 1,
-            source: CallError::Status(tonic::Status::permission_denied("not authorized")),
-        };
+        let denied = refused(
+            Rpc::Reset,
+            "127.0.0.2",
+            tonic::Status::permission_denied("not authorized"),
+        );
         assert_eq!(denied.class(), Class::Failed);
         assert!(denied.hints()[0].contains("os:admin"));
     }
