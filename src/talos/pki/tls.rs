@@ -92,27 +92,27 @@ pub fn mtls_client_config(ca_pem: &str, crt_pem: &str, key_pem: &str) -> Result<
 /// they judge the certificate itself, which each writes out.
 macro_rules! verify_signatures_with_provider_algorithms {
     () => {
-        fn verify_tls12_signature(
-            &self,
-            message: &[u8],
-            cert: &rustls::pki_types::CertificateDer<'_>,
-            dss: &rustls::DigitallySignedStruct,
-        ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-            rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
-        }
-
-        fn verify_tls13_signature(
-            &self,
-            message: &[u8],
-            cert: &rustls::pki_types::CertificateDer<'_>,
-            dss: &rustls::DigitallySignedStruct,
-        ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-            rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
-        }
+        $crate::talos::pki::tls::verify_signatures_with_provider_algorithms!(
+            verify_tls12_signature,
+            verify_tls13_signature
+        );
 
         fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
             self.algorithms.supported_schemes()
         }
+    };
+    // Each trait method delegates to the `rustls::crypto` function of the same name.
+    ($($method:ident),+) => {
+        $(
+            fn $method(
+                &self,
+                message: &[u8],
+                cert: &rustls::pki_types::CertificateDer<'_>,
+                dss: &rustls::DigitallySignedStruct,
+            ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+                rustls::crypto::$method(message, cert, dss, &self.algorithms)
+            }
+        )+
     };
 }
 pub(crate) use verify_signatures_with_provider_algorithms;
