@@ -718,6 +718,32 @@ mod tests {
     }
 
     #[test]
+    fn etcd_follows_the_advertised_subnets_of_a_machine_on_a_private_network() {
+        let registry = ClusterRegistry::new();
+        let subnet = ["10.0.1.0/24".to_string()];
+        let host = |last: u8| Host {
+            private: vec![(1, IpAddr::from([10, 0, 1, last]))],
+            filter: None,
+        };
+        registry.set_hosts(BTreeMap::from([(ip(1), host(1)), (ip(2), host(2))]));
+        let cluster = registry.ensure("c1");
+        cluster.register_control_plane(ip(1), "cp-1", &subnet);
+        cluster.register_control_plane(ip(2), "cp-2", &["10.9.0.0/16".to_string()]);
+        assert_eq!(
+            cluster.bootstrap(ip(2)),
+            Err(EtcdError::NoAdvertisedAddress(vec!["10.9.0.0/16".into()])),
+            "no address of cp-2 is in its subnets: no etcd"
+        );
+        cluster.bootstrap(ip(1)).expect("cp-1 bootstraps");
+        let members = cluster.members();
+        assert_eq!(members.len(), 1, "cp-2 runs no etcd, so it never joins");
+        assert_eq!(members[0].peer_addresses, [IpAddr::from([10, 0, 1, 1])]);
+        // A node without machine facts is on the open network: it advertises its address.
+        cluster.register_control_plane(ip(3), "cp-3", &subnet);
+        assert_eq!(cluster.member_on(ip(3)).expect("cp-3 joined").peer_addresses, [ip(3)]);
+    }
+
+    #[test]
     fn bootstrap_once_then_everyone_joins() {
         let cluster = three_members();
         assert_eq!(cluster.bootstrap(ip(1)), Err(EtcdError::AlreadyBootstrapped));

@@ -622,3 +622,67 @@ impl World {
         Some(filter)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(direction: &str, protocol: &str, port: Option<&str>, peers: &[&str]) -> RuleMatch {
+        let peers: Vec<String> = peers.iter().map(|p| (*p).to_string()).collect();
+        let (source_ips, destination_ips) = if direction == "in" {
+            (peers, Vec::new())
+        } else {
+            (Vec::new(), peers)
+        };
+        RuleMatch::of(&Rule {
+            direction: direction.into(),
+            protocol: protocol.into(),
+            port: port.map(str::to_string),
+            source_ips,
+            destination_ips,
+            description: None,
+        })
+        .expect("a valid rule")
+    }
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().expect("test address")
+    }
+
+    #[test]
+    fn inbound_is_denied_unless_a_rule_allows_outbound_is_open_until_a_rule_exists() {
+        let mut filter = PacketFilter {
+            inbound: vec![
+                rule("in", "tcp", Some("50000"), &["203.0.113.7/32"]),
+                rule("in", "tcp", Some("1-65535"), &["10.0.0.0/16"]),
+            ],
+            outbound: Vec::new(),
+        };
+        assert!(filter.admits_inbound("tcp", 50000, ip("203.0.113.7")));
+        assert!(
+            !filter.admits_inbound("tcp", 2380, ip("203.0.113.7")),
+            "port not opened"
+        );
+        assert!(
+            !filter.admits_inbound("udp", 50000, ip("203.0.113.7")),
+            "other protocol"
+        );
+        assert!(filter.admits_inbound("tcp", 2380, ip("10.0.1.5")));
+        assert!(!filter.admits_inbound("tcp", 2380, ip("127.1.0.3")), "implicit deny");
+        assert!(
+            filter.admits_outbound("tcp", 2380, ip("127.1.0.3")),
+            "no outbound rule: open"
+        );
+        filter.outbound.push(rule("out", "tcp", Some("443"), &["0.0.0.0/0"]));
+        assert!(filter.admits_outbound("tcp", 443, ip("127.1.0.3")));
+        assert!(
+            !filter.admits_outbound("tcp", 2380, ip("127.1.0.3")),
+            "a first outbound rule denies the rest"
+        );
+        assert!(PacketFilter::default().admits_outbound("tcp", 1, ip("127.1.0.3")));
+        assert!(
+            !PacketFilter::default().admits_inbound("tcp", 1, ip("127.1.0.3")),
+            "a firewall without rules drops all"
+        );
+    }
+}
