@@ -31,7 +31,7 @@ use crate::talos_nodes::{TestNode, node_options, start};
 const TALOS: &str = "v1.11.6";
 const CLUSTER: &str = "tc-test";
 
-fn bundle() -> SecretsBundle {
+pub(crate) fn bundle() -> SecretsBundle {
     let text = std::fs::read_to_string(repo_root().join("tests/fixtures/talos/secrets.yaml")).expect("golden bundle");
     serde_saphyr::from_str(&text).expect("golden bundle parses")
 }
@@ -107,20 +107,7 @@ impl Cluster {
                 applied: applied.clone(),
             })
             .collect();
-        NodeSet {
-            nodes,
-            identity: self.talos_target().identity,
-            call: CallOptions {
-                timeout: Duration::from_secs(10),
-                connect_timeout: Duration::from_secs(5),
-                retry: Policy::api_call(),
-            },
-            waits: Waits {
-                boot: Duration::from_secs(30),
-                health: Duration::from_secs(30),
-                poll: Duration::from_millis(100),
-            },
-        }
+        node_set(nodes, &self.talos_target())
     }
 
     fn talosconfig(&self) -> Talosconfig {
@@ -144,6 +131,25 @@ impl Cluster {
     }
 }
 
+/// The node set of `nodes` as a test drives it: the talosconfig's identity, calls retried
+/// as `apply` does, waits generous enough for a loaded machine.
+pub(crate) fn node_set(nodes: Vec<NodeTarget>, talos: &TalosconfigTarget) -> NodeSet {
+    NodeSet {
+        nodes,
+        identity: talos.identity.clone(),
+        call: CallOptions {
+            timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(5),
+            retry: Policy::api_call(),
+        },
+        waits: Waits {
+            boot: Duration::from_secs(30),
+            health: Duration::from_secs(30),
+            poll: Duration::from_millis(100),
+        },
+    }
+}
+
 fn unrecorded() -> Vec<Option<String>> {
     vec![None; 4]
 }
@@ -152,8 +158,8 @@ fn recorded(set: &NodeSet) -> Vec<Option<String>> {
     set.nodes.iter().map(|n| Some(n.hash().label_value())).collect()
 }
 
-/// Delivers, bootstraps and checks health; returns the kubeconfig as the Talos API gave it.
-async fn converge(set: &NodeSet) -> Kubeconfig {
+/// Delivers every config (all applied) and bootstraps etcd on cp-1.
+pub(crate) async fn deliver_and_bootstrap(set: &NodeSet) {
     let delivered = deliver(set).await.expect("delivered");
     assert!(
         delivered.iter().all(|d| d.delivery == Delivery::Applied),
@@ -163,9 +169,19 @@ async fn converge(set: &NodeSet) -> Kubeconfig {
         bootstrap_once(set).await.expect("bootstrap"),
         BootstrapReport::Bootstrapped { node: "cp-1".into() }
     );
+}
+
+/// The kubeconfig the first node's Talos API gives.
+pub(crate) async fn kubeconfig_of(set: &NodeSet) -> Kubeconfig {
     let client = set.client(&set.nodes[0]).expect("client");
     let kubeconfig = client.kubeconfig().await.expect("kubeconfig");
-    let kubeconfig = Kubeconfig::parse(kubeconfig.expose(), "from the Talos API").expect("kubeconfig parses");
+    Kubeconfig::parse(kubeconfig.expose(), "from the Talos API").expect("kubeconfig parses")
+}
+
+/// Delivers, bootstraps and checks health; returns the kubeconfig as the Talos API gave it.
+async fn converge(set: &NodeSet) -> Kubeconfig {
+    deliver_and_bootstrap(set).await;
+    let kubeconfig = kubeconfig_of(set).await;
     let health = check_health(set, &kubeconfig.access().expect("access"))
         .await
         .expect("healthy");

@@ -28,6 +28,7 @@ mod sim_e2e;
 mod sim_factory;
 mod sim_faults;
 mod sim_machines;
+mod sim_network_rules;
 mod sim_rescue;
 mod sim_resources;
 mod sim_servers;

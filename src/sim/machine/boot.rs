@@ -9,6 +9,11 @@
 //! truncated write, another architecture — boots nothing that answers on port 50000, as a
 //! bad snapshot behaves in reality.
 //!
+//! The runner also keeps the network the nodes see in step with the project: every
+//! [`NETWORK_REFRESH`] (real time) and before each boot it hands the servers' private
+//! addresses and applied firewalls to the registry ([`super::network`]), so etcd peers and
+//! kubelets follow a firewall change within that delay.
+//!
 //! The node lives as long as the server and its disk: power off (or a crash) powers it
 //! off, power on and reboot boot it again with its installed configuration and etcd
 //! membership; a rebuild, a different image on the disk or a delete forget it. A rescue
@@ -73,6 +78,9 @@ pub struct RescueLogin {
     pub password: String,
 }
 
+/// How often (real time) the runner hands the project's network facts to the nodes.
+pub const NETWORK_REFRESH: Duration = Duration::from_millis(25);
+
 /// Simulated time from a rescue boot's `running` to its SSH server accepting connections
 /// (PXE, kernel, sshd); until then connections to port 22 are refused.
 pub const RESCUE_BOOT: Duration = Duration::from_secs(30);
@@ -109,9 +117,15 @@ pub(crate) fn spawn(
             rescues: BTreeMap::new(),
             rescue_boots: 0,
         };
+        let mut refresh = tokio::time::interval(NETWORK_REFRESH);
+        refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let event = tokio::select! {
                 event = events.recv() => event,
+                _ = refresh.tick() => {
+                    runner.refresh_network();
+                    continue;
+                }
                 () = stop.cancelled() => break,
             };
             match event {
@@ -142,6 +156,12 @@ struct Runner {
 }
 
 impl Runner {
+    /// Hands the project's current network facts to the nodes' registry.
+    fn refresh_network(&self) {
+        let hosts = self.shared.with_world(|w| super::network::hosts(w));
+        self.config.registry.set_hosts(hosts);
+    }
+
     async fn handle(&mut self, event: SimEvent) {
         match event {
             SimEvent::ServerPoweredOn { id, rescue: false } => {
@@ -216,6 +236,8 @@ impl Runner {
         let Some(facts) = self.shared.with_world(|w| w.machine_facts(id)) else {
             return;
         };
+        // The node reads its addresses as it boots.
+        self.refresh_network();
         let disk = self.disks.server_disk(id);
         let found = tokio::task::spawn_blocking(move || bootable_image(&disk))
             .await

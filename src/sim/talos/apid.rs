@@ -559,7 +559,9 @@ fn etcd_status(error: EtcdError) -> Status {
     let message = error.to_string();
     match error {
         EtcdError::AlreadyBootstrapped => Status::already_exists(message),
-        EtcdError::NotRunning | EtcdError::Unhealthy(_) => Status::failed_precondition(message),
+        EtcdError::NotRunning | EtcdError::Unhealthy(_) | EtcdError::NoAdvertisedAddress(_) => {
+            Status::failed_precondition(message)
+        }
         EtcdError::NoQuorum(_) => Status::unavailable(message),
         EtcdError::MemberNotFound => Status::not_found(message),
     }
@@ -595,10 +597,18 @@ fn member_proto(member: MemberView) -> machine::EtcdMember {
     machine::EtcdMember {
         id: member.id,
         hostname: member.hostname,
-        peer_urls: vec![format!("https://{}", socket(member.address, 2380))],
-        client_urls: vec![format!("https://{}", socket(member.address, 2379))],
+        peer_urls: urls(&member.peer_addresses, 2380),
+        client_urls: urls(&member.peer_addresses, 2379),
         is_learner: false,
     }
+}
+
+/// `https://ADDR:PORT` for each address (IPv6 in brackets).
+fn urls(addresses: &[IpAddr], port: u16) -> Vec<String> {
+    addresses
+        .iter()
+        .map(|ip| format!("https://{}", socket(*ip, port)))
+        .collect()
 }
 
 fn socket(ip: IpAddr, port: u16) -> std::net::SocketAddr {

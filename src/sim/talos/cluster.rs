@@ -14,43 +14,31 @@
 //!
 //! Quorum is always seen from somewhere: a member counts for a node only while it is
 //! healthy (its node runs, holds its data, and its etcd is not stalled by a hang) and the
-//! emulated network lets the two reach each other. A node [partitioned](ClusterRegistry::set_partitioned)
-//! from the others sees only itself, so a partitioned minority loses quorum while the
-//! majority keeps working.
+//! emulated [network](super::network) lets the two reach each other on port 2380 of the
+//! addresses they advertise (`cluster.etcd.advertisedSubnets`), through the firewalls of
+//! their machines. A node [partitioned](ClusterRegistry::set_partitioned) from the others
+//! sees only itself, so a partitioned minority loses quorum while the majority keeps
+//! working; a control plane advertising an address its peers' firewalls close never
+//! joins.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use super::kube_api::KubeObjects;
+use super::network::{Host, Network, NetworkView};
 use super::node::NodeShared;
 use crate::redact::Redacted;
 
 /// All emulated clusters of a process (or of a test), keyed by cluster ID, with the
-/// network they share (which nodes are partitioned) and the nodes running on it.
+/// network they share (machine addresses, firewalls, partitions) and the nodes running on
+/// it.
 #[derive(Debug, Default)]
 pub struct ClusterRegistry {
     clusters: Mutex<HashMap<String, Arc<TalosCluster>>>,
-    partitions: Arc<Partitions>,
+    network: Arc<Network>,
     nodes: Mutex<HashMap<IpAddr, Weak<NodeShared>>>,
-}
-
-/// The addresses the emulated network cuts off from every other node.
-#[derive(Debug, Default)]
-struct Partitions {
-    cut: Mutex<BTreeSet<IpAddr>>,
-}
-
-impl Partitions {
-    fn snapshot(&self) -> BTreeSet<IpAddr> {
-        lock(&self.cut).clone()
-    }
-}
-
-/// Returns true if and only if etcd traffic flows between `a` and `b`.
-fn reaches(cut: &BTreeSet<IpAddr>, a: IpAddr, b: IpAddr) -> bool {
-    a == b || !(cut.contains(&a) || cut.contains(&b))
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -79,31 +67,51 @@ impl ClusterRegistry {
     /// reaches no peer and no peer reaches it. Applies to nodes on that address now and
     /// later (the network, not the node, is broken), until healed.
     pub fn set_partitioned(&self, address: IpAddr, partitioned: bool) {
-        {
-            let mut cut = lock(&self.partitions.cut);
-            if partitioned {
-                cut.insert(address);
-            } else {
-                cut.remove(&address);
-            }
-        }
+        self.network.set_cut(address, partitioned);
         if !partitioned {
             // Healed members catch up; waiting control planes may join now.
-            for cluster in self.lock().values() {
-                cluster.lock().join_pending(&self.partitions.snapshot());
-            }
+            self.join_pending();
         }
     }
 
     /// Returns true if and only if `address` is partitioned from the other nodes.
     pub fn is_partitioned(&self, address: IpAddr) -> bool {
-        lock(&self.partitions.cut).contains(&address)
+        self.network.is_cut(address)
+    }
+
+    /// Replaces what the network knows about the machines behind node addresses (their
+    /// private addresses and firewalls), as the machine runner reads them from the emulated
+    /// project. A node address without an entry is on an open network. When the facts
+    /// change, waiting control planes join if they now reach a quorum, and kubelets
+    /// re-pick their node IP.
+    pub fn set_hosts(&self, hosts: std::collections::BTreeMap<IpAddr, Host>) {
+        if !self.network.set_hosts(hosts) {
+            return;
+        }
+        self.join_pending();
+        let nodes: Vec<Arc<NodeShared>> = lock(&self.nodes).values().filter_map(Weak::upgrade).collect();
+        for node in nodes {
+            node.refresh_kubelet();
+        }
+    }
+
+    /// The network as it is now.
+    pub(crate) fn network(&self) -> NetworkView {
+        self.network.view()
+    }
+
+    fn join_pending(&self) {
+        let clusters: Vec<Arc<TalosCluster>> = self.lock().values().cloned().collect();
+        for cluster in clusters {
+            let view = self.network.view();
+            cluster.lock().join_pending(&view);
+        }
     }
 
     pub(crate) fn ensure(&self, id: &str) -> Arc<TalosCluster> {
         self.lock()
             .entry(id.to_string())
-            .or_insert_with(|| Arc::new(TalosCluster::new(id, self.partitions.clone())))
+            .or_insert_with(|| Arc::new(TalosCluster::new(id, self.network.clone())))
             .clone()
     }
 
@@ -133,7 +141,7 @@ pub struct TalosCluster {
     id: String,
     state: Mutex<EtcdState>,
     kubernetes: KubeObjects,
-    partitions: Arc<Partitions>,
+    network: Arc<Network>,
 }
 
 #[derive(Debug, Default)]
@@ -151,11 +159,15 @@ struct Member {
     id: u64,
     address: IpAddr,
     hostname: String,
+    /// The addresses its peer URLs name (what it advertised when it was added).
+    peers: Vec<IpAddr>,
 }
 
 #[derive(Debug, Clone)]
 struct ControlPlane {
     hostname: String,
+    /// `cluster.etcd.advertisedSubnets` of its configuration.
+    advertised_subnets: Vec<String>,
     running: bool,
     /// Its etcd is stalled (the node hangs): the member answers nobody.
     stalled: bool,
@@ -170,8 +182,10 @@ pub struct MemberView {
     pub id: u64,
     /// Member name (node hostname).
     pub hostname: String,
-    /// The node's address (peer URL `https://ADDR:2380`).
+    /// The node's address.
     pub address: IpAddr,
+    /// The addresses of its peer URLs (`https://ADDR:2380`): what its etcd advertised.
+    pub peer_addresses: Vec<IpAddr>,
     /// Whether its node runs, holds this member's data and its etcd is not stalled.
     pub healthy: bool,
 }
@@ -230,15 +244,19 @@ pub enum EtcdError {
     /// The removal would leave the cluster without quorum.
     #[error("etcdserver: unhealthy cluster (after removal: {0})")]
     Unhealthy(Quorum),
+    /// No address of the node lies in `cluster.etcd.advertisedSubnets`: Talos never
+    /// starts etcd there.
+    #[error("etcd cannot start: no address of this node is in cluster.etcd.advertisedSubnets {0:?}")]
+    NoAdvertisedAddress(Vec<String>),
 }
 
 impl TalosCluster {
-    fn new(id: &str, partitions: Arc<Partitions>) -> TalosCluster {
+    fn new(id: &str, network: Arc<Network>) -> TalosCluster {
         TalosCluster {
             id: id.to_string(),
             state: Mutex::new(EtcdState::default()),
             kubernetes: KubeObjects::default(),
-            partitions,
+            network,
         }
     }
 
@@ -266,15 +284,13 @@ impl TalosCluster {
     /// The quorum arithmetic on the best-connected side of the network: with no partition,
     /// the whole cluster's.
     pub fn quorum(&self) -> Quorum {
-        let cut = self.partitions.snapshot();
+        let view = self.network.view();
         let state = self.lock();
         let total = state.members.len();
-        let mut viewpoints: Vec<IpAddr> = state.members.iter().map(|m| m.address).collect();
-        // A node outside every partition sees the connected side, even with no member there.
-        viewpoints.push(IpAddr::from([0, 0, 0, 0]));
-        viewpoints
-            .into_iter()
-            .map(|from| state.quorum_from(from, &cut))
+        state
+            .members
+            .iter()
+            .map(|m| state.quorum_from(m.address, &view))
             .max_by_key(|q| q.healthy)
             .unwrap_or(Quorum::of(total, 0))
     }
@@ -282,8 +298,8 @@ impl TalosCluster {
     /// The quorum arithmetic as the etcd member on `address` sees it: the healthy members
     /// it can reach (itself included).
     pub fn quorum_from(&self, address: IpAddr) -> Quorum {
-        let cut = self.partitions.snapshot();
-        self.lock().quorum_from(address, &cut)
+        let view = self.network.view();
+        self.lock().quorum_from(address, &view)
     }
 
     /// The healthy member running on `address`, if any (that node's etcd is up).
@@ -302,14 +318,14 @@ impl TalosCluster {
     /// or expired, `candidate` takes it. Returns the holder afterwards, or `None` when the
     /// candidate's etcd has no quorum (nothing can be decided from there).
     pub fn campaign(&self, key: &str, candidate: &str, now_ms: u64, ttl: std::time::Duration) -> Option<String> {
-        let cut = self.partitions.snapshot();
+        let view = self.network.view();
         let mut state = self.lock();
         let has_quorum = |state: &EtcdState, hostname: &str| {
             state
                 .control_planes
                 .iter()
                 .find(|(_, cp)| cp.hostname == hostname)
-                .is_some_and(|(address, _)| state.quorum_from(*address, &cut).has_quorum())
+                .is_some_and(|(address, _)| state.quorum_from(*address, &view).has_quorum())
         };
         if !has_quorum(&state, candidate) {
             return None;
@@ -357,18 +373,22 @@ impl TalosCluster {
         }
     }
 
-    pub(crate) fn register_control_plane(&self, address: IpAddr, hostname: &str) {
-        let cut = self.partitions.snapshot();
+    /// The node on `address` runs etcd as a control plane of this cluster, advertising
+    /// addresses in `advertised_subnets` (`cluster.etcd.advertisedSubnets`).
+    pub(crate) fn register_control_plane(&self, address: IpAddr, hostname: &str, advertised_subnets: &[String]) {
+        let view = self.network.view();
         let mut state = self.lock();
         let entry = state.control_planes.entry(address).or_insert_with(|| ControlPlane {
             hostname: hostname.to_string(),
+            advertised_subnets: Vec::new(),
             running: true,
             stalled: false,
             data_of: None,
         });
         entry.hostname = hostname.to_string();
+        entry.advertised_subnets = advertised_subnets.to_vec();
         entry.running = true;
-        state.join_pending(&cut);
+        state.join_pending(&view);
     }
 
     /// The node was wiped: it is no longer a control plane of this cluster. Its member (if
@@ -380,31 +400,31 @@ impl TalosCluster {
 
     /// The node went down or came back (either way its etcd is no longer stalled).
     pub(crate) fn set_running(&self, address: IpAddr, running: bool) {
-        let cut = self.partitions.snapshot();
+        let view = self.network.view();
         let mut state = self.lock();
         if let Some(cp) = state.control_planes.get_mut(&address) {
             cp.running = running;
             cp.stalled = false;
         }
         if running {
-            state.join_pending(&cut);
+            state.join_pending(&view);
         }
     }
 
     /// The node's etcd stalls (its node hangs: the member answers nobody) or recovers.
     pub(crate) fn set_stalled(&self, address: IpAddr, stalled: bool) {
-        let cut = self.partitions.snapshot();
+        let view = self.network.view();
         let mut state = self.lock();
         if let Some(cp) = state.control_planes.get_mut(&address) {
             cp.stalled = stalled;
         }
         if !stalled {
-            state.join_pending(&cut);
+            state.join_pending(&view);
         }
     }
 
     pub(crate) fn bootstrap(&self, address: IpAddr) -> Result<u64, EtcdError> {
-        let cut = self.partitions.snapshot();
+        let view = self.network.view();
         let mut state = self.lock();
         let Some(cp) = state.control_planes.get(&address) else {
             return Err(EtcdError::NotRunning);
@@ -413,22 +433,26 @@ impl TalosCluster {
             return Err(EtcdError::AlreadyBootstrapped);
         }
         let hostname = cp.hostname.clone();
+        let peers = view.etcd_addresses(address, &cp.advertised_subnets);
+        if peers.is_empty() {
+            return Err(EtcdError::NoAdvertisedAddress(cp.advertised_subnets.clone()));
+        }
         // Talos bootstraps any control plane whose etcd directory is empty: once every
         // member's data is gone (all wiped), this starts a new etcd cluster.
         state.members.clear();
-        let id = state.add_member(address, hostname);
+        let id = state.add_member(address, hostname, peers);
         state.bootstrapped = true;
-        state.join_pending(&cut);
+        state.join_pending(&view);
         Ok(id)
     }
 
     /// Reads the member list as `address` would: `local` is a serializable read that works
     /// without quorum.
     pub(crate) fn list_members(&self, address: IpAddr, local: bool) -> Result<Vec<MemberView>, EtcdError> {
-        let cut = self.partitions.snapshot();
+        let view = self.network.view();
         let state = self.lock();
         state.require_running(address)?;
-        let quorum = state.quorum_from(address, &cut);
+        let quorum = state.quorum_from(address, &view);
         if !local && !quorum.has_quorum() {
             return Err(EtcdError::NoQuorum(quorum));
         }
@@ -436,10 +460,10 @@ impl TalosCluster {
     }
 
     pub(crate) fn remove_member(&self, caller: IpAddr, id: u64) -> Result<(), EtcdError> {
-        let cut = self.partitions.snapshot();
+        let view = self.network.view();
         let mut state = self.lock();
         state.require_running(caller)?;
-        let quorum = state.quorum_from(caller, &cut);
+        let quorum = state.quorum_from(caller, &view);
         if !quorum.has_quorum() {
             return Err(EtcdError::NoQuorum(quorum));
         }
@@ -449,13 +473,13 @@ impl TalosCluster {
             .position(|m| m.id == id)
             .ok_or(EtcdError::MemberNotFound)?;
         let removed = &state.members[index];
-        let removed_counts = state.healthy(removed) && reaches(&cut, caller, removed.address);
+        let removed_counts = state.healthy(removed) && state.links(&view, caller, removed);
         let after = Quorum::of(quorum.members - 1, quorum.healthy - usize::from(removed_counts));
         if !after.has_quorum() {
             return Err(EtcdError::Unhealthy(after));
         }
         state.members.remove(index);
-        state.join_pending(&cut);
+        state.join_pending(&view);
         Ok(())
     }
 
@@ -517,18 +541,38 @@ impl EtcdState {
             id: member.id,
             hostname: member.hostname.clone(),
             address: member.address,
+            peer_addresses: member.peers.clone(),
             healthy: self.healthy(member),
         }
     }
 
     /// The quorum as seen from `from`: healthy members the network lets it reach.
-    fn quorum_from(&self, from: IpAddr, cut: &BTreeSet<IpAddr>) -> Quorum {
+    fn quorum_from(&self, from: IpAddr, view: &NetworkView) -> Quorum {
         let healthy = self
             .members
             .iter()
-            .filter(|m| self.healthy(m) && reaches(cut, from, m.address))
+            .filter(|m| self.healthy(m) && self.links(view, from, m))
             .count();
         Quorum::of(self.members.len(), healthy)
+    }
+
+    /// Returns true if and only if the etcd on node `from` and `member` reach each other
+    /// on their peer URLs.
+    fn links(&self, view: &NetworkView, from: IpAddr, member: &Member) -> bool {
+        view.peers_reach(from, &self.peers_of(from, view), member.address, &member.peers)
+    }
+
+    /// The peer addresses of the etcd on node `address`: its member's, else what it would
+    /// advertise joining now.
+    fn peers_of(&self, address: IpAddr, view: &NetworkView) -> Vec<IpAddr> {
+        let cp = self.control_planes.get(&address);
+        if let Some(member) = cp
+            .and_then(|cp| cp.data_of)
+            .and_then(|id| self.members.iter().find(|m| m.id == id))
+        {
+            return member.peers.clone();
+        }
+        view.etcd_addresses(address, cp.map_or(&[][..], |cp| &cp.advertised_subnets))
     }
 
     fn require_running(&self, address: IpAddr) -> Result<(), EtcdError> {
@@ -541,12 +585,17 @@ impl EtcdState {
         if running { Ok(()) } else { Err(EtcdError::NotRunning) }
     }
 
-    fn add_member(&mut self, address: IpAddr, hostname: String) -> u64 {
+    fn add_member(&mut self, address: IpAddr, hostname: String, peers: Vec<IpAddr>) -> u64 {
         let mut id: u64 = rand::random();
         while id == 0 || self.members.iter().any(|m| m.id == id) {
             id = rand::random();
         }
-        self.members.push(Member { id, address, hostname });
+        self.members.push(Member {
+            id,
+            address,
+            hostname,
+            peers,
+        });
         if let Some(cp) = self.control_planes.get_mut(&address) {
             cp.data_of = Some(id);
         }
@@ -554,23 +603,33 @@ impl EtcdState {
     }
 
     /// Running control planes with empty etcd data join a bootstrapped cluster whose
-    /// quorum they reach, unless a stale member still claims their address (etcd: "peer
-    /// URLs already exist").
-    fn join_pending(&mut self, cut: &BTreeSet<IpAddr>) {
+    /// quorum they reach on the addresses they advertise, unless a stale member still
+    /// claims their address (etcd: "peer URLs already exist"). One whose advertised
+    /// subnets match no address of its machine runs no etcd and never joins.
+    fn join_pending(&mut self, view: &NetworkView) {
         if !self.bootstrapped {
             return;
         }
-        let candidates: Vec<(IpAddr, String)> = self
+        let candidates: Vec<(IpAddr, String, Vec<IpAddr>)> = self
             .control_planes
             .iter()
             .filter(|(_, cp)| cp.running && !cp.stalled && cp.data_of.is_none())
-            .map(|(addr, cp)| (*addr, cp.hostname.clone()))
+            .map(|(addr, cp)| {
+                (
+                    *addr,
+                    cp.hostname.clone(),
+                    view.etcd_addresses(*addr, &cp.advertised_subnets),
+                )
+            })
             .collect();
-        for (address, hostname) in candidates {
-            if !self.quorum_from(address, cut).has_quorum() || self.members.iter().any(|m| m.address == address) {
+        for (address, hostname, peers) in candidates {
+            if peers.is_empty()
+                || !self.quorum_from(address, view).has_quorum()
+                || self.members.iter().any(|m| m.address == address)
+            {
                 continue;
             }
-            self.add_member(address, hostname);
+            self.add_member(address, hostname, peers);
         }
     }
 }
@@ -590,7 +649,7 @@ mod tests {
     fn three_members_on(registry: &ClusterRegistry) -> Arc<TalosCluster> {
         let cluster = registry.ensure("c1");
         for n in 1..=3 {
-            cluster.register_control_plane(ip(n), &format!("cp-{n}"));
+            cluster.register_control_plane(ip(n), &format!("cp-{n}"), &[]);
         }
         cluster.bootstrap(ip(1)).expect("first bootstrap");
         cluster
@@ -652,10 +711,36 @@ mod tests {
         let registry = ClusterRegistry::new();
         let cluster = three_members_on(&registry);
         registry.set_partitioned(ip(4), true);
-        cluster.register_control_plane(ip(4), "cp-4");
+        cluster.register_control_plane(ip(4), "cp-4", &[]);
         assert_eq!(cluster.members().len(), 3, "it cannot reach the quorum to join");
         registry.set_partitioned(ip(4), false);
         assert_eq!(cluster.members().len(), 4, "it joins once healed");
+    }
+
+    #[test]
+    fn etcd_follows_the_advertised_subnets_of_a_machine_on_a_private_network() {
+        let registry = ClusterRegistry::new();
+        let subnet = ["10.0.1.0/24".to_string()];
+        let host = |last: u8| Host {
+            private: vec![(1, IpAddr::from([10, 0, 1, last]))],
+            filter: None,
+        };
+        registry.set_hosts(BTreeMap::from([(ip(1), host(1)), (ip(2), host(2))]));
+        let cluster = registry.ensure("c1");
+        cluster.register_control_plane(ip(1), "cp-1", &subnet);
+        cluster.register_control_plane(ip(2), "cp-2", &["10.9.0.0/16".to_string()]);
+        assert_eq!(
+            cluster.bootstrap(ip(2)),
+            Err(EtcdError::NoAdvertisedAddress(vec!["10.9.0.0/16".into()])),
+            "no address of cp-2 is in its subnets: no etcd"
+        );
+        cluster.bootstrap(ip(1)).expect("cp-1 bootstraps");
+        let members = cluster.members();
+        assert_eq!(members.len(), 1, "cp-2 runs no etcd, so it never joins");
+        assert_eq!(members[0].peer_addresses, [IpAddr::from([10, 0, 1, 1])]);
+        // A node without machine facts is on the open network: it advertises its address.
+        cluster.register_control_plane(ip(3), "cp-3", &subnet);
+        assert_eq!(cluster.member_on(ip(3)).expect("cp-3 joined").peer_addresses, [ip(3)]);
     }
 
     #[test]

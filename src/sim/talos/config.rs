@@ -68,6 +68,12 @@ pub struct AcceptedConfig {
     pub kubernetes_ca: CaPair,
     /// Whether `cluster.etcd` is present (control planes run etcd).
     pub etcd_configured: bool,
+    /// `cluster.etcd.advertisedSubnets` (or the deprecated `cluster.etcd.subnet`): where
+    /// etcd picks the addresses it advertises to peers; empty: the first routed address.
+    pub etcd_advertised_subnets: Vec<String>,
+    /// `machine.kubelet.nodeIP.validSubnets`: where the kubelet picks its node IP; empty:
+    /// any address.
+    pub kubelet_valid_subnets: Vec<String>,
     /// The Kubernetes version from `cluster.apiServer.image`'s tag, if set.
     pub kubernetes_version: Option<String>,
     /// `machine.features.rbac` (only consulted before v1.12).
@@ -160,6 +166,7 @@ struct RawMachine {
     #[serde(rename = "certSANs")]
     cert_sans: Option<Vec<String>>,
     network: Option<RawNetwork>,
+    kubelet: Option<RawKubelet>,
     features: Option<RawFeatures>,
     install: Option<RawInstall>,
 }
@@ -182,6 +189,26 @@ struct RawPemPair {
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawKubelet {
+    #[serde(rename = "nodeIP")]
+    node_ip: Option<RawNodeIp>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawNodeIp {
+    valid_subnets: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawEtcd {
+    advertised_subnets: Option<Vec<String>>,
+    subnet: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
 struct RawNetwork {
     hostname: Option<String>,
 }
@@ -200,7 +227,7 @@ struct RawCluster {
     cluster_name: Option<String>,
     control_plane: Option<RawControlPlane>,
     ca: Option<RawCa>,
-    etcd: Option<serde::de::IgnoredAny>,
+    etcd: Option<RawEtcd>,
     api_server: Option<RawApiServer>,
 }
 
@@ -212,6 +239,19 @@ struct RawControlPlane {
 #[derive(Debug, Default, Deserialize)]
 struct RawApiServer {
     image: Option<String>,
+}
+
+/// Talos's reading of the etcd subnets: `advertisedSubnets`, else the deprecated
+/// `subnet`.
+fn etcd_subnets(etcd: Option<&RawEtcd>) -> Vec<String> {
+    let Some(etcd) = etcd else {
+        return Vec::new();
+    };
+    match (&etcd.advertised_subnets, &etcd.subnet) {
+        (Some(list), _) if !list.is_empty() => list.clone(),
+        (_, Some(subnet)) if !subnet.is_empty() => vec![subnet.clone()],
+        _ => Vec::new(),
+    }
 }
 
 /// Reads and checks a machine configuration (the bytes of ApplyConfiguration or of
@@ -325,6 +365,12 @@ pub fn accept_config(bytes: &[u8]) -> Result<AcceptedConfig, ConfigRejected> {
         endpoint,
         kubernetes_ca,
         etcd_configured: cluster.etcd.is_some(),
+        etcd_advertised_subnets: etcd_subnets(cluster.etcd.as_ref()),
+        kubelet_valid_subnets: machine
+            .kubelet
+            .and_then(|k| k.node_ip)
+            .and_then(|n| n.valid_subnets)
+            .unwrap_or_default(),
         kubernetes_version,
         rbac: features.rbac,
         apid_check_ext_key_usage: features.apid_check_ext_key_usage,

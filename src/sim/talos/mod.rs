@@ -22,6 +22,7 @@ mod cluster;
 mod config;
 mod kube_api;
 mod kubeconfig;
+mod network;
 mod node;
 mod proxy;
 mod tls;
@@ -36,6 +37,7 @@ pub use kube_api::{
     BudgetRule, BudgetStatus, DisruptionBudget, EvictionError, KubeNode, KubeObjects, KubePod, ObjectError, PodOwner,
     Scaled,
 };
+pub use network::Host;
 pub use node::{
     ConfigSource, DEFAULT_TALOS_VERSION, EmulatedNode, NodeError, NodeMode, NodeOptions, NodeReport, ReceivedConfig,
 };

@@ -523,6 +523,8 @@ pub(crate) struct Configured {
     pub(crate) cluster: Arc<TalosCluster>,
     /// `None`: a worker still waiting for its certificate (no OS CA key yet).
     pub(crate) tls: Option<ConfiguredTls>,
+    /// The node IP its kubelet registered with (`None`: it found none).
+    pub(crate) kubelet_ip: Option<IpAddr>,
 }
 
 /// Which TLS a connection was accepted with.
@@ -716,15 +718,12 @@ impl NodeShared {
             Some(key) => Some(tls::configured(&config, key, self.address, &hostname, &self.version)?),
             None => None,
         };
-        let kubernetes_version = config
-            .kubernetes_version
-            .clone()
-            .unwrap_or_else(|| self.version.default_kubernetes());
+        let kubernetes_version = self.kubernetes_version(&config);
         if config.machine_type.is_control_plane() {
             if let Some(key) = &config.os_ca.key_pem {
                 cluster.publish_os_ca(&config.os_ca.crt_pem, key);
             }
-            cluster.register_control_plane(self.address, &hostname);
+            cluster.register_control_plane(self.address, &hostname, &config.etcd_advertised_subnets);
             if state.kube.is_none() {
                 let kube_tls = tls::kube_apiserver(&config, self.address, &hostname)?;
                 match kube_api::start(
@@ -732,7 +731,7 @@ impl NodeShared {
                     kube_tls,
                     cluster.clone(),
                     self.address,
-                    kubernetes_version.clone(),
+                    kubernetes_version,
                 ) {
                     Ok(kube) => state.kube = Some(kube),
                     Err(error) => {
@@ -741,19 +740,65 @@ impl NodeShared {
                 }
             }
         }
-        cluster.kubernetes().kubelet_up(
-            &hostname,
-            self.address,
-            config.machine_type.is_control_plane(),
-            &kubernetes_version,
-        );
+        let kubelet_ip = self.register_kubelet(&cluster, &config, &hostname);
         state.phase = Phase::Configured(Box::new(Configured {
             config,
             hostname,
             cluster,
             tls,
+            kubelet_ip,
         }));
         Ok(())
+    }
+
+    /// Registers the kubelet's Node with the node IP the network gives it
+    /// (`machine.kubelet.nodeIP.validSubnets`); without a matching address the kubelet
+    /// has no node IP and registers nothing. Returns the node IP.
+    fn register_kubelet(&self, cluster: &TalosCluster, config: &AcceptedConfig, hostname: &str) -> Option<IpAddr> {
+        let node_ip = self
+            .registry
+            .network()
+            .kubelet_address(self.address, &config.kubelet_valid_subnets);
+        let Some(ip) = node_ip else {
+            tracing::warn!(node = %self.address, subnets = ?config.kubelet_valid_subnets,
+                "the kubelet finds no node IP in machine.kubelet.nodeIP.validSubnets");
+            return None;
+        };
+        let kubernetes_version = self.kubernetes_version(config);
+        cluster.kubernetes().kubelet_up(
+            hostname,
+            self.address,
+            ip,
+            config.machine_type.is_control_plane(),
+            &kubernetes_version,
+        );
+        Some(ip)
+    }
+
+    /// The Kubernetes version the node runs: the API server image's tag, else the Talos
+    /// release's default.
+    fn kubernetes_version(&self, config: &AcceptedConfig) -> String {
+        config
+            .kubernetes_version
+            .clone()
+            .unwrap_or_else(|| self.version.default_kubernetes())
+    }
+
+    /// The network changed: a configured node's kubelet re-registers when its node IP
+    /// changes (or first exists).
+    pub(crate) fn refresh_kubelet(&self) {
+        let mut state = self.lock();
+        let Phase::Configured(configured) = &mut state.phase else {
+            return;
+        };
+        let node_ip = self
+            .registry
+            .network()
+            .kubelet_address(self.address, &configured.config.kubelet_valid_subnets);
+        if node_ip != configured.kubelet_ip {
+            configured.kubelet_ip =
+                self.register_kubelet(&configured.cluster, &configured.config, &configured.hostname);
+        }
     }
 
     /// Wipes what a reset wipes: STATE (the configuration) and/or EPHEMERAL (etcd data).

@@ -3,6 +3,8 @@
 //! covered server gets an `apply_firewall` action that locks it, and its
 //! `public_net.firewalls[].status` is `pending` until that action succeeds.
 
+use std::net::IpAddr;
+
 use ipnet::IpNet;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -522,5 +524,165 @@ impl World {
             }
         }
         Ok(json!({"actions": actions.iter().map(|a| self.action_json(*a)).collect::<Vec<_>>()}))
+    }
+}
+
+/// The rules of every firewall applied to one server, merged: what the server's public
+/// interface lets through. Hetzner evaluates them statefully at the hypervisor: inbound has
+/// an implicit deny (no inbound rule drops everything), outbound allows everything until a
+/// first outbound rule exists. Private network traffic never passes them (reference:
+/// Hetzner's Firewalls FAQ).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PacketFilter {
+    inbound: Vec<RuleMatch>,
+    outbound: Vec<RuleMatch>,
+}
+
+/// One rule, parsed for matching.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct RuleMatch {
+    protocol: String,
+    /// The first and last port (`None`: the protocol has no ports).
+    ports: Option<(u16, u16)>,
+    /// The source (inbound) or destination (outbound) ranges.
+    peers: Vec<IpNet>,
+}
+
+impl RuleMatch {
+    /// `None` for a rule the model could not have stored (its checks failed).
+    fn of(rule: &Rule) -> Option<RuleMatch> {
+        let ports = match &rule.port {
+            Some(port) => {
+                let (first, last) = port.split_once('-').unwrap_or((port, port));
+                Some((first.parse().ok()?, last.parse().ok()?))
+            }
+            None => None,
+        };
+        let peers = if rule.direction == "in" {
+            &rule.source_ips
+        } else {
+            &rule.destination_ips
+        };
+        Some(RuleMatch {
+            protocol: rule.protocol.clone(),
+            ports,
+            peers: peers.iter().filter_map(|cidr| cidr.parse().ok()).collect(),
+        })
+    }
+
+    fn matches(&self, protocol: &str, port: u16, peer: IpAddr) -> bool {
+        self.protocol == protocol
+            && self.ports.is_none_or(|(first, last)| (first..=last).contains(&port))
+            && self.peers.iter().any(|net| net.contains(&peer))
+    }
+}
+
+impl PacketFilter {
+    /// Returns true if and only if a new inbound connection from `source` to `port`
+    /// (`tcp`, `udp`) passes: some inbound rule allows it.
+    pub fn admits_inbound(&self, protocol: &str, port: u16, source: IpAddr) -> bool {
+        self.inbound.iter().any(|rule| rule.matches(protocol, port, source))
+    }
+
+    /// Returns true if and only if a new outbound connection to `destination:port` passes:
+    /// there is no outbound rule, or one allows it.
+    pub fn admits_outbound(&self, protocol: &str, port: u16, destination: IpAddr) -> bool {
+        self.outbound.is_empty()
+            || self
+                .outbound
+                .iter()
+                .any(|rule| rule.matches(protocol, port, destination))
+    }
+}
+
+impl World {
+    /// The filter on server `id`'s public interface: the rules of the firewalls applied to
+    /// it (their `apply_firewall` finished), or `None` when none is (everything passes).
+    pub fn packet_filter(&self, id: u64) -> Option<PacketFilter> {
+        let server = self.servers.get(&id)?;
+        if server.firewalls_applied.is_empty() {
+            return None;
+        }
+        let mut filter = PacketFilter::default();
+        let rules = server
+            .firewalls_applied
+            .iter()
+            .filter_map(|fw| self.firewalls.get(fw))
+            .flat_map(|fw| fw.rules.iter());
+        for rule in rules {
+            let Some(parsed) = RuleMatch::of(rule) else {
+                continue;
+            };
+            if rule.direction == "in" {
+                filter.inbound.push(parsed);
+            } else {
+                filter.outbound.push(parsed);
+            }
+        }
+        Some(filter)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(direction: &str, protocol: &str, port: Option<&str>, peers: &[&str]) -> RuleMatch {
+        let peers: Vec<String> = peers.iter().map(|p| (*p).to_string()).collect();
+        let (source_ips, destination_ips) = if direction == "in" {
+            (peers, Vec::new())
+        } else {
+            (Vec::new(), peers)
+        };
+        RuleMatch::of(&Rule {
+            direction: direction.into(),
+            protocol: protocol.into(),
+            port: port.map(str::to_string),
+            source_ips,
+            destination_ips,
+            description: None,
+        })
+        .expect("a valid rule")
+    }
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().expect("test address")
+    }
+
+    #[test]
+    fn inbound_is_denied_unless_a_rule_allows_outbound_is_open_until_a_rule_exists() {
+        let mut filter = PacketFilter {
+            inbound: vec![
+                rule("in", "tcp", Some("50000"), &["203.0.113.7/32"]),
+                rule("in", "tcp", Some("1-65535"), &["10.0.0.0/16"]),
+            ],
+            outbound: Vec::new(),
+        };
+        assert!(filter.admits_inbound("tcp", 50000, ip("203.0.113.7")));
+        assert!(
+            !filter.admits_inbound("tcp", 2380, ip("203.0.113.7")),
+            "port not opened"
+        );
+        assert!(
+            !filter.admits_inbound("udp", 50000, ip("203.0.113.7")),
+            "other protocol"
+        );
+        assert!(filter.admits_inbound("tcp", 2380, ip("10.0.1.5")));
+        assert!(!filter.admits_inbound("tcp", 2380, ip("127.1.0.3")), "implicit deny");
+        assert!(
+            filter.admits_outbound("tcp", 2380, ip("127.1.0.3")),
+            "no outbound rule: open"
+        );
+        filter.outbound.push(rule("out", "tcp", Some("443"), &["0.0.0.0/0"]));
+        assert!(filter.admits_outbound("tcp", 443, ip("127.1.0.3")));
+        assert!(
+            !filter.admits_outbound("tcp", 2380, ip("127.1.0.3")),
+            "a first outbound rule denies the rest"
+        );
+        assert!(PacketFilter::default().admits_outbound("tcp", 1, ip("127.1.0.3")));
+        assert!(
+            !PacketFilter::default().admits_inbound("tcp", 1, ip("127.1.0.3")),
+            "a firewall without rules drops all"
+        );
     }
 }

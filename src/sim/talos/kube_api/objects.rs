@@ -28,8 +28,10 @@ pub struct KubeNode {
     pub name: String,
     /// `metadata.uid`: new on every registration, so a re-created node is told apart.
     pub uid: String,
-    /// The node's InternalIP.
+    /// The address of the machine it runs on (its Talos node's address).
     pub address: IpAddr,
+    /// Its InternalIP: the node IP its kubelet picked (`machine.kubelet.nodeIP`).
+    pub internal_ip: IpAddr,
     /// Whether it carries the control-plane role (and taint).
     pub control_plane: bool,
     /// The kubelet version (`v1.34.1`).
@@ -365,13 +367,22 @@ impl KubeObjects {
         Ok(())
     }
 
-    /// A kubelet registered (or re-registered after a boot): the Node exists and is Ready.
-    /// A new Node gets its DaemonSet and static pods.
-    pub(crate) fn kubelet_up(&self, name: &str, address: IpAddr, control_plane: bool, kubelet_version: &str) {
+    /// A kubelet registered (or re-registered after a boot) from the machine on `address`
+    /// with node IP `internal_ip`: the Node exists and is Ready. A new Node gets its
+    /// DaemonSet and static pods.
+    pub(crate) fn kubelet_up(
+        &self,
+        name: &str,
+        address: IpAddr,
+        internal_ip: IpAddr,
+        control_plane: bool,
+        kubelet_version: &str,
+    ) {
         let mut store = self.lock();
         if let Some(node) = store.nodes.get_mut(name) {
             node.ready = true;
             node.address = address;
+            node.internal_ip = internal_ip;
             node.kubelet_version = kubelet_version.to_string();
         } else {
             let uid = store.next_uid();
@@ -381,6 +392,7 @@ impl KubeObjects {
                     name: name.to_string(),
                     uid,
                     address,
+                    internal_ip,
                     control_plane,
                     kubelet_version: kubelet_version.to_string(),
                     unschedulable: false,
@@ -643,9 +655,9 @@ mod tests {
 
     fn cluster() -> KubeObjects {
         let objects = KubeObjects::default();
-        objects.kubelet_up("cp-1", ip(1), true, "v1.34.1");
-        objects.kubelet_up("w-1", ip(2), false, "v1.34.1");
-        objects.kubelet_up("w-2", ip(3), false, "v1.34.1");
+        objects.kubelet_up("cp-1", ip(1), ip(1), true, "v1.34.1");
+        objects.kubelet_up("w-1", ip(2), ip(2), false, "v1.34.1");
+        objects.kubelet_up("w-2", ip(3), ip(3), false, "v1.34.1");
         objects
     }
 

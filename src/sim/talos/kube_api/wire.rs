@@ -45,7 +45,7 @@ pub(super) fn node(node: &KubeNode) -> Value {
         "status": {
             "conditions": [ready],
             "addresses": [
-                {"type": "InternalIP", "address": node.address.to_string()},
+                {"type": "InternalIP", "address": node.internal_ip.to_string()},
                 {"type": "Hostname", "address": node.name},
             ],
             "nodeInfo": {"kubeletVersion": node.kubelet_version, "osImage": "Talos (talos-hcloud sim)"},
