@@ -91,14 +91,8 @@ pub fn random_token() -> String {
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The listen address could not be bound.
-    #[error("cannot listen on {addr}")]
-    Bind {
-        /// The address.
-        addr: SocketAddr,
-        /// The cause.
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Bind(#[from] super::listen::BindError),
     /// The emulated Image Factory could not start.
     #[error("cannot start the emulated Image Factory")]
     Factory(#[source] crate::sim::factory::server::Error),
@@ -132,7 +126,7 @@ impl Classify for Error {
 
     fn hints(&self) -> Vec<String> {
         match self {
-            Error::Bind { .. } => vec!["pick another address with --listen, e.g. --listen 127.0.0.1:0".to_string()],
+            Error::Bind(_) => vec!["pick another address with --listen, e.g. --listen 127.0.0.1:0".to_string()],
             _ => Vec::new(),
         }
     }
@@ -169,14 +163,7 @@ impl Sim {
                 config.time_scale
             )));
         }
-        let listener = http::bind(config.listen).await.map_err(|source| Error::Bind {
-            addr: config.listen,
-            source,
-        })?;
-        let addr = listener.local_addr().map_err(|source| Error::Bind {
-            addr: config.listen,
-            source,
-        })?;
+        let (listener, addr) = super::listen::bind(config.listen).await?;
         let clock = Arc::new(SimClock::new(config.time_scale));
         let disks = Arc::new(crate::sim::machine::Disks::new(config.state_dir.clone())?);
         let registry = crate::sim::talos::ClusterRegistry::new();
@@ -190,6 +177,7 @@ impl Sim {
         let (traffic, forwarder) = Traffic::start(shared.clone(), stop.clone());
         let factory = crate::sim::factory::Factory::start(crate::sim::factory::FactoryConfig {
             listen: SocketAddr::new(addr.ip(), 0),
+            control_token: Some(shared.token.clone().into()),
             ..config.factory.clone()
         })
         .await

@@ -15,6 +15,7 @@ mod control;
 mod emulator;
 pub mod factory;
 pub mod hcloud;
+pub mod listen;
 pub mod machine;
 pub mod rescue;
 pub mod talos;

@@ -1,5 +1,7 @@
 //! The Image Factory client, image streams and the `schematic push` / `factory …` commands,
-//! against a real HTTP server started in the test (`factory_server`).
+//! against the emulated Image Factory (`talos_hcloud::sim::factory`) over real HTTP: its
+//! faults cut, reset, redirect, slow down or fail requests, and files served at a path give
+//! the exact bytes a test needs.
 
 use std::io::Read;
 use std::sync::Arc;
@@ -11,10 +13,83 @@ use talos_hcloud::retry::Policy;
 use talos_hcloud::spec::Architecture;
 use tokio::io::AsyncReadExt;
 
-use crate::factory_server::{DroppingServer, Faults, Generated, TestFactory, sha256_hex, synthetic_image};
+use sha2::{Digest, Sha256};
+use talos_hcloud::sim::factory::{Factory, FactoryConfig, FactoryFaults, raw_image};
+
 use crate::harness::{Run, repo_root, talos_hcloud_env};
 
 const HCLOUD_ID: &str = "ce4c980550dd2ab1b17bbf2b08801c7eb59418eafe8f279833297925d67c7515";
+const MIB: u64 = 1024 * 1024;
+
+/// An emulated factory offering three versions, with the smallest images.
+async fn start() -> Factory {
+    start_with(4 * MIB).await
+}
+
+async fn start_with(image_size: u64) -> Factory {
+    Factory::start(FactoryConfig {
+        image_size,
+        versions: ["v1.10.7", "v1.11.0", "v1.11.1"].map(String::from).to_vec(),
+        ..FactoryConfig::default()
+    })
+    .await
+    .expect("the emulated factory starts")
+}
+
+/// Pushes `schematics/hcloud.yaml`, so the factory builds its images.
+async fn push_hcloud(factory: &Factory) {
+    let body = std::fs::read_to_string(repo_root().join("schematics/hcloud.yaml")).expect("schematic");
+    let response = reqwest::Client::new()
+        .post(format!("{}/schematics", factory.url()))
+        .body(body)
+        .send()
+        .await
+        .expect("push");
+    assert_eq!(response.status().as_u16(), 201);
+}
+
+/// The `Range` header of every request, in order.
+fn ranges(factory: &Factory) -> Vec<Option<String>> {
+    factory.requests().into_iter().map(|r| r.range).collect()
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// A deterministic, partly compressible pseudo-random disk image: runs of zeros, text-like
+/// repeats and random 4 KiB blocks, like a sparse filesystem (any length, unlike the
+/// factory's own images).
+fn synthetic_image(len: usize, seed: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len);
+    let mut rng = seed | 1;
+    let mut next = || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    while out.len() < len {
+        let kind = next() % 4;
+        let block_len = 4096.min(len - out.len());
+        match kind {
+            0 => out.extend(std::iter::repeat_n(0u8, block_len)),
+            1 => {
+                let pattern = next().to_le_bytes();
+                out.extend((0..block_len).map(|i| pattern[i % 8] & 0x7f));
+            }
+            _ => {
+                for _ in 0..block_len.div_ceil(8) {
+                    let word = next().to_le_bytes();
+                    let room = (len - out.len()).min(8);
+                    out.extend_from_slice(&word[..room]);
+                }
+            }
+        }
+    }
+    out.truncate(len);
+    out
+}
 
 fn fast_options(compression: Compression) -> StreamOptions {
     StreamOptions {
@@ -36,8 +111,8 @@ fn xz(raw: &[u8]) -> Vec<u8> {
 }
 
 /// Runs the binary on a blocking thread so the in-process server keeps serving.
-async fn cli(factory: &TestFactory, args: &[&str]) -> Run {
-    let url = factory.url.clone();
+async fn cli(factory: &Factory, args: &[&str]) -> Run {
+    let url = factory.url();
     let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
     tokio::task::spawn_blocking(move || {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -48,7 +123,7 @@ async fn cli(factory: &TestFactory, args: &[&str]) -> Run {
 }
 
 fn image_path(file: &str) -> String {
-    format!("{HCLOUD_ID}/v1.11.1/{file}")
+    format!("/image/{HCLOUD_ID}/v1.11.1/{file}")
 }
 
 /// The client's URL of the v1.11.1 hcloud image that [`image_path`] names on the server.
@@ -57,11 +132,36 @@ fn image_url(client: &FactoryClient, arch: Architecture, compression: Compressio
     client.image_url(&id, "v1.11.1", arch, compression).expect("url")
 }
 
+/// Faults that cut the next image body after `bytes` bytes.
+fn cut_after(bytes: u64) -> FactoryFaults {
+    FactoryFaults {
+        drops: 1,
+        drop_after: bytes,
+        ..FactoryFaults::default()
+    }
+}
+
+/// A factory serving `bytes` as the v1.11.1 image of `arch` and `compression`, with
+/// `faults`, a client for it, and that image's URL.
+async fn serving(
+    bytes: &[u8],
+    arch: Architecture,
+    compression: Compression,
+    faults: FactoryFaults,
+) -> (Factory, FactoryClient, url::Url) {
+    let factory = start().await;
+    let client = FactoryClient::new(&factory.url()).expect("client");
+    let url = image_url(&client, arch, compression);
+    factory.serve_file(url.path(), bytes).expect("served");
+    factory.set_faults(faults);
+    (factory, client, url)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zstd_and_xz_images_stream_with_independent_digests() {
-    let factory = TestFactory::start().await;
+    let factory = start().await;
     let raw = synthetic_image(6 * 1024 * 1024 + 123, 42);
-    let client = FactoryClient::new(&factory.url).expect("client");
+    let client = FactoryClient::new(&factory.url()).expect("client");
     for (compression, compressed) in [(Compression::Zstd, zstd(&raw)), (Compression::Xz, xz(&raw))] {
         assert!(
             compressed.len() < raw.len() * 9 / 10,
@@ -72,10 +172,12 @@ async fn zstd_and_xz_images_stream_with_independent_digests() {
             "test data should not compress trivially"
         );
         let url = image_url(&client, Architecture::Arm64, compression);
-        factory.add_image(
-            &image_path(&format!("hcloud-arm64.raw.{}", compression.extension())),
-            compressed.clone(),
-        );
+        factory
+            .serve_file(
+                &image_path(&format!("hcloud-arm64.raw.{}", compression.extension())),
+                &compressed,
+            )
+            .expect("served");
 
         // Forwarding mode: the compressed bytes go to the sink unchanged.
         let mut forwarded = Vec::new();
@@ -113,9 +215,13 @@ async fn a_dropped_connection_resumes_with_a_range_request() {
     let compressed = zstd(&raw);
     let drop_at = 1_000_000usize;
     assert!(compressed.len() > drop_at + 100_000);
-    let server = DroppingServer::start(compressed.clone(), drop_at, false).await;
-    let client = FactoryClient::new(&server.url).expect("client");
-    let url = url::Url::parse(&server.url).expect("url");
+    let (factory, client, url) = serving(
+        &compressed,
+        Architecture::Amd64,
+        Compression::Zstd,
+        cut_after(drop_at as u64),
+    )
+    .await;
     let mut reader = image_stream::open_raw(&client, url, fast_options(Compression::Zstd), Arc::new(NoProgress));
     let mut decoded = Vec::new();
     reader
@@ -128,16 +234,23 @@ async fn a_dropped_connection_resumes_with_a_range_request() {
     assert_eq!(digest.compressed_bytes, compressed.len() as u64);
     assert_eq!(digest.raw_sha256, sha256_hex(&raw));
     assert_eq!(digest.raw_bytes, raw.len() as u64);
-    assert_eq!(server.ranges(), vec![None, Some("bytes=1000000-".to_string())]);
+    assert_eq!(ranges(&factory), vec![None, Some("bytes=1000000-".to_string())]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_that_ignores_ranges_is_read_again_and_verified() {
     let raw = synthetic_image(3 * 1024 * 1024, 9);
     let compressed = xz(&raw);
-    let server = DroppingServer::start(compressed.clone(), 300_000, true).await;
-    let client = FactoryClient::new(&server.url).expect("client");
-    let url = url::Url::parse(&server.url).expect("url");
+    let (factory, client, url) = serving(
+        &compressed,
+        Architecture::Amd64,
+        Compression::Xz,
+        FactoryFaults {
+            ignore_ranges: true,
+            ..cut_after(300_000)
+        },
+    )
+    .await;
     let mut forwarded = Vec::new();
     let digest = image_stream::forward_compressed(
         &client,
@@ -152,29 +265,31 @@ async fn a_server_that_ignores_ranges_is_read_again_and_verified() {
     assert_eq!(digest.compressed_sha256, sha256_hex(&compressed));
     assert_eq!(digest.raw_sha256, sha256_hex(&raw));
     assert_eq!(digest.raw_bytes, raw.len() as u64);
-    assert_eq!(server.ranges(), vec![None, Some("bytes=300000-".to_string())]);
+    assert_eq!(ranges(&factory), vec![None, Some("bytes=300000-".to_string())]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_axum_connection_reset_mid_body_is_resumed() {
     // A reset (not a clean close) loses whatever was in flight; the client resumes from
     // what it actually received and the digests still match.
-    let factory = TestFactory::start().await;
     let raw = synthetic_image(4 * 1024 * 1024, 8);
     let compressed = zstd(&raw);
-    factory.add_image(&image_path("hcloud-amd64.raw.zst"), compressed.clone());
-    factory.set_faults(Faults {
-        drop_after: Some(1_500_000),
-        ..Faults::default()
-    });
-    let client = FactoryClient::new(&factory.url).expect("client");
-    let url = image_url(&client, Architecture::Amd64, Compression::Zstd);
+    let (factory, client, url) = serving(
+        &compressed,
+        Architecture::Amd64,
+        Compression::Zstd,
+        FactoryFaults {
+            drop_reset: true,
+            ..cut_after(1_500_000)
+        },
+    )
+    .await;
     let digest = image_stream::digest(&client, url, fast_options(Compression::Zstd), Arc::new(NoProgress))
         .await
         .expect("digest");
     assert_eq!(digest.compressed_sha256, sha256_hex(&compressed));
     assert_eq!(digest.raw_sha256, sha256_hex(&raw));
-    let gets: Vec<_> = factory.seen().into_iter().filter(|s| s.method == "GET").collect();
+    let gets: Vec<_> = factory.requests().into_iter().filter(|s| s.method == "GET").collect();
     assert_eq!(gets.len(), 2, "{gets:?}");
     let resumed_at: u64 = gets[1]
         .range
@@ -188,35 +303,41 @@ async fn an_axum_connection_reset_mid_body_is_resumed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redirects_are_followed() {
-    let factory = TestFactory::start().await;
     let raw = synthetic_image(1024 * 1024, 3);
     let compressed = zstd(&raw);
-    factory.add_image(&image_path("hcloud-arm64.raw.zst"), compressed.clone());
-    let client = FactoryClient::new(&factory.url).expect("client");
-    let url = url::Url::parse(&format!(
-        "{}/redirect/{}",
-        factory.url,
-        image_path("hcloud-arm64.raw.zst")
-    ))
-    .expect("url");
+    let (factory, client, url) = serving(
+        &compressed,
+        Architecture::Arm64,
+        Compression::Zstd,
+        FactoryFaults {
+            redirects: 1,
+            ..FactoryFaults::default()
+        },
+    )
+    .await;
     let digest = image_stream::digest(&client, url, fast_options(Compression::Zstd), Arc::new(NoProgress))
         .await
         .expect("digest through a redirect");
     assert_eq!(digest.compressed_sha256, sha256_hex(&compressed));
     assert_eq!(digest.raw_sha256, sha256_hex(&raw));
-    assert!(
-        factory
-            .seen()
-            .iter()
-            .any(|s| s.method == "GET" && s.path.starts_with("/image/")),
+    let gets: Vec<(String, u16)> = factory
+        .requests()
+        .into_iter()
+        .filter(|s| s.method == "GET")
+        .map(|s| (s.path, s.status))
+        .collect();
+    let path = image_path("hcloud-arm64.raw.zst");
+    assert_eq!(
+        gets,
+        [(path.clone(), 302), (path, 200)],
         "the redirect target was fetched"
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn not_found_and_server_errors_name_the_url_and_status() {
-    let factory = TestFactory::start().await;
-    let client = FactoryClient::new(&factory.url).expect("client");
+    let factory = start().await;
+    let client = FactoryClient::new(&factory.url()).expect("client");
     let missing = image_url(&client, Architecture::Amd64, Compression::Zstd);
     let err = image_stream::digest(
         &client,
@@ -227,14 +348,20 @@ async fn not_found_and_server_errors_name_the_url_and_status() {
     .await
     .expect_err("404");
     assert!(matches!(err, Error::Status { status: 404, .. }), "{err:?}");
-    assert_eq!(err.to_string(), format!("{missing} answered 404: image not found"));
+    assert_eq!(err.to_string(), format!("{missing} answered 404: schematic not found"));
     assert_eq!(
-        factory.seen().iter().filter(|s| s.method == "GET").count(),
+        factory.requests().iter().filter(|s| s.method == "GET").count(),
         1,
         "a 404 is not retried"
     );
 
-    let failing = url::Url::parse(&format!("{}/fail/503/x.raw.zst", factory.url)).expect("url");
+    // A factory failing every request; only the first line of its body is shown.
+    factory.set_faults(FactoryFaults {
+        errors: 100,
+        error_status: 503,
+        ..FactoryFaults::default()
+    });
+    let failing = missing;
     let err = image_stream::digest(
         &client,
         failing.clone(),
@@ -258,11 +385,15 @@ async fn not_found_and_server_errors_name_the_url_and_status() {
     );
 
     // API calls name the URL too, and a 5xx is an operation failure (exit 1).
-    let broken = FactoryClient::new(&format!("{}/fail/500/", factory.url)).expect("client");
-    let err = broken.versions().await.expect_err("500");
+    factory.set_faults(FactoryFaults {
+        errors: 1,
+        error_status: 500,
+        ..FactoryFaults::default()
+    });
+    let err = client.versions().await.expect_err("500");
     assert_eq!(
         err.to_string(),
-        format!("{}/fail/500/versions answered 500: injected failure 500", factory.url)
+        format!("{}/versions answered 500: injected failure 500", factory.url())
     );
     assert_eq!(
         talos_hcloud::error::Classify::class(&err),
@@ -277,15 +408,21 @@ async fn not_found_and_server_errors_name_the_url_and_status() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn head_prewarm_and_names() {
-    let factory = TestFactory::start().await;
-    factory.add_image(&image_path("hcloud-arm64.raw.xz"), vec![1, 2, 3, 4, 5]);
-    let client = FactoryClient::new(&factory.url).expect("client");
+    let factory = start().await;
+    factory
+        .serve_file(&image_path("hcloud-arm64.raw.xz"), &[1, 2, 3, 4, 5])
+        .expect("served");
+    let client = FactoryClient::new(&factory.url()).expect("client");
     let id: SchematicId = HCLOUD_ID.parse().expect("id");
     let url = image_url(&client, Architecture::Arm64, Compression::Xz);
     let head = client.head_image(&url).await.expect("head");
     assert_eq!(head.content_length, Some(5));
-    assert_eq!(factory.seen().last().map(|s| s.method.clone()).as_deref(), Some("HEAD"));
-    let host = factory.url.trim_start_matches("http://");
+    assert_eq!(
+        factory.requests().last().map(|s| s.method.clone()).as_deref(),
+        Some("HEAD")
+    );
+    let url = factory.url();
+    let host = url.trim_start_matches("http://");
     assert_eq!(
         client.installer_ref(&id, "v1.11.1").expect("ref"),
         format!("{host}/hcloud-installer/{HCLOUD_ID}:v1.11.1")
@@ -294,8 +431,8 @@ async fn head_prewarm_and_names() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn extensions_are_checked_against_the_target_version() {
-    let factory = TestFactory::start().await;
-    let client = FactoryClient::new(&factory.url).expect("client");
+    let factory = start().await;
+    let client = FactoryClient::new(&factory.url()).expect("client");
     let good = Schematic::with_official_extensions(["siderolabs/qemu-guest-agent", "siderolabs/iscsi-tools"]);
     client.check_extensions(&good, "v1.11.1").await.expect("available");
     let bad = Schematic::with_official_extensions(["siderolabs/qemu-guest-agent", "siderolabs/iscsi-tool"]);
@@ -317,16 +454,25 @@ async fn extensions_are_checked_against_the_target_version() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schematic_push_prints_the_id_and_rejects_a_mismatch() {
-    let factory = TestFactory::start().await;
+    let factory = start().await;
     let run = cli(&factory, &["schematic", "push", "schematics/hcloud.yaml"]).await;
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(run.stdout, format!("{HCLOUD_ID}\n"));
-    let pushed = factory.schematics();
+    let pushed: Vec<(String, Option<String>)> = factory
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .map(|r| (r.path, r.body))
+        .collect();
     assert_eq!(
-        pushed.get(HCLOUD_ID).map(String::as_str),
-        Some(
-            "customization:\n    systemExtensions:\n        officialExtensions:\n            - siderolabs/qemu-guest-agent\n"
-        ),
+        pushed,
+        [(
+            "/schematics".to_string(),
+            Some(
+                "customization:\n    systemExtensions:\n        officialExtensions:\n            - siderolabs/qemu-guest-agent\n"
+                    .to_string()
+            )
+        )],
         "the canonical YAML was posted"
     );
 
@@ -338,12 +484,12 @@ async fn schematic_push_prints_the_id_and_rejects_a_mismatch() {
     assert_eq!(run.code, 0, "{run:?}");
     let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("json");
     assert_eq!(json["id"], HCLOUD_ID);
-    assert_eq!(json["factory"], format!("{}/", factory.url));
+    assert_eq!(json["factory"], format!("{}/", factory.url()));
 
     let other = "0".repeat(64);
-    factory.set_faults(Faults {
+    factory.set_faults(FactoryFaults {
         schematic_id: Some(other.clone()),
-        ..Faults::default()
+        ..FactoryFaults::default()
     });
     let run = cli(&factory, &["schematic", "push", "schematics/hcloud.yaml"]).await;
     assert_eq!(run.code, 1, "{run:?}");
@@ -351,7 +497,7 @@ async fn schematic_push_prints_the_id_and_rejects_a_mismatch() {
     assert!(
         run.stderr.contains(&format!(
             "error: the factory at {}/schematics assigned schematic ID {other}, but the schematic hashes to {HCLOUD_ID} locally\nhint: ",
-            factory.url
+            factory.url()
         )),
         "{}",
         run.stderr
@@ -360,7 +506,7 @@ async fn schematic_push_prints_the_id_and_rejects_a_mismatch() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn factory_versions_and_extensions_commands() {
-    let factory = TestFactory::start().await;
+    let factory = start().await;
     let run = cli(&factory, &["factory", "versions"]).await;
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(run.stdout, "v1.10.7\nv1.11.0\nv1.11.1\n");
@@ -372,7 +518,13 @@ async fn factory_versions_and_extensions_commands() {
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(
         run.stdout,
-        "siderolabs/qemu-guest-agent  ghcr.io/siderolabs/qemu-guest-agent:10.0.2\nsiderolabs/iscsi-tools       ghcr.io/siderolabs/iscsi-tools:v0.2.0\n"
+        "siderolabs/amd-ucode         ghcr.io/siderolabs/amd-ucode:20250708\n\
+         siderolabs/intel-ucode       ghcr.io/siderolabs/intel-ucode:20250512\n\
+         siderolabs/iscsi-tools       ghcr.io/siderolabs/iscsi-tools:v0.2.0\n\
+         siderolabs/qemu-guest-agent  ghcr.io/siderolabs/qemu-guest-agent:10.0.2\n\
+         siderolabs/tailscale         ghcr.io/siderolabs/tailscale:1.86.2\n\
+         siderolabs/util-linux-tools  ghcr.io/siderolabs/util-linux-tools:2.41.1\n\
+         siderolabs/cni-plugins       ghcr.io/siderolabs/cni-plugins:v1.7.1\n"
     );
 
     let run = cli(
@@ -412,10 +564,12 @@ async fn factory_versions_and_extensions_commands() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn factory_download_writes_the_raw_image_and_prints_digests() {
-    let factory = TestFactory::start().await;
+    let factory = start().await;
     let raw = synthetic_image(2 * 1024 * 1024 + 17, 11);
     let compressed = zstd(&raw);
-    factory.add_image(&image_path("hcloud-arm64.raw.zst"), compressed.clone());
+    factory
+        .serve_file(&image_path("hcloud-arm64.raw.zst"), &compressed)
+        .expect("served");
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("disk.raw");
     let out_text = out.to_string_lossy().into_owned();
@@ -454,7 +608,11 @@ async fn factory_download_writes_the_raw_image_and_prints_digests() {
     )
     .await;
     assert_eq!(run.code, 1, "{run:?}");
-    assert!(run.stderr.contains("answered 404: image not found"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("answered 404: schematic not found"),
+        "{}",
+        run.stderr
+    );
 }
 
 /// The memory test runs in its own process (this test binary, filtered to the child
@@ -496,25 +654,23 @@ fn status_kib(field: &str) -> u64 {
         .unwrap_or_else(|| panic!("{field} missing from /proc/self/status"))
 }
 
-/// Streams a 384 MiB image generated on the fly and reports the growth of the peak
+/// Streams a 384 MiB image of the emulated factory and reports the growth of the peak
 /// resident set. Run by `image_stream_memory_does_not_grow_with_image_size`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "run in a separate process by image_stream_memory_does_not_grow_with_image_size"]
 async fn streaming_memory_child() {
     const RAW: u64 = 384 * 1024 * 1024;
-    let factory = TestFactory::start().await;
-    factory.add_generated(
-        &image_path("hcloud-amd64.raw.zst"),
-        Generated {
-            raw_bytes: RAW,
-            seed: 5,
-        },
-    );
-    let client = FactoryClient::new(&factory.url).expect("client");
+    let factory = start_with(RAW).await;
+    push_hcloud(&factory).await;
+    let client = FactoryClient::new(&factory.url()).expect("client");
     let url = image_url(&client, Architecture::Amd64, Compression::Zstd);
+    // The factory builds (compresses) the image on the HEAD, before the measurement.
+    let head = client.head_image(&url).await.expect("pre-warm");
     // Warm up allocator, runtime and connection pools with a small image first.
     let small = zstd(&synthetic_image(256 * 1024, 1));
-    factory.add_image(&image_path("hcloud-arm64.raw.zst"), small);
+    factory
+        .serve_file(&image_path("hcloud-arm64.raw.zst"), &small)
+        .expect("served");
     let warm = image_url(&client, Architecture::Arm64, Compression::Zstd);
     image_stream::digest(
         &client,
@@ -528,7 +684,7 @@ async fn streaming_memory_child() {
     let before = status_kib("VmHWM:");
     let mut reader = image_stream::open_raw(
         &client,
-        url,
+        url.clone(),
         StreamOptions::new(Compression::Zstd),
         Arc::new(NoProgress),
     );
@@ -538,11 +694,27 @@ async fn streaming_memory_child() {
     let digest = reader.finish().await.expect("digest");
     let after = status_kib("VmHWM:");
     assert_eq!(copied, RAW);
-    let expected = factory.generated_digest().expect("server finished the image");
-    assert_eq!(digest.raw_bytes, expected.raw_bytes);
-    assert_eq!(digest.raw_sha256, expected.raw_sha256);
-    assert_eq!(digest.compressed_sha256, expected.compressed_sha256);
-    assert_eq!(digest.compressed_bytes, expected.compressed_bytes);
+    // What the factory generated and sent, hashed independently of the client.
+    let spec = factory.image_spec(HCLOUD_ID, "v1.11.1", Architecture::Amd64);
+    let raw_sha256 = tokio::task::spawn_blocking(move || {
+        let mut hasher = Sha256::new();
+        std::io::copy(&mut raw_image(&spec).expect("spec"), &mut hasher).expect("generate");
+        hex::encode(hasher.finalize())
+    })
+    .await
+    .expect("hash thread");
+    let mut response = reqwest::get(url).await.expect("get");
+    let mut hasher = Sha256::new();
+    let mut compressed_bytes = 0u64;
+    while let Some(chunk) = response.chunk().await.expect("body") {
+        hasher.update(&chunk);
+        compressed_bytes += chunk.len() as u64;
+    }
+    assert_eq!(digest.raw_bytes, RAW);
+    assert_eq!(digest.raw_sha256, raw_sha256);
+    assert_eq!(digest.compressed_sha256, hex::encode(hasher.finalize()));
+    assert_eq!(digest.compressed_bytes, compressed_bytes);
+    assert_eq!(head.content_length, Some(compressed_bytes));
     let growth = after.saturating_sub(before);
     println!("peak_growth_kib={growth}");
     assert!(
@@ -554,28 +726,15 @@ async fn streaming_memory_child() {
 /// Ctrl-C during a download: exit 3 (interrupted), and the partial file is gone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctrl_c_during_download_exits_3_and_removes_the_partial_file() {
-    use tokio::io::AsyncWriteExt;
-    // A factory that sends headers and the first bytes of an image, then stalls forever.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut socket, _)) = listener.accept().await else {
-                return;
-            };
-            tokio::spawn(async move {
-                let mut request = [0u8; 4096];
-                let n = socket.read(&mut request).await.unwrap_or(0);
-                let is_head = request[..n].starts_with(b"HEAD");
-                let head = "HTTP/1.1 200 OK\r\ncontent-type: application/zstd\r\ncontent-length: 1000000000\r\n\r\n";
-                let _ = socket.write_all(head.as_bytes()).await;
-                if !is_head {
-                    let _ = socket.write_all(&zstd(&synthetic_image(64 * 1024, 3))[..4096]).await;
-                    tokio::time::sleep(Duration::from_secs(3600)).await;
-                }
-            });
-        }
+    // A factory that sends the image at 4 KiB/s: the download is still running when the
+    // signal comes.
+    let factory = start().await;
+    push_hcloud(&factory).await;
+    factory.set_faults(FactoryFaults {
+        slow_bytes_per_second: Some(4096),
+        ..FactoryFaults::default()
     });
+    let url = factory.url();
 
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("disk.raw");

@@ -8,7 +8,6 @@ mod cluster_talos;
 mod config_gen;
 mod doctor;
 mod factory;
-mod factory_server;
 mod harness;
 mod hcloud_cli;
 mod hcloud_client;

@@ -51,6 +51,11 @@ async fn status_and_body(http: &reqwest::Client, method: reqwest::Method, url: S
     (response.status().as_u16(), response.text().await.expect("body"))
 }
 
+/// The JSON answer to a request.
+async fn json_of<T: serde::de::DeserializeOwned>(request: reqwest::RequestBuilder) -> T {
+    request.send().await.expect("request").json().await.expect("json")
+}
+
 fn generated(spec: &ImageSpec) -> Vec<u8> {
     let mut out = Vec::new();
     raw_image(spec).expect("spec").read_to_end(&mut out).expect("generate");
@@ -454,4 +459,117 @@ async fn emulated_factory_faults_are_survived_or_caught() {
     });
     let err = download().await.expect_err("5xx forever");
     assert!(format!("{err:?}").contains("500"), "{err:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn factory_controls_over_http_need_the_emulators_token() {
+    let api = crate::sim_common::Api::start_with(talos_hcloud::sim::SimConfig {
+        factory: FactoryConfig {
+            image_size: 4 * MIB,
+            ..FactoryConfig::default()
+        },
+        ..talos_hcloud::sim::SimConfig::default()
+    })
+    .await;
+    let base = api.sim.factory_url();
+    let controls = format!("{base}/__sim/factory");
+    let http = reqwest::Client::new();
+    let control = |method: reqwest::Method, path: &str| {
+        http.request(method, format!("{controls}{path}"))
+            .bearer_auth(api.sim.token())
+    };
+
+    // Without the token (or with another one): 401, and nothing changes.
+    for request in [
+        http.get(format!("{controls}/faults")),
+        http.put(format!("{controls}/faults")).bearer_auth("not-the-token"),
+    ] {
+        let response = request.send().await.expect("request");
+        assert_eq!(response.status().as_u16(), 401);
+        assert_eq!(response.text().await.expect("body"), "unable to authenticate\n");
+    }
+    let faults: serde_json::Value = json_of(control(reqwest::Method::GET, "/faults")).await;
+    assert_eq!(faults, serde_json::to_value(FactoryFaults::default()).expect("json"));
+
+    // Faults: one 502 on any route, then normal answers; an unknown field is refused.
+    let response = control(reqwest::Method::PUT, "/faults")
+        .json(&serde_json::json!({"errors": 1, "error_status": 502}))
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(api.sim.factory().faults().errors, 1);
+    let (status, body) = status_and_body(&http, reqwest::Method::GET, format!("{base}/versions")).await;
+    assert_eq!(status, 502);
+    assert_eq!(body.lines().next(), Some("injected failure 502"));
+    let (status, _) = status_and_body(&http, reqwest::Method::GET, format!("{base}/versions")).await;
+    assert_eq!(status, 200);
+    let response = control(reqwest::Method::PUT, "/faults")
+        .json(&serde_json::json!({"errorz": 1}))
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(response.status().as_u16(), 400);
+    assert!(response.text().await.expect("body").contains("errorz"));
+
+    // Files: the body is served at the path, with ranges, until it is removed.
+    let bytes: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+    let response = control(reqwest::Method::PUT, "/files/custom/disk.raw.zst")
+        .body(bytes.clone())
+        .send()
+        .await
+        .expect("put file");
+    assert_eq!(response.status().as_u16(), 200);
+    let answer: serde_json::Value = response.json().await.expect("json");
+    assert_eq!(
+        answer,
+        serde_json::json!({"path": "/custom/disk.raw.zst", "bytes": 100_000})
+    );
+    let response = http
+        .get(format!("{base}/custom/disk.raw.zst"))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(response.headers()["content-type"], "application/zstd");
+    assert!(response.bytes().await.expect("body")[..] == bytes[..]);
+    let part = http
+        .get(format!("{base}/custom/disk.raw.zst"))
+        .header("range", "bytes=99990-")
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(part.status().as_u16(), 206);
+    assert_eq!(&part.bytes().await.expect("body")[..], &bytes[99_990..]);
+    let removed: serde_json::Value = json_of(control(reqwest::Method::DELETE, "/files/custom/disk.raw.zst")).await;
+    assert_eq!(removed["removed"], true);
+    let (status, _) = status_and_body(&http, reqwest::Method::GET, format!("{base}/custom/disk.raw.zst")).await;
+    assert_eq!(status, 404);
+
+    // The request log holds every public request (no control) and can be cleared.
+    let log: Vec<serde_json::Value> = json_of(control(reqwest::Method::GET, "/requests")).await;
+    let seen: Vec<(String, u64)> = log
+        .iter()
+        .map(|r| {
+            (
+                r["path"].as_str().unwrap_or_default().to_string(),
+                r["status"].as_u64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    let custom = "/custom/disk.raw.zst".to_string();
+    assert_eq!(
+        seen,
+        [
+            ("/versions".to_string(), 502),
+            ("/versions".to_string(), 200),
+            (custom.clone(), 200),
+            (custom.clone(), 206),
+            (custom, 404)
+        ]
+    );
+    control(reqwest::Method::DELETE, "/requests")
+        .send()
+        .await
+        .expect("clear");
+    assert!(api.sim.factory().requests().is_empty());
 }

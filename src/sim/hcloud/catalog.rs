@@ -475,9 +475,13 @@ pub const SYSTEM_IMAGES: &[SystemImage] = &[
         architecture: "arm",
         deprecated: None,
     },
-    // The deprecation date of ubuntu-20.04 is unverified: the searches found only that it
-    // was deprecated (and no longer orderable) by 2025-09-04 (claffin/cloudproxy#102), after
-    // Ubuntu 20.04's end of standard support on 2025-05-31.
+    // The deprecation date of ubuntu-20.04 is unverified (docs/simulator.md says so): no
+    // Hetzner changelog or documentation found states it. Third-party reports only bound
+    // it: deprecated by 2025-08-18 (pulumi/pulumi-hcloud#840) and no longer orderable by
+    // 2025-09-04 (claffin/cloudproxy#102), after Ubuntu 20.04's end of standard support
+    // on 2025-05-31. ubuntu-18.04's precedent (orderable until 2023-08-29, 90 days after
+    // its end of standard support: ansible-collections/hetzner.hcloud#224) makes a date
+    // around then plausible.
     SystemImage {
         id: 15_512_617,
         name: "ubuntu-20.04",
