@@ -15,6 +15,7 @@
 
 pub mod desired;
 pub mod destroy;
+pub mod endpoint;
 pub mod doctor;
 pub mod error;
 pub mod files;
@@ -25,6 +26,7 @@ pub mod plan;
 pub mod planning;
 pub mod preflight;
 pub mod pricing;
+pub mod status;
 
 pub use desired::Desired;
 pub use error::Error;
