@@ -364,6 +364,10 @@ async fn status_reports_every_node_and_a_crashed_control_plane_degrades_it() {
         (3, 2, true)
     );
     assert!(!report.nodes[2].talos.reachable);
+    // The crashed member is still listed (a member, unhealthy); one of the others leads.
+    let roles: Vec<EtcdRole> = report.nodes[..3].iter().map(|n| n.etcd).collect();
+    assert_eq!(roles[..2].iter().filter(|r| **r == EtcdRole::Leader).count(), 1, "{roles:?}");
+    assert_eq!(roles[2], EtcdRole::Member);
     let run = running.run(&["status"]).await;
     assert_eq!(run.code, 1, "{run:?}");
     assert!(run.stdout.starts_with("cluster st: DEGRADED\n"), "{}", run.stdout);

@@ -111,13 +111,18 @@ pub(super) async fn probe(nodes: &[NodeStatus], dir: &Path, call: &CallOptions) 
         .filter(|(node, _)| node.is_control_plane())
         .map(|(_, client)| client)
         .collect();
-    let (answers, members, readyz) = tokio::join!(ask_nodes, members(&control_planes), readyz(dir, call));
+    let (answers, members, leader, readyz) = tokio::join!(
+        ask_nodes,
+        members(&control_planes),
+        leader(&control_planes),
+        readyz(dir, call)
+    );
     let answers: BTreeMap<String, Answers> = clients
         .iter()
         .zip(answers)
         .map(|((node, _), answers)| (node.name.clone(), answers))
         .collect();
-    let roles = roles(nodes, members.as_deref());
+    let roles = roles(nodes, members.as_deref(), leader);
     let quorum = quorum(nodes, members.as_deref(), &answers);
     Probed {
         setup_problems,
@@ -149,8 +154,14 @@ async fn members(control_planes: &[&TalosClient]) -> Option<Vec<EtcdMember>> {
     None
 }
 
+/// The leader's member ID, as the first control plane that sees one reports it.
+async fn leader(control_planes: &[&TalosClient]) -> Option<u64> {
+    let answers = join_all(control_planes.iter().map(|client| client.etcd_status())).await;
+    answers.into_iter().find_map(|answer| answer.ok()?.leader)
+}
+
 /// Each control plane's place in etcd.
-fn roles(nodes: &[NodeStatus], members: Option<&[EtcdMember]>) -> BTreeMap<String, EtcdRole> {
+fn roles(nodes: &[NodeStatus], members: Option<&[EtcdMember]>, leader: Option<u64>) -> BTreeMap<String, EtcdRole> {
     nodes
         .iter()
         .filter(|n| n.is_control_plane())
@@ -160,6 +171,7 @@ fn roles(nodes: &[NodeStatus], members: Option<&[EtcdMember]>) -> BTreeMap<Strin
                 Some(members) => match members.iter().find(|m| is_member_of(m, node)) {
                     None => EtcdRole::None,
                     Some(member) if member.is_learner => EtcdRole::Learner,
+                    Some(member) if Some(member.id) == leader => EtcdRole::Leader,
                     Some(_) => EtcdRole::Member,
                 },
             };
