@@ -29,11 +29,7 @@ pub struct LiveEndpoint {
 pub fn from_live(spec: &Spec, live: &Live) -> Option<LiveEndpoint> {
     let name = spec.api_endpoint_name();
     match spec.endpoint {
-        Endpoint::FloatingIp => live
-            .floating_ips
-            .iter()
-            .find(|ip| ip.name == name)
-            .map(of_floating_ip),
+        Endpoint::FloatingIp => live.floating_ips.iter().find(|ip| ip.name == name).map(of_floating_ip),
         Endpoint::LoadBalancer => live
             .load_balancers
             .iter()

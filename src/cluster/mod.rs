@@ -15,8 +15,8 @@
 
 pub mod desired;
 pub mod destroy;
-pub mod endpoint;
 pub mod doctor;
+pub mod endpoint;
 pub mod error;
 pub mod files;
 pub mod kubeconfig;

@@ -86,7 +86,9 @@ impl Running {
         let spec = spec::load(&config).unwrap_or_else(|e| panic!("{e}"));
         let bundle = bundle();
         std::fs::create_dir_all(spec.local_dir()).expect("the local folder");
-        bundle.save(&spec.secrets_path(), talos_hcloud::secure_file::Overwrite::Refuse).expect("the bundle is saved");
+        bundle
+            .save(&spec.secrets_path(), talos_hcloud::secure_file::Overwrite::Refuse)
+            .expect("the bundle is saved");
 
         let cluster_labels = json!({"talos-hcloud/cluster": CLUSTER});
         let network = api
@@ -151,8 +153,9 @@ impl Running {
             .filter(|t| t.is_control_plane())
             .map(|t| t.address)
             .collect();
-        let talosconfig = Talosconfig::derived_for_cluster(&bundle, CLUSTER, &control_planes, time::OffsetDateTime::now_utc())
-            .expect("talosconfig");
+        let talosconfig =
+            Talosconfig::derived_for_cluster(&bundle, CLUSTER, &control_planes, time::OffsetDateTime::now_utc())
+                .expect("talosconfig");
         let set = NodeSet {
             nodes: targets,
             identity: TalosconfigTarget::from_talosconfig(&talosconfig, None)
@@ -280,7 +283,10 @@ async fn status_reports_every_node_and_a_crashed_control_plane_degrades_it() {
     for node in &report.nodes {
         assert_eq!(node.hetzner_status.as_deref(), Some("running"), "{}", node.name);
         assert!(node.public_ipv4.is_some() && node.private_ip.is_some(), "{node:?}");
-        assert!(node.private_ip.is_some_and(|ip| ip.octets()[..3] == [10, 0, 1]), "{node:?}");
+        assert!(
+            node.private_ip.is_some_and(|ip| ip.octets()[..3] == [10, 0, 1]),
+            "{node:?}"
+        );
         assert_eq!(node.talos.version.as_deref(), Some(TALOS), "{}", node.name);
         assert_eq!(node.config.in_sync, Some(true), "{node:?}");
         assert_eq!(node.kubelet.as_deref(), Some("Running"), "{}", node.name);
@@ -297,7 +303,12 @@ async fn status_reports_every_node_and_a_crashed_control_plane_degrades_it() {
         "exactly one leader: {roles:?}"
     );
     assert_eq!(
-        (report.etcd.members, report.etcd.healthy, report.etcd.needed, report.etcd.quorum),
+        (
+            report.etcd.members,
+            report.etcd.healthy,
+            report.etcd.needed,
+            report.etcd.quorum
+        ),
         (3, 3, 2, true)
     );
     assert!(report.endpoint.ready, "{:?}", report.endpoint);
@@ -309,9 +320,15 @@ async fn status_reports_every_node_and_a_crashed_control_plane_degrades_it() {
     // The text form: one line per node.
     let text = render::text(&report);
     assert!(text.starts_with("cluster st: healthy\n"), "{text}");
-    assert!(text.contains("etcd: 3 of 3 members healthy (2 needed), quorum"), "{text}");
+    assert!(
+        text.contains("etcd: 3 of 3 members healthy (2 needed), quorum"),
+        "{text}"
+    );
     let cp1 = text.lines().find(|l| l.starts_with("cp-1 ")).expect("a row for cp-1");
-    assert!(cp1.contains(" controlplane ") && cp1.contains(" v1.11.6 ") && cp1.contains(" in-sync "), "{cp1}");
+    assert!(
+        cp1.contains(" controlplane ") && cp1.contains(" v1.11.6 ") && cp1.contains(" in-sync "),
+        "{cp1}"
+    );
 
     // The binary: exit 0 and the same report as one JSON document.
     let run = running.run(&["--output", "json", "status"]).await;
@@ -333,7 +350,10 @@ async fn status_reports_every_node_and_a_crashed_control_plane_degrades_it() {
     assert_eq!(worker["role"], "worker");
     assert_eq!(worker["server"], "st-w-1");
     assert_eq!(worker["hetzner_status"], "running");
-    assert_eq!(worker["talos"], json!({"reachable": true, "version": TALOS, "error": null}));
+    assert_eq!(
+        worker["talos"],
+        json!({"reachable": true, "version": TALOS, "error": null})
+    );
     assert_eq!(worker["config"]["in_sync"], true);
     assert_eq!(worker["etcd"], "none");
     assert_eq!(worker["kubelet"], "Running");
@@ -345,7 +365,11 @@ async fn status_reports_every_node_and_a_crashed_control_plane_degrades_it() {
     let report = running.status_of(&spec::load(&grown).expect("valid")).await;
     assert_eq!(report.missing, ["w-2"]);
     assert!(!report.healthy);
-    assert!(report.problems.contains(&"w-2: no server (run apply)".to_string()), "{:?}", report.problems);
+    assert!(
+        report.problems.contains(&"w-2: no server (run apply)".to_string()),
+        "{:?}",
+        report.problems
+    );
 
     // cp-3 crashes: Hetzner says off, etcd keeps quorum with 2 of 3, status is degraded.
     running
@@ -366,14 +390,23 @@ async fn status_reports_every_node_and_a_crashed_control_plane_degrades_it() {
     assert!(!report.nodes[2].talos.reachable);
     // The crashed member is still listed (a member, unhealthy); one of the others leads.
     let roles: Vec<EtcdRole> = report.nodes[..3].iter().map(|n| n.etcd).collect();
-    assert_eq!(roles[..2].iter().filter(|r| **r == EtcdRole::Leader).count(), 1, "{roles:?}");
+    assert_eq!(
+        roles[..2].iter().filter(|r| **r == EtcdRole::Leader).count(),
+        1,
+        "{roles:?}"
+    );
     assert_eq!(roles[2], EtcdRole::Member);
     let run = running.run(&["status"]).await;
     assert_eq!(run.code, 1, "{run:?}");
     assert!(run.stdout.starts_with("cluster st: DEGRADED\n"), "{}", run.stdout);
-    assert!(run.stdout.contains("problems:\n  cp-3: server is off"), "{}", run.stdout);
     assert!(
-        run.stderr.starts_with("error: cluster st is degraded: cp-3: server is off\n"),
+        run.stdout.contains("problems:\n  cp-3: server is off"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stderr
+            .starts_with("error: cluster st is degraded: cp-3: server is off\n"),
         "{}",
         run.stderr
     );
@@ -396,7 +429,9 @@ async fn config_gen_finds_the_floating_ip_live_and_says_when_it_does_not_exist()
     std::fs::write(&config, cluster_yaml(1)).expect("cluster.yaml is written");
     let spec = spec::load(&config).unwrap_or_else(|e| panic!("{e}"));
     std::fs::create_dir_all(spec.local_dir()).expect("the local folder");
-    bundle().save(&spec.secrets_path(), talos_hcloud::secure_file::Overwrite::Refuse).expect("the bundle is saved");
+    bundle()
+        .save(&spec.secrets_path(), talos_hcloud::secure_file::Overwrite::Refuse)
+        .expect("the bundle is saved");
     let config_gen = |extra: &'static [&'static str]| {
         let env = [
             ("HCLOUD_TOKEN".to_string(), api.sim.token().to_string()),
@@ -461,7 +496,10 @@ async fn config_gen_finds_the_floating_ip_live_and_says_when_it_does_not_exist()
     let document: Value = serde_json::from_str(&run.stdout).expect("one JSON document");
     assert_eq!(document["endpoint"], format!("https://{ip}:6443"));
     let cp1 = std::fs::read_to_string(spec.configs_dir().join("cp-1.yaml")).expect("cp-1's config");
-    assert!(cp1.contains(&format!("endpoint: https://{ip}:6443")), "the config names the endpoint");
+    assert!(
+        cp1.contains(&format!("endpoint: https://{ip}:6443")),
+        "the config names the endpoint"
+    );
 
     // --endpoint still overrides, and then nothing is asked.
     api.sim.clear_request_log();

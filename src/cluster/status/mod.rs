@@ -400,7 +400,9 @@ fn findings(
         }
     }
     for name in extra {
-        notices.push(format!("{name}: server labelled with the cluster but not in cluster.yaml"));
+        notices.push(format!(
+            "{name}: server labelled with the cluster but not in cluster.yaml"
+        ));
     }
     (problems, notices)
 }

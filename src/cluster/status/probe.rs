@@ -212,7 +212,10 @@ fn is_member_of(member: &EtcdMember, node: &NodeStatus) -> bool {
         .collect();
     member.hostname == node.name
         || member.peer_urls.iter().any(|url| {
-            let host = url.strip_prefix("https://").and_then(|rest| rest.rsplit_once(':')).map(|(host, _)| host);
+            let host = url
+                .strip_prefix("https://")
+                .and_then(|rest| rest.rsplit_once(':'))
+                .map(|(host, _)| host);
             host.and_then(|h| h.trim_matches(['[', ']']).parse::<IpAddr>().ok())
                 .is_some_and(|ip| addresses.contains(&ip))
         })

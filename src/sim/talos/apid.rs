@@ -631,7 +631,12 @@ fn etcd_member_status(shared: &NodeShared) -> Result<machine::EtcdStatusResponse
             metadata: None,
             member_status: Some(machine::EtcdMemberStatus {
                 leader: status.leader.unwrap_or(0),
-                errors: status.leader.is_none().then(|| "etcdserver: no leader".to_string()).into_iter().collect(),
+                errors: status
+                    .leader
+                    .is_none()
+                    .then(|| "etcdserver: no leader".to_string())
+                    .into_iter()
+                    .collect(),
                 is_learner: false,
                 member_id: status.member_id,
             }),
