@@ -371,6 +371,30 @@ async fn status_reports_every_node_and_a_crashed_control_plane_degrades_it() {
         report.problems
     );
 
+    // Without the files apply writes, the Hetzner side is still reported and nothing hangs.
+    let empty = tempfile::tempdir().expect("a temporary folder");
+    let mut inputs = running.inputs(&running.spec);
+    inputs.dir = empty.path().to_path_buf();
+    let client = crate::hcloud_client::client(&running.api);
+    let report = status(&client, &running.spec, &inputs).await.expect("status reads");
+    assert!(!report.healthy);
+    assert!(
+        report.problems[0].starts_with("talos: the nodes were not asked: "),
+        "{:?}",
+        report.problems
+    );
+    assert!(
+        report.endpoint.detail.starts_with("/readyz not checked: cannot read "),
+        "{:?}",
+        report.endpoint
+    );
+    assert!(
+        report
+            .nodes
+            .iter()
+            .all(|n| n.hetzner_status.as_deref() == Some("running") && n.config.in_sync == Some(true))
+    );
+
     // cp-3 crashes: Hetzner says off, etcd keeps quorum with 2 of 3, status is degraded.
     running
         .api
@@ -414,6 +438,43 @@ async fn status_reports_every_node_and_a_crashed_control_plane_degrades_it() {
     assert_eq!(details["problems"], json!(["cp-3: server is off"]));
     assert_eq!(details["nodes"][2]["hetzner_status"], "off");
     assert_eq!(details["nodes"][2]["talos"]["reachable"], false);
+
+    // cp-2 hangs too: its calls time out (bounded), etcd loses quorum (cp-1's etcd reports
+    // unhealthy without it), the members still come from a local view, and every problem
+    // is named.
+    running
+        .api
+        .sim
+        .hang_server(running.server("cp-2"), true)
+        .expect("the hang control answers");
+    let report = running.status().await;
+    let hung = &report.nodes[1];
+    assert_eq!(hung.hetzner_status.as_deref(), Some("running"));
+    assert!(!hung.talos.reachable, "{hung:?}");
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.starts_with("cp-2: Talos API unreachable: ")),
+        "{:?}",
+        report.problems
+    );
+    assert!(
+        report
+            .problems
+            .contains(&"etcd: no quorum (0 of 3 members healthy, 2 needed)".to_string()),
+        "{:?}",
+        report.problems
+    );
+    assert!(!report.endpoint.ready);
+    assert!(report.problems.contains(&"cp-1: etcd is not healthy".to_string()));
+    let roles: Vec<EtcdRole> = report.nodes[..3].iter().map(|n| n.etcd).collect();
+    assert_eq!(roles, [EtcdRole::Member; 3], "no leader without quorum");
+    running
+        .api
+        .sim
+        .hang_server(running.server("cp-2"), false)
+        .expect("the hang ends");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 
-use futures::future::join_all;
+use futures::future::{join_all, select_ok};
 
 use super::{EtcdQuorum, EtcdRole, NodeStatus, kubeconfig_path, talosconfig_path};
 use crate::cluster::kubeconfig::{KubeAccess, Kubeconfig};
@@ -143,11 +143,15 @@ fn identity(dir: &Path) -> Result<ClientIdentity, String> {
 }
 
 /// The member list, from the first control plane that gives the cluster's view, else any
-/// local view (answers without quorum); `None` when nobody answers.
+/// local view (answers without quorum); `None` when nobody answers. The first answer
+/// wins, so a hung node costs nothing when another answers.
 async fn members(control_planes: &[&TalosClient]) -> Option<Vec<EtcdMember>> {
+    if control_planes.is_empty() {
+        return None; // select_ok wants at least one future
+    }
     for scope in [MemberListScope::Cluster, MemberListScope::Local] {
-        let answers = join_all(control_planes.iter().map(|client| client.etcd_members(scope))).await;
-        if let Some(members) = answers.into_iter().find_map(Result::ok) {
+        let asks = control_planes.iter().map(|client| Box::pin(client.etcd_members(scope)));
+        if let Ok((members, _)) = select_ok(asks).await {
             return Some(members);
         }
     }
@@ -156,8 +160,18 @@ async fn members(control_planes: &[&TalosClient]) -> Option<Vec<EtcdMember>> {
 
 /// The leader's member ID, as the first control plane that sees one reports it.
 async fn leader(control_planes: &[&TalosClient]) -> Option<u64> {
-    let answers = join_all(control_planes.iter().map(|client| client.etcd_status())).await;
-    answers.into_iter().find_map(|answer| answer.ok()?.leader)
+    if control_planes.is_empty() {
+        return None; // select_ok wants at least one future
+    }
+    let asks = control_planes.iter().map(|client| {
+        Box::pin(async move {
+            match client.etcd_status().await {
+                Ok(status) => status.leader.ok_or(()),
+                Err(_) => Err(()),
+            }
+        })
+    });
+    select_ok(asks).await.ok().map(|(leader, _)| leader)
 }
 
 /// Each control plane's place in etcd.
