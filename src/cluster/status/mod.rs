@@ -416,3 +416,129 @@ pub fn talosconfig_path(dir: &Path) -> PathBuf {
 pub fn kubeconfig_path(dir: &Path) -> PathBuf {
     dir.join(KUBECONFIG_FILE)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(name: &str, role: Role) -> NodeStatus {
+        NodeStatus {
+            name: name.into(),
+            role: role.as_str(),
+            server: format!("tc-{name}"),
+            server_id: Some(1),
+            hetzner_status: Some("running".into()),
+            public_ipv4: Some("198.51.100.11".into()),
+            private_ip: Some(Ipv4Addr::new(10, 0, 1, 11)),
+            talos: TalosStatus {
+                reachable: true,
+                version: Some("v1.11.6".into()),
+                error: None,
+            },
+            config: ConfigSync {
+                in_sync: Some(true),
+                applied: Some("ab".into()),
+                desired: Some("ab".into()),
+                reason: None,
+            },
+            etcd: if role == Role::ControlPlane {
+                EtcdRole::Leader
+            } else {
+                EtcdRole::None
+            },
+            etcd_healthy: (role == Role::ControlPlane).then_some(true),
+            kubelet: Some("Running".into()),
+        }
+    }
+
+    #[test]
+    fn a_healthy_node_has_no_problem_and_each_failure_names_the_node() {
+        assert!(node("cp-1", Role::ControlPlane).problems().is_empty());
+        assert!(node("w-1", Role::Worker).problems().is_empty(), "workers have no etcd");
+
+        let mut off = node("cp-2", Role::ControlPlane);
+        off.hetzner_status = Some("off".into());
+        off.talos.reachable = false;
+        assert_eq!(off.problems(), ["cp-2: server is off"], "one line, not one per symptom");
+
+        let mut silent = node("cp-3", Role::ControlPlane);
+        silent.talos = TalosStatus {
+            reachable: false,
+            version: None,
+            error: Some("no answer within 5s".into()),
+        };
+        assert_eq!(silent.problems(), ["cp-3: Talos API unreachable: no answer within 5s"]);
+
+        let mut joining = node("cp-4", Role::ControlPlane);
+        joining.etcd = EtcdRole::Learner;
+        joining.etcd_healthy = Some(false);
+        joining.kubelet = Some("Waiting".into());
+        assert_eq!(
+            joining.problems(),
+            [
+                "cp-4: still an etcd learner",
+                "cp-4: etcd is not healthy",
+                "cp-4: kubelet is Waiting"
+            ]
+        );
+
+        let mut missing = node("w-2", Role::Worker);
+        missing.hetzner_status = None;
+        assert!(
+            missing.problems().is_empty(),
+            "a missing server is the report's line, not the node's"
+        );
+    }
+
+    #[test]
+    fn the_text_form_has_a_verdict_a_row_per_node_and_the_problems() {
+        let mut stopped = node("w-1", Role::Worker);
+        stopped.hetzner_status = Some("off".into());
+        stopped.talos.version = None;
+        stopped.kubelet = None;
+        stopped.config.in_sync = Some(false);
+        let report = StatusReport {
+            cluster: "tc".into(),
+            healthy: false,
+            endpoint: EndpointStatus {
+                kind: "floating-ip",
+                name: "tc-api".into(),
+                live: Some(LiveEndpoint {
+                    kind: "floating-ip",
+                    name: "tc-api".into(),
+                    address: Some("203.0.113.10".into()),
+                    assigned_to: Some(1),
+                }),
+                assigned_to: Some("tc-cp-1".into()),
+                url: Some("https://203.0.113.10:6443/readyz".into()),
+                ready: true,
+                detail: "answered 200 OK".into(),
+            },
+            etcd: EtcdQuorum {
+                members: 1,
+                healthy: 1,
+                needed: 1,
+                quorum: true,
+            },
+            nodes: vec![node("cp-1", Role::ControlPlane), stopped],
+            missing: Vec::new(),
+            extra: vec!["tc-old".into()],
+            problems: vec!["w-1: server is off".into()],
+            notices: vec!["tc-old: server labelled with the cluster but not in cluster.yaml".into()],
+        };
+        assert_eq!(
+            render::text(&report),
+            "cluster tc: DEGRADED\n\
+             endpoint: floating-ip tc-api 203.0.113.10 on tc-cp-1, /readyz ready\n\
+             etcd: 1 of 1 members healthy (1 needed), quorum\n\
+             \n\
+             NODE  ROLE          SERVER   HETZNER  PUBLIC         PRIVATE    TALOS    CONFIG   ETCD    KUBELET\n\
+             cp-1  controlplane  tc-cp-1  running  198.51.100.11  10.0.1.11  v1.11.6  in-sync  leader  Running\n\
+             w-1   worker        tc-w-1   off      198.51.100.11  10.0.1.11  -        differs  none    -\n\
+             \n\
+             problems:\n  w-1: server is off\n\
+             \n\
+             notices:\n  tc-old: server labelled with the cluster but not in cluster.yaml"
+        );
+    }
+}
