@@ -200,15 +200,16 @@ pub enum Command {
     ///   talos-hcloud -c cluster.yaml secrets gen
     Secrets(SecretsArgs),
 
-    /// Render the cluster's machine configs and talosconfig (offline).
+    /// Render the cluster's machine configs and talosconfig.
     ///
     /// Reads cluster.yaml, the secrets bundle (`secrets gen`) and, for an `endpoint:
     /// floating-ip` cluster, HCLOUD_TOKEN (written into the control-plane configs for the
-    /// Talos VIP; never printed).
+    /// Talos VIP; never printed). The Kubernetes API endpoint is looked up live (the
+    /// floating IP or API load balancer `apply` created) unless --endpoint gives it.
     ///
     /// Example:
     ///
-    ///   HCLOUD_TOKEN=… talos-hcloud config gen --endpoint 203.0.113.10 --talos-endpoint 198.51.100.11
+    ///   HCLOUD_TOKEN=… talos-hcloud config gen --talos-endpoint 198.51.100.11
     #[command(subcommand)]
     Config(ConfigCommand),
 
@@ -304,6 +305,41 @@ pub enum Command {
     ///
     ///   HCLOUD_TOKEN=… talos-hcloud -c cluster.yaml doctor
     Doctor,
+
+    /// Show the cluster as it is: nodes, Talos, etcd, endpoint; exit 1 when degraded.
+    ///
+    /// Per node: the server's Hetzner status and addresses, the Talos version (asked over
+    /// mutual TLS with the talosconfig under .talos-hcloud/<cluster>/), whether its machine
+    /// config label matches the config cluster.yaml renders now (needs the secrets bundle),
+    /// its etcd role (leader, member, learner, none) and the kubelet's state. For the
+    /// cluster: the endpoint (floating IP or load balancer) and its /readyz through the
+    /// kubeconfig, etcd quorum (healthy members of all), and servers missing from or extra
+    /// to cluster.yaml. Every node is asked at once; one that does not answer within
+    /// --timeout is reported, not fatal. Reads only: nothing is changed.
+    ///
+    /// Exit codes: 0 healthy; 1 degraded (a node not running or not answering, etcd without
+    /// a member or quorum, the endpoint not ready, a server missing — each listed under
+    /// `problems`) or the API failed; 2 invalid input. A config not yet applied or an extra
+    /// server is a notice, not a failure. With --output json the report is the document
+    /// (under `error.details` when degraded). Needs HCLOUD_TOKEN.
+    ///
+    /// Example:
+    ///
+    ///   HCLOUD_TOKEN=… talos-hcloud -c cluster.yaml status
+    Status(StatusArgs),
+}
+
+/// Arguments of `status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Secrets bundle, for the machine-config comparison [default:
+    /// .talos-hcloud/<cluster>/secrets.yaml beside cluster.yaml].
+    #[arg(long, value_name = "FILE")]
+    pub secrets: Option<PathBuf>,
+
+    /// Seconds each node (and /readyz) may take to answer.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub timeout: u64,
 }
 
 /// Arguments of `destroy`.
@@ -887,10 +923,10 @@ pub struct GenConfigArgs {
 /// Subcommands of `config`.
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
-    /// Render every node's machine config and the talosconfig into a folder (offline).
+    /// Render every node's machine config and the talosconfig into a folder.
     ///
     /// For each node of cluster.yaml: the config Talos generates for `talos.version`
-    /// (cluster name, Kubernetes version, pod and service subnets, --endpoint), the
+    /// (cluster name, Kubernetes version, pod and service subnets, the endpoint), the
     /// Hetzner settings (installer factory.talos.dev/hcloud-installer/<schematic
     /// ID>:<version>, install disk, hostname = node name, and on control planes of an
     /// `endpoint: floating-ip` cluster the Talos VIP), the patch files of `patches.all` and
@@ -904,12 +940,19 @@ pub enum ConfigCommand {
     /// shows real changes only: the talosconfig's admin certificate is derived from the
     /// bundle and changes only every 4380 hours (docs/machine-config.md).
     ///
+    /// The Kubernetes API endpoint is the address of the floating IP (`endpoint:
+    /// floating-ip`) or of the API load balancer (`endpoint: load-balancer`). Without
+    /// --endpoint it is looked up in the project with HCLOUD_TOKEN (HCLOUD_ENDPOINT for
+    /// another API), by the cluster label: one read-only request, nothing is changed. Before
+    /// the first `apply` it does not exist yet: run `apply` first or pass --endpoint. With
+    /// --endpoint nothing is sent anywhere.
+    ///
     /// With `endpoint: floating-ip` the control-plane configs carry a Hetzner Cloud API
     /// token for the VIP, read from HCLOUD_TOKEN (never printed). Use a dedicated token.
     ///
     /// Example:
     ///
-    ///   HCLOUD_TOKEN=… talos-hcloud config gen --endpoint 203.0.113.10 --talos-endpoint 198.51.100.11
+    ///   HCLOUD_TOKEN=… talos-hcloud config gen --talos-endpoint 198.51.100.11
     Gen(ConfigGenArgs),
 }
 
@@ -938,8 +981,8 @@ pub struct ConfigGenArgs {
     pub secrets: Option<PathBuf>,
 
     /// Kubernetes API endpoint: the floating IP's address (or the API load balancer's),
-    /// as IP, host or URL; written as https://HOST:6443. Required: `config gen` works
-    /// offline and cannot look the address up.
+    /// as IP, host or URL; written as https://HOST:6443 [default: looked up live with
+    /// HCLOUD_TOKEN, by the cluster label].
     #[arg(long, value_name = "HOST|URL")]
     pub endpoint: Option<String>,
 

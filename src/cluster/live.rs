@@ -447,7 +447,8 @@ fn primary_ip(ip: &PrimaryIp) -> LivePrimaryIp {
     }
 }
 
-fn floating_ip(ip: &FloatingIp) -> LiveFloatingIp {
+/// A floating IP as the plan sees it.
+pub(super) fn floating_ip(ip: &FloatingIp) -> LiveFloatingIp {
     LiveFloatingIp {
         id: ip.id,
         name: ip.name.clone(),
@@ -493,7 +494,8 @@ fn server(s: &Server, group_names: &BTreeMap<i64, String>, network_ids: &[i64]) 
     }
 }
 
-fn load_balancer(lb: &LoadBalancer) -> LiveLoadBalancer {
+/// A load balancer as the plan sees it.
+pub(super) fn load_balancer(lb: &LoadBalancer) -> LiveLoadBalancer {
     let mut services: Vec<LbService> = lb
         .services
         .iter()

@@ -16,6 +16,7 @@
 pub mod desired;
 pub mod destroy;
 pub mod doctor;
+pub mod endpoint;
 pub mod error;
 pub mod files;
 pub mod kubeconfig;
@@ -25,6 +26,7 @@ pub mod plan;
 pub mod planning;
 pub mod preflight;
 pub mod pricing;
+pub mod status;
 
 pub use desired::Desired;
 pub use error::Error;

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use super::desired::{self, Desired};
+use super::endpoint;
 use super::error::Error;
 use super::live::{self, Live};
 use super::plan::{self, Plan};
@@ -85,8 +86,12 @@ pub async fn plan_cluster(client: &Client, spec: &Spec, inputs: &Inputs) -> Resu
     })
 }
 
-/// The nodes' config hashes, or why they cannot be computed yet.
-fn config_hashes(
+/// The nodes' config hashes (node name → [`desired::config_hash`]), or why they cannot
+/// be computed yet (no secrets bundle, no endpoint, no token for the VIP).
+///
+/// # Errors
+/// [`Error::Secrets`], [`Error::Endpoint`], [`Error::Render`].
+pub fn config_hashes(
     spec: &Spec,
     live: &Live,
     inputs: &Inputs,
@@ -95,21 +100,8 @@ fn config_hashes(
     if !inputs.secrets.exists() {
         return none(format!("no secrets bundle at {}", inputs.secrets.display()));
     }
-    let api_name = spec.api_endpoint_name();
-    let address = match spec.endpoint {
-        Endpoint::FloatingIp => live
-            .floating_ips
-            .iter()
-            .find(|ip| ip.name == api_name)
-            .map(|ip| ip.ip.clone()),
-        Endpoint::LoadBalancer => live
-            .load_balancers
-            .iter()
-            .find(|lb| lb.name == api_name)
-            .and_then(|lb| lb.public_ipv4.clone()),
-    };
-    let Some(address) = address else {
-        return none(format!("the endpoint {api_name} does not exist yet"));
+    let Some(address) = endpoint::from_live(spec, live).and_then(|found| found.address) else {
+        return none(format!("the endpoint {} does not exist yet", spec.api_endpoint_name()));
     };
     if spec.endpoint == Endpoint::FloatingIp && inputs.hcloud_token.is_none() {
         return none("HCLOUD_TOKEN is needed to render the control-plane configs".into());

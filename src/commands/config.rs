@@ -1,15 +1,18 @@
 //! `config gen`: render every node's machine config and the talosconfig of the cluster in
-//! cluster.yaml into a folder, offline.
+//! cluster.yaml into a folder.
 //!
-//! Resolves the operator's inputs (cluster.yaml, the secrets bundle, `--endpoint`,
-//! `HCLOUD_TOKEN`, `--talos-endpoint`), hands them to
+//! Resolves the operator's inputs (cluster.yaml, the secrets bundle, the Kubernetes API
+//! endpoint, `HCLOUD_TOKEN`, `--talos-endpoint`), hands them to
 //! `talos::config::cluster_files::write_cluster` (render, check targets, write 0600) and
-//! prints what it wrote.
+//! prints what it wrote. The endpoint is `--endpoint` when given; otherwise the floating IP
+//! or API load balancer `apply` created is looked up live (`cluster::endpoint::find`, one
+//! read-only request), which is the only request the command sends.
 
 use std::net::IpAddr;
 use std::path::Path;
 
 use serde_json::json;
+use talos_hcloud::cluster::endpoint;
 use talos_hcloud::secure_file::Overwrite;
 use talos_hcloud::spec::{self, Endpoint};
 use talos_hcloud::talos::config::cluster_files::{self, ClusterFiles};
@@ -22,17 +25,17 @@ use crate::cli::{ConfigCommand, ConfigGenArgs, GlobalArgs};
 use crate::printer::{Printer, Report};
 
 /// Runs a `config` subcommand.
-pub fn run(command: ConfigCommand, global: &GlobalArgs, printer: &Printer) -> Result<(), CliError> {
+pub async fn run(command: ConfigCommand, global: &GlobalArgs, printer: &Printer) -> Result<(), CliError> {
     match command {
-        ConfigCommand::Gen(args) => generate(&args, global, printer),
+        ConfigCommand::Gen(args) => generate(&args, global, printer).await,
     }
 }
 
-fn generate(args: &ConfigGenArgs, global: &GlobalArgs, printer: &Printer) -> Result<(), CliError> {
+async fn generate(args: &ConfigGenArgs, global: &GlobalArgs, printer: &Printer) -> Result<(), CliError> {
     let spec = spec::load(&global.config)?;
     let endpoint = match &args.endpoint {
         Some(text) => ApiEndpoint::parse(text)?,
-        None => return Err(endpoint_needed(&spec)),
+        None => live_endpoint(&spec, global).await?,
     };
     let talos_endpoints = talos_endpoints(&args.talos_endpoints, &spec, &endpoint)?;
     let hcloud_token = global.hcloud_token.as_ref();
@@ -109,19 +112,42 @@ fn generate(args: &ConfigGenArgs, global: &GlobalArgs, printer: &Printer) -> Res
     Ok(())
 }
 
-/// No `--endpoint`: say which address is meant and how to find it.
-fn endpoint_needed(spec: &spec::Spec) -> CliError {
+/// No `--endpoint`: the floating IP's or API load balancer's address as it exists live.
+///
+/// # Errors
+/// Exit 2 when there is no token to look it up with, or when it does not exist yet (the
+/// hint says to run `apply` first or pass `--endpoint`); the API's failures otherwise.
+async fn live_endpoint(spec: &spec::Spec, global: &GlobalArgs) -> Result<ApiEndpoint, CliError> {
     let (what, resource) = match spec.endpoint {
-        Endpoint::FloatingIp => ("the floating IP's address", "floating-ip"),
-        Endpoint::LoadBalancer => ("the API load balancer's address", "load-balancer"),
+        Endpoint::FloatingIp => ("floating IP", "floating-ip"),
+        Endpoint::LoadBalancer => ("API load balancer", "load-balancer"),
     };
-    CliError::invalid(format!(
-        "the Kubernetes API endpoint is needed: pass --endpoint with {what}"
-    ))
-    .hint(format!(
-        "it is not known offline; find it with `hcloud {resource} list -l talos-hcloud/cluster={}`",
-        spec.name
-    ))
+    let name = spec.api_endpoint_name();
+    if global.hcloud_token.is_none() {
+        return Err(CliError::invalid(format!(
+            "the Kubernetes API endpoint is needed: pass --endpoint with the {what}'s address, or set HCLOUD_TOKEN to look it up"
+        ))
+        .hint(format!(
+            "the {what} {name} is found by the label talos-hcloud/cluster={} once `talos-hcloud apply` created it",
+            spec.name
+        )));
+    }
+    let client = super::hcloud::client(global)?;
+    let found = endpoint::find(&client, spec)
+        .await
+        .map_err(|e| CliError::from(e).context(format!("while looking up the {what} {name}")))?;
+    match found.and_then(|found| found.address) {
+        Some(address) => Ok(ApiEndpoint::parse(&address)?),
+        None => Err(CliError::invalid(format!(
+            "the {what} {name} of cluster {} does not exist yet, so the Kubernetes API endpoint is not known",
+            spec.name
+        ))
+        .hint(format!(
+            "run `talos-hcloud apply` first (it creates the {what}), or pass --endpoint; \
+             `hcloud {resource} list -l talos-hcloud/cluster={}` shows what exists",
+            spec.name
+        ))),
+    }
 }
 
 /// Reads the bundle; a missing file says how to make one.

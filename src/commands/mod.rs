@@ -14,6 +14,7 @@ mod secrets;
 mod sim;
 mod sim_node;
 mod sim_serve;
+mod status;
 mod talos;
 mod talos_gen_config;
 mod talos_version;
@@ -52,7 +53,7 @@ pub async fn run(cli: Cli, printer: &Printer) -> Result<(), CliError> {
 async fn dispatch(cli: Cli, printer: &Printer) -> Result<(), CliError> {
     match cli.command {
         Command::Completions(args) => completions::completions(&args, printer),
-        Command::Config(command) => config::run(command, &cli.global, printer),
+        Command::Config(command) => config::run(command, &cli.global, printer).await,
         Command::Man(args) => completions::man(&args, printer),
         Command::Secrets(args) => secrets::run(args, &cli.global, printer),
         Command::Sim(args) => sim::run(args, printer).await,
@@ -64,6 +65,7 @@ async fn dispatch(cli: Cli, printer: &Printer) -> Result<(), CliError> {
         Command::Plan(args) => plan::run(&args, &cli.global, printer).await,
         Command::Destroy(args) => destroy::run(&args, &cli.global, printer).await,
         Command::Doctor => doctor::run(&cli.global, printer).await,
+        Command::Status(args) => status::run(&args, &cli.global, printer).await,
     }
 }
 

@@ -399,13 +399,13 @@ fn missing_inputs_exit_2_with_hints_and_never_show_the_token() {
     );
     save_bundle(dir.path());
 
-    // No endpoint.
-    let run = config_gen(dir.path(), &[]);
+    // No endpoint, and no token to look it up with (the live lookup: cluster_status.rs).
+    let run = talos_hcloud_in(dir.path(), &["config", "gen"]);
     assert_eq!(run.code, 2, "{run:?}");
     assert_eq!(
         run.stderr,
-        "error: the Kubernetes API endpoint is needed: pass --endpoint with the floating IP's address\n\
-         hint: it is not known offline; find it with `hcloud floating-ip list -l talos-hcloud/cluster=tootcommunity-prod`\n"
+        "error: the Kubernetes API endpoint is needed: pass --endpoint with the floating IP's address, or set HCLOUD_TOKEN to look it up\n\
+         hint: the floating IP tc-prod-api is found by the label talos-hcloud/cluster=tootcommunity-prod once `talos-hcloud apply` created it\n"
     );
 
     // No token for the VIP.

@@ -4,6 +4,7 @@
 mod cli;
 mod cluster_destroy;
 mod cluster_plan;
+mod cluster_status;
 mod cluster_talos;
 mod config_gen;
 mod doctor;

@@ -137,7 +137,7 @@ fn rule(path: &str) -> Option<&'static [&'static str]> {
         | paths::ETCD_LEAVE_CLUSTER
         | paths::RESET
         | paths::UPGRADE => &[ADMIN],
-        paths::ETCD_MEMBER_LIST => &[ADMIN, OPERATOR, READER, ETCD_BACKUP],
+        paths::ETCD_MEMBER_LIST | paths::ETCD_STATUS => &[ADMIN, OPERATOR, READER, ETCD_BACKUP],
         paths::ETCD_SNAPSHOT => &[ADMIN, OPERATOR, ETCD_BACKUP],
         paths::REBOOT => &[ADMIN, OPERATOR],
         paths::VERSION | paths::SERVICE_LIST | paths::DISKS => &[ADMIN, OPERATOR, READER],
@@ -229,6 +229,7 @@ async fn dispatch(
             })
             .await
         }
+        paths::ETCD_STATUS => unary(request, move |_: google_protobuf::Empty| etcd_member_status(&shared)).await,
         paths::ETCD_REMOVE_MEMBER_BY_ID => {
             unary(request, move |req: machine::EtcdRemoveMemberByIdRequest| {
                 etcd_remove_member(&shared, req)
@@ -628,6 +629,27 @@ fn etcd_member_list(
             metadata: None,
             legacy_members: members.iter().map(|m| m.hostname.clone()).collect(),
             members: members.into_iter().map(member_proto).collect(),
+        }],
+    })
+}
+
+fn etcd_member_status(shared: &NodeShared) -> Result<machine::EtcdStatusResponse, Status> {
+    let (cluster, _, _) = configured_control_plane(shared)?;
+    let status = cluster.member_status(shared.address).map_err(etcd_status)?;
+    Ok(machine::EtcdStatusResponse {
+        messages: vec![machine::EtcdStatus {
+            metadata: None,
+            member_status: Some(machine::EtcdMemberStatus {
+                leader: status.leader.unwrap_or(0),
+                errors: status
+                    .leader
+                    .is_none()
+                    .then(|| "etcdserver: no leader".to_string())
+                    .into_iter()
+                    .collect(),
+                is_learner: false,
+                member_id: status.member_id,
+            }),
         }],
     })
 }

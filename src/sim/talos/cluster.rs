@@ -190,6 +190,15 @@ pub struct MemberView {
     pub healthy: bool,
 }
 
+/// What the etcd member on one node reports about itself (EtcdStatus).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemberStatus {
+    /// Its member ID.
+    pub member_id: u64,
+    /// The leader it sees (`None` without quorum).
+    pub leader: Option<u64>,
+}
+
 /// Quorum arithmetic of the member list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Quorum {
@@ -457,6 +466,32 @@ impl TalosCluster {
             return Err(EtcdError::NoQuorum(quorum));
         }
         Ok(state.members.iter().map(|m| state.view(m)).collect())
+    }
+
+    /// The member on `address` and the leader it sees: the first member (in join order)
+    /// that is healthy and reachable from it, while it has quorum; no leader without. A
+    /// leader keeps leading while it stays healthy, as Raft's does.
+    pub(crate) fn member_status(&self, address: IpAddr) -> Result<MemberStatus, EtcdError> {
+        let cut = self.partitions.snapshot();
+        let state = self.lock();
+        state.require_running(address)?;
+        let member_id = state
+            .control_planes
+            .get(&address)
+            .and_then(|cp| cp.data_of)
+            .ok_or(EtcdError::NotRunning)?;
+        let leader = state
+            .quorum_from(address, &cut)
+            .has_quorum()
+            .then(|| {
+                state
+                    .members
+                    .iter()
+                    .find(|m| state.healthy(m) && reaches(&cut, address, m.address))
+                    .map(|m| m.id)
+            })
+            .flatten();
+        Ok(MemberStatus { member_id, leader })
     }
 
     pub(crate) fn remove_member(&self, caller: IpAddr, id: u64) -> Result<(), EtcdError> {

@@ -153,6 +153,19 @@ pub struct EtcdMember {
     pub is_learner: bool,
 }
 
+/// The local etcd member's status (EtcdStatus).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EtcdMemberStatus {
+    /// This member's ID.
+    pub member_id: u64,
+    /// The leader's member ID as this member sees it; `None` without a leader.
+    pub leader: Option<u64>,
+    /// Whether this member is a learner.
+    pub is_learner: bool,
+    /// Errors the member reports.
+    pub errors: Vec<String>,
+}
+
 /// One Talos service as ServiceList reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceStatus {
@@ -469,6 +482,24 @@ impl TalosClient {
                 is_learner: m.is_learner,
             })
             .collect())
+    }
+
+    /// Reads the local etcd member's status: its ID and the leader it sees.
+    ///
+    /// # Errors
+    ///
+    /// Call failures (`FailedPrecondition` where etcd does not run).
+    pub async fn etcd_status(&self) -> Result<EtcdMemberStatus, Error> {
+        let messages = self
+            .call::<_, machine::EtcdStatusResponse>(Rpc::EtcdStatus, google_protobuf::Empty {})
+            .await?;
+        let status = self.first(Rpc::EtcdStatus, messages)?.member_status.unwrap_or_default();
+        Ok(EtcdMemberStatus {
+            member_id: status.member_id,
+            leader: (status.leader != 0).then_some(status.leader),
+            is_learner: status.is_learner,
+            errors: status.errors,
+        })
     }
 
     /// Removes an etcd member by ID. A `NotFound` on a retry (the first attempt went
@@ -850,6 +881,7 @@ node_messages! {
     machine::EtcdMemberListResponse => machine::EtcdMembers,
     machine::EtcdRemoveMemberByIdResponse => machine::EtcdRemoveMemberById,
     machine::EtcdLeaveClusterResponse => machine::EtcdLeaveCluster,
+    machine::EtcdStatusResponse => machine::EtcdStatus,
     machine::ResetResponse => machine::Reset,
     machine::VersionResponse => machine::Version,
     machine::ServiceListResponse => machine::ServiceList,

@@ -24,6 +24,8 @@ pub enum Rpc {
     EtcdLeaveCluster,
     /// `EtcdSnapshot`.
     EtcdSnapshot,
+    /// `EtcdStatus`.
+    EtcdStatus,
     /// `Reset`.
     Reset,
     /// `Version`.
@@ -48,6 +50,7 @@ impl Rpc {
             Rpc::EtcdRemoveMemberById => paths::ETCD_REMOVE_MEMBER_BY_ID,
             Rpc::EtcdLeaveCluster => paths::ETCD_LEAVE_CLUSTER,
             Rpc::EtcdSnapshot => paths::ETCD_SNAPSHOT,
+            Rpc::EtcdStatus => paths::ETCD_STATUS,
             Rpc::Reset => paths::RESET,
             Rpc::Version => paths::VERSION,
             Rpc::ServiceList => paths::SERVICE_LIST,
@@ -66,6 +69,7 @@ impl Rpc {
             Rpc::EtcdRemoveMemberById => "removing an etcd member",
             Rpc::EtcdLeaveCluster => "leaving the etcd cluster",
             Rpc::EtcdSnapshot => "taking an etcd snapshot",
+            Rpc::EtcdStatus => "reading the etcd status",
             Rpc::Reset => "resetting the node",
             Rpc::Version => "reading the Talos version",
             Rpc::ServiceList => "listing services",

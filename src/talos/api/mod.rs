@@ -22,8 +22,8 @@ pub mod tls;
 
 pub use client::{
     APID_PORT, ApplyMode, ApplyOptions, ApplyOutcome, BootstrapOutcome, CallOptions, Credentials, DetectedMode,
-    DiskInfo, EtcdMember, MemberListScope, NodeVersion, RebootMode, ResetOptions, ServiceStatus, TalosClient, WipeMode,
-    detect_mode,
+    DiskInfo, EtcdMember, EtcdMemberStatus, MemberListScope, NodeVersion, RebootMode, ResetOptions, ServiceStatus,
+    TalosClient, WipeMode, detect_mode,
 };
 pub use error::{CallError, Error, Rpc};
 pub use kubeconfig::{KubeconfigError, extract_kubeconfig};

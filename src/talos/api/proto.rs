@@ -21,6 +21,9 @@ pub mod paths {
     pub const ETCD_REMOVE_MEMBER_BY_ID: &str = "/machine.MachineService/EtcdRemoveMemberByID";
     /// `MachineService.EtcdLeaveCluster` (unary).
     pub const ETCD_LEAVE_CLUSTER: &str = "/machine.MachineService/EtcdLeaveCluster";
+    /// `MachineService.EtcdStatus` (unary, request `google.protobuf.Empty`): the local
+    /// member's ID and the leader it sees.
+    pub const ETCD_STATUS: &str = "/machine.MachineService/EtcdStatus";
     /// `MachineService.EtcdSnapshot` (server streaming of `common.Data`: the etcd database).
     pub const ETCD_SNAPSHOT: &str = "/machine.MachineService/EtcdSnapshot";
     /// `MachineService.Reset` (unary).
@@ -266,6 +269,42 @@ pub mod machine {
         /// One entry per node.
         #[prost(message, repeated, tag = "1")]
         pub messages: Vec<EtcdMembers>,
+    }
+
+    /// `machine.EtcdMemberStatus` (the fields talos-hcloud reads; the others are skipped).
+    #[derive(Clone, PartialEq, Eq, ::prost::Message)]
+    pub struct EtcdMemberStatus {
+        /// The leader's member ID as this member sees it (0: no leader).
+        #[prost(uint64, tag = "4")]
+        pub leader: u64,
+        /// Errors the member reports (`etcdserver: no leader`, alarms).
+        #[prost(string, repeated, tag = "8")]
+        pub errors: Vec<String>,
+        /// Whether the member is a learner.
+        #[prost(bool, tag = "9")]
+        pub is_learner: bool,
+        /// This member's ID.
+        #[prost(uint64, tag = "10")]
+        pub member_id: u64,
+    }
+
+    /// `machine.EtcdStatus`.
+    #[derive(Clone, PartialEq, Eq, ::prost::Message)]
+    pub struct EtcdStatus {
+        /// Per-node metadata.
+        #[prost(message, optional, tag = "1")]
+        pub metadata: Option<Metadata>,
+        /// The local member's status.
+        #[prost(message, optional, tag = "2")]
+        pub member_status: Option<EtcdMemberStatus>,
+    }
+
+    /// `machine.EtcdStatusResponse`.
+    #[derive(Clone, PartialEq, Eq, ::prost::Message)]
+    pub struct EtcdStatusResponse {
+        /// One entry per node.
+        #[prost(message, repeated, tag = "1")]
+        pub messages: Vec<EtcdStatus>,
     }
 
     /// `machine.EtcdRemoveMemberByIDRequest`.
