@@ -472,7 +472,7 @@ impl TalosCluster {
     /// that is healthy and reachable from it, while it has quorum; no leader without. A
     /// leader keeps leading while it stays healthy, as Raft's does.
     pub(crate) fn member_status(&self, address: IpAddr) -> Result<MemberStatus, EtcdError> {
-        let cut = self.partitions.snapshot();
+        let view = self.network.view();
         let state = self.lock();
         state.require_running(address)?;
         let member_id = state
@@ -481,13 +481,13 @@ impl TalosCluster {
             .and_then(|cp| cp.data_of)
             .ok_or(EtcdError::NotRunning)?;
         let leader = state
-            .quorum_from(address, &cut)
+            .quorum_from(address, &view)
             .has_quorum()
             .then(|| {
                 state
                     .members
                     .iter()
-                    .find(|m| state.healthy(m) && reaches(&cut, address, m.address))
+                    .find(|m| state.healthy(m) && state.links(&view, address, m))
                     .map(|m| m.id)
             })
             .flatten();
