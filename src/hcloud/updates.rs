@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use super::client::{Call, Client};
 use super::error::{Error, during};
 use super::ids::{FirewallId, FloatingIpId, LoadBalancerId, NetworkId, ServerId};
-use super::labels::{Labels, Selector};
+use super::labels::Labels;
 use super::teardown::Protected;
 
 /// The kinds of resource whose labels can be replaced with `PUT /{collection}/{id}`.
@@ -104,8 +104,8 @@ impl Client {
             _ => json!({"delete": on}),
         };
         let doing = if on { "turning on" } else { "removing" };
-        let call = Call::action(format!("/{}/{id}/actions/change_protection", kind.collection()), body);
-        self.one_action(&call, format!("{doing} the protection of {} {id}", kind.noun()))
+        let path = format!("/{}/{id}/actions/change_protection", kind.collection());
+        self.one_action(path, body, format!("{doing} the protection of {} {id}", kind.noun()))
             .await
     }
 
@@ -127,59 +127,76 @@ impl Client {
     /// port is taken).
     ///
     /// # Errors
-    /// [`Error::Request`] "while adding service PORT to load balancer ID".
+    /// [`Error::Request`] "while adding service PORT on load balancer ID".
     pub async fn add_service(&self, id: LoadBalancerId, service: &LoadBalancerService) -> Result<Action, Error> {
-        let call = Call::action(format!("/load_balancers/{id}/actions/add_service"), json!(service));
-        let port = service.listen_port;
-        self.one_action(&call, format!("adding service {port} to load balancer {id}"))
-            .await
+        self.service_action(id, "add_service", service, "adding").await
     }
 
     /// Replaces the service of load balancer `id` that listens on `service.listen_port`
     /// with `service` (destination port, proxy protocol and health check included).
     ///
     /// # Errors
-    /// [`Error::Request`] "while updating service PORT of load balancer ID".
+    /// [`Error::Request`] "while updating service PORT on load balancer ID".
     pub async fn update_service(&self, id: LoadBalancerId, service: &LoadBalancerService) -> Result<Action, Error> {
-        let call = Call::action(format!("/load_balancers/{id}/actions/update_service"), json!(service));
-        let port = service.listen_port;
-        self.one_action(&call, format!("updating service {port} of load balancer {id}"))
-            .await
+        self.service_action(id, "update_service", service, "updating").await
     }
 
     /// Removes the service of load balancer `id` that listens on `listen_port`.
     ///
     /// # Errors
-    /// [`Error::Request`] "while deleting service PORT of load balancer ID".
+    /// [`Error::Request`] "while deleting service PORT on load balancer ID".
     pub async fn delete_service(&self, id: LoadBalancerId, listen_port: u16) -> Result<Action, Error> {
-        let call = Call::action(
+        self.one_action(
             format!("/load_balancers/{id}/actions/delete_service"),
             json!({ "listen_port": listen_port }),
-        );
-        self.one_action(&call, format!("deleting service {listen_port} of load balancer {id}"))
-            .await
+            format!("deleting service {listen_port} on load balancer {id}"),
+        )
+        .await
     }
 
     /// Adds a label-selector target to load balancer `id`: every server matching
-    /// `selector`, reached on its private IP when `use_private_ip` (the load balancer must
-    /// be attached to the servers' network first).
+    /// `selector` (as [`Selector`](super::Selector) prints one), reached on its private
+    /// IP when `use_private_ip` (the load balancer must be attached to the servers'
+    /// network first).
     ///
     /// # Errors
     /// [`Error::Request`] "while adding target SELECTOR to load balancer ID".
     pub async fn add_selector_target(
         &self,
         id: LoadBalancerId,
-        selector: &Selector,
+        selector: &str,
         use_private_ip: bool,
     ) -> Result<Action, Error> {
         let body = json!({
             "type": "label_selector",
-            "label_selector": {"selector": selector.to_string()},
+            "label_selector": {"selector": selector},
             "use_private_ip": use_private_ip,
         });
-        let call = Call::action(format!("/load_balancers/{id}/actions/add_target"), body);
-        self.one_action(&call, format!("adding target {selector} to load balancer {id}"))
-            .await
+        self.one_action(
+            format!("/load_balancers/{id}/actions/add_target"),
+            body,
+            format!("adding target {selector} to load balancer {id}"),
+        )
+        .await
+    }
+
+    /// Changes the type of load balancer `id` to `load_balancer_type` (`lb21`), keeping
+    /// its address, services and targets.
+    ///
+    /// # Errors
+    /// [`Error::Request`] "while changing the type of load balancer ID"
+    /// (`invalid_load_balancer_type` when the new type is too small for its services).
+    pub async fn change_load_balancer_type(
+        &self,
+        id: LoadBalancerId,
+        load_balancer_type: &str,
+    ) -> Result<Action, Error> {
+        self.one_action(
+            format!("/load_balancers/{id}/actions/change_type"),
+            json!({ "load_balancer_type": load_balancer_type }),
+            format!("changing the type of load balancer {id}"),
+        )
+        .await
     }
 
     /// Removes the label-selector target `selector` (as the load balancer lists it) from
@@ -189,9 +206,12 @@ impl Client {
     /// [`Error::Request`] "while removing target SELECTOR from load balancer ID".
     pub async fn remove_selector_target(&self, id: LoadBalancerId, selector: &str) -> Result<Action, Error> {
         let body = json!({"type": "label_selector", "label_selector": {"selector": selector}});
-        let call = Call::action(format!("/load_balancers/{id}/actions/remove_target"), body);
-        self.one_action(&call, format!("removing target {selector} from load balancer {id}"))
-            .await
+        self.one_action(
+            format!("/load_balancers/{id}/actions/remove_target"),
+            body,
+            format!("removing target {selector} from load balancer {id}"),
+        )
+        .await
     }
 
     /// Attaches load balancer `id` to `network`, at `ip` when given (else the API picks a
@@ -209,9 +229,12 @@ impl Client {
         if let Some(ip) = ip {
             body["ip"] = json!(ip.to_string());
         }
-        let call = Call::action(format!("/load_balancers/{id}/actions/attach_to_network"), body);
-        self.one_action(&call, format!("attaching load balancer {id} to network {network}"))
-            .await
+        self.one_action(
+            format!("/load_balancers/{id}/actions/attach_to_network"),
+            body,
+            format!("attaching load balancer {id} to network {network}"),
+        )
+        .await
     }
 
     /// Assigns floating IP `id` to `server` (routed to it at once; the server still has to
@@ -221,12 +244,12 @@ impl Client {
     /// [`Error::Request`] "while assigning floating IP ID to server ID"
     /// (`floating_ip_assigned` when it already is).
     pub async fn assign_floating_ip(&self, id: FloatingIpId, server: ServerId) -> Result<Action, Error> {
-        let call = Call::action(
+        self.one_action(
             format!("/floating_ips/{id}/actions/assign"),
             json!({ "server": server.get() }),
-        );
-        self.one_action(&call, format!("assigning floating IP {id} to server {server}"))
-            .await
+            format!("assigning floating IP {id} to server {server}"),
+        )
+        .await
     }
 
     /// Unassigns floating IP `id` from its server.
@@ -234,13 +257,38 @@ impl Client {
     /// # Errors
     /// [`Error::Request`] "while unassigning floating IP ID".
     pub async fn unassign_floating_ip(&self, id: FloatingIpId) -> Result<Action, Error> {
-        let call = Call::action(format!("/floating_ips/{id}/actions/unassign"), json!({}));
-        self.one_action(&call, format!("unassigning floating IP {id}")).await
+        self.one_action(
+            format!("/floating_ips/{id}/actions/unassign"),
+            json!({}),
+            format!("unassigning floating IP {id}"),
+        )
+        .await
     }
 
-    /// Sends an action request whose answer carries one action.
-    async fn one_action(&self, call: &Call, operation: String) -> Result<Action, Error> {
-        let answer: ActionAnswer = self.request(call).await.map_err(during(operation))?;
+    /// `add_service` or `update_service` (`command`) of `service` on load balancer `id`.
+    async fn service_action(
+        &self,
+        id: LoadBalancerId,
+        command: &str,
+        service: &LoadBalancerService,
+        doing: &str,
+    ) -> Result<Action, Error> {
+        let port = service.listen_port;
+        let operation = format!("{doing} service {port} on load balancer {id}");
+        self.one_action(
+            format!("/load_balancers/{id}/actions/{command}"),
+            json!(service),
+            operation,
+        )
+        .await
+    }
+
+    /// Sends an action request (`POST path` with `body`) whose answer carries one action.
+    async fn one_action(&self, path: String, body: Value, operation: String) -> Result<Action, Error> {
+        let answer: ActionAnswer = self
+            .request(&Call::action(path, body))
+            .await
+            .map_err(during(operation))?;
         Ok(answer.action)
     }
 }

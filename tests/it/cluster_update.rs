@@ -1,16 +1,25 @@
 //! In-place updates against the emulator: the client's update calls one by one (labels,
 //! protection, firewall rules, load balancer services and targets, floating IP
-//! assignment), checked through the API's own answers and the request log.
+//! assignment), checked through the API's own answers and the request log; then
+//! `apply_updates` on a cluster whose cluster.yaml changed (admin CIDR, load balancer type
+//! and services, a stale server label): only in-place requests, and the next plan is empty.
 
 use hcloud::models::load_balancer_service::Protocol as ServiceProtocol;
 use hcloud::models::load_balancer_service_health_check::Protocol as CheckProtocol;
 use hcloud::models::rule::{Direction, Protocol};
 use hcloud::models::{LoadBalancerService, LoadBalancerServiceHealthCheck, Rule};
+use talos_hcloud::cluster::desired::{self, Desired};
+use talos_hcloud::cluster::live::{self, Live};
+use talos_hcloud::cluster::plan::{self, Plan};
+use talos_hcloud::cluster::update::{self, UpdateReport, requests};
 use talos_hcloud::hcloud::labels::{Labels, Selector};
 use talos_hcloud::hcloud::{
-    ActionId, Client, CreateServer, ErrorCode, FirewallId, FloatingIpId, Labelled, LoadBalancerId, NetworkId, Protected,
+    ActionId, Client, CreateServer, ErrorCode, FirewallId, FloatingIpId, Labelled, LoadBalancerId, NetworkId,
+    Protected, ServerId,
 };
+use talos_hcloud::spec::{self, Spec};
 
+use crate::cluster_plan;
 use crate::hcloud_client::client;
 use crate::sim_common::Api;
 
@@ -51,11 +60,11 @@ async fn the_update_calls_change_what_they_name_and_nothing_else() {
 
     // A network, a server in it, a firewall, a load balancer and a floating IP.
     let network = hc
-        .create_network("upd-net", "10.0.0.0/16", &[("eu-central", "10.0.1.0/24")], &cluster)
+        .create_network("tiny-net", "10.0.0.0/16", &[("eu-central", "10.0.1.0/24")], &cluster)
         .await
         .unwrap();
     let network_id = NetworkId::new(network.resource.id);
-    let mut create = CreateServer::new("upd-cp-1", "cax11", "ubuntu-24.04", cluster.clone());
+    let mut create = CreateServer::new("tiny-cp-1", "cax11", "ubuntu-24.04", cluster.clone());
     create.location = Some("fsn1".into());
     create.networks = vec![network_id];
     let server = hc.create_server(&create).await.unwrap();
@@ -65,19 +74,19 @@ async fn the_update_calls_change_what_they_name_and_nothing_else() {
     rule.port = Some(Some("50000".into()));
     rule.source_ips = Some(vec!["203.0.113.7/32".into()]);
     let firewall = hc
-        .create_firewall("upd-fw", std::slice::from_ref(&rule), None, &cluster)
+        .create_firewall("tiny-fw", std::slice::from_ref(&rule), None, &cluster)
         .await
         .unwrap();
     let firewall_id = FirewallId::new(firewall.resource.id);
     let lb = hc
-        .create_load_balancer("upd-lb", "lb11", "fsn1", &cluster)
+        .create_load_balancer("tiny-lb", "lb11", "fsn1", &cluster)
         .await
         .unwrap();
     let lb_id = LoadBalancerId::new(lb.resource.id);
     let ids: Vec<ActionId> = lb.actions.iter().map(id_of).collect();
     wait(&hc, "creating the load balancer", &ids).await;
     let floating = hc
-        .create_floating_ip("upd-vip", "ipv4", "fsn1", &cluster)
+        .create_floating_ip("tiny-vip", "ipv4", "fsn1", &cluster)
         .await
         .unwrap();
     let floating_id = FloatingIpId::new(floating.resource.id);
@@ -148,7 +157,10 @@ async fn the_update_calls_change_what_they_name_and_nothing_else() {
     let removed = hc.delete_service(lb_id, 443).await.unwrap();
     wait(&hc, "deleting service 443", &[id_of(&removed)]).await;
     let selector = Selector::new().eq("talos-hcloud/role", "controlplane");
-    let target = hc.add_selector_target(lb_id, &selector, true).await.unwrap();
+    let target = hc
+        .add_selector_target(lb_id, &selector.to_string(), true)
+        .await
+        .unwrap();
     wait(&hc, "adding the target", &[id_of(&target)]).await;
     let lbs = hc.list_load_balancers(&cluster.selector()).await.unwrap();
     let lb = &lbs[0];
@@ -218,4 +230,197 @@ async fn the_update_calls_change_what_they_name_and_nothing_else() {
             format!("POST /v1/floating_ips/{v}/actions/unassign"),
         ]
     );
+}
+
+/// A worker pool and a load balancer of `lb_type` with `services` over it, appended to
+/// the one-control-plane cluster of the plan tests.
+fn small(admin: &str, lb_type: &str, services: &str) -> Spec {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let path = dir.path().join("cluster.yaml");
+    let text = format!(
+        "{}workers:\n  - {{ pool: general, type: cax11, count: 1 }}\n\
+         load_balancers:\n  - {{ name: ingress, type: {lb_type}, targets: {{ pool: general }}, services: {services} }}\n",
+        cluster_plan::TINY.replace("203.0.113.7/32", admin)
+    );
+    std::fs::write(&path, text).expect("cluster.yaml is written");
+    spec::load(&path).expect("a valid cluster.yaml")
+}
+
+/// The live state, the desired state and the plan of `spec` as `plan` computes them.
+async fn planned(hc: &Client, spec: &Spec) -> (Live, Desired, Plan) {
+    let live = live::read(hc, spec).await.expect("the live state is read");
+    let want = desired::desired(spec, &live, &Default::default()).expect("a desired state");
+    let plan = plan::plan(&want, &live, None);
+    (live, want, plan)
+}
+
+/// Creates `want`'s load balancers as apply does: attached to the network, services and
+/// the label-selector target over private IPs.
+async fn create_load_balancers(hc: &Client, want: &Desired, network: NetworkId) {
+    for lb in &want.load_balancers {
+        let created = hc
+            .create_load_balancer(&lb.name, &lb.lb_type, &lb.location, &cluster_plan::labels(&lb.labels))
+            .await
+            .expect("the load balancer is created");
+        let id = LoadBalancerId::new(created.resource.id);
+        wait(
+            hc,
+            "creating the load balancer",
+            &created.actions.iter().map(id_of).collect::<Vec<_>>(),
+        )
+        .await;
+        let attach = hc.attach_load_balancer_to_network(id, network, None).await.unwrap();
+        wait(hc, "attaching", &[id_of(&attach)]).await;
+        for service in &lb.services {
+            let added = hc.add_service(id, &requests::service(service)).await.unwrap();
+            wait(hc, "adding a service", &[id_of(&added)]).await;
+        }
+        let target = hc.add_selector_target(id, &lb.target_selector, true).await.unwrap();
+        wait(hc, "adding the target", &[id_of(&target)]).await;
+    }
+}
+
+fn planned_actions(plan: &Plan) -> Vec<String> {
+    plan.changes
+        .iter()
+        .map(|c| format!("{} {} {}", c.action.sign(), c.kind.as_str(), c.name))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_cluster_yaml_converges_in_place() {
+    let api = Api::start().await;
+    let hc = client(&api);
+    let before = small(
+        "203.0.113.7/32",
+        "lb11",
+        "[{ listen: 80, target: 80 }, { listen: 443, target: 443, proxy_protocol: true }]",
+    );
+    let image = cluster_plan::snapshot(&hc, &before, "arm64").await;
+    let want = cluster_plan::desired_state(&hc, &before).await;
+    let (network, groups) = cluster_plan::create_infrastructure(&hc, &want).await;
+    for server in &want.servers {
+        let mut server = server.clone();
+        if server.node == "general-1" {
+            // Labelled by an older version: a pool label that no longer matches.
+            server.labels.insert("talos-hcloud/pool".into(), "old".into());
+        }
+        cluster_plan::create_server(&hc, &server, image, &server.server_type, network, &groups).await;
+    }
+    create_load_balancers(&hc, &want, network).await;
+    // The floating IP is on cp-1, as the first apply leaves it.
+    let (live, _, _) = planned(&hc, &before).await;
+    let vip = FloatingIpId::new(live.floating_ips[0].id);
+    let cp = ServerId::new(live.servers.iter().find(|s| s.name == "tiny-cp-1").unwrap().id);
+    let assign = hc.assign_floating_ip(vip, cp).await.unwrap();
+    wait(&hc, "assigning the floating IP", &[id_of(&assign)]).await;
+
+    // The admin CIDR, the load balancer type and its services change.
+    let after = small(
+        "198.51.100.0/24",
+        "lb21",
+        "[{ listen: 443, target: 8443 }, { listen: 8080, target: 8080, proxy_protocol: true }]",
+    );
+    let (live, want, plan) = planned(&hc, &after).await;
+    assert_eq!(
+        planned_actions(&plan),
+        [
+            "~ firewall tiny-controlplane",
+            "~ firewall tiny-worker",
+            "~ server tiny-general-1",
+            "~ load_balancer tiny-ingress",
+        ]
+    );
+    api.sim.clear_request_log();
+    let report = update::apply_updates(&hc, &want, &live, &plan)
+        .await
+        .expect("the updates apply");
+
+    let done: Vec<(String, Vec<String>)> = report
+        .updated
+        .iter()
+        .map(|u| (u.name.clone(), u.done.clone()))
+        .collect();
+    let strings = |items: &[&str]| items.iter().map(|s| (*s).to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        done,
+        [
+            ("tiny-controlplane".to_string(), strings(&["rules (5)"])),
+            ("tiny-worker".to_string(), strings(&["rules (4)"])),
+            ("tiny-general-1".to_string(), strings(&["labels"])),
+            (
+                "tiny-ingress".to_string(),
+                strings(&[
+                    "type lb21",
+                    "service 80 deleted",
+                    "service 443 updated",
+                    "service 8080 added"
+                ])
+            ),
+        ]
+    );
+    assert_eq!(report.left, []);
+    assert_eq!(report.change_count(), 7);
+
+    // Only in-place requests: no create, no delete, no floating IP action.
+    let fw_cp = live
+        .firewalls
+        .iter()
+        .find(|f| f.name == "tiny-controlplane")
+        .unwrap()
+        .id;
+    let fw_w = live.firewalls.iter().find(|f| f.name == "tiny-worker").unwrap().id;
+    let worker = live.servers.iter().find(|s| s.name == "tiny-general-1").unwrap().id;
+    let lb = live.load_balancers[0].id;
+    let mut sent = mutations(&api);
+    sent.sort();
+    let mut expected = vec![
+        format!("POST /v1/firewalls/{fw_cp}/actions/set_rules"),
+        format!("POST /v1/firewalls/{fw_w}/actions/set_rules"),
+        format!("PUT /v1/servers/{worker}"),
+        format!("POST /v1/load_balancers/{lb}/actions/change_type"),
+        format!("POST /v1/load_balancers/{lb}/actions/delete_service"),
+        format!("POST /v1/load_balancers/{lb}/actions/update_service"),
+        format!("POST /v1/load_balancers/{lb}/actions/add_service"),
+    ];
+    expected.sort();
+    assert_eq!(sent, expected);
+
+    // Converged: the plan is empty and the floating IP stayed where it was.
+    let (live, _, plan) = planned(&hc, &after).await;
+    assert_eq!(planned_actions(&plan), Vec::<String>::new(), "{plan:#?}");
+    assert_eq!(live.floating_ips[0].server, Some(cp.get()));
+    let worker = live.servers.iter().find(|s| s.name == "tiny-general-1").unwrap();
+    assert_eq!(
+        worker.labels.get("talos-hcloud/pool").map(String::as_str),
+        Some("general")
+    );
+    let rules = &live
+        .firewalls
+        .iter()
+        .find(|f| f.name == "tiny-controlplane")
+        .unwrap()
+        .rules;
+    let admin: Vec<String> = rules
+        .iter()
+        .filter(|r| r.port.as_deref() == Some("6443"))
+        .flat_map(|r| r.source_ips.clone())
+        .collect();
+    assert_eq!(admin, ["198.51.100.0/24"]);
+    let lb = &live.load_balancers[0];
+    assert_eq!(lb.lb_type, "lb21");
+    let services: Vec<String> = lb.services.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        services,
+        [
+            "tcp 443 -> 8443 (check tcp :8443 every 15s timeout 10s retries 3)",
+            "tcp 8080 -> 8080 proxy-protocol (check tcp :8080 every 15s timeout 10s retries 3)",
+        ]
+    );
+
+    // A second run has nothing to do and sends nothing.
+    api.sim.clear_request_log();
+    let again = update::apply_updates(&hc, &want, &live, &plan).await.unwrap();
+    assert_eq!(again, UpdateReport::default());
+    assert_eq!(mutations(&api), Vec::<String>::new());
 }
