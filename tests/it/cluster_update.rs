@@ -10,6 +10,7 @@ use hcloud::models::rule::{Direction, Protocol};
 use hcloud::models::{LoadBalancerService, LoadBalancerServiceHealthCheck, Rule};
 use talos_hcloud::cluster::desired::{self, Desired};
 use talos_hcloud::cluster::live::{self, Live};
+use talos_hcloud::cluster::nodes::ConfigHash;
 use talos_hcloud::cluster::plan::{self, Plan};
 use talos_hcloud::cluster::update::{self, UpdateReport, requests};
 use talos_hcloud::hcloud::labels::{Labels, Selector};
@@ -423,4 +424,72 @@ async fn a_changed_cluster_yaml_converges_in_place() {
     let again = update::apply_updates(&hc, &want, &live, &plan).await.unwrap();
     assert_eq!(again, UpdateReport::default());
     assert_eq!(mutations(&api), Vec::<String>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_config_hash_label_is_recorded_once_and_kept_by_label_updates() {
+    let api = Api::start().await;
+    let hc = client(&api);
+    let (_dir, config) = {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let path = dir.path().join("cluster.yaml");
+        std::fs::write(&path, cluster_plan::TINY).expect("cluster.yaml is written");
+        (dir, path)
+    };
+    let spec = spec::load(&config).unwrap();
+    let image = cluster_plan::snapshot(&hc, &spec, "arm64").await;
+    let want = cluster_plan::desired_state(&hc, &spec).await;
+    let (network, groups) = cluster_plan::create_infrastructure(&hc, &want).await;
+    let mut server = want.servers[0].clone();
+    server.labels.insert("talos-hcloud/role".into(), "worker".into());
+    cluster_plan::create_server(&hc, &server, image, &server.server_type, network, &groups).await;
+    let live = live::read(&hc, &spec).await.unwrap();
+    let id = ServerId::new(live.servers[0].id);
+
+    // Recorded after the config is applied; a second call with the same hash sends nothing.
+    let hash = ConfigHash::of(b"machine config of cp-1");
+    api.sim.clear_request_log();
+    update::set_config_hash(&hc, id, &hash).await.unwrap();
+    update::set_config_hash(&hc, id, &hash).await.unwrap();
+    assert_eq!(mutations(&api), [format!("PUT /v1/servers/{}", id.get())]);
+    let read = hc.get_server(id).await.unwrap().unwrap();
+    assert_eq!(read.labels.get(desired::LABEL_CONFIG_HASH), Some(&hash.label_value()));
+    assert_eq!(read.labels.get("talos-hcloud/role").map(String::as_str), Some("worker"));
+
+    // The plan with that config: the stale role label is an update, the config is not.
+    let live = live::read(&hc, &spec).await.unwrap();
+    let hashes = [("cp-1".to_string(), hash.label_value())].into_iter().collect();
+    let want = desired::desired(&spec, &live, &hashes).unwrap();
+    let plan = plan::plan(&want, &live, None);
+    assert_eq!(planned_actions(&plan), ["~ server tiny-cp-1"]);
+    assert_eq!(plan.configs, []);
+    update::apply_updates(&hc, &want, &live, &plan).await.unwrap();
+    let read = hc.get_server(id).await.unwrap().unwrap();
+    assert_eq!(
+        read.labels.get("talos-hcloud/role").map(String::as_str),
+        Some("controlplane")
+    );
+    assert_eq!(read.labels.get(desired::LABEL_CONFIG_HASH), Some(&hash.label_value()));
+
+    // A new config: the plan says so, label updates leave the old hash until it is applied.
+    let newer = ConfigHash::of(b"changed machine config of cp-1");
+    let hashes = [("cp-1".to_string(), newer.label_value())].into_iter().collect();
+    let live = live::read(&hc, &spec).await.unwrap();
+    let want = desired::desired(&spec, &live, &hashes).unwrap();
+    let plan = plan::plan(&want, &live, None);
+    assert_eq!(planned_actions(&plan), Vec::<String>::new());
+    assert_eq!(plan.configs.len(), 1);
+    assert_eq!(plan.configs[0].from, Some(hash.label_value()));
+    update::set_config_hash(&hc, id, &newer).await.unwrap();
+    let live = live::read(&hc, &spec).await.unwrap();
+    let plan = plan::plan(&want, &live, None);
+    assert!(!plan.has_changes(), "{plan:#?}");
+
+    let gone = update::set_config_hash(&hc, ServerId::new(424_242), &newer)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        gone.to_string(),
+        "server 424242 does not exist: its config hash cannot be recorded"
+    );
 }
