@@ -13,7 +13,7 @@ use serde_json::Value;
 use talos_hcloud::cluster::desired::{self, Desired};
 use talos_hcloud::cluster::live;
 use talos_hcloud::hcloud::labels::Labels;
-use talos_hcloud::hcloud::{ActionId, Client, CreateServer, NetworkId, PlacementGroupId};
+use talos_hcloud::hcloud::{ActionId, Client, CreateServer, NetworkId, PlacementGroupId, Protected};
 use talos_hcloud::spec::{self, Spec};
 
 use crate::harness::{Run, repo_root, talos_hcloud_env};
@@ -194,7 +194,8 @@ pub(crate) async fn create_infrastructure(
     (NetworkId::new(network.resource.id), groups)
 }
 
-/// Creates a desired server (with another type when `server_type` says so).
+/// Creates a desired server (with another type when `server_type` says so), protected
+/// when the desired state says so, as apply does.
 pub(crate) async fn create_server(
     client: &Client,
     server: &desired::DesiredServer,
@@ -212,6 +213,13 @@ pub(crate) async fn create_server(
         .map(|(_, id)| *id);
     let created = client.create_server(&create).await.expect("the server is created");
     wait(client, "creating a server", &created.action_ids()).await;
+    if server.protected {
+        let action = client
+            .set_protection(Protected::Server, created.id().get(), true)
+            .await
+            .expect("the protection is set");
+        wait(client, "protecting a server", &[ActionId::new(action.id)]).await;
+    }
 }
 
 /// The change of `kind` called `name` in a JSON plan.

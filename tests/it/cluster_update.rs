@@ -306,6 +306,10 @@ async fn a_changed_cluster_yaml_converges_in_place() {
             // Labelled by an older version: a pool label that no longer matches.
             server.labels.insert("talos-hcloud/pool".into(), "old".into());
         }
+        if server.node == "cp-1" {
+            // Made by a version that did not protect control planes.
+            server.protected = false;
+        }
         cluster_plan::create_server(&hc, &server, image, &server.server_type, network, &groups).await;
     }
     create_load_balancers(&hc, &want, network).await;
@@ -328,6 +332,7 @@ async fn a_changed_cluster_yaml_converges_in_place() {
         [
             "~ firewall tiny-controlplane",
             "~ firewall tiny-worker",
+            "~ server tiny-cp-1",
             "~ server tiny-general-1",
             "~ load_balancer tiny-ingress",
         ]
@@ -348,6 +353,7 @@ async fn a_changed_cluster_yaml_converges_in_place() {
         [
             ("tiny-controlplane".to_string(), strings(&["rules (5)"])),
             ("tiny-worker".to_string(), strings(&["rules (4)"])),
+            ("tiny-cp-1".to_string(), strings(&["protection on"])),
             ("tiny-general-1".to_string(), strings(&["labels"])),
             (
                 "tiny-ingress".to_string(),
@@ -361,7 +367,7 @@ async fn a_changed_cluster_yaml_converges_in_place() {
         ]
     );
     assert_eq!(report.left, []);
-    assert_eq!(report.change_count(), 7);
+    assert_eq!(report.change_count(), 8);
 
     // Only in-place requests: no create, no delete, no floating IP action.
     let fw_cp = live
@@ -379,6 +385,7 @@ async fn a_changed_cluster_yaml_converges_in_place() {
         format!("POST /v1/firewalls/{fw_cp}/actions/set_rules"),
         format!("POST /v1/firewalls/{fw_w}/actions/set_rules"),
         format!("PUT /v1/servers/{worker}"),
+        format!("POST /v1/servers/{}/actions/change_protection", cp.get()),
         format!("POST /v1/load_balancers/{lb}/actions/change_type"),
         format!("POST /v1/load_balancers/{lb}/actions/delete_service"),
         format!("POST /v1/load_balancers/{lb}/actions/update_service"),
@@ -391,6 +398,8 @@ async fn a_changed_cluster_yaml_converges_in_place() {
     let (live, _, plan) = planned(&hc, &after).await;
     assert_eq!(planned_actions(&plan), Vec::<String>::new(), "{plan:#?}");
     assert_eq!(live.floating_ips[0].server, Some(cp.get()));
+    let protected = hc.get_server(cp).await.unwrap().expect("cp-1 exists").protection;
+    assert!(protected.delete && protected.rebuild);
     let worker = live.servers.iter().find(|s| s.name == "tiny-general-1").unwrap();
     assert_eq!(
         worker.labels.get("talos-hcloud/pool").map(String::as_str),

@@ -16,61 +16,40 @@ pub(super) async fn update(job: &Job<'_>, desired: &Desired, live: &Live) -> Res
     let client = job.client;
     let mut outcome = job.outcome();
     if have.lb_type != want.lb_type {
-        let action = client
-            .change_load_balancer_type(id, &want.lb_type)
-            .await
-            .map_err(job.fail())?;
-        job.wait(&[action]).await?;
-        outcome.updated.done.push(format!("type {}", want.lb_type));
+        let request = client.change_load_balancer_type(id, &want.lb_type);
+        job.act(&mut outcome, request, format!("type {}", want.lb_type)).await?;
     }
     for old in have
         .services
         .iter()
         .filter(|s| !want.services.iter().any(|w| w.listen == s.listen))
     {
-        let action = client.delete_service(id, old.listen).await.map_err(job.fail())?;
-        job.wait(&[action]).await?;
-        outcome.updated.done.push(format!("service {} deleted", old.listen));
+        let request = client.delete_service(id, old.listen);
+        job.act(&mut outcome, request, format!("service {} deleted", old.listen))
+            .await?;
     }
     for service in &want.services {
-        let action = match have.services.iter().find(|s| s.listen == service.listen) {
-            Some(old) if old == service => continue,
+        let api = requests::service(service);
+        match have.services.iter().find(|s| s.listen == service.listen) {
+            Some(old) if old == service => {}
             Some(_) => {
-                let action = client
-                    .update_service(id, &requests::service(service))
-                    .await
-                    .map_err(job.fail())?;
-                (action, "updated")
+                let done = format!("service {} updated", service.listen);
+                job.act(&mut outcome, client.update_service(id, &api), done).await?;
             }
             None => {
-                let action = client
-                    .add_service(id, &requests::service(service))
-                    .await
-                    .map_err(job.fail())?;
-                (action, "added")
+                let done = format!("service {} added", service.listen);
+                job.act(&mut outcome, client.add_service(id, &api), done).await?;
             }
-        };
-        job.wait(&[action.0]).await?;
-        outcome
-            .updated
-            .done
-            .push(format!("service {} {}", service.listen, action.1));
+        }
     }
     if !have.target_selectors.contains(&want.target_selector) {
-        let action = client
-            .add_selector_target(id, &want.target_selector, true)
-            .await
-            .map_err(job.fail())?;
-        job.wait(&[action]).await?;
-        outcome
-            .updated
-            .done
-            .push(format!("target {} added", want.target_selector));
+        let request = client.add_selector_target(id, &want.target_selector, true);
+        let done = format!("target {} added", want.target_selector);
+        job.act(&mut outcome, request, done).await?;
     }
     for old in have.target_selectors.iter().filter(|s| **s != want.target_selector) {
-        let action = client.remove_selector_target(id, old).await.map_err(job.fail())?;
-        job.wait(&[action]).await?;
-        outcome.updated.done.push(format!("target {old} removed"));
+        let request = client.remove_selector_target(id, old);
+        job.act(&mut outcome, request, format!("target {old} removed")).await?;
     }
     job.labels(&mut outcome, have.id, &want.labels, &have.labels).await?;
     Ok(outcome)

@@ -273,6 +273,19 @@ impl Job<'_> {
             .map_err(self.fail())
     }
 
+    /// Sends one action request, awaits its action and records `done`.
+    async fn act(
+        &self,
+        outcome: &mut Outcome,
+        request: impl Future<Output = Result<Action, api::Error>>,
+        done: String,
+    ) -> Result<(), Error> {
+        let action = request.await.map_err(self.fail())?;
+        self.wait(&[action]).await?;
+        outcome.updated.done.push(done);
+        Ok(())
+    }
+
     /// Replaces the labels of resource `id` with `labels` when they differ from `have`.
     async fn labels(&self, outcome: &mut Outcome, id: i64, want: &Labels, have: &Labels) -> Result<(), Error> {
         if want == have {

@@ -19,13 +19,8 @@ pub(super) async fn network(job: &Job<'_>, desired: &Desired, live: &Live) -> Re
     let mut outcome = job.outcome();
     if !have.subnets.contains(&want.subnet) {
         let (zone, range) = &want.subnet;
-        let action = job
-            .client
-            .add_subnet(NetworkId::new(have.id), zone, range)
-            .await
-            .map_err(job.fail())?;
-        job.wait(&[action]).await?;
-        outcome.updated.done.push(format!("subnet {range}"));
+        let request = job.client.add_subnet(NetworkId::new(have.id), zone, range);
+        job.act(&mut outcome, request, format!("subnet {range}")).await?;
     }
     job.labels(&mut outcome, have.id, &want.labels, &have.labels).await?;
     Ok(outcome)
