@@ -201,6 +201,9 @@ pub struct DesiredServer {
     pub firewall: String,
     /// The primary IPv4's name.
     pub primary_ip: String,
+    /// Delete and rebuild protection: on for control planes (deleting one by mistake costs
+    /// an etcd member), off for workers.
+    pub protected: bool,
     /// The machine config hash, when the config could be rendered.
     pub config_hash: Option<String>,
 }
@@ -430,6 +433,7 @@ pub fn desired(spec: &Spec, live: &Live, config_hashes: &BTreeMap<String, String
             placement_group,
             firewall: spec.firewall_name(node.role),
             primary_ip,
+            protected: node.role == Role::ControlPlane,
             config_hash,
         });
     }

@@ -154,6 +154,8 @@ pub struct LiveServer {
     pub placement_group: Option<String>,
     /// `running`, `off`, …
     pub status: String,
+    /// Whether delete (and rebuild) protection is on.
+    pub protected: bool,
 }
 
 /// A load balancer.
@@ -491,6 +493,7 @@ fn server(s: &Server, group_names: &BTreeMap<i64, String>, network_ids: &[i64]) 
             .ok()
             .and_then(|v| v.as_str().map(str::to_string))
             .unwrap_or_default(),
+        protected: s.protection.delete,
     }
 }
 

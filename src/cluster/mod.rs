@@ -10,8 +10,8 @@
 //! The Talos side: [`nodes`] (config delivery, etcd bootstrap, staged health, rolling
 //! config updates) and the operator's files ([`files`], with the kubeconfig document in
 //! [`kubeconfig`]). Around them: [`destroy`] (everything labelled with the cluster, in
-//! reverse order) and [`doctor`] (read-only checks before a first run). Printing is the
-//! commands' job.
+//! reverse order), [`doctor`] (read-only checks before a first run) and [`update`] (the
+//! plan's in-place changes). Printing is the commands' job.
 
 pub mod desired;
 pub mod destroy;
@@ -27,6 +27,7 @@ pub mod planning;
 pub mod preflight;
 pub mod pricing;
 pub mod status;
+pub mod update;
 
 pub use desired::Desired;
 pub use error::Error;

@@ -13,7 +13,7 @@ use serde_json::Value;
 use talos_hcloud::cluster::desired::{self, Desired};
 use talos_hcloud::cluster::live;
 use talos_hcloud::hcloud::labels::Labels;
-use talos_hcloud::hcloud::{ActionId, Client, CreateServer, NetworkId, PlacementGroupId};
+use talos_hcloud::hcloud::{ActionId, Client, CreateServer, NetworkId, PlacementGroupId, Protected};
 use talos_hcloud::spec::{self, Spec};
 
 use crate::harness::{Run, repo_root, talos_hcloud_env};
@@ -21,7 +21,7 @@ use crate::hcloud_client::client;
 use crate::sim_common::Api;
 
 /// A small cluster: one control plane, a floating IP, no workers.
-const TINY: &str = "\
+pub(crate) const TINY: &str = "\
 name: tiny
 prefix: tiny-
 location: fsn1
@@ -92,7 +92,7 @@ async fn plan_json(api: &Api, config: &Path) -> Value {
     serde_json::from_str(&run.stdout).expect("plan --output json prints one JSON document")
 }
 
-fn labels(map: &spec::Labels) -> Labels {
+pub(crate) fn labels(map: &spec::Labels) -> Labels {
     map.iter().fold(Labels::new(), |labels, (k, v)| {
         labels.with(k, v).expect("a valid label")
     })
@@ -104,7 +104,7 @@ async fn wait(client: &Client, what: &str, ids: &[ActionId]) {
 
 /// Builds a Talos snapshot for `spec`'s schematic and version the way `image build` labels
 /// it (from an Ubuntu builder, which is enough for planning).
-async fn snapshot(client: &Client, spec: &Spec, arch: &str) -> i64 {
+pub(crate) async fn snapshot(client: &Client, spec: &Spec, arch: &str) -> i64 {
     let name = format!("builder-{arch}");
     let server_type = if arch == "arm64" { "cax11" } else { "cx23" };
     let mut builder = CreateServer::new(&name, server_type, "ubuntu-24.04", Labels::builder("other").unwrap());
@@ -143,14 +143,17 @@ fn api_rule(rule: &desired::FirewallRule) -> Rule {
 }
 
 /// What the plan would create, read through the library (the same as the command does).
-async fn desired_state(client: &Client, spec: &Spec) -> Desired {
+pub(crate) async fn desired_state(client: &Client, spec: &Spec) -> Desired {
     let live = live::read(client, spec).await.expect("the live state is read");
     desired::desired(spec, &live, &Default::default()).expect("a desired state")
 }
 
 /// Creates every resource of `desired` except servers and load balancers, as apply
 /// would; returns the network's and placement groups' IDs.
-async fn create_infrastructure(client: &Client, desired: &Desired) -> (NetworkId, Vec<(String, PlacementGroupId)>) {
+pub(crate) async fn create_infrastructure(
+    client: &Client,
+    desired: &Desired,
+) -> (NetworkId, Vec<(String, PlacementGroupId)>) {
     let net = &desired.network;
     let network = client
         .create_network(
@@ -191,8 +194,9 @@ async fn create_infrastructure(client: &Client, desired: &Desired) -> (NetworkId
     (NetworkId::new(network.resource.id), groups)
 }
 
-/// Creates a desired server (with another type when `server_type` says so).
-async fn create_server(
+/// Creates a desired server (with another type when `server_type` says so), protected
+/// when the desired state says so, as apply does.
+pub(crate) async fn create_server(
     client: &Client,
     server: &desired::DesiredServer,
     image: i64,
@@ -209,6 +213,13 @@ async fn create_server(
         .map(|(_, id)| *id);
     let created = client.create_server(&create).await.expect("the server is created");
     wait(client, "creating a server", &created.action_ids()).await;
+    if server.protected {
+        let action = client
+            .set_protection(Protected::Server, created.id().get(), true)
+            .await
+            .expect("the protection is set");
+        wait(client, "protecting a server", &[ActionId::new(action.id)]).await;
+    }
 }
 
 /// The change of `kind` called `name` in a JSON plan.

@@ -346,6 +346,10 @@ fn servers(desired: &Desired, live: &Live, out: &mut Vec<Option<Change>>) {
                         to: Some(want.placement_group.clone()),
                     });
                 }
+                if have.protected != want.protected {
+                    let text = |on: bool| if on { "on" } else { "off" };
+                    fields.push(Field::changed("protection", text(have.protected), text(want.protected)));
+                }
                 fields.extend(label_fields(&want.labels, &have.labels, &[LABEL_CONFIG_HASH]));
                 let change = matched(Kind::Server, &want.name, have.id, have.priced(), want.priced());
                 out.push(compared(change, reasons, fields));
