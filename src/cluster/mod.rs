@@ -13,6 +13,7 @@
 //! reverse order) and [`doctor`] (read-only checks before a first run). Printing is the
 //! commands' job.
 
+pub mod apply;
 pub mod desired;
 pub mod destroy;
 pub mod doctor;
