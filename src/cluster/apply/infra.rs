@@ -13,7 +13,7 @@ use crate::cluster::desired::{Desired, DesiredLoadBalancer, FirewallRule};
 use crate::cluster::live::{self, Live};
 use crate::cluster::plan::{Action, Kind, Plan};
 use crate::hcloud::cluster_resources::{CreateLoadBalancer, LbHealthCheck, LbServiceSpec};
-use crate::hcloud::{ActionId, Client, Labels, NetworkId};
+use crate::hcloud::{ActionId, Client, Created, Labels, NetworkId};
 
 use super::error::ApplyError;
 use super::servers::wait;
@@ -89,13 +89,9 @@ pub async fn create_infrastructure(
         first.push(Box::pin(async move {
             let labels = hcloud_labels(&format!("firewall {}", firewall.name), &firewall.labels)?;
             let rules = firewall.rules.iter().map(rule).collect::<Result<Vec<_>, _>>()?;
-            let doing = format!("creating firewall {}", firewall.name);
-            let created = client
-                .create_firewall(&firewall.name, &rules, None, &labels)
-                .await
-                .map_err(ApplyError::hcloud(doing.clone()))?;
-            wait(client, &doing, &action_ids(&created.actions)).await?;
-            Ok(Made::Firewall(live::firewall(&created.resource)))
+            let created = client.create_firewall(&firewall.name, &rules, None, &labels);
+            let resource = finish(client, format!("creating firewall {}", firewall.name), created).await?;
+            Ok(Made::Firewall(live::firewall(&resource)))
         }));
     }
     for group in desired
@@ -105,13 +101,9 @@ pub async fn create_infrastructure(
     {
         first.push(Box::pin(async move {
             let labels = hcloud_labels(&format!("placement group {}", group.name), &group.labels)?;
-            let doing = format!("creating placement group {}", group.name);
-            let created = client
-                .create_placement_group(&group.name, &labels)
-                .await
-                .map_err(ApplyError::hcloud(doing.clone()))?;
-            wait(client, &doing, &action_ids(&created.actions)).await?;
-            Ok(Made::PlacementGroup(live::placement_group(&created.resource)))
+            let created = client.create_placement_group(&group.name, &labels);
+            let resource = finish(client, format!("creating placement group {}", group.name), created).await?;
+            Ok(Made::PlacementGroup(live::placement_group(&resource)))
         }));
     }
     for ip in desired
@@ -121,13 +113,9 @@ pub async fn create_infrastructure(
     {
         first.push(Box::pin(async move {
             let labels = hcloud_labels(&format!("primary IP {}", ip.name), &ip.labels)?;
-            let doing = format!("creating primary IP {}", ip.name);
-            let created = client
-                .create_primary_ip(&ip.name, "ipv4", &ip.location, &labels)
-                .await
-                .map_err(ApplyError::hcloud(doing.clone()))?;
-            wait(client, &doing, &action_ids(&created.actions)).await?;
-            Ok(Made::PrimaryIp(live::primary_ip(&created.resource)))
+            let created = client.create_primary_ip(&ip.name, "ipv4", &ip.location, &labels);
+            let resource = finish(client, format!("creating primary IP {}", ip.name), created).await?;
+            Ok(Made::PrimaryIp(live::primary_ip(&resource)))
         }));
     }
     if let Some(ip) = desired
@@ -137,13 +125,9 @@ pub async fn create_infrastructure(
     {
         first.push(Box::pin(async move {
             let labels = hcloud_labels(&format!("floating IP {}", ip.name), &ip.labels)?;
-            let doing = format!("creating floating IP {}", ip.name);
-            let created = client
-                .create_floating_ip(&ip.name, "ipv4", &ip.home_location, &labels)
-                .await
-                .map_err(ApplyError::hcloud(doing.clone()))?;
-            wait(client, &doing, &action_ids(&created.actions)).await?;
-            Ok(Made::FloatingIp(live::floating_ip(&created.resource)))
+            let created = client.create_floating_ip(&ip.name, "ipv4", &ip.home_location, &labels);
+            let resource = finish(client, format!("creating floating IP {}", ip.name), created).await?;
+            Ok(Made::FloatingIp(live::floating_ip(&resource)))
         }));
     }
     run_wave(first, parallel, live, &mut made).await?;
@@ -209,21 +193,26 @@ fn describe(made: &Made) -> String {
     }
 }
 
-fn action_ids(actions: &[hcloud::models::Action]) -> Vec<ActionId> {
-    actions.iter().map(|a| ActionId::new(a.id)).collect()
+/// Awaits a create and its actions; `doing` names it in errors.
+async fn finish<T>(
+    client: &Client,
+    doing: String,
+    create: impl Future<Output = Result<Created<T>, crate::hcloud::Error>>,
+) -> Result<T, ApplyError> {
+    let created = create.await.map_err(ApplyError::hcloud(doing.clone()))?;
+    let ids: Vec<ActionId> = created.actions.iter().map(|a| ActionId::new(a.id)).collect();
+    wait(client, &doing, &ids).await?;
+    Ok(created.resource)
 }
 
 async fn network(client: &Client, desired: &Desired) -> Result<Made, ApplyError> {
     let network = &desired.network;
     let labels = hcloud_labels(&format!("network {}", network.name), &network.labels)?;
-    let doing = format!("creating network {}", network.name);
     let (zone, range) = &network.subnet;
-    let created = client
-        .create_network(&network.name, &network.ip_range, &[(zone, range)], &labels)
-        .await
-        .map_err(ApplyError::hcloud(doing.clone()))?;
-    wait(client, &doing, &action_ids(&created.actions)).await?;
-    Ok(Made::Network(live::network(&created.resource)))
+    let subnets = [(zone.as_str(), range.as_str())];
+    let created = client.create_network(&network.name, &network.ip_range, &subnets, &labels);
+    let resource = finish(client, format!("creating network {}", network.name), created).await?;
+    Ok(Made::Network(live::network(&resource)))
 }
 
 async fn load_balancer(client: &Client, lb: &DesiredLoadBalancer, network: NetworkId) -> Result<Made, ApplyError> {
@@ -251,13 +240,9 @@ async fn load_balancer(client: &Client, lb: &DesiredLoadBalancer, network: Netwo
             .collect(),
         target_selectors: vec![lb.target_selector.clone()],
     };
-    let doing = format!("creating load balancer {}", lb.name);
-    let created = client
-        .create_load_balancer_with(&request)
-        .await
-        .map_err(ApplyError::hcloud(doing.clone()))?;
-    wait(client, &doing, &action_ids(&created.actions)).await?;
-    Ok(Made::LoadBalancer(live::load_balancer(&created.resource)))
+    let created = client.create_load_balancer_with(&request);
+    let resource = finish(client, format!("creating load balancer {}", lb.name), created).await?;
+    Ok(Made::LoadBalancer(live::load_balancer(&resource)))
 }
 
 /// The API's form of a desired firewall rule.

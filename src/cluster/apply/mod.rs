@@ -255,21 +255,18 @@ fn refuse(plan: &Plan, blockers: &[super::preflight::Blocker], options: &ApplyOp
             ApplyError::ReplaceRefused { resources: replaced }
         });
     }
-    let updated = of(Action::Update);
-    if !updated.is_empty() {
-        return Err(ApplyError::NotYet {
-            what: "changes in place",
-            what_words: "in-place updates",
-            resources: updated,
-        });
-    }
-    let deleted = of(Action::Delete);
-    if !deleted.is_empty() {
-        return Err(ApplyError::NotYet {
-            what: "deletes",
-            what_words: "deleting resources",
-            resources: deleted,
-        });
+    for (action, what, what_words) in [
+        (Action::Update, "changes in place", "in-place updates"),
+        (Action::Delete, "deletes", "deleting resources"),
+    ] {
+        let resources = of(action);
+        if !resources.is_empty() {
+            return Err(ApplyError::NotYet {
+                what,
+                what_words,
+                resources,
+            });
+        }
     }
     Ok(())
 }
