@@ -6,6 +6,7 @@ mod cluster_apply;
 mod cluster_destroy;
 mod cluster_plan;
 mod cluster_talos;
+mod cluster_update;
 mod config_gen;
 mod doctor;
 mod factory;
