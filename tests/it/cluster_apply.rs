@@ -248,6 +248,37 @@ async fn apply_from_nothing_then_rerun_changes_nothing_then_one_more_worker_is_o
     assert_eq!(grown.created, ["primary_ip at-general-4-ipv4", "server at-general-4"]);
     assert_eq!(cluster_servers(&hc).await.len(), 7);
     assert!(grown.talos.bootstrap.starts_with("already bootstrapped"));
+
+    // A changed config: rolled out node by node, control planes first; only labels change
+    // on the Hetzner side, and the run after that changes nothing.
+    let changed = cluster_yaml(4) + "sysctls: { net.core.somaxconn: \"4096\" }\n";
+    std::fs::write(&path, changed).expect("cluster.yaml");
+    api.sim.clear_request_log();
+    let rolled = apply_once(&api, &path)
+        .await
+        .unwrap_or_else(|e| panic!("rolling: {e:?}"));
+    let order: Vec<&str> = rolled.talos.rolled.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(
+        order,
+        [
+            "cp-1",
+            "cp-2",
+            "cp-3",
+            "general-1",
+            "general-2",
+            "general-3",
+            "general-4"
+        ]
+    );
+    assert!(rolled.created.is_empty());
+    assert_eq!(rolled.hashes_recorded.len(), 7);
+    let changes = mutations(&api);
+    assert_eq!(changes.len(), 7, "{changes:?}");
+    assert!(changes.iter().all(|m| m.starts_with("PUT /v1/servers/")), "{changes:?}");
+    api.sim.clear_request_log();
+    let settled = apply_once(&api, &path).await.expect("settled");
+    assert_eq!(mutations(&api), Vec::<String>::new());
+    assert!(settled.talos.rolled.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -28,7 +28,7 @@ use super::live::Live;
 use super::nodes::{NodeSet, NodeTarget, Waits, user_data};
 use super::plan::{self, Action, Kind, Plan};
 use super::planning::{Inputs, RenderedConfigs, rendered_configs};
-use crate::hcloud::{ActionId, Client, FloatingIpId, ServerId};
+use crate::hcloud::{ActionId, Client, FloatingIpId, Labelled, ServerId};
 use crate::redact::Redacted;
 use crate::secure_file::Overwrite;
 use crate::spec::{Role, Spec};
@@ -211,8 +211,14 @@ pub async fn run(
         &mut phases,
     )
     .await?;
+    let started = Instant::now();
+    let recorded = record_config_hashes(client, &desired, &set, &server_ids).await?;
+    if !recorded.is_empty() {
+        phases.record("record config hashes", started);
+    }
     Ok(ApplyReport {
         cluster: spec.name.as_str().to_string(),
+        hashes_recorded: recorded,
         secrets_created,
         created,
         floating_ip_assigned,
@@ -334,6 +340,36 @@ fn node_targets(
             })
         })
         .collect()
+}
+
+/// Records the config hash on every server whose label is not that of the config its
+/// node now runs (after a rolling update, or a delivery an earlier run did not record);
+/// returns those servers' names.
+async fn record_config_hashes(
+    client: &Client,
+    desired: &desired::Desired,
+    set: &NodeSet,
+    servers: &[(String, ServerId)],
+) -> Result<Vec<String>, ApplyError> {
+    let mut recorded = Vec::new();
+    for node in set.nodes.iter().filter(|n| !n.has_applied_config()) {
+        let Some(server) = desired.servers.iter().find(|s| s.node == node.name) else {
+            continue;
+        };
+        let Some((_, id)) = servers.iter().find(|(name, _)| *name == server.name) else {
+            continue;
+        };
+        let labels = infra::hcloud_labels(&format!("server {}", server.name), &server.labels)?;
+        client
+            .update_labels(Labelled::Server, id.get(), &labels)
+            .await
+            .map_err(ApplyError::hcloud(format!(
+                "recording the config hash of server {}",
+                server.name
+            )))?;
+        recorded.push(server.name.clone());
+    }
+    Ok(recorded)
 }
 
 /// Assigns the floating IP to the first control plane if it is assigned to nobody; once

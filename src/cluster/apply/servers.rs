@@ -8,7 +8,9 @@ use std::net::Ipv4Addr;
 
 use crate::cluster::desired::{Desired, DesiredImage, DesiredServer};
 use crate::cluster::live::Live;
-use crate::hcloud::{ActionId, Client, CreateServer, FirewallId, NetworkId, PlacementGroupId, PrimaryIpId, ServerId};
+use crate::hcloud::{
+    ActionId, Client, CreateServer, FirewallId, NetworkId, PlacementGroupId, PrimaryIpId, Protected, ServerId,
+};
 use crate::redact::Redacted;
 use crate::spec::Role;
 
@@ -145,7 +147,7 @@ pub async fn create_node_server(
     if protect && !already_protected {
         let doing = format!("protecting server {}", server.name);
         let action = client
-            .change_server_protection(id, true)
+            .set_protection(Protected::Server, id.get(), true)
             .await
             .map_err(ApplyError::hcloud(doing.clone()))?;
         wait(client, &doing, &[ActionId::new(action.id)]).await?;

@@ -31,6 +31,8 @@ pub struct ApplyReport {
     pub secrets_created: bool,
     /// `kind name` of every resource created, in creation order.
     pub created: Vec<String>,
+    /// Servers whose config-hash label this run updated.
+    pub hashes_recorded: Vec<String>,
     /// The server the floating IP was assigned to by this run.
     pub floating_ip_assigned: Option<String>,
     /// The resources that needed nothing.
