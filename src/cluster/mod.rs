@@ -13,6 +13,7 @@
 //! reverse order), [`doctor`] (read-only checks before a first run) and [`update`] (the
 //! plan's in-place changes). Printing is the commands' job.
 
+pub mod apply;
 pub mod desired;
 pub mod destroy;
 pub mod doctor;
@@ -28,6 +29,7 @@ pub mod preflight;
 pub mod pricing;
 pub mod status;
 pub mod update;
+pub mod up;
 
 pub use desired::Desired;
 pub use error::Error;

@@ -1,6 +1,7 @@
 //! Command dispatch: one file per command, each resolving its arguments into plain values,
 //! calling the library and returning a [`Report`] for the printer.
 
+mod apply;
 mod completions;
 mod config;
 mod destroy;
@@ -18,6 +19,7 @@ mod status;
 mod talos;
 mod talos_gen_config;
 mod talos_version;
+mod up;
 mod validate;
 
 use std::error::Error as StdError;
@@ -36,7 +38,7 @@ use crate::printer::Printer;
 pub async fn run(cli: Cli, printer: &Printer) -> Result<(), CliError> {
     let handles_signals = matches!(
         cli.command,
-        Command::Sim(_) | Command::Image(ImageCommand::Build(_) | ImageCommand::Rebuild(_))
+        Command::Sim(_) | Command::Up(_) | Command::Image(ImageCommand::Build(_) | ImageCommand::Rebuild(_))
     );
     if handles_signals {
         return dispatch(cli, printer).await;
@@ -63,6 +65,8 @@ async fn dispatch(cli: Cli, printer: &Printer) -> Result<(), CliError> {
         Command::Factory(command) => factory::run(command, &cli.global, printer).await,
         Command::Image(command) => image::run(command, &cli.global, printer).await,
         Command::Plan(args) => plan::run(&args, &cli.global, printer).await,
+        Command::Apply(args) => apply::run(&args, &cli.global, printer).await,
+        Command::Up(args) => up::run(&args, &cli.global, printer).await,
         Command::Destroy(args) => destroy::run(&args, &cli.global, printer).await,
         Command::Doctor => doctor::run(&cli.global, printer).await,
         Command::Status(args) => status::run(&args, &cli.global, printer).await,

@@ -283,6 +283,46 @@ impl Client {
         self.create_kind(&LOAD_BALANCERS, name, labels, body).await
     }
 
+    /// Creates load balancer `name` complete: its services, label-selector targets reached
+    /// on their private IPs, and attached to `network`, in one request.
+    ///
+    /// # Errors
+    /// [`Error::Request`] "while creating load balancer NAME".
+    pub async fn create_load_balancer_with(
+        &self,
+        request: &CreateLoadBalancer,
+    ) -> Result<Created<LoadBalancer>, Error> {
+        let services: Vec<Value> = request
+            .services
+            .iter()
+            .map(|s| {
+                json!({
+                    "protocol": "tcp", "listen_port": s.listen_port, "destination_port": s.destination_port,
+                    "proxyprotocol": s.proxy_protocol,
+                    "health_check": {
+                        "protocol": s.health_check.protocol, "port": s.health_check.port,
+                        "interval": s.health_check.interval, "timeout": s.health_check.timeout,
+                        "retries": s.health_check.retries,
+                    },
+                })
+            })
+            .collect();
+        let targets: Vec<Value> = request
+            .target_selectors
+            .iter()
+            .map(|selector| {
+                json!({"type": "label_selector", "label_selector": {"selector": selector}, "use_private_ip": true})
+            })
+            .collect();
+        let body = json!({
+            "name": request.name, "load_balancer_type": request.load_balancer_type,
+            "location": request.location, "labels": request.labels.to_map(), "network": request.network.get(),
+            "services": services, "targets": targets, "algorithm": {"type": "round_robin"},
+        });
+        self.create_kind(&LOAD_BALANCERS, &request.name, &request.labels, body)
+            .await
+    }
+
     /// Every load balancer matching `selector`.
     ///
     /// # Errors
@@ -361,4 +401,51 @@ impl Client {
             Err(error) => Err(during(format!("deleting {} {id}", kind.noun))(error)),
         }
     }
+}
+
+/// A load balancer to create whole ([`Client::create_load_balancer_with`]).
+#[derive(Debug, Clone)]
+pub struct CreateLoadBalancer {
+    /// Unique name.
+    pub name: String,
+    /// Type name (`lb11`).
+    pub load_balancer_type: String,
+    /// Location name.
+    pub location: String,
+    /// Labels; also how it is found again after an ambiguous create.
+    pub labels: Labels,
+    /// The private network its targets are reached on.
+    pub network: NetworkId,
+    /// TCP services.
+    pub services: Vec<LbServiceSpec>,
+    /// Label selectors of its targets.
+    pub target_selectors: Vec<String>,
+}
+
+/// One TCP service of a load balancer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LbServiceSpec {
+    /// Listen port.
+    pub listen_port: u16,
+    /// Port on the targets.
+    pub destination_port: u16,
+    /// PROXY protocol towards the targets.
+    pub proxy_protocol: bool,
+    /// The health check.
+    pub health_check: LbHealthCheck,
+}
+
+/// A load balancer service's health check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LbHealthCheck {
+    /// `tcp` or `http`.
+    pub protocol: String,
+    /// Port probed.
+    pub port: u16,
+    /// Seconds between probes.
+    pub interval: u32,
+    /// Seconds a probe may take.
+    pub timeout: u32,
+    /// Failed probes before a target is unhealthy.
+    pub retries: u32,
 }

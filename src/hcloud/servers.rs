@@ -9,7 +9,7 @@ use crate::redact::Redacted;
 
 use super::client::{Call, Client};
 use super::error::{Error, RequestError, during, is_not_found};
-use super::ids::{FirewallId, ImageId, NetworkId, PlacementGroupId, ServerId, SshKeyId};
+use super::ids::{FirewallId, ImageId, NetworkId, PlacementGroupId, PrimaryIpId, ServerId, SshKeyId};
 use super::labels::{Labels, Selector};
 use super::ssh_keys::with_selector;
 
@@ -38,6 +38,8 @@ pub struct CreateServer {
     pub firewalls: Vec<FirewallId>,
     /// cloud-init / Talos machine config (at most 32 KiB).
     pub user_data: Option<Redacted<String>>,
+    /// An existing primary IPv4 to take (else the API makes one that dies with the server).
+    pub primary_ipv4: Option<PrimaryIpId>,
 }
 
 impl CreateServer {
@@ -55,6 +57,7 @@ impl CreateServer {
             networks: Vec::new(),
             firewalls: Vec::new(),
             user_data: None,
+            primary_ipv4: None,
         }
     }
 
@@ -80,7 +83,11 @@ impl CreateServer {
             );
         }
         request.user_data = self.user_data.as_ref().map(|data| data.expose().clone());
-        serde_json::to_value(request).unwrap_or(Value::Null)
+        let mut body = serde_json::to_value(request).unwrap_or(Value::Null);
+        if let Some(ipv4) = self.primary_ipv4 {
+            body["public_net"] = json!({"enable_ipv4": true, "enable_ipv6": true, "ipv4": ipv4.get()});
+        }
+        body
     }
 }
 
@@ -336,6 +343,25 @@ impl Client {
         .map_err(during(format!("creating a snapshot of server {id}")))
     }
 
+    /// Attaches server `id` to network `network`, at address `ip` when given (else the
+    /// API picks the lowest free one).
+    ///
+    /// # Errors
+    /// [`Error::Request`] "while attaching server ID to network NETWORK".
+    pub async fn attach_server_to_network(
+        &self,
+        id: ServerId,
+        network: NetworkId,
+        ip: Option<std::net::Ipv4Addr>,
+    ) -> Result<Action, Error> {
+        let mut body = json!({"network": network.get()});
+        if let Some(ip) = ip {
+            body["ip"] = json!(ip.to_string());
+        }
+        let operation = format!("attaching server {id} to network {network}");
+        self.server_action_named(id, "attach_to_network", body, operation).await
+    }
+
     /// The running actions of server `id`.
     async fn running_actions(&self, id: ServerId) -> Result<Vec<Action>, RequestError> {
         self.list(
@@ -346,11 +372,19 @@ impl Client {
     }
 
     async fn server_action(&self, id: ServerId, command: &str, body: Value, doing: &str) -> Result<Action, Error> {
-        let call = Call::action(format!("/servers/{id}/actions/{command}"), body);
-        let answer: ActionAnswer = self
-            .request(&call)
+        self.server_action_named(id, command, body, format!("{doing} server {id}"))
             .await
-            .map_err(during(format!("{doing} server {id}")))?;
+    }
+
+    async fn server_action_named(
+        &self,
+        id: ServerId,
+        command: &str,
+        body: Value,
+        operation: String,
+    ) -> Result<Action, Error> {
+        let call = Call::action(format!("/servers/{id}/actions/{command}"), body);
+        let answer: ActionAnswer = self.request(&call).await.map_err(during(operation))?;
         Ok(answer.action)
     }
 }
