@@ -13,7 +13,8 @@
 //! are built here. The resources: [`servers`] (with snapshots), [`images`], SSH keys,
 //! [`catalog`] (server types, locations, availability), [`pricing`] (the price list) and
 //! [`cluster_resources`]
-//! (networks, firewalls, placement groups, floating and primary IPs, load balancers).
+//! (networks, firewalls, placement groups, floating and primary IPs, load balancers), and
+//! their in-place changes ([`updates`]: labels, protection, rules, services, targets).
 //!
 //! It knows nothing about clusters or images: callers (`image`, `cluster`, `node`) decide
 //! what to create and pass names and labels in.
@@ -32,6 +33,7 @@ pub mod pricing;
 pub mod servers;
 mod ssh_keys;
 pub mod teardown;
+pub mod updates;
 
 pub use budget::{RateLimit, RequestCount};
 pub use catalog::{Availability, ServerTypeInfo};
@@ -48,3 +50,4 @@ pub use labels::{Labels, Role, Selector};
 pub use pricing::Pricing;
 pub use servers::{CreateServer, CreatedImage, CreatedServer, RescueEnabled};
 pub use teardown::Protected;
+pub use updates::Labelled;

@@ -4,12 +4,12 @@
 //! `resource_in_use`).
 
 use hcloud::models::{Action, FirewallResourceId};
-use serde::Deserialize;
 use serde_json::json;
 
 use super::client::{Call, Client};
 use super::error::{Error, during};
 use super::ids::FirewallId;
+use super::updates::{ActionsAnswer, Labelled};
 
 /// The kinds of resource that carry delete protection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,35 +27,24 @@ pub enum Protected {
 }
 
 impl Protected {
-    fn collection(self) -> &'static str {
+    /// The same kind as a resource whose labels and protection change in place.
+    fn kind(self) -> Labelled {
         match self {
-            Protected::Server => "servers",
-            Protected::FloatingIp => "floating_ips",
-            Protected::PrimaryIp => "primary_ips",
-            Protected::LoadBalancer => "load_balancers",
-            Protected::Network => "networks",
+            Protected::Server => Labelled::Server,
+            Protected::FloatingIp => Labelled::FloatingIp,
+            Protected::PrimaryIp => Labelled::PrimaryIp,
+            Protected::LoadBalancer => Labelled::LoadBalancer,
+            Protected::Network => Labelled::Network,
         }
     }
 
-    fn noun(self) -> &'static str {
-        match self {
-            Protected::Server => "server",
-            Protected::FloatingIp => "floating IP",
-            Protected::PrimaryIp => "primary IP",
-            Protected::LoadBalancer => "load balancer",
-            Protected::Network => "network",
-        }
+    pub(super) fn collection(self) -> &'static str {
+        self.kind().collection()
     }
-}
 
-#[derive(Deserialize)]
-struct ActionAnswer {
-    action: Action,
-}
-
-#[derive(Deserialize)]
-struct ActionsAnswer {
-    actions: Vec<Action>,
+    pub(super) fn noun(self) -> &'static str {
+        self.kind().noun()
+    }
 }
 
 impl Client {
@@ -65,16 +54,7 @@ impl Client {
     /// # Errors
     /// [`Error::Request`] "while removing the protection of KIND ID".
     pub async fn remove_protection(&self, kind: Protected, id: i64) -> Result<Action, Error> {
-        let body = match kind {
-            Protected::Server => json!({"delete": false, "rebuild": false}),
-            _ => json!({"delete": false}),
-        };
-        let call = Call::action(format!("/{}/{id}/actions/change_protection", kind.collection()), body);
-        let answer: ActionAnswer = self
-            .request(&call)
-            .await
-            .map_err(during(format!("removing the protection of {} {id}", kind.noun())))?;
-        Ok(answer.action)
+        self.set_protection(kind, id, false).await
     }
 
     /// Detaches firewall `id` from every resource and label selector of `applied_to` (as

@@ -5,6 +5,7 @@ mod cli;
 mod cluster_destroy;
 mod cluster_plan;
 mod cluster_talos;
+mod cluster_update;
 mod config_gen;
 mod doctor;
 mod factory;
