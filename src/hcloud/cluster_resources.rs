@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use super::client::{Call, Client};
 use super::error::{Error, RequestError, during, is_not_found};
-use super::ids::{FirewallId, FloatingIpId, LoadBalancerId, NetworkId, PlacementGroupId, PrimaryIpId, ServerId};
+use super::ids::{FirewallId, FloatingIpId, LoadBalancerId, NetworkId, PlacementGroupId, PrimaryIpId};
 use super::labels::{Labels, Selector};
 use super::ssh_keys::with_selector;
 
@@ -321,26 +321,6 @@ impl Client {
         });
         self.create_kind(&LOAD_BALANCERS, &request.name, &request.labels, body)
             .await
-    }
-
-    /// Assigns floating IP `id` to server `server`.
-    ///
-    /// # Errors
-    /// [`Error::Request`] "while assigning floating IP ID".
-    pub async fn assign_floating_ip(&self, id: FloatingIpId, server: ServerId) -> Result<Action, Error> {
-        #[derive(Deserialize)]
-        struct Answer {
-            action: Action,
-        }
-        let call = Call::action(
-            format!("/floating_ips/{id}/actions/assign"),
-            json!({"server": server.get()}),
-        );
-        let answer: Answer = self
-            .request(&call)
-            .await
-            .map_err(during(format!("assigning floating IP {id} to server {server}")))?;
-        Ok(answer.action)
     }
 
     /// Every load balancer matching `selector`.
