@@ -95,21 +95,8 @@ fn config_hashes(
     if !inputs.secrets.exists() {
         return none(format!("no secrets bundle at {}", inputs.secrets.display()));
     }
-    let api_name = spec.api_endpoint_name();
-    let address = match spec.endpoint {
-        Endpoint::FloatingIp => live
-            .floating_ips
-            .iter()
-            .find(|ip| ip.name == api_name)
-            .map(|ip| ip.ip.clone()),
-        Endpoint::LoadBalancer => live
-            .load_balancers
-            .iter()
-            .find(|lb| lb.name == api_name)
-            .and_then(|lb| lb.public_ipv4.clone()),
-    };
-    let Some(address) = address else {
-        return none(format!("the endpoint {api_name} does not exist yet"));
+    let Some(address) = endpoint_address(spec, live) else {
+        return none(format!("the endpoint {} does not exist yet", spec.api_endpoint_name()));
     };
     if spec.endpoint == Endpoint::FloatingIp && inputs.hcloud_token.is_none() {
         return none("HCLOUD_TOKEN is needed to render the control-plane configs".into());
@@ -124,4 +111,22 @@ fn config_hashes(
     })
     .map_err(|e| Error::Render(Box::new(e)))?;
     Ok((desired::config_hashes(&rendered), None))
+}
+
+/// The address of the cluster's API endpoint (the floating IP, or the API load balancer's
+/// public IPv4), once it exists.
+pub fn endpoint_address(spec: &Spec, live: &Live) -> Option<String> {
+    let api_name = spec.api_endpoint_name();
+    match spec.endpoint {
+        Endpoint::FloatingIp => live
+            .floating_ips
+            .iter()
+            .find(|ip| ip.name == api_name)
+            .map(|ip| ip.ip.clone()),
+        Endpoint::LoadBalancer => live
+            .load_balancers
+            .iter()
+            .find(|lb| lb.name == api_name)
+            .and_then(|lb| lb.public_ipv4.clone()),
+    }
 }

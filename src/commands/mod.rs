@@ -8,6 +8,7 @@ mod doctor;
 mod factory;
 mod hcloud;
 mod image;
+mod node;
 mod plan;
 mod schematic;
 mod secrets;
@@ -35,7 +36,7 @@ use crate::printer::Printer;
 pub async fn run(cli: Cli, printer: &Printer) -> Result<(), CliError> {
     let handles_signals = matches!(
         cli.command,
-        Command::Sim(_) | Command::Image(ImageCommand::Build(_) | ImageCommand::Rebuild(_))
+        Command::Sim(_) | Command::Image(ImageCommand::Build(_) | ImageCommand::Rebuild(_)) | Command::Node(_)
     );
     if handles_signals {
         return dispatch(cli, printer).await;
@@ -64,6 +65,7 @@ async fn dispatch(cli: Cli, printer: &Printer) -> Result<(), CliError> {
         Command::Plan(args) => plan::run(&args, &cli.global, printer).await,
         Command::Destroy(args) => destroy::run(&args, &cli.global, printer).await,
         Command::Doctor => doctor::run(&cli.global, printer).await,
+        Command::Node(command) => node::run(command, &cli.global, printer).await,
     }
 }
 
