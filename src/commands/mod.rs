@@ -69,6 +69,29 @@ async fn dispatch(cli: Cli, printer: &Printer) -> Result<(), CliError> {
     }
 }
 
+/// Shows `intro` on the terminal and asks for `expected` to be typed after `prompt`;
+/// whether the answer matched, or `None` when there is no terminal to ask on.
+///
+/// # Errors
+/// Exit 2 when the answer cannot be read.
+fn ask_to_type(intro: &str, prompt: &str, expected: &str) -> Result<Option<bool>, CliError> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+        return Ok(None);
+    }
+    crate::printer::stderr_line(format_args!("{intro}"));
+    let mut stderr = std::io::stderr().lock();
+    let _ = write!(stderr, "{prompt}");
+    let _ = stderr.flush();
+    drop(stderr);
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| CliError::invalid(format!("cannot read the confirmation: {e}")))?;
+    Ok(Some(answer.trim() == expected))
+}
+
 /// A failed command: the error chain, its class (which sets the exit code) and hints.
 pub struct CliError {
     class: Class,

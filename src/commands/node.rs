@@ -2,7 +2,6 @@
 //! (`node::replace`) printing each step as it happens, then the result as text or JSON.
 
 use std::fmt::Write as _;
-use std::io::{BufRead, IsTerminal, Write};
 
 use talos_hcloud::cluster::nodes::Waits;
 use talos_hcloud::image::build::Interrupt;
@@ -102,27 +101,18 @@ fn result(replaced: &Replaced) -> Report {
 /// Exit 2 without a terminal (scripts pass `--yes`) or when the answer is not the name.
 fn confirm(planned: &Replaced, printer: &Printer) -> Result<(), CliError> {
     let node = &planned.node;
-    if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
-        printer.status(plan_text(planned));
-        return Err(CliError::invalid(format!(
-            "replacing {node} needs confirmation, but there is no terminal to ask on; nothing was changed"
-        ))
-        .hint("pass --yes to replace without asking (scripts), or --dry-run to see the plan"));
-    }
-    crate::printer::stderr_line(format_args!("node replace {node}:\n{}", plan_text(planned)));
-    let mut stderr = std::io::stderr().lock();
-    let _ = write!(stderr, "type the node name ({node}) to replace it: ");
-    let _ = stderr.flush();
-    drop(stderr);
-    let mut answer = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut answer)
-        .map_err(|e| CliError::invalid(format!("cannot read the confirmation: {e}")))?;
-    if answer.trim() != node.as_str() {
-        return Err(CliError::invalid(format!(
+    let intro = format!("node replace {node}:\n{}", plan_text(planned));
+    match super::ask_to_type(&intro, &format!("type the node name ({node}) to replace it: "), node)? {
+        Some(true) => Ok(()),
+        Some(false) => Err(CliError::invalid(format!(
             "the answer was not {node}; nothing was changed"
-        )));
+        ))),
+        None => {
+            printer.status(plan_text(planned));
+            Err(CliError::invalid(format!(
+                "replacing {node} needs confirmation, but there is no terminal to ask on; nothing was changed"
+            ))
+            .hint("pass --yes to replace without asking (scripts), or --dry-run to see the plan"))
+        }
     }
-    Ok(())
 }

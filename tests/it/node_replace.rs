@@ -191,6 +191,10 @@ impl TestCluster {
                 .await
                 .expect("server created");
         }
+        for node in &ctx.set.nodes {
+            let client = ctx.set.client(node).expect("client");
+            client.wait_ready(Duration::from_secs(60)).await.expect("apid answers");
+        }
         bootstrap_once(&ctx.set).await.expect("bootstrap");
         self.healthy().await;
     }
@@ -293,6 +297,16 @@ impl TestCluster {
         panic!("no control plane lists the members");
     }
 
+    /// The etcd member ID of `hostname`.
+    async fn member_id(&self, hostname: &str) -> u64 {
+        self.members()
+            .await
+            .into_iter()
+            .find(|(_, h)| h == hostname)
+            .expect("a member")
+            .0
+    }
+
     /// Hetzner requests that change something (not GET), since the log was cleared.
     fn mutations(&self) -> Vec<String> {
         self.api
@@ -350,20 +364,9 @@ async fn a_worker_then_a_control_plane_holding_the_vip_are_replaced_keeping_name
     let (planned, _) = cluster.replace("w-1", &dry).await;
     let planned = planned.unwrap_or_else(|e| panic!("{}", chain(&e)));
     let planned_steps: Vec<Step> = planned.plan.iter().map(|p| p.step).collect();
-    assert_eq!(
-        planned_steps,
-        [
-            Step::Precheck,
-            Step::Drain,
-            Step::Unprotect,
-            Step::DeleteServer,
-            Step::CreateServer,
-            Step::DeliverConfig,
-            Step::Rejoin,
-            Step::Uncordon,
-            Step::Protect
-        ]
-    );
+    let etcd_steps = [Step::EtcdSnapshot, Step::EtcdLeave];
+    let worker_steps: Vec<Step> = Step::ALL.into_iter().filter(|s| !etcd_steps.contains(s)).collect();
+    assert_eq!(planned_steps, worker_steps);
     assert_eq!(cluster.mutations(), Vec::<String>::new(), "a dry run changes nothing");
 
     let (replaced, seen) = cluster.replace("tc-w-1", &cluster.options()).await;
@@ -390,8 +393,7 @@ async fn a_worker_then_a_control_plane_holding_the_vip_are_replaced_keeping_name
         .to_string();
     let node = holder.trim_start_matches("tc-").to_string();
     let before_cp = cluster.servers_named(&holder).await.remove(0);
-    let members_before = cluster.members().await;
-    let old_member = members_before.iter().find(|(_, h)| *h == node).expect("a member").0;
+    let old_member = cluster.member_id(&node).await;
 
     let ctx = cluster.context("cp-1").await;
     let client = ctx.set.client(&ctx.set.nodes[0]).expect("client");
@@ -455,13 +457,7 @@ async fn a_worker_then_a_control_plane_holding_the_vip_are_replaced_keeping_name
 async fn a_crashed_control_plane_is_removed_through_a_peer_and_replaced() {
     let cluster = TestCluster::start(3, 0).await;
     let before = cluster.servers_named("tc-cp-3").await.remove(0);
-    let old_member = cluster
-        .members()
-        .await
-        .into_iter()
-        .find(|(_, h)| h == "cp-3")
-        .expect("member")
-        .0;
+    let old_member = cluster.member_id("cp-3").await;
     cluster.api.sim.crash_server(before.0 as u64).expect("crash");
 
     let (replaced, seen) = cluster.replace("cp-3", &cluster.options()).await;
@@ -480,8 +476,24 @@ async fn a_crashed_control_plane_is_removed_through_a_peer_and_replaced() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn two_control_planes_are_refused_without_the_flag_and_replaced_with_it() {
-    let cluster = TestCluster::start(2, 0).await;
+async fn down_to_two_control_planes_a_replacement_is_refused_without_the_flag_and_done_with_it() {
+    let cluster = TestCluster::start(3, 0).await;
+    // cp-3 is gone for good: crashed, its member removed, its server and address deleted.
+    let gone = cluster.servers_named("tc-cp-3").await.remove(0);
+    let cp3_member = cluster.member_id("cp-3").await;
+    cluster.api.sim.crash_server(gone.0 as u64).expect("crash");
+    let ctx = cluster.context("cp-1").await;
+    let cp1 = ctx.set.client(&ctx.set.nodes[0]).expect("client");
+    talos_hcloud::node::ensure_member_removed(&cp1, cp3_member)
+        .await
+        .expect("removed");
+    let deleted = cluster.api.delete(&format!("/servers/{}", gone.0)).await;
+    cluster.api.finish(&deleted.body["action"]).await;
+    let ip = cluster.api.get("/primary_ips?name=tc-cp-3-ipv4").await.body["primary_ips"][0]["id"].clone();
+    assert_eq!(cluster.api.delete(&format!("/primary_ips/{ip}")).await.status, 204);
+    assert_eq!(cluster.members().await.len(), 2);
+
+    // 2 -> 1 would lose quorum: refused before any change.
     let before = cluster.servers_named("tc-cp-2").await.remove(0);
     cluster.api.sim.clear_request_log();
     let (refused, _) = cluster.replace("cp-2", &cluster.options()).await;
@@ -498,6 +510,11 @@ async fn two_control_planes_are_refused_without_the_flag_and_replaced_with_it() 
         ),
         "{error:?}"
     );
+    assert_eq!(
+        error.to_string(),
+        "replacing control plane cp-2 would leave etcd without quorum: 1 healthy of 2 members without it, 2 needed; \
+         nothing was changed"
+    );
     assert_eq!(error.class(), Class::InvalidInput);
     assert!(error.hints()[0].contains("--force-quorum-loss"));
     assert_eq!(cluster.mutations(), Vec::<String>::new(), "refused before any change");
@@ -511,7 +528,6 @@ async fn two_control_planes_are_refused_without_the_flag_and_replaced_with_it() 
     replaced.unwrap_or_else(|e| panic!("{}", chain(&e)));
     assert_same_identity(&cluster, "tc-cp-2", &before).await;
     assert_eq!(cluster.members().await.len(), 2);
-    cluster.healthy().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -561,13 +577,7 @@ async fn a_drain_blocked_by_a_budget_times_out_and_nothing_on_hetzner_changes() 
 async fn runs_stopped_after_a_step_resume_without_a_second_server_or_etcd_removal() {
     let cluster = TestCluster::start(3, 0).await;
     let before = cluster.servers_named("tc-cp-2").await.remove(0);
-    let old_member = cluster
-        .members()
-        .await
-        .into_iter()
-        .find(|(_, h)| h == "cp-2")
-        .expect("member")
-        .0;
+    let old_member = cluster.member_id("cp-2").await;
 
     // Stopped after the etcd leave: the progress label says so.
     let error = cluster.replace_stopping("cp-2", Step::EtcdLeave).await;

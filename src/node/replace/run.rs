@@ -603,23 +603,28 @@ impl Run<'_, '_> {
     }
 
     async fn unprotect(&mut self) -> Result<(), ReplaceError> {
-        let step = Step::Unprotect;
+        self.set_protection(Step::Unprotect, false).await
+    }
+
+    /// Turns the current server's delete and rebuild protection on or off.
+    async fn set_protection(&mut self, step: Step, on: bool) -> Result<(), ReplaceError> {
         let Some(id) = self.server else {
             return Ok(());
         };
         let client = &self.ctx.client;
         let action = client
-            .set_protection(Protected::Server, id, false)
+            .set_protection(Protected::Server, id, on)
             .await
             .map_err(self.hetzner(step))?;
         client
-            .wait_for_action("removing the server's protection", ActionId::new(action.id))
+            .wait_for_action("changing the server's protection", ActionId::new(action.id))
             .await
             .map_err(self.hetzner(step))?;
+        let state = if on { "on" } else { "off" };
         self.evidence.record(
             step,
             Outcome::Done,
-            format!("delete and rebuild protection of server {id} off"),
+            format!("delete and rebuild protection of server {id} {state}"),
         );
         Ok(())
     }
@@ -855,28 +860,18 @@ impl Run<'_, '_> {
 
     async fn protect(&mut self) -> Result<(), ReplaceError> {
         let step = Step::Protect;
+        self.set_protection(step, true).await?;
         let Some(id) = self.server else {
             return Ok(());
         };
-        let client = &self.ctx.client;
-        let action = client
-            .set_protection(Protected::Server, id, true)
-            .await
-            .map_err(self.hetzner(step))?;
-        client
-            .wait_for_action("turning on the server's protection", ActionId::new(action.id))
-            .await
-            .map_err(self.hetzner(step))?;
         let labels = hcloud_labels(&self.ctx.target.desired.labels).map_err(self.hetzner(step))?;
-        client
+        self.ctx
+            .client
             .update_labels(crate::hcloud::Labelled::Server, id, &labels)
             .await
             .map_err(self.hetzner(step))?;
-        self.evidence.record(
-            step,
-            Outcome::Done,
-            format!("delete and rebuild protection of server {id} on; progress label removed"),
-        );
+        self.evidence
+            .record(step, Outcome::Done, format!("progress label removed from server {id}"));
         Ok(())
     }
 
