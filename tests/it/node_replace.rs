@@ -26,7 +26,7 @@ use talos_hcloud::sim::talos::{BudgetRule, DisruptionBudget, KubePod, PodOwner, 
 use talos_hcloud::spec::{Architecture, Spec};
 use talos_hcloud::talos::api::{CallOptions, MemberListScope};
 
-use crate::harness::{mode_of, repo_root};
+use crate::harness::{mode_of, repo_root, talos_hcloud_env};
 use crate::sim_common::Api;
 use crate::sim_machines::{snapshot_of, talos_image};
 
@@ -487,6 +487,14 @@ async fn down_to_two_control_planes_a_replacement_is_refused_without_the_flag_an
     talos_hcloud::node::ensure_member_removed(&cp1, cp3_member)
         .await
         .expect("removed");
+    let unprotect = cluster
+        .api
+        .post(
+            &format!("/servers/{}/actions/change_protection", gone.0),
+            json!({"delete": false, "rebuild": false}),
+        )
+        .await;
+    cluster.api.finish(&unprotect.body["action"]).await;
     let deleted = cluster.api.delete(&format!("/servers/{}", gone.0)).await;
     cluster.api.finish(&deleted.body["action"]).await;
     let ip = cluster.api.get("/primary_ips?name=tc-cp-3-ipv4").await.body["primary_ips"][0]["id"].clone();
@@ -571,6 +579,33 @@ async fn a_drain_blocked_by_a_budget_times_out_and_nothing_on_hetzner_changes() 
     assert_eq!(cluster.mutations(), Vec::<String>::new(), "no Hetzner change");
     assert_eq!(cluster.servers_named("tc-w-1").await, vec![before]);
     assert!(kube.pod("default", "db-0").is_some(), "the pod still runs");
+
+    // The command: the plan as JSON, changing nothing; without --yes and without a
+    // terminal it refuses (exit 2).
+    let env = [
+        ("HCLOUD_ENDPOINT", cluster.api.sim.endpoint()),
+        ("HCLOUD_TOKEN", cluster.api.sim.token().to_string()),
+    ];
+    let run = |args: Vec<&'static str>| {
+        let dir = cluster.dir.path().to_path_buf();
+        let env = env.clone();
+        tokio::task::spawn_blocking(move || {
+            let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            talos_hcloud_env(&dir, &args, &env)
+        })
+    };
+    let dry = run(vec!["node", "replace", "w-1", "--dry-run", "--output", "json"])
+        .await
+        .expect("cli");
+    assert_eq!(dry.code, 0, "{dry:?}");
+    let document: serde_json::Value = serde_json::from_str(&dry.stdout).expect("JSON");
+    assert_eq!(document["dry_run"], true);
+    assert_eq!(document["node"], "w-1");
+    assert_eq!(document["plan"][1]["step"], "drain");
+    let unasked = run(vec!["node", "replace", "w-1"]).await.expect("cli");
+    assert_eq!(unasked.code, 2, "{unasked:?}");
+    assert!(unasked.stderr.contains("needs confirmation"), "{unasked:?}");
+    assert_eq!(cluster.mutations(), Vec::<String>::new(), "the command changed nothing");
 }
 
 #[tokio::test(flavor = "multi_thread")]
