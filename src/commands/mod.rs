@@ -172,6 +172,12 @@ impl CliError {
         &self.hints
     }
 
+    /// Adds structured facts for the JSON error document (`"details"`).
+    pub fn with_details(mut self, details: serde_json::Value) -> Self {
+        self.details = Some(Box::new(details));
+        self
+    }
+
     /// Structured facts for the JSON error document (e.g. diagnostics), if any.
     pub fn details(&self) -> Option<&serde_json::Value> {
         self.details.as_deref()

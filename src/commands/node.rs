@@ -43,8 +43,14 @@ async fn replace_node(args: &NodeReplaceArgs, global: &GlobalArgs, printer: &Pri
         snapshot_dir,
         interrupt,
     };
-    let mut report = |entry: &Entry| printer.status(entry.to_string());
-    let planned = replace::replace(&ctx, &options, &mut report).await?;
+    let mut seen = Vec::new();
+    let mut report = |entry: &Entry| {
+        printer.status(entry.to_string());
+        seen.push(entry.clone());
+    };
+    let planned = replace::replace(&ctx, &options, &mut report)
+        .await
+        .map_err(|error| with_evidence(error, &seen))?;
     if args.dry_run {
         printer.result(&result(&planned));
         return Ok(());
@@ -53,9 +59,22 @@ async fn replace_node(args: &NodeReplaceArgs, global: &GlobalArgs, printer: &Pri
         confirm(&planned, printer)?;
     }
     options.dry_run = false;
-    let replaced = replace::replace(&ctx, &options, &mut report).await?;
+    seen.clear();
+    let mut report = |entry: &Entry| {
+        printer.status(entry.to_string());
+        seen.push(entry.clone());
+    };
+    let replaced = replace::replace(&ctx, &options, &mut report)
+        .await
+        .map_err(|error| with_evidence(error, &seen))?;
     printer.result(&result(&replaced));
     Ok(())
+}
+
+/// The failure with the evidence recorded up to it (JSON `details.evidence`).
+fn with_evidence(error: replace::ReplaceError, seen: &[Entry]) -> CliError {
+    let evidence = serde_json::to_value(seen).unwrap_or(serde_json::Value::Null);
+    CliError::from(error).with_details(serde_json::json!({ "evidence": evidence }))
 }
 
 /// The plan as lines: `[done] drain: touches …`.

@@ -605,6 +605,34 @@ async fn a_drain_blocked_by_a_budget_times_out_and_nothing_on_hetzner_changes() 
     let unasked = run(vec!["node", "replace", "w-1"]).await.expect("cli");
     assert_eq!(unasked.code, 2, "{unasked:?}");
     assert!(unasked.stderr.contains("needs confirmation"), "{unasked:?}");
+    // With --yes the budget still blocks: exit 1, the evidence up to the failure in the
+    // JSON error document.
+    let blocked = run(vec![
+        "node",
+        "replace",
+        "w-1",
+        "--yes",
+        "--drain-timeout",
+        "300ms",
+        "--output",
+        "json",
+    ])
+    .await
+    .expect("cli");
+    assert_eq!(blocked.code, 1, "{blocked:?}");
+    let document: serde_json::Value = serde_json::from_str(&blocked.stdout).expect("JSON");
+    assert_eq!(document["ok"], false);
+    let evidence = document["error"]["details"]["evidence"].as_array().expect("evidence");
+    assert!(
+        evidence
+            .iter()
+            .any(|e| e["step"] == "drain" && e["outcome"] == "started"),
+        "{evidence:?}"
+    );
+    assert!(
+        !blocked.stdout.contains(cluster.api.sim.token()),
+        "no token in the output"
+    );
     assert_eq!(cluster.mutations(), Vec::<String>::new(), "the command changed nothing");
 }
 
