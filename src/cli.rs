@@ -230,6 +230,20 @@ pub enum Command {
     ///   HCLOUD_TOKEN=… talos-hcloud -c cluster.yaml plan --detailed-exitcode
     Plan(PlanArgs),
 
+    /// Converge the cluster: create what plan shows, deliver configs, bootstrap etcd once,
+    /// wait healthy, write the kubeconfig and talosconfig.
+    ///
+    /// Runs the same plan as `plan` and stops before any change on a pre-flight blocker
+    /// (missing snapshot: run `image build`), on a replacement without --allow-replace, and
+    /// on changes apply does not make yet (in-place updates, deletes). Creates in dependency
+    /// order, firewalls attached at server creation. The secrets bundle is created on the
+    /// first run (0600) and never regenerated. Needs HCLOUD_TOKEN.
+    ///
+    /// Example:
+    ///
+    ///   HCLOUD_TOKEN=… talos-hcloud -c cluster.yaml apply
+    Apply(ApplyArgs),
+
     /// Compute, check and push Image Factory schematics.
     ///
     /// A schematic (YAML or JSON) says what the Image Factory bakes into a Talos image:
@@ -997,6 +1011,32 @@ pub struct PlanArgs {
     /// Exit 0 when nothing would change and 2 when changes are pending (1 on errors).
     #[arg(long)]
     pub detailed_exitcode: bool,
+}
+
+/// Arguments of `apply`.
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// Secrets bundle, created here on the first run [default:
+    /// .talos-hcloud/<cluster>/secrets.yaml beside cluster.yaml].
+    #[arg(long, value_name = "FILE")]
+    pub secrets: Option<PathBuf>,
+
+    /// Allow changes that need a new server (type, location, image).
+    #[arg(long)]
+    pub allow_replace: bool,
+
+    /// Also merge the cluster's entries into this kubeconfig (e.g. ~/.kube/config).
+    #[arg(long, value_name = "FILE")]
+    pub merge_kubeconfig: Option<PathBuf>,
+
+    /// Deliver machine configs as server user_data instead of the Talos API in
+    /// maintenance mode.
+    #[arg(long)]
+    pub user_data: bool,
+
+    /// Leave delete and rebuild protection off on new control planes.
+    #[arg(long)]
+    pub no_protection: bool,
 }
 
 /// Arguments of `config gen`.

@@ -334,7 +334,7 @@ fn labels(map: &std::collections::HashMap<String, String>) -> Labels {
     map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
 }
 
-fn network(n: &Network) -> LiveNetwork {
+pub(crate) fn network(n: &Network) -> LiveNetwork {
     LiveNetwork {
         id: n.id,
         name: n.name.clone(),
@@ -367,7 +367,7 @@ fn rule(value: &Value) -> FirewallRule {
     }
 }
 
-fn firewall(f: &hcloud::models::Firewall) -> LiveFirewall {
+pub(crate) fn firewall(f: &hcloud::models::Firewall) -> LiveFirewall {
     let mut rules: Vec<FirewallRule> = f
         .rules
         .iter()
@@ -383,7 +383,7 @@ fn firewall(f: &hcloud::models::Firewall) -> LiveFirewall {
     }
 }
 
-fn placement_group(g: &PlacementGroup) -> LivePlacementGroup {
+pub(crate) fn placement_group(g: &PlacementGroup) -> LivePlacementGroup {
     LivePlacementGroup {
         id: g.id,
         name: g.name.clone(),
@@ -392,7 +392,7 @@ fn placement_group(g: &PlacementGroup) -> LivePlacementGroup {
     }
 }
 
-fn primary_ip(ip: &PrimaryIp) -> LivePrimaryIp {
+pub(crate) fn primary_ip(ip: &PrimaryIp) -> LivePrimaryIp {
     LivePrimaryIp {
         id: ip.id,
         name: ip.name.clone(),
@@ -404,7 +404,7 @@ fn primary_ip(ip: &PrimaryIp) -> LivePrimaryIp {
     }
 }
 
-fn floating_ip(ip: &FloatingIp) -> LiveFloatingIp {
+pub(crate) fn floating_ip(ip: &FloatingIp) -> LiveFloatingIp {
     LiveFloatingIp {
         id: ip.id,
         name: ip.name.clone(),
@@ -450,7 +450,7 @@ fn server(s: &Server, group_names: &BTreeMap<i64, String>, network_ids: &[i64]) 
     }
 }
 
-fn load_balancer(lb: &LoadBalancer) -> LiveLoadBalancer {
+pub(crate) fn load_balancer(lb: &LoadBalancer) -> LiveLoadBalancer {
     let mut services: Vec<LbService> = lb
         .services
         .iter()

@@ -17,7 +17,7 @@ use super::pricing::{self, Cost};
 use crate::hcloud::{Client, Selector};
 use crate::redact::Redacted;
 use crate::spec::{Endpoint, Spec};
-use crate::talos::config::render::{self, ApiEndpoint};
+use crate::talos::config::render::{self, ApiEndpoint, RenderedNode};
 use crate::talos::secrets::SecretsBundle;
 
 /// What a planning run needs besides the spec and the client.
@@ -91,30 +91,58 @@ fn config_hashes(
     live: &Live,
     inputs: &Inputs,
 ) -> Result<(BTreeMap<String, String>, Option<String>), Error> {
-    let none = |why: String| Ok((BTreeMap::new(), Some(why)));
+    Ok(match rendered_configs(spec, live, inputs)? {
+        Ok(configs) => (desired::config_hashes(&configs.nodes), None),
+        Err(why) => (BTreeMap::new(), Some(why)),
+    })
+}
+
+/// Every node's machine config, rendered for the endpoint that exists live.
+#[derive(Debug, Clone)]
+pub struct RenderedConfigs {
+    /// The nodes' configs, in node order.
+    pub nodes: Vec<RenderedNode>,
+    /// The cluster endpoint they point at.
+    pub endpoint: ApiEndpoint,
+    /// The secrets bundle they were rendered from.
+    pub bundle: SecretsBundle,
+}
+
+/// The nodes' configs rendered from the secrets bundle for the live endpoint address (the
+/// floating IP's, or the API load balancer's), or in words why they cannot be yet (no
+/// secrets bundle, no endpoint, no token for the Talos VIP).
+///
+/// # Errors
+/// [`Error::Secrets`] / [`Error::Endpoint`] / [`Error::Render`].
+pub fn rendered_configs(spec: &Spec, live: &Live, inputs: &Inputs) -> Result<Result<RenderedConfigs, String>, Error> {
     if !inputs.secrets.exists() {
-        return none(format!("no secrets bundle at {}", inputs.secrets.display()));
+        return Ok(Err(format!("no secrets bundle at {}", inputs.secrets.display())));
     }
+    let api_name = spec.api_endpoint_name();
     let Some(address) = endpoint_address(spec, live) else {
-        return none(format!("the endpoint {} does not exist yet", spec.api_endpoint_name()));
+        return Ok(Err(format!("the endpoint {api_name} does not exist yet")));
     };
     if spec.endpoint == Endpoint::FloatingIp && inputs.hcloud_token.is_none() {
-        return none("HCLOUD_TOKEN is needed to render the control-plane configs".into());
+        return Ok(Err("HCLOUD_TOKEN is needed to render the control-plane configs".into()));
     }
     let bundle = SecretsBundle::load(&inputs.secrets).map_err(|e| Error::Secrets(Box::new(e)))?;
     let endpoint = ApiEndpoint::parse(&address).map_err(|e| Error::Endpoint(Box::new(e)))?;
-    let rendered = render::render_cluster(&render::ClusterInputs {
+    let nodes = render::render_cluster(&render::ClusterInputs {
         spec,
         secrets: &bundle,
         endpoint: &endpoint,
         hcloud_token: inputs.hcloud_token.as_ref(),
     })
     .map_err(|e| Error::Render(Box::new(e)))?;
-    Ok((desired::config_hashes(&rendered), None))
+    Ok(Ok(RenderedConfigs {
+        nodes,
+        endpoint,
+        bundle,
+    }))
 }
 
-/// The address of the cluster's API endpoint (the floating IP, or the API load balancer's
-/// public IPv4), once it exists.
+/// The live address of the cluster endpoint: the floating IP's, or the API load
+/// balancer's public IPv4.
 pub fn endpoint_address(spec: &Spec, live: &Live) -> Option<String> {
     let api_name = spec.api_endpoint_name();
     match spec.endpoint {

@@ -1,6 +1,7 @@
 //! Command dispatch: one file per command, each resolving its arguments into plain values,
 //! calling the library and returning a [`Report`] for the printer.
 
+mod apply;
 mod completions;
 mod config;
 mod destroy;
@@ -63,6 +64,7 @@ async fn dispatch(cli: Cli, printer: &Printer) -> Result<(), CliError> {
         Command::Factory(command) => factory::run(command, &cli.global, printer).await,
         Command::Image(command) => image::run(command, &cli.global, printer).await,
         Command::Plan(args) => plan::run(&args, &cli.global, printer).await,
+        Command::Apply(args) => apply::run(&args, &cli.global, printer).await,
         Command::Destroy(args) => destroy::run(&args, &cli.global, printer).await,
         Command::Doctor => doctor::run(&cli.global, printer).await,
         Command::Node(command) => node::run(command, &cli.global, printer).await,

@@ -362,16 +362,6 @@ impl Client {
         self.server_action_named(id, "attach_to_network", body, operation).await
     }
 
-    /// Turns delete and rebuild protection of server `id` on or off (the API wants both equal).
-    ///
-    /// # Errors
-    /// [`Error::Request`] "while changing protection of server ID".
-    pub async fn change_server_protection(&self, id: ServerId, protect: bool) -> Result<Action, Error> {
-        let body = json!({"delete": protect, "rebuild": protect});
-        self.server_action(id, "change_protection", body, "changing protection of")
-            .await
-    }
-
     /// The running actions of server `id`.
     async fn running_actions(&self, id: ServerId) -> Result<Vec<Action>, RequestError> {
         self.list(

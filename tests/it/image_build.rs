@@ -89,7 +89,7 @@ async fn snapshots(hc: &Client) -> Vec<i64> {
 }
 
 /// Requests of the emulator's log that create or change something.
-fn mutations(api: &Api) -> Vec<String> {
+pub fn mutations(api: &Api) -> Vec<String> {
     api.sim
         .request_log()
         .into_iter()

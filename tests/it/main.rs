@@ -2,6 +2,7 @@
 //! starts its own on 127.0.0.1:0 through `harness`.
 
 mod cli;
+mod cluster_apply;
 mod cluster_destroy;
 mod cluster_plan;
 mod cluster_talos;

@@ -28,10 +28,14 @@ pub enum ApplyError {
         /// `kind name (reason)` per replaced resource.
         resources: Vec<String>,
     },
-    /// The plan changes resources in place and apply does not update in place yet.
-    #[error("the plan changes {} in place; in-place updates: not yet", .resources.join(", "))]
-    UpdateUnsupported {
-        /// `kind name` per updated resource.
+    /// The plan holds changes apply does not carry out yet.
+    #[error("the plan {what} {}; {what_words}: not yet supported by apply, nothing was changed", .resources.join(", "))]
+    NotYet {
+        /// The verb of the plan (`changes in place`, `deletes`).
+        what: &'static str,
+        /// What is missing (`in-place updates`).
+        what_words: &'static str,
+        /// `kind name` per resource.
         resources: Vec<String>,
     },
     /// A resource a step depends on is not in the live state.
@@ -43,6 +47,14 @@ pub enum ApplyError {
         name: String,
         /// What needed it.
         needed_by: String,
+    },
+    /// A desired firewall rule is not one the API's model can carry.
+    #[error("firewall rule {rule} cannot be sent: {reason}")]
+    InvalidRule {
+        /// The rule.
+        rule: String,
+        /// Why.
+        reason: String,
     },
     /// A server has no Talos snapshot to boot from.
     #[error("no Talos snapshot for server {server} ({arch})")]
@@ -91,6 +103,15 @@ pub enum ApplyError {
         #[source]
         source: Box<crate::cluster::nodes::NodesError>,
     },
+    /// The cluster's access (kubeconfig, talosconfig) could not be prepared.
+    #[error("while preparing {what}")]
+    Access {
+        /// What was being prepared.
+        what: String,
+        /// The failure.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// The kubeconfig or talosconfig could not be written.
     #[error("while writing the access files")]
     Files(#[source] Box<crate::cluster::files::FilesError>),
@@ -127,8 +148,10 @@ impl Classify for ApplyError {
             ApplyError::Nodes { source, .. } => source.class(),
             ApplyError::Files(source) => source.class(),
             ApplyError::ReplaceUnsupported { .. }
-            | ApplyError::UpdateUnsupported { .. }
+            | ApplyError::NotYet { .. }
+            | ApplyError::Access { .. }
             | ApplyError::Missing { .. }
+            | ApplyError::InvalidRule { .. }
             | ApplyError::NoEndpoint { .. }
             | ApplyError::NoAddress { .. } => Class::Failed,
         }

@@ -1,8 +1,423 @@
 //! `apply`: converge the cluster to what cluster.yaml asks for, executing exactly the
 //! changes `plan` shows.
+//!
+//! [`run`] plans (the same [`crate::cluster::plan_cluster`] as `plan`), stops on pre-flight
+//! blockers and on changes it must not or cannot make before its first mutation, creates
+//! the Hetzner resources in dependency order ([`infra`], then [`servers`]), assigns the
+//! floating IP once, and drives the Talos phase ([`talos`]). It returns an
+//! [`ApplyReport`]; printing is the command's job.
 
 mod error;
+pub mod infra;
 pub mod servers;
+pub mod summary;
+pub mod talos;
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use futures::StreamExt as _;
 
 pub use error::ApplyError;
 pub use servers::{NodeServer, ServerOptions, create_node_server};
+pub use summary::{ApplyReport, Phases};
+
+use super::desired::{self, DesiredServer, LABEL_CONFIG_HASH};
+use super::live::Live;
+use super::nodes::{NodeSet, NodeTarget, Waits, user_data};
+use super::plan::{self, Action, Kind, Plan};
+use super::planning::{Inputs, RenderedConfigs, rendered_configs};
+use crate::hcloud::{ActionId, Client, FloatingIpId, Labelled, ServerId};
+use crate::redact::Redacted;
+use crate::secure_file::Overwrite;
+use crate::spec::{Role, Spec};
+use crate::talos::api::{CallOptions, TalosconfigTarget};
+use crate::talos::secrets::SecretsBundle;
+use crate::talos::talosconfig::Talosconfig;
+
+/// How many creates run at the same time.
+pub const PARALLEL: usize = 8;
+
+/// What `apply` needs besides the spec and the client.
+#[derive(Debug, Clone)]
+pub struct ApplyOptions {
+    /// The secrets bundle (created on the first run, never regenerated).
+    pub secrets: PathBuf,
+    /// The cluster folder for the kubeconfig and talosconfig.
+    pub files_dir: PathBuf,
+    /// The kubeconfig to merge into (`--merge-kubeconfig`).
+    pub merge_kubeconfig: Option<PathBuf>,
+    /// The Hetzner token written into control-plane configs (Talos VIP).
+    pub hcloud_token: Option<Redacted<String>>,
+    /// `--allow-replace`.
+    pub allow_replace: bool,
+    /// Deliver configs as `user_data` instead of through the Talos API.
+    pub user_data: bool,
+    /// Delete and rebuild protection on control planes.
+    pub protect_control_planes: bool,
+    /// How long the Talos waits may take.
+    pub waits: Waits,
+    /// Single Talos API calls.
+    pub call: CallOptions,
+    /// Creates in parallel.
+    pub parallel: usize,
+}
+
+impl ApplyOptions {
+    /// The defaults for `spec`: files under its local folder, maintenance-API delivery,
+    /// control planes protected, real-cluster waits.
+    pub fn for_spec(spec: &Spec) -> ApplyOptions {
+        ApplyOptions {
+            secrets: spec.secrets_path(),
+            files_dir: spec.local_dir(),
+            merge_kubeconfig: None,
+            hcloud_token: None,
+            allow_replace: false,
+            user_data: false,
+            protect_control_planes: true,
+            waits: Waits::default(),
+            call: CallOptions::default(),
+            parallel: PARALLEL,
+        }
+    }
+}
+
+/// Converges `spec` on the project `client` reaches; `progress` gets one line per step.
+///
+/// # Errors
+/// [`ApplyError::Blocked`] (pre-flight), [`ApplyError::ReplaceRefused`],
+/// [`ApplyError::NotYet`] before any mutation; otherwise the step that failed.
+pub async fn run(
+    client: &Client,
+    spec: &Spec,
+    options: &ApplyOptions,
+    progress: &(dyn Fn(String) + Send + Sync),
+) -> Result<ApplyReport, ApplyError> {
+    let mut phases = Phases::default();
+    let started = Instant::now();
+    let inputs = Inputs {
+        secrets: options.secrets.clone(),
+        hcloud_token: options.hcloud_token.clone(),
+    };
+    let planned = super::plan_cluster(client, spec, &inputs)
+        .await
+        .map_err(|e| ApplyError::Plan(Box::new(e)))?;
+    refuse(&planned.plan, &planned.blockers, options)?;
+    phases.record("plan", started);
+
+    let secrets_created = ensure_secrets(spec, &options.secrets)?;
+    let mut live = planned.live;
+    let started = Instant::now();
+    let created =
+        infra::create_infrastructure(client, &planned.desired, &planned.plan, &mut live, options.parallel).await?;
+    phases.record("network, firewalls, IPs, load balancers", started);
+
+    // The endpoint exists now: render the configs and derive the servers with their hashes.
+    let configs = match rendered_configs(spec, &live, &inputs).map_err(|e| ApplyError::Plan(Box::new(e)))? {
+        Ok(configs) => configs,
+        Err(why) => {
+            return Err(ApplyError::NoEndpoint {
+                name: format!("{} ({why})", spec.api_endpoint_name()),
+            });
+        }
+    };
+    let hashes = desired::config_hashes(&configs.nodes);
+    let desired = desired::desired(spec, &live, &hashes).map_err(|e| ApplyError::Plan(Box::new(e)))?;
+    let plan = plan::plan(&desired, &live, None);
+    let mut created = created;
+    let targets = node_targets(&desired.servers, &live, &configs)?;
+
+    let started = Instant::now();
+    let new_servers: Vec<&DesiredServer> = desired
+        .servers
+        .iter()
+        .filter(|s| creates(&plan, Kind::Server, &s.name))
+        .collect();
+    let made = futures::stream::iter(new_servers.iter().map(|server| {
+        let target = targets.iter().find(|t| t.name == server.node);
+        let desired = &desired;
+        let live = &live;
+        async move {
+            let mut server_options = ServerOptions {
+                user_data: None,
+                protect_control_planes: options.protect_control_planes,
+            };
+            if options.user_data
+                && let Some(target) = target
+            {
+                let payload = user_data(target).map_err(ApplyError::nodes("preparing user_data"))?;
+                server_options.user_data = Some(Redacted::new(String::from_utf8_lossy(&payload).into_owned()));
+            }
+            progress(format!("{}: creating server", server.name));
+            create_node_server(client, desired, server, live, &server_options).await
+        }
+    }))
+    .buffer_unordered(options.parallel.max(1))
+    .collect::<Vec<_>>()
+    .await;
+    let mut server_ids: Vec<(String, ServerId)> = live
+        .servers
+        .iter()
+        .map(|s| (s.name.clone(), ServerId::new(s.id)))
+        .collect();
+    let mut first_error = None;
+    for result in made {
+        match result {
+            Ok(server) => {
+                created.push(format!("server {}", server.name));
+                server_ids.push((server.name.clone(), server.id));
+            }
+            Err(error) => {
+                first_error.get_or_insert(error);
+            }
+        }
+    }
+    if let Some(error) = first_error {
+        return Err(error);
+    }
+    let floating_ip_assigned = assign_floating_ip(client, &desired, &live, &server_ids).await?;
+    if !new_servers.is_empty() || floating_ip_assigned.is_some() {
+        phases.record("servers", started);
+    }
+
+    let control_planes: Vec<IpAddr> = targets
+        .iter()
+        .filter(|t| t.is_control_plane())
+        .map(|t| t.address)
+        .collect();
+    let talosconfig = admin_talosconfig(spec, &configs, control_planes)?;
+    let identity = TalosconfigTarget::from_talosconfig(&talosconfig, None)
+        .map_err(|e| ApplyError::Access {
+            what: "the talosconfig".into(),
+            source: Box::new(e),
+        })?
+        .identity;
+    let set = NodeSet {
+        nodes: targets,
+        identity,
+        call: options.call,
+        waits: options.waits,
+    };
+    let talos = talos::converge(
+        &set,
+        &configs.endpoint,
+        &talosconfig,
+        talos::FilesTarget {
+            dir: &options.files_dir,
+            merge_into: options.merge_kubeconfig.as_deref(),
+        },
+        progress,
+        &mut phases,
+    )
+    .await?;
+    let started = Instant::now();
+    let recorded = record_config_hashes(client, &desired, &set, &server_ids).await?;
+    if !recorded.is_empty() {
+        phases.record("record config hashes", started);
+    }
+    Ok(ApplyReport {
+        cluster: spec.name.as_str().to_string(),
+        hashes_recorded: recorded,
+        secrets_created,
+        created,
+        floating_ip_assigned,
+        unchanged: planned.plan.unchanged,
+        talos,
+        endpoint: configs.endpoint.url().to_string(),
+        phases,
+        requests: client.request_count().total,
+    })
+}
+
+/// Refuses, before any mutation, a plan with blockers or with changes apply does not
+/// make: replacements without `--allow-replace` (and with it: `node replace` does them),
+/// in-place updates and deletes.
+fn refuse(plan: &Plan, blockers: &[super::preflight::Blocker], options: &ApplyOptions) -> Result<(), ApplyError> {
+    if !blockers.is_empty() {
+        return Err(ApplyError::Blocked {
+            blockers: blockers.iter().map(|b| b.message.clone()).collect(),
+            hints: blockers.iter().map(|b| b.hint.clone()).collect(),
+        });
+    }
+    let of = |action: Action| -> Vec<String> {
+        plan.changes
+            .iter()
+            .filter(|c| c.action == action)
+            .map(|c| {
+                let mut text = format!("{} {}", c.kind.as_str(), c.name);
+                if !c.reasons.is_empty() {
+                    text.push_str(&format!(" ({})", c.reasons.join("; ")));
+                }
+                text
+            })
+            .collect()
+    };
+    let replaced = of(Action::Replace);
+    if !replaced.is_empty() {
+        return Err(if options.allow_replace {
+            ApplyError::ReplaceUnsupported { resources: replaced }
+        } else {
+            ApplyError::ReplaceRefused { resources: replaced }
+        });
+    }
+    for (action, what, what_words) in [
+        (Action::Update, "changes in place", "in-place updates"),
+        (Action::Delete, "deletes", "deleting resources"),
+    ] {
+        let resources = of(action);
+        if !resources.is_empty() {
+            return Err(ApplyError::NotYet {
+                what,
+                what_words,
+                resources,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Creates the secrets bundle on the first run (0600, never replaced); returns true if
+/// and only if it was created now.
+fn ensure_secrets(spec: &Spec, path: &std::path::Path) -> Result<bool, ApplyError> {
+    if path.exists() {
+        return Ok(false);
+    }
+    let secrets = |source| ApplyError::Secrets {
+        path: path.display().to_string(),
+        source: Box::new(source),
+    };
+    let bundle = SecretsBundle::generate(spec.talos.version.contract()).map_err(secrets)?;
+    bundle.save(path, Overwrite::Refuse).map_err(secrets)?;
+    Ok(true)
+}
+
+fn creates(plan: &Plan, kind: Kind, name: &str) -> bool {
+    plan.changes
+        .iter()
+        .any(|c| c.kind == kind && c.action == Action::Create && c.name == name)
+}
+
+/// Every node as the Talos phase sees it: its public IPv4 (the primary IP's), private
+/// address, rendered config, and the hash recorded on its server (a new server's is the
+/// one it is created with).
+fn node_targets(
+    servers: &[DesiredServer],
+    live: &Live,
+    configs: &RenderedConfigs,
+) -> Result<Vec<NodeTarget>, ApplyError> {
+    servers
+        .iter()
+        .map(|server| {
+            let address: IpAddr = live
+                .primary_ips
+                .iter()
+                .find(|ip| ip.name == server.primary_ip)
+                .and_then(|ip| ip.ip.parse().ok())
+                .ok_or_else(|| ApplyError::NoAddress {
+                    server: server.name.clone(),
+                })?;
+            let rendered = configs
+                .nodes
+                .iter()
+                .find(|n| n.name == server.node)
+                .ok_or_else(|| ApplyError::Missing {
+                    kind: "machine config",
+                    name: server.node.clone(),
+                    needed_by: format!("server {}", server.name),
+                })?;
+            let applied = match live.servers.iter().find(|s| s.name == server.name) {
+                Some(existing) => existing.labels.get(LABEL_CONFIG_HASH).cloned(),
+                None => server.config_hash.clone(),
+            };
+            Ok(NodeTarget {
+                name: server.node.clone(),
+                role: server.role,
+                address,
+                private_ip: Some(IpAddr::V4(server.private_ip)),
+                config: Redacted::new(rendered.yaml.clone().into_bytes()),
+                applied,
+            })
+        })
+        .collect()
+}
+
+/// Records the config hash on every server whose label is not that of the config its
+/// node now runs (after a rolling update, or a delivery an earlier run did not record);
+/// returns those servers' names.
+async fn record_config_hashes(
+    client: &Client,
+    desired: &desired::Desired,
+    set: &NodeSet,
+    servers: &[(String, ServerId)],
+) -> Result<Vec<String>, ApplyError> {
+    let mut recorded = Vec::new();
+    for node in set.nodes.iter().filter(|n| !n.has_applied_config()) {
+        let Some(server) = desired.servers.iter().find(|s| s.node == node.name) else {
+            continue;
+        };
+        let Some((_, id)) = servers.iter().find(|(name, _)| *name == server.name) else {
+            continue;
+        };
+        let labels = infra::hcloud_labels(&format!("server {}", server.name), &server.labels)?;
+        client
+            .update_labels(Labelled::Server, id.get(), &labels)
+            .await
+            .map_err(ApplyError::hcloud(format!(
+                "recording the config hash of server {}",
+                server.name
+            )))?;
+        recorded.push(server.name.clone());
+    }
+    Ok(recorded)
+}
+
+/// Assigns the floating IP to the first control plane if it is assigned to nobody; once
+/// assigned, the Talos VIP owns it. Returns the server it was assigned to now.
+async fn assign_floating_ip(
+    client: &Client,
+    desired: &desired::Desired,
+    live: &Live,
+    servers: &[(String, ServerId)],
+) -> Result<Option<String>, ApplyError> {
+    let Some(wanted) = &desired.floating_ip else {
+        return Ok(None);
+    };
+    let Some(ip) = live.floating_ips.iter().find(|ip| ip.name == wanted.name) else {
+        return Ok(None);
+    };
+    if ip.server.is_some() {
+        return Ok(None);
+    }
+    let Some(first) = desired.servers.iter().find(|s| s.role == Role::ControlPlane) else {
+        return Ok(None);
+    };
+    let Some((_, id)) = servers.iter().find(|(name, _)| *name == first.name) else {
+        return Ok(None);
+    };
+    let doing = format!("assigning floating IP {} to server {}", ip.name, first.name);
+    let action = client
+        .assign_floating_ip(FloatingIpId::new(ip.id), *id)
+        .await
+        .map_err(ApplyError::hcloud(doing.clone()))?;
+    servers::wait(client, &doing, &[ActionId::new(action.id)]).await?;
+    Ok(Some(first.name.clone()))
+}
+
+/// The admin talosconfig: derived from the secrets bundle, endpoints = the control planes.
+fn admin_talosconfig(
+    spec: &Spec,
+    configs: &RenderedConfigs,
+    control_planes: Vec<IpAddr>,
+) -> Result<Talosconfig, ApplyError> {
+    Talosconfig::derived_for_cluster(
+        &configs.bundle,
+        spec.name.as_str(),
+        control_planes,
+        time::OffsetDateTime::now_utc(),
+    )
+    .map_err(|e| ApplyError::Access {
+        what: "the talosconfig".into(),
+        source: Box::new(e),
+    })
+}

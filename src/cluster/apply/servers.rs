@@ -9,12 +9,13 @@ use std::net::Ipv4Addr;
 use crate::cluster::desired::{Desired, DesiredImage, DesiredServer};
 use crate::cluster::live::Live;
 use crate::hcloud::{
-    ActionId, Client, CreateServer, FirewallId, Labels, NetworkId, PlacementGroupId, PrimaryIpId, ServerId,
+    ActionId, Client, CreateServer, FirewallId, NetworkId, PlacementGroupId, PrimaryIpId, Protected, ServerId,
 };
 use crate::redact::Redacted;
 use crate::spec::Role;
 
 use super::error::ApplyError;
+use super::infra::hcloud_labels;
 
 /// Choices about a node's server that cluster.yaml does not spell out.
 #[derive(Debug, Clone, Default)]
@@ -93,20 +94,6 @@ impl References {
     }
 }
 
-/// The checked Hetzner labels of `server`.
-///
-/// # Errors
-/// [`ApplyError::Hcloud`] when a label breaks Hetzner's rules.
-pub fn server_labels(server: &DesiredServer) -> Result<Labels, ApplyError> {
-    let mut labels = Labels::new();
-    for (key, value) in &server.labels {
-        labels
-            .insert(key, value)
-            .map_err(ApplyError::hcloud(format!("labelling server {}", server.name)))?;
-    }
-    Ok(labels)
-}
-
 /// Creates `server` of `desired` with the network, firewall, placement group, primary IP
 /// and snapshot that `live` holds under the desired names: stopped, then attached to the
 /// network at its private address, protected (control planes, when `options` asks), and
@@ -127,7 +114,7 @@ pub async fn create_node_server(
         &server.name,
         &server.server_type,
         &refs.image.to_string(),
-        server_labels(server)?,
+        hcloud_labels(&format!("server {}", server.name), &server.labels)?,
     );
     request.location = Some(server.location.clone());
     request.placement_group = Some(refs.placement_group);
@@ -160,7 +147,7 @@ pub async fn create_node_server(
     if protect && !already_protected {
         let doing = format!("protecting server {}", server.name);
         let action = client
-            .change_server_protection(id, true)
+            .set_protection(Protected::Server, id.get(), true)
             .await
             .map_err(ApplyError::hcloud(doing.clone()))?;
         wait(client, &doing, &[ActionId::new(action.id)]).await?;

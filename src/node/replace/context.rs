@@ -7,14 +7,12 @@ use std::net::IpAddr;
 use crate::cluster::desired::{self, Desired, DesiredServer};
 use crate::cluster::live::{self, Live, LiveServer};
 use crate::cluster::nodes::{NodeSet, NodeTarget, Waits};
-use crate::cluster::planning::endpoint_address;
+use crate::cluster::planning::rendered_configs;
 use crate::cluster::{self as cluster_mod};
 use crate::hcloud::Client;
 use crate::redact::Redacted;
 use crate::spec::{Role, Spec};
 use crate::talos::api::{CallOptions, TalosconfigTarget};
-use crate::talos::config::render::{self, ApiEndpoint};
-use crate::talos::secrets::SecretsBundle;
 use crate::talos::talosconfig::Talosconfig;
 
 use super::error::ReplaceError;
@@ -117,21 +115,16 @@ pub async fn read(client: Client, spec: Spec, name: &str, inputs: &Inputs) -> Re
         source: Box::new(source),
     };
     let live = live::read(&client, &spec).await.map_err(wrap)?;
-    let address = endpoint_address(&spec, &live).ok_or_else(|| ReplaceError::Precheck {
-        problems: vec![crate::cluster::nodes::NodeFailure::said(
-            "endpoint",
-            format!("{} does not exist; run apply first", spec.api_endpoint_name()),
-        )],
-    })?;
-    let bundle = SecretsBundle::load(&secrets).map_err(|e| wrap(cluster_mod::Error::Secrets(Box::new(e))))?;
-    let endpoint = ApiEndpoint::parse(&address).map_err(|e| wrap(cluster_mod::Error::Endpoint(Box::new(e))))?;
-    let rendered = render::render_cluster(&render::ClusterInputs {
-        spec: &spec,
-        secrets: &bundle,
-        endpoint: &endpoint,
-        hcloud_token: inputs.hcloud_token.as_ref(),
-    })
-    .map_err(|e| wrap(cluster_mod::Error::Render(Box::new(e))))?;
+    let planning = crate::cluster::Inputs {
+        secrets,
+        hcloud_token: inputs.hcloud_token.clone(),
+    };
+    let configs = rendered_configs(&spec, &live, &planning)
+        .map_err(wrap)?
+        .map_err(|why| ReplaceError::Precheck {
+            problems: vec![crate::cluster::nodes::NodeFailure::said("configs", why)],
+        })?;
+    let (rendered, bundle) = (configs.nodes, configs.bundle);
     let desired = desired::desired(&spec, &live, &desired::config_hashes(&rendered)).map_err(wrap)?;
     let mut nodes = Vec::new();
     for node in rendered {

@@ -1,0 +1,51 @@
+//! `apply`: loads cluster.yaml (bad input: exit 2 before any request), runs
+//! `cluster::apply::run` and prints its summary (text, or one JSON document).
+
+use talos_hcloud::cluster::apply::{self, ApplyOptions, ApplyReport};
+use talos_hcloud::hcloud::Client;
+use talos_hcloud::spec::{self, Spec};
+
+use super::CliError;
+use crate::cli::{ApplyArgs, GlobalArgs};
+use crate::printer::{Printer, Report};
+
+/// Runs `apply`.
+pub async fn run(args: &ApplyArgs, global: &GlobalArgs, printer: &Printer) -> Result<(), CliError> {
+    let spec = spec::load(&global.config)?;
+    let client = super::hcloud::client(global)?;
+    let options = options(args, global, &spec);
+    let report = converge(&client, &spec, &options, printer).await?;
+    print(&report, printer);
+    Ok(())
+}
+
+/// The apply options of `args` for `spec`.
+pub fn options(args: &ApplyArgs, global: &GlobalArgs, spec: &Spec) -> ApplyOptions {
+    let mut options = ApplyOptions::for_spec(spec);
+    if let Some(secrets) = &args.secrets {
+        options.secrets.clone_from(secrets);
+    }
+    options.merge_kubeconfig.clone_from(&args.merge_kubeconfig);
+    options.hcloud_token.clone_from(&global.hcloud_token);
+    options.allow_replace = args.allow_replace;
+    options.user_data = args.user_data;
+    options.protect_control_planes = !args.no_protection;
+    options
+}
+
+/// Runs the apply with one status line per step.
+pub async fn converge(
+    client: &Client,
+    spec: &Spec,
+    options: &ApplyOptions,
+    printer: &Printer,
+) -> Result<ApplyReport, CliError> {
+    let progress = |line: String| printer.status(line);
+    Ok(apply::run(client, spec, options, &progress).await?)
+}
+
+/// Prints the closing summary.
+pub fn print(report: &ApplyReport, printer: &Printer) {
+    let document = serde_json::to_value(report).unwrap_or(serde_json::Value::Null);
+    printer.result(&Report::new(report.text(), document));
+}
