@@ -352,6 +352,10 @@ pub enum Command {
     ///
     ///   HCLOUD_TOKEN=… talos-hcloud -c cluster.yaml status
     Status(StatusArgs),
+
+    /// Operate on one node of the cluster (`node replace`).
+    #[command(subcommand)]
+    Node(NodeCommand),
 }
 
 /// Arguments of `status`.
@@ -365,6 +369,75 @@ pub struct StatusArgs {
     /// Seconds each node (and /readyz) may take to answer.
     #[arg(long, value_name = "SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=300))]
     pub timeout: u64,
+}
+
+/// Subcommands of `node`.
+#[derive(Debug, Subcommand)]
+pub enum NodeCommand {
+    /// Replace a node's server: drain, leave etcd, delete, recreate identically, rejoin.
+    ///
+    /// Prints the plan (every step, what it touches, what it checks), checks the cluster
+    /// (the other nodes answer; etcd keeps quorum without a control plane; a snapshot exists
+    /// for the configured Talos version) and asks for the node name. For a control plane it
+    /// saves an etcd snapshot (0600) under .talos-hcloud/<cluster>/, has the node leave etcd
+    /// and resets it; a dead node (--dead, or its Talos API does not answer) is removed from
+    /// etcd through another control plane instead. The node is cordoned and drained (Pod
+    /// disruption budgets honoured, --drain-timeout), its server deleted and created again
+    /// with the same name, private IP, primary IPv4, placement group, firewall and labels,
+    /// its machine config delivered, and the cluster's health checked (apid, etcd members,
+    /// kube-apiserver, kubelet) before it is uncordoned and protected again.
+    ///
+    /// The server's `talos-hcloud/replace-step` label records the last step done: after a
+    /// failure or Ctrl-C (exit 3, between steps), run the same command again to continue.
+    /// Needs HCLOUD_TOKEN and the secrets bundle.
+    ///
+    /// Example:
+    ///
+    ///   HCLOUD_TOKEN=… talos-hcloud -c cluster.yaml node replace cp-2 --dry-run
+    Replace(NodeReplaceArgs),
+}
+
+/// Arguments of `node replace`.
+#[derive(Debug, Args)]
+pub struct NodeReplaceArgs {
+    /// The node (cluster.yaml's name, e.g. `cp-2`, or its server name).
+    #[arg(value_name = "NAME")]
+    pub name: String,
+
+    /// Print the plan and run the checks; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// The node is dead: skip the drain and the graceful etcd leave, remove its etcd member
+    /// through another control plane.
+    #[arg(long)]
+    pub dead: bool,
+
+    /// Replace a control plane even though etcd has no quorum while it is gone (e.g. one of
+    /// two control planes).
+    #[arg(long)]
+    pub force_quorum_loss: bool,
+
+    /// Create the server from this image ID instead of the configured version's snapshot.
+    #[arg(long, value_name = "ID")]
+    pub image: Option<i64>,
+
+    /// How long PodDisruptionBudgets may refuse evictions before the drain gives up (Go
+    /// duration: `90s`, `5m`, `1h30m`).
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = go_duration)]
+    pub drain_timeout: std::time::Duration,
+
+    /// Do not ask for confirmation (scripts).
+    #[arg(long)]
+    pub yes: bool,
+}
+
+/// A Go duration (`5m`, `90s`) as a [`std::time::Duration`].
+fn go_duration(text: &str) -> Result<std::time::Duration, String> {
+    talos_hcloud::talos::config::shape::go_values::parse_duration(text)
+        .and_then(|nanos| u64::try_from(nanos).ok())
+        .map(std::time::Duration::from_nanos)
+        .ok_or_else(|| format!("{text:?} is not a duration such as 90s, 5m or 1h30m"))
 }
 
 /// Arguments of `destroy`.

@@ -2,7 +2,6 @@
 //! dependency order (`cluster::destroy`), say what was kept.
 
 use std::fmt::Write as _;
-use std::io::{BufRead, IsTerminal, Write};
 
 use serde_json::json;
 use talos_hcloud::cluster::destroy::{self, Inventory, Kind, Options};
@@ -94,31 +93,26 @@ fn listing(inventory: &Inventory) -> String {
 fn confirm(inventory: &Inventory, printer: &Printer) -> Result<(), CliError> {
     let cluster = &inventory.cluster;
     let count = inventory.resources.len();
-    if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
-        printer.status(format!("destroy would delete:\n{}", listing(inventory)));
-        return Err(CliError::invalid(format!(
-            "destroy would delete {count} resources of cluster {cluster} and needs confirmation, but there is no \
-             terminal to ask on; nothing was deleted"
-        ))
-        .hint("pass --yes to destroy without asking (scripts, CI)"));
-    }
-    crate::printer::stderr_line(format_args!(
+    let intro = format!(
         "destroy deletes these {count} resources of cluster {cluster}:\n{}",
         listing(inventory)
-    ));
-    let mut stderr = std::io::stderr().lock();
-    let _ = write!(stderr, "type the cluster name ({cluster}) to confirm: ");
-    let _ = stderr.flush();
-    drop(stderr);
-    let mut answer = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut answer)
-        .map_err(|e| CliError::invalid(format!("cannot read the confirmation: {e}")))?;
-    if answer.trim() != cluster.as_str() {
-        return Err(CliError::invalid(format!(
+    );
+    match super::ask_to_type(
+        &intro,
+        &format!("type the cluster name ({cluster}) to confirm: "),
+        cluster,
+    )? {
+        Some(true) => Ok(()),
+        Some(false) => Err(CliError::invalid(format!(
             "the answer was not {cluster}; nothing was deleted"
-        )));
+        ))),
+        None => {
+            printer.status(format!("destroy would delete:\n{}", listing(inventory)));
+            Err(CliError::invalid(format!(
+                "destroy would delete {count} resources of cluster {cluster} and needs confirmation, but there is \
+                 no terminal to ask on; nothing was deleted"
+            ))
+            .hint("pass --yes to destroy without asking (scripts, CI)"))
+        }
     }
-    Ok(())
 }

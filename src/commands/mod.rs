@@ -9,6 +9,7 @@ mod doctor;
 mod factory;
 mod hcloud;
 mod image;
+mod node;
 mod plan;
 mod schematic;
 mod secrets;
@@ -38,7 +39,10 @@ use crate::printer::Printer;
 pub async fn run(cli: Cli, printer: &Printer) -> Result<(), CliError> {
     let handles_signals = matches!(
         cli.command,
-        Command::Sim(_) | Command::Up(_) | Command::Image(ImageCommand::Build(_) | ImageCommand::Rebuild(_))
+        Command::Sim(_)
+            | Command::Up(_)
+            | Command::Image(ImageCommand::Build(_) | ImageCommand::Rebuild(_))
+            | Command::Node(_)
     );
     if handles_signals {
         return dispatch(cli, printer).await;
@@ -70,7 +74,31 @@ async fn dispatch(cli: Cli, printer: &Printer) -> Result<(), CliError> {
         Command::Destroy(args) => destroy::run(&args, &cli.global, printer).await,
         Command::Doctor => doctor::run(&cli.global, printer).await,
         Command::Status(args) => status::run(&args, &cli.global, printer).await,
+        Command::Node(command) => node::run(command, &cli.global, printer).await,
     }
+}
+
+/// Shows `intro` on the terminal and asks for `expected` to be typed after `prompt`;
+/// whether the answer matched, or `None` when there is no terminal to ask on.
+///
+/// # Errors
+/// Exit 2 when the answer cannot be read.
+fn ask_to_type(intro: &str, prompt: &str, expected: &str) -> Result<Option<bool>, CliError> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+        return Ok(None);
+    }
+    crate::printer::stderr_line(format_args!("{intro}"));
+    let mut stderr = std::io::stderr().lock();
+    let _ = write!(stderr, "{prompt}");
+    let _ = stderr.flush();
+    drop(stderr);
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| CliError::invalid(format!("cannot read the confirmation: {e}")))?;
+    Ok(Some(answer.trim() == expected))
 }
 
 /// A failed command: the error chain, its class (which sets the exit code) and hints.
@@ -151,6 +179,12 @@ impl CliError {
     /// The `hint: …` lines.
     pub fn hints(&self) -> &[String] {
         &self.hints
+    }
+
+    /// Adds structured facts for the JSON error document (`"details"`).
+    pub fn with_details(mut self, details: serde_json::Value) -> Self {
+        self.details = Some(Box::new(details));
+        self
     }
 
     /// Structured facts for the JSON error document (e.g. diagnostics), if any.

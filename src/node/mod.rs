@@ -5,15 +5,15 @@
 //! [`kube`] is the product's Kubernetes client, dialled with the admin kubeconfig
 //! ([`kubeconfig`]); [`drain`] is the eviction loop on top of it; [`etcd_snapshot`] saves a
 //! snapshot from the Talos API ([`crate::talos::api`]) to a private file and
-//! [`etcd_member`] removes a dead member idempotently. Deciding when to do
-//! what (the runbook, resuming, the Hetzner side) is left to the `node replace` command that
-//! will build on these.
+//! [`etcd_member`] removes a dead member idempotently. Deciding when to do what (the
+//! runbook, resuming, the Hetzner side) is [`replace`]'s job.
 
 pub mod drain;
 pub mod etcd_member;
 pub mod etcd_snapshot;
 pub mod kube;
 pub mod kubeconfig;
+pub mod replace;
 
 pub use drain::{BlockedPod, DrainError, DrainReport, drain, eviction_policy};
 pub use etcd_member::{MemberRemoval, ensure_member_removed};

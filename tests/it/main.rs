@@ -17,6 +17,7 @@ mod hcloud_client;
 mod image_build;
 mod image_ops;
 mod node_kube;
+mod node_replace;
 mod openapi;
 mod python_client;
 mod schematic;

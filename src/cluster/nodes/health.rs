@@ -236,7 +236,7 @@ async fn etcd_failures(clients: &[(&NodeTarget, TalosClient)]) -> Vec<NodeFailur
 
 /// Returns true if and only if `member` is `node`'s: same hostname, or a peer URL on one
 /// of its addresses.
-fn is_member_of(member: &crate::talos::api::EtcdMember, node: &NodeTarget) -> bool {
+pub fn is_member_of(member: &crate::talos::api::EtcdMember, node: &NodeTarget) -> bool {
     let on = |ip: std::net::IpAddr| {
         let host = match ip {
             std::net::IpAddr::V6(v6) => format!("[{v6}]"),

@@ -29,7 +29,7 @@ use crate::talos::api::{APID_PORT, CallOptions, ClientIdentity, Credentials, Tal
 pub use bootstrap::{BootstrapReport, bootstrap_once};
 pub use deliver::{Delivered, Delivery, deliver, user_data};
 pub use error::{NodeFailure, NodesError};
-pub use health::{HealthReport, NodeReadiness, Stage, check_health};
+pub use health::{HealthReport, NodeReadiness, Stage, check_health, is_member_of};
 pub use rolling::{NodeUpdate, RollingStep, rolling_update};
 
 /// One node as the Talos phase sees it (`Debug` shows no config: it holds CA keys).

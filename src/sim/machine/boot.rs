@@ -184,6 +184,7 @@ impl Runner {
             SimEvent::ServerDeleted { id } => {
                 self.stop_rescue(id).await;
                 if let Some(machine) = self.machines.remove(&id) {
+                    machine.node.discard();
                     machine.node.stop().await;
                 }
             }

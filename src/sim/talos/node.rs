@@ -400,6 +400,27 @@ impl EmulatedNode {
         self.shared.publish_mode(&state);
     }
 
+    /// The machine is gone (its server deleted): its configuration and etcd data go with
+    /// it, so a new machine at the same address starts empty, as a new disk would.
+    pub fn discard(&self) {
+        let mut state = self.shared.lock();
+        // Powered off, the cluster is known only from the installed configuration.
+        let cluster = match &state.phase {
+            Phase::Configured(configured) => Some(configured.cluster.clone()),
+            _ => state
+                .installed
+                .as_ref()
+                .and_then(|config| self.shared.registry.cluster(&config.cluster_id)),
+        };
+        self.shared.shutdown(&mut state);
+        if let Some(cluster) = cluster {
+            cluster.wipe_data(self.shared.address);
+            cluster.unregister(self.shared.address);
+        }
+        state.installed = None;
+        state.staged = None;
+    }
+
     /// Powers the node on (boots) if it is off.
     ///
     /// # Errors
