@@ -336,9 +336,9 @@ impl<W: io::Write + Send> RawSink for WriteSink<W> {
     }
 }
 
-/// Downloads `url` and writes the decompressed image into `sink` on a dedicated
-/// blocking thread (decompress, hash and write in 1 MiB blocks, no async hop per write),
-/// returning the digest and the sink.
+/// Downloads `url` and writes the decompressed image into `sink`, returning the digest
+/// and the sink. Decompressing, hashing and writing run on three dedicated threads in
+/// 1 MiB blocks, with no async hop per write.
 ///
 /// # Errors
 /// Download failures, [`Error::Decode`] for corrupt data, [`Error::Sink`] if writing fails.
@@ -618,12 +618,17 @@ fn fill(decoder: &mut Decoder, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
-/// Blocks in flight between the decoder and the hashing writer.
-const SINK_BLOCKS_IN_FLIGHT: usize = 3;
+/// Blocks in flight in the decode → hash → write pipeline (one per stage and a spare).
+const SINK_BLOCKS_IN_FLIGHT: usize = 4;
 
-/// Decodes into `sink` with two threads: this one decompresses into [`SINK_BLOCK`]
-/// buffers, a scoped second one hashes and writes them, so hashing overlaps decoding.
-/// Buffers are recycled; memory stays at [`SINK_BLOCKS_IN_FLIGHT`] blocks.
+/// One decoded block: its buffer and how many bytes of it are image data.
+type Block = (Vec<u8>, usize);
+
+/// Decodes into `sink` with three threads: this one decompresses into [`SINK_BLOCK`]
+/// buffers, a scoped second one hashes them, a third writes them. SHA-256 is the most
+/// expensive stage, so it runs alone: the sink's copies into the page cache and its
+/// writeback waits do not delay it. Buffers are recycled; memory stays at
+/// [`SINK_BLOCKS_IN_FLIGHT`] blocks.
 fn decode_into_sink(
     decoder: &mut Decoder,
     sink: &mut dyn RawSink,
@@ -631,22 +636,32 @@ fn decode_into_sink(
 ) -> Result<(String, u64), DecodeFailure> {
     use std::sync::mpsc as sync;
     std::thread::scope(|scope| {
-        let (full_tx, full_rx) = sync::sync_channel::<(Vec<u8>, usize)>(SINK_BLOCKS_IN_FLIGHT);
+        let (decoded_tx, decoded_rx) = sync::sync_channel::<Block>(SINK_BLOCKS_IN_FLIGHT);
+        let (hashed_tx, hashed_rx) = sync::sync_channel::<Block>(SINK_BLOCKS_IN_FLIGHT);
         let (empty_tx, empty_rx) = sync::channel::<Vec<u8>>();
         for _ in 0..SINK_BLOCKS_IN_FLIGHT {
             let _ = empty_tx.send(vec![0u8; SINK_BLOCK]);
         }
-        let writer = scope.spawn(move || -> io::Result<(String, u64)> {
+        let hasher = scope.spawn(move || {
             let mut hasher = Sha256::new();
-            let mut total = 0u64;
-            for (buf, n) in full_rx {
+            for (buf, n) in decoded_rx {
                 hasher.update(&buf[..n]);
+                // A closed channel means the writer failed; it reports why.
+                if hashed_tx.send((buf, n)).is_err() {
+                    break;
+                }
+            }
+            hex::encode(hasher.finalize())
+        });
+        let writer = scope.spawn(move || -> io::Result<u64> {
+            let mut total = 0u64;
+            for (buf, n) in hashed_rx {
                 sink.write_at(total, &buf[..n])?;
                 total += n as u64;
                 // The decoder may have stopped; then the buffer is simply dropped.
                 let _ = empty_tx.send(buf);
             }
-            Ok((hex::encode(hasher.finalize()), total))
+            Ok(total)
         });
         let mut decode_error = None;
         // A closed channel means the writer failed; its error is reported below.
@@ -654,7 +669,7 @@ fn decode_into_sink(
             match fill(decoder, &mut buf) {
                 Ok(0) => break,
                 Ok(n) => {
-                    if full_tx.send((buf, n)).is_err() {
+                    if decoded_tx.send((buf, n)).is_err() {
                         break;
                     }
                 }
@@ -664,14 +679,17 @@ fn decode_into_sink(
                 }
             }
         }
-        drop(full_tx);
+        drop(decoded_tx);
+        let sha = hasher.join();
         let written = writer
             .join()
             .unwrap_or_else(|_| Err(io::Error::other("the image writer thread panicked")));
         if let Some(e) = decode_error {
             return Err(classify(e));
         }
-        written.map_err(DecodeFailure::Sink)
+        let total = written.map_err(DecodeFailure::Sink)?;
+        let sha = sha.map_err(|_| DecodeFailure::Sink(io::Error::other("the image hashing thread panicked")))?;
+        Ok((sha, total))
     })
 }
 
