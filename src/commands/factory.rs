@@ -92,7 +92,7 @@ async fn download(client: &FactoryClient, args: FactoryDownloadArgs, printer: &P
             let file = tokio::fs::File::create(&partial)
                 .await
                 .map_err(|e| CliError::failed(format!("cannot create {}: {e}", partial.display())))?;
-            // Decompress, hash and write sparsely on one blocking thread (1 MiB blocks).
+            // Decompress, hash and write sparsely on dedicated threads (1 MiB blocks).
             let sink = image_stream::SparseFile::new(file.into_std().await);
             let downloaded = image_stream::download_to(client, url.clone(), options, progress, sink).await;
             if let Ok((_, sink)) = &downloaded {

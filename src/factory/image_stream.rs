@@ -16,7 +16,7 @@
 //! their hash and skipped, and a warning is logged. Redirects are followed. Connection,
 //! response and read-idle timeouts come from [`Timeouts`].
 
-use std::io::{self, Read};
+use std::io::{self, BufRead, Read};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -89,8 +89,6 @@ impl StreamOptions {
 const CHANNEL_DEPTH: usize = 16;
 /// Decoder output buffer.
 const RAW_BUFFER: usize = 128 * 1024;
-/// Decoder input buffer (compressed bytes).
-const INPUT_BUFFER: usize = 128 * 1024;
 /// Decoder output block for sinks: large writes, few syscalls, flat memory.
 const SINK_BLOCK: usize = 1 << 20;
 /// Hard cap on attempts, even when each one makes progress.
@@ -338,9 +336,9 @@ impl<W: io::Write + Send> RawSink for WriteSink<W> {
     }
 }
 
-/// Downloads `url` and writes the decompressed image into `sink` on a dedicated
-/// blocking thread (decompress, hash and write in 1 MiB blocks, no async hop per write),
-/// returning the digest and the sink.
+/// Downloads `url` and writes the decompressed image into `sink`, returning the digest
+/// and the sink. Decompressing, hashing and writing run on three dedicated threads in
+/// 1 MiB blocks, with no async hop per write.
 ///
 /// # Errors
 /// Download failures, [`Error::Decode`] for corrupt data, [`Error::Sink`] if writing fails.
@@ -447,30 +445,45 @@ fn combine(
     }
 }
 
-/// Feeds the decoder from the channel on a blocking thread.
+/// Feeds the decoder from the channel on a blocking thread. A [`BufRead`] over the
+/// network chunks themselves, so the decoder reads them in place (no copy into a buffer).
 struct ChannelInput {
     rx: mpsc::Receiver<Chunk>,
     current: Bytes,
     ended: bool,
 }
 
-impl Read for ChannelInput {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.current.is_empty() {
-            if self.ended {
-                return Ok(0);
-            }
+impl ChannelInput {
+    /// Whether unread input is left after the decoder stopped: buffered, or still to come
+    /// from the channel before the end marker.
+    fn has_more(&mut self) -> io::Result<bool> {
+        Ok(!self.fill_buf()?.is_empty())
+    }
+}
+
+impl BufRead for ChannelInput {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        while self.current.is_empty() && !self.ended {
             match self.rx.blocking_recv() {
                 Some(Chunk::Data(bytes)) => self.current = bytes,
                 Some(Chunk::End) => self.ended = true,
-                None => {
-                    return Err(io::Error::new(io::ErrorKind::UnexpectedEof, ABORTED));
-                }
+                None => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, ABORTED)),
             }
         }
-        let n = buf.len().min(self.current.len());
-        buf[..n].copy_from_slice(&self.current[..n]);
-        self.current = self.current.slice(n..);
+        Ok(&self.current)
+    }
+
+    fn consume(&mut self, amount: usize) {
+        self.current = self.current.slice(amount.min(self.current.len())..);
+    }
+}
+
+impl Read for ChannelInput {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let available = self.fill_buf()?;
+        let n = buf.len().min(available.len());
+        buf[..n].copy_from_slice(&available[..n]);
+        self.consume(n);
         Ok(n)
     }
 }
@@ -478,17 +491,15 @@ impl Read for ChannelInput {
 const ABORTED: &str = "the download ended before the image was complete";
 
 enum Decoder {
-    Zstd(zstd::stream::read::Decoder<'static, io::BufReader<ChannelInput>>),
-    Xz(liblzma::read::XzDecoder<ChannelInput>),
+    Zstd(zstd::stream::read::Decoder<'static, ChannelInput>),
+    Xz(liblzma::bufread::XzDecoder<ChannelInput>),
 }
 
 impl Decoder {
     fn new(input: ChannelInput, compression: Compression) -> io::Result<Decoder> {
         Ok(match compression {
-            Compression::Zstd => Decoder::Zstd(zstd::stream::read::Decoder::with_buffer(
-                io::BufReader::with_capacity(INPUT_BUFFER, input),
-            )?),
-            Compression::Xz => Decoder::Xz(liblzma::read::XzDecoder::new_multi_decoder(input)),
+            Compression::Zstd => Decoder::Zstd(zstd::stream::read::Decoder::with_buffer(input)?),
+            Compression::Xz => Decoder::Xz(liblzma::bufread::XzDecoder::new_multi_decoder(input)),
         })
     }
 
@@ -501,15 +512,11 @@ impl Decoder {
 
     /// Whether input remains after the end of the compressed stream.
     fn has_trailing_input(self) -> io::Result<bool> {
-        let (buffered, mut input) = match self {
-            Decoder::Zstd(d) => {
-                let reader = d.finish();
-                (!reader.buffer().is_empty(), reader.into_inner())
-            }
-            Decoder::Xz(d) => (false, d.into_inner()),
+        let mut input = match self {
+            Decoder::Zstd(d) => d.finish(),
+            Decoder::Xz(d) => d.into_inner(),
         };
-        let mut probe = [0u8; 1];
-        Ok(buffered || input.read(&mut probe)? > 0)
+        input.has_more()
     }
 }
 
@@ -611,12 +618,17 @@ fn fill(decoder: &mut Decoder, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
-/// Blocks in flight between the decoder and the hashing writer.
-const SINK_BLOCKS_IN_FLIGHT: usize = 3;
+/// Blocks in flight in the decode → hash → write pipeline (one per stage and a spare).
+const SINK_BLOCKS_IN_FLIGHT: usize = 4;
 
-/// Decodes into `sink` with two threads: this one decompresses into [`SINK_BLOCK`]
-/// buffers, a scoped second one hashes and writes them, so hashing overlaps decoding.
-/// Buffers are recycled; memory stays at [`SINK_BLOCKS_IN_FLIGHT`] blocks.
+/// One decoded block: its buffer and how many bytes of it are image data.
+type Block = (Vec<u8>, usize);
+
+/// Decodes into `sink` with three threads: this one decompresses into [`SINK_BLOCK`]
+/// buffers, a scoped second one hashes them, a third writes them. SHA-256 is the most
+/// expensive stage, so it runs alone: the sink's copies into the page cache and its
+/// writeback waits do not delay it. Buffers are recycled; memory stays at
+/// [`SINK_BLOCKS_IN_FLIGHT`] blocks.
 fn decode_into_sink(
     decoder: &mut Decoder,
     sink: &mut dyn RawSink,
@@ -624,22 +636,32 @@ fn decode_into_sink(
 ) -> Result<(String, u64), DecodeFailure> {
     use std::sync::mpsc as sync;
     std::thread::scope(|scope| {
-        let (full_tx, full_rx) = sync::sync_channel::<(Vec<u8>, usize)>(SINK_BLOCKS_IN_FLIGHT);
+        let (decoded_tx, decoded_rx) = sync::sync_channel::<Block>(SINK_BLOCKS_IN_FLIGHT);
+        let (hashed_tx, hashed_rx) = sync::sync_channel::<Block>(SINK_BLOCKS_IN_FLIGHT);
         let (empty_tx, empty_rx) = sync::channel::<Vec<u8>>();
         for _ in 0..SINK_BLOCKS_IN_FLIGHT {
             let _ = empty_tx.send(vec![0u8; SINK_BLOCK]);
         }
-        let writer = scope.spawn(move || -> io::Result<(String, u64)> {
+        let hasher = scope.spawn(move || {
             let mut hasher = Sha256::new();
-            let mut total = 0u64;
-            for (buf, n) in full_rx {
+            for (buf, n) in decoded_rx {
                 hasher.update(&buf[..n]);
+                // A closed channel means the writer failed; it reports why.
+                if hashed_tx.send((buf, n)).is_err() {
+                    break;
+                }
+            }
+            hex::encode(hasher.finalize())
+        });
+        let writer = scope.spawn(move || -> io::Result<u64> {
+            let mut total = 0u64;
+            for (buf, n) in hashed_rx {
                 sink.write_at(total, &buf[..n])?;
                 total += n as u64;
                 // The decoder may have stopped; then the buffer is simply dropped.
                 let _ = empty_tx.send(buf);
             }
-            Ok((hex::encode(hasher.finalize()), total))
+            Ok(total)
         });
         let mut decode_error = None;
         // A closed channel means the writer failed; its error is reported below.
@@ -647,7 +669,7 @@ fn decode_into_sink(
             match fill(decoder, &mut buf) {
                 Ok(0) => break,
                 Ok(n) => {
-                    if full_tx.send((buf, n)).is_err() {
+                    if decoded_tx.send((buf, n)).is_err() {
                         break;
                     }
                 }
@@ -657,14 +679,17 @@ fn decode_into_sink(
                 }
             }
         }
-        drop(full_tx);
+        drop(decoded_tx);
+        let sha = hasher.join();
         let written = writer
             .join()
             .unwrap_or_else(|_| Err(io::Error::other("the image writer thread panicked")));
         if let Some(e) = decode_error {
             return Err(classify(e));
         }
-        written.map_err(DecodeFailure::Sink)
+        let total = written.map_err(DecodeFailure::Sink)?;
+        let sha = sha.map_err(|_| DecodeFailure::Sink(io::Error::other("the image hashing thread panicked")))?;
+        Ok((sha, total))
     })
 }
 
@@ -1010,44 +1035,67 @@ mod tests {
         );
     }
 
-    #[tokio::test]
-    async fn decoder_rejects_truncated_and_trailing_input() {
-        let raw = vec![7u8; 100_000];
-        let compressed = zstd::encode_all(&raw[..], 3).expect("compress");
-        // Truncated: no end marker, channel closes → InputAborted.
-        let (tx, rx) = mpsc::channel(4);
-        tx.send(Chunk::Data(Bytes::copy_from_slice(&compressed[..compressed.len() / 2])))
-            .await
-            .expect("send");
+    fn compress(raw: &[u8], compression: Compression) -> Vec<u8> {
+        match compression {
+            Compression::Zstd => zstd::encode_all(raw, 3).expect("compress"),
+            Compression::Xz => {
+                let mut out = Vec::new();
+                liblzma::read::XzEncoder::new(raw, 1)
+                    .read_to_end(&mut out)
+                    .expect("compress");
+                out
+            }
+        }
+    }
+
+    /// Runs the decoder on `chunks` (each sent as one network chunk), with or without the
+    /// end marker.
+    async fn decode_chunks(
+        chunks: Vec<Vec<u8>>,
+        end: bool,
+        compression: Compression,
+    ) -> Result<(String, u64), DecodeFailure> {
+        let (tx, rx) = mpsc::channel(chunks.len() + 1);
+        for chunk in chunks {
+            tx.send(Chunk::Data(Bytes::from(chunk))).await.expect("send");
+        }
+        if end {
+            tx.send(Chunk::End).await.expect("send");
+        }
         drop(tx);
-        let result = tokio::task::spawn_blocking(move || decode(rx, Compression::Zstd, Output::Discard))
-            .await
-            .expect("join");
-        assert!(matches!(result, Err(DecodeFailure::InputAborted)), "{result:?}");
-        // Trailing garbage after a complete frame.
-        let (tx, rx) = mpsc::channel(4);
-        let mut with_trailing = compressed.clone();
-        with_trailing.extend_from_slice(b"garbage");
-        tx.send(Chunk::Data(Bytes::from(with_trailing))).await.expect("send");
-        tx.send(Chunk::End).await.expect("send");
-        drop(tx);
-        let result = tokio::task::spawn_blocking(move || decode(rx, Compression::Zstd, Output::Discard))
-            .await
-            .expect("join");
-        assert!(
-            matches!(result, Err(DecodeFailure::Corrupt(_) | DecodeFailure::Trailing)),
-            "{result:?}"
-        );
-        // Complete input decodes to the raw digest.
-        let (tx, rx) = mpsc::channel(4);
-        tx.send(Chunk::Data(Bytes::from(compressed))).await.expect("send");
-        tx.send(Chunk::End).await.expect("send");
-        drop(tx);
-        let (sha, len) = tokio::task::spawn_blocking(move || decode(rx, Compression::Zstd, Output::Discard))
+        tokio::task::spawn_blocking(move || decode(rx, compression, Output::Discard))
             .await
             .expect("join")
-            .expect("decodes");
-        assert_eq!(len, 100_000);
-        assert_eq!(sha, hex::encode(Sha256::digest(&raw)));
+    }
+
+    #[tokio::test]
+    async fn decoder_rejects_truncated_and_trailing_input() {
+        let raw: Vec<u8> = (0..300_000u32)
+            .map(|i| (i % 7) as u8 * (i / 40_000 % 2) as u8)
+            .collect();
+        for compression in [Compression::Zstd, Compression::Xz] {
+            let compressed = compress(&raw, compression);
+            // Truncated: no end marker, channel closes → InputAborted.
+            let result = decode_chunks(vec![compressed[..compressed.len() / 2].to_vec()], false, compression).await;
+            assert!(
+                matches!(result, Err(DecodeFailure::InputAborted)),
+                "{compression}: {result:?}"
+            );
+            // Trailing garbage after a complete stream, in the same chunk or in a later one.
+            let mut with_trailing = compressed.clone();
+            with_trailing.extend_from_slice(b"garbage");
+            for chunks in [vec![with_trailing], vec![compressed.clone(), b"garbage".to_vec()]] {
+                let result = decode_chunks(chunks, true, compression).await;
+                assert!(
+                    matches!(result, Err(DecodeFailure::Corrupt(_) | DecodeFailure::Trailing)),
+                    "{compression}: {result:?}"
+                );
+            }
+            // Complete input, split into small network chunks, decodes to the raw digest.
+            let chunks = compressed.chunks(1000).map(<[u8]>::to_vec).collect();
+            let (sha, len) = decode_chunks(chunks, true, compression).await.expect("decodes");
+            assert_eq!(len, raw.len() as u64, "{compression}");
+            assert_eq!(sha, hex::encode(Sha256::digest(&raw)), "{compression}");
+        }
     }
 }
