@@ -231,8 +231,10 @@ pub enum Command {
     ///   HCLOUD_TOKEN=… talos-hcloud -c cluster.yaml plan --detailed-exitcode
     Plan(PlanArgs),
 
-    /// Converge the cluster: create what plan shows, deliver configs, bootstrap etcd once,
-    /// wait healthy, write the kubeconfig and talosconfig.
+    /// Converge the cluster to cluster.yaml: servers, configs, etcd, kubeconfig.
+    ///
+    /// Creates what plan shows, delivers the machine configs, bootstraps etcd once, waits
+    /// until the cluster is healthy and writes the kubeconfig and talosconfig.
     ///
     /// Runs the same plan as `plan` and stops before any change on a pre-flight blocker
     /// (missing snapshot: run `image build`), on a replacement without --allow-replace, and

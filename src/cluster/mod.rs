@@ -28,8 +28,8 @@ pub mod planning;
 pub mod preflight;
 pub mod pricing;
 pub mod status;
-pub mod update;
 pub mod up;
+pub mod update;
 
 pub use desired::Desired;
 pub use error::Error;

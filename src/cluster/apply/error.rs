@@ -38,6 +38,9 @@ pub enum ApplyError {
         /// `kind name` per resource.
         resources: Vec<String>,
     },
+    /// An in-place update of the plan failed.
+    #[error("while changing resources in place")]
+    Update(#[source] Box<crate::cluster::update::Error>),
     /// A resource a step depends on is not in the live state.
     #[error("{kind} {name} (needed by {needed_by}) does not exist")]
     Missing {
@@ -147,6 +150,7 @@ impl Classify for ApplyError {
             ApplyError::Secrets { source, .. } => source.class(),
             ApplyError::Nodes { source, .. } => source.class(),
             ApplyError::Files(source) => source.class(),
+            ApplyError::Update(source) => source.class(),
             ApplyError::ReplaceUnsupported { .. }
             | ApplyError::NotYet { .. }
             | ApplyError::Access { .. }
@@ -160,6 +164,7 @@ impl Classify for ApplyError {
     fn hints(&self) -> Vec<String> {
         match self {
             ApplyError::Plan(source) => source.hints(),
+            ApplyError::Update(source) => source.hints(),
             ApplyError::Blocked { hints, .. } => hints.clone(),
             ApplyError::ReplaceRefused { .. } => {
                 vec!["run `talos-hcloud plan` to see why, then apply again with --allow-replace".into()]

@@ -28,6 +28,7 @@ use super::live::Live;
 use super::nodes::{NodeSet, NodeTarget, Waits, user_data};
 use super::plan::{self, Action, Kind, Plan};
 use super::planning::{Inputs, RenderedConfigs, rendered_configs};
+use super::update;
 use crate::hcloud::{ActionId, Client, FloatingIpId, Labelled, ServerId};
 use crate::redact::Redacted;
 use crate::secure_file::Overwrite;
@@ -112,6 +113,13 @@ pub async fn run(
     let created =
         infra::create_infrastructure(client, &planned.desired, &planned.plan, &mut live, options.parallel).await?;
     phases.record("network, firewalls, IPs, load balancers", started);
+    let started = Instant::now();
+    let updates = update::apply_updates(client, &planned.desired, &live, &planned.plan)
+        .await
+        .map_err(|e| ApplyError::Update(Box::new(e)))?;
+    if !updates.updated.is_empty() {
+        phases.record("in-place updates", started);
+    }
 
     // The endpoint exists now: render the configs and derive the servers with their hashes.
     let configs = match rendered_configs(spec, &live, &inputs).map_err(|e| ApplyError::Plan(Box::new(e)))? {
@@ -230,6 +238,8 @@ pub async fn run(
         hashes_recorded: recorded,
         secrets_created,
         created,
+        updated: updates.updated,
+        left: updates.left,
         floating_ip_assigned,
         unchanged: planned.plan.unchanged,
         talos,
@@ -240,8 +250,8 @@ pub async fn run(
 }
 
 /// Refuses, before any mutation, a plan with blockers or with changes apply does not
-/// make: replacements without `--allow-replace` (and with it: `node replace` does them),
-/// in-place updates and deletes.
+/// make: replacements without `--allow-replace` (and with it: `node replace` does them)
+/// and deletes.
 fn refuse(plan: &Plan, blockers: &[super::preflight::Blocker], options: &ApplyOptions) -> Result<(), ApplyError> {
     if !blockers.is_empty() {
         return Err(ApplyError::Blocked {
@@ -270,10 +280,7 @@ fn refuse(plan: &Plan, blockers: &[super::preflight::Blocker], options: &ApplyOp
             ApplyError::ReplaceRefused { resources: replaced }
         });
     }
-    for (action, what, what_words) in [
-        (Action::Update, "changes in place", "in-place updates"),
-        (Action::Delete, "deletes", "deleting resources"),
-    ] {
+    for (action, what, what_words) in [(Action::Delete, "deletes", "deleting resources")] {
         let resources = of(action);
         if !resources.is_empty() {
             return Err(ApplyError::NotYet {

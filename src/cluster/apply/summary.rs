@@ -31,6 +31,11 @@ pub struct ApplyReport {
     pub secrets_created: bool,
     /// `kind name` of every resource created, in creation order.
     pub created: Vec<String>,
+    /// Resources changed in place (firewall rules, load balancer services, labels,
+    /// protection), with what changed.
+    pub updated: Vec<crate::cluster::update::Updated>,
+    /// Planned changes that cannot happen in place (they need `node replace`).
+    pub left: Vec<crate::cluster::update::Left>,
     /// Servers whose config-hash label this run updated.
     pub hashes_recorded: Vec<String>,
     /// The server the floating IP was assigned to by this run.
@@ -51,19 +56,40 @@ impl ApplyReport {
     /// The closing summary as text.
     pub fn text(&self) -> String {
         let mut lines = Vec::new();
-        if self.created.is_empty() && self.floating_ip_assigned.is_none() {
+        if self.created.is_empty() && self.updated.is_empty() && self.floating_ip_assigned.is_none() {
             lines.push(format!(
                 "Hetzner: nothing to change ({} resources as desired)",
                 self.unchanged
             ));
         } else {
-            lines.push(format!("Hetzner: created {} resource(s)", self.created.len()));
+            lines.push(format!(
+                "Hetzner: created {} resource(s), changed {} in place",
+                self.created.len(),
+                self.updated.len()
+            ));
             for made in &self.created {
                 lines.push(format!("  + {made}"));
+            }
+            for updated in &self.updated {
+                lines.push(format!(
+                    "  ~ {} {}: {}",
+                    updated.kind.as_str(),
+                    updated.name,
+                    updated.done.join(", ")
+                ));
             }
             if let Some(server) = &self.floating_ip_assigned {
                 lines.push(format!("  floating IP assigned to {server}"));
             }
+        }
+        for left in &self.left {
+            lines.push(format!(
+                "  ! {} {} {}: {} (run `talos-hcloud node replace`)",
+                left.kind.as_str(),
+                left.name,
+                left.field,
+                left.reason
+            ));
         }
         let applied = self.talos.delivered.iter().filter(|(_, d)| *d == "applied").count();
         lines.push(format!(
