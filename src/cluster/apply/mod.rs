@@ -280,15 +280,13 @@ fn refuse(plan: &Plan, blockers: &[super::preflight::Blocker], options: &ApplyOp
             ApplyError::ReplaceRefused { resources: replaced }
         });
     }
-    for (action, what, what_words) in [(Action::Delete, "deletes", "deleting resources")] {
-        let resources = of(action);
-        if !resources.is_empty() {
-            return Err(ApplyError::NotYet {
-                what,
-                what_words,
-                resources,
-            });
-        }
+    let deleted = of(Action::Delete);
+    if !deleted.is_empty() {
+        return Err(ApplyError::NotYet {
+            what: "deletes",
+            what_words: "deleting resources",
+            resources: deleted,
+        });
     }
     Ok(())
 }
