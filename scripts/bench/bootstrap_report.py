@@ -109,7 +109,8 @@ def main():
     log = json.load(open(os.path.join(small, "apply-log.json")))
     wall = float(open(os.path.join(small, "wall")).read())
     settings = json.load(open(os.path.join(small, "settings.json")))
-    boot = settings["talos_boot_seconds"]
+    # An emulator without GET /__sim/settings: the boot delay docs/simulator.md states.
+    boot = settings.get("talos_boot_seconds", 40.0)
     path = critical_path(log, boot)
     critical_real = path["total"] / scale
     mine, kinds = summarize(log)
