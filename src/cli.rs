@@ -244,6 +244,17 @@ pub enum Command {
     ///   HCLOUD_TOKEN=… talos-hcloud -c cluster.yaml apply
     Apply(ApplyArgs),
 
+    /// The one-shot bootstrap: image build where the snapshot is missing, then apply.
+    ///
+    /// With --sim it starts the emulator in-process (Hetzner API, Image Factory, machines)
+    /// and runs the whole job against it: no account needed. --serve keeps that emulator
+    /// running afterwards (until Ctrl-C) so the kubeconfig and talosconfig can be tried.
+    ///
+    /// Example:
+    ///
+    ///   talos-hcloud -c cluster.yaml up --sim
+    Up(UpArgs),
+
     /// Compute, check and push Image Factory schematics.
     ///
     /// A schematic (YAML or JSON) says what the Image Factory bakes into a Talos image:
@@ -964,6 +975,22 @@ pub struct ApplyArgs {
     /// Leave delete and rebuild protection off on new control planes.
     #[arg(long)]
     pub no_protection: bool,
+}
+
+/// Arguments of `up`.
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// Everything `apply` takes.
+    #[command(flatten)]
+    pub apply: ApplyArgs,
+
+    /// Run against an emulator started in-process instead of HCLOUD_ENDPOINT.
+    #[arg(long)]
+    pub sim: bool,
+
+    /// With --sim: keep serving the emulator after the job, until Ctrl-C.
+    #[arg(long, requires = "sim")]
+    pub serve: bool,
 }
 
 /// Arguments of `config gen`.

@@ -26,6 +26,7 @@ pub mod plan;
 pub mod planning;
 pub mod preflight;
 pub mod pricing;
+pub mod up;
 
 pub use desired::Desired;
 pub use error::Error;

@@ -18,6 +18,7 @@ mod sim_serve;
 mod talos;
 mod talos_gen_config;
 mod talos_version;
+mod up;
 mod validate;
 
 use std::error::Error as StdError;
@@ -36,7 +37,7 @@ use crate::printer::Printer;
 pub async fn run(cli: Cli, printer: &Printer) -> Result<(), CliError> {
     let handles_signals = matches!(
         cli.command,
-        Command::Sim(_) | Command::Image(ImageCommand::Build(_) | ImageCommand::Rebuild(_))
+        Command::Sim(_) | Command::Up(_) | Command::Image(ImageCommand::Build(_) | ImageCommand::Rebuild(_))
     );
     if handles_signals {
         return dispatch(cli, printer).await;
@@ -64,6 +65,7 @@ async fn dispatch(cli: Cli, printer: &Printer) -> Result<(), CliError> {
         Command::Image(command) => image::run(command, &cli.global, printer).await,
         Command::Plan(args) => plan::run(&args, &cli.global, printer).await,
         Command::Apply(args) => apply::run(&args, &cli.global, printer).await,
+        Command::Up(args) => up::run(&args, &cli.global, printer).await,
         Command::Destroy(args) => destroy::run(&args, &cli.global, printer).await,
         Command::Doctor => doctor::run(&cli.global, printer).await,
     }

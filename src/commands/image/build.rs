@@ -31,7 +31,7 @@ pub async fn run(args: ImageBuildArgs, global: &GlobalArgs, printer: &Printer) -
 
 /// Build options for a command: progress bars for `archs` (finish them when the build
 /// ends) and SIGINT/SIGTERM delivered to the build's cleanup.
-pub(super) fn build_options(
+pub(crate) fn build_options(
     printer: &Printer,
     archs: &[Architecture],
 ) -> Result<(BuildOptions, Arc<Progress>), CliError> {
@@ -139,7 +139,7 @@ fn short(hex: &str) -> &str {
 
 /// Progress: one bar per architecture with its phase and bytes on a terminal, plain
 /// status lines otherwise.
-pub(super) struct Progress {
+pub(crate) struct Progress {
     printer: Printer,
     bars: BTreeMap<Architecture, ProgressBar>,
     phases: Mutex<BTreeMap<Architecture, Phase>>,
@@ -169,7 +169,7 @@ impl Progress {
     }
 
     /// Clears the bars.
-    pub(super) fn finish(&self) {
+    pub(crate) fn finish(&self) {
         for bar in self.bars.values() {
             bar.finish_and_clear();
         }

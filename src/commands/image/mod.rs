@@ -2,6 +2,8 @@
 //! `rebuild`).
 
 mod build;
+
+pub(crate) use build::build_options;
 mod list;
 mod prune;
 mod rebuild;
