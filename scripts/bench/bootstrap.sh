@@ -9,7 +9,8 @@
 #           from the response bodies in GET /__sim/log) and the Talos boot delay
 #           (GET /__sim/settings); API requests the tool sent (GET /__sim/log, without the
 #           emulated nodes' own VIP calls, told apart by their User-Agent).
-#   100     a generated cluster.yaml with 3 control planes and 97 workers, on a fresh
+#   100     the reference cluster with 97 cax11 workers (3 control planes + 97 workers; the
+#           ingress load balancer as lb31, whose 150 targets fit the pool), on a fresh
 #           emulator: requests used by `plan` + `apply`.
 #
 # Critical path (simulated seconds, then / time scale): per server, the longest of its
@@ -121,7 +122,7 @@ if [ "$nodes100" != 0 ]; then
   big=$work/big
   start_sim "$big"
   workspace "$big"
-  sed -i 's|^    count: 3 .*|    count: 97|; s|^    type: cax41|    type: cax11|' "$big/cluster.yaml"
+  sed -i 's|^    count: 3 .*|    count: 97|; s|^    type: cax41|    type: cax11|; s|^    type: lb11|    type: lb31|' "$big/cluster.yaml"
   grep -q 'count: 97' "$big/cluster.yaml" || { echo "bench: cannot set the worker count" >&2; exit 1; }
   "$bin" -c "$big/cluster.yaml" image build >"$big/build.out" 2>&1 ||
     { echo "bench: image build failed:" >&2; tail -n 30 "$big/build.out" >&2; exit 1; }
