@@ -35,22 +35,24 @@ set -euo pipefail
 scale=${TIME_SCALE:-10}
 nodes100=${NODES100:-1}
 root=$(cd "$(dirname "$0")/../.." && pwd)
-target=${CARGO_TARGET_DIR:-$root/target}
 for tool in curl python3; do
   command -v "$tool" >/dev/null || { echo "bench: $tool is required" >&2; exit 2; }
 done
 [ "$(id -u)" -eq 0 ] || { echo "bench: run as root (the emulated rescue system listens on port 22)" >&2; exit 2; }
 
+# Cargo says where it put the binary (CARGO_TARGET_DIR, a build.target-dir setting or
+# ./target).
 profile=${PROFILE:-dev}
-dir=$profile
-[ "$profile" = dev ] && dir=debug
-if [ -n "${TALOS_HCLOUD_BIN:-}" ]; then
-  bin=$TALOS_HCLOUD_BIN
+bin=${TALOS_HCLOUD_BIN:-}
+if [ -n "$bin" ]; then
   profile="given ($bin)"
 else
-  (cd "$root" && cargo build --locked --profile "$profile" --quiet --bin talos-hcloud)
-  bin=$target/$dir/talos-hcloud
+  bin=$(cd "$root" && cargo build --locked --profile "$profile" --bin talos-hcloud \
+    --message-format=json-render-diagnostics | python3 -c 'import json, sys
+built = [m["executable"] for m in map(json.loads, sys.stdin) if m.get("executable")]
+print(built[-1] if built else "")')
 fi
+[ -x "$bin" ] || { echo "bench: no talos-hcloud binary at '$bin'" >&2; exit 1; }
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/talos-hcloud-bootstrap.XXXXXX")
 sim_pid=
