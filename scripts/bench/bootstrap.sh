@@ -7,8 +7,9 @@
 #           timed. Wall time of `apply` against the critical path of dependent actions,
 #           computed from the emulator: every action's started/finished (simulated time,
 #           from the response bodies in GET /__sim/log) and the Talos boot delay
-#           (GET /__sim/settings); API requests the tool sent (GET /__sim/log, without the
-#           emulated nodes' own VIP calls, told apart by their User-Agent).
+#           (GET /__sim/settings where the emulator has it, else its documented 40 s);
+#           API requests (GET /__sim/log; records with the emulated nodes' User-Agent, their
+#           VIP calls, are left out where the log has it) and apply's own count.
 #   100     the reference cluster with 97 cax11 workers (3 control planes + 97 workers; the
 #           ingress load balancer as lb31, whose 150 targets fit the pool), on a fresh
 #           emulator: requests used by `plan` + `apply`.
