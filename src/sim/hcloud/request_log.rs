@@ -28,6 +28,9 @@ pub struct RequestRecord {
     pub at: SystemTime,
     /// The injected fault that shaped this answer (`503`, `drop`, `429`, …), if any.
     pub fault: Option<String>,
+    /// The client's `User-Agent`, so benchmarks can tell the tool's requests from those of
+    /// the emulated nodes (the Talos VIP controller calls the API too).
+    pub user_agent: Option<String>,
 }
 
 fn serialize_time<S: serde::Serializer>(at: &SystemTime, serializer: S) -> Result<S::Ok, S::Error> {

@@ -1,7 +1,8 @@
 //! Test controls under `/__sim/` (bearer token required, not rate limited, not logged):
-//! read or clear the request log, dump the state, read/step/scale simulated time, add or
-//! clear fault rules, reconfigure the rate limit, make a guest power itself off, crash a
-//! server, make its Talos hang and partition it from the other nodes.
+//! read or clear the request log, dump the state, read/step/scale simulated time, read the
+//! fixed timings (boot delays), add or clear fault rules, reconfigure the rate limit, make
+//! a guest power itself off, crash a server, make its Talos hang and partition it from the
+//! other nodes.
 //!
 //! `SimControl` (in `sim::control`) is the client for these routes.
 
@@ -49,6 +50,16 @@ fn time_json(app: &App) -> Value {
     json!({"now_ms": now.0, "now": now.1, "mode": app.clock.mode(), "scale": app.clock.scale()})
 }
 
+/// The emulator's fixed timings (simulated seconds) besides the actions', which the
+/// actions report themselves: what a benchmark needs to compute a critical path.
+fn settings_json(app: &App) -> Value {
+    json!({
+        "time_scale": app.clock.scale(),
+        "talos_boot_seconds": crate::sim::machine::TALOS_BOOT.as_secs_f64(),
+        "rescue_boot_seconds": crate::sim::machine::RESCUE_BOOT.as_secs_f64(),
+    })
+}
+
 fn rate_json(app: &App) -> Value {
     let verdict = app.rate_limiter().peek();
     json!({"limit": verdict.limit, "remaining": verdict.remaining, "reset": verdict.reset})
@@ -85,6 +96,10 @@ pub(super) fn routes() -> Router<App> {
                     ok(Ok(time_json(&app)))
                 },
             ),
+        )
+        .route(
+            "/__sim/settings",
+            get(|State(app): State<App>| async move { ok(Ok(settings_json(&app))) }),
         )
         .route(
             "/__sim/time/advance",

@@ -201,6 +201,11 @@ async fn api_layer(State(app): State<App>, request: Request, next: Next) -> Resp
     let path = request.uri().path().to_string();
     let query = request.uri().query().unwrap_or_default().to_string();
     let kill = request.extensions().get::<ConnectionKill>().cloned();
+    let user_agent = request
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_string);
     let (parts, body) = request.into_parts();
     // A body over the limit is refused like any other bad request: after the rate limit and
     // the token, with the usual headers, and logged.
@@ -265,6 +270,7 @@ async fn api_layer(State(app): State<App>, request: Request, next: Next) -> Resp
         response_body,
         at,
         fault: if drop_it { Some("drop".to_string()) } else { fault },
+        user_agent,
     });
     if drop_it && let Some(ConnectionKill(token)) = kill {
         token.cancel();
