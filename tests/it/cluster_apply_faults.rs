@@ -17,6 +17,7 @@ use talos_hcloud::sim::FaultSpec;
 
 use crate::cluster_apply::{apply_once, cluster_yaml, emulator_with_snapshot, load, options, workspace};
 use crate::harness::{Run, talos_hcloud_env};
+use crate::image_build::mutations;
 use crate::sim_common::Api;
 
 /// The cluster of `cluster_yaml`.
@@ -147,13 +148,13 @@ async fn kill_when(mut child: Child, log: &Path, point: &str, reached: impl Fn()
     }
 }
 
-/// Requests `METHOD PATH` seen so far; `*` in `path` matches one segment.
+/// Requests `METHOD PATH` answered with success so far; `*` in `path` matches one segment.
 fn seen(api: &Api, method: &str, path: &str) -> usize {
     let pattern: Vec<&str> = path.split('/').collect();
     api.sim
         .request_log()
         .iter()
-        .filter(|r| r.method == method)
+        .filter(|r| r.method == method && (200..300).contains(&r.status))
         .filter(|r| {
             let segments: Vec<&str> = r.path.split('/').collect();
             segments.len() == pattern.len() && segments.iter().zip(&pattern).all(|(s, p)| *p == "*" || s == p)
@@ -177,12 +178,14 @@ async fn sigkill_at_four_points_then_rerun_converges_once() {
     let run = || spawn_apply(&api, dir.path(), &path, &log);
 
     // 1. In the Hetzner phase: servers being created (their actions slowed down).
+    api.sim.clear_request_log();
     api.sim.add_faults(&faults("slow,command=create_server,factor=30,n=6"));
     kill_when(run(), &log, "the first server create", || {
         seen(&api, "POST", "/v1/servers") >= 1
     })
     .await;
     api.sim.clear_faults();
+    assert!(!labelled(&api).await["servers"].is_empty(), "servers were created");
     assert!(api.sim.talos().cluster_ids().is_empty(), "nothing delivered yet");
 
     // 2. Every server exists, nothing delivered: held in the floating IP's assignment.
@@ -265,8 +268,23 @@ async fn capacity_error_names_type_and_location_then_plan_shows_the_missing_serv
     assert_ne!(workers_cax21, cluster_yaml(3));
     std::fs::write(&path, workers_cax21).expect("cluster.yaml");
     options(&api, &load(&path));
+    // Sold out (the rule always fires): `GET /server_types` says so and pre-flight
+    // refuses before the first mutation.
     api.sim.add_faults(&faults("unavailable,type=cax21,location=fsn1"));
+    api.sim.clear_request_log();
+    let refused = cli(&api, dir.path(), &path, &["apply"]).await;
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("server type cax21 cannot be ordered in fsn1"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(mutations(&api), Vec::<String>::new());
 
+    // Capacity runs out only at creation: the control planes are made, the workers not.
+    api.sim.clear_faults();
+    api.sim
+        .add_faults(&faults("unavailable,type=cax21,location=fsn1,n=100"));
     let applied = cli(&api, dir.path(), &path, &["apply"]).await;
     assert_eq!(applied.code, 1, "{}", applied.stderr);
     assert!(applied.stderr.contains("cax21"), "{}", applied.stderr);
