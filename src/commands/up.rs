@@ -61,11 +61,10 @@ pub async fn run(args: &UpArgs, global: &GlobalArgs, printer: &Printer) -> Resul
     };
     super::apply::print(&report.apply, printer);
     let next = format!(
-        "next: KUBECONFIG={kube} kubectl get nodes   |   talosctl --talosconfig {talos} -n {endpoint} version\n\
+        "next: KUBECONFIG={kube} kubectl get nodes   |   talosctl --talosconfig {talos} health\n\
          the emulator lives as long as this command: run `up --sim --serve` to keep it serving until Ctrl-C",
         kube = report.apply.talos.kubeconfig.display(),
         talos = report.apply.talos.talosconfig.display(),
-        endpoint = report.apply.endpoint,
     );
     printer.status(next);
     if args.serve {

@@ -185,6 +185,15 @@ pub async fn run(
     if let Some(error) = first_error {
         return Err(error);
     }
+    let position = |made: &String| {
+        planned
+            .plan
+            .changes
+            .iter()
+            .chain(&plan.changes)
+            .position(|c| *made == format!("{} {}", c.kind.as_str(), c.name))
+    };
+    created.sort_by_key(|made| (position(made).is_none(), position(made)));
     let floating_ip_assigned = assign_floating_ip(client, &desired, &live, &server_ids).await?;
     if !new_servers.is_empty() || floating_ip_assigned.is_some() {
         phases.record("servers", started);
