@@ -94,6 +94,13 @@ fn one_etcd_cluster(api: &Api) -> String {
     ids[0].clone()
 }
 
+/// Whether the emulated etcd was bootstrapped; `None` before any node got its config.
+fn bootstrapped(api: &Api) -> Option<bool> {
+    let ids = api.sim.talos().cluster_ids();
+    let cluster = api.sim.talos().cluster(ids.first()?)?;
+    Some(cluster.is_bootstrapped())
+}
+
 /// Runs `talos-hcloud -c CONFIG ARGS` in `dir` against the emulator.
 async fn cli(api: &Api, dir: &Path, config: &Path, args: &[&str]) -> Run {
     let mut all = vec!["-c".to_string(), config.display().to_string()];
@@ -199,26 +206,10 @@ async fn sigkill_at_four_points_then_rerun_converges_once() {
     assert!(api.sim.talos().cluster_ids().is_empty(), "nothing delivered yet");
 
     // 3. Configs delivered, etcd not bootstrapped.
-    kill_when(run(), &log, "a delivered config", || {
-        api.sim
-            .talos()
-            .cluster_ids()
-            .first()
-            .and_then(|id| api.sim.talos().cluster(id))
-            .is_some_and(|c| !c.is_bootstrapped())
-    })
-    .await;
+    kill_when(run(), &log, "a delivered config", || bootstrapped(&api) == Some(false)).await;
 
     // 4. etcd bootstrapped, health not yet checked.
-    kill_when(run(), &log, "the bootstrap", || {
-        api.sim
-            .talos()
-            .cluster_ids()
-            .first()
-            .and_then(|id| api.sim.talos().cluster(id))
-            .is_some_and(|c| c.is_bootstrapped())
-    })
-    .await;
+    kill_when(run(), &log, "the bootstrap", || bootstrapped(&api) == Some(true)).await;
     let etcd = api.sim.talos().cluster_ids();
 
     // The last run finishes.
