@@ -362,6 +362,17 @@ impl Client {
         self.server_action_named(id, "attach_to_network", body, operation).await
     }
 
+    /// The running actions of server `id`, so a later run can wait for what an
+    /// interrupted one started.
+    ///
+    /// # Errors
+    /// [`Error::Request`] "while reading the running actions of server ID".
+    pub async fn running_server_actions(&self, id: ServerId) -> Result<Vec<Action>, Error> {
+        self.running_actions(id)
+            .await
+            .map_err(during(format!("reading the running actions of server {id}")))
+    }
+
     /// The running actions of server `id`.
     async fn running_actions(&self, id: ServerId) -> Result<Vec<Action>, RequestError> {
         self.list(

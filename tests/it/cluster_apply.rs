@@ -33,7 +33,7 @@ fn version() -> String {
 
 /// cluster.yaml of a cluster with three control planes and `workers` workers behind a
 /// floating IP, with an ingress load balancer on the workers.
-fn cluster_yaml(workers: usize) -> String {
+pub fn cluster_yaml(workers: usize) -> String {
     let schematic = HCLOUD_YAML.replace('\n', "\n    ");
     format!(
         "name: apply-test\nprefix: at-\nlocation: fsn1\ntalos:\n  version: {version}\n  schematic:\n    {schematic}\n\
@@ -48,14 +48,14 @@ fn cluster_yaml(workers: usize) -> String {
 }
 
 /// A folder with cluster.yaml (and the golden secrets bundle: key generation is slow).
-fn workspace(workers: usize) -> (tempfile::TempDir, PathBuf) {
+pub fn workspace(workers: usize) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("a temporary folder");
     let path = dir.path().join("cluster.yaml");
     std::fs::write(&path, cluster_yaml(workers)).expect("cluster.yaml is written");
     (dir, path)
 }
 
-fn load(path: &Path) -> Spec {
+pub fn load(path: &Path) -> Spec {
     spec::load(path).unwrap_or_else(|e| panic!("cluster.yaml loads: {e}"))
 }
 
@@ -72,7 +72,7 @@ async fn snapshot(api: &Api, hc: &Client) {
 }
 
 /// The emulator with the cluster's snapshot built.
-async fn emulator_with_snapshot() -> (Api, Client) {
+pub async fn emulator_with_snapshot() -> (Api, Client) {
     let api = emulator().await;
     let hc = client(&api);
     snapshot(&api, &hc).await;
@@ -80,7 +80,7 @@ async fn emulator_with_snapshot() -> (Api, Client) {
 }
 
 /// Apply options for the emulator: fast Talos waits, the golden secrets bundle.
-fn options(api: &Api, spec: &Spec) -> ApplyOptions {
+pub fn options(api: &Api, spec: &Spec) -> ApplyOptions {
     let secrets = spec.secrets_path();
     if let Some(parent) = secrets.parent() {
         std::fs::create_dir_all(parent).expect("the cluster folder");
@@ -103,14 +103,14 @@ fn options(api: &Api, spec: &Spec) -> ApplyOptions {
     options
 }
 
-async fn apply_once(api: &Api, path: &Path) -> Result<ApplyReport, apply::ApplyError> {
+pub async fn apply_once(api: &Api, path: &Path) -> Result<ApplyReport, apply::ApplyError> {
     let spec = load(path);
     let options = options(api, &spec);
     // A fresh client per run: its request counter is the run's.
     apply::run(&client(api), &spec, &options, &|_line| {}).await
 }
 
-async fn cluster_servers(hc: &Client) -> Vec<String> {
+pub async fn cluster_servers(hc: &Client) -> Vec<String> {
     let mut names: Vec<String> = hc
         .list_servers(&Selector::new().eq(labels::CLUSTER, "apply-test"))
         .await

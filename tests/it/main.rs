@@ -3,6 +3,7 @@
 
 mod cli;
 mod cluster_apply;
+mod cluster_apply_faults;
 mod cluster_destroy;
 mod cluster_plan;
 mod cluster_status;

@@ -36,6 +36,7 @@ use crate::spec::{Role, Spec};
 use crate::talos::api::{CallOptions, TalosconfigTarget};
 use crate::talos::secrets::SecretsBundle;
 use crate::talos::talosconfig::Talosconfig;
+use servers::unfinished;
 
 /// How many creates run at the same time.
 pub const PARALLEL: usize = 8;
@@ -140,7 +141,7 @@ pub async fn run(
     let new_servers: Vec<&DesiredServer> = desired
         .servers
         .iter()
-        .filter(|s| creates(&plan, Kind::Server, &s.name))
+        .filter(|s| creates(&plan, Kind::Server, &s.name) || unfinished(&live, s).is_some())
         .collect();
     let made = futures::stream::iter(new_servers.iter().map(|server| {
         let target = targets.iter().find(|t| t.name == server.node);
@@ -157,7 +158,12 @@ pub async fn run(
                 let payload = user_data(target).map_err(ApplyError::nodes("preparing user_data"))?;
                 server_options.user_data = Some(Redacted::new(String::from_utf8_lossy(&payload).into_owned()));
             }
-            progress(format!("{}: creating server", server.name));
+            let doing = if unfinished(live, server).is_some() {
+                "finishing"
+            } else {
+                "creating"
+            };
+            progress(format!("{}: {doing} server", server.name));
             create_node_server(client, desired, server, live, &server_options).await
         }
     }))
@@ -172,6 +178,9 @@ pub async fn run(
     let mut first_error = None;
     for result in made {
         match result {
+            Ok(server) if server_ids.iter().any(|(name, _)| *name == server.name) => {
+                created.push(format!("server {} (finished)", server.name));
+            }
             Ok(server) => {
                 created.push(format!("server {}", server.name));
                 server_ids.push((server.name.clone(), server.id));

@@ -7,7 +7,7 @@
 use std::net::Ipv4Addr;
 
 use crate::cluster::desired::{Desired, DesiredImage, DesiredServer};
-use crate::cluster::live::Live;
+use crate::cluster::live::{Live, LiveServer};
 use crate::hcloud::{
     ActionId, Client, CreateServer, FirewallId, NetworkId, PlacementGroupId, PrimaryIpId, Protected, ServerId,
 };
@@ -97,7 +97,8 @@ impl References {
 /// Creates `server` of `desired` with the network, firewall, placement group, primary IP
 /// and snapshot that `live` holds under the desired names: stopped, then attached to the
 /// network at its private address, protected (control planes, when `options` asks), and
-/// powered on. After an ambiguous create the server found by name is finished instead.
+/// powered on. After an ambiguous create the server found by name is finished instead, and
+/// so is an unfinished server of that name in `live` (an interrupted run created it).
 ///
 /// # Errors
 /// [`ApplyError::Missing`] when a referenced resource does not exist yet,
@@ -110,6 +111,10 @@ pub async fn create_node_server(
     options: &ServerOptions,
 ) -> Result<NodeServer, ApplyError> {
     let refs = References::resolve(desired, server, live)?;
+    if let Some(existing) = unfinished(live, server) {
+        let id = ServerId::new(existing.id);
+        return resume(client, desired, server, live, id, refs.network, options).await;
+    }
     let mut request = CreateServer::new(
         &server.name,
         &server.server_type,
@@ -121,29 +126,71 @@ pub async fn create_node_server(
     request.firewalls = vec![refs.firewall];
     request.primary_ipv4 = Some(refs.primary_ip);
     request.user_data = options.user_data.clone();
-    let creating = format!("creating server {}", server.name);
+    let creating = format!(
+        "creating server {} ({} in {})",
+        server.name, server.server_type, server.location
+    );
     let created = client
         .create_server(&request)
         .await
         .map_err(ApplyError::hcloud(creating.clone()))?;
-    let id = created.id();
     wait(client, &creating, &created.action_ids()).await?;
+    complete(client, desired, server, live, &created.server, refs.network, options).await
+}
 
-    let attached = created
-        .server
-        .private_net
-        .iter()
-        .any(|net| net.network == Some(refs.network.get()));
+/// Finishes server `id` of `server`, which an interrupted run created but left
+/// unfinished: waits for its running actions, then completes it.
+async fn resume(
+    client: &Client,
+    desired: &Desired,
+    server: &DesiredServer,
+    live: &Live,
+    id: ServerId,
+    network: NetworkId,
+    options: &ServerOptions,
+) -> Result<NodeServer, ApplyError> {
+    let missing = || ApplyError::Missing {
+        kind: "server",
+        name: server.name.clone(),
+        needed_by: "finishing it".into(),
+    };
+    let doing = format!("finishing server {}", server.name);
+    let running = client
+        .running_server_actions(id)
+        .await
+        .map_err(ApplyError::hcloud(doing.clone()))?;
+    let ids: Vec<ActionId> = running.iter().map(|a| ActionId::new(a.id)).collect();
+    wait(client, &doing, &ids).await?;
+    let current = client
+        .get_server(id)
+        .await
+        .map_err(ApplyError::hcloud(doing))?
+        .ok_or_else(missing)?;
+    complete(client, desired, server, live, &current, network, options).await
+}
+
+/// Attaches, protects and powers on the server `current` shows where it is not yet.
+async fn complete(
+    client: &Client,
+    desired: &Desired,
+    server: &DesiredServer,
+    live: &Live,
+    current: &hcloud::models::Server,
+    network: NetworkId,
+    options: &ServerOptions,
+) -> Result<NodeServer, ApplyError> {
+    let id = ServerId::new(current.id);
+    let attached = current.private_net.iter().any(|net| net.network == Some(network.get()));
     if !attached {
         let doing = format!("attaching server {} to network {}", server.name, desired.network.name);
         let action = client
-            .attach_server_to_network(id, refs.network, Some(server.private_ip))
+            .attach_server_to_network(id, network, Some(server.private_ip))
             .await
             .map_err(ApplyError::hcloud(doing.clone()))?;
         wait(client, &doing, &[ActionId::new(action.id)]).await?;
     }
     let protect = options.protect_control_planes && server.role == Role::ControlPlane;
-    let already_protected = created.server.protection.delete;
+    let already_protected = current.protection.delete;
     if protect && !already_protected {
         let doing = format!("protecting server {}", server.name);
         let action = client
@@ -152,7 +199,7 @@ pub async fn create_node_server(
             .map_err(ApplyError::hcloud(doing.clone()))?;
         wait(client, &doing, &[ActionId::new(action.id)]).await?;
     }
-    if created.server.status != hcloud::models::server::Status::Running {
+    if current.status != hcloud::models::server::Status::Running {
         let doing = format!("powering on server {}", server.name);
         let action = client
             .poweron_server(id)
@@ -172,6 +219,14 @@ pub async fn create_node_server(
         private_ip: server.private_ip,
         protected: protect || already_protected,
     })
+}
+
+/// The live server of `server` if an interrupted run left it unfinished: outside the
+/// cluster network or not running.
+pub(super) fn unfinished<'a>(live: &'a Live, server: &DesiredServer) -> Option<&'a LiveServer> {
+    live.servers
+        .iter()
+        .find(|s| s.name == server.name && (s.private_ip.is_none() || s.status != "running"))
 }
 
 /// Waits for `ids` (shared batched polling), naming `operation` on failure.
