@@ -115,7 +115,18 @@ pub async fn run(
         infra::create_infrastructure(client, &planned.desired, &planned.plan, &mut live, options.parallel).await?;
     phases.record("network, firewalls, IPs, load balancers", started);
     let started = Instant::now();
-    let updates = update::apply_updates(client, &planned.desired, &live, &planned.plan)
+    // A server an interrupted run left unfinished is finished (attached, protected, powered
+    // on) by the server wave below; changing it in place now would meet its lock.
+    let mut in_place = planned.plan.clone();
+    in_place.changes.retain(|change| {
+        change.kind != Kind::Server
+            || !planned
+                .desired
+                .servers
+                .iter()
+                .any(|s| s.name == change.name && unfinished(&live, s).is_some())
+    });
+    let updates = update::apply_updates(client, &planned.desired, &live, &in_place)
         .await
         .map_err(|e| ApplyError::Update(Box::new(e)))?;
     if !updates.updated.is_empty() {

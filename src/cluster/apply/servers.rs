@@ -112,8 +112,17 @@ pub async fn create_node_server(
 ) -> Result<NodeServer, ApplyError> {
     let refs = References::resolve(desired, server, live)?;
     if let Some(existing) = unfinished(live, server) {
+        // `live` may be older than the project (node replace deletes the server first):
+        // only a server that still exists is finished, else a new one is created.
         let id = ServerId::new(existing.id);
-        return resume(client, desired, server, live, id, refs.network, options).await;
+        let still_there = client
+            .get_server(id)
+            .await
+            .map_err(ApplyError::hcloud(format!("reading server {}", server.name)))?
+            .is_some();
+        if still_there {
+            return resume(client, desired, server, live, id, refs.network, options).await;
+        }
     }
     let mut request = CreateServer::new(
         &server.name,
