@@ -19,7 +19,7 @@ use talos_hcloud::spec::{self, Architecture, Spec, TalosVersion};
 use talos_hcloud::talos::api::{CallOptions, Credentials, MemberListScope, TalosClient, TalosconfigTarget};
 use talos_hcloud::talos::talosconfig::Talosconfig;
 
-use crate::harness::{repo_root, talos_hcloud_env};
+use crate::harness::{repo_root, talos_hcloud_env_async};
 use crate::image_build::mutations;
 use crate::sim_common::Api;
 use crate::sim_e2e::{HCLOUD_YAML, client, emulator};
@@ -287,17 +287,13 @@ async fn bad_input_exits_2_before_any_request() {
     let (dir, path) = workspace(3);
     std::fs::write(&path, cluster_yaml(3).replace("count: 3", "count: three")).expect("cluster.yaml");
     let config = path.display().to_string();
-    let token = api.sim.token().to_string();
     let endpoint = api.sim.endpoint();
-    let run = tokio::task::spawn_blocking(move || {
-        talos_hcloud_env(
-            dir.path(),
-            &["-c", &config, "apply"],
-            &[("HCLOUD_TOKEN", &token), ("HCLOUD_ENDPOINT", &endpoint)],
-        )
-    })
-    .await
-    .expect("the run finishes");
+    let run = talos_hcloud_env_async(
+        dir.path(),
+        &["-c", &config, "apply"],
+        &[("HCLOUD_TOKEN", api.sim.token()), ("HCLOUD_ENDPOINT", &endpoint)],
+    )
+    .await;
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(run.stderr.contains("count"), "{}", run.stderr);
     assert!(api.sim.request_log().is_empty(), "zero API calls");

@@ -16,7 +16,7 @@ use talos_hcloud::redact::Redacted;
 use talos_hcloud::sim::FaultSpec;
 
 use crate::cluster_apply::{apply_once, cluster_yaml, emulator_with_snapshot, load, options, workspace};
-use crate::harness::{Run, talos_hcloud_env};
+use crate::harness::{Run, talos_hcloud_env_async};
 use crate::image_build::mutations;
 use crate::sim_common::Api;
 
@@ -103,20 +103,15 @@ fn bootstrapped(api: &Api) -> Option<bool> {
 
 /// Runs `talos-hcloud -c CONFIG ARGS` in `dir` against the emulator.
 async fn cli(api: &Api, dir: &Path, config: &Path, args: &[&str]) -> Run {
-    let mut all = vec!["-c".to_string(), config.display().to_string()];
-    all.extend(args.iter().map(|a| a.to_string()));
+    let config = config.display().to_string();
+    let mut all = vec!["-c", config.as_str()];
+    all.extend(args);
+    let endpoint = api.sim.endpoint();
     let env = [
-        ("HCLOUD_TOKEN".to_string(), api.sim.token().to_string()),
-        ("HCLOUD_ENDPOINT".to_string(), api.sim.endpoint()),
+        ("HCLOUD_TOKEN", api.sim.token()),
+        ("HCLOUD_ENDPOINT", endpoint.as_str()),
     ];
-    let dir = dir.to_path_buf();
-    tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = all.iter().map(String::as_str).collect();
-        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        talos_hcloud_env(&dir, &args, &env)
-    })
-    .await
-    .expect("the run finishes")
+    talos_hcloud_env_async(dir, &all, &env).await
 }
 
 /// Starts `talos-hcloud -c CONFIG apply` in `dir` against the emulator; its output goes

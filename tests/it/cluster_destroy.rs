@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use talos_hcloud::hcloud::labels::{self, Labels, Role, Selector};
 use talos_hcloud::hcloud::{Client, CreateServer, ImageType};
 
-use crate::harness::{Run, repo_root, talos_hcloud_env};
+use crate::harness::{Run, repo_root, talos_hcloud_env_async};
 use crate::sim_common::{Api, ssh_public_key};
 
 /// The name of the repository's cluster.yaml.
@@ -19,22 +19,12 @@ pub use crate::sim_e2e::client;
 pub async fn cli(api: &Api, token: &str, args: &[&str]) -> Run {
     let endpoint = api.sim.endpoint();
     let factory = api.sim.factory_url();
-    let token = token.to_string();
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        talos_hcloud_env(
-            repo_root(),
-            &args,
-            &[
-                ("HCLOUD_ENDPOINT", &endpoint),
-                ("HCLOUD_TOKEN", &token),
-                ("TALOS_FACTORY_URL", &factory),
-            ],
-        )
-    })
-    .await
-    .expect("cli thread")
+    let env = [
+        ("HCLOUD_ENDPOINT", endpoint.as_str()),
+        ("HCLOUD_TOKEN", token),
+        ("TALOS_FACTORY_URL", factory.as_str()),
+    ];
+    talos_hcloud_env_async(repo_root(), args, &env).await
 }
 
 /// Creates a server of `cluster` and waits for it.

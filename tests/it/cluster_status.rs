@@ -27,7 +27,7 @@ use talos_hcloud::talos::config::render::{ApiEndpoint, ClusterInputs, render_clu
 use talos_hcloud::talos::secrets::SecretsBundle;
 use talos_hcloud::talos::talosconfig::Talosconfig;
 
-use crate::harness::{Run, repo_root, talos_hcloud_env};
+use crate::harness::{Run, repo_root, talos_hcloud_env_async};
 use crate::sim_common::Api;
 use crate::sim_machines::{snapshot_of, talos_image};
 
@@ -234,20 +234,15 @@ impl Running {
 
     /// Runs the binary: `talos-hcloud -c cluster.yaml ARGS` against the emulator.
     async fn run(&self, args: &[&str]) -> Run {
-        let mut all = vec!["-c".to_string(), self.config.display().to_string()];
-        all.extend(args.iter().map(|a| (*a).to_string()));
+        let config = self.config.display().to_string();
+        let mut all = vec!["-c", config.as_str()];
+        all.extend(args);
+        let endpoint = self.api.sim.endpoint();
         let env = [
-            ("HCLOUD_TOKEN".to_string(), self.api.sim.token().to_string()),
-            ("HCLOUD_ENDPOINT".to_string(), self.api.sim.endpoint()),
+            ("HCLOUD_TOKEN", self.api.sim.token()),
+            ("HCLOUD_ENDPOINT", endpoint.as_str()),
         ];
-        let dir = self.dir.path().to_path_buf();
-        tokio::task::spawn_blocking(move || {
-            let args: Vec<&str> = all.iter().map(String::as_str).collect();
-            let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-            talos_hcloud_env(&dir, &args, &env)
-        })
-        .await
-        .expect("the run finishes")
+        talos_hcloud_env_async(self.dir.path(), &all, &env).await
     }
 }
 
@@ -489,22 +484,16 @@ async fn config_gen_finds_the_floating_ip_live_and_says_when_it_does_not_exist()
     bundle()
         .save(&spec.secrets_path(), talos_hcloud::secure_file::Overwrite::Refuse)
         .expect("the bundle is saved");
+    let endpoint = api.sim.endpoint();
+    let env = [
+        ("HCLOUD_TOKEN", api.sim.token()),
+        ("HCLOUD_ENDPOINT", endpoint.as_str()),
+    ];
     let config_gen = |extra: &'static [&'static str]| {
-        let env = [
-            ("HCLOUD_TOKEN".to_string(), api.sim.token().to_string()),
-            ("HCLOUD_ENDPOINT".to_string(), api.sim.endpoint()),
-        ];
-        let dir = dir.path().to_path_buf();
-        async move {
-            tokio::task::spawn_blocking(move || {
-                let mut args = vec!["-c", "cluster.yaml", "--output", "json", "config", "gen", "--force"];
-                args.extend(extra);
-                let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-                talos_hcloud_env(&dir, &args, &env)
-            })
-            .await
-            .expect("the run finishes")
-        }
+        let mut args = vec!["-c", "cluster.yaml", "--output", "json", "config", "gen", "--force"];
+        args.extend(extra);
+        let (dir, env) = (dir.path(), &env);
+        async move { talos_hcloud_env_async(dir, &args, env).await }
     };
 
     // Before apply: no floating IP, exit 2 with what to do, one read-only request.

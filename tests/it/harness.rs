@@ -18,6 +18,21 @@ pub fn talos_hcloud_in(dir: &Path, args: &[&str]) -> Run {
     talos_hcloud_env(dir, args, &[])
 }
 
+/// [`talos_hcloud_env`] for async tests: the run blocks a worker thread, not the runtime
+/// that serves the emulator it talks to.
+pub async fn talos_hcloud_env_async(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let dir = dir.to_path_buf();
+    let args: Vec<String> = args.iter().map(|a| (*a).to_string()).collect();
+    let env: Vec<(String, String)> = env.iter().map(|(k, v)| ((*k).to_string(), (*v).to_string())).collect();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        talos_hcloud_env(&dir, &args, &env)
+    })
+    .await
+    .expect("the run finishes")
+}
+
 /// Runs `talos-hcloud ARGS` in `dir` with extra environment variables.
 pub fn talos_hcloud_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     let mut command = Command::new(env!("CARGO_BIN_EXE_talos-hcloud"));
