@@ -7,7 +7,6 @@
 
 use futures::StreamExt as _;
 use futures::future::BoxFuture;
-use serde_json::json;
 
 use crate::cluster::desired::{Desired, DesiredLoadBalancer, FirewallRule};
 use crate::cluster::live::{self, Live};
@@ -17,6 +16,7 @@ use crate::hcloud::{ActionId, Client, Created, Labels, NetworkId};
 
 use super::error::ApplyError;
 use super::servers::wait;
+use crate::cluster::update;
 
 /// A resource made by a wave, as the live state records it.
 enum Made {
@@ -46,13 +46,7 @@ impl Made {
 /// # Errors
 /// [`ApplyError::Hcloud`] when a label breaks Hetzner's rules.
 pub fn hcloud_labels(what: &str, labels: &crate::spec::Labels) -> Result<Labels, ApplyError> {
-    let mut checked = Labels::new();
-    for (key, value) in labels {
-        checked
-            .insert(key, value)
-            .map_err(ApplyError::hcloud(format!("labelling {what}")))?;
-    }
-    Ok(checked)
+    update::requests::labels(labels).map_err(ApplyError::hcloud(format!("labelling {what}")))
 }
 
 /// Returns true if and only if `plan` creates the `kind` resource `name`.
@@ -245,17 +239,11 @@ async fn load_balancer(client: &Client, lb: &DesiredLoadBalancer, network: Netwo
     Ok(Made::LoadBalancer(live::load_balancer(&resource)))
 }
 
-/// The API's form of a desired firewall rule.
+/// The API form of a desired rule: the one the in-place updates send too
+/// ([`update::requests::rule`]), so a created firewall and an updated one compare equal.
 fn rule(rule: &FirewallRule) -> Result<hcloud::models::Rule, ApplyError> {
-    let mut value = json!({
-        "direction": rule.direction, "protocol": rule.protocol, "source_ips": rule.source_ips,
-        "destination_ips": [],
-    });
-    if let Some(port) = &rule.port {
-        value["port"] = json!(port);
-    }
-    serde_json::from_value(value).map_err(|e| ApplyError::InvalidRule {
+    update::requests::rule(rule).ok_or_else(|| ApplyError::InvalidRule {
         rule: rule.to_string(),
-        reason: e.to_string(),
+        reason: "unknown direction or protocol".into(),
     })
 }
