@@ -416,7 +416,7 @@ pub struct NodeReplaceArgs {
     pub dead: bool,
 
     /// Replace a control plane even though etcd has no quorum while it is gone (e.g. one of
-    /// two control planes).
+    /// two control planes, or another control plane is dead: its member is removed first).
     #[arg(long)]
     pub force_quorum_loss: bool,
 

@@ -35,6 +35,19 @@ pub async fn talos_hcloud_env_async(dir: &Path, args: &[&str], env: &[(&str, &st
 
 /// Runs `talos-hcloud ARGS` in `dir` with extra environment variables.
 pub fn talos_hcloud_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let Output { status, stdout, stderr } = talos_hcloud_command(dir, args, env)
+        .output()
+        .expect("the talos-hcloud binary runs");
+    Run {
+        code: status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    }
+}
+
+/// The command `talos-hcloud ARGS` in `dir` with a clean environment plus `env`, for tests
+/// that watch or signal the running process.
+pub fn talos_hcloud_command(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_talos-hcloud"));
     command.args(args).current_dir(dir);
     for var in [
@@ -49,12 +62,7 @@ pub fn talos_hcloud_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run 
     for (key, value) in env {
         command.env(key, value);
     }
-    let Output { status, stdout, stderr } = command.output().expect("the talos-hcloud binary runs");
-    Run {
-        code: status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&stderr).into_owned(),
-    }
+    command
 }
 
 /// The repository root (where the shipped cluster.yaml, schematics/ and machine-patches/ live).

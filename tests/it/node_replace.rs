@@ -3,7 +3,8 @@
 //! floating IP, servers from `create_node_server` with their configs as user data, etcd
 //! bootstrapped once), then nodes replaced through the runbook: a worker, a healthy control
 //! plane holding the VIP, a crashed control plane, the quorum refusal, a drain blocked by a
-//! PodDisruptionBudget, and runs stopped after a step and resumed.
+//! PodDisruptionBudget, runs stopped after a step and resumed, and the command SIGKILLed
+//! after every step and run again until it finishes.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -26,7 +27,7 @@ use talos_hcloud::sim::talos::{BudgetRule, DisruptionBudget, KubePod, PodOwner, 
 use talos_hcloud::spec::{Architecture, Spec};
 use talos_hcloud::talos::api::{CallOptions, MemberListScope};
 
-use crate::harness::{mode_of, repo_root, talos_hcloud_env};
+use crate::harness::{mode_of, repo_root, talos_hcloud_command, talos_hcloud_env};
 use crate::sim_common::Api;
 use crate::sim_machines::{snapshot_of, talos_image};
 
@@ -307,6 +308,22 @@ impl TestCluster {
             .0
     }
 
+    /// Crashes `node`'s server (power lost) and waits until the floating IP is off it (the
+    /// Talos VIP's own Hetzner call); returns the server and its etcd member ID.
+    async fn crash(&self, node: &str) -> ((i64, String, String, serde_json::Value), u64) {
+        let server = self.servers_named(&format!("tc-{node}")).await.remove(0);
+        let member = self.member_id(node).await;
+        self.api.sim.crash_server(server.0 as u64).expect("crash");
+        for _ in 0..600 {
+            let fip = self.api.get("/floating_ips").await.body["floating_ips"][0].clone();
+            if fip["server"].as_i64() != Some(server.0) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        (server, member)
+    }
+
     /// Hetzner requests that change something (not GET), since the log was cleared.
     fn mutations(&self) -> Vec<String> {
         self.api
@@ -456,9 +473,7 @@ async fn a_worker_then_a_control_plane_holding_the_vip_are_replaced_keeping_name
 #[tokio::test(flavor = "multi_thread")]
 async fn a_crashed_control_plane_is_removed_through_a_peer_and_replaced() {
     let cluster = TestCluster::start(3, 0).await;
-    let before = cluster.servers_named("tc-cp-3").await.remove(0);
-    let old_member = cluster.member_id("cp-3").await;
-    cluster.api.sim.crash_server(before.0 as u64).expect("crash");
+    let (before, old_member) = cluster.crash("cp-3").await;
 
     let (replaced, seen) = cluster.replace("cp-3", &cluster.options()).await;
     let replaced = replaced.unwrap_or_else(|e| panic!("{}", chain(&e)));
@@ -729,4 +744,257 @@ async fn an_unknown_node_is_named_with_the_known_ones_before_any_request() {
     );
     assert_eq!(error.class(), Class::InvalidInput);
     assert!(api.sim.request_log().is_empty());
+}
+
+/// Where a run of `talos-hcloud node replace NODE --yes` is SIGKILLed.
+#[derive(Debug, Clone, Copy)]
+enum Kill {
+    /// At the first evidence line of a step in (from, to) reporting it done, found done or
+    /// passed.
+    After(Step, Step),
+    /// Once the server create was answered, while its (slowed) action runs: the new server
+    /// exists, off and outside the network.
+    MidCreate,
+}
+
+/// How one run ended: killed or not, its exit code, the evidence lines it wrote (stderr).
+#[derive(Debug)]
+struct KilledRun {
+    killed: bool,
+    code: Option<i32>,
+    lines: Vec<String>,
+}
+
+/// Runs the command against the cluster's emulator, SIGKILLing it at `kill` (`None` lets
+/// it end).
+async fn run_killing(cluster: &TestCluster, node: &str, kill: Option<Kill>) -> KilledRun {
+    use std::io::BufRead as _;
+    let env = [
+        ("HCLOUD_ENDPOINT", cluster.api.sim.endpoint()),
+        ("HCLOUD_TOKEN", cluster.api.sim.token().to_string()),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut child = talos_hcloud_command(cluster.dir.path(), &["node", "replace", node, "--yes"], &env)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("talos-hcloud starts");
+    let stderr = child.stderr.take().expect("piped stderr");
+    let (sent, mut received) = tokio::sync::mpsc::unbounded_channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            if sent.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let posted = || {
+        cluster
+            .api
+            .sim
+            .request_log()
+            .iter()
+            .any(|r| r.method == "POST" && r.path == "/v1/servers" && r.status == 201)
+    };
+    let mut lines = Vec::new();
+    let mut killed = false;
+    loop {
+        let line = tokio::time::timeout(Duration::from_millis(2), received.recv()).await;
+        let reached = match (line, kill) {
+            (Ok(None), _) => break,
+            (Ok(Some(line)), Some(Kill::After(from, to))) => {
+                let mut words = line.split_whitespace().skip(1);
+                let step = words.next().and_then(Step::from_label);
+                let finished = matches!(words.next(), Some("done" | "skip" | "ok"));
+                lines.push(line);
+                finished && step >= Some(from) && step <= Some(to)
+            }
+            (Ok(Some(line)), _) => {
+                lines.push(line);
+                matches!(kill, Some(Kill::MidCreate)) && posted()
+            }
+            (Err(_), Some(Kill::MidCreate)) => posted(),
+            (Err(_), _) => false,
+        };
+        if reached {
+            child.kill().expect("SIGKILL is sent");
+            killed = true;
+            break;
+        }
+    }
+    let status = child.wait().expect("the run is reaped");
+    KilledRun {
+        killed,
+        code: status.code(),
+        lines,
+    }
+}
+
+/// Replaces `node` with the real binary, SIGKILLed at each of `kills` in turn (a run whose
+/// step an earlier one did is killed after the next step it reports), then once more to the
+/// end. Returns the Hetzner server creates each run sent.
+async fn replace_killed_at_each(cluster: &TestCluster, node: &str, kills: &[Kill]) -> Vec<usize> {
+    let mut creates = Vec::new();
+    let mut finished = false;
+    for kill in kills.iter().map(|k| Some(*k)).chain([None]) {
+        cluster.api.sim.clear_request_log();
+        if matches!(kill, Some(Kill::MidCreate)) {
+            let slow = "slow,command=create_server,factor=50,n=1".parse().expect("fault spec");
+            cluster.api.sim.add_faults(&slow);
+        }
+        let run = run_killing(cluster, node, kill).await;
+        cluster.api.sim.clear_faults();
+        creates.push(
+            cluster
+                .api
+                .sim
+                .request_log()
+                .iter()
+                .filter(|r| r.method == "POST" && r.path == "/v1/servers")
+                .count(),
+        );
+        eprintln!(
+            "run {} (kill {kill:?}): killed {}, exit {:?}\n  {}",
+            creates.len(),
+            run.killed,
+            run.code,
+            run.lines.join("\n  ")
+        );
+        if !run.killed {
+            assert_eq!(run.code, Some(0), "the run failed:\n{}", run.lines.join("\n"));
+            finished = true;
+            break;
+        }
+    }
+    assert!(finished, "no run finished");
+    creates
+}
+
+/// A kill after each step of a `role` node's replacement but the last, and one while its
+/// server is being created.
+fn kills_for(role: talos_hcloud::spec::Role) -> Vec<Kill> {
+    let steps: Vec<Step> = Step::ALL[1..Step::ALL.len() - 1]
+        .iter()
+        .copied()
+        .filter(|s| s.applies_to(role))
+        .collect();
+    let last = *steps.last().expect("steps");
+    let mut kills = Vec::new();
+    for step in steps {
+        if step == Step::CreateServer {
+            kills.push(Kill::MidCreate);
+        }
+        kills.push(Kill::After(step, last));
+    }
+    kills
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigkill_after_every_step_then_the_same_command_finishes_once() {
+    use talos_hcloud::spec::Role;
+    let cluster = TestCluster::start(3, 1).await;
+    let before = cluster.servers_named("tc-cp-2").await.remove(0);
+    let old_member = cluster.member_id("cp-2").await;
+
+    // A control plane: killed after each step, the same command run again each time.
+    let creates = replace_killed_at_each(&cluster, "cp-2", &kills_for(Role::ControlPlane)).await;
+    assert!(
+        creates.iter().all(|n| *n <= 1),
+        "at most one create per run: {creates:?}"
+    );
+    assert_eq!(
+        creates.iter().sum::<usize>(),
+        1,
+        "one server created in all: {creates:?}"
+    );
+    assert_same_identity(&cluster, "tc-cp-2", &before).await;
+    let members = cluster.members().await;
+    assert_eq!(members.len(), 3, "{members:?}");
+    assert!(
+        members.iter().all(|(id, _)| *id != old_member),
+        "the old member is gone"
+    );
+    assert!(members.iter().any(|(_, h)| h == "cp-2"), "the new member joined");
+    let removals = cluster.etcd().removal_calls();
+    assert_eq!(removals.len(), 1, "one removal in all: {removals:?}");
+    assert_eq!((removals[0].member, removals[0].removed), (old_member, true));
+    let kube = cluster.etcd().kubernetes().node("cp-2").expect("registered again");
+    assert!(kube.ready && !kube.unschedulable, "{kube:?}");
+    cluster.healthy().await;
+
+    // A worker the same way: no etcd removal at all.
+    let before = cluster.servers_named("tc-w-1").await.remove(0);
+    let creates = replace_killed_at_each(&cluster, "w-1", &kills_for(Role::Worker)).await;
+    assert_eq!(
+        creates.iter().sum::<usize>(),
+        1,
+        "one server created in all: {creates:?}"
+    );
+    assert_same_identity(&cluster, "tc-w-1", &before).await;
+    assert_eq!(cluster.etcd().removal_calls().len(), 1, "no etcd removal for a worker");
+    let kube = cluster.etcd().kubernetes().node("w-1").expect("registered again");
+    assert!(kube.ready && !kube.unschedulable, "{kube:?}");
+    cluster.healthy().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_a_control_plane_dead_a_healthy_one_is_refused_naming_it_and_replaced_with_the_flag() {
+    let cluster = TestCluster::start(3, 0).await;
+    let old_member = cluster.member_id("cp-2").await;
+    let before = cluster.servers_named("tc-cp-2").await.remove(0);
+    let (_, dead_member) = cluster.crash("cp-3").await;
+
+    // Without the flag: refused before any change, saying why and what to do.
+    cluster.api.sim.clear_request_log();
+    let (refused, _) = cluster.replace("cp-2", &cluster.options()).await;
+    let error = refused.expect_err("quorum");
+    assert!(
+        matches!(
+            &error,
+            ReplaceError::QuorumLoss { healthy: 1, members: 3, needed: 2, down, .. } if down == &["cp-3"]
+        ),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        "replacing control plane cp-2 would leave etcd without quorum: 1 healthy of 3 members without it, 2 needed \
+         (cp-3 down); nothing was changed"
+    );
+    assert_eq!(error.class(), Class::InvalidInput);
+    let hints = error.hints();
+    assert_eq!(
+        hints[0],
+        "replace the dead one first: `talos-hcloud node replace cp-3`, then cp-2"
+    );
+    assert!(hints[1].starts_with("or pass --force-quorum-loss"), "{hints:?}");
+    assert_eq!(cluster.mutations(), Vec::<String>::new(), "refused before any change");
+    assert!(cluster.etcd().removal_calls().is_empty());
+
+    // With it: the dead member goes first, then cp-2 leaves and comes back.
+    let forced = Options {
+        force_quorum_loss: true,
+        ..cluster.options()
+    };
+    let (replaced, _) = cluster.replace("cp-2", &forced).await;
+    let replaced = replaced.unwrap_or_else(|e| panic!("{}", chain(&e)));
+    assert_same_identity(&cluster, "tc-cp-2", &before).await;
+    let mut names: Vec<String> = cluster.members().await.into_iter().map(|(_, h)| h).collect();
+    names.sort();
+    assert_eq!(names, ["cp-1", "cp-2"]);
+    assert_eq!(replaced.etcd_members, Some(2));
+    let removals: Vec<(u64, bool)> = cluster
+        .etcd()
+        .removal_calls()
+        .iter()
+        .map(|c| (c.member, c.removed))
+        .collect();
+    assert_eq!(removals, [(dead_member, true), (old_member, true)]);
+
+    // Then the dead one, as the hint says: three members again, the cluster healthy.
+    let (replaced, _) = cluster.replace("cp-3", &cluster.options()).await;
+    let replaced = replaced.unwrap_or_else(|e| panic!("{}", chain(&e)));
+    assert!(replaced.dead, "detected dead");
+    assert_eq!(cluster.members().await.len(), 3);
+    assert_eq!(cluster.etcd().removal_calls().len(), 2, "its member was already gone");
+    cluster.healthy().await;
 }

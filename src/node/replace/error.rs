@@ -45,7 +45,8 @@ pub enum ReplaceError {
     /// Replacing the node would leave etcd without quorum while it is gone.
     #[error(
         "replacing control plane {node} would leave etcd without quorum: {healthy} healthy of {members} members \
-         without it, {needed} needed; nothing was changed"
+         without it, {needed} needed{}; nothing was changed",
+        down_list(down)
     )]
     QuorumLoss {
         /// The node.
@@ -56,6 +57,8 @@ pub enum ReplaceError {
         members: usize,
         /// Members needed for quorum.
         needed: usize,
+        /// Other control planes that are down (their members count, unhealthy).
+        down: Vec<String>,
     },
     /// No Talos snapshot exists for the node's architecture and the configured version.
     #[error("no Talos snapshot for {arch} and Talos {version} exists, and --image was not given; nothing was changed")]
@@ -144,6 +147,14 @@ pub enum ReplaceError {
     },
 }
 
+fn down_list(down: &[String]) -> String {
+    if down.is_empty() {
+        String::new()
+    } else {
+        format!(" ({} down)", down.join(", "))
+    }
+}
+
 fn list(problems: &[NodeFailure]) -> String {
     problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
 }
@@ -172,6 +183,17 @@ impl Classify for ReplaceError {
 
     fn hints(&self) -> Vec<String> {
         match self {
+            ReplaceError::QuorumLoss { down, node, .. } if !down.is_empty() => {
+                let mut hints: Vec<String> = down
+                    .iter()
+                    .map(|dead| format!("replace the dead one first: `talos-hcloud node replace {dead}`, then {node}"))
+                    .collect();
+                hints.push(format!(
+                    "or pass --force-quorum-loss: the dead members are removed from etcd first and it runs without \
+                     fault tolerance until {node} is back (take a snapshot you can restore from)"
+                ));
+                hints
+            }
             ReplaceError::QuorumLoss { .. } => vec![
                 "add a control plane first, or pass --force-quorum-loss to accept an etcd outage until the new \
                  member joins (take a snapshot you can restore from)"

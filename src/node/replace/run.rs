@@ -91,7 +91,8 @@ pub struct Replaced {
 pub async fn replace(ctx: &Context, options: &Options, reporter: Reporter<'_>) -> Result<Replaced, ReplaceError> {
     let resumed_after = match &ctx.target.live {
         Some(server) => server.labels.get(LABEL_REPLACE_STEP).and_then(|v| Step::from_label(v)),
-        None => Some(Step::DeleteServer),
+        // The server is gone: delete-server runs again for the Node object it may have left.
+        None => Some(Step::Unprotect),
     };
     let mut run = Run {
         ctx,
@@ -100,6 +101,7 @@ pub async fn replace(ctx: &Context, options: &Options, reporter: Reporter<'_>) -
         server: ctx.target.live.as_ref().map(|s| s.id),
         kube: None,
         dead: options.dead,
+        down: Vec::new(),
         result: Replaced {
             node: ctx.target.node.clone(),
             server: ctx.target.desired.name.clone(),
@@ -170,6 +172,9 @@ struct Run<'c, 'r> {
     /// The Kubernetes client and access, once the kubeconfig was fetched.
     kube: Option<(KubeClient, KubeAccess)>,
     dead: bool,
+    /// Other control planes whose Talos API does not answer (tolerated only with
+    /// `--force-quorum-loss`; their etcd members are removed before the node leaves).
+    down: Vec<String>,
     result: Replaced,
 }
 
@@ -285,8 +290,10 @@ impl Run<'_, '_> {
                 step,
                 Outcome::Note,
                 format!(
-                    "no server named {} exists (deleted by an earlier run): resuming at {}",
+                    "no server named {} exists (deleted by an earlier run): resuming at {} (its Node object) \
+                     and {}",
                     target.desired.name,
+                    Step::DeleteServer,
                     Step::CreateServer
                 ),
             ),
@@ -306,6 +313,7 @@ impl Run<'_, '_> {
         self.evidence
             .record(step, Outcome::Passed, format!("the new server boots image {image}"));
         let mut problems = Vec::new();
+        let mut down = Vec::new();
         for node in self.ctx.others() {
             match self.single(step, node)?.version().await {
                 Ok(version) => self.evidence.record(
@@ -313,7 +321,40 @@ impl Run<'_, '_> {
                     Outcome::Passed,
                     format!("{} answers the Talos API (Talos {})", node.name, version.tag),
                 ),
-                Err(error) => problems.push(NodeFailure::new(&node.name, &error)),
+                Err(error) => {
+                    let failure = NodeFailure::new(&node.name, &error);
+                    if node.is_control_plane() && target.role == Role::ControlPlane {
+                        down.push(failure);
+                    } else {
+                        problems.push(failure);
+                    }
+                }
+            }
+        }
+        self.down = down.iter().map(|d| d.node.clone()).collect();
+        let etcd_pending = resumed_after.is_none_or(|after| after < Step::EtcdLeave);
+        if !down.is_empty() {
+            if self.options.force_quorum_loss {
+                for failure in &down {
+                    self.evidence.record(
+                        step,
+                        Outcome::Note,
+                        format!(
+                            "control plane {failure}: down; --force-quorum-loss given, so its etcd member is \
+                             removed before {} leaves and it is left out of the health checks",
+                            target.node
+                        ),
+                    );
+                }
+            } else if etcd_pending {
+                for failure in &down {
+                    self.evidence.record(step, Outcome::Failed, failure.to_string());
+                }
+                // Whether etcd keeps quorum decides how the refusal reads.
+                self.check_quorum().await?;
+                problems.extend(down);
+            } else {
+                problems.extend(down);
             }
         }
         if !problems.is_empty() {
@@ -322,7 +363,6 @@ impl Run<'_, '_> {
             }
             return Err(ReplaceError::Precheck { problems });
         }
-        let etcd_pending = resumed_after.is_none_or(|after| after < Step::EtcdLeave);
         if etcd_pending {
             self.detect_dead().await?;
         }
@@ -425,6 +465,7 @@ impl Run<'_, '_> {
             healthy,
             members,
             needed: members / 2 + 1,
+            down: self.down.clone(),
         }
     }
 
@@ -456,7 +497,8 @@ impl Run<'_, '_> {
                 problems: vec![NodeFailure::said(self.node(), "no other control plane answers")],
             });
         };
-        let stamp = time::OffsetDateTime::now_utc().unix_timestamp();
+        // Milliseconds: a re-run within the same second must not meet the earlier file.
+        let stamp = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
         let path = self
             .options
             .snapshot_dir
@@ -548,6 +590,7 @@ impl Run<'_, '_> {
                 problems: vec![NodeFailure::said(self.node(), "no other control plane answers")],
             });
         };
+        self.remove_down_members(&peer, &client).await?;
         let members = client
             .etcd_members(MemberListScope::Cluster)
             .await
@@ -598,6 +641,42 @@ impl Run<'_, '_> {
                 Outcome::Note,
                 format!("reset of {}: {}", node.name, crate::error::chain(&error).join(": ")),
             ),
+        }
+        Ok(())
+    }
+
+    /// Removes the etcd members of the control planes that are down (`--force-quorum-loss`):
+    /// while they count, etcd refuses to let the node go (too few healthy members would be
+    /// left), and without them it keeps quorum on the remaining ones.
+    async fn remove_down_members(&mut self, peer: &str, client: &TalosClient) -> Result<(), ReplaceError> {
+        let step = Step::EtcdLeave;
+        if self.down.is_empty() {
+            return Ok(());
+        }
+        let members = client
+            .etcd_members(MemberListScope::Cluster)
+            .await
+            .map_err(self.talos(step, peer))?;
+        let down: Vec<(String, u64)> = self
+            .ctx
+            .other_control_planes()
+            .filter(|node| self.down.contains(&node.name))
+            .filter_map(|node| {
+                members
+                    .iter()
+                    .find(|m| is_member_of(m, node))
+                    .map(|m| (node.name.clone(), m.id))
+            })
+            .collect();
+        for (name, id) in down {
+            let removal = ensure_member_removed(client, id)
+                .await
+                .map_err(self.talos(step, peer))?;
+            self.evidence.record(
+                step,
+                Outcome::Done,
+                format!("member {id:x} of {name} (down) removed through {peer} ({removal:?}); replace {name} next"),
+            );
         }
         Ok(())
     }
@@ -675,26 +754,44 @@ impl Run<'_, '_> {
         let step = Step::CreateServer;
         let mut server: DesiredServer = self.ctx.target.desired.clone();
         server.image = DesiredImage::Snapshot { id: self.image()? };
+        // Until this step is recorded done, the new server says the step before it: a run
+        // stopped while it is being made finishes it (see below) instead of skipping ahead.
         server
             .labels
-            .insert(LABEL_REPLACE_STEP.to_string(), Step::CreateServer.as_str().to_string());
+            .insert(LABEL_REPLACE_STEP.to_string(), Step::DeleteServer.as_str().to_string());
         let options = ServerOptions {
             user_data: None,
             protect_control_planes: false,
         };
-        let created = create_node_server(&self.ctx.client, &self.ctx.desired, &server, &self.ctx.live, &options)
-            .await
-            .map_err(|source| ReplaceError::Create {
-                node: self.node().to_string(),
-                source: Box::new(source),
-            })?;
-        let id = created.id.get();
-        let live = self
+        // An earlier run made the server (it exists now) and finished it: kept as it is. A
+        // server it left half-made (off, or outside the network) is finished by
+        // `create_node_server`, which never creates a second one of the name.
+        let finished = self
             .ctx
-            .client
-            .get_server(created.id)
-            .await
-            .map_err(self.hetzner(step))?;
+            .target
+            .live
+            .as_ref()
+            .filter(|live| self.server == Some(live.id) && live.private_ip.is_some() && live.status == "running");
+        let id = match finished {
+            Some(live) => {
+                self.evidence.record(
+                    step,
+                    Outcome::Skipped,
+                    format!("server {} ({}) was made by an earlier run", live.name, live.id),
+                );
+                live.id
+            }
+            None => create_node_server(&self.ctx.client, &self.ctx.desired, &server, &self.ctx.live, &options)
+                .await
+                .map_err(|source| ReplaceError::Create {
+                    node: self.node().to_string(),
+                    source: Box::new(source),
+                })?
+                .id
+                .get(),
+        };
+        let created = crate::hcloud::ServerId::new(id);
+        let live = self.ctx.client.get_server(created).await.map_err(self.hetzner(step))?;
         let got = live.and_then(|s| s.public_net.ipv4.map(|ip| ip.ip)).unwrap_or_default();
         let kept = self.ctx.target.address.map(|a| a.to_string()).unwrap_or_default();
         if got != kept {
@@ -762,7 +859,25 @@ impl Run<'_, '_> {
                 },
             ));
         };
-        let report = check_health(&self.ctx.set, &access)
+        let set = NodeSet {
+            nodes: self
+                .ctx
+                .set
+                .nodes
+                .iter()
+                .filter(|node| !self.down.contains(&node.name))
+                .cloned()
+                .collect(),
+            ..self.ctx.set.clone()
+        };
+        for name in &self.down {
+            self.evidence.record(
+                step,
+                Outcome::Note,
+                format!("{name} is down: left out of the health checks"),
+            );
+        }
+        let report = check_health(&set, &access)
             .await
             .map_err(|e| self.nodes_error(step, e))?;
         for (stage, took) in &report.stages {
@@ -787,7 +902,12 @@ impl Run<'_, '_> {
             .etcd_members(MemberListScope::Cluster)
             .await
             .map_err(self.talos(step, &peer))?;
-        let expected = self.ctx.set.control_planes().count();
+        let expected = self
+            .ctx
+            .set
+            .control_planes()
+            .filter(|node| !self.down.contains(&node.name))
+            .count();
         let removed = self.result.removed_member.clone();
         let stale = removed
             .as_deref()
@@ -818,7 +938,7 @@ impl Run<'_, '_> {
             step,
             Outcome::Passed,
             format!(
-                "etcd has {} members, one per control plane{}",
+                "etcd has {} members, one per control plane that runs{}",
                 members.len(),
                 removed.map(|id| format!("; {id} is gone")).unwrap_or_default()
             ),

@@ -142,6 +142,22 @@ pub struct TalosCluster {
     state: Mutex<EtcdState>,
     kubernetes: KubeObjects,
     network: Arc<Network>,
+    removals: Mutex<Vec<RemovalCall>>,
+}
+
+/// One request to take a member out of etcd (`EtcdLeaveCluster`, a graceful reset's leave,
+/// or `EtcdRemoveMemberByID`), as the cluster saw it: tests count them to prove a member is
+/// removed exactly once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemovalCall {
+    /// The member ID asked for.
+    pub member: u64,
+    /// The node the request reached.
+    pub by: IpAddr,
+    /// The node asked to leave itself (not a removal by ID).
+    pub leave: bool,
+    /// The member was removed (false: refused).
+    pub removed: bool,
 }
 
 #[derive(Debug, Default)]
@@ -266,7 +282,13 @@ impl TalosCluster {
             state: Mutex::new(EtcdState::default()),
             kubernetes: KubeObjects::default(),
             network,
+            removals: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Every member removal or leave requested so far, in order.
+    pub fn removal_calls(&self) -> Vec<RemovalCall> {
+        lock(&self.removals).clone()
     }
 
     /// The cluster's Kubernetes objects (Nodes, Pods, budgets), which its API servers serve.
@@ -495,6 +517,22 @@ impl TalosCluster {
     }
 
     pub(crate) fn remove_member(&self, caller: IpAddr, id: u64) -> Result<(), EtcdError> {
+        self.observed_removal(caller, id, false)
+    }
+
+    /// Removes member `id` through `caller`, recording the request.
+    fn observed_removal(&self, caller: IpAddr, id: u64, leave: bool) -> Result<(), EtcdError> {
+        let outcome = self.remove(caller, id);
+        lock(&self.removals).push(RemovalCall {
+            member: id,
+            by: caller,
+            leave,
+            removed: outcome.is_ok(),
+        });
+        outcome
+    }
+
+    fn remove(&self, caller: IpAddr, id: u64) -> Result<(), EtcdError> {
         let view = self.network.view();
         let mut state = self.lock();
         state.require_running(caller)?;
@@ -528,7 +566,7 @@ impl TalosCluster {
                 .and_then(|cp| cp.data_of)
                 .ok_or(EtcdError::NotRunning)?
         };
-        self.remove_member(address, id)
+        self.observed_removal(address, id, true)
     }
 
     /// The node's etcd data directory was wiped (EPHEMERAL reset).
@@ -857,9 +895,13 @@ mod tests {
     #[test]
     fn leave_and_not_running() {
         let cluster = three_members();
+        let cp2 = cluster.member_on(ip(2)).expect("cp-2").id;
         cluster.leave(ip(2)).expect("leaves");
         assert_eq!(cluster.leave(ip(2)), Err(EtcdError::NotRunning));
         assert_eq!(cluster.list_members(ip(2), true), Err(EtcdError::NotRunning));
         assert_eq!(cluster.remove_member(ip(1), 12345), Err(EtcdError::MemberNotFound));
+        let calls = cluster.removal_calls();
+        let seen: Vec<_> = calls.iter().map(|c| (c.member, c.by, c.leave, c.removed)).collect();
+        assert_eq!(seen, [(cp2, ip(2), true, true), (12345, ip(1), false, false)]);
     }
 }

@@ -28,7 +28,7 @@ mod proxy;
 mod tls;
 mod vip;
 
-pub use cluster::{ClusterRegistry, EtcdError, MemberView, Quorum, TalosCluster};
+pub use cluster::{ClusterRegistry, EtcdError, MemberView, Quorum, RemovalCall, TalosCluster};
 pub use config::{
     AcceptedConfig, CaPair, ClusterEndpoint, ConfigRejected, ConfigValidator, MachineType, accept_config,
     decode_user_data,
