@@ -298,3 +298,79 @@ async fn bad_input_exits_2_before_any_request() {
     assert!(run.stderr.contains("count"), "{}", run.stderr);
     assert!(api.sim.request_log().is_empty(), "zero API calls");
 }
+
+/// The phases a node created by the run passes through, in order, as the plain progress
+/// lines name them.
+const NEW_NODE_PHASES: [&str; 5] = [
+    "creating",
+    "booting",
+    "config delivered, rebooting",
+    "apid ready",
+    "healthy",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_without_a_terminal_prints_timestamped_phases_until_every_node_is_healthy() {
+    let (api, _hc) = emulator_with_snapshot().await;
+    let (dir, path) = workspace(3);
+    options(&api, &load(&path));
+    let config = path.display().to_string();
+    let endpoint = api.sim.endpoint();
+    let env = [
+        ("HCLOUD_TOKEN", api.sim.token()),
+        ("HCLOUD_ENDPOINT", endpoint.as_str()),
+    ];
+    let run = talos_hcloud_env_async(dir.path(), &["-c", &config, "apply"], &env).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+
+    // Every line is `HH:MM:SS TEXT`; per node, its phases in order, each once.
+    let mut phases: std::collections::BTreeMap<String, Vec<String>> = std::collections::BTreeMap::new();
+    for line in run.stderr.lines() {
+        let (stamp, text) = line
+            .split_at_checked(9)
+            .unwrap_or_else(|| panic!("a short line: {line:?}"));
+        let digits: Vec<&str> = stamp.trim_end().split(':').collect();
+        assert!(
+            stamp.ends_with(' ') && digits.len() == 3 && digits.iter().all(|d| d.len() == 2 && d.parse::<u8>().is_ok()),
+            "not timestamped: {line:?}"
+        );
+        if let Some((node, phase)) = text.split_once(": ")
+            && !["etcd", "health"].contains(&node)
+        {
+            phases.entry(node.to_string()).or_default().push(phase.to_string());
+        }
+    }
+    let nodes = ["cp-1", "cp-2", "cp-3", "general-1", "general-2", "general-3"];
+    assert_eq!(
+        phases.keys().map(String::as_str).collect::<Vec<_>>(),
+        nodes,
+        "{}",
+        run.stderr
+    );
+    for (node, seen) in &phases {
+        let mut expected: Vec<&str> = NEW_NODE_PHASES.to_vec();
+        if node.starts_with("cp-") {
+            expected.insert(4, "etcd member");
+        }
+        assert_eq!(seen, &expected, "{node}:\n{}", run.stderr);
+    }
+    assert!(run.stderr.contains(" etcd: bootstrapped on cp-1\n"), "{}", run.stderr);
+
+    // A re-run: nothing created; every node answers and ends healthy.
+    let again = talos_hcloud_env_async(dir.path(), &["-c", &config, "apply"], &env).await;
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    for node in nodes {
+        let last = again
+            .stderr
+            .lines()
+            .rfind(|l| l.get(9..).is_some_and(|t| t.starts_with(&format!("{node}: "))))
+            .unwrap_or_else(|| panic!("no line of {node}:\n{}", again.stderr));
+        assert!(last.ends_with(&format!("{node}: healthy")), "{}", again.stderr);
+    }
+    assert!(!again.stderr.contains(": creating"), "{}", again.stderr);
+
+    // `-q`: no progress at all.
+    let quiet = talos_hcloud_env_async(dir.path(), &["-q", "-c", &config, "apply"], &env).await;
+    assert_eq!(quiet.code, 0, "{}", quiet.stderr);
+    assert_eq!(quiet.stderr, "", "quiet");
+}
