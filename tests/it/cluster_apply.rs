@@ -374,3 +374,74 @@ async fn apply_without_a_terminal_prints_timestamped_phases_until_every_node_is_
     assert_eq!(quiet.code, 0, "{}", quiet.stderr);
     assert_eq!(quiet.stderr, "", "quiet");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eleven_workers_are_split_over_two_placement_groups_of_at_most_ten() {
+    let (api, _hc) = emulator_with_snapshot().await;
+    let (_dir, path) = workspace(11);
+    let report = apply_once(&api, &path).await.unwrap_or_else(|e| panic!("apply: {e:?}"));
+    assert_eq!(report.created.iter().filter(|c| c.starts_with("server ")).count(), 14);
+
+    let selector = format!("label_selector={}%3Dapply-test", labels::CLUSTER.replace('/', "%2F"));
+    let groups = api.get(&format!("/placement_groups?per_page=50&{selector}")).await;
+    assert_eq!(groups.status, 200, "{}", groups.body);
+    let groups = groups.body["placement_groups"]
+        .as_array()
+        .expect("placement groups")
+        .clone();
+    let members = |name: &str| -> Vec<i64> {
+        let group = groups
+            .iter()
+            .find(|g| g["name"] == name)
+            .unwrap_or_else(|| panic!("placement group {name}: {groups:?}"));
+        assert_eq!(group["type"], "spread", "{group}");
+        let mut ids: Vec<i64> = group["servers"]
+            .as_array()
+            .expect("servers")
+            .iter()
+            .map(|id| id.as_i64().expect("an ID"))
+            .collect();
+        ids.sort_unstable();
+        ids
+    };
+    let mut names: Vec<&str> = groups.iter().map(|g| g["name"].as_str().expect("a name")).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["at-controlplane", "at-pool-general", "at-pool-general-pg2"]);
+    let (first, second) = (members("at-pool-general"), members("at-pool-general-pg2"));
+    assert_eq!((first.len(), second.len()), (10, 1));
+    assert_eq!(members("at-controlplane").len(), 3);
+
+    // Every worker is in exactly one of the two, as each server says too.
+    let servers = api.get(&format!("/servers?per_page=50&{selector}")).await;
+    let servers = servers.body["servers"].as_array().expect("servers").clone();
+    assert_eq!(servers.len(), 14);
+    for server in servers
+        .iter()
+        .filter(|s| s["name"].as_str().is_some_and(|n| n.starts_with("at-general-")))
+    {
+        let id = server["id"].as_i64().expect("an ID");
+        let holders = [&first, &second].iter().filter(|g| g.contains(&id)).count();
+        assert_eq!(holders, 1, "{} is in {holders} worker groups", server["name"]);
+        let group = server["placement_group"]["name"]
+            .as_str()
+            .expect("in a placement group");
+        let expected = if first.contains(&id) {
+            "at-pool-general"
+        } else {
+            "at-pool-general-pg2"
+        };
+        assert_eq!(group, expected, "{}", server["name"]);
+    }
+    assert_eq!(servers.len() - 3, first.len() + second.len());
+    assert!(
+        servers
+            .iter()
+            .any(|s| s["name"] == "at-general-11" && s["placement_group"]["name"] == "at-pool-general-pg2"),
+        "the eleventh worker opens the second group"
+    );
+
+    // A re-run changes nothing.
+    api.sim.clear_request_log();
+    apply_once(&api, &path).await.expect("re-run");
+    assert_eq!(mutations(&api), Vec::<String>::new());
+}
