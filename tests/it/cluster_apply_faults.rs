@@ -311,3 +311,65 @@ async fn destroy_after_apply_leaves_nothing_labelled() {
         "the snapshot is kept"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_in_the_first_wave_then_rerun_converges_with_one_bootstrap_and_the_same_secrets() {
+    let (api, _hc) = emulator_with_snapshot().await;
+    let (dir, path) = workspace(3);
+    let spec = load(&path);
+    assert!(!spec.secrets_path().exists(), "the first run makes the bundle");
+    let log = dir.path().join("apply.log");
+
+    // The first wave (network, firewalls, placement groups, IPs): killed once both
+    // firewalls and the network were created (the firewalls' rule actions slowed down).
+    api.sim.clear_request_log();
+    api.sim
+        .add_faults(&faults("slow,command=set_firewall_rules,factor=50,n=2"));
+    let child = spawn_apply(&api, dir.path(), &path, &log);
+    kill_when(child, &log, "the firewalls' creation", || {
+        seen(&api, "POST", "/v1/firewalls") >= 2 && seen(&api, "POST", "/v1/networks") >= 1
+    })
+    .await;
+    api.sim.clear_faults();
+    let made = labelled(&api).await;
+    assert_eq!(made["networks"].len(), 1, "{made:?}");
+    assert_eq!(made["firewalls"].len(), 2, "{made:?}");
+    assert!(made["servers"].is_empty(), "killed before any server: {made:?}");
+    assert!(api.sim.talos().cluster_ids().is_empty(), "nothing delivered");
+    let secrets = std::fs::read(spec.secrets_path()).expect("the killed run wrote the bundle");
+
+    // The re-run finishes what was started: nothing twice, etcd bootstrapped once.
+    let run = cli(&api, dir.path(), &path, &["apply"]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stderr.matches("etcd: bootstrapped on cp-1").count(),
+        1,
+        "{}",
+        run.stderr
+    );
+    for kind in ["networks", "firewalls"] {
+        assert_eq!(
+            seen(&api, "POST", &format!("/v1/{kind}")),
+            made[kind].len(),
+            "{kind} created again"
+        );
+    }
+    assert_converged_once(&api, &path).await;
+    assert_eq!(
+        labelled(&api).await["firewalls"],
+        made["firewalls"],
+        "the same firewalls"
+    );
+    let etcd = one_etcd_cluster(&api);
+    assert_eq!(
+        std::fs::read(spec.secrets_path()).expect("the bundle"),
+        secrets,
+        "secrets unchanged"
+    );
+
+    // Another run: already bootstrapped, the same etcd cluster.
+    let again = cli(&api, dir.path(), &path, &["apply"]).await;
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(again.stderr.contains("etcd: already bootstrapped"), "{}", again.stderr);
+    assert_eq!(one_etcd_cluster(&api), etcd);
+}
