@@ -56,7 +56,7 @@ pub async fn up(
     spec: &Spec,
     build_options: &BuildOptions,
     apply_options: &ApplyOptions,
-    progress: &(dyn Fn(String) + Send + Sync),
+    progress: &dyn apply::ApplyProgress,
 ) -> Result<UpReport, UpError> {
     let images = ensure_snapshots(client, factory, spec, build_options, progress).await?;
     let apply = apply::run(client, spec, apply_options, progress)
@@ -74,7 +74,7 @@ pub async fn ensure_snapshots(
     factory: &FactoryClient,
     spec: &Spec,
     build_options: &BuildOptions,
-    progress: &(dyn Fn(String) + Send + Sync),
+    progress: &dyn apply::ApplyProgress,
 ) -> Result<Vec<ArchBuild>, UpError> {
     let request = BuildRequest::from_spec(spec).map_err(|e| UpError::Build(Box::new(e)))?;
     let images = build::build(client, factory, &request, build_options)
@@ -85,7 +85,7 @@ pub async fn ensure_snapshots(
             build::Outcome::Present => "present",
             build::Outcome::Built => "built",
         };
-        progress(format!("snapshot {} ({}): {outcome}", image.image_id, image.arch));
+        progress.note(format!("snapshot {} ({}): {outcome}", image.image_id, image.arch));
     }
     Ok(images)
 }

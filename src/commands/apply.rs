@@ -1,7 +1,7 @@
 //! `apply`: loads cluster.yaml (bad input: exit 2 before any request), runs
 //! `cluster::apply::run` and prints its summary (text, or one JSON document).
 
-use talos_hcloud::cluster::apply::{self, ApplyOptions, ApplyReport};
+use talos_hcloud::cluster::apply::{self, ApplyOptions, ApplyReport, Reporter};
 use talos_hcloud::hcloud::Client;
 use talos_hcloud::spec::{self, Spec};
 
@@ -33,15 +33,32 @@ pub fn options(args: &ApplyArgs, global: &GlobalArgs, spec: &Spec) -> ApplyOptio
     options
 }
 
-/// Runs the apply with one status line per step.
+/// Runs the apply, showing each node's phase.
 pub async fn converge(
     client: &Client,
     spec: &Spec,
     options: &ApplyOptions,
     printer: &Printer,
 ) -> Result<ApplyReport, CliError> {
-    let progress = |line: String| printer.status(line);
-    Ok(apply::run(client, spec, options, &progress).await?)
+    let progress = reporter(spec, printer);
+    let report = apply::run(client, spec, options, &progress).await;
+    progress.finish();
+    Ok(report?)
+}
+
+/// Progress of an apply of `spec`: one live line per node on a terminal, timestamped
+/// status lines otherwise (none with `-q` or JSON output).
+pub fn reporter(spec: &Spec, printer: &Printer) -> Reporter {
+    let sink = {
+        let printer = printer.clone();
+        move |line: String| printer.status(line)
+    };
+    if printer.shows_progress() {
+        let nodes: Vec<String> = spec.nodes().map(|n| n.name.as_str().to_string()).collect();
+        Reporter::bars(&nodes, sink)
+    } else {
+        Reporter::lines(sink)
+    }
 }
 
 /// Prints the closing summary.

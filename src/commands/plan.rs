@@ -2,11 +2,12 @@
 //!
 //! Loads and checks cluster.yaml first (bad input: exit 2 before any request), builds the
 //! Hetzner client from HCLOUD_TOKEN and HCLOUD_ENDPOINT, runs
-//! `cluster::planning::plan_cluster` and prints its result; `--detailed-exitcode` turns
+//! `cluster::planning::plan_cluster`, asks the existing nodes whether they still wait in
+//! maintenance mode (half-made), and prints the result; `--detailed-exitcode` turns
 //! pending changes into exit 2.
 
 use serde_json::json;
-use talos_hcloud::cluster::plan::render;
+use talos_hcloud::cluster::plan::{half_made, render};
 use talos_hcloud::cluster::{Inputs, plan_cluster};
 use talos_hcloud::spec;
 
@@ -22,7 +23,8 @@ pub async fn run(args: &PlanArgs, global: &GlobalArgs, printer: &Printer) -> Res
         secrets: args.secrets.clone().unwrap_or_else(|| spec.secrets_path()),
         hcloud_token: global.hcloud_token.clone(),
     };
-    let planned = plan_cluster(&client, &spec, &inputs).await?;
+    let mut planned = plan_cluster(&client, &spec, &inputs).await?;
+    half_made::add_unconfigured(&mut planned.plan, &planned.desired, &planned.live).await;
     let plan = &planned.plan;
     let text = render::text(plan, Some(&planned.cost), &planned.blockers);
     let document = json!({
@@ -32,6 +34,7 @@ pub async fn run(args: &PlanArgs, global: &GlobalArgs, printer: &Printer) -> Res
         "configs_unknown": plan.configs_unknown,
         "counts": plan.counts(),
         "unchanged": plan.unchanged,
+        "half_made": plan.half_made,
         "has_changes": plan.has_changes(),
         "cost": planned.cost,
         "preflight": planned.blockers,

@@ -101,8 +101,9 @@ async fn job(
     let images = up::ensure_snapshots(client, factory, spec, &build_options, &progress).await;
     bars.finish();
     let images = images?;
+    let nodes = super::apply::reporter(spec, printer);
     let apply = tokio::select! {
-        apply = apply::run(client, spec, &options, &progress) => apply?,
+        apply = apply::run(client, spec, &options, &nodes) => apply,
         signal = tokio::signal::ctrl_c() => {
             return Err(match signal {
                 Ok(()) => CliError::interrupted(),
@@ -110,5 +111,6 @@ async fn job(
             });
         }
     };
-    Ok(UpReport { images, apply })
+    nodes.finish();
+    Ok(UpReport { images, apply: apply? })
 }

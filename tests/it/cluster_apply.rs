@@ -298,3 +298,150 @@ async fn bad_input_exits_2_before_any_request() {
     assert!(run.stderr.contains("count"), "{}", run.stderr);
     assert!(api.sim.request_log().is_empty(), "zero API calls");
 }
+
+/// The phases a node created by the run passes through, in order, as the plain progress
+/// lines name them.
+const NEW_NODE_PHASES: [&str; 5] = [
+    "creating",
+    "booting",
+    "config delivered, rebooting",
+    "apid ready",
+    "healthy",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_without_a_terminal_prints_timestamped_phases_until_every_node_is_healthy() {
+    let (api, _hc) = emulator_with_snapshot().await;
+    let (dir, path) = workspace(3);
+    options(&api, &load(&path));
+    let config = path.display().to_string();
+    let endpoint = api.sim.endpoint();
+    let env = [
+        ("HCLOUD_TOKEN", api.sim.token()),
+        ("HCLOUD_ENDPOINT", endpoint.as_str()),
+    ];
+    let run = talos_hcloud_env_async(dir.path(), &["-c", &config, "apply"], &env).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+
+    // Every line is `HH:MM:SS TEXT`; per node, its phases in order, each once.
+    let mut phases: std::collections::BTreeMap<String, Vec<String>> = std::collections::BTreeMap::new();
+    for line in run.stderr.lines() {
+        let (stamp, text) = line
+            .split_at_checked(9)
+            .unwrap_or_else(|| panic!("a short line: {line:?}"));
+        let digits: Vec<&str> = stamp.trim_end().split(':').collect();
+        assert!(
+            stamp.ends_with(' ') && digits.len() == 3 && digits.iter().all(|d| d.len() == 2 && d.parse::<u8>().is_ok()),
+            "not timestamped: {line:?}"
+        );
+        if let Some((node, phase)) = text.split_once(": ")
+            && !["etcd", "health"].contains(&node)
+        {
+            phases.entry(node.to_string()).or_default().push(phase.to_string());
+        }
+    }
+    let nodes = ["cp-1", "cp-2", "cp-3", "general-1", "general-2", "general-3"];
+    assert_eq!(
+        phases.keys().map(String::as_str).collect::<Vec<_>>(),
+        nodes,
+        "{}",
+        run.stderr
+    );
+    for (node, seen) in &phases {
+        let mut expected: Vec<&str> = NEW_NODE_PHASES.to_vec();
+        if node.starts_with("cp-") {
+            expected.insert(4, "etcd member");
+        }
+        assert_eq!(seen, &expected, "{node}:\n{}", run.stderr);
+    }
+    assert!(run.stderr.contains(" etcd: bootstrapped on cp-1\n"), "{}", run.stderr);
+
+    // A re-run: nothing created; every node answers and ends healthy.
+    let again = talos_hcloud_env_async(dir.path(), &["-c", &config, "apply"], &env).await;
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    for node in nodes {
+        let last = again
+            .stderr
+            .lines()
+            .rfind(|l| l.get(9..).is_some_and(|t| t.starts_with(&format!("{node}: "))))
+            .unwrap_or_else(|| panic!("no line of {node}:\n{}", again.stderr));
+        assert!(last.ends_with(&format!("{node}: healthy")), "{}", again.stderr);
+    }
+    assert!(!again.stderr.contains(": creating"), "{}", again.stderr);
+
+    // `-q`: no progress at all.
+    let quiet = talos_hcloud_env_async(dir.path(), &["-q", "-c", &config, "apply"], &env).await;
+    assert_eq!(quiet.code, 0, "{}", quiet.stderr);
+    assert_eq!(quiet.stderr, "", "quiet");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eleven_workers_are_split_over_two_placement_groups_of_at_most_ten() {
+    let (api, _hc) = emulator_with_snapshot().await;
+    let (_dir, path) = workspace(11);
+    let report = apply_once(&api, &path).await.unwrap_or_else(|e| panic!("apply: {e:?}"));
+    assert_eq!(report.created.iter().filter(|c| c.starts_with("server ")).count(), 14);
+
+    let selector = format!("label_selector={}%3Dapply-test", labels::CLUSTER.replace('/', "%2F"));
+    let groups = api.get(&format!("/placement_groups?per_page=50&{selector}")).await;
+    assert_eq!(groups.status, 200, "{}", groups.body);
+    let groups = groups.body["placement_groups"]
+        .as_array()
+        .expect("placement groups")
+        .clone();
+    let members = |name: &str| -> Vec<i64> {
+        let group = groups
+            .iter()
+            .find(|g| g["name"] == name)
+            .unwrap_or_else(|| panic!("placement group {name}: {groups:?}"));
+        assert_eq!(group["type"], "spread", "{group}");
+        let mut ids: Vec<i64> = group["servers"]
+            .as_array()
+            .expect("servers")
+            .iter()
+            .map(|id| id.as_i64().expect("an ID"))
+            .collect();
+        ids.sort_unstable();
+        ids
+    };
+    let mut names: Vec<&str> = groups.iter().map(|g| g["name"].as_str().expect("a name")).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["at-controlplane", "at-pool-general", "at-pool-general-pg2"]);
+    let (first, second) = (members("at-pool-general"), members("at-pool-general-pg2"));
+    assert_eq!((first.len(), second.len()), (10, 1));
+    assert_eq!(members("at-controlplane").len(), 3);
+
+    // Every worker is in exactly one of the two, as each server says too.
+    let servers = api.get(&format!("/servers?per_page=50&{selector}")).await;
+    let servers = servers.body["servers"].as_array().expect("servers").clone();
+    assert_eq!(servers.len(), 14);
+    for server in servers
+        .iter()
+        .filter(|s| s["name"].as_str().is_some_and(|n| n.starts_with("at-general-")))
+    {
+        let id = server["id"].as_i64().expect("an ID");
+        let holders = [&first, &second].iter().filter(|g| g.contains(&id)).count();
+        assert_eq!(holders, 1, "{} is in {holders} worker groups", server["name"]);
+        let group = server["placement_group"]["name"]
+            .as_str()
+            .expect("in a placement group");
+        let expected = if first.contains(&id) {
+            "at-pool-general"
+        } else {
+            "at-pool-general-pg2"
+        };
+        assert_eq!(group, expected, "{}", server["name"]);
+    }
+    assert_eq!(servers.len() - 3, first.len() + second.len());
+    assert!(
+        servers
+            .iter()
+            .any(|s| s["name"] == "at-general-11" && s["placement_group"]["name"] == "at-pool-general-pg2"),
+        "the eleventh worker opens the second group"
+    );
+
+    // A re-run changes nothing.
+    api.sim.clear_request_log();
+    apply_once(&api, &path).await.expect("re-run");
+    assert_eq!(mutations(&api), Vec::<String>::new());
+}

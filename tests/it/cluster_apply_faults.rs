@@ -3,17 +3,20 @@
 //! and re-run converges with no duplicate resource, one etcd bootstrap and the secrets
 //! bundle untouched; seeded 10 % transient API faults still converge; a capacity error for
 //! one server type names the type and location, exits 1, and `plan` then shows the missing
-//! servers as `+ create`; `destroy --yes` after a full apply leaves nothing labelled.
+//! servers as `+ create` and the unconfigured ones as half-made; `destroy --yes` after a
+//! full apply leaves nothing labelled.
 
 use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use talos_hcloud::cluster::planning::{Inputs, plan_cluster};
+use talos_hcloud::cluster::planning::{Inputs, Planned, plan_cluster};
 use talos_hcloud::hcloud::labels;
 use talos_hcloud::redact::Redacted;
 use talos_hcloud::sim::FaultSpec;
+use talos_hcloud::talos::api::{CallOptions, DetectedMode, detect_mode};
 
 use crate::cluster_apply::{apply_once, cluster_yaml, emulator_with_snapshot, load, options, workspace};
 use crate::harness::{Run, talos_hcloud_env_async};
@@ -38,12 +41,7 @@ const KINDS: [&str; 7] = [
 async fn labelled(api: &Api) -> BTreeMap<&'static str, Vec<String>> {
     let mut found = BTreeMap::new();
     for kind in KINDS {
-        let answer = api
-            .get(&format!(
-                "/{kind}?per_page=50&label_selector={}%3D{CLUSTER}",
-                labels::CLUSTER.replace('/', "%2F")
-            ))
-            .await;
+        let answer = api.get(&format!("/{kind}?per_page=50&{}", selector())).await;
         assert_eq!(answer.status, 200, "GET /{kind}: {}", answer.body);
         let mut names: Vec<String> = answer.body[kind]
             .as_array()
@@ -73,15 +71,21 @@ async fn assert_converged_once(api: &Api, path: &Path) {
     assert_eq!(count("floating_ips"), 1, "{found:?}");
     assert_eq!(count("load_balancers"), 1, "{found:?}");
 
+    let planned = plan_now(api, path).await;
+    assert!(planned.plan.changes.is_empty(), "{:?}", planned.plan.changes);
+    assert!(planned.plan.half_made.is_empty(), "{:?}", planned.plan.half_made);
+}
+
+/// The plan of cluster.yaml at `path` against the emulator, as `apply` makes it.
+async fn plan_now(api: &Api, path: &Path) -> Planned {
     let spec = load(path);
     let inputs = Inputs {
         secrets: spec.secrets_path(),
         hcloud_token: Some(Redacted::new(api.sim.token().to_string())),
     };
-    let planned = plan_cluster(&crate::sim_e2e::client(api), &spec, &inputs)
+    plan_cluster(&crate::sim_e2e::client(api), &spec, &inputs)
         .await
-        .unwrap_or_else(|e| panic!("plan: {e}"));
-    assert!(planned.plan.changes.is_empty(), "{:?}", planned.plan.changes);
+        .unwrap_or_else(|e| panic!("plan: {e}"))
 }
 
 /// Asserts one etcd cluster of three members exists, bootstrapped, and returns its ID.
@@ -189,6 +193,15 @@ async fn sigkill_at_four_points_then_rerun_converges_once() {
     api.sim.clear_faults();
     assert!(!labelled(&api).await["servers"].is_empty(), "servers were created");
     assert!(api.sim.talos().cluster_ids().is_empty(), "nothing delivered yet");
+    // `plan` shows each server the kill left behind as half-made: not attached yet.
+    let half_made = plan_now(&api, &path).await.plan.half_made;
+    assert_eq!(half_made.len(), labelled(&api).await["servers"].len(), "{half_made:?}");
+    for half in &half_made {
+        assert!(
+            half.missing.contains(&"not attached to network at-network".to_string()),
+            "{half:?}"
+        );
+    }
 
     // 2. Every server exists, nothing delivered: held in the floating IP's assignment.
     api.sim
@@ -291,6 +304,74 @@ async fn capacity_error_names_type_and_location_then_plan_shows_the_missing_serv
         assert!(creates.iter().any(|l| l.contains(&name)), "{}", planned.stdout);
     }
     assert!(!creates.iter().any(|l| l.contains("at-cp-")), "{}", planned.stdout);
+
+    // The control planes exist but never got their configs: once they wait in maintenance
+    // mode, `plan` (text and JSON) names them as half-made, with the reason.
+    for server in api.get(&format!("/servers?{}", selector())).await.body["servers"]
+        .as_array()
+        .expect("servers")
+    {
+        let ip: IpAddr = server["public_net"]["ipv4"]["ip"]
+            .as_str()
+            .expect("IPv4")
+            .parse()
+            .expect("an IP");
+        wait_for_maintenance(SocketAddr::new(ip, 50000)).await;
+    }
+    let planned = cli(&api, dir.path(), &path, &["plan"]).await;
+    assert_eq!(planned.code, 0, "{}", planned.stderr);
+    for n in 1..=3 {
+        let line = format!("  ! server at-cp-{n} (node cp-{n}): not configured (Talos answers in maintenance mode)\n");
+        assert!(planned.stdout.contains(&line), "{}", planned.stdout);
+    }
+    assert!(
+        planned.stdout.contains("\n3 half-made servers to finish.\n"),
+        "{}",
+        planned.stdout
+    );
+    let json = cli(
+        &api,
+        dir.path(),
+        &path,
+        &["--output", "json", "plan", "--detailed-exitcode"],
+    )
+    .await;
+    assert_eq!(json.code, 2, "changes pending: {}", json.stderr);
+    let document: serde_json::Value = serde_json::from_str(&json.stdout).expect("one JSON document");
+    let half_made = document["half_made"].as_array().expect("half_made");
+    let servers: Vec<&str> = half_made
+        .iter()
+        .map(|h| h["server"].as_str().expect("a name"))
+        .collect();
+    assert_eq!(servers, ["at-cp-1", "at-cp-2", "at-cp-3"], "{document}");
+    for half in half_made {
+        assert_eq!(
+            half["missing"],
+            serde_json::json!(["not configured (Talos answers in maintenance mode)"]),
+            "{half}"
+        );
+    }
+}
+
+/// `label_selector=` of the cluster's resources.
+fn selector() -> String {
+    format!("label_selector={}%3D{CLUSTER}", labels::CLUSTER.replace('/', "%2F"))
+}
+
+/// Waits until the Talos API at `address` answers in maintenance mode.
+async fn wait_for_maintenance(address: SocketAddr) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let mode = detect_mode(address, CallOptions::default()).await;
+        if matches!(mode, Ok(DetectedMode::Maintenance { .. })) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{address} never reached maintenance mode: {mode:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -310,4 +391,66 @@ async fn destroy_after_apply_leaves_nothing_labelled() {
         !snapshots.body["images"].as_array().expect("images").is_empty(),
         "the snapshot is kept"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_in_the_first_wave_then_rerun_converges_with_one_bootstrap_and_the_same_secrets() {
+    let (api, _hc) = emulator_with_snapshot().await;
+    let (dir, path) = workspace(3);
+    let spec = load(&path);
+    assert!(!spec.secrets_path().exists(), "the first run makes the bundle");
+    let log = dir.path().join("apply.log");
+
+    // The first wave (network, firewalls, placement groups, IPs): killed once both
+    // firewalls and the network were created (the firewalls' rule actions slowed down).
+    api.sim.clear_request_log();
+    api.sim
+        .add_faults(&faults("slow,command=set_firewall_rules,factor=50,n=2"));
+    let child = spawn_apply(&api, dir.path(), &path, &log);
+    kill_when(child, &log, "the firewalls' creation", || {
+        seen(&api, "POST", "/v1/firewalls") >= 2 && seen(&api, "POST", "/v1/networks") >= 1
+    })
+    .await;
+    api.sim.clear_faults();
+    let made = labelled(&api).await;
+    assert_eq!(made["networks"].len(), 1, "{made:?}");
+    assert_eq!(made["firewalls"].len(), 2, "{made:?}");
+    assert!(made["servers"].is_empty(), "killed before any server: {made:?}");
+    assert!(api.sim.talos().cluster_ids().is_empty(), "nothing delivered");
+    let secrets = std::fs::read(spec.secrets_path()).expect("the killed run wrote the bundle");
+
+    // The re-run finishes what was started: nothing twice, etcd bootstrapped once.
+    let run = cli(&api, dir.path(), &path, &["apply"]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stderr.matches("etcd: bootstrapped on cp-1").count(),
+        1,
+        "{}",
+        run.stderr
+    );
+    for kind in ["networks", "firewalls"] {
+        assert_eq!(
+            seen(&api, "POST", &format!("/v1/{kind}")),
+            made[kind].len(),
+            "{kind} created again"
+        );
+    }
+    assert_converged_once(&api, &path).await;
+    assert_eq!(
+        labelled(&api).await["firewalls"],
+        made["firewalls"],
+        "the same firewalls"
+    );
+    let etcd = one_etcd_cluster(&api);
+    assert_eq!(
+        std::fs::read(spec.secrets_path()).expect("the bundle"),
+        secrets,
+        "secrets unchanged"
+    );
+
+    // Another run: already bootstrapped, the same etcd cluster.
+    let again = cli(&api, dir.path(), &path, &["apply"]).await;
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(again.stderr.contains("etcd: already bootstrapped"), "{}", again.stderr);
+    assert_eq!(one_etcd_cluster(&api), etcd);
 }

@@ -194,7 +194,8 @@ pub(crate) async fn create_infrastructure(
     (NetworkId::new(network.resource.id), groups)
 }
 
-/// Creates a desired server (with another type when `server_type` says so), protected
+/// Creates a desired server (with another type when `server_type` says so), running and
+/// protected
 /// when the desired state says so, as apply does.
 pub(crate) async fn create_server(
     client: &Client,
@@ -207,6 +208,7 @@ pub(crate) async fn create_server(
     let mut create = CreateServer::new(&server.name, server_type, &image.to_string(), labels(&server.labels));
     create.location = Some(server.location.clone());
     create.networks = vec![network];
+    create.start_after_create = true;
     create.placement_group = groups
         .iter()
         .find(|(name, _)| *name == server.placement_group)

@@ -9,6 +9,7 @@
 
 mod error;
 pub mod infra;
+pub mod progress;
 pub mod servers;
 pub mod summary;
 pub mod talos;
@@ -20,6 +21,7 @@ use std::time::Instant;
 use futures::StreamExt as _;
 
 pub use error::ApplyError;
+pub use progress::{ApplyProgress, NodePhase, Reporter};
 pub use servers::{NodeServer, ServerOptions, create_node_server};
 pub use summary::{ApplyReport, Phases};
 
@@ -85,7 +87,7 @@ impl ApplyOptions {
     }
 }
 
-/// Converges `spec` on the project `client` reaches; `progress` gets one line per step.
+/// Converges `spec` on the project `client` reaches; `progress` gets each node's phases.
 ///
 /// # Errors
 /// [`ApplyError::Blocked`] (pre-flight), [`ApplyError::ReplaceRefused`],
@@ -94,7 +96,7 @@ pub async fn run(
     client: &Client,
     spec: &Spec,
     options: &ApplyOptions,
-    progress: &(dyn Fn(String) + Send + Sync),
+    progress: &dyn ApplyProgress,
 ) -> Result<ApplyReport, ApplyError> {
     let mut phases = Phases::default();
     let started = Instant::now();
@@ -169,13 +171,9 @@ pub async fn run(
                 let payload = user_data(target).map_err(ApplyError::nodes("preparing user_data"))?;
                 server_options.user_data = Some(Redacted::new(String::from_utf8_lossy(&payload).into_owned()));
             }
-            let doing = if unfinished(live, server).is_some() {
-                "finishing"
-            } else {
-                "creating"
-            };
-            progress(format!("{}: {doing} server", server.name));
-            create_node_server(client, desired, server, live, &server_options).await
+            progress.phase(&server.node, NodePhase::Creating);
+            let made = create_node_server(client, desired, server, live, &server_options).await;
+            made.inspect(|_| progress.phase(&server.node, NodePhase::Booting))
         }
     }))
     .buffer_unordered(options.parallel.max(1))

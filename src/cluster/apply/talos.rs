@@ -11,12 +11,14 @@ use serde::Serialize;
 use crate::cluster::files::{AccessFiles, WrittenAccess, write_access_files};
 use crate::cluster::kubeconfig::Kubeconfig;
 use crate::cluster::nodes::{
-    BootstrapReport, Delivery, NodeSet, NodeTarget, RollingStep, bootstrap_once, check_health, deliver, rolling_update,
+    BootstrapReport, Delivery, DeliveryStep, NodeSet, NodeTarget, RollingStep, Stage, bootstrap_once,
+    check_health_observed, deliver_observed, rolling_update,
 };
 use crate::talos::config::render::ApiEndpoint;
 use crate::talos::talosconfig::Talosconfig;
 
 use super::error::ApplyError;
+use super::progress::{ApplyProgress, NodePhase};
 use super::summary::Phases;
 
 /// What the Talos phase did.
@@ -50,8 +52,8 @@ pub struct FilesTarget<'a> {
 }
 
 /// Converges the nodes of `set` and writes the files; `endpoint` is the cluster endpoint
-/// the kubeconfig points at, `talosconfig` the admin talosconfig. `progress` gets one line
-/// per node step; `phases` the time each stage took.
+/// the kubeconfig points at, `talosconfig` the admin talosconfig. `progress` gets each
+/// node's phases; `phases` the time each stage took.
 ///
 /// # Errors
 /// [`ApplyError::Nodes`] naming the stage, [`ApplyError::Access`], [`ApplyError::Files`].
@@ -60,16 +62,17 @@ pub async fn converge(
     endpoint: &ApiEndpoint,
     talosconfig: &Talosconfig,
     files: FilesTarget<'_>,
-    progress: &(dyn Fn(String) + Send + Sync),
+    progress: &dyn ApplyProgress,
     phases: &mut Phases,
 ) -> Result<TalosOutcome, ApplyError> {
     let started = Instant::now();
-    let delivered = deliver(set)
-        .await
-        .map_err(ApplyError::nodes("delivering machine configs"))?;
-    for d in &delivered {
-        progress(format!("{}: config {}", d.name, delivery_word(d.delivery)));
-    }
+    let delivered = deliver_observed(set, &|node, step| match step {
+        DeliveryStep::Sent => progress.phase(&node.name, NodePhase::ConfigDelivered),
+        DeliveryStep::Done(Delivery::Applied | Delivery::Unchanged) => progress.phase(&node.name, NodePhase::ApidReady),
+        DeliveryStep::Done(Delivery::Changed) => {}
+    })
+    .await
+    .map_err(ApplyError::nodes("delivering machine configs"))?;
     phases.record("deliver configs", started);
 
     let started = Instant::now();
@@ -80,7 +83,7 @@ pub async fn converge(
         BootstrapReport::Bootstrapped { node } => format!("bootstrapped on {node}"),
         BootstrapReport::AlreadyBootstrapped { node, .. } => format!("already bootstrapped (seen on {node})"),
     };
-    progress(format!("etcd: {bootstrap}"));
+    progress.note(format!("etcd: {bootstrap}"));
     phases.record("bootstrap", started);
 
     // Nodes given their config now, or already running it, are done; only configured
@@ -95,10 +98,10 @@ pub async fn converge(
         }
     }
     let started = Instant::now();
-    let updates = rolling_update(&rolling_set, &mut |step| {
-        if let RollingStep::Applying(node) = step {
-            progress(format!("{}: applying the changed config", node.name));
-        }
+    let updates = rolling_update(&rolling_set, &mut |step| match step {
+        RollingStep::Applying(node) => progress.phase(&node.name, NodePhase::Updating),
+        RollingStep::Done(update) if update.applied => progress.phase(&update.name, NodePhase::ApidReady),
+        RollingStep::Done(_) => {}
     })
     .await
     .map_err(ApplyError::nodes("rolling out changed configs"))?;
@@ -122,10 +125,17 @@ pub async fn converge(
         .set_server(endpoint.url())
         .map_err(|e| access("the kubeconfig", e))?;
     let kube = through_endpoint.access().map_err(|e| access("the kubeconfig", e))?;
-    let health = check_health(set, &kube)
-        .await
-        .map_err(ApplyError::nodes("checking the cluster's health"))?;
-    progress(format!(
+    let health = check_health_observed(set, &kube, &|stage| {
+        let (phase, nodes) = match stage {
+            Stage::Etcd => (NodePhase::EtcdMember, set.control_planes().collect::<Vec<_>>()),
+            Stage::Kubelet => (NodePhase::Healthy, set.nodes.iter().collect()),
+            Stage::Apid | Stage::KubeApiserver => return,
+        };
+        nodes.iter().for_each(|node| progress.phase(&node.name, phase));
+    })
+    .await
+    .map_err(ApplyError::nodes("checking the cluster's health"))?;
+    progress.note(format!(
         "health: {} etcd members, kube-apiserver ready through {}",
         health.etcd_members,
         endpoint.url()

@@ -43,6 +43,15 @@ pub struct Delivered {
     pub hash: ConfigHash,
 }
 
+/// A step of one node's delivery, for progress displays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryStep {
+    /// The config was accepted in maintenance mode; the node reboots into configured mode.
+    Sent,
+    /// The node's delivery ended so.
+    Done(Delivery),
+}
+
 /// Delivers every node's config through the Talos API, up to [`PARALLEL`] nodes at a time,
 /// in node order.
 ///
@@ -50,8 +59,25 @@ pub struct Delivered {
 /// [`NodesError::NotDelivered`] naming every node that failed (the others were delivered),
 /// or [`NodesError::Credentials`].
 pub async fn deliver(set: &NodeSet) -> Result<Vec<Delivered>, NodesError> {
+    deliver_observed(set, &|_, _| {}).await
+}
+
+/// [`deliver()`], telling `observe` each node's steps as they happen.
+///
+/// # Errors
+/// As [`deliver()`].
+pub async fn deliver_observed(
+    set: &NodeSet,
+    observe: &(dyn Fn(&NodeTarget, DeliveryStep) + Send + Sync),
+) -> Result<Vec<Delivered>, NodesError> {
     let results: Vec<_> = futures::stream::iter(&set.nodes)
-        .map(|node| async move { (node, deliver_one(set, node).await) })
+        .map(|node| async move {
+            let result = deliver_one(set, node, observe).await;
+            if let Ok(delivery) = &result {
+                observe(node, DeliveryStep::Done(*delivery));
+            }
+            (node, result)
+        })
         .buffered(PARALLEL)
         .collect()
         .await;
@@ -76,7 +102,11 @@ pub async fn deliver(set: &NodeSet) -> Result<Vec<Delivered>, NodesError> {
 }
 
 /// Delivers one node's config: look at its mode, apply in maintenance, wait for mTLS.
-async fn deliver_one(set: &NodeSet, node: &NodeTarget) -> Result<Delivery, NodesError> {
+async fn deliver_one(
+    set: &NodeSet,
+    node: &NodeTarget,
+    observe: &(dyn Fn(&NodeTarget, DeliveryStep) + Send + Sync),
+) -> Result<Delivery, NodesError> {
     let single = CallOptions {
         retry: Policy::none(),
         ..set.call
@@ -97,7 +127,10 @@ async fn deliver_one(set: &NodeSet, node: &NodeTarget) -> Result<Delivery, Nodes
                 .map_err(|e| NodesError::call(&node.name, e))?;
                 sent = true;
                 match client.apply_configuration(node.config.expose(), ApplyMode::Auto).await {
-                    Ok(_) => break,
+                    Ok(_) => {
+                        observe(node, DeliveryStep::Sent);
+                        break;
+                    }
                     // Refused (an invalid config, a pin mismatch): sending again changes nothing.
                     Err(error) if !error.call_error().is_some_and(CallError::is_transient) => {
                         return Err(NodesError::call(&node.name, error));

@@ -102,6 +102,18 @@ pub struct HealthReport {
 /// [`NodesError::Unhealthy`] naming the stage and, per node, what was wrong;
 /// [`NodesError::Credentials`].
 pub async fn check_health(set: &NodeSet, kube: &KubeAccess) -> Result<HealthReport, NodesError> {
+    check_health_observed(set, kube, &|_| {}).await
+}
+
+/// [`check_health`], telling `passed` each stage as it passes.
+///
+/// # Errors
+/// As [`check_health`].
+pub async fn check_health_observed(
+    set: &NodeSet,
+    kube: &KubeAccess,
+    passed: &(dyn Fn(Stage) + Send + Sync),
+) -> Result<HealthReport, NodesError> {
     let clients = single_attempt_clients(set)?;
     let http = kube
         .http_client(set.call.timeout)
@@ -118,6 +130,7 @@ pub async fn check_health(set: &NodeSet, kube: &KubeAccess) -> Result<HealthRepo
             Stage::KubeApiserver => wait_for(set, stage, || readyz_failures(&http, kube)).await?,
             Stage::Kubelet => wait_for(set, stage, || kubelet_failures(&clients)).await?,
         };
+        passed(stage);
         stages.push((stage, took));
     }
     let ready = node_readiness(&http, kube, set).await;

@@ -27,9 +27,9 @@ use crate::spec::Role;
 use crate::talos::api::{APID_PORT, CallOptions, ClientIdentity, Credentials, TalosClient};
 
 pub use bootstrap::{BootstrapReport, bootstrap_once};
-pub use deliver::{Delivered, Delivery, deliver, user_data};
+pub use deliver::{Delivered, Delivery, DeliveryStep, deliver, deliver_observed, user_data};
 pub use error::{NodeFailure, NodesError};
-pub use health::{HealthReport, NodeReadiness, Stage, check_health, is_member_of};
+pub use health::{HealthReport, NodeReadiness, Stage, check_health, check_health_observed, is_member_of};
 pub use rolling::{NodeUpdate, RollingStep, rolling_update};
 
 /// One node as the Talos phase sees it (`Debug` shows no config: it holds CA keys).

@@ -8,12 +8,14 @@
 //! itself lives in [`diff`], the text in [`render`].
 
 mod diff;
+pub mod half_made;
 pub mod render;
 
 use serde::Serialize;
 
 use super::desired::{Desired, Priced};
 use super::live::Live;
+pub use half_made::HalfMade;
 
 /// The kinds of resource a plan covers, in dependency order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -194,12 +196,14 @@ pub struct Plan {
     pub configs_unknown: Option<String>,
     /// Resources that exist and need nothing.
     pub unchanged: usize,
+    /// Servers an interrupted or failed apply left unfinished, with what they lack.
+    pub half_made: Vec<HalfMade>,
 }
 
 impl Plan {
     /// Returns true if and only if applying it would change anything.
     pub fn has_changes(&self) -> bool {
-        !self.changes.is_empty() || !self.configs.is_empty()
+        !self.changes.is_empty() || !self.configs.is_empty() || !self.half_made.is_empty()
     }
 
     /// Changes by action.
@@ -258,5 +262,6 @@ pub fn plan(desired: &Desired, live: &Live, configs_unknown: Option<String>) -> 
         configs,
         configs_unknown,
         unchanged,
+        half_made: half_made::hetzner(desired, live),
     }
 }

@@ -1,6 +1,7 @@
 //! The plan as text, terraform-like: one block per change (`+` create, `~` update in
 //! place, `-/+` replace with its reasons, `-` delete) with its fields, the machine configs
-//! to apply, a summary line, the monthly cost and the pre-flight blockers.
+//! to apply, the half-made servers, a summary line, the monthly cost and the pre-flight
+//! blockers.
 
 use std::fmt::Write as _;
 
@@ -58,6 +59,18 @@ pub fn text(plan: &Plan, cost: Option<&Cost>, blockers: &[Blocker]) -> String {
             );
         }
     }
+    if !plan.half_made.is_empty() {
+        out.push_str("\nhalf-made servers (left by an interrupted or failed apply; apply finishes them):\n");
+        for half in &plan.half_made {
+            let _ = writeln!(
+                out,
+                "  ! server {} (node {}): {}",
+                half.server,
+                half.node,
+                half.missing.join("; ")
+            );
+        }
+    }
     if let Some(why) = &plan.configs_unknown {
         let _ = writeln!(out, "\nmachine configs: not compared ({why})");
     }
@@ -74,6 +87,14 @@ pub fn text(plan: &Plan, cost: Option<&Cost>, blockers: &[Blocker]) -> String {
             if counts.configs == 1 { "" } else { "s" },
             plan.unchanged,
         );
+        if !plan.half_made.is_empty() {
+            let _ = writeln!(
+                out,
+                "{} half-made server{} to finish.",
+                plan.half_made.len(),
+                if plan.half_made.len() == 1 { "" } else { "s" }
+            );
+        }
     } else {
         let _ = writeln!(out, "No changes: the {} resources match cluster.yaml.", plan.unchanged);
     }
