@@ -189,30 +189,69 @@ enum Timed {
 
 /// Address pools in 127.0.0.0/8 on which the traffic plane binds real listeners.
 ///
-/// Every world of a process gets its own block of [`Pools::BLOCK`] addresses per pool
-/// (the first world from 127.P.0.2, the second from 127.P.4.26, …), so emulators
-/// running side by side in one process (parallel tests) never bind the same address.
+/// Every world gets its own block of [`Pools::BLOCK`] addresses per pool (the first from
+/// 127.P.0.2, the second from 127.P.4.26, …), so emulators running side by side — in one
+/// process (parallel tests) or in several (two `talos-hcloud sim`, two test runs) — never
+/// bind the same address. Across processes a block is claimed by an exclusive lock on a
+/// file under the temporary directory, held while the world lives.
 #[derive(Debug, Clone)]
 struct Pools {
     next: BTreeMap<u8, u32>,
     base: u32,
+    /// The lock on this world's block, released when the last clone of the world goes.
+    _claim: Option<std::sync::Arc<std::fs::File>>,
 }
 
-/// The block the next world of this process takes.
+/// The block the next world of this process tries first.
 static NEXT_BLOCK: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 
 impl Pools {
     /// Addresses per world and pool.
     const BLOCK: u32 = 1024;
+    /// Blocks in a /16.
+    const BLOCKS: u32 = 62;
 
-    /// The pools of a new world: the next free block of the process (wrapping after the
-    /// 62 blocks a /16 holds).
+    /// The pools of a new world: the first block, from this process's next one on, that no
+    /// other world holds. When every block is held (or locks cannot be taken) the next block
+    /// is shared, as addresses then wrap.
     fn for_new_world() -> Self {
-        let block = NEXT_BLOCK.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 62;
+        Self::from_block(NEXT_BLOCK.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// The pools of the first block from `start` on that no other world holds.
+    fn from_block(start: u32) -> Self {
+        let claimed = (0..Self::BLOCKS).find_map(|offset| {
+            let block = (start + offset) % Self::BLOCKS;
+            Self::claim(block).map(|file| (offset, file))
+        });
+        let (offset, claim) = match claimed {
+            Some((offset, file)) => {
+                // Later worlds of this process start after the block taken.
+                NEXT_BLOCK.fetch_max(start + offset + 1, std::sync::atomic::Ordering::Relaxed);
+                (offset, Some(std::sync::Arc::new(file)))
+            }
+            None => (0, None),
+        };
+        let block = (start + offset) % Self::BLOCKS;
         Pools {
             next: BTreeMap::new(),
             base: block * Self::BLOCK,
+            _claim: claim,
         }
+    }
+
+    /// An exclusive lock on `block`'s file, if no other world holds it.
+    fn claim(block: u32) -> Option<std::fs::File> {
+        let dir = std::env::temp_dir().join("talos-hcloud-sim-addresses");
+        std::fs::create_dir_all(&dir).ok()?;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(format!("block-{block}.lock")))
+            .ok()?;
+        file.try_lock().ok()?;
+        Some(file)
     }
 
     /// The next address index of pool `P` (127.P.x.y; also the IPv6 /64 index).
@@ -543,5 +582,31 @@ impl World {
             "next_event_ms": self.next_event_at(),
             "faults": self.faults.active(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The block of `pools`' addresses.
+    fn block_of(pools: &mut Pools) -> u32 {
+        (pools.next(1) - 1) / Pools::BLOCK
+    }
+
+    #[test]
+    fn a_block_another_process_holds_is_skipped() {
+        // Another process holds a block: an open file description of its own, locked, as a
+        // second `talos-hcloud sim` would.
+        let (held, other) = (0..Pools::BLOCKS)
+            .find_map(|block| Pools::claim(block).map(|file| (block, file)))
+            .expect("a free block");
+        let mut world = Pools::from_block(held);
+        let got = block_of(&mut world);
+        assert_ne!(got, held, "the held block was taken again");
+        drop(other);
+        assert!(Pools::claim(got).is_none(), "a living world's block stays held");
+        drop(world);
+        assert!(Pools::claim(got).is_some(), "a dropped world's block is free again");
     }
 }
