@@ -250,7 +250,7 @@ impl Pools {
             .write(true)
             .open(dir.join(format!("block-{block}.lock")))
             .ok()?;
-        file.try_lock().ok()?;
+        rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive).ok()?;
         Some(file)
     }
 
