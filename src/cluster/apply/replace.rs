@@ -1,0 +1,69 @@
+//! `apply --allow-replace`: every server the plan replaces (`-/+`: server type, location,
+//! image) goes through the node replacement runbook ([`crate::node::replace`]), one node at
+//! a time, after the rest of the cluster converged. The runbook keeps the name, private IP,
+//! primary IPv4, placement group, firewall and labels, and checks the whole cluster (etcd
+//! members = control planes, all healthy) before the next node is touched.
+
+use super::{ApplyError, ApplyOptions};
+use crate::cluster::desired::Desired;
+use crate::cluster::plan::{Action, Kind, Plan};
+use crate::hcloud::Client;
+use crate::image::build::Interrupt;
+use crate::node::KubeOptions;
+use crate::node::replace::{self, Entry, Inputs, Options};
+use crate::spec::Spec;
+
+/// The node names whose servers `plan` replaces, in plan order.
+pub fn replaced_nodes(plan: &Plan, desired: &Desired) -> Vec<String> {
+    plan.changes
+        .iter()
+        .filter(|c| c.kind == Kind::Server && c.action == Action::Replace)
+        .filter_map(|c| desired.servers.iter().find(|s| s.name == c.name))
+        .map(|s| s.node.clone())
+        .collect()
+}
+
+/// Replaces the servers of `nodes` one after the other through the runbook; every entry of
+/// its evidence goes to `progress` as `replace NODE: …`. Returns the nodes replaced.
+///
+/// # Errors
+/// [`ApplyError::Replace`] naming the node whose runbook stopped; the nodes before it are
+/// replaced, the ones after it untouched.
+pub async fn replace_servers(
+    client: &Client,
+    spec: &Spec,
+    nodes: &[String],
+    options: &ApplyOptions,
+    progress: &(dyn Fn(String) + Send + Sync),
+) -> Result<Vec<String>, ApplyError> {
+    let inputs = Inputs {
+        hcloud_token: options.hcloud_token.clone(),
+        call: options.call,
+        waits: options.waits,
+    };
+    let runbook = Options {
+        dead: false,
+        force_quorum_loss: false,
+        image: None,
+        dry_run: false,
+        drain: options.drain,
+        kube: KubeOptions::default(),
+        snapshot_dir: options.files_dir.clone(),
+        interrupt: Interrupt::new(),
+    };
+    let mut replaced = Vec::new();
+    for node in nodes {
+        let failed = |source| ApplyError::Replace {
+            node: node.clone(),
+            source: Box::new(source),
+        };
+        progress(format!("{node}: replacing its server (node replacement runbook)"));
+        let ctx = replace::read(client.clone(), spec.clone(), node, &inputs)
+            .await
+            .map_err(failed)?;
+        let mut report = |entry: &Entry| progress(format!("replace {node}: {entry}"));
+        replace::replace(&ctx, &runbook, &mut report).await.map_err(failed)?;
+        replaced.push(node.clone());
+    }
+    Ok(replaced)
+}

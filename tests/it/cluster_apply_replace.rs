@@ -1,0 +1,189 @@
+//! `apply --allow-replace` and `apply --allow-delete` against the time-scaled emulator
+//! (issue 11 step 10): a worker whose server type changes is replaced through the node
+//! replacement runbook keeping its name and addresses; a worker removed from cluster.yaml
+//! is drained and deleted with its primary IP. Without the flag neither plan changes
+//! anything, and removing control planes below quorum is refused.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use hcloud::models::Server;
+use talos_hcloud::cluster::apply::{self, ApplyError, ApplyReport};
+use talos_hcloud::cluster::plan::{Action, Kind, Plan};
+use talos_hcloud::cluster::{Inputs, plan_cluster};
+use talos_hcloud::error::{Class, Classify as _};
+use talos_hcloud::hcloud::Client;
+use talos_hcloud::hcloud::labels::{self, Selector};
+use talos_hcloud::node::{KubeClient, KubeOptions};
+
+use crate::cluster_apply::{apply_binary, apply_once, cluster_yaml, emulator_with_snapshot, load, options, workspace};
+use crate::image_build::mutations;
+use crate::sim_common::Api;
+use crate::sim_e2e::client;
+
+async fn plan_of(api: &Api, path: &Path) -> Plan {
+    let spec = load(path);
+    let inputs = Inputs {
+        secrets: spec.secrets_path(),
+        hcloud_token: options(api, &spec).hcloud_token,
+    };
+    plan_cluster(&client(api), &spec, &inputs)
+        .await
+        .unwrap_or_else(|e| panic!("plan: {e:?}"))
+        .plan
+}
+
+/// Applies with `allow` set on the options; returns the report and the progress lines.
+async fn apply_with(
+    api: &Api,
+    path: &Path,
+    allow: impl Fn(&mut apply::ApplyOptions),
+) -> (Result<ApplyReport, ApplyError>, Vec<String>) {
+    let spec = load(path);
+    let mut options = options(api, &spec);
+    allow(&mut options);
+    let lines = Mutex::new(Vec::new());
+    let progress = |line: String| lines.lock().expect("lines").push(line);
+    let result = apply::run(&client(api), &spec, &options, &progress).await;
+    (result, lines.into_inner().expect("lines"))
+}
+
+async fn server(hc: &Client, name: &str) -> Option<Server> {
+    hc.list_servers(&Selector::new().eq(labels::CLUSTER, "apply-test"))
+        .await
+        .expect("servers")
+        .into_iter()
+        .find(|s| s.name == name)
+}
+
+fn addresses(server: &Server) -> (String, Vec<String>) {
+    let public = server
+        .public_net
+        .ipv4
+        .as_ref()
+        .map(|ip| ip.ip.clone())
+        .unwrap_or_default();
+    let private = server.private_net.iter().filter_map(|n| n.ip.clone()).collect();
+    (public, private)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_worker_type_is_replaced_only_with_allow_replace_keeping_its_addresses() {
+    let (api, hc) = emulator_with_snapshot().await;
+    let (dir, path) = workspace(1);
+    apply_once(&api, &path).await.unwrap_or_else(|e| panic!("apply: {e:?}"));
+    let before = server(&hc, "at-general-1").await.expect("the worker");
+    assert_eq!(before.server_type.name, "cax11");
+
+    let resized = cluster_yaml(1).replace("    type: cax11\n    count", "    type: cax21\n    count");
+    assert_ne!(resized, cluster_yaml(1));
+    std::fs::write(&path, resized).expect("cluster.yaml");
+    let plan = plan_of(&api, &path).await;
+    let replaced: Vec<_> = plan.changes.iter().filter(|c| c.action == Action::Replace).collect();
+    assert_eq!(replaced.len(), 1, "{:?}", plan.changes);
+    assert_eq!(
+        (replaced[0].kind, replaced[0].name.as_str()),
+        (Kind::Server, "at-general-1")
+    );
+    assert_eq!(replaced[0].reasons, ["server_type cax11 → cax21"]);
+
+    // Without the flag: exit 2, nothing changed.
+    api.sim.clear_request_log();
+    let run = apply_binary(&api, dir.path(), &path).await;
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("at-general-1"), "{}", run.stderr);
+    assert!(run.stderr.contains("--allow-replace"), "{}", run.stderr);
+    assert_eq!(mutations(&api), Vec::<String>::new());
+    assert_eq!(server(&hc, "at-general-1").await.expect("kept").id, before.id);
+
+    // With it: the runbook recreates the worker with the new type and the same addresses.
+    let (result, lines) = apply_with(&api, &path, |o| o.allow_replace = true).await;
+    let report = result.unwrap_or_else(|e| panic!("apply --allow-replace: {e:?}\n{}", lines.join("\n")));
+    assert_eq!(report.replaced, ["general-1"]);
+    assert!(report.created.is_empty(), "{:?}", report.created);
+    let after = server(&hc, "at-general-1").await.expect("the new worker");
+    assert_ne!(after.id, before.id);
+    assert_eq!(after.server_type.name, "cax21");
+    assert_eq!(addresses(&after), addresses(&before));
+    assert!(!addresses(&after).1.is_empty(), "a private IP");
+    for step in ["drain", "delete-server", "create-server", "rejoin"] {
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("replace general-1: ") && l.contains(step)),
+            "no {step} evidence in:\n{}",
+            lines.join("\n")
+        );
+    }
+    assert!(report.text().contains("replaced 1 server(s)"), "{}", report.text());
+
+    // Healthy and settled: the re-plan is clean, a re-run sends no mutation.
+    let plan = plan_of(&api, &path).await;
+    assert!(!plan.has_changes(), "{:?}", plan.changes);
+    api.sim.clear_request_log();
+    let again = apply_once(&api, &path)
+        .await
+        .unwrap_or_else(|e| panic!("re-run: {e:?}"));
+    assert_eq!(mutations(&api), Vec::<String>::new());
+    assert_eq!(again.talos.etcd_members, 3);
+    assert!(again.replaced.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_worker_is_deleted_only_with_allow_delete_and_control_planes_keep_quorum() {
+    let (api, hc) = emulator_with_snapshot().await;
+    let (_dir, path) = workspace(2);
+    let built = apply_once(&api, &path).await.unwrap_or_else(|e| panic!("apply: {e:?}"));
+
+    std::fs::write(&path, cluster_yaml(1)).expect("cluster.yaml");
+    let plan = plan_of(&api, &path).await;
+    let deletes: Vec<(Kind, &str)> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Delete)
+        .map(|c| (c.kind, c.name.as_str()))
+        .collect();
+    assert_eq!(
+        deletes,
+        [(Kind::PrimaryIp, "at-general-2-ipv4"), (Kind::Server, "at-general-2")]
+    );
+
+    // Without consent: refused, nothing changed.
+    api.sim.clear_request_log();
+    let (refused, _) = apply_with(&api, &path, |_| {}).await;
+    let error = refused.expect_err("refused without --allow-delete");
+    assert!(matches!(error, ApplyError::DeleteRefused { .. }), "{error:?}");
+    assert_eq!(error.class(), Class::InvalidInput);
+    assert_eq!(mutations(&api), Vec::<String>::new());
+
+    // Removing two of three control planes is refused even with consent.
+    let one_cp = cluster_yaml(1).replace("nodes: [cp-1, cp-2, cp-3]", "nodes: [cp-1]");
+    std::fs::write(&path, one_cp).expect("cluster.yaml");
+    let (refused, _) = apply_with(&api, &path, |o| o.allow_delete = true).await;
+    let error = refused.expect_err("refused below quorum");
+    assert!(
+        matches!(&error, ApplyError::QuorumLoss { removed, left: 1, needed: 2, .. } if removed.len() == 2),
+        "{error:?}"
+    );
+    assert_eq!(mutations(&api), Vec::<String>::new());
+
+    // With consent: drained, deleted with its primary IP; the rest healthy.
+    std::fs::write(&path, cluster_yaml(1)).expect("cluster.yaml");
+    let (result, lines) = apply_with(&api, &path, |o| o.allow_delete = true).await;
+    let report = result.unwrap_or_else(|e| panic!("apply --allow-delete: {e:?}\n{}", lines.join("\n")));
+    assert_eq!(report.deleted, ["server at-general-2", "primary_ip at-general-2-ipv4"]);
+    assert!(
+        lines.iter().any(|l| l.starts_with("general-2: drained")),
+        "{}",
+        lines.join("\n")
+    );
+    assert!(server(&hc, "at-general-2").await.is_none());
+    assert_eq!(report.talos.etcd_members, 3);
+    let kubeconfig = std::fs::read(&built.talos.kubeconfig).expect("the kubeconfig");
+    let kube = KubeClient::from_kubeconfig(&kubeconfig, KubeOptions::default()).expect("a kube client");
+    assert!(kube.node("general-2").await.expect("the API answers").is_none());
+    assert!(kube.node("general-1").await.expect("the API answers").is_some());
+
+    let plan = plan_of(&api, &path).await;
+    assert!(!plan.has_changes(), "{:?}", plan.changes);
+}
