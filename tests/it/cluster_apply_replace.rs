@@ -4,7 +4,7 @@
 //! is drained and deleted with its primary IP. Without the flag neither plan changes
 //! anything, and removing control planes below quorum is refused.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use hcloud::models::Server;
@@ -48,6 +48,15 @@ async fn apply_with(
     (result, lines.into_inner().expect("lines"))
 }
 
+/// The emulator with a cluster built from `yaml` in a fresh folder.
+async fn built(yaml: &str) -> (Api, Client, tempfile::TempDir, PathBuf, ApplyReport) {
+    let (api, hc) = emulator_with_snapshot().await;
+    let (dir, path) = workspace(1);
+    std::fs::write(&path, yaml).expect("cluster.yaml");
+    let report = apply_once(&api, &path).await.unwrap_or_else(|e| panic!("apply: {e:?}"));
+    (api, hc, dir, path, report)
+}
+
 async fn server(hc: &Client, name: &str) -> Option<Server> {
     hc.list_servers(&Selector::new().eq(labels::CLUSTER, "apply-test"))
         .await
@@ -69,9 +78,7 @@ fn addresses(server: &Server) -> (String, Vec<String>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_changed_worker_type_is_replaced_only_with_allow_replace_keeping_its_addresses() {
-    let (api, hc) = emulator_with_snapshot().await;
-    let (dir, path) = workspace(1);
-    apply_once(&api, &path).await.unwrap_or_else(|e| panic!("apply: {e:?}"));
+    let (api, hc, dir, path, _) = built(&cluster_yaml(1)).await;
     let before = server(&hc, "at-general-1").await.expect("the worker");
     assert_eq!(before.server_type.name, "cax11");
 
@@ -131,9 +138,7 @@ async fn a_changed_worker_type_is_replaced_only_with_allow_replace_keeping_its_a
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_removed_worker_is_deleted_only_with_allow_delete_and_control_planes_keep_quorum() {
-    let (api, hc) = emulator_with_snapshot().await;
-    let (_dir, path) = workspace(2);
-    let built = apply_once(&api, &path).await.unwrap_or_else(|e| panic!("apply: {e:?}"));
+    let (api, hc, _dir, path, built) = built(&cluster_yaml(2)).await;
 
     std::fs::write(&path, cluster_yaml(1)).expect("cluster.yaml");
     let plan = plan_of(&api, &path).await;
@@ -186,4 +191,82 @@ async fn a_removed_worker_is_deleted_only_with_allow_delete_and_control_planes_k
 
     let plan = plan_of(&api, &path).await;
     assert!(!plan.has_changes(), "{:?}", plan.changes);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_of_five_control_planes_removed_leave_etcd_and_are_deleted_despite_protection() {
+    let five = cluster_yaml(1).replace("nodes: [cp-1, cp-2, cp-3]", "nodes: [cp-1, cp-2, cp-3, cp-4, cp-5]");
+    let (api, hc, _dir, path, built) = built(&five).await;
+    assert_eq!(built.talos.etcd_members, 5);
+    assert!(server(&hc, "at-cp-5").await.expect("cp-5").protection.delete);
+
+    // 5 → 3 keeps a quorum of today's members.
+    std::fs::write(&path, cluster_yaml(1)).expect("cluster.yaml");
+    let (result, lines) = apply_with(&api, &path, |o| o.allow_delete = true).await;
+    let report = result.unwrap_or_else(|e| panic!("removing cp-4, cp-5: {e:?}\n{}", lines.join("\n")));
+    assert_eq!(
+        report.deleted,
+        [
+            "server at-cp-4",
+            "server at-cp-5",
+            "primary_ip at-cp-4-ipv4",
+            "primary_ip at-cp-5-ipv4"
+        ]
+    );
+    for node in ["cp-4", "cp-5"] {
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with(&format!("{node}: etcd member ")) && l.contains(" removed through cp-")),
+            "{}",
+            lines.join("\n")
+        );
+    }
+    assert_eq!(report.talos.etcd_members, 3);
+    assert!(server(&hc, "at-cp-4").await.is_none());
+    assert!(server(&hc, "at-cp-5").await.is_none());
+    let plan = plan_of(&api, &path).await;
+    assert!(!plan.has_changes(), "{:?}", plan.changes);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn control_planes_are_replaced_one_at_a_time_with_etcd_whole_between() {
+    let (api, hc, _dir, path, _) = built(&cluster_yaml(1)).await;
+    let before = [
+        server(&hc, "at-cp-1").await.expect("cp-1"),
+        server(&hc, "at-cp-2").await.expect("cp-2"),
+        server(&hc, "at-cp-3").await.expect("cp-3"),
+    ];
+
+    let resized = cluster_yaml(1).replace("  type: cax11\n  nodes", "  type: cax21\n  nodes");
+    assert_ne!(resized, cluster_yaml(1));
+    std::fs::write(&path, resized).expect("cluster.yaml");
+    let (result, lines) = apply_with(&api, &path, |o| o.allow_replace = true).await;
+    let report = result.unwrap_or_else(|e| panic!("apply --allow-replace: {e:?}\n{}", lines.join("\n")));
+    assert_eq!(report.replaced, ["cp-1", "cp-2", "cp-3"]);
+
+    // One node at a time: each node's runbook ends (etcd one member per control plane)
+    // before the next one starts.
+    let position = |node: &str, what: &str| {
+        lines
+            .iter()
+            .position(|l| l.starts_with(&format!("replace {node}: ")) && l.contains(what))
+            .unwrap_or_else(|| panic!("no {what} of {node} in:\n{}", lines.join("\n")))
+    };
+    for (this, next) in [("cp-1", "cp-2"), ("cp-2", "cp-3")] {
+        assert!(position(this, "etcd has 3 members") < position(next, "precheck"));
+    }
+    for old in &before {
+        let new = server(&hc, &old.name).await.expect("replaced");
+        assert_ne!(new.id, old.id);
+        assert_eq!(new.server_type.name, "cax21");
+        assert_eq!(addresses(&new), addresses(old));
+        assert!(new.protection.delete, "{} protected again", new.name);
+    }
+    let plan = plan_of(&api, &path).await;
+    assert!(!plan.has_changes(), "{:?}", plan.changes);
+    let again = apply_once(&api, &path)
+        .await
+        .unwrap_or_else(|e| panic!("re-run: {e:?}"));
+    assert_eq!(again.talos.etcd_members, 3);
 }

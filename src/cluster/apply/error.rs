@@ -237,7 +237,7 @@ impl Classify for ApplyError {
                 vec!["run `talos-hcloud plan` to see what goes, then apply again with --allow-delete".into()]
             }
             ApplyError::QuorumLoss { .. } => {
-                vec!["remove control planes one at a time, waiting for each apply to finish".into()]
+                vec!["keep at least a quorum of today's control planes (5 → 3 is fine, 3 → 1 is refused)".into()]
             }
             ApplyError::Drain { source, .. } => source.hints(),
             ApplyError::Delete(source) => source.hints(),
