@@ -1,8 +1,10 @@
 //! `apply --allow-replace` and `apply --allow-delete` against the time-scaled emulator
 //! (issue 11 step 10): a worker whose server type changes is replaced through the node
 //! replacement runbook keeping its name and addresses; a worker removed from cluster.yaml
-//! is drained and deleted with its primary IP. Without the flag neither plan changes
-//! anything, and removing control planes below quorum is refused.
+//! is drained and deleted with its primary IP, a removed ingress load balancer deleted.
+//! Control planes are replaced one at a time with etcd whole between them; two of five
+//! removed leave etcd through a peer and are deleted despite their protection. Without the
+//! flag neither plan changes anything, and removing control planes below quorum is refused.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -188,7 +190,25 @@ async fn a_removed_worker_is_deleted_only_with_allow_delete_and_control_planes_k
     let kube = KubeClient::from_kubeconfig(&kubeconfig, KubeOptions::default()).expect("a kube client");
     assert!(kube.node("general-2").await.expect("the API answers").is_none());
     assert!(kube.node("general-1").await.expect("the API answers").is_some());
+    let plan = plan_of(&api, &path).await;
+    assert!(!plan.has_changes(), "{:?}", plan.changes);
 
+    // The ingress load balancer removed from cluster.yaml: deleted, nothing else.
+    let yaml = cluster_yaml(1);
+    let without_lb = &yaml[..yaml.find("load_balancers:").expect("an ingress LB")];
+    std::fs::write(&path, without_lb).expect("cluster.yaml");
+    api.sim.clear_request_log();
+    let (result, lines) = apply_with(&api, &path, |o| o.allow_delete = true).await;
+    let report = result.unwrap_or_else(|e| panic!("removing the LB: {e:?}\n{}", lines.join("\n")));
+    assert_eq!(report.deleted, ["load_balancer at-ingress"]);
+    assert_eq!(
+        mutations(&api)
+            .into_iter()
+            .filter(|m| m.starts_with("DELETE"))
+            .collect::<Vec<_>>()
+            .len(),
+        1
+    );
     let plan = plan_of(&api, &path).await;
     assert!(!plan.has_changes(), "{:?}", plan.changes);
 }

@@ -4,7 +4,9 @@
 //! [`run`] plans (the same [`crate::cluster::plan_cluster`] as `plan`), stops on pre-flight
 //! blockers and on changes it must not or cannot make before its first mutation, creates
 //! the Hetzner resources in dependency order ([`infra`], then [`servers`]), assigns the
-//! floating IP once, and drives the Talos phase ([`talos`]). It returns an
+//! floating IP once, retires and deletes what the plan deletes when allowed ([`delete`]),
+//! drives the Talos phase ([`talos`]), and last, when allowed, replaces the servers the
+//! plan replaces through the node replacement runbook ([`replace`]). It returns an
 //! [`ApplyReport`]; printing is the command's job.
 
 pub mod delete;
