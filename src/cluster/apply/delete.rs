@@ -1,13 +1,15 @@
 //! `apply --allow-delete`: what the plan marks `- delete` is deleted, nodes first retired
 //! from the cluster. A node's server that is no longer in cluster.yaml is drained
-//! (honouring PodDisruptionBudgets); a control plane's etcd member is removed through
-//! another control plane; then the Hetzner resources go in reverse dependency order
-//! ([`crate::cluster::destroy`]'s deletion, protection turned off first) and the
-//! Kubernetes Node objects last. A removed node's primary IPv4 is in the plan and is
+//! (honouring PodDisruptionBudgets); a control plane leaves etcd (gracefully when its Talos
+//! API answers, else its member is removed through another control plane); then the
+//! Hetzner resources go in reverse dependency order ([`crate::cluster::destroy`]'s
+//! deletion, protection turned off first) and the Kubernetes Node objects last. A removed node's primary IPv4 is in the plan and is
 //! deleted with it: its address is released.
 //!
 //! Removing so many control planes that the rest are not a quorum of today's members is
 //! refused before any change ([`check_quorum`]).
+
+use std::net::{IpAddr, SocketAddr};
 
 use crate::cluster::destroy::{self, Inventory, Resource};
 use crate::cluster::kubeconfig::Kubeconfig;
@@ -16,8 +18,9 @@ use crate::cluster::nodes::NodeSet;
 use crate::cluster::plan::{Action, Kind, Plan};
 use crate::hcloud::labels;
 use crate::node::{KubeClient, KubeOptions, drain, ensure_member_removed};
+use crate::retry::Policy;
 use crate::spec::Role;
-use crate::talos::api::MemberListScope;
+use crate::talos::api::{APID_PORT, CallOptions, Credentials, MemberListScope, TalosClient};
 
 use super::{ApplyError, ApplyOptions};
 use crate::hcloud::Client;
@@ -177,6 +180,10 @@ async fn retire(
     if !is_control_plane(server) {
         return Ok(());
     }
+    if leave_gracefully(server, set).await {
+        progress(format!("{node}: left etcd gracefully"));
+        return Ok(());
+    }
     let etcd_error = |on: &str| {
         let on = on.to_string();
         let node = node.clone();
@@ -207,6 +214,24 @@ async fn retire(
         return Ok(());
     }
     Err(ApplyError::NoPeer { node })
+}
+
+/// Asks the control plane of `server` itself to leave etcd (once, no retries); false when
+/// it does not answer or refuses (not a member any more), so the caller removes the member
+/// through another control plane.
+async fn leave_gracefully(server: &LiveServer, set: &NodeSet) -> bool {
+    let Some(ip) = server.public_ipv4.as_deref().and_then(|ip| ip.parse::<IpAddr>().ok()) else {
+        return false;
+    };
+    let once = CallOptions {
+        retry: Policy::none(),
+        ..set.call
+    };
+    let credentials = Credentials::Configured(set.identity.clone());
+    match TalosClient::new(SocketAddr::new(ip, APID_PORT), &credentials, once) {
+        Ok(client) => client.etcd_leave_cluster().await.is_ok(),
+        Err(_) => false,
+    }
 }
 
 /// The Kubernetes client of the admin kubeconfig the first control plane hands out;
