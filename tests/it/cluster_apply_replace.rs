@@ -16,6 +16,8 @@ use talos_hcloud::cluster::{Inputs, plan_cluster};
 use talos_hcloud::error::{Class, Classify as _};
 use talos_hcloud::hcloud::Client;
 use talos_hcloud::hcloud::labels::{self, Selector};
+use talos_hcloud::image::build::Interrupt;
+use talos_hcloud::node::replace::{self, Inputs as ReplaceInputs, Outcome, ReplaceError, Step};
 use talos_hcloud::node::{KubeClient, KubeOptions};
 
 use crate::cluster_apply::{apply_binary, apply_once, cluster_yaml, emulator_with_snapshot, load, options, workspace};
@@ -290,4 +292,75 @@ async fn control_planes_are_replaced_one_at_a_time_with_etcd_whole_between() {
         .await
         .unwrap_or_else(|e| panic!("re-run: {e:?}"));
     assert_eq!(again.talos.etcd_members, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replacement_stopped_after_etcd_leave_is_resumed_first_by_apply_allow_replace() {
+    let (api, hc, _dir, path, _) = built(&cluster_yaml(1)).await;
+    let resized = cluster_yaml(1).replace("  type: cax11\n  nodes", "  type: cax21\n  nodes");
+    std::fs::write(&path, resized).expect("cluster.yaml");
+
+    // `node replace cp-2` stopped once cp-2 left etcd (and was reset).
+    let spec = load(&path);
+    let apply_options = options(&api, &spec);
+    let inputs = ReplaceInputs {
+        hcloud_token: apply_options.hcloud_token.clone(),
+        call: apply_options.call,
+        waits: apply_options.waits,
+    };
+    let ctx = replace::read(client(&api), spec.clone(), "cp-2", &inputs)
+        .await
+        .unwrap_or_else(|e| panic!("read: {e:?}"));
+    let runbook = replace::Options {
+        dead: false,
+        force_quorum_loss: false,
+        image: None,
+        dry_run: false,
+        drain: apply_options.drain,
+        kube: KubeOptions::default(),
+        snapshot_dir: apply_options.files_dir.clone(),
+        interrupt: Interrupt::new(),
+    };
+    let interrupt = runbook.interrupt.clone();
+    let mut report = |entry: &replace::Entry| {
+        if entry.step == Step::EtcdLeave && entry.outcome == Outcome::Done && interrupt.count() == 0 {
+            interrupt.trigger();
+        }
+    };
+    let stopped = replace::replace(&ctx, &runbook, &mut report)
+        .await
+        .expect_err("stopped");
+    assert!(
+        matches!(stopped, ReplaceError::Interrupted { after: Step::EtcdLeave }),
+        "{stopped:?}"
+    );
+
+    // Without the flag: refused, nothing changed.
+    api.sim.clear_request_log();
+    let (refused, _) = apply_with(&api, &path, |_| {}).await;
+    let error = refused.expect_err("refused");
+    assert!(
+        error.to_string().contains("node cp-2 (an interrupted replacement)"),
+        "{error}"
+    );
+    assert_eq!(mutations(&api), Vec::<String>::new());
+
+    // With it: cp-2's runbook continues first, then cp-1 and cp-3 are replaced.
+    let before = server(&hc, "at-cp-2").await.expect("cp-2 still exists");
+    let (result, lines) = apply_with(&api, &path, |o| o.allow_replace = true).await;
+    let report = result.unwrap_or_else(|e| panic!("apply --allow-replace: {e:?}\n{}", lines.join("\n")));
+    assert_eq!(report.replaced, ["cp-2", "cp-1", "cp-3"]);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("replace cp-2: ") && l.contains("records step etcd-leave as done")),
+        "{}",
+        lines.join("\n")
+    );
+    let after = server(&hc, "at-cp-2").await.expect("cp-2 replaced");
+    assert_ne!(after.id, before.id);
+    assert_eq!(addresses(&after), addresses(&before));
+    assert_eq!(report.talos.etcd_members, 3);
+    let plan = plan_of(&api, &path).await;
+    assert!(!plan.has_changes(), "{:?}", plan.changes);
 }

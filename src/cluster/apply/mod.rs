@@ -113,9 +113,25 @@ pub async fn run(
         secrets: options.secrets.clone(),
         hcloud_token: options.hcloud_token.clone(),
     };
-    let planned = super::plan_cluster(client, spec, &inputs)
+    let mut planned = super::plan_cluster(client, spec, &inputs)
         .await
         .map_err(|e| ApplyError::Plan(Box::new(e)))?;
+    let interrupted = replace::interrupted_nodes(&planned.live, &planned.desired);
+    let mut replaced = Vec::new();
+    if !interrupted.is_empty() {
+        if !options.allow_replace {
+            return Err(ApplyError::ReplaceRefused {
+                resources: interrupted
+                    .iter()
+                    .map(|node| format!("node {node} (an interrupted replacement)"))
+                    .collect(),
+            });
+        }
+        replaced = replace::replace_servers(client, spec, &interrupted, options, progress).await?;
+        planned = super::plan_cluster(client, spec, &inputs)
+            .await
+            .map_err(|e| ApplyError::Plan(Box::new(e)))?;
+    }
     refuse(&planned.plan, &planned.blockers, &planned.live, options)?;
     phases.record("plan", started);
 
@@ -271,7 +287,7 @@ pub async fn run(
     }
     let started = Instant::now();
     let to_replace = replace::replaced_nodes(&planned.plan, &desired);
-    let replaced = replace::replace_servers(client, spec, &to_replace, options, progress).await?;
+    replaced.extend(replace::replace_servers(client, spec, &to_replace, options, progress).await?);
     if !replaced.is_empty() {
         phases.record("replacements", started);
     }

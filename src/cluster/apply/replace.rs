@@ -2,15 +2,18 @@
 //! image) goes through the node replacement runbook ([`crate::node::replace`]), one node at
 //! a time, after the rest of the cluster converged. The runbook keeps the name, private IP,
 //! primary IPv4, placement group, firewall and labels, and checks the whole cluster (etcd
-//! members = control planes, all healthy) before the next node is touched.
+//! members = control planes, all healthy) before the next node is touched. A replacement an
+//! earlier run left half-done (its server carries the runbook's progress label) is resumed
+//! before anything else: the node may be cordoned, out of etcd or gone.
 
 use super::{ApplyError, ApplyOptions};
 use crate::cluster::desired::Desired;
+use crate::cluster::live::Live;
 use crate::cluster::plan::{Action, Kind, Plan};
 use crate::hcloud::Client;
 use crate::image::build::Interrupt;
 use crate::node::KubeOptions;
-use crate::node::replace::{self, Entry, Inputs, Options};
+use crate::node::replace::{self, Entry, Inputs, LABEL_REPLACE_STEP, Options};
 use crate::spec::Spec;
 
 /// The node names whose servers `plan` replaces, in plan order.
@@ -19,6 +22,21 @@ pub fn replaced_nodes(plan: &Plan, desired: &Desired) -> Vec<String> {
         .iter()
         .filter(|c| c.kind == Kind::Server && c.action == Action::Replace)
         .filter_map(|c| desired.servers.iter().find(|s| s.name == c.name))
+        .map(|s| s.node.clone())
+        .collect()
+}
+
+/// The nodes whose server carries the runbook's progress label: a replacement an earlier
+/// run (of `apply` or `node replace`) started and did not finish.
+pub fn interrupted_nodes(live: &Live, desired: &Desired) -> Vec<String> {
+    desired
+        .servers
+        .iter()
+        .filter(|s| {
+            live.servers
+                .iter()
+                .any(|l| l.name == s.name && l.labels.contains_key(LABEL_REPLACE_STEP))
+        })
         .map(|s| s.node.clone())
         .collect()
 }
