@@ -151,8 +151,9 @@ pub async fn delete_planned(
         .collect())
 }
 
-/// Drains the node of `server` and, for a control plane, removes its etcd member through
-/// another control plane.
+/// Drains the node of `server` (only cordons it when its Talos API does not answer: the
+/// pods of a dead node cannot leave gracefully) and, for a control plane, has it leave
+/// etcd (by itself when it answers, else through another control plane).
 async fn retire(
     server: &LiveServer,
     kube: Option<&KubeClient>,
@@ -161,8 +162,17 @@ async fn retire(
     progress: &(dyn Fn(String) + Send + Sync),
 ) -> Result<(), ApplyError> {
     let node = node_name(server);
-    match kube {
-        Some(kube) if matches!(kube.node(&node).await, Ok(Some(_))) => {
+    let own = own_client(server, set);
+    let alive = match &own {
+        Some(client) => client.version().await.is_ok(),
+        None => false,
+    };
+    let kube_node = match kube {
+        Some(kube) => matches!(kube.node(&node).await, Ok(Some(_))).then_some(kube),
+        None => None,
+    };
+    match kube_node {
+        Some(kube) if alive => {
             progress(format!("{node}: draining (server {} is deleted next)", server.name));
             let report = drain(kube, &node, options.drain)
                 .await
@@ -172,15 +182,22 @@ async fn retire(
                 })?;
             progress(format!("{node}: drained, {} pod(s) evicted", report.evicted.len()));
         }
-        Some(_) => progress(format!("{node}: no Kubernetes Node of that name, nothing to drain")),
-        None => progress(format!(
-            "{node}: the Kubernetes API does not answer, the node is not drained"
-        )),
+        Some(kube) => {
+            let cordoned = kube.cordon(&node).await.is_ok();
+            progress(format!(
+                "{node}: its Talos API does not answer: {}, its pods are not evicted",
+                if cordoned { "cordoned" } else { "not even cordoned" }
+            ));
+        }
+        None => progress(format!("{node}: no Kubernetes Node to drain")),
     }
     if !is_control_plane(server) {
         return Ok(());
     }
-    if leave_gracefully(server, set).await {
+    if alive
+        && let Some(client) = &own
+        && client.etcd_leave_cluster().await.is_ok()
+    {
         progress(format!("{node}: left etcd gracefully"));
         return Ok(());
     }
@@ -216,22 +233,16 @@ async fn retire(
     Err(ApplyError::NoPeer { node })
 }
 
-/// Asks the control plane of `server` itself to leave etcd (once, no retries); false when
-/// it does not answer or refuses (not a member any more), so the caller removes the member
-/// through another control plane.
-async fn leave_gracefully(server: &LiveServer, set: &NodeSet) -> bool {
-    let Some(ip) = server.public_ipv4.as_deref().and_then(|ip| ip.parse::<IpAddr>().ok()) else {
-        return false;
-    };
+/// A Talos client of the node of `server` itself whose calls are tried once; `None` when
+/// the server has no public IPv4.
+fn own_client(server: &LiveServer, set: &NodeSet) -> Option<TalosClient> {
+    let ip = server.public_ipv4.as_deref()?.parse::<IpAddr>().ok()?;
     let once = CallOptions {
         retry: Policy::none(),
         ..set.call
     };
     let credentials = Credentials::Configured(set.identity.clone());
-    match TalosClient::new(SocketAddr::new(ip, APID_PORT), &credentials, once) {
-        Ok(client) => client.etcd_leave_cluster().await.is_ok(),
-        Err(_) => false,
-    }
+    TalosClient::new(SocketAddr::new(ip, APID_PORT), &credentials, once).ok()
 }
 
 /// The Kubernetes client of the admin kubeconfig the first control plane hands out;

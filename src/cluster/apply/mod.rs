@@ -116,18 +116,8 @@ pub async fn run(
     let mut planned = super::plan_cluster(client, spec, &inputs)
         .await
         .map_err(|e| ApplyError::Plan(Box::new(e)))?;
-    let interrupted = replace::interrupted_nodes(&planned.live, &planned.desired);
-    let mut replaced = Vec::new();
-    if !interrupted.is_empty() {
-        if !options.allow_replace {
-            return Err(ApplyError::ReplaceRefused {
-                resources: interrupted
-                    .iter()
-                    .map(|node| format!("node {node} (an interrupted replacement)"))
-                    .collect(),
-            });
-        }
-        replaced = replace::replace_servers(client, spec, &interrupted, options, progress).await?;
+    let mut replaced = replace::resume_interrupted(client, spec, &planned, options, progress).await?;
+    if !replaced.is_empty() {
         planned = super::plan_cluster(client, spec, &inputs)
             .await
             .map_err(|e| ApplyError::Plan(Box::new(e)))?;

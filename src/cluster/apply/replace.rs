@@ -7,8 +7,8 @@
 //! before anything else: the node may be cordoned, out of etcd or gone.
 
 use super::{ApplyError, ApplyOptions};
+use crate::cluster::Planned;
 use crate::cluster::desired::Desired;
-use crate::cluster::live::Live;
 use crate::cluster::plan::{Action, Kind, Plan};
 use crate::hcloud::Client;
 use crate::image::build::Interrupt;
@@ -26,19 +26,42 @@ pub fn replaced_nodes(plan: &Plan, desired: &Desired) -> Vec<String> {
         .collect()
 }
 
-/// The nodes whose server carries the runbook's progress label: a replacement an earlier
-/// run (of `apply` or `node replace`) started and did not finish.
-pub fn interrupted_nodes(live: &Live, desired: &Desired) -> Vec<String> {
-    desired
+/// Finishes the replacements an earlier run (of `apply` or `node replace`) started and did
+/// not finish: the nodes whose server carries the runbook's progress label. Returns those
+/// nodes; the caller plans again when there were any.
+///
+/// # Errors
+/// [`ApplyError::ReplaceRefused`] without `--allow-replace`, before any change;
+/// [`ApplyError::Replace`] when a runbook stops again.
+pub async fn resume_interrupted(
+    client: &Client,
+    spec: &Spec,
+    planned: &Planned,
+    options: &ApplyOptions,
+    progress: &(dyn Fn(String) + Send + Sync),
+) -> Result<Vec<String>, ApplyError> {
+    let interrupted: Vec<String> = planned
+        .desired
         .servers
         .iter()
         .filter(|s| {
-            live.servers
+            planned
+                .live
+                .servers
                 .iter()
                 .any(|l| l.name == s.name && l.labels.contains_key(LABEL_REPLACE_STEP))
         })
         .map(|s| s.node.clone())
-        .collect()
+        .collect();
+    if !interrupted.is_empty() && !options.allow_replace {
+        return Err(ApplyError::ReplaceRefused {
+            resources: interrupted
+                .iter()
+                .map(|node| format!("node {node} (an interrupted replacement)"))
+                .collect(),
+        });
+    }
+    replace_servers(client, spec, &interrupted, options, progress).await
 }
 
 /// Replaces the servers of `nodes` one after the other through the runbook; every entry of
