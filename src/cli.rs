@@ -1077,9 +1077,17 @@ pub struct ApplyArgs {
     #[arg(long, value_name = "FILE")]
     pub secrets: Option<PathBuf>,
 
-    /// Allow changes that need a new server (type, location, image).
+    /// Allow changes that need a new server (type, location, image): each such node is
+    /// replaced through the `node replace` runbook, one at a time, after the rest converged.
     #[arg(long)]
     pub allow_replace: bool,
+
+    /// Allow deleting what the plan marks `- delete` (a node removed from cluster.yaml: it is
+    /// drained, its etcd member removed, then its server and its primary IPv4 are deleted and
+    /// the address released). Without it such a plan changes nothing. Removing control planes
+    /// below an etcd quorum of today's members is refused.
+    #[arg(long)]
+    pub allow_delete: bool,
 
     /// Also merge the cluster's entries into this kubeconfig (e.g. ~/.kube/config).
     #[arg(long, value_name = "FILE")]

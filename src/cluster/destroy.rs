@@ -368,7 +368,7 @@ pub async fn destroy(client: &Client, inventory: &Inventory, options: Options) -
             continue;
         }
         if kind == Kind::Firewall {
-            run.detach_firewalls().await?;
+            run.detach_firewalls(&items).await?;
         }
         run.delete_all(kind, &items).await?;
         deleted.extend(items.into_iter().cloned());
@@ -433,9 +433,9 @@ impl Run<'_> {
         self.wait(&operation, actions.into_iter().flatten().collect()).await
     }
 
-    /// Detaches every firewall of the cluster that is still applied somewhere (label
-    /// selectors stay applied after their servers are gone).
-    async fn detach_firewalls(&self) -> Result<(), Error> {
+    /// Detaches the firewalls of `items` that are still applied somewhere (label selectors
+    /// stay applied after their servers are gone).
+    async fn detach_firewalls(&self, items: &[&Resource]) -> Result<(), Error> {
         let selector = selector(self.cluster)?;
         let firewalls = self
             .client
@@ -444,7 +444,7 @@ impl Run<'_> {
             .map_err(|source| self.api_error(source))?;
         let attached: Vec<(FirewallId, Vec<FirewallResourceId>)> = firewalls
             .into_iter()
-            .filter(|f| !f.applied_to.is_empty())
+            .filter(|f| !f.applied_to.is_empty() && items.iter().any(|r| r.id == f.id))
             .map(|f| (FirewallId::new(f.id), f.applied_to))
             .collect();
         let actions = self

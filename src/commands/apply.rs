@@ -28,6 +28,7 @@ pub fn options(args: &ApplyArgs, global: &GlobalArgs, spec: &Spec) -> ApplyOptio
     options.merge_kubeconfig.clone_from(&args.merge_kubeconfig);
     options.hcloud_token.clone_from(&global.hcloud_token);
     options.allow_replace = args.allow_replace;
+    options.allow_delete = args.allow_delete;
     options.user_data = args.user_data;
     options.protect_control_planes = !args.no_protection;
     options

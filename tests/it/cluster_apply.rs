@@ -110,6 +110,18 @@ pub async fn apply_once(api: &Api, path: &Path) -> Result<ApplyReport, apply::Ap
     apply::run(&client(api), &spec, &options, &|_line| {}).await
 }
 
+/// Runs the binary's `apply` in `dir` on cluster.yaml `path` against the emulator.
+pub async fn apply_binary(api: &Api, dir: &Path, path: &Path) -> crate::harness::Run {
+    let config = path.display().to_string();
+    let endpoint = api.sim.endpoint();
+    talos_hcloud_env_async(
+        dir,
+        &["-c", &config, "apply"],
+        &[("HCLOUD_TOKEN", api.sim.token()), ("HCLOUD_ENDPOINT", &endpoint)],
+    )
+    .await
+}
+
 pub async fn cluster_servers(hc: &Client) -> Vec<String> {
     let mut names: Vec<String> = hc
         .list_servers(&Selector::new().eq(labels::CLUSTER, "apply-test"))
@@ -286,14 +298,7 @@ async fn bad_input_exits_2_before_any_request() {
     let api = Api::start().await;
     let (dir, path) = workspace(3);
     std::fs::write(&path, cluster_yaml(3).replace("count: 3", "count: three")).expect("cluster.yaml");
-    let config = path.display().to_string();
-    let endpoint = api.sim.endpoint();
-    let run = talos_hcloud_env_async(
-        dir.path(),
-        &["-c", &config, "apply"],
-        &[("HCLOUD_TOKEN", api.sim.token()), ("HCLOUD_ENDPOINT", &endpoint)],
-    )
-    .await;
+    let run = apply_binary(&api, dir.path(), &path).await;
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(run.stderr.contains("count"), "{}", run.stderr);
     assert!(api.sim.request_log().is_empty(), "zero API calls");

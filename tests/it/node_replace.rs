@@ -350,8 +350,8 @@ fn chain(error: &ReplaceError) -> String {
     talos_hcloud::error::chain(error).join(": ")
 }
 
-/// The replaced server keeps its name, addresses and labels; it is a new server, protected,
-/// without the progress label.
+/// The replaced server keeps its name, addresses and labels; it is a new server, protected
+/// if it is a control plane, without the progress label.
 async fn assert_same_identity(cluster: &TestCluster, server: &str, before: &(i64, String, String, serde_json::Value)) {
     let after = cluster.servers_named(server).await;
     assert_eq!(after.len(), 1, "exactly one server {server}: {after:?}");
@@ -364,7 +364,9 @@ async fn assert_same_identity(cluster: &TestCluster, server: &str, before: &(i64
     );
     assert_eq!(after.3, before.3, "same labels, no progress label");
     let protection = cluster.api.get(&format!("/servers/{}", after.0)).await.body["server"]["protection"].clone();
-    assert_eq!(protection, json!({"delete": true, "rebuild": true}));
+    // As cluster.yaml asks: control planes protected, workers not.
+    let protected = after.3["talos-hcloud/role"] == "controlplane";
+    assert_eq!(protection, json!({"delete": protected, "rebuild": protected}));
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -22,22 +22,73 @@ pub enum ApplyError {
         /// `kind name (reason)` per replaced resource.
         resources: Vec<String>,
     },
-    /// Replacements were allowed but are not carried out by apply.
-    #[error("the plan replaces {}; apply does not replace servers yet", .resources.join(", "))]
+    /// The plan replaces resources other than servers, which apply does not replace.
+    #[error("the plan replaces {}; apply replaces only servers, nothing was changed", .resources.join(", "))]
     ReplaceUnsupported {
         /// `kind name (reason)` per replaced resource.
         resources: Vec<String>,
     },
-    /// The plan holds changes apply does not carry out yet.
-    #[error("the plan {what} {}; {what_words}: not yet supported by apply, nothing was changed", .resources.join(", "))]
-    NotYet {
-        /// The verb of the plan (`changes in place`, `deletes`).
-        what: &'static str,
-        /// What is missing (`in-place updates`).
-        what_words: &'static str,
-        /// `kind name` per resource.
+    /// The node replacement runbook stopped on a node the plan replaces.
+    #[error(
+        "while replacing the server of node {node} (re-run apply, or `talos-hcloud node replace {node}`, to resume)"
+    )]
+    Replace {
+        /// The node.
+        node: String,
+        /// Why the runbook stopped.
+        #[source]
+        source: Box<crate::node::replace::ReplaceError>,
+    },
+    /// The plan deletes resources and `--allow-delete` was not given.
+    #[error("the plan deletes {}; nothing was changed", .resources.join(", "))]
+    DeleteRefused {
+        /// `kind name` per deleted resource.
         resources: Vec<String>,
     },
+    /// The plan removes so many control planes that the rest are no etcd quorum.
+    #[error(
+        "the plan removes control plane(s) {}: {left} of {now} would be left, {needed} needed for etcd quorum; \
+         nothing was changed", .removed.join(", ")
+    )]
+    QuorumLoss {
+        /// The control-plane servers removed.
+        removed: Vec<String>,
+        /// Control planes now.
+        now: usize,
+        /// Control planes left.
+        left: usize,
+        /// Needed for quorum of today's members.
+        needed: usize,
+    },
+    /// A node to delete could not be drained.
+    #[error("while draining node {node} before deleting its server")]
+    Drain {
+        /// The node.
+        node: String,
+        /// Why.
+        #[source]
+        source: Box<crate::node::DrainError>,
+    },
+    /// A removed control plane's etcd member could not be removed.
+    #[error("while removing the etcd member of node {node} through {on}")]
+    Etcd {
+        /// The node.
+        node: String,
+        /// The control plane asked.
+        on: String,
+        /// Why.
+        #[source]
+        source: Box<crate::talos::api::Error>,
+    },
+    /// No remaining control plane answers to remove a member through.
+    #[error("no remaining control plane answers, so the etcd member of node {node} cannot be removed")]
+    NoPeer {
+        /// The node.
+        node: String,
+    },
+    /// Deleting the resources the plan deletes failed.
+    #[error("while deleting what the plan deletes")]
+    Delete(#[source] Box<crate::cluster::destroy::Error>),
     /// An in-place update of the plan failed.
     #[error("while changing resources in place")]
     Update(#[source] Box<crate::cluster::update::Error>),
@@ -143,16 +194,22 @@ impl Classify for ApplyError {
     fn class(&self) -> Class {
         match self {
             ApplyError::Plan(source) => source.class(),
-            ApplyError::Blocked { .. } | ApplyError::ReplaceRefused { .. } | ApplyError::SnapshotMissing { .. } => {
-                Class::InvalidInput
-            }
+            ApplyError::Blocked { .. }
+            | ApplyError::ReplaceRefused { .. }
+            | ApplyError::ReplaceUnsupported { .. }
+            | ApplyError::DeleteRefused { .. }
+            | ApplyError::QuorumLoss { .. }
+            | ApplyError::SnapshotMissing { .. } => Class::InvalidInput,
             ApplyError::Hcloud { source, .. } => source.class(),
             ApplyError::Secrets { source, .. } => source.class(),
             ApplyError::Nodes { source, .. } => source.class(),
             ApplyError::Files(source) => source.class(),
             ApplyError::Update(source) => source.class(),
-            ApplyError::ReplaceUnsupported { .. }
-            | ApplyError::NotYet { .. }
+            ApplyError::Replace { source, .. } => source.class(),
+            ApplyError::Drain { source, .. } => source.class(),
+            ApplyError::Etcd { source, .. } => source.class(),
+            ApplyError::Delete(source) => source.class(),
+            ApplyError::NoPeer { .. }
             | ApplyError::Access { .. }
             | ApplyError::Missing { .. }
             | ApplyError::InvalidRule { .. }
@@ -165,13 +222,25 @@ impl Classify for ApplyError {
         match self {
             ApplyError::Plan(source) => source.hints(),
             ApplyError::Update(source) => source.hints(),
+            ApplyError::Replace { source, .. } => source.hints(),
             ApplyError::Blocked { hints, .. } => hints.clone(),
             ApplyError::ReplaceRefused { .. } => {
                 vec!["run `talos-hcloud plan` to see why, then apply again with --allow-replace".into()]
             }
             ApplyError::ReplaceUnsupported { .. } => {
-                vec!["replace the nodes one by one with `talos-hcloud node replace NAME`".into()]
+                vec![
+                    "keep those fields as they are in cluster.yaml; a server's primary IP is tied to its location"
+                        .into(),
+                ]
             }
+            ApplyError::DeleteRefused { .. } => {
+                vec!["run `talos-hcloud plan` to see what goes, then apply again with --allow-delete".into()]
+            }
+            ApplyError::QuorumLoss { .. } => {
+                vec!["keep at least a quorum of today's control planes (5 → 3 is fine, 3 → 1 is refused)".into()]
+            }
+            ApplyError::Drain { source, .. } => source.hints(),
+            ApplyError::Delete(source) => source.hints(),
             ApplyError::SnapshotMissing { .. } => {
                 vec!["run `talos-hcloud image build` first (or `talos-hcloud up`, which builds it)".into()]
             }

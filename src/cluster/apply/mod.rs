@@ -4,12 +4,16 @@
 //! [`run`] plans (the same [`crate::cluster::plan_cluster`] as `plan`), stops on pre-flight
 //! blockers and on changes it must not or cannot make before its first mutation, creates
 //! the Hetzner resources in dependency order ([`infra`], then [`servers`]), assigns the
-//! floating IP once, and drives the Talos phase ([`talos`]). It returns an
+//! floating IP once, retires and deletes what the plan deletes when allowed ([`delete`]),
+//! drives the Talos phase ([`talos`]), and last, when allowed, replaces the servers the
+//! plan replaces through the node replacement runbook ([`replace`]). It returns an
 //! [`ApplyReport`]; printing is the command's job.
 
+pub mod delete;
 mod error;
 pub mod infra;
 pub mod progress;
+pub mod replace;
 pub mod servers;
 pub mod summary;
 pub mod talos;
@@ -54,8 +58,12 @@ pub struct ApplyOptions {
     pub merge_kubeconfig: Option<PathBuf>,
     /// The Hetzner token written into control-plane configs (Talos VIP).
     pub hcloud_token: Option<Redacted<String>>,
-    /// `--allow-replace`.
+    /// `--allow-replace`: servers the plan replaces go through the node replacement runbook.
     pub allow_replace: bool,
+    /// `--allow-delete`: what the plan deletes is deleted (nodes drained and removed first).
+    pub allow_delete: bool,
+    /// The pace and deadline of evictions when a node is drained (replace, delete).
+    pub drain: crate::retry::Policy,
     /// Deliver configs as `user_data` instead of through the Talos API.
     pub user_data: bool,
     /// Delete and rebuild protection on control planes.
@@ -78,6 +86,8 @@ impl ApplyOptions {
             merge_kubeconfig: None,
             hcloud_token: None,
             allow_replace: false,
+            allow_delete: false,
+            drain: crate::node::eviction_policy(std::time::Duration::from_secs(300)),
             user_data: false,
             protect_control_planes: true,
             waits: Waits::default(),
@@ -91,7 +101,8 @@ impl ApplyOptions {
 ///
 /// # Errors
 /// [`ApplyError::Blocked`] (pre-flight), [`ApplyError::ReplaceRefused`],
-/// [`ApplyError::NotYet`] before any mutation; otherwise the step that failed.
+/// [`ApplyError::ReplaceUnsupported`], [`ApplyError::DeleteRefused`],
+/// [`ApplyError::QuorumLoss`] before any mutation; otherwise the step that failed.
 pub async fn run(
     client: &Client,
     spec: &Spec,
@@ -100,14 +111,22 @@ pub async fn run(
 ) -> Result<ApplyReport, ApplyError> {
     let mut phases = Phases::default();
     let started = Instant::now();
+    // Deletes and replacements report free-form lines.
+    let lines = |line: String| progress.note(line);
     let inputs = Inputs {
         secrets: options.secrets.clone(),
         hcloud_token: options.hcloud_token.clone(),
     };
-    let planned = super::plan_cluster(client, spec, &inputs)
+    let mut planned = super::plan_cluster(client, spec, &inputs)
         .await
         .map_err(|e| ApplyError::Plan(Box::new(e)))?;
-    refuse(&planned.plan, &planned.blockers, options)?;
+    let mut replaced = replace::resume_interrupted(client, spec, &planned, options, &lines).await?;
+    if !replaced.is_empty() {
+        planned = super::plan_cluster(client, spec, &inputs)
+            .await
+            .map_err(|e| ApplyError::Plan(Box::new(e)))?;
+    }
+    refuse(&planned.plan, &planned.blockers, &planned.live, options)?;
     phases.record("plan", started);
 
     let secrets_created = ensure_secrets(spec, &options.secrets)?;
@@ -234,6 +253,11 @@ pub async fn run(
         call: options.call,
         waits: options.waits,
     };
+    let started = Instant::now();
+    let deleted = delete::delete_planned(client, &planned.plan, &live, &set, options, &lines).await?;
+    if !deleted.is_empty() {
+        phases.record("deletes", started);
+    }
     let talos = talos::converge(
         &set,
         &configs.endpoint,
@@ -251,11 +275,19 @@ pub async fn run(
     if !recorded.is_empty() {
         phases.record("record config hashes", started);
     }
+    let started = Instant::now();
+    let to_replace = replace::replaced_nodes(&planned.plan, &desired);
+    replaced.extend(replace::replace_servers(client, spec, &to_replace, options, &lines).await?);
+    if !replaced.is_empty() {
+        phases.record("replacements", started);
+    }
     Ok(ApplyReport {
         cluster: spec.name.as_str().to_string(),
         hashes_recorded: recorded,
         secrets_created,
         created,
+        replaced,
+        deleted,
         updated: updates.updated,
         left: updates.left,
         floating_ip_assigned,
@@ -267,20 +299,25 @@ pub async fn run(
     })
 }
 
-/// Refuses, before any mutation, a plan with blockers or with changes apply does not
-/// make: replacements without `--allow-replace` (and with it: `node replace` does them)
-/// and deletes.
-fn refuse(plan: &Plan, blockers: &[super::preflight::Blocker], options: &ApplyOptions) -> Result<(), ApplyError> {
+/// Refuses, before any mutation, a plan with blockers or with changes this run may not
+/// make: replacements without `--allow-replace` (with it, only servers are replaced),
+/// deletes without `--allow-delete`, and deletes of control planes below etcd quorum.
+fn refuse(
+    plan: &Plan,
+    blockers: &[super::preflight::Blocker],
+    live: &Live,
+    options: &ApplyOptions,
+) -> Result<(), ApplyError> {
     if !blockers.is_empty() {
         return Err(ApplyError::Blocked {
             blockers: blockers.iter().map(|b| b.message.clone()).collect(),
             hints: blockers.iter().map(|b| b.hint.clone()).collect(),
         });
     }
-    let of = |action: Action| -> Vec<String> {
+    let of = |action: Action, kinds: &dyn Fn(Kind) -> bool| -> Vec<String> {
         plan.changes
             .iter()
-            .filter(|c| c.action == action)
+            .filter(|c| c.action == action && kinds(c.kind))
             .map(|c| {
                 let mut text = format!("{} {}", c.kind.as_str(), c.name);
                 if !c.reasons.is_empty() {
@@ -290,23 +327,19 @@ fn refuse(plan: &Plan, blockers: &[super::preflight::Blocker], options: &ApplyOp
             })
             .collect()
     };
-    let replaced = of(Action::Replace);
-    if !replaced.is_empty() {
-        return Err(if options.allow_replace {
-            ApplyError::ReplaceUnsupported { resources: replaced }
-        } else {
-            ApplyError::ReplaceRefused { resources: replaced }
-        });
+    let replaced = of(Action::Replace, &|_| true);
+    if !replaced.is_empty() && !options.allow_replace {
+        return Err(ApplyError::ReplaceRefused { resources: replaced });
     }
-    let deleted = of(Action::Delete);
-    if !deleted.is_empty() {
-        return Err(ApplyError::NotYet {
-            what: "deletes",
-            what_words: "deleting resources",
-            resources: deleted,
-        });
+    let not_servers = of(Action::Replace, &|kind| kind != Kind::Server);
+    if !not_servers.is_empty() {
+        return Err(ApplyError::ReplaceUnsupported { resources: not_servers });
     }
-    Ok(())
+    let deleted = of(Action::Delete, &|_| true);
+    if !deleted.is_empty() && !options.allow_delete {
+        return Err(ApplyError::DeleteRefused { resources: deleted });
+    }
+    delete::check_quorum(plan, live)
 }
 
 /// Creates the secrets bundle on the first run (0600, never replaced); returns true if

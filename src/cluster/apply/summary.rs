@@ -31,6 +31,10 @@ pub struct ApplyReport {
     pub secrets_created: bool,
     /// `kind name` of every resource created, in creation order.
     pub created: Vec<String>,
+    /// Nodes whose servers were replaced through the node replacement runbook.
+    pub replaced: Vec<String>,
+    /// `kind name` of every resource deleted.
+    pub deleted: Vec<String>,
     /// Resources changed in place (firewall rules, load balancer services, labels,
     /// protection), with what changed.
     pub updated: Vec<crate::cluster::update::Updated>,
@@ -56,19 +60,32 @@ impl ApplyReport {
     /// The closing summary as text.
     pub fn text(&self) -> String {
         let mut lines = Vec::new();
-        if self.created.is_empty() && self.updated.is_empty() && self.floating_ip_assigned.is_none() {
+        if self.created.is_empty()
+            && self.updated.is_empty()
+            && self.replaced.is_empty()
+            && self.deleted.is_empty()
+            && self.floating_ip_assigned.is_none()
+        {
             lines.push(format!(
                 "Hetzner: nothing to change ({} resources as desired)",
                 self.unchanged
             ));
         } else {
             lines.push(format!(
-                "Hetzner: created {} resource(s), changed {} in place",
+                "Hetzner: created {} resource(s), changed {} in place, replaced {} server(s), deleted {}",
                 self.created.len(),
-                self.updated.len()
+                self.updated.len(),
+                self.replaced.len(),
+                self.deleted.len()
             ));
             for made in &self.created {
                 lines.push(format!("  + {made}"));
+            }
+            for node in &self.replaced {
+                lines.push(format!("  -/+ node {node} (server replaced)"));
+            }
+            for gone in &self.deleted {
+                lines.push(format!("  - {gone}"));
             }
             for updated in &self.updated {
                 lines.push(format!(

@@ -980,7 +980,9 @@ impl Run<'_, '_> {
 
     async fn protect(&mut self) -> Result<(), ReplaceError> {
         let step = Step::Protect;
-        self.set_protection(step, true).await?;
+        if self.ctx.target.desired.protected {
+            self.set_protection(step, true).await?;
+        }
         let Some(id) = self.server else {
             return Ok(());
         };
