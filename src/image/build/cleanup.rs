@@ -108,22 +108,24 @@ impl Leftovers {
     }
 
     fn servers(&self) -> Vec<(ServerId, String)> {
-        self.lock()
-            .iter()
-            .filter_map(|(t, n)| match t {
-                Temporary::Server(id) => Some((*id, n.clone())),
-                Temporary::Key(_) => None,
-            })
-            .collect()
+        self.recorded(|t| match t {
+            Temporary::Server(id) => Some(*id),
+            Temporary::Key(_) => None,
+        })
     }
 
     fn keys(&self) -> Vec<(SshKeyId, String)> {
+        self.recorded(|t| match t {
+            Temporary::Key(id) => Some(*id),
+            Temporary::Server(_) => None,
+        })
+    }
+
+    /// The recorded temporaries `pick` selects, with their names.
+    fn recorded<T>(&self, pick: impl Fn(&Temporary) -> Option<T>) -> Vec<(T, String)> {
         self.lock()
             .iter()
-            .filter_map(|(t, n)| match t {
-                Temporary::Key(id) => Some((*id, n.clone())),
-                Temporary::Server(_) => None,
-            })
+            .filter_map(|(t, n)| pick(t).map(|id| (id, n.clone())))
             .collect()
     }
 }
