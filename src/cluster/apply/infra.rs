@@ -50,7 +50,7 @@ pub fn hcloud_labels(what: &str, labels: &crate::spec::Labels) -> Result<Labels,
 }
 
 /// Returns true if and only if `plan` creates the `kind` resource `name`.
-fn creates(plan: &Plan, kind: Kind, name: &str) -> bool {
+pub(super) fn creates(plan: &Plan, kind: Kind, name: &str) -> bool {
     plan.changes
         .iter()
         .any(|c| c.kind == kind && c.action == Action::Create && c.name == name)
