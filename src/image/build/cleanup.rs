@@ -84,7 +84,7 @@ pub struct Leftovers(Arc<Mutex<Vec<(Temporary, String)>>>);
 impl Leftovers {
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(Temporary, String)>> {
         // A poisoned list is still a valid list (entries are pushed and removed whole).
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
+        crate::lock::lock(&self.0)
     }
 
     /// Records a temporary server.
