@@ -14,6 +14,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use reqwest::header::HeaderMap;
 use serde::Serialize;
 
+use crate::lock::lock;
+
 /// The longest a request waits for the budget before it is sent anyway (a clock skew or a
 /// strange `RateLimit-Reset` must not stall a run for an hour).
 pub const MAX_WAIT: Duration = Duration::from_secs(60);
@@ -71,10 +73,6 @@ pub struct RequestCount {
 pub(super) struct Budget {
     last: Mutex<Option<RateLimit>>,
     count: Mutex<RequestCount>,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn unix_now() -> Duration {

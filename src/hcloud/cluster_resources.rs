@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use hcloud::models::{Action, Firewall, FloatingIp, LoadBalancer, Network, PlacementGroup, Rule};
+use hcloud::models::{Action, Firewall, FloatingIp, LoadBalancer, LoadBalancerService, Network, PlacementGroup, Rule};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -292,21 +292,6 @@ impl Client {
         &self,
         request: &CreateLoadBalancer,
     ) -> Result<Created<LoadBalancer>, Error> {
-        let services: Vec<Value> = request
-            .services
-            .iter()
-            .map(|s| {
-                json!({
-                    "protocol": "tcp", "listen_port": s.listen_port, "destination_port": s.destination_port,
-                    "proxyprotocol": s.proxy_protocol,
-                    "health_check": {
-                        "protocol": s.health_check.protocol, "port": s.health_check.port,
-                        "interval": s.health_check.interval, "timeout": s.health_check.timeout,
-                        "retries": s.health_check.retries,
-                    },
-                })
-            })
-            .collect();
         let targets: Vec<Value> = request
             .target_selectors
             .iter()
@@ -317,7 +302,7 @@ impl Client {
         let body = json!({
             "name": request.name, "load_balancer_type": request.load_balancer_type,
             "location": request.location, "labels": request.labels.to_map(), "network": request.network.get(),
-            "services": services, "targets": targets, "algorithm": {"type": "round_robin"},
+            "services": request.services, "targets": targets, "algorithm": {"type": "round_robin"},
         });
         self.create_kind(&LOAD_BALANCERS, &request.name, &request.labels, body)
             .await
@@ -416,36 +401,8 @@ pub struct CreateLoadBalancer {
     pub labels: Labels,
     /// The private network its targets are reached on.
     pub network: NetworkId,
-    /// TCP services.
-    pub services: Vec<LbServiceSpec>,
+    /// Services, in the form `add_service` takes too.
+    pub services: Vec<LoadBalancerService>,
     /// Label selectors of its targets.
     pub target_selectors: Vec<String>,
-}
-
-/// One TCP service of a load balancer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LbServiceSpec {
-    /// Listen port.
-    pub listen_port: u16,
-    /// Port on the targets.
-    pub destination_port: u16,
-    /// PROXY protocol towards the targets.
-    pub proxy_protocol: bool,
-    /// The health check.
-    pub health_check: LbHealthCheck,
-}
-
-/// A load balancer service's health check.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LbHealthCheck {
-    /// `tcp` or `http`.
-    pub protocol: String,
-    /// Port probed.
-    pub port: u16,
-    /// Seconds between probes.
-    pub interval: u32,
-    /// Seconds a probe may take.
-    pub timeout: u32,
-    /// Failed probes before a target is unhealthy.
-    pub retries: u32,
 }

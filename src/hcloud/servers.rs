@@ -152,6 +152,16 @@ impl CreatedImage {
     }
 }
 
+/// The body of an `attach_to_network` action (servers and load balancers take the same):
+/// `network`, and `ip` when one is asked for.
+pub(super) fn attach_to_network(network: NetworkId, ip: Option<std::net::Ipv4Addr>) -> Value {
+    let mut body = json!({"network": network.get()});
+    if let Some(ip) = ip {
+        body["ip"] = json!(ip.to_string());
+    }
+    body
+}
+
 /// Reads an optional password straight into [`Redacted`].
 fn redacted_password<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Redacted<String>>, D::Error> {
     Ok(Option::<String>::deserialize(deserializer)?.map(Redacted::new))
@@ -354,12 +364,9 @@ impl Client {
         network: NetworkId,
         ip: Option<std::net::Ipv4Addr>,
     ) -> Result<Action, Error> {
-        let mut body = json!({"network": network.get()});
-        if let Some(ip) = ip {
-            body["ip"] = json!(ip.to_string());
-        }
         let operation = format!("attaching server {id} to network {network}");
-        self.server_action_named(id, "attach_to_network", body, operation).await
+        self.server_action_named(id, "attach_to_network", attach_to_network(network, ip), operation)
+            .await
     }
 
     /// The running actions of server `id`, so a later run can wait for what an

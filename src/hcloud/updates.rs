@@ -225,13 +225,9 @@ impl Client {
         network: NetworkId,
         ip: Option<std::net::Ipv4Addr>,
     ) -> Result<Action, Error> {
-        let mut body = json!({ "network": network.get() });
-        if let Some(ip) = ip {
-            body["ip"] = json!(ip.to_string());
-        }
         self.one_action(
             format!("/load_balancers/{id}/actions/attach_to_network"),
-            body,
+            super::servers::attach_to_network(network, ip),
             format!("attaching load balancer {id} to network {network}"),
         )
         .await

@@ -68,7 +68,7 @@ impl SimClock {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, ClockState> {
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        crate::lock::lock(&self.inner)
     }
 
     /// The current simulated time.

@@ -172,7 +172,7 @@ impl HostKeyPin {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<PublicKey>> {
         // A poisoned pin still holds a valid key (it is only ever replaced whole).
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
+        crate::lock::lock(&self.0)
     }
 }
 
@@ -312,7 +312,7 @@ impl Session {
         let mut handle = match client::connect_stream(config, stream, verifier).await {
             Ok(handle) => handle,
             Err(source) => {
-                let offered = mismatch.lock().unwrap_or_else(|e| e.into_inner()).take();
+                let offered = crate::lock::lock(&mismatch).take();
                 if let Some(offered) = offered {
                     return Err(Error::HostKeyMismatch {
                         addr,
@@ -486,8 +486,7 @@ impl client::Handler for Verifier {
             }
             Some(expected) if expected.key_data() == key.key_data() => Ok(true),
             Some(_) => {
-                *self.mismatch.lock().unwrap_or_else(|e| e.into_inner()) =
-                    Some(key.fingerprint(HashAlg::Sha256).to_string());
+                *crate::lock::lock(&self.mismatch) = Some(key.fingerprint(HashAlg::Sha256).to_string());
                 Ok(false)
             }
         }

@@ -1,6 +1,6 @@
 //! The command line itself: help, usage errors, completions, man page.
 
-use crate::harness::{repo_root, talos_hcloud_env, talos_hcloud_in};
+use crate::harness::{repo_root, talos_hcloud_env, talos_hcloud_env_async, talos_hcloud_in};
 
 #[test]
 fn usage_error_exits_2() {
@@ -624,22 +624,20 @@ async fn talos_version_asks_a_node_over_mutual_tls() {
     let foreign = Talosconfig::for_cluster(&stranger, "other", [address.as_str()]).expect("talosconfig");
     std::fs::write(dir.path().join("foreign"), foreign.to_yaml().expect("yaml")).expect("write");
 
-    let path = dir.path().to_path_buf();
-    let node_ip = address.clone();
-    let (ok, json, refused) = tokio::task::spawn_blocking(move || {
-        let ok = talos_hcloud_in(
-            &path,
-            &["talos", "version", "--talosconfig", "talosconfig", "--nodes", &node_ip],
-        );
-        let json = talos_hcloud_in(
-            &path,
-            &["--output", "json", "talos", "version", "--talosconfig", "talosconfig"],
-        );
-        let refused = talos_hcloud_in(&path, &["talos", "version", "--talosconfig", "foreign"]);
-        (ok, json, refused)
-    })
-    .await
-    .expect("the runs finish");
+    let path = dir.path();
+    let ok = talos_hcloud_env_async(
+        path,
+        &["talos", "version", "--talosconfig", "talosconfig", "--nodes", &address],
+        &[],
+    )
+    .await;
+    let json = talos_hcloud_env_async(
+        path,
+        &["--output", "json", "talos", "version", "--talosconfig", "talosconfig"],
+        &[],
+    )
+    .await;
+    let refused = talos_hcloud_env_async(path, &["talos", "version", "--talosconfig", "foreign"], &[]).await;
 
     assert_eq!(ok.code, 0, "{ok:?}");
     assert!(

@@ -16,7 +16,7 @@ use talos_hcloud::hcloud::labels::Labels;
 use talos_hcloud::hcloud::{ActionId, Client, CreateServer, NetworkId, PlacementGroupId, Protected};
 use talos_hcloud::spec::{self, Spec};
 
-use crate::harness::{Run, repo_root, talos_hcloud_env};
+use crate::harness::{Run, repo_root, talos_hcloud_env_async};
 use crate::hcloud_client::client;
 use crate::sim_common::Api;
 
@@ -60,21 +60,15 @@ fn cluster_file(text: &str) -> (tempfile::TempDir, PathBuf) {
 
 /// Runs `talos-hcloud -c CONFIG plan ARGS` with `env` (no secrets bundle unless ARGS name one).
 async fn plan_with(config: &Path, args: &[&str], env: Vec<(String, String)>) -> Run {
-    let config = config.to_path_buf();
-    let args: Vec<String> = args.iter().map(|a| (*a).to_string()).collect();
-    tokio::task::spawn_blocking(move || {
-        let dir = tempfile::tempdir().expect("a temporary folder");
-        let config = config.display().to_string();
-        let mut all = vec!["-c", config.as_str(), "plan"];
-        if !args.iter().any(|a| a == "--secrets") {
-            all.extend(["--secrets", "no-secrets.yaml"]);
-        }
-        all.extend(args.iter().map(String::as_str));
-        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        talos_hcloud_env(dir.path(), &all, &env)
-    })
-    .await
-    .expect("the plan run finishes")
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let config = config.display().to_string();
+    let mut all = vec!["-c", config.as_str(), "plan"];
+    if !args.contains(&"--secrets") {
+        all.extend(["--secrets", "no-secrets.yaml"]);
+    }
+    all.extend(args);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    talos_hcloud_env_async(dir.path(), &all, &env).await
 }
 
 /// Runs `talos-hcloud -c CONFIG plan ARGS` against the emulator (no secrets bundle).
@@ -424,11 +418,12 @@ async fn machine_configs_are_compared_by_their_hash_label() {
     let hc = client(&api);
     let (dir, config) = cluster_file(TINY);
     let secrets = dir.path().join("secrets.yaml");
-    let made = talos_hcloud_env(
+    let made = talos_hcloud_env_async(
         dir.path(),
         &["-c", "cluster.yaml", "secrets", "gen", "-o", "secrets.yaml"],
         &[],
-    );
+    )
+    .await;
     assert_eq!(made.code, 0, "{made:?}");
     let spec = spec::load(&config).unwrap();
     let image = snapshot(&hc, &spec, "arm64").await;

@@ -16,7 +16,7 @@ use tokio::io::AsyncReadExt;
 use sha2::{Digest, Sha256};
 use talos_hcloud::sim::factory::{Factory, FactoryConfig, FactoryFaults, raw_image};
 
-use crate::harness::{Run, repo_root, talos_hcloud_env};
+use crate::harness::{Run, repo_root, talos_hcloud_env, talos_hcloud_env_async};
 
 const HCLOUD_ID: &str = "ce4c980550dd2ab1b17bbf2b08801c7eb59418eafe8f279833297925d67c7515";
 const MIB: u64 = 1024 * 1024;
@@ -110,16 +110,10 @@ fn xz(raw: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Runs the binary on a blocking thread so the in-process server keeps serving.
+/// Runs the binary while the in-process server keeps serving.
 async fn cli(factory: &Factory, args: &[&str]) -> Run {
     let url = factory.url();
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        talos_hcloud_env(repo_root(), &args, &[("TALOS_FACTORY_URL", &url)])
-    })
-    .await
-    .expect("cli thread")
+    talos_hcloud_env_async(repo_root(), args, &[("TALOS_FACTORY_URL", &url)]).await
 }
 
 fn image_path(file: &str) -> String {

@@ -21,7 +21,7 @@ use talos_hcloud::retry::Policy;
 use talos_hcloud::sim::factory::{FactoryFaults, raw_image};
 use talos_hcloud::spec::{Architecture, TalosVersion};
 
-use crate::harness::talos_hcloud_env;
+use crate::harness::talos_hcloud_env_async;
 use crate::hcloud_client::client;
 use crate::sim_common::Api;
 use crate::sim_e2e::{HCLOUD_YAML as SCHEMATIC, IMAGE_SIZE, emulator, sha256_prefix};
@@ -121,23 +121,18 @@ fn env(api: &Api) -> Vec<(&'static str, String)> {
     ]
 }
 
-/// Runs the binary's `image build` with `args` (after `--schematic FILE`) on a blocking
-/// thread, so the in-process emulator keeps serving.
+/// Runs the binary's `image build` with `args` (after `--schematic FILE`) while the
+/// in-process emulator keeps serving.
 async fn cli(api: &Api, dir: &Path, args: &[&str]) -> crate::harness::Run {
     let schematic = dir.join("schematic.yaml");
     std::fs::write(&schematic, SCHEMATIC).expect("write schematic");
     let mut argv: Vec<String> = vec!["image".into(), "build".into(), "--schematic".into()];
     argv.push(schematic.display().to_string());
     argv.extend(args.iter().map(ToString::to_string));
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
     let env = env(api);
-    let dir = dir.to_path_buf();
-    tokio::task::spawn_blocking(move || {
-        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        talos_hcloud_env(&dir, &argv, &env)
-    })
-    .await
-    .expect("the binary ran")
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    talos_hcloud_env_async(dir, &argv, &env).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -475,7 +470,7 @@ async fn bad_input_exits_2_before_any_api_call() {
             "--arch",
             "amd64",
         ];
-        let run = talos_hcloud_env(dir.path(), &args, &env);
+        let run = talos_hcloud_env_async(dir.path(), &args, &env).await;
         assert_eq!(run.code, 2, "{}: {}", file.display(), run.stderr);
         assert!(run.stderr.contains(expect), "{}: {}", file.display(), run.stderr);
     }
@@ -636,14 +631,10 @@ async fn cluster_yaml_provides_version_schematic_and_names() {
     let api = emulator().await;
     let config = crate::harness::repo_root().join("cluster.yaml");
     let env = env(&api);
-    let run = tokio::task::spawn_blocking(move || {
-        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let config = config.to_str().expect("a UTF-8 path").to_string();
-        let args = ["-c", &config, "image", "build", "--arch", "amd64", "--output", "json"];
-        talos_hcloud_env(crate::harness::repo_root(), &args, &env)
-    })
-    .await
-    .expect("the binary ran");
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let config = config.to_str().expect("a UTF-8 path");
+    let args = ["-c", config, "image", "build", "--arch", "amd64", "--output", "json"];
+    let run = talos_hcloud_env_async(crate::harness::repo_root(), &args, &env).await;
     assert_eq!(run.code, 0, "{}", run.stderr);
     let reports: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
     assert_eq!(reports[0]["version"], "v1.11.6", "cluster.yaml's talos.version");

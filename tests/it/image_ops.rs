@@ -15,7 +15,7 @@ use talos_hcloud::image::{list, prune, rebuild};
 use talos_hcloud::spec::{Architecture, TalosVersion};
 use talos_hcloud::talos::contract::Contract;
 
-use crate::harness::{Run, repo_root, signal, talos_hcloud_env};
+use crate::harness::{Run, repo_root, signal, talos_hcloud_env_async};
 use crate::hcloud_client::client;
 use crate::image_build::options;
 use crate::sim_common::Api;
@@ -240,14 +240,8 @@ async fn run(api: &Api, args: &[&str], token: Option<&str>) -> Run {
     if let Some(token) = token {
         env.push(("HCLOUD_TOKEN".to_string(), token.to_string()));
     }
-    let args: Vec<String> = args.iter().map(ToString::to_string).collect();
-    tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        talos_hcloud_env(repo_root(), &args, &env)
-    })
-    .await
-    .expect("the run finishes")
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    talos_hcloud_env_async(repo_root(), args, &env).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

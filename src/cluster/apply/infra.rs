@@ -11,7 +11,7 @@ use futures::future::BoxFuture;
 use crate::cluster::desired::{Desired, DesiredLoadBalancer, FirewallRule};
 use crate::cluster::live::{self, Live};
 use crate::cluster::plan::{Action, Kind, Plan};
-use crate::hcloud::cluster_resources::{CreateLoadBalancer, LbHealthCheck, LbServiceSpec};
+use crate::hcloud::cluster_resources::CreateLoadBalancer;
 use crate::hcloud::{ActionId, Client, Created, Labels, NetworkId};
 
 use super::error::ApplyError;
@@ -50,7 +50,7 @@ pub fn hcloud_labels(what: &str, labels: &crate::spec::Labels) -> Result<Labels,
 }
 
 /// Returns true if and only if `plan` creates the `kind` resource `name`.
-fn creates(plan: &Plan, kind: Kind, name: &str) -> bool {
+pub(super) fn creates(plan: &Plan, kind: Kind, name: &str) -> bool {
     plan.changes
         .iter()
         .any(|c| c.kind == kind && c.action == Action::Create && c.name == name)
@@ -216,22 +216,7 @@ async fn load_balancer(client: &Client, lb: &DesiredLoadBalancer, network: Netwo
         location: lb.location.clone(),
         labels: hcloud_labels(&format!("load balancer {}", lb.name), &lb.labels)?,
         network,
-        services: lb
-            .services
-            .iter()
-            .map(|s| LbServiceSpec {
-                listen_port: s.listen,
-                destination_port: s.target,
-                proxy_protocol: s.proxy_protocol,
-                health_check: LbHealthCheck {
-                    protocol: s.health_check.protocol.to_string(),
-                    port: s.health_check.port,
-                    interval: s.health_check.interval,
-                    timeout: s.health_check.timeout,
-                    retries: s.health_check.retries,
-                },
-            })
-            .collect(),
+        services: lb.services.iter().map(update::requests::service).collect(),
         target_selectors: vec![lb.target_selector.clone()],
     };
     let created = client.create_load_balancer_with(&request);

@@ -42,6 +42,7 @@ use crate::spec::{Role, Spec};
 use crate::talos::api::{CallOptions, TalosconfigTarget};
 use crate::talos::secrets::SecretsBundle;
 use crate::talos::talosconfig::Talosconfig;
+use infra::creates;
 use servers::unfinished;
 
 /// How many creates run at the same time.
@@ -355,12 +356,6 @@ fn ensure_secrets(spec: &Spec, path: &std::path::Path) -> Result<bool, ApplyErro
     let bundle = SecretsBundle::generate(spec.talos.version.contract()).map_err(secrets)?;
     bundle.save(path, Overwrite::Refuse).map_err(secrets)?;
     Ok(true)
-}
-
-fn creates(plan: &Plan, kind: Kind, name: &str) -> bool {
-    plan.changes
-        .iter()
-        .any(|c| c.kind == kind && c.action == Action::Create && c.name == name)
 }
 
 /// Every node as the Talos phase sees it: its public IPv4 (the primary IP's), private

@@ -13,7 +13,7 @@
 //! What it never does: move the floating IP (once assigned, the Talos VIP owns it), or
 //! change a server's private IP or placement group (both need the server stopped: they are
 //! reported as [`Left`] for `node replace`). Label updates keep a server's config-hash label
-//! as it is; [`set_config_hash`] records a new one once the config is applied.
+//! as it is; `apply` records a new one once the config is applied.
 
 mod firewalls;
 mod load_balancers;
@@ -25,12 +25,11 @@ use futures::{StreamExt as _, TryStreamExt as _, stream};
 use hcloud::models::Action;
 use serde::Serialize;
 
-use super::desired::{Desired, LABEL_CONFIG_HASH};
+use super::desired::Desired;
 use super::live::Live;
-use super::nodes::ConfigHash;
 use super::plan::{self, Change, Kind, Plan};
 use crate::error::{Class, Classify};
-use crate::hcloud::{self as api, ActionId, Client, Labelled, ServerId};
+use crate::hcloud::{self as api, ActionId, Client, Labelled};
 use crate::spec::Labels;
 
 /// How many resources are updated at once.
@@ -69,36 +68,21 @@ pub enum Error {
         /// The rule.
         rule: String,
     },
-    /// The config hash could not be recorded on a server.
-    #[error("while recording the config hash on server {server}")]
-    ConfigHash {
-        /// The server.
-        server: ServerId,
-        /// The API failure.
-        #[source]
-        source: Box<api::Error>,
-    },
-    /// The server to record a config hash on does not exist.
-    #[error("server {server} does not exist: its config hash cannot be recorded")]
-    ServerGone {
-        /// The server.
-        server: ServerId,
-    },
 }
 
 impl Classify for Error {
     fn class(&self) -> Class {
         match self {
-            Error::Update { source, .. } | Error::ConfigHash { source, .. } => source.class(),
-            Error::NotInState { .. } | Error::Rule { .. } | Error::ServerGone { .. } => Class::Failed,
+            Error::Update { source, .. } => source.class(),
+            Error::NotInState { .. } | Error::Rule { .. } => Class::Failed,
         }
     }
 
     fn hints(&self) -> Vec<String> {
         match self {
-            Error::Update { source, .. } | Error::ConfigHash { source, .. } => source.hints(),
+            Error::Update { source, .. } => source.hints(),
             Error::NotInState { .. } => vec!["plan again: the project changed since the plan was made".into()],
-            Error::Rule { .. } | Error::ServerGone { .. } => Vec::new(),
+            Error::Rule { .. } => Vec::new(),
         }
     }
 }
@@ -183,35 +167,6 @@ pub async fn apply_updates(
         report.left.extend(outcome.left);
     }
     Ok(report)
-}
-
-/// Records `hash` as server `server`'s config-hash label (its other labels kept), after
-/// its machine config was applied; sends nothing when the label already says so.
-///
-/// # Errors
-/// [`Error::ServerGone`] when the server does not exist, [`Error::ConfigHash`] when it
-/// cannot be read or relabelled.
-pub async fn set_config_hash(client: &Client, server: ServerId, hash: &ConfigHash) -> Result<(), Error> {
-    let fail = |source| Error::ConfigHash {
-        server,
-        source: Box::new(source),
-    };
-    let found = client
-        .get_server(server)
-        .await
-        .map_err(fail)?
-        .ok_or(Error::ServerGone { server })?;
-    let value = hash.label_value();
-    if found.labels.get(LABEL_CONFIG_HASH) == Some(&value) {
-        return Ok(());
-    }
-    let mut labels: Labels = found.labels.into_iter().collect();
-    labels.insert(LABEL_CONFIG_HASH.to_string(), value);
-    let labels = requests::labels(&labels).map_err(fail)?;
-    client
-        .update_labels(Labelled::Server, server.get(), &labels)
-        .await
-        .map_err(fail)
 }
 
 /// One resource's update under way.

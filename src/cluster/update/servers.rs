@@ -1,6 +1,6 @@
 //! A server's in-place update: its delete/rebuild protection, then its labels, with the
-//! config-hash label kept as the server has it (only [`super::set_config_hash`] records a
-//! new one, once the config is applied).
+//! config-hash label kept as the server has it (`apply` records a new one once the config
+//! is applied).
 //! A different private IP or placement group is left: both need the server stopped, which
 //! `node replace` does.
 

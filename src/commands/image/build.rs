@@ -188,7 +188,7 @@ impl Progress {
 
 impl BuildProgress for Progress {
     fn phase(&self, arch: Architecture, phase: Phase) {
-        let mut phases = self.phases.lock().unwrap_or_else(|e| e.into_inner());
+        let mut phases = talos_hcloud::lock::lock(&self.phases);
         if phases.insert(arch, phase) == Some(phase) {
             return;
         }

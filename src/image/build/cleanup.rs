@@ -84,7 +84,7 @@ pub struct Leftovers(Arc<Mutex<Vec<(Temporary, String)>>>);
 impl Leftovers {
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(Temporary, String)>> {
         // A poisoned list is still a valid list (entries are pushed and removed whole).
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
+        crate::lock::lock(&self.0)
     }
 
     /// Records a temporary server.
@@ -108,22 +108,24 @@ impl Leftovers {
     }
 
     fn servers(&self) -> Vec<(ServerId, String)> {
-        self.lock()
-            .iter()
-            .filter_map(|(t, n)| match t {
-                Temporary::Server(id) => Some((*id, n.clone())),
-                Temporary::Key(_) => None,
-            })
-            .collect()
+        self.recorded(|t| match t {
+            Temporary::Server(id) => Some(*id),
+            Temporary::Key(_) => None,
+        })
     }
 
     fn keys(&self) -> Vec<(SshKeyId, String)> {
+        self.recorded(|t| match t {
+            Temporary::Key(id) => Some(*id),
+            Temporary::Server(_) => None,
+        })
+    }
+
+    /// The recorded temporaries `pick` selects, with their names.
+    fn recorded<T>(&self, pick: impl Fn(&Temporary) -> Option<T>) -> Vec<(T, String)> {
         self.lock()
             .iter()
-            .filter_map(|(t, n)| match t {
-                Temporary::Key(id) => Some((*id, n.clone())),
-                Temporary::Server(_) => None,
-            })
+            .filter_map(|(t, n)| pick(t).map(|id| (id, n.clone())))
             .collect()
     }
 }

@@ -230,11 +230,11 @@ struct SentProgress {
 
 impl ImageProgress for SentProgress {
     fn total(&self, bytes: Option<u64>) {
-        *self.total.lock().unwrap_or_else(|e| e.into_inner()) = bytes;
+        *crate::lock::lock(&self.total) = bytes;
     }
 
     fn advanced(&self, done: u64) {
-        let total = *self.total.lock().unwrap_or_else(|e| e.into_inner());
+        let total = *crate::lock::lock(&self.total);
         self.progress.bytes(self.arch, done, total);
     }
 

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{Method, StatusCode, header};
@@ -180,10 +180,7 @@ const MAX_SCHEMATIC_BODY: usize = 1024 * 1024;
 /// The prefix of the test controls.
 pub(super) const CONTROLS: &str = "/__sim/factory";
 
-/// Locks a mutex, carrying on after a panic elsewhere (the data stays usable).
-pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
+pub(super) use crate::lock::lock;
 
 /// A plain-text answer, as the real factory gives for errors.
 pub(super) fn text(status: StatusCode, message: impl Into<String>) -> Response {

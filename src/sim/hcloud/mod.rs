@@ -62,11 +62,11 @@ impl Shared {
     }
 
     fn lock_world(&self) -> MutexGuard<'_, World> {
-        self.world.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        crate::lock::lock(&self.world)
     }
 
     /// The rate limiter.
     pub fn rate_limiter(&self) -> MutexGuard<'_, RateLimiter> {
-        self.rate.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        crate::lock::lock(&self.rate)
     }
 }

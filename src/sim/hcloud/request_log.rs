@@ -60,6 +60,6 @@ impl RequestLog {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<RequestRecord>> {
-        self.records.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        crate::lock::lock(&self.records)
     }
 }

@@ -29,6 +29,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use super::kube_api::KubeObjects;
 use super::network::{Host, Network, NetworkView};
 use super::node::NodeShared;
+use crate::lock::lock;
 use crate::redact::Redacted;
 
 /// All emulated clusters of a process (or of a test), keyed by cluster ID, with the
@@ -39,10 +40,6 @@ pub struct ClusterRegistry {
     clusters: Mutex<HashMap<String, Arc<TalosCluster>>>,
     network: Arc<Network>,
     nodes: Mutex<HashMap<IpAddr, Weak<NodeShared>>>,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl ClusterRegistry {

@@ -14,10 +14,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use ipnet::IpNet;
 
+use crate::lock::lock;
 use crate::sim::hcloud::state::firewalls::PacketFilter;
 
 /// What the network knows about one node's machine.
@@ -35,10 +36,6 @@ pub(crate) struct Network {
     cut: Mutex<BTreeSet<IpAddr>>,
     /// Machine facts by node address (the machine's public IPv4).
     hosts: Mutex<Arc<BTreeMap<IpAddr, Host>>>,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Network {

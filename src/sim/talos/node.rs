@@ -564,7 +564,7 @@ pub(crate) struct ConnContext {
 
 impl NodeShared {
     pub(crate) fn lock(&self) -> MutexGuard<'_, NodeState> {
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        crate::lock::lock(&self.state)
     }
 
     pub(crate) fn mode(&self) -> NodeMode {

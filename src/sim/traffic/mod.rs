@@ -28,7 +28,7 @@ mod proxy_protocol;
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
@@ -39,6 +39,8 @@ use super::clock::SimClock;
 use super::hcloud::Shared;
 use super::hcloud::state::floating_ips::FloatingIpRoute;
 use super::hcloud::state::load_balancers::{HealthCheckSpec, LoadBalancerRoute, ServiceRoute};
+
+use crate::lock::lock;
 
 pub use health::Health;
 pub use proxy_protocol::ProxyProtocol;
@@ -132,10 +134,6 @@ struct Inner {
     listeners: Mutex<BTreeMap<SocketAddr, ListenerStatus>>,
     proxy_protocol: Mutex<ProxyProtocol>,
     connections: AtomicUsize,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// A running traffic plane (a cheap handle; the work happens in its task).

@@ -426,7 +426,7 @@ impl KubeObjects {
     }
 
     fn lock(&self) -> MutexGuard<'_, Store> {
-        self.store.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        crate::lock::lock(&self.store)
     }
 }
 
