@@ -10,6 +10,7 @@
 //! than the maximum ([`ClientOptions::action_poll`](super::ClientOptions): its initial and
 //! largest delay; its deadline bounds each wait). A new action is first read one minimum
 //! interval after it was registered; one not moving yet is read at growing intervals.
+//! Actions due close together are read by one poll (see `ActionBoard::next_poll`).
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
@@ -53,6 +54,8 @@ struct Pending {
     /// The first reading with progress, and the latest one.
     first_moving: Option<Reading>,
     last: Option<Reading>,
+    /// The resources it acts on (type and ID), once a poll has shown them.
+    resources: Vec<(String, i64)>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -82,10 +85,15 @@ impl Pending {
             idle: now,
             first_moving: None,
             last: None,
+            resources: Vec::new(),
         }
     }
 
-    fn observe(&mut self, at: Instant, progress: i32) {
+    fn observe(&mut self, at: Instant, action: &Action) {
+        let progress = action.progress;
+        if self.resources.is_empty() {
+            self.resources = action.resources.iter().map(|r| (r.r#type.clone(), r.id)).collect();
+        }
         let reading = Reading {
             at,
             progress: f64::from(progress.clamp(0, 100)),
@@ -98,10 +106,25 @@ impl Pending {
         self.last = Some(reading);
     }
 
+    /// Returns true if and only if a poll saw it running without progress.
+    fn idle(&self) -> bool {
+        self.last.is_some_and(|last| last.progress <= 0.0)
+    }
+
+    /// Returns true if and only if a poll saw it progress.
+    fn moving(&self) -> bool {
+        self.last.is_some_and(|last| last.progress > 0.0)
+    }
+
+    /// Returns true if and only if it acts on a resource `other` acts on too.
+    fn shares_a_resource(&self, other: &Pending) -> bool {
+        self.resources.iter().any(|r| other.resources.contains(r))
+    }
+
     /// When this action wants the next poll.
     ///
-    /// The pace is estimated from progress readings, counting one percent more than was
-    /// read (the API rounds down), so the estimate errs on the early side. A pace from one
+    /// The pace is estimated from progress readings, counting half a percent more than was
+    /// read (the API rounds down). A pace from one
     /// reading since the registration is trusted (the action began when it was
     /// registered); one from a reading after an idle one (it was queued) is only used to
     /// wait as long as was already observed, to get a second reading.
@@ -115,11 +138,11 @@ impl Pending {
         };
         let remaining = 100.0 - last.progress;
         let wait = if last.at > first.at {
-            let pace = (last.progress - first.progress + 1.0) / (last.at - first.at).as_secs_f64();
+            let pace = (last.progress - first.progress + 0.5) / (last.at - first.at).as_secs_f64();
             seconds(remaining / pace)
         } else {
             let since = last.at.saturating_duration_since(self.idle);
-            let pace = (last.progress + 1.0) / since.as_secs_f64().max(1e-3);
+            let pace = (last.progress + 0.5) / since.as_secs_f64().max(1e-3);
             let estimate = seconds(remaining / pace);
             if self.idle == self.registered {
                 estimate
@@ -162,9 +185,29 @@ impl ActionBoard {
         ids.iter().all(|id| state.done.contains_key(id))
     }
 
-    /// When the next poll is due: the earliest of the pending actions' wishes.
-    fn next_poll(&self, bounds: Bounds) -> Option<Instant> {
-        self.state().pending.values().map(|p| p.due(bounds)).min()
+    /// When the next poll is due: at once when a pending action's wish is past; else the
+    /// earliest wish, moved to the latest wish within a window after it (a quarter of the
+    /// time until it, at least the minimum interval), so actions ending close together
+    /// are read by one poll. That delays an action by at most the window, never past the
+    /// slowest action of its group: the one that bounds what waits on the group.
+    ///
+    /// An action seen without progress while another on the same resource moves is queued
+    /// behind it (`apply_firewall` after `create_server`): it has no wish of its own.
+    fn next_poll(&self, bounds: Bounds, now: Instant) -> Option<Instant> {
+        let state = self.state();
+        let queued = |p: &Pending| p.idle() && state.pending.values().any(|o| o.moving() && o.shares_a_resource(p));
+        let dues: Vec<Instant> = state
+            .pending
+            .values()
+            .filter(|p| !queued(p))
+            .map(|p| p.due(bounds))
+            .collect();
+        let earliest = *dues.iter().min()?;
+        if earliest <= now {
+            return Some(now);
+        }
+        let window = bounds.min.max(earliest.saturating_duration_since(now) / 4);
+        dues.into_iter().filter(|due| *due <= earliest + window).max()
     }
 
     /// Takes this waiter's share: the finished actions (in `ids` order) once all are done.
@@ -219,7 +262,7 @@ impl ActionBoard {
         let mut state = self.state();
         if action.status == Status::Running {
             if let Some(pending) = state.pending.get_mut(&id) {
-                pending.observe(at, action.progress);
+                pending.observe(at, &action);
             }
         } else if let Some(pending) = state.pending.remove(&id) {
             state.done.insert(id, (action, pending.waiters));
@@ -278,7 +321,7 @@ impl Client {
                 }
                 // Created before reading the schedule: a registration after it wakes us.
                 let registered = board.registered.notified();
-                let due = board.next_poll(bounds).unwrap_or_else(Instant::now);
+                let due = board.next_poll(bounds, Instant::now()).unwrap_or_else(Instant::now);
                 if deadline.is_some_and(|end| Instant::now() >= end) {
                     board.withdraw(&ids);
                     let running: Vec<String> = ids.iter().map(ToString::to_string).collect();
@@ -395,6 +438,25 @@ mod tests {
         Duration::from_secs_f64(s)
     }
 
+    /// A running action at `progress` acting on `resources`.
+    fn running(progress: i32, resources: &[(&str, i64)]) -> Action {
+        let mut action = unknown_action(ActionId::new(1));
+        action.status = Status::Running;
+        action.error = None;
+        action.progress = progress;
+        action.resources = resources
+            .iter()
+            .map(|(kind, id)| hcloud::models::Resource::new(*id, (*kind).to_string()))
+            .collect();
+        action
+    }
+
+    fn board(actions: &[(i64, Pending)]) -> ActionBoard {
+        let board = ActionBoard::default();
+        board.state().pending = actions.iter().map(|(id, p)| (ActionId::new(*id), p.clone())).collect();
+        board
+    }
+
     #[test]
     fn a_new_action_is_first_read_one_minimum_interval_after_its_registration() {
         let t0 = Instant::now();
@@ -402,11 +464,11 @@ mod tests {
     }
 
     #[test]
-    fn one_reading_since_the_registration_gives_the_end_early_rather_than_late() {
+    fn one_reading_since_the_registration_gives_the_end() {
         let t0 = Instant::now();
         let mut action = Pending::new(t0);
-        // 10 % after 1 s (a 10 s action): counted as 11 %, so due after 90 / 11 s more.
-        action.observe(t0 + secs(1.0), 10);
+        // 10 % after 1 s (a 10 s action): counted as 10.5 %, so due after 90 / 10.5 s more.
+        action.observe(t0 + secs(1.0), &running(10, &[("server", 1)]));
         let due = action.due(BOUNDS) - t0;
         assert!(due > secs(9.1) && due < secs(10.0), "{due:?}");
     }
@@ -415,17 +477,17 @@ mod tests {
     fn two_readings_give_the_pace_and_the_bounds_hold() {
         let t0 = Instant::now();
         let mut action = Pending::new(t0);
-        action.observe(t0 + secs(0.25), 4);
-        action.observe(t0 + secs(5.0), 83);
-        // (83 - 4 + 1) % in 4.75 s: 17 % left take about 1.01 s.
+        action.observe(t0 + secs(0.25), &running(4, &[("server", 1)]));
+        action.observe(t0 + secs(5.0), &running(83, &[("server", 1)]));
+        // (83 - 4 + 0.5) % in 4.75 s: 17 % left take about 1.02 s.
         let due = action.due(BOUNDS) - t0;
         assert!(due > secs(5.9) && due < secs(6.1), "{due:?}");
         // Close to the end: not sooner than the minimum interval.
-        action.observe(t0 + secs(6.0), 99);
+        action.observe(t0 + secs(6.0), &running(99, &[("server", 1)]));
         assert_eq!(action.due(BOUNDS), t0 + secs(6.0) + BOUNDS.min);
         // Far from the end: not later than the maximum.
         let mut slow = Pending::new(t0);
-        slow.observe(t0 + secs(1.0), 1);
+        slow.observe(t0 + secs(1.0), &running(1, &[("server", 1)]));
         assert_eq!(slow.due(BOUNDS), t0 + secs(1.0) + BOUNDS.max);
     }
 
@@ -434,11 +496,50 @@ mod tests {
         let t0 = Instant::now();
         let mut action = Pending::new(t0);
         // Not moving yet: waits as long again as it has waited.
-        action.observe(t0 + secs(4.0), 0);
+        action.observe(t0 + secs(4.0), &running(0, &[("server", 1)]));
         assert_eq!(action.due(BOUNDS), t0 + secs(8.0));
         // It began somewhere in the last second: its pace is unknown, so the next reading
         // comes after at most that second, not after the 9 s a start at t0 + 4 s implies.
-        action.observe(t0 + secs(5.0), 10);
+        action.observe(t0 + secs(5.0), &running(10, &[("server", 1)]));
         assert_eq!(action.due(BOUNDS), t0 + secs(6.0));
+    }
+
+    #[test]
+    fn an_action_queued_behind_a_moving_one_has_no_wish_of_its_own() {
+        let t0 = Instant::now();
+        let mut create = Pending::new(t0);
+        create.observe(t0 + secs(0.25), &running(4, &[("server", 1)]));
+        let mut firewall = Pending::new(t0);
+        firewall.observe(t0 + secs(0.25), &running(0, &[("server", 1), ("firewall", 2)]));
+        let now = t0 + secs(0.25);
+        let both = board(&[(1, create.clone()), (2, firewall.clone())]);
+        assert_eq!(both.next_poll(BOUNDS, now), Some(create.due(BOUNDS)));
+        // Alone it has: after 0.25 s more.
+        let alone = board(&[(2, firewall)]);
+        assert_eq!(alone.next_poll(BOUNDS, now), Some(t0 + secs(0.5)));
+    }
+
+    #[test]
+    fn actions_ending_close_together_are_read_by_one_poll() {
+        let t0 = Instant::now();
+        let at = |progress| {
+            let mut action = Pending::new(t0);
+            action.observe(t0 + secs(1.0), &running(progress, &[("server", i64::from(progress))]));
+            action
+        };
+        // Due about 4.7 s and 5.3 s after the reading: within a quarter of the first wait.
+        let (a, b) = (at(17), at(15));
+        let (due_a, due_b) = (a.due(BOUNDS), b.due(BOUNDS));
+        assert!(due_a < due_b);
+        let now = t0 + secs(1.0);
+        assert_eq!(board(&[(1, a.clone()), (2, b)]).next_poll(BOUNDS, now), Some(due_b));
+        // Due about 8.5 s after the reading: read apart.
+        let c = at(10);
+        assert_eq!(board(&[(1, a), (3, c)]).next_poll(BOUNDS, now), Some(due_a));
+        // Past due: at once.
+        assert_eq!(
+            board(&[(2, at(15))]).next_poll(BOUNDS, due_b + secs(1.0)),
+            Some(due_b + secs(1.0))
+        );
     }
 }
