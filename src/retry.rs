@@ -91,6 +91,37 @@ impl Policy {
         }
     }
 
+    /// Scheduling the polls of running Hetzner actions from their progress: never sooner
+    /// than 250 ms after the last poll, never later than 10 s, for at most 10 minutes. The
+    /// delays are the schedule's bounds, not a backoff (`crate::hcloud`'s action board
+    /// estimates when the actions end).
+    pub const fn action_progress() -> Policy {
+        Policy {
+            name: "action progress",
+            max_attempts: u32::MAX,
+            initial_delay: Duration::from_millis(250),
+            max_delay: Duration::from_secs(10),
+            multiplier: 1,
+            jitter_percent: 0,
+            deadline: Some(Duration::from_secs(600)),
+        }
+    }
+
+    /// Waiting on the Talos API (apid up, maintenance mode, etcd, health): every 200 ms
+    /// (10 % jitter), for at most 10 minutes. These checks cost no Hetzner requests, so a
+    /// short fixed interval ends each wait at most one interval late.
+    pub const fn talos_wait() -> Policy {
+        Policy {
+            name: "talos wait",
+            max_attempts: u32::MAX,
+            initial_delay: Duration::from_millis(200),
+            max_delay: Duration::from_millis(200),
+            multiplier: 1,
+            jitter_percent: 10,
+            deadline: Some(Duration::from_secs(600)),
+        }
+    }
+
     /// Waiting for a node to answer after a boot, reboot or configuration: 100 ms growing to
     /// 2 s, 10 % jitter, for at most 10 minutes (callers usually set their own deadline with
     /// [`Policy::with_deadline`]).
@@ -388,6 +419,8 @@ mod tests {
             Policy::api_call(),
             Policy::action_poll(),
             Policy::node_boot(),
+            Policy::action_progress(),
+            Policy::talos_wait(),
             Policy::download(),
         ] {
             assert!(policy.max_attempts > 1, "{}", policy.name);

@@ -23,9 +23,9 @@
 # etcd and health have no simulated delay: their time is the tool's overhead.
 #
 # Targets: wall <= 1.15 x critical path; <= 60 requests for 3+3; <= 1000 for 100 nodes.
-# The tool polls in real time (actions: 0.5 s growing to 5 s; Talos: 0.1 s growing to 5 s),
-# so a high time scale shrinks the critical path but not the poll lag: the ratio is only
-# comparable across runs of the same TIME_SCALE.
+# The tool polls actions when their progress says they end (at least 0.25 s apart) and the
+# Talos API every 0.2 s, in real time: a high time scale shrinks the critical path but not
+# these intervals, so the ratio is only comparable across runs of the same TIME_SCALE.
 #
 # Not a timed test: run it by hand, as root (the snapshot build's rescue system binds
 # port 22). Usage: scripts/bench/bootstrap.sh. TIME_SCALE (default 10) sets the emulator's

@@ -35,18 +35,19 @@ use super::error::{Error, ErrorCode, RequestError};
 pub struct ClientOptions {
     /// Retries of one request.
     pub retry: Policy,
-    /// Polling of running actions (interval growth and deadline).
+    /// Polling of running actions: the least and largest interval between two polls, and
+    /// the deadline of one wait.
     pub action_poll: Policy,
     /// Timeout of one HTTP exchange.
     pub request_timeout: Duration,
 }
 
 impl Default for ClientOptions {
-    /// [`Policy::api_call`] retries, [`Policy::action_poll`] polling, 60 s per request.
+    /// [`Policy::api_call`] retries, [`Policy::action_progress`] polling, 60 s per request.
     fn default() -> Self {
         ClientOptions {
             retry: Policy::api_call(),
-            action_poll: Policy::action_poll(),
+            action_poll: Policy::action_progress(),
             request_timeout: Duration::from_secs(60),
         }
     }

@@ -27,11 +27,15 @@ pub(crate) fn options() -> ClientOptions {
 }
 
 fn client_with_token(api: &Api, token: &str) -> Client {
+    client_with_options(api, token, options())
+}
+
+fn client_with_options(api: &Api, token: &str, options: ClientOptions) -> Client {
     let credentials = Credentials {
         token: Token::new(token).expect("a token"),
         endpoint: Endpoint::parse(&api.sim.endpoint()).expect("the emulator's endpoint"),
     };
-    Client::with_options(credentials, options()).expect("a client")
+    Client::with_options(credentials, options).expect("a client")
 }
 
 pub fn client(api: &Api) -> Client {
@@ -407,6 +411,32 @@ async fn concurrent_waiters_share_one_poller() {
         .take_while(|r| r.query.matches("id=").count() == 2)
         .count();
     assert!(polls_after_finish >= 1);
+}
+
+/// The polls follow the action's progress: a 60 s create on a clock running 100 times
+/// faster is read when it should end, a handful of times, not every few milliseconds along
+/// a backoff (which would take about thirty polls here).
+#[tokio::test]
+async fn polls_are_scheduled_from_the_progress() {
+    let api = Api::start_with(SimConfig {
+        time_scale: 100.0,
+        ..SimConfig::default()
+    })
+    .await;
+    let options = ClientOptions {
+        action_poll: Policy::action_progress()
+            .with_delays(Duration::from_millis(10), Duration::from_secs(1))
+            .with_deadline(Duration::from_secs(30)),
+        ..options()
+    };
+    let hc = client_with_options(&api, api.sim.token(), options);
+    let created = hc.create_server(&builder_spec("paced")).await.unwrap();
+    api.sim.clear_request_log();
+    let actions = hc.wait_for_actions("creating", &created.action_ids()).await.unwrap();
+    assert_eq!(actions.len(), 1);
+    assert_eq!(actions[0].command, "create_server");
+    let polls = requests(&api.sim.request_log(), "GET", "/v1/actions").len();
+    assert!((2..=8).contains(&polls), "{polls} polls for one create");
 }
 
 /// An action that ends in error is an error naming the action.

@@ -1,9 +1,11 @@
 //! The Hetzner phase of `apply`: every `+ create` of the plan, in dependency order, each
 //! wave's independent creates in parallel (bounded), their actions awaited in shared
 //! batches. Wave one: network with its subnet, firewalls, placement groups, primary IPs,
-//! the floating IP. Wave two: load balancers (they need the network). Servers come after
-//! the configs are rendered ([`super::servers`]). What a wave made is added to the live
-//! state, so the next wave finds it by name without reading the project again.
+//! the floating IP. Wave two: load balancers (they need the network), whose actions no
+//! server waits for: they are handed back as [`Settling`] and awaited alongside the
+//! servers ([`super::servers`], created once the configs are rendered). What a wave made
+//! is added to the live state, so the next step finds it by name without reading the
+//! project again.
 
 use futures::StreamExt as _;
 use futures::future::BoxFuture;
@@ -25,18 +27,24 @@ enum Made {
     PlacementGroup(live::LivePlacementGroup),
     PrimaryIp(live::LivePrimaryIp),
     FloatingIp(live::LiveFloatingIp),
-    LoadBalancer(live::LiveLoadBalancer),
+    /// A load balancer, with its create's actions still to await.
+    LoadBalancer(live::LiveLoadBalancer, Vec<ActionId>),
 }
 
 impl Made {
-    fn record(self, live: &mut Live) {
+    fn record(self, live: &mut Live, settling: &mut Settling) {
         match self {
             Made::Network(n) => live.networks.push(n),
             Made::Firewall(f) => live.firewalls.push(f),
             Made::PlacementGroup(g) => live.placement_groups.push(g),
             Made::PrimaryIp(ip) => live.primary_ips.push(ip),
             Made::FloatingIp(ip) => live.floating_ips.push(ip),
-            Made::LoadBalancer(lb) => live.load_balancers.push(lb),
+            Made::LoadBalancer(lb, ids) => {
+                settling
+                    .waits
+                    .push((format!("creating load balancer {}", lb.name), ids));
+                live.load_balancers.push(lb);
+            }
         }
     }
 }
@@ -56,9 +64,28 @@ pub(super) fn creates(plan: &Plan, kind: Kind, name: &str) -> bool {
         .any(|c| c.kind == kind && c.action == Action::Create && c.name == name)
 }
 
+/// Actions of created resources that nothing created later depends on (the load
+/// balancers'): awaited with [`Settling::settle`] while the servers are made.
+#[derive(Debug, Default)]
+#[must_use = "the actions must be awaited before the resources are used"]
+pub struct Settling {
+    waits: Vec<(String, Vec<ActionId>)>,
+}
+
+impl Settling {
+    /// Waits for every action, each named by what it does.
+    ///
+    /// # Errors
+    /// [`ApplyError::Hcloud`] for the first action that failed or did not end in time.
+    pub async fn settle(self, client: &Client) -> Result<(), ApplyError> {
+        let waits = self.waits.iter().map(|(doing, ids)| wait(client, doing, ids));
+        futures::future::try_join_all(waits).await.map(drop)
+    }
+}
+
 /// Creates every network, firewall, placement group, primary IP, floating IP and load
 /// balancer the plan creates, recording each in `live`; returns `kind name` per resource
-/// made, in the plan's order.
+/// made, in the plan's order, and the load balancers' actions still to await.
 ///
 /// # Errors
 /// The first failure of a wave, after the wave's other creates have finished (what they
@@ -69,8 +96,9 @@ pub async fn create_infrastructure(
     plan: &Plan,
     live: &mut Live,
     parallel: usize,
-) -> Result<Vec<String>, ApplyError> {
+) -> Result<(Vec<String>, Settling), ApplyError> {
     let mut made = Vec::new();
+    let mut settling = Settling::default();
     let mut first: Vec<BoxFuture<'_, Result<Made, ApplyError>>> = Vec::new();
     if creates(plan, Kind::Network, &desired.network.name) {
         first.push(Box::pin(network(client, desired)));
@@ -124,7 +152,7 @@ pub async fn create_infrastructure(
             Ok(Made::FloatingIp(live::floating_ip(&resource)))
         }));
     }
-    run_wave(first, parallel, live, &mut made).await?;
+    run_wave(first, parallel, live, &mut settling, &mut made).await?;
 
     let network = live
         .networks
@@ -144,9 +172,9 @@ pub async fn create_infrastructure(
         })?;
         second.push(Box::pin(load_balancer(client, lb, network)));
     }
-    run_wave(second, parallel, live, &mut made).await?;
+    run_wave(second, parallel, live, &mut settling, &mut made).await?;
     live.sort();
-    Ok(made)
+    Ok((made, settling))
 }
 
 /// Runs a wave's creates, at most `parallel` at a time, recording what each made; the
@@ -155,6 +183,7 @@ async fn run_wave(
     wave: Vec<BoxFuture<'_, Result<Made, ApplyError>>>,
     parallel: usize,
     live: &mut Live,
+    settling: &mut Settling,
     made: &mut Vec<String>,
 ) -> Result<(), ApplyError> {
     let results: Vec<Result<Made, ApplyError>> = futures::stream::iter(wave)
@@ -166,7 +195,7 @@ async fn run_wave(
         match result {
             Ok(resource) => {
                 made.push(describe(&resource));
-                resource.record(live);
+                resource.record(live, settling);
             }
             Err(error) => {
                 first_error.get_or_insert(error);
@@ -183,7 +212,7 @@ fn describe(made: &Made) -> String {
         Made::PlacementGroup(g) => format!("placement_group {}", g.name),
         Made::PrimaryIp(ip) => format!("primary_ip {}", ip.name),
         Made::FloatingIp(ip) => format!("floating_ip {}", ip.name),
-        Made::LoadBalancer(lb) => format!("load_balancer {}", lb.name),
+        Made::LoadBalancer(lb, _) => format!("load_balancer {}", lb.name),
     }
 }
 
@@ -194,9 +223,13 @@ async fn finish<T>(
     create: impl Future<Output = Result<Created<T>, crate::hcloud::Error>>,
 ) -> Result<T, ApplyError> {
     let created = create.await.map_err(ApplyError::hcloud(doing.clone()))?;
-    let ids: Vec<ActionId> = created.actions.iter().map(|a| ActionId::new(a.id)).collect();
-    wait(client, &doing, &ids).await?;
+    wait(client, &doing, &action_ids(&created)).await?;
     Ok(created.resource)
+}
+
+/// The IDs of a create's actions.
+fn action_ids<T>(created: &Created<T>) -> Vec<ActionId> {
+    created.actions.iter().map(|a| ActionId::new(a.id)).collect()
 }
 
 async fn network(client: &Client, desired: &Desired) -> Result<Made, ApplyError> {
@@ -209,6 +242,7 @@ async fn network(client: &Client, desired: &Desired) -> Result<Made, ApplyError>
     Ok(Made::Network(live::network(&resource)))
 }
 
+/// Sends the create of `lb`; its actions are awaited later ([`Settling`]).
 async fn load_balancer(client: &Client, lb: &DesiredLoadBalancer, network: NetworkId) -> Result<Made, ApplyError> {
     let request = CreateLoadBalancer {
         name: lb.name.clone(),
@@ -219,9 +253,15 @@ async fn load_balancer(client: &Client, lb: &DesiredLoadBalancer, network: Netwo
         services: lb.services.iter().map(update::requests::service).collect(),
         target_selectors: vec![lb.target_selector.clone()],
     };
-    let created = client.create_load_balancer_with(&request);
-    let resource = finish(client, format!("creating load balancer {}", lb.name), created).await?;
-    Ok(Made::LoadBalancer(live::load_balancer(&resource)))
+    let doing = format!("creating load balancer {}", lb.name);
+    let created = client
+        .create_load_balancer_with(&request)
+        .await
+        .map_err(ApplyError::hcloud(doing.clone()))?;
+    Ok(Made::LoadBalancer(
+        live::load_balancer(&created.resource),
+        action_ids(&created),
+    ))
 }
 
 /// The API form of a desired rule: the one the in-place updates send too

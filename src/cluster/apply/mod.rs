@@ -45,8 +45,11 @@ use crate::talos::talosconfig::Talosconfig;
 use infra::creates;
 use servers::unfinished;
 
-/// How many creates run at the same time.
-pub const PARALLEL: usize = 8;
+/// How many creates run at the same time: as many servers as one batched action poll
+/// covers, so 100 nodes are two overlapping rounds, not thirteen. Concurrency does not
+/// raise the number of requests (pre-flight checks the plan's estimate against the rate
+/// budget); it only spends them sooner.
+pub const PARALLEL: usize = 50;
 
 /// What `apply` needs besides the spec and the client.
 #[derive(Debug, Clone)]
@@ -133,7 +136,7 @@ pub async fn run(
     let secrets_created = ensure_secrets(spec, &options.secrets)?;
     let mut live = planned.live;
     let started = Instant::now();
-    let created =
+    let (created, settling) =
         infra::create_infrastructure(client, &planned.desired, &planned.plan, &mut live, options.parallel).await?;
     phases.record("network, firewalls, IPs, load balancers", started);
     let started = Instant::now();
@@ -176,7 +179,7 @@ pub async fn run(
         .iter()
         .filter(|s| creates(&plan, Kind::Server, &s.name) || unfinished(&live, s).is_some())
         .collect();
-    let made = futures::stream::iter(new_servers.iter().map(|server| {
+    let servers = futures::stream::iter(new_servers.iter().map(|server| {
         let target = targets.iter().find(|t| t.name == server.node);
         let desired = &desired;
         let live = &live;
@@ -197,8 +200,9 @@ pub async fn run(
         }
     }))
     .buffer_unordered(options.parallel.max(1))
-    .collect::<Vec<_>>()
-    .await;
+    .collect::<Vec<_>>();
+    // The load balancers' actions end while the servers are made: no server needs them.
+    let (made, settled) = futures::join!(servers, settling.settle(client));
     let mut server_ids: Vec<(String, ServerId)> = live
         .servers
         .iter()
@@ -222,6 +226,7 @@ pub async fn run(
     if let Some(error) = first_error {
         return Err(error);
     }
+    settled?;
     let position = |made: &String| {
         planned
             .plan

@@ -1,7 +1,8 @@
 //! Creating one node's server exactly as the desired state describes it: from the Talos
 //! snapshot, behind its firewall from the first boot, in its placement group, on its
-//! primary IPv4 and at its private address, labelled (config hash included), protected
-//! when it is a control plane; then powered on. `apply` creates new nodes with it and
+//! primary IPv4 and at its private address, labelled (config hash included), powered on,
+//! then protected when it is a control plane (a run interrupted before that leaves the
+//! protection to the next run's in-place update). `apply` creates new nodes with it and
 //! `node replace` recreates a node identically.
 
 use std::net::Ipv4Addr;
@@ -96,8 +97,8 @@ impl References {
 
 /// Creates `server` of `desired` with the network, firewall, placement group, primary IP
 /// and snapshot that `live` holds under the desired names: stopped, then attached to the
-/// network at its private address, protected (control planes, when `options` asks), and
-/// powered on. After an ambiguous create the server found by name is finished instead, and
+/// network at its private address, powered on, and protected (control planes, when
+/// `options` asks). After an ambiguous create the server found by name is finished instead, and
 /// so is an unfinished server of that name in `live` (an interrupted run created it).
 ///
 /// # Errors
@@ -178,7 +179,7 @@ async fn resume(
     complete(client, desired, server, live, &current, network, options).await
 }
 
-/// Attaches, protects and powers on the server `current` shows where it is not yet.
+/// Attaches, powers on and protects the server `current` shows where it is not yet.
 async fn complete(
     client: &Client,
     desired: &Desired,
@@ -198,20 +199,22 @@ async fn complete(
             .map_err(ApplyError::hcloud(doing.clone()))?;
         wait(client, &doing, &[ActionId::new(action.id)]).await?;
     }
+    // Powered on before it is protected: the boot starts sooner, and the protection's
+    // action runs while the node boots.
+    if current.status != hcloud::models::server::Status::Running {
+        let doing = format!("powering on server {}", server.name);
+        let action = client
+            .poweron_server(id)
+            .await
+            .map_err(ApplyError::hcloud(doing.clone()))?;
+        wait(client, &doing, &[ActionId::new(action.id)]).await?;
+    }
     let protect = options.protect_control_planes && server.role == Role::ControlPlane;
     let already_protected = current.protection.delete;
     if protect && !already_protected {
         let doing = format!("protecting server {}", server.name);
         let action = client
             .set_protection(Protected::Server, id.get(), true)
-            .await
-            .map_err(ApplyError::hcloud(doing.clone()))?;
-        wait(client, &doing, &[ActionId::new(action.id)]).await?;
-    }
-    if current.status != hcloud::models::server::Status::Running {
-        let doing = format!("powering on server {}", server.name);
-        let action = client
-            .poweron_server(id)
             .await
             .map_err(ApplyError::hcloud(doing.clone()))?;
         wait(client, &doing, &[ActionId::new(action.id)]).await?;

@@ -17,7 +17,7 @@ use crate::talos::config::ConfigDocuments;
 use crate::talos::config::validate::{HCLOUD_USER_DATA_LIMIT, UserDataEncoding, user_data_bytes};
 
 /// How many nodes are delivered to at the same time.
-const PARALLEL: usize = 8;
+const PARALLEL: usize = 50;
 
 /// What delivery did on one node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -159,11 +159,11 @@ impl NodeSet {
         })
     }
 
-    /// The policy of a wait of at most `deadline`, polling at most [`Waits::poll`] apart.
+    /// The policy of a wait of at most `deadline`: [`crate::retry::Policy::talos_wait`]'s
+    /// fixed interval, at most [`Waits::poll`].
     fn wait_policy(&self, deadline: Duration) -> crate::retry::Policy {
-        let policy = crate::retry::Policy::node_boot();
-        policy
-            .with_delays(policy.initial_delay.min(self.waits.poll), self.waits.poll)
-            .with_deadline(deadline)
+        let policy = crate::retry::Policy::talos_wait();
+        let every = policy.initial_delay.min(self.waits.poll);
+        policy.with_delays(every, every).with_deadline(deadline)
     }
 }

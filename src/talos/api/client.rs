@@ -671,7 +671,7 @@ impl TalosClient {
             timeout: self.options.timeout.min(wait.max(Duration::from_millis(100))),
             ..self.options
         });
-        let mut backoff = Policy::node_boot().with_deadline(wait).backoff();
+        let mut backoff = Policy::talos_wait().with_deadline(wait).backoff();
         loop {
             match single.version().await {
                 Ok(version) => return Ok(version),
