@@ -161,7 +161,7 @@ fn seconds(seconds: f64) -> Duration {
 
 impl ActionBoard {
     fn state(&self) -> std::sync::MutexGuard<'_, BoardState> {
-        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        crate::lock::lock(&self.state)
     }
 
     fn register(&self, ids: &BTreeSet<ActionId>) {
