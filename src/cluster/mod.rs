@@ -35,4 +35,4 @@ pub use desired::Desired;
 pub use error::Error;
 pub use live::Live;
 pub use plan::Plan;
-pub use planning::{Inputs, Planned, plan_cluster};
+pub use planning::{Inputs, Planned, plan_cluster, price};

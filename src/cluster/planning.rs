@@ -39,8 +39,6 @@ pub struct Planned {
     pub live: Live,
     /// The difference.
     pub plan: Plan,
-    /// Its monthly cost.
-    pub cost: Cost,
     /// What would stop an apply.
     pub blockers: Vec<Blocker>,
     /// API requests this run sent.
@@ -50,12 +48,11 @@ pub struct Planned {
 /// Plans `spec` against the project `client` reaches.
 ///
 /// # Errors
-/// [`Error::ReadLive`] / [`Error::ReadPricing`] when the API cannot be read;
+/// [`Error::ReadLive`] when the API cannot be read;
 /// [`Error::Secrets`] / [`Error::Render`] when an existing secrets bundle is unreadable or
 /// the configs cannot be rendered; [`Error::SubnetFull`].
 pub async fn plan_cluster(client: &Client, spec: &Spec, inputs: &Inputs) -> Result<Planned, Error> {
     let read_live = live::read(client, spec);
-    let read_pricing = async { client.pricing().await.map_err(|e| Error::ReadPricing(Box::new(e))) };
     let count_groups = async {
         client
             .list_placement_groups(&Selector::new())
@@ -66,11 +63,10 @@ pub async fn plan_cluster(client: &Client, spec: &Spec, inputs: &Inputs) -> Resu
                 source: Box::new(source),
             })
     };
-    let (live, pricing, project_groups) = tokio::try_join!(read_live, read_pricing, count_groups)?;
+    let (live, project_groups) = tokio::try_join!(read_live, count_groups)?;
     let (hashes, configs_unknown) = config_hashes(spec, &live, inputs)?;
     let desired = desired::desired(spec, &live, &hashes)?;
     let plan = plan::plan(&desired, &live, configs_unknown);
-    let cost = pricing::cost(&plan, &live, &pricing);
     let facts = Facts {
         project_placement_groups: Some(project_groups),
         rate_limit: client.rate_limit(),
@@ -80,10 +76,19 @@ pub async fn plan_cluster(client: &Client, spec: &Spec, inputs: &Inputs) -> Resu
         desired,
         live,
         plan,
-        cost,
         blockers,
         requests: client.request_count().total,
     })
+}
+
+/// The monthly cost of what `planned` keeps, adds and removes, from the price list (one
+/// request: only `plan` shows it, so `apply` does not spend it).
+///
+/// # Errors
+/// [`Error::ReadPricing`] when the price list cannot be read.
+pub async fn price(client: &Client, planned: &Planned) -> Result<Cost, Error> {
+    let pricing = client.pricing().await.map_err(|e| Error::ReadPricing(Box::new(e)))?;
+    Ok(pricing::cost(&planned.plan, &planned.live, &pricing))
 }
 
 /// The nodes' config hashes (node name → [`desired::config_hash`]), or why they cannot

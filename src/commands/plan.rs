@@ -2,13 +2,13 @@
 //!
 //! Loads and checks cluster.yaml first (bad input: exit 2 before any request), builds the
 //! Hetzner client from HCLOUD_TOKEN and HCLOUD_ENDPOINT, runs
-//! `cluster::planning::plan_cluster`, asks the existing nodes whether they still wait in
+//! `cluster::planning::plan_cluster`, prices it (`cluster::planning::price`), asks the existing nodes whether they still wait in
 //! maintenance mode (half-made), and prints the result; `--detailed-exitcode` turns
 //! pending changes into exit 2.
 
 use serde_json::json;
 use talos_hcloud::cluster::plan::{half_made, render};
-use talos_hcloud::cluster::{Inputs, plan_cluster};
+use talos_hcloud::cluster::{Inputs, plan_cluster, price};
 use talos_hcloud::spec;
 
 use super::CliError;
@@ -24,9 +24,10 @@ pub async fn run(args: &PlanArgs, global: &GlobalArgs, printer: &Printer) -> Res
         hcloud_token: global.hcloud_token.clone(),
     };
     let mut planned = plan_cluster(&client, &spec, &inputs).await?;
+    let cost = price(&client, &planned).await?;
     half_made::add_unconfigured(&mut planned.plan, &planned.desired, &planned.live).await;
     let plan = &planned.plan;
-    let text = render::text(plan, Some(&planned.cost), &planned.blockers);
+    let text = render::text(plan, Some(&cost), &planned.blockers);
     let document = json!({
         "cluster": plan.cluster,
         "changes": plan.changes,
@@ -36,10 +37,10 @@ pub async fn run(args: &PlanArgs, global: &GlobalArgs, printer: &Printer) -> Res
         "unchanged": plan.unchanged,
         "half_made": plan.half_made,
         "has_changes": plan.has_changes(),
-        "cost": planned.cost,
+        "cost": cost,
         "preflight": planned.blockers,
         "request_estimate": plan.request_estimate(),
-        "api_requests": planned.requests,
+        "api_requests": client.request_count().total,
     });
     printer.result(&Report::new(text, document));
     if args.detailed_exitcode && plan.has_changes() {
