@@ -41,6 +41,9 @@ pub struct Live {
     /// The server types and where they can be ordered.
     #[serde(skip)]
     pub server_types: Vec<ServerTypeInfo>,
+    /// Placement groups in the whole project (the cluster's and others'), for its limit.
+    #[serde(skip)]
+    pub project_placement_groups: usize,
 }
 
 /// A network.
@@ -310,6 +313,7 @@ pub async fn read(client: &Client, spec: &Spec) -> Result<Live, Error> {
         load_balancers: listed.load_balancers.iter().map(load_balancer).collect(),
         snapshots: images.iter().map(snapshot).collect(),
         server_types: types,
+        project_placement_groups: listed.project_placement_groups,
     };
     live.sort();
     Ok(live)
@@ -332,27 +336,38 @@ pub(crate) struct Labelled {
     pub servers: Vec<Server>,
     /// Load balancers.
     pub load_balancers: Vec<LoadBalancer>,
+    /// Placement groups in the whole project, the cluster's and others' (the project's
+    /// limit counts them all).
+    pub project_placement_groups: usize,
 }
 
 impl Labelled {
-    /// Lists every kind matching `selector`, all requests sent at once.
+    /// Lists every kind matching `selector`, all requests sent at once. Placement groups are
+    /// listed for the whole project and filtered here, so the same request also counts them.
     ///
     /// # Errors
     /// The first list that cannot be read.
     pub(crate) async fn list(client: &Client, selector: &Selector) -> Result<Labelled, crate::hcloud::Error> {
+        let project = Selector::new();
         let (networks, firewalls, placement_groups, primary_ips, floating_ips, servers, load_balancers) = tokio::try_join!(
             client.list_networks(selector),
             client.list_firewalls(selector),
-            client.list_placement_groups(selector),
+            client.list_placement_groups(&project),
             client.list_primary_ips(selector),
             client.list_floating_ips(selector),
             client.list_servers(selector),
             client.list_load_balancers(selector),
         )?;
+        let project_placement_groups = placement_groups.len();
+        let placement_groups = placement_groups
+            .into_iter()
+            .filter(|group| selector.matches(&group.labels))
+            .collect();
         Ok(Labelled {
             networks,
             firewalls,
             placement_groups,
+            project_placement_groups,
             primary_ips,
             floating_ips,
             servers,

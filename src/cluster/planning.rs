@@ -15,7 +15,7 @@ use super::live::{self, Live};
 use super::plan::{self, Plan};
 use super::preflight::{self, Blocker, Facts};
 use super::pricing::{self, Cost};
-use crate::hcloud::{Client, Selector};
+use crate::hcloud::Client;
 use crate::redact::Redacted;
 use crate::spec::{Endpoint, Spec};
 use crate::talos::config::render::{self, ApiEndpoint, RenderedNode};
@@ -52,23 +52,12 @@ pub struct Planned {
 /// [`Error::Secrets`] / [`Error::Render`] when an existing secrets bundle is unreadable or
 /// the configs cannot be rendered; [`Error::SubnetFull`].
 pub async fn plan_cluster(client: &Client, spec: &Spec, inputs: &Inputs) -> Result<Planned, Error> {
-    let read_live = live::read(client, spec);
-    let count_groups = async {
-        client
-            .list_placement_groups(&Selector::new())
-            .await
-            .map(|groups| groups.len())
-            .map_err(|source| Error::ReadLive {
-                cluster: spec.name.as_str().to_string(),
-                source: Box::new(source),
-            })
-    };
-    let (live, project_groups) = tokio::try_join!(read_live, count_groups)?;
+    let live = live::read(client, spec).await?;
     let (hashes, configs_unknown) = config_hashes(spec, &live, inputs)?;
     let desired = desired::desired(spec, &live, &hashes)?;
     let plan = plan::plan(&desired, &live, configs_unknown);
     let facts = Facts {
-        project_placement_groups: Some(project_groups),
+        project_placement_groups: Some(live.project_placement_groups),
         rate_limit: client.rate_limit(),
     };
     let blockers = preflight::check(spec, &desired, &live, &plan, facts);

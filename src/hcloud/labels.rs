@@ -208,6 +208,27 @@ impl Selector {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// Returns true if and only if `labels` (as the API returned them) satisfy every term,
+    /// as the API would: for filtering one list locally instead of asking twice.
+    pub fn matches(&self, labels: &HashMap<String, String>) -> bool {
+        self.0.iter().all(|term| {
+            if let Some(key) = term.strip_prefix('!') {
+                !labels.contains_key(key)
+            } else if let Some((key, rest)) = term.split_once(" in (") {
+                let values = rest.strip_suffix(')').unwrap_or(rest);
+                labels
+                    .get(key)
+                    .is_some_and(|v| values.split(',').any(|value| value == v))
+            } else if let Some((key, value)) = term.split_once("!=") {
+                labels.get(key).is_none_or(|v| v != value)
+            } else if let Some((key, value)) = term.split_once('=') {
+                labels.get(key).is_some_and(|v| v == value)
+            } else {
+                labels.contains_key(term.as_str())
+            }
+        })
+    }
 }
 
 impl fmt::Display for Selector {
@@ -260,6 +281,31 @@ fn check_value(value: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_selector_matches_labels_as_the_api_does() {
+        let labels: HashMap<String, String> = [("talos-hcloud/cluster", "prod"), ("role", "worker")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let cluster = |name: &str| Selector::new().eq("talos-hcloud/cluster", name);
+        assert!(cluster("prod").matches(&labels));
+        assert!(!cluster("staging").matches(&labels));
+        assert!(Selector::new().matches(&labels));
+        assert!(cluster("prod").has("role").matches(&labels));
+        assert!(!cluster("prod").lacks("role").matches(&labels));
+        assert!(cluster("prod").lacks("talos-hcloud/temporary").matches(&labels));
+        assert!(cluster("prod").ne("role", "controlplane").matches(&labels));
+        assert!(!cluster("prod").ne("role", "worker").matches(&labels));
+        assert!(Selector::new().ne("absent", "x").matches(&labels));
+        assert!(Selector::new().one_of("role", &["builder", "worker"]).matches(&labels));
+        assert!(
+            !Selector::new()
+                .one_of("role", &["builder", "controlplane"])
+                .matches(&labels)
+        );
+        assert!(!Selector::new().one_of("absent", &["x"]).matches(&labels));
+    }
 
     #[test]
     fn node_and_snapshot_labels_follow_the_design() {

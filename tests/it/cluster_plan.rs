@@ -538,3 +538,51 @@ async fn bad_input_exits_2_before_any_request() {
     );
     assert!(api.sim.request_log().is_empty(), "no request was sent");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_placement_group_limit_counts_the_whole_project_and_plans_only_the_cluster() {
+    let api = Api::start().await;
+    // 50 groups of other clusters and of nobody: the project is at its limit.
+    for n in 0..50 {
+        let labels = if n % 2 == 0 {
+            serde_json::json!({"talos-hcloud/cluster": "other"})
+        } else {
+            serde_json::json!({})
+        };
+        let created = api
+            .post(
+                "/placement_groups",
+                serde_json::json!({"name": format!("foreign-{n}"), "type": "spread", "labels": labels}),
+            )
+            .await;
+        assert_eq!(created.status, 201, "{:?}", created.body);
+    }
+    let (_dir, config) = cluster_file(TINY);
+    api.sim.clear_request_log();
+    let json = plan_json(&api, &config).await;
+    let blockers = json["preflight"].as_array().expect("a list of blockers");
+    let limit: Vec<&Value> = blockers
+        .iter()
+        .filter(|b| b["kind"] == "placement_group_limit")
+        .collect();
+    assert_eq!(limit.len(), 1, "{blockers:#?}");
+    let adds = actions(&json)
+        .iter()
+        .filter(|(action, kind, _)| action == "create" && kind == "placement_group")
+        .count();
+    assert_eq!(adds, 1, "{json:#}");
+    assert_eq!(
+        limit[0]["message"],
+        format!("the project has 50 placement groups and the plan adds {adds}; Hetzner allows 50")
+    );
+    // Other clusters' groups are not this cluster's: nothing to delete.
+    assert_eq!(json["counts"]["delete"], 0, "{json:#}");
+    // One list of placement groups serves both the cluster's state and the project's count.
+    let group_lists = api
+        .sim
+        .request_log()
+        .iter()
+        .filter(|r| r.method == "GET" && r.path == "/v1/placement_groups")
+        .count();
+    assert_eq!(group_lists, 1);
+}
