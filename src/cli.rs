@@ -438,6 +438,10 @@ pub struct NodeReplaceArgs {
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = go_duration)]
     pub drain_timeout: std::time::Duration,
 
+    /// Secrets bundle [default: .talos-hcloud/<cluster>/secrets.yaml beside cluster.yaml].
+    #[arg(long, value_name = "FILE")]
+    pub secrets: Option<PathBuf>,
+
     /// Do not ask for confirmation (scripts).
     #[arg(long)]
     pub yes: bool,

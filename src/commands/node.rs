@@ -27,6 +27,7 @@ async fn replace_node(args: &NodeReplaceArgs, global: &GlobalArgs, printer: &Pri
     let snapshot_dir = spec.local_dir();
     let inputs = Inputs {
         hcloud_token: global.hcloud_token.clone(),
+        secrets: args.secrets.clone(),
         call: CallOptions::default(),
         waits: Waits::default(),
     };

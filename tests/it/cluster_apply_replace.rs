@@ -107,8 +107,21 @@ async fn a_changed_worker_type_is_replaced_only_with_allow_replace_keeping_its_a
     assert_eq!(mutations(&api), Vec::<String>::new());
     assert_eq!(server(&hc, "at-general-1").await.expect("kept").id, before.id);
 
-    // With it: the runbook recreates the worker with the new type and the same addresses.
-    let (result, lines) = apply_with(&api, &path, |o| o.allow_replace = true).await;
+    // With it: the runbook recreates the worker with the new type and the same addresses,
+    // reading the secrets bundle from where apply was told it is (not the default path).
+    let default_secrets = load(&path).secrets_path();
+    let elsewhere = dir.path().join("elsewhere-secrets.yaml");
+    std::fs::rename(&default_secrets, &elsewhere).expect("move the bundle");
+    let (result, lines) = apply_with(&api, &path, |o| {
+        o.allow_replace = true;
+        o.secrets = elsewhere.clone();
+        // `options` puts the golden bundle at the default path when none is there: take it
+        // away again, so only `elsewhere` holds one.
+        std::fs::remove_file(&default_secrets).expect("the harness's copy");
+    })
+    .await;
+    assert!(!default_secrets.exists(), "apply made no second bundle");
+    std::fs::rename(&elsewhere, &default_secrets).expect("move the bundle back");
     let report = result.unwrap_or_else(|e| panic!("apply --allow-replace: {e:?}\n{}", lines.join("\n")));
     assert_eq!(report.replaced, ["general-1"]);
     assert!(report.created.is_empty(), "{:?}", report.created);
@@ -311,6 +324,7 @@ async fn a_replacement_stopped_after_etcd_leave_is_resumed_first_by_apply_allow_
     let apply_options = options(&api, &spec);
     let inputs = ReplaceInputs {
         hcloud_token: apply_options.hcloud_token.clone(),
+        secrets: Some(apply_options.secrets.clone()),
         call: apply_options.call,
         waits: apply_options.waits,
     };

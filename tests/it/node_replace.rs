@@ -61,6 +61,7 @@ fn hlabels(map: &BTreeMap<String, String>) -> Labels {
 fn inputs(api: &Api) -> Inputs {
     Inputs {
         hcloud_token: Some(Redacted::new(api.sim.token().to_string())),
+        secrets: None,
         call: CallOptions {
             timeout: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(2),

@@ -79,6 +79,7 @@ pub async fn replace_servers(
 ) -> Result<Vec<String>, ApplyError> {
     let inputs = Inputs {
         hcloud_token: options.hcloud_token.clone(),
+        secrets: Some(options.secrets.clone()),
         call: options.call,
         waits: options.waits,
     };

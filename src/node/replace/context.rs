@@ -3,6 +3,7 @@
 //! admin identity derived from the secrets bundle. Reading only; nothing is changed here.
 
 use std::net::IpAddr;
+use std::path::PathBuf;
 
 use crate::cluster::desired::{self, Desired, DesiredServer};
 use crate::cluster::live::{self, Live, LiveServer};
@@ -25,6 +26,8 @@ pub const LABEL_REPLACE_STEP: &str = "talos-hcloud/replace-step";
 pub struct Inputs {
     /// The Hetzner token the control-plane configs carry for the Talos VIP.
     pub hcloud_token: Option<Redacted<String>>,
+    /// The secrets bundle; `None`: cluster.yaml's default path.
+    pub secrets: Option<PathBuf>,
     /// Deadlines and retries of single Talos API calls.
     pub call: CallOptions,
     /// How long the Talos waits may take.
@@ -104,7 +107,7 @@ pub async fn read(client: Client, spec: Spec, name: &str, inputs: &Inputs) -> Re
             known: spec.nodes().map(|n| n.name.as_str().to_string()).collect(),
         })?;
     let (node_name, role) = (node.name.as_str().to_string(), node.role);
-    let secrets = spec.secrets_path();
+    let secrets = inputs.secrets.clone().unwrap_or_else(|| spec.secrets_path());
     if !secrets.exists() {
         return Err(ReplaceError::NoSecrets {
             path: secrets.display().to_string(),
