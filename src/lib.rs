@@ -21,6 +21,7 @@ pub mod factory;
 pub mod hcloud;
 pub mod image;
 pub mod input_file;
+pub mod interrupt;
 pub mod lock;
 pub mod node;
 pub mod redact;

@@ -13,7 +13,8 @@ use crate::printer::{Printer, Report};
 pub async fn run(args: &ApplyArgs, global: &GlobalArgs, printer: &Printer) -> Result<(), CliError> {
     let spec = spec::load(&global.config)?;
     let client = super::hcloud::client(global)?;
-    let options = options(args, global, &spec);
+    let mut options = options(args, global, &spec);
+    options.interrupt = super::signals()?;
     let report = converge(&client, &spec, &options, printer).await?;
     print(&report, printer);
     Ok(())
@@ -34,7 +35,9 @@ pub fn options(args: &ApplyArgs, global: &GlobalArgs, spec: &Spec) -> ApplyOptio
     options
 }
 
-/// Runs the apply, showing each node's phase.
+/// Runs the apply, showing each node's phase. Ctrl-C (`options.interrupt`) stops it at once
+/// with exit 3, except during a node replacement, which stops between two steps (a second
+/// Ctrl-C stops that at once too); either way the same command continues.
 pub async fn converge(
     client: &Client,
     spec: &Spec,
@@ -42,7 +45,14 @@ pub async fn converge(
     printer: &Printer,
 ) -> Result<ApplyReport, CliError> {
     let progress = reporter(spec, printer);
-    let report = apply::run(client, spec, options, &progress).await;
+    let report = tokio::select! {
+        biased;
+        report = apply::run(client, spec, options, &progress) => report,
+        () = options.interrupt.stop_now() => {
+            progress.finish();
+            return Err(CliError::interrupted().hint("run the same command again: apply continues where it stopped"));
+        }
+    };
     progress.finish();
     Ok(report?)
 }

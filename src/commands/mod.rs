@@ -28,6 +28,8 @@ use std::fmt;
 
 use talos_hcloud::error::{Class, Classify};
 
+use talos_hcloud::interrupt::Interrupt;
+
 use crate::cli::{Cli, Command, ImageCommand};
 use crate::printer::Printer;
 
@@ -35,11 +37,13 @@ use crate::printer::Printer;
 /// cleanup guards run) and yields an `interrupted` error (exit 3); `sim` and `sim node`
 /// serve until Ctrl-C, so for them it is the normal way to stop. `image build` and `image
 /// rebuild` handle SIGINT and SIGTERM themselves (their cleanup deletes cloud resources,
-/// which needs the future alive).
+/// which needs the future alive), and so do `apply`, `up` and `node replace` (a node
+/// replacement stops between two steps).
 pub async fn run(cli: Cli, printer: &Printer) -> Result<(), CliError> {
     let handles_signals = matches!(
         cli.command,
         Command::Sim(_)
+            | Command::Apply(_)
             | Command::Up(_)
             | Command::Image(ImageCommand::Build(_) | ImageCommand::Rebuild(_))
             | Command::Node(_)
@@ -76,6 +80,14 @@ async fn dispatch(cli: Cli, printer: &Printer) -> Result<(), CliError> {
         Command::Status(args) => status::run(&args, &cli.global, printer).await,
         Command::Node(command) => node::run(command, &cli.global, printer).await,
     }
+}
+
+/// SIGINT (Ctrl-C) and SIGTERM from now on, counted (see [`Interrupt`]).
+///
+/// # Errors
+/// Exit 1 when the signal handlers cannot be installed.
+pub fn signals() -> Result<Interrupt, CliError> {
+    Interrupt::from_signals().map_err(|e| CliError::failed(format!("cannot listen for SIGINT/SIGTERM: {e}")))
 }
 
 /// Shows `intro` on the terminal and asks for `expected` to be typed after `prompt`;

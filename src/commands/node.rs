@@ -4,7 +4,6 @@
 use std::fmt::Write as _;
 
 use talos_hcloud::cluster::nodes::Waits;
-use talos_hcloud::image::build::Interrupt;
 use talos_hcloud::node::replace::{self, Entry, Inputs, Options, Replaced};
 use talos_hcloud::node::{KubeOptions, eviction_policy};
 use talos_hcloud::spec;
@@ -32,8 +31,7 @@ async fn replace_node(args: &NodeReplaceArgs, global: &GlobalArgs, printer: &Pri
         waits: Waits::default(),
     };
     let ctx = replace::read(client, spec, &args.name, &inputs).await?;
-    let interrupt =
-        Interrupt::from_signals().map_err(|e| CliError::failed(format!("cannot listen for SIGINT/SIGTERM: {e}")))?;
+    let interrupt = crate::commands::signals()?;
     let mut options = Options {
         dead: args.dead,
         force_quorum_loss: args.force_quorum_loss,

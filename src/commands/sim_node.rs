@@ -6,7 +6,6 @@ use talos_hcloud::talos::config::validate::{check_config_file, node_validator};
 use talos_hcloud::talos::contract::{Artifact, Contract};
 
 use super::CliError;
-use super::sim::StopSignals;
 use crate::cli::{OutputFormat, SimNodeArgs};
 use crate::printer::{Printer, Report};
 
@@ -14,7 +13,7 @@ use crate::printer::{Printer, Report};
 /// (exit 0).
 pub async fn run(args: SimNodeArgs, printer: &Printer) -> Result<(), CliError> {
     // Register the signal handlers before anyone can see the address and send a signal.
-    let stop = StopSignals::register()?;
+    let stop = super::signals()?;
     // The node checks received configs with talos-hcloud's validator, which knows the rules
     // of the lines talos-hcloud generates for: refuse others now rather than every config.
     Contract::parse_for(&args.talos_version, Artifact::MachineConfig).map_err(|e| {
@@ -75,7 +74,7 @@ pub async fn run(args: SimNodeArgs, printer: &Printer) -> Result<(), CliError> {
             status_printer.status(format!("{address}: {mode}"));
         }
     });
-    stop.wait().await;
+    stop.fired(1).await;
     watcher.abort();
     node.stop().await;
     Ok(())

@@ -4,14 +4,13 @@ use serde_json::json;
 use talos_hcloud::sim::{Sim, SimConfig};
 
 use super::CliError;
-use super::sim::StopSignals;
 use crate::cli::{OutputFormat, SimServeArgs};
 use crate::printer::{Printer, Report};
 
 /// Serves the emulator until Ctrl-C (or SIGTERM), then exits 0.
 pub async fn run(args: SimServeArgs, printer: &Printer) -> Result<(), CliError> {
     // Register the signal handlers before anyone can see the endpoint and send a signal.
-    let stop = StopSignals::register()?;
+    let stop = super::signals()?;
     let defaults = SimConfig::default();
     let config = SimConfig {
         listen: args.listen,
@@ -65,7 +64,7 @@ pub async fn run(args: SimServeArgs, printer: &Printer) -> Result<(), CliError> 
         }
     }
     printer.status("serving the Hetzner Cloud API, the Image Factory and the machines; Ctrl-C stops it");
-    stop.wait().await;
+    stop.fired(1).await;
     sim.shutdown().await;
     printer.status("emulator stopped");
     Ok(())

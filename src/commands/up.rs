@@ -1,7 +1,6 @@
 //! `up`: image build where needed, then apply; with `--sim`, against an emulator started
 //! in-process, printing where the files are and what to try next.
 
-use talos_hcloud::cluster::apply;
 use talos_hcloud::cluster::up::{self, UpReport};
 use talos_hcloud::factory::FactoryClient;
 use talos_hcloud::hcloud::{Client, Credentials, Endpoint, Token};
@@ -10,7 +9,6 @@ use talos_hcloud::sim::{Sim, SimConfig};
 use talos_hcloud::spec;
 
 use super::CliError;
-use super::sim::StopSignals;
 use crate::cli::{GlobalArgs, UpArgs};
 use crate::printer::Printer;
 
@@ -27,7 +25,7 @@ pub async fn run(args: &UpArgs, global: &GlobalArgs, printer: &Printer) -> Resul
         super::apply::print(&report.apply, printer);
         return Ok(());
     }
-    let stop = StopSignals::register()?;
+    let stop = super::signals()?;
     let sim = Sim::start(SimConfig {
         node_validator: std::sync::Arc::new(talos_hcloud::talos::config::validate::node_validator()),
         factory: talos_hcloud::sim::factory::FactoryConfig {
@@ -74,14 +72,14 @@ pub async fn run(args: &UpArgs, global: &GlobalArgs, printer: &Printer) -> Resul
             sim.token(),
             sim.factory_url()
         ));
-        stop.wait().await;
+        stop.fired(1).await;
     }
     sim.shutdown().await;
     Ok(())
 }
 
 /// The job: snapshots (with the build's own signal handling), then apply (Ctrl-C stops
-/// it with exit 3).
+/// it with exit 3, a node replacement between two steps).
 async fn job(
     client: &Client,
     factory: &FactoryClient,
@@ -101,16 +99,7 @@ async fn job(
     let images = up::ensure_snapshots(client, factory, spec, &build_options, &progress).await;
     bars.finish();
     let images = images?;
-    let nodes = super::apply::reporter(spec, printer);
-    let apply = tokio::select! {
-        apply = apply::run(client, spec, &options, &nodes) => apply,
-        signal = tokio::signal::ctrl_c() => {
-            return Err(match signal {
-                Ok(()) => CliError::interrupted(),
-                Err(e) => CliError::failed(format!("cannot listen for Ctrl-C: {e}")),
-            });
-        }
-    };
-    nodes.finish();
-    Ok(UpReport { images, apply: apply? })
+    options.interrupt = super::signals()?;
+    let apply = super::apply::converge(client, spec, &options, printer).await?;
+    Ok(UpReport { images, apply })
 }

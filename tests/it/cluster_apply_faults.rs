@@ -106,7 +106,7 @@ fn bootstrapped(api: &Api) -> Option<bool> {
 }
 
 /// Runs `talos-hcloud -c CONFIG ARGS` in `dir` against the emulator.
-async fn cli(api: &Api, dir: &Path, config: &Path, args: &[&str]) -> Run {
+pub async fn cli(api: &Api, dir: &Path, config: &Path, args: &[&str]) -> Run {
     let config = config.display().to_string();
     let mut all = vec!["-c", config.as_str()];
     all.extend(args);
@@ -121,10 +121,17 @@ async fn cli(api: &Api, dir: &Path, config: &Path, args: &[&str]) -> Run {
 /// Starts `talos-hcloud -c CONFIG apply` in `dir` against the emulator; its output goes
 /// to `log`.
 fn spawn_apply(api: &Api, dir: &Path, config: &Path, log: &Path) -> Child {
+    spawn_cli(api, dir, config, &["apply"], log)
+}
+
+/// Starts `talos-hcloud -c CONFIG ARGS` in `dir` against the emulator; its output (stdout
+/// and stderr) goes to `log`.
+pub fn spawn_cli(api: &Api, dir: &Path, config: &Path, args: &[&str], log: &Path) -> Child {
     let output = std::fs::File::create(log).expect("the log file");
     let errors = output.try_clone().expect("the log file");
     Command::new(env!("CARGO_BIN_EXE_talos-hcloud"))
-        .args(["-c", &config.display().to_string(), "apply"])
+        .args(["-c", &config.display().to_string()])
+        .args(args)
         .current_dir(dir)
         .env_remove("TALOS_HCLOUD_CONFIG")
         .env_remove("TALOS_HCLOUD_LOG")
@@ -155,7 +162,7 @@ async fn kill_when(mut child: Child, log: &Path, point: &str, reached: impl Fn()
 }
 
 /// Requests `METHOD PATH` answered with success so far; `*` in `path` matches one segment.
-fn seen(api: &Api, method: &str, path: &str) -> usize {
+pub fn seen(api: &Api, method: &str, path: &str) -> usize {
     let pattern: Vec<&str> = path.split('/').collect();
     api.sim
         .request_log()
@@ -168,7 +175,7 @@ fn seen(api: &Api, method: &str, path: &str) -> usize {
         .count()
 }
 
-fn faults(text: &str) -> FaultSpec {
+pub fn faults(text: &str) -> FaultSpec {
     text.parse().unwrap_or_else(|e| panic!("fault spec {text}: {e}"))
 }
 

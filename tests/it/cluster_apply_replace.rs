@@ -16,7 +16,7 @@ use talos_hcloud::cluster::{Inputs, plan_cluster};
 use talos_hcloud::error::{Class, Classify as _};
 use talos_hcloud::hcloud::Client;
 use talos_hcloud::hcloud::labels::{self, Selector};
-use talos_hcloud::image::build::Interrupt;
+use talos_hcloud::interrupt::Interrupt;
 use talos_hcloud::node::replace::{self, Inputs as ReplaceInputs, Outcome, ReplaceError, Step};
 use talos_hcloud::node::{KubeClient, KubeOptions};
 

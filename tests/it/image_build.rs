@@ -587,7 +587,7 @@ async fn a_second_interrupt_gives_up_the_cleanup_and_names_what_is_left() {
 }
 
 /// Fires the interrupt once when the write starts and again when the cleanup is under way.
-struct Phases(build::Interrupt);
+struct Phases(talos_hcloud::interrupt::Interrupt);
 
 impl build::BuildProgress for Phases {
     fn phase(&self, _arch: Architecture, phase: build::Phase) {
@@ -735,7 +735,14 @@ async fn verification_reads_the_disk_back_and_refuses_any_difference() {
     assert!(changed.to_string().contains("hash to"), "{changed}");
 
     session.close().await;
-    let cleaned = cleanup::delete_all(&hc, &leftovers, options().cleanup, &build::Interrupt::new(), 1).await;
+    let cleaned = cleanup::delete_all(
+        &hc,
+        &leftovers,
+        options().cleanup,
+        &talos_hcloud::interrupt::Interrupt::new(),
+        1,
+    )
+    .await;
     assert_eq!(cleaned.len(), 2, "{cleaned:?}");
     assert_eq!(temporaries(&hc).await, (0, 0));
 }

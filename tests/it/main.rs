@@ -4,6 +4,7 @@
 mod cli;
 mod cluster_apply;
 mod cluster_apply_faults;
+mod cluster_apply_interrupt;
 mod cluster_apply_replace;
 mod cluster_destroy;
 mod cluster_plan;

@@ -18,7 +18,7 @@ use talos_hcloud::cluster::nodes::{Waits, bootstrap_once, check_health, user_dat
 use talos_hcloud::cluster::{desired, live};
 use talos_hcloud::error::{Class, Classify as _};
 use talos_hcloud::hcloud::{Client, ImageId, Labels};
-use talos_hcloud::image::build::Interrupt;
+use talos_hcloud::interrupt::Interrupt;
 use talos_hcloud::node::replace::{self, Context, Entry, Inputs, Options, Outcome, ReplaceError, Replaced, Step};
 use talos_hcloud::node::{KubeOptions, eviction_policy};
 use talos_hcloud::redact::Redacted;

@@ -36,6 +36,7 @@ use super::plan::{self, Action, Kind, Plan};
 use super::planning::{Inputs, RenderedConfigs, rendered_configs};
 use super::update;
 use crate::hcloud::{ActionId, Client, FloatingIpId, Labelled, ServerId};
+use crate::interrupt::Interrupt;
 use crate::redact::Redacted;
 use crate::secure_file::Overwrite;
 use crate::spec::{Role, Spec};
@@ -78,6 +79,9 @@ pub struct ApplyOptions {
     pub call: CallOptions,
     /// Creates in parallel.
     pub parallel: usize,
+    /// Ctrl-C: a replacement holds it and stops between two runbook steps; the caller stops
+    /// the rest of apply at once ([`Interrupt::stop_now`]).
+    pub interrupt: Interrupt,
 }
 
 impl ApplyOptions {
@@ -97,6 +101,7 @@ impl ApplyOptions {
             waits: Waits::default(),
             call: CallOptions::default(),
             parallel: PARALLEL,
+            interrupt: Interrupt::new(),
         }
     }
 }

@@ -11,7 +11,6 @@ use crate::cluster::Planned;
 use crate::cluster::desired::Desired;
 use crate::cluster::plan::{Action, Kind, Plan};
 use crate::hcloud::Client;
-use crate::image::build::Interrupt;
 use crate::node::KubeOptions;
 use crate::node::replace::{self, Entry, Inputs, LABEL_REPLACE_STEP, Options};
 use crate::spec::Spec;
@@ -91,8 +90,10 @@ pub async fn replace_servers(
         drain: options.drain,
         kube: KubeOptions::default(),
         snapshot_dir: options.files_dir.clone(),
-        interrupt: Interrupt::new(),
+        interrupt: options.interrupt.clone(),
     };
+    // A first Ctrl-C is the runbook's: it stops between two steps, resumable.
+    let _hold = options.interrupt.hold();
     let mut replaced = Vec::new();
     for node in nodes {
         let failed = |source| ApplyError::Replace {

@@ -7,9 +7,7 @@ use std::sync::{Arc, Mutex};
 use indicatif::{MultiProgress, ProgressBar};
 use serde_json::json;
 use talos_hcloud::factory::{Compression, FactoryClient, Schematic};
-use talos_hcloud::image::build::{
-    self, ArchBuild, BuildOptions, BuildProgress, BuildRequest, Interrupt, Outcome, Phase, Via,
-};
+use talos_hcloud::image::build::{self, ArchBuild, BuildOptions, BuildProgress, BuildRequest, Outcome, Phase, Via};
 use talos_hcloud::spec::{self, Architecture, TalosVersion};
 
 use super::CliError;
@@ -35,8 +33,7 @@ pub(crate) fn build_options(
     printer: &Printer,
     archs: &[Architecture],
 ) -> Result<(BuildOptions, Arc<Progress>), CliError> {
-    let interrupt =
-        Interrupt::from_signals().map_err(|e| CliError::failed(format!("cannot listen for SIGINT/SIGTERM: {e}")))?;
+    let interrupt = crate::commands::signals()?;
     let progress = Arc::new(Progress::new(printer, archs));
     let options = BuildOptions {
         progress: Arc::clone(&progress) as Arc<dyn BuildProgress>,

@@ -8,67 +8,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::watch;
-
 use crate::hcloud::{Client, Selector, ServerId, SshKeyId};
+use crate::interrupt::Interrupt;
 use crate::retry::Policy;
-
-/// Counts SIGINT/SIGTERM (or [`Interrupt::trigger`] calls). Clones share the count.
-#[derive(Debug, Clone)]
-pub struct Interrupt(Arc<watch::Sender<u32>>);
-
-impl Default for Interrupt {
-    fn default() -> Self {
-        Interrupt::new()
-    }
-}
-
-impl Interrupt {
-    /// An interrupt that fires only when triggered.
-    pub fn new() -> Interrupt {
-        Interrupt(Arc::new(watch::Sender::new(0)))
-    }
-
-    /// An interrupt fired by every SIGINT and SIGTERM the process receives from now on
-    /// (replacing their default "exit at once").
-    ///
-    /// # Errors
-    /// When the signal handlers cannot be installed. Must be called within a Tokio runtime.
-    pub fn from_signals() -> std::io::Result<Interrupt> {
-        use tokio::signal::unix::{SignalKind, signal};
-        let interrupt = Interrupt::new();
-        let mut int = signal(SignalKind::interrupt())?;
-        let mut term = signal(SignalKind::terminate())?;
-        let sender = interrupt.clone();
-        tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    Some(()) = int.recv() => sender.trigger(),
-                    Some(()) = term.recv() => sender.trigger(),
-                    else => break,
-                }
-            }
-        });
-        Ok(interrupt)
-    }
-
-    /// Fires the interrupt once more.
-    pub fn trigger(&self) {
-        self.0.send_modify(|count| *count += 1);
-    }
-
-    /// How many times it fired.
-    pub fn count(&self) -> u32 {
-        *self.0.borrow()
-    }
-
-    /// Waits until it has fired at least `times` times.
-    pub async fn fired(&self, times: u32) {
-        let mut receiver = self.0.subscribe();
-        // The sender lives in `self`, so the channel cannot close while we wait.
-        let _ = receiver.wait_for(|count| *count >= times).await;
-    }
-}
 
 /// One temporary resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

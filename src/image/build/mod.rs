@@ -33,7 +33,7 @@ use crate::factory::FactoryClient;
 use crate::hcloud::{Client, ImageId};
 use crate::spec::Architecture;
 
-pub use cleanup::{Interrupt, Leftovers};
+pub use cleanup::Leftovers;
 pub use error::Error;
 pub use options::BuildOptions;
 pub use progress::{BuildProgress, NoProgress, Phase};

@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use crate::retry::Policy;
 
-use super::cleanup::{Interrupt, cleanup_policy};
+use super::cleanup::cleanup_policy;
 use super::progress::{BuildProgress, NoProgress};
 use super::sweep::DEFAULT_GRACE;
+use crate::interrupt::Interrupt;
 
 /// Knobs of a build that are not part of what is built.
 #[derive(Clone)]

@@ -20,7 +20,7 @@ use crate::cluster::nodes::{
 };
 use crate::hcloud::labels::Labels as HcloudLabels;
 use crate::hcloud::{ActionId, Protected};
-use crate::image::build::Interrupt;
+use crate::interrupt::Interrupt;
 use crate::node::{KubeClient, KubeOptions, drain, ensure_member_removed, save_etcd_snapshot};
 use crate::retry::Policy;
 use crate::secure_file::Overwrite;
