@@ -946,6 +946,68 @@ async fn sigkill_after_every_step_then_the_same_command_finishes_once() {
     cluster.healthy().await;
 }
 
+/// An operator deleted a control plane's server in the console (protection off first): the
+/// runbook removes its still-listed etcd member through a peer, then recreates it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_control_plane_deleted_outside_talos_hcloud_leaves_etcd_through_a_peer_and_is_recreated() {
+    let cluster = TestCluster::start(3, 0).await;
+    let before = cluster.servers_named("tc-cp-3").await.remove(0);
+    let old_member = cluster.member_id("cp-3").await;
+    let id = before.0;
+    let unprotect = cluster
+        .api
+        .post(
+            &format!("/servers/{id}/actions/change_protection"),
+            json!({"delete": false, "rebuild": false}),
+        )
+        .await;
+    assert_eq!(unprotect.status, 201, "{}", unprotect.body);
+    // The protection change must finish before the delete is accepted (the server is locked).
+    let action = unprotect.body["action"]["id"].as_i64().expect("an action");
+    for _ in 0..600 {
+        if cluster.api.get(&format!("/actions/{action}")).await.body["action"]["status"] == "success" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let deleted = cluster.api.delete(&format!("/servers/{id}")).await;
+    assert_eq!(deleted.status, 200, "{}", deleted.body);
+    for _ in 0..600 {
+        if cluster.servers_named("tc-cp-3").await.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(cluster.servers_named("tc-cp-3").await.is_empty(), "deleted");
+    assert!(
+        cluster.members().await.iter().any(|(m, _)| *m == old_member),
+        "etcd still lists the deleted node's member"
+    );
+
+    let (replaced, seen) = cluster.replace("cp-3", &cluster.options()).await;
+    let replaced = replaced.unwrap_or_else(|e| panic!("{}\n{seen:#?}", chain(&e)));
+    assert!(replaced.dead, "a node without a server is dead");
+    assert!(
+        seen.iter().any(|e| e.step == Step::EtcdLeave
+            && e.outcome == Outcome::Done
+            && e.detail.contains("removed through cp-")),
+        "{seen:#?}"
+    );
+    let removals: Vec<(u64, bool)> = cluster
+        .etcd()
+        .removal_calls()
+        .iter()
+        .map(|c| (c.member, c.removed))
+        .collect();
+    assert_eq!(removals, [(old_member, true)]);
+    assert_same_identity(&cluster, "tc-cp-3", &before).await;
+    let members = cluster.members().await;
+    assert_eq!(members.len(), 3, "{members:?}");
+    assert!(members.iter().all(|(m, _)| *m != old_member), "the old member is gone");
+    assert!(members.iter().any(|(_, h)| h == "cp-3"), "the new member joined");
+    cluster.healthy().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn with_a_control_plane_dead_a_healthy_one_is_refused_naming_it_and_replaced_with_the_flag() {
     let cluster = TestCluster::start(3, 0).await;

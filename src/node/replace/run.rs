@@ -93,7 +93,11 @@ pub struct Replaced {
 pub async fn replace(ctx: &Context, options: &Options, reporter: Reporter<'_>) -> Result<Replaced, ReplaceError> {
     let resumed_after = match &ctx.target.live {
         Some(server) => server.labels.get(LABEL_REPLACE_STEP).and_then(|v| Step::from_label(v)),
-        // The server is gone: delete-server runs again for the Node object it may have left.
+        // The server is gone, deleted by an earlier run or outside talos-hcloud: a control
+        // plane's etcd member, if still listed, is removed through a peer as a dead one's is
+        // (an earlier run's leave left nothing to remove); delete-server runs again for the
+        // Node object it may have left.
+        None if ctx.target.role == Role::ControlPlane => Some(Step::Drain),
         None => Some(Step::Unprotect),
     };
     let mut run = Run {
@@ -102,7 +106,8 @@ pub async fn replace(ctx: &Context, options: &Options, reporter: Reporter<'_>) -
         evidence: Evidence::new(reporter),
         server: ctx.target.live.as_ref().map(|s| s.id),
         kube: None,
-        dead: options.dead,
+        // Without its server the node is dead, whatever its Talos API address answers.
+        dead: options.dead || ctx.target.live.is_none(),
         down: Vec::new(),
         result: Replaced {
             node: ctx.target.node.clone(),

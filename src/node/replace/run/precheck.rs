@@ -36,9 +36,13 @@ impl Run<'_, '_> {
                 step,
                 Outcome::Note,
                 format!(
-                    "no server named {} exists (deleted by an earlier run): resuming at {} (its Node object) \
-                     and {}",
+                    "no server named {} exists (deleted by an earlier run or outside talos-hcloud): resuming at \
+                     {}{} (its Node object) and {}",
                     target.desired.name,
+                    match target.role {
+                        Role::ControlPlane => "etcd-leave (its member, if still listed, removed through a peer), ",
+                        Role::Worker => "",
+                    },
                     Step::DeleteServer,
                     Step::CreateServer
                 ),
@@ -109,7 +113,8 @@ impl Run<'_, '_> {
             }
             return Err(ReplaceError::Precheck { problems });
         }
-        if etcd_pending {
+        // A node without a server is dead already (nothing to ask).
+        if etcd_pending && self.ctx.target.live.is_some() {
             self.detect_dead().await?;
         }
         if target.role == Role::ControlPlane && etcd_pending {
