@@ -389,3 +389,79 @@ async fn a_replacement_stopped_after_etcd_leave_is_resumed_first_by_apply_allow_
     let plan = plan_of(&api, &path).await;
     assert!(!plan.has_changes(), "{:?}", plan.changes);
 }
+
+/// A control plane's server deleted in the Cloud Console (protection off first), then
+/// `apply`: the server is created again with its addresses, and the etcd member the old one
+/// left is removed through a peer before the new node gets its config, so it joins.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_control_plane_deleted_outside_talos_hcloud_is_recreated_by_apply_and_rejoins_etcd() {
+    let (api, hc, _dir, path, _) = built(&cluster_yaml(1)).await;
+    let before = server(&hc, "at-cp-3").await.expect("cp-3");
+    let etcd = || {
+        let ids = api.sim.talos().cluster_ids();
+        api.sim.talos().cluster(&ids[0]).expect("the Talos cluster")
+    };
+    let old_member = etcd()
+        .members()
+        .into_iter()
+        .find(|m| m.hostname == "cp-3")
+        .expect("cp-3 is a member")
+        .id;
+    let wait = |action: i64| {
+        let api = &api;
+        async move {
+            for _ in 0..600 {
+                if api.get(&format!("/actions/{action}")).await.body["action"]["status"] == "success" {
+                    return;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            panic!("action {action} never finished");
+        }
+    };
+    let unprotect = api
+        .post(
+            &format!("/servers/{}/actions/change_protection", before.id),
+            serde_json::json!({"delete": false, "rebuild": false}),
+        )
+        .await;
+    assert_eq!(unprotect.status, 201, "{}", unprotect.body);
+    wait(unprotect.body["action"]["id"].as_i64().expect("an action")).await;
+    let deleted = api.delete(&format!("/servers/{}", before.id)).await;
+    assert_eq!(deleted.status, 200, "{}", deleted.body);
+    wait(deleted.body["action"]["id"].as_i64().expect("an action")).await;
+    assert!(server(&hc, "at-cp-3").await.is_none(), "deleted");
+    assert!(etcd().members().iter().any(|m| m.id == old_member), "still listed");
+
+    let plan = plan_of(&api, &path).await;
+    let changes: Vec<_> = plan
+        .changes
+        .iter()
+        .map(|c| (c.action, c.kind, c.name.as_str()))
+        .collect();
+    assert_eq!(
+        changes,
+        [(Action::Create, Kind::Server, "at-cp-3")],
+        "{:?}",
+        plan.changes
+    );
+    let (result, lines) = apply_with(&api, &path, |_| {}).await;
+    let report = result.unwrap_or_else(|e| panic!("apply: {e:?}\n{}", lines.join("\n")));
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(&format!("cp-3: the etcd member {old_member:x}"))),
+        "{}",
+        lines.join("\n")
+    );
+    let removals: Vec<(u64, bool)> = etcd().removal_calls().iter().map(|c| (c.member, c.removed)).collect();
+    assert_eq!(removals, [(old_member, true)]);
+    assert_eq!(report.talos.etcd_members, 3);
+    let members = etcd().members();
+    assert!(members.iter().all(|m| m.id != old_member), "{members:?}");
+    assert!(members.iter().any(|m| m.hostname == "cp-3" && m.healthy), "{members:?}");
+    let after = server(&hc, "at-cp-3").await.expect("cp-3 again");
+    assert_ne!(after.id, before.id);
+    assert_eq!(addresses(&after), addresses(&before));
+    assert!(!plan_of(&api, &path).await.has_changes(), "converged");
+}

@@ -466,10 +466,12 @@ async fn assign_floating_ip(
         return Ok(None);
     };
     let doing = format!("assigning floating IP {} to server {}", ip.name, first.name);
-    let action = client
-        .assign_floating_ip(FloatingIpId::new(ip.id), *id)
-        .await
-        .map_err(ApplyError::hcloud(doing.clone()))?;
+    let action = match client.assign_floating_ip(FloatingIpId::new(ip.id), *id).await {
+        Ok(action) => action,
+        // The Talos VIP took it since the live state was read: it is the owner now.
+        Err(error) if error.code() == Some(&crate::hcloud::ErrorCode::FloatingIpAssigned) => return Ok(None),
+        Err(error) => return Err(ApplyError::hcloud(doing)(error)),
+    };
     servers::wait(client, &doing, &[ActionId::new(action.id)]).await?;
     Ok(Some(first.name.clone()))
 }

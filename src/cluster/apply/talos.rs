@@ -67,6 +67,10 @@ pub async fn converge(
 ) -> Result<TalosOutcome, ApplyError> {
     let started = Instant::now();
     let delivered = deliver_observed(set, &|node, step| match step {
+        DeliveryStep::StaleMemberRemoved(member) => progress.note(format!(
+            "{}: the etcd member {member:x} its earlier server left was removed before the config",
+            node.name
+        )),
         DeliveryStep::Sent => progress.phase(&node.name, NodePhase::ConfigDelivered),
         DeliveryStep::Done(Delivery::Applied | Delivery::Unchanged) => progress.phase(&node.name, NodePhase::ApidReady),
         DeliveryStep::Done(Delivery::Changed) => {}

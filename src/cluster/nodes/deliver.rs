@@ -10,9 +10,12 @@
 
 use futures::StreamExt as _;
 
-use super::{ConfigHash, NodeFailure, NodeSet, NodeTarget, NodesError};
+use super::{ConfigHash, NodeFailure, NodeSet, NodeTarget, NodesError, is_member_of};
+use crate::node::etcd_member::{MemberRemoval, ensure_member_removed};
 use crate::retry::Policy;
-use crate::talos::api::{ApplyMode, CallError, CallOptions, Credentials, DetectedMode, TalosClient, detect_mode};
+use crate::talos::api::{
+    ApplyMode, CallError, CallOptions, Credentials, DetectedMode, MemberListScope, TalosClient, detect_mode,
+};
 use crate::talos::config::ConfigDocuments;
 use crate::talos::config::validate::{HCLOUD_USER_DATA_LIMIT, UserDataEncoding, user_data_bytes};
 
@@ -46,6 +49,9 @@ pub struct Delivered {
 /// A step of one node's delivery, for progress displays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeliveryStep {
+    /// The etcd member (ID) an earlier server of this control plane left was removed
+    /// through a peer before the node got its config ([`forget_stale_member`]).
+    StaleMemberRemoved(u64),
     /// The config was accepted in maintenance mode; the node reboots into configured mode.
     Sent,
     /// The node's delivery ended so.
@@ -119,6 +125,9 @@ async fn deliver_one(
             Ok(DetectedMode::Configured) if node.has_applied_config() => return Ok(Delivery::Unchanged),
             Ok(DetectedMode::Configured) => return Ok(Delivery::Changed),
             Ok(DetectedMode::Maintenance { server_key }) => {
+                if !sent && let Some(member) = forget_stale_member(set, node).await? {
+                    observe(node, DeliveryStep::StaleMemberRemoved(member));
+                }
                 let client = TalosClient::new(
                     node.api_addr(),
                     &Credentials::Maintenance { pin: Some(server_key) },
@@ -153,6 +162,40 @@ async fn deliver_one(
         .await
         .map_err(|e| NodesError::call(&node.name, e))?;
     Ok(Delivery::Applied)
+}
+
+/// Removes the etcd member an earlier server of control plane `node` (now in maintenance
+/// mode, so not a member itself) left behind: its server was deleted outside talos-hcloud
+/// and created again, and while the old member is listed the new node waits forever to join.
+/// Asked of the first control plane that was configured before (a config hash is recorded
+/// on its server); a new cluster has none, so there it costs nothing. Returns the member
+/// removed.
+///
+/// # Errors
+/// [`NodesError::Call`] when the member is listed and its removal fails.
+async fn forget_stale_member(set: &NodeSet, node: &NodeTarget) -> Result<Option<u64>, NodesError> {
+    if !node.is_control_plane() {
+        return Ok(None);
+    }
+    let peers = set
+        .control_planes()
+        .filter(|peer| peer.name != node.name && peer.applied.is_some());
+    for peer in peers {
+        let client = set.client(peer)?;
+        // A peer that does not answer leaves the question to the next one.
+        let Ok(members) = client.etcd_members(MemberListScope::Cluster).await else {
+            continue;
+        };
+        let Some(member) = members.iter().find(|m| is_member_of(m, node)) else {
+            return Ok(None);
+        };
+        return match ensure_member_removed(&client, member.id).await {
+            Ok(MemberRemoval::Removed) => Ok(Some(member.id)),
+            Ok(MemberRemoval::AlreadyGone) => Ok(None),
+            Err(error) => Err(NodesError::call(&peer.name, error)),
+        };
+    }
+    Ok(None)
 }
 
 /// The `user_data` payload that delivers `node`'s config at first boot: base64 of the
