@@ -98,7 +98,10 @@ impl Step {
             }
             Step::Rejoin => "nothing (waits for apid and the kubelet)",
             Step::Uncordon => "Kubernetes: the Node is made schedulable",
-            Step::Protect => "Hetzner: delete and rebuild protection on; the progress label removed",
+            Step::Protect if role == Role::ControlPlane => {
+                "Hetzner: delete and rebuild protection on (unless cluster.yaml turns it off); the progress label removed"
+            }
+            Step::Protect => "Hetzner: the progress label removed (workers carry no protection)",
         }
     }
 
