@@ -181,15 +181,26 @@ async fn forget_stale_member(set: &NodeSet, node: &NodeTarget) -> Result<Option<
         .control_planes()
         .filter(|peer| peer.name != node.name && peer.applied.is_some());
     for peer in peers {
-        let client = set.client(peer)?;
-        // A peer that does not answer leaves the question to the next one.
+        // One try per peer: a peer that does not answer leaves the question to the next one.
+        let client = TalosClient::new(
+            peer.api_addr(),
+            &Credentials::Configured(set.identity.clone()),
+            CallOptions {
+                retry: Policy::none(),
+                ..set.call
+            },
+        )
+        .map_err(|source| NodesError::Credentials {
+            source: Box::new(source),
+        })?;
         let Ok(members) = client.etcd_members(MemberListScope::Cluster).await else {
             continue;
         };
         let Some(member) = members.iter().find(|m| is_member_of(m, node)) else {
             return Ok(None);
         };
-        return match ensure_member_removed(&client, member.id).await {
+        // The removal itself with the usual retries: this peer answered.
+        return match ensure_member_removed(&set.client(peer)?, member.id).await {
             Ok(MemberRemoval::Removed) => Ok(Some(member.id)),
             Ok(MemberRemoval::AlreadyGone) => Ok(None),
             Err(error) => Err(NodesError::call(&peer.name, error)),
