@@ -245,11 +245,17 @@ pub enum Command {
     /// Creates what plan shows, delivers the machine configs, bootstraps etcd once, waits
     /// until the cluster is healthy and writes the kubeconfig and talosconfig.
     ///
-    /// Runs the same plan as `plan` and stops before any change on a pre-flight blocker
-    /// (missing snapshot: run `image build`), on a replacement without --allow-replace, and
-    /// on changes apply does not make yet (in-place updates, deletes). Creates in dependency
-    /// order, firewalls attached at server creation. The secrets bundle is created on the
-    /// first run (0600) and never regenerated. Needs HCLOUD_TOKEN.
+    /// Runs the same plan as `plan` and stops before any change (exit 2) on a pre-flight
+    /// blocker (missing snapshot: run `image build`), on a replacement without
+    /// --allow-replace and on a delete without --allow-delete. Creates in dependency order,
+    /// firewalls attached at server creation; updates firewalls, load balancers and labels in
+    /// place; rolls changed machine configs out node by node (control planes one at a time).
+    /// The secrets bundle is created on the first run (0600) and never regenerated. Needs
+    /// HCLOUD_TOKEN.
+    ///
+    /// Safe to run again at any time, also after a failure or a kill: it continues from
+    /// what exists. Ctrl-C stops it at once (exit 3), except during a node replacement,
+    /// which stops after its running step (a second Ctrl-C stops that at once too).
     ///
     /// Example:
     ///
@@ -391,8 +397,8 @@ pub enum NodeCommand {
     /// (the other nodes answer; etcd keeps quorum without a control plane; a snapshot exists
     /// for the configured Talos version) and asks for the node name. For a control plane it
     /// saves an etcd snapshot (0600) under .talos-hcloud/<cluster>/, has the node leave etcd
-    /// and resets it; a dead node (--dead, or its Talos API does not answer) is removed from
-    /// etcd through another control plane instead. The node is cordoned and drained (Pod
+    /// and resets it; a dead node (--dead, its Talos API does not answer, or its server is
+    /// gone) is removed from etcd through another control plane instead. The node is cordoned and drained (Pod
     /// disruption budgets honoured, --drain-timeout), its server deleted and created again
     /// with the same name, private IP, primary IPv4, placement group, firewall and labels,
     /// its machine config delivered, and the cluster's health checked (apid, etcd members,
