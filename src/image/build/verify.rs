@@ -9,13 +9,14 @@
 //!   streaming zstd frame need not record the raw size, while every Talos disk image is
 //!   GPT-partitioned — so the GPT is the one place that states the raw size for both
 //!   compressions and both modes, and it catches a stream that ended cleanly but early.
-//! * **Content.** `head -c N /dev/sda | sha256sum` must equal the SHA-256 of the
-//!   decompressed stream. With `--via local` that hash is computed here, from talos-hcloud's
-//!   own decoding of the download; with `--via remote` it is the rescue's `tee` into
-//!   `sha256sum`, so it proves the disk holds exactly what the decompressor produced, and
-//!   the decompressor's own check (zstd content checksums, xz CRC) together with the
-//!   length proves the download. A mismatch, short write or decompressor error fails the
-//!   build: no snapshot.
+//! * **Content.** The SHA-256 of the first N bytes of `/dev/sda` (`dd … iflag=count_bytes`
+//!   into [`super::write::SHA256`]: `openssl dgst`, else `sha256sum`) must equal the SHA-256
+//!   of the decompressed stream. With `--via local` that hash is computed here, from
+//!   talos-hcloud's own decoding of the download; with `--via remote` it is the rescue's
+//!   `tee` into the same command, so it proves the disk holds exactly what the decompressor
+//!   produced, and the decompressor's own check (zstd content checksums, xz CRC) together
+//!   with the length proves the download. A mismatch, short write or decompressor error
+//!   fails the build: no snapshot.
 
 use crate::ssh::Session;
 
@@ -77,7 +78,12 @@ pub async fn verify_disk(session: &Session, server: &str, sha256: &str, bytes: u
              oversized stream)"
         )));
     }
-    let summed = output(session, server, &format!("head -c {bytes} /dev/sda | sha256sum")).await?;
+    // dd's 4 MiB reads, not head's 8 KiB ones: half the time of `head -c` on a 1.2 GiB image.
+    let command = format!(
+        "dd if=/dev/sda bs=4M count={bytes} iflag=count_bytes status=none | {}",
+        super::write::SHA256
+    );
+    let summed = output(session, server, &command).await?;
     let summed = String::from_utf8_lossy(&summed);
     let on_disk = summed.split_whitespace().next().unwrap_or_default();
     if !on_disk.eq_ignore_ascii_case(sha256) {

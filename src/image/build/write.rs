@@ -2,8 +2,9 @@
 //!
 //! Both modes run one script: `set -o pipefail`, discard the disk (so `conv=sparse` may
 //! skip zero blocks; without a discard every block is written), decompress, `dd` with 4 MiB
-//! blocks, `sync`. The decompressed stream is also `tee`d into `sha256sum` and `wc -c`
-//! through FIFOs, so the script reports what it wrote: `talos-hcloud-stream SHA256 BYTES`.
+//! blocks, `sync`. The decompressed stream is also `tee`d into a SHA-256 ([`SHA256`]) and
+//! `wc -c` through FIFOs, so the script reports what it wrote: `talos-hcloud-stream SHA256
+//! BYTES`.
 //! `--via remote` downloads with `curl` (or `wget`) on the rescue system; `--via local`
 //! reads the compressed image from the SSH channel's stdin, fed by talos-hcloud's own
 //! download (constant memory, hashed locally while it streams).
@@ -25,6 +26,11 @@ use super::progress::BuildProgress;
 
 /// The marker of the script's result line.
 const STREAM_MARKER: &str = "talos-hcloud-stream";
+/// A shell command that prints the SHA-256 of its stdin as the first word: `openssl dgst`
+/// where the rescue system has it (hardware SHA instructions: ~1.8 GB/s on the build
+/// machines here, where coreutils' `sha256sum` makes ~0.28 GB/s and was the slowest stage
+/// of writing and verifying a 1.2 GiB image), else `sha256sum`.
+pub const SHA256: &str = "{ if command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r; else sha256sum; fi; }";
 /// Bytes of stderr kept for an error message.
 const STDERR_TAIL: usize = 2048;
 /// Buffer between the local download and the SSH channel.
@@ -72,7 +78,7 @@ work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 if blkdiscard -f /dev/sda 2>/dev/null || blkdiscard /dev/sda 2>/dev/null; then sparse=conv=sparse; else sparse=; echo "talos-hcloud: cannot discard /dev/sda; writing every block" >&2; fi
 mkfifo "$work/sum" "$work/count"
-sha256sum < "$work/sum" > "$work/sum.out" 2>/dev/null &
+{SHA256} < "$work/sum" > "$work/sum.out" 2>/dev/null &
 sum_pid=$!
 wc -c < "$work/count" > "$work/count.out" 2>/dev/null &
 count_pid=$!
@@ -311,6 +317,47 @@ mod tests {
         let local = script(Source::Stdin, Compression::Xz);
         assert!(local.contains("\nxz -dc | tee"), "{local}");
         assert!(!local.contains("curl"));
+    }
+
+    /// Runs [`SHA256`] under bash with `PATH` holding only links to `tools`, on `input`.
+    fn sha256_with(tools: &[&str], input: &[u8]) -> String {
+        use std::io::Write as _;
+        let bin = tempfile::tempdir().expect("a folder");
+        for tool in tools.iter().chain(&["bash"]) {
+            let real = ["/usr/bin", "/bin"]
+                .iter()
+                .map(|dir| std::path::Path::new(dir).join(tool))
+                .find(|path| path.exists())
+                .unwrap_or_else(|| panic!("{tool} is installed"));
+            std::os::unix::fs::symlink(real, bin.path().join(tool)).expect("a link");
+        }
+        let mut child = std::process::Command::new(bin.path().join("bash"))
+            .args(["-c", SHA256])
+            .env_clear()
+            .env("PATH", bin.path())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("bash runs");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input)
+            .expect("input written");
+        let output = child.wait_with_output().expect("bash ends");
+        assert!(output.status.success(), "{tools:?}: {output:?}");
+        let text = String::from_utf8_lossy(&output.stdout);
+        text.split_whitespace().next().unwrap_or_default().to_string()
+    }
+
+    #[test]
+    fn the_hash_command_uses_openssl_when_there_and_sha256sum_otherwise() {
+        use sha2::{Digest, Sha256};
+        let input = b"talos-hcloud".repeat(100_000);
+        let expected = hex::encode(Sha256::digest(&input));
+        assert_eq!(sha256_with(&["openssl"], &input), expected, "openssl alone");
+        assert_eq!(sha256_with(&["sha256sum"], &input), expected, "sha256sum alone");
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! boots and stop it when the server powers off, reboots or is deleted. What a client sees
 //! is what Hetzner's rescue shows an operator or `image build`: key or root-password login
 //! as `root`, `wget`/`curl` to the (emulated) factory over loopback, `xz`, `zstd`, `dd`,
-//! `sync`, `sha256sum`, `head`, plus `blkdiscard` and `lsblk` on `/dev/sda`, and
+//! `sync`, `sha256sum`, `openssl`, `head`, plus `blkdiscard` and `lsblk` on `/dev/sda`, and
 //! `poweroff`/`shutdown`/`reboot`, which reach the machines through `on_power`.
 //!
 //! # Privileges
