@@ -325,6 +325,15 @@ impl TestCluster {
         (server, member)
     }
 
+    /// The etcd member removals asked of the emulated cluster: (member, whether removed).
+    fn removals(&self) -> Vec<(u64, bool)> {
+        self.etcd()
+            .removal_calls()
+            .iter()
+            .map(|c| (c.member, c.removed))
+            .collect()
+    }
+
     /// The tool's non-GET requests since the log was cleared (the emulated nodes' own
     /// calls — the Talos VIP moving the floating IP — are the cluster's, not the tool's).
     fn mutations(&self) -> Vec<String> {
@@ -993,13 +1002,7 @@ async fn a_control_plane_deleted_outside_talos_hcloud_leaves_etcd_through_a_peer
             && e.detail.contains("removed through cp-")),
         "{seen:#?}"
     );
-    let removals: Vec<(u64, bool)> = cluster
-        .etcd()
-        .removal_calls()
-        .iter()
-        .map(|c| (c.member, c.removed))
-        .collect();
-    assert_eq!(removals, [(old_member, true)]);
+    assert_eq!(cluster.removals(), [(old_member, true)]);
     assert_same_identity(&cluster, "tc-cp-3", &before).await;
     let members = cluster.members().await;
     assert_eq!(members.len(), 3, "{members:?}");
@@ -1053,13 +1056,7 @@ async fn with_a_control_plane_dead_a_healthy_one_is_refused_naming_it_and_replac
     names.sort();
     assert_eq!(names, ["cp-1", "cp-2"]);
     assert_eq!(replaced.etcd_members, Some(2));
-    let removals: Vec<(u64, bool)> = cluster
-        .etcd()
-        .removal_calls()
-        .iter()
-        .map(|c| (c.member, c.removed))
-        .collect();
-    assert_eq!(removals, [(dead_member, true), (old_member, true)]);
+    assert_eq!(cluster.removals(), [(dead_member, true), (old_member, true)]);
 
     // Then the dead one, as the hint says: three members again, the cluster healthy.
     let (replaced, _) = cluster.replace("cp-3", &cluster.options()).await;
