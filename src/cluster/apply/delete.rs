@@ -18,9 +18,8 @@ use crate::cluster::nodes::NodeSet;
 use crate::cluster::plan::{Action, Kind, Plan};
 use crate::hcloud::labels;
 use crate::node::{KubeClient, KubeOptions, drain, ensure_member_removed};
-use crate::retry::Policy;
 use crate::spec::Role;
-use crate::talos::api::{APID_PORT, CallOptions, Credentials, MemberListScope, TalosClient};
+use crate::talos::api::{APID_PORT, MemberListScope, TalosClient};
 
 use super::{ApplyError, ApplyOptions};
 use crate::hcloud::Client;
@@ -237,12 +236,7 @@ async fn retire(
 /// the server has no public IPv4.
 fn own_client(server: &LiveServer, set: &NodeSet) -> Option<TalosClient> {
     let ip = server.public_ipv4.as_deref()?.parse::<IpAddr>().ok()?;
-    let once = CallOptions {
-        retry: Policy::none(),
-        ..set.call
-    };
-    let credentials = Credentials::Configured(set.identity.clone());
-    TalosClient::new(SocketAddr::new(ip, APID_PORT), &credentials, once).ok()
+    set.client_once(SocketAddr::new(ip, APID_PORT)).ok()
 }
 
 /// The Kubernetes client of the admin kubeconfig the first control plane hands out;

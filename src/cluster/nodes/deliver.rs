@@ -182,17 +182,7 @@ async fn forget_stale_member(set: &NodeSet, node: &NodeTarget) -> Result<Option<
         .filter(|peer| peer.name != node.name && peer.applied.is_some());
     for peer in peers {
         // One try per peer: a peer that does not answer leaves the question to the next one.
-        let client = TalosClient::new(
-            peer.api_addr(),
-            &Credentials::Configured(set.identity.clone()),
-            CallOptions {
-                retry: Policy::none(),
-                ..set.call
-            },
-        )
-        .map_err(|source| NodesError::Credentials {
-            source: Box::new(source),
-        })?;
+        let client = set.client_once(peer.api_addr())?;
         let Ok(members) = client.etcd_members(MemberListScope::Cluster).await else {
             continue;
         };

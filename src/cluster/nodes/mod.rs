@@ -159,6 +159,23 @@ impl NodeSet {
         })
     }
 
+    /// A configured-mode (mutual TLS) client of apid at `addr` whose calls are tried once:
+    /// for questions where a node that does not answer is an answer (ask the next one).
+    ///
+    /// # Errors
+    /// [`NodesError::Credentials`] when the admin identity does not load.
+    pub fn client_once(&self, addr: SocketAddr) -> Result<TalosClient, NodesError> {
+        let once = CallOptions {
+            retry: crate::retry::Policy::none(),
+            ..self.call
+        };
+        TalosClient::new(addr, &Credentials::Configured(self.identity.clone()), once).map_err(|source| {
+            NodesError::Credentials {
+                source: Box::new(source),
+            }
+        })
+    }
+
     /// The policy of a wait of at most `deadline`: [`crate::retry::Policy::talos_wait`]'s
     /// fixed interval, at most [`Waits::poll`].
     fn wait_policy(&self, deadline: Duration) -> crate::retry::Policy {
