@@ -143,15 +143,11 @@ pub fn spawn_cli(api: &Api, dir: &Path, config: &Path, args: &[&str], log: &Path
         .expect("talos-hcloud starts")
 }
 
-/// SIGKILLs `child` as soon as `reached` holds; panics if it ends first.
-async fn kill_when(mut child: Child, log: &Path, point: &str, reached: impl Fn() -> bool) {
+/// Waits until `reached` holds while `child` (an apply writing to `log`) runs; panics if it
+/// ends first or never gets to `point`.
+pub async fn until_reached(child: &mut Child, log: &Path, point: &str, reached: impl Fn() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(300);
-    loop {
-        if reached() {
-            child.kill().expect("SIGKILL is sent");
-            child.wait().expect("the killed apply is reaped");
-            return;
-        }
+    while !reached() {
         if let Some(status) = child.try_wait().expect("the apply's status") {
             let output = std::fs::read_to_string(log).unwrap_or_default();
             panic!("apply ended ({status}) before {point}:\n{output}");
@@ -159,6 +155,13 @@ async fn kill_when(mut child: Child, log: &Path, point: &str, reached: impl Fn()
         assert!(Instant::now() < deadline, "apply never reached {point}");
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
+}
+
+/// SIGKILLs `child` as soon as `reached` holds; panics if it ends first.
+async fn kill_when(mut child: Child, log: &Path, point: &str, reached: impl Fn() -> bool) {
+    until_reached(&mut child, log, point, reached).await;
+    child.kill().expect("SIGKILL is sent");
+    child.wait().expect("the killed apply is reaped");
 }
 
 /// Requests `METHOD PATH` answered with success so far; `*` in `path` matches one segment.

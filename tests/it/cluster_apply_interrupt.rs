@@ -6,10 +6,9 @@
 
 use std::path::Path;
 use std::process::Child;
-use std::time::{Duration, Instant};
 
 use crate::cluster_apply::{apply_once, cluster_yaml, emulator_with_snapshot, options, workspace};
-use crate::cluster_apply_faults::{cli, faults, seen, spawn_cli};
+use crate::cluster_apply_faults::{cli, faults, seen, spawn_cli, until_reached};
 use crate::harness::signal;
 use crate::sim_common::Api;
 
@@ -21,15 +20,7 @@ async fn interrupt_when(
     point: &str,
     reached: impl Fn() -> bool,
 ) -> (Option<i32>, String) {
-    let deadline = Instant::now() + Duration::from_secs(300);
-    while !reached() {
-        if let Some(status) = child.try_wait().expect("the apply's status") {
-            let output = std::fs::read_to_string(log).unwrap_or_default();
-            panic!("apply ended ({status}) before {point}:\n{output}");
-        }
-        assert!(Instant::now() < deadline, "apply never reached {point}");
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
+    until_reached(&mut child, log, point, reached).await;
     signal(child.id(), "INT");
     let status = tokio::task::spawn_blocking(move || child.wait())
         .await

@@ -407,29 +407,7 @@ async fn a_control_plane_deleted_outside_talos_hcloud_is_recreated_by_apply_and_
         .find(|m| m.hostname == "cp-3")
         .expect("cp-3 is a member")
         .id;
-    let wait = |action: i64| {
-        let api = &api;
-        async move {
-            for _ in 0..600 {
-                if api.get(&format!("/actions/{action}")).await.body["action"]["status"] == "success" {
-                    return;
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-            }
-            panic!("action {action} never finished");
-        }
-    };
-    let unprotect = api
-        .post(
-            &format!("/servers/{}/actions/change_protection", before.id),
-            serde_json::json!({"delete": false, "rebuild": false}),
-        )
-        .await;
-    assert_eq!(unprotect.status, 201, "{}", unprotect.body);
-    wait(unprotect.body["action"]["id"].as_i64().expect("an action")).await;
-    let deleted = api.delete(&format!("/servers/{}", before.id)).await;
-    assert_eq!(deleted.status, 200, "{}", deleted.body);
-    wait(deleted.body["action"]["id"].as_i64().expect("an action")).await;
+    api.delete_server_outside(before.id).await;
     assert!(server(&hc, "at-cp-3").await.is_none(), "deleted");
     assert!(etcd().members().iter().any(|m| m.id == old_member), "still listed");
 

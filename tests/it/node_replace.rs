@@ -520,16 +520,7 @@ async fn down_to_two_control_planes_a_replacement_is_refused_without_the_flag_an
     talos_hcloud::node::ensure_member_removed(&cp1, cp3_member)
         .await
         .expect("removed");
-    let unprotect = cluster
-        .api
-        .post(
-            &format!("/servers/{}/actions/change_protection", gone.0),
-            json!({"delete": false, "rebuild": false}),
-        )
-        .await;
-    cluster.api.finish(&unprotect.body["action"]).await;
-    let deleted = cluster.api.delete(&format!("/servers/{}", gone.0)).await;
-    cluster.api.finish(&deleted.body["action"]).await;
+    cluster.api.delete_server_outside(gone.0).await;
     let ip = cluster.api.get("/primary_ips?name=tc-cp-3-ipv4").await.body["primary_ips"][0]["id"].clone();
     assert_eq!(cluster.api.delete(&format!("/primary_ips/{ip}")).await.status, 204);
     assert_eq!(cluster.members().await.len(), 2);
@@ -962,31 +953,7 @@ async fn a_control_plane_deleted_outside_talos_hcloud_leaves_etcd_through_a_peer
     let cluster = TestCluster::start(3, 0).await;
     let before = cluster.servers_named("tc-cp-3").await.remove(0);
     let old_member = cluster.member_id("cp-3").await;
-    let id = before.0;
-    let unprotect = cluster
-        .api
-        .post(
-            &format!("/servers/{id}/actions/change_protection"),
-            json!({"delete": false, "rebuild": false}),
-        )
-        .await;
-    assert_eq!(unprotect.status, 201, "{}", unprotect.body);
-    // The protection change must finish before the delete is accepted (the server is locked).
-    let action = unprotect.body["action"]["id"].as_i64().expect("an action");
-    for _ in 0..600 {
-        if cluster.api.get(&format!("/actions/{action}")).await.body["action"]["status"] == "success" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let deleted = cluster.api.delete(&format!("/servers/{id}")).await;
-    assert_eq!(deleted.status, 200, "{}", deleted.body);
-    for _ in 0..600 {
-        if cluster.servers_named("tc-cp-3").await.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    cluster.api.delete_server_outside(before.0).await;
     assert!(cluster.servers_named("tc-cp-3").await.is_empty(), "deleted");
     assert!(
         cluster.members().await.iter().any(|(m, _)| *m == old_member),

@@ -210,6 +210,22 @@ impl Api {
         panic!("action {id} never finished");
     }
 
+    /// Deletes server `id` as an operator would in the Cloud Console: its protection off,
+    /// then the delete, each action run to its end.
+    pub async fn delete_server_outside(&self, id: i64) {
+        let unprotect = self
+            .post(
+                &format!("/servers/{id}/actions/change_protection"),
+                json!({"delete": false, "rebuild": false}),
+            )
+            .await;
+        assert_eq!(unprotect.status, 201, "{}", unprotect.body);
+        self.finish(&unprotect.body["action"]).await;
+        let deleted = self.delete(&format!("/servers/{id}")).await;
+        assert_eq!(deleted.status, 200, "{}", deleted.body);
+        self.finish(&deleted.body["action"]).await;
+    }
+
     /// Creates a server (fsn1, cax11, ubuntu-24.04 unless the body says otherwise) and
     /// runs all its actions to completion; returns the create response.
     pub async fn server(&self, name: &str, extra: Value) -> Value {
